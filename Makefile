@@ -1,0 +1,113 @@
+# libgradcam - top-level build.
+#
+#   make                  library, examples and tools
+#   make test             build and run every test (T=name runs tests/test_name only)
+#   make OPENMP=0 ...     build without OpenMP
+#   make SANITIZE=1 ...   AddressSanitizer + UndefinedBehaviorSanitizer
+#   make SANITIZE=thread  ThreadSanitizer (implies OPENMP=0: libgomp is not instrumented)
+#   make install PREFIX=/usr/local
+#
+# Objects live in build/<config>/ so switching configurations never mixes
+# objects; the archive and the programs are relinked when the config changes.
+
+CC       ?= cc
+OPENMP   ?= 1
+SANITIZE ?=
+PREFIX   ?= /usr/local
+OPT      ?= -O2
+PYTHON   ?= python3
+
+ifeq ($(SANITIZE),thread)
+OPENMP := 0
+endif
+
+CFLAGS_BASE := -std=c11 -Wall -Wextra -g $(OPT) -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L
+OMPFLAGS :=
+ifeq ($(OPENMP),1)
+OMPFLAGS := -fopenmp
+endif
+SANFLAGS :=
+ifeq ($(SANITIZE),1)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+ifeq ($(SANITIZE),thread)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
+
+ALL_CFLAGS = $(CFLAGS_BASE) $(OMPFLAGS) $(SANFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(OMPFLAGS) $(SANFLAGS) $(LDFLAGS) -lm -lpthread
+
+CONFIG := omp$(OPENMP)-san$(SANITIZE)
+B      := build/$(CONFIG)
+STAMP  := build/config.stamp
+
+LIB      := lib/libgradcam.a
+LIB_SRC  := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+COMMON_SRC := $(sort $(wildcard examples/common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/%.o)
+EX_BIN   := $(patsubst %.c,%,$(sort $(wildcard examples/*.c)))
+TOOL_BIN := $(patsubst %.c,%,$(sort $(wildcard tools/*.c)))
+TESTCOMMON_SRC := $(sort $(wildcard tests/common/*.c))
+TESTCOMMON_OBJ := $(TESTCOMMON_SRC:%.c=$(B)/%.o)
+TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c)))
+
+.PHONY: all test install uninstall clean bench demo check-header FORCE
+all: $(LIB) $(EX_BIN) $(TOOL_BIN)
+
+# Rewritten only when the configuration changes, so programs relink then.
+$(STAMP): FORCE
+	@mkdir -p build
+	@if [ "$$(cat $@ 2>/dev/null)" != "$(CONFIG)" ]; then echo "$(CONFIG)" > $@; fi
+
+# Per-ISA kernels: only these files get ISA flags; dispatch is at run time.
+$(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma
+$(B)/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ) $(STAMP)
+	@rm -f $@
+	ar rcs $@ $(LIB_OBJ)
+
+examples/%: $(B)/examples/%.o $(COMMON_OBJ) $(LIB) $(STAMP)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL)
+
+tools/%: $(B)/tools/%.o $(COMMON_OBJ) $(LIB) $(STAMP)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL)
+
+$(B)/tests/%: $(B)/tests/%.o $(TESTCOMMON_OBJ) $(COMMON_OBJ) $(LIB) $(STAMP)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(TESTCOMMON_OBJ) $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL)
+
+# T=name restricts the run to tests/test_name.c
+ifneq ($(T),)
+TEST_RUN := $(B)/tests/test_$(T)
+else
+TEST_RUN := $(TEST_BIN)
+endif
+
+test: all check-header $(TEST_RUN)
+	@sh tests/run.sh $(TEST_RUN)
+
+# The public header must stand on its own under the strictest flags.
+check-header:
+	@printf '#include "gradcam.h"\nint main(void){return 0;}\n' > build/check_header.c
+	@$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -c build/check_header.c -o build/check_header.o
+
+install: $(LIB)
+	mkdir -p $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	cp include/gradcam.h $(DESTDIR)$(PREFIX)/include/
+	cp $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS_PRIVATE@|$(OMPFLAGS) -lm|' gradcam.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/gradcam.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/gradcam.h $(DESTDIR)$(PREFIX)/lib/libgradcam.a \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/gradcam.pc
+
+clean:
+	rm -rf build $(LIB) $(EX_BIN) $(TOOL_BIN)
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,331 @@
+/*
+ * gradcam.h - libgradcam public API.
+ *
+ * libgradcam runs convolutional networks forward and backward on the CPU and
+ * explains their decisions with Grad-CAM, guided backpropagation and Guided
+ * Grad-CAM. Everything is plain C11; runtime dependencies are libc, libm and,
+ * optionally, OpenMP.
+ *
+ * Objects
+ *   gc_model    the network: a graph of named layers plus their weights.
+ *               Built in code (gc_model_create + gc_model_add_*) or opened
+ *               from a .gcw file. Treat it as immutable once built; one model
+ *               may be shared by any number of threads.
+ *   gc_session  per-thread mutable state for one model and one input shape:
+ *               every activation and gradient buffer and one scratch
+ *               workspace, all allocated by gc_session_create. Forward and
+ *               backward never allocate.
+ *   gc_tensor   a float32 array with an int64 shape (NCHW for images).
+ *
+ * Errors
+ *   Every fallible call returns a gc_status. GC_OK is 0. On failure the
+ *   calling thread's gc_last_error() names what was wrong, e.g.
+ *   "features.0: conv2d expects 3 input channels, got 4". The library never
+ *   prints, never exits and never aborts on bad input.
+ *
+ * Worked example (a two-layer network, forward then backward):
+ *
+ *   gc_model *m; gc_session *s;
+ *   gc_model_create(&m);
+ *   gc_conv2d_params cp = gc_conv2d_defaults(3, 8, 3);   // 3->8 channels, 3x3
+ *   cp.pad_h = cp.pad_w = 1;
+ *   gc_model_add_conv2d(m, "features.0", NULL, &cp, NULL, NULL);
+ *   gc_model_add_relu(m, "features.1", NULL);
+ *   gc_model_init_random(m, 42);
+ *   gc_session_config cfg = { 1, 3, 32, 32, 0 };        // N, C, H, W, param grads
+ *   gc_session_create(m, &cfg, &s);
+ *   gc_session_forward(s, image);                       // 1x3x32x32 floats
+ *   gc_tensor y; gc_session_output(s, &y);              // 1x8x32x32 view
+ *   gc_backward_opts bo = { NULL, GC_RELU_NORMAL, 0 };  // down to the input
+ *   gc_session_backward(s, dy, &bo);                    // dy has y's shape
+ *   gc_tensor dx; gc_session_gradient(s, "input", &dx);
+ *   gc_session_free(s); gc_model_free(m);
+ */
+#ifndef GRADCAM_H
+#define GRADCAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status and errors                                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef enum gc_status {
+    GC_OK = 0,
+    GC_ERR_INVALID_ARGUMENT, /* a NULL pointer or an out-of-range value in a call */
+    GC_ERR_SHAPE,            /* a tensor shape does not fit what is expected      */
+    GC_ERR_NOT_FOUND,        /* an unknown layer, tensor or metadata name         */
+    GC_ERR_OUT_OF_MEMORY,    /* an allocation failed or its size overflowed       */
+    GC_ERR_IO,               /* a file could not be opened, read or written       */
+    GC_ERR_FORMAT,           /* a file is corrupt, truncated or not of its format */
+    GC_ERR_UNSUPPORTED,      /* valid input that this library does not handle     */
+    GC_ERR_LIMIT,            /* a size exceeds a configured safety limit          */
+    GC_ERR_STATE,            /* calls in the wrong order (backward before forward)*/
+    GC_STATUS_COUNT
+} gc_status;
+
+/* Short constant name of a status ("GC_ERR_SHAPE"); never NULL. */
+const char *gc_status_string(gc_status status);
+
+/* Detail message of the calling thread's most recent failure; "" when none.
+ * Never NULL. The buffer is thread-local and overwritten by the next failing
+ * call on the same thread. */
+const char *gc_last_error(void);
+
+/* Clears the calling thread's detail message. */
+void gc_clear_error(void);
+
+/* ------------------------------------------------------------------------ */
+/* Tensors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define GC_MAX_DIMS 4
+
+/* A float32 array in row-major order (NCHW for images, OIHW for conv
+ * weights, out x in for linear weights). Views returned by the library have
+ * owns_data = 0 and point into library memory; they stay valid as the call
+ * that returned them documents. A tensor made by gc_tensor_alloc owns its
+ * data and is released with gc_tensor_release. */
+typedef struct gc_tensor {
+    float  *data;
+    int64_t shape[GC_MAX_DIMS]; /* entries past ndim are 1 */
+    int     ndim;               /* 1..GC_MAX_DIMS */
+    int     owns_data;
+} gc_tensor;
+
+/* Allocates a zero-filled tensor of ndim dimensions (64-byte aligned data).
+ * Fails with GC_ERR_SHAPE for ndim outside 1..GC_MAX_DIMS or a dimension
+ * < 1, GC_ERR_OUT_OF_MEMORY if the byte count overflows or allocation fails.
+ * On failure *t is left empty (data NULL). */
+gc_status gc_tensor_alloc(gc_tensor *t, int ndim, const int64_t *shape);
+
+/* Frees data if the tensor owns it and empties the struct. NULL-safe. */
+void gc_tensor_release(gc_tensor *t);
+
+/* Number of elements (product of the shape); 0 for an empty tensor. */
+int64_t gc_tensor_numel(const gc_tensor *t);
+
+/* ------------------------------------------------------------------------ */
+/* Models: building a network in code                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct gc_model gc_model;
+
+/* Layer kinds. Semantics follow PyTorch's modules of the same name. */
+typedef enum gc_layer_kind {
+    GC_LAYER_CONV2D = 0,         /* torch.nn.Conv2d (cross-correlation, OIHW)  */
+    GC_LAYER_RELU,               /* torch.nn.ReLU                               */
+    GC_LAYER_MAXPOOL2D,          /* torch.nn.MaxPool2d                          */
+    GC_LAYER_AVGPOOL2D,          /* torch.nn.AvgPool2d                          */
+    GC_LAYER_ADAPTIVE_AVGPOOL2D, /* torch.nn.AdaptiveAvgPool2d                  */
+    GC_LAYER_LINEAR,             /* torch.nn.Linear, on (N, in_features)        */
+    GC_LAYER_DROPOUT,            /* torch.nn.Dropout, identity (inference)      */
+    GC_LAYER_FLATTEN,            /* torch.flatten(x, 1): (N,C,H,W) -> (N,CHW)   */
+    GC_LAYER_SOFTMAX,            /* torch.nn.Softmax(dim=1)                     */
+    GC_LAYER_LRN,                /* torch.nn.LocalResponseNorm (across channels)*/
+    GC_LAYER_BATCHNORM2D,        /* torch.nn.BatchNorm2d, running statistics    */
+    GC_LAYER_KIND_COUNT
+} gc_layer_kind;
+
+/* Lower-case kind name ("conv2d", "maxpool2d", ...); "?" when out of range. */
+const char *gc_layer_kind_name(gc_layer_kind kind);
+
+typedef struct gc_conv2d_params {
+    int64_t in_channels, out_channels;
+    int64_t kernel_h, kernel_w;
+    int64_t stride_h, stride_w;     /* >= 1 */
+    int64_t pad_h, pad_w;           /* zero padding, >= 0 */
+    int64_t dilation_h, dilation_w; /* >= 1 */
+    int64_t groups;                 /* divides in_ and out_channels */
+    int     bias;                   /* nonzero: has a bias of out_channels */
+} gc_conv2d_params;
+
+/* stride 1, padding 0, dilation 1, groups 1, with bias. */
+gc_conv2d_params gc_conv2d_defaults(int64_t in_channels, int64_t out_channels, int64_t kernel);
+
+typedef struct gc_pool2d_params {
+    int64_t kernel_h, kernel_w;
+    int64_t stride_h, stride_w;     /* >= 1 (PyTorch's default is the kernel) */
+    int64_t pad_h, pad_w;           /* <= kernel / 2 */
+    int64_t dilation_h, dilation_w; /* max pool only; 1 for average pool */
+    int     ceil_mode;
+    int     count_include_pad;      /* average pool only (PyTorch default 1) */
+} gc_pool2d_params;
+
+/* kernel k, stride k, no padding, dilation 1, floor mode, count_include_pad. */
+gc_pool2d_params gc_pool2d_defaults(int64_t kernel);
+
+typedef struct gc_adaptive_pool2d_params {
+    int64_t out_h, out_w;
+} gc_adaptive_pool2d_params;
+
+typedef struct gc_linear_params {
+    int64_t in_features, out_features;
+    int     bias;
+} gc_linear_params;
+
+typedef struct gc_lrn_params {
+    int64_t size;  /* channels in the window */
+    float   alpha, beta, k;
+} gc_lrn_params;
+
+typedef struct gc_batchnorm2d_params {
+    int64_t num_features;
+    float   eps;
+} gc_batchnorm2d_params;
+
+/* Creates an empty model. Free with gc_model_free. */
+gc_status gc_model_create(gc_model **out);
+
+/* Frees a model and everything it owns. NULL-safe. Sessions made from the
+ * model must be freed first. */
+void gc_model_free(gc_model *model);
+
+/* Adding layers.
+ *
+ * name   unique layer name (e.g. "features.28"), 1..63 bytes of printable
+ *        ASCII; "input" is reserved for the network input.
+ * input  name of the layer whose output feeds this one, "input" for the
+ *        network input, or NULL for the layer added just before (the network
+ *        input for the first layer).
+ * Weights are copied into the model; NULL weight/bias pointers leave zeros
+ * (see gc_model_init_random). Parameter tensors are named "<name>.weight",
+ * "<name>.bias" (batch-norm adds ".running_mean" and ".running_var"), with
+ * PyTorch's shapes: conv OIHW = out x in/groups x kh x kw, linear out x in.
+ * The last layer added is the network output. Hyper-parameters are checked
+ * here (GC_ERR_INVALID_ARGUMENT naming the bad one); shapes are checked
+ * against the input when a session is created. */
+gc_status gc_model_add_conv2d(gc_model *m, const char *name, const char *input,
+                              const gc_conv2d_params *p, const float *weight, const float *bias);
+gc_status gc_model_add_relu(gc_model *m, const char *name, const char *input);
+gc_status gc_model_add_maxpool2d(gc_model *m, const char *name, const char *input,
+                                 const gc_pool2d_params *p);
+gc_status gc_model_add_avgpool2d(gc_model *m, const char *name, const char *input,
+                                 const gc_pool2d_params *p);
+gc_status gc_model_add_adaptive_avgpool2d(gc_model *m, const char *name, const char *input,
+                                          const gc_adaptive_pool2d_params *p);
+gc_status gc_model_add_linear(gc_model *m, const char *name, const char *input,
+                              const gc_linear_params *p, const float *weight, const float *bias);
+gc_status gc_model_add_dropout(gc_model *m, const char *name, const char *input, float p);
+gc_status gc_model_add_flatten(gc_model *m, const char *name, const char *input);
+gc_status gc_model_add_softmax(gc_model *m, const char *name, const char *input);
+gc_status gc_model_add_lrn(gc_model *m, const char *name, const char *input,
+                           const gc_lrn_params *p);
+/* weight = gamma, bias = beta; mean/var are the running statistics
+ * (NULL: mean 0, var 1, gamma 1, beta 0). */
+gc_status gc_model_add_batchnorm2d(gc_model *m, const char *name, const char *input,
+                                   const gc_batchnorm2d_params *p,
+                                   const float *weight, const float *bias,
+                                   const float *running_mean, const float *running_var);
+
+/* Fills every weight and bias with PyTorch's default initialisation
+ * (uniform in +-1/sqrt(fan_in)) from a deterministic generator seeded with
+ * seed. Batch-norm statistics are left alone. Fails with GC_ERR_STATE on a
+ * model whose weights are mapped from a file. */
+gc_status gc_model_init_random(gc_model *m, uint64_t seed);
+
+/* Number of layers, and facts about layer i (0 <= i < count, in
+ * topological order). Strings stay valid as long as the model. */
+int         gc_model_layer_count(const gc_model *m);
+const char *gc_model_layer_name(const gc_model *m, int i);       /* NULL if out of range */
+gc_layer_kind gc_model_layer_kind(const gc_model *m, int i);     /* GC_LAYER_KIND_COUNT if out of range */
+const char *gc_model_layer_input(const gc_model *m, int i);      /* "input" or a layer name */
+/* Index of the layer called name, or -1. */
+int         gc_model_find_layer(const gc_model *m, const char *name);
+
+/* A read-only view of parameter `name` ("features.0.weight"). The view
+ * stays valid as long as the model. GC_ERR_NOT_FOUND if there is none. */
+gc_status gc_model_param(const gc_model *m, const char *name, gc_tensor *view);
+
+/* Total number of parameter floats. */
+int64_t gc_model_param_count(const gc_model *m);
+
+/* ------------------------------------------------------------------------ */
+/* Sessions: forward and backward                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct gc_session gc_session;
+
+typedef struct gc_session_config {
+    int64_t batch, channels, height, width; /* the input shape, NCHW */
+    int     param_grads; /* nonzero: also plan buffers for weight/bias
+                            gradients (needed for backward with param_grads) */
+} gc_session_config;
+
+/* Plans a session: infers every layer's output shape for the input shape,
+ * checks shapes against the weights, and allocates all activation and
+ * gradient buffers and one scratch workspace sized to the largest need.
+ * The model must outlive the session and must not change while sessions
+ * exist. Errors: GC_ERR_SHAPE naming the first layer that does not fit,
+ * GC_ERR_OUT_OF_MEMORY. */
+gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_session **out);
+
+/* NULL-safe. */
+void gc_session_free(gc_session *s);
+
+/* Runs the network on input (batch*channels*height*width floats, NCHW,
+ * caller-owned, not retained). Never allocates. */
+gc_status gc_session_forward(gc_session *s, const float *input);
+
+/* View of the network output (last layer) after a forward pass. Valid until
+ * the session is freed; contents change with the next forward. */
+gc_status gc_session_output(const gc_session *s, gc_tensor *view);
+
+/* View of the output of layer `name` (or "input") after a forward pass.
+ * Same lifetime as gc_session_output. GC_ERR_NOT_FOUND for unknown names. */
+gc_status gc_session_activation(const gc_session *s, const char *name, gc_tensor *view);
+
+/* ReLU rule used by backward. x is the ReLU's input, g the incoming gradient. */
+typedef enum gc_relu_mode {
+    GC_RELU_NORMAL = 0, /* g * [x > 0]            (true gradient)          */
+    GC_RELU_GUIDED,     /* g * [x > 0] * [g > 0]  (guided backprop)        */
+    GC_RELU_DECONVNET   /* g * [g > 0]            (Zeiler-Fergus deconvnet)*/
+} gc_relu_mode;
+
+typedef struct gc_backward_opts {
+    const char  *stop_layer;  /* propagate down to the output of this layer;
+                                 NULL or "input": down to the network input */
+    gc_relu_mode relu_mode;
+    int          param_grads; /* nonzero: compute weight/bias gradients of
+                                 every layer the backward pass runs through
+                                 (the session must be planned with them) */
+} gc_backward_opts;
+
+/* Propagates output_grad (the gradient of some scalar with respect to the
+ * network output, same shape as gc_session_output) backward through every
+ * layer after stop_layer. Requires a forward pass on the current input.
+ * Parameter gradients overwrite (never accumulate). Never allocates. */
+gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_backward_opts *opts);
+
+/* View of the gradient with respect to the output of layer `name` (or
+ * "input") after a backward pass. Available for the stop layer and for every
+ * layer the backward pass ran through; GC_ERR_STATE for others. */
+gc_status gc_session_gradient(const gc_session *s, const char *name, gc_tensor *view);
+
+/* View of the gradient of parameter `name` ("classifier.6.weight") after a
+ * backward pass with param_grads. GC_ERR_STATE if it was not computed. */
+gc_status gc_session_param_grad(const gc_session *s, const char *name, gc_tensor *view);
+
+/* Bytes this session allocated (activations, gradients, workspace). */
+size_t gc_session_memory(const gc_session *s);
+
+/* ------------------------------------------------------------------------ */
+/* Model files (.gcw)                                                        */
+/* ------------------------------------------------------------------------ */
+/* (section owned by the model-file work; see docs/format.md) */
+
+/* ------------------------------------------------------------------------ */
+/* Images                                                                    */
+/* ------------------------------------------------------------------------ */
+/* (section owned by the image work, lib/image) */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GRADCAM_H */

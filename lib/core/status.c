@@ -1,0 +1,57 @@
+/* status.c - status names and the thread-local detail message. */
+#include "core.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *const status_names[GC_STATUS_COUNT] = {
+    [GC_OK]                   = "GC_OK",
+    [GC_ERR_INVALID_ARGUMENT] = "GC_ERR_INVALID_ARGUMENT",
+    [GC_ERR_SHAPE]            = "GC_ERR_SHAPE",
+    [GC_ERR_NOT_FOUND]        = "GC_ERR_NOT_FOUND",
+    [GC_ERR_OUT_OF_MEMORY]    = "GC_ERR_OUT_OF_MEMORY",
+    [GC_ERR_IO]               = "GC_ERR_IO",
+    [GC_ERR_FORMAT]           = "GC_ERR_FORMAT",
+    [GC_ERR_UNSUPPORTED]      = "GC_ERR_UNSUPPORTED",
+    [GC_ERR_LIMIT]            = "GC_ERR_LIMIT",
+    [GC_ERR_STATE]            = "GC_ERR_STATE",
+};
+_Static_assert(GC_STATUS_COUNT == 10, "status_names out of step with gc_status");
+
+/* The only mutable static state in the library, and it is per thread. */
+static _Thread_local char last_error[512];
+
+const char *gc_status_string(gc_status status) {
+    if ((unsigned)status >= GC_STATUS_COUNT) return "GC_ERR_UNKNOWN";
+    return status_names[status];
+}
+
+const char *gc_last_error(void) { return last_error; }
+
+void gc_clear_error(void) { last_error[0] = 0; }
+
+gc_status gc_error(gc_status status, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+gc_status gc_error_prefix(gc_status status, const char *prefix) {
+    char tmp[sizeof last_error];
+    snprintf(tmp, sizeof tmp, "%s: %s", prefix, last_error);
+    memcpy(last_error, tmp, sizeof last_error);
+    return status;
+}
+
+int gc_strlcpy(char *dst, const char *src, size_t cap) {
+    size_t n = strlen(src);
+    if (cap == 0) return 0;
+    if (n >= cap) {
+        memcpy(dst, src, cap - 1);
+        dst[cap - 1] = 0;
+        return 0;
+    }
+    memcpy(dst, src, n + 1);
+    return 1;
+}

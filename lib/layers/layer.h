@@ -1,0 +1,97 @@
+/* layer.h - the interface every layer kind implements (internal).
+ *
+ * Each lib/layers/<kind>.c keeps, side by side, its hyper-parameter checks,
+ * shape inference, parameter shapes, workspace/state sizes, forward and
+ * backward, and exports one `const gc_layer_ops gc_<kind>_ops`. registry.c
+ * lists them in one table indexed by gc_layer_kind.
+ *
+ * Conventions
+ *   - Activations are float32, row-major; images NCHW, vectors (N, F).
+ *   - forward/backward cannot fail: everything that can go wrong is checked
+ *     by check_params (when the layer is added) and infer (when a session is
+ *     planned). They never allocate: scratch comes in ctx->ws (sized by
+ *     workspace()), per-session memory kept from forward to backward in
+ *     ctx->state (sized by state_bytes()).
+ *   - backward overwrites ctx->dx when it is non-NULL, and overwrites each
+ *     ctx->dparam[i] that is non-NULL (sums over the batch). It may read x,
+ *     y, dy and state.
+ */
+#ifndef GC_LAYER_H
+#define GC_LAYER_H
+
+#include "core/core.h"
+
+#define GC_NAME_MAX 64
+#define GC_MAX_PARAMS 4
+
+typedef struct gc_shape {
+    int     ndim;             /* 1..GC_MAX_DIMS */
+    int64_t d[GC_MAX_DIMS];   /* NCHW or (N, F); entries past ndim are 1 */
+} gc_shape;
+
+int64_t gc_shape_numel(const gc_shape *s); /* product, -1 on overflow */
+
+typedef union gc_layer_params {
+    gc_conv2d_params          conv;
+    gc_pool2d_params          pool;   /* maxpool2d, avgpool2d */
+    gc_adaptive_pool2d_params apool;
+    gc_linear_params          linear;
+    gc_lrn_params             lrn;
+    gc_batchnorm2d_params     bn;
+    float                     dropout_p;
+} gc_layer_params;
+
+/* A layer as the model stores it. */
+typedef struct gc_layer {
+    char            name[GC_NAME_MAX];
+    gc_layer_kind   kind;
+    int             input;                  /* producing layer index, -1 = network input */
+    gc_layer_params p;
+    int             n_params;               /* from ops->param_shapes */
+    float          *param[GC_MAX_PARAMS];   /* weight, bias, ... (model memory) */
+    gc_shape        param_shape[GC_MAX_PARAMS];
+} gc_layer;
+
+/* Everything one forward or backward call of one layer sees. */
+typedef struct gc_layer_ctx {
+    const gc_layer *layer;
+    gc_shape        in, out;    /* shapes of x and y */
+    const float    *x;          /* input activation (in) */
+    float          *y;          /* output activation (out) */
+    void           *state;      /* state_bytes() bytes, kept forward -> backward */
+    float          *ws;         /* workspace() floats of scratch */
+    /* backward only */
+    const float    *dy;                     /* d loss / d y (out) */
+    float          *dx;                     /* d loss / d x (in), NULL: not needed */
+    float          *dparam[GC_MAX_PARAMS];  /* d loss / d param[i], NULL: not needed */
+    gc_relu_mode    relu_mode;
+} gc_layer_ctx;
+
+typedef struct gc_layer_ops {
+    const char *name; /* "conv2d", ... as gc_layer_kind_name */
+    /* Validates hyper-parameters in l->p (GC_ERR_INVALID_ARGUMENT naming the
+     * bad field). Called when the layer is added to a model. */
+    gc_status (*check_params)(const gc_layer *l);
+    /* Number of parameter tensors (<= GC_MAX_PARAMS), their shapes and name
+     * suffixes ("weight", "bias", "running_mean", "running_var"). Returns n. */
+    int (*param_shapes)(const gc_layer *l, gc_shape shapes[GC_MAX_PARAMS],
+                        const char *suffixes[GC_MAX_PARAMS]);
+    /* Output shape for input shape, or GC_ERR_SHAPE with a message saying
+     * what was expected and what was given. */
+    gc_status (*infer)(const gc_layer *l, const gc_shape *in, gc_shape *out);
+    /* Floats of scratch needed by forward and backward (max of the two). */
+    size_t (*workspace)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
+    /* Bytes of state kept from forward to backward (e.g. max-pool argmax). */
+    size_t (*state_bytes)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
+    void (*forward)(const gc_layer_ctx *c);
+    void (*backward)(const gc_layer_ctx *c);
+} gc_layer_ops;
+
+/* The ops of a kind; NULL if out of range. */
+const gc_layer_ops *gc_layer_ops_of(gc_layer_kind kind);
+
+extern const gc_layer_ops gc_conv2d_ops, gc_relu_ops, gc_maxpool2d_ops, gc_avgpool2d_ops,
+    gc_adaptive_avgpool2d_ops, gc_linear_ops, gc_dropout_ops, gc_flatten_ops, gc_softmax_ops,
+    gc_lrn_ops, gc_batchnorm2d_ops;
+
+#endif

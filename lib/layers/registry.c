@@ -1,0 +1,34 @@
+/* registry.c - the table of layer kinds. */
+#include "layer.h"
+
+static const gc_layer_ops *const kinds[GC_LAYER_KIND_COUNT] = {
+    [GC_LAYER_CONV2D]             = &gc_conv2d_ops,
+    [GC_LAYER_RELU]               = &gc_relu_ops,
+    [GC_LAYER_MAXPOOL2D]          = &gc_maxpool2d_ops,
+    [GC_LAYER_AVGPOOL2D]          = &gc_avgpool2d_ops,
+    [GC_LAYER_ADAPTIVE_AVGPOOL2D] = &gc_adaptive_avgpool2d_ops,
+    [GC_LAYER_LINEAR]             = &gc_linear_ops,
+    [GC_LAYER_DROPOUT]            = &gc_dropout_ops,
+    [GC_LAYER_FLATTEN]            = &gc_flatten_ops,
+    [GC_LAYER_SOFTMAX]            = &gc_softmax_ops,
+    [GC_LAYER_LRN]                = &gc_lrn_ops,
+    [GC_LAYER_BATCHNORM2D]        = &gc_batchnorm2d_ops,
+};
+_Static_assert(GC_LAYER_KIND_COUNT == 11, "layer table out of step with gc_layer_kind");
+
+const gc_layer_ops *gc_layer_ops_of(gc_layer_kind kind) {
+    if ((unsigned)kind >= GC_LAYER_KIND_COUNT) return NULL;
+    return kinds[kind];
+}
+
+const char *gc_layer_kind_name(gc_layer_kind kind) {
+    const gc_layer_ops *ops = gc_layer_ops_of(kind);
+    return ops ? ops->name : "?";
+}
+
+int64_t gc_shape_numel(const gc_shape *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++)
+        if (gc_mul_i64(n, s->d[i], &n)) return -1;
+    return n;
+}

@@ -1,0 +1,78 @@
+/* test.h - a minimal test harness: CHECK macros and a summary line.
+ *
+ * Each tests/test_<module>.c defines tests with TEST(name) and lists them in
+ * main() with RUN(name); main ends with `return test_summary("module");`,
+ * which prints "module: N passed, N failed". tests/run.sh adds them up. */
+#ifndef GC_TEST_H
+#define GC_TEST_H
+
+#include "gradcam.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int test_passed, test_failed, test_cur_failed;
+static const char *test_cur_name = "";
+
+#define TEST(name) static void name(void)
+#define RUN(name)                                                                          \
+    do {                                                                                   \
+        test_cur_name = #name;                                                             \
+        test_cur_failed = 0;                                                               \
+        name();                                                                            \
+        if (test_cur_failed) test_failed++; else test_passed++;                            \
+    } while (0)
+
+#define FAILF(...)                                                                         \
+    do {                                                                                   \
+        fprintf(stderr, "FAIL %s (%s:%d): ", test_cur_name, __FILE__, __LINE__);          \
+        fprintf(stderr, __VA_ARGS__);                                                      \
+        fprintf(stderr, "\n");                                                             \
+        test_cur_failed = 1;                                                               \
+    } while (0)
+
+#define CHECK(cond)                                                                        \
+    do { if (!(cond)) FAILF("%s", #cond); } while (0)
+
+/* A call expected to succeed; prints the library's message otherwise. */
+#define CHECK_OK(call)                                                                     \
+    do {                                                                                   \
+        gc_status st_ = (call);                                                            \
+        if (st_ != GC_OK) FAILF("%s -> %s: %s", #call, gc_status_string(st_), gc_last_error()); \
+    } while (0)
+
+/* A call expected to fail with `status` and a non-empty message. */
+#define CHECK_FAILS(call, status)                                                          \
+    do {                                                                                   \
+        gc_clear_error();                                                                  \
+        gc_status st_ = (call);                                                            \
+        if (st_ != (status))                                                               \
+            FAILF("%s -> %s, expected %s", #call, gc_status_string(st_), gc_status_string(status)); \
+        else if (!gc_last_error()[0])                                                      \
+            FAILF("%s failed without a message", #call);                                   \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                                              \
+    do {                                                                                   \
+        double a_ = (a), b_ = (b);                                                         \
+        if (!(fabs(a_ - b_) <= (tol))) FAILF("%s = %g, %s = %g, |diff| %g > %g", #a, a_, #b, b_, fabs(a_ - b_), (double)(tol)); \
+    } while (0)
+
+/* Max |a-b| / max(max|b|, floor) over n floats. */
+static inline double test_rel_err(const float *a, const float *b, int64_t n, double floor_) {
+    double md = 0, mb = floor_;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= md)) md = d; /* NaN propagates as failure */
+        if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
+    }
+    return md / mb;
+}
+
+static inline int test_summary(const char *module) {
+    printf("%s: %d passed, %d failed\n", module, test_passed, test_failed);
+    return test_failed ? 1 : 0;
+}
+
+#endif
