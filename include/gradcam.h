@@ -322,7 +322,40 @@ size_t gc_session_memory(const gc_session *s);
 /* ------------------------------------------------------------------------ */
 /* Images                                                                    */
 /* ------------------------------------------------------------------------ */
-/* (section owned by the image work, lib/image) */
+/* Decoded images are interleaved samples, row-major, top row first, no row
+ * padding. Decoders read from memory (the path variants read the file and
+ * call them), check every size against limits before allocating, and refuse
+ * corrupt or truncated data with GC_ERR_FORMAT, unsupported variants with
+ * GC_ERR_UNSUPPORTED, oversize images with GC_ERR_LIMIT. */
+typedef struct gc_image {
+    int32_t width, height;
+    int32_t channels;  /* 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    int32_t bit_depth; /* 8: data is uint8_t; 16: data is uint16_t (native endian) */
+    void   *data;      /* height * width * channels samples, owned by the image */
+} gc_image;
+
+typedef struct gc_image_limits {
+    int64_t max_pixels;    /* width * height; default 1 << 28 */
+    int32_t max_dimension; /* width and height; default 1 << 20 */
+} gc_image_limits;
+
+/* The defaults above. */
+gc_image_limits gc_image_limits_default(void);
+
+/* Frees the pixels and empties the struct. NULL-safe. */
+void gc_image_release(gc_image *img);
+
+/* Decodes PNG, JPEG or PPM/PGM, recognised by signature. limits may be NULL
+ * (defaults). On failure *out is empty. */
+gc_status gc_image_decode(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
+gc_status gc_image_load(const char *path, const gc_image_limits *limits, gc_image *out);
+
+/* One format each. */
+gc_status gc_image_decode_png(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
+gc_status gc_image_decode_jpeg(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
+gc_status gc_image_decode_pnm(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
+
+/* (writers, conversions, colour maps and figures follow here) */
 
 #ifdef __cplusplus
 }
