@@ -245,6 +245,36 @@ gc_status gc_model_param(const gc_model *m, const char *name, gc_tensor *view);
 /* Total number of parameter floats. */
 int64_t gc_model_param_count(const gc_model *m);
 
+/* Preprocessing the model expects, stored in .gcw files. A pixel p in 0..255
+ * of channel c (after reordering to `order`) becomes (p * scale - mean[c]) / std[c].
+ * torchvision: RGB, scale 1/255, ImageNet mean/std, resize shorter side to
+ * 256 then centre-crop 224. Caffe: BGR, scale 1, mean = BGR mean pixel, std 1. */
+typedef enum gc_color_order { GC_COLOR_RGB = 0, GC_COLOR_BGR = 1 } gc_color_order;
+
+typedef struct gc_preprocess {
+    int32_t        input_height, input_width; /* network input (crop) size */
+    int32_t        resize_shorter;            /* shorter side before the crop; 0: resize
+                                                 straight to the input size */
+    gc_color_order order;
+    float          scale;
+    float          mean[3], std[3];           /* in `order` */
+} gc_preprocess;
+
+/* torchvision ImageNet defaults (224 crop of 256, RGB, mean .485 .456 .406,
+ * std .229 .224 .225, scale 1/255). */
+gc_preprocess gc_preprocess_torchvision(void);
+
+/* Copies p into the model (all fields checked: sizes >= 1, std != 0). */
+gc_status gc_model_set_preprocess(gc_model *m, const gc_preprocess *p);
+/* Never NULL: the torchvision defaults until set. Valid as long as the model. */
+const gc_preprocess *gc_model_preprocess(const gc_model *m);
+
+/* Class labels (copied; each 1..1023 bytes, no newline). n must equal the
+ * number of network outputs when a session is planned, or be 0. */
+gc_status   gc_model_set_labels(gc_model *m, int n, const char *const *labels);
+int         gc_model_label_count(const gc_model *m);
+const char *gc_model_label(const gc_model *m, int i); /* NULL if out of range */
+
 /* ------------------------------------------------------------------------ */
 /* Sessions: forward and backward                                            */
 /* ------------------------------------------------------------------------ */

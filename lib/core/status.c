@@ -39,7 +39,11 @@ gc_status gc_error(gc_status status, const char *fmt, ...) {
 
 gc_status gc_error_prefix(gc_status status, const char *prefix) {
     char tmp[sizeof last_error];
-    snprintf(tmp, sizeof tmp, "%s: %s", prefix, last_error);
+    size_t n = strlen(prefix);
+    if (n > sizeof tmp / 2) n = sizeof tmp / 2;
+    memcpy(tmp, prefix, n);
+    memcpy(tmp + n, ": ", 2);
+    gc_strlcpy(tmp + n + 2, last_error, sizeof tmp - n - 2);
     memcpy(last_error, tmp, sizeof last_error);
     return status;
 }

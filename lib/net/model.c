@@ -1,0 +1,352 @@
+/* model.c - building models in code, parameter access, metadata. */
+#include "model.h"
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- create */
+
+gc_preprocess gc_preprocess_torchvision(void) {
+    gc_preprocess p = {224, 224, 256, GC_COLOR_RGB, 1.0f / 255.0f,
+                       {0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+    return p;
+}
+
+gc_status gc_model_create(gc_model **out) {
+    if (!out) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_create: out is NULL");
+    *out = NULL;
+    gc_model *m = gc_calloc(1, sizeof *m);
+    if (!m) return GC_ERR_OUT_OF_MEMORY;
+    m->pre = gc_preprocess_torchvision();
+    *out = m;
+    return GC_OK;
+}
+
+void gc_model_free(gc_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_layers; i++)
+        if (!m->borrowed)
+            for (int j = 0; j < m->layers[i].n_params; j++) gc_free(m->layers[i].param[j]);
+    for (int i = 0; i < m->n_labels; i++) gc_free(m->labels[i]);
+    gc_free(m->labels);
+    gc_free(m->layers);
+    if (m->backing_release) m->backing_release(m->backing, m->backing_len);
+    gc_free(m);
+}
+
+/* ---------------------------------------------------------------- layers */
+
+static int valid_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n >= GC_NAME_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] > '~') return 0;
+    return 1;
+}
+
+int gc_model_find_layer(const gc_model *m, const char *name) {
+    if (!m || !name) return -1;
+    for (int i = 0; i < m->n_layers; i++)
+        if (strcmp(m->layers[i].name, name) == 0) return i;
+    return -1;
+}
+
+const char *gc_model_param_suffix(const gc_layer *l, int slot) {
+    gc_shape shapes[GC_MAX_PARAMS];
+    const char *suffix[GC_MAX_PARAMS];
+    int n = gc_layer_ops_of(l->kind)->param_shapes(l, shapes, suffix);
+    return slot >= 0 && slot < n ? suffix[slot] : NULL;
+}
+
+gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
+                             const char *input, const gc_layer_params *p,
+                             const float *const *params, int n_params, int borrow) {
+    if (!m || !name || !p) return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer: NULL model, name or params");
+    const gc_layer_ops *ops = gc_layer_ops_of(kind);
+    if (!ops) return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer %s: unknown kind %d", name, (int)kind);
+    if (!valid_name(name) || strcmp(name, "input") == 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT,
+                        "layer name \"%.80s\" must be 1..%d printable characters without spaces and not \"input\"",
+                        name, GC_NAME_MAX - 1);
+    if (gc_model_find_layer(m, name) >= 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "layer name \"%s\" is already used", name);
+    if (m->n_layers > 0 && m->borrowed != borrow)
+        return gc_error(GC_ERR_STATE, "add layer %s: cannot mix owned and borrowed parameters", name);
+    int in = m->n_layers - 1;
+    if (input && strcmp(input, "input") == 0) in = -1;
+    else if (input) {
+        in = gc_model_find_layer(m, input);
+        if (in < 0) return gc_error(GC_ERR_NOT_FOUND, "add layer %s: input layer \"%.80s\" does not exist (yet)", name, input);
+    }
+
+    gc_layer l;
+    memset(&l, 0, sizeof l);
+    memcpy(l.name, name, strlen(name) + 1);
+    l.kind = kind;
+    l.input = in;
+    l.p = *p;
+    gc_status st = ops->check_params(&l);
+    if (st) return gc_error_prefix(st, name);
+    const char *suffix[GC_MAX_PARAMS];
+    l.n_params = ops->param_shapes(&l, l.param_shape, suffix);
+    if (params && n_params != l.n_params)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: %s takes %d parameter tensors, %d given",
+                        name, ops->name, l.n_params, n_params);
+
+    if (m->n_layers == m->cap_layers) {
+        int cap = m->cap_layers ? 2 * m->cap_layers : 16;
+        gc_layer *nl = gc_alloc_array((size_t)cap, sizeof *nl);
+        if (!nl) return GC_ERR_OUT_OF_MEMORY;
+        if (m->n_layers) memcpy(nl, m->layers, (size_t)m->n_layers * sizeof *nl);
+        gc_free(m->layers);
+        m->layers = nl;
+        m->cap_layers = cap;
+    }
+
+    for (int j = 0; j < l.n_params; j++) {
+        const float *src = params ? params[j] : NULL;
+        if (borrow) {
+            if (!src) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s.%s: borrowed parameter is NULL", name, suffix[j]);
+            l.param[j] = (float *)src;
+            continue;
+        }
+        int64_t n = gc_shape_numel(&l.param_shape[j]);
+        float *d = n < 0 ? NULL : gc_alloc_array((size_t)n, sizeof(float));
+        if (!d) {
+            for (int k = 0; k < j; k++) gc_free(l.param[k]);
+            return n < 0 ? gc_error(GC_ERR_OUT_OF_MEMORY, "%s.%s: size overflows", name, suffix[j])
+                         : GC_ERR_OUT_OF_MEMORY;
+        }
+        if (src) memcpy(d, src, (size_t)n * sizeof(float));
+        else {
+            int one = kind == GC_LAYER_BATCHNORM2D && (j == 0 || j == 3);
+            for (int64_t i = 0; i < n; i++) d[i] = one ? 1.0f : 0.0f;
+        }
+        l.param[j] = d;
+    }
+    m->borrowed = borrow;
+    m->layers[m->n_layers++] = l;
+    return GC_OK;
+}
+
+/* Public per-kind builders: thin wrappers over gc_model_add_layer. */
+
+gc_conv2d_params gc_conv2d_defaults(int64_t in_channels, int64_t out_channels, int64_t kernel) {
+    gc_conv2d_params p = {in_channels, out_channels, kernel, kernel, 1, 1, 0, 0, 1, 1, 1, 1};
+    return p;
+}
+
+gc_pool2d_params gc_pool2d_defaults(int64_t kernel) {
+    gc_pool2d_params p = {kernel, kernel, kernel, kernel, 0, 0, 1, 1, 0, 1};
+    return p;
+}
+
+#define ADD_CHECK(ptr) \
+    if (!(ptr)) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: parameters are NULL", name ? name : "layer")
+
+gc_status gc_model_add_conv2d(gc_model *m, const char *name, const char *input,
+                              const gc_conv2d_params *p, const float *weight, const float *bias) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.conv = *p};
+    const float *t[2] = {weight, bias};
+    return gc_model_add_layer(m, GC_LAYER_CONV2D, name, input, &lp, t, p->bias ? 2 : 1, 0);
+}
+
+gc_status gc_model_add_relu(gc_model *m, const char *name, const char *input) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    return gc_model_add_layer(m, GC_LAYER_RELU, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_maxpool2d(gc_model *m, const char *name, const char *input, const gc_pool2d_params *p) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.pool = *p};
+    return gc_model_add_layer(m, GC_LAYER_MAXPOOL2D, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_avgpool2d(gc_model *m, const char *name, const char *input, const gc_pool2d_params *p) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.pool = *p};
+    return gc_model_add_layer(m, GC_LAYER_AVGPOOL2D, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_adaptive_avgpool2d(gc_model *m, const char *name, const char *input,
+                                          const gc_adaptive_pool2d_params *p) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.apool = *p};
+    return gc_model_add_layer(m, GC_LAYER_ADAPTIVE_AVGPOOL2D, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_linear(gc_model *m, const char *name, const char *input,
+                              const gc_linear_params *p, const float *weight, const float *bias) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.linear = *p};
+    const float *t[2] = {weight, bias};
+    return gc_model_add_layer(m, GC_LAYER_LINEAR, name, input, &lp, t, p->bias ? 2 : 1, 0);
+}
+
+gc_status gc_model_add_dropout(gc_model *m, const char *name, const char *input, float p) {
+    gc_layer_params lp = {.dropout_p = p};
+    return gc_model_add_layer(m, GC_LAYER_DROPOUT, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_flatten(gc_model *m, const char *name, const char *input) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    return gc_model_add_layer(m, GC_LAYER_FLATTEN, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_softmax(gc_model *m, const char *name, const char *input) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    return gc_model_add_layer(m, GC_LAYER_SOFTMAX, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_lrn(gc_model *m, const char *name, const char *input, const gc_lrn_params *p) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.lrn = *p};
+    return gc_model_add_layer(m, GC_LAYER_LRN, name, input, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_batchnorm2d(gc_model *m, const char *name, const char *input,
+                                   const gc_batchnorm2d_params *p, const float *weight,
+                                   const float *bias, const float *running_mean,
+                                   const float *running_var) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.bn = *p};
+    const float *t[4] = {weight, bias, running_mean, running_var};
+    return gc_model_add_layer(m, GC_LAYER_BATCHNORM2D, name, input, &lp, t, 4, 0);
+}
+
+/* ---------------------------------------------------------------- params */
+
+gc_status gc_model_init_random(gc_model *m, uint64_t seed) {
+    if (!m) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_init_random: model is NULL");
+    if (m->borrowed) return gc_error(GC_ERR_STATE, "gc_model_init_random: weights are mapped read-only from a file");
+    gc_rng r;
+    gc_rng_seed(&r, seed);
+    for (int i = 0; i < m->n_layers; i++) {
+        gc_layer *l = &m->layers[i];
+        if (l->kind != GC_LAYER_CONV2D && l->kind != GC_LAYER_LINEAR) continue;
+        /* PyTorch: kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), bias too. */
+        int64_t fan_in = 1;
+        for (int d = 1; d < l->param_shape[0].ndim; d++) fan_in *= l->param_shape[0].d[d];
+        float bound = 1.0f / sqrtf((float)fan_in);
+        for (int j = 0; j < l->n_params && j < 2; j++) {
+            int64_t n = gc_shape_numel(&l->param_shape[j]);
+            for (int64_t k = 0; k < n; k++) l->param[j][k] = (2.0f * gc_rng_uniform(&r) - 1.0f) * bound;
+        }
+    }
+    return GC_OK;
+}
+
+int gc_model_find_param(const gc_model *m, const char *name, int *slot) {
+    if (!m || !name) return -1;
+    const char *dot = strrchr(name, '.');
+    if (!dot) return -1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const gc_layer *l = &m->layers[i];
+        size_t n = strlen(l->name);
+        if ((size_t)(dot - name) != n || strncmp(name, l->name, n) != 0) continue;
+        for (int j = 0; j < l->n_params; j++) {
+            if (strcmp(dot + 1, gc_model_param_suffix(l, j)) == 0) {
+                *slot = j;
+                return i;
+            }
+        }
+    }
+    return -1;
+}
+
+static void shape_to_view(const gc_shape *s, float *data, gc_tensor *view) {
+    memset(view, 0, sizeof *view);
+    view->data = data;
+    view->ndim = s->ndim;
+    for (int i = 0; i < GC_MAX_DIMS; i++) view->shape[i] = i < s->ndim ? s->d[i] : 1;
+}
+
+gc_status gc_model_param(const gc_model *m, const char *name, gc_tensor *view) {
+    if (!m || !name || !view) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_param: NULL argument");
+    int slot, i = gc_model_find_param(m, name, &slot);
+    if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "no parameter named \"%.100s\"", name);
+    shape_to_view(&m->layers[i].param_shape[slot], m->layers[i].param[slot], view);
+    return GC_OK;
+}
+
+int64_t gc_model_param_count(const gc_model *m) {
+    int64_t n = 0;
+    if (!m) return 0;
+    for (int i = 0; i < m->n_layers; i++)
+        for (int j = 0; j < m->layers[i].n_params; j++) n += gc_shape_numel(&m->layers[i].param_shape[j]);
+    return n;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+int gc_model_layer_count(const gc_model *m) { return m ? m->n_layers : 0; }
+
+const char *gc_model_layer_name(const gc_model *m, int i) {
+    return m && i >= 0 && i < m->n_layers ? m->layers[i].name : NULL;
+}
+
+gc_layer_kind gc_model_layer_kind(const gc_model *m, int i) {
+    return m && i >= 0 && i < m->n_layers ? m->layers[i].kind : GC_LAYER_KIND_COUNT;
+}
+
+const char *gc_model_layer_input(const gc_model *m, int i) {
+    if (!m || i < 0 || i >= m->n_layers) return NULL;
+    int in = m->layers[i].input;
+    return in < 0 ? "input" : m->layers[in].name;
+}
+
+/* ---------------------------------------------------------------- metadata */
+
+gc_status gc_model_set_preprocess(gc_model *m, const gc_preprocess *p) {
+    if (!m || !p) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_set_preprocess: NULL argument");
+    if (p->input_height < 1 || p->input_width < 1 || p->resize_shorter < 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "preprocess: input size %dx%d / resize %d invalid",
+                        (int)p->input_height, (int)p->input_width, (int)p->resize_shorter);
+    if (p->order != GC_COLOR_RGB && p->order != GC_COLOR_BGR)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "preprocess: unknown colour order %d", (int)p->order);
+    if (!isfinite(p->scale) || p->scale == 0.0f)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "preprocess: scale must be finite and non-zero");
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(p->mean[c]) || !isfinite(p->std[c]) || p->std[c] == 0.0f)
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "preprocess: mean/std of channel %d invalid", c);
+    m->pre = *p;
+    return GC_OK;
+}
+
+const gc_preprocess *gc_model_preprocess(const gc_model *m) { return m ? &m->pre : NULL; }
+
+gc_status gc_model_set_labels(gc_model *m, int n, const char *const *labels) {
+    if (!m || n < 0 || (n > 0 && !labels))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_set_labels: bad arguments");
+    for (int i = 0; i < n; i++) {
+        size_t len = labels[i] ? strlen(labels[i]) : 0;
+        if (len == 0 || len > 1023 || strchr(labels[i], '\n'))
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "label %d must be 1..1023 bytes without newline", i);
+    }
+    char **copy = n ? gc_calloc((size_t)n, sizeof *copy) : NULL;
+    if (n && !copy) return GC_ERR_OUT_OF_MEMORY;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(labels[i]);
+        copy[i] = gc_alloc(len + 1);
+        if (!copy[i]) {
+            for (int k = 0; k < i; k++) gc_free(copy[k]);
+            gc_free(copy);
+            return GC_ERR_OUT_OF_MEMORY;
+        }
+        memcpy(copy[i], labels[i], len + 1);
+    }
+    for (int i = 0; i < m->n_labels; i++) gc_free(m->labels[i]);
+    gc_free(m->labels);
+    m->labels = copy;
+    m->n_labels = n;
+    return GC_OK;
+}
+
+int gc_model_label_count(const gc_model *m) { return m ? m->n_labels : 0; }
+
+const char *gc_model_label(const gc_model *m, int i) {
+    return m && i >= 0 && i < m->n_labels ? m->labels[i] : NULL;
+}
