@@ -91,6 +91,10 @@ endif
 test: all check-header $(TEST_RUN)
 	@sh tests/run.sh $(TEST_RUN)
 
+# The main job (see README).
+demo: all
+	./examples/tiny_net
+
 # The public header must stand on its own under the strictest flags.
 check-header:
 	@printf '#include "gradcam.h"\nint main(void){return 0;}\n' > build/check_header.c
