@@ -1,0 +1,250 @@
+/* gemm.c - tier dispatch, BLIS-style packed blocked GEMM driver, portable 6x8 kernel.
+ *
+ * Loops (BLIS): jc over N by NC | pc over K by KC (pack B block) | ic over M by MC
+ * (pack A block) | macro-kernel: jr over NR panels x ir over MR panels -> micro-kernel.
+ * Threads share the packed blocks and split packing and the (jr, ir) tiles; K is
+ * never split, so every C element is summed in the same order for any team size. */
+#include "kernels/gemm.h"
+#include "core/core.h"
+#include <string.h>
+
+#ifdef _OPENMP
+#define GC_OMP(x) _Pragma(#x)
+#else
+#define GC_OMP(x)
+#endif
+
+/* ---- kernel table: micro-kernels registered with their blocks ---- */
+
+typedef struct gemm_impl {
+    const char *name;
+    gc_gemm_ukernel kernel; /* NULL: reference / auto */
+    int mr, nr;             /* register block */
+    int mc, kc, nc;         /* cache blocks: A block MC x KC (L2), B panel KC x NR (L1) */
+} gemm_impl;
+
+static const gemm_impl gemm_impls[GC_GEMM_TIER_COUNT] = {
+    [GC_GEMM_AUTO]      = {"auto", NULL, 0, 0, 0, 0, 0},
+    [GC_GEMM_REFERENCE] = {"reference", NULL, 0, 0, 0, 0, 0},
+    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, 6, 8, 240, 256, 4096},
+    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, 6, 16, 192, 256, 4096},
+    [GC_GEMM_AVX512]    = {"avx512", gc_gemm_ukernel_avx512_14x32, 14, 32, 336, 256, 4096},
+};
+_Static_assert(sizeof gemm_impls / sizeof gemm_impls[0] == GC_GEMM_TIER_COUNT,
+               "one table row per tier");
+
+/* Products below this many multiply-adds run on one thread. */
+#define GEMM_PAR_MIN ((int64_t)1 << 19)
+
+/* ---- dispatch ---- */
+
+int gc_gemm_tier_available(gc_gemm_tier tier) {
+    gc_cpu_features f;
+    switch (tier) {
+    case GC_GEMM_AUTO: case GC_GEMM_REFERENCE: case GC_GEMM_PORTABLE: return 1;
+    case GC_GEMM_AVX2: f = gc_cpu_detect(); return f.avx2 && f.fma;
+    case GC_GEMM_AVX512: f = gc_cpu_detect(); return f.avx512f && f.avx2 && f.fma;
+    default: return 0;
+    }
+}
+
+gc_gemm_tier gc_gemm_best_tier(void) {
+    if (gc_gemm_tier_available(GC_GEMM_AVX512)) return GC_GEMM_AVX512;
+    if (gc_gemm_tier_available(GC_GEMM_AVX2)) return GC_GEMM_AVX2;
+    return GC_GEMM_PORTABLE;
+}
+
+gc_gemm_tier gc_gemm_resolve(gc_gemm_tier tier) {
+    if (tier == GC_GEMM_AUTO || (unsigned)tier >= GC_GEMM_TIER_COUNT ||
+        !gc_gemm_tier_available(tier))
+        return gc_gemm_best_tier();
+    return tier;
+}
+
+const char *gc_gemm_tier_name(gc_gemm_tier tier) {
+    return (unsigned)tier < GC_GEMM_TIER_COUNT ? gemm_impls[tier].name : "unknown";
+}
+
+int gc_gemm_tier_from_name(const char *name) {
+    if (!name) return -1;
+    for (int t = 0; t < GC_GEMM_TIER_COUNT; t++)
+        if (strcmp(name, gemm_impls[t].name) == 0) return t;
+    return -1;
+}
+
+gc_gemm_blocking gc_gemm_blocks(gc_gemm_tier tier) {
+    const gemm_impl *im = &gemm_impls[gc_gemm_resolve(tier)];
+    gc_gemm_blocking b = {im->mr, im->nr, im->mc, im->kc, im->nc};
+    return b;
+}
+
+/* ---- workspace: B block (KC x NC) then A block (MC x KC), each 16-float aligned ---- */
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+static int64_t clip_block(int64_t n, int64_t blk, int64_t mult) {
+    return n >= blk ? blk : round_up(n, mult);
+}
+
+typedef struct gemm_dims { int64_t kc, nc, mc, b_floats; } gemm_dims;
+
+static gemm_dims gemm_sizes(const gemm_impl *im, int64_t M, int64_t N, int64_t K) {
+    gemm_dims d;
+    d.kc = K >= im->kc ? im->kc : K;
+    d.nc = clip_block(N, im->nc, im->nr);
+    d.mc = clip_block(M, im->mc, im->mr);
+    d.b_floats = round_up(d.kc * d.nc, 16);
+    return d;
+}
+
+size_t gc_gemm_workspace(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int nthreads) {
+    (void)nthreads;
+    const gemm_impl *im = &gemm_impls[gc_gemm_resolve(tier)];
+    if (!im->kernel || M <= 0 || N <= 0 || K <= 0) return 0;
+    gemm_dims d = gemm_sizes(im, M, N, K);
+    return (size_t)(d.b_floats + round_up(d.kc * d.mc, 16));
+}
+
+/* ---- packing (zero-padded micro-panels) ---- */
+
+/* dst (kb, mr): rows i0..i0+m-1, cols p0..p0+kb-1 of op(A); rows m..mr-1 zero. */
+static void pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t p0, int64_t kb,
+                   int m, int mr, float *dst) {
+    if (!ta) {
+        for (int r = 0; r < m; r++) {
+            const float *s = A + (i0 + r) * lda + p0;
+            for (int64_t p = 0; p < kb; p++) dst[p * mr + r] = s[p];
+        }
+        for (int r = m; r < mr; r++)
+            for (int64_t p = 0; p < kb; p++) dst[p * mr + r] = 0.0f;
+    } else {
+        for (int64_t p = 0; p < kb; p++) {
+            const float *s = A + (p0 + p) * lda + i0;
+            float *d = dst + p * mr;
+            for (int r = 0; r < m; r++) d[r] = s[r];
+            for (int r = m; r < mr; r++) d[r] = 0.0f;
+        }
+    }
+}
+
+/* dst (kb, nr): rows p0..p0+kb-1, cols j0..j0+n-1 of op(B); cols n..nr-1 zero. */
+static void pack_b(int tb, const float *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
+                   int n, int nr, float *dst) {
+    if (!tb) {
+        for (int64_t p = 0; p < kb; p++) {
+            const float *s = B + (p0 + p) * ldb + j0;
+            float *d = dst + p * nr;
+            for (int c = 0; c < n; c++) d[c] = s[c];
+            for (int c = n; c < nr; c++) d[c] = 0.0f;
+        }
+    } else {
+        for (int c = 0; c < n; c++) {
+            const float *s = B + (j0 + c) * ldb + p0;
+            for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = s[p];
+        }
+        for (int c = n; c < nr; c++)
+            for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = 0.0f;
+    }
+}
+
+/* ---- packed driver ---- */
+
+static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                        float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                        float beta, float *C, int64_t ldc, float *ws) {
+    const int mr = im->mr, nr = im->nr;
+    const gc_gemm_ukernel kern = im->kernel;
+    gemm_dims d = gemm_sizes(im, M, N, K);
+    float *bp = ws;              /* (NC/nr panels, KC, nr) packed op(B) block */
+    float *ap = ws + d.b_floats; /* (MC/mr panels, KC, mr) packed op(A) block */
+    int64_t work;
+    int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
+    (void)par;
+
+    GC_OMP(omp parallel if (par))
+    {
+        for (int64_t jc = 0; jc < N; jc += d.nc) {
+            const int64_t nb = N - jc < d.nc ? N - jc : d.nc;
+            const int64_t npb = (nb + nr - 1) / nr;
+            for (int64_t pc = 0; pc < K; pc += d.kc) {
+                const int64_t kb = K - pc < d.kc ? K - pc : d.kc;
+                const float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
+                GC_OMP(omp for schedule(static))
+                for (int64_t jp = 0; jp < npb; jp++) {
+                    int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
+                    pack_b(tb, B, ldb, pc, jc + jp * nr, kb, (int)n, nr, bp + jp * nr * kb);
+                }
+                for (int64_t ic = 0; ic < M; ic += d.mc) {
+                    const int64_t mb = M - ic < d.mc ? M - ic : d.mc;
+                    const int64_t npa = (mb + mr - 1) / mr;
+                    GC_OMP(omp for schedule(static))
+                    for (int64_t ip = 0; ip < npa; ip++) {
+                        int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
+                        pack_a(ta, A, lda, ic + ip * mr, pc, kb, (int)m, mr, ap + ip * mr * kb);
+                    }
+                    GC_OMP(omp for schedule(static) collapse(2))
+                    for (int64_t jp = 0; jp < npb; jp++) {
+                        for (int64_t ip = 0; ip < npa; ip++) {
+                            int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
+                            int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
+                            float *c = C + (ic + ip * mr) * ldc + jc + jp * nr;
+                            kern(kb, ap + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha, beta_k,
+                                 (int)m, (int)n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- entry point ---- */
+
+void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+             float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+             float *C, int64_t ldc, float *workspace) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) { /* C = beta * C, A and B unread */
+        for (int64_t i = 0; i < M; i++) {
+            float *c = C + i * ldc;
+            for (int64_t j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+        }
+        return;
+    }
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    if (t == GC_GEMM_REFERENCE) {
+        gc_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    gemm_packed(&gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
+                workspace);
+}
+
+/* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ---- */
+
+typedef float gemm_v4 __attribute__((vector_size(16)));
+
+void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n) {
+    enum { MR = 6, NR = 8 };
+    gemm_v4 acc[MR][2]; /* (MR, NR) accumulator tile */
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (gemm_v4){0, 0, 0, 0};
+    for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        gemm_v4 b0, b1;
+        memcpy(&b0, b, sizeof b0);
+        memcpy(&b1, b + 4, sizeof b1);
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++) {
+            gemm_v4 ai = {a[i], a[i], a[i], a[i]};
+            acc[i][0] += ai * b0;
+            acc[i][1] += ai * b1;
+        }
+    }
+    float t[MR][NR];
+    memcpy(t, acc, sizeof t);
+    for (int i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j];
+        else
+            for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j] + beta * ci[j];
+    }
+}

@@ -1,0 +1,106 @@
+/* gemm.h - single-precision GEMM in three tiers, internal API.
+ *
+ *   C = alpha * op(A) * op(B) + beta * C        (row-major, strided)
+ *
+ * op(A) is M x K: trans_a == 0 reads A[i*lda + p], trans_a != 0 reads A[p*lda + i]
+ * (A stored K x M). op(B) is K x N: trans_b == 0 reads B[p*ldb + j], trans_b != 0
+ * reads B[j*ldb + p] (B stored N x K). C is M x N with C[i*ldc + j].
+ *
+ * Tiers (BLIS structure, see docs/gemm.md):
+ *   REFERENCE  naive triple loop with double accumulation; the oracle.
+ *   PORTABLE   packed, cache-blocked GEMM, plain-C (GNU vector extension) 6x8 kernel.
+ *   AVX2       same driver, AVX2+FMA intrinsics micro-kernel 6x16.
+ *   AVX512     same driver, AVX-512F intrinsics micro-kernel 14x32.
+ *   AUTO       the best tier available on this CPU (gc_gemm_best_tier()).
+ * The tier is always an argument; nothing global selects it. A tier that is not
+ * available on this CPU (or out of range) is silently replaced by the best
+ * available one, identically in gc_gemm_workspace and gc_gemm, so no illegal
+ * instruction is ever executed and the workspace always fits.
+ *
+ * Contract of gc_gemm:
+ *   - M, N <= 0: nothing happens. K <= 0 or alpha == 0: C = beta * C and A, B
+ *     are not read.
+ *   - beta == 0: C is never read (it may hold NaN or garbage); it is overwritten.
+ *   - No allocation: packing buffers come from `workspace`, which must hold at
+ *     least gc_gemm_workspace(tier, M, N, K, nthreads) floats and be 64-byte
+ *     aligned for best speed (gc_alloc gives that). It may be NULL when that
+ *     size is 0 (REFERENCE tier). It must not overlap A, B or C; C must not
+ *     overlap A or B.
+ *   - lda >= (trans_a ? M : K), ldb >= (trans_b ? K : N), ldc >= N; the caller
+ *     validates shapes (this is an internal kernel, it does not report errors).
+ *   - Threads: OpenMP over disjoint M/N tiles of C (never over K), using the
+ *     calling thread's OpenMP team size. Each C element is summed in the same
+ *     order for any thread count, so results are bit-identical for 1..n threads.
+ *     Small products run on one thread.
+ *   - Not reentrant on the same workspace: concurrent calls need separate
+ *     workspaces. Different workspaces may be used concurrently.
+ */
+#ifndef GC_KERNELS_GEMM_H
+#define GC_KERNELS_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    GC_GEMM_AUTO = 0,
+    GC_GEMM_REFERENCE,
+    GC_GEMM_PORTABLE,
+    GC_GEMM_AVX2,
+    GC_GEMM_AVX512,
+    GC_GEMM_TIER_COUNT
+} gc_gemm_tier;
+
+/* Best tier this CPU runs (AVX512 > AVX2 > PORTABLE), from gc_cpu_detect(). */
+gc_gemm_tier gc_gemm_best_tier(void);
+
+/* 1 if `tier` can run on this CPU (AUTO, REFERENCE and PORTABLE always), else 0. */
+int gc_gemm_tier_available(gc_gemm_tier tier);
+
+/* "auto", "reference", "portable", "avx2", "avx512"; "unknown" out of range.
+ * Static string, never NULL. */
+const char *gc_gemm_tier_name(gc_gemm_tier tier);
+
+/* Tier named by `name` (the strings above); returns -1 if unknown. For tools
+ * and tests that take the tier from a command line or environment variable. */
+int gc_gemm_tier_from_name(const char *name);
+
+/* Tier actually used for `tier` (AUTO or unavailable -> best available). */
+gc_gemm_tier gc_gemm_resolve(gc_gemm_tier tier);
+
+/* Register block (MR x NR) and cache blocks (MC, KC, NC) of a resolved tier;
+ * all zero for REFERENCE. For documentation, benchmarks and tests. */
+typedef struct gc_gemm_blocking { int mr, nr, mc, kc, nc; } gc_gemm_blocking;
+gc_gemm_blocking gc_gemm_blocks(gc_gemm_tier tier);
+
+/* Floats of packing workspace gc_gemm needs for these sizes. Bounded by the
+ * cache blocks (at most (MC + NC) * KC plus padding), so it never overflows;
+ * independent of nthreads (kept in the signature for future per-thread
+ * buffers). 0 for REFERENCE or empty products. */
+size_t gc_gemm_workspace(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int nthreads);
+
+void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+             float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+             float beta, float *C, int64_t ldc, float *workspace);
+
+/* The reference tier directly (gemm_ref.c); same contract, no workspace. */
+void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                 const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                 int64_t ldc);
+
+/* ---- micro-kernel interface (shared by gemm.c and the per-ISA files) ----
+ * Computes the MR x NR product of a packed A micro-panel a (k x MR, MR floats
+ * per step) and a packed B micro-panel b (k x NR, NR floats per step), then
+ * updates the m x n top-left corner (m <= MR, n <= NR) of C:
+ *   C = alpha * acc + beta * C, and beta == 0 never reads C.
+ * Packed panels are zero-padded, so the full register tile is always computed. */
+typedef void (*gc_gemm_ukernel)(int64_t k, const float *a, const float *b, float *c,
+                                int64_t ldc, float alpha, float beta, int m, int n);
+
+void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n);
+void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
+                               int64_t ldc, float alpha, float beta, int m, int n);
+void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n);
+
+#endif

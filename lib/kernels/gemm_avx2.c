@@ -1,0 +1,54 @@
+/* gemm_avx2.c - AVX2+FMA micro-kernel 6x16: 12 ymm accumulators, 2 B loads and
+ * 6 broadcasts of A per k step. Compiled with -mavx2 -mfma; called only after dispatch. */
+#include "kernels/gemm.h"
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
+                               int64_t ldc, float alpha, float beta, int m, int n) {
+    enum { MR = 6, NR = 16 };
+    /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-7 and 8-15 */
+#define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
+    ROWS(DECL)
+#undef DECL
+    for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#define STEP(i)                                                                            \
+    {                                                                                      \
+        const __m256 ai = _mm256_broadcast_ss(a + i);                                      \
+        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                                        \
+        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                                        \
+    }
+        ROWS(STEP)
+#undef STEP
+    }
+    /* C = alpha * acc + beta * C on the m x n corner; beta == 0 never loads C */
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
+    const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
+    const int load_c = beta != 0.0f;
+#define STORE(i)                                                                           \
+    if (i < m) {                                                                           \
+        float *ci = c + (int64_t)i * ldc;                                                  \
+        __m256 r0 = _mm256_mul_ps(va, c##i##0), r1 = _mm256_mul_ps(va, c##i##1);           \
+        if (load_c) {                                                                      \
+            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, k0), r0);                      \
+            r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8, k1), r1);                  \
+        }                                                                                  \
+        _mm256_maskstore_ps(ci, k0, r0);                                                   \
+        _mm256_maskstore_ps(ci + 8, k1, r1);                                               \
+    }
+    ROWS(STORE)
+#undef STORE
+}
+
+#else /* built without AVX2: never dispatched (gc_gemm_tier_available) */
+void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
+                               int64_t ldc, float alpha, float beta, int m, int n) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n;
+}
+#endif

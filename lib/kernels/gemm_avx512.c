@@ -1,0 +1,53 @@
+/* gemm_avx512.c - AVX-512F micro-kernel 14x32: 28 zmm accumulators, 2 B loads and
+ * 14 broadcasts of A per k step. Compiled with -mavx512*; called only after dispatch. */
+#include "kernels/gemm.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+
+void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n) {
+    enum { MR = 14, NR = 32 };
+    /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-15 and 16-31 */
+#define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
+    ROWS(DECL)
+#undef DECL
+    for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#define STEP(i)                                                                            \
+    {                                                                                      \
+        const __m512 ai = _mm512_set1_ps(a[i]);                                            \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                        \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                        \
+    }
+        ROWS(STEP)
+#undef STEP
+    }
+    /* C = alpha * acc + beta * C on the m x n corner; beta == 0 never loads C */
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    const __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1u) : 0;
+    const int load_c = beta != 0.0f;
+#define STORE(i)                                                                           \
+    if (i < m) {                                                                           \
+        float *ci = c + (int64_t)i * ldc;                                                  \
+        __m512 r0 = _mm512_mul_ps(va, c##i##0), r1 = _mm512_mul_ps(va, c##i##1);           \
+        if (load_c) {                                                                      \
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), r0);                   \
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), r1);              \
+        }                                                                                  \
+        _mm512_mask_storeu_ps(ci, k0, r0);                                                 \
+        _mm512_mask_storeu_ps(ci + 16, k1, r1);                                            \
+    }
+    ROWS(STORE)
+#undef STORE
+}
+
+#else /* built without AVX-512: never dispatched (gc_gemm_tier_available) */
+void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n;
+}
+#endif

@@ -1,0 +1,258 @@
+/* test_gemm.c - every available GEMM tier against the reference at awkward sizes,
+ * all transposes, strided operands, alpha/beta cases, NaN-filled C with beta == 0,
+ * and bit-identical results for 1 and 2 OpenMP threads. */
+#include "test.h"
+#include "core/core.h"
+#include "kernels/gemm.h"
+#include <float.h>
+#include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static const float SENTINEL = 12345.0f;
+
+static gc_gemm_tier tiers[GC_GEMM_TIER_COUNT];
+static int ntiers;
+
+static void fill(gc_rng *r, float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] = 2.0f * gc_rng_uniform(r) - 1.0f;
+}
+
+/* Operands of one case: op(A) M x K, op(B) K x N, C M x N, each with `pad` extra
+ * floats per row (strided); C's row gap holds SENTINEL. */
+typedef struct gemm_case {
+    int ta, tb;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    float *A, *B, *C0; /* C0: initial C (NaN inside when beta == 0) */
+} gemm_case;
+
+static void case_make(gemm_case *g, gc_rng *r, int ta, int tb, int64_t M, int64_t N, int64_t K,
+                      int pad, float alpha, float beta) {
+    g->ta = ta; g->tb = tb; g->M = M; g->N = N; g->K = K;
+    g->alpha = alpha; g->beta = beta;
+    g->lda = (ta ? M : K) + pad;
+    g->ldb = (tb ? K : N) + pad;
+    g->ldc = N + pad;
+    int64_t na = (ta ? K : M) * g->lda, nb = (tb ? N : K) * g->ldb, nc = M * g->ldc;
+    g->A = malloc((size_t)na * sizeof(float));
+    g->B = malloc((size_t)nb * sizeof(float));
+    g->C0 = malloc((size_t)nc * sizeof(float));
+    fill(r, g->A, na);
+    fill(r, g->B, nb);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < g->ldc; j++)
+            g->C0[i * g->ldc + j] = j >= N ? SENTINEL : beta == 0.0f ? NAN : 2.0f * gc_rng_uniform(r) - 1.0f;
+}
+
+static void case_free(gemm_case *g) { free(g->A); free(g->B); free(g->C0); }
+
+/* Runs `tier` into a fresh copy of C0 (workspace malloc'ed at exactly the asked size,
+ * so ASan sees any overrun). Returns C (caller frees). */
+static float *case_run(const gemm_case *g, gc_gemm_tier tier) {
+    size_t nc = (size_t)(g->M * g->ldc);
+    float *C = malloc(nc * sizeof(float));
+    memcpy(C, g->C0, nc * sizeof(float));
+    size_t ws = gc_gemm_workspace(tier, g->M, g->N, g->K, 2);
+    float *w = ws ? malloc(ws * sizeof(float)) : NULL;
+    gc_gemm(tier, g->ta, g->tb, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb, g->beta,
+            C, g->ldc, w);
+    free(w);
+    return C;
+}
+
+/* |C - Cref| <= (K + 4) eps (|alpha| sum_p |a_ip||b_pj| + |beta c0_ij|) per element;
+ * row gaps keep SENTINEL. Returns 1 if all good, reporting the first failure. */
+static int case_check(const gemm_case *g, gc_gemm_tier tier, const float *C, const float *R) {
+    for (int64_t i = 0; i < g->M; i++) {
+        for (int64_t j = 0; j < g->ldc; j++) {
+            float c = C[i * g->ldc + j], r = R[i * g->ldc + j];
+            if (j >= g->N) {
+                if (c != SENTINEL) { FAILF("%s: row gap written at (%lld,%lld)", gc_gemm_tier_name(tier), (long long)i, (long long)j); return 0; }
+                continue;
+            }
+            double s = 0;
+            for (int64_t p = 0; p < g->K; p++) {
+                double a = g->ta ? g->A[p * g->lda + i] : g->A[i * g->lda + p];
+                double b = g->tb ? g->B[j * g->ldb + p] : g->B[p * g->ldb + j];
+                s += fabs(a * b);
+            }
+            double scale = fabs(g->alpha) * s + (g->beta != 0.0f ? fabs(g->beta * g->C0[i * g->ldc + j]) : 0.0);
+            double tol = (g->K + 4) * (double)FLT_EPSILON * scale + 1e-30;
+            if (!(fabs((double)c - (double)r) <= tol)) {
+                FAILF("%s ta=%d tb=%d M=%lld N=%lld K=%lld alpha=%g beta=%g: C(%lld,%lld) = %g, ref %g, tol %g",
+                      gc_gemm_tier_name(tier), g->ta, g->tb, (long long)g->M, (long long)g->N,
+                      (long long)g->K, g->alpha, g->beta, (long long)i, (long long)j, c, r, tol);
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Every available non-reference tier against the reference on one case. */
+static int compare_tiers(gc_rng *r, int ta, int tb, int64_t M, int64_t N, int64_t K, int pad,
+                         float alpha, float beta) {
+    gemm_case g;
+    case_make(&g, r, ta, tb, M, N, K, pad, alpha, beta);
+    float *R = case_run(&g, GC_GEMM_REFERENCE);
+    int ok = 1;
+    for (int t = 0; t < ntiers && ok; t++) {
+        float *C = case_run(&g, tiers[t]);
+        ok = case_check(&g, tiers[t], C, R);
+        free(C);
+    }
+    free(R);
+    case_free(&g);
+    return ok;
+}
+
+static const float ALPHAS[] = {1.0f, -0.7f, 1.3f, 0.5f, 1.0f, 2.0f};
+static const float BETAS[]  = {0.0f, 0.0f, 1.0f, 0.5f, 0.5f, 1.0f};
+
+/* ---- the oracle itself on a hand-computed case ---- */
+
+TEST(reference_hand_computed) {
+    /* op(A) = [1 2 3; 4 5 6], op(B) = [1 0; -1 2; 0.5 1]
+     * op(A) op(B) = [1-2+1.5, 4+3; 4-5+3, 10+6] = [0.5 7; 2 16] */
+    const float A[6] = {1, 2, 3, 4, 5, 6}, At[6] = {1, 4, 2, 5, 3, 6};
+    const float B[6] = {1, 0, -1, 2, 0.5f, 1}, Bt[6] = {1, -1, 0.5f, 0, 2, 1};
+    const float want[4] = {0.5f, 7, 2, 16};
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            float C[4] = {NAN, NAN, NAN, NAN};
+            gc_gemm_ref(ta, tb, 2, 2, 3, 1.0f, ta ? At : A, ta ? 2 : 3, tb ? Bt : B, tb ? 3 : 2,
+                        0.0f, C, 2);
+            for (int i = 0; i < 4; i++) CHECK(C[i] == want[i]);
+            float D[4] = {1, 1, 1, 1};
+            gc_gemm_ref(ta, tb, 2, 2, 3, 2.0f, ta ? At : A, ta ? 2 : 3, tb ? Bt : B, tb ? 3 : 2,
+                        0.5f, D, 2);
+            for (int i = 0; i < 4; i++) CHECK(D[i] == 2 * want[i] + 0.5f);
+        }
+}
+
+/* ---- dispatch ---- */
+
+TEST(tier_dispatch) {
+    gc_gemm_tier best = gc_gemm_best_tier();
+    CHECK(best == GC_GEMM_PORTABLE || best == GC_GEMM_AVX2 || best == GC_GEMM_AVX512);
+    CHECK(gc_gemm_tier_available(best));
+    CHECK(gc_gemm_tier_available(GC_GEMM_REFERENCE) && gc_gemm_tier_available(GC_GEMM_PORTABLE));
+    CHECK(!gc_gemm_tier_available((gc_gemm_tier)99));
+    CHECK(gc_gemm_resolve(GC_GEMM_AUTO) == best);
+    CHECK(gc_gemm_resolve((gc_gemm_tier)-3) == best);
+    CHECK(gc_gemm_resolve(GC_GEMM_REFERENCE) == GC_GEMM_REFERENCE);
+    gc_cpu_features f = gc_cpu_detect();
+    CHECK(gc_gemm_tier_available(GC_GEMM_AVX512) == (f.avx512f && f.avx2 && f.fma));
+    CHECK(gc_gemm_tier_available(GC_GEMM_AVX2) == (f.avx2 && f.fma));
+    for (int t = 0; t < GC_GEMM_TIER_COUNT; t++)
+        CHECK(gc_gemm_tier_from_name(gc_gemm_tier_name((gc_gemm_tier)t)) == t);
+    CHECK(strcmp(gc_gemm_tier_name((gc_gemm_tier)42), "unknown") == 0);
+    CHECK(gc_gemm_tier_from_name("avx9000") == -1 && gc_gemm_tier_from_name(NULL) == -1);
+    CHECK(gc_gemm_workspace(GC_GEMM_REFERENCE, 100, 100, 100, 1) == 0);
+    CHECK(gc_gemm_workspace(GC_GEMM_AUTO, 0, 100, 100, 1) == 0);
+    gc_gemm_blocking b = gc_gemm_blocks(GC_GEMM_AUTO);
+    CHECK(b.mr > 0 && b.nr > 0 && b.mc % b.mr == 0 && b.nc % b.nr == 0 && b.kc > 0);
+    /* bounded by the cache blocks even for huge sizes */
+    size_t w = gc_gemm_workspace(GC_GEMM_AUTO, INT64_MAX, INT64_MAX, INT64_MAX, 2);
+    CHECK(w > 0 && w <= (size_t)(b.mc + b.nc) * (size_t)b.kc + 32);
+}
+
+/* ---- numerics ---- */
+
+TEST(small_sizes_all_combinations) {
+    static const int64_t S[] = {1, 2, 3, 7, 13, 17, 31, 33};
+    const int ns = (int)(sizeof S / sizeof S[0]);
+    gc_rng r;
+    gc_rng_seed(&r, 1);
+    int idx = 0, fails = 0;
+    for (int mi = 0; mi < ns; mi++)
+        for (int ni = 0; ni < ns; ni++)
+            for (int ki = 0; ki < ns; ki++, idx++) {
+                int ta = idx & 1, tb = (idx >> 1) & 1, pad = (idx % 3) ? 3 : 0;
+                int ab = idx % 6;
+                if (!compare_tiers(&r, ta, tb, S[mi], S[ni], S[ki], pad, ALPHAS[ab], BETAS[ab]) && ++fails > 3)
+                    return;
+            }
+}
+
+TEST(large_awkward_sizes) {
+    /* 257 > KC (two K blocks), 257 > MC for some tiers, 700 > every MC, 4100 > NC */
+    static const int64_t cases[][3] = {
+        {65, 127, 257}, {257, 65, 127}, {127, 257, 65}, {257, 257, 1}, {1, 257, 257},
+        {257, 1, 257}, {127, 127, 127}, {257, 257, 257}, {700, 33, 300}, {3, 4100, 5},
+        {31, 65, 520},
+    };
+    gc_rng r;
+    gc_rng_seed(&r, 2);
+    int idx = 0, fails = 0;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int t = 0; t < 4; t++, idx++) {
+            int ab = idx % 6, pad = (idx & 1) ? 5 : 0;
+            if (!compare_tiers(&r, t & 1, t >> 1, cases[c][0], cases[c][1], cases[c][2], pad,
+                               ALPHAS[ab], BETAS[ab]) && ++fails > 3)
+                return;
+        }
+}
+
+TEST(k_zero_and_alpha_zero_scale_c) {
+    for (int t = 0; t < ntiers + 1; t++) {
+        gc_gemm_tier tier = t < ntiers ? tiers[t] : GC_GEMM_REFERENCE;
+        float A[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, B[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+        float C[4] = {1, 2, 3, 4}, W[4096];
+        gc_gemm(tier, 0, 0, 2, 2, 0, 1.0f, A, 3, B, 2, 0.5f, C, 2, W);
+        CHECK(C[0] == 0.5f && C[1] == 1.0f && C[2] == 1.5f && C[3] == 2.0f);
+        gc_gemm(tier, 0, 0, 2, 2, 3, 0.0f, A, 3, B, 2, 2.0f, C, 2, W);
+        CHECK(C[0] == 1.0f && C[1] == 2.0f && C[2] == 3.0f && C[3] == 4.0f);
+        float D[4] = {NAN, NAN, NAN, NAN};
+        gc_gemm(tier, 1, 1, 2, 2, 0, 1.0f, A, 2, B, 3, 0.0f, D, 2, W);
+        CHECK(D[0] == 0.0f && D[1] == 0.0f && D[2] == 0.0f && D[3] == 0.0f);
+        gc_gemm(tier, 0, 0, 0, 2, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2, W); /* M = 0: no-op */
+        gc_gemm(tier, 0, 0, 2, 0, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2, W);
+        CHECK(D[0] == 0.0f && D[3] == 0.0f);
+    }
+}
+
+/* ---- threads ---- */
+
+TEST(one_and_two_threads_bit_identical) {
+    static const int64_t cases[][3] = {{257, 300, 300}, {700, 200, 513}, {64, 3136, 27}};
+    gc_rng r;
+    gc_rng_seed(&r, 3);
+    for (int t = 0; t < ntiers; t++)
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            gemm_case g;
+            case_make(&g, &r, (int)c & 1, (int)(c >> 1) & 1, cases[c][0], cases[c][1],
+                      cases[c][2], 1, 0.9f, c == 1 ? 0.5f : 0.0f);
+#ifdef _OPENMP
+            omp_set_num_threads(1);
+#endif
+            float *C1 = case_run(&g, tiers[t]);
+#ifdef _OPENMP
+            omp_set_num_threads(2);
+#endif
+            float *C2 = case_run(&g, tiers[t]);
+            if (memcmp(C1, C2, (size_t)(g.M * g.ldc) * sizeof(float)) != 0)
+                FAILF("%s: 1 and 2 threads differ at M=%lld N=%lld K=%lld", gc_gemm_tier_name(tiers[t]),
+                      (long long)g.M, (long long)g.N, (long long)g.K);
+            free(C1);
+            free(C2);
+            case_free(&g);
+        }
+}
+
+int main(void) {
+    for (int t = GC_GEMM_PORTABLE; t < GC_GEMM_TIER_COUNT; t++)
+        if (gc_gemm_tier_available((gc_gemm_tier)t)) tiers[ntiers++] = (gc_gemm_tier)t;
+    printf("gemm tiers tested:");
+    for (int t = 0; t < ntiers; t++) printf(" %s", gc_gemm_tier_name(tiers[t]));
+    printf(" (vs reference)\n");
+    RUN(reference_hand_computed);
+    RUN(tier_dispatch);
+    RUN(small_sizes_all_combinations);
+    RUN(large_awkward_sizes);
+    RUN(k_zero_and_alpha_zero_scale_c);
+    RUN(one_and_two_threads_bit_identical);
+    return test_summary("gemm");
+}
