@@ -1,0 +1,123 @@
+/* adaptive_avgpool2d.c - torch.nn.AdaptiveAvgPool2d, the reference kernel:
+ *   y[n,c,i,j] = mean of x[n, c, a_i..b_i-1, a_j..b_j-1],
+ *   a_i = floor(i*H/OH), b_i = ceil((i+1)*H/OH) (windows may overlap; OH may exceed H). */
+#include "layer.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+/* Window [*a, *b) of output i of o along an axis of n (overflow-free for n, o < 2^62). */
+static void window(int64_t i, int64_t o, int64_t n, int64_t *a, int64_t *b) {
+    *a = (int64_t)(((__int128)i * n) / o);
+    *b = (int64_t)(((__int128)(i + 1) * n + o - 1) / o);
+}
+
+/* ------------------------------------------------------------ parameters */
+
+static gc_status apool_check(const gc_layer *l) {
+    const gc_adaptive_pool2d_params *p = &l->p.apool;
+    if (p->out_h < 1 || p->out_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "adaptive_avgpool2d: output size %lldx%lld has a value < 1",
+                        (long long)p->out_h, (long long)p->out_w);
+    return GC_OK;
+}
+
+static int apool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    (void)l; (void)s; (void)n;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+static gc_status apool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    const gc_adaptive_pool2d_params *p = &l->p.apool;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
+        return gc_error(GC_ERR_SHAPE, "adaptive_avgpool2d expects 4-D input, got %s", b);
+    *out = (gc_shape){4, {in->d[0], in->d[1], p->out_h, p->out_w}};
+    if (gc_shape_numel(out) < 0)
+        return gc_error(GC_ERR_SHAPE, "adaptive_avgpool2d: output size %lldx%lld for input %s overflows",
+                        (long long)p->out_h, (long long)p->out_w, b);
+    return GC_OK;
+}
+
+static size_t apool_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void apool_forward(const gc_layer_ctx *c) {
+    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t OH = c->out.d[2], OW = c->out.d[3];
+    const float *x = c->x; /* (N, C, H, W) */
+    float *y = c->y;       /* (N, C, OH, OW) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < NC; t++) {
+        const float *xp = x + t * H * W;
+        for (int64_t i = 0; i < OH; i++) {
+            int64_t h0, h1;
+            window(i, OH, H, &h0, &h1);
+            for (int64_t j = 0; j < OW; j++) {
+                int64_t w0, w1;
+                window(j, OW, W, &w0, &w1);
+                double s = 0;
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * W + iw];
+                y[(t * OH + i) * OW + j] = (float)(s / ((double)(h1 - h0) * (double)(w1 - w0)));
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* dx[window] += dy / window size */
+static void apool_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t OH = c->out.d[2], OW = c->out.d[3];
+    const float *dy = c->dy; /* (N, C, OH, OW) */
+    float *dx = c->dx;       /* (N, C, H, W) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < NC; t++) {
+        float *dxp = dx + t * H * W;
+        memset(dxp, 0, (size_t)(H * W) * sizeof(float));
+        for (int64_t i = 0; i < OH; i++) {
+            int64_t h0, h1;
+            window(i, OH, H, &h0, &h1);
+            for (int64_t j = 0; j < OW; j++) {
+                int64_t w0, w1;
+                window(j, OW, W, &w0, &w1);
+                const float g = (float)(dy[(t * OH + i) * OW + j] / ((double)(h1 - h0) * (double)(w1 - w0)));
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) dxp[ih * W + iw] += g;
+            }
+        }
+    }
+}
+
+const gc_layer_ops gc_adaptive_avgpool2d_ops = {
+    .name = "adaptive_avgpool2d",
+    .check_params = apool_check,
+    .param_shapes = apool_params,
+    .infer = apool_infer,
+    .workspace = apool_none,
+    .state_bytes = apool_none,
+    .forward = apool_forward,
+    .backward = apool_backward,
+};

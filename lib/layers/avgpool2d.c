@@ -1,0 +1,157 @@
+/* avgpool2d.c - torch.nn.AvgPool2d, the reference kernel:
+ *   window rows [h0, h1) with h0 = i*s - p, h1 = min(h0 + k, H + p);
+ *   y = sum over the window clipped to the image / divisor, where the divisor is
+ *   (h1 - h0)(w1 - w0) with count_include_pad, else the number of image cells. */
+#include "layer.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+/* PyTorch's pooling_output_shape (dilation 1); -1 on overflow. */
+static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int ceil_mode) {
+    int64_t num;
+    if (gc_add_i64(n, 2 * p, &num) || (ceil_mode && gc_add_i64(num, s - 1, &num))) return -1;
+    num -= k;
+    int64_t o = (num >= 0 ? num / s : -((-num - 1) / s + 1)) + 1;
+    if (ceil_mode && (o - 1) * s >= n + p) o--;
+    return o;
+}
+
+/* Window of output i along one axis: summed cells [*a, *b), divisor extent *ext. */
+static void window(int64_t i, int64_t k, int64_t s, int64_t p, int64_t n,
+                   int64_t *a, int64_t *b, int64_t *ext) {
+    int64_t lo = i * s - p, hi = lo + k;
+    if (hi > n + p) hi = n + p;
+    *ext = hi - lo;
+    *a = lo < 0 ? 0 : lo;
+    *b = hi > n ? n : hi;
+}
+
+/* ------------------------------------------------------------ parameters */
+
+static gc_status avgpool_check(const gc_layer *l) {
+    const gc_pool2d_params *p = &l->p.pool;
+    if (p->kernel_h < 1 || p->kernel_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "avgpool2d: kernel %lldx%lld has a size < 1", (long long)p->kernel_h, (long long)p->kernel_w);
+    if (p->stride_h < 1 || p->stride_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "avgpool2d: stride %lldx%lld has a value < 1", (long long)p->stride_h, (long long)p->stride_w);
+    if (p->pad_h < 0 || p->pad_w < 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "avgpool2d: padding %lldx%lld is negative", (long long)p->pad_h, (long long)p->pad_w);
+    if (p->pad_h > p->kernel_h / 2 || p->pad_w > p->kernel_w / 2)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "avgpool2d: padding %lldx%lld exceeds half the kernel %lldx%lld",
+                        (long long)p->pad_h, (long long)p->pad_w, (long long)p->kernel_h, (long long)p->kernel_w);
+    if (p->dilation_h != 1 || p->dilation_w != 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "avgpool2d: dilation %lldx%lld is not supported (must be 1)",
+                        (long long)p->dilation_h, (long long)p->dilation_w);
+    return GC_OK;
+}
+
+static int avgpool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    (void)l; (void)s; (void)n;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+static gc_status avgpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    const gc_pool2d_params *p = &l->p.pool;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
+        return gc_error(GC_ERR_SHAPE, "avgpool2d expects 4-D input, got %s", b);
+    int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->ceil_mode);
+    int64_t ow = pool_out(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->ceil_mode);
+    if (oh < 1 || ow < 1)
+        return gc_error(GC_ERR_SHAPE, "avgpool2d: input %s is too small for kernel %lldx%lld (padding %lldx%lld)",
+                        b, (long long)p->kernel_h, (long long)p->kernel_w, (long long)p->pad_h, (long long)p->pad_w);
+    *out = (gc_shape){4, {in->d[0], in->d[1], oh, ow}};
+    if (gc_shape_numel(out) < 0) return gc_error(GC_ERR_SHAPE, "avgpool2d: output size for input %s overflows", b);
+    return GC_OK;
+}
+
+static size_t avgpool_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void avgpool_forward(const gc_layer_ctx *c) {
+    const gc_pool2d_params *p = &c->layer->p.pool;
+    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t OH = c->out.d[2], OW = c->out.d[3];
+    const float *x = c->x; /* (N, C, H, W) */
+    float *y = c->y;       /* (N, C, OH, OW) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < NC; t++) {
+        const float *xp = x + t * H * W;
+        for (int64_t i = 0; i < OH; i++) {
+            int64_t h0, h1, eh;
+            window(i, p->kernel_h, p->stride_h, p->pad_h, H, &h0, &h1, &eh);
+            for (int64_t j = 0; j < OW; j++) {
+                int64_t w0, w1, ew;
+                window(j, p->kernel_w, p->stride_w, p->pad_w, W, &w0, &w1, &ew);
+                float *yo = y + (t * OH + i) * OW + j;
+                if (h0 >= h1 || w0 >= w1) { *yo = 0.0f; continue; }
+                double s = 0;
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * W + iw];
+                const double div = p->count_include_pad ? (double)eh * (double)ew : (double)((h1 - h0) * (w1 - w0));
+                *yo = (float)(s / div);
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* dx[window] += dy / divisor */
+static void avgpool_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const gc_pool2d_params *p = &c->layer->p.pool;
+    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t OH = c->out.d[2], OW = c->out.d[3];
+    const float *dy = c->dy; /* (N, C, OH, OW) */
+    float *dx = c->dx;       /* (N, C, H, W) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < NC; t++) {
+        float *dxp = dx + t * H * W;
+        memset(dxp, 0, (size_t)(H * W) * sizeof(float));
+        for (int64_t i = 0; i < OH; i++) {
+            int64_t h0, h1, eh;
+            window(i, p->kernel_h, p->stride_h, p->pad_h, H, &h0, &h1, &eh);
+            for (int64_t j = 0; j < OW; j++) {
+                int64_t w0, w1, ew;
+                window(j, p->kernel_w, p->stride_w, p->pad_w, W, &w0, &w1, &ew);
+                if (h0 >= h1 || w0 >= w1) continue;
+                const double div = p->count_include_pad ? (double)eh * (double)ew : (double)((h1 - h0) * (w1 - w0));
+                const float g = (float)(dy[(t * OH + i) * OW + j] / div);
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) dxp[ih * W + iw] += g;
+            }
+        }
+    }
+}
+
+const gc_layer_ops gc_avgpool2d_ops = {
+    .name = "avgpool2d",
+    .check_params = avgpool_check,
+    .param_shapes = avgpool_params,
+    .infer = avgpool_infer,
+    .workspace = avgpool_none,
+    .state_bytes = avgpool_none,
+    .forward = avgpool_forward,
+    .backward = avgpool_backward,
+};

@@ -1,0 +1,235 @@
+/* conv2d.c - 2-D cross-correlation, the reference kernel (torch.nn.Conv2d):
+ *   y[n,o,i,j] = b[o] + sum_{c in group(o), u, v} w[o,c,u,v] * x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
+ *   (x is zero outside the image); out = floor((H + 2p - d(k-1) - 1) / s) + 1. */
+#include "layer.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+/* Outputs j in [*lo, *hi) whose input j*s + off lies in [0, n_in). */
+static void valid_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
+    int64_t a = off < 0 ? (-off - 1) / s + 1 : 0;
+    int64_t b = n_in - 1 - off >= 0 ? (n_in - 1 - off) / s + 1 : 0;
+    if (b > n_out) b = n_out;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* ------------------------------------------------------------ parameters */
+
+static gc_status conv_check(const gc_layer *l) {
+    const gc_conv2d_params *p = &l->p.conv;
+    int64_t t;
+    if (p->in_channels < 1) return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: in_channels %lld < 1", (long long)p->in_channels);
+    if (p->out_channels < 1) return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: out_channels %lld < 1", (long long)p->out_channels);
+    if (p->kernel_h < 1 || p->kernel_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: kernel %lldx%lld has a size < 1", (long long)p->kernel_h, (long long)p->kernel_w);
+    if (p->stride_h < 1 || p->stride_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: stride %lldx%lld has a value < 1", (long long)p->stride_h, (long long)p->stride_w);
+    if (p->pad_h < 0 || p->pad_w < 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: padding %lldx%lld is negative", (long long)p->pad_h, (long long)p->pad_w);
+    if (p->dilation_h < 1 || p->dilation_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: dilation %lldx%lld has a value < 1", (long long)p->dilation_h, (long long)p->dilation_w);
+    if (p->groups < 1) return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: groups %lld < 1", (long long)p->groups);
+    if (p->in_channels % p->groups)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: groups %lld does not divide in_channels %lld", (long long)p->groups, (long long)p->in_channels);
+    if (p->out_channels % p->groups)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: groups %lld does not divide out_channels %lld", (long long)p->groups, (long long)p->out_channels);
+    if (gc_mul_i64(p->out_channels, p->in_channels / p->groups, &t) || gc_mul_i64(t, p->kernel_h, &t) ||
+        gc_mul_i64(t, p->kernel_w, &t) || (uint64_t)t > SIZE_MAX / sizeof(float))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: weight size overflows");
+    if (gc_mul_i64(p->dilation_h, p->kernel_h, &t) || gc_mul_i64(p->dilation_w, p->kernel_w, &t) ||
+        gc_mul_i64(p->pad_h, 2, &t) || gc_mul_i64(p->pad_w, 2, &t))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "conv2d: padding or dilated kernel size overflows");
+    return GC_OK;
+}
+
+static int conv_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    const gc_conv2d_params *p = &l->p.conv;
+    s[0] = (gc_shape){4, {p->out_channels, p->in_channels / p->groups, p->kernel_h, p->kernel_w}};
+    n[0] = "weight";
+    if (!p->bias) return 1;
+    s[1] = (gc_shape){1, {p->out_channels, 1, 1, 1}};
+    n[1] = "bias";
+    return 2;
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+/* floor((n + 2p - d(k-1) - 1) / s) + 1, or -1 when < 1 or on overflow. */
+static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) {
+    int64_t num;
+    if (gc_add_i64(n, 2 * p, &num)) return -1;
+    num -= d * (k - 1) + 1;
+    return num < 0 ? -1 : num / s + 1;
+}
+
+static gc_status conv_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    const gc_conv2d_params *p = &l->p.conv;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim != 4 || in->d[1] != p->in_channels || in->d[0] < 1 || in->d[2] < 1 || in->d[3] < 1)
+        return gc_error(GC_ERR_SHAPE, "conv2d expects 4-D input with %lld channels, got %s", (long long)p->in_channels, b);
+    int64_t oh = conv_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h);
+    int64_t ow = conv_out(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
+    if (oh < 1 || ow < 1)
+        return gc_error(GC_ERR_SHAPE, "conv2d: input %s is too small for kernel %lldx%lld (dilation %lldx%lld, padding %lldx%lld)",
+                        b, (long long)p->kernel_h, (long long)p->kernel_w, (long long)p->dilation_h,
+                        (long long)p->dilation_w, (long long)p->pad_h, (long long)p->pad_w);
+    *out = (gc_shape){4, {in->d[0], p->out_channels, oh, ow}};
+    if (gc_shape_numel(out) < 0) return gc_error(GC_ERR_SHAPE, "conv2d: output size for input %s overflows", b);
+    return GC_OK;
+}
+
+static size_t conv_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void conv_forward(const gc_layer_ctx *c) {
+    const gc_conv2d_params *p = &c->layer->p.conv;
+    const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
+    const int64_t KH = p->kernel_h, KW = p->kernel_w, SH = p->stride_h, SW = p->stride_w;
+    const int64_t PH = p->pad_h, PW = p->pad_w, DH = p->dilation_h, DW = p->dilation_w;
+    const int64_t CG = C / p->groups, OG = O / p->groups;
+    const float *x = c->x;                                    /* (N, C, H, W) */
+    const float *wt = c->layer->param[0];                     /* (O, CG, KH, KW) */
+    const float *bias = p->bias ? c->layer->param[1] : NULL;  /* (O) */
+    float *y = c->y;                                          /* (N, O, OH, OW) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic)
+#endif
+    for (int64_t t = 0; t < N * O; t++) {
+        const int64_t n = t / O, o = t % O, c0 = (o / OG) * CG;
+        const float *w = wt + o * CG * KH * KW;
+        for (int64_t i = 0; i < OH; i++) {
+            float *restrict yr = y + (t * OH + i) * OW;
+            const float b = bias ? bias[o] : 0.0f;
+            for (int64_t j = 0; j < OW; j++) yr[j] = b;
+            for (int64_t ci = 0; ci < CG; ci++) {
+                const float *xp = x + (n * C + c0 + ci) * H * W;
+                for (int64_t u = 0; u < KH; u++) {
+                    const int64_t ih = i * SH - PH + u * DH;
+                    if (ih < 0 || ih >= H) continue;
+                    const float *restrict xr = xp + ih * W;
+                    for (int64_t v = 0; v < KW; v++) {
+                        const float wv = w[(ci * KH + u) * KW + v];
+                        const int64_t off = v * DW - PW;
+                        int64_t lo, hi;
+                        valid_range(off, SW, W, OW, &lo, &hi);
+                        for (int64_t j = lo; j < hi; j++) yr[j] += wv * xr[j * SW + off];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* dx[n,c] = sum_{o in group(c), u, v} w[o,c,u,v] * dy[n,o] scattered back through the window;
+ * dw[o,c,u,v] = sum_{n,i,j} dy[n,o,i,j] * x[n,c,ih,iw];  db[o] = sum_{n,i,j} dy[n,o,i,j]. */
+static void conv_backward(const gc_layer_ctx *c) {
+    const gc_conv2d_params *p = &c->layer->p.conv;
+    const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
+    const int64_t KH = p->kernel_h, KW = p->kernel_w, SH = p->stride_h, SW = p->stride_w;
+    const int64_t PH = p->pad_h, PW = p->pad_w, DH = p->dilation_h, DW = p->dilation_w;
+    const int64_t CG = C / p->groups, OG = O / p->groups;
+    const float *x = c->x;                  /* (N, C, H, W) */
+    const float *dy = c->dy;                /* (N, O, OH, OW) */
+    const float *wt = c->layer->param[0];   /* (O, CG, KH, KW) */
+    float *dx = c->dx;                      /* (N, C, H, W) or NULL */
+    float *dw = c->dparam[0];               /* (O, CG, KH, KW) or NULL */
+    float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
+
+    if (dx) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic)
+#endif
+        for (int64_t t = 0; t < N * C; t++) {
+            const int64_t n = t / C, ch = t % C, ci = ch % CG, o0 = (ch / CG) * OG;
+            float *dxp = dx + t * H * W;
+            memset(dxp, 0, (size_t)(H * W) * sizeof(float));
+            for (int64_t oo = 0; oo < OG; oo++) {
+                const int64_t o = o0 + oo;
+                const float *w = wt + (o * CG + ci) * KH * KW;
+                for (int64_t i = 0; i < OH; i++) {
+                    const float *restrict dyr = dy + ((n * O + o) * OH + i) * OW;
+                    for (int64_t u = 0; u < KH; u++) {
+                        const int64_t ih = i * SH - PH + u * DH;
+                        if (ih < 0 || ih >= H) continue;
+                        float *restrict dxr = dxp + ih * W;
+                        for (int64_t v = 0; v < KW; v++) {
+                            const float wv = w[u * KW + v];
+                            const int64_t off = v * DW - PW;
+                            int64_t lo, hi;
+                            valid_range(off, SW, W, OW, &lo, &hi);
+                            for (int64_t j = lo; j < hi; j++) dxr[j * SW + off] += wv * dyr[j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    if (dw || db) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic)
+#endif
+        for (int64_t o = 0; o < O; o++) {
+            const int64_t c0 = (o / OG) * CG;
+            if (db) {
+                double s = 0;
+                for (int64_t n = 0; n < N; n++) {
+                    const float *dyp = dy + (n * O + o) * OH * OW;
+                    for (int64_t k = 0; k < OH * OW; k++) s += dyp[k];
+                }
+                db[o] = (float)s;
+            }
+            if (!dw) continue;
+            for (int64_t ci = 0; ci < CG; ci++)
+                for (int64_t u = 0; u < KH; u++)
+                    for (int64_t v = 0; v < KW; v++) {
+                        const int64_t off = v * DW - PW;
+                        int64_t lo, hi;
+                        valid_range(off, SW, W, OW, &lo, &hi);
+                        double s = 0;
+                        for (int64_t n = 0; n < N; n++) {
+                            const float *xp = x + (n * C + c0 + ci) * H * W;
+                            for (int64_t i = 0; i < OH; i++) {
+                                const int64_t ih = i * SH - PH + u * DH;
+                                if (ih < 0 || ih >= H) continue;
+                                const float *dyr = dy + ((n * O + o) * OH + i) * OW;
+                                const float *xr = xp + ih * W;
+                                for (int64_t j = lo; j < hi; j++) s += (double)dyr[j] * xr[j * SW + off];
+                            }
+                        }
+                        dw[((o * CG + ci) * KH + u) * KW + v] = (float)s;
+                    }
+        }
+    }
+}
+
+const gc_layer_ops gc_conv2d_ops = {
+    .name = "conv2d",
+    .check_params = conv_check,
+    .param_shapes = conv_params,
+    .infer = conv_infer,
+    .workspace = conv_none,
+    .state_bytes = conv_none,
+    .forward = conv_forward,
+    .backward = conv_backward,
+};

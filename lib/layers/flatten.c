@@ -1,0 +1,57 @@
+/* flatten.c - torch.flatten(x, 1): (N, C, H, W) or (N, C, L) -> (N, C*H*W); (N, F) unchanged.
+ * Row-major data is already in that order, so forward and backward copy. */
+#include "layer.h"
+#include <stdio.h>
+#include <string.h>
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+static gc_status flatten_check(const gc_layer *l) { (void)l; return GC_OK; }
+
+static int flatten_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    (void)l; (void)s; (void)n;
+    return 0;
+}
+
+static gc_status flatten_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    (void)l;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim < 2 || in->ndim > GC_MAX_DIMS)
+        return gc_error(GC_ERR_SHAPE, "flatten expects 2-D to 4-D input, got %s", b);
+    int64_t f = 1;
+    for (int i = 1; i < in->ndim; i++)
+        if (in->d[i] < 1 || gc_mul_i64(f, in->d[i], &f))
+            return gc_error(GC_ERR_SHAPE, "flatten: bad input shape %s", b);
+    *out = (gc_shape){2, {in->d[0], f, 1, 1}};
+    return GC_OK;
+}
+
+static size_t flatten_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+static void flatten_forward(const gc_layer_ctx *c) {
+    if (c->y != c->x) memcpy(c->y, c->x, (size_t)gc_shape_numel(&c->in) * sizeof(float));
+}
+
+static void flatten_backward(const gc_layer_ctx *c) {
+    if (c->dx && c->dx != c->dy) memcpy(c->dx, c->dy, (size_t)gc_shape_numel(&c->in) * sizeof(float));
+}
+
+const gc_layer_ops gc_flatten_ops = {
+    .name = "flatten",
+    .check_params = flatten_check,
+    .param_shapes = flatten_params,
+    .infer = flatten_infer,
+    .workspace = flatten_none,
+    .state_bytes = flatten_none,
+    .forward = flatten_forward,
+    .backward = flatten_backward,
+};

@@ -1,0 +1,140 @@
+/* linear.c - torch.nn.Linear, the reference kernel: y = x W^T + b,
+ *   x (N, I), W (O, I), b (O), y (N, O). */
+#include "layer.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+/* ------------------------------------------------------------ parameters */
+
+static gc_status linear_check(const gc_layer *l) {
+    const gc_linear_params *p = &l->p.linear;
+    int64_t t;
+    if (p->in_features < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "linear: in_features %lld < 1", (long long)p->in_features);
+    if (p->out_features < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "linear: out_features %lld < 1", (long long)p->out_features);
+    if (gc_mul_i64(p->in_features, p->out_features, &t) || (uint64_t)t > SIZE_MAX / sizeof(float))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "linear: weight size %lld x %lld overflows",
+                        (long long)p->out_features, (long long)p->in_features);
+    return GC_OK;
+}
+
+static int linear_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    const gc_linear_params *p = &l->p.linear;
+    s[0] = (gc_shape){2, {p->out_features, p->in_features, 1, 1}};
+    n[0] = "weight";
+    if (!p->bias) return 1;
+    s[1] = (gc_shape){1, {p->out_features, 1, 1, 1}};
+    n[1] = "bias";
+    return 2;
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+static gc_status linear_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    const gc_linear_params *p = &l->p.linear;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim != 2 || in->d[1] != p->in_features || in->d[0] < 1)
+        return gc_error(GC_ERR_SHAPE, "linear expects 2-D input (N, %lld), got %s%s", (long long)p->in_features, b,
+                        in->ndim > 2 ? " (add a flatten layer before it)" : "");
+    *out = (gc_shape){2, {in->d[0], p->out_features, 1, 1}};
+    if (gc_shape_numel(out) < 0) return gc_error(GC_ERR_SHAPE, "linear: output size for input %s overflows", b);
+    return GC_OK;
+}
+
+static size_t linear_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void linear_forward(const gc_layer_ctx *c) {
+    const gc_linear_params *p = &c->layer->p.linear;
+    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
+    const float *x = c->x;                                     /* (N, I) */
+    const float *w = c->layer->param[0];                       /* (O, I) */
+    const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
+    float *y = c->y;                                           /* (N, O) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < N * O; t++) {
+        const int64_t n = t / O, o = t % O;
+        const float *xr = x + n * I, *wr = w + o * I;
+        double s = bias ? bias[o] : 0.0;
+        for (int64_t i = 0; i < I; i++) s += (double)xr[i] * wr[i];
+        y[t] = (float)s;
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* dx = dy W;  dW = dy^T x;  db = sum_n dy */
+static void linear_backward(const gc_layer_ctx *c) {
+    const gc_linear_params *p = &c->layer->p.linear;
+    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
+    const float *x = c->x;                        /* (N, I) */
+    const float *dy = c->dy;                      /* (N, O) */
+    const float *w = c->layer->param[0];          /* (O, I) */
+    float *dx = c->dx;                            /* (N, I) or NULL */
+    float *dw = c->dparam[0];                     /* (O, I) or NULL */
+    float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
+    const int64_t B = 256;                        /* columns of dx per task */
+    const int64_t nb = (I + B - 1) / B;
+
+    if (dx) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (int64_t t = 0; t < N * nb; t++) {
+            const int64_t n = t / nb, i0 = (t % nb) * B, i1 = i0 + B < I ? i0 + B : I;
+            float *restrict dxr = dx + n * I;
+            for (int64_t i = i0; i < i1; i++) dxr[i] = 0.0f;
+            for (int64_t o = 0; o < O; o++) {
+                const float g = dy[n * O + o];
+                const float *restrict wr = w + o * I;
+                for (int64_t i = i0; i < i1; i++) dxr[i] += g * wr[i];
+            }
+        }
+    }
+    if (dw || db) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+        for (int64_t o = 0; o < O; o++) {
+            if (dw)
+                for (int64_t i = 0; i < I; i++) {
+                    double s = 0;
+                    for (int64_t n = 0; n < N; n++) s += (double)dy[n * O + o] * x[n * I + i];
+                    dw[o * I + i] = (float)s;
+                }
+            if (db) {
+                double s = 0;
+                for (int64_t n = 0; n < N; n++) s += dy[n * O + o];
+                db[o] = (float)s;
+            }
+        }
+    }
+}
+
+const gc_layer_ops gc_linear_ops = {
+    .name = "linear",
+    .check_params = linear_check,
+    .param_shapes = linear_params,
+    .infer = linear_infer,
+    .workspace = linear_none,
+    .state_bytes = linear_none,
+    .forward = linear_forward,
+    .backward = linear_backward,
+};

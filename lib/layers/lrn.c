@@ -1,0 +1,132 @@
+/* lrn.c - torch.nn.LocalResponseNorm(size, alpha, beta, k) across channels:
+ *   s_c = k + alpha/size * sum_{c' = c - size/2}^{c + (size-1)/2} x_{c'}^2   (missing channels are 0)
+ *   y_c = x_c * s_c^-beta
+ *   dx_j = dy_j s_j^-beta - (2 alpha beta / size) x_j sum_{c = j - (size-1)/2}^{j + size/2} dy_c x_c s_c^(-beta-1)
+ *   state: s (N, C, S) saved by forward for backward. */
+#include "layer.h"
+#include <math.h>
+#include <stdio.h>
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+/* ------------------------------------------------------------ parameters */
+
+static gc_status lrn_check(const gc_layer *l) {
+    const gc_lrn_params *p = &l->p.lrn;
+    if (p->size < 1) return gc_error(GC_ERR_INVALID_ARGUMENT, "lrn: size %lld < 1", (long long)p->size);
+    if (!(p->alpha >= 0.0f && isfinite(p->alpha)))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "lrn: alpha %g must be finite and >= 0", (double)p->alpha);
+    if (!isfinite(p->beta)) return gc_error(GC_ERR_INVALID_ARGUMENT, "lrn: beta %g must be finite", (double)p->beta);
+    if (!(p->k > 0.0f && isfinite(p->k)))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "lrn: k %g must be finite and > 0", (double)p->k);
+    return GC_OK;
+}
+
+static int lrn_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    (void)l; (void)s; (void)n;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+static gc_status lrn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    (void)l;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim < 3 || in->ndim > GC_MAX_DIMS)
+        return gc_error(GC_ERR_SHAPE, "lrn expects 3-D or 4-D input, got %s", b);
+    *out = *in;
+    return GC_OK;
+}
+
+static size_t lrn_ws(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+static size_t lrn_state(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)out;
+    size_t bytes;
+    int64_t n = gc_shape_numel(in);
+    if (n < 0 || gc_mul_size((size_t)n, sizeof(float), &bytes)) return SIZE_MAX;
+    return bytes;
+}
+
+static int64_t inner_size(const gc_shape *s) {
+    int64_t k = 1;
+    for (int i = 2; i < s->ndim; i++) k *= s->d[i];
+    return k;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void lrn_forward(const gc_layer_ctx *c) {
+    const gc_lrn_params *p = &c->layer->p.lrn;
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    const int64_t lo = p->size / 2, hi = (p->size - 1) / 2;
+    const double a = (double)p->alpha / (double)p->size;
+    const float *x = c->x;  /* (N, C, S) */
+    float *y = c->y;        /* (N, C, S) */
+    float *sc = c->state;   /* (N, C, S) s */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < N * C; t++) {
+        const int64_t n = t / C, ch = t % C;
+        const int64_t c0 = ch - lo < 0 ? 0 : ch - lo, c1 = ch + hi >= C ? C - 1 : ch + hi;
+        for (int64_t k = 0; k < S; k++) {
+            double sq = 0;
+            for (int64_t cc = c0; cc <= c1; cc++) {
+                const double v = x[(n * C + cc) * S + k];
+                sq += v * v;
+            }
+            const double s = p->k + a * sq;
+            sc[t * S + k] = (float)s;
+            y[t * S + k] = (float)(x[t * S + k] * pow(s, -(double)p->beta));
+        }
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+static void lrn_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const gc_lrn_params *p = &c->layer->p.lrn;
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    const int64_t lo = (p->size - 1) / 2, hi = p->size / 2; /* channels c whose window holds j */
+    const double beta = p->beta, f = 2.0 * (double)p->alpha * beta / (double)p->size;
+    const float *x = c->x, *dy = c->dy; /* (N, C, S) */
+    const float *sc = c->state;         /* (N, C, S) s from forward */
+    float *dx = c->dx;                  /* (N, C, S) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < N * C; t++) {
+        const int64_t n = t / C, j = t % C;
+        const int64_t c0 = j - lo < 0 ? 0 : j - lo, c1 = j + hi >= C ? C - 1 : j + hi;
+        for (int64_t k = 0; k < S; k++) {
+            double acc = 0;
+            for (int64_t cc = c0; cc <= c1; cc++) {
+                const int64_t e = (n * C + cc) * S + k;
+                acc += (double)dy[e] * x[e] * pow(sc[e], -beta - 1.0);
+            }
+            dx[t * S + k] = (float)(dy[t * S + k] * pow(sc[t * S + k], -beta) - f * x[t * S + k] * acc);
+        }
+    }
+}
+
+const gc_layer_ops gc_lrn_ops = {
+    .name = "lrn",
+    .check_params = lrn_check,
+    .param_shapes = lrn_params,
+    .infer = lrn_infer,
+    .workspace = lrn_ws,
+    .state_bytes = lrn_state,
+    .forward = lrn_forward,
+    .backward = lrn_backward,
+};

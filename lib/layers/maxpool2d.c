@@ -1,0 +1,166 @@
+/* maxpool2d.c - torch.nn.MaxPool2d, the reference kernel:
+ *   y[n,c,i,j] = max over the window x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
+ *   (padding counts as -inf; ties keep the first maximum in scan order, NaN wins).
+ *   state: argmax (int64 index ih*W + iw within the plane) per output, for backward. */
+#include "layer.h"
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- helpers */
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+/* PyTorch's pooling_output_shape; -1 on overflow. */
+static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode) {
+    int64_t num;
+    if (gc_add_i64(n, 2 * p, &num) || (ceil_mode && gc_add_i64(num, s - 1, &num))) return -1;
+    num -= d * (k - 1) + 1;
+    int64_t o = (num >= 0 ? num / s : -((-num - 1) / s + 1)) + 1;
+    if (ceil_mode && (o - 1) * s >= n + p) o--;
+    return o;
+}
+
+/* Taps u in [*a, *b) of a window starting at h0 (step d, k taps) that fall in [0, n). */
+static void taps(int64_t h0, int64_t d, int64_t k, int64_t n, int64_t *a, int64_t *b) {
+    int64_t lo = h0 < 0 ? (-h0 - 1) / d + 1 : 0;
+    int64_t hi = n - 1 - h0 >= 0 ? (n - 1 - h0) / d + 1 : 0;
+    if (hi > k) hi = k;
+    if (lo > hi) lo = hi;
+    *a = lo;
+    *b = hi;
+}
+
+/* ------------------------------------------------------------ parameters */
+
+static gc_status maxpool_check(const gc_layer *l) {
+    const gc_pool2d_params *p = &l->p.pool;
+    int64_t t;
+    if (p->kernel_h < 1 || p->kernel_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "maxpool2d: kernel %lldx%lld has a size < 1", (long long)p->kernel_h, (long long)p->kernel_w);
+    if (p->stride_h < 1 || p->stride_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "maxpool2d: stride %lldx%lld has a value < 1", (long long)p->stride_h, (long long)p->stride_w);
+    if (p->pad_h < 0 || p->pad_w < 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "maxpool2d: padding %lldx%lld is negative", (long long)p->pad_h, (long long)p->pad_w);
+    if (p->pad_h > p->kernel_h / 2 || p->pad_w > p->kernel_w / 2)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "maxpool2d: padding %lldx%lld exceeds half the kernel %lldx%lld",
+                        (long long)p->pad_h, (long long)p->pad_w, (long long)p->kernel_h, (long long)p->kernel_w);
+    if (p->dilation_h < 1 || p->dilation_w < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "maxpool2d: dilation %lldx%lld has a value < 1", (long long)p->dilation_h, (long long)p->dilation_w);
+    if (gc_mul_i64(p->dilation_h, p->kernel_h, &t) || gc_mul_i64(p->dilation_w, p->kernel_w, &t))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "maxpool2d: dilated kernel size overflows");
+    return GC_OK;
+}
+
+static int maxpool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    (void)l; (void)s; (void)n;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- shapes */
+
+static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    const gc_pool2d_params *p = &l->p.pool;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
+        return gc_error(GC_ERR_SHAPE, "maxpool2d expects 4-D input, got %s", b);
+    int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h, p->ceil_mode);
+    int64_t ow = pool_out(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->dilation_w, p->ceil_mode);
+    if (oh < 1 || ow < 1)
+        return gc_error(GC_ERR_SHAPE, "maxpool2d: input %s is too small for kernel %lldx%lld (dilation %lldx%lld, padding %lldx%lld)",
+                        b, (long long)p->kernel_h, (long long)p->kernel_w, (long long)p->dilation_h,
+                        (long long)p->dilation_w, (long long)p->pad_h, (long long)p->pad_w);
+    *out = (gc_shape){4, {in->d[0], in->d[1], oh, ow}};
+    if (gc_shape_numel(out) < 0) return gc_error(GC_ERR_SHAPE, "maxpool2d: output size for input %s overflows", b);
+    return GC_OK;
+}
+
+static size_t maxpool_ws(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+static size_t maxpool_state(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in;
+    size_t bytes;
+    int64_t n = gc_shape_numel(out);
+    if (n < 0 || gc_mul_size((size_t)n, sizeof(int64_t), &bytes)) return SIZE_MAX;
+    return bytes;
+}
+
+/* ---------------------------------------------------------------- forward */
+
+static void maxpool_forward(const gc_layer_ctx *c) {
+    const gc_pool2d_params *p = &c->layer->p.pool;
+    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t OH = c->out.d[2], OW = c->out.d[3];
+    const float *x = c->x;      /* (N, C, H, W) */
+    float *y = c->y;            /* (N, C, OH, OW) */
+    int64_t *arg = c->state;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < NC; t++) {
+        const float *xp = x + t * H * W;
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                const int64_t h0 = i * p->stride_h - p->pad_h, w0 = j * p->stride_w - p->pad_w;
+                float best = -INFINITY;
+                int64_t bi = -1;
+                int64_t ua, ub, va, vb;
+                taps(h0, p->dilation_h, p->kernel_h, H, &ua, &ub);
+                taps(w0, p->dilation_w, p->kernel_w, W, &va, &vb);
+                for (int64_t u = ua; u < ub; u++) {
+                    const int64_t ih = h0 + u * p->dilation_h;
+                    for (int64_t v = va; v < vb; v++) {
+                        const int64_t iw = w0 + v * p->dilation_w;
+                        const float xv = xp[ih * W + iw];
+                        if (bi < 0 || xv > best || isnan(xv)) {
+                            best = xv;
+                            bi = ih * W + iw;
+                        }
+                    }
+                }
+                y[(t * OH + i) * OW + j] = best;
+                arg[(t * OH + i) * OW + j] = bi;
+            }
+    }
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* dx[argmax] += dy */
+static void maxpool_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const int64_t NC = c->in.d[0] * c->in.d[1], HW = c->in.d[2] * c->in.d[3];
+    const int64_t OHW = c->out.d[2] * c->out.d[3];
+    const float *dy = c->dy;         /* (N, C, OH, OW) */
+    const int64_t *arg = c->state;   /* (N, C, OH, OW) */
+    float *dx = c->dx;               /* (N, C, H, W) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < NC; t++) {
+        float *dxp = dx + t * HW;
+        memset(dxp, 0, (size_t)HW * sizeof(float));
+        for (int64_t k = 0; k < OHW; k++)
+            if (arg[t * OHW + k] >= 0) dxp[arg[t * OHW + k]] += dy[t * OHW + k];
+    }
+}
+
+const gc_layer_ops gc_maxpool2d_ops = {
+    .name = "maxpool2d",
+    .check_params = maxpool_check,
+    .param_shapes = maxpool_params,
+    .infer = maxpool_infer,
+    .workspace = maxpool_ws,
+    .state_bytes = maxpool_state,
+    .forward = maxpool_forward,
+    .backward = maxpool_backward,
+};

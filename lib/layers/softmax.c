@@ -1,0 +1,87 @@
+/* softmax.c - torch.nn.Softmax(dim=1), over C at each (n, pixel):
+ *   y_c = exp(x_c - max) / sum_c' exp(x_c' - max);   dx_c = y_c (dy_c - sum_c' dy_c' y_c'). */
+#include "layer.h"
+#include <math.h>
+#include <stdio.h>
+
+static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
+}
+
+static gc_status softmax_check(const gc_layer *l) { (void)l; return GC_OK; }
+
+static int softmax_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
+    (void)l; (void)s; (void)n;
+    return 0;
+}
+
+static gc_status softmax_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    (void)l;
+    char b[96];
+    fmt_shape(b, sizeof b, in);
+    if (in->ndim < 2 || in->ndim > GC_MAX_DIMS)
+        return gc_error(GC_ERR_SHAPE, "softmax expects 2-D to 4-D input (over dim 1), got %s", b);
+    *out = *in;
+    return GC_OK;
+}
+
+static size_t softmax_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}
+
+/* Rows: (N, C, S) with S = product of the dims after C; element (n, c, s) at (n*C + c)*S + s. */
+static int64_t inner_size(const gc_shape *s) {
+    int64_t k = 1;
+    for (int i = 2; i < s->ndim; i++) k *= s->d[i];
+    return k;
+}
+
+static void softmax_forward(const gc_layer_ctx *c) {
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    const float *x = c->x; /* (N, C, S) */
+    float *y = c->y;       /* (N, C, S) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < N * S; t++) {
+        const float *xr = x + (t / S) * C * S + t % S;
+        float *yr = y + (t / S) * C * S + t % S;
+        float m = xr[0];
+        for (int64_t k = 1; k < C; k++)
+            if (xr[k * S] > m) m = xr[k * S];
+        double sum = 0;
+        for (int64_t k = 0; k < C; k++) sum += exp((double)xr[k * S] - m);
+        for (int64_t k = 0; k < C; k++) yr[k * S] = (float)(exp((double)xr[k * S] - m) / sum);
+    }
+}
+
+static void softmax_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    const float *y = c->y, *dy = c->dy; /* (N, C, S) */
+    float *dx = c->dx;                  /* (N, C, S) */
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+    for (int64_t t = 0; t < N * S; t++) {
+        const int64_t base = (t / S) * C * S + t % S;
+        double dot = 0;
+        for (int64_t k = 0; k < C; k++) dot += (double)dy[base + k * S] * y[base + k * S];
+        for (int64_t k = 0; k < C; k++) dx[base + k * S] = (float)(y[base + k * S] * (dy[base + k * S] - dot));
+    }
+}
+
+const gc_layer_ops gc_softmax_ops = {
+    .name = "softmax",
+    .check_params = softmax_check,
+    .param_shapes = softmax_params,
+    .infer = softmax_infer,
+    .workspace = softmax_none,
+    .state_bytes = softmax_none,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+};
