@@ -52,6 +52,7 @@ TESTCOMMON_SRC := $(sort $(wildcard tests/common/*.c))
 TESTCOMMON_OBJ := $(TESTCOMMON_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c)))
 
+.SECONDARY:
 .PHONY: all test install uninstall clean bench demo check-header FORCE
 all: $(LIB) $(EX_BIN) $(TOOL_BIN)
 

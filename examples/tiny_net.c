@@ -21,7 +21,7 @@ int main(void) {
     TRY(gc_model_init_random(m, 1));
 
     gc_session *s;
-    gc_session_config cfg = {1, 3, 8, 8, 0};                        /* one 3x8x8 image */
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = 8, .width = 8}; /* one 3x8x8 image */
     TRY(gc_session_create(m, &cfg, &s));
     float image[3 * 8 * 8];
     for (int i = 0; i < 3 * 8 * 8; i++) image[i] = (float)((i * 37) % 17) / 17.0f - 0.5f;

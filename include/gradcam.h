@@ -32,7 +32,7 @@
  *   gc_model_add_conv2d(m, "features.0", NULL, &cp, NULL, NULL);
  *   gc_model_add_relu(m, "features.1", NULL);
  *   gc_model_init_random(m, 42);
- *   gc_session_config cfg = { 1, 3, 32, 32, 0 };        // N, C, H, W, param grads
+ *   gc_session_config cfg = {.batch = 1, .channels = 3, .height = 32, .width = 32};
  *   gc_session_create(m, &cfg, &s);
  *   gc_session_forward(s, image);                       // 1x3x32x32 floats
  *   gc_tensor y; gc_session_output(s, &y);              // 1x8x32x32 view
@@ -282,9 +282,14 @@ const char *gc_model_label(const gc_model *m, int i); /* NULL if out of range */
 typedef struct gc_session gc_session;
 
 typedef struct gc_session_config {
-    int64_t batch, channels, height, width; /* the input shape, NCHW */
+    int64_t batch, channels, height, width; /* the network input shape, NCHW */
     int     param_grads; /* nonzero: also plan buffers for weight/bias
                             gradients (needed for backward with param_grads) */
+    const char *input_layer; /* NULL: run the whole network. A layer name:
+                            run only the layers after it; the session's input
+                            ("input") is then that layer's output for the
+                            network input shape above (e.g. the classifier
+                            head fed with features.29). Not retained. */
 } gc_session_config;
 
 /* Plans a session: infers every layer's output shape for the input shape,
@@ -348,6 +353,47 @@ size_t gc_session_memory(const gc_session *s);
 /* Model files (.gcw)                                                        */
 /* ------------------------------------------------------------------------ */
 /* (section owned by the model-file work; see docs/format.md) */
+/* The .gcw format is specified in docs/format.md: a little-endian header,
+ * the layer graph, a tensor directory and metadata (preprocessing, labels),
+ * then float32 tensors at 64-byte aligned offsets so they can be used in
+ * place. Readers validate every byte they use and refuse a bad file with
+ * GC_ERR_FORMAT and a message naming what is wrong, e.g.
+ * "features.28.weight: shape 512x512x3x3 expected, file has 512x256x3x3";
+ * a file of a newer version gets GC_ERR_UNSUPPORTED. */
+#define GC_GCW_VERSION 1
+
+/* Opens a .gcw file. The file is mapped read-only (or, if mapping fails,
+ * read into one aligned buffer); parameters point into it and are never
+ * copied, so opening is cheap for any size. The mapping lives until
+ * gc_model_free. The model is immutable (gc_model_init_random refuses it).
+ * Errors: GC_ERR_IO (cannot open/read), GC_ERR_FORMAT, GC_ERR_UNSUPPORTED,
+ * GC_ERR_OUT_OF_MEMORY. On failure *out is NULL. */
+gc_status gc_model_open(const char *path, gc_model **out);
+
+/* Same from len bytes at buf. The bytes are copied into one 64-byte aligned
+ * allocation owned by the model (so the caller may free buf at once). */
+gc_status gc_model_open_memory(const void *buf, size_t len, gc_model **out);
+
+/* Writes the model (graph, parameters, preprocessing, labels) as a .gcw file.
+ * Errors: GC_ERR_IO, GC_ERR_LIMIT (a limit of the format is exceeded, e.g. a
+ * label or name too long for it), GC_ERR_INVALID_ARGUMENT. */
+gc_status gc_model_save(const gc_model *m, const char *path);
+
+/* Same into a new buffer: *buf (64-byte aligned, *len bytes) is owned by the
+ * caller and released with gc_model_buffer_free. */
+gc_status gc_model_save_memory(const gc_model *m, void **buf, size_t *len);
+void      gc_model_buffer_free(void *buf);
+
+/* .npy files (NumPy format 1.0-3.0 read, 1.0 written): float32
+ * little-endian ('<f4'), C order, 1..4 dimensions, each >= 1. Other dtypes,
+ * Fortran order and malformed headers are refused with GC_ERR_FORMAT (or
+ * GC_ERR_UNSUPPORTED for a valid but different dtype/order); a header whose
+ * shape disagrees with the data size is GC_ERR_FORMAT. On success *out owns
+ * its data (gc_tensor_release); on failure it is empty. */
+gc_status gc_npy_load(const char *path, gc_tensor *out);
+gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out);
+/* Writes t (t->ndim dimensions) as '<f4', C order, format version 1.0. */
+gc_status gc_npy_save(const char *path, const gc_tensor *t);
 
 /* ------------------------------------------------------------------------ */
 /* Images                                                                    */

@@ -67,7 +67,7 @@ TEST(whole_network_gradient_along_random_direction) {
     gc_model *m = small_net(3);
     CHECK(m != NULL);
     if (!m) return;
-    gc_session_config cfg = {2, 3, 13, 11, 1};
+    gc_session_config cfg = {.batch = 2, .channels = 3, .height = 13, .width = 11, .param_grads = 1};
     gc_session *s = NULL;
     CHECK_OK(gc_session_create(m, &cfg, &s));
     if (!s) { gc_model_free(m); return; }
@@ -131,7 +131,7 @@ TEST(whole_network_gradient_along_random_direction) {
 TEST(backward_stops_at_named_layer) {
     gc_model *m = small_net(5);
     if (!m) { CHECK(m != NULL); return; }
-    gc_session_config cfg = {1, 3, 16, 16, 0};
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = 16, .width = 16};
     gc_session *s = NULL;
     CHECK_OK(gc_session_create(m, &cfg, &s));
     if (!s) { gc_model_free(m); return; }
@@ -174,7 +174,7 @@ TEST(relu_modes_through_network) {
     gc_model *m = NULL;
     CHECK_OK(gc_model_create(&m));
     CHECK_OK(gc_model_add_relu(m, "r", NULL));
-    gc_session_config cfg = {1, 1, 1, 4, 0};
+    gc_session_config cfg = {.batch = 1, .channels = 1, .height = 1, .width = 4};
     gc_session *s = NULL;
     CHECK_OK(gc_session_create(m, &cfg, &s));
     if (!s) { gc_model_free(m); return; }
@@ -210,7 +210,7 @@ TEST(dead_branch_is_ignored) {
     CHECK_OK(gc_model_init_random(m, 9));
     CHECK(strcmp(gc_model_layer_input(m, 2), "conv") == 0);
     CHECK(strcmp(gc_model_layer_input(m, 0), "input") == 0);
-    gc_session_config cfg = {1, 2, 3, 3, 0};
+    gc_session_config cfg = {.batch = 1, .channels = 2, .height = 3, .width = 3};
     gc_session *s = NULL;
     CHECK_OK(gc_session_create(m, &cfg, &s));
     if (!s) { gc_model_free(m); return; }
@@ -231,7 +231,9 @@ TEST(bad_calls_are_refused) {
     gc_model *m = small_net(1);
     if (!m) { CHECK(m != NULL); return; }
     gc_session *s = NULL;
-    gc_session_config wrong_c = {1, 4, 16, 16, 0}, tiny = {1, 3, 1, 1, 0}, zero = {0, 3, 8, 8, 0};
+    gc_session_config wrong_c = {.batch = 1, .channels = 4, .height = 16, .width = 16};
+    gc_session_config tiny = {.batch = 1, .channels = 3, .height = 1, .width = 1};
+    gc_session_config zero = {.batch = 0, .channels = 3, .height = 8, .width = 8};
     CHECK_FAILS(gc_session_create(m, &wrong_c, &s), GC_ERR_SHAPE);
     CHECK(strstr(gc_last_error(), "features.0") != NULL);
     CHECK_FAILS(gc_session_create(m, &tiny, &s), GC_ERR_SHAPE);
@@ -262,7 +264,7 @@ TEST(bad_calls_are_refused) {
     /* labels must match the output */
     const char *two[2] = {"a", "b"};
     CHECK_OK(gc_model_set_labels(m, 2, two));
-    gc_session_config ok = {1, 3, 16, 16, 0};
+    gc_session_config ok = {.batch = 1, .channels = 3, .height = 16, .width = 16};
     CHECK_FAILS(gc_session_create(m, &ok, &s), GC_ERR_SHAPE);
     CHECK_OK(gc_model_set_labels(m, 0, NULL));
     const char *bad[1] = {"line\nbreak"};
@@ -317,6 +319,64 @@ out:
     gc_model_free(a); gc_model_free(b); gc_model_free(c);
 }
 
+/* A session that starts after a named layer, fed with that layer's output at
+ * batch 3, reproduces the full network's output and gradient for each copy. */
+TEST(session_from_input_layer) {
+    gc_model *m = small_net(8);
+    if (!m) { CHECK(m != NULL); return; }
+    gc_session_config full_cfg = {.batch = 1, .channels = 3, .height = 15, .width = 15};
+    gc_session_config head_cfg = {.batch = 3, .channels = 3, .height = 15, .width = 15,
+                                  .input_layer = "features.6"};
+    gc_session *full = NULL, *head = NULL;
+    CHECK_OK(gc_session_create(m, &full_cfg, &full));
+    CHECK_OK(gc_session_create(m, &head_cfg, &head));
+    if (!full || !head) goto out;
+    gc_rng rng;
+    gc_rng_seed(&rng, 4);
+    float x[3 * 15 * 15];
+    fill(x, 3 * 15 * 15, &rng, 1.0f);
+    CHECK_OK(gc_session_forward(full, x));
+    gc_tensor a, y, yh, g, gh;
+    CHECK_OK(gc_session_activation(full, "features.6", &a));
+    int64_t na = gc_tensor_numel(&a);
+    float *a3 = gc_alloc_array(3 * (size_t)na, 4);
+    for (int k = 0; k < 3; k++) memcpy(a3 + k * na, a.data, (size_t)na * 4);
+    CHECK_OK(gc_session_forward(head, a3));
+    CHECK_OK(gc_session_output(full, &y));
+    CHECK_OK(gc_session_output(head, &yh));
+    CHECK(yh.shape[0] == 3 && yh.shape[1] == 5);
+    for (int k = 0; k < 3; k++) CHECK(memcmp(yh.data + 5 * k, y.data, 5 * 4) == 0);
+    /* three one-hot targets in one backward; each equals its own full pass */
+    float dy3[15] = {0}, dy[5];
+    for (int k = 0; k < 3; k++) dy3[5 * k + k] = 1.0f;
+    gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 0};
+    CHECK_OK(gc_session_backward(head, dy3, &bo));
+    CHECK_OK(gc_session_gradient(head, "input", &gh));
+    gc_tensor same;
+    CHECK_OK(gc_session_gradient(head, "features.6", &same));
+    CHECK(same.data == gh.data);
+    gc_backward_opts to6 = {"features.6", GC_RELU_NORMAL, 0};
+    for (int k = 0; k < 3; k++) {
+        memset(dy, 0, sizeof dy);
+        dy[k] = 1.0f;
+        CHECK_OK(gc_session_backward(full, dy, &to6));
+        CHECK_OK(gc_session_gradient(full, "features.6", &g));
+        CHECK(memcmp(gh.data + k * na, g.data, (size_t)na * 4) == 0);
+    }
+    CHECK_FAILS(gc_session_activation(head, "features.0", &g), GC_ERR_NOT_FOUND);
+    gc_session_config bad = head_cfg;
+    gc_session *s2 = NULL;
+    bad.input_layer = "nope";
+    CHECK_FAILS(gc_session_create(m, &bad, &s2), GC_ERR_NOT_FOUND);
+    bad.input_layer = "classifier.1";
+    CHECK_FAILS(gc_session_create(m, &bad, &s2), GC_ERR_INVALID_ARGUMENT);
+    gc_free(a3);
+out:
+    gc_session_free(full);
+    gc_session_free(head);
+    gc_model_free(m);
+}
+
 int main(void) {
     RUN(whole_network_gradient_along_random_direction);
     RUN(backward_stops_at_named_layer);
@@ -324,5 +384,6 @@ int main(void) {
     RUN(dead_branch_is_ignored);
     RUN(bad_calls_are_refused);
     RUN(init_random_is_deterministic_and_bounded);
+    RUN(session_from_input_layer);
     return test_summary("net");
 }

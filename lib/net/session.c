@@ -12,7 +12,8 @@ struct gc_session {
     const gc_model   *m;
     gc_session_config cfg;
     int               n;          /* layers */
-    gc_shape          in_shape;   /* network input */
+    int               first;      /* first layer run: 0, or input_layer + 1 */
+    gc_shape          in_shape;   /* session input: network input or input_layer's output */
     gc_shape         *shape;      /* (n) output shape of each layer */
     float            *input;      /* (in_shape) copy of the last forward input */
     float           **act;        /* (n) layer outputs */
@@ -58,16 +59,29 @@ void gc_session_free(gc_session *s) {
     gc_free(s);
 }
 
-static gc_status plan_shapes(gc_session *s) {
+/* Producer of layer i's input: a layer index, or -1 for the session input. */
+static int producer(const gc_session *s, int i) {
+    int j = s->m->layers[i].input;
+    return j < s->first ? -1 : j;
+}
+
+static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
     const gc_model *m = s->m;
     for (int i = 0; i < s->n; i++) {
         const gc_layer *l = &m->layers[i];
-        const gc_shape *in = l->input < 0 ? &s->in_shape : &s->shape[l->input];
+        const gc_shape *in = l->input < 0 ? net_in : &s->shape[l->input];
         gc_status st = gc_layer_ops_of(l->kind)->infer(l, in, &s->shape[i]);
         if (st) return gc_error_prefix(st, l->name);
         if (gc_shape_numel(&s->shape[i]) < 1)
             return gc_error(GC_ERR_SHAPE, "%s: output size overflows or is empty", l->name);
+        if (i >= s->first && l->input >= 0 && l->input < s->first - 1)
+            return gc_error(GC_ERR_UNSUPPORTED, "%s reads %s, which comes before the session's input layer %s",
+                            l->name, m->layers[l->input].name, m->layers[s->first - 1].name);
     }
+    s->in_shape = s->first ? s->shape[s->first - 1] : *net_in;
+    if (s->first == s->n)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s is the output layer: nothing to run",
+                        m->layers[s->n - 1].name);
     const gc_shape *out = &s->shape[s->n - 1];
     int64_t per_sample = gc_shape_numel(out) / out->d[0];
     if (m->n_labels > 0 && per_sample != m->n_labels)
@@ -91,7 +105,17 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     s->m = m;
     s->cfg = *cfg;
     s->n = m->n_layers;
-    s->in_shape = (gc_shape){4, {cfg->batch, cfg->channels, cfg->height, cfg->width}};
+    gc_shape net_in = {4, {cfg->batch, cfg->channels, cfg->height, cfg->width}};
+    s->cfg.input_layer = NULL; /* not retained */
+    if (cfg->input_layer) {
+        int x = gc_model_find_layer(m, cfg->input_layer);
+        if (x < 0) {
+            gc_free(s);
+            return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: no layer named \"%.100s\" for input_layer",
+                            cfg->input_layer);
+        }
+        s->first = x + 1;
+    }
     size_t n = (size_t)s->n;
     s->shape = gc_calloc(n, sizeof *s->shape);
     s->act = gc_calloc(n, sizeof *s->act);
@@ -103,11 +127,11 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     gc_status st = GC_ERR_OUT_OF_MEMORY;
     if (!s->shape || !s->act || !s->grad || !s->pgrad || !s->state || !s->grad_ok || !s->pgrad_ok)
         goto fail;
-    if (gc_shape_numel(&s->in_shape) < 0) {
+    if (gc_shape_numel(&net_in) < 0) {
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
         goto fail;
     }
-    if ((st = plan_shapes(s))) goto fail;
+    if ((st = plan_shapes(s, &net_in))) goto fail;
 
     /* Lay out the arena: offsets first, then one allocation. */
     layout lay = {0, 0};
@@ -117,10 +141,10 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     size_t ws_floats = 0;
     size_t off_input = take(&lay, in_numel, sizeof(float));
     size_t off_grad_in = take(&lay, in_numel, sizeof(float));
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = (size_t)s->first; i < n; i++) {
         const gc_layer *l = &m->layers[i];
         const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
-        const gc_shape *in = l->input < 0 ? &s->in_shape : &s->shape[l->input];
+        const gc_shape *in = producer(s, (int)i) < 0 ? &s->in_shape : &s->shape[l->input];
         int64_t numel = gc_shape_numel(&s->shape[i]);
         if (numel > largest) largest = numel;
         off[3 * i] = take(&lay, numel, sizeof(float));
@@ -151,7 +175,7 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     s->grad_in = (float *)(base + off_grad_in);
     s->accum = (float *)(base + off_accum);
     s->ws = (float *)(base + off_ws);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = (size_t)s->first; i < n; i++) {
         const gc_layer *l = &m->layers[i];
         s->act[i] = (float *)(base + off[3 * i]);
         s->grad[i] = (float *)(base + off[3 * i + 1]);
@@ -175,11 +199,12 @@ size_t gc_session_memory(const gc_session *s) { return s ? s->arena_bytes : 0; }
 
 static void layer_ctx(const gc_session *s, int i, gc_layer_ctx *c) {
     const gc_layer *l = &s->m->layers[i];
+    int j = producer(s, i);
     memset(c, 0, sizeof *c);
     c->layer = l;
-    c->in = l->input < 0 ? s->in_shape : s->shape[l->input];
+    c->in = j < 0 ? s->in_shape : s->shape[j];
     c->out = s->shape[i];
-    c->x = l->input < 0 ? s->input : s->act[l->input];
+    c->x = j < 0 ? s->input : s->act[j];
     c->y = s->act[i];
     c->state = s->state[i];
     c->ws = s->ws;
@@ -188,7 +213,7 @@ static void layer_ctx(const gc_session *s, int i, gc_layer_ctx *c) {
 gc_status gc_session_forward(gc_session *s, const float *input) {
     if (!s || !input) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward: session or input is NULL");
     memcpy(s->input, input, (size_t)gc_shape_numel(&s->in_shape) * sizeof(float));
-    for (int i = 0; i < s->n; i++) {
+    for (int i = s->first; i < s->n; i++) {
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
         gc_layer_ops_of(c.layer->kind)->forward(&c);
@@ -201,7 +226,8 @@ gc_status gc_session_forward(gc_session *s, const float *input) {
 
 /* ---------------------------------------------------------------- backward */
 
-/* Index of layer `name`, -1 for "input"; -2 (with message) if unknown. */
+/* Index of layer `name`, -1 for the session input ("input", or the
+ * input_layer itself); -2 (with message) if unknown or not in this session. */
 static int lookup(const gc_session *s, const char *name, const char *what) {
     if (!name) {
         gc_error(GC_ERR_INVALID_ARGUMENT, "%s: name is NULL", what);
@@ -210,6 +236,11 @@ static int lookup(const gc_session *s, const char *name, const char *what) {
     if (strcmp(name, "input") == 0) return -1;
     int i = gc_model_find_layer(s->m, name);
     if (i < 0) gc_error(GC_ERR_NOT_FOUND, "%s: no layer named \"%.100s\"", what, name);
+    else if (i == s->first - 1) return -1;
+    else if (i < s->first) {
+        gc_error(GC_ERR_NOT_FOUND, "%s: layer \"%s\" comes before this session's input layer", what, name);
+        return -2;
+    }
     return i < 0 ? -2 : i;
 }
 
@@ -232,12 +263,12 @@ gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_
     memcpy(s->grad[last], output_grad, (size_t)gc_shape_numel(&s->shape[last]) * sizeof(float));
     s->grad_ok[last] = 1;
 
-    for (int i = last; i > stop; i--) {
+    for (int i = last; i > stop && i >= s->first; i--) {
         if (!s->grad_ok[i]) continue; /* not downstream of anything we differentiate */
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
         const gc_layer *l = c.layer;
-        int j = l->input; /* producer; -1 = network input */
+        int j = producer(s, i); /* -1 = session input */
         int needed = j >= stop;
         int slot = j < 0 ? s->n : j;
         float *dst = j < 0 ? s->grad_in : s->grad[j];
