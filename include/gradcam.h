@@ -384,12 +384,12 @@ gc_status gc_model_save(const gc_model *m, const char *path);
 gc_status gc_model_save_memory(const gc_model *m, void **buf, size_t *len);
 void      gc_model_buffer_free(void *buf);
 
-/* .npy files (NumPy format 1.0-3.0 read, 1.0 written): float32
- * little-endian ('<f4'), C order, 1..4 dimensions, each >= 1. Other dtypes,
- * Fortran order and malformed headers are refused with GC_ERR_FORMAT (or
- * GC_ERR_UNSUPPORTED for a valid but different dtype/order); a header whose
- * shape disagrees with the data size is GC_ERR_FORMAT. On success *out owns
- * its data (gc_tensor_release); on failure it is empty. */
+/* .npy files (NumPy format 1.0-3.0 read, 1.0 written): little-endian
+ * float32 ('<f4'; '<f8' is accepted and rounded to float32), C order, 1..4
+ * dimensions, each >= 1. Malformed headers and a shape that disagrees with
+ * the data size are GC_ERR_FORMAT; other dtypes, Fortran order or more
+ * dimensions GC_ERR_UNSUPPORTED. On success *out owns its data
+ * (gc_tensor_release); on failure it is empty. */
 gc_status gc_npy_load(const char *path, gc_tensor *out);
 gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out);
 /* Writes t (t->ndim dimensions) as '<f4', C order, format version 1.0. */
@@ -431,7 +431,38 @@ gc_status gc_image_decode_png(const void *buf, size_t len, const gc_image_limits
 gc_status gc_image_decode_jpeg(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 gc_status gc_image_decode_pnm(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 
-/* (writers, conversions, colour maps and figures follow here) */
+/* Allocates zero-filled pixels for a width x height image of channels
+ * (1..4) samples of bit_depth (8 or 16) and fills every field. Sizes are
+ * checked against the default limits. On failure *img is empty. */
+gc_status gc_image_alloc(gc_image *img, int32_t width, int32_t height, int32_t channels, int32_t bit_depth);
+
+/* Conversions into a new image (*out is allocated; release with
+ * gc_image_release; in and out must differ). 16-bit samples become
+ * (v * 255 + 32767) / 65535. Alpha is dropped, not composited.
+ *   to_rgb8:  gray is replicated into R, G and B.
+ *   to_gray8: RGB becomes (19595 R + 38470 G + 7471 B + 32768) >> 16 on the
+ *             8-bit values (ITU-R 601 luma, as PIL's convert("L")). */
+gc_status gc_image_to_rgb8(const gc_image *in, gc_image *out);
+gc_status gc_image_to_gray8(const gc_image *in, gc_image *out);
+
+/* Writers. The encode variants return a buffer of *out_len bytes in *out,
+ * owned by the caller and released with gc_buffer_free (never free()).
+ *   PNG: any channel count 1..4 (gray, gray+alpha, RGB, RGBA), 8 or 16 bit,
+ *        non-interlaced, zlib level 6, per-row filter chosen by the
+ *        minimum sum of absolute differences.
+ *   PNM: binary P5 for 1 channel, P6 for 3; maxval 255 (8-bit) or 65535
+ *        (16-bit, big-endian samples). Other channel counts fail with
+ *        GC_ERR_UNSUPPORTED (convert with gc_image_to_rgb8 first).
+ * The save variants write the file (GC_ERR_IO naming the path on failure). */
+gc_status gc_image_encode_png(const gc_image *img, uint8_t **out, size_t *out_len);
+gc_status gc_image_save_png(const gc_image *img, const char *path);
+gc_status gc_image_encode_pnm(const gc_image *img, uint8_t **out, size_t *out_len);
+gc_status gc_image_save_pnm(const gc_image *img, const char *path);
+
+/* Frees a buffer returned by an encoder. NULL-safe. */
+void gc_buffer_free(void *buf);
+
+/* (colour maps and figures follow here) */
 
 #ifdef __cplusplus
 }
