@@ -14,6 +14,14 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
     ROWS(DECL)
 #undef DECL
+    /* C tile is only touched after the k loop: fetch its lines meanwhile */
+#define PREFETCH_C(i)                                                                      \
+    if (i < m) {                                                                           \
+        _mm_prefetch((const char *)(c + (int64_t)i * ldc), _MM_HINT_T0);                   \
+        _mm_prefetch((const char *)(c + (int64_t)i * ldc + NR - 1), _MM_HINT_T0);          \
+    }
+    ROWS(PREFETCH_C)
+#undef PREFETCH_C
     for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #define STEP(i)                                                                            \
