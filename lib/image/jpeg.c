@@ -9,7 +9,8 @@
 /* Constants and state                                                       */
 /* ------------------------------------------------------------------------ */
 
-#define JPG_FAST 9 /* bits resolved by the Huffman lookup table */
+#define JPG_FAST 9        /* bits resolved by the Huffman lookup table */
+#define JPG_MAX_SCANS 256 /* bounds work on files of EOB runs (real files use < 20) */
 
 /* zig-zag index -> natural (row-major) index, T.81 Figure A.6 */
 static const uint8_t jpg_zz[64] = {
@@ -81,13 +82,13 @@ static gc_status jpg_huff_build(jpg_huff *t, const uint8_t counts[16], const uin
     for (int l = 1; l <= 16; l++) {
         t->valoff[l] = k - code;
         for (int i = 0; i < counts[l - 1]; i++, k++, code++) {
+            if (code >= (1 << l)) return gc_error(GC_ERR_FORMAT, "jpeg: Huffman code lengths do not form a prefix code");
             if (l <= JPG_FAST) {
                 int shift = JPG_FAST - l;
                 for (int j = 0; j < (1 << shift); j++)
                     t->fast[(code << shift) | j] = (uint16_t)((l << 8) | vals[k]);
             }
         }
-        if (code > (1 << l)) return gc_error(GC_ERR_FORMAT, "jpeg: Huffman code lengths do not form a prefix code");
         t->maxcode[l] = counts[l - 1] ? code - 1 : -1;
         code <<= 1;
     }
@@ -341,6 +342,8 @@ static gc_status jpg_scan(jpg_dec *d, jpg_comp **sc, int ns, int ss, int se, int
                 for (int i = 0; i < ns; i++) sc[i]->pred = 0;
                 eobrun = 0;
             }
+            if (jpg_overran(&br)) /* refuse now rather than decode zeros to the end */
+                return gc_error(GC_ERR_FORMAT, "jpeg: entropy-coded data of scan %d ends early (MCU %lld)", d->scans, (long long)mcu);
             for (int i = 0; i < ns && !bad; i++) {
                 jpg_comp *c = sc[i];
                 int       nh = ns == 1 ? 1 : c->h, nv = ns == 1 ? 1 : c->v;
@@ -539,7 +542,7 @@ static gc_status jpg_sos(jpg_dec *d, const uint8_t *p, size_t n, size_t *pos) {
         if (need_dc && !d->dc[c->td].defined) return gc_error(GC_ERR_FORMAT, "jpeg: DC Huffman table %d used but not defined", c->td);
         if (need_ac && !d->ac[c->ta].defined) return gc_error(GC_ERR_FORMAT, "jpeg: AC Huffman table %d used but not defined", c->ta);
     }
-    d->scans++;
+    if (++d->scans > JPG_MAX_SCANS) return gc_error(GC_ERR_FORMAT, "jpeg: more than %d scans", JPG_MAX_SCANS);
     return jpg_scan(d, sc, ns, ss, se, ah, al, pos);
 }
 
