@@ -1,0 +1,168 @@
+/* layer_ref.c - naive layer references for tests (see layer_ref.h). */
+#include "layer_ref.h"
+#include <math.h>
+#include <stdlib.h>
+
+/* ------------------------------------------------------------ sizes */
+
+int64_t ref_conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) {
+    int64_t L = d * (k - 1) + 1, o = 0;
+    while (o * s + L <= n + 2 * p) o++;
+    return o;
+}
+
+int64_t ref_pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode) {
+    int64_t L = d * (k - 1) + 1, o = 0;
+    if (!ceil_mode) return ref_conv_out(n, k, s, p, d);
+    while (o * s <= n + 2 * p - L + s - 1 && o * s < n + p) o++;
+    return o;
+}
+
+/* ------------------------------------------------------------ conv */
+
+void ref_conv2d(const gc_conv2d_params *p, int64_t N, int64_t H, int64_t W,
+                const float *x, const float *w, const float *b, float *y) {
+    const int64_t C = p->in_channels, O = p->out_channels, G = p->groups;
+    const int64_t OH = ref_conv_out(H, p->kernel_h, p->stride_h, p->pad_h, p->dilation_h);
+    const int64_t OW = ref_conv_out(W, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w);
+    const int64_t Hp = H + 2 * p->pad_h, Wp = W + 2 * p->pad_w;
+    double *xp = calloc((size_t)(N * C * Hp * Wp), sizeof(double)); /* zero-padded x */
+    for (int64_t nc = 0; nc < N * C; nc++)
+        for (int64_t i = 0; i < H; i++)
+            for (int64_t j = 0; j < W; j++)
+                xp[(nc * Hp + i + p->pad_h) * Wp + j + p->pad_w] = x[(nc * H + i) * W + j];
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++) {
+            const int64_t g = o / (O / G), cg = C / G;
+            for (int64_t i = 0; i < OH; i++)
+                for (int64_t j = 0; j < OW; j++) {
+                    double s = b ? b[o] : 0.0;
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        for (int64_t u = 0; u < p->kernel_h; u++)
+                            for (int64_t v = 0; v < p->kernel_w; v++) {
+                                int64_t r = i * p->stride_h + u * p->dilation_h;
+                                int64_t q = j * p->stride_w + v * p->dilation_w;
+                                s += (double)w[((o * cg + ci) * p->kernel_h + u) * p->kernel_w + v] *
+                                     xp[((n * C + g * cg + ci) * Hp + r) * Wp + q];
+                            }
+                    y[((n * O + o) * OH + i) * OW + j] = (float)s;
+                }
+        }
+    free(xp);
+}
+
+/* ------------------------------------------------------------ pooling */
+
+void ref_maxpool2d(const gc_pool2d_params *p, int64_t N, int64_t C, int64_t H, int64_t W,
+                   const float *x, float *y) {
+    const int64_t OH = ref_pool_out(H, p->kernel_h, p->stride_h, p->pad_h, p->dilation_h, p->ceil_mode);
+    const int64_t OW = ref_pool_out(W, p->kernel_w, p->stride_w, p->pad_w, p->dilation_w, p->ceil_mode);
+    /* -inf padded copy large enough for every window, overhang included */
+    int64_t Hp = (OH - 1) * p->stride_h + p->dilation_h * (p->kernel_h - 1) + 1;
+    int64_t Wp = (OW - 1) * p->stride_w + p->dilation_w * (p->kernel_w - 1) + 1;
+    if (Hp < H + 2 * p->pad_h) Hp = H + 2 * p->pad_h;
+    if (Wp < W + 2 * p->pad_w) Wp = W + 2 * p->pad_w;
+    double *xp = malloc((size_t)(Hp * Wp) * sizeof(double));
+    for (int64_t nc = 0; nc < N * C; nc++) {
+        for (int64_t k = 0; k < Hp * Wp; k++) xp[k] = -INFINITY;
+        for (int64_t i = 0; i < H; i++)
+            for (int64_t j = 0; j < W; j++) xp[(i + p->pad_h) * Wp + j + p->pad_w] = x[(nc * H + i) * W + j];
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                double m = -INFINITY;
+                for (int64_t u = 0; u < p->kernel_h; u++)
+                    for (int64_t v = 0; v < p->kernel_w; v++) {
+                        double e = xp[(i * p->stride_h + u * p->dilation_h) * Wp + j * p->stride_w + v * p->dilation_w];
+                        if (e > m) m = e;
+                    }
+                y[(nc * OH + i) * OW + j] = (float)m;
+            }
+    }
+    free(xp);
+}
+
+void ref_avgpool2d(const gc_pool2d_params *p, int64_t N, int64_t C, int64_t H, int64_t W,
+                   const float *x, float *y) {
+    const int64_t OH = ref_pool_out(H, p->kernel_h, p->stride_h, p->pad_h, 1, p->ceil_mode);
+    const int64_t OW = ref_pool_out(W, p->kernel_w, p->stride_w, p->pad_w, 1, p->ceil_mode);
+    for (int64_t nc = 0; nc < N * C; nc++)
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                double s = 0;
+                int64_t padded_rows = 0, padded_cols = 0, real_rows = 0, real_cols = 0;
+                for (int64_t u = 0; u < p->kernel_h; u++) {
+                    int64_t r = i * p->stride_h - p->pad_h + u;
+                    padded_rows += r >= -p->pad_h && r < H + p->pad_h;
+                    real_rows += r >= 0 && r < H;
+                }
+                for (int64_t v = 0; v < p->kernel_w; v++) {
+                    int64_t q = j * p->stride_w - p->pad_w + v;
+                    padded_cols += q >= -p->pad_w && q < W + p->pad_w;
+                    real_cols += q >= 0 && q < W;
+                }
+                for (int64_t u = 0; u < p->kernel_h; u++)
+                    for (int64_t v = 0; v < p->kernel_w; v++) {
+                        int64_t r = i * p->stride_h - p->pad_h + u, q = j * p->stride_w - p->pad_w + v;
+                        if (r >= 0 && r < H && q >= 0 && q < W) s += x[(nc * H + r) * W + q];
+                    }
+                double div = p->count_include_pad ? (double)(padded_rows * padded_cols) : (double)(real_rows * real_cols);
+                y[(nc * OH + i) * OW + j] = real_rows * real_cols ? (float)(s / div) : 0.0f;
+            }
+}
+
+void ref_adaptive_avgpool2d(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                            const float *x, float *y) {
+    for (int64_t nc = 0; nc < N * C; nc++)
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                int64_t r0 = (int64_t)floor((double)i * H / OH), r1 = (int64_t)ceil((double)(i + 1) * H / OH);
+                int64_t q0 = (int64_t)floor((double)j * W / OW), q1 = (int64_t)ceil((double)(j + 1) * W / OW);
+                double s = 0;
+                for (int64_t r = r0; r < r1; r++)
+                    for (int64_t q = q0; q < q1; q++) s += x[(nc * H + r) * W + q];
+                y[(nc * OH + i) * OW + j] = (float)(s / (double)((r1 - r0) * (q1 - q0)));
+            }
+}
+
+/* ------------------------------------------------------------ dense and normalisation */
+
+void ref_linear(int64_t N, int64_t I, int64_t O, const float *x, const float *w, const float *b, float *y) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < O; o++) {
+            double s = b ? b[o] : 0.0;
+            for (int64_t i = 0; i < I; i++) s += (double)x[n * I + i] * w[o * I + i];
+            y[n * O + o] = (float)s;
+        }
+}
+
+void ref_softmax(int64_t N, int64_t C, int64_t S, const float *x, float *y) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < S; k++) {
+            double m = -INFINITY, z = 0;
+            for (int64_t c = 0; c < C; c++) m = fmax(m, x[(n * C + c) * S + k]);
+            for (int64_t c = 0; c < C; c++) z += exp(x[(n * C + c) * S + k] - m);
+            for (int64_t c = 0; c < C; c++) y[(n * C + c) * S + k] = (float)(exp(x[(n * C + c) * S + k] - m) / z);
+        }
+}
+
+void ref_lrn(const gc_lrn_params *p, int64_t N, int64_t C, int64_t S, const float *x, float *y) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < S; k++) {
+                double sq = 0;
+                for (int64_t cc = c - p->size / 2; cc <= c + (p->size - 1) / 2; cc++)
+                    if (cc >= 0 && cc < C) sq += (double)x[(n * C + cc) * S + k] * x[(n * C + cc) * S + k];
+                double d = pow(p->k + (double)p->alpha / p->size * sq, p->beta);
+                y[(n * C + c) * S + k] = (float)(x[(n * C + c) * S + k] / d);
+            }
+}
+
+void ref_batchnorm2d(int64_t N, int64_t C, int64_t S, float eps, const float *g, const float *b,
+                     const float *mean, const float *var, const float *x, float *y) {
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < S; k++) {
+                double v = ((double)x[(n * C + c) * S + k] - mean[c]) / sqrt((double)var[c] + eps);
+                y[(n * C + c) * S + k] = (float)(v * g[c] + b[c]);
+            }
+}

@@ -1,0 +1,35 @@
+/* layer_ref.h - naive layer references for tests, written independently of
+ * lib/layers: double precision, explicit padded buffers, output sizes found by
+ * counting window positions. Outputs are float arrays the caller sizes from
+ * the ref_*_out functions. Semantics are PyTorch's (NCHW). */
+#ifndef GC_LAYER_REF_H
+#define GC_LAYER_REF_H
+
+#include "gradcam.h"
+
+/* Number of windows (dilated extent d(k-1)+1) that fit in n + 2p cells. */
+int64_t ref_conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d);
+/* Pooling windows; in ceil mode also partial windows that start inside the
+ * image or the left padding. */
+int64_t ref_pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode);
+
+/* x (N, C, H, W), w (O, C/groups, kh, kw), b (O) or NULL -> y (N, O, OH, OW). */
+void ref_conv2d(const gc_conv2d_params *p, int64_t N, int64_t H, int64_t W,
+                const float *x, const float *w, const float *b, float *y);
+/* x (N, C, H, W) -> y (N, C, OH, OW). */
+void ref_maxpool2d(const gc_pool2d_params *p, int64_t N, int64_t C, int64_t H, int64_t W,
+                   const float *x, float *y);
+void ref_avgpool2d(const gc_pool2d_params *p, int64_t N, int64_t C, int64_t H, int64_t W,
+                   const float *x, float *y);
+void ref_adaptive_avgpool2d(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                            const float *x, float *y);
+/* x (N, I), w (O, I), b (O) or NULL -> y (N, O). */
+void ref_linear(int64_t N, int64_t I, int64_t O, const float *x, const float *w, const float *b, float *y);
+/* Over C of x (N, C, S). */
+void ref_softmax(int64_t N, int64_t C, int64_t S, const float *x, float *y);
+void ref_lrn(const gc_lrn_params *p, int64_t N, int64_t C, int64_t S, const float *x, float *y);
+/* g, b, mean, var (C). */
+void ref_batchnorm2d(int64_t N, int64_t C, int64_t S, float eps, const float *g, const float *b,
+                     const float *mean, const float *var, const float *x, float *y);
+
+#endif

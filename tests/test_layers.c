@@ -1,0 +1,813 @@
+/* test_layers.c - every layer kind through its gc_layer_ops: forward against the naive
+ * references in tests/common/layer_ref.c, backward against central finite differences,
+ * hand-worked ReLU rules, parameter shapes, and refused hyper-parameters and shapes. */
+#include "test.h"
+#include "common/layer_ref.h"
+#include "core/core.h"
+#include "layers/layer.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static gc_rng rng;
+
+static float urand(float lo, float hi) { return lo + (hi - lo) * gc_rng_uniform(&rng); }
+
+#define SH4(a, b, c, d) ((gc_shape){4, {(a), (b), (c), (d)}})
+#define SH3(a, b, c) ((gc_shape){3, {(a), (b), (c), 1}})
+#define SH2(a, b) ((gc_shape){2, {(a), (b), 1, 1}})
+
+/* ------------------------------------------------------------------ a layer under test */
+
+typedef struct lt {
+    gc_layer l;
+    const gc_layer_ops *ops;
+    gc_shape in, out;
+    int64_t nin, nout, np[GC_MAX_PARAMS];
+    int ngrad;                       /* params that get gradients (batch-norm: 2) */
+    const char *suffix[GC_MAX_PARAMS];
+    float *x, *y, *dy, *dx, *ws;     /* (in), (out), (out), (in), workspace */
+    void *state;
+    float *dp[GC_MAX_PARAMS];        /* parameter gradients */
+} lt;
+
+static void lt_free(lt *t) {
+    free(t->x); free(t->y); free(t->dy); free(t->dx); free(t->ws); free(t->state);
+    for (int i = 0; i < GC_MAX_PARAMS; i++) { free(t->l.param[i]); free(t->dp[i]); }
+    memset(t, 0, sizeof *t);
+}
+
+/* Checks params, makes random params and input x in [-1, 1], infers, sizes buffers. */
+static gc_status lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
+    memset(t, 0, sizeof *t);
+    snprintf(t->l.name, GC_NAME_MAX, "test");
+    t->l.kind = kind;
+    t->l.input = -1;
+    t->l.p = p;
+    t->ops = gc_layer_ops_of(kind);
+    gc_status st = t->ops->check_params(&t->l);
+    if (st) return st;
+    t->l.n_params = t->ops->param_shapes(&t->l, t->l.param_shape, t->suffix);
+    t->ngrad = kind == GC_LAYER_BATCHNORM2D ? 2 : t->l.n_params;
+    for (int i = 0; i < t->l.n_params; i++) {
+        t->np[i] = gc_shape_numel(&t->l.param_shape[i]);
+        t->l.param[i] = malloc((size_t)t->np[i] * sizeof(float));
+        t->dp[i] = malloc((size_t)t->np[i] * sizeof(float));
+        for (int64_t k = 0; k < t->np[i]; k++) t->l.param[i][k] = urand(-1, 1);
+    }
+    if (kind == GC_LAYER_BATCHNORM2D)
+        for (int64_t k = 0; k < t->np[3]; k++) t->l.param[3][k] = urand(0.5f, 1.5f);
+    t->in = in;
+    st = t->ops->infer(&t->l, &in, &t->out);
+    if (st) return st;
+    t->nin = gc_shape_numel(&t->in);
+    t->nout = gc_shape_numel(&t->out);
+    t->x = malloc((size_t)t->nin * sizeof(float));
+    t->dx = malloc((size_t)t->nin * sizeof(float));
+    t->y = malloc((size_t)t->nout * sizeof(float));
+    t->dy = malloc((size_t)t->nout * sizeof(float));
+    t->ws = malloc(t->ops->workspace(&t->l, &t->in, &t->out) * sizeof(float) + 1);
+    t->state = malloc(t->ops->state_bytes(&t->l, &t->in, &t->out) + 1);
+    for (int64_t k = 0; k < t->nin; k++) t->x[k] = urand(-1, 1);
+    return GC_OK;
+}
+
+static gc_layer_ctx lt_ctx(lt *t, gc_relu_mode mode) {
+    gc_layer_ctx c;
+    memset(&c, 0, sizeof c);
+    c.layer = &t->l;
+    c.in = t->in;
+    c.out = t->out;
+    c.x = t->x;
+    c.y = t->y;
+    c.state = t->state;
+    c.ws = t->ws;
+    c.dy = t->dy;
+    c.dx = t->dx;
+    for (int i = 0; i < t->ngrad; i++) c.dparam[i] = t->dp[i];
+    c.relu_mode = mode;
+    return c;
+}
+
+static void lt_forward(lt *t) {
+    gc_layer_ctx c = lt_ctx(t, GC_RELU_NORMAL);
+    t->ops->forward(&c);
+}
+
+/* Backward into buffers pre-filled with NaN, so accumulating instead of overwriting shows. */
+static void lt_backward(lt *t) {
+    for (int64_t k = 0; k < t->nin; k++) t->dx[k] = NAN;
+    for (int i = 0; i < t->ngrad; i++)
+        for (int64_t k = 0; k < t->np[i]; k++) t->dp[i][k] = NAN;
+    gc_layer_ctx c = lt_ctx(t, GC_RELU_NORMAL);
+    t->ops->backward(&c);
+}
+
+/* ------------------------------------------------------------------ checks */
+
+/* Forward output against a reference of the same shape. */
+static double fwd_err(lt *t, const float *ref) {
+    lt_forward(t);
+    return test_rel_err(t->y, ref, t->nout, 1e-3);
+}
+
+/* L = sum(r * y) in double, r = t->dy. */
+static double lt_loss(lt *t) {
+    lt_forward(t);
+    double s = 0;
+    for (int64_t k = 0; k < t->nout; k++) s += (double)t->dy[k] * t->y[k];
+    return s;
+}
+
+/* Central differences of L w.r.t. v[0..n) (all entries, or 120 sampled) against g. */
+static double fd_err(lt *t, float *v, int64_t n, const float *g, float eps) {
+    enum { MAXS = 120 };
+    float num[MAXS], ana[MAXS];
+    int64_t m = n < MAXS ? n : MAXS;
+    for (int64_t k = 0; k < m; k++) {
+        int64_t i = n <= MAXS ? k : (int64_t)(gc_rng_next(&rng) % (uint64_t)n);
+        float keep = v[i];
+        v[i] = keep + eps;
+        double lp = lt_loss(t);
+        v[i] = keep - eps;
+        double lm = lt_loss(t);
+        v[i] = keep;
+        num[k] = (float)((lp - lm) / (2.0 * eps));
+        ana[k] = g[i];
+    }
+    return test_rel_err(ana, num, m, 1e-2);
+}
+
+/* Gradient check of x and every parameter that has a gradient; tolerance 1e-2 relative. */
+#define CHECK_GRADS(t, eps)                                                                  \
+    do {                                                                                     \
+        for (int64_t k_ = 0; k_ < (t)->nout; k_++) (t)->dy[k_] = urand(-1, 1);               \
+        lt_forward(t);                                                                       \
+        lt_backward(t);                                                                      \
+        float *gx_ = malloc((size_t)(t)->nin * sizeof(float));                              \
+        memcpy(gx_, (t)->dx, (size_t)(t)->nin * sizeof(float));                              \
+        double ex_ = fd_err((t), (t)->x, (t)->nin, gx_, (eps));                             \
+        if (!(ex_ < 1e-2)) FAILF("%s: dx relative error %g", (t)->ops->name, ex_);           \
+        for (int i_ = 0; i_ < (t)->ngrad; i_++) {                                            \
+            float *gp_ = malloc((size_t)(t)->np[i_] * sizeof(float));                       \
+            memcpy(gp_, (t)->dp[i_], (size_t)(t)->np[i_] * sizeof(float));                   \
+            double ep_ = fd_err((t), (t)->l.param[i_], (t)->np[i_], gp_, (eps));            \
+            if (!(ep_ < 1e-2)) FAILF("%s: d%s relative error %g", (t)->ops->name, (t)->suffix[i_], ep_); \
+            free(gp_);                                                                       \
+        }                                                                                    \
+        free(gx_);                                                                           \
+    } while (0)
+
+static int same_shape(const gc_shape *a, const gc_shape *b) {
+    if (a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->d[i] != b->d[i]) return 0;
+    return 1;
+}
+
+/* Fills x with a shuffled arithmetic sequence start, start + step, ... (distinct values). */
+static void distinct_fill(float *x, int64_t n, float start, float step) {
+    for (int64_t k = 0; k < n; k++) x[k] = start + step * (float)k;
+    for (int64_t k = n - 1; k > 0; k--) {
+        int64_t j = (int64_t)(gc_rng_next(&rng) % (uint64_t)(k + 1));
+        float s = x[k]; x[k] = x[j]; x[j] = s;
+    }
+}
+
+/* ------------------------------------------------------------------ conv2d */
+
+static gc_conv2d_params conv_p(int64_t c, int64_t o, int64_t kh, int64_t kw, int64_t s, int64_t pad,
+                               int64_t d, int64_t g, int bias) {
+    gc_conv2d_params p = {c, o, kh, kw, s, s, pad, pad, d, d, g, bias};
+    return p;
+}
+
+static void conv_case(gc_conv2d_params cp, int64_t N, int64_t H, int64_t W, int grads) {
+    lt t;
+    gc_layer_params p = {.conv = cp};
+    gc_status st = lt_make(&t, GC_LAYER_CONV2D, p, SH4(N, cp.in_channels, H, W));
+    if (st) {
+        FAILF("conv2d %lldx%lldx%lldx%lld: %s", (long long)N, (long long)cp.in_channels, (long long)H,
+              (long long)W, gc_last_error());
+        lt_free(&t);
+        return;
+    }
+    int64_t OH = ref_conv_out(H, cp.kernel_h, cp.stride_h, cp.pad_h, cp.dilation_h);
+    int64_t OW = ref_conv_out(W, cp.kernel_w, cp.stride_w, cp.pad_w, cp.dilation_w);
+    gc_shape want = SH4(N, cp.out_channels, OH, OW);
+    CHECK(same_shape(&t.out, &want));
+    if (same_shape(&t.out, &want)) {
+        float *ref = malloc((size_t)t.nout * sizeof(float));
+        ref_conv2d(&cp, N, H, W, t.x, t.l.param[0], cp.bias ? t.l.param[1] : NULL, ref);
+        double e = fwd_err(&t, ref);
+        if (!(e < 1e-5)) FAILF("conv2d forward relative error %g (c%lld o%lld k%lldx%lld s%lld p%lld d%lld g%lld)", e,
+                               (long long)cp.in_channels, (long long)cp.out_channels, (long long)cp.kernel_h,
+                               (long long)cp.kernel_w, (long long)cp.stride_h, (long long)cp.pad_h,
+                               (long long)cp.dilation_h, (long long)cp.groups);
+        free(ref);
+        if (grads) CHECK_GRADS(&t, 1e-2f);
+    }
+    lt_free(&t);
+}
+
+TEST(conv2d_forward_and_gradients) {
+    conv_case(conv_p(3, 5, 3, 3, 1, 1, 1, 1, 1), 2, 9, 11, 1);     /* odd sizes, padding */
+    conv_case(conv_p(5, 7, 3, 2, 2, 1, 1, 1, 1), 2, 10, 9, 1);     /* stride 2, 3x2 kernel */
+    conv_case(conv_p(4, 6, 3, 3, 1, 2, 2, 1, 1), 2, 11, 13, 1);    /* dilation 2 */
+    conv_case(conv_p(6, 4, 3, 3, 2, 1, 1, 2, 1), 2, 9, 8, 1);      /* groups 2 */
+    conv_case(conv_p(7, 7, 3, 3, 1, 1, 2, 7, 1), 2, 9, 9, 1);      /* depthwise, dilation 2 */
+    conv_case(conv_p(3, 6, 5, 5, 3, 2, 1, 3, 1), 2, 13, 12, 1);    /* depthwise x2, stride 3 */
+    conv_case(conv_p(5, 3, 3, 3, 2, 0, 1, 1, 0), 2, 7, 7, 1);      /* no bias */
+    conv_case(conv_p(5, 3, 1, 1, 2, 0, 1, 1, 1), 2, 6, 5, 1);      /* 1x1 stride 2 */
+    conv_case(conv_p(2, 3, 4, 4, 1, 3, 1, 1, 1), 1, 3, 2, 1);      /* kernel larger than the image */
+    conv_case(conv_p(16, 24, 3, 3, 1, 1, 1, 1, 1), 2, 15, 15, 1);  /* wider, sampled gradients */
+    {
+        gc_conv2d_params cp = conv_p(4, 6, 3, 5, 1, 0, 1, 2, 1);   /* unequal stride/pad/dilation per axis */
+        cp.stride_w = 2; cp.pad_h = 1; cp.pad_w = 2; cp.dilation_h = 2;
+        conv_case(cp, 2, 10, 11, 1);
+    }
+}
+
+/* Only the requested gradients are written (NULL pointers are skipped). */
+TEST(conv2d_backward_partial) {
+    lt t;
+    gc_layer_params p = {.conv = conv_p(3, 4, 3, 3, 1, 1, 1, 1, 1)};
+    CHECK_OK(lt_make(&t, GC_LAYER_CONV2D, p, SH4(2, 3, 6, 5)));
+    for (int64_t k = 0; k < t.nout; k++) t.dy[k] = urand(-1, 1);
+    lt_forward(&t);
+    lt_backward(&t);
+    float *full_dw = malloc((size_t)t.np[0] * sizeof(float)), full_db[4];
+    memcpy(full_dw, t.dp[0], (size_t)t.np[0] * sizeof(float));
+    memcpy(full_db, t.dp[1], sizeof full_db);
+    gc_layer_ctx c = lt_ctx(&t, GC_RELU_NORMAL);
+    c.dx = NULL;
+    c.dparam[0] = NULL;
+    for (int k = 0; k < 4; k++) t.dp[1][k] = NAN;
+    t.ops->backward(&c);
+    CHECK(memcmp(full_db, t.dp[1], sizeof full_db) == 0);
+    c.dparam[0] = t.dp[0];
+    c.dparam[1] = NULL;
+    for (int64_t k = 0; k < t.np[0]; k++) t.dp[0][k] = NAN;
+    t.ops->backward(&c);
+    CHECK(memcmp(full_dw, t.dp[0], (size_t)t.np[0] * sizeof(float)) == 0);
+    free(full_dw);
+    lt_free(&t);
+}
+
+/* Results do not depend on the number of threads. */
+TEST(conv2d_thread_count_independent) {
+#ifdef _OPENMP
+    lt t;
+    gc_layer_params p = {.conv = conv_p(6, 10, 3, 3, 1, 1, 1, 2, 1)};
+    CHECK_OK(lt_make(&t, GC_LAYER_CONV2D, p, SH4(2, 6, 12, 12)));
+    for (int64_t k = 0; k < t.nout; k++) t.dy[k] = urand(-1, 1);
+    int saved = omp_get_max_threads();
+    float *r1[4], *r3[4];
+    int64_t len[4] = {t.nout, t.nin, t.np[0], t.np[1]};
+    for (int pass = 0; pass < 2; pass++) {
+        omp_set_num_threads(pass ? 3 : 1);
+        lt_forward(&t);
+        lt_backward(&t);
+        float *src[4] = {t.y, t.dx, t.dp[0], t.dp[1]};
+        for (int i = 0; i < 4; i++) {
+            float *d = malloc((size_t)len[i] * sizeof(float));
+            memcpy(d, src[i], (size_t)len[i] * sizeof(float));
+            (pass ? r3 : r1)[i] = d;
+        }
+    }
+    omp_set_num_threads(saved);
+    for (int i = 0; i < 4; i++) {
+        CHECK(memcmp(r1[i], r3[i], (size_t)len[i] * sizeof(float)) == 0);
+        free(r1[i]); free(r3[i]);
+    }
+    lt_free(&t);
+#endif
+}
+
+/* ------------------------------------------------------------------ pooling */
+
+static gc_pool2d_params pool_p(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                               int64_t d, int ceil_mode, int cip) {
+    gc_pool2d_params p = {kh, kw, sh, sw, ph, pw, d, d, ceil_mode, cip};
+    return p;
+}
+
+static void maxpool_case(gc_pool2d_params pp, int64_t N, int64_t C, int64_t H, int64_t W) {
+    lt t;
+    gc_layer_params p = {.pool = pp};
+    gc_status st = lt_make(&t, GC_LAYER_MAXPOOL2D, p, SH4(N, C, H, W));
+    if (st) { FAILF("maxpool2d: %s", gc_last_error()); lt_free(&t); return; }
+    int64_t OH = ref_pool_out(H, pp.kernel_h, pp.stride_h, pp.pad_h, pp.dilation_h, pp.ceil_mode);
+    int64_t OW = ref_pool_out(W, pp.kernel_w, pp.stride_w, pp.pad_w, pp.dilation_w, pp.ceil_mode);
+    gc_shape want = SH4(N, C, OH, OW);
+    if (!same_shape(&t.out, &want)) {
+        FAILF("maxpool2d on %lldx%lld: output %lldx%lld, expected %lldx%lld", (long long)H, (long long)W,
+              (long long)t.out.d[2], (long long)t.out.d[3], (long long)OH, (long long)OW);
+        lt_free(&t);
+        return;
+    }
+    /* distinct values 0.05 apart, mostly negative so -inf padding differs from zero padding */
+    distinct_fill(t.x, t.nin, -0.05f * (float)t.nin + 1.0f, 0.05f);
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_maxpool2d(&pp, N, C, H, W, t.x, ref);
+    CHECK(fwd_err(&t, ref) == 0.0);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(maxpool2d_forward_and_gradients) {
+    maxpool_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0), 2, 3, 9, 11);  /* AlexNet-like with padding */
+    maxpool_case(pool_p(3, 3, 2, 2, 0, 0, 1, 1, 0), 2, 5, 10, 7);  /* ceil mode overhang */
+    maxpool_case(pool_p(2, 2, 2, 2, 0, 0, 1, 1, 0), 2, 3, 7, 7);   /* ceil 7 -> 4 */
+    maxpool_case(pool_p(2, 2, 2, 2, 1, 1, 1, 1, 0), 1, 3, 5, 5);   /* ceil: last window dropped */
+    maxpool_case(pool_p(3, 3, 1, 1, 1, 1, 2, 0, 0), 2, 3, 9, 8);   /* dilation 2 */
+    maxpool_case(pool_p(3, 2, 2, 1, 1, 0, 1, 1, 0), 2, 7, 8, 5);   /* non-square, ceil */
+    maxpool_case(pool_p(2, 2, 2, 2, 0, 0, 1, 0, 0), 2, 5, 8, 6);   /* VGG 2x2/2 */
+    maxpool_case(pool_p(3, 3, 3, 3, 1, 1, 2, 1, 0), 1, 2, 10, 9);  /* dilation + ceil + pad */
+}
+
+/* Ties: the first maximum in scan order gets the gradient. */
+TEST(maxpool2d_ties_first_wins) {
+    lt t;
+    gc_layer_params p = {.pool = pool_p(2, 2, 2, 2, 0, 0, 1, 0, 0)};
+    CHECK_OK(lt_make(&t, GC_LAYER_MAXPOOL2D, p, SH4(1, 1, 2, 4)));
+    /* windows: [1 3 / 3 2] -> max 3 at (0,1);  [5 5 / 5 5] -> max 5 at (0,2) */
+    float x[8] = {1, 3, 5, 5, 3, 2, 5, 5};
+    memcpy(t.x, x, sizeof x);
+    lt_forward(&t);
+    CHECK(t.y[0] == 3 && t.y[1] == 5);
+    t.dy[0] = 10; t.dy[1] = 20;
+    lt_backward(&t);
+    float want[8] = {0, 10, 20, 0, 0, 0, 0, 0};
+    CHECK(memcmp(t.dx, want, sizeof want) == 0);
+    lt_free(&t);
+}
+
+static void avgpool_case(gc_pool2d_params pp, int64_t N, int64_t C, int64_t H, int64_t W) {
+    lt t;
+    gc_layer_params p = {.pool = pp};
+    gc_status st = lt_make(&t, GC_LAYER_AVGPOOL2D, p, SH4(N, C, H, W));
+    if (st) { FAILF("avgpool2d: %s", gc_last_error()); lt_free(&t); return; }
+    int64_t OH = ref_pool_out(H, pp.kernel_h, pp.stride_h, pp.pad_h, 1, pp.ceil_mode);
+    int64_t OW = ref_pool_out(W, pp.kernel_w, pp.stride_w, pp.pad_w, 1, pp.ceil_mode);
+    gc_shape want = SH4(N, C, OH, OW);
+    if (!same_shape(&t.out, &want)) {
+        FAILF("avgpool2d on %lldx%lld: output %lldx%lld, expected %lldx%lld", (long long)H, (long long)W,
+              (long long)t.out.d[2], (long long)t.out.d[3], (long long)OH, (long long)OW);
+        lt_free(&t);
+        return;
+    }
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_avgpool2d(&pp, N, C, H, W, t.x, ref);
+    double e = fwd_err(&t, ref);
+    if (!(e < 1e-6)) FAILF("avgpool2d k%lld s%lld p%lld ceil %d cip %d: forward error %g", (long long)pp.kernel_h,
+                           (long long)pp.stride_h, (long long)pp.pad_h, pp.ceil_mode, pp.count_include_pad, e);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(avgpool2d_forward_and_gradients) {
+    for (int cip = 0; cip < 2; cip++) {
+        avgpool_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, cip), 2, 3, 9, 11);
+        avgpool_case(pool_p(3, 3, 2, 2, 1, 1, 1, 1, cip), 2, 3, 8, 8);   /* ceil: window past H + pad */
+        avgpool_case(pool_p(2, 2, 3, 3, 0, 0, 1, 1, cip), 2, 5, 7, 7);   /* stride > kernel, ceil */
+        avgpool_case(pool_p(3, 2, 2, 1, 1, 1, 1, 1, cip), 2, 7, 6, 5);   /* non-square */
+        avgpool_case(pool_p(2, 2, 2, 2, 1, 1, 1, 1, cip), 1, 3, 5, 5);   /* ceil: last window dropped */
+        avgpool_case(pool_p(5, 5, 2, 2, 2, 2, 1, 1, cip), 1, 2, 6, 7);
+    }
+}
+
+/* A hand-worked case: 1x1x3x3 input 1..9, kernel 2, stride 2, ceil mode, padding 1. */
+TEST(avgpool2d_divisor_by_hand) {
+    for (int cip = 0; cip < 2; cip++) {
+        lt t;
+        gc_layer_params p = {.pool = pool_p(2, 2, 2, 2, 1, 1, 1, 1, cip)};
+        CHECK_OK(lt_make(&t, GC_LAYER_AVGPOOL2D, p, SH4(1, 1, 3, 3)));
+        /* out = ceil((3 + 2 - 2) / 2) + 1 = 3, last start 2*2 = 4 >= 3 + 1 -> 2 outputs per axis.
+         * windows rows {-1,0}, {1,2}; every window holds 4 cells of the padded grid. */
+        CHECK(t.out.d[2] == 2 && t.out.d[3] == 2);
+        for (int k = 0; k < 9; k++) t.x[k] = (float)(k + 1);
+        lt_forward(&t);
+        /* real cells: {1}, {2,3}, {4,7}, {5,6,8,9} */
+        float inc[4] = {1 / 4.f, 5 / 4.f, 11 / 4.f, 28 / 4.f}, exc[4] = {1, 5 / 2.f, 11 / 2.f, 7};
+        for (int k = 0; k < 4; k++) CHECK_NEAR(t.y[k], cip ? inc[k] : exc[k], 1e-6);
+        lt_free(&t);
+    }
+}
+
+static void apool_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW) {
+    lt t;
+    gc_layer_params p = {.apool = {OH, OW}};
+    gc_status st = lt_make(&t, GC_LAYER_ADAPTIVE_AVGPOOL2D, p, SH4(N, C, H, W));
+    if (st) { FAILF("adaptive_avgpool2d: %s", gc_last_error()); lt_free(&t); return; }
+    gc_shape want = SH4(N, C, OH, OW);
+    CHECK(same_shape(&t.out, &want));
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_adaptive_avgpool2d(N, C, H, W, OH, OW, t.x, ref);
+    double e = fwd_err(&t, ref);
+    if (!(e < 1e-6)) FAILF("adaptive %lldx%lld -> %lldx%lld: forward error %g", (long long)H, (long long)W,
+                           (long long)OH, (long long)OW, e);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(adaptive_avgpool2d_forward_and_gradients) {
+    apool_case(2, 3, 7, 7, 3, 3);
+    apool_case(2, 3, 5, 5, 7, 7);
+    apool_case(2, 5, 9, 6, 4, 5);
+    apool_case(1, 3, 8, 8, 1, 1);
+    apool_case(2, 2, 6, 7, 6, 7);
+    apool_case(1, 2, 13, 10, 7, 7);
+}
+
+/* 7 -> 3: windows [0,3) [2,5) [4,7), overlapping at 2 and 4. */
+TEST(adaptive_avgpool2d_windows_by_hand) {
+    lt t;
+    gc_layer_params p = {.apool = {1, 3}};
+    CHECK_OK(lt_make(&t, GC_LAYER_ADAPTIVE_AVGPOOL2D, p, SH4(1, 1, 1, 7)));
+    for (int k = 0; k < 7; k++) t.x[k] = (float)k;
+    lt_forward(&t);
+    CHECK_NEAR(t.y[0], 1.0, 1e-6);
+    CHECK_NEAR(t.y[1], 3.0, 1e-6);
+    CHECK_NEAR(t.y[2], 5.0, 1e-6);
+    lt_free(&t);
+}
+
+/* ------------------------------------------------------------------ linear, dropout, flatten */
+
+static void linear_case(int64_t N, int64_t I, int64_t O, int bias) {
+    lt t;
+    gc_layer_params p = {.linear = {I, O, bias}};
+    gc_status st = lt_make(&t, GC_LAYER_LINEAR, p, SH2(N, I));
+    if (st) { FAILF("linear: %s", gc_last_error()); lt_free(&t); return; }
+    gc_shape want = SH2(N, O);
+    CHECK(same_shape(&t.out, &want));
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_linear(N, I, O, t.x, t.l.param[0], bias ? t.l.param[1] : NULL, ref);
+    CHECK(fwd_err(&t, ref) < 1e-6);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(linear_forward_and_gradients) {
+    linear_case(2, 13, 7, 1);
+    linear_case(3, 5, 11, 0);
+    linear_case(1, 600, 9, 1);  /* more than one dx column block */
+    linear_case(2, 1, 1, 1);
+}
+
+TEST(dropout_and_flatten_are_copies) {
+    lt t;
+    gc_layer_params p = {.dropout_p = 0.5f};
+    CHECK_OK(lt_make(&t, GC_LAYER_DROPOUT, p, SH4(2, 3, 4, 5)));
+    CHECK(same_shape(&t.out, &t.in));
+    lt_forward(&t);
+    CHECK(memcmp(t.x, t.y, (size_t)t.nin * sizeof(float)) == 0);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+
+    gc_shape ins[3] = {SH4(2, 3, 4, 5), SH3(2, 6, 7), SH2(3, 8)};
+    int64_t feats[3] = {60, 42, 8};
+    for (int i = 0; i < 3; i++) {
+        memset(&p, 0, sizeof p);
+        CHECK_OK(lt_make(&t, GC_LAYER_FLATTEN, p, ins[i]));
+        gc_shape want = SH2(ins[i].d[0], feats[i]);
+        CHECK(same_shape(&t.out, &want));
+        lt_forward(&t);
+        CHECK(memcmp(t.x, t.y, (size_t)t.nin * sizeof(float)) == 0);
+        CHECK_GRADS(&t, 1e-2f);
+        lt_free(&t);
+    }
+}
+
+/* ------------------------------------------------------------------ softmax, LRN, batch-norm */
+
+TEST(softmax_forward_and_gradients) {
+    gc_shape ins[3] = {SH2(2, 7), SH4(2, 5, 3, 3), SH3(2, 5, 4)};
+    for (int i = 0; i < 3; i++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        CHECK_OK(lt_make(&t, GC_LAYER_SOFTMAX, p, ins[i]));
+        CHECK(same_shape(&t.out, &ins[i]));
+        for (int64_t k = 0; k < t.nin; k++) t.x[k] = urand(-2, 2);
+        int64_t S = t.nin / (ins[i].d[0] * ins[i].d[1]);
+        float *ref = malloc((size_t)t.nout * sizeof(float));
+        ref_softmax(ins[i].d[0], ins[i].d[1], S, t.x, ref);
+        CHECK(fwd_err(&t, ref) < 1e-6);
+        free(ref);
+        CHECK_GRADS(&t, 1e-2f);
+        lt_free(&t);
+    }
+}
+
+/* Large logits: subtracting the max keeps it finite. */
+TEST(softmax_is_stable) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    CHECK_OK(lt_make(&t, GC_LAYER_SOFTMAX, p, SH2(1, 3)));
+    t.x[0] = 1000; t.x[1] = 1000; t.x[2] = -1000;
+    lt_forward(&t);
+    CHECK_NEAR(t.y[0], 0.5, 1e-7);
+    CHECK_NEAR(t.y[1], 0.5, 1e-7);
+    CHECK(t.y[2] == 0.0f);
+    lt_free(&t);
+}
+
+static void lrn_case(gc_lrn_params lp, gc_shape in) {
+    lt t;
+    gc_layer_params p = {.lrn = lp};
+    gc_status st = lt_make(&t, GC_LAYER_LRN, p, in);
+    if (st) { FAILF("lrn: %s", gc_last_error()); lt_free(&t); return; }
+    CHECK(same_shape(&t.out, &in));
+    for (int64_t k = 0; k < t.nin; k++) t.x[k] = urand(-2, 2);
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_lrn(&lp, in.d[0], in.d[1], t.nin / (in.d[0] * in.d[1]), t.x, ref);
+    double e = fwd_err(&t, ref);
+    if (!(e < 1e-6)) FAILF("lrn size %lld: forward error %g", (long long)lp.size, e);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(lrn_forward_and_gradients) {
+    lrn_case((gc_lrn_params){5, 0.5f, 0.75f, 2.0f}, SH4(2, 7, 3, 4));
+    lrn_case((gc_lrn_params){4, 1.0f, 0.75f, 1.0f}, SH4(2, 5, 3, 3)); /* even size */
+    lrn_case((gc_lrn_params){3, 0.3f, 0.5f, 1.5f}, SH3(2, 6, 5));
+    lrn_case((gc_lrn_params){9, 0.8f, 1.2f, 1.0f}, SH4(1, 5, 2, 3)); /* window wider than C */
+    lrn_case((gc_lrn_params){1, 0.4f, 0.75f, 1.0f}, SH4(2, 3, 2, 2));
+    lrn_case((gc_lrn_params){5, 1e-4f, 0.75f, 2.0f}, SH4(1, 8, 3, 3)); /* AlexNet constants */
+}
+
+/* size 2, alpha 2, beta 1, k 1, channels (1, 2, 3) at one pixel:
+ * window of c is {c-1, c}: s = 1 + (sum of squares) -> 2, 6, 14; y = x / s. */
+TEST(lrn_by_hand) {
+    lt t;
+    gc_layer_params p = {.lrn = {2, 2.0f, 1.0f, 1.0f}};
+    CHECK_OK(lt_make(&t, GC_LAYER_LRN, p, SH4(1, 3, 1, 1)));
+    t.x[0] = 1; t.x[1] = 2; t.x[2] = 3;
+    lt_forward(&t);
+    CHECK_NEAR(t.y[0], 1.0 / 2, 1e-7);
+    CHECK_NEAR(t.y[1], 2.0 / 6, 1e-7);
+    CHECK_NEAR(t.y[2], 3.0 / 14, 1e-7);
+    lt_free(&t);
+}
+
+TEST(batchnorm2d_forward_and_gradients) {
+    lt t;
+    gc_layer_params p = {.bn = {5, 1e-5f}};
+    CHECK_OK(lt_make(&t, GC_LAYER_BATCHNORM2D, p, SH4(2, 5, 4, 3)));
+    CHECK(same_shape(&t.out, &t.in));
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_batchnorm2d(2, 5, 12, 1e-5f, t.l.param[0], t.l.param[1], t.l.param[2], t.l.param[3], t.x, ref);
+    CHECK(fwd_err(&t, ref) < 1e-6);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+/* ------------------------------------------------------------------ ReLU */
+
+TEST(relu_rules_by_hand) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    CHECK_OK(lt_make(&t, GC_LAYER_RELU, p, SH4(1, 1, 2, 3)));
+    float x[6] = {-1, 2, 3, -4, 0, 5}, dy[6] = {1, -2, 3, 4, 5, 0};
+    memcpy(t.x, x, sizeof x);
+    memcpy(t.dy, dy, sizeof dy);
+    lt_forward(&t);
+    float y[6] = {0, 2, 3, 0, 0, 5};
+    CHECK(memcmp(t.y, y, sizeof y) == 0);
+    /* normal: dy where x > 0; guided: also dy > 0; deconvnet: dy where dy > 0 */
+    float want[3][6] = {{0, -2, 3, 0, 0, 0}, {0, 0, 3, 0, 0, 0}, {1, 0, 3, 4, 5, 0}};
+    gc_relu_mode modes[3] = {GC_RELU_NORMAL, GC_RELU_GUIDED, GC_RELU_DECONVNET};
+    for (int m = 0; m < 3; m++) {
+        for (int k = 0; k < 6; k++) t.dx[k] = NAN;
+        gc_layer_ctx c = lt_ctx(&t, modes[m]);
+        t.ops->backward(&c);
+        for (int k = 0; k < 6; k++)
+            if (t.dx[k] != want[m][k]) FAILF("mode %d dx[%d] = %g, want %g", m, k, t.dx[k], want[m][k]);
+    }
+    lt_free(&t);
+}
+
+TEST(relu_gradient) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    CHECK_OK(lt_make(&t, GC_LAYER_RELU, p, SH4(2, 3, 4, 5)));
+    for (int64_t k = 0; k < t.nin; k++) t.x[k] = (k % 2 ? 1.0f : -1.0f) * urand(0.05f, 1.0f); /* |x| > 2 eps */
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+/* ------------------------------------------------------------------ parameter shapes */
+
+TEST(param_shapes_and_names) {
+    gc_layer l;
+    gc_shape s[GC_MAX_PARAMS];
+    const char *n[GC_MAX_PARAMS];
+    memset(&l, 0, sizeof l);
+    l.p.conv = conv_p(6, 8, 3, 5, 1, 0, 1, 2, 1);
+    CHECK(gc_conv2d_ops.param_shapes(&l, s, n) == 2);
+    gc_shape w = SH4(8, 3, 3, 5), b = {1, {8, 1, 1, 1}};
+    CHECK(same_shape(&s[0], &w) && same_shape(&s[1], &b));
+    CHECK(strcmp(n[0], "weight") == 0 && strcmp(n[1], "bias") == 0);
+    l.p.conv.bias = 0;
+    CHECK(gc_conv2d_ops.param_shapes(&l, s, n) == 1);
+
+    l.p.linear = (gc_linear_params){13, 7, 1};
+    CHECK(gc_linear_ops.param_shapes(&l, s, n) == 2);
+    gc_shape lw = SH2(7, 13), lb = {1, {7, 1, 1, 1}};
+    CHECK(same_shape(&s[0], &lw) && same_shape(&s[1], &lb));
+    l.p.linear.bias = 0;
+    CHECK(gc_linear_ops.param_shapes(&l, s, n) == 1);
+
+    l.p.bn = (gc_batchnorm2d_params){5, 1e-5f};
+    CHECK(gc_batchnorm2d_ops.param_shapes(&l, s, n) == 4);
+    const char *bn_names[4] = {"weight", "bias", "running_mean", "running_var"};
+    for (int i = 0; i < 4; i++) {
+        gc_shape c = {1, {5, 1, 1, 1}};
+        CHECK(same_shape(&s[i], &c) && strcmp(n[i], bn_names[i]) == 0);
+    }
+    gc_layer_kind none[] = {GC_LAYER_RELU, GC_LAYER_MAXPOOL2D, GC_LAYER_AVGPOOL2D, GC_LAYER_ADAPTIVE_AVGPOOL2D,
+                            GC_LAYER_DROPOUT, GC_LAYER_FLATTEN, GC_LAYER_SOFTMAX, GC_LAYER_LRN};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
+        CHECK(gc_layer_ops_of(none[i])->param_shapes(&l, s, n) == 0);
+    for (int k = 0; k < GC_LAYER_KIND_COUNT; k++)
+        CHECK(strcmp(gc_layer_ops_of((gc_layer_kind)k)->name, gc_layer_kind_name((gc_layer_kind)k)) == 0);
+}
+
+/* ------------------------------------------------------------------ refusals */
+
+static gc_status try_check(gc_layer_kind kind, gc_layer_params p) {
+    gc_layer l;
+    memset(&l, 0, sizeof l);
+    l.kind = kind;
+    l.p = p;
+    return gc_layer_ops_of(kind)->check_params(&l);
+}
+
+/* check_params must accept p; then infer on `in`. */
+static gc_status try_infer(gc_layer_kind kind, gc_layer_params p, gc_shape in) {
+    gc_layer l;
+    gc_shape out;
+    memset(&l, 0, sizeof l);
+    l.kind = kind;
+    l.p = p;
+    gc_status st = gc_layer_ops_of(kind)->check_params(&l);
+    if (st) return GC_ERR_UNSUPPORTED; /* never expected: makes the CHECK fail */
+    return gc_layer_ops_of(kind)->infer(&l, &in, &out);
+}
+
+#define CONV(...) ((gc_layer_params){.conv = conv_p(__VA_ARGS__)})
+#define POOL(...) ((gc_layer_params){.pool = pool_p(__VA_ARGS__)})
+
+TEST(bad_hyper_parameters) {
+    const gc_status A = GC_ERR_INVALID_ARGUMENT;
+    gc_layer_params p;
+    /* conv2d */
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(0, 4, 3, 3, 1, 0, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(4, 0, 3, 3, 1, 0, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(4, 4, 0, 3, 1, 0, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(4, 4, 3, 3, 0, 0, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(4, 4, 3, 3, 1, -1, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(4, 4, 3, 3, 1, 0, 0, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(4, 4, 3, 3, 1, 0, 1, 0, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(8, 6, 3, 3, 1, 0, 1, 3, 1)), A);
+    CHECK(strcmp(gc_last_error(), "conv2d: groups 3 does not divide in_channels 8") == 0);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(6, 8, 3, 3, 1, 0, 1, 3, 1)), A);
+    CHECK(strstr(gc_last_error(), "out_channels") != NULL);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(1 << 20, 1 << 20, 1 << 20, 1 << 20, 1, 0, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(1, 1, 3, 3, 1, INT64_MAX / 2 + 1, 1, 1, 1)), A);
+    CHECK_FAILS(try_check(GC_LAYER_CONV2D, CONV(1, 1, 3, 3, 1, 0, INT64_MAX / 2, 1, 1)), A);
+    CHECK_OK(try_check(GC_LAYER_CONV2D, CONV(6, 9, 3, 3, 1, 0, 1, 3, 1)));
+    /* pooling */
+    gc_layer_kind pools[2] = {GC_LAYER_MAXPOOL2D, GC_LAYER_AVGPOOL2D};
+    for (int i = 0; i < 2; i++) {
+        CHECK_FAILS(try_check(pools[i], POOL(0, 2, 2, 2, 0, 0, 1, 0, 1)), A);
+        CHECK_FAILS(try_check(pools[i], POOL(2, 2, 0, 2, 0, 0, 1, 0, 1)), A);
+        CHECK_FAILS(try_check(pools[i], POOL(2, 2, 2, 2, -1, 0, 1, 0, 1)), A);
+        CHECK_FAILS(try_check(pools[i], POOL(3, 3, 2, 2, 2, 1, 1, 0, 1)), A);  /* pad > kernel / 2 */
+        CHECK(strstr(gc_last_error(), "padding") != NULL);
+        CHECK_FAILS(try_check(pools[i], POOL(2, 2, 2, 2, 0, 0, 0, 0, 1)), A);
+        CHECK_OK(try_check(pools[i], POOL(3, 3, 2, 2, 1, 1, 1, 1, 0)));
+    }
+    CHECK_FAILS(try_check(GC_LAYER_AVGPOOL2D, POOL(3, 3, 1, 1, 0, 0, 2, 0, 1)), A);
+    CHECK(strstr(gc_last_error(), "dilation") != NULL);
+    CHECK_OK(try_check(GC_LAYER_MAXPOOL2D, POOL(3, 3, 1, 1, 0, 0, 2, 0, 1)));
+    CHECK_FAILS(try_check(GC_LAYER_MAXPOOL2D, POOL(3, 3, 1, 1, 0, 0, INT64_MAX / 2, 0, 1)), A);
+    /* adaptive */
+    memset(&p, 0, sizeof p);
+    p.apool = (gc_adaptive_pool2d_params){0, 3};
+    CHECK_FAILS(try_check(GC_LAYER_ADAPTIVE_AVGPOOL2D, p), A);
+    p.apool = (gc_adaptive_pool2d_params){3, -1};
+    CHECK_FAILS(try_check(GC_LAYER_ADAPTIVE_AVGPOOL2D, p), A);
+    /* linear */
+    p.linear = (gc_linear_params){0, 4, 1};
+    CHECK_FAILS(try_check(GC_LAYER_LINEAR, p), A);
+    p.linear = (gc_linear_params){4, 0, 1};
+    CHECK_FAILS(try_check(GC_LAYER_LINEAR, p), A);
+    p.linear = (gc_linear_params){INT64_MAX / 2, INT64_MAX / 2, 1};
+    CHECK_FAILS(try_check(GC_LAYER_LINEAR, p), A);
+    /* dropout */
+    float bad_p[4] = {-0.1f, 1.0f, 1.5f, NAN};
+    for (int i = 0; i < 4; i++) {
+        memset(&p, 0, sizeof p);
+        p.dropout_p = bad_p[i];
+        CHECK_FAILS(try_check(GC_LAYER_DROPOUT, p), A);
+    }
+    p.dropout_p = 0.0f;
+    CHECK_OK(try_check(GC_LAYER_DROPOUT, p));
+    /* lrn */
+    gc_lrn_params bad_lrn[5] = {{0, 1e-4f, 0.75f, 1}, {5, -1, 0.75f, 1}, {5, 1e-4f, INFINITY, 1},
+                                {5, 1e-4f, 0.75f, 0}, {5, NAN, 0.75f, 1}};
+    for (int i = 0; i < 5; i++) {
+        memset(&p, 0, sizeof p);
+        p.lrn = bad_lrn[i];
+        CHECK_FAILS(try_check(GC_LAYER_LRN, p), A);
+    }
+    /* batchnorm2d */
+    memset(&p, 0, sizeof p);
+    p.bn = (gc_batchnorm2d_params){0, 1e-5f};
+    CHECK_FAILS(try_check(GC_LAYER_BATCHNORM2D, p), A);
+    p.bn = (gc_batchnorm2d_params){4, -1e-5f};
+    CHECK_FAILS(try_check(GC_LAYER_BATCHNORM2D, p), A);
+    p.bn = (gc_batchnorm2d_params){4, NAN};
+    CHECK_FAILS(try_check(GC_LAYER_BATCHNORM2D, p), A);
+}
+
+TEST(bad_input_shapes) {
+    const gc_status S = GC_ERR_SHAPE;
+    gc_layer_params p;
+    /* conv2d: channels, rank, too small */
+    CHECK_FAILS(try_infer(GC_LAYER_CONV2D, CONV(8, 4, 3, 3, 1, 0, 1, 1, 1), SH4(1, 4, 9, 9)), S);
+    CHECK(strcmp(gc_last_error(), "conv2d expects 4-D input with 8 channels, got 1x4x9x9") == 0);
+    CHECK_FAILS(try_infer(GC_LAYER_CONV2D, CONV(8, 4, 3, 3, 1, 0, 1, 1, 1), SH2(1, 8)), S);
+    CHECK_FAILS(try_infer(GC_LAYER_CONV2D, CONV(3, 4, 5, 5, 1, 0, 1, 1, 1), SH4(1, 3, 4, 9)), S);
+    CHECK_FAILS(try_infer(GC_LAYER_CONV2D, CONV(3, 4, 3, 3, 1, 0, 3, 1, 1), SH4(1, 3, 6, 6)), S); /* dilated 7 > 6 */
+    CHECK_FAILS(try_infer(GC_LAYER_CONV2D, CONV(3, 4, 3, 3, 1, INT64_MAX / 4, 1, 1, 1), SH4(1, 3, INT64_MAX / 4, 1)), S);
+    CHECK_OK(try_infer(GC_LAYER_CONV2D, CONV(3, 4, 3, 3, 1, 0, 3, 1, 1), SH4(1, 3, 7, 7)));
+    /* pooling */
+    gc_layer_kind pools[2] = {GC_LAYER_MAXPOOL2D, GC_LAYER_AVGPOOL2D};
+    for (int i = 0; i < 2; i++) {
+        CHECK_FAILS(try_infer(pools[i], POOL(3, 3, 2, 2, 0, 0, 1, 0, 1), SH4(1, 3, 2, 9)), S);
+        CHECK_FAILS(try_infer(pools[i], POOL(2, 2, 2, 2, 0, 0, 1, 0, 1), SH2(2, 8)), S);
+        CHECK_FAILS(try_infer(pools[i], POOL(2, 2, 2, 2, 0, 0, 1, 0, 1), SH3(2, 8, 8)), S);
+    }
+    /* adaptive */
+    memset(&p, 0, sizeof p);
+    p.apool = (gc_adaptive_pool2d_params){7, 7};
+    CHECK_FAILS(try_infer(GC_LAYER_ADAPTIVE_AVGPOOL2D, p, SH2(1, 49)), S);
+    /* linear: 4-D input suggests flatten */
+    p.linear = (gc_linear_params){48, 10, 1};
+    CHECK_FAILS(try_infer(GC_LAYER_LINEAR, p, SH4(1, 3, 4, 4)), S);
+    CHECK(strstr(gc_last_error(), "flatten") != NULL);
+    CHECK_FAILS(try_infer(GC_LAYER_LINEAR, p, SH2(1, 47)), S);
+    CHECK_OK(try_infer(GC_LAYER_LINEAR, p, SH2(2, 48)));
+    /* flatten, softmax, lrn: rank */
+    memset(&p, 0, sizeof p);
+    gc_shape v = {1, {5, 1, 1, 1}};
+    CHECK_FAILS(try_infer(GC_LAYER_FLATTEN, p, v), S);
+    CHECK_FAILS(try_infer(GC_LAYER_SOFTMAX, p, v), S);
+    p.lrn = (gc_lrn_params){5, 1e-4f, 0.75f, 2};
+    CHECK_FAILS(try_infer(GC_LAYER_LRN, p, SH2(1, 5)), S);
+    /* batchnorm2d: channels and rank */
+    memset(&p, 0, sizeof p);
+    p.bn = (gc_batchnorm2d_params){4, 1e-5f};
+    CHECK_FAILS(try_infer(GC_LAYER_BATCHNORM2D, p, SH4(1, 3, 2, 2)), S);
+    CHECK_FAILS(try_infer(GC_LAYER_BATCHNORM2D, p, SH2(1, 4)), S);
+    CHECK_OK(try_infer(GC_LAYER_BATCHNORM2D, p, SH4(2, 4, 1, 1)));
+}
+
+int main(void) {
+    gc_rng_seed(&rng, 20260521);
+    RUN(conv2d_forward_and_gradients);
+    RUN(conv2d_backward_partial);
+    RUN(conv2d_thread_count_independent);
+    RUN(maxpool2d_forward_and_gradients);
+    RUN(maxpool2d_ties_first_wins);
+    RUN(avgpool2d_forward_and_gradients);
+    RUN(avgpool2d_divisor_by_hand);
+    RUN(adaptive_avgpool2d_forward_and_gradients);
+    RUN(adaptive_avgpool2d_windows_by_hand);
+    RUN(linear_forward_and_gradients);
+    RUN(dropout_and_flatten_are_copies);
+    RUN(softmax_forward_and_gradients);
+    RUN(softmax_is_stable);
+    RUN(lrn_forward_and_gradients);
+    RUN(lrn_by_hand);
+    RUN(batchnorm2d_forward_and_gradients);
+    RUN(relu_rules_by_hand);
+    RUN(relu_gradient);
+    RUN(param_shapes_and_names);
+    RUN(bad_hyper_parameters);
+    RUN(bad_input_shapes);
+    return test_summary("layers");
+}
