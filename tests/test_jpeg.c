@@ -292,6 +292,28 @@ TEST(refuses_malformed_progression) {
     free(b);
 }
 
+TEST(tolerates_fill_bytes_and_trailing_data) {
+    gc_image a, b2;
+    size_t   len;
+    uint8_t *orig = slurp(DIR "a_420_q95.jpg", &len);
+    long     dqt = find_segment(orig, len, 0xDB);
+    CHECK(dqt > 0);
+    if (!orig || dqt <= 0) { free(orig); return; }
+    /* 0xFF fill bytes before a marker (B.1.1.2) and junk after EOI */
+    uint8_t *b = malloc(len + 8);
+    memcpy(b, orig, (size_t)dqt);
+    memset(b + dqt, 0xFF, 3);
+    memcpy(b + dqt + 3, orig + dqt, len - (size_t)dqt);
+    memcpy(b + len + 3, "junk!", 5);
+    CHECK_OK(gc_image_decode_jpeg(orig, len, NULL, &a));
+    CHECK_OK(gc_image_decode_jpeg(b, len + 8, NULL, &b2));
+    CHECK(a.data && b2.data && memcmp(a.data, b2.data, 61 * 45 * 3) == 0);
+    release(&a);
+    release(&b2);
+    free(b);
+    free(orig);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Robustness                                                                */
 /* ------------------------------------------------------------------------ */
@@ -369,6 +391,7 @@ int main(void) {
     RUN(limits_checked_before_allocation);
     RUN(refuses_bad_tables_and_scans);
     RUN(refuses_malformed_progression);
+    RUN(tolerates_fill_bytes_and_trailing_data);
     RUN(truncated_files_refused);
     RUN(bit_flips_never_crash);
     return test_summary("jpeg");
