@@ -1,0 +1,156 @@
+#!/usr/bin/python3
+"""Writes tests/data/models/: small torchvision-topology networks saved the ways
+users have them, random inputs and PyTorch's logits for them.
+
+Run by developers with /usr/bin/python3 (torch + numpy); never by `make test`.
+
+  vgg16_small   torchvision VGG-16 layout (same module names), widths / 32,
+                classifier hidden 32, 10 classes, 64x64 input
+  alexnet_small torchvision AlexNet layout, widths / 16, hidden 32, 10
+                classes, 95x95 input
+  vgg11bn_small torchvision VGG-11-BN layout, widths / 32, random running
+                statistics (eval mode), 64x64 input, zip serialization only
+Each model is saved with torch.save legacy (_use_new_zipfile_serialization=
+False), zip, and as .safetensors (written here with the stdlib). Logits are
+PyTorch's forward in float64, stored as float32 (N, 10).
+hostile_legacy.pth / hostile_zip.pth name os.system / builtins.eval: a
+converter that executed them would create the file gcw_pwned_marker in its
+working directory.
+"""
+import io
+import json
+import os
+import pickle
+import struct
+import zipfile
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'models')
+
+
+class Net(nn.Module):
+    def __init__(self, features, pool, classifier):
+        super().__init__()
+        self.features, self.avgpool, self.classifier = features, nn.AdaptiveAvgPool2d(pool), classifier
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+def vgg(cfg, bn, hidden, classes):
+    layers, c = [], 3
+    for v in cfg:
+        if v == 'M':
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers.append(nn.Conv2d(c, v, 3, padding=1))
+            if bn:
+                layers.append(nn.BatchNorm2d(v))
+            layers.append(nn.ReLU(inplace=True))
+            c = v
+    cls = nn.Sequential(nn.Linear(c * 49, hidden), nn.ReLU(True), nn.Dropout(),
+                        nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(), nn.Linear(hidden, classes))
+    return Net(nn.Sequential(*layers), (7, 7), cls)
+
+
+def alexnet(w, hidden, classes):
+    f = nn.Sequential(
+        nn.Conv2d(3, w[0], 11, 4, 2), nn.ReLU(True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(w[0], w[1], 5, padding=2), nn.ReLU(True), nn.MaxPool2d(3, 2),
+        nn.Conv2d(w[1], w[2], 3, padding=1), nn.ReLU(True),
+        nn.Conv2d(w[2], w[3], 3, padding=1), nn.ReLU(True),
+        nn.Conv2d(w[3], w[4], 3, padding=1), nn.ReLU(True), nn.MaxPool2d(3, 2))
+    cls = nn.Sequential(nn.Dropout(), nn.Linear(w[4] * 36, hidden), nn.ReLU(True), nn.Dropout(),
+                        nn.Linear(hidden, hidden), nn.ReLU(True), nn.Linear(hidden, classes))
+    return Net(f, (6, 6), cls)
+
+
+def save_safetensors(sd, path):
+    header, blobs, off = {}, [], 0
+    for k, v in sd.items():
+        if not v.is_floating_point():
+            continue
+        b = v.detach().contiguous().to(torch.float32).numpy().astype('<f4').tobytes()
+        header[k] = {'dtype': 'F32', 'shape': list(v.shape), 'data_offsets': [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(',', ':')).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def save_npy(path, a):
+    np.save(path, np.ascontiguousarray(a, dtype='<f4'))
+
+
+def make(name, model, hw, formats):
+    model.eval()
+    sd = model.state_dict()
+    if 'legacy' in formats:
+        torch.save(sd, os.path.join(OUT, name + '_legacy.pth'), _use_new_zipfile_serialization=False)
+    if 'zip' in formats:
+        torch.save(sd, os.path.join(OUT, name + '_zip.pth'))
+    if 'safetensors' in formats:
+        save_safetensors(sd, os.path.join(OUT, name + '.safetensors'))
+    g = torch.Generator().manual_seed(1234)
+    x = torch.randn(2, 3, hw, hw, generator=g)
+    with torch.no_grad():
+        logits = model.double()(x.double()).float()
+    save_npy(os.path.join(OUT, name + '_in0.npy'), x[0:1].numpy())       # (1,3,H,W)
+    save_npy(os.path.join(OUT, name + '_in1.npy'), x[1].numpy())         # (3,H,W)
+    save_npy(os.path.join(OUT, name + '_logits.npy'), logits.numpy())    # (2,10)
+
+
+class Evil:
+    def __init__(self, fn, arg):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self):
+        return (self.fn, (self.arg,))
+
+
+def hostile():
+    import builtins
+    marker = 'gcw_pwned_marker'
+    # legacy layout: the very first pickle already calls os.system
+    with open(os.path.join(OUT, 'hostile_legacy.pth'), 'wb') as f:
+        f.write(pickle.dumps(Evil(os.system, 'touch ' + marker), protocol=2))
+    # zip layout: data.pkl is a dict whose value is built by builtins.eval
+    payload = "__import__('os').system('touch %s')" % marker
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w') as z:
+        z.writestr('hostile/data.pkl', pickle.dumps({'w': Evil(builtins.eval, payload)}, protocol=2))
+        z.writestr('hostile/version', '3\n')
+    with open(os.path.join(OUT, 'hostile_zip.pth'), 'wb') as f:
+        f.write(buf.getvalue())
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    make('vgg16_small', vgg([2, 2, 'M', 4, 4, 'M', 8, 8, 8, 'M', 16, 16, 16, 'M', 16, 16, 16, 'M'], False, 32, 10),
+         64, ('legacy', 'zip', 'safetensors'))
+    torch.manual_seed(1)
+    make('alexnet_small', alexnet([4, 12, 24, 16, 16], 32, 10), 95, ('legacy', 'zip', 'safetensors'))
+    torch.manual_seed(2)
+    m = vgg([2, 'M', 4, 'M', 8, 8, 'M', 16, 16, 'M', 16, 16, 'M'], True, 32, 10)
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.2, 0.2)
+    make('vgg11bn_small', m, 64, ('zip',))
+    with open(os.path.join(OUT, 'labels10.txt'), 'w') as f:
+        f.write(''.join('class %d name\n' % i for i in range(10)))
+    hostile()
+    total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
+    print('wrote %s: %d files, %d bytes' % (OUT, len(os.listdir(OUT)), total))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,732 @@
+#!/usr/bin/env python3
+"""gcw_convert.py - convert a torchvision VGG/AlexNet checkpoint to a .gcw file.
+
+usage: gcw_convert.py INPUT OUTPUT.gcw [--arch NAME] [--labels FILE]
+
+INPUT is a PyTorch state dict saved with torch.save (the legacy serialization
+that torchvision's downloadable vgg16-397923af.pth / alexnet-owt-7be5be79.pth
+use, or the zip archive of current torch.save), or a .safetensors file.
+Python 3 standard library only. Pickled data is never executed: only an
+allow-list of PyTorch tensor-rebuild functions and storage types is honoured;
+any other global is refused by name. The .gcw layout is docs/format.md.
+"""
+import argparse
+import array
+import collections
+import io
+import itertools
+import json
+import os
+import pickle
+import struct
+import sys
+import zipfile
+
+MAX_PICKLE = 64 << 20          # bytes of pickle we are willing to parse (zip data.pkl)
+MAX_NUMEL = 1 << 32            # elements in one storage / tensor
+MAX_HEADER = 100 << 20         # safetensors JSON header
+LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
+LEGACY_PROTOCOL = 1001
+
+
+class ConvertError(Exception):
+    pass
+
+
+def fail(msg):
+    raise ConvertError(msg)
+
+
+# ---------------------------------------------------------------- tensors
+
+DTYPES = {  # name: (element size, struct/array code or None)
+    'f32': 4, 'f16': 2, 'f64': 8, 'bf16': 2, 'i64': 8, 'i32': 4, 'i16': 2, 'i8': 1, 'u8': 1, 'bool': 1,
+}
+FLOATS = ('f32', 'f16', 'f64', 'bf16')
+
+
+class Storage:
+    """Raw little-endian bytes of numel elements of dtype; data filled in later."""
+    def __init__(self, dtype, key, numel):
+        self.dtype, self.key, self.numel = dtype, key, numel
+        self.data = None       # bytes-like, numel * element size
+        self.reader = None     # or a callable returning the bytes (lazy)
+
+    def bytes(self):
+        if self.data is None:
+            if self.reader is None:
+                fail('storage %s has no data in the file' % self.key)
+            self.data = self.reader()
+        return self.data
+
+
+class Tensor:
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
+
+    def numel(self):
+        n = 1
+        for s in self.size:
+            n *= s
+        return n
+
+    def validate(self, name):
+        st = self.storage
+        if not isinstance(st, Storage):
+            fail('%s: tensor without a storage' % name)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (self.offset,) + self.size + self.stride):
+            fail('%s: non-integer size, stride or offset' % name)
+        if len(self.size) != len(self.stride) or len(self.size) > 8:
+            fail('%s: size and stride disagree' % name)
+        if self.offset < 0 or any(s < 0 for s in self.size) or any(s < 0 for s in self.stride):
+            fail('%s: negative size, stride or offset' % name)
+        n = self.numel()
+        if n > MAX_NUMEL:
+            fail('%s: %d elements exceed the limit of %d' % (name, n, MAX_NUMEL))
+        if n:
+            last = self.offset + sum((s - 1) * d for s, d in zip(self.size, self.stride))
+            if last >= st.numel:
+                fail('%s: view reaches element %d of a storage of %d' % (name, last, st.numel))
+
+    def f32_bytes(self, name):
+        """Contiguous little-endian float32 bytes (C order)."""
+        st = self.storage
+        if st.dtype not in FLOATS:
+            fail('%s: dtype %s is not a floating-point type' % (name, st.dtype))
+        es = DTYPES[st.dtype]
+        raw = st.bytes()
+        if len(raw) != st.numel * es:
+            fail('%s: storage holds %d bytes, expected %d' % (name, len(raw), st.numel * es))
+        n = self.numel()
+        c_stride, acc = [], 1
+        for s in reversed(self.size):
+            c_stride.append(acc)
+            acc *= s
+        c_stride.reverse()
+        contiguous = all(s == 1 or d == c for s, d, c in zip(self.size, self.stride, c_stride))
+        if contiguous:
+            span = raw[self.offset * es:(self.offset + n) * es]
+            return to_f32(span, st.dtype)
+        # strided view: convert the covered range, then gather row by row
+        last = self.offset + sum((s - 1) * d for s, d in zip(self.size, self.stride))
+        src = array.array('f', to_f32(raw[self.offset * es:(last + 1) * es], st.dtype))
+        if sys.byteorder != 'little':
+            src.byteswap()
+        out = array.array('f')
+        *outer, inner = self.size or (1,)
+        *ostride, istride = self.stride or (1,)
+        for idx in itertools.product(*[range(s) for s in outer]):
+            base = sum(i * d for i, d in zip(idx, ostride))
+            out.extend(src[base:base + (inner - 1) * istride + 1:istride] if istride else array.array('f', [src[base]]) * inner)
+        if sys.byteorder != 'little':
+            out.byteswap()
+        return out.tobytes()
+
+
+def to_f32(raw, dtype):
+    raw = bytes(raw)
+    if dtype == 'f32':
+        return raw
+    if dtype == 'f64':
+        a = array.array('d', raw)
+        if sys.byteorder != 'little':
+            a.byteswap()
+        b = array.array('f', a)
+    elif dtype == 'f16':
+        b = array.array('f')
+        step = 1 << 20
+        for i in range(0, len(raw), 2 * step):
+            chunk = raw[i:i + 2 * step]
+            b.extend(struct.unpack('<%de' % (len(chunk) // 2), chunk))
+    elif dtype == 'bf16':
+        out = bytearray(len(raw) * 2)       # bfloat16 is the high half of a float32
+        out[2::4] = raw[0::2]
+        out[3::4] = raw[1::2]
+        return bytes(out)
+    else:
+        fail('cannot convert %s to float32' % dtype)
+    if sys.byteorder != 'little':
+        b.byteswap()
+    return b.tobytes()
+
+
+# ---------------------------------------------------------------- restricted unpickling
+
+class StorageType:
+    def __init__(self, dtype):
+        self.dtype = dtype
+
+
+class Marker:
+    def __init__(self, name):
+        self.name = name
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *rest):
+    return Tensor(storage, storage_offset, size, stride)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *rest):
+    if not isinstance(data, Tensor):
+        fail('_rebuild_parameter of something that is not a tensor')
+    return data
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if func not in (_rebuild_tensor, _rebuild_parameter) or not isinstance(new_type, Marker):
+        fail('_rebuild_from_type_v2 with an unexpected function or type')
+    return func(*args)
+
+
+STORAGE_TYPES = {
+    'FloatStorage': 'f32', 'HalfStorage': 'f16', 'DoubleStorage': 'f64', 'BFloat16Storage': 'bf16',
+    'LongStorage': 'i64', 'IntStorage': 'i32', 'ShortStorage': 'i16', 'CharStorage': 'i8',
+    'ByteStorage': 'u8', 'BoolStorage': 'bool',
+}
+
+ALLOWED = {
+    ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
+    ('torch._utils', '_rebuild_parameter'): _rebuild_parameter,
+    ('torch._utils', '_rebuild_parameter_with_state'): _rebuild_parameter,
+    ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type_v2,
+    ('torch', 'Tensor'): Marker('torch.Tensor'),
+    ('torch.nn.parameter', 'Parameter'): Marker('torch.nn.Parameter'),
+    ('collections', 'OrderedDict'): collections.OrderedDict,
+}
+for _n, _d in STORAGE_TYPES.items():
+    ALLOWED[('torch', _n)] = StorageType(_d)
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Resolves only allow-listed globals; storages come from persistent ids."""
+
+    def __init__(self, f, storages=None, legacy=False):
+        super().__init__(f)
+        self.storages = storages if storages is not None else {}
+        self.legacy = legacy
+
+    def find_class(self, module, name):
+        obj = ALLOWED.get((module, name))
+        if obj is None:
+            raise ConvertError('refusing to load: the pickle references the global %s.%s, which is not on '
+                               'the allow-list (only PyTorch tensor rebuild functions and storage types '
+                               'are accepted); nothing was executed' % (module, name))
+        return obj
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != 'storage':
+            raise ConvertError('unsupported persistent id in pickle (only tensor storages are accepted)')
+        stype, key, numel = pid[1], pid[2], pid[4]
+        if not isinstance(stype, StorageType) or not isinstance(key, str) or not isinstance(numel, int):
+            raise ConvertError('malformed storage reference in pickle')
+        if numel < 0 or numel > MAX_NUMEL:
+            raise ConvertError('storage %s claims %d elements (limit %d)' % (key, numel, MAX_NUMEL))
+        st = self.storages.get(key)
+        if st is None:
+            st = self.storages[key] = Storage(stype.dtype, key, numel)
+        elif st.dtype != stype.dtype or st.numel != numel:
+            raise ConvertError('storage %s is referenced with different types or sizes' % key)
+        view = pid[5] if len(pid) == 6 else None
+        if view is not None:  # legacy storage view: (view_key, offset, size) of the root storage
+            if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) for v in view[1:])):
+                raise ConvertError('malformed storage view in pickle')
+            _, off, size = view
+            if off < 0 or size < 0 or off + size > numel:
+                raise ConvertError('storage view %r lies outside storage %s' % (view[0], key))
+            v = Storage(stype.dtype, '%s[%d:%d]' % (key, off, off + size), size)
+            es = DTYPES[stype.dtype]
+            v.reader = lambda st=st, off=off, size=size, es=es: st.bytes()[off * es:(off + size) * es]
+            return v
+        return st
+
+
+def safe_load(f, storages=None):
+    try:
+        return SafeUnpickler(f, storages).load()
+    except ConvertError:
+        raise
+    except RecursionError:
+        fail('pickle nests too deeply')
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            struct.error, MemoryError, OverflowError, UnicodeDecodeError) as e:
+        fail('corrupt or truncated pickle: %s' % (str(e)[:200] or type(e).__name__))
+
+
+# ---------------------------------------------------------------- readers
+
+def read_legacy(path):
+    storages = {}
+    with open(path, 'rb') as f:
+        size = os.fstat(f.fileno()).st_size
+        if safe_load(f) != LEGACY_MAGIC:
+            fail('%s: not a PyTorch file (bad magic number)' % path)
+        if safe_load(f) != LEGACY_PROTOCOL:
+            fail('%s: unsupported legacy protocol version' % path)
+        info = safe_load(f)
+        if not isinstance(info, dict) or info.get('little_endian', True) is not True:
+            fail('%s: big-endian checkpoints are not supported' % path)
+        obj = safe_load(f, storages)
+        keys = safe_load(f)
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            fail('%s: malformed storage key list' % path)
+        for k in keys:
+            st = storages.get(k)
+            if st is None:
+                fail('%s: storage %s is listed but never referenced' % (path, k))
+            hdr = f.read(8)
+            if len(hdr) != 8:
+                fail('%s: truncated before storage %s' % (path, k))
+            (numel,) = struct.unpack('<q', hdr)
+            if numel != st.numel:
+                fail('%s: storage %s has %d elements, the pickle said %d' % (path, k, numel, st.numel))
+            nbytes = numel * DTYPES[st.dtype]
+            if f.tell() + nbytes > size:
+                fail('%s: truncated: storage %s needs %d bytes past the end' % (path, k, f.tell() + nbytes - size))
+            st.data = f.read(nbytes)
+            if len(st.data) != nbytes:
+                fail('%s: truncated in storage %s' % (path, k))
+    return obj
+
+
+def read_zip(path):
+    storages = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            pkl = [n for n in names if n == 'data.pkl' or n.endswith('/data.pkl')]
+            if len(pkl) != 1:
+                fail('%s: zip archive without a single data.pkl (not a torch.save file)' % path)
+            prefix = pkl[0][:-len('data.pkl')]
+            info = z.getinfo(pkl[0])
+            if info.file_size > MAX_PICKLE:
+                fail('%s: data.pkl of %d bytes exceeds the limit of %d' % (path, info.file_size, MAX_PICKLE))
+            if prefix + 'byteorder' in names and z.read(prefix + 'byteorder').strip() not in (b'little', b''):
+                fail('%s: big-endian checkpoints are not supported' % path)
+            obj = safe_load(io.BytesIO(z.read(pkl[0])), storages)
+            for key, st in storages.items():
+                name = prefix + 'data/' + key
+                try:
+                    zi = z.getinfo(name)
+                except KeyError:
+                    fail('%s: storage %s is missing from the archive' % (path, key))
+                need = st.numel * DTYPES[st.dtype]
+                if zi.file_size != need:
+                    fail('%s: storage %s has %d bytes, %d expected' % (path, key, zi.file_size, need))
+                st.data = z.read(name)
+                if len(st.data) != need:
+                    fail('%s: storage %s is truncated' % (path, key))
+    except zipfile.BadZipFile as e:
+        fail('%s: corrupt or truncated zip archive (%s)' % (path, e))
+    except (EOFError, OSError, ValueError, NotImplementedError) as e:
+        fail('%s: cannot read the zip archive (%s)' % (path, e))
+    return obj
+
+
+SAFETENSORS_DTYPES = {'F32': 'f32', 'F16': 'f16', 'F64': 'f64', 'BF16': 'bf16', 'I64': 'i64', 'I32': 'i32',
+                      'I16': 'i16', 'I8': 'i8', 'U8': 'u8', 'BOOL': 'bool'}
+
+
+def read_safetensors(path):
+    size = os.path.getsize(path)
+    with open(path, 'rb') as f:
+        hdr = f.read(8)
+        if len(hdr) != 8:
+            fail('%s: truncated safetensors header' % path)
+        (n,) = struct.unpack('<Q', hdr)
+        if n > MAX_HEADER or 8 + n > size:
+            fail('%s: safetensors header of %d bytes does not fit the file' % (path, n))
+        try:
+            meta = json.loads(f.read(n).decode('utf-8'))
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:
+            fail('%s: malformed safetensors JSON header (%s)' % (path, str(e)[:100]))
+    if not isinstance(meta, dict):
+        fail('%s: safetensors header is not an object' % path)
+    data_start, data_len = 8 + n, size - 8 - n
+    out, spans = collections.OrderedDict(), []
+    for name, e in meta.items():
+        if name == '__metadata__':
+            continue
+        if not isinstance(e, dict) or set(e) != {'dtype', 'shape', 'data_offsets'}:
+            fail('%s: malformed entry for %s' % (path, name))
+        dt, shape, offs = e['dtype'], e['shape'], e['data_offsets']
+        if dt not in SAFETENSORS_DTYPES:
+            fail('%s: %s has unsupported dtype %r' % (path, name, dt))
+        if not (isinstance(shape, list) and len(shape) <= 8 and all(isinstance(s, int) and s >= 0 for s in shape)):
+            fail('%s: %s has a malformed shape' % (path, name))
+        if not (isinstance(offs, list) and len(offs) == 2 and all(isinstance(o, int) for o in offs)):
+            fail('%s: %s has malformed data_offsets' % (path, name))
+        dtype = SAFETENSORS_DTYPES[dt]
+        numel = 1
+        for s in shape:
+            numel *= s
+        if numel > MAX_NUMEL:
+            fail('%s: %s has too many elements' % (path, name))
+        b, e_ = offs
+        if not (0 <= b <= e_ <= data_len) or e_ - b != numel * DTYPES[dtype]:
+            fail('%s: %s: data_offsets %r do not match its shape or the file size' % (path, name, offs))
+        spans.append((b, e_, name))
+        st = Storage(dtype, name, numel)
+        st.reader = lambda b=b, e_=e_: _read_span(path, data_start + b, e_ - b)
+        stride, acc = [], 1
+        for s in reversed(shape):
+            stride.append(acc)
+            acc *= s
+        out[name] = Tensor(st, 0, shape, list(reversed(stride)))
+    spans.sort()
+    for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
+        if b1 < e0:
+            fail('%s: tensors %s and %s overlap' % (path, n0, n1))
+    return out
+
+
+def _read_span(path, off, n):
+    with open(path, 'rb') as f:
+        f.seek(off)
+        d = f.read(n)
+    if len(d) != n:
+        fail('%s: truncated tensor data' % path)
+    return d
+
+
+def read_checkpoint(path):
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(8)
+    except OSError as e:
+        fail('%s: %s' % (path, e.strerror or e))
+    if head[:4] == b'PK\x03\x04':
+        obj = read_zip(path)
+    elif len(head) == 8 and head[:1] == b'\x80':
+        obj = read_legacy(path)
+    elif len(head) == 8 and struct.unpack('<Q', head)[0] < MAX_HEADER and path.endswith('.safetensors'):
+        obj = read_safetensors(path)
+    elif len(head) == 8:
+        try:
+            obj = read_safetensors(path)
+        except ConvertError:
+            fail('%s: not a PyTorch (.pth legacy or zip) or .safetensors file' % path)
+    else:
+        fail('%s: file too short' % path)
+    return state_dict_of(obj, path)
+
+
+def state_dict_of(obj, path):
+    if isinstance(obj, dict) and not any(isinstance(v, Tensor) for v in obj.values()):
+        for k in ('state_dict', 'model', 'model_state_dict'):
+            if isinstance(obj.get(k), dict):
+                obj = obj[k]
+                break
+    if not isinstance(obj, dict):
+        fail('%s: the file does not hold a state dict' % path)
+    sd = collections.OrderedDict()
+    for k, v in obj.items():
+        if not isinstance(k, str):
+            fail('%s: state dict key of type %s' % (path, type(k).__name__))
+        if not isinstance(v, Tensor):
+            fail('%s: %s is not a tensor' % (path, k))
+        if k.endswith('num_batches_tracked'):
+            continue
+        v.validate(k)
+        sd[k[7:] if k.startswith('module.') else k] = v
+    return sd
+
+
+# ---------------------------------------------------------------- architectures
+
+VGG_CFGS = {
+    'vgg11': [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
+    'vgg13': [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
+    'vgg16': [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'],
+    'vgg19': [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M',
+              512, 512, 512, 512, 'M'],
+}
+SUPPORTED = sorted(list(VGG_CFGS) + [k + '_bn' for k in VGG_CFGS] + ['alexnet'])
+
+HPARAMS = {  # kind: [(key, type)] with type 0 integer, 1 float (docs/format.md)
+    'conv2d': [(k, 0) for k in ('in_channels', 'out_channels', 'kernel_h', 'kernel_w', 'stride_h', 'stride_w',
+                                'pad_h', 'pad_w', 'dilation_h', 'dilation_w', 'groups', 'bias')],
+    'relu': [],
+    'maxpool2d': [(k, 0) for k in ('kernel_h', 'kernel_w', 'stride_h', 'stride_w', 'pad_h', 'pad_w',
+                                   'dilation_h', 'dilation_w', 'ceil_mode', 'count_include_pad')],
+    'adaptive_avgpool2d': [('out_h', 0), ('out_w', 0)],
+    'linear': [('in_features', 0), ('out_features', 0), ('bias', 0)],
+    'dropout': [('p', 1)],
+    'flatten': [],
+    'batchnorm2d': [('num_features', 0), ('eps', 1)],
+}
+PARAM_SUFFIXES = {'conv2d': ('weight', 'bias'), 'linear': ('weight', 'bias'),
+                  'batchnorm2d': ('weight', 'bias', 'running_mean', 'running_var')}
+
+
+class Graph:
+    def __init__(self, sd):
+        self.sd, self.layers, self.used = sd, [], set()
+
+    def shape(self, key):
+        t = self.sd.get(key)
+        return None if t is None else t.size
+
+    def need(self, key, ndim):
+        s = self.shape(key)
+        if s is None:
+            fail('%s is missing from the state dict' % key)
+        if len(s) != ndim:
+            fail('%s has %d dimensions, expected %d' % (key, len(s), ndim))
+        return s
+
+    def add(self, kind, name, **hp):
+        self.layers.append((kind, name, hp))
+        for suf in PARAM_SUFFIXES.get(kind, ()):
+            if suf == 'bias' and not hp.get('bias', 1):
+                continue
+            self.used.add(name + '.' + suf)
+
+    def conv(self, name, cin, k, stride=1, pad=0):
+        w = self.need(name + '.weight', 4)
+        if w[1] != cin or w[2] != k or w[3] != k:
+            fail('%s.weight has shape %s, expected (out, %d, %d, %d)' % (name, 'x'.join(map(str, w)), cin, k, k))
+        bias = name + '.bias' in self.sd
+        if bias and self.shape(name + '.bias') != (w[0],):
+            fail('%s.bias does not match %d output channels' % (name, w[0]))
+        self.add('conv2d', name, in_channels=cin, out_channels=w[0], kernel_h=k, kernel_w=k, stride_h=stride,
+                 stride_w=stride, pad_h=pad, pad_w=pad, dilation_h=1, dilation_w=1, groups=1, bias=int(bias))
+        return w[0]
+
+    def linear(self, name, fin):
+        w = self.need(name + '.weight', 2)
+        if w[1] != fin:
+            fail('%s.weight has %d inputs, expected %d' % (name, w[1], fin))
+        bias = name + '.bias' in self.sd
+        if bias and self.shape(name + '.bias') != (w[0],):
+            fail('%s.bias does not match %d outputs' % (name, w[0]))
+        self.add('linear', name, in_features=fin, out_features=w[0], bias=int(bias))
+        return w[0]
+
+    def bn(self, name, c):
+        for s in PARAM_SUFFIXES['batchnorm2d']:
+            if self.shape(name + '.' + s) != (c,):
+                fail('%s.%s missing or not of shape (%d)' % (name, s, c))
+        self.add('batchnorm2d', name, num_features=c, eps=1e-5)
+
+    def pool(self, name, k, s):
+        self.add('maxpool2d', name, kernel_h=k, kernel_w=k, stride_h=s, stride_w=s, pad_h=0, pad_w=0,
+                 dilation_h=1, dilation_w=1, ceil_mode=0, count_include_pad=1)
+
+    def finish(self):
+        extra = [k for k in self.sd if k not in self.used]
+        if extra:
+            fail('state dict has tensors this architecture does not use: %s' % ', '.join(extra[:8]))
+
+
+def vgg_conv_indices(cfg, bn):
+    idx, out = 0, []
+    for v in cfg:
+        if v == 'M':
+            idx += 1
+        else:
+            out.append(idx)
+            idx += 3 if bn else 2
+    return out
+
+
+def build_vgg(sd, arch):
+    bn = arch.endswith('_bn')
+    cfg = VGG_CFGS[arch[:-3] if bn else arch]
+    g = Graph(sd)
+    idx, c = 0, 3
+    for v in cfg:
+        if v == 'M':
+            g.pool('features.%d' % idx, 2, 2)
+            idx += 1
+            continue
+        c = g.conv('features.%d' % idx, c, 3, 1, 1)
+        idx += 1
+        if bn:
+            g.bn('features.%d' % idx, c)
+            idx += 1
+        g.add('relu', 'features.%d' % idx)
+        idx += 1
+    g.add('adaptive_avgpool2d', 'avgpool', out_h=7, out_w=7)
+    g.add('flatten', 'flatten')
+    f = g.linear('classifier.0', c * 49)
+    g.add('relu', 'classifier.1')
+    g.add('dropout', 'classifier.2', p=0.5)
+    f = g.linear('classifier.3', f)
+    g.add('relu', 'classifier.4')
+    g.add('dropout', 'classifier.5', p=0.5)
+    g.linear('classifier.6', f)
+    g.finish()
+    return g
+
+
+def build_alexnet(sd):
+    g = Graph(sd)
+    c = g.conv('features.0', 3, 11, 4, 2)
+    g.add('relu', 'features.1')
+    g.pool('features.2', 3, 2)
+    c = g.conv('features.3', c, 5, 1, 2)
+    g.add('relu', 'features.4')
+    g.pool('features.5', 3, 2)
+    c = g.conv('features.6', c, 3, 1, 1)
+    g.add('relu', 'features.7')
+    c = g.conv('features.8', c, 3, 1, 1)
+    g.add('relu', 'features.9')
+    c = g.conv('features.10', c, 3, 1, 1)
+    g.add('relu', 'features.11')
+    g.pool('features.12', 3, 2)
+    g.add('adaptive_avgpool2d', 'avgpool', out_h=6, out_w=6)
+    g.add('flatten', 'flatten')
+    g.add('dropout', 'classifier.0', p=0.5)
+    f = g.linear('classifier.1', c * 36)
+    g.add('relu', 'classifier.2')
+    g.add('dropout', 'classifier.3', p=0.5)
+    f = g.linear('classifier.4', f)
+    g.add('relu', 'classifier.5')
+    g.linear('classifier.6', f)
+    g.finish()
+    return g
+
+
+def detect_arch(sd):
+    convs = sorted(int(k.split('.')[1]) for k in sd
+                   if k.startswith('features.') and k.endswith('.weight') and k.count('.') == 2
+                   and k.split('.')[1].isdigit() and len(sd[k].size) == 4)
+    if convs == [0, 3, 6, 8, 10] and 'classifier.1.weight' in sd:
+        return 'alexnet'
+    for name, cfg in VGG_CFGS.items():
+        for bn in (False, True):
+            if convs == vgg_conv_indices(cfg, bn) and 'classifier.0.weight' in sd:
+                return name + ('_bn' if bn else '')
+    fail('unknown layout (conv layers at features.%s); supported: %s (or pass --arch)'
+         % (','.join(map(str, convs)) or '<none>', ', '.join(SUPPORTED)))
+
+
+def build_graph(sd, arch):
+    if arch is None:
+        arch = detect_arch(sd)
+    if arch == 'alexnet':
+        return arch, build_alexnet(sd)
+    if arch in SUPPORTED:
+        return arch, build_vgg(sd, arch)
+    fail('unknown --arch %s; supported: %s' % (arch, ', '.join(SUPPORTED)))
+
+
+# ---------------------------------------------------------------- .gcw writer
+
+MAGIC = b'\x89GCW\r\n\x1a\n'
+
+
+def pstr(s):
+    b = s.encode('utf-8')
+    return struct.pack('<I', len(b)) + b
+
+
+def pad64(n):
+    return (n + 63) & ~63
+
+
+def write_gcw(path, g, labels):
+    graph, inp = bytearray(), 'input'
+    for kind, name, hp in g.layers:
+        graph += pstr(kind) + pstr(name) + pstr(inp)
+        keys = HPARAMS[kind]
+        graph += struct.pack('<I', len(keys))
+        for key, typ in keys:
+            graph += pstr(key) + struct.pack('<I', typ)
+            graph += struct.pack('<q', hp[key]) if typ == 0 else struct.pack('<d', hp[key])
+        inp = name
+    tensors, dirb, off = [], bytearray(), 0
+    for kind, name, hp in g.layers:
+        for suf in PARAM_SUFFIXES.get(kind, ()):
+            key = name + '.' + suf
+            if key not in g.used:
+                continue
+            t = g.sd[key]
+            nb = t.numel() * 4
+            dirb += pstr(key) + struct.pack('<II', 0, len(t.size))
+            dirb += struct.pack('<4q', *(list(t.size) + [1] * (4 - len(t.size))))
+            dirb += struct.pack('<QQ', off, nb)
+            tensors.append((key, t, nb))
+            off += pad64(nb)
+    meta = struct.pack('<iiiI', 224, 224, 256, 0)
+    meta += struct.pack('<7f', 1.0 / 255.0, 0.485, 0.456, 0.406, 0.229, 0.224, 0.225)
+    meta += struct.pack('<I', len(labels)) + b''.join(pstr(s) for s in labels)
+    graph_off = 128
+    dir_off = graph_off + len(graph)
+    meta_off = dir_off + len(dirb)
+    data_off = pad64(meta_off + len(meta))
+    n_tensors = len(tensors)
+    hdr = MAGIC + struct.pack('<IIQII', 1, 128, data_off + off, len(g.layers), n_tensors)
+    hdr += struct.pack('<8Q', graph_off, len(graph), dir_off, len(dirb), meta_off, len(meta), data_off, off)
+    hdr += bytes(32)
+    tmp = path + '.tmp'
+    try:
+        with open(tmp, 'wb') as f:
+            f.write(hdr + graph + dirb + meta)
+            f.write(bytes(data_off - f.tell()))
+            for key, t, nb in tensors:
+                b = t.f32_bytes(key)
+                if len(b) != nb:
+                    fail('%s: internal size mismatch' % key)
+                f.write(b)
+                f.write(bytes(pad64(nb) - nb))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return data_off + off, n_tensors
+
+
+def read_labels(path, n_classes):
+    try:
+        with open(path, 'r', encoding='utf-8') as f:
+            lines = f.read().split('\n')
+    except (OSError, UnicodeDecodeError) as e:
+        fail('%s: cannot read labels (%s)' % (path, e))
+    if lines and lines[-1] == '':
+        lines.pop()
+    labels = [s.rstrip('\r') for s in lines]
+    for i, s in enumerate(labels):
+        b = s.encode('utf-8')
+        if not 1 <= len(b) <= 1023 or any(c < 0x20 for c in b):
+            fail('%s: label on line %d must be 1..1023 bytes without control characters' % (path, i + 1))
+    if len(labels) != n_classes:
+        fail('%s: %d labels for a network with %d outputs' % (path, len(labels), n_classes))
+    return labels
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        description='Convert a torchvision VGG/AlexNet checkpoint (.pth legacy or zip, .safetensors) to .gcw. '
+                    'Supported architectures: ' + ', '.join(SUPPORTED) + '.')
+    ap.add_argument('input', help='state dict: torch.save file (.pth) or .safetensors')
+    ap.add_argument('output', help='.gcw file to write')
+    ap.add_argument('--arch', help='architecture (default: detected from the keys and shapes)')
+    ap.add_argument('--labels', help='text file with one class name per line, in output order')
+    a = ap.parse_args(argv)
+    try:
+        sd = read_checkpoint(a.input)
+        arch, g = build_graph(sd, a.arch)
+        n_classes = g.layers[-1][2]['out_features']
+        labels = read_labels(a.labels, n_classes) if a.labels else []
+        size, nt = write_gcw(a.output, g, labels)
+    except ConvertError as e:
+        print('gcw_convert: error: %s' % e, file=sys.stderr)
+        return 1
+    except OSError as e:
+        print('gcw_convert: error: %s' % e, file=sys.stderr)
+        return 1
+    except MemoryError:
+        print('gcw_convert: error: out of memory', file=sys.stderr)
+        return 1
+    params = sum(g.sd[k].numel() for k in g.used)
+    print('%s: %s, %d layers, %d tensors, %d parameters, %d classes%s, %d bytes'
+          % (a.output, arch, len(g.layers), nt, params, n_classes,
+             ' (labelled)' if labels else '', size))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
