@@ -350,6 +350,100 @@ gc_status gc_session_param_grad(const gc_session *s, const char *name, gc_tensor
 size_t gc_session_memory(const gc_session *s);
 
 /* ------------------------------------------------------------------------ */
+/* Explanations: Grad-CAM, counterfactual, CAM, guided backprop, deconvnet   */
+/* ------------------------------------------------------------------------ */
+/* One forward pass is shared by every method and target of a request.
+ * Semantics (docs/explainers.md has the formulas):
+ *   score        y^c, the pre-softmax output of class c (or sum(g * y) for a
+ *                caller gradient g)
+ *   alpha_k      mean over i,j of d score / d A^k_ij (eq. 1), or the sum
+ *   cam_raw      sum_k alpha_k A^k              (signed, layer resolution)
+ *   cam          ReLU(cam_raw)                  (eq. 2)
+ *   counterfactual ReLU(sum_k -alpha_k A^k)     (weights from the negated gradient)
+ *   cam_up       cam resized bilinearly to the input size with half-pixel
+ *                centres (PyTorch align_corners=False, OpenCV INTER_LINEAR)
+ *   cam_norm     cam_up min-max scaled to [0, 1] (all zeros if constant)
+ *   guided       d score / d input with guided ReLUs (C x H x W)
+ *   guided_gradcam guided * cam_up (per pixel, every channel)
+ *   deconvnet    d score / d input with deconvnet ReLUs
+ *   cam_zhou     CAM of Zhou et al.: sum_k w^c_k A^k, for a layer followed
+ *                by global average pooling and a linear output layer
+ * Grad-CAM's backward stops at the target layer and computes no parameter
+ * gradients; top-K targets share one batched backward through the layers
+ * after it. The model is never modified. */
+
+enum {
+    GC_METHOD_GRADCAM         = 1u << 0, /* alpha, cam_raw, cam, cam_up, cam_norm */
+    GC_METHOD_COUNTERFACTUAL  = 1u << 1,
+    GC_METHOD_GUIDED_BACKPROP = 1u << 2,
+    GC_METHOD_GUIDED_GRADCAM  = 1u << 3, /* implies Grad-CAM and guided backprop */
+    GC_METHOD_DECONVNET       = 1u << 4,
+    GC_METHOD_CAM             = 1u << 5,
+    GC_METHOD_ALL_GRADIENT    = 0x1fu    /* everything but CAM */
+};
+
+typedef enum gc_target_kind {
+    GC_TARGET_TOP1 = 0,  /* the predicted class (default) */
+    GC_TARGET_CLASS,     /* class_index */
+    GC_TARGET_TOPK,      /* the top_k predicted classes, best first */
+    GC_TARGET_GRADIENT   /* a caller vector over the outputs (captioning, VQA heads) */
+} gc_target_kind;
+
+typedef struct gc_explain_request {
+    gc_target_kind target;
+    int            class_index;  /* GC_TARGET_CLASS: 0..classes-1 */
+    int            top_k;        /* GC_TARGET_TOPK: 1..classes */
+    const float   *output_grad;  /* GC_TARGET_GRADIENT: one value per output
+                                    element of the (batch 1) output; not retained */
+    const char    *layer;        /* target layer; NULL: gc_model_default_layer */
+    unsigned       methods;      /* GC_METHOD_* bits; 0 means GC_METHOD_GRADCAM */
+    int            alpha_sum;    /* nonzero: alpha is the sum, not the mean (differ by Z = h*w) */
+} gc_explain_request;
+
+/* One target's maps. Tensors are views into the session (owns_data 0),
+ * valid until the next gc_explain on the session or its free; maps not
+ * requested are empty (data NULL). */
+typedef struct gc_explanation {
+    int       class_index;      /* -1 for GC_TARGET_GRADIENT */
+    float     score;            /* y^c (logit), or sum(g * y) */
+    float     probability;      /* softmax(y)[c]; NaN for GC_TARGET_GRADIENT */
+    gc_tensor alpha;            /* (K)      channel weights */
+    gc_tensor cam_raw;          /* (h, w)   signed map */
+    gc_tensor cam;              /* (h, w)   ReLU map */
+    gc_tensor cam_up;           /* (H, W)   ReLU map at input resolution, not normalised */
+    gc_tensor cam_norm;         /* (H, W)   cam_up scaled to [0, 1] for display */
+    gc_tensor counterfactual;   /* (h, w) */
+    gc_tensor guided;           /* (C, H, W) guided backprop */
+    gc_tensor guided_gradcam;   /* (C, H, W) */
+    gc_tensor deconvnet;        /* (C, H, W) */
+    gc_tensor cam_zhou;         /* (h, w)   CAM (Zhou et al.), signed */
+} gc_explanation;
+
+typedef struct gc_explain_result {
+    const char           *layer;        /* the target layer used */
+    int                   count;        /* number of targets */
+    const gc_explanation *items;        /* (count) best first for top-K */
+    gc_tensor             logits;       /* (classes) the network output */
+    gc_tensor             probabilities;/* (classes) softmax of the output */
+} gc_explain_result;
+
+/* Name of the default target layer: the last ReLU whose output is spatial
+ * (4-D), e.g. VGG-16 "features.29" (relu5_3), AlexNet "features.11"; the last
+ * 4-D layer if there is no such ReLU; NULL if none. */
+const char *gc_model_default_layer(const gc_model *m);
+
+/* Explains the network's decision on one input (1 x C x H x W floats, the
+ * session's input shape; the session must have batch 1 and no input_layer).
+ * Runs one forward pass, then the backward passes the methods need.
+ * Errors: GC_ERR_NOT_FOUND unknown layer; GC_ERR_INVALID_ARGUMENT class out
+ * of range, top_k outside 1..classes, unknown method bits, NULL gradient;
+ * GC_ERR_SHAPE non-spatial target layer or batch != 1; GC_ERR_UNSUPPORTED
+ * CAM on a network without a GAP + linear head. Result buffers are kept in
+ * the session and reused (they grow only when a request needs more). */
+gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req,
+                     gc_explain_result *result);
+
+/* ------------------------------------------------------------------------ */
 /* Model files (.gcw)                                                        */
 /* ------------------------------------------------------------------------ */
 /* (section owned by the model-file work; see docs/format.md) */
@@ -432,8 +526,8 @@ gc_status gc_image_decode_jpeg(const void *buf, size_t len, const gc_image_limit
 gc_status gc_image_decode_pnm(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 
 /* Allocates zero-filled pixels for a width x height image of channels
- * (1..4) samples of bit_depth (8 or 16) and fills every field. Sizes are
- * checked against the default limits. On failure *img is empty. */
+ * (1..4) samples of bit_depth (8 or 16) and fills every field. On failure
+ * *img is empty (GC_ERR_INVALID_ARGUMENT, GC_ERR_OUT_OF_MEMORY). */
 gc_status gc_image_alloc(gc_image *img, int32_t width, int32_t height, int32_t channels, int32_t bit_depth);
 
 /* Conversions into a new image (*out is allocated; release with

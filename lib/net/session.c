@@ -6,6 +6,7 @@
  * accumulation buffer and one scratch workspace sized to the largest need.
  * Forward and backward then only index into it. */
 #include "model.h"
+#include "session.h"
 #include <string.h>
 
 struct gc_session {
@@ -28,6 +29,8 @@ struct gc_session {
     int               forward_done;
     void             *arena;
     size_t            arena_bytes;
+    void             *ext;        /* state of a higher layer (explainer) */
+    void            (*ext_free)(void *);
 };
 
 /* ---------------------------------------------------------------- planning */
@@ -48,6 +51,7 @@ static size_t take(layout *lay, int64_t count, size_t elem) {
 
 void gc_session_free(gc_session *s) {
     if (!s) return;
+    if (s->ext_free) s->ext_free(s->ext);
     gc_free(s->arena);
     gc_free(s->shape);
     gc_free(s->act);
@@ -337,4 +341,16 @@ gc_status gc_session_param_grad(const gc_session *s, const char *name, gc_tensor
         return gc_error(GC_ERR_STATE, "gc_session_param_grad: the last backward pass did not compute \"%s\"", name);
     view_of(&s->m->layers[i].param_shape[slot], g, view);
     return GC_OK;
+}
+
+/* ---------------------------------------------------------------- internal */
+
+const gc_model *gc_session_model(const gc_session *s) { return s->m; }
+const gc_session_config *gc_session_config_of(const gc_session *s) { return &s->cfg; }
+int gc_session_is_full(const gc_session *s) { return s->first == 0; }
+void *gc_session_ext(const gc_session *s) { return s->ext; }
+
+void gc_session_set_ext(gc_session *s, void *ext, void (*free_fn)(void *)) {
+    s->ext = ext;
+    s->ext_free = free_fn;
 }
