@@ -102,7 +102,7 @@ static long find_segment(const uint8_t *b, size_t len, int code) {
 static const char *fixtures[] = {
     "b_444_q95", "b_420_q50", "b_prog420_q75", "b_rst3B_q75", "a_444_q50", "a_422_q95",
     "a_420_q95", "a_411_q95", "a_440_q95", "a_mixed_q95", "a_42x_q95", "a_gray_q95",
-    "a_prog420_q95", "a_proggray_q50", "a_progrst_q75", "a_rst1_q75", "a_opt_q50",
+    "a_prog420_q95", "a_proggray_q50", "a_progrst_q75", "a_scans444_q90", "a_rst1_q75", "a_opt_q50",
     "c_420_17x3", "d_420_1x1"};
 
 static void check_against_reference(const char *jpg, const char *refname, int orientation) {

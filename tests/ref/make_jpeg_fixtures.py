@@ -64,6 +64,23 @@ def with_app1(jpg, name, app1):
     open(os.path.join(OUT, name + ".jpg"), "wb").write(data[:2] + app1 + data[2:])
 
 
+# custom progression: non-interleaved DC, spectral bands, 3 levels of AC refinement
+SCANS = "/tmp/jpeg_scans.txt"
+open(SCANS, "w").write("""0: 0-0, 0, 2;
+1,2: 0-0, 0, 1;
+0: 1-9, 0, 3;
+0: 10-63, 0, 3;
+1: 1-63, 0, 0;
+2: 1-63, 0, 1;
+0: 0-0, 2, 1;
+0: 0-0, 1, 0;
+1,2: 0-0, 1, 0;
+0: 1-63, 3, 2;
+0: 1-63, 2, 1;
+0: 1-63, 1, 0;
+2: 1-63, 1, 0;
+""")
+
 a = save_src("jpeg_src_a", source(61, 45, 1))
 b = save_src("jpeg_src_b", source(127, 93, 2))
 c = save_src("jpeg_src_c", source(17, 3, 3))
@@ -85,6 +102,7 @@ cases = [
     (a, "a_prog420_q95", ["-quality", "95", "-progressive"]),
     (a, "a_proggray_q50", ["-quality", "50", "-progressive", "-grayscale"]),
     (a, "a_progrst_q75", ["-quality", "75", "-progressive", "-restart", "2B"]),
+    (a, "a_scans444_q90", ["-quality", "90", "-sample", "1x1", "-scans", SCANS]),
     (a, "a_rst1_q75", ["-quality", "75", "-restart", "1"]),
     (a, "a_opt_q50", ["-quality", "50", "-optimize"]),
     (c, "c_420_17x3", ["-quality", "90"]),
