@@ -1,5 +1,5 @@
 /* gcw.c - reading, validating and writing .gcw model files (docs/format.md). */
-#include "net/model.h"
+#include "net/gcw.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <float.h>
@@ -61,6 +61,31 @@ static const hp_table hp_tables[GC_LAYER_KIND_COUNT] = {
     [GC_LAYER_LRN] = TAB(lrn_hp),               [GC_LAYER_BATCHNORM2D] = TAB(bn_hp),
 };
 _Static_assert(GC_LAYER_KIND_COUNT == 11, "hyper-parameter tables out of step with gc_layer_kind");
+
+void gc_gcw_format_hparams(const gc_layer *l, char *buf, size_t cap) {
+    size_t k = 0;
+    if (!cap) return;
+    buf[0] = 0;
+    if ((unsigned)l->kind >= GC_LAYER_KIND_COUNT) return;
+    const hp_table *t = &hp_tables[l->kind];
+    for (int d = 0; d < t->n && k < cap; d++) {
+        const char *src = (const char *)&l->p + t->defs[d].off;
+        int64_t i64;
+        int b;
+        float f;
+        const char *sep = d ? " " : "";
+        if (t->defs[d].type == HP_I64) {
+            memcpy(&i64, src, sizeof i64);
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%lld", sep, t->defs[d].key, (long long)i64);
+        } else if (t->defs[d].type == HP_BOOL) {
+            memcpy(&b, src, sizeof b);
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%d", sep, t->defs[d].key, b);
+        } else {
+            memcpy(&f, src, sizeof f);
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%g", sep, t->defs[d].key, (double)f);
+        }
+    }
+}
 
 /* ---------------------------------------------------------------- bounded little-endian reader */
 

@@ -1,0 +1,11 @@
+/* gcw.h - .gcw helpers shared with the tools (internal). */
+#ifndef GC_GCW_H
+#define GC_GCW_H
+
+#include "net/model.h"
+
+/* Writes layer l's hyper-parameters as "key=value ..." with the names of
+ * docs/format.md into buf (always terminated; "" for none). */
+void gc_gcw_format_hparams(const gc_layer *l, char *buf, size_t cap);
+
+#endif
