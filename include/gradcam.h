@@ -386,13 +386,18 @@ typedef enum gc_target_kind {
     GC_TARGET_TOP1 = 0,  /* the predicted class (default) */
     GC_TARGET_CLASS,     /* class_index */
     GC_TARGET_TOPK,      /* the top_k predicted classes, best first */
-    GC_TARGET_GRADIENT   /* a caller vector over the outputs (captioning, VQA heads) */
+    GC_TARGET_GRADIENT,  /* a caller vector over the outputs (captioning, VQA heads) */
+    GC_TARGET_CLASSES    /* the n_classes classes listed in classes, in that order */
 } gc_target_kind;
+
+#define GC_EXPLAIN_MAX_TARGETS 64
 
 typedef struct gc_explain_request {
     gc_target_kind target;
     int            class_index;  /* GC_TARGET_CLASS: 0..classes-1 */
-    int            top_k;        /* GC_TARGET_TOPK: 1..classes */
+    int            top_k;        /* GC_TARGET_TOPK: 1..min(classes, GC_EXPLAIN_MAX_TARGETS) */
+    const int     *classes;      /* GC_TARGET_CLASSES: n_classes indices; not retained */
+    int            n_classes;    /* 1..GC_EXPLAIN_MAX_TARGETS */
     const float   *output_grad;  /* GC_TARGET_GRADIENT: one value per output
                                     element of the (batch 1) output; not retained */
     const char    *layer;        /* target layer; NULL: gc_model_default_layer */

@@ -230,6 +230,16 @@ TEST(top_k_equals_single_runs) {
         CHECK(test_rel_err(up[t], res.items[0].cam_up.data, 169, 1e-6) < 1e-5);
         CHECK(test_rel_err(gg[t], res.items[0].guided_gradcam.data, 3 * 169, 1e-9) < 1e-5);
     }
+    /* an explicit class list (reversed) gives the same maps in its order */
+    int list[4] = {classes[3], classes[2], classes[1], classes[0]};
+    gc_explain_request lr = {.target = GC_TARGET_CLASSES, .classes = list, .n_classes = 4,
+                             .methods = GC_METHOD_GUIDED_GRADCAM};
+    CHECK_OK(gc_explain(s, x, &lr, &res));
+    CHECK(res.count == 4);
+    for (int t = 0; t < 4 && res.count == 4; t++) {
+        CHECK(res.items[t].class_index == list[t]);
+        CHECK(test_rel_err(up[3 - t], res.items[t].cam_up.data, 169, 1e-6) < 1e-5);
+    }
     /* a caller gradient equal to a one-hot gives that class's maps */
     float og[7] = {0};
     og[classes[1]] = 1.0f;
@@ -310,6 +320,14 @@ TEST(bad_requests_are_refused) {
     CHECK_FAILS(gc_explain(s, x, &k, &res), GC_ERR_INVALID_ARGUMENT);
     k.top_k = 0;
     CHECK_FAILS(gc_explain(s, x, &k, &res), GC_ERR_INVALID_ARGUMENT);
+    int bad_list[2] = {1, 5};
+    gc_explain_request cl = {.target = GC_TARGET_CLASSES, .classes = bad_list, .n_classes = 2};
+    CHECK_FAILS(gc_explain(s, x, &cl, &res), GC_ERR_INVALID_ARGUMENT);
+    cl.n_classes = 0;
+    CHECK_FAILS(gc_explain(s, x, &cl, &res), GC_ERR_INVALID_ARGUMENT);
+    cl.classes = NULL;
+    cl.n_classes = 1;
+    CHECK_FAILS(gc_explain(s, x, &cl, &res), GC_ERR_INVALID_ARGUMENT);
     gc_explain_request l = {.layer = "features.99"};
     CHECK_FAILS(gc_explain(s, x, &l, &res), GC_ERR_NOT_FOUND);
     l.layer = "classifier.0";

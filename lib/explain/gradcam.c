@@ -193,7 +193,7 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w;
     int64_t Cin = cfg->channels, H = cfg->height, W = cfg->width, HW = H * W;
 
-    int k = 1, targets[64];
+    int k = 1, targets[GC_EXPLAIN_MAX_TARGETS];
     int *tg = targets;
     switch (req->target) {
     case GC_TARGET_TOP1: top_k(y.data, classes, 1, tg); break;
@@ -203,11 +203,23 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
         tg[0] = req->class_index;
         break;
     case GC_TARGET_TOPK:
-        if (req->top_k < 1 || req->top_k > classes || req->top_k > 64)
+        if (req->top_k < 1 || req->top_k > classes || req->top_k > GC_EXPLAIN_MAX_TARGETS)
             return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: top_k %d outside 1..%lld", req->top_k,
-                            (long long)(classes < 64 ? classes : 64));
+                            (long long)(classes < GC_EXPLAIN_MAX_TARGETS ? classes : GC_EXPLAIN_MAX_TARGETS));
         k = req->top_k;
         top_k(y.data, classes, k, tg);
+        break;
+    case GC_TARGET_CLASSES:
+        if (!req->classes || req->n_classes < 1 || req->n_classes > GC_EXPLAIN_MAX_TARGETS)
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: GC_TARGET_CLASSES needs 1..%d classes, got %d%s",
+                            GC_EXPLAIN_MAX_TARGETS, req->n_classes, req->classes ? "" : " (NULL list)");
+        k = req->n_classes;
+        for (int t = 0; t < k; t++) {
+            if (req->classes[t] < 0 || req->classes[t] >= classes)
+                return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: class %d outside 0..%lld", req->classes[t],
+                                (long long)classes - 1);
+            tg[t] = req->classes[t];
+        }
         break;
     case GC_TARGET_GRADIENT:
         if (!req->output_grad) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: GC_TARGET_GRADIENT without output_grad");
