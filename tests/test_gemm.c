@@ -182,7 +182,7 @@ TEST(large_awkward_sizes) {
     static const int64_t cases[][3] = {
         {65, 127, 257}, {257, 65, 127}, {127, 257, 65}, {257, 257, 1}, {1, 257, 257},
         {257, 1, 257}, {127, 127, 127}, {257, 257, 257}, {700, 33, 300}, {3, 4100, 5},
-        {31, 65, 520},
+        {31, 65, 520}, {1, 2100, 9}, {1, 300, 1001},
     };
     gc_rng r;
     gc_rng_seed(&r, 2);
@@ -217,14 +217,17 @@ TEST(k_zero_and_alpha_zero_scale_c) {
 /* ---- threads ---- */
 
 TEST(one_and_two_threads_bit_identical) {
-    static const int64_t cases[][3] = {{257, 300, 300}, {700, 200, 513}, {64, 3136, 27}};
+    /* M, N, K, trans_a, trans_b; M == 1 takes the unpacked row-vector paths */
+    static const int64_t cases[][5] = {{257, 300, 300, 0, 0}, {700, 200, 513, 1, 0},
+                                       {64, 3136, 27, 0, 1}, {1, 2100, 600, 0, 0},
+                                       {1, 2100, 600, 0, 1}, {1, 2100, 600, 1, 1}};
     gc_rng r;
     gc_rng_seed(&r, 3);
     for (int t = 0; t < ntiers; t++)
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
             gemm_case g;
-            case_make(&g, &r, (int)c & 1, (int)(c >> 1) & 1, cases[c][0], cases[c][1],
-                      cases[c][2], 1, 0.9f, c == 1 ? 0.5f : 0.0f);
+            case_make(&g, &r, (int)cases[c][3], (int)cases[c][4], cases[c][0], cases[c][1],
+                      cases[c][2], 1, 0.9f, c & 1 ? 0.5f : 0.0f);
 #ifdef _OPENMP
             omp_set_num_threads(1);
 #endif

@@ -1,11 +1,12 @@
 /* gemm_bench.c - GFLOP/s of each GEMM tier on conv-like shapes.
  *
- *   tools/gemm_bench [--threads N] [--tier NAME] [--reps N] [--shape MxNxK]...
+ *   tools/gemm_bench [--threads N] [--tier NAME] [--reps N] [--trans-b] [--shape MxNxK]...
  *
  * Default shapes are VGG-16 conv layers as im2col GEMMs (M = out channels,
  * N = H*W, K = in channels * 9) plus a fully connected layer. The tier may also
  * come from the environment variable GC_GEMM_TIER. Each measurement is the best
- * of --reps runs (default 3) after one warm-up. */
+ * of --reps runs (default 3) after one warm-up. --trans-b stores B as N x K (the
+ * layout of a linear layer's weight), otherwise B is K x N. */
 #include "core/core.h"
 #include "kernels/gemm.h"
 #include <stdio.h>
@@ -24,11 +25,12 @@ static double now_s(void) {
 
 static void usage(void) {
     fprintf(stderr, "usage: gemm_bench [--threads N] [--tier auto|reference|portable|avx2|avx512]\n"
-                    "                  [--reps N] [--shape MxNxK]...\n");
+                    "                  [--reps N] [--trans-b] [--shape MxNxK]...\n");
 }
 
-/* Best-of-reps GFLOP/s of one tier on one shape (non-transposed, beta = 0). */
-static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int reps, int nthreads) {
+/* Best-of-reps GFLOP/s of one tier on one shape (A not transposed, beta = 0). */
+static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int tb, int reps,
+                    int nthreads) {
     float *A = gc_alloc_array((size_t)(M * K), sizeof(float));
     float *B = gc_alloc_array((size_t)(K * N), sizeof(float));
     float *C = gc_alloc_array((size_t)(M * N), sizeof(float));
@@ -45,7 +47,7 @@ static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int reps
     double best = 1e30;
     for (int rep = 0; rep <= reps; rep++) {
         double t0 = now_s();
-        gc_gemm(tier, 0, 0, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N, W);
+        gc_gemm(tier, 0, tb, M, N, K, 1.0f, A, K, B, tb ? K : N, 0.0f, C, N, W);
         double t = now_s() - t0;
         if (rep > 0 && t < best) best = t; /* rep 0 warms up */
     }
@@ -55,7 +57,7 @@ static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int reps
 
 int main(int argc, char **argv) {
     int64_t shapes[16][3];
-    int nshapes = 0, reps = 3, nthreads = 1, tier = -2;
+    int nshapes = 0, reps = 3, nthreads = 1, tier = -2, tb = 0;
     const char *env = getenv("GC_GEMM_TIER");
     if (env && (tier = gc_gemm_tier_from_name(env)) < 0) {
         fprintf(stderr, "gemm_bench: unknown GC_GEMM_TIER '%s'\n", env);
@@ -65,6 +67,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--threads") && v) { nthreads = atoi(v); i++; }
         else if (!strcmp(a, "--reps") && v) { reps = atoi(v); i++; }
+        else if (!strcmp(a, "--trans-b")) tb = 1;
         else if (!strcmp(a, "--tier") && v) {
             if ((tier = gc_gemm_tier_from_name(v)) < 0) { usage(); return 2; }
             i++;
@@ -102,7 +105,8 @@ int main(int argc, char **argv) {
     nthreads = 1;
 #endif
     int first = tier == GC_GEMM_REFERENCE ? GC_GEMM_REFERENCE : GC_GEMM_PORTABLE; /* reference only on request */
-    printf("threads %d, best tier %s\n", nthreads, gc_gemm_tier_name(gc_gemm_best_tier()));
+    printf("threads %d, B %s, best tier %s\n", nthreads, tb ? "N x K" : "K x N",
+           gc_gemm_tier_name(gc_gemm_best_tier()));
     printf("%-22s", "M x N x K");
     for (int t = first; t < GC_GEMM_TIER_COUNT; t++)
         if (gc_gemm_tier_available((gc_gemm_tier)t) && (tier < 0 || (int)gc_gemm_resolve((gc_gemm_tier)tier) == t))
@@ -116,7 +120,7 @@ int main(int argc, char **argv) {
         for (int t = first; t < GC_GEMM_TIER_COUNT; t++) {
             if (!gc_gemm_tier_available((gc_gemm_tier)t)) continue;
             if (tier >= 0 && (int)gc_gemm_resolve((gc_gemm_tier)tier) != t) continue;
-            printf(" %10.1f", bench((gc_gemm_tier)t, shapes[s][0], shapes[s][1], shapes[s][2], reps, nthreads));
+            printf(" %10.1f", bench((gc_gemm_tier)t, shapes[s][0], shapes[s][1], shapes[s][2], tb, reps, nthreads));
             fflush(stdout);
         }
         printf("\n");

@@ -197,6 +197,71 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
     }
 }
 
+/* ---- M == 1 (a row vector times a matrix): unpacked, memory-bound paths ---- */
+
+typedef float gemm_v4 __attribute__((vector_size(16)));
+
+static gemm_v4 load4(const float *p) { gemm_v4 v; memcpy(&v, p, sizeof v); return v; }
+
+/* sum_p x[p] y[p] with 16 fixed partial sums (order independent of threads). */
+static float dot(const float *x, const float *y, int64_t K) {
+    gemm_v4 s0 = {0, 0, 0, 0}, s1 = s0, s2 = s0, s3 = s0;
+    int64_t p = 0;
+    for (; p + 16 <= K; p += 16) {
+        s0 += load4(x + p) * load4(y + p);
+        s1 += load4(x + p + 4) * load4(y + p + 4);
+        s2 += load4(x + p + 8) * load4(y + p + 8);
+        s3 += load4(x + p + 12) * load4(y + p + 12);
+    }
+    gemm_v4 s = (s0 + s1) + (s2 + s3);
+    float r = (s[0] + s[1]) + (s[2] + s[3]);
+    for (; p < K; p++) r += x[p] * y[p];
+    return r;
+}
+
+/* c[j] = alpha * sum_p a[p*sa] B[p, j] + beta * c[j], B rows contiguous (trans_b == 0);
+ * c accumulates in place four rows of B at a time, one column chunk per thread. */
+static void gemv_rows(int64_t N, int64_t K, float alpha, const float *a, int64_t sa,
+                      const float *B, int64_t ldb, float beta, float *c, int par) {
+    enum { CHUNK = 2048 };
+    const int64_t nch = (N + CHUNK - 1) / CHUNK;
+    (void)par;
+    GC_OMP(omp parallel for schedule(static) if (par))
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t j0 = ch * CHUNK, n = N - j0 < CHUNK ? N - j0 : CHUNK;
+        float *cj = c + j0; /* (n) */
+        for (int64_t j = 0; j < n; j++) cj[j] = beta == 0.0f ? 0.0f : beta * cj[j];
+        int64_t p = 0;
+        for (; p + 4 <= K; p += 4) {
+            const float s0 = alpha * a[p * sa], s1 = alpha * a[(p + 1) * sa];
+            const float s2 = alpha * a[(p + 2) * sa], s3 = alpha * a[(p + 3) * sa];
+            const float *b0 = B + p * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+            int64_t j = 0;
+            for (; j + 4 <= n; j += 4) {
+                gemm_v4 r = load4(cj + j) + ((s0 * load4(b0 + j) + s1 * load4(b1 + j)) +
+                                             (s2 * load4(b2 + j) + s3 * load4(b3 + j)));
+                memcpy(cj + j, &r, sizeof r);
+            }
+            for (; j < n; j++) cj[j] += (s0 * b0[j] + s1 * b1[j]) + (s2 * b2[j] + s3 * b3[j]);
+        }
+        for (; p < K; p++) {
+            const float s = alpha * a[p * sa], *b = B + p * ldb + j0;
+            for (int64_t j = 0; j < n; j++) cj[j] += s * b[j];
+        }
+    }
+}
+
+/* c[j] = alpha * dot(a, B[j, :]) + beta * c[j], a and B rows contiguous (trans_b != 0). */
+static void gemv_dots(int64_t N, int64_t K, float alpha, const float *a, const float *B,
+                      int64_t ldb, float beta, float *c, int par) {
+    (void)par;
+    GC_OMP(omp parallel for schedule(static) if (par))
+    for (int64_t j = 0; j < N; j++) {
+        const float r = alpha * dot(a, B + j * ldb, K);
+        c[j] = beta == 0.0f ? r : r + beta * c[j];
+    }
+}
+
 /* ---- entry point ---- */
 
 void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
@@ -215,13 +280,18 @@ void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, 
         gc_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
+    if (M == 1) {
+        int64_t work;
+        int par = gc_mul_i64(N, K, &work) || work >= GEMM_PAR_MIN;
+        const int64_t sa = trans_a ? lda : 1; /* stride of op(A)[0, p] */
+        if (!trans_b) { gemv_rows(N, K, alpha, A, sa, B, ldb, beta, C, par); return; }
+        if (sa == 1) { gemv_dots(N, K, alpha, A, B, ldb, beta, C, par); return; }
+    }
     gemm_packed(&gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
                 workspace);
 }
 
 /* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ---- */
-
-typedef float gemm_v4 __attribute__((vector_size(16)));
 
 void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n) {

@@ -28,6 +28,9 @@
  *     overlap A or B.
  *   - lda >= (trans_a ? M : K), ldb >= (trans_b ? K : N), ldc >= N; the caller
  *     validates shapes (this is an internal kernel, it does not report errors).
+ *   - M == 1 (a row vector times a matrix, e.g. a linear layer at batch 1) skips
+ *     packing in the packed tiers when op(B) rows or both operands are contiguous
+ *     (trans_b == 0, or trans_b != 0 with unit-stride op(A)): it is memory-bound.
  *   - Threads: OpenMP over disjoint M/N tiles of C (never over K), using the
  *     calling thread's OpenMP team size. Each C element is summed in the same
  *     order for any thread count, so results are bit-identical for 1..n threads.
