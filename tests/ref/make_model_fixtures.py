@@ -87,6 +87,15 @@ def save_npy(path, a):
     np.save(path, np.ascontiguousarray(a, dtype='<f4'))
 
 
+def init(model):
+    """He-normal weights so the signal survives the narrow layers (PyTorch's
+    default init shrinks it to nothing and every input gives the same logits)."""
+    for mod in model.modules():
+        if isinstance(mod, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(mod.weight, nonlinearity='relu')
+            nn.init.uniform_(mod.bias, -0.1, 0.1)
+
+
 def make(name, model, hw, formats):
     model.eval()
     sd = model.state_dict()
@@ -132,12 +141,16 @@ def hostile():
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
-    make('vgg16_small', vgg([2, 2, 'M', 4, 4, 'M', 8, 8, 8, 'M', 16, 16, 16, 'M', 16, 16, 16, 'M'], False, 32, 10),
-         64, ('legacy', 'zip', 'safetensors'))
+    m = vgg([2, 2, 'M', 4, 4, 'M', 8, 8, 8, 'M', 16, 16, 16, 'M', 16, 16, 16, 'M'], False, 32, 10)
+    init(m)
+    make('vgg16_small', m, 64, ('legacy', 'zip', 'safetensors'))
     torch.manual_seed(1)
-    make('alexnet_small', alexnet([4, 12, 24, 16, 16], 32, 10), 95, ('legacy', 'zip', 'safetensors'))
+    m = alexnet([4, 12, 24, 16, 16], 32, 10)
+    init(m)
+    make('alexnet_small', m, 95, ('legacy', 'zip', 'safetensors'))
     torch.manual_seed(2)
     m = vgg([2, 'M', 4, 'M', 8, 8, 'M', 16, 16, 'M', 16, 16, 'M'], True, 32, 10)
+    init(m)
     for mod in m.modules():
         if isinstance(mod, nn.BatchNorm2d):
             mod.running_mean.uniform_(-0.5, 0.5)

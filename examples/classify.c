@@ -1,0 +1,156 @@
+/* classify.c - top-K classes of a .gcw model for preprocessed inputs. */
+#include "gradcam.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: classify MODEL.gcw INPUT... [-k K] [--logits-out FILE.npy]\n"
+            "Runs the model on each INPUT and prints its top-K classes: rank, class\n"
+            "index, label (when the model has labels) and softmax probability.\n"
+            "  MODEL.gcw            model file (tools/gcw_convert.py makes one from PyTorch)\n"
+            "  INPUT                float32 .npy of shape (3,H,W) or (1,3,H,W), already\n"
+            "                       preprocessed (normalised, NCHW); used as is\n"
+            "  -k K                 number of classes to print per input (default 5;\n"
+            "                       capped at the number of classes)\n"
+            "  --logits-out FILE    write the pre-softmax scores of all inputs as a\n"
+            "                       float32 .npy of shape (N, classes)\n"
+            "  --help               this text\n"
+            "Exit status 0 on success, 1 on any bad model or input, 2 on bad usage.\n");
+}
+
+/* One line: "classify: [what: ]<library message>". */
+static int die(int code, const char *what, gc_status st) {
+    fprintf(stderr, "classify: %s%s%s\n", what ? what : "", what ? ": " : "", st ? gc_last_error() : "failed");
+    return code;
+}
+
+/* Loads one input as a (1,3,H,W) tensor. Only .npy for now; decoded images
+ * (resized and normalised with gc_model_preprocess) slot in here. */
+static gc_status load_input(const char *path, gc_tensor *x) {
+    gc_status st = gc_npy_load(path, x);
+    if (st) return st;
+    if (x->ndim == 3 && x->shape[0] == 3) {
+        x->shape[3] = x->shape[2], x->shape[2] = x->shape[1], x->shape[1] = 3, x->shape[0] = 1, x->ndim = 4;
+        return GC_OK;
+    }
+    if (x->ndim == 4 && x->shape[0] == 1 && x->shape[1] == 3) return GC_OK;
+    char b[96];
+    snprintf(b, sizeof b, "%lld", (long long)x->shape[0]);
+    for (int i = 1; i < x->ndim; i++) snprintf(b + strlen(b), sizeof b - strlen(b), "x%lld", (long long)x->shape[i]);
+    gc_tensor_release(x);
+    fprintf(stderr, "classify: %s: input shape %s, expected (3,H,W) or (1,3,H,W)\n", path, b);
+    return GC_ERR_SHAPE;
+}
+
+int main(int argc, char **argv) {
+    const char *model_path = NULL, *logits_out = NULL;
+    const char **inputs = calloc((size_t)argc, sizeof *inputs);
+    int n_in = 0;
+    long k = 5;
+    if (!inputs) return die(1, "out of memory", GC_OK);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); free(inputs); return 0; }
+        if (strcmp(a, "-k") == 0 || strcmp(a, "--logits-out") == 0) {
+            if (i + 1 >= argc) { fprintf(stderr, "classify: %s needs a value (try --help)\n", a); free(inputs); return 2; }
+            if (a[1] == 'k') {
+                char *end;
+                errno = 0;
+                k = strtol(argv[++i], &end, 10);
+                if (errno || *end || end == argv[i] || k < 1) {
+                    fprintf(stderr, "classify: -k takes a positive integer, got \"%s\"\n", argv[i]);
+                    free(inputs);
+                    return 2;
+                }
+            } else logits_out = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "classify: unknown option %s (try --help)\n", a);
+            free(inputs);
+            return 2;
+        } else if (!model_path) model_path = a;
+        else inputs[n_in++] = a;
+    }
+    if (!model_path || n_in == 0) {
+        fprintf(stderr, "classify: need a model and at least one input (try --help)\n");
+        free(inputs);
+        return 2;
+    }
+
+    gc_model *m = NULL;
+    gc_session *s = NULL;
+    gc_tensor x = {0};
+    float *logits = NULL; /* (n_in, classes) */
+    int64_t classes = 0, sh = 0, sw = 0;
+    double *prob = NULL;  /* (classes) */
+    int *order = NULL;    /* (classes) */
+    int rc = 1;
+    gc_status st = gc_model_open(model_path, &m);
+    if (st) { rc = die(1, NULL, st); goto done; }
+
+    for (int n = 0; n < n_in; n++) {
+        if ((st = load_input(inputs[n], &x))) {
+            if (st != GC_ERR_SHAPE) die(1, NULL, st);
+            goto done;
+        }
+        if (!s || x.shape[2] != sh || x.shape[3] != sw) {
+            gc_session_free(s);
+            s = NULL;
+            gc_session_config cfg = {.batch = 1, .channels = 3, .height = x.shape[2], .width = x.shape[3]};
+            if ((st = gc_session_create(m, &cfg, &s))) { die(1, inputs[n], st); goto done; }
+            sh = x.shape[2], sw = x.shape[3];
+        }
+        gc_tensor y;
+        if ((st = gc_session_forward(s, x.data)) || (st = gc_session_output(s, &y))) { die(1, inputs[n], st); goto done; }
+        gc_tensor_release(&x);
+        int64_t c = y.ndim == 2 && y.shape[0] == 1 ? y.shape[1] : -1;
+        if (c < 1 || (classes && c != classes) || c > (1 << 24)) {
+            fprintf(stderr, "classify: %s: the model output is not a (1, classes) score vector\n", inputs[n]);
+            goto done;
+        }
+        if (!classes) {
+            classes = c;
+            logits = malloc((size_t)n_in * (size_t)c * sizeof *logits);
+            prob = malloc((size_t)c * sizeof *prob);
+            order = malloc((size_t)c * sizeof *order);
+            if (!logits || !prob || !order) { fprintf(stderr, "classify: out of memory\n"); goto done; }
+        }
+        memcpy(logits + (size_t)n * (size_t)c, y.data, (size_t)c * sizeof *logits);
+
+        /* softmax in double, then a partial selection sort for the top K */
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < c; j++) mx = y.data[j] > mx ? y.data[j] : mx;
+        for (int64_t j = 0; j < c; j++) sum += prob[j] = exp((double)y.data[j] - mx);
+        for (int64_t j = 0; j < c; j++) prob[j] /= sum, order[j] = (int)j;
+        int64_t kk = k < c ? k : c;
+        printf("%s:\n", inputs[n]);
+        for (int64_t r = 0; r < kk; r++) {
+            int64_t best = r;
+            for (int64_t j = r + 1; j < c; j++)
+                if (prob[order[j]] > prob[order[best]]) best = j;
+            int t = order[r];
+            order[r] = order[best];
+            order[best] = t;
+            const char *label = gc_model_label(m, order[r]);
+            printf("  %2lld. %5d  %-32s %.6f\n", (long long)(r + 1), order[r], label ? label : "-", prob[order[r]]);
+        }
+    }
+    if (logits_out) {
+        gc_tensor out = {.data = logits, .shape = {n_in, classes, 1, 1}, .ndim = 2, .owns_data = 0};
+        if ((st = gc_npy_save(logits_out, &out))) { die(1, NULL, st); goto done; }
+    }
+    rc = 0;
+
+done:
+    gc_tensor_release(&x);
+    gc_session_free(s);
+    gc_model_free(m);
+    free(logits);
+    free(prob);
+    free(order);
+    free(inputs);
+    return rc;
+}
