@@ -138,12 +138,23 @@ static double fd_err(lt *t, float *v, int64_t n, const float *g, float eps) {
     return test_rel_err(ana, num, m, 1e-2);
 }
 
-/* Gradient check of x and every parameter that has a gradient; tolerance 1e-2 relative. */
+static int all_finite(const float *v, int64_t n) {
+    for (int64_t k = 0; k < n; k++)
+        if (!isfinite(v[k])) return 0;
+    return 1;
+}
+
+/* Every gradient entry is written (buffers start as NaN); then central differences for x and
+ * every parameter that has a gradient, tolerance 1e-2 relative. */
 #define CHECK_GRADS(t, eps)                                                                  \
     do {                                                                                     \
         for (int64_t k_ = 0; k_ < (t)->nout; k_++) (t)->dy[k_] = urand(-1, 1);               \
         lt_forward(t);                                                                       \
         lt_backward(t);                                                                      \
+        if (!all_finite((t)->dx, (t)->nin)) FAILF("%s: dx not fully written", (t)->ops->name); \
+        for (int i_ = 0; i_ < (t)->ngrad; i_++)                                              \
+            if (!all_finite((t)->dp[i_], (t)->np[i_]))                                       \
+                FAILF("%s: d%s not fully written", (t)->ops->name, (t)->suffix[i_]);         \
         float *gx_ = malloc((size_t)(t)->nin * sizeof(float));                              \
         memcpy(gx_, (t)->dx, (size_t)(t)->nin * sizeof(float));                              \
         double ex_ = fd_err((t), (t)->x, (t)->nin, gx_, (eps));                             \
