@@ -222,7 +222,7 @@ static void flush_block(deflater *z, size_t end, int final) {
             put(z, (uint32_t)k, 16); put(z, (uint32_t)(~k & 0xFFFF), 16);
             w_reserve(z, k);
             if (z->st) return;
-            memcpy(z->out + z->on, p, k);
+            if (k) memcpy(z->out + z->on, p, k);
             z->on += k; p += k;
         } while (raw);
     } else if (fix <= dyn) {

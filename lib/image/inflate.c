@@ -160,7 +160,7 @@ static gc_status block_stored(inflater *z) {
     if (z->len - z->pos < ln) return truncated();
     gc_status st = grow(z, ln);
     if (st) return st;
-    memcpy(z->out + z->n, z->in + z->pos, ln);
+    if (ln) memcpy(z->out + z->n, z->in + z->pos, ln);
     z->n += ln; z->pos += ln;
     return GC_OK;
 }
