@@ -789,6 +789,10 @@ TEST(bad_input_shapes) {
     CHECK_FAILS(try_infer(GC_LAYER_SOFTMAX, p, v), S);
     p.lrn = (gc_lrn_params){5, 1e-4f, 0.75f, 2};
     CHECK_FAILS(try_infer(GC_LAYER_LRN, p, SH2(1, 5)), S);
+    CHECK_FAILS(try_infer(GC_LAYER_LRN, p, SH4(1, 5, 0, 3)), S);
+    memset(&p, 0, sizeof p);
+    CHECK_FAILS(try_infer(GC_LAYER_SOFTMAX, p, SH3(1, 5, 0)), S);
+    CHECK_FAILS(try_infer(GC_LAYER_FLATTEN, p, SH3(0, 5, 2)), S);
     /* batchnorm2d: channels and rank */
     memset(&p, 0, sizeof p);
     p.bn = (gc_batchnorm2d_params){4, 1e-5f};

@@ -39,7 +39,7 @@ static int bn_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n
 static gc_status bn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     char b[96];
     fmt_shape(b, sizeof b, in);
-    if (in->ndim != 4 || in->d[1] != l->p.bn.num_features)
+    if (in->ndim != 4 || in->d[1] != l->p.bn.num_features || in->d[0] < 1 || in->d[2] < 1 || in->d[3] < 1)
         return gc_error(GC_ERR_SHAPE, "batchnorm2d expects 4-D input with %lld channels, got %s",
                         (long long)l->p.bn.num_features, b);
     *out = *in;

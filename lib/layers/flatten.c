@@ -25,6 +25,7 @@ static gc_status flatten_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     if (in->ndim < 2 || in->ndim > GC_MAX_DIMS)
         return gc_error(GC_ERR_SHAPE, "flatten expects 2-D to 4-D input, got %s", b);
     int64_t f = 1;
+    if (in->d[0] < 1) return gc_error(GC_ERR_SHAPE, "flatten: bad input shape %s", b);
     for (int i = 1; i < in->ndim; i++)
         if (in->d[i] < 1 || gc_mul_i64(f, in->d[i], &f))
             return gc_error(GC_ERR_SHAPE, "flatten: bad input shape %s", b);

@@ -40,6 +40,8 @@ static gc_status lrn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
     fmt_shape(b, sizeof b, in);
     if (in->ndim < 3 || in->ndim > GC_MAX_DIMS)
         return gc_error(GC_ERR_SHAPE, "lrn expects 3-D or 4-D input, got %s", b);
+    for (int i = 0; i < in->ndim; i++)
+        if (in->d[i] < 1) return gc_error(GC_ERR_SHAPE, "lrn: bad input shape %s", b);
     *out = *in;
     return GC_OK;
 }

@@ -24,6 +24,8 @@ static gc_status softmax_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     fmt_shape(b, sizeof b, in);
     if (in->ndim < 2 || in->ndim > GC_MAX_DIMS)
         return gc_error(GC_ERR_SHAPE, "softmax expects 2-D to 4-D input (over dim 1), got %s", b);
+    for (int i = 0; i < in->ndim; i++)
+        if (in->d[i] < 1) return gc_error(GC_ERR_SHAPE, "softmax: bad input shape %s", b);
     *out = *in;
     return GC_OK;
 }

@@ -106,7 +106,7 @@ void ref_avgpool2d(const gc_pool2d_params *p, int64_t N, int64_t C, int64_t H, i
                         if (r >= 0 && r < H && q >= 0 && q < W) s += x[(nc * H + r) * W + q];
                     }
                 double div = p->count_include_pad ? (double)(padded_rows * padded_cols) : (double)(real_rows * real_cols);
-                y[(nc * OH + i) * OW + j] = real_rows * real_cols ? (float)(s / div) : 0.0f;
+                y[(nc * OH + i) * OW + j] = real_rows > 0 && real_cols > 0 ? (float)(s / div) : 0.0f;
             }
 }
 
