@@ -12,7 +12,9 @@ png/    <name>.png  made by PIL or ImageMagick from known pixels; <name>.ref is 
         the source pixels the encoder was given (not another decoder's output); the script
         also asserts that PIL's own decode agrees wherever PIL can represent the result, and
         that IHDR says what was asked for (ImageMagick likes to pick other colour types).
-pnm/    P2/P3/P5/P6 files written here from the spec (Netpbm), with their .ref decodes.
+pnm/    P2/P3/P5/P6 files written here from the Netpbm spec from random samples, with their
+        .ref decodes (same layout as png/); PIL checks them where it keeps the depth.
+ImageMagick reads raw 16-bit input little-endian on this host unless told -endian MSB.
 """
 import os, random, struct, subprocess, sys, zlib
 
@@ -340,6 +342,55 @@ def assert_filters_covered():
             if n is not None:
                 seen.add(raw[pos]); pos += 1 + n
     assert seen == {0, 1, 2, 3, 4}, seen
+# ---- PNM -------------------------------------------------------------------------------
+PNM_DIR = os.path.join(ROOT, "pnm")
+
+
+def pnm_expected(v, maxval):
+    """Documented decode: maxval <= 255 -> 8-bit, else 16-bit; other maxvals scaled to the
+    full range with round-half-up: (v * full + maxval // 2) // maxval."""
+    full = 255 if maxval <= 255 else 65535
+    return (v * full + maxval // 2) // maxval, (8 if maxval <= 255 else 16)
+
+
+def make_pnm():
+    os.makedirs(PNM_DIR, exist_ok=True)
+    cases = [  # name, magic, maxval, (h, w), header text between magic and raster
+        ("p5_255", 5, 255, (13, 17), "\n# a comment\n{w} {h}\n# another\n{m}\n"),
+        ("p6_255", 6, 255, (9, 11), " {w}\t{h} {m}\n"),
+        ("p2_255", 2, 255, (5, 7), "\r\n# plain, CRLF\r\n{w}\r\n{h}\r\n{m}\r\n"),
+        ("p3_255", 3, 255, (4, 6), "\n{w} {h}\n{m}\n"),
+        ("p5_65535", 5, 65535, (7, 9), "\n{w} {h}\n{m}\n"),
+        ("p6_65535", 6, 65535, (5, 8), "\n{w} {h}\n{m}\n"),
+        ("p5_1000", 5, 1000, (6, 10), "\n{w} {h}\n{m}\n"),
+        ("p6_100", 6, 100, (7, 5), "\n#c\n{w} {h}#x\n{m}\n"),
+        ("p2_7", 2, 7, (8, 9), "\n{w} {h}\n{m}\n"),
+        ("p3_1", 3, 1, (3, 4), "\n{w} {h}\n{m}\n"),
+        ("p2_300", 2, 300, (4, 5), "\n{w} {h}\n{m}\n"),
+    ]
+    for name, magic, maxval, (h, w), head in cases:
+        c = 3 if magic in (3, 6) else 1
+        v = nrng.integers(0, maxval + 1, size=(h, w, c))
+        v.flat[0], v.flat[1] = 0, maxval
+        data = ("P%d" % magic + head.format(w=w, h=h, m=maxval)).encode()
+        if magic in (5, 6):
+            data += v.astype(">u2" if maxval > 255 else np.uint8).tobytes()
+        else:  # plain: uneven whitespace, lines under 70 chars
+            toks = [str(x) for x in v.flatten()]
+            lines = [" ".join(toks[i:i + 9]) for i in range(0, len(toks), 9)]
+            data += ("\n  ".join(lines) + "\n").encode()
+        wr(os.path.join(PNM_DIR, name + (".pgm" if c == 1 else ".ppm")), data)
+        e, depth = pnm_expected(v, maxval)
+        write_ref(os.path.join(PNM_DIR, name + ".ref"), e, depth)
+        # PIL agrees wherever it keeps the depth (gray, or maxval <= 255), except at exact
+        # .5 ties, which PIL rounds to even. PIL cannot read a comment that directly follows
+        # a token ("5#x"), which the Netpbm spec allows (p6_100).
+        if name != "p6_100" and (c == 1 or maxval <= 255):
+            im = Image.open(os.path.join(PNM_DIR, name + (".pgm" if c == 1 else ".ppm")))
+            a = np.asarray(im).astype(np.int64)
+            a = a[:, :, None] if a.ndim == 2 else a
+            tie = (2 * v * (255 if maxval <= 255 else 65535)) % (2 * maxval) == maxval
+            assert a.shape == e.shape and ((a == e) | tie).all(), name
 
 
 if __name__ == "__main__":
