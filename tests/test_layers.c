@@ -89,7 +89,9 @@ static gc_layer_ctx lt_ctx(lt *t, gc_relu_mode mode) {
     return c;
 }
 
+/* Forward into y pre-filled with NaN, so reading y before writing it shows. */
 static void lt_forward(lt *t) {
+    for (int64_t k = 0; k < t->nout; k++) t->y[k] = NAN;
     gc_layer_ctx c = lt_ctx(t, GC_RELU_NORMAL);
     t->ops->forward(&c);
 }
@@ -352,6 +354,21 @@ TEST(maxpool2d_ties_first_wins) {
     lt_backward(&t);
     float want[8] = {0, 10, 20, 0, 0, 0, 0, 0};
     CHECK(memcmp(t.dx, want, sizeof want) == 0);
+    lt_free(&t);
+}
+
+/* A NaN in the window wins, as in PyTorch; the gradient goes to it. */
+TEST(maxpool2d_nan_propagates) {
+    lt t;
+    gc_layer_params p = {.pool = pool_p(2, 2, 2, 2, 0, 0, 1, 0, 0)};
+    CHECK_OK(lt_make(&t, GC_LAYER_MAXPOOL2D, p, SH4(1, 1, 2, 2)));
+    float x[4] = {1, 7, NAN, 2};
+    memcpy(t.x, x, sizeof x);
+    lt_forward(&t);
+    CHECK(isnan(t.y[0]));
+    t.dy[0] = 3;
+    lt_backward(&t);
+    CHECK(t.dx[0] == 0 && t.dx[1] == 0 && t.dx[2] == 3 && t.dx[3] == 0);
     lt_free(&t);
 }
 
@@ -808,6 +825,7 @@ int main(void) {
     RUN(conv2d_thread_count_independent);
     RUN(maxpool2d_forward_and_gradients);
     RUN(maxpool2d_ties_first_wins);
+    RUN(maxpool2d_nan_propagates);
     RUN(avgpool2d_forward_and_gradients);
     RUN(avgpool2d_divisor_by_hand);
     RUN(adaptive_avgpool2d_forward_and_gradients);
