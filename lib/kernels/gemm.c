@@ -104,46 +104,79 @@ size_t gc_gemm_workspace(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int
     return (size_t)(d.b_floats + round_up(d.kc * d.mc, 16));
 }
 
-/* ---- packing (zero-padded micro-panels) ---- */
+/* ---- packing (zero-padded micro-panels) ----
+ * Register-block widths are passed as constants through always-inline helpers so
+ * the copies unroll and vectorise; pack_* dispatch on the tier's MR / NR. */
 
-/* dst (kb, mr): rows i0..i0+m-1, cols p0..p0+kb-1 of op(A); rows m..mr-1 zero. */
-static void pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t p0, int64_t kb,
-                   int m, int mr, float *dst) {
-    if (!ta) {
-        for (int r = 0; r < m; r++) {
-            const float *s = A + (i0 + r) * lda + p0;
-            for (int64_t p = 0; p < kb; p++) dst[p * mr + r] = s[p];
+#define GEMM_INLINE static inline __attribute__((always_inline))
+
+/* dst (kb, MR): rows i0..i0+m-1, cols p0..p0+kb-1 of op(A); rows m..MR-1 zero. */
+GEMM_INLINE void pack_a_w(int ta, const float *A, int64_t lda, int64_t i0, int64_t p0,
+                          int64_t kb, int m, float *dst, const int MR) {
+    if (!ta && m == MR) {
+        const float *s = A + i0 * lda + p0;
+        for (int64_t p = 0; p < kb; p++, s++, dst += MR)
+            _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) dst[r] = s[r * lda];
+    } else if (!ta) {
+        for (int64_t p = 0; p < kb; p++, dst += MR) {
+            const float *s = A + i0 * lda + p0 + p;
+            for (int r = 0; r < MR; r++) dst[r] = r < m ? s[r * lda] : 0.0f;
         }
-        for (int r = m; r < mr; r++)
-            for (int64_t p = 0; p < kb; p++) dst[p * mr + r] = 0.0f;
     } else {
-        for (int64_t p = 0; p < kb; p++) {
+        for (int64_t p = 0; p < kb; p++, dst += MR) {
             const float *s = A + (p0 + p) * lda + i0;
-            float *d = dst + p * mr;
-            for (int r = 0; r < m; r++) d[r] = s[r];
-            for (int r = m; r < mr; r++) d[r] = 0.0f;
+            if (m == MR)
+                for (int r = 0; r < MR; r++) dst[r] = s[r];
+            else
+                for (int r = 0; r < MR; r++) dst[r] = r < m ? s[r] : 0.0f;
         }
     }
 }
 
-/* dst (kb, nr): rows p0..p0+kb-1, cols j0..j0+n-1 of op(B); cols n..nr-1 zero. */
-static void pack_b(int tb, const float *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
-                   int n, int nr, float *dst) {
-    if (!tb) {
-        for (int64_t p = 0; p < kb; p++) {
-            const float *s = B + (p0 + p) * ldb + j0;
-            float *d = dst + p * nr;
-            for (int c = 0; c < n; c++) d[c] = s[c];
-            for (int c = n; c < nr; c++) d[c] = 0.0f;
-        }
-    } else {
-        for (int c = 0; c < n; c++) {
-            const float *s = B + (j0 + c) * ldb + p0;
-            for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = s[p];
-        }
-        for (int c = n; c < nr; c++)
-            for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = 0.0f;
+static void pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t p0, int64_t kb,
+                   int m, int mr, float *dst) {
+    switch (mr) {
+    case 6: pack_a_w(ta, A, lda, i0, p0, kb, m, dst, 6); break;
+    case 14: pack_a_w(ta, A, lda, i0, p0, kb, m, dst, 14); break;
+    default:
+        for (int64_t p = 0; p < kb; p++)
+            for (int r = 0; r < mr; r++)
+                dst[p * mr + r] = r >= m ? 0.0f : ta ? A[(p0 + p) * lda + i0 + r] : A[(i0 + r) * lda + p0 + p];
     }
+}
+
+/* Row p of the packed op(B) block from a contiguous row s of nb floats (trans_b == 0):
+ * panel jp gets columns jp*NR.. at dst + jp * pstride; the last panel is zero-padded. */
+GEMM_INLINE void pack_b_row_w(const float *s, int64_t nb, float *dst, int64_t pstride,
+                              const int NR) {
+    int64_t j = 0;
+    for (; j + NR <= nb; j += NR, dst += pstride)
+        for (int c = 0; c < NR; c++) dst[c] = s[j + c];
+    if (j < nb)
+        for (int c = 0; c < NR; c++) dst[c] = j + c < nb ? s[j + c] : 0.0f;
+}
+
+static void pack_b_row(const float *s, int64_t nb, int nr, float *dst, int64_t pstride) {
+    switch (nr) {
+    case 8: pack_b_row_w(s, nb, dst, pstride, 8); break;
+    case 16: pack_b_row_w(s, nb, dst, pstride, 16); break;
+    case 32: pack_b_row_w(s, nb, dst, pstride, 32); break;
+    default:
+        for (int64_t j = 0; j < (nb + nr - 1) / nr * nr; j++)
+            dst[j / nr * pstride + j % nr] = j < nb ? s[j] : 0.0f;
+    }
+}
+
+/* dst (kb, nr): rows p0..p0+kb-1, cols j0..j0+n-1 of op(B) (trans_b != 0: B is N x K);
+ * cols n..nr-1 zero. */
+static void pack_b_panel_t(const float *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
+                           int n, int nr, float *dst) {
+    for (int c = 0; c < n; c++) {
+        const float *s = B + (j0 + c) * ldb + p0;
+        for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = s[p];
+    }
+    for (int c = n; c < nr; c++)
+        for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = 0.0f;
 }
 
 /* ---- packed driver ---- */
@@ -168,10 +201,16 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
             for (int64_t pc = 0; pc < K; pc += d.kc) {
                 const int64_t kb = K - pc < d.kc ? K - pc : d.kc;
                 const float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-                GC_OMP(omp for schedule(static))
-                for (int64_t jp = 0; jp < npb; jp++) {
-                    int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                    pack_b(tb, B, ldb, pc, jc + jp * nr, kb, (int)n, nr, bp + jp * nr * kb);
+                if (!tb) { /* row by row: B is read sequentially */
+                    GC_OMP(omp for schedule(static))
+                    for (int64_t p = 0; p < kb; p++)
+                        pack_b_row(B + (pc + p) * ldb + jc, nb, nr, bp + p * nr, nr * kb);
+                } else {
+                    GC_OMP(omp for schedule(static))
+                    for (int64_t jp = 0; jp < npb; jp++) {
+                        int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
+                        pack_b_panel_t(B, ldb, pc, jc + jp * nr, kb, (int)n, nr, bp + jp * nr * kb);
+                    }
                 }
                 for (int64_t ic = 0; ic < M; ic += d.mc) {
                     const int64_t mb = M - ic < d.mc ? M - ic : d.mc;
