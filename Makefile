@@ -99,6 +99,7 @@ demo: all
 
 # The public header must stand on its own under the strictest flags.
 check-header:
+	@mkdir -p build
 	@printf '#include "gradcam.h"\nint main(void){return 0;}\n' > build/check_header.c
 	@$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -c build/check_header.c -o build/check_header.o
 
