@@ -181,14 +181,16 @@ static void pack_b_panel_t(const float *B, int64_t ldb, int64_t p0, int64_t j0, 
 
 /* ---- packed driver ---- */
 
+/* pa: op(A) prepacked by gc_gemm_pack_a (then A is unused), or NULL to pack per block. */
 static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
-                        float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                        float beta, float *C, int64_t ldc, float *ws) {
+                        float alpha, const float *A, int64_t lda, const float *pa, const float *B,
+                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws) {
     const int mr = im->mr, nr = im->nr;
     const gc_gemm_ukernel kern = im->kernel;
     gemm_dims d = gemm_sizes(im, M, N, K);
     float *bp = ws;              /* (NC/nr panels, KC, nr) packed op(B) block */
     float *ap = ws + d.b_floats; /* (MC/mr panels, KC, mr) packed op(A) block */
+    const int64_t Mp = round_up(M, mr); /* rows of a prepacked op(A) */
     int64_t work;
     int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
     (void)par;
@@ -215,10 +217,13 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
                 for (int64_t ic = 0; ic < M; ic += d.mc) {
                     const int64_t mb = M - ic < d.mc ? M - ic : d.mc;
                     const int64_t npa = (mb + mr - 1) / mr;
-                    GC_OMP(omp for schedule(static))
-                    for (int64_t ip = 0; ip < npa; ip++) {
-                        int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
-                        pack_a(ta, A, lda, ic + ip * mr, pc, kb, (int)m, mr, ap + ip * mr * kb);
+                    const float *apb = pa ? pa + pc * Mp + ic * kb : ap;
+                    if (!pa) {
+                        GC_OMP(omp for schedule(static))
+                        for (int64_t ip = 0; ip < npa; ip++) {
+                            int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
+                            pack_a(ta, A, lda, ic + ip * mr, pc, kb, (int)m, mr, ap + ip * mr * kb);
+                        }
                     }
                     GC_OMP(omp for schedule(static) collapse(2))
                     for (int64_t jp = 0; jp < npb; jp++) {
@@ -226,7 +231,7 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
                             int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
                             int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
                             float *c = C + (ic + ip * mr) * ldc + jc + jp * nr;
-                            kern(kb, ap + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha, beta_k,
+                            kern(kb, apb + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha, beta_k,
                                  (int)m, (int)n);
                         }
                     }
@@ -301,33 +306,88 @@ static void gemv_dots(int64_t N, int64_t K, float alpha, const float *a, const f
     }
 }
 
-/* ---- entry point ---- */
+/* ---- entry points ---- */
+
+/* C = beta * C (K == 0 or alpha == 0: A and B are not read). */
+static void gemm_scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        for (int64_t j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+    }
+}
+
+/* M == 1 without packing; a[p * sa] is op(A)[0, p]. Returns 0 if the layout does not fit. */
+static int gemm_row_vector(int tb, int64_t N, int64_t K, float alpha, const float *a, int64_t sa,
+                           const float *B, int64_t ldb, float beta, float *C) {
+    int64_t work;
+    int par = gc_mul_i64(N, K, &work) || work >= GEMM_PAR_MIN;
+    if (!tb) { gemv_rows(N, K, alpha, a, sa, B, ldb, beta, C, par); return 1; }
+    if (sa == 1) { gemv_dots(N, K, alpha, a, B, ldb, beta, C, par); return 1; }
+    return 0;
+}
 
 void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
              float *C, int64_t ldc, float *workspace) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) { /* C = beta * C, A and B unread */
-        for (int64_t i = 0; i < M; i++) {
-            float *c = C + i * ldc;
-            for (int64_t j = 0; j < N; j++) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
-        }
-        return;
-    }
+    if (K <= 0 || alpha == 0.0f) { gemm_scale_c(M, N, beta, C, ldc); return; }
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     if (t == GC_GEMM_REFERENCE) {
         gc_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if (M == 1) {
-        int64_t work;
-        int par = gc_mul_i64(N, K, &work) || work >= GEMM_PAR_MIN;
-        const int64_t sa = trans_a ? lda : 1; /* stride of op(A)[0, p] */
-        if (!trans_b) { gemv_rows(N, K, alpha, A, sa, B, ldb, beta, C, par); return; }
-        if (sa == 1) { gemv_dots(N, K, alpha, A, B, ldb, beta, C, par); return; }
+    if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, A, trans_a ? lda : 1, B, ldb, beta, C))
+        return;
+    gemm_packed(&gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
+                ldc, workspace);
+}
+
+/* ---- prepacked op(A): per K block of KC, round_up(M, MR) rows as MR-row panels ---- */
+
+size_t gc_gemm_pack_a_size(gc_gemm_tier tier, int64_t M, int64_t K) {
+    const gemm_impl *im = &gemm_impls[gc_gemm_resolve(tier)];
+    if (M <= 0 || K <= 0) return 0;
+    int64_t rows = (!im->kernel || M == 1) ? M : (M > INT64_MAX - im->mr ? -1 : round_up(M, im->mr));
+    size_t n;
+    if (rows < 0 || gc_mul_size((size_t)rows, (size_t)K, &n)) return 0;
+    return n;
+}
+
+void gc_gemm_pack_a(gc_gemm_tier tier, int trans_a, int64_t M, int64_t K, const float *A,
+                    int64_t lda, float *packed) {
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    const gemm_impl *im = &gemm_impls[t];
+    if (M <= 0 || K <= 0) return;
+    if (!im->kernel || M == 1) { /* dense op(A), M x K row-major */
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t p = 0; p < K; p++)
+                packed[i * K + p] = trans_a ? A[p * lda + i] : A[i * lda + p];
+        return;
     }
-    gemm_packed(&gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc,
-                workspace);
+    const int mr = im->mr;
+    const int64_t Mp = round_up(M, mr), npa = Mp / mr;
+    for (int64_t pc = 0; pc < K; pc += im->kc) {
+        const int64_t kb = K - pc < im->kc ? K - pc : im->kc;
+        for (int64_t ip = 0; ip < npa; ip++) {
+            int64_t m = M - ip * mr < mr ? M - ip * mr : mr;
+            pack_a(trans_a, A, lda, ip * mr, pc, kb, (int)m, mr, packed + pc * Mp + ip * mr * kb);
+        }
+    }
+}
+
+void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *packed_a, int trans_b, const float *B, int64_t ldb,
+                       float beta, float *C, int64_t ldc, float *workspace) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) { gemm_scale_c(M, N, beta, C, ldc); return; }
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    if (t == GC_GEMM_REFERENCE) {
+        gc_gemm_ref(0, trans_b, M, N, K, alpha, packed_a, K, B, ldb, beta, C, ldc);
+        return;
+    }
+    if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C)) return;
+    gemm_packed(&gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
+                ldc, workspace);
 }
 
 /* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ---- */

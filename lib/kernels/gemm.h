@@ -85,6 +85,23 @@ void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, 
              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
              float beta, float *C, int64_t ldc, float *workspace);
 
+/* ---- prepacked A (constant operands such as convolution weights) ----
+ * Packing op(A) once at planning time removes its per-call packing cost (large
+ * for small N). The packed form belongs to the resolved tier: pack and multiply
+ * with the same `tier` value. Results are bit-identical to gc_gemm with the same
+ * tier and operands.
+ *   gc_gemm_pack_a_size  floats for op(A) (M x K) packed for `tier`; 0 if M or K
+ *                        <= 0 or the size overflows (caller reports GC_ERR_OUT_OF_MEMORY).
+ *   gc_gemm_pack_a       writes it into `packed` (caller-owned, that many floats).
+ *   gc_gemm_prepacked    C = alpha * op(A) * op(B) + beta * C with op(A) from
+ *                        `packed_a`; same contract and workspace as gc_gemm. */
+size_t gc_gemm_pack_a_size(gc_gemm_tier tier, int64_t M, int64_t K);
+void gc_gemm_pack_a(gc_gemm_tier tier, int trans_a, int64_t M, int64_t K, const float *A,
+                    int64_t lda, float *packed);
+void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                       const float *packed_a, int trans_b, const float *B, int64_t ldb,
+                       float beta, float *C, int64_t ldc, float *workspace);
+
 /* The reference tier directly (gemm_ref.c); same contract, no workspace. */
 void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
