@@ -3,6 +3,11 @@
 #include "kernels/gemm.h"
 
 #if defined(__AVX512F__)
+/* gc_cpu_detect() reports AVX-512F only: keep the compiler to F (the Makefile also
+ * enables VL/DQ/BW for *_avx512.c, which would let it emit e.g. kmovd). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("no-avx512vl,no-avx512dq,no-avx512bw")
+#endif
 #include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
