@@ -742,8 +742,7 @@ static gc_status jpg_run(jpg_dec *d, const gc_image_limits *lim, gc_image *out) 
 gc_status gc_image_decode_jpeg(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out) {
     if (out) memset(out, 0, sizeof *out);
     if (!buf || !out) return gc_error(GC_ERR_INVALID_ARGUMENT, "jpeg: NULL argument");
-    gc_image_limits lim = {(int64_t)1 << 28, 1 << 20};
-    if (limits) lim = *limits;
+    gc_image_limits lim = limits ? *limits : gc_image_limits_default();
     jpg_dec *d = gc_calloc(1, sizeof *d);
     if (!d) return GC_ERR_OUT_OF_MEMORY;
     d->b = buf;
