@@ -22,7 +22,8 @@ OPENMP := 0
 endif
 
 CFLAGS_BASE := -std=c11 -Wall -Wextra -g $(OPT) -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L
-OMPFLAGS :=
+# OpenMP lives only in pragmas; without it they are ignored on purpose.
+OMPFLAGS := -Wno-unknown-pragmas
 ifeq ($(OPENMP),1)
 OMPFLAGS := -fopenmp
 endif
@@ -107,7 +108,7 @@ install: $(LIB)
 	mkdir -p $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	cp include/gradcam.h $(DESTDIR)$(PREFIX)/include/
 	cp $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS_PRIVATE@|$(OMPFLAGS) -lm|' gradcam.pc.in \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS_PRIVATE@|$(if $(filter 1,$(OPENMP)),-fopenmp )-lm|' gradcam.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/gradcam.pc
 
 uninstall:

@@ -7,13 +7,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* Window [*a, *b) of output i of o along an axis of n (overflow-free for n, o < 2^62). */
 static void window(int64_t i, int64_t o, int64_t n, int64_t *a, int64_t *b) {
     *a = (int64_t)(((__int128)i * n) / o);
@@ -40,7 +33,7 @@ static int apool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char
 static gc_status apool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_adaptive_pool2d_params *p = &l->p.apool;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
         return gc_error(GC_ERR_SHAPE, "adaptive_avgpool2d expects 4-D input, got %s", b);
     *out = (gc_shape){4, {in->d[0], in->d[1], p->out_h, p->out_w}};
@@ -62,9 +55,7 @@ static void apool_forward(const gc_layer_ctx *c) {
     const int64_t OH = c->out.d[2], OW = c->out.d[3];
     const float *x = c->x; /* (N, C, H, W) */
     float *y = c->y;       /* (N, C, OH, OW) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < NC; t++) {
         const float *xp = x + t * H * W;
         for (int64_t i = 0; i < OH; i++) {
@@ -91,9 +82,7 @@ static void apool_backward(const gc_layer_ctx *c) {
     const int64_t OH = c->out.d[2], OW = c->out.d[3];
     const float *dy = c->dy; /* (N, C, OH, OW) */
     float *dx = c->dx;       /* (N, C, H, W) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < NC; t++) {
         float *dxp = dx + t * H * W;
         memset(dxp, 0, (size_t)(H * W) * sizeof(float));

@@ -8,13 +8,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* PyTorch's pooling_output_shape (dilation 1); -1 on overflow. */
 static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int ceil_mode) {
     int64_t num;
@@ -64,7 +57,7 @@ static int avgpool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const ch
 static gc_status avgpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_pool2d_params *p = &l->p.pool;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
         return gc_error(GC_ERR_SHAPE, "avgpool2d expects 4-D input, got %s", b);
     int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->ceil_mode);
@@ -90,9 +83,7 @@ static void avgpool_forward(const gc_layer_ctx *c) {
     const int64_t OH = c->out.d[2], OW = c->out.d[3];
     const float *x = c->x; /* (N, C, H, W) */
     float *y = c->y;       /* (N, C, OH, OW) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < NC; t++) {
         const float *xp = x + t * H * W;
         for (int64_t i = 0; i < OH; i++) {
@@ -123,9 +114,7 @@ static void avgpool_backward(const gc_layer_ctx *c) {
     const int64_t OH = c->out.d[2], OW = c->out.d[3];
     const float *dy = c->dy; /* (N, C, OH, OW) */
     float *dx = c->dx;       /* (N, C, H, W) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < NC; t++) {
         float *dxp = dx + t * H * W;
         memset(dxp, 0, (size_t)(H * W) * sizeof(float));

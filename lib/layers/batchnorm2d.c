@@ -5,13 +5,6 @@
 #include <math.h>
 #include <stdio.h>
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* ------------------------------------------------------------ parameters */
 
 static gc_status bn_check(const gc_layer *l) {
@@ -38,7 +31,7 @@ static int bn_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n
 
 static gc_status bn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim != 4 || in->d[1] != l->p.bn.num_features || in->d[0] < 1 || in->d[2] < 1 || in->d[3] < 1)
         return gc_error(GC_ERR_SHAPE, "batchnorm2d expects 4-D input with %lld channels, got %s",
                         (long long)l->p.bn.num_features, b);
@@ -59,9 +52,7 @@ static void bn_forward(const gc_layer_ctx *c) {
     const float *g = l->param[0], *b = l->param[1], *mu = l->param[2], *var = l->param[3]; /* (C) each */
     const float *x = c->x; /* (N, C, H, W) */
     float *y = c->y;       /* (N, C, H, W) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < N * C; t++) {
         const int64_t ch = t % C;
         const double scale = g[ch] / sqrt((double)var[ch] + l->p.bn.eps);
@@ -79,9 +70,7 @@ static void bn_backward(const gc_layer_ctx *c) {
     float *dx = c->dx;                  /* (N, C, H, W) or NULL */
     float *dg = c->dparam[0], *db = c->dparam[1]; /* (C) or NULL */
     if (dx) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
         for (int64_t t = 0; t < N * C; t++) {
             const int64_t ch = t % C;
             const double scale = g[ch] / sqrt((double)var[ch] + l->p.bn.eps);
@@ -89,9 +78,7 @@ static void bn_backward(const gc_layer_ctx *c) {
         }
     }
     if (dg || db) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
         for (int64_t ch = 0; ch < C; ch++) {
             const double inv = 1.0 / sqrt((double)var[ch] + l->p.bn.eps);
             double sg = 0, sb = 0;

@@ -7,13 +7,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* Outputs j in [*lo, *hi) whose input j*s + off lies in [0, n_in). */
 static void valid_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
     int64_t a = off < 0 ? (-off - 1) / s + 1 : 0;
@@ -76,7 +69,7 @@ static int64_t conv_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d) {
 static gc_status conv_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_conv2d_params *p = &l->p.conv;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim != 4 || in->d[1] != p->in_channels || in->d[0] < 1 || in->d[2] < 1 || in->d[3] < 1)
         return gc_error(GC_ERR_SHAPE, "conv2d expects 4-D input with %lld channels, got %s", (long long)p->in_channels, b);
     int64_t oh = conv_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h);
@@ -108,9 +101,7 @@ static void conv_forward(const gc_layer_ctx *c) {
     const float *wt = c->layer->param[0];                     /* (O, CG, KH, KW) */
     const float *bias = p->bias ? c->layer->param[1] : NULL;  /* (O) */
     float *y = c->y;                                          /* (N, O, OH, OW) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic)
-#endif
     for (int64_t t = 0; t < N * O; t++) {
         const int64_t n = t / O, o = t % O, c0 = (o / OG) * CG;
         const float *w = wt + o * CG * KH * KW;
@@ -156,9 +147,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
 
     if (dx) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic)
-#endif
         for (int64_t t = 0; t < N * C; t++) {
             const int64_t n = t / C, ch = t % C, ci = ch % CG, o0 = (ch / CG) * OG;
             float *dxp = dx + t * H * W;
@@ -186,9 +175,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     }
 
     if (dw || db) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(dynamic)
-#endif
         for (int64_t o = 0; o < O; o++) {
             const int64_t c0 = (o / OG) * CG;
             if (db) {

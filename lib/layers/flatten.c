@@ -4,13 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 static gc_status flatten_check(const gc_layer *l) { (void)l; return GC_OK; }
 
 static int flatten_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
@@ -21,7 +14,7 @@ static int flatten_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const ch
 static gc_status flatten_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim < 2 || in->ndim > GC_MAX_DIMS)
         return gc_error(GC_ERR_SHAPE, "flatten expects 2-D to 4-D input, got %s", b);
     int64_t f = 1;

@@ -30,6 +30,8 @@ typedef struct gc_shape {
 } gc_shape;
 
 int64_t gc_shape_numel(const gc_shape *s); /* product, -1 on overflow */
+/* "1x4x9x9" into b (for error messages). */
+void gc_shape_format(char *b, size_t cap, const gc_shape *s);
 
 typedef union gc_layer_params {
     gc_conv2d_params          conv;

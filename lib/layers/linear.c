@@ -6,13 +6,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* ------------------------------------------------------------ parameters */
 
 static gc_status linear_check(const gc_layer *l) {
@@ -43,7 +36,7 @@ static int linear_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const cha
 static gc_status linear_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_linear_params *p = &l->p.linear;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim != 2 || in->d[1] != p->in_features || in->d[0] < 1)
         return gc_error(GC_ERR_SHAPE, "linear expects 2-D input (N, %lld), got %s%s", (long long)p->in_features, b,
                         in->ndim > 2 ? " (add a flatten layer before it)" : "");
@@ -66,9 +59,7 @@ static void linear_forward(const gc_layer_ctx *c) {
     const float *w = c->layer->param[0];                       /* (O, I) */
     const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
     float *y = c->y;                                           /* (N, O) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < N * O; t++) {
         const int64_t n = t / O, o = t % O;
         const float *xr = x + n * I, *wr = w + o * I;
@@ -94,9 +85,7 @@ static void linear_backward(const gc_layer_ctx *c) {
     const int64_t nb = (I + B - 1) / B;
 
     if (dx) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
         for (int64_t t = 0; t < N * nb; t++) {
             const int64_t n = t / nb, i0 = (t % nb) * B, i1 = i0 + B < I ? i0 + B : I;
             float *restrict dxr = dx + n * I;
@@ -109,9 +98,7 @@ static void linear_backward(const gc_layer_ctx *c) {
         }
     }
     if (dw || db) {
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
         for (int64_t o = 0; o < O; o++) {
             if (dw)
                 for (int64_t i = 0; i < I; i++) {

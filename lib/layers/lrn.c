@@ -7,13 +7,6 @@
 #include <math.h>
 #include <stdio.h>
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* ------------------------------------------------------------ parameters */
 
 static gc_status lrn_check(const gc_layer *l) {
@@ -37,7 +30,7 @@ static int lrn_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *
 static gc_status lrn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim < 3 || in->ndim > GC_MAX_DIMS)
         return gc_error(GC_ERR_SHAPE, "lrn expects 3-D or 4-D input, got %s", b);
     for (int i = 0; i < in->ndim; i++)
@@ -75,9 +68,7 @@ static void lrn_forward(const gc_layer_ctx *c) {
     const float *x = c->x;  /* (N, C, S) */
     float *y = c->y;        /* (N, C, S) */
     float *sc = c->state;   /* (N, C, S) s */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < N * C; t++) {
         const int64_t n = t / C, ch = t % C;
         const int64_t c0 = ch - lo < 0 ? 0 : ch - lo, c1 = ch + hi >= C ? C - 1 : ch + hi;
@@ -105,9 +96,7 @@ static void lrn_backward(const gc_layer_ctx *c) {
     const float *x = c->x, *dy = c->dy; /* (N, C, S) */
     const float *sc = c->state;         /* (N, C, S) s from forward */
     float *dx = c->dx;                  /* (N, C, S) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < N * C; t++) {
         const int64_t n = t / C, j = t % C;
         const int64_t c0 = j - lo < 0 ? 0 : j - lo, c1 = j + hi >= C ? C - 1 : j + hi;

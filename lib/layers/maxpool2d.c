@@ -9,13 +9,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 /* PyTorch's pooling_output_shape; -1 on overflow. */
 static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode) {
     int64_t num;
@@ -67,7 +60,7 @@ static int maxpool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const ch
 static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_pool2d_params *p = &l->p.pool;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
         return gc_error(GC_ERR_SHAPE, "maxpool2d expects 4-D input, got %s", b);
     int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h, p->ceil_mode);
@@ -103,9 +96,7 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const float *x = c->x;      /* (N, C, H, W) */
     float *y = c->y;            /* (N, C, OH, OW) */
     int64_t *arg = c->state;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < NC; t++) {
         const float *xp = x + t * H * W;
         for (int64_t i = 0; i < OH; i++)
@@ -143,9 +134,7 @@ static void maxpool_backward(const gc_layer_ctx *c) {
     const float *dy = c->dy;         /* (N, C, OH, OW) */
     const int64_t *arg = c->state;   /* (N, C, OH, OW) */
     float *dx = c->dx;               /* (N, C, H, W) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < NC; t++) {
         float *dxp = dx + t * HW;
         memset(dxp, 0, (size_t)HW * sizeof(float));

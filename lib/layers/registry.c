@@ -1,5 +1,6 @@
 /* registry.c - the table of layer kinds. */
 #include "layer.h"
+#include <stdio.h>
 
 static const gc_layer_ops *const kinds[GC_LAYER_KIND_COUNT] = {
     [GC_LAYER_CONV2D]             = &gc_conv2d_ops,
@@ -31,4 +32,11 @@ int64_t gc_shape_numel(const gc_shape *s) {
     for (int i = 0; i < s->ndim; i++)
         if (gc_mul_i64(n, s->d[i], &n)) return -1;
     return n;
+}
+
+void gc_shape_format(char *b, size_t cap, const gc_shape *s) {
+    size_t k = 0;
+    b[0] = 0;
+    for (int i = 0; i < s->ndim && k < cap; i++)
+        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
 }

@@ -4,13 +4,6 @@
 #include <math.h>
 #include <stdio.h>
 
-static void fmt_shape(char *b, size_t cap, const gc_shape *s) {
-    size_t k = 0;
-    b[0] = 0;
-    for (int i = 0; i < s->ndim && k < cap; i++)
-        k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
-}
-
 static gc_status softmax_check(const gc_layer *l) { (void)l; return GC_OK; }
 
 static int softmax_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
@@ -21,7 +14,7 @@ static int softmax_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const ch
 static gc_status softmax_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     char b[96];
-    fmt_shape(b, sizeof b, in);
+    gc_shape_format(b, sizeof b, in);
     if (in->ndim < 2 || in->ndim > GC_MAX_DIMS)
         return gc_error(GC_ERR_SHAPE, "softmax expects 2-D to 4-D input (over dim 1), got %s", b);
     for (int i = 0; i < in->ndim; i++)
@@ -46,9 +39,7 @@ static void softmax_forward(const gc_layer_ctx *c) {
     const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
     const float *x = c->x; /* (N, C, S) */
     float *y = c->y;       /* (N, C, S) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < N * S; t++) {
         const float *xr = x + (t / S) * C * S + t % S;
         float *yr = y + (t / S) * C * S + t % S;
@@ -66,9 +57,7 @@ static void softmax_backward(const gc_layer_ctx *c) {
     const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
     const float *y = c->y, *dy = c->dy; /* (N, C, S) */
     float *dx = c->dx;                  /* (N, C, S) */
-#ifdef _OPENMP
 #pragma omp parallel for schedule(static)
-#endif
     for (int64_t t = 0; t < N * S; t++) {
         const int64_t base = (t / S) * C * S + t % S;
         double dot = 0;
