@@ -45,7 +45,13 @@ DTYPES = {  # name: (element size, struct/array code or None)
 FLOATS = ('f32', 'f16', 'f64', 'bf16')
 
 
-class Storage:
+class Frozen:
+    """Objects the unpickler may hand out: a BUILD opcode cannot alter them."""
+    def __setstate__(self, state):
+        raise ConvertError('refusing to load: the pickle tries to set the state of a %s' % type(self).__name__)
+
+
+class Storage(Frozen):
     """Raw little-endian bytes of numel elements of dtype; data filled in later."""
     def __init__(self, dtype, key, numel):
         self.dtype, self.key, self.numel = dtype, key, numel
@@ -60,7 +66,7 @@ class Storage:
         return self.data
 
 
-class Tensor:
+class Tensor(Frozen):
     def __init__(self, storage, offset, size, stride):
         self.storage, self.offset, self.size, self.stride = storage, offset, tuple(size), tuple(stride)
 
@@ -152,12 +158,12 @@ def to_f32(raw, dtype):
 
 # ---------------------------------------------------------------- restricted unpickling
 
-class StorageType:
+class StorageType(Frozen):
     def __init__(self, dtype):
         self.dtype = dtype
 
 
-class Marker:
+class Marker(Frozen):
     def __init__(self, name):
         self.name = name
 
@@ -311,6 +317,9 @@ def read_zip(path):
                 except KeyError:
                     fail('%s: storage %s is missing from the archive' % (path, key))
                 need = st.numel * DTYPES[st.dtype]
+                if zi.compress_type != zipfile.ZIP_STORED and need > MAX_PICKLE:
+                    fail('%s: storage %s is compressed (torch.save stores storages uncompressed); '
+                         'refusing to inflate %d bytes' % (path, key, need))
                 if zi.file_size != need:
                     fail('%s: storage %s has %d bytes, %d expected' % (path, key, zi.file_size, need))
                 st.data = z.read(name)
@@ -720,6 +729,9 @@ def main(argv):
         return 1
     except MemoryError:
         print('gcw_convert: error: out of memory', file=sys.stderr)
+        return 1
+    except Exception as e:  # malformed input that slipped past the checks: still one line, status 1
+        print('gcw_convert: error: malformed input (%s: %s)' % (type(e).__name__, str(e)[:200]), file=sys.stderr)
         return 1
     params = sum(g.sd[k].numel() for k in g.used)
     print('%s: %s, %d layers, %d tensors, %d parameters, %d classes%s, %d bytes'

@@ -13,6 +13,8 @@ Run by developers with /usr/bin/python3 (torch + numpy); never by `make test`.
 Each model is saved with torch.save legacy (_use_new_zipfile_serialization=
 False), zip, and as .safetensors (written here with the stdlib). Logits are
 PyTorch's forward in float64, stored as float32 (N, 10).
+`make_model_fixtures.py --full DIR` instead writes full-size random-init
+torchvision vgg16/alexnet checkpoints and logits to DIR (not committed).
 hostile_legacy.pth / hostile_zip.pth name os.system / builtins.eval: a
 converter that executed them would create the file gcw_pwned_marker in its
 working directory.
@@ -138,7 +140,35 @@ def hostile():
         f.write(buf.getvalue())
 
 
+def full(out):
+    """Full-size random-init torchvision models for the issue's acceptance check
+    (not committed): vgg16 legacy .pth, alexnet zip .pth and .safetensors, two
+    224x224 inputs each and PyTorch's float32 logits (N, 1000)."""
+    import torchvision
+    os.makedirs(out, exist_ok=True)
+    for name, fmts in (('alexnet', ('zip', 'safetensors')), ('vgg16', ('legacy',))):
+        torch.manual_seed(3)
+        m = getattr(torchvision.models, name)(weights=None).eval()
+        sd = m.state_dict()
+        if 'legacy' in fmts:
+            torch.save(sd, os.path.join(out, name + '_legacy.pth'), _use_new_zipfile_serialization=False)
+        if 'zip' in fmts:
+            torch.save(sd, os.path.join(out, name + '_zip.pth'))
+        if 'safetensors' in fmts:
+            save_safetensors(sd, os.path.join(out, name + '.safetensors'))
+        x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(5))
+        with torch.no_grad():
+            logits = m(x)
+        save_npy(os.path.join(out, name + '_in0.npy'), x[0].numpy())
+        save_npy(os.path.join(out, name + '_in1.npy'), x[1:2].numpy())
+        save_npy(os.path.join(out, name + '_logits.npy'), logits.numpy())
+        print('wrote', name, 'to', out)
+
+
 def main():
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] == '--full':
+        return full(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     m = vgg([2, 2, 'M', 4, 4, 'M', 8, 8, 8, 'M', 16, 16, 16, 'M', 16, 16, 16, 'M'], False, 32, 10)
