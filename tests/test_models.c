@@ -194,6 +194,15 @@ TEST(truncated_and_wrong_inputs_are_refused) {
             if (rc != 1 || !log_has("gcw_convert: error:")) FAILF("%s cut to %.1f%%: exit %d", names[i], keep[k] * 100, rc);
             if (log_has("Traceback")) FAILF("%s cut to %.1f%%: Python traceback", names[i], keep[k] * 100);
         }
+    struct { const char *file, *msg; } bad[] = {
+        {"bad_build.pth", "set the state"},        {"bad_huge.pth", "limit"},
+        {"bad_short.pth", "400 bytes, 4000 expected"}, {"bad_view.pth", "view reaches element 15"},
+        {"bad_lie.safetensors", "data_offsets"},
+    };
+    for (int i = 0; i < 5; i++) {
+        int rc = convert(bad[i].file, "x.gcw", NULL);
+        if (rc != 1 || !log_has(bad[i].msg)) FAILF("%s: exit %d, expected 1 and \"%s\"", bad[i].file, rc, bad[i].msg);
+    }
     CHECK(convert("alexnet_small_zip.pth", "x.gcw", "--arch resnet50") == 1 && log_has("supported"));
     CHECK(convert("alexnet_small_zip.pth", "x.gcw", "--arch vgg16") == 1 && log_has("expected"));
     CHECK(convert("labels10.txt", "x.gcw", NULL) == 1 && log_has("error"));

@@ -13,6 +13,8 @@ Run by developers with /usr/bin/python3 (torch + numpy); never by `make test`.
 Each model is saved with torch.save legacy (_use_new_zipfile_serialization=
 False), zip, and as .safetensors (written here with the stdlib). Logits are
 PyTorch's forward in float64, stored as float32 (N, 10).
+bad_*: malformed checkpoints made by hand (see crafted(); --crafted writes
+only those).
 `make_model_fixtures.py --full DIR` instead writes full-size random-init
 torchvision vgg16/alexnet checkpoints and logits to DIR (not committed).
 hostile_legacy.pth / hostile_zip.pth name os.system / builtins.eval: a
@@ -165,8 +167,43 @@ def full(out):
         print('wrote', name, 'to', out)
 
 
+def crafted():
+    """Hand-made malformed checkpoints (stdlib only), each must be refused:
+    bad_build.pth (BUILD on an allow-listed storage type), bad_huge.pth (a
+    storage of 2^40 elements), bad_short.pth (storage bytes fewer than claimed),
+    bad_view.pth (a view past its storage), bad_lie.safetensors (offsets that
+    disagree with the shape and the file)."""
+    def glob(m, n):
+        return b'c' + m.encode() + b'\n' + n.encode() + b'\n'
+
+    def i64(v):
+        return b'\x8a\x08' + struct.pack('<q', v)
+
+    def tensor(numel, size, stride):
+        pid = b'(U\x07storage' + glob('torch', 'FloatStorage') + b'U\x010U\x03cpu' + i64(numel) + b'tQ'
+        return (glob('torch._utils', '_rebuild_tensor_v2') + b'(' + pid + i64(0) + b'(' + b''.join(map(i64, size)) +
+                b't(' + b''.join(map(i64, stride)) + b't\x89' + glob('collections', 'OrderedDict') + b')RtR')
+
+    def zipit(name, pkl, data=None):
+        with zipfile.ZipFile(os.path.join(OUT, name), 'w') as z:
+            z.writestr('a/data.pkl', pkl)
+            if data is not None:
+                z.writestr('a/data/0', data)
+
+    key = b'U\x11features.0.weight'
+    zipit('bad_build.pth', b'\x80\x02' + glob('torch', 'FloatStorage') + b'}U\x05dtypeU\x03zzzsb.')
+    zipit('bad_huge.pth', b'\x80\x02}' + key + tensor(1 << 40, [1], [1]) + b's.')
+    zipit('bad_short.pth', b'\x80\x02}' + key + tensor(1000, [10], [1]) + b's.', b'\0' * 400)
+    zipit('bad_view.pth', b'\x80\x02}' + key + tensor(10, [4, 4], [4, 1]) + b's.', b'\0' * 40)
+    h = b'{"features.0.weight":{"dtype":"F32","shape":[64,3,11,11],"data_offsets":[0,92928]}}'
+    with open(os.path.join(OUT, 'bad_lie.safetensors'), 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b'\0' * 100)
+
+
 def main():
     import sys
+    if len(sys.argv) == 2 and sys.argv[1] == '--crafted':
+        return crafted()
     if len(sys.argv) == 3 and sys.argv[1] == '--full':
         return full(sys.argv[2])
     os.makedirs(OUT, exist_ok=True)
@@ -191,6 +228,7 @@ def main():
     with open(os.path.join(OUT, 'labels10.txt'), 'w') as f:
         f.write(''.join('class %d name\n' % i for i in range(10)))
     hostile()
+    crafted()
     total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
     print('wrote %s: %d files, %d bytes' % (OUT, len(os.listdir(OUT)), total))
 
