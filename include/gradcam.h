@@ -563,6 +563,189 @@ void gc_buffer_free(void *buf);
 
 /* (colour maps and figures follow here) */
 
+/* ------------------------------------------------------------------------ */
+/* Training                                                                  */
+/* ------------------------------------------------------------------------ */
+/* Enough to train a small classifier built in code: a loss with its
+ * gradient, and SGD with momentum and weight decay. A step reads the
+ * parameter gradients of the session's last backward pass (planned and run
+ * with param_grads) and updates the model's parameters in place. Sessions
+ * read the weights at every forward, so one session can be reused across
+ * steps (the one exception to "the model must not change while sessions
+ * exist": only the values change, never shapes). Everything is sequential
+ * and deterministic: the same seed, data order and calls give bit-identical
+ * weights. */
+
+/* Softmax cross-entropy averaged over a batch:
+ *   loss = (1/N) sum_n [ logsumexp(z_n) - z_n[label_n] ]
+ *   grad = (softmax(z_n) - onehot(label_n)) / N        (d loss / d z)
+ * logits (N x classes, row-major), labels (N) in 0..classes-1. Computed in
+ * double with the maximum subtracted (stable for any finite logits).
+ * loss or grad (N x classes) may be NULL when not wanted; grad may alias
+ * logits. Errors: GC_ERR_INVALID_ARGUMENT for NULL logits/labels, N or
+ * classes < 1, a label out of range (named with its row). */
+gc_status gc_loss_softmax_xent(const float *logits, int64_t batch, int64_t classes,
+                               const int *labels, float *loss, float *grad);
+
+/* SGD with PyTorch's semantics (torch.optim.SGD, dampening 0, no Nesterov):
+ *   d = g + weight_decay * w;  v = momentum * v + d;  w -= lr * v
+ * with v starting at zero (so the first step uses v = d, as PyTorch).
+ * Trained parameters: conv/linear weights and biases, batch-norm weight and
+ * bias (never its running statistics). PyTorch decays every parameter,
+ * biases included; set no_bias_decay to exempt biases (and batch-norm
+ * parameters) from weight decay. */
+typedef struct gc_sgd_params {
+    float lr;            /* > 0 */
+    float momentum;      /* 0 <= momentum < 1 */
+    float weight_decay;  /* >= 0 */
+    int   no_bias_decay; /* nonzero: no decay on biases / batch-norm */
+} gc_sgd_params;
+
+typedef struct gc_sgd gc_sgd;
+
+/* Creates an optimizer for model m (which it keeps a pointer to and whose
+ * parameters it updates; m must outlive it) with zeroed momentum buffers.
+ * Errors: GC_ERR_INVALID_ARGUMENT (NULL, bad hyper-parameter),
+ * GC_ERR_STATE if m's weights are mapped read-only from a file,
+ * GC_ERR_OUT_OF_MEMORY. Free with gc_sgd_free (NULL-safe). */
+gc_status gc_sgd_create(gc_model *m, const gc_sgd_params *p, gc_sgd **out);
+void      gc_sgd_free(gc_sgd *opt);
+
+/* One update from the parameter gradients of s's last backward pass.
+ * Errors: GC_ERR_INVALID_ARGUMENT if s was made from another model,
+ * GC_ERR_STATE if the session lacks a parameter's gradient (not planned
+ * with param_grads, or no backward with param_grads since the last forward);
+ * nothing is updated then. */
+gc_status gc_sgd_step(gc_sgd *opt, const gc_session *s);
+
+/* Changes the learning rate (schedules); > 0. */
+gc_status gc_sgd_set_lr(gc_sgd *opt, float lr);
+
+/* ------------------------------------------------------------------------ */
+/* Synthetic shapes dataset                                                  */
+/* ------------------------------------------------------------------------ */
+/* A seeded generator of labelled images with ground-truth boxes, for
+ * training small models and measuring explanations. An image shows one
+ * object (or two of different classes, the paper's "cat and dog" case) on
+ * a textured background: a smooth two-colour gradient, faint stripes,
+ * soft blobs and per-pixel noise. Each object has a random class, centre,
+ * size (diameter 30%..55% of the shorter side), rotation and colour (kept
+ * apart from the background's colours). Object edges are anti-aliased
+ * (4x4 supersampling).
+ *
+ * Determinism: image `index` of `seed` depends on (seed, index, n_objects,
+ * size) only, never on what else was generated. The background and each
+ * object draw from separate streams, so n_objects = 0 gives exactly the
+ * background of the same (seed, index) (before noise, which is drawn from
+ * its own stream too and is identical).
+ * Classes of one-object images come in blocks: indices 6k..6k+5 hold a
+ * seeded permutation of the 6 classes (exact balance over aligned blocks).
+ * Two-object images have two different classes and boxes that do not
+ * overlap. */
+#define GC_SHAPES_CLASSES 6
+typedef enum gc_shapes_class {
+    GC_SHAPES_DISC = 0, GC_SHAPES_SQUARE, GC_SHAPES_TRIANGLE,
+    GC_SHAPES_CROSS, GC_SHAPES_RING, GC_SHAPES_STAR
+} gc_shapes_class;
+
+/* "disc", "square", "triangle", "cross", "ring", "star"; NULL out of range. */
+const char *gc_shapes_class_name(int cls);
+
+/* A box in pixel coordinates, inclusive: pixel (x, y) is inside when
+ * x0 <= x <= x1 and y0 <= y <= y1 (x is the column). */
+typedef struct gc_box { int32_t x0, y0, x1, y1; } gc_box;
+
+typedef struct gc_shapes_info {
+    int    n_objects;  /* 0, 1 or 2 */
+    int    label[2];   /* class of each object (first = labels[0]) */
+    gc_box box[2];     /* tight box of every pixel the object covers */
+} gc_shapes_info;
+
+/* Renders image `index` of `seed` with n_objects (0..2) objects into rgb
+ * (3 x height x width floats, planar CHW, RGB, values k/255 in [0, 1] so
+ * an 8-bit copy is exact) and describes it in *info. mask (height x width,
+ * may be NULL) receives 0 for background, 1 or 2 for the object covering
+ * the pixel most. Sizes 16..4096. Errors: GC_ERR_INVALID_ARGUMENT. */
+gc_status gc_shapes_generate(uint64_t seed, uint64_t index, int n_objects,
+                             int height, int width, float *rgb, uint8_t *mask,
+                             gc_shapes_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation                                                                */
+/* ------------------------------------------------------------------------ */
+/* The measures of the Grad-CAM paper (section 4) and of RISE, on plain
+ * row-major float maps of height h and width w (the input resolution). */
+
+/* Weakly-supervised localisation box: pixels >= frac * max(map) (the paper
+ * uses frac = 0.15), largest 8-connected component (ties: the one met first
+ * in row-major order), its bounding box. A map whose maximum is <= 0 (or
+ * NaN anywhere) gives the whole image. */
+gc_status gc_eval_box_from_map(const float *map, int h, int w, float frac, gc_box *box);
+
+/* Intersection over union of two inclusive pixel boxes (0 if disjoint). */
+double gc_box_iou(const gc_box *a, const gc_box *b);
+
+/* Localisation: box from the map (frac 0.15); *iou = its best IoU with any
+ * of the n_gt ground-truth boxes; *correct = iou >= 0.5. Either output may
+ * be NULL. */
+gc_status gc_eval_localization(const float *map, int h, int w, const gc_box *gt, int n_gt,
+                               double *iou, int *correct);
+
+/* The pointing-game tolerance for an h x w image: 15 pixels at 224 scaled
+ * with the shorter side, tol = 15 * min(h, w) / 224 (2.5 px at 64 x 64). */
+double gc_eval_pointing_tolerance(int h, int w);
+
+/* Pointing game: *hit = 1 when the map's maximum (the first in row-major
+ * order on ties) lies within tol pixels of the box, i.e. inside
+ * [x0 - tol, x1 + tol] x [y0 - tol, y1 + tol]. A map with NaN is a miss. */
+gc_status gc_eval_pointing(const float *map, int h, int w, const gc_box *box, double tol, int *hit);
+
+/* Occlusion sensitivity (Zeiler & Fergus): a patch x patch square of value
+ * fill (in the network-input domain, every channel) slides over the input
+ * with stride; for each position the drop score(input) - score(occluded) of
+ * class_index is recorded; map (h x w, the session's input size) is the
+ * mean drop over the positions whose patch covers the pixel (positions are
+ * 0, stride, ... and one flush with the far edge). score is the logit, or
+ * the softmax probability when use_probability is set. The session must
+ * run the whole network (no input_layer); its batch may be > 1, then that
+ * many occluded copies go through each forward. input is one image
+ * (C x H x W). The session's output is overwritten. */
+typedef struct gc_occlusion_params {
+    int   patch, stride;   /* >= 1, patch <= min(h, w) */
+    float fill;
+    int   use_probability;
+} gc_occlusion_params;
+gc_status gc_eval_occlusion(gc_session *s, const float *input, int class_index,
+                            const gc_occlusion_params *p, float *map);
+
+/* Spearman rank correlation of two maps of n values: Pearson correlation of
+ * their ranks, tied values getting the average of their ranks. 0 when
+ * either map is constant; GC_ERR_INVALID_ARGUMENT for NaN or n < 2.
+ * Uses 2n doubles and n int64 of scratch allocated here. */
+gc_status gc_eval_spearman(const float *a, const float *b, int64_t n, double *rho);
+
+/* Deletion / insertion curves (RISE, Petsiuk et al. 2018). Pixels are
+ * ranked by map value, highest first (ties in row-major order). Deletion
+ * starts from input and, step by step, replaces ceil(h*w/steps) more pixels
+ * (all channels) by baseline; insertion starts from baseline and puts back
+ * pixels of input in the same order. curve (steps + 1 values) gets the
+ * softmax probability of class_index after 0, 1, ..., steps steps, and
+ * *auc the trapezoid area under it on x in [0, 1] (also in [0, 1]).
+ * Low deletion and high insertion areas mean a faithful map. baseline
+ * (C x H x W) may be NULL: zeros. Session as for gc_eval_occlusion
+ * (batch > 1 runs that many steps per forward). steps 1..h*w. */
+typedef enum gc_eval_curve_kind { GC_EVAL_DELETION = 0, GC_EVAL_INSERTION = 1 } gc_eval_curve_kind;
+gc_status gc_eval_curve(gc_session *s, gc_eval_curve_kind kind, const float *input,
+                        const float *baseline, const float *map, int class_index, int steps,
+                        float *curve, double *auc);
+
+/* Baseline maps. Centre: a Gaussian centred on the image,
+ * exp(-(dx^2 + dy^2) / (2 sigma^2)) with sigma = sigma_frac * min(h, w)
+ * (distances from the centre ((w-1)/2, (h-1)/2)). Random: uniform [0, 1)
+ * values from a generator seeded with seed. */
+gc_status gc_eval_center_map(int h, int w, double sigma_frac, float *map);
+gc_status gc_eval_random_map(int h, int w, uint64_t seed, float *map);
+
 #ifdef __cplusplus
 }
 #endif
