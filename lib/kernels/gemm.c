@@ -54,11 +54,27 @@ gc_gemm_tier gc_gemm_best_tier(void) {
     return GC_GEMM_PORTABLE;
 }
 
+/* Per-call check with the same conditions as gc_gemm_tier_available, but from the
+ * feature bits libgcc caches at start-up (checked against the OS's XSAVE state):
+ * CPUID itself traps in virtual machines (~20 us measured), too slow for every call. */
+static int tier_runs(gc_gemm_tier t) {
+#if defined(__x86_64__) || defined(__i386__)
+    switch (t) {
+    case GC_GEMM_AVX512:
+        if (!__builtin_cpu_supports("avx512f")) return 0;
+        /* fall through */
+    case GC_GEMM_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default: return t == GC_GEMM_REFERENCE || t == GC_GEMM_PORTABLE;
+    }
+#else
+    return t == GC_GEMM_REFERENCE || t == GC_GEMM_PORTABLE;
+#endif
+}
+
 gc_gemm_tier gc_gemm_resolve(gc_gemm_tier tier) {
-    if (tier == GC_GEMM_AUTO || (unsigned)tier >= GC_GEMM_TIER_COUNT ||
-        !gc_gemm_tier_available(tier))
-        return gc_gemm_best_tier();
-    return tier;
+    if (tier != GC_GEMM_AUTO && (unsigned)tier < GC_GEMM_TIER_COUNT && tier_runs(tier)) return tier;
+    return tier_runs(GC_GEMM_AVX512) ? GC_GEMM_AVX512
+         : tier_runs(GC_GEMM_AVX2)   ? GC_GEMM_AVX2 : GC_GEMM_PORTABLE;
 }
 
 const char *gc_gemm_tier_name(gc_gemm_tier tier) {

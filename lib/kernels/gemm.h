@@ -67,7 +67,9 @@ const char *gc_gemm_tier_name(gc_gemm_tier tier);
  * and tests that take the tier from a command line or environment variable. */
 int gc_gemm_tier_from_name(const char *name);
 
-/* Tier actually used for `tier` (AUTO or unavailable -> best available). */
+/* Tier actually used for `tier` (AUTO or unavailable -> best available). Cheap (no
+ * CPUID: uses the feature bits the compiler runtime caches at start-up); agrees with
+ * gc_gemm_tier_available / gc_gemm_best_tier, which call gc_cpu_detect(). */
 gc_gemm_tier gc_gemm_resolve(gc_gemm_tier tier);
 
 /* Register block (MR x NR) and cache blocks (MC, KC, NC) of a resolved tier;
