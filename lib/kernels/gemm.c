@@ -120,44 +120,74 @@ size_t gc_gemm_workspace(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int
     return (size_t)(d.b_floats + round_up(d.kc * d.mc, 16));
 }
 
+/* ---- 4-float vectors (GNU vector extension: SSE2 on baseline x86-64) ---- */
+
+typedef float gemm_v4 __attribute__((vector_size(16)));
+
+static gemm_v4 load4(const float *p) { gemm_v4 v; memcpy(&v, p, sizeof v); return v; }
+static void store4(float *p, gemm_v4 v) { memcpy(p, &v, sizeof v); }
+
+#if defined(__clang__)
+#define GEMM_SHUF(a, b, i, j, k, l) __builtin_shufflevector(a, b, i, j, k, l)
+#else
+typedef int gemm_i4 __attribute__((vector_size(16)));
+#define GEMM_SHUF(a, b, i, j, k, l) __builtin_shuffle(a, b, (gemm_i4){i, j, k, l})
+#endif
+
 /* ---- packing (zero-padded micro-panels) ----
  * Register-block widths are passed as constants through always-inline helpers so
  * the copies unroll and vectorise; pack_* dispatch on the tier's MR / NR. */
 
 #define GEMM_INLINE static inline __attribute__((always_inline))
 
-/* dst (kb, MR): rows i0..i0+m-1, cols p0..p0+kb-1 of op(A); rows m..MR-1 zero. */
-GEMM_INLINE void pack_a_w(int ta, const float *A, int64_t lda, int64_t i0, int64_t p0,
-                          int64_t kb, int m, float *dst, const int MR) {
-    if (!ta && m == MR) {
-        const float *s = A + i0 * lda + p0;
-        for (int64_t p = 0; p < kb; p++, s++, dst += MR)
-            _Pragma("GCC unroll 16") for (int r = 0; r < MR; r++) dst[r] = s[r * lda];
-    } else if (!ta) {
-        for (int64_t p = 0; p < kb; p++, dst += MR) {
-            const float *s = A + i0 * lda + p0 + p;
-            for (int r = 0; r < MR; r++) dst[r] = r < m ? s[r * lda] : 0.0f;
+/* dst[p*w + r] = src[r*ld + p] for r < rows, p < kb (a transposing copy, 4x4 blocks in
+ * registers); rows..w-1 zero. Packs op(A) for trans_a == 0 and op(B) for trans_b != 0. */
+static void pack_t(const float *src, int64_t ld, int rows, int64_t kb, float *dst, int w) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *s0 = src + r * ld, *s1 = s0 + ld, *s2 = s1 + ld, *s3 = s2 + ld;
+        float *d = dst + r;
+        int64_t p = 0;
+        for (; p + 4 <= kb; p += 4, d += 4 * w) {
+            gemm_v4 a0 = load4(s0 + p), a1 = load4(s1 + p), a2 = load4(s2 + p), a3 = load4(s3 + p);
+            gemm_v4 u0 = GEMM_SHUF(a0, a1, 0, 4, 1, 5), u1 = GEMM_SHUF(a0, a1, 2, 6, 3, 7);
+            gemm_v4 u2 = GEMM_SHUF(a2, a3, 0, 4, 1, 5), u3 = GEMM_SHUF(a2, a3, 2, 6, 3, 7);
+            store4(d, GEMM_SHUF(u0, u2, 0, 1, 4, 5));
+            store4(d + w, GEMM_SHUF(u0, u2, 2, 3, 6, 7));
+            store4(d + 2 * w, GEMM_SHUF(u1, u3, 0, 1, 4, 5));
+            store4(d + 3 * w, GEMM_SHUF(u1, u3, 2, 3, 6, 7));
         }
-    } else {
-        for (int64_t p = 0; p < kb; p++, dst += MR) {
-            const float *s = A + (p0 + p) * lda + i0;
-            if (m == MR)
-                for (int r = 0; r < MR; r++) dst[r] = s[r];
-            else
-                for (int r = 0; r < MR; r++) dst[r] = r < m ? s[r] : 0.0f;
+        for (; p < kb; p++, d += w) {
+            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
         }
+    }
+    for (; r < rows; r++)
+        for (int64_t p = 0; p < kb; p++) dst[p * w + r] = src[r * ld + p];
+    for (r = rows; r < w; r++)
+        for (int64_t p = 0; p < kb; p++) dst[p * w + r] = 0.0f;
+}
+
+/* dst (kb, mr): rows i0..i0+m-1, cols p0..p0+kb-1 of op(A); rows m..mr-1 zero. */
+GEMM_INLINE void pack_a_w(const float *A, int64_t lda, int64_t i0, int64_t p0, int64_t kb,
+                          int m, float *dst, const int MR) {
+    for (int64_t p = 0; p < kb; p++, dst += MR) { /* trans_a: rows of A^T are contiguous */
+        const float *s = A + (p0 + p) * lda + i0;
+        if (m == MR)
+            for (int r = 0; r < MR; r++) dst[r] = s[r];
+        else
+            for (int r = 0; r < MR; r++) dst[r] = r < m ? s[r] : 0.0f;
     }
 }
 
 static void pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t p0, int64_t kb,
                    int m, int mr, float *dst) {
+    if (!ta) { pack_t(A + i0 * lda + p0, lda, m, kb, dst, mr); return; }
     switch (mr) {
-    case 6: pack_a_w(ta, A, lda, i0, p0, kb, m, dst, 6); break;
-    case 14: pack_a_w(ta, A, lda, i0, p0, kb, m, dst, 14); break;
+    case 6: pack_a_w(A, lda, i0, p0, kb, m, dst, 6); break;
+    case 14: pack_a_w(A, lda, i0, p0, kb, m, dst, 14); break;
     default:
         for (int64_t p = 0; p < kb; p++)
-            for (int r = 0; r < mr; r++)
-                dst[p * mr + r] = r >= m ? 0.0f : ta ? A[(p0 + p) * lda + i0 + r] : A[(i0 + r) * lda + p0 + p];
+            for (int r = 0; r < mr; r++) dst[p * mr + r] = r < m ? A[(p0 + p) * lda + i0 + r] : 0.0f;
     }
 }
 
@@ -181,18 +211,6 @@ static void pack_b_row(const float *s, int64_t nb, int nr, float *dst, int64_t p
         for (int64_t j = 0; j < (nb + nr - 1) / nr * nr; j++)
             dst[j / nr * pstride + j % nr] = j < nb ? s[j] : 0.0f;
     }
-}
-
-/* dst (kb, nr): rows p0..p0+kb-1, cols j0..j0+n-1 of op(B) (trans_b != 0: B is N x K);
- * cols n..nr-1 zero. */
-static void pack_b_panel_t(const float *B, int64_t ldb, int64_t p0, int64_t j0, int64_t kb,
-                           int n, int nr, float *dst) {
-    for (int c = 0; c < n; c++) {
-        const float *s = B + (j0 + c) * ldb + p0;
-        for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = s[p];
-    }
-    for (int c = n; c < nr; c++)
-        for (int64_t p = 0; p < kb; p++) dst[p * nr + c] = 0.0f;
 }
 
 /* ---- packed driver ---- */
@@ -227,7 +245,7 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
                     GC_OMP(omp for schedule(static))
                     for (int64_t jp = 0; jp < npb; jp++) {
                         int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                        pack_b_panel_t(B, ldb, pc, jc + jp * nr, kb, (int)n, nr, bp + jp * nr * kb);
+                        pack_t(B + (jc + jp * nr) * ldb + pc, ldb, (int)n, kb, bp + jp * nr * kb, nr);
                     }
                 }
                 for (int64_t ic = 0; ic < M; ic += d.mc) {
@@ -258,10 +276,6 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
 }
 
 /* ---- M == 1 (a row vector times a matrix): unpacked, memory-bound paths ---- */
-
-typedef float gemm_v4 __attribute__((vector_size(16)));
-
-static gemm_v4 load4(const float *p) { gemm_v4 v; memcpy(&v, p, sizeof v); return v; }
 
 /* sum_p x[p] y[p] with 16 fixed partial sums (order independent of threads). */
 static float dot(const float *x, const float *y, int64_t K) {
