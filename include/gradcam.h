@@ -525,7 +525,21 @@ void gc_image_release(gc_image *img);
 gc_status gc_image_decode(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 gc_status gc_image_load(const char *path, const gc_image_limits *limits, gc_image *out);
 
-/* One format each. */
+/* One format each.
+ * PNG: every colour type and bit depth, Adam7, CRC checked on every chunk;
+ *   ancillary chunks ignored (no gamma or colour management), unknown
+ *   critical chunks refused (GC_ERR_UNSUPPORTED). Output:
+ *     gray 1/2/4-bit -> 8-bit, v * 255 / (2^depth - 1); 8/16-bit kept;
+ *     palette -> RGB 8-bit (indices past PLTE are black);
+ *     tRNS on gray/RGB adds an alpha channel (0 where the pixel equals the
+ *     key, max otherwise); tRNS on a palette gives RGBA;
+ *     gray+alpha, RGB, RGBA kept at 8 or 16 bits.
+ *   IDAT data that inflates past the expected size is GC_ERR_FORMAT.
+ * PNM: P2/P5 (gray, 1 channel), P3/P6 (RGB); maxval 1..65535. maxval <= 255
+ *   gives 8-bit, larger gives 16-bit samples; a maxval other than 255 or
+ *   65535 is scaled to the full range as (v * full + maxval / 2) / maxval.
+ *   Samples above maxval are GC_ERR_FORMAT; P1/P4 (bitmaps) and P7 (PAM)
+ *   are GC_ERR_UNSUPPORTED; only the first image of a file is read. */
 gc_status gc_image_decode_png(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 gc_status gc_image_decode_jpeg(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 gc_status gc_image_decode_pnm(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);

@@ -53,11 +53,9 @@ static void read_trns(png_info *pi, const uint8_t *d, uint32_t n) {
         if (n == 0 || n > (uint32_t)pi->npal) return;
         for (uint32_t i = 0; i < n; i++) pi->pal[i][3] = d[i];
         pi->has_trns = 1;
-    } else if (pi->ctype == 0 && n == 2) {
-        pi->key[0] = (uint16_t)(d[0] << 8 | d[1]);
-        pi->has_trns = 1;
-    } else if (pi->ctype == 2 && n == 6) {
-        for (int c = 0; c < 3; c++) pi->key[c] = (uint16_t)(d[2 * c] << 8 | d[2 * c + 1]);
+    } else if ((pi->ctype == 0 && n == 2) || (pi->ctype == 2 && n == 6)) {
+        unsigned mask = (1u << pi->depth) - 1; /* below 16 bits only the low bits count (libpng) */
+        for (uint32_t c = 0; c < n / 2; c++) pi->key[c] = (uint16_t)((d[2 * c] << 8 | d[2 * c + 1]) & mask);
         pi->has_trns = 1;
     }
 }
