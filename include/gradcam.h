@@ -666,13 +666,16 @@ typedef enum gc_shapes_class {
 const char *gc_shapes_class_name(int cls);
 
 /* A box in pixel coordinates, inclusive: pixel (x, y) is inside when
- * x0 <= x <= x1 and y0 <= y <= y1 (x is the column). */
-typedef struct gc_box { int32_t x0, y0, x1, y1; } gc_box;
+ * x0 <= x <= x1 and y0 <= y <= y1 (x is the column). area is the number of
+ * pixels of the region the box was drawn around (the object's pixels for
+ * dataset boxes, the component's for localisation boxes); area 0 means no
+ * region (nothing to box). Geometry (IoU, pointing) uses the corners only. */
+typedef struct gc_box { int32_t x0, y0, x1, y1; int64_t area; } gc_box;
 
 typedef struct gc_shapes_info {
     int    n_objects;  /* 0, 1 or 2 */
     int    label[2];   /* class of each object (first = labels[0]) */
-    gc_box box[2];     /* tight box of every pixel the object covers */
+    gc_box box[2];     /* tight box of every pixel the object covers (area: their count) */
 } gc_shapes_info;
 
 /* Renders image `index` of `seed` with n_objects (0..2) objects into rgb
@@ -690,23 +693,19 @@ gc_status gc_shapes_generate(uint64_t seed, uint64_t index, int n_objects,
 /* The measures of the Grad-CAM paper (section 4) and of RISE, on plain
  * row-major float maps of height h and width w (the input resolution). */
 
-/* Weakly-supervised localisation box: pixels >= frac * max(map) (the paper
- * uses frac = 0.15), largest 8-connected component (ties: the one met first
- * in row-major order), its bounding box. A map whose maximum is <= 0 (or
- * NaN anywhere) gives the whole image. */
-gc_status gc_eval_box_from_map(const float *map, int h, int w, float frac, gc_box *box);
-
 /* Intersection over union of two inclusive pixel boxes (0 if disjoint). */
 double gc_box_iou(const gc_box *a, const gc_box *b);
 
-/* Localisation: box from the map (frac 0.15); *iou = its best IoU with any
+/* Localisation (paper section 4.1): the box of the map's largest component
+ * above 15% of its maximum (gc_map_localize with threshold 0.15; a map
+ * with no positive value gives no box and IoU 0); *iou = its best IoU with any
  * of the n_gt ground-truth boxes; *correct = iou >= 0.5. Either output may
  * be NULL. */
 gc_status gc_eval_localization(const float *map, int h, int w, const gc_box *gt, int n_gt,
                                double *iou, int *correct);
 
 /* The pointing-game tolerance for an h x w image: 15 pixels at 224 scaled
- * with the shorter side, tol = 15 * min(h, w) / 224 (2.5 px at 64 x 64). */
+ * with the shorter side, tol = 15 * min(h, w) / 224 (4.29 px at 64 x 64). */
 double gc_eval_pointing_tolerance(int h, int w);
 
 /* Pointing game: *hit = 1 when the map's maximum (the first in row-major

@@ -75,6 +75,9 @@ TEST(boxes_hold_the_object_pixels) {
                 if (!mask[y * W + x] && diff) mask_bad++;
             }
         for (int k = 0; k < n; k++) {
+            int64_t area = 0;
+            for (int q = 0; q < P; q++) area += mask[q] == k + 1;
+            if (area != in.box[k].area) mask_bad++;
             loose += !(edge[k][0] && edge[k][1] && edge[k][2] && edge[k][3]);
             const gc_box *b = &in.box[k];
             tiny += (b->x1 - b->x0 + 1) < 0.25 * W * 0.7 || (b->y1 - b->y0 + 1) < 0.25 * H * 0.7;

@@ -206,7 +206,7 @@ gc_status gc_shapes_generate(uint64_t seed, uint64_t index, int n_objects, int h
     const int64_t plane = (int64_t)h * w;
     for (int k = 0; k < n_objects; k++) {
         info->label[k] = obj[k].cls;
-        info->box[k] = (gc_box){w, h, -1, -1};
+        info->box[k] = (gc_box){w, h, -1, -1, 0};
     }
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
@@ -238,6 +238,7 @@ gc_status gc_shapes_generate(uint64_t seed, uint64_t index, int n_objects, int h
                 if (x > bx->x1) bx->x1 = x;
                 if (y < bx->y0) bx->y0 = y;
                 if (y > bx->y1) bx->y1 = y;
+                bx->area++;
                 if (cov > best_cov) { best_cov = cov; best = k + 1; }
             }
             if (mask) mask[(int64_t)y * w + x] = (uint8_t)best;
