@@ -41,7 +41,7 @@ static int load_ref(const char *path, gc_image *img) {
 }
 
 static int same_image(const gc_image *a, const gc_image *b) {
-    if (a->width != b->width || a->height != b->height || a->channels != b->channels || a->bit_depth != b->bit_depth) return 0;
+    if (!a->data || !b->data || a->width != b->width || a->height != b->height || a->channels != b->channels || a->bit_depth != b->bit_depth) return 0;
     return memcmp(a->data, b->data, (size_t)a->width * a->height * a->channels * (a->bit_depth / 8)) == 0;
 }
 

@@ -283,18 +283,26 @@ gc_status gc_image_encode_png(const gc_image *img, uint8_t **out, size_t *out_le
             for (size_t i = 0; i < nsamp; i++) { cur[2 * i] = (uint8_t)(s[i] >> 8); cur[2 * i + 1] = (uint8_t)s[i]; }
         }
         /* try all five filters, keep the minimum sum of |signed residual| */
+        const uint8_t *up = prev; /* zeros on the first row */
+        uint8_t *c0 = cand, *c1 = cand + rowb, *c2 = cand + 2 * rowb, *c3 = cand + 3 * rowb, *c4 = cand + 4 * rowb;
+        for (size_t i = 0; i < bpp; i++) {
+            c0[i] = cur[i]; c1[i] = cur[i]; c2[i] = (uint8_t)(cur[i] - up[i]);
+            c3[i] = (uint8_t)(cur[i] - (up[i] >> 1)); c4[i] = (uint8_t)(cur[i] - up[i]);
+        }
+        for (size_t i = bpp; i < rowb; i++) {
+            int a = cur[i - bpp], b = up[i], cc = up[i - bpp];
+            c0[i] = cur[i];
+            c1[i] = (uint8_t)(cur[i] - a);
+            c2[i] = (uint8_t)(cur[i] - b);
+            c3[i] = (uint8_t)(cur[i] - ((a + b) >> 1));
+            c4[i] = (uint8_t)(cur[i] - paeth(a, b, cc));
+        }
         uint64_t best_sum = UINT64_MAX;
         int best = 0;
         for (int f = 0; f < 5; f++) {
-            uint8_t *c = cand + (size_t)f * rowb;
+            const uint8_t *c = cand + (size_t)f * rowb;
             uint64_t sum = 0;
-            for (size_t i = 0; i < rowb; i++) {
-                int a = i >= bpp ? cur[i - bpp] : 0, b = y ? prev[i] : 0, cc = y && i >= bpp ? prev[i - bpp] : 0;
-                int pred = f == 0 ? 0 : f == 1 ? a : f == 2 ? b : f == 3 ? (a + b) >> 1 : paeth(a, b, cc);
-                uint8_t v = (uint8_t)(cur[i] - pred);
-                c[i] = v;
-                sum += v < 128 ? v : 256 - v;
-            }
+            for (size_t i = 0; i < rowb; i++) sum += c[i] < 128 ? c[i] : 256 - c[i];
             if (sum < best_sum) { best_sum = sum; best = f; }
         }
         uint8_t *r = raw + (size_t)y * (rowb + 1);
