@@ -4,6 +4,12 @@
 #include <stdint.h>
 #include <unistd.h>
 
+/* A mutated file may hold valid but absurd sizes (an adaptive pool of 10^7 x
+ * 10^7): the session must then fail with GC_ERR_OUT_OF_MEMORY, which under
+ * AddressSanitizer needs allocator_may_return_null. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+
 /* ---------------------------------------------------------------- helpers */
 
 static const char *LABELS[5] = {"tench", "goldfish", "great white shark", "tiger shark", "hammerhead \xc3\xa9"};
@@ -343,6 +349,45 @@ TEST(bit_flips_never_crash) {
     CHECK(open_copy(g_buf, g_len, NULL) == GC_OK);
 }
 
+/* Random 1..4-byte overwrites of the head; a file that still opens must also
+ * plan (or be refused with a message) and run (when its session is small). */
+TEST(random_mutations_never_crash) {
+    if (!g_buf) { CHECK(0); return; }
+    size_t head = (size_t)rd64(g_buf + 80);
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    int opened = 0;
+    uint8_t *c = malloc(g_len);
+    float x[3 * 11 * 13] = {0};
+    for (int it = 0; it < 4000; it++) {
+        memcpy(c, g_buf, g_len);
+        int k = 1 + (int)(r >> 62);
+        for (int j = 0; j < k; j++) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(r >> 33) % head;
+            c[at] = (uint8_t)(r >> 24);
+        }
+        gc_model *m = NULL;
+        gc_clear_error();
+        gc_status st = gc_model_open_memory(c, g_len, &m);
+        if (st) {
+            if (!gc_last_error()[0]) FAILF("iteration %d: refused without a message", it);
+            continue;
+        }
+        opened++;
+        gc_session_config cfg = {.batch = 1, .channels = 3, .height = 11, .width = 13};
+        gc_session *s = NULL;
+        st = gc_session_create(m, &cfg, &s);
+        if (st == GC_OK && !s) FAILF("iteration %d: gc_session_create returned GC_OK without a session "
+                                     "(an arena allocation failure must return GC_ERR_OUT_OF_MEMORY)", it);
+        else if (st == GC_OK && gc_session_memory(s) < (64u << 20)) CHECK_OK(gc_session_forward(s, x));
+        else if (!gc_last_error()[0]) FAILF("iteration %d: session refused without a message", it);
+        gc_session_free(s);
+        gc_model_free(m);
+    }
+    free(c);
+    CHECK(opened < 4000);
+}
+
 TEST(label_count_must_match_output) {
     gc_model *m = NULL;
     gc_linear_params lp = {4, 3, 1};
@@ -500,6 +545,7 @@ int main(void) {
     RUN(corrupt_files_are_refused_with_a_message);
     RUN(every_truncation_is_refused);
     RUN(bit_flips_never_crash);
+    RUN(random_mutations_never_crash);
     RUN(label_count_must_match_output);
     RUN(open_errors);
     RUN(npy_round_trip);
