@@ -575,7 +575,93 @@ gc_status gc_image_save_pnm(const gc_image *img, const char *path);
 /* Frees a buffer returned by an encoder. NULL-safe. */
 void gc_buffer_free(void *buf);
 
-/* (colour maps and figures follow here) */
+/* ---- Resizing and preprocessing -------------------------------------------- */
+
+/* Resizes an 8-bit image (1..4 channels, each resampled on its own) to
+ * width x height exactly as PIL's Image.resize((width, height),
+ * Image.BILINEAR) does for "L" and "RGB" images: a triangle filter whose
+ * support is widened by the scale factor when shrinking (antialiasing),
+ * sample centres at (d + 0.5) * in / out, weights normalised per output
+ * sample and quantised to 22-bit fixed point, a horizontal then a vertical
+ * pass with 8-bit rounding (floor of the sum plus one half) in between. A
+ * pass whose size does not change is skipped. (PIL premultiplies alpha for
+ * "LA"/"RGBA"; this function does not.) Errors: GC_ERR_INVALID_ARGUMENT,
+ * GC_ERR_UNSUPPORTED for 16-bit images, GC_ERR_LIMIT for a target beyond
+ * the default image limits. *out is allocated (gc_image_release). */
+gc_status gc_image_resize(const gc_image *in, int32_t width, int32_t height, gc_image *out);
+
+/* The same filter on planar float data, as PIL's mode "F": src is
+ * (channels, height, width), dst (channels, out_height, out_width), caller
+ * allocated, not aliased. Sums in double, float between the passes. */
+gc_status gc_image_resize_float(const float *src, int32_t channels, int32_t height, int32_t width,
+                                float *dst, int32_t out_height, int32_t out_width);
+
+/* Where the network input comes from in the original image. */
+typedef struct gc_preprocess_info {
+    int32_t resized_width, resized_height; /* size after the resize step */
+    int32_t crop_left, crop_top;           /* crop offset in the resized image;
+                                              negative: torchvision's zero padding */
+    double  x, y, width, height;           /* the crop in original-image pixel units
+                                              (edges: pixel i spans [i, i + 1)) */
+} gc_preprocess_info;
+
+/* Geometry of gc_image_preprocess for a width x height image, without
+ * pixels. torchvision semantics:
+ *   resize_shorter > 0: Resize(resize_shorter) - the shorter side becomes
+ *     resize_shorter, the longer int(resize_shorter * long / short);
+ *   resize_shorter == 0: Resize((input_height, input_width));
+ *   then CenterCrop((input_height, input_width)): top = round((h - ch) / 2)
+ *     with Python's round (ties to even), same for left; a crop larger than
+ *     the image is centred on zero padding (offset -((ch - h) // 2)).
+ * Errors: GC_ERR_INVALID_ARGUMENT (bad parameters: sizes 1..65536, finite
+ * scale/mean, finite non-zero std), GC_ERR_LIMIT (resized image too big). */
+gc_status gc_preprocess_plan(int32_t width, int32_t height, const gc_preprocess *p, gc_preprocess_info *info);
+
+/* Turns any decoded image into the network input described by p: a new
+ * (1, 3, input_height, input_width) tensor in *out (owned by the caller,
+ * gc_tensor_release). Steps: gray is replicated to RGB, alpha dropped and
+ * 16-bit samples reduced to 8 bits (gc_image_to_rgb8); resize with
+ * gc_image_resize (PIL bilinear, antialiased); centre crop (padding is
+ * black, pixel 0); channels reordered to p->order; each 8-bit value v of
+ * channel c becomes (v * scale - mean[c]) / std[c] in float32, where a
+ * scale of exactly 1/255.f is applied as v / 255 (torchvision's ToTensor),
+ * so torchvision's Resize + CenterCrop + ToTensor + Normalize on a PIL RGB
+ * image is reproduced bit for bit. Caffe style: order BGR, scale 1, mean
+ * the BGR mean pixel, std 1. info (may be NULL) receives the geometry, for
+ * mapping heatmaps back onto the original (gc_render_overlay). */
+gc_status gc_image_preprocess(const gc_image *img, const gc_preprocess *p, gc_tensor *out, gc_preprocess_info *info);
+
+/* ---- Colour map and text ----------------------------------------------------- */
+
+/* Entry index (clamped to 0..255) of OpenCV's COLORMAP_JET as R, G, B:
+ * dark blue (0, 0, 128) at 0, cyan, yellow, dark red (128, 0, 0) at 255;
+ * bit-identical to cv2.applyColorMap (channels swapped from OpenCV's BGR). */
+void gc_colormap_jet(int index, uint8_t rgb[3]);
+
+/* Colour-map index of a value in [0, 1]: (int)(v * 255) in float, as
+ * np.uint8(255 * v) in the usual Grad-CAM scripts; v <= 0 or NaN gives 0,
+ * v >= 1 gives 255. */
+int gc_colormap_index(float v);
+
+/* A height x width map (values in [0, 1]) coloured with jet into a new RGB8
+ * image (*out, gc_image_release). */
+gc_status gc_colormap_jet_image(const float *map, int32_t height, int32_t width, gc_image *out);
+
+/* A built-in 5 x 8 bitmap font for ASCII 32..126 (other bytes draw '?').
+ * Each character advances GC_FONT_ADVANCE * scale pixels; ink occupies
+ * GC_FONT_HEIGHT * scale rows from y (capitals on the first 7, descenders
+ * on the 8th). */
+#define GC_FONT_ADVANCE 6
+#define GC_FONT_HEIGHT  8
+
+/* Width in pixels of text drawn at scale (strlen * GC_FONT_ADVANCE * scale). */
+int32_t gc_text_width(const char *text, int32_t scale);
+
+/* Draws text with its top-left corner at (x, y) on an 8-bit image, clipped
+ * to the image; each font pixel becomes a scale x scale block (scale 1..64).
+ * RGB(A) pixels get color, gray ones color[0]; alpha is set to 255. */
+gc_status gc_image_draw_text(gc_image *img, int32_t x, int32_t y, const char *text, int32_t scale,
+                             const uint8_t color[3]);
 
 /* ------------------------------------------------------------------------ */
 /* Training                                                                  */
@@ -758,6 +844,74 @@ gc_status gc_eval_curve(gc_session *s, gc_eval_curve_kind kind, const float *inp
  * values from a generator seeded with seed. */
 gc_status gc_eval_center_map(int h, int w, double sigma_frac, float *map);
 gc_status gc_eval_random_map(int h, int w, uint64_t seed, float *map);
+
+/* ------------------------------------------------------------------------ */
+/* Figures                                                                   */
+/* ------------------------------------------------------------------------ */
+/* Pictures of an explanation, returned as RGB8 images to save with
+ * gc_image_save_png. The heatmap goes back onto the original photo at its
+ * original resolution through the preprocessing crop (gc_preprocess_info). */
+
+/* Weakly-supervised localisation (Grad-CAM paper, sec. 4.1): pixels with
+ * map >= threshold * max(map) (threshold in 0..1, the paper's 0.15), the
+ * largest 8-connected component of them (ties: the first met in raster
+ * order), its bounding box with the component's area in box->area. A map
+ * whose maximum is not positive gives an empty box (area 0) and GC_OK;
+ * NaN values are never above the threshold. map is height x width,
+ * row-major. Scratch: h * w bytes and h * w int64 allocated here. */
+gc_status gc_map_localize(const float *map, int32_t height, int32_t width, float threshold, gc_box *box);
+
+typedef struct gc_overlay_opts {
+    float alpha;         /* heat weight: out = (1 - alpha) * image + alpha * jet; default 0.5 */
+    float box_threshold; /* gc_map_localize threshold; default 0.15 */
+    int   draw_box;      /* nonzero: draw the box as a 2-pixel green outline; default 1 */
+} gc_overlay_opts;
+
+gc_overlay_opts gc_overlay_defaults(void);
+
+/* Heatmap overlay on the original image, at the original's resolution.
+ * map (map_height x map_width, e.g. cam_norm at the network input size or
+ * cam at the layer's) is min-max scaled to [0, 1], then sampled bilinearly
+ * (half-pixel centres) at every original pixel whose centre lies inside the
+ * crop rectangle (crop NULL: the whole image); those pixels are blended
+ * with the jet colour of the value (gc_colormap_index), rounded to nearest;
+ * pixels outside the crop keep their colour. The box is computed on the
+ * sampled heat (0 outside the crop) and, if box is not NULL, returned in
+ * original-image coordinates. *out is a new RGB8 image (gc_image_release).
+ * Errors: GC_ERR_INVALID_ARGUMENT (NULL, sizes, non-finite map values,
+ * alpha/threshold outside 0..1, empty crop). */
+gc_status gc_render_overlay(const gc_image *original, const float *map, int32_t map_height, int32_t map_width,
+                            const gc_preprocess_info *crop, const gc_overlay_opts *opts, gc_image *out, gc_box *box);
+
+/* A gradient image (guided backprop, Guided Grad-CAM, deconvnet; 1 or 3
+ * channels, planar channels x height x width in the network's colour order)
+ * as the papers show it, with pytorch-grad-cam's deprocess_image:
+ *   v = (x - mean) / (std + 1e-5) * 0.1 + 0.5, clipped to [0, 1], * 255,
+ * truncated to 8 bits; mean and (population) std over all values. BGR
+ * input is swapped to RGB; one channel is shown gray. New RGB8 image. */
+gc_status gc_render_gradient(const float *chw, int32_t channels, int32_t height, int32_t width,
+                             gc_color_order order, gc_image *out);
+
+typedef struct gc_figure_opts {
+    int32_t         panel_height; /* every panel is scaled to this height; default 224 */
+    gc_overlay_opts overlay;      /* default gc_overlay_defaults() */
+    int32_t         text_scale;   /* caption font scale 1..8; default 2 */
+    gc_color_order  order;        /* colour order of the gradient maps (the model's); default RGB */
+    const char     *label;        /* caption text (e.g. gc_model_label); NULL: "class <index>" */
+} gc_figure_opts;
+
+gc_figure_opts gc_figure_defaults(void);
+
+/* One side-by-side figure for one explained target:
+ *   original | Grad-CAM overlay (+ box) | guided backprop | Guided Grad-CAM
+ * with a title above each panel and a caption "<label>  score S  p P".
+ * The first two panels show the whole original (aspect kept), the last two
+ * the network input; all are scaled to panel_height with gc_image_resize.
+ * The Grad-CAM map is e->cam_norm (else cam_up, else cam); a missing guided
+ * map gives a gray "not computed" panel. crop as for gc_render_overlay.
+ * *out is a new RGB8 image (gc_image_release). */
+gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
+                           const gc_figure_opts *opts, gc_image *out);
 
 #ifdef __cplusplus
 }
