@@ -464,7 +464,9 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
 /* Opens a .gcw file. The file is mapped read-only (or, if mapping fails,
  * read into one aligned buffer); parameters point into it and are never
  * copied, so opening is cheap for any size. The mapping lives until
- * gc_model_free. The model is immutable (gc_model_init_random refuses it).
+ * gc_model_free; the file must not be truncated or rewritten meanwhile (a
+ * mapped page that vanishes faults). The model is immutable
+ * (gc_model_init_random refuses it).
  * Errors: GC_ERR_IO (cannot open/read), GC_ERR_FORMAT, GC_ERR_UNSUPPORTED,
  * GC_ERR_OUT_OF_MEMORY. On failure *out is NULL. */
 gc_status gc_model_open(const char *path, gc_model **out);
