@@ -10,7 +10,7 @@
 
 static const char *fixtures[] = {
     "g1", "g2", "g4", "g8", "g16", "ga8", "ga16", "rgb8", "rgb16", "rgba8", "rgba16",
-    "p1", "p2", "p4", "p8", "p4_trns", "g8_trns", "rgb8_trns",
+    "p1", "p2", "p4", "p8", "p4_trns", "g8_trns", "g16_trns", "rgb8_trns",
     "i_rgb8", "i_rgba16", "i_g8", "i_g8_1x1", "i_g1", "i_g4", "i_ga8",
     "f_rgb8", "f_g16", "f_g4", "f_i_rgba16", "split_idat"};
 #define NFIX (int)(sizeof fixtures / sizeof fixtures[0])
@@ -310,6 +310,8 @@ TEST(dispatcher_and_files) {
     CHECK(img.channels == 1 && ((uint8_t *)img.data)[1] == 255);
     gc_image_release(&img);
     CHECK_FAILS(gc_image_decode("GIF89a", 6, NULL, &img), GC_ERR_UNSUPPORTED);
+    gc_clear_error(); /* a JPEG signature goes to the JPEG decoder, which refuses the rest */
+    CHECK(gc_image_decode("\xFF\xD8\xFF\xE0", 4, NULL, &img) != GC_OK && !strstr(gc_last_error(), "unrecognised"));
     CHECK_FAILS(gc_image_load("tests/data/png/no_such_file.png", NULL, &img), GC_ERR_IO);
     CHECK(strstr(gc_last_error(), "no_such_file.png") != NULL);
     CHECK(img.data == NULL);

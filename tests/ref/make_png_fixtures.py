@@ -52,7 +52,7 @@ def make_zlib():
         if name == "random":  # incompressible: zlib stores it at every level
             wr(os.path.join(d, "random_l6.z"), zlib.compress(src, 6))
             continue
-        for lvl in ((0, 1, 6, 9) if name in ("text", "one", "empty") else (1, 6, 9)):
+        for lvl in (range(10) if name == "text" else (0, 1, 6, 9) if name in ("one", "empty") else (1, 6, 9)):
             wr(os.path.join(d, "%s_l%d.z" % (name, lvl)), zlib.compress(src, lvl))
         for sname, strat in (("fixed", zlib.Z_FIXED), ("huff", zlib.Z_HUFFMAN_ONLY), ("rle", zlib.Z_RLE)):
             c = zlib.compressobj(6, zlib.DEFLATED, 15, 8, strat)
@@ -187,6 +187,16 @@ def make_png():
     save_pil(Image.fromarray(g[:, :, 0], "L"), "g8_trns", transparency=key)
     a = np.concatenate([g, np.where(g == key, 0, 255).astype(np.uint8)], axis=2)
     check("g8_trns", a, 8, 0, 0); write_ref(os.path.join(PNG_DIR, "g8_trns.ref"), a, 8); pil_agrees("g8_trns", a, "RGBA")
+    g = smooth(9, 14, 1, 65535); key = int(g[2, 5, 0])
+    save_pil(Image.fromarray(g[:, :, 0].astype(np.uint16), "I;16"), "g16_trns")  # PIL cannot add the key:
+    p = os.path.join(PNG_DIR, "g16_trns.png")                                     # insert tRNS by hand
+    chs = chunks(open(p, "rb").read())
+    wr(p, build(chs[:1] + [(b"tRNS", struct.pack(">H", key))] + chs[1:]))
+    a = np.concatenate([g, np.where(g == key, 0, 65535).astype(np.uint16)], axis=2)
+    check("g16_trns", a, 16, 0, 0); write_ref(os.path.join(PNG_DIR, "g16_trns.ref"), a, 16)
+    im_rgba = subprocess.check_output(["convert", p, "-endian", "MSB", "-depth", "16", "rgba:-"])
+    im_rgba = np.frombuffer(im_rgba, ">u2").reshape(9, 14, 4)[:, :, [0, 3]]
+    assert (im_rgba.astype(np.int64) == a.astype(np.int64)).all()  # libpng (via ImageMagick) agrees
     c = smooth(12, 15, 3, 255); c[5:7, 2:9] = c[1, 1]; key = tuple(int(v) for v in c[1, 1])
     save_pil(Image.fromarray(c, "RGB"), "rgb8_trns", transparency=key)
     a = np.concatenate([c, np.where((c == key).all(axis=2, keepdims=True), 0, 255).astype(np.uint8)], axis=2)
