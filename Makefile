@@ -54,7 +54,7 @@ TESTCOMMON_OBJ := $(TESTCOMMON_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c)))
 
 .SECONDARY:
-.PHONY: all test install uninstall clean bench demo check-header FORCE
+.PHONY: fuzz all test install uninstall clean bench demo check-header FORCE
 all: $(LIB) $(EX_BIN) $(TOOL_BIN)
 
 # Rewritten only when the configuration changes, so programs relink then.
@@ -103,6 +103,23 @@ check-header:
 	@mkdir -p build
 	@printf '#include "gradcam.h"\nint main(void){return 0;}\n' > build/check_header.c
 	@$(CC) -std=c11 -pedantic -Wall -Wextra -Werror -Iinclude -c build/check_header.c -o build/check_header.o
+
+# ---- fuzzing (clang libFuzzer + ASan + UBSan): make fuzz FUZZ_SECONDS=N
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_CFLAGS  := -std=c11 -g -O1 -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L -Wno-unknown-pragmas \
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%_avx2.o:   XFLAGS := -mavx2 -mfma
+build/fuzz/obj/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(XFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 install: $(LIB)
 	mkdir -p $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig

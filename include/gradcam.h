@@ -290,11 +290,16 @@ typedef struct gc_session_config {
                             ("input") is then that layer's output for the
                             network input shape above (e.g. the classifier
                             head fed with features.29). Not retained. */
+    size_t max_bytes;    /* refuse plans needing more memory than this with
+                            GC_ERR_LIMIT; 0: GC_SESSION_DEFAULT_MAX_BYTES */
 } gc_session_config;
+
+#define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */
 
 /* Plans a session: infers every layer's output shape for the input shape,
  * checks shapes against the weights, and allocates all activation and
- * gradient buffers and one scratch workspace sized to the largest need.
+ * gradient buffers and one scratch workspace sized to the largest need
+ * (gc_session_memory tells how much; GC_ERR_LIMIT above cfg->max_bytes).
  * The model must outlive the session and must not change while sessions
  * exist. Errors: GC_ERR_SHAPE naming the first layer that does not fit,
  * GC_ERR_OUT_OF_MEMORY. */

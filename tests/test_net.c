@@ -238,6 +238,11 @@ TEST(bad_calls_are_refused) {
     CHECK(strstr(gc_last_error(), "features.0") != NULL);
     CHECK_FAILS(gc_session_create(m, &tiny, &s), GC_ERR_SHAPE);
     CHECK_FAILS(gc_session_create(m, &zero, &s), GC_ERR_SHAPE);
+    gc_session_config small = {.batch = 1, .channels = 3, .height = 16, .width = 16, .max_bytes = 1000};
+    CHECK_FAILS(gc_session_create(m, &small, &s), GC_ERR_LIMIT);
+    CHECK(strstr(gc_last_error(), "max_bytes") != NULL);
+    gc_session_config huge = {.batch = 1 << 20, .channels = 3, .height = 4096, .width = 4096};
+    CHECK_FAILS(gc_session_create(m, &huge, &s), GC_ERR_LIMIT);
     CHECK_FAILS(gc_session_create(NULL, &wrong_c, &s), GC_ERR_INVALID_ARGUMENT);
     CHECK_FAILS(gc_session_create(m, NULL, &s), GC_ERR_INVALID_ARGUMENT);
     CHECK_FAILS(gc_session_create(m, &wrong_c, NULL), GC_ERR_INVALID_ARGUMENT);

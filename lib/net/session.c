@@ -163,9 +163,12 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     }
     size_t off_accum = take(&lay, largest, sizeof(float));
     size_t off_ws = take(&lay, (int64_t)ws_floats, sizeof(float));
-    if (lay.overflow) {
+    size_t limit = cfg->max_bytes ? cfg->max_bytes : GC_SESSION_DEFAULT_MAX_BYTES;
+    if (lay.overflow || lay.off > limit) {
         gc_free(off);
-        st = gc_error(GC_ERR_OUT_OF_MEMORY, "gc_session_create: buffer sizes overflow");
+        st = lay.overflow ? gc_error(GC_ERR_LIMIT, "gc_session_create: buffer sizes overflow")
+                          : gc_error(GC_ERR_LIMIT, "gc_session_create: the plan needs %zu bytes, more than the limit of "
+                                                   "%zu (gc_session_config.max_bytes)", lay.off, limit);
         goto fail;
     }
     s->arena = gc_alloc(lay.off);
