@@ -174,6 +174,7 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     s->arena = gc_alloc(lay.off);
     if (!s->arena) {
         gc_free(off);
+        st = GC_ERR_OUT_OF_MEMORY;
         goto fail;
     }
     s->arena_bytes = lay.off;
