@@ -36,10 +36,12 @@ static void fill_rect(gc_image *img, int64_t x0, int64_t y0, int64_t x1, int64_t
 /* 2-pixel outline drawn inside the inclusive box. */
 static void draw_box(gc_image *img, const gc_box *b) {
     if (b->area <= 0) return;
-    fill_rect(img, b->x0, b->y0, b->x1 + 1, b->y0 + 2, BOX_RGB);
-    fill_rect(img, b->x0, b->y1 - 1, b->x1 + 1, b->y1 + 1, BOX_RGB);
-    fill_rect(img, b->x0, b->y0, b->x0 + 2, b->y1 + 1, BOX_RGB);
-    fill_rect(img, b->x1 - 1, b->y0, b->x1 + 1, b->y1 + 1, BOX_RGB);
+    int64_t x0 = b->x0, y0 = b->y0, x1 = (int64_t)b->x1 + 1, y1 = (int64_t)b->y1 + 1; /* exclusive ends */
+    int64_t t = x1 - x0 < 2 || y1 - y0 < 2 ? 1 : 2;
+    fill_rect(img, x0, y0, x1, y0 + t, BOX_RGB);
+    fill_rect(img, x0, y1 - t, x1, y1, BOX_RGB);
+    fill_rect(img, x0, y0, x0 + t, y1, BOX_RGB);
+    fill_rect(img, x1 - t, y0, x1, y1, BOX_RGB);
 }
 
 /* Copies RGB8 src into dst at (x, y), clipped. */
