@@ -67,14 +67,19 @@ gc_status gc_eval_pointing(const float *map, int h, int w, const gc_box *box, do
 /* The session's input shape and class count, checked for single-image runs. */
 typedef struct { int64_t B, C, H, W, classes; } run_shape;
 
-static gc_status run_shape_of(const char *fn, gc_session *s, const float *input, int class_index, run_shape *r) {
+static gc_status run_shape_of(const char *fn, gc_session *s, const float *input, run_shape *r) {
     if (!s || !input) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: session or input is NULL", fn);
     if (!gc_session_is_full(s))
         return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: the session must run the whole network (no input_layer)", fn);
     const gc_session_config *c = gc_session_config_of(s);
     r->B = c->batch; r->C = c->channels; r->H = c->height; r->W = c->width;
+    return GC_OK;
+}
+
+/* First forward (batch holds B images): learns the class count, checks class_index. */
+static gc_status first_run(const char *fn, gc_session *s, run_shape *r, const float *batch, int class_index) {
     gc_tensor y;
-    gc_status st = gc_session_forward(s, input); /* fills slot 0; the rest is what it was */
+    gc_status st = gc_session_forward(s, batch);
     if (!st) st = gc_session_output(s, &y);
     if (st) return gc_error_prefix(st, fn);
     if (y.ndim != 2 || y.shape[0] != r->B)
@@ -121,7 +126,7 @@ gc_status gc_eval_occlusion(gc_session *s, const float *input, int class_index, 
     const char *fn = "gc_eval_occlusion";
     if (!p || !map) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: params or map is NULL", fn);
     run_shape r;
-    gc_status st = run_shape_of(fn, s, input, class_index, &r);
+    gc_status st = run_shape_of(fn, s, input, &r);
     if (st) return st;
     if (p->patch < 1 || p->stride < 1 || p->patch > r.H || p->patch > r.W)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: patch %d / stride %d for a %lldx%lld input", fn, p->patch,
@@ -136,6 +141,7 @@ gc_status gc_eval_occlusion(gc_session *s, const float *input, int class_index, 
     int64_t ny = offsets(r.H, p->patch, p->stride, oy), nx = offsets(r.W, p->patch, p->stride, ox);
     int64_t total = ny * nx, P = p->patch;
     for (int64_t i = 0; i < r.B; i++) memcpy(batch + i * img, input, (size_t)img * sizeof(float));
+    if ((st = first_run(fn, s, &r, batch, class_index))) goto done;
     if ((st = run_batch(s, &r, batch, 1, class_index, p->use_probability, sc))) goto done;
     const double base = sc[0];
     for (int64_t t0 = 0; t0 < total; t0 += r.B) {
@@ -229,7 +235,7 @@ gc_status gc_eval_curve(gc_session *s, gc_eval_curve_kind kind, const float *inp
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_eval_curve: unknown kind %d", (int)kind);
     if (!map || !curve) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: map or curve is NULL", fn);
     run_shape r;
-    gc_status st = run_shape_of(fn, s, input, class_index, &r);
+    gc_status st = run_shape_of(fn, s, input, &r);
     if (st) return st;
     const int64_t plane = r.H * r.W, img = r.C * plane;
     if (steps < 1 || steps > plane)
@@ -239,6 +245,8 @@ gc_status gc_eval_curve(gc_session *s, gc_eval_curve_kind kind, const float *inp
     float *batch = gc_alloc_array((size_t)(r.B * img), sizeof(float)); /* (B, C, H, W) */
     double *sc = gc_alloc_array((size_t)r.B, sizeof(double));
     if (!order || !cur || !batch || !sc) { st = GC_ERR_OUT_OF_MEMORY; goto done; }
+    for (int64_t i = 0; i < r.B; i++) memcpy(batch + i * img, input, (size_t)img * sizeof(float));
+    if ((st = first_run(fn, s, &r, batch, class_index))) goto done;
     for (int64_t i = 0; i < plane; i++) { order[i].v = map[i]; order[i].i = i; }
     qsort(order, (size_t)plane, sizeof *order, cmp_down);
     /* deletion: input -> baseline; insertion: baseline -> input */

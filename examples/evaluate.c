@@ -1,0 +1,417 @@
+/* evaluate - measures how well explanations localise and how faithful they
+ * are, the way the Grad-CAM paper (sec. 4) and RISE do, with a model and a
+ * labelled image set:
+ *   - the synthetic shapes test set (default: --n one-object images and
+ *     --n2 two-object images of seed --seed, at the model's input size), or
+ *   - --csv FILE: rows "image,class,x0,y0,x1,y1" (class an index or label,
+ *     inclusive box in original-image pixels, image paths relative to FILE).
+ * For every image it runs Grad-CAM and guided backprop for the true class
+ * (and the predicted one when they differ) and scores four maps: Grad-CAM
+ * (cam_up), guided backprop (max over channels of |gradient|), the centre
+ * baseline (a centred Gaussian, sigma = 1/4 of the shorter side) and a
+ * seeded random map. Writes <out>/report.json and prints a table.
+ *
+ *   ./examples/evaluate --model weights/shapes.gcw --n 300 --n2 100 --out eval-out
+ */
+#include "gradcam.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) { \
+    fprintf(stderr, "\nevaluate: %s: %s\n", gc_status_string(st_), gc_last_error()); exit(1); } } while (0)
+
+enum { M_GRADCAM, M_GUIDED, M_CENTER, M_RANDOM, NM };
+static const char *const mkey[NM] = {"gradcam", "guided_backprop", "center_baseline", "random_baseline"};
+static const char *const mtitle[NM] = {"Grad-CAM", "Guided BP", "centre", "random"};
+
+typedef struct { double sum, sq; long n; } acc;
+static void add(acc *a, double v) { a->sum += v; a->sq += v * v; a->n++; }
+static double mean(const acc *a) { return a->n ? a->sum / (double)a->n : NAN; }
+static double sem(const acc *a) { /* standard error of the mean */
+    if (a->n < 2) return NAN;
+    double m = mean(a), var = (a->sq - (double)a->n * m * m) / (double)(a->n - 1);
+    return sqrt(var > 0 ? var : 0) / sqrt((double)a->n);
+}
+
+typedef struct {
+    acc pointing[NM], pointing2[NM], loc_err[NM], iou[NM], rank[NM], del[NM], ins[NM];
+    acc accuracy;
+} results;
+
+typedef struct {
+    const char *model_path, *csv, *out;
+    int n, n2, occ_images, curve_images, patch, stride, steps, quiet;
+    uint64_t seed;
+} options;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void progress(const options *o, int done, int total, double t0) {
+    if (o->quiet) return;
+    int w = 30, fill = total ? done * w / total : w;
+    double el = now() - t0, eta = done ? el / done * (total - done) : 0;
+    fprintf(stderr, "\r[");
+    for (int i = 0; i < w; i++) fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %d/%d images  %.0f s elapsed, %.0f s left ", done, total, el, eta);
+    if (done == total) fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* ----------------------------------------------------------------- maps */
+
+/* Saliency of a C x H x W gradient: max over channels of |g|. */
+static void saliency(const gc_tensor *g, float *out) {
+    int64_t C = g->shape[0], P = g->shape[1] * g->shape[2];
+    for (int64_t i = 0; i < P; i++) {
+        float m = 0;
+        for (int64_t c = 0; c < C; c++) m = fmaxf(m, fabsf(g->data[c * P + i]));
+        out[i] = m;
+    }
+}
+
+/* Box blur (radius r, twice) of a C x H x W image: RISE's insertion start. */
+static void blur(const float *src, int C, int H, int W, int r, float *dst, float *tmp) {
+    memcpy(dst, src, (size_t)C * H * W * sizeof(float));
+    for (int pass = 0; pass < 2; pass++)
+        for (int c = 0; c < C; c++) {
+            float *p = dst + (size_t)c * H * W;
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    double s = 0; int n = 0;
+                    for (int d = -r; d <= r; d++) if (x + d >= 0 && x + d < W) { s += p[y * W + x + d]; n++; }
+                    tmp[y * W + x] = (float)(s / n);
+                }
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    double s = 0; int n = 0;
+                    for (int d = -r; d <= r; d++) if (y + d >= 0 && y + d < H) { s += tmp[(y + d) * W + x]; n++; }
+                    p[y * W + x] = (float)(s / n);
+                }
+        }
+}
+
+/* ------------------------------------------------------------ one image */
+
+typedef struct {
+    gc_model *m;
+    gc_session *ex, *run;   /* explain (batch 1), occlusion/curves (batch steps + 1) */
+    int C, H, W, classes;
+    float *maps[NM], *occ, *curve, *base, *tmp, *cam_pred;
+} context;
+
+static int argmax(const float *v, int n) {
+    int b = 0;
+    for (int i = 1; i < n; i++) if (v[i] > v[b]) b = i;
+    return b;
+}
+
+static void copy_maps(context *cx, const gc_explanation *e, uint64_t rseed) {
+    int64_t P = (int64_t)cx->H * cx->W;
+    memcpy(cx->maps[M_GRADCAM], e->cam_up.data, (size_t)P * sizeof(float));
+    saliency(&e->guided, cx->maps[M_GUIDED]);
+    TRY(gc_eval_center_map(cx->H, cx->W, 0.25, cx->maps[M_CENTER]));
+    TRY(gc_eval_random_map(cx->H, cx->W, rseed, cx->maps[M_RANDOM]));
+}
+
+/* One object of class gt in box on input x (normalised, C x H x W). */
+static void eval_single(context *cx, const options *o, results *r, const float *x, int gt, const gc_box *box,
+                        int index) {
+    const int H = cx->H, W = cx->W;
+    const double tol = gc_eval_pointing_tolerance(H, W);
+    gc_explain_request rq = {.target = GC_TARGET_CLASS, .class_index = gt,
+                             .methods = GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP};
+    gc_explain_result res;
+    TRY(gc_explain(cx->ex, x, &rq, &res));
+    int pred = argmax(res.logits.data, cx->classes);
+    add(&r->accuracy, pred == gt);
+    copy_maps(cx, &res.items[0], (uint64_t)index + 1);
+    for (int k = 0; k < NM; k++) {
+        int hit;
+        TRY(gc_eval_pointing(cx->maps[k], H, W, box, tol, &hit));
+        add(&r->pointing[k], hit);
+    }
+    /* faithfulness for the true class */
+    if (index < o->occ_images) {
+        gc_occlusion_params op = {o->patch, o->stride, 0.0f, 0};
+        TRY(gc_eval_occlusion(cx->run, x, gt, &op, cx->occ));
+        for (int k = 0; k < NM; k++) {
+            double rho;
+            TRY(gc_eval_spearman(cx->maps[k], cx->occ, (int64_t)H * W, &rho));
+            add(&r->rank[k], rho);
+        }
+    }
+    if (index < o->curve_images) {
+        blur(x, cx->C, H, W, 4, cx->base, cx->tmp);
+        for (int k = 0; k < NM; k++) {
+            double a;
+            TRY(gc_eval_curve(cx->run, GC_EVAL_DELETION, x, NULL, cx->maps[k], gt, o->steps, cx->curve, &a));
+            add(&r->del[k], a);
+            TRY(gc_eval_curve(cx->run, GC_EVAL_INSERTION, x, cx->base, cx->maps[k], gt, o->steps, cx->curve, &a));
+            add(&r->ins[k], a);
+        }
+    }
+    /* top-1 localisation: the predicted class's map, correct class and IoU >= 0.5 */
+    if (pred != gt) {
+        rq.class_index = pred;
+        TRY(gc_explain(cx->ex, x, &rq, &res));
+        copy_maps(cx, &res.items[0], (uint64_t)index + 1);
+    }
+    for (int k = 0; k < NM; k++) {
+        double iou;
+        int ok;
+        TRY(gc_eval_localization(cx->maps[k], H, W, box, 1, &iou, &ok));
+        add(&r->iou[k], iou);
+        add(&r->loc_err[k], !(ok && pred == gt));
+    }
+}
+
+/* Two objects: each class's maps against its own box. */
+static void eval_pair(context *cx, results *r, const float *x, const gc_shapes_info *in, int index) {
+    const double tol = gc_eval_pointing_tolerance(cx->H, cx->W);
+    int cls[2] = {in->label[0], in->label[1]};
+    gc_explain_request rq = {.target = GC_TARGET_CLASSES, .classes = cls, .n_classes = 2,
+                             .methods = GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP};
+    gc_explain_result res;
+    TRY(gc_explain(cx->ex, x, &rq, &res));
+    for (int j = 0; j < 2; j++) {
+        copy_maps(cx, &res.items[j], (uint64_t)index * 2 + (uint64_t)j + 1000001);
+        for (int k = 0; k < NM; k++) {
+            int hit;
+            TRY(gc_eval_pointing(cx->maps[k], cx->H, cx->W, &in->box[j], tol, &hit));
+            add(&r->pointing2[k], hit);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ CSV input */
+
+typedef struct { char path[1024]; int cls; gc_box box; } csv_row;
+
+static int read_csv(const char *file, const gc_model *m, csv_row **rows_out) {
+    FILE *f = fopen(file, "r");
+    if (!f) { fprintf(stderr, "evaluate: cannot open %s\n", file); exit(1); }
+    char dir[1024] = "";
+    const char *slash = strrchr(file, '/');
+    if (slash && (size_t)(slash - file) < sizeof dir - 1) { memcpy(dir, file, (size_t)(slash - file + 1)); dir[slash - file + 1] = 0; }
+    csv_row *rows = NULL;
+    int n = 0, cap = 0, line_no = 0;
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        line_no++;
+        char name[1024], cls[256];
+        int x0, y0, x1, y1;
+        if (line[0] == '#' || line[0] == '\n' || !strncmp(line, "image,", 6)) continue;
+        if (sscanf(line, "%1023[^,],%255[^,],%d,%d,%d,%d", name, cls, &x0, &y0, &x1, &y1) != 6) {
+            fprintf(stderr, "evaluate: %s:%d: expected image,class,x0,y0,x1,y1\n", file, line_no);
+            exit(1);
+        }
+        int c = -1;
+        char *end;
+        long v = strtol(cls, &end, 10);
+        if (*end == 0) c = (int)v;
+        for (int k = 0; c < 0 && k < gc_model_label_count(m); k++) if (!strcmp(gc_model_label(m, k), cls)) c = k;
+        if (c < 0 || c >= gc_model_label_count(m)) {
+            fprintf(stderr, "evaluate: %s:%d: unknown class \"%s\"\n", file, line_no, cls);
+            exit(1);
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            rows = realloc(rows, (size_t)cap * sizeof *rows);
+            if (!rows) { fprintf(stderr, "evaluate: out of memory\n"); exit(1); }
+        }
+        snprintf(rows[n].path, sizeof rows[n].path, "%s%s", name[0] == '/' ? "" : dir, name);
+        rows[n].cls = c;
+        rows[n].box = (gc_box){x0, y0, x1, y1, 0};
+        n++;
+    }
+    fclose(f);
+    *rows_out = rows;
+    return n;
+}
+
+/* Maps an original-image box into network-input pixels through the crop. */
+static gc_box box_to_input(const gc_box *b, const gc_preprocess_info *in, int H, int W) {
+    double sx = W / in->width, sy = H / in->height;
+    gc_box o;
+    o.x0 = (int32_t)floor((b->x0 - in->x) * sx);
+    o.x1 = (int32_t)ceil((b->x1 + 1 - in->x) * sx) - 1;
+    o.y0 = (int32_t)floor((b->y0 - in->y) * sy);
+    o.y1 = (int32_t)ceil((b->y1 + 1 - in->y) * sy) - 1;
+    o.x0 = o.x0 < 0 ? 0 : o.x0; o.y0 = o.y0 < 0 ? 0 : o.y0;
+    o.x1 = o.x1 > W - 1 ? W - 1 : o.x1; o.y1 = o.y1 > H - 1 ? H - 1 : o.y1;
+    o.area = 0;
+    return o;
+}
+
+/* --------------------------------------------------------------- report */
+
+static void json_num(FILE *f, const char *key, double v, int last) {
+    if (isnan(v)) fprintf(f, "  \"%s\": null%s\n", key, last ? "" : ",");
+    else fprintf(f, "  \"%s\": %.4f%s\n", key, v, last ? "" : ",");
+}
+
+static void write_report(const options *o, const results *r, const char *path, double secs, double tol) {
+    FILE *f = fopen(path, "w");
+    if (!f) { fprintf(stderr, "evaluate: cannot write %s\n", path); exit(1); }
+    char k[128];
+    fprintf(f, "{\n  \"model\": \"%s\",\n  \"data\": \"%s\",\n", o->model_path, o->csv ? o->csv : "synthetic shapes");
+    fprintf(f, "  \"images\": %ld,\n  \"two_object_images\": %ld,\n", r->accuracy.n, r->pointing2[0].n / 2);
+    fprintf(f, "  \"occlusion_images\": %ld,\n  \"curve_images\": %ld,\n", r->rank[0].n, r->del[0].n);
+    fprintf(f, "  \"pointing_tolerance_px\": %.3f,\n  \"occlusion_patch\": %d,\n  \"occlusion_stride\": %d,\n"
+               "  \"curve_steps\": %d,\n  \"seconds\": %.1f,\n",
+            tol, o->patch, o->stride, o->steps, secs);
+    json_num(f, "accuracy_top1", mean(&r->accuracy), 0);
+    for (int m = 0; m < NM; m++) {
+        snprintf(k, sizeof k, "pointing_game_%s", mkey[m]); json_num(f, k, mean(&r->pointing[m]), 0);
+        snprintf(k, sizeof k, "pointing_game_%s_two_objects", mkey[m]); json_num(f, k, mean(&r->pointing2[m]), 0);
+        snprintf(k, sizeof k, "loc_error_%s_top1", mkey[m]); json_num(f, k, mean(&r->loc_err[m]), 0);
+        snprintf(k, sizeof k, "mean_iou_%s", mkey[m]); json_num(f, k, mean(&r->iou[m]), 0);
+        snprintf(k, sizeof k, "rank_correlation_%s_occlusion", mkey[m]); json_num(f, k, mean(&r->rank[m]), 0);
+        snprintf(k, sizeof k, "rank_correlation_%s_occlusion_sem", mkey[m]); json_num(f, k, sem(&r->rank[m]), 0);
+        snprintf(k, sizeof k, "deletion_auc_%s", mkey[m]); json_num(f, k, mean(&r->del[m]), 0);
+        snprintf(k, sizeof k, "insertion_auc_%s", mkey[m]); json_num(f, k, mean(&r->ins[m]), m == NM - 1);
+    }
+    fprintf(f, "}\n");
+    fclose(f);
+}
+
+static void row(const char *name, const acc *a, int pct, int with_sem) {
+    printf("%-34s", name);
+    for (int m = 0; m < NM; m++) {
+        double v = mean(&a[m]);
+        if (isnan(v)) printf(" %12s", "-");
+        else if (with_sem) printf("   %5.3f+-%.3f", v, sem(&a[m]));
+        else if (pct) printf(" %11.1f%%", 100 * v);
+        else printf(" %12.3f", v);
+    }
+    printf("\n");
+}
+
+static void print_table(const results *r) {
+    printf("\n%-34s", "measure");
+    for (int m = 0; m < NM; m++) printf(" %12s", mtitle[m]);
+    printf("\n");
+    row("pointing game (higher is better)", r->pointing, 1, 0);
+    row("  two-object images, per class", r->pointing2, 1, 0);
+    row("top-1 loc. error (lower is better)", r->loc_err, 1, 0);
+    row("  mean IoU of the 15% box", r->iou, 0, 0);
+    row("rank corr. with occlusion", r->rank, 0, 1);
+    row("deletion AUC (lower is better)", r->del, 0, 0);
+    row("insertion AUC (higher is better)", r->ins, 0, 0);
+    printf("classification accuracy %.1f%% on %ld images\n", 100 * mean(&r->accuracy), r->accuracy.n);
+}
+
+/* ----------------------------------------------------------------- main */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: evaluate [--model FILE] [--csv FILE] [--n N] [--n2 N] [--seed S] [--out DIR]\n"
+            "                [--occlusion-images N] [--curve-images N] [--patch P] [--stride S]\n"
+            "                [--steps N] [--quiet]\n"
+            "Pointing game, top-1 localisation error, rank correlation with occlusion maps and\n"
+            "deletion/insertion AUCs for Grad-CAM, guided backprop and centre/random baselines.\n"
+            "defaults: --model weights/shapes.gcw --n 300 --n2 100 --seed 20260 --out eval-out\n"
+            "          --occlusion-images 100 --curve-images 100 --patch 12 --stride 4 --steps 16\n");
+}
+
+int main(int argc, char **argv) {
+    options o = {"weights/shapes.gcw", NULL, "eval-out", 300, 100, 100, 100, 12, 4, 16, 0, 20260};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
+        if (!v) { usage(stderr); return 2; }
+        if (!strcmp(a, "--model")) o.model_path = v;
+        else if (!strcmp(a, "--csv")) o.csv = v;
+        else if (!strcmp(a, "--out")) o.out = v;
+        else if (!strcmp(a, "--n")) o.n = atoi(v);
+        else if (!strcmp(a, "--n2")) o.n2 = atoi(v);
+        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(a, "--occlusion-images")) o.occ_images = atoi(v);
+        else if (!strcmp(a, "--curve-images")) o.curve_images = atoi(v);
+        else if (!strcmp(a, "--patch")) o.patch = atoi(v);
+        else if (!strcmp(a, "--stride")) o.stride = atoi(v);
+        else if (!strcmp(a, "--steps")) o.steps = atoi(v);
+        else { usage(stderr); return 2; }
+        i++;
+    }
+    if (o.n < 0 || o.n2 < 0 || o.patch < 1 || o.stride < 1 || o.steps < 1 || o.steps > 1024) {
+        fprintf(stderr, "evaluate: bad option value\n");
+        return 2;
+    }
+    context cx = {0};
+    TRY(gc_model_open(o.model_path, &cx.m));
+    const gc_preprocess *pre = gc_model_preprocess(cx.m);
+    cx.C = 3; cx.H = pre->input_height; cx.W = pre->input_width;
+    cx.classes = gc_model_label_count(cx.m);
+    if (cx.classes < 2) { fprintf(stderr, "evaluate: the model has no class labels\n"); return 1; }
+    gc_session_config ec = {.batch = 1, .channels = cx.C, .height = cx.H, .width = cx.W};
+    TRY(gc_session_create(cx.m, &ec, &cx.ex));
+    gc_session_config rc = ec;
+    rc.batch = o.steps + 1 < 64 ? o.steps + 1 : 64;
+    TRY(gc_session_create(cx.m, &rc, &cx.run));
+    size_t P = (size_t)cx.H * cx.W;
+    for (int k = 0; k < NM; k++) cx.maps[k] = malloc(P * sizeof(float));
+    cx.occ = malloc(P * sizeof(float));
+    cx.curve = malloc((size_t)(o.steps + 1) * sizeof(float));
+    cx.base = malloc(3 * P * sizeof(float));
+    cx.tmp = malloc(P * sizeof(float));
+    float *x = malloc(3 * P * sizeof(float));
+    if (!cx.occ || !cx.curve || !cx.base || !cx.tmp || !x || !cx.maps[NM - 1]) { fprintf(stderr, "evaluate: out of memory\n"); return 1; }
+
+    static results r;
+    double t0 = now();
+    if (o.csv) {
+        csv_row *rows = NULL;
+        int n = read_csv(o.csv, cx.m, &rows);
+        for (int i = 0; i < n; i++) {
+            gc_image img;
+            gc_tensor t;
+            gc_preprocess_info info;
+            TRY(gc_image_load(rows[i].path, NULL, &img));
+            TRY(gc_image_preprocess(&img, pre, &t, &info));
+            gc_box b = box_to_input(&rows[i].box, &info, cx.H, cx.W);
+            eval_single(&cx, &o, &r, t.data, rows[i].cls, &b, i);
+            gc_tensor_release(&t);
+            gc_image_release(&img);
+            progress(&o, i + 1, n, t0);
+        }
+        free(rows);
+    } else {
+        gc_shapes_info in;
+        int total = o.n + o.n2;
+        for (int i = 0; i < total; i++) {
+            int two = i >= o.n;
+            TRY(gc_shapes_generate(o.seed, (uint64_t)(two ? i - o.n : i), two ? 2 : 1, cx.H, cx.W, x, NULL, &in));
+            for (int c = 0; c < 3; c++) /* the model's normalisation of 8-bit values k/255 */
+                for (size_t p = 0; p < P; p++)
+                    x[c * P + p] = (x[c * P + p] * 255.0f * pre->scale - pre->mean[c]) / pre->std[c];
+            if (two) eval_pair(&cx, &r, x, &in, i - o.n);
+            else eval_single(&cx, &o, &r, x, in.label[0], &in.box[0], i);
+            progress(&o, i + 1, total, t0);
+        }
+    }
+    double secs = now() - t0;
+    mkdir(o.out, 0777);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.json", o.out);
+    write_report(&o, &r, path, secs, gc_eval_pointing_tolerance(cx.H, cx.W));
+    print_table(&r);
+    printf("pointing tolerance %.2f px; occlusion %dx%d stride %d on %ld images; %d-step curves on %ld images\n",
+           gc_eval_pointing_tolerance(cx.H, cx.W), o.patch, o.patch, o.stride, r.rank[0].n, o.steps, r.del[0].n);
+    printf("wrote %s (%.1f s)\n", path, secs);
+    gc_session_free(cx.ex);
+    gc_session_free(cx.run);
+    gc_model_free(cx.m);
+    for (int k = 0; k < NM; k++) free(cx.maps[k]);
+    free(cx.occ); free(cx.curve); free(cx.base); free(cx.tmp); free(x);
+    return 0;
+}
