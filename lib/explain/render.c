@@ -210,8 +210,19 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
     gc_status st;
     int32_t P = f.panel_height;
     if ((st = gc_image_to_rgb8(original, &rgb))) goto done;
-    if ((st = gc_render_overlay(&rgb, cam->data, (int32_t)cam->shape[0], (int32_t)cam->shape[1], crop, &f.overlay, &ov, NULL))) goto done;
+    gc_overlay_opts oo = f.overlay;
+    gc_box box;
+    oo.draw_box = 0; /* drawn after scaling, so it stays 2 pixels wide in the panel */
+    if ((st = gc_render_overlay(&rgb, cam->data, (int32_t)cam->shape[0], (int32_t)cam->shape[1], crop, &oo, &ov, &box))) goto done;
     if ((st = scale_to_height(&rgb, P, &panel[0])) || (st = scale_to_height(&ov, P, &panel[1]))) goto done;
+    if (f.overlay.draw_box && box.area > 0) {
+        double sx = (double)panel[1].width / rgb.width, sy = (double)P / rgb.height;
+        gc_box pb = {(int32_t)(box.x0 * sx), (int32_t)(box.y0 * sy), (int32_t)((box.x1 + 1) * sx) - 1,
+                     (int32_t)((box.y1 + 1) * sy) - 1, box.area};
+        if (pb.x1 < pb.x0) pb.x1 = pb.x0;
+        if (pb.y1 < pb.y0) pb.y1 = pb.y0;
+        draw_box(&panel[1], &pb);
+    }
     const gc_tensor *g[2] = {&e->guided, &e->guided_gradcam};
     for (int k = 0; k < 2; k++) {
         if (!map_3d(g[k])) { if ((st = blank_panel(P, "not computed", &panel[2 + k]))) goto done; continue; }
