@@ -94,6 +94,10 @@ endif
 test: $(if $(T),,all) check-header $(TEST_RUN)
 	@sh tests/run.sh $(TEST_RUN)
 
+# Speed (never part of make test): FMA peak, whole tasks, per-conv-layer GFLOP/s.
+bench: all
+	./tools/gcbench
+
 # The main job (see README).
 demo: all
 	./examples/tiny_net

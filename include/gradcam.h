@@ -354,6 +354,13 @@ gc_status gc_session_param_grad(const gc_session *s, const char *name, gc_tensor
 /* Bytes this session allocated (activations, gradients, workspace). */
 size_t gc_session_memory(const gc_session *s);
 
+/* Profiling: when on, forward and backward record each layer's wall-clock
+ * time (monotonic clock). gc_session_layer_seconds returns layer i's time in
+ * the last forward (backward = 0) or backward (backward = 1) pass, 0 for
+ * layers the pass skipped or when profiling is off, -1 for a bad index. */
+void   gc_session_set_profiling(gc_session *s, int on);
+double gc_session_layer_seconds(const gc_session *s, int layer, int backward);
+
 /* ------------------------------------------------------------------------ */
 /* Explanations: Grad-CAM, counterfactual, CAM, guided backprop, deconvnet   */
 /* ------------------------------------------------------------------------ */

@@ -162,6 +162,16 @@ TEST(backward_stops_at_named_layer) {
     CHECK_OK(gc_session_backward(s, r, &at_out));
     CHECK_OK(gc_session_gradient(s, "classifier.1", &g));
     CHECK(g.data[2] == 1.0f && g.data[0] == 0.0f);
+    /* profiling records per-layer times of both passes when on */
+    gc_session_set_profiling(s, 1);
+    CHECK_OK(gc_session_forward(s, x));
+    CHECK_OK(gc_session_backward(s, r, &part));
+    CHECK(gc_session_layer_seconds(s, 0, 0) > 0 && gc_session_layer_seconds(s, 9, 1) > 0);
+    CHECK(gc_session_layer_seconds(s, 0, 1) == 0); /* below the stop layer */
+    CHECK(gc_session_layer_seconds(s, 99, 0) == -1 && gc_session_layer_seconds(NULL, 0, 0) == -1);
+    gc_session_set_profiling(s, 0);
+    CHECK_OK(gc_session_forward(s, x));
+    CHECK(gc_session_layer_seconds(s, 0, 0) == 0);
     gc_free(ref);
     gc_session_free(s);
     gc_model_free(m);

@@ -8,6 +8,7 @@
 #include "model.h"
 #include "session.h"
 #include <string.h>
+#include <time.h>
 
 struct gc_session {
     const gc_model   *m;
@@ -29,6 +30,8 @@ struct gc_session {
     int               forward_done;
     void             *arena;
     size_t            arena_bytes;
+    int               profile;    /* record per-layer times */
+    double           *seconds;    /* (2 * n) forward, backward time of each layer */
     void             *ext;        /* state of a higher layer (explainer) */
     void            (*ext_free)(void *);
 };
@@ -60,6 +63,7 @@ void gc_session_free(gc_session *s) {
     gc_free(s->state);
     gc_free(s->grad_ok);
     gc_free(s->pgrad_ok);
+    gc_free(s->seconds);
     gc_free(s);
 }
 
@@ -128,8 +132,9 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     s->state = gc_calloc(n, sizeof *s->state);
     s->grad_ok = gc_calloc(n + 1, 1);
     s->pgrad_ok = gc_calloc(n, 1);
+    s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!s->shape || !s->act || !s->grad || !s->pgrad || !s->state || !s->grad_ok || !s->pgrad_ok)
+    if (!s->shape || !s->act || !s->grad || !s->pgrad || !s->state || !s->grad_ok || !s->pgrad_ok || !s->seconds)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
@@ -205,6 +210,21 @@ size_t gc_session_memory(const gc_session *s) { return s ? s->arena_bytes : 0; }
 
 /* ---------------------------------------------------------------- forward */
 
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void gc_session_set_profiling(gc_session *s, int on) {
+    if (s) s->profile = on != 0;
+}
+
+double gc_session_layer_seconds(const gc_session *s, int layer, int backward) {
+    if (!s || layer < 0 || layer >= s->n) return -1;
+    return s->seconds[2 * layer + (backward != 0)];
+}
+
 static void layer_ctx(const gc_session *s, int i, gc_layer_ctx *c) {
     const gc_layer *l = &s->m->layers[i];
     int j = producer(s, i);
@@ -224,7 +244,9 @@ gc_status gc_session_forward(gc_session *s, const float *input) {
     for (int i = s->first; i < s->n; i++) {
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
+        double t0 = s->profile ? now() : 0;
         gc_layer_ops_of(c.layer->kind)->forward(&c);
+        s->seconds[2 * i] = s->profile ? now() - t0 : 0;
     }
     s->forward_done = 1;
     memset(s->grad_ok, 0, (size_t)s->n + 1);
@@ -267,6 +289,7 @@ gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_
         return GC_ERR_NOT_FOUND;
     memset(s->grad_ok, 0, (size_t)s->n + 1);
     memset(s->pgrad_ok, 0, (size_t)s->n);
+    for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
     int last = s->n - 1;
     memcpy(s->grad[last], output_grad, (size_t)gc_shape_numel(&s->shape[last]) * sizeof(float));
     s->grad_ok[last] = 1;
@@ -289,7 +312,9 @@ gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_
             s->pgrad_ok[i] = 1;
         }
         if (!c.dx && !opts->param_grads) continue;
+        double t0 = s->profile ? now() : 0;
         gc_layer_ops_of(l->kind)->backward(&c);
+        s->seconds[2 * i + 1] = s->profile ? now() - t0 : 0;
         if (add) {
             int64_t cnt = gc_shape_numel(&c.in);
             for (int64_t k = 0; k < cnt; k++) dst[k] += s->accum[k];

@@ -1,0 +1,393 @@
+/* gcbench - times forward, Grad-CAM, guided backprop, Guided Grad-CAM and
+ * top-5 Grad-CAM on VGG-16 / AlexNet (built in memory with random weights,
+ * or a .gcw file), after measuring the machine's FMA peak; per-conv-layer
+ * GFLOP/s and peak resident memory. `make bench` runs it. */
+#include "gradcam.h"
+#include "core/core.h"
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: gcbench [--model vgg16|alexnet|FILE.gcw]... [--batch N]... [--task NAME]...\n"
+        "               [--threads N] [--reps N] [--size S] [--json] [--no-layers]\n"
+        "Times whole tasks (median of --reps runs after one warm-up) and reports GFLOP/s\n"
+        "counted at direct-convolution FLOPs and the fraction of the measured FMA peak.\n"
+        "  --model M    vgg16 (default), alexnet (torchvision topologies, random weights,\n"
+        "               no file needed) or a .gcw file; repeatable\n"
+        "  --batch N    batch size(s) (default 1 and 8); explain tasks at batch N run N\n"
+        "               single-image explanations and report the time per batch\n"
+        "  --task T     forward, gradcam, guided, guided_gradcam, top5 (default all)\n"
+        "  --threads N  OpenMP threads (default: all)\n"
+        "  --reps N     timed runs per task (default 5)\n"
+        "  --size S     input height and width (default 224)\n"
+        "  --json       one JSON object per line instead of tables\n"
+        "  --no-layers  skip the per-conv-layer table\n");
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---------------------------------------------------------------- FMA peak */
+
+/* 12 independent FMA chains per thread (covers FMA latency x 2 pipes),
+ * written out so the accumulators stay in registers. */
+#define FMA12(fma, a, m, c)                                                                    \
+    a##0 = fma(a##0, m, c), a##1 = fma(a##1, m, c), a##2 = fma(a##2, m, c), a##3 = fma(a##3, m, c), \
+    a##4 = fma(a##4, m, c), a##5 = fma(a##5, m, c), a##6 = fma(a##6, m, c), a##7 = fma(a##7, m, c), \
+    a##8 = fma(a##8, m, c), a##9 = fma(a##9, m, c), a##10 = fma(a##10, m, c), a##11 = fma(a##11, m, c)
+#define SUM12(a) (a##0 + a##1 + a##2 + a##3 + a##4 + a##5 + a##6 + a##7 + a##8 + a##9 + a##10 + a##11)
+
+__attribute__((target("avx512f"))) static double fma_avx512(long iters) {
+    __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+    /* distinct starting values, or the compiler merges identical chains */
+#define S5(k) _mm512_set1_ps(1.0f + (float)(k) / 16)
+    __m512 a0 = S5(0), a1 = S5(1), a2 = S5(2), a3 = S5(3), a4 = S5(4), a5 = S5(5), a6 = S5(6), a7 = S5(7),
+           a8 = S5(8), a9 = S5(9), a10 = S5(10), a11 = S5(11);
+    for (long it = 0; it < iters; it++) FMA12(_mm512_fmadd_ps, a, m, c);
+    return _mm512_reduce_add_ps(SUM12(a));
+}
+
+__attribute__((target("avx2,fma"))) static double fma_avx2(long iters) {
+    __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+#define S2(k) _mm256_set1_ps(1.0f + (float)(k) / 16)
+    __m256 a0 = S2(0), a1 = S2(1), a2 = S2(2), a3 = S2(3), a4 = S2(4), a5 = S2(5), a6 = S2(6), a7 = S2(7),
+           a8 = S2(8), a9 = S2(9), a10 = S2(10), a11 = S2(11);
+    for (long it = 0; it < iters; it++) FMA12(_mm256_fmadd_ps, a, m, c);
+    float t[8];
+    _mm256_storeu_ps(t, SUM12(a));
+    return t[0];
+}
+
+/* GFLOP/s of FMAs on `threads` threads (2 flops per lane per FMA). */
+static double fma_peak(int threads, const char **isa) {
+    gc_cpu_features f = gc_cpu_detect();
+    int lanes = f.avx512f ? 16 : f.avx2 ? 8 : 0;
+    *isa = f.avx512f ? "avx512" : f.avx2 ? "avx2" : "none";
+    if (!lanes) return 0;
+    long iters = 20000000;
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        volatile double sink = 0;
+        double t0 = now();
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+#endif
+        sink += lanes == 16 ? fma_avx512(iters) : fma_avx2(iters);
+        double dt = now() - t0, g = 2.0 * lanes * 12 * (double)iters * threads / dt * 1e-9;
+        if (g > best) best = g;
+        (void)sink;
+    }
+    return best;
+}
+
+/* ---------------------------------------------------------------- models */
+
+#define TRY(x) do { if ((x) != GC_OK) goto fail; } while (0)
+
+static gc_model *build_vgg16(void) {
+    static const int cfg[] = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+    gc_model *m = NULL;
+    char name[32];
+    int idx = 0, c = 3;
+    TRY(gc_model_create(&m));
+    for (size_t i = 0; i < sizeof cfg / sizeof *cfg; i++) {
+        if (!cfg[i]) {
+            gc_pool2d_params p = gc_pool2d_defaults(2);
+            snprintf(name, sizeof name, "features.%d", idx++);
+            TRY(gc_model_add_maxpool2d(m, name, NULL, &p));
+            continue;
+        }
+        gc_conv2d_params cp = gc_conv2d_defaults(c, cfg[i], 3);
+        cp.pad_h = cp.pad_w = 1;
+        snprintf(name, sizeof name, "features.%d", idx++);
+        TRY(gc_model_add_conv2d(m, name, NULL, &cp, NULL, NULL));
+        snprintf(name, sizeof name, "features.%d", idx++);
+        TRY(gc_model_add_relu(m, name, NULL));
+        c = cfg[i];
+    }
+    gc_adaptive_pool2d_params ap = {7, 7};
+    gc_linear_params f0 = {512 * 49, 4096, 1}, f1 = {4096, 4096, 1}, f2 = {4096, 1000, 1};
+    TRY(gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &ap));
+    TRY(gc_model_add_flatten(m, "flatten", NULL));
+    TRY(gc_model_add_linear(m, "classifier.0", NULL, &f0, NULL, NULL));
+    TRY(gc_model_add_relu(m, "classifier.1", NULL));
+    TRY(gc_model_add_dropout(m, "classifier.2", NULL, 0.5f));
+    TRY(gc_model_add_linear(m, "classifier.3", NULL, &f1, NULL, NULL));
+    TRY(gc_model_add_relu(m, "classifier.4", NULL));
+    TRY(gc_model_add_dropout(m, "classifier.5", NULL, 0.5f));
+    TRY(gc_model_add_linear(m, "classifier.6", NULL, &f2, NULL, NULL));
+    TRY(gc_model_init_random(m, 1));
+    return m;
+fail:
+    fprintf(stderr, "gcbench: building vgg16: %s\n", gc_last_error());
+    gc_model_free(m);
+    return NULL;
+}
+
+static gc_model *build_alexnet(void) {
+    gc_model *m = NULL;
+    gc_conv2d_params c0 = gc_conv2d_defaults(3, 64, 11), c3 = gc_conv2d_defaults(64, 192, 5),
+                     c6 = gc_conv2d_defaults(192, 384, 3), c8 = gc_conv2d_defaults(384, 256, 3),
+                     c10 = gc_conv2d_defaults(256, 256, 3);
+    c0.stride_h = c0.stride_w = 4, c0.pad_h = c0.pad_w = 2;
+    c3.pad_h = c3.pad_w = 2;
+    c6.pad_h = c6.pad_w = c8.pad_h = c8.pad_w = c10.pad_h = c10.pad_w = 1;
+    gc_pool2d_params p = gc_pool2d_defaults(3);
+    p.stride_h = p.stride_w = 2;
+    gc_adaptive_pool2d_params ap = {6, 6};
+    gc_linear_params f1 = {256 * 36, 4096, 1}, f4 = {4096, 4096, 1}, f6 = {4096, 1000, 1};
+    TRY(gc_model_create(&m));
+    TRY(gc_model_add_conv2d(m, "features.0", NULL, &c0, NULL, NULL));
+    TRY(gc_model_add_relu(m, "features.1", NULL));
+    TRY(gc_model_add_maxpool2d(m, "features.2", NULL, &p));
+    TRY(gc_model_add_conv2d(m, "features.3", NULL, &c3, NULL, NULL));
+    TRY(gc_model_add_relu(m, "features.4", NULL));
+    TRY(gc_model_add_maxpool2d(m, "features.5", NULL, &p));
+    TRY(gc_model_add_conv2d(m, "features.6", NULL, &c6, NULL, NULL));
+    TRY(gc_model_add_relu(m, "features.7", NULL));
+    TRY(gc_model_add_conv2d(m, "features.8", NULL, &c8, NULL, NULL));
+    TRY(gc_model_add_relu(m, "features.9", NULL));
+    TRY(gc_model_add_conv2d(m, "features.10", NULL, &c10, NULL, NULL));
+    TRY(gc_model_add_relu(m, "features.11", NULL));
+    TRY(gc_model_add_maxpool2d(m, "features.12", NULL, &p));
+    TRY(gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &ap));
+    TRY(gc_model_add_flatten(m, "flatten", NULL));
+    TRY(gc_model_add_dropout(m, "classifier.0", NULL, 0.5f));
+    TRY(gc_model_add_linear(m, "classifier.1", NULL, &f1, NULL, NULL));
+    TRY(gc_model_add_relu(m, "classifier.2", NULL));
+    TRY(gc_model_add_dropout(m, "classifier.3", NULL, 0.5f));
+    TRY(gc_model_add_linear(m, "classifier.4", NULL, &f4, NULL, NULL));
+    TRY(gc_model_add_relu(m, "classifier.5", NULL));
+    TRY(gc_model_add_linear(m, "classifier.6", NULL, &f6, NULL, NULL));
+    TRY(gc_model_init_random(m, 1));
+    return m;
+fail:
+    fprintf(stderr, "gcbench: building alexnet: %s\n", gc_last_error());
+    gc_model_free(m);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- FLOPs */
+
+/* Multiply-adds of layer i for one sample (conv at direct-convolution count,
+ * linear), from the session's activation shapes. */
+static double layer_macs(const gc_model *m, const gc_session *s, int i) {
+    gc_layer_kind k = gc_model_layer_kind(m, i);
+    if (k != GC_LAYER_CONV2D && k != GC_LAYER_LINEAR) return 0;
+    gc_tensor y, w;
+    char wn[96];
+    snprintf(wn, sizeof wn, "%s.weight", gc_model_layer_name(m, i));
+    if (gc_session_activation(s, gc_model_layer_name(m, i), &y) || gc_model_param(m, wn, &w)) return 0;
+    double per_out = 1;
+    for (int d = 1; d < w.ndim; d++) per_out *= (double)w.shape[d];
+    return per_out * (double)(gc_tensor_numel(&y) / y.shape[0]);
+}
+
+typedef struct { double forward, head; } flops;
+
+static flops count_flops(const gc_model *m, const gc_session *s, const char *layer) {
+    flops f = {0, 0};
+    int li = gc_model_find_layer(m, layer);
+    for (int i = 0; i < gc_model_layer_count(m); i++) {
+        double macs = 2 * layer_macs(m, s, i);
+        f.forward += macs;
+        if (i > li) f.head += macs;
+    }
+    return f;
+}
+
+/* ---------------------------------------------------------------- tasks */
+
+enum { T_FORWARD, T_GRADCAM, T_GUIDED, T_GUIDED_GRADCAM, T_TOP5, T_COUNT };
+static const char *task_names[T_COUNT] = {"forward", "gradcam", "guided", "guided_gradcam", "top5"};
+
+typedef struct {
+    const gc_model *m;
+    gc_session *batch_s, *one_s; /* batch-N session for forward, batch-1 for explain */
+    const float *x;              /* (N, 3, S, S) */
+    int64_t n, size;
+} bench_ctx;
+
+static int run_task(bench_ctx *b, int task) {
+    if (task == T_FORWARD) return gc_session_forward(b->batch_s, b->x) == GC_OK;
+    static const unsigned methods[T_COUNT] = {0, GC_METHOD_GRADCAM, GC_METHOD_GUIDED_BACKPROP,
+                                              GC_METHOD_GUIDED_GRADCAM, GC_METHOD_GRADCAM};
+    gc_explain_request req = {.target = task == T_TOP5 ? GC_TARGET_TOPK : GC_TARGET_TOP1, .top_k = 5,
+                              .methods = methods[task]};
+    gc_explain_result r;
+    int64_t per = 3 * b->size * b->size;
+    for (int64_t i = 0; i < b->n; i++)
+        if (gc_explain(b->one_s, b->x + i * per, &req, &r) != GC_OK) return 0;
+    return 1;
+}
+
+static long peak_rss_kb(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+int main(int argc, char **argv) {
+    const char *models[8];
+    int n_models = 0, batches[8], n_batches = 0, tasks[T_COUNT], n_tasks = 0, threads = 0, reps = 5, json = 0,
+        layers = 1, size = 224;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--no-layers")) layers = 0;
+        else if (!strcmp(a, "--model") && val && n_models < 8) models[n_models++] = argv[++i];
+        else if (!strcmp(a, "--batch") && val && n_batches < 8 && (batches[n_batches] = atoi(argv[++i])) > 0) n_batches++;
+        else if (!strcmp(a, "--threads") && val && (threads = atoi(argv[++i])) > 0) {}
+        else if (!strcmp(a, "--reps") && val && (reps = atoi(argv[++i])) > 0) {}
+        else if (!strcmp(a, "--size") && val && (size = atoi(argv[++i])) >= 32) {}
+        else if (!strcmp(a, "--task") && val && n_tasks < T_COUNT) {
+            const char *t = argv[++i];
+            int k = 0;
+            while (k < T_COUNT && strcmp(t, task_names[k])) k++;
+            if (k == T_COUNT) { fprintf(stderr, "gcbench: unknown task %s (try --help)\n", t); return 2; }
+            tasks[n_tasks++] = k;
+        } else { fprintf(stderr, "gcbench: bad argument %s (try --help)\n", a); return 2; }
+    }
+    if (!n_models) models[n_models++] = "vgg16";
+    if (!n_batches) batches[n_batches++] = 1, batches[n_batches++] = 8;
+    if (!n_tasks) for (int k = 0; k < T_COUNT; k++) tasks[n_tasks++] = k;
+#ifdef _OPENMP
+    if (threads) omp_set_num_threads(threads);
+    threads = omp_get_max_threads();
+#else
+    threads = 1;
+#endif
+    const char *isa;
+    double peak = fma_peak(threads, &isa);
+    if (json) printf("{\"task\": \"fma_peak\", \"threads\": %d, \"isa\": \"%s\", \"gflops\": %.1f}\n", threads, isa, peak);
+    else printf("FMA peak (%s, %d thread%s): %.1f GFLOP/s\n", isa, threads, threads > 1 ? "s" : "", peak);
+
+    int rc = 0;
+    for (int mi = 0; mi < n_models; mi++) {
+        gc_model *m = NULL;
+        double t_open = now();
+        if (!strcmp(models[mi], "vgg16")) m = build_vgg16();
+        else if (!strcmp(models[mi], "alexnet")) m = build_alexnet();
+        else if (gc_model_open(models[mi], &m)) {
+            fprintf(stderr, "gcbench: %s\n", gc_last_error());
+            return 1;
+        }
+        if (!m) return 1;
+        t_open = now() - t_open;
+        const char *layer = gc_model_default_layer(m);
+        if (!json) printf("\n%s: %lld parameters, ready in %.3f s, Grad-CAM layer %s\n", models[mi],
+                          (long long)gc_model_param_count(m), t_open, layer ? layer : "-");
+        for (int bi = 0; bi < n_batches; bi++) {
+            int64_t n = batches[bi];
+            gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size};
+            gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size};
+            bench_ctx b = {m, NULL, NULL, NULL, n, size};
+            float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
+            if (!x || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
+                fprintf(stderr, "gcbench: %s\n", gc_last_error());
+                return 1;
+            }
+            gc_rng r;
+            gc_rng_seed(&r, 3);
+            for (int64_t i = 0; i < n * 3 * size * size; i++) x[i] = gc_rng_normal(&r);
+            b.x = x;
+            gc_session_forward(b.one_s, x);
+            flops f = count_flops(m, b.one_s, layer ? layer : "");
+            double task_flops[T_COUNT] = {f.forward, f.forward + f.head, 2 * f.forward, 2 * f.forward + f.head,
+                                          f.forward + 10 * f.head};
+            if (!json) printf("  batch %lld%s\n  %-16s %10s %10s %10s %9s %8s\n", (long long)n,
+                              n > 1 ? " (explain tasks: per batch of single-image explanations)" : "", "task",
+                              "median s", "min s", "max s", "GFLOP/s", "peak %");
+            for (int ti = 0; ti < n_tasks; ti++) {
+                int t = tasks[ti];
+                double *times = calloc((size_t)reps, sizeof *times);
+                int ok = times && run_task(&b, t); /* warm-up */
+                for (int k = 0; ok && k < reps; k++) {
+                    double t0 = now();
+                    ok = run_task(&b, t);
+                    times[k] = now() - t0;
+                }
+                if (!ok) {
+                    fprintf(stderr, "gcbench: %s %s: %s\n", models[mi], task_names[t], gc_last_error());
+                    free(times);
+                    rc = 1;
+                    continue;
+                }
+                qsort(times, (size_t)reps, sizeof *times, cmp_double);
+                double med = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+                double gf = task_flops[t] * (double)n / med * 1e-9;
+                if (json)
+                    printf("{\"model\": \"%s\", \"task\": \"%s\", \"batch\": %lld, \"threads\": %d, \"size\": %d, "
+                           "\"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, \"max_s\": %.6f, \"gflops\": %.2f, "
+                           "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f}\n",
+                           models[mi], task_names[t], (long long)n, threads, size, reps, med, times[0],
+                           times[reps - 1], gf, peak > 0 ? gf / peak : 0, peak_rss_kb() / 1024.0);
+                else
+                    printf("  %-16s %10.4f %10.4f %10.4f %9.1f %7.1f%%\n", task_names[t], med, times[0],
+                           times[reps - 1], gf, peak > 0 ? 100 * gf / peak : 0);
+                free(times);
+            }
+            if (layers && bi == 0) {
+                /* per conv layer, from a profiled forward of the batch session */
+                gc_session_set_profiling(b.batch_s, 1);
+                double total = 0, conv_flops = 0, conv_t = 0;
+                double *best = calloc((size_t)gc_model_layer_count(m), sizeof *best);
+                for (int k = 0; best && k < reps; k++) {
+                    gc_session_forward(b.batch_s, x);
+                    for (int i = 0; i < gc_model_layer_count(m); i++) {
+                        double s = gc_session_layer_seconds(b.batch_s, i, 0);
+                        if (k == 0 || s < best[i]) best[i] = s;
+                    }
+                }
+                if (!json) printf("  conv layers (batch %lld forward, best of %d)\n  %-14s %9s %9s %9s %8s\n",
+                                  (long long)n, reps, "layer", "GFLOP", "ms", "GFLOP/s", "peak %");
+                for (int i = 0; best && i < gc_model_layer_count(m); i++) {
+                    total += best[i];
+                    if (gc_model_layer_kind(m, i) != GC_LAYER_CONV2D) continue;
+                    double lf = 2 * layer_macs(m, b.one_s, i) * (double)n, gf = lf / best[i] * 1e-9;
+                    conv_flops += lf;
+                    conv_t += best[i];
+                    if (json)
+                        printf("{\"model\": \"%s\", \"task\": \"conv_layer\", \"layer\": \"%s\", \"batch\": %lld, "
+                               "\"threads\": %d, \"median_s\": %.6f, \"gflops\": %.2f, \"peak_fraction\": %.4f}\n",
+                               models[mi], gc_model_layer_name(m, i), (long long)n, threads, best[i], gf,
+                               peak > 0 ? gf / peak : 0);
+                    else
+                        printf("  %-14s %9.3f %9.2f %9.1f %7.1f%%\n", gc_model_layer_name(m, i), lf * 1e-9,
+                               best[i] * 1e3, gf, peak > 0 ? 100 * gf / peak : 0);
+                }
+                if (!json && conv_t > 0)
+                    printf("  %-14s %9.3f %9.2f %9.1f %7.1f%%   (all layers: %.2f ms)\n", "conv total",
+                           conv_flops * 1e-9, conv_t * 1e3, conv_flops / conv_t * 1e-9,
+                           peak > 0 ? 100 * conv_flops / conv_t * 1e-9 / peak : 0, total * 1e3);
+                free(best);
+                gc_session_set_profiling(b.batch_s, 0);
+            }
+            gc_session_free(b.batch_s);
+            gc_session_free(b.one_s);
+            gc_free(x);
+        }
+        gc_model_free(m);
+    }
+    if (json) printf("{\"task\": \"peak_rss\", \"peak_rss_mb\": %.1f}\n", peak_rss_kb() / 1024.0);
+    else printf("\npeak resident memory: %.1f MB\n", peak_rss_kb() / 1024.0);
+    return rc;
+}
