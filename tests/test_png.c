@@ -218,6 +218,11 @@ TEST(limits_and_bombs) {
     n = make_png(buf, 100000, 100000, 8, 6, z, zn, NULL);
     CHECK_FAILS(gc_image_decode_png(buf, n, NULL, &img), GC_ERR_LIMIT);
     CHECK(img.data == NULL);
+    /* within the limits (2^28 pixels of RGBA16 = 2 GB) but 20 bytes of IDAT cannot hold it:
+       refused before anything that size is allocated */
+    n = make_png(buf, 16384, 16384, 16, 6, z, zn, NULL);
+    CHECK_FAILS(gc_image_decode_png(buf, n, NULL, &img), GC_ERR_FORMAT);
+    CHECK(strstr(gc_last_error(), "cannot hold") != NULL);
     gc_image_limits lim = {100, 1000};
     n = make_png(buf, 20, 20, 8, 0, z, zn, NULL);
     CHECK_FAILS(gc_image_decode_png(buf, n, &lim, &img), GC_ERR_LIMIT);

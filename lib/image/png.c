@@ -213,6 +213,10 @@ static gc_status png_decode(const uint8_t *p, size_t len, const gc_image_limits 
         if (gc_mul_size(rb[s] + 1, ph[s], &t) || gc_add_size(total, t, &total))
             return gc_error(GC_ERR_LIMIT, "png: image data size overflows");
     }
+    /* deflate expands at most 1032:1, so a tiny IDAT cannot fill a huge image:
+       refuse before allocating for it */
+    if (idat_total < 2 || (total - 2) / 1032 > idat_total)
+        return gc_error(GC_ERR_FORMAT, "png: %zu bytes of IDAT cannot hold %zu bytes of image data", idat_total, total);
     size_t got;
     gc_status st = gc_inflate_zlib(*idat, idat_total, total, total, raw, &got);
     if (st == GC_ERR_LIMIT) return gc_error(GC_ERR_FORMAT, "png: image data is longer than the %zu bytes expected", total);
