@@ -78,6 +78,54 @@ done:
     gc_tensor_release(&in); gc_tensor_release(&want);
 }
 
+/* 8-bit (rounded between passes) vs float resize of the same random image
+ * over awkward sizes: within one level everywhere. Also extreme aspects. */
+TEST(resize_8bit_tracks_float_path) {
+    static const int sizes[][4] = {{1, 1, 5, 3}, {7, 3, 1, 1}, {1000, 1, 3, 7}, {3, 7, 1000, 2},
+                                   {97, 61, 13, 40}, {31, 29, 32, 30}, {64, 64, 17, 17}, {5, 300, 40, 9}};
+    uint32_t seed = 12345;
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        int w = sizes[t][0], h = sizes[t][1], W = sizes[t][2], H = sizes[t][3];
+        gc_image in = {0}, out = {0};
+        CHECK_OK(gc_image_alloc(&in, w, h, 1, 8));
+        float *f = malloc(sizeof(float) * (size_t)(w * h)), *g = malloc(sizeof(float) * (size_t)(W * H));
+        for (int i = 0; i < w * h; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            ((uint8_t *)in.data)[i] = (uint8_t)(seed >> 24);
+            f[i] = (float)(seed >> 24);
+        }
+        CHECK_OK(gc_image_resize(&in, W, H, &out));
+        CHECK_OK(gc_image_resize_float(f, 1, h, w, g, H, W));
+        if (out.data) {
+            double md = 0;
+            for (int i = 0; i < W * H; i++) {
+                double d = fabs(((uint8_t *)out.data)[i] - (double)g[i]);
+                if (d > md) md = d;
+            }
+            if (md > 1.0) FAILF("%dx%d -> %dx%d: 8-bit vs float differ by %g", w, h, W, H, md);
+        }
+        free(f); free(g);
+        gc_image_release(&in); gc_image_release(&out);
+    }
+}
+
+TEST(preprocess_tiny_image) {
+    gc_image img = {0};
+    gc_tensor t = {0};
+    CHECK_OK(gc_image_alloc(&img, 1, 1, 1, 8));
+    ((uint8_t *)img.data)[0] = 51;                              /* 0.2 */
+    gc_preprocess p = gc_preprocess_torchvision();
+    gc_preprocess_info g;
+    CHECK_OK(gc_image_preprocess(&img, &p, &t, &g));
+    CHECK(g.resized_width == 256 && g.resized_height == 256 && g.crop_left == 16);
+    if (t.data) {
+        float want = (51.0f / 255.0f - p.mean[2]) / p.std[2];
+        CHECK(t.data[2 * 224 * 224 + 100 * 224 + 7] == want);
+    }
+    gc_tensor_release(&t);
+    gc_image_release(&img);
+}
+
 /* ---- Geometry ------------------------------------------------------------------------ */
 TEST(plan_follows_torchvision) {
     gc_preprocess_info g;
@@ -223,6 +271,8 @@ int main(void) {
     RUN(resize_same_size_is_a_copy);
     RUN(resize_constant_stays_constant);
     RUN(resize_float_matches_pil_mode_f);
+    RUN(resize_8bit_tracks_float_path);
+    RUN(preprocess_tiny_image);
     RUN(plan_follows_torchvision);
     RUN(preprocess_matches_torchvision);
     RUN(preprocess_caffe_style);
