@@ -1,5 +1,6 @@
 /* classify.c - top-K classes of a .gcw model for preprocessed inputs. */
 #include "gradcam.h"
+#include "common/input.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,14 +13,16 @@ static void usage(FILE *f) {
             "Runs the model on each INPUT and prints its top-K classes: rank, class\n"
             "index, label (when the model has labels) and softmax probability.\n"
             "  MODEL.gcw            model file (tools/gcw_convert.py makes one from PyTorch)\n"
-            "  INPUT                float32 .npy of shape (3,H,W) or (1,3,H,W), already\n"
-            "                       preprocessed (normalised, NCHW); used as is\n"
+            "  INPUT                an image (PNG, JPEG, PPM/PGM), preprocessed as the model\n"
+            "                       says, or a float32 .npy of shape (3,H,W) or (1,3,H,W),\n"
+            "                       already preprocessed (normalised, NCHW) and used as is\n"
             "  -k K                 number of classes to print per input (default 5;\n"
             "                       capped at the number of classes)\n"
             "  --logits-out FILE    write the pre-softmax scores of all inputs as a\n"
             "                       float32 .npy of shape (N, classes)\n"
-            "  --help               this text\n"
-            "Exit status 0 on success, 1 on any bad model or input, 2 on bad usage.\n");
+            "  --help               this text\n");
+    cli_preprocess_help(f);
+    fprintf(f, "Exit status 0 on success, 1 on any bad model or input, 2 on bad usage.\n");
 }
 
 /* One line: "classify: [what: ]<library message>". */
@@ -28,32 +31,19 @@ static int die(int code, const char *what, gc_status st) {
     return code;
 }
 
-/* Loads one input as a (1,3,H,W) tensor. Only .npy for now; decoded images
- * (resized and normalised with gc_model_preprocess) slot in here. */
-static gc_status load_input(const char *path, gc_tensor *x) {
-    gc_status st = gc_npy_load(path, x);
-    if (st) return st;
-    if (x->ndim == 3 && x->shape[0] == 3) {
-        x->shape[3] = x->shape[2], x->shape[2] = x->shape[1], x->shape[1] = 3, x->shape[0] = 1, x->ndim = 4;
-        return GC_OK;
-    }
-    if (x->ndim == 4 && x->shape[0] == 1 && x->shape[1] == 3) return GC_OK;
-    char b[96];
-    snprintf(b, sizeof b, "%lld", (long long)x->shape[0]);
-    for (int i = 1; i < x->ndim; i++) snprintf(b + strlen(b), sizeof b - strlen(b), "x%lld", (long long)x->shape[i]);
-    gc_tensor_release(x);
-    fprintf(stderr, "classify: %s: input shape %s, expected (3,H,W) or (1,3,H,W)\n", path, b);
-    return GC_ERR_SHAPE;
-}
-
 int main(int argc, char **argv) {
     const char *model_path = NULL, *logits_out = NULL;
     const char **inputs = calloc((size_t)argc, sizeof *inputs);
     int n_in = 0;
     long k = 5;
+    cli_preprocess pre_opts;
+    cli_preprocess_init(&pre_opts);
     if (!inputs) return die(1, "out of memory", GC_OK);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int pre = cli_preprocess_option("classify", argc, argv, &i, &pre_opts);
+        if (pre < 0) { free(inputs); return 2; }
+        if (pre) continue;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); free(inputs); return 0; }
         if (strcmp(a, "-k") == 0 || strcmp(a, "--logits-out") == 0) {
             if (i + 1 >= argc) { fprintf(stderr, "classify: %s needs a value (try --help)\n", a); free(inputs); return 2; }
@@ -82,7 +72,7 @@ int main(int argc, char **argv) {
 
     gc_model *m = NULL;
     gc_session *s = NULL;
-    gc_tensor x = {0};
+    cli_input in = {0};
     float *logits = NULL; /* (n_in, classes) */
     int64_t classes = 0, sh = 0, sw = 0;
     double *prob = NULL;  /* (classes) */
@@ -90,12 +80,11 @@ int main(int argc, char **argv) {
     int rc = 1;
     gc_status st = gc_model_open(model_path, &m);
     if (st) { rc = die(1, NULL, st); goto done; }
+    gc_preprocess pre = cli_preprocess_apply(&pre_opts, gc_model_preprocess(m));
 
     for (int n = 0; n < n_in; n++) {
-        if ((st = load_input(inputs[n], &x))) {
-            if (st != GC_ERR_SHAPE) die(1, NULL, st);
-            goto done;
-        }
+        if (!cli_input_load("classify", inputs[n], &pre, &in)) goto done;
+        const gc_tensor x = in.x;
         if (!s || x.shape[2] != sh || x.shape[3] != sw) {
             gc_session_free(s);
             s = NULL;
@@ -105,7 +94,7 @@ int main(int argc, char **argv) {
         }
         gc_tensor y;
         if ((st = gc_session_forward(s, x.data)) || (st = gc_session_output(s, &y))) { die(1, inputs[n], st); goto done; }
-        gc_tensor_release(&x);
+        cli_input_release(&in);
         int64_t c = y.ndim == 2 && y.shape[0] == 1 ? y.shape[1] : -1;
         if (c < 1 || (classes && c != classes) || c > (1 << 24)) {
             fprintf(stderr, "classify: %s: the model output is not a (1, classes) score vector\n", inputs[n]);
@@ -145,7 +134,7 @@ int main(int argc, char **argv) {
     rc = 0;
 
 done:
-    gc_tensor_release(&x);
+    cli_input_release(&in);
     gc_session_free(s);
     gc_model_free(m);
     free(logits);

@@ -1,6 +1,7 @@
 /* gradcam.c - Grad-CAM, guided backprop and Guided Grad-CAM maps of a .gcw
- * model for each input, written as .npy files plus a JSON summary. */
+ * model for each input, written as .npy files, PNG figures and a JSON summary. */
 #include "gradcam.h"
+#include "common/input.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,8 +20,13 @@ static void usage(FILE *f) {
         "  <stem>_c<C>_guided_gradcam.npy   Guided Grad-CAM = guided * gradcam_up (3,H,W)\n"
         "  <stem>_c<C>_counterfactual.npy   with --counterfactual: ReLU(sum -alpha A) (h,w)\n"
         "  <stem>.json                      top-5 predictions, target logits and probabilities\n"
+        "and for image inputs the pictures:\n"
+        "  <stem>_c<C>_figure.png           original | Grad-CAM overlay with its localisation box |\n"
+        "                                   guided backprop | Guided Grad-CAM, with label and score\n"
+        "  <stem>_c<C>_counterfactual.png   with --counterfactual: that map over the original\n"
         "Options:\n"
-        "  INPUT            float32 .npy (3,H,W) or (1,3,H,W), already preprocessed\n"
+        "  INPUT            an image (PNG, JPEG, PPM/PGM), preprocessed as the model says, or a\n"
+        "                   float32 .npy (3,H,W) or (1,3,H,W), already preprocessed (no figures)\n"
         "  -c CLASS         explain class index CLASS (repeatable; default: the top-1 class)\n"
         "  -k K             explain the top K predicted classes (1..64; instead of -c)\n"
         "  -l LAYER         target layer name (default: the last ReLU of the feature\n"
@@ -28,14 +34,16 @@ static void usage(FILE *f) {
         "  --counterfactual also write the counterfactual map\n"
         "  -o OUTDIR        output folder, created if missing (default: .)\n"
         "  -q               no progress line\n"
-        "  --help           this text\n"
-        "Exit status 0 on success, 1 on a bad model, input or output, 2 on bad usage.\n");
+        "  --help           this text\n");
+    cli_preprocess_help(f);
+    fprintf(f, "Exit status 0 on success, 1 on a bad model, input or output, 2 on bad usage.\n");
 }
 
 typedef struct options {
     const char  *model, *layer, *outdir;
     const char **inputs;
     int          n_inputs, classes[GC_EXPLAIN_MAX_TARGETS], n_classes, top_k, counterfactual, quiet;
+    cli_preprocess pre;
 } options;
 
 static int parse_int(const char *s, int lo, int hi, int *out) {
@@ -51,9 +59,13 @@ static int parse_int(const char *s, int lo, int hi, int *out) {
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->outdir = ".";
+    cli_preprocess_init(&o->pre);
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     if (!o->inputs) return 2;
     for (int i = 1; i < argc; i++) {
+        int pre = cli_preprocess_option("gradcam", argc, argv, &i, &o->pre);
+        if (pre < 0) return 2;
+        if (pre) continue;
         const char *a = argv[i];
         int has_value = !strcmp(a, "-c") || !strcmp(a, "-k") || !strcmp(a, "-l") || !strcmp(a, "-o");
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
@@ -94,33 +106,6 @@ static int parse_args(int argc, char **argv, options *o) {
     return 0;
 }
 
-/* Loads a (3,H,W) or (1,3,H,W) float32 .npy as (1,3,H,W). */
-static int load_input(const char *path, gc_tensor *x) {
-    gc_status st = gc_npy_load(path, x);
-    if (st) {
-        fprintf(stderr, "gradcam: %s\n", gc_last_error()); /* the message names the file */
-        return 0;
-    }
-    if (x->ndim == 3 && x->shape[0] == 3) {
-        x->shape[3] = x->shape[2], x->shape[2] = x->shape[1], x->shape[1] = 3, x->shape[0] = 1, x->ndim = 4;
-        return 1;
-    }
-    if (x->ndim == 4 && x->shape[0] == 1 && x->shape[1] == 3) return 1;
-    fprintf(stderr, "gradcam: %s: input has %d dimensions (first %lld), expected (3,H,W) or (1,3,H,W)\n", path,
-            x->ndim, (long long)x->shape[0]);
-    gc_tensor_release(x);
-    return 0;
-}
-
-/* File name without folders and without its last extension. */
-static void stem_of(const char *path, char *out, size_t cap) {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(out, cap, "%s", base);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
-}
-
 static void json_string(FILE *f, const char *s) {
     if (!s) {
         fputs("null", f);
@@ -144,6 +129,38 @@ static int save_map(const options *o, const char *stem, int cls, const char *wha
         return 0;
     }
     return 1;
+}
+
+static int save_png(const options *o, const char *stem, int cls, const char *what, gc_image *img) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s_c%d_%s.png", o->outdir, stem, cls, what);
+    gc_status st = gc_image_save_png(img, path);
+    gc_image_release(img);
+    if (st) fprintf(stderr, "gradcam: %s\n", gc_last_error());
+    return st == GC_OK;
+}
+
+/* The side-by-side figure, and the counterfactual map over the original. */
+static int save_figures(const options *o, const char *stem, const gc_model *m, const gc_preprocess *pre,
+                        const cli_input *in, const gc_explanation *e) {
+    gc_figure_opts fo = gc_figure_defaults();
+    fo.label = gc_model_label(m, e->class_index);
+    fo.order = pre->order;
+    gc_image fig;
+    if (gc_render_figure(&in->image, &in->info, e, &fo, &fig)) {
+        fprintf(stderr, "gradcam: figure: %s\n", gc_last_error());
+        return 0;
+    }
+    if (!save_png(o, stem, e->class_index, "figure", &fig)) return 0;
+    if (!o->counterfactual) return 1;
+    gc_overlay_opts ov = gc_overlay_defaults();
+    gc_image cf;
+    if (gc_render_overlay(&in->image, e->counterfactual.data, (int32_t)e->counterfactual.shape[0],
+                          (int32_t)e->counterfactual.shape[1], &in->info, &ov, &cf, NULL)) {
+        fprintf(stderr, "gradcam: counterfactual overlay: %s\n", gc_last_error());
+        return 0;
+    }
+    return save_png(o, stem, e->class_index, "counterfactual", &cf);
 }
 
 static int write_json(const options *o, const char *input, const char *stem, const gc_model *m,
@@ -201,7 +218,7 @@ int main(int argc, char **argv) {
     rc = 1;
     gc_model *m = NULL;
     gc_session *s = NULL;
-    gc_tensor x = {0};
+    cli_input in = {0};
     int64_t sh = 0, sw = 0;
     if (mkdir(o.outdir, 0777) && errno != EEXIST) {
         fprintf(stderr, "gradcam: cannot create %s: %s\n", o.outdir, strerror(errno));
@@ -211,6 +228,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gradcam: %s\n", gc_last_error());
         goto done;
     }
+    gc_preprocess pre = cli_preprocess_apply(&o.pre, gc_model_preprocess(m));
     gc_explain_request req = {.target = GC_TARGET_TOP1, .layer = o.layer,
                               .methods = GC_METHOD_GUIDED_GRADCAM | (o.counterfactual ? GC_METHOD_COUNTERFACTUAL : 0)};
     if (o.top_k) req.target = GC_TARGET_TOPK, req.top_k = o.top_k;
@@ -219,7 +237,8 @@ int main(int argc, char **argv) {
     int progress = !o.quiet && o.n_inputs > 1;
     for (int n = 0; n < o.n_inputs; n++) {
         if (progress) fprintf(stderr, "\rgradcam: %d/%d %s\033[K", n + 1, o.n_inputs, o.inputs[n]);
-        if (!load_input(o.inputs[n], &x)) goto done;
+        if (!cli_input_load("gradcam", o.inputs[n], &pre, &in)) goto done;
+        const gc_tensor x = in.x;
         if (!s || x.shape[2] != sh || x.shape[3] != sw) {
             gc_session_free(s);
             s = NULL;
@@ -235,18 +254,19 @@ int main(int argc, char **argv) {
             fprintf(stderr, "%sgradcam: %s: %s\n", progress ? "\n" : "", o.inputs[n], gc_last_error());
             goto done;
         }
-        gc_tensor_release(&x);
         char stem[1024];
-        stem_of(o.inputs[n], stem, sizeof stem);
+        cli_stem(o.inputs[n], stem, sizeof stem);
         for (int t = 0; t < r.count; t++) {
             const gc_explanation *e = &r.items[t];
             if (!save_map(&o, stem, e->class_index, "gradcam", &e->cam) ||
                 !save_map(&o, stem, e->class_index, "gradcam_up", &e->cam_up) ||
                 !save_map(&o, stem, e->class_index, "guided", &e->guided) ||
                 !save_map(&o, stem, e->class_index, "guided_gradcam", &e->guided_gradcam) ||
-                (o.counterfactual && !save_map(&o, stem, e->class_index, "counterfactual", &e->counterfactual)))
+                (o.counterfactual && !save_map(&o, stem, e->class_index, "counterfactual", &e->counterfactual)) ||
+                (in.is_image && !save_figures(&o, stem, m, &pre, &in, e)))
                 goto done;
         }
+        cli_input_release(&in);
         if (!write_json(&o, o.inputs[n], stem, m, &r)) goto done;
         if (!progress) {
             for (int t = 0; t < r.count; t++) {
@@ -260,7 +280,7 @@ int main(int argc, char **argv) {
     if (progress) fprintf(stderr, "\n");
     rc = 0;
 done:
-    gc_tensor_release(&x);
+    cli_input_release(&in);
     gc_session_free(s);
     gc_model_free(m);
     free(o.inputs);
