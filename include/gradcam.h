@@ -281,6 +281,18 @@ const char *gc_model_label(const gc_model *m, int i); /* NULL if out of range */
 
 typedef struct gc_session gc_session;
 
+/* Kernel tier used by a session's layers. AUTO picks the fastest the CPU
+ * supports (checked at run time; no -march needed). REFERENCE forces the
+ * plain loops every faster kernel is tested against. A tier the CPU cannot
+ * run falls back to the best one it can. Values match lib/kernels/gemm.h. */
+typedef enum gc_kernels {
+    GC_KERNELS_AUTO = 0,
+    GC_KERNELS_REFERENCE,
+    GC_KERNELS_PORTABLE, /* packed, cache-blocked C, any x86-64 */
+    GC_KERNELS_AVX2,
+    GC_KERNELS_AVX512
+} gc_kernels;
+
 typedef struct gc_session_config {
     int64_t batch, channels, height, width; /* the network input shape, NCHW */
     int     param_grads; /* nonzero: also plan buffers for weight/bias
@@ -292,6 +304,7 @@ typedef struct gc_session_config {
                             head fed with features.29). Not retained. */
     size_t max_bytes;    /* refuse plans needing more memory than this with
                             GC_ERR_LIMIT; 0: GC_SESSION_DEFAULT_MAX_BYTES */
+    gc_kernels kernels;  /* GC_KERNELS_AUTO: the fastest this CPU runs */
 } gc_session_config;
 
 #define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */

@@ -67,6 +67,7 @@ typedef struct gc_layer_ctx {
     float          *dx;                     /* d loss / d x (in), NULL: not needed */
     float          *dparam[GC_MAX_PARAMS];  /* d loss / d param[i], NULL: not needed */
     gc_relu_mode    relu_mode;
+    gc_kernels      kernels;                /* tier for forward and backward */
 } gc_layer_ctx;
 
 typedef struct gc_layer_ops {

@@ -103,6 +103,8 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     *out = NULL;
     if (!m || !cfg) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_create: model or config is NULL");
     if (m->n_layers < 1) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_create: model has no layers");
+    if ((unsigned)cfg->kernels > GC_KERNELS_AVX512)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_create: unknown kernels tier %d", (int)cfg->kernels);
     if (cfg->batch < 1 || cfg->channels < 1 || cfg->height < 1 || cfg->width < 1)
         return gc_error(GC_ERR_SHAPE, "gc_session_create: input shape %lldx%lldx%lldx%lld has a dimension < 1",
                         (long long)cfg->batch, (long long)cfg->channels, (long long)cfg->height,
@@ -236,6 +238,7 @@ static void layer_ctx(const gc_session *s, int i, gc_layer_ctx *c) {
     c->y = s->act[i];
     c->state = s->state[i];
     c->ws = s->ws;
+    c->kernels = s->cfg.kernels;
 }
 
 gc_status gc_session_forward(gc_session *s, const float *input) {
