@@ -34,17 +34,39 @@ static double now(void) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: train_shapes [--epochs N] [--seed S] [--out FILE] [--train-size N] [--test-size N]\n"
-               "                    [--batch N] [--lr X] [--quiet]\n"
+               "                    [--batch N] [--lr X] [--quiet] [--samples DIR]\n"
                "Trains a small VGG-style CNN on the synthetic shapes dataset (%d classes, %dx%d RGB)\n"
                "with SGD (momentum 0.9, weight decay 5e-4, cosine learning rate) and saves a .gcw.\n"
-               "defaults: --epochs 6 --seed 1 --out shapes.gcw --train-size 6144 --test-size 1200\n"
-               "          --batch 32 --lr 0.05\n", K, S, S);
+               "defaults: --epochs 6 --seed 1 --out shapes.gcw --train-size 6400 --test-size 1200\n"
+               "          --batch 32 --lr 0.1\n"
+               "--samples DIR: only write 6 one-object and 3 two-object test images (PNG) and\n"
+               "               DIR/shapes.csv (image,class,x0,y0,x1,y1), no training.\n", K, S, S);
+}
+
+/* Deterministic uniform in [-b, b) (splitmix64). */
+static float uniform_pm(uint64_t *state, float b) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((float)(z >> 40) / 16777216.0f * 2.0f - 1.0f) * b;
+}
+
+/* He (Kaiming) uniform init, bound sqrt(6 / fan_in), zero biases: PyTorch's
+ * default (bound 1/sqrt(fan_in)) is too small to start a 6-layer ReLU net
+ * without batch norm quickly. The output layer keeps 1/sqrt(fan_in). */
+static float *he_init(uint64_t *state, int64_t n, int64_t fan_in, int last) {
+    float *w = malloc((size_t)n * sizeof(float));
+    float b = last ? 1.0f / sqrtf((float)fan_in) : sqrtf(6.0f / (float)fan_in);
+    for (int64_t i = 0; w && i < n; i++) w[i] = uniform_pm(state, b);
+    return w;
 }
 
 static gc_status build(gc_model **out, uint64_t seed) {
     gc_model *m;
     gc_status st = gc_model_create(&m);
     if (st) return st;
+    uint64_t rs = seed * 0x2545F4914F6CDD1Dull + 1;
     static const int chans[5] = {3, 16, 32, 64, 64};
     char name[32];
     int idx = 0;
@@ -53,7 +75,11 @@ static gc_status build(gc_model **out, uint64_t seed) {
         gc_conv2d_params cp = gc_conv2d_defaults(chans[b], chans[b + 1], 3);
         cp.pad_h = cp.pad_w = 1;
         snprintf(name, sizeof name, "features.%d", idx++);
-        if ((st = gc_model_add_conv2d(m, name, NULL, &cp, NULL, NULL))) break;
+        float *w = he_init(&rs, (int64_t)chans[b + 1] * chans[b] * 9, chans[b] * 9, 0);
+        if (!w) st = GC_ERR_OUT_OF_MEMORY;
+        if (!st) st = gc_model_add_conv2d(m, name, NULL, &cp, w, NULL);
+        free(w);
+        if (st) break;
         snprintf(name, sizeof name, "features.%d", idx++);
         if ((st = gc_model_add_relu(m, name, NULL))) break;
         if (b < 3) {
@@ -63,12 +89,15 @@ static gc_status build(gc_model **out, uint64_t seed) {
     }
     gc_adaptive_pool2d_params ap = {1, 1};
     gc_linear_params fc1 = {64, 64, 1}, fc2 = {64, K, 1};
+    float *w1 = he_init(&rs, 64 * 64, 64, 0), *w2 = he_init(&rs, 64 * K, 64, 1);
+    if (!w1 || !w2) st = GC_ERR_OUT_OF_MEMORY;
     if (!st) st = gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &ap);
     if (!st) st = gc_model_add_flatten(m, "flatten", NULL);
-    if (!st) st = gc_model_add_linear(m, "classifier.0", NULL, &fc1, NULL, NULL);
+    if (!st) st = gc_model_add_linear(m, "classifier.0", NULL, &fc1, w1, NULL);
     if (!st) st = gc_model_add_relu(m, "classifier.1", NULL);
-    if (!st) st = gc_model_add_linear(m, "classifier.2", NULL, &fc2, NULL, NULL);
-    if (!st) st = gc_model_init_random(m, seed);
+    if (!st) st = gc_model_add_linear(m, "classifier.2", NULL, &fc2, w2, NULL);
+    free(w1);
+    free(w2);
     const char *labels[K];
     for (int k = 0; k < K; k++) labels[k] = gc_shapes_class_name(k);
     if (!st) st = gc_model_set_labels(m, K, labels);
@@ -92,6 +121,40 @@ static gc_status fill(uint64_t seed, uint64_t first, int n, float *x, int *label
     return GC_OK;
 }
 
+/* Writes 6 one-object images (one of each class) and 3 two-object images of
+ * the test seed as PNG into dir, with shapes.csv (image,class,x0,y0,x1,y1). */
+static int write_samples(const char *dir, uint64_t seed) {
+    static float x[C * S * S];
+    gc_image img;
+    gc_shapes_info in;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/shapes.csv", dir);
+    FILE *csv = fopen(path, "w");
+    if (!csv) { fprintf(stderr, "train_shapes: cannot write %s\n", path); return 1; }
+    fprintf(csv, "image,class,x0,y0,x1,y1\n");
+    for (int i = 0; i < 9; i++) {
+        int two = i >= 6, idx = two ? i - 6 : i;
+        TRY(gc_shapes_generate(seed, (uint64_t)idx, two ? 2 : 1, S, S, x, NULL, &in));
+        TRY(gc_image_alloc(&img, S, S, 3, 8));
+        uint8_t *px = img.data;
+        for (int p = 0; p < S * S; p++)
+            for (int c = 0; c < 3; c++) px[p * 3 + c] = (uint8_t)(x[c * S * S + p] * 255.0f + 0.5f);
+        char name[128];
+        if (two) snprintf(name, sizeof name, "pair%d_%s_%s.png", idx, gc_shapes_class_name(in.label[0]),
+                          gc_shapes_class_name(in.label[1]));
+        else snprintf(name, sizeof name, "shape%d_%s.png", idx, gc_shapes_class_name(in.label[0]));
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        TRY(gc_image_save_png(&img, path));
+        gc_image_release(&img);
+        for (int k = 0; k < in.n_objects; k++)
+            fprintf(csv, "%s,%s,%d,%d,%d,%d\n", name, gc_shapes_class_name(in.label[k]), in.box[k].x0,
+                    in.box[k].y0, in.box[k].x1, in.box[k].y1);
+        printf("wrote %s\n", path);
+    }
+    fclose(csv);
+    return 0;
+}
+
 static int argmax(const float *v, int n) {
     int b = 0;
     for (int i = 1; i < n; i++) if (v[i] > v[b]) b = i;
@@ -99,10 +162,10 @@ static int argmax(const float *v, int n) {
 }
 
 int main(int argc, char **argv) {
-    int epochs = 6, train_size = 6144, test_size = 1200, batch = 32, quiet = 0;
+    int epochs = 6, train_size = 6400, test_size = 1200, batch = 32, quiet = 0;
     uint64_t seed = 1;
-    float lr0 = 0.05f;
-    const char *out = "shapes.gcw";
+    float lr0 = 0.1f;
+    const char *out = "shapes.gcw", *samples = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
@@ -115,6 +178,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--test-size")) test_size = atoi(v);
         else if (!strcmp(a, "--batch")) batch = atoi(v);
         else if (!strcmp(a, "--lr")) lr0 = (float)atof(v);
+        else if (!strcmp(a, "--samples")) samples = v;
         else { usage(stderr); return 2; }
         i++;
     }
@@ -124,6 +188,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const uint64_t train_seed = seed, test_seed = seed + 1000003;
+    if (samples) return write_samples(samples, test_seed);
 
     gc_model *m;
     TRY(build(&m, seed));
