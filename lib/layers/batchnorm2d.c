@@ -96,6 +96,7 @@ static void bn_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_batchnorm2d_ops = {
     .name = "batchnorm2d",
+    .backward_reads = GC_READS_X_PARAMS,
     .check_params = bn_check,
     .param_shapes = bn_params,
     .infer = bn_infer,

@@ -212,6 +212,7 @@ static void conv_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_conv2d_ops = {
     .name = "conv2d",
+    .backward_reads = GC_READS_X_PARAMS,
     .check_params = conv_check,
     .param_shapes = conv_params,
     .infer = conv_infer,

@@ -70,8 +70,18 @@ typedef struct gc_layer_ctx {
     gc_kernels      kernels;                /* tier for forward and backward */
 } gc_layer_ctx;
 
+/* What a kind's backward reads besides dy, weights and its state (the
+ * session keeps those buffers alive; all others may be reused once the
+ * forward pass is past them). */
+enum {
+    GC_READS_X        = 1, /* the input, always          */
+    GC_READS_Y        = 2, /* the output, always         */
+    GC_READS_X_PARAMS = 4  /* the input, for parameter gradients only */
+};
+
 typedef struct gc_layer_ops {
     const char *name; /* "conv2d", ... as gc_layer_kind_name */
+    unsigned    backward_reads; /* GC_READS_* */
     /* Validates hyper-parameters in l->p (GC_ERR_INVALID_ARGUMENT naming the
      * bad field). Called when the layer is added to a model. */
     gc_status (*check_params)(const gc_layer *l);

@@ -117,6 +117,7 @@ static void linear_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_linear_ops = {
     .name = "linear",
+    .backward_reads = GC_READS_X_PARAMS,
     .check_params = linear_check,
     .param_shapes = linear_params,
     .infer = linear_infer,

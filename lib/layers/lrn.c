@@ -113,6 +113,7 @@ static void lrn_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_lrn_ops = {
     .name = "lrn",
+    .backward_reads = GC_READS_X,
     .check_params = lrn_check,
     .param_shapes = lrn_params,
     .infer = lrn_infer,

@@ -68,6 +68,7 @@ static void softmax_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_softmax_ops = {
     .name = "softmax",
+    .backward_reads = GC_READS_Y,
     .check_params = softmax_check,
     .param_shapes = softmax_params,
     .infer = softmax_infer,
