@@ -305,6 +305,14 @@ typedef struct gc_session_config {
     size_t max_bytes;    /* refuse plans needing more memory than this with
                             GC_ERR_LIMIT; 0: GC_SESSION_DEFAULT_MAX_BYTES */
     gc_kernels kernels;  /* GC_KERNELS_AUTO: the fastest this CPU runs */
+    const char *const *keep; /* NULL-terminated layer names whose outputs stay
+                            readable after forward (gc_session_activation);
+                            the output and gc_model_default_layer always are.
+                            Not retained. */
+    int keep_all;        /* nonzero: every activation and every gradient stays
+                            readable (debugging, tests); costs memory. Without
+                            it buffers are shared by lifetime and only the
+                            stop layer's gradient survives a backward pass. */
 } gc_session_config;
 
 #define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */
@@ -330,8 +338,14 @@ gc_status gc_session_forward(gc_session *s, const float *input);
 gc_status gc_session_output(const gc_session *s, gc_tensor *view);
 
 /* View of the output of layer `name` (or "input") after a forward pass.
- * Same lifetime as gc_session_output. GC_ERR_NOT_FOUND for unknown names. */
+ * Same lifetime as gc_session_output. GC_ERR_NOT_FOUND for unknown names,
+ * GC_ERR_STATE for a layer the session does not keep (see keep, keep_all). */
 gc_status gc_session_activation(const gc_session *s, const char *name, gc_tensor *view);
+
+/* The planned output shape of layer `name` (or "input") in view->shape and
+ * view->ndim, with view->data NULL; needs no forward pass and works for
+ * layers whose outputs are not kept. */
+gc_status gc_session_shape(const gc_session *s, const char *name, gc_tensor *view);
 
 /* ReLU rule used by backward. x is the ReLU's input, g the incoming gradient. */
 typedef enum gc_relu_mode {
@@ -356,8 +370,9 @@ typedef struct gc_backward_opts {
 gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_backward_opts *opts);
 
 /* View of the gradient with respect to the output of layer `name` (or
- * "input") after a backward pass. Available for the stop layer and for every
- * layer the backward pass ran through; GC_ERR_STATE for others. */
+ * "input") after a backward pass: the stop layer's (the input's when the
+ * pass went all the way down); with keep_all also every layer the pass ran
+ * through. GC_ERR_STATE for others. */
 gc_status gc_session_gradient(const gc_session *s, const char *name, gc_tensor *view);
 
 /* View of the gradient of parameter `name` ("classifier.6.weight") after a
@@ -756,7 +771,7 @@ gc_status gc_sgd_set_lr(gc_sgd *opt, float lr);
  * object (or two of different classes, the paper's "cat and dog" case) on
  * a textured background: a smooth two-colour gradient, faint stripes,
  * soft blobs and per-pixel noise. Each object has a random class, centre,
- * size (diameter 30%..55% of the shorter side), rotation and colour (kept
+ * size (diameter 20%..40% of the shorter side, 20%..36% with two objects), rotation and colour (kept
  * apart from the background's colours). Object edges are anti-aliased
  * (4x4 supersampling).
  *

@@ -131,7 +131,7 @@ TEST(whole_network_gradient_along_random_direction) {
 TEST(backward_stops_at_named_layer) {
     gc_model *m = small_net(5);
     if (!m) { CHECK(m != NULL); return; }
-    gc_session_config cfg = {.batch = 1, .channels = 3, .height = 16, .width = 16};
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = 16, .width = 16, .keep_all = 1};
     gc_session *s = NULL;
     CHECK_OK(gc_session_create(m, &cfg, &s));
     if (!s) { gc_model_free(m); return; }
@@ -220,7 +220,7 @@ TEST(dead_branch_is_ignored) {
     CHECK_OK(gc_model_init_random(m, 9));
     CHECK(strcmp(gc_model_layer_input(m, 2), "conv") == 0);
     CHECK(strcmp(gc_model_layer_input(m, 0), "input") == 0);
-    gc_session_config cfg = {.batch = 1, .channels = 2, .height = 3, .width = 3};
+    gc_session_config cfg = {.batch = 1, .channels = 2, .height = 3, .width = 3, .keep_all = 1};
     gc_session *s = NULL;
     CHECK_OK(gc_session_create(m, &cfg, &s));
     if (!s) { gc_model_free(m); return; }
@@ -279,7 +279,8 @@ TEST(bad_calls_are_refused) {
     /* labels must match the output */
     const char *two[2] = {"a", "b"};
     CHECK_OK(gc_model_set_labels(m, 2, two));
-    gc_session_config ok = {.batch = 1, .channels = 3, .height = 16, .width = 16};
+    const char *keep[] = {"features.2", NULL};
+    gc_session_config ok = {.batch = 1, .channels = 3, .height = 16, .width = 16, .keep = keep};
     CHECK_FAILS(gc_session_create(m, &ok, &s), GC_ERR_SHAPE);
     CHECK_OK(gc_model_set_labels(m, 0, NULL));
     const char *bad[1] = {"line\nbreak"};
@@ -309,6 +310,11 @@ TEST(bad_calls_are_refused) {
         CHECK_FAILS(gc_session_param_grad(s, "nope.weight", &t), GC_ERR_NOT_FOUND);
         CHECK_OK(gc_session_activation(s, "features.2", &t));
         CHECK(t.shape[1] == 6 && t.shape[2] == 8 && t.shape[3] == 8); /* ceil((16-3)/2)+1 = 8 */
+        CHECK_FAILS(gc_session_activation(s, "features.3", &t), GC_ERR_STATE); /* not kept */
+        CHECK_OK(gc_session_activation(s, "features.6", &t));                  /* default Grad-CAM layer */
+        CHECK_OK(gc_session_shape(s, "features.3", &t));
+        CHECK(t.data == NULL && t.ndim == 4 && t.shape[1] == 4 && t.shape[2] == 4);
+        CHECK_FAILS(gc_session_shape(s, "nope", &t), GC_ERR_NOT_FOUND);
         CHECK(gc_session_memory(s) > 0);
         gc_session_free(s);
     }
@@ -392,6 +398,62 @@ out:
     gc_model_free(m);
 }
 
+/* Lifetime-shared buffers give bit-identical results to keep_all, use less
+ * memory, and keep only what the contract promises. */
+TEST(lean_plan_matches_keep_all) {
+    gc_model *m = small_net(21);
+    if (!m) { CHECK(0); return; }
+    gc_session *lean = NULL, *all = NULL;
+    for (int pg = 0; pg < 2; pg++) {
+        gc_session_config cl = {.batch = 2, .channels = 3, .height = 19, .width = 17, .param_grads = pg};
+        gc_session_config ca = cl;
+        ca.keep_all = 1;
+        CHECK_OK(gc_session_create(m, &cl, &lean));
+        CHECK_OK(gc_session_create(m, &ca, &all));
+        if (!lean || !all) break;
+        CHECK(gc_session_memory(lean) < gc_session_memory(all));
+        gc_rng rng;
+        gc_rng_seed(&rng, 3);
+        float x[2 * 3 * 19 * 17], r[10];
+        fill(x, 2 * 3 * 19 * 17, &rng, 1.0f);
+        fill(r, 10, &rng, 1.0f);
+        gc_session *ss[2] = {lean, all};
+        gc_tensor out[2], gin[2], g6[2], pw[2];
+        for (int k = 0; k < 2; k++) {
+            CHECK_OK(gc_session_forward(ss[k], x));
+            CHECK_OK(gc_session_output(ss[k], &out[k]));
+            /* two passes per forward, as the explainers do */
+            gc_backward_opts to6 = {"features.6", GC_RELU_NORMAL, 0};
+            CHECK_OK(gc_session_backward(ss[k], r, &to6));
+            CHECK_OK(gc_session_gradient(ss[k], "features.6", &g6[k]));
+            float *keep6 = gc_alloc_array((size_t)gc_tensor_numel(&g6[k]), 4);
+            memcpy(keep6, g6[k].data, (size_t)gc_tensor_numel(&g6[k]) * 4);
+            g6[k].data = keep6;
+            gc_backward_opts full = {NULL, GC_RELU_GUIDED, pg};
+            CHECK_OK(gc_session_backward(ss[k], r, &full));
+            CHECK_OK(gc_session_gradient(ss[k], "input", &gin[k]));
+            if (pg) CHECK_OK(gc_session_param_grad(ss[k], "features.3.weight", &pw[k]));
+        }
+        CHECK(memcmp(out[0].data, out[1].data, 10 * 4) == 0);
+        CHECK(memcmp(g6[0].data, g6[1].data, (size_t)gc_tensor_numel(&g6[0]) * 4) == 0);
+        CHECK(memcmp(gin[0].data, gin[1].data, (size_t)gc_tensor_numel(&gin[0]) * 4) == 0);
+        if (pg) CHECK(memcmp(pw[0].data, pw[1].data, (size_t)gc_tensor_numel(&pw[0]) * 4) == 0);
+        gc_free(g6[0].data);
+        gc_free(g6[1].data);
+        gc_tensor t;
+        CHECK_FAILS(gc_session_gradient(lean, "features.6", &t), GC_ERR_STATE);
+        CHECK_OK(gc_session_gradient(all, "features.6", &t));
+        CHECK_FAILS(gc_session_activation(lean, "features.0", &t), GC_ERR_STATE);
+        CHECK_OK(gc_session_activation(all, "features.0", &t));
+        gc_session_free(lean);
+        gc_session_free(all);
+        lean = all = NULL;
+    }
+    gc_session_free(lean);
+    gc_session_free(all);
+    gc_model_free(m);
+}
+
 int main(void) {
     RUN(whole_network_gradient_along_random_direction);
     RUN(backward_stops_at_named_layer);
@@ -400,5 +462,6 @@ int main(void) {
     RUN(bad_calls_are_refused);
     RUN(init_random_is_deterministic_and_bounded);
     RUN(session_from_input_layer);
+    RUN(lean_plan_matches_keep_all);
     return test_summary("net");
 }

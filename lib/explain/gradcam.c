@@ -33,29 +33,6 @@ static void state_free(void *p) {
     gc_free(st);
 }
 
-/* ---------------------------------------------------------------- layer choice */
-
-/* A layer's output is spatial (4-D) unless it or an ancestor flattens. */
-static int is_spatial(const gc_model *m, int i) {
-    for (; i >= 0;) {
-        gc_layer_kind k = gc_model_layer_kind(m, i);
-        if (k == GC_LAYER_FLATTEN || k == GC_LAYER_LINEAR) return 0;
-        const char *in = gc_model_layer_input(m, i);
-        i = strcmp(in, "input") == 0 ? -1 : gc_model_find_layer(m, in);
-    }
-    return 1;
-}
-
-const char *gc_model_default_layer(const gc_model *m) {
-    int n = gc_model_layer_count(m), last_spatial = -1;
-    for (int i = n - 1; i >= 0; i--) {
-        if (!is_spatial(m, i)) continue;
-        if (gc_model_layer_kind(m, i) == GC_LAYER_RELU) return gc_model_layer_name(m, i);
-        if (last_spatial < 0) last_spatial = i;
-    }
-    return last_spatial >= 0 ? gc_model_layer_name(m, last_spatial) : NULL;
-}
-
 /* ---------------------------------------------------------------- targets */
 
 static void softmax(const float *y, int64_t n, float *p) {
@@ -86,7 +63,8 @@ static int cam_head(const gc_model *m, int layer, const gc_session *s) {
     gc_layer_kind k = gc_model_layer_kind(m, i);
     if (k != GC_LAYER_ADAPTIVE_AVGPOOL2D && k != GC_LAYER_AVGPOOL2D) return -1;
     gc_tensor pooled;
-    if (gc_session_activation(s, gc_model_layer_name(m, i), &pooled) || pooled.shape[2] != 1 || pooled.shape[3] != 1)
+    if (gc_session_shape(s, gc_model_layer_name(m, i), &pooled) || pooled.ndim != 4 || pooled.shape[2] != 1 ||
+        pooled.shape[3] != 1)
         return -1;
     if (k == GC_LAYER_AVGPOOL2D) return -1; /* a plain average pool may skip border pixels */
     i++;
@@ -185,10 +163,11 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     gc_status rc = gc_session_forward(s, input);
     if (rc) return rc;
     gc_tensor y, A;
-    if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
+    if ((rc = gc_session_shape(s, layer, &A))) return rc;
     if (A.ndim != 4)
         return gc_error(GC_ERR_SHAPE, "gc_explain: layer %s has a %d-D output; Grad-CAM needs a spatial (N,C,H,W) layer",
                         layer, A.ndim);
+    if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
     int64_t classes = gc_tensor_numel(&y);
     int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w;
     int64_t Cin = cfg->channels, H = cfg->height, W = cfg->width, HW = H * W;

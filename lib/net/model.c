@@ -298,6 +298,26 @@ const char *gc_model_layer_input(const gc_model *m, int i) {
     return in < 0 ? "input" : m->layers[in].name;
 }
 
+/* A layer's output is spatial (4-D) unless it or an ancestor flattens. */
+static int is_spatial(const gc_model *m, int i) {
+    while (i >= 0) {
+        gc_layer_kind k = m->layers[i].kind;
+        if (k == GC_LAYER_FLATTEN || k == GC_LAYER_LINEAR) return 0;
+        i = m->layers[i].input;
+    }
+    return 1;
+}
+
+const char *gc_model_default_layer(const gc_model *m) {
+    int last_spatial = -1;
+    for (int i = (m ? m->n_layers : 0) - 1; i >= 0; i--) {
+        if (!is_spatial(m, i)) continue;
+        if (m->layers[i].kind == GC_LAYER_RELU) return m->layers[i].name;
+        if (last_spatial < 0) last_spatial = i;
+    }
+    return last_spatial >= 0 ? m->layers[last_spatial].name : NULL;
+}
+
 /* ---------------------------------------------------------------- metadata */
 
 gc_status gc_model_set_preprocess(gc_model *m, const gc_preprocess *p) {

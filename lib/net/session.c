@@ -7,6 +7,7 @@
  * Forward and backward then only index into it. */
 #include "model.h"
 #include "session.h"
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -25,7 +26,8 @@ struct gc_session {
     void            **state;      /* (n) per-layer forward -> backward state */
     float            *accum;      /* (largest activation) for multi-consumer sums */
     float            *ws;         /* workspace */
-    unsigned char    *grad_ok;    /* (n + 1) which gradients the last backward made; [n] = input */
+    unsigned char    *act_kept;   /* (n + 1) outputs readable after forward; [n] = input */
+    unsigned char    *grad_ok;    /* (n + 1) gradients readable after backward; [n] = input */
     unsigned char    *pgrad_ok;   /* (n) */
     int               forward_done;
     void             *arena;
@@ -38,20 +40,6 @@ struct gc_session {
 
 /* ---------------------------------------------------------------- planning */
 
-/* Byte offsets within the arena, each rounded up to GC_ALIGN. */
-typedef struct { size_t off; int overflow; } layout;
-
-static size_t take(layout *lay, int64_t count, size_t elem) {
-    size_t bytes, start = lay->off, end;
-    if (count < 0 || gc_mul_size((size_t)count, elem, &bytes) ||
-        gc_add_size(start, bytes, &end) || gc_add_size(end, GC_ALIGN - 1, &end)) {
-        lay->overflow = 1;
-        return 0;
-    }
-    lay->off = end & ~(size_t)(GC_ALIGN - 1);
-    return start;
-}
-
 void gc_session_free(gc_session *s) {
     if (!s) return;
     if (s->ext_free) s->ext_free(s->ext);
@@ -62,6 +50,7 @@ void gc_session_free(gc_session *s) {
     gc_free(s->pgrad);
     gc_free(s->state);
     gc_free(s->grad_ok);
+    gc_free(s->act_kept);
     gc_free(s->pgrad_ok);
     gc_free(s->seconds);
     gc_free(s);
@@ -96,6 +85,174 @@ static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
         return gc_error(GC_ERR_SHAPE, "model has %d class labels but its output has %lld values per sample",
                         m->n_labels, (long long)per_sample);
     return GC_OK;
+}
+
+/* ---------------------------------------------------------------- arena plan
+ *
+ * Every buffer gets a lifetime on one timeline: step 0 copies the input,
+ * forward runs layer i at step i + 1, backward runs layer i at step 2n - i,
+ * and END is after the last step. Buffers whose lifetimes do not overlap
+ * share memory (greedy placement, largest first). Activations live until
+ * their last forward consumer unless something reads them later: the
+ * output, kept layers, and whatever a backward reads (GC_READS_*), which
+ * stay to END because backward may run several times per forward. A
+ * gradient lives from the backward step that first writes it to the step
+ * that reads it; the gradient a pass ends on is its last write, so it
+ * survives until the next pass. keep_all gives every buffer the whole
+ * timeline. */
+
+enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_ACCUM, B_WS };
+
+typedef struct plan_buf {
+    size_t bytes, off;
+    int    t0, t1;         /* live over steps [t0, t1] */
+    int    what, layer, slot;
+} plan_buf;
+
+static int by_size_desc(const void *a, const void *b) {
+    const plan_buf *x = a, *y = b;
+    if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
+    return (x->what * 65536 + x->layer) - (y->what * 65536 + y->layer); /* stable order */
+}
+
+static int by_offset(const void *a, const void *b) {
+    const plan_buf *x = *(plan_buf *const *)a, *y = *(plan_buf *const *)b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Lowest 64-aligned offset where b fits beside the placed buffers that are
+ * live at the same time; returns the end of the placement or 0 on overflow. */
+static size_t place(plan_buf *b, plan_buf **live, int n_live) {
+    qsort(live, (size_t)n_live, sizeof *live, by_offset);
+    size_t off = 0, end;
+    for (int k = 0; k < n_live; k++) {
+        if (gc_add_size(off, b->bytes, &end)) return 0;
+        if (end <= live[k]->off) break;
+        size_t e = live[k]->off + live[k]->bytes;
+        if (e > off) off = e;
+    }
+    b->off = off;
+    return gc_add_size(off, b->bytes, &end) ? 0 : end;
+}
+
+static int in_keep_list(const gc_session_config *cfg, const char *name) {
+    for (const char *const *k = cfg->keep; k && *k; k++)
+        if (strcmp(*k, name) == 0) return 1;
+    return 0;
+}
+
+static gc_status plan_arena(gc_session *s) {
+    const gc_model *m = s->m;
+    const gc_session_config *cfg = &s->cfg;
+    const int n = s->n, END = 2 * n + 1, all = cfg->keep_all != 0;
+    const int dflt = gc_model_find_layer(m, gc_model_default_layer(m));
+    int *last_fwd = gc_alloc_array((size_t)n + 1, sizeof(int));   /* last forward reader; [n] = input */
+    int *first_bwd = gc_alloc_array((size_t)n + 1, sizeof(int));  /* first backward writer of the gradient */
+    plan_buf *bufs = gc_calloc(3 * (size_t)n + (size_t)n * GC_MAX_PARAMS + 4, sizeof *bufs);
+    plan_buf **live = gc_calloc(3 * (size_t)n + (size_t)n * GC_MAX_PARAMS + 4, sizeof *live);
+    gc_status st = GC_ERR_OUT_OF_MEMORY;
+    if (!last_fwd || !first_bwd || !bufs || !live) goto done;
+
+    /* who reads what, and when */
+    int multi = 0;
+    s->act_kept[n] = 1; /* the input copy */
+    for (int i = 0; i <= n; i++) last_fwd[i] = -1, first_bwd[i] = END;
+    for (int i = s->first; i < n; i++) {
+        const gc_layer_ops *ops = gc_layer_ops_of(m->layers[i].kind);
+        int j = producer(s, i), slot = j < 0 ? n : j;
+        int t_bwd = 2 * n - i;
+        if (last_fwd[slot] >= 0) multi = 1;
+        last_fwd[slot] = i + 1;
+        if (t_bwd < first_bwd[slot]) first_bwd[slot] = t_bwd;
+        unsigned r = ops->backward_reads;
+        if ((r & GC_READS_X) || ((r & GC_READS_X_PARAMS) && cfg->param_grads)) s->act_kept[slot] = 1;
+        if (r & GC_READS_Y) s->act_kept[i] = 1;
+        if (all || i == n - 1 || i == dflt || in_keep_list(cfg, m->layers[i].name)) s->act_kept[i] = 1;
+    }
+
+    /* the buffers and their lifetimes */
+    int nb = 0;
+    size_t ws_floats = 0;
+    int64_t largest = gc_shape_numel(&s->in_shape);
+#define ADD(what_, layer_, slot_, count_, elem_, t0_, t1_)                                              \
+    do {                                                                                            \
+        size_t bytes_;                                                                              \
+        if ((count_) < 0 || gc_mul_size((size_t)(count_), (elem_), &bytes_) ||                     \
+            gc_add_size(bytes_, GC_ALIGN - 1, &bytes_)) {                                          \
+            st = gc_error(GC_ERR_LIMIT, "gc_session_create: buffer sizes overflow");              \
+            goto done;                                                                              \
+        }                                                                                           \
+        bufs[nb++] = (plan_buf){bytes_ & ~(size_t)(GC_ALIGN - 1), 0, (t0_), (t1_), (what_), (layer_), (slot_)}; \
+    } while (0)
+    int64_t in_numel = gc_shape_numel(&s->in_shape);
+    ADD(B_INPUT, -1, 0, in_numel, sizeof(float), 0, END);
+    ADD(B_GRAD_IN, -1, 0, in_numel, sizeof(float), all ? 0 : first_bwd[n], END);
+    for (int i = s->first; i < n; i++) {
+        const gc_layer *l = &m->layers[i];
+        const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
+        int j = producer(s, i);
+        const gc_shape *in = j < 0 ? &s->in_shape : &s->shape[j];
+        int64_t numel = gc_shape_numel(&s->shape[i]);
+        if (numel > largest) largest = numel;
+        int act_end = s->act_kept[i] ? END : (last_fwd[i] > i + 1 ? last_fwd[i] : i + 1);
+        int g0 = i == n - 1 ? 2 * n - i : first_bwd[i];
+        ADD(B_ACT, i, 0, numel, sizeof(float), all ? 0 : i + 1, act_end);
+        if (g0 <= 2 * n - i || all) ADD(B_GRAD, i, 0, numel, sizeof(float), all ? 0 : g0, all ? END : 2 * n - i);
+        ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, in, &s->shape[i]), 1, 0, END);
+        size_t w = ops->workspace(l, in, &s->shape[i]);
+        if (w > ws_floats) ws_floats = w;
+        for (int k = 0; cfg->param_grads && k < l->n_params; k++)
+            if (!(l->kind == GC_LAYER_BATCHNORM2D && k >= 2))
+                ADD(B_PGRAD, i, k, gc_shape_numel(&l->param_shape[k]), sizeof(float), 0, END);
+    }
+    if (multi) ADD(B_ACCUM, -1, 0, largest, sizeof(float), n + 1, END);
+    ADD(B_WS, -1, 0, (int64_t)ws_floats, sizeof(float), 0, END);
+#undef ADD
+
+    /* place, largest first */
+    qsort(bufs, (size_t)nb, sizeof *bufs, by_size_desc);
+    size_t total = 0;
+    for (int b = 0; b < nb; b++) {
+        int n_live = 0;
+        for (int k = 0; k < b; k++)
+            if (bufs[k].t0 <= bufs[b].t1 && bufs[b].t0 <= bufs[k].t1) live[n_live++] = &bufs[k];
+        size_t end = place(&bufs[b], live, n_live);
+        if (!end && bufs[b].bytes) {
+            st = gc_error(GC_ERR_LIMIT, "gc_session_create: buffer sizes overflow");
+            goto done;
+        }
+        if (end > total) total = end;
+    }
+    size_t limit = cfg->max_bytes ? cfg->max_bytes : GC_SESSION_DEFAULT_MAX_BYTES;
+    if (total > limit) {
+        st = gc_error(GC_ERR_LIMIT, "gc_session_create: the plan needs %zu bytes, more than the limit of %zu "
+                                    "(gc_session_config.max_bytes)", total, limit);
+        goto done;
+    }
+    if (!(s->arena = gc_alloc(total))) goto done;
+    s->arena_bytes = total;
+    char *base = s->arena;
+    for (int b = 0; b < nb; b++) {
+        void *p = base + bufs[b].off;
+        int i = bufs[b].layer;
+        switch (bufs[b].what) {
+        case B_INPUT: s->input = p; break;
+        case B_GRAD_IN: s->grad_in = p; break;
+        case B_ACT: s->act[i] = p; break;
+        case B_GRAD: s->grad[i] = p; break;
+        case B_STATE: s->state[i] = p; break;
+        case B_PGRAD: s->pgrad[i * GC_MAX_PARAMS + bufs[b].slot] = p; break;
+        case B_ACCUM: s->accum = p; break;
+        default: s->ws = p; break;
+        }
+    }
+    st = GC_OK;
+done:
+    gc_free(last_fwd);
+    gc_free(first_bwd);
+    gc_free(bufs);
+    gc_free(live);
+    return st;
 }
 
 gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_session **out) {
@@ -133,10 +290,12 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     s->pgrad = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->pgrad);
     s->state = gc_calloc(n, sizeof *s->state);
     s->grad_ok = gc_calloc(n + 1, 1);
+    s->act_kept = gc_calloc(n + 1, 1);
     s->pgrad_ok = gc_calloc(n, 1);
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!s->shape || !s->act || !s->grad || !s->pgrad || !s->state || !s->grad_ok || !s->pgrad_ok || !s->seconds)
+    if (!s->shape || !s->act || !s->grad || !s->pgrad || !s->state || !s->grad_ok || !s->pgrad_ok || !s->seconds ||
+        !s->act_kept)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
@@ -144,63 +303,9 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     }
     if ((st = plan_shapes(s, &net_in))) goto fail;
 
-    /* Lay out the arena: offsets first, then one allocation. */
-    layout lay = {0, 0};
-    size_t *off = gc_calloc(3 * n + n * GC_MAX_PARAMS, sizeof *off);
-    if (!off) { st = GC_ERR_OUT_OF_MEMORY; goto fail; }
-    int64_t in_numel = gc_shape_numel(&s->in_shape), largest = in_numel;
-    size_t ws_floats = 0;
-    size_t off_input = take(&lay, in_numel, sizeof(float));
-    size_t off_grad_in = take(&lay, in_numel, sizeof(float));
-    for (size_t i = (size_t)s->first; i < n; i++) {
-        const gc_layer *l = &m->layers[i];
-        const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
-        const gc_shape *in = producer(s, (int)i) < 0 ? &s->in_shape : &s->shape[l->input];
-        int64_t numel = gc_shape_numel(&s->shape[i]);
-        if (numel > largest) largest = numel;
-        off[3 * i] = take(&lay, numel, sizeof(float));
-        off[3 * i + 1] = take(&lay, numel, sizeof(float));
-        off[3 * i + 2] = take(&lay, (int64_t)ops->state_bytes(l, in, &s->shape[i]), 1);
-        size_t w = ops->workspace(l, in, &s->shape[i]);
-        if (w > ws_floats) ws_floats = w;
-        for (int j = 0; cfg->param_grads && j < l->n_params; j++) {
-            int trainable = !(l->kind == GC_LAYER_BATCHNORM2D && j >= 2);
-            if (trainable) off[3 * n + i * GC_MAX_PARAMS + j] = take(&lay, gc_shape_numel(&l->param_shape[j]), sizeof(float));
-        }
-    }
-    size_t off_accum = take(&lay, largest, sizeof(float));
-    size_t off_ws = take(&lay, (int64_t)ws_floats, sizeof(float));
-    size_t limit = cfg->max_bytes ? cfg->max_bytes : GC_SESSION_DEFAULT_MAX_BYTES;
-    if (lay.overflow || lay.off > limit) {
-        gc_free(off);
-        st = lay.overflow ? gc_error(GC_ERR_LIMIT, "gc_session_create: buffer sizes overflow")
-                          : gc_error(GC_ERR_LIMIT, "gc_session_create: the plan needs %zu bytes, more than the limit of "
-                                                   "%zu (gc_session_config.max_bytes)", lay.off, limit);
-        goto fail;
-    }
-    s->arena = gc_alloc(lay.off);
-    if (!s->arena) {
-        gc_free(off);
-        st = GC_ERR_OUT_OF_MEMORY;
-        goto fail;
-    }
-    s->arena_bytes = lay.off;
-    char *base = s->arena;
-    s->input = (float *)(base + off_input);
-    s->grad_in = (float *)(base + off_grad_in);
-    s->accum = (float *)(base + off_accum);
-    s->ws = (float *)(base + off_ws);
-    for (size_t i = (size_t)s->first; i < n; i++) {
-        const gc_layer *l = &m->layers[i];
-        s->act[i] = (float *)(base + off[3 * i]);
-        s->grad[i] = (float *)(base + off[3 * i + 1]);
-        s->state[i] = base + off[3 * i + 2];
-        for (int j = 0; cfg->param_grads && j < l->n_params; j++) {
-            int trainable = !(l->kind == GC_LAYER_BATCHNORM2D && j >= 2);
-            if (trainable) s->pgrad[i * GC_MAX_PARAMS + j] = (float *)(base + off[3 * n + i * GC_MAX_PARAMS + j]);
-        }
-    }
-    gc_free(off);
+    st = plan_arena(s);
+    s->cfg.keep = NULL; /* not retained */
+    if (st) goto fail;
     *out = s;
     return GC_OK;
 fail:
@@ -324,6 +429,12 @@ gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_
         }
         if (needed) s->grad_ok[slot] = 1;
     }
+    if (!s->cfg.keep_all) {
+        /* only the gradient the pass ended on is sure to be intact */
+        int keep = stop < 0 ? s->n : stop;
+        for (int i = 0; i <= s->n; i++)
+            if (i != keep) s->grad_ok[i] = 0;
+    }
     return GC_OK;
 }
 
@@ -348,8 +459,19 @@ gc_status gc_session_activation(const gc_session *s, const char *name, gc_tensor
     int i = lookup(s, name, "gc_session_activation");
     if (i == -2) return name ? GC_ERR_NOT_FOUND : GC_ERR_INVALID_ARGUMENT;
     if (!s->forward_done) return gc_error(GC_ERR_STATE, "gc_session_activation: no forward pass has run");
+    if (i >= 0 && !s->act_kept[i])
+        return gc_error(GC_ERR_STATE, "gc_session_activation: the output of \"%s\" is not kept by this session "
+                                      "(list it in gc_session_config.keep, or set keep_all)", name);
     if (i < 0) view_of(&s->in_shape, s->input, view);
     else view_of(&s->shape[i], s->act[i], view);
+    return GC_OK;
+}
+
+gc_status gc_session_shape(const gc_session *s, const char *name, gc_tensor *view) {
+    if (!s || !view) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_shape: NULL argument");
+    int i = lookup(s, name, "gc_session_shape");
+    if (i == -2) return name ? GC_ERR_NOT_FOUND : GC_ERR_INVALID_ARGUMENT;
+    view_of(i < 0 ? &s->in_shape : &s->shape[i], NULL, view);
     return GC_OK;
 }
 
@@ -358,7 +480,8 @@ gc_status gc_session_gradient(const gc_session *s, const char *name, gc_tensor *
     int i = lookup(s, name, "gc_session_gradient");
     if (i == -2) return name ? GC_ERR_NOT_FOUND : GC_ERR_INVALID_ARGUMENT;
     if (!s->grad_ok[i < 0 ? s->n : i])
-        return gc_error(GC_ERR_STATE, "gc_session_gradient: the last backward pass did not reach \"%s\"", name);
+        return gc_error(GC_ERR_STATE, "gc_session_gradient: no gradient of \"%s\" from the last backward pass (it "
+                                      "keeps only its stop layer's unless the session has keep_all)", name);
     if (i < 0) view_of(&s->in_shape, s->grad_in, view);
     else view_of(&s->shape[i], s->grad[i], view);
     return GC_OK;
