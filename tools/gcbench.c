@@ -194,9 +194,10 @@ static double layer_macs(const gc_model *m, const gc_session *s, int i) {
     char wn[96];
     snprintf(wn, sizeof wn, "%s.weight", gc_model_layer_name(m, i));
     if (gc_session_shape(s, gc_model_layer_name(m, i), &y) || gc_model_param(m, wn, &w)) return 0;
-    double per_out = 1;
+    double per_out = 1, outputs = 1; /* MACs per output element, output elements per sample */
     for (int d = 1; d < w.ndim; d++) per_out *= (double)w.shape[d];
-    return per_out * (double)(gc_tensor_numel(&y) / y.shape[0]);
+    for (int d = 1; d < y.ndim; d++) outputs *= (double)y.shape[d];
+    return per_out * outputs;
 }
 
 typedef struct { double forward, head; } flops;
