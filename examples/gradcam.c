@@ -242,7 +242,9 @@ int main(int argc, char **argv) {
         if (!s || x.shape[2] != sh || x.shape[3] != sw) {
             gc_session_free(s);
             s = NULL;
-            gc_session_config cfg = {.batch = 1, .channels = 3, .height = x.shape[2], .width = x.shape[3]};
+            const char *keep[] = {o.layer, NULL}; /* the target layer's output must stay readable */
+            gc_session_config cfg = {.batch = 1, .channels = 3, .height = x.shape[2], .width = x.shape[3],
+                                     .keep = keep};
             if (gc_session_create(m, &cfg, &s)) {
                 fprintf(stderr, "%sgradcam: %s: %s\n", progress ? "\n" : "", o.inputs[n], gc_last_error());
                 goto done;
