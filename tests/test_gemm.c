@@ -156,7 +156,7 @@ TEST(tier_dispatch) {
     CHECK(b.mr > 0 && b.nr > 0 && b.mc % b.mr == 0 && b.nc % b.nr == 0 && b.kc > 0);
     /* bounded by the cache blocks even for huge sizes */
     size_t w = gc_gemm_workspace(GC_GEMM_AUTO, INT64_MAX, INT64_MAX, INT64_MAX, 2);
-    CHECK(w > 0 && w <= (size_t)(b.mc + b.nc) * (size_t)b.kc + 32);
+    CHECK(w > 0 && w <= 2 * ((size_t)(4 * b.mc + b.nc) * (size_t)b.kc + 32));
 }
 
 /* ---- numerics ---- */
@@ -178,11 +178,12 @@ TEST(small_sizes_all_combinations) {
 }
 
 TEST(large_awkward_sizes) {
-    /* 257 > KC (two K blocks), 257 > MC for some tiers, 700 > every MC, 4100 > NC */
+    /* 257 > KC (two K blocks), 257 > MC for some tiers, 700 > every MC, 4100 > NC,
+     * 1400 > 4 MC (several A chunks per K block) */
     static const int64_t cases[][3] = {
         {65, 127, 257}, {257, 65, 127}, {127, 257, 65}, {257, 257, 1}, {1, 257, 257},
         {257, 1, 257}, {127, 127, 127}, {257, 257, 257}, {700, 33, 300}, {3, 4100, 5},
-        {31, 65, 520}, {1, 2100, 9}, {1, 300, 1001},
+        {31, 65, 520}, {1, 2100, 9}, {1, 300, 1001}, {1400, 20, 300},
     };
     gc_rng r;
     gc_rng_seed(&r, 2);
@@ -220,7 +221,8 @@ TEST(prepacked_a_matches) {
     /* M, N, K, trans_a, trans_b: K > KC, M > MC, edges, M == 1 row-vector paths */
     static const int64_t cases[][5] = {{37, 29, 300, 0, 0}, {700, 45, 513, 1, 0},
                                        {13, 70, 7, 0, 1},   {130, 33, 260, 1, 1},
-                                       {1, 100, 300, 1, 0}, {1, 100, 300, 1, 1}};
+                                       {1, 100, 300, 1, 0}, {1, 100, 300, 1, 1},
+                                       {1400, 40, 300, 0, 0}};
     gc_rng r;
     gc_rng_seed(&r, 4);
     for (int t = -1; t < ntiers; t++) {
@@ -255,7 +257,8 @@ TEST(one_and_two_threads_bit_identical) {
     /* M, N, K, trans_a, trans_b; M == 1 takes the unpacked row-vector paths */
     static const int64_t cases[][5] = {{257, 300, 300, 0, 0}, {700, 200, 513, 1, 0},
                                        {64, 3136, 27, 0, 1}, {1, 2100, 600, 0, 0},
-                                       {1, 2100, 600, 0, 1}, {1, 2100, 600, 1, 1}};
+                                       {1, 2100, 600, 0, 1}, {1, 2100, 600, 1, 1},
+                                       {1500, 70, 520, 1, 1}};
     gc_rng r;
     gc_rng_seed(&r, 3);
     for (int t = 0; t < ntiers; t++)

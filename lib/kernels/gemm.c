@@ -9,6 +9,7 @@
 #include <string.h>
 
 #ifdef _OPENMP
+#include <omp.h>
 #define GC_OMP(x) _Pragma(#x)
 #else
 #define GC_OMP(x)
@@ -94,21 +95,26 @@ gc_gemm_blocking gc_gemm_blocks(gc_gemm_tier tier) {
     return b;
 }
 
-/* ---- workspace: B block (KC x NC) then A block (MC x KC), each 16-float aligned ---- */
+/* ---- workspace: two packing slots (double buffering), each a B block (KC x NC) and an
+ * A chunk (MA x KC, MA = GEMM_MA_BLOCKS * MC rows), 16-float aligned ---- */
+
+#define GEMM_MA_BLOCKS 4
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 static int64_t clip_block(int64_t n, int64_t blk, int64_t mult) {
     return n >= blk ? blk : round_up(n, mult);
 }
 
-typedef struct gemm_dims { int64_t kc, nc, mc, b_floats; } gemm_dims;
+typedef struct gemm_dims { int64_t kc, nc, mc, ma, b_floats, a_floats; } gemm_dims;
 
 static gemm_dims gemm_sizes(const gemm_impl *im, int64_t M, int64_t N, int64_t K) {
     gemm_dims d;
     d.kc = K >= im->kc ? im->kc : K;
     d.nc = clip_block(N, im->nc, im->nr);
     d.mc = clip_block(M, im->mc, im->mr);
+    d.ma = clip_block(M, (int64_t)im->mc * GEMM_MA_BLOCKS, im->mr);
     d.b_floats = round_up(d.kc * d.nc, 16);
+    d.a_floats = round_up(d.kc * d.ma, 16);
     return d;
 }
 
@@ -117,7 +123,7 @@ size_t gc_gemm_workspace(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int
     const gemm_impl *im = &gemm_impls[gc_gemm_resolve(tier)];
     if (!im->kernel || M <= 0 || N <= 0 || K <= 0) return 0;
     gemm_dims d = gemm_sizes(im, M, N, K);
-    return (size_t)(d.b_floats + round_up(d.kc * d.mc, 16));
+    return (size_t)(2 * (d.b_floats + d.a_floats));
 }
 
 /* ---- 4-float vectors (GNU vector extension: SSE2 on baseline x86-64) ---- */
@@ -218,15 +224,21 @@ static void pack_b_row(const float *s, int64_t nb, int nr, float *dst, int64_t p
 
 /* ---- packed driver ---- */
 
-/* pa: op(A) prepacked by gc_gemm_pack_a (then A is unused), or NULL to pack per block. */
+/* One step = (jc, pc, ia): all threads pack the B block and an A chunk of up to MA rows
+ * into slot (step & 1), meet at the one barrier of the step, then compute their share of
+ * the (jr, ir) tiles without waiting. Double buffering makes that barrier enough: a thread
+ * packs slot s & 1 again only after step s + 1's barrier, which every thread reaches
+ * after finishing its step-s tiles. (Barriers cost ~0.1 ms each on a loaded machine.)
+ * pa: op(A) prepacked by gc_gemm_pack_a (A unused), or NULL to pack per step. */
 static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *pa, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc, float *ws) {
     const int mr = im->mr, nr = im->nr;
     const gc_gemm_ukernel kern = im->kernel;
-    gemm_dims d = gemm_sizes(im, M, N, K);
-    float *bp = ws;              /* (NC/nr panels, KC, nr) packed op(B) block */
-    float *ap = ws + d.b_floats; /* (MC/mr panels, KC, mr) packed op(A) block */
+    const gemm_dims d = gemm_sizes(im, M, N, K);
+    float *bslot[2] = {ws, ws + d.b_floats};         /* (NC/nr panels, KC, nr) packed op(B) */
+    float *aslot[2] = {ws + 2 * d.b_floats,           /* (MA/mr panels, KC, mr) packed op(A) */
+                       ws + 2 * d.b_floats + d.a_floats};
     const int64_t Mp = round_up(M, mr); /* rows of a prepacked op(A) */
     int64_t work;
     int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
@@ -234,42 +246,56 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
 
     GC_OMP(omp parallel if (par))
     {
+        int64_t step = 0;
+        int slots = 1; /* a lone thread keeps reusing slot 0 (warmer caches) */
+#ifdef _OPENMP
+        if (omp_get_num_threads() > 1) slots = 2;
+#endif
         for (int64_t jc = 0; jc < N; jc += d.nc) {
             const int64_t nb = N - jc < d.nc ? N - jc : d.nc;
             const int64_t npb = (nb + nr - 1) / nr;
             for (int64_t pc = 0; pc < K; pc += d.kc) {
                 const int64_t kb = K - pc < d.kc ? K - pc : d.kc;
                 const float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-                if (!tb) { /* row by row: B is read sequentially */
-                    GC_OMP(omp for schedule(static))
-                    for (int64_t p = 0; p < kb; p++)
-                        pack_b_row(B + (pc + p) * ldb + jc, nb, nr, bp + p * nr, nr * kb);
-                } else {
-                    GC_OMP(omp for schedule(static))
-                    for (int64_t jp = 0; jp < npb; jp++) {
-                        int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                        pack_t(B + (jc + jp * nr) * ldb + pc, ldb, (int)n, kb, bp + jp * nr * kb, nr);
-                    }
-                }
-                for (int64_t ic = 0; ic < M; ic += d.mc) {
-                    const int64_t mb = M - ic < d.mc ? M - ic : d.mc;
-                    const int64_t npa = (mb + mr - 1) / mr;
-                    const float *apb = pa ? pa + pc * Mp + ic * kb : ap;
-                    if (!pa) {
-                        GC_OMP(omp for schedule(static))
-                        for (int64_t ip = 0; ip < npa; ip++) {
-                            int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
-                            pack_a(ta, A, lda, ic + ip * mr, pc, kb, (int)m, mr, ap + ip * mr * kb);
+                for (int64_t ia = 0; ia < M; ia += d.ma, step++) {
+                    const int64_t ma = M - ia < d.ma ? M - ia : d.ma;
+                    float *bp = bslot[step % slots], *ap = aslot[step % slots];
+                    const float *apc = pa ? pa + pc * Mp + ia * kb : ap;
+                    if (!tb) { /* row by row: B is read sequentially */
+                        GC_OMP(omp for schedule(static) nowait)
+                        for (int64_t p = 0; p < kb; p++)
+                            pack_b_row(B + (pc + p) * ldb + jc, nb, nr, bp + p * nr, nr * kb);
+                    } else {
+                        GC_OMP(omp for schedule(static) nowait)
+                        for (int64_t jp = 0; jp < npb; jp++) {
+                            int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
+                            pack_t(B + (jc + jp * nr) * ldb + pc, ldb, (int)n, kb,
+                                   bp + jp * nr * kb, nr);
                         }
                     }
-                    GC_OMP(omp for schedule(static) collapse(2))
-                    for (int64_t jp = 0; jp < npb; jp++) {
-                        for (int64_t ip = 0; ip < npa; ip++) {
-                            int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
-                            int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                            float *c = C + (ic + ip * mr) * ldc + jc + jp * nr;
-                            kern(kb, apb + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha, beta_k,
-                                 (int)m, (int)n);
+                    if (!pa) { /* packed last: hot in cache for the macro-kernel */
+                        GC_OMP(omp for schedule(static))
+                        for (int64_t ip = 0; ip < (ma + mr - 1) / mr; ip++) {
+                            int64_t m = ma - ip * mr < mr ? ma - ip * mr : mr;
+                            pack_a(ta, A, lda, ia + ip * mr, pc, kb, (int)m, mr, ap + ip * mr * kb);
+                        }
+                    } else {
+                        GC_OMP(omp barrier)
+                    }
+                    /* macro-kernel per MC block (A block in L2, B micro-panel in L1) */
+                    for (int64_t ic = 0; ic < ma; ic += d.mc) {
+                        const int64_t mb = ma - ic < d.mc ? ma - ic : d.mc;
+                        const int64_t npa = (mb + mr - 1) / mr;
+                        const float *apb = apc + ic * kb;
+                        GC_OMP(omp for schedule(static) collapse(2) nowait)
+                        for (int64_t jp = 0; jp < npb; jp++) {
+                            for (int64_t ip = 0; ip < npa; ip++) {
+                                int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
+                                int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
+                                float *c = C + (ia + ic + ip * mr) * ldc + jc + jp * nr;
+                                kern(kb, apb + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha,
+                                     beta_k, (int)m, (int)n);
+                            }
                         }
                     }
                 }
