@@ -1,7 +1,10 @@
-/* conv2d.c - 2-D cross-correlation, the reference kernel (torch.nn.Conv2d):
+/* conv2d.c - 2-D cross-correlation (torch.nn.Conv2d): reference loops (the oracle and
+ * GC_KERNELS_REFERENCE), and fast paths: Winograd F(4x4,3x3) for 3x3 stride-1 layers, else
+ * GEMM on im2col column tiles (1x1 stride-1 layers: GEMM on the input itself).
  *   y[n,o,i,j] = b[o] + sum_{c in group(o), u, v} w[o,c,u,v] * x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
  *   (x is zero outside the image); out = floor((H + 2p - d(k-1) - 1) / s) + 1. */
 #include "layer.h"
+#include "kernels/conv.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -90,7 +93,7 @@ static size_t conv_none(const gc_layer *l, const gc_shape *in, const gc_shape *o
 
 /* ---------------------------------------------------------------- forward */
 
-static void conv_forward(const gc_layer_ctx *c) {
+static void conv_forward_ref(const gc_layer_ctx *c) {
     const gc_conv2d_params *p = &c->layer->p.conv;
     const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
     const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
@@ -132,7 +135,7 @@ static void conv_forward(const gc_layer_ctx *c) {
 
 /* dx[n,c] = sum_{o in group(c), u, v} w[o,c,u,v] * dy[n,o] scattered back through the window;
  * dw[o,c,u,v] = sum_{n,i,j} dy[n,o,i,j] * x[n,c,ih,iw];  db[o] = sum_{n,i,j} dy[n,o,i,j]. */
-static void conv_backward(const gc_layer_ctx *c) {
+static void conv_backward_ref(const gc_layer_ctx *c) {
     const gc_conv2d_params *p = &c->layer->p.conv;
     const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
     const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
@@ -210,13 +213,190 @@ static void conv_backward(const gc_layer_ctx *c) {
     }
 }
 
+/* ------------------------------------------------------------- fast paths */
+
+#define COL_FLOATS ((int64_t)1 << 20)   /* im2col column tile budget (4 MB) */
+
+/* One layer call's geometry and the algorithm chosen from the shapes. */
+typedef struct conv_plan {
+    gc_conv_geom g;             /* per group */
+    int64_t N, G, O, OG, K, P;  /* batch, groups, out channels (total, per group), K = CG*KH*KW, P = OH*OW */
+    int64_t NT;                 /* columns per im2col tile */
+    int pointwise;              /* 1x1, stride 1, no padding: col is the input itself */
+    int wino_fwd, wino_bwd;     /* Winograd for the forward / input gradient */
+    gc_winograd wf, wb;         /* their problems */
+} conv_plan;
+
+/* Winograd pays off from a few channels on; the input gradient form needs pad <= 2. */
+static int wino_ok(const gc_conv2d_params *p, int64_t C, int64_t O) {
+    return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+           p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8;
+}
+
+static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, conv_plan *q) {
+    const gc_conv2d_params *p = &l->p.conv;
+    memset(q, 0, sizeof *q);
+    q->G = p->groups;
+    q->g = (gc_conv_geom){in->d[1] / p->groups, in->d[2], in->d[3], out->d[2], out->d[3], p->kernel_h, p->kernel_w,
+                          p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w};
+    q->N = in->d[0];
+    q->O = out->d[1];
+    q->OG = q->O / q->G;
+    q->K = q->g.C * q->g.KH * q->g.KW;
+    q->P = q->g.OH * q->g.OW;
+    q->pointwise = p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    q->NT = COL_FLOATS / q->K;
+    if (q->NT < 16) q->NT = 16;
+    if (q->NT > q->P) q->NT = q->P;
+    q->wino_fwd = wino_ok(p, in->d[1], q->O);
+    q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
+    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
+    q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
+}
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* Max over the packed tiers of the GEMM workspace. */
+static size_t gemm_ws(int64_t M, int64_t N, int64_t K) {
+    size_t s = 0;
+    for (int t = GC_GEMM_PORTABLE; t < GC_GEMM_TIER_COUNT; t++) s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, M, N, K, 1));
+    return (s + 15) & ~(size_t)15;
+}
+
+/* Floats: an im2col tile + GEMM packing for the three products, or Winograd's scratch. */
+static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    conv_plan q;
+    conv_plan_make(l, in, out, &q);
+    size_t col = 0, s, g;
+    int64_t t;
+    if (!q.pointwise) {
+        if (gc_mul_i64(q.K, q.NT, &t) || (uint64_t)t > SIZE_MAX / 16) return SIZE_MAX;
+        col = ((size_t)t + 15) & ~(size_t)15;
+    }
+    g = max_size(gemm_ws(q.OG, q.NT, q.K), max_size(gemm_ws(q.K, q.NT, q.OG), gemm_ws(q.OG, q.K, q.NT)));
+    if (q.pointwise) g = max_size(g, max_size(gemm_ws(q.OG, q.P, q.K), max_size(gemm_ws(q.K, q.P, q.OG), gemm_ws(q.OG, q.K, q.P))));
+    s = col + g;
+    if (q.wino_fwd) s = max_size(s, gc_winograd_workspace(&q.wf));
+    if (q.wino_bwd) s = max_size(s, gc_winograd_workspace(&q.wb));
+    return s;
+}
+
+static gc_gemm_tier conv_tier(const gc_layer_ctx *c) { return gc_gemm_resolve((gc_gemm_tier)c->kernels); }
+
+/* y = W * col (+ bias) per image and group. */
+static void conv_forward(const gc_layer_ctx *c) {
+    if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return; }
+    const gc_conv2d_params *p = &c->layer->p.conv;
+    const float *x = c->x;                                    /* (N, C, H, W) */
+    const float *wt = c->layer->param[0];                     /* (O, CG, KH, KW) */
+    const float *bias = p->bias ? c->layer->param[1] : NULL;  /* (O) */
+    float *y = c->y;                                          /* (N, O, OH, OW) */
+    const gc_gemm_tier tier = conv_tier(c);
+    conv_plan q;
+    conv_plan_make(c->layer, &c->in, &c->out, &q);
+    if (q.wino_fwd) { gc_winograd_run(tier, &q.wf, x, wt, bias, y, c->ws); return; }
+    const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
+    float *col = c->ws;                                       /* (K, NT) column tile */
+    float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
+    for (int64_t n = 0; n < q.N; n++)
+        for (int64_t gr = 0; gr < q.G; gr++) {
+            const float *xg = x + (n * q.G + gr) * CG * HW, *wg = wt + gr * q.OG * q.K;
+            float *yg = y + (n * q.G + gr) * q.OG * q.P;
+            if (q.pointwise) {
+                gc_gemm(tier, 0, 0, q.OG, q.P, q.K, 1.0f, wg, q.K, xg, q.P, 0.0f, yg, q.P, gws);
+                continue;
+            }
+            for (int64_t p0 = 0; p0 < q.P; p0 += q.NT) {
+                const int64_t np = q.P - p0 < q.NT ? q.P - p0 : q.NT;
+                gc_im2col_tile(&q.g, xg, p0, np, col, np);
+                gc_gemm(tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, col, np, 0.0f, yg + p0, q.P, gws);
+            }
+        }
+    if (!bias) return;
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < q.N * q.O; t++) {
+        float *yr = y + t * q.P;
+        const float b = bias[t % q.O];
+        for (int64_t k = 0; k < q.P; k++) yr[k] += b;
+    }
+}
+
+/* dx = col2im(W^T dy) or Winograd with flipped weights; dW = sum_n dy col^T; db = sum dy. */
+static void conv_backward(const gc_layer_ctx *c) {
+    if (c->kernels == GC_KERNELS_REFERENCE) { conv_backward_ref(c); return; }
+    const gc_conv2d_params *p = &c->layer->p.conv;
+    const float *x = c->x;                     /* (N, C, H, W) */
+    const float *dy = c->dy;                   /* (N, O, OH, OW) */
+    const float *wt = c->layer->param[0];      /* (O, CG, KH, KW) */
+    float *dx = c->dx;                         /* (N, C, H, W) or NULL */
+    float *dw = c->dparam[0];                  /* (O, CG, KH, KW) or NULL */
+    float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
+    const gc_gemm_tier tier = conv_tier(c);
+    conv_plan q;
+    conv_plan_make(c->layer, &c->in, &c->out, &q);
+    const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
+    float *col = c->ws;                        /* (K, NT) column tile */
+    float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
+
+    if (dx && q.wino_bwd) {
+        gc_winograd_run(tier, &q.wb, dy, wt, NULL, dx, c->ws);
+    } else if (dx) {
+        if (!q.pointwise) memset(dx, 0, (size_t)(q.N * q.G * CG * HW) * sizeof(float));
+        for (int64_t n = 0; n < q.N; n++)
+            for (int64_t gr = 0; gr < q.G; gr++) {
+                const float *dyg = dy + (n * q.G + gr) * q.OG * q.P, *wg = wt + gr * q.OG * q.K;
+                float *dxg = dx + (n * q.G + gr) * CG * HW;
+                if (q.pointwise) {
+                    gc_gemm(tier, 1, 0, q.K, q.P, q.OG, 1.0f, wg, q.K, dyg, q.P, 0.0f, dxg, q.P, gws);
+                    continue;
+                }
+                for (int64_t p0 = 0; p0 < q.P; p0 += q.NT) {
+                    const int64_t np = q.P - p0 < q.NT ? q.P - p0 : q.NT;
+                    gc_gemm(tier, 1, 0, q.K, np, q.OG, 1.0f, wg, q.K, dyg + p0, q.P, 0.0f, col, np, gws);
+                    gc_col2im_tile(&q.g, col, p0, np, dxg, np);
+                }
+            }
+    }
+    if (dw)
+        for (int64_t gr = 0; gr < q.G; gr++) {
+            float *dwg = dw + gr * q.OG * q.K;
+            float beta = 0.0f;
+            for (int64_t n = 0; n < q.N; n++) {
+                const float *xg = x + (n * q.G + gr) * CG * HW, *dyg = dy + (n * q.G + gr) * q.OG * q.P;
+                for (int64_t p0 = 0; p0 < q.P; p0 += q.NT) {
+                    const int64_t np = q.P - p0 < q.NT ? q.P - p0 : q.NT;
+                    const float *b = xg + p0;
+                    int64_t ldb = q.P;
+                    if (!q.pointwise) {
+                        gc_im2col_tile(&q.g, xg, p0, np, col, np);
+                        b = col;
+                        ldb = np;
+                    }
+                    gc_gemm(tier, 0, 1, q.OG, q.K, np, 1.0f, dyg + p0, q.P, b, ldb, beta, dwg, q.K, gws);
+                    beta = 1.0f;
+                }
+            }
+        }
+    if (db) {
+#pragma omp parallel for schedule(static)
+        for (int64_t o = 0; o < q.O; o++) {
+            double s = 0;
+            for (int64_t n = 0; n < q.N; n++) {
+                const float *dyp = dy + (n * q.O + o) * q.P;
+                for (int64_t k = 0; k < q.P; k++) s += dyp[k];
+            }
+            db[o] = (float)s;
+        }
+    }
+}
+
 const gc_layer_ops gc_conv2d_ops = {
     .name = "conv2d",
     .backward_reads = GC_READS_X_PARAMS,
     .check_params = conv_check,
     .param_shapes = conv_params,
     .infer = conv_infer,
-    .workspace = conv_none,
+    .workspace = conv_workspace,
     .state_bytes = conv_none,
     .forward = conv_forward,
     .backward = conv_backward,

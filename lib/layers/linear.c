@@ -1,6 +1,8 @@
-/* linear.c - torch.nn.Linear, the reference kernel: y = x W^T + b,
- *   x (N, I), W (O, I), b (O), y (N, O). */
+/* linear.c - torch.nn.Linear: y = x W^T + b, x (N, I), W (O, I), b (O), y (N, O).
+ * Reference loops (the oracle and GC_KERNELS_REFERENCE) and GEMM paths (at batch 1
+ * gc_gemm's M == 1 path streams W once). */
 #include "layer.h"
+#include "kernels/gemm.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -52,7 +54,7 @@ static size_t linear_none(const gc_layer *l, const gc_shape *in, const gc_shape 
 
 /* ---------------------------------------------------------------- forward */
 
-static void linear_forward(const gc_layer_ctx *c) {
+static void linear_forward_ref(const gc_layer_ctx *c) {
     const gc_linear_params *p = &c->layer->p.linear;
     const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
     const float *x = c->x;                                     /* (N, I) */
@@ -72,7 +74,7 @@ static void linear_forward(const gc_layer_ctx *c) {
 /* --------------------------------------------------------------- backward */
 
 /* dx = dy W;  dW = dy^T x;  db = sum_n dy */
-static void linear_backward(const gc_layer_ctx *c) {
+static void linear_backward_ref(const gc_layer_ctx *c) {
     const gc_linear_params *p = &c->layer->p.linear;
     const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
     const float *x = c->x;                        /* (N, I) */
@@ -115,13 +117,62 @@ static void linear_backward(const gc_layer_ctx *c) {
     }
 }
 
+/* ------------------------------------------------------------- fast paths */
+
+static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+
+/* GEMM packing floats for y = x W^T, dx = dy W and dW = dy^T x, max over the packed tiers. */
+static size_t linear_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l;
+    const int64_t N = in->d[0], I = in->d[1], O = out->d[1];
+    size_t s = 0;
+    for (int t = GC_GEMM_PORTABLE; t < GC_GEMM_TIER_COUNT; t++) {
+        s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, N, O, I, 1));
+        s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, N, I, O, 1));
+        s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, O, I, N, 1));
+    }
+    return s;
+}
+
+static void linear_forward(const gc_layer_ctx *c) {
+    if (c->kernels == GC_KERNELS_REFERENCE) { linear_forward_ref(c); return; }
+    const gc_linear_params *p = &c->layer->p.linear;
+    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
+    const float *w = c->layer->param[0];                       /* (O, I) */
+    const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
+    float *y = c->y;                                           /* (N, O) */
+    gc_gemm(gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O, c->ws);
+    if (bias)
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t o = 0; o < O; o++) y[n * O + o] += bias[o];
+}
+
+/* dx = dy W;  dW = dy^T x;  db = sum_n dy */
+static void linear_backward(const gc_layer_ctx *c) {
+    if (c->kernels == GC_KERNELS_REFERENCE) { linear_backward_ref(c); return; }
+    const gc_linear_params *p = &c->layer->p.linear;
+    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
+    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
+    const float *dy = c->dy;                      /* (N, O) */
+    const float *w = c->layer->param[0];          /* (O, I) */
+    float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
+    if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
+    if (c->dparam[0]) gc_gemm(tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);
+    if (db)
+        for (int64_t o = 0; o < O; o++) {
+            double s = 0;
+            for (int64_t n = 0; n < N; n++) s += dy[n * O + o];
+            db[o] = (float)s;
+        }
+}
+
 const gc_layer_ops gc_linear_ops = {
     .name = "linear",
     .backward_reads = GC_READS_X_PARAMS,
     .check_params = linear_check,
     .param_shapes = linear_params,
     .infer = linear_infer,
-    .workspace = linear_none,
+    .workspace = linear_workspace,
     .state_bytes = linear_none,
     .forward = linear_forward,
     .backward = linear_backward,

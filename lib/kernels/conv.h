@@ -1,0 +1,62 @@
+/* conv.h - fast convolution building blocks (internal), used by lib/layers/conv2d.c.
+ *
+ * Geometry of one 2-D convolution (PyTorch cross-correlation, NCHW, OIHW weights):
+ *   oh = i*sh - ph + u*dh, input row read by output row i and kernel row u (same for w).
+ *
+ * im2col / col2im on column tiles (conv_im2col.c)
+ *   The lowered matrix of one image and one group is col[k, p], k = (c*KH + u)*KW + v over
+ *   the group's CG channels (K = CG*KH*KW rows), p = i*OW + j over output pixels. Only a
+ *   tile of columns [p0, p0 + np) is ever materialised, row-major with leading dimension ld.
+ *   gc_im2col_tile  writes col (zero where the window leaves the image).
+ *   gc_col2im_tile  adds col back into x (the adjoint): x[c, oh, ow] += col[k, p].
+ *   Both run OpenMP over rows / channels (disjoint writes), so they are deterministic.
+ *
+ * Winograd F(4x4, 3x3) (winograd.c; Lavin & Gray 2016)
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A on 6x6 input tiles with stride 4, for 3x3 kernels,
+ *   stride 1, dilation 1, one group, any padding. The 36 element-wise products summed over
+ *   channels become 36 GEMMs (O x C) x (C x tiles) through gc_gemm. Tiles of all images of
+ *   the batch are numbered together (t = (n*TH + ty)*TW + tx) and processed in chunks, and
+ *   output channels in chunks, so the scratch is bounded (gc_winograd_workspace).
+ *   `flip` != 0 uses the weights of the input gradient: w'[c, o, u, v] = w[o, c, 2-u, 2-v]
+ *   (then "in" is dy with O channels, "out" is dx with C channels, pad' = 2 - pad).
+ *   Error: about 1e-6..1e-5 of the sum of |terms| (tests/test_conv_fast.c). */
+#ifndef GC_KERNELS_CONV_H
+#define GC_KERNELS_CONV_H
+
+#include "kernels/gemm.h"
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct gc_conv_geom {
+    int64_t C, H, W;        /* input channels of one group, input height and width */
+    int64_t OH, OW;         /* output size */
+    int64_t KH, KW, SH, SW, PH, PW, DH, DW;
+} gc_conv_geom;
+
+/* col (K x np, leading dim ld) = rows of the lowered matrix of image plane block x (C, H, W)
+ * for output pixels [p0, p0 + np). */
+void gc_im2col_tile(const gc_conv_geom *g, const float *x, int64_t p0, int64_t np, float *col,
+                    int64_t ld);
+
+/* x (C, H, W) += col2im of col (K x np, ld) for output pixels [p0, p0 + np). */
+void gc_col2im_tile(const gc_conv_geom *g, const float *col, int64_t p0, int64_t np, float *x,
+                    int64_t ld);
+
+/* ---- Winograd F(4x4, 3x3) ---- */
+typedef struct gc_winograd {
+    int64_t N, C, H, W;     /* input batch, channels, size */
+    int64_t O, OH, OW;      /* output channels and size */
+    int64_t PH, PW;         /* padding */
+    int flip;               /* 0: weights (O, C, 3, 3); 1: input-gradient form of (C, O, 3, 3) */
+} gc_winograd;
+
+/* Floats of scratch gc_winograd_run needs for this problem and any tier; SIZE_MAX on
+ * overflow. */
+size_t gc_winograd_workspace(const gc_winograd *p);
+
+/* y (N, O, OH, OW) = Winograd convolution of x (N, C, H, W) with w (see flip) + bias
+ * (O or NULL). tier: a packed gc_gemm tier. ws: gc_winograd_workspace floats. */
+void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
+                     const float *bias, float *y, float *ws);
+
+#endif

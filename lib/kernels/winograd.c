@@ -1,0 +1,37 @@
+/* winograd.c - F(4x4, 3x3) convolution through 36 GEMMs (contract in conv.h), and the
+ * portable build of the transforms (winograd_tx.h). */
+#define WG_TX_NAME gc_wg_tx_portable
+#include "kernels/winograd_tx.h"
+
+size_t gc_winograd_workspace(const gc_winograd *p) {
+    wg_plan q;
+    if (wg_plan_make(p, &q)) return SIZE_MAX;
+    size_t s = q.v;
+    if (s > SIZE_MAX - q.u - q.m - q.g) return SIZE_MAX;
+    return s + q.u + q.m + q.g;
+}
+
+/* ---------------------------------------------------------------- driver */
+
+void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
+                     const float *bias, float *y, float *ws) {
+    wg_plan q;
+    if (wg_plan_make(p, &q)) return;   /* cannot happen once the workspace was sized */
+    float *V = ws, *U = V + q.v, *M = U + q.u, *G = M + q.m;
+    const gc_gemm_tier rt = gc_gemm_resolve(tier);
+    const gc_wg_tx *tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
+    const int u_once = q.Oc >= p->O;
+    if (u_once) tx->weights(p, w, 0, p->O, U);
+    for (int64_t t0 = 0; t0 < q.T; t0 += q.Tc) {
+        const int64_t tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
+        tx->input(p, &q, x, t0, tc, V);
+        for (int64_t o0 = 0; o0 < p->O; o0 += q.Oc) {
+            const int64_t oc = p->O - o0 < q.Oc ? p->O - o0 : q.Oc;
+            if (!u_once) tx->weights(p, w, o0, oc, U);
+            for (int xi = 0; xi < 36; xi++)
+                gc_gemm(rt, 0, 0, oc, tc, p->C, 1.0f, U + xi * oc * p->C, p->C, V + xi * p->C * tc, tc,
+                        0.0f, M + xi * oc * tc, tc, G);
+            tx->output(p, &q, M, o0, oc, t0, tc, bias, y);
+        }
+    }
+}

@@ -1,0 +1,83 @@
+/* winograd_internal.h - shared by winograd.c and the per-ISA transform files
+ * (winograd_tx.h compiled three times: portable, AVX2, AVX-512). */
+#ifndef GC_KERNELS_WINOGRAD_INTERNAL_H
+#define GC_KERNELS_WINOGRAD_INTERNAL_H
+
+#include "kernels/conv.h"
+#include "core/core.h"
+#include <string.h>
+
+#define WG_VB ((int64_t)3 << 19)   /* floats of transformed input per chunk (1.5 M) */
+#define WG_UB ((int64_t)5 << 19)   /* floats of transformed weights per chunk (2.5 M) */
+#define WG_MB ((int64_t)3 << 19)   /* floats of GEMM output per chunk */
+
+/* ---------------------------------------------------------------- blocking */
+
+typedef struct wg_plan {
+    int64_t TH, TW, T;   /* tile rows, tile columns per image, tiles in the batch */
+    int64_t Tc, Oc;      /* tiles and output channels per chunk */
+    size_t v, u, m, g;   /* floats of V, U, M and GEMM workspace (each a multiple of 16) */
+} wg_plan;
+
+static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
+
+static inline size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* 0 on success, 1 on overflow. */
+static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
+    int64_t t, v, u, m;
+    q->TH = (p->OH + 3) / 4;
+    q->TW = (p->OW + 3) / 4;
+    if (gc_mul_i64(q->TH, q->TW, &t) || gc_mul_i64(t, p->N, &q->T)) return 1;
+    q->Oc = clamp64(WG_UB / (36 * p->C), 16, p->O);
+    q->Tc = WG_VB / (36 * p->C);
+    if (WG_MB / (36 * q->Oc) < q->Tc) q->Tc = WG_MB / (36 * q->Oc);
+    q->Tc = clamp64(q->Tc, 16, q->T);
+    if (gc_mul_i64(36 * q->Tc, p->C, &v) || gc_mul_i64(36 * q->Oc, p->C, &u) ||
+        gc_mul_i64(36 * q->Oc, q->Tc, &m) || v > (int64_t)(SIZE_MAX / 8) || u > (int64_t)(SIZE_MAX / 8))
+        return 1;
+    q->v = round16((size_t)v);
+    q->u = round16((size_t)u);
+    q->m = round16((size_t)m);
+    q->g = 0;
+    for (int tier = GC_GEMM_PORTABLE; tier < GC_GEMM_TIER_COUNT; tier++) {
+        size_t s = gc_gemm_workspace((gc_gemm_tier)tier, q->Oc, q->Tc, p->C, 1);
+        if (s > q->g) q->g = s;
+    }
+    q->g = round16(q->g);
+    return 0;
+}
+
+/* Segments: strips (n, ty) meeting tile chunk [t0, t0 + tc), cut into 16-tile pieces. */
+typedef struct wg_seg { int64_t n, ty, tx, tl; int cnt; } wg_seg;
+
+static inline int seg_of(const wg_plan *q, int64_t t0, int64_t tc, int64_t idx, wg_seg *s) {
+    const int64_t ps = (q->TW + 15) / 16, strip = t0 / q->TW + idx / ps, base = strip * q->TW;
+    const int64_t a = (t0 > base ? t0 - base : 0), b = (t0 + tc < base + q->TW ? t0 + tc - base : q->TW);
+    const int64_t tx = (idx % ps) * 16;
+    if (tx + 16 <= a || tx >= b) return 0;
+    s->tx = tx < a ? a : tx;
+    s->cnt = (int)((tx + 16 < b ? tx + 16 : b) - s->tx);
+    s->n = strip / q->TH;
+    s->ty = strip % q->TH;
+    s->tl = base + s->tx - t0;
+    return 1;
+}
+
+static inline int64_t seg_count(const wg_plan *q, int64_t t0, int64_t tc) {
+    return ((t0 + tc - 1) / q->TW - t0 / q->TW + 1) * ((q->TW + 15) / 16);
+}
+
+/* The transforms of one ISA (winograd_tx.h): U (36, oc, C) for output channels
+ * [o0, o0 + oc); V (36, C, tc) for tiles [t0, t0 + tc); y[:, o0 : o0 + oc] of those tiles
+ * from M (36, oc, tc) plus bias. */
+typedef struct gc_wg_tx {
+    void (*weights)(const gc_winograd *p, const float *w, int64_t o0, int64_t oc, float *U);
+    void (*input)(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, float *V);
+    void (*output)(const gc_winograd *p, const wg_plan *q, const float *M, int64_t o0, int64_t oc,
+                   int64_t t0, int64_t tc, const float *bias, float *y);
+} gc_wg_tx;
+
+extern const gc_wg_tx gc_wg_tx_portable, gc_wg_tx_avx2, gc_wg_tx_avx512;
+
+#endif

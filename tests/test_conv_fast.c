@@ -1,0 +1,342 @@
+/* test_conv_fast.c - the fast convolution and linear paths (im2col + GEMM, 1x1 GEMM,
+ * Winograd F(4x4,3x3), GEMM linear) against the reference loops of the same layer
+ * (ctx.kernels = GC_KERNELS_REFERENCE), for every tier this CPU runs: forward, input
+ * gradient, weight and bias gradients at awkward sizes; 1 vs 2 threads bit for bit;
+ * a whole network with fast kernels against the reference kernels.
+ *
+ * Tolerances are relative to the size of the sums: |fast - ref| <= tol * S where
+ * S = max over outputs of sum |terms| is bounded by (terms per output) * max|a| * max|b|
+ * (inputs and weights uniform in [-1, 1], so S <= number of terms). GEMM paths: 1e-6
+ * (float accumulation vs the reference's double; measured <= 1e-7). Winograd F(4,3):
+ * 5e-6 (the transforms scale intermediate values by up to ~100 and cancel; measured
+ * <= 5e-7, GC_TEST_VERBOSE=1 prints every error). */
+#include "test.h"
+#include "core/core.h"
+#include "kernels/conv.h"
+#include "layers/layer.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static gc_rng rng;
+
+static void fill(float *p, int64_t n) {
+    for (int64_t i = 0; i < n; i++) p[i] = 2.0f * gc_rng_uniform(&rng) - 1.0f;
+}
+
+static double max_abs_diff(const float *a, const float *b, int64_t n) {
+    double m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------------ a layer under test */
+
+typedef struct lt {
+    gc_layer l;
+    const gc_layer_ops *ops;
+    gc_shape in, out;
+    int64_t nin, nout, np[2];
+    float *x, *dy;
+    float *y[2], *dx[2], *dw[2], *db[2];   /* [0] reference, [1] fast */
+    float *ws;
+} lt;
+
+static void lt_free(lt *t) {
+    free(t->x); free(t->dy); free(t->ws);
+    for (int i = 0; i < 2; i++) {
+        free(t->y[i]); free(t->dx[i]); free(t->dw[i]); free(t->db[i]);
+        free(t->l.param[i]);
+    }
+}
+
+static int lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
+    const char *suf[GC_MAX_PARAMS];
+    memset(t, 0, sizeof *t);
+    t->l.kind = kind;
+    t->l.input = -1;
+    t->l.p = p;
+    t->ops = gc_layer_ops_of(kind);
+    if (t->ops->check_params(&t->l) != GC_OK) return 0;
+    t->l.n_params = t->ops->param_shapes(&t->l, t->l.param_shape, suf);
+    for (int i = 0; i < t->l.n_params; i++) {
+        t->np[i] = gc_shape_numel(&t->l.param_shape[i]);
+        t->l.param[i] = malloc((size_t)t->np[i] * sizeof(float));
+        fill(t->l.param[i], t->np[i]);
+    }
+    t->in = in;
+    if (t->ops->infer(&t->l, &in, &t->out) != GC_OK) return 0;
+    t->nin = gc_shape_numel(&t->in);
+    t->nout = gc_shape_numel(&t->out);
+    t->x = malloc((size_t)t->nin * sizeof(float));
+    t->dy = malloc((size_t)t->nout * sizeof(float));
+    fill(t->x, t->nin);
+    fill(t->dy, t->nout);
+    for (int i = 0; i < 2; i++) {
+        t->y[i] = malloc((size_t)t->nout * sizeof(float));
+        t->dx[i] = malloc((size_t)t->nin * sizeof(float));
+        t->dw[i] = malloc((size_t)(t->np[0] ? t->np[0] : 1) * sizeof(float));
+        t->db[i] = malloc((size_t)(t->np[1] ? t->np[1] : 1) * sizeof(float));
+    }
+    size_t ws = t->ops->workspace(&t->l, &t->in, &t->out);
+    t->ws = gc_alloc_array(ws + 1, sizeof(float));
+    return t->ws != NULL;
+}
+
+/* Forward and full backward into slot i (outputs pre-filled with NaN: they must be
+ * overwritten, never read). */
+static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
+    gc_layer_ctx c;
+    for (int64_t j = 0; j < t->nout; j++) t->y[i][j] = NAN;
+    for (int64_t j = 0; j < t->nin; j++) t->dx[i][j] = NAN;
+    for (int64_t j = 0; j < t->np[0]; j++) t->dw[i][j] = NAN;
+    for (int64_t j = 0; j < t->np[1]; j++) t->db[i][j] = NAN;
+    memset(&c, 0, sizeof c);
+    c.layer = &t->l;
+    c.in = t->in;
+    c.out = t->out;
+    c.x = t->x;
+    c.y = t->y[i];
+    c.ws = t->ws;
+    c.kernels = k;
+    t->ops->forward(&c);
+    c.dy = t->dy;
+    c.dx = t->dx[i];
+    c.dparam[0] = do_dw ? t->dw[i] : NULL;
+    c.dparam[1] = t->l.n_params > 1 ? t->db[i] : NULL;
+    t->ops->backward(&c);
+}
+
+static const gc_kernels tiers[] = {GC_KERNELS_PORTABLE, GC_KERNELS_AVX2, GC_KERNELS_AVX512};
+
+/* Tier k against the reference; terms per output: forward kf, dx kx, dw kw, db kb. */
+static void compare(lt *t, gc_kernels k, const char *what, double tol_y, double tol_dx, int64_t kf,
+                    int64_t kx, int64_t kw, int64_t kb, int do_dw) {
+    lt_run(t, 1, k, do_dw);
+    double ey = max_abs_diff(t->y[1], t->y[0], t->nout) / (double)(kf + 1);
+    double ex = max_abs_diff(t->dx[1], t->dx[0], t->nin) / (double)kx;
+    double ew = do_dw ? max_abs_diff(t->dw[1], t->dw[0], t->np[0]) / (double)kw : 0;
+    double eb = t->l.n_params > 1 ? max_abs_diff(t->db[1], t->db[0], t->np[1]) / (double)kb : 0;
+    if (getenv("GC_TEST_VERBOSE"))
+        printf("  %-34s %-8s y %.1e dx %.1e dw %.1e db %.1e\n", what, gc_gemm_tier_name((gc_gemm_tier)k), ey, ex, ew, eb);
+    if (!(ey <= tol_y)) FAILF("%s %s: forward error %g > %g", what, gc_gemm_tier_name((gc_gemm_tier)k), ey, tol_y);
+    if (!(ex <= tol_dx)) FAILF("%s %s: dx error %g > %g", what, gc_gemm_tier_name((gc_gemm_tier)k), ex, tol_dx);
+    if (!(ew <= 1e-6)) FAILF("%s %s: dw error %g", what, gc_gemm_tier_name((gc_gemm_tier)k), ew);
+    if (!(eb <= 1e-6)) FAILF("%s %s: db error %g", what, gc_gemm_tier_name((gc_gemm_tier)k), eb);
+}
+
+/* ------------------------------------------------------------------ convolution cases */
+
+typedef struct cc {
+    int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, g;
+    int bias;
+} cc;
+
+static int is_wino(const cc *k) {
+    return k->kh == 3 && k->kw == 3 && k->sh == 1 && k->sw == 1 && k->dh == 1 && k->dw == 1 && k->g == 1 &&
+           k->c >= 8 && k->o >= 8;
+}
+
+/* all_tiers: every available tier, else the best only; do_dw: also weight gradients. */
+static void conv_case(const cc *k, int all_tiers, int do_dw) {
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+    lt t;
+    char what[96];
+    snprintf(what, sizeof what, "%lldx%lldx%lldx%lld o%lld k%lldx%lld s%lld p%lld d%lld g%lld",
+             (long long)k->n, (long long)k->c, (long long)k->h, (long long)k->w, (long long)k->o, (long long)k->kh,
+             (long long)k->kw, (long long)k->sh, (long long)k->ph, (long long)k->dh, (long long)k->g);
+    if (!lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
+        FAILF("%s: cannot make the layer: %s", what, gc_last_error());
+        lt_free(&t);
+        return;
+    }
+    lt_run(&t, 0, GC_KERNELS_REFERENCE, do_dw);
+    const int64_t cg = k->c / k->g, og = k->o / k->g;
+    const int64_t kf = cg * k->kh * k->kw, kx = og * k->kh * k->kw, kw = k->n * t.out.d[2] * t.out.d[3];
+    const int wino = is_wino(k);
+    const double ty = wino ? 5e-6 : 1e-6, tx = wino && k->ph <= 2 && k->pw <= 2 ? 5e-6 : 1e-6;
+    for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
+        if (!gc_gemm_tier_available((gc_gemm_tier)tiers[i])) continue;
+        if (!all_tiers && tiers[i] != (gc_kernels)gc_gemm_best_tier()) continue;
+        compare(&t, tiers[i], what, ty, tx, kf, kx, kw, kw, do_dw);
+    }
+    lt_free(&t);
+}
+
+/*            n   c   h   w   o  kh kw sh sw ph pw dh dw  g bias */
+static const cc cases[] = {
+    {2, 3, 13, 11, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* 3x3 with 3 channels: im2col */
+    {1, 17, 11, 9, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* Winograd, borders (11, 9 not 4k) */
+    {2, 16, 10, 7, 9, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1},      /* Winograd, no padding, batch 2 */
+    {1, 9, 7, 13, 12, 3, 3, 1, 1, 2, 2, 1, 1, 1, 0},      /* Winograd, pad 2 */
+    {1, 8, 6, 5, 8, 3, 3, 1, 1, 3, 1, 1, 1, 1, 1},        /* Winograd forward, pad 3: im2col dx */
+    {1, 10, 3, 3, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* Winograd, one partial tile */
+    {2, 5, 15, 13, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},     /* stride 2 */
+    {1, 6, 14, 12, 7, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1},      /* dilation 2 */
+    {2, 6, 9, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},      /* groups 2 */
+    {1, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1},       /* depthwise */
+    {1, 4, 9, 9, 8, 3, 3, 2, 1, 1, 0, 1, 1, 4, 1},        /* depth multiplier 2, stride 2x1 */
+    {2, 33, 7, 9, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},      /* 1x1: GEMM on the input */
+    {1, 12, 8, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1, 3, 0},       /* 1x1 groups 3 */
+    {1, 7, 9, 8, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1},        /* 1x1 stride 2 pad 1 */
+    {1, 5, 17, 19, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},      /* 5x5 */
+    {1, 3, 35, 37, 8, 11, 11, 4, 4, 2, 2, 1, 1, 1, 1},    /* AlexNet conv1 shape, small */
+    {2, 3, 9, 10, 4, 2, 3, 2, 1, 0, 1, 1, 2, 1, 1},       /* 2x3 kernel, mixed stride/dilation */
+    {1, 4, 5, 5, 3, 3, 3, 1, 1, 4, 4, 1, 1, 1, 1},        /* padding larger than the kernel */
+};
+
+TEST(conv_all_tiers_vs_reference) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) conv_case(&cases[i], 1, 1);
+}
+
+/* K = 576 rows: the column tile holds 1820 of 2304 pixels, so the second tile starts
+ * mid-row; dilation 2 keeps it off the Winograd path. */
+TEST(conv_im2col_several_tiles) {
+    const cc k = {1, 64, 48, 48, 8, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1};
+    conv_case(&k, 0, 1);
+}
+
+/* C = 1024: Winograd chunks 40 tiles (T = 3 * 16 = 48) and 71 output channels (O = 72). */
+TEST(winograd_several_chunks) {
+    const cc k = {3, 1024, 13, 14, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
+    conv_case(&k, 0, 0);
+}
+
+/* ------------------------------------------------------------------ linear */
+
+static void linear_case(int64_t n, int64_t in, int64_t out, int bias) {
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.linear = (gc_linear_params){in, out, bias};
+    lt t;
+    char what[64];
+    snprintf(what, sizeof what, "linear %lldx%lld -> %lld", (long long)n, (long long)in, (long long)out);
+    if (!lt_make(&t, GC_LAYER_LINEAR, p, (gc_shape){2, {n, in, 1, 1}})) {
+        FAILF("%s: cannot make the layer: %s", what, gc_last_error());
+        lt_free(&t);
+        return;
+    }
+    lt_run(&t, 0, GC_KERNELS_REFERENCE, 1);
+    for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++)
+        if (gc_gemm_tier_available((gc_gemm_tier)tiers[i])) compare(&t, tiers[i], what, 1e-6, 1e-6, in, out, n, n, 1);
+    lt_free(&t);
+}
+
+TEST(linear_all_tiers_vs_reference) {
+    linear_case(1, 1000, 37, 1);
+    linear_case(1, 3, 5, 0);
+    linear_case(2, 77, 129, 1);
+    linear_case(8, 513, 33, 1);
+    linear_case(5, 17, 1, 1);
+}
+
+/* ------------------------------------------------------------------ threads */
+
+/* The fast paths give the same bits on 1 and 2 threads. */
+TEST(same_bits_for_any_thread_count) {
+#ifdef _OPENMP
+    const cc ks[] = {{1, 16, 21, 19, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+                     {2, 6, 15, 13, 10, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1}};
+    int saved = omp_get_max_threads();
+    for (size_t i = 0; i < 2; i++) {
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        const cc *k = &ks[i];
+        p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+        lt t;
+        if (!lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
+            FAILF("cannot make the layer");
+            lt_free(&t);
+            continue;
+        }
+        omp_set_num_threads(1);
+        lt_run(&t, 0, GC_KERNELS_AUTO, 1);
+        omp_set_num_threads(2);
+        lt_run(&t, 1, GC_KERNELS_AUTO, 1);
+        CHECK(memcmp(t.y[0], t.y[1], (size_t)t.nout * sizeof(float)) == 0);
+        CHECK(memcmp(t.dx[0], t.dx[1], (size_t)t.nin * sizeof(float)) == 0);
+        CHECK(memcmp(t.dw[0], t.dw[1], (size_t)t.np[0] * sizeof(float)) == 0);
+        CHECK(memcmp(t.db[0], t.db[1], (size_t)t.np[1] * sizeof(float)) == 0);
+        lt_free(&t);
+    }
+    omp_set_num_threads(saved);
+#endif
+}
+
+/* ------------------------------------------------------------------ whole network */
+
+/* A small VGG-like net (conv/relu/pool, flatten, linear) with fast kernels against the
+ * reference kernels: logits, input gradient and every parameter gradient within 1e-3. */
+TEST(network_fast_vs_reference) {
+    gc_model *m = NULL;
+    CHECK_OK(gc_model_create(&m));
+    if (!m) return;
+    gc_conv2d_params c1 = {3, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, c2 = {16, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
+                     c3 = {24, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}, c4 = {32, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1};
+    gc_pool2d_params mp = gc_pool2d_defaults(2);
+    gc_linear_params l1 = {32 * 5 * 5, 40, 1}, l2 = {40, 10, 1};
+    CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &c1, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "r1", NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "c2", NULL, &c2, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "r2", NULL));
+    CHECK_OK(gc_model_add_maxpool2d(m, "p1", NULL, &mp));
+    CHECK_OK(gc_model_add_conv2d(m, "c3", NULL, &c3, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "r3", NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "c4", NULL, &c4, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "r4", NULL));
+    CHECK_OK(gc_model_add_flatten(m, "f", NULL));
+    CHECK_OK(gc_model_add_linear(m, "l1", NULL, &l1, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "r5", NULL));
+    CHECK_OK(gc_model_add_linear(m, "l2", NULL, &l2, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 7));
+    const int64_t N = 2, numel = N * 3 * 19 * 19;
+    float *in = malloc((size_t)numel * sizeof(float)), *gout = malloc(N * 10 * sizeof(float));
+    fill(in, numel);
+    fill(gout, N * 10);
+    const char *pn[] = {"c1.weight", "c2.weight", "c3.weight", "c4.bias", "l1.weight", "l2.bias"};
+    gc_session *s[2] = {NULL, NULL};
+    gc_tensor out[2], gin[2], pg[2][6];
+    for (int i = 0; i < 2; i++) {
+        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1};
+        gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
+        CHECK_OK(gc_session_create(m, &cfg, &s[i]));
+        if (!s[i]) goto done;
+        CHECK_OK(gc_session_forward(s[i], in));
+        CHECK_OK(gc_session_output(s[i], &out[i]));
+        CHECK_OK(gc_session_backward(s[i], gout, &bo));
+        CHECK_OK(gc_session_gradient(s[i], "input", &gin[i]));
+        for (int j = 0; j < 6; j++) CHECK_OK(gc_session_param_grad(s[i], pn[j], &pg[i][j]));
+    }
+    double e = test_rel_err(out[1].data, out[0].data, N * 10, 1e-6);
+    CHECK(e <= 1e-3);
+    CHECK(test_rel_err(gin[1].data, gin[0].data, numel, 1e-6) <= 1e-3);
+    for (int j = 0; j < 6; j++) {
+        int64_t n = 1;
+        for (int d = 0; d < pg[0][j].ndim; d++) n *= pg[0][j].shape[d];
+        double ep = test_rel_err(pg[1][j].data, pg[0][j].data, n, 1e-6);
+        if (!(ep <= 1e-3)) FAILF("%s: rel. error %g", pn[j], ep);
+    }
+    if (getenv("GC_TEST_VERBOSE")) printf("  network logits rel. error %.2e\n", e);
+done:
+    gc_session_free(s[0]);
+    gc_session_free(s[1]);
+    free(in);
+    free(gout);
+    gc_model_free(m);
+}
+
+int main(void) {
+    gc_rng_seed(&rng, 6);
+    RUN(conv_all_tiers_vs_reference);
+    RUN(conv_im2col_several_tiles);
+    RUN(winograd_several_chunks);
+    RUN(linear_all_tiers_vs_reference);
+    RUN(same_bits_for_any_thread_count);
+    RUN(network_fast_vs_reference);
+    return test_summary("conv_fast");
+}
