@@ -1,14 +1,16 @@
 /* gemm_bench.c - GFLOP/s of each GEMM tier on conv-like shapes.
  *
  *   tools/gemm_bench [--threads N] [--tier NAME] [--reps N] [--trans-b] [--prepack]
- *                    [--shape MxNxK]...
+ *                    [--cpu] [--shape MxNxK]...
  *
  * Default shapes are VGG-16 conv layers as im2col GEMMs (M = out channels,
  * N = H*W, K = in channels * 9) plus a fully connected layer. The tier may also
  * come from the environment variable GC_GEMM_TIER. Each measurement is the best
  * of --reps runs (default 3) after one warm-up. --trans-b stores B as N x K (the
  * layout of a linear layer's weight), otherwise B is K x N. --prepack packs A once
- * before timing (gc_gemm_pack_a + gc_gemm_prepacked, as for constant weights). */
+ * before timing (gc_gemm_pack_a + gc_gemm_prepacked, as for constant weights). --cpu
+ * times by process CPU time: steadier with one thread on a shared machine (with N
+ * threads it counts every thread's time, waiting included). */
 #include "core/core.h"
 #include "kernels/gemm.h"
 #include <stdio.h>
@@ -19,15 +21,17 @@
 #include <omp.h>
 #endif
 
+static int use_cpu_time; /* --cpu: process CPU time instead of wall time */
+
 static double now_s(void) {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(use_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static void usage(void) {
     fprintf(stderr, "usage: gemm_bench [--threads N] [--tier auto|reference|portable|avx2|avx512]\n"
-                    "                  [--reps N] [--trans-b] [--prepack] [--shape MxNxK]...\n");
+                    "                  [--reps N] [--trans-b] [--prepack] [--cpu] [--shape MxNxK]...\n");
 }
 
 /* Best-of-reps GFLOP/s of one tier on one shape (A not transposed, beta = 0). */
@@ -77,6 +81,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--reps") && v) { reps = atoi(v); i++; }
         else if (!strcmp(a, "--trans-b")) tb = 1;
         else if (!strcmp(a, "--prepack")) prepack = 1;
+        else if (!strcmp(a, "--cpu")) use_cpu_time = 1;
         else if (!strcmp(a, "--tier") && v) {
             if ((tier = gc_gemm_tier_from_name(v)) < 0) { usage(); return 2; }
             i++;
