@@ -37,7 +37,7 @@ static void usage(FILE *f) {
                "                    [--batch N] [--lr X] [--quiet] [--samples DIR]\n"
                "Trains a small VGG-style CNN on the synthetic shapes dataset (%d classes, %dx%d RGB)\n"
                "with SGD (momentum 0.9, weight decay 5e-4, cosine learning rate) and saves a .gcw.\n"
-               "defaults: --epochs 6 --seed 1 --out shapes.gcw --train-size 6400 --test-size 1200\n"
+               "defaults: --epochs 8 --seed 1 --out shapes.gcw --train-size 9600 --test-size 1200\n"
                "          --batch 32 --lr 0.1\n"
                "--samples DIR: only write 6 one-object and 3 two-object test images (PNG) and\n"
                "               DIR/shapes.csv (image,class,x0,y0,x1,y1), no training.\n", K, S, S);
@@ -162,7 +162,7 @@ static int argmax(const float *v, int n) {
 }
 
 int main(int argc, char **argv) {
-    int epochs = 6, train_size = 6400, test_size = 1200, batch = 32, quiet = 0;
+    int epochs = 8, train_size = 9600, test_size = 1200, batch = 32, quiet = 0;
     uint64_t seed = 1;
     float lr0 = 0.1f;
     const char *out = "shapes.gcw", *samples = NULL;

@@ -180,14 +180,14 @@ gc_status gc_shapes_generate(uint64_t seed, uint64_t index, int n_objects, int h
             perm[j] = t;
         }
         stream(&r, seed, STREAM_OBJECTS, index, sz ^ 1u << 31);
-        place(&r, &b, h, w, perm[index % GC_SHAPES_CLASSES], 0.30f, 0.55f, &obj[0]);
+        place(&r, &b, h, w, perm[index % GC_SHAPES_CLASSES], 0.20f, 0.40f, &obj[0]);
     } else if (n_objects == 2) {
         stream(&r, seed, STREAM_OBJECTS, index, sz ^ 2u << 30);
         int c0 = (int)(gc_rng_next(&r) % GC_SHAPES_CLASSES);
         int c1 = (c0 + 1 + (int)(gc_rng_next(&r) % (GC_SHAPES_CLASSES - 1))) % GC_SHAPES_CLASSES;
         for (int tries = 0;; tries++) {
-            place(&r, &b, h, w, c0, 0.28f, 0.42f, &obj[0]);
-            place(&r, &b, h, w, c1, 0.28f, 0.42f, &obj[1]);
+            place(&r, &b, h, w, c0, 0.20f, 0.36f, &obj[0]);
+            place(&r, &b, h, w, c1, 0.20f, 0.36f, &obj[1]);
             gc_box a, q;
             reach(&obj[0], h, w, &a);
             reach(&obj[1], h, w, &q);
