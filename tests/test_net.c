@@ -366,7 +366,8 @@ TEST(session_from_input_layer) {
     CHECK_OK(gc_session_output(full, &y));
     CHECK_OK(gc_session_output(head, &yh));
     CHECK(yh.shape[0] == 3 && yh.shape[1] == 5);
-    for (int k = 0; k < 3; k++) CHECK(memcmp(yh.data + 5 * k, y.data, 5 * 4) == 0);
+    /* batch 3 and batch 1 may take different kernel paths: equal to float precision */
+    for (int k = 0; k < 3; k++) CHECK(test_rel_err(yh.data + 5 * k, y.data, 5, 1e-6) < 1e-5);
     /* three one-hot targets in one backward; each equals its own full pass */
     float dy3[15] = {0}, dy[5];
     for (int k = 0; k < 3; k++) dy3[5 * k + k] = 1.0f;
@@ -382,7 +383,7 @@ TEST(session_from_input_layer) {
         dy[k] = 1.0f;
         CHECK_OK(gc_session_backward(full, dy, &to6));
         CHECK_OK(gc_session_gradient(full, "features.6", &g));
-        CHECK(memcmp(gh.data + k * na, g.data, (size_t)na * 4) == 0);
+        CHECK(test_rel_err(gh.data + k * na, g.data, na, 1e-9) < 1e-5);
     }
     CHECK_FAILS(gc_session_activation(head, "features.0", &g), GC_ERR_NOT_FOUND);
     gc_session_config bad = head_cfg;
