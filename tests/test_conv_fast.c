@@ -137,7 +137,7 @@ typedef struct cc {
 
 static int is_wino(const cc *k) {
     return k->kh == 3 && k->kw == 3 && k->sh == 1 && k->sw == 1 && k->dh == 1 && k->dw == 1 && k->g == 1 &&
-           k->c >= 8 && k->o >= 8;
+           k->c >= 8 && k->o >= 8 && (k->n * ((k->h + 2 * k->ph - 2 + 3) / 4) * ((k->w + 2 * k->pw - 2 + 3) / 4) >= 32 || k->c * k->o <= 16384);
 }
 
 /* all_tiers: every available tier, else the best only; do_dw: also weight gradients. */
@@ -188,6 +188,7 @@ static const cc cases[] = {
     {1, 3, 35, 37, 8, 11, 11, 4, 4, 2, 2, 1, 1, 1, 1},    /* AlexNet conv1 shape, small */
     {2, 3, 9, 10, 4, 2, 3, 2, 1, 0, 1, 1, 2, 1, 1},       /* 2x3 kernel, mixed stride/dilation */
     {1, 4, 5, 5, 3, 3, 3, 1, 1, 4, 4, 1, 1, 1, 1},        /* padding larger than the kernel */
+    {1, 130, 6, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* 3x3 s1, few tiles, big filters: im2col */
 };
 
 TEST(conv_all_tiers_vs_reference) {
@@ -201,7 +202,7 @@ TEST(conv_im2col_several_tiles) {
     conv_case(&k, 0, 1);
 }
 
-/* C = 1024: Winograd chunks 40 tiles (T = 3 * 16 = 48) and 71 output channels (O = 72). */
+/* C = 1024: Winograd chunks 16 tiles (T = 3 * 16 = 48) and 71 output channels (O = 72). */
 TEST(winograd_several_chunks) {
     const cc k = {3, 1024, 13, 14, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
     conv_case(&k, 0, 0);

@@ -7,11 +7,20 @@ size_t gc_winograd_workspace(const gc_winograd *p) {
     wg_plan q;
     if (wg_plan_make(p, &q)) return SIZE_MAX;
     size_t s = q.v;
-    if (s > SIZE_MAX - q.u - q.m - q.g) return SIZE_MAX;
-    return s + q.u + q.m + q.g;
+    if (s > SIZE_MAX - q.u - q.m) return SIZE_MAX;
+    if (q.g > (SIZE_MAX - s - q.u - q.m) / WG_SLOTS) return SIZE_MAX;
+    return s + q.u + q.m + q.g * WG_SLOTS;
 }
 
 /* ---------------------------------------------------------------- driver */
+
+#ifdef _OPENMP
+#include <omp.h>
+static int wg_threads(void) { return omp_get_max_threads() < WG_SLOTS ? omp_get_max_threads() : WG_SLOTS; }
+static int wg_slot(void) { return omp_get_thread_num(); }
+#else
+static int wg_slot(void) { return 0; }
+#endif
 
 void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
                      const float *bias, float *y, float *ws) {
@@ -28,9 +37,12 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
         for (int64_t o0 = 0; o0 < p->O; o0 += q.Oc) {
             const int64_t oc = p->O - o0 < q.Oc ? p->O - o0 : q.Oc;
             if (!u_once) tx->weights(p, w, o0, oc, U);
+            /* 36 independent GEMMs, one thread each (gc_gemm nested in the region runs on
+             * its calling thread), each with its own packing slot: no barriers. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(wg_threads())
             for (int xi = 0; xi < 36; xi++)
                 gc_gemm(rt, 0, 0, oc, tc, p->C, 1.0f, U + xi * oc * p->C, p->C, V + xi * p->C * tc, tc,
-                        0.0f, M + xi * oc * tc, tc, G);
+                        0.0f, M + xi * oc * tc, tc, G + wg_slot() * q.g);
             tx->output(p, &q, M, o0, oc, t0, tc, bias, y);
         }
     }

@@ -7,9 +7,10 @@
 #include "core/core.h"
 #include <string.h>
 
-#define WG_VB ((int64_t)3 << 19)   /* floats of transformed input per chunk (1.5 M) */
+#define WG_VB ((int64_t)1 << 19)   /* floats of transformed input per chunk (2 MB) */
 #define WG_UB ((int64_t)5 << 19)   /* floats of transformed weights per chunk (2.5 M) */
-#define WG_MB ((int64_t)3 << 19)   /* floats of GEMM output per chunk */
+#define WG_MB ((int64_t)1 << 19)   /* floats of GEMM output per chunk */
+#define WG_SLOTS 8                 /* GEMM packing slots: threads running the 36 GEMMs */
 
 /* ---------------------------------------------------------------- blocking */
 

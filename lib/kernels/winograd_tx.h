@@ -36,12 +36,22 @@ static inline void at4(const v16 m[6], v16 o[4]) {
     o[3] = b + 8.0f * d + m[5];
 }
 
+/* Unaligned access to 16 floats (and 16 floats of any other type: may_alias). */
+typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
+
 static inline void load_n(v16 *v, const float *s, int n) {
-    memset(v, 0, sizeof *v);
-    memcpy(v, s, (size_t)n * sizeof(float));
+    if (n == 16) { *v = *(const v16u *)s; return; }
+    float t[16] = {0};
+    for (int l = 0; l < n; l++) t[l] = s[l];
+    memcpy(v, t, sizeof t);
 }
 
-static inline void store_n(float *d, const v16 *v, int n) { memcpy(d, v, (size_t)n * sizeof(float)); }
+static inline void store_n(float *d, const v16 *v, int n) {
+    if (n == 16) { *(v16u *)d = *v; return; }
+    float t[16];
+    memcpy(t, v, sizeof t);
+    for (int l = 0; l < n; l++) d[l] = t[l];
+}
 
 /* U (36, oc, C) for output channels [o0, o0 + oc). */
 static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, int64_t oc, float *U) {
@@ -50,15 +60,17 @@ static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, i
     for (int64_t it = 0; it < oc * nb; it++) {
         const int64_t ol = it / nb, c0 = (it % nb) * 16, o = o0 + ol;
         const int n = (int)(C - c0 < 16 ? C - c0 : 16);
+        float b[144] = {0};                     /* (16 channels, 9 taps) */
         v16 g[3][3], t[6][3], r[6];
-        for (int k = 0; k < 9; k++) {
-            v16 v = {0};
-            for (int l = 0; l < n; l++) {
-                const int64_t c = c0 + l;
-                v[l] = p->flip ? w[(c * p->O + o) * 9 + 8 - k] : w[(o * C + c) * 9 + k];
-            }
-            g[k / 3][k % 3] = v;
-        }
+        if (!p->flip)
+            memcpy(b, w + (o * C + c0) * 9, (size_t)n * 9 * sizeof(float));
+        else
+            for (int l = 0; l < n; l++)
+                for (int k = 0; k < 9; k++) b[9 * l + k] = w[((c0 + l) * p->O + o) * 9 + 8 - k];
+        float gs[9][16];                        /* taps, channel-minor */
+        for (int k = 0; k < 9; k++)
+            for (int l = 0; l < 16; l++) gs[k][l] = b[9 * l + k];
+        memcpy(g, gs, sizeof g);
         for (int j = 0; j < 3; j++) {           /* columns: t[.][j] = G g[.][j] */
             v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
             g6(col, o6);
@@ -81,18 +93,18 @@ static void input_transform(const gc_winograd *p, const wg_plan *q, const float 
         wg_seg s;
         if (!seg_of(q, t0, tc, it % ns, &s)) continue;
         const float *xp = x + (s.n * C + c) * p->H * p->W;   /* (H, W) */
+        const int64_t w0 = 4 * s.tx - p->PW;                /* first input column */
+        const int64_t a = w0 < 0 ? -w0 : 0, e = p->W - w0 < 4 * s.cnt + 2 ? p->W - w0 : 4 * s.cnt + 2;
+        float b[6][68];                                      /* the 6 input rows, zero-padded */
         v16 d[6][6], t[6][6], col[6], o6[6];
         for (int r = 0; r < 6; r++) {
             const int64_t ih = 4 * s.ty - p->PH + r;
-            for (int k = 0; k < 6; k++) {
-                v16 v = {0};
-                if (ih >= 0 && ih < p->H)
-                    for (int l = 0; l < s.cnt; l++) {
-                        const int64_t iw = 4 * (s.tx + l) - p->PW + k;
-                        if (iw >= 0 && iw < p->W) v[l] = xp[ih * p->W + iw];
-                    }
-                d[r][k] = v;
-            }
+            memset(b[r], 0, sizeof b[r]);
+            if (ih >= 0 && ih < p->H && e > a) memcpy(b[r] + a, xp + ih * p->W + w0 + a, (size_t)(e - a) * sizeof(float));
+            float ds[6][16];
+            for (int k = 0; k < 6; k++)
+                for (int l = 0; l < 16; l++) ds[k][l] = b[r][4 * l + k];
+            memcpy(d[r], ds, sizeof ds);
         }
         for (int r = 0; r < 6; r++) bt6(d[r], t[r]);       /* rows: t = d B */
         for (int j = 0; j < 6; j++) {                        /* columns: B^T t */
@@ -121,14 +133,18 @@ static void output_transform(const gc_winograd *p, const wg_plan *q, const float
             for (int i = 0; i < 4; i++) t[i][j] = r4[i];
         }
         const float b = bias ? bias[o] : 0.0f;
+        const int64_t ow0 = 4 * s.tx, nw = p->OW - ow0 < 4 * s.cnt ? p->OW - ow0 : 4 * s.cnt;
+        float ob[64];                                        /* one output row of the segment */
         for (int i = 0; i < 4; i++) {                        /* rows: t A */
             const int64_t oh = 4 * s.ty + i;
             if (oh >= p->OH) break;
             at4(t[i], r4);
-            for (int l = 0; l < s.cnt; l++) {
-                const int64_t ow0 = 4 * (s.tx + l);
-                for (int j = 0; j < 4 && ow0 + j < p->OW; j++) yp[oh * p->OW + ow0 + j] = r4[j][l] + b;
-            }
+            float rs[4][16];
+            for (int j = 0; j < 4; j++) r4[j] += b;
+            memcpy(rs, r4, sizeof rs);
+            for (int l = 0; l < 16; l++)
+                for (int j = 0; j < 4; j++) ob[4 * l + j] = rs[j][l];
+            memcpy(yp + oh * p->OW + ow0, ob, (size_t)nw * sizeof(float));
         }
     }
 }

@@ -227,10 +227,15 @@ typedef struct conv_plan {
     gc_winograd wf, wb;         /* their problems */
 } conv_plan;
 
-/* Winograd pays off from a few channels on; the input gradient form needs pad <= 2. */
-static int wino_ok(const gc_conv2d_params *p, int64_t C, int64_t O) {
+/* Winograd pays off from a few channels on, unless the batch has few 4x4 output tiles and
+ * the weights are large (VGG conv5 at batch 1: 16 tiles, 512x512 filters), where the
+ * per-call weight transform and narrow GEMMs lose to im2col. The input gradient form
+ * needs pad <= 2. */
+static int wino_ok(const gc_conv2d_params *p, int64_t N, int64_t C, int64_t O, int64_t OH, int64_t OW) {
+    const int64_t tiles = N * ((OH + 3) / 4) * ((OW + 3) / 4);
     return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
-           p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8;
+           p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8 &&
+           (tiles >= 32 || C * O <= 16384);
 }
 
 static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, conv_plan *q) {
@@ -248,7 +253,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->NT = COL_FLOATS / q->K;
     if (q->NT < 16) q->NT = 16;
     if (q->NT > q->P) q->NT = q->P;
-    q->wino_fwd = wino_ok(p, in->d[1], q->O);
+    q->wino_fwd = wino_ok(p, q->N, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
