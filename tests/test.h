@@ -8,6 +8,7 @@
 
 #include "gradcam.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,23 @@ static inline double test_rel_err(const float *a, const float *b, int64_t n, dou
         if (fabs((double)b[i]) > mb) mb = fabs((double)b[i]);
     }
     return md / mb;
+}
+
+/* The whole file in a malloc'd buffer (release with free()) and its size;
+ * NULL if it cannot be opened or read completely. */
+static inline uint8_t *test_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *p = NULL;
+    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (sz >= 0 && fseek(f, 0, SEEK_SET) == 0 && (p = malloc(sz > 0 ? (size_t)sz : 1)) &&
+        fread(p, 1, (size_t)sz, f) != (size_t)sz) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (p) *n = (size_t)sz;
+    return p;
 }
 
 static inline int test_summary(const char *module) {

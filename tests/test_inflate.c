@@ -7,18 +7,6 @@
 
 #define ZDIR "tests/data/png/zlib/"
 
-static uint8_t *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    *n = fread(p, 1, (size_t)sz, f) == (size_t)sz ? (size_t)sz : (size_t)-1;
-    fclose(f);
-    return p;
-}
-
 TEST(checksums_known_values) {
     const uint8_t *s = (const uint8_t *)"123456789";
     CHECK(gc_crc32(0, s, 9) == 0xCBF43926u);   /* the CRC-32 check value */
@@ -43,12 +31,12 @@ TEST(inflate_python_zlib_streams) {
         char path[256];
         size_t bn, zn;
         snprintf(path, sizeof path, ZDIR "%s.bin", src[i]);
-        uint8_t *bin = read_file(path, &bn);
+        uint8_t *bin = test_read_file(path, &bn);
         CHECK(bin != NULL);
         if (!bin) continue;
         for (int v = 0; v < nvar; v++) {
             snprintf(path, sizeof path, ZDIR "%s%s", src[i], var[v]);
-            uint8_t *z = read_file(path, &zn);
+            uint8_t *z = test_read_file(path, &zn);
             if (!z) continue;
             files++;
             uint8_t *out = NULL;
@@ -168,7 +156,7 @@ TEST(inflate_bomb_hits_limit) {
 
 TEST(inflate_survives_corruption) {
     size_t bn, zn;
-    uint8_t *bin = read_file(ZDIR "text.bin", &bn), *z = read_file(ZDIR "text_l9.z", &zn);
+    uint8_t *bin = test_read_file(ZDIR "text.bin", &bn), *z = test_read_file(ZDIR "text_l9.z", &zn);
     CHECK(bin && z);
     if (!bin || !z) { free(bin); free(z); return; }
     int ok = 0, failed = 0, nomsg = 0;

@@ -12,25 +12,12 @@
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); b = NULL; }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 /* Binary PGM/PPM with maxval 255 (the djpeg references). */
 typedef struct { int w, h, c; uint8_t *px; } pnm;
 
 static int read_pnm(const char *path, pnm *img) {
     size_t   len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = test_read_file(path, &len);
     if (!b) return 0;
     int w, h, maxv, off = 0;
     char kind;
@@ -72,7 +59,7 @@ static int diff_stats(const uint8_t *a, const uint8_t *b, size_t n, double *mean
 
 static gc_status decode_file(const char *path, gc_image *img) {
     size_t   len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = test_read_file(path, &len);
     if (!b) { FAILF("cannot read %s", path); return GC_ERR_IO; }
     gc_status st = gc_image_decode_jpeg(b, len, NULL, img);
     free(b);
@@ -176,7 +163,7 @@ TEST(refuses_unsupported_variants) {
     CHECK(strstr(gc_last_error(), "arithmetic") != NULL);
     CHECK(img.data == NULL && img.width == 0);
 
-    uint8_t *b = slurp(DIR "a_gray_q95.jpg", &len);
+    uint8_t *b = test_read_file(DIR "a_gray_q95.jpg", &len);
     long     sof = find_segment(b, len, 0xC0);
     CHECK(sof > 0);
     if (b && sof > 0) {
@@ -198,7 +185,7 @@ TEST(refuses_unsupported_variants) {
 TEST(limits_checked_before_allocation) {
     gc_image img;
     size_t   len;
-    uint8_t *b = slurp(DIR "a_420_q95.jpg", &len);
+    uint8_t *b = test_read_file(DIR "a_420_q95.jpg", &len);
     long     sof = find_segment(b, len, 0xC0);
     CHECK(sof > 0);
     if (!b || sof <= 0) { free(b); return; }
@@ -220,7 +207,7 @@ TEST(limits_checked_before_allocation) {
 TEST(refuses_bad_tables_and_scans) {
     gc_image img;
     size_t   len;
-    uint8_t *orig = slurp(DIR "a_420_q95.jpg", &len), *b = malloc(len);
+    uint8_t *orig = test_read_file(DIR "a_420_q95.jpg", &len), *b = malloc(len);
     long     dht = find_segment(orig, len, 0xC4), sof = find_segment(orig, len, 0xC0), sos = find_segment(orig, len, 0xDA);
     CHECK(dht > 0 && sof > 0 && sos > 0);
     if (!orig || dht <= 0 || sof <= 0 || sos <= 0) { free(orig); free(b); return; }
@@ -267,7 +254,7 @@ TEST(refuses_bad_tables_and_scans) {
 TEST(refuses_malformed_progression) {
     gc_image img;
     size_t   len;
-    uint8_t *orig = slurp(DIR "a_prog420_q95.jpg", &len), *b = malloc(len);
+    uint8_t *orig = test_read_file(DIR "a_prog420_q95.jpg", &len), *b = malloc(len);
     long     sos = find_segment(orig, len, 0xDA);
     CHECK(sos > 0);
     if (!orig || sos <= 0) { free(orig); free(b); return; }
@@ -291,7 +278,7 @@ TEST(refuses_malformed_progression) {
 TEST(tolerates_fill_bytes_and_trailing_data) {
     gc_image a, b2;
     size_t   len;
-    uint8_t *orig = slurp(DIR "a_420_q95.jpg", &len);
+    uint8_t *orig = test_read_file(DIR "a_420_q95.jpg", &len);
     long     dqt = find_segment(orig, len, 0xDB);
     CHECK(dqt > 0);
     if (!orig || dqt <= 0) { free(orig); return; }
@@ -319,7 +306,7 @@ TEST(tolerates_fill_bytes_and_trailing_data) {
 
 static void truncate_everywhere(const char *path) {
     size_t   len;
-    uint8_t *orig = slurp(path, &len);
+    uint8_t *orig = test_read_file(path, &len);
     if (!orig) { FAILF("cannot read %s", path); return; }
     int bad = 0;
     for (size_t n = 0; n < len; n++) {
@@ -344,7 +331,7 @@ TEST(truncated_files_refused) {
 
 static void flip_bits(const char *path, int count, uint64_t seed) {
     size_t   len;
-    uint8_t *orig = slurp(path, &len);
+    uint8_t *orig = test_read_file(path, &len);
     if (!orig) { FAILF("cannot read %s", path); return; }
     gc_rng rng;
     gc_rng_seed(&rng, seed);

@@ -15,23 +15,10 @@ static const char *fixtures[] = {
     "f_rgb8", "f_g16", "f_g4", "f_i_rgba16", "split_idat"};
 #define NFIX (int)(sizeof fixtures / sizeof fixtures[0])
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (fread(p, 1, (size_t)sz, f) != (size_t)sz) { free(p); p = NULL; }
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
 /* Loads a .ref ("GCRF", LE u32 w h c depth, samples LE) as a gc_image. */
 static int load_ref(const char *path, gc_image *img) {
     size_t n;
-    uint8_t *p = slurp(path, &n);
+    uint8_t *p = test_read_file(path, &n);
     memset(img, 0, sizeof *img);
     if (!p || n < 20 || memcmp(p, "GCRF", 4)) { free(p); return 0; }
     uint32_t h[4];
@@ -55,7 +42,7 @@ static int same_image(const gc_image *a, const gc_image *b) {
 static int decode_fixture(const char *name, gc_image *img, gc_image *ref, uint8_t **bytes, size_t *n) {
     char path[256];
     snprintf(path, sizeof path, PDIR "%s.png", name);
-    *bytes = slurp(path, n);
+    *bytes = test_read_file(path, n);
     snprintf(path, sizeof path, PDIR "%s.ref", name);
     if (!*bytes || !load_ref(path, ref)) { FAILF("%s: fixture missing", name); return 0; }
     gc_status st = gc_image_decode_png(*bytes, *n, NULL, img);
@@ -157,7 +144,7 @@ TEST(truncated_and_flipped_never_crash) {
         char path[256];
         size_t n;
         snprintf(path, sizeof path, PDIR "%s.png", fixtures[i]);
-        uint8_t *p = slurp(path, &n);
+        uint8_t *p = test_read_file(path, &n);
         if (!p) { FAILF("%s missing", path); continue; }
         for (size_t k = 0; k < n; k++) trunc_ok += try_decode(p, k, &nomsg); /* every truncation */
         uint8_t *c = malloc(n);
@@ -300,7 +287,7 @@ TEST(conversions) {
 TEST(dispatcher_and_files) {
     gc_image img, ref;
     size_t n;
-    uint8_t *p = slurp(PDIR "p4_trns.png", &n);
+    uint8_t *p = test_read_file(PDIR "p4_trns.png", &n);
     CHECK(p && load_ref(PDIR "p4_trns.ref", &ref));
     if (p) {
         CHECK_OK(gc_image_decode(p, n, NULL, &img));

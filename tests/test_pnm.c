@@ -10,22 +10,9 @@ static const char *fixtures[] = {"p5_255.pgm", "p6_255.ppm", "p2_255.pgm", "p3_2
                                  "p6_65535.ppm", "p5_1000.pgm", "p6_100.ppm", "p2_7.pgm", "p3_1.ppm", "p2_300.pgm"};
 #define NFIX (int)(sizeof fixtures / sizeof fixtures[0])
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (fread(p, 1, (size_t)sz, f) != (size_t)sz) { free(p); p = NULL; }
-    fclose(f);
-    *n = (size_t)sz;
-    return p;
-}
-
 static int load_ref(const char *path, gc_image *img) {
     size_t n;
-    uint8_t *p = slurp(path, &n);
+    uint8_t *p = test_read_file(path, &n);
     memset(img, 0, sizeof *img);
     if (!p || n < 20 || memcmp(p, "GCRF", 4)) { free(p); return 0; }
     uint32_t h[4];
@@ -51,7 +38,7 @@ TEST(decode_matches_reference) {
         size_t n;
         snprintf(path, sizeof path, NDIR "%s", fixtures[i]);
         snprintf(rpath, sizeof rpath, NDIR "%.*s.ref", (int)strlen(fixtures[i]) - 4, fixtures[i]);
-        uint8_t *p = slurp(path, &n);
+        uint8_t *p = test_read_file(path, &n);
         gc_image img, ref;
         if (!p || !load_ref(rpath, &ref)) { FAILF("%s: fixture missing", fixtures[i]); free(p); continue; }
         gc_status st = gc_image_decode_pnm(p, n, NULL, &img);
@@ -158,7 +145,7 @@ TEST(truncated_and_flipped_never_crash) {
         char path[256];
         size_t n;
         snprintf(path, sizeof path, NDIR "%s", fixtures[i]);
-        uint8_t *p = slurp(path, &n);
+        uint8_t *p = test_read_file(path, &n);
         if (!p) { FAILF("%s missing", path); continue; }
         for (size_t k = 0; k < n; k++) {
             gc_image img;

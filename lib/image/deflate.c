@@ -36,18 +36,9 @@ typedef struct deflater {
 } deflater;
 
 /* ---- Tables --------------------------------------------------------------- */
-static const uint16_t len_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
-                                      35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
-                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-static const uint16_t dist_base[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129,
-                                       193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-                                       4097, 6145, 8193, 12289, 16385, 24577};
-static const uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
-                                       6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
-static int len_code(int len) { int c = 28; while (len_base[c] > len) c--; return c; }
-static int dist_code(int d) { int c = 29; while (dist_base[c] > d) c--; return c; }
+static int len_code(int len) { int c = 28; while (gc_deflate_len_base[c] > len) c--; return c; }
+static int dist_code(int d) { int c = 29; while (gc_deflate_dist_base[c] > d) c--; return c; }
 
 /* ---- Bit writer (LSB first) ------------------------------------------------ */
 static void w_reserve(deflater *z, size_t more) {
@@ -149,9 +140,9 @@ static void put_syms(deflater *z, const uint8_t *ll, const uint16_t *lc, const u
         if (!s.dist) { put(z, lc[s.lit], ll[s.lit]); continue; }
         int c = len_code(s.lit), d = dist_code(s.dist);
         put(z, lc[257 + c], ll[257 + c]);
-        if (len_extra[c]) put(z, (uint32_t)(s.lit - len_base[c]), len_extra[c]);
+        if (gc_deflate_len_extra[c]) put(z, (uint32_t)(s.lit - gc_deflate_len_base[c]), gc_deflate_len_extra[c]);
         put(z, dc[d], dl[d]);
-        if (dist_extra[d]) put(z, (uint32_t)(s.dist - dist_base[d]), dist_extra[d]);
+        if (gc_deflate_dist_extra[d]) put(z, (uint32_t)(s.dist - gc_deflate_dist_base[d]), gc_deflate_dist_extra[d]);
     }
     put(z, lc[256], ll[256]);
 }
@@ -165,7 +156,7 @@ static void flush_block(deflater *z, size_t end, int final) {
         if (!s.dist) { lf[s.lit]++; continue; }
         int c = len_code(s.lit), d = dist_code(s.dist);
         lf[257 + c]++; df[d]++;
-        extra += len_extra[c] + dist_extra[d];
+        extra += gc_deflate_len_extra[c] + gc_deflate_dist_extra[d];
     }
     lf[256] = 1;
     /* dynamic code lengths, trimmed, then run-length coded */

@@ -13,6 +13,13 @@ uint32_t gc_crc32(uint32_t crc, const uint8_t *p, size_t n);
 /* Adler-32 (RFC 1950), running: start with adler = 1. */
 uint32_t gc_adler32(uint32_t adler, const uint8_t *p, size_t n);
 
+/* RFC 1951 length codes 257..285 and distance codes 0..29: base values and
+ * extra bits (defined in inflate.c). */
+extern const uint16_t gc_deflate_len_base[29];
+extern const uint8_t  gc_deflate_len_extra[29];
+extern const uint16_t gc_deflate_dist_base[30];
+extern const uint8_t  gc_deflate_dist_extra[30];
+
 /* Inflates a raw deflate stream. At most max_out bytes are produced: a
  * stream that would inflate to more fails with GC_ERR_LIMIT (bomb guard).
  * *consumed (may be NULL) receives the input bytes used up to the end of the

@@ -136,15 +136,17 @@ static gc_status grow(inflater *z, size_t need) {
 }
 
 /* ---- Blocks ------------------------------------------------------------- */
-static const uint16_t len_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
-                                      35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
-static const uint8_t len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
-                                      2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
-static const uint16_t dist_base[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129,
-                                       193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-                                       4097, 6145, 8193, 12289, 16385, 24577};
-static const uint8_t dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
-                                       6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+/* RFC 1951 3.2.5: base values and extra bits of length and distance codes
+ * (shared with deflate.c through deflate.h). */
+const uint16_t gc_deflate_len_base[29] = {3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+                                          35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+const uint8_t gc_deflate_len_extra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
+                                          2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+const uint16_t gc_deflate_dist_base[30] = {1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129,
+                                           193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
+                                           4097, 6145, 8193, 12289, 16385, 24577};
+const uint8_t gc_deflate_dist_extra[30] = {0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6,
+                                           6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
 static gc_status truncated(void) { return gc_error(GC_ERR_FORMAT, "deflate: stream is truncated"); }
 
@@ -178,13 +180,13 @@ static gc_status block_codes(inflater *z) {
         sym -= 257;
         if (sym >= 29) return gc_error(GC_ERR_FORMAT, "deflate: invalid length symbol %d", sym + 257);
         uint32_t e = 0, de = 0;
-        if (!getbits(z, len_extra[sym], &e)) return truncated();
-        size_t length = len_base[sym] + e;
+        if (!getbits(z, gc_deflate_len_extra[sym], &e)) return truncated();
+        size_t length = gc_deflate_len_base[sym] + e;
         int ds = decode(z, &z->dist);
         if (ds < 0) return z->pos >= z->len ? truncated() : gc_error(GC_ERR_FORMAT, "deflate: invalid distance code");
         if (ds >= 30) return gc_error(GC_ERR_FORMAT, "deflate: invalid distance symbol %d", ds);
-        if (!getbits(z, dist_extra[ds], &de)) return truncated();
-        size_t d = dist_base[ds] + de;
+        if (!getbits(z, gc_deflate_dist_extra[ds], &de)) return truncated();
+        size_t d = gc_deflate_dist_base[ds] + de;
         if (d > z->n) return gc_error(GC_ERR_FORMAT, "deflate: distance %zu reaches before the start", d);
         if (z->cap - z->n < length) { gc_status st = grow(z, length); if (st) return st; }
         uint8_t *o = z->out + z->n;

@@ -23,11 +23,6 @@ static gc_status apool_check(const gc_layer *l) {
     return GC_OK;
 }
 
-static int apool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 /* ----------------------------------------------------------------- shapes */
 
 static gc_status apool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -41,11 +36,6 @@ static gc_status apool_infer(const gc_layer *l, const gc_shape *in, gc_shape *ou
         return gc_error(GC_ERR_SHAPE, "adaptive_avgpool2d: output size %lldx%lld for input %s overflows",
                         (long long)p->out_h, (long long)p->out_w, b);
     return GC_OK;
-}
-
-static size_t apool_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -103,10 +93,10 @@ static void apool_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_adaptive_avgpool2d_ops = {
     .name = "adaptive_avgpool2d",
     .check_params = apool_check,
-    .param_shapes = apool_params,
+    .param_shapes = gc_layer_no_params,
     .infer = apool_infer,
-    .workspace = apool_none,
-    .state_bytes = apool_none,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
     .forward = apool_forward,
     .backward = apool_backward,
 };

@@ -47,11 +47,6 @@ static gc_status avgpool_check(const gc_layer *l) {
     return GC_OK;
 }
 
-static int avgpool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 /* ----------------------------------------------------------------- shapes */
 
 static gc_status avgpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -68,11 +63,6 @@ static gc_status avgpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     *out = (gc_shape){4, {in->d[0], in->d[1], oh, ow}};
     if (gc_shape_numel(out) < 0) return gc_error(GC_ERR_SHAPE, "avgpool2d: output size for input %s overflows", b);
     return GC_OK;
-}
-
-static size_t avgpool_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -137,10 +127,10 @@ static void avgpool_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_avgpool2d_ops = {
     .name = "avgpool2d",
     .check_params = avgpool_check,
-    .param_shapes = avgpool_params,
+    .param_shapes = gc_layer_no_params,
     .infer = avgpool_infer,
-    .workspace = avgpool_none,
-    .state_bytes = avgpool_none,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
     .forward = avgpool_forward,
     .backward = avgpool_backward,
 };

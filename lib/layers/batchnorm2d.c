@@ -39,11 +39,6 @@ static gc_status bn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) 
     return GC_OK;
 }
 
-static size_t bn_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
-}
-
 /* ---------------------------------------------------------------- forward */
 
 static void bn_forward(const gc_layer_ctx *c) {
@@ -100,8 +95,8 @@ const gc_layer_ops gc_batchnorm2d_ops = {
     .check_params = bn_check,
     .param_shapes = bn_params,
     .infer = bn_infer,
-    .workspace = bn_none,
-    .state_bytes = bn_none,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
     .forward = bn_forward,
     .backward = bn_backward,
 };

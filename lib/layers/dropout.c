@@ -9,20 +9,10 @@ static gc_status dropout_check(const gc_layer *l) {
     return GC_OK;
 }
 
-static int dropout_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 static gc_status dropout_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     *out = *in;
     return GC_OK;
-}
-
-static size_t dropout_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 static void dropout_forward(const gc_layer_ctx *c) {
@@ -36,10 +26,10 @@ static void dropout_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_dropout_ops = {
     .name = "dropout",
     .check_params = dropout_check,
-    .param_shapes = dropout_params,
+    .param_shapes = gc_layer_no_params,
     .infer = dropout_infer,
-    .workspace = dropout_none,
-    .state_bytes = dropout_none,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
     .forward = dropout_forward,
     .backward = dropout_backward,
 };

@@ -4,13 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static gc_status flatten_check(const gc_layer *l) { (void)l; return GC_OK; }
-
-static int flatten_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 static gc_status flatten_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     char b[96];
@@ -26,11 +19,6 @@ static gc_status flatten_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     return GC_OK;
 }
 
-static size_t flatten_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
-}
-
 static void flatten_forward(const gc_layer_ctx *c) {
     if (c->y != c->x) memcpy(c->y, c->x, (size_t)gc_shape_numel(&c->in) * sizeof(float));
 }
@@ -41,11 +29,11 @@ static void flatten_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_flatten_ops = {
     .name = "flatten",
-    .check_params = flatten_check,
-    .param_shapes = flatten_params,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
     .infer = flatten_infer,
-    .workspace = flatten_none,
-    .state_bytes = flatten_none,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
     .forward = flatten_forward,
     .backward = flatten_backward,
 };

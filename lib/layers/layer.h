@@ -100,6 +100,11 @@ typedef struct gc_layer_ops {
     void (*backward)(const gc_layer_ctx *c);
 } gc_layer_ops;
 
+/* Shared ops for kinds without parameters, checks, scratch or state. */
+gc_status gc_layer_no_check(const gc_layer *l);
+int       gc_layer_no_params(const gc_layer *l, gc_shape shapes[GC_MAX_PARAMS], const char *suffixes[GC_MAX_PARAMS]);
+size_t    gc_layer_no_bytes(const gc_layer *l, const gc_shape *in, const gc_shape *out);
+
 /* The ops of a kind; NULL if out of range. */
 const gc_layer_ops *gc_layer_ops_of(gc_layer_kind kind);
 

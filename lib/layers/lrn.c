@@ -20,11 +20,6 @@ static gc_status lrn_check(const gc_layer *l) {
     return GC_OK;
 }
 
-static int lrn_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 /* ----------------------------------------------------------------- shapes */
 
 static gc_status lrn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -37,11 +32,6 @@ static gc_status lrn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
         if (in->d[i] < 1) return gc_error(GC_ERR_SHAPE, "lrn: bad input shape %s", b);
     *out = *in;
     return GC_OK;
-}
-
-static size_t lrn_ws(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 static size_t lrn_state(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
@@ -115,9 +105,9 @@ const gc_layer_ops gc_lrn_ops = {
     .name = "lrn",
     .backward_reads = GC_READS_X,
     .check_params = lrn_check,
-    .param_shapes = lrn_params,
+    .param_shapes = gc_layer_no_params,
     .infer = lrn_infer,
-    .workspace = lrn_ws,
+    .workspace = gc_layer_no_bytes,
     .state_bytes = lrn_state,
     .forward = lrn_forward,
     .backward = lrn_backward,

@@ -50,11 +50,6 @@ static gc_status maxpool_check(const gc_layer *l) {
     return GC_OK;
 }
 
-static int maxpool_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 /* ----------------------------------------------------------------- shapes */
 
 static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -72,11 +67,6 @@ static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     *out = (gc_shape){4, {in->d[0], in->d[1], oh, ow}};
     if (gc_shape_numel(out) < 0) return gc_error(GC_ERR_SHAPE, "maxpool2d: output size for input %s overflows", b);
     return GC_OK;
-}
-
-static size_t maxpool_ws(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 static size_t maxpool_state(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
@@ -146,9 +136,9 @@ static void maxpool_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_maxpool2d_ops = {
     .name = "maxpool2d",
     .check_params = maxpool_check,
-    .param_shapes = maxpool_params,
+    .param_shapes = gc_layer_no_params,
     .infer = maxpool_infer,
-    .workspace = maxpool_ws,
+    .workspace = gc_layer_no_bytes,
     .state_bytes = maxpool_state,
     .forward = maxpool_forward,
     .backward = maxpool_backward,

@@ -40,3 +40,18 @@ void gc_shape_format(char *b, size_t cap, const gc_shape *s) {
     for (int i = 0; i < s->ndim && k < cap; i++)
         k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
 }
+
+gc_status gc_layer_no_check(const gc_layer *l) {
+    (void)l;
+    return GC_OK;
+}
+
+int gc_layer_no_params(const gc_layer *l, gc_shape shapes[GC_MAX_PARAMS], const char *suffixes[GC_MAX_PARAMS]) {
+    (void)l; (void)shapes; (void)suffixes;
+    return 0;
+}
+
+size_t gc_layer_no_bytes(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    (void)l; (void)in; (void)out;
+    return 0;
+}

@@ -6,22 +6,10 @@
  * needs neither x nor y (they can be freed after the forward pass). */
 #include "layer.h"
 
-static gc_status relu_check(const gc_layer *l) { (void)l; return GC_OK; }
-
-static int relu_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 static gc_status relu_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     *out = *in;
     return GC_OK;
-}
-
-static size_t relu_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 /* one uint64_t of mask bits per 64 elements */
@@ -72,10 +60,10 @@ static void relu_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_relu_ops = {
     .name = "relu",
-    .check_params = relu_check,
-    .param_shapes = relu_params,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
     .infer = relu_infer,
-    .workspace = relu_none,
+    .workspace = gc_layer_no_bytes,
     .state_bytes = relu_state,
     .forward = relu_forward,
     .backward = relu_backward,

@@ -4,13 +4,6 @@
 #include <math.h>
 #include <stdio.h>
 
-static gc_status softmax_check(const gc_layer *l) { (void)l; return GC_OK; }
-
-static int softmax_params(const gc_layer *l, gc_shape s[GC_MAX_PARAMS], const char *n[GC_MAX_PARAMS]) {
-    (void)l; (void)s; (void)n;
-    return 0;
-}
-
 static gc_status softmax_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
     char b[96];
@@ -21,11 +14,6 @@ static gc_status softmax_infer(const gc_layer *l, const gc_shape *in, gc_shape *
         if (in->d[i] < 1) return gc_error(GC_ERR_SHAPE, "softmax: bad input shape %s", b);
     *out = *in;
     return GC_OK;
-}
-
-static size_t softmax_none(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in; (void)out;
-    return 0;
 }
 
 /* Rows: (N, C, S) with S = product of the dims after C; element (n, c, s) at (n*C + c)*S + s. */
@@ -69,11 +57,11 @@ static void softmax_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_softmax_ops = {
     .name = "softmax",
     .backward_reads = GC_READS_Y,
-    .check_params = softmax_check,
-    .param_shapes = softmax_params,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
     .infer = softmax_infer,
-    .workspace = softmax_none,
-    .state_bytes = softmax_none,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
     .forward = softmax_forward,
     .backward = softmax_backward,
 };
