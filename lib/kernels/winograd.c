@@ -29,14 +29,18 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
     float *V = ws, *U = V + q.v, *M = U + q.u, *G = M + q.m;
     const gc_gemm_tier rt = gc_gemm_resolve(tier);
     const gc_wg_tx *tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
-    const int u_once = q.Oc >= p->O;
-    if (u_once) tx->weights(p, w, 0, p->O, U);
-    for (int64_t t0 = 0; t0 < q.T; t0 += q.Tc) {
-        const int64_t tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
-        tx->input(p, &q, x, t0, tc, V);
-        for (int64_t o0 = 0; o0 < p->O; o0 += q.Oc) {
-            const int64_t oc = p->O - o0 < q.Oc ? p->O - o0 : q.Oc;
-            if (!u_once) tx->weights(p, w, o0, oc, U);
+    const int64_t nt = (q.T + q.Tc - 1) / q.Tc, no = (p->O + q.Oc - 1) / q.Oc;
+    /* Loop order: recompute whichever transform is cheaper to redo (V: 36*C*T floats per
+     * extra output chunk; U: 36*O*C per extra tile chunk); with one chunk of either, none. */
+    const int t_outer = no == 1 || (nt > 1 && q.T * (no - 1) > p->O * (nt - 1));
+    if (no == 1) tx->weights(p, w, 0, p->O, U);
+    for (int64_t a = 0; a < (t_outer ? nt : no); a++)
+        for (int64_t b = 0; b < (t_outer ? no : nt); b++) {
+            const int64_t ti = t_outer ? a : b, oi = t_outer ? b : a;
+            const int64_t t0 = ti * q.Tc, tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
+            const int64_t o0 = oi * q.Oc, oc = p->O - o0 < q.Oc ? p->O - o0 : q.Oc;
+            if (t_outer ? b == 0 : (nt > 1 || a == 0)) tx->input(p, &q, x, t0, tc, V);
+            if (no > 1 && (t_outer || b == 0)) tx->weights(p, w, o0, oc, U);
             /* 36 independent GEMMs, one thread each (gc_gemm nested in the region runs on
              * its calling thread), each with its own packing slot: no barriers. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(wg_threads())
@@ -45,5 +49,4 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
                         0.0f, M + xi * oc * tc, tc, G + wg_slot() * q.g);
             tx->output(p, &q, M, o0, oc, t0, tc, bias, y);
         }
-    }
 }

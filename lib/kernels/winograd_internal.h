@@ -7,9 +7,9 @@
 #include "core/core.h"
 #include <string.h>
 
-#define WG_VB ((int64_t)1 << 19)   /* floats of transformed input per chunk (2 MB) */
-#define WG_UB ((int64_t)5 << 19)   /* floats of transformed weights per chunk (2.5 M) */
-#define WG_MB ((int64_t)1 << 19)   /* floats of GEMM output per chunk */
+#define WG_VB ((int64_t)1 << 20)   /* floats of transformed input per chunk (4 MB) */
+#define WG_UB ((int64_t)5 << 19)   /* floats of transformed weights per chunk (10 MB) */
+#define WG_MB ((int64_t)1 << 20)   /* floats of GEMM output per chunk */
 #define WG_SLOTS 8                 /* GEMM packing slots: threads running the 36 GEMMs */
 
 /* ---------------------------------------------------------------- blocking */

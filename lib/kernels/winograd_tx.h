@@ -53,10 +53,55 @@ static inline void store_n(float *d, const v16 *v, int n) {
     for (int l = 0; l < n; l++) d[l] = t[l];
 }
 
+/* d[k][l] = b[4l + k] for k < 6, l < 16 (b holds 68 floats). GCC: stride-4 lanes picked
+ * with two-vector shuffles (vpermt2ps under AVX-512); other compilers: scalar. */
+static inline void deinterleave4(const float *b, v16 d[6]) {
+#if defined(__GNUC__) && !defined(__clang__)
+    typedef int v16i __attribute__((vector_size(64)));
+    const v16i lo = {0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28};
+    const v16i merge = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
+    for (int h = 0; h < 2; h++) {                 /* h = 1: the window shifted by 4 (k = 4, 5) */
+        const v16 a0 = *(const v16u *)(b + 4 * h), a1 = *(const v16u *)(b + 4 * h + 16),
+                  a2 = *(const v16u *)(b + 4 * h + 32), a3 = *(const v16u *)(b + 4 * h + 48);
+        for (int k = 0; k < (h ? 2 : 4); k++) {
+            const v16i m = lo + k;
+            d[4 * h + k] = __builtin_shuffle(__builtin_shuffle(a0, a1, m), __builtin_shuffle(a2, a3, m), merge);
+        }
+    }
+#else
+    float ds[6][16];
+    for (int k = 0; k < 6; k++)
+        for (int l = 0; l < 16; l++) ds[k][l] = b[4 * l + k];
+    memcpy(d, ds, sizeof ds);
+#endif
+}
+
+/* ob[4l + j] = r[j][l] for j < 4, l < 16 (the inverse pattern). */
+static inline void interleave4(const v16 r[4], float *ob) {
+#if defined(__GNUC__) && !defined(__clang__)
+    typedef int v16i __attribute__((vector_size(64)));
+    const v16i zlo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
+    const v16i zhi = zlo + 8;
+    const v16i plo = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
+    const v16i phi = plo + 8;
+    const v16 ab0 = __builtin_shuffle(r[0], r[1], zlo), ab1 = __builtin_shuffle(r[0], r[1], zhi);
+    const v16 cd0 = __builtin_shuffle(r[2], r[3], zlo), cd1 = __builtin_shuffle(r[2], r[3], zhi);
+    *(v16u *)ob = __builtin_shuffle(ab0, cd0, plo);
+    *(v16u *)(ob + 16) = __builtin_shuffle(ab0, cd0, phi);
+    *(v16u *)(ob + 32) = __builtin_shuffle(ab1, cd1, plo);
+    *(v16u *)(ob + 48) = __builtin_shuffle(ab1, cd1, phi);
+#else
+    float rs[4][16];
+    memcpy(rs, r, sizeof rs);
+    for (int l = 0; l < 16; l++)
+        for (int j = 0; j < 4; j++) ob[4 * l + j] = rs[j][l];
+#endif
+}
+
 /* U (36, oc, C) for output channels [o0, o0 + oc). */
 static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, int64_t oc, float *U) {
     const int64_t C = p->C, nb = (C + 15) / 16;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 8)
     for (int64_t it = 0; it < oc * nb; it++) {
         const int64_t ol = it / nb, c0 = (it % nb) * 16, o = o0 + ol;
         const int n = (int)(C - c0 < 16 ? C - c0 : 16);
@@ -87,7 +132,7 @@ static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, i
 static void input_transform(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0,
                             int64_t tc, float *V) {
     const int64_t C = p->C, ns = seg_count(q, t0, tc);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 8)
     for (int64_t it = 0; it < C * ns; it++) {
         const int64_t c = it / ns;
         wg_seg s;
@@ -101,10 +146,7 @@ static void input_transform(const gc_winograd *p, const wg_plan *q, const float 
             const int64_t ih = 4 * s.ty - p->PH + r;
             memset(b[r], 0, sizeof b[r]);
             if (ih >= 0 && ih < p->H && e > a) memcpy(b[r] + a, xp + ih * p->W + w0 + a, (size_t)(e - a) * sizeof(float));
-            float ds[6][16];
-            for (int k = 0; k < 6; k++)
-                for (int l = 0; l < 16; l++) ds[k][l] = b[r][4 * l + k];
-            memcpy(d[r], ds, sizeof ds);
+            deinterleave4(b[r], d[r]);
         }
         for (int r = 0; r < 6; r++) bt6(d[r], t[r]);       /* rows: t = d B */
         for (int j = 0; j < 6; j++) {                        /* columns: B^T t */
@@ -119,7 +161,7 @@ static void input_transform(const gc_winograd *p, const wg_plan *q, const float 
 static void output_transform(const gc_winograd *p, const wg_plan *q, const float *M, int64_t o0,
                              int64_t oc, int64_t t0, int64_t tc, const float *bias, float *y) {
     const int64_t ns = seg_count(q, t0, tc);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 8)
     for (int64_t it = 0; it < oc * ns; it++) {
         const int64_t ol = it / ns, o = o0 + ol;
         wg_seg s;
@@ -139,11 +181,8 @@ static void output_transform(const gc_winograd *p, const wg_plan *q, const float
             const int64_t oh = 4 * s.ty + i;
             if (oh >= p->OH) break;
             at4(t[i], r4);
-            float rs[4][16];
             for (int j = 0; j < 4; j++) r4[j] += b;
-            memcpy(rs, r4, sizeof rs);
-            for (int l = 0; l < 16; l++)
-                for (int j = 0; j < 4; j++) ob[4 * l + j] = rs[j][l];
+            interleave4(r4, ob);
             memcpy(yp + oh * p->OW + ow0, ob, (size_t)nw * sizeof(float));
         }
     }
