@@ -8,7 +8,11 @@ that torchvision's downloadable vgg16-397923af.pth / alexnet-owt-7be5be79.pth
 use, or the zip archive of current torch.save), or a .safetensors file.
 Python 3 standard library only. Pickled data is never executed: only an
 allow-list of PyTorch tensor-rebuild functions and storage types is honoured;
-any other global is refused by name. The .gcw layout is docs/format.md.
+any other global is refused by name. Each pickle's opcodes are walked first
+(pickletools, nothing run): opcodes torch.save never writes and memo indices
+past the opcode count are refused. A tensor view may not hold more elements
+than its storage. The .gcw layout is docs/format.md; docs/security.md lists
+what is refused.
 """
 import argparse
 import array
@@ -18,6 +22,7 @@ import itertools
 import json
 import os
 import pickle
+import pickletools
 import struct
 import sys
 import zipfile
@@ -25,6 +30,7 @@ import zipfile
 MAX_PICKLE = 64 << 20          # bytes of pickle we are willing to parse (zip data.pkl)
 MAX_NUMEL = 1 << 32            # elements in one storage / tensor
 MAX_HEADER = 100 << 20         # safetensors JSON header
+MAX_OPS = 1 << 20               # opcodes in one pickle
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL = 1001
 
@@ -93,6 +99,8 @@ class Tensor(Frozen):
             last = self.offset + sum((s - 1) * d for s, d in zip(self.size, self.stride))
             if last >= st.numel:
                 fail('%s: view reaches element %d of a storage of %d' % (name, last, st.numel))
+            if n > st.numel:
+                fail('%s: view of %d elements on a storage of %d (overlapping strides)' % (name, n, st.numel))
 
     def f32_bytes(self, name):
         """Contiguous little-endian float32 bytes (C order)."""
@@ -204,6 +212,43 @@ for _n, _d in STORAGE_TYPES.items():
     ALLOWED[('torch', _n)] = StorageType(_d)
 
 
+class StateDict(collections.OrderedDict):
+    """collections.OrderedDict as the unpickler builds it. torch.save sets the
+    state dict's _metadata with BUILD; that state is dropped, so a pickle
+    cannot shadow methods (items, get) with instance attributes."""
+    def __setstate__(self, state):
+        if not (isinstance(state, dict) and all(isinstance(k, str) for k in state)):
+            raise ConvertError('refusing to load: the pickle sets an unexpected state on an OrderedDict')
+
+
+ALLOWED[('collections', 'OrderedDict')] = StateDict
+
+# Opcodes torch.save never writes (objects built without a REDUCE of an
+# allowed global, copyreg extension codes); refused before unpickling.
+REFUSED_OPS = {'INST', 'OBJ', 'NEWOBJ', 'NEWOBJ_EX', 'EXT1', 'EXT2', 'EXT4', 'PERSID', 'BYTEARRAY8',
+               'NEXT_BUFFER', 'READONLY_BUFFER'}
+
+
+def prescan(f):
+    """Walks the opcodes of the pickle at f's position without running any,
+    then rewinds: refuses opcodes torch.save never writes, memo indices past
+    the number of opcodes read (the C unpickler would size its memo table by
+    the index) and pickles of more than MAX_OPS opcodes."""
+    start = f.tell()
+    n = 0
+    for op, arg, _ in pickletools.genops(f):
+        n += 1
+        if n > MAX_OPS:
+            fail('pickle has more than %d opcodes' % MAX_OPS)
+        if op.name in REFUSED_OPS:
+            fail('refusing to load: the pickle uses the %s opcode, which torch.save never writes; '
+                 'nothing was executed' % op.name)
+        if op.name in ('PUT', 'BINPUT', 'LONG_BINPUT', 'GET', 'BINGET', 'LONG_BINGET') and \
+                not (isinstance(arg, int) and 0 <= arg < n):
+            fail('pickle memo index %r out of range' % (arg,))
+    f.seek(start)
+
+
 class SafeUnpickler(pickle.Unpickler):
     """Resolves only allow-listed globals; storages come from persistent ids."""
 
@@ -249,13 +294,14 @@ class SafeUnpickler(pickle.Unpickler):
 
 def safe_load(f, storages=None):
     try:
+        prescan(f)
         return SafeUnpickler(f, storages).load()
     except ConvertError:
         raise
     except RecursionError:
         fail('pickle nests too deeply')
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            struct.error, MemoryError, OverflowError, UnicodeDecodeError) as e:
+            struct.error, MemoryError, OverflowError, UnicodeDecodeError, NotImplementedError) as e:
         fail('corrupt or truncated pickle: %s' % (str(e)[:200] or type(e).__name__))
 
 
@@ -706,6 +752,13 @@ def read_labels(path, n_classes):
     return labels
 
 
+def one_line(msg, limit=400):
+    """A message as one printable line (names from the file may hold control
+    characters), cut to limit characters."""
+    s = ''.join(c if c.isprintable() else '\\x%02x' % ord(c) if ord(c) < 256 else '?' for c in str(msg))
+    return s if len(s) <= limit else s[:limit] + '...'
+
+
 def main(argv):
     ap = argparse.ArgumentParser(
         description='Convert a torchvision VGG/AlexNet checkpoint (.pth legacy or zip, .safetensors) to .gcw. '
@@ -722,16 +775,16 @@ def main(argv):
         labels = read_labels(a.labels, n_classes) if a.labels else []
         size, nt = write_gcw(a.output, g, labels)
     except ConvertError as e:
-        print('gcw_convert: error: %s' % e, file=sys.stderr)
+        print('gcw_convert: error: %s' % one_line(e), file=sys.stderr)
         return 1
     except OSError as e:
-        print('gcw_convert: error: %s' % e, file=sys.stderr)
+        print('gcw_convert: error: %s' % one_line(e), file=sys.stderr)
         return 1
     except MemoryError:
         print('gcw_convert: error: out of memory', file=sys.stderr)
         return 1
     except Exception as e:  # malformed input that slipped past the checks: still one line, status 1
-        print('gcw_convert: error: malformed input (%s: %s)' % (type(e).__name__, str(e)[:200]), file=sys.stderr)
+        print('gcw_convert: error: malformed input (%s: %s)' % (type(e).__name__, one_line(e, 200)), file=sys.stderr)
         return 1
     params = sum(g.sd[k].numel() for k in g.used)
     print('%s: %s, %d layers, %d tensors, %d parameters, %d classes%s, %d bytes'

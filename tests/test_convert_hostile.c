@@ -1,0 +1,54 @@
+/* test_convert_hostile.c - tools/gcw_convert.py against ~1700 hostile and
+ * mutated checkpoints built on the fly by tests/convert_mutations.py
+ * (forbidden globals in every pickle encoding, nesting bombs, huge memo
+ * indices, lying storage sizes, zip bombs, bad safetensors headers,
+ * truncations, seeded random mutations): each refused with status 1 and one
+ * line, or (mutations only) converted; nothing executed, nothing hangs.
+ * Runs python3 (standard library only) through system(). */
+#include "test.h"
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int run(const char *cmd) {
+    int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Prints the log's summary lines (and any FAIL line); 1 if it has `needle`. */
+static int show_log(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    int found = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f)) {
+        printf("  %s", line);
+        if (strstr(line, needle)) found = 1;
+    }
+    fclose(f);
+    return found;
+}
+
+TEST(hostile_and_mutated_checkpoints_are_refused) {
+    char cmd[512], log[128], marker[128];
+    struct stat sb;
+    snprintf(log, sizeof log, "%s/log.txt", dir);
+    snprintf(cmd, sizeof cmd, "python3 tests/convert_mutations.py --workdir %s --mutations 300 > %s 2>&1", dir, log);
+    int rc = run(cmd);
+    CHECK(rc == 0);
+    CHECK(show_log(log, "convert_mutations: "));
+    snprintf(marker, sizeof marker, "%s/gcw_pwned_marker", dir);
+    CHECK(stat(marker, &sb) != 0); /* no payload ran */
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "/tmp/test_convert_hostile_XXXXXX");
+    if (!mkdtemp(dir)) { fprintf(stderr, "mkdtemp failed\n"); return 1; }
+    RUN(hostile_and_mutated_checkpoints_are_refused);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    run(cmd);
+    return test_summary("convert_hostile");
+}
