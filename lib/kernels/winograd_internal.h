@@ -11,12 +11,21 @@
 #define WG_UB ((int64_t)5 << 19)   /* floats of transformed weights per chunk (10 MB) */
 #define WG_MB ((int64_t)1 << 20)   /* floats of GEMM output per chunk */
 #define WG_SLOTS 8                 /* GEMM packing slots: threads running the 36 GEMMs */
+#define WG_FUSE_OC 16384           /* O*C up to this: fused blocks (below) */
+#define WG_FB ((int64_t)1 << 18)   /* floats of V + M per fused block (1 MB, ~L2) */
 
 /* ---------------------------------------------------------------- blocking */
 
+/* Two schedules:
+ *   chunked  (large filters) stage by stage over chunks of Tc tiles and Oc output channels:
+ *            one V, U, M; the 36 GEMMs of a chunk spread over the threads.
+ *   fused    (O*C <= WG_FUSE_OC, where the transforms dominate) U once, then each thread
+ *            takes blocks of Tc tiles and runs input transform, 36 GEMMs and output transform
+ *            with its own V and M that stay in its L2 cache; no barrier between stages. */
 typedef struct wg_plan {
     int64_t TH, TW, T;   /* tile rows, tile columns per image, tiles in the batch */
-    int64_t Tc, Oc;      /* tiles and output channels per chunk */
+    int64_t Tc, Oc;      /* tiles and output channels per chunk (fused: block, O) */
+    int fused;
     size_t v, u, m, g;   /* floats of V, U, M and GEMM workspace (each a multiple of 16) */
 } wg_plan;
 
@@ -30,10 +39,16 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     q->TH = (p->OH + 3) / 4;
     q->TW = (p->OW + 3) / 4;
     if (gc_mul_i64(q->TH, q->TW, &t) || gc_mul_i64(t, p->N, &q->T)) return 1;
-    q->Oc = clamp64(WG_UB / (36 * p->C), 16, p->O);
-    q->Tc = WG_VB / (36 * p->C);
-    if (WG_MB / (36 * q->Oc) < q->Tc) q->Tc = WG_MB / (36 * q->Oc);
-    q->Tc = clamp64(q->Tc, 16, q->T);
+    q->fused = p->O * p->C <= WG_FUSE_OC;
+    if (q->fused) {   /* blocks of a multiple of 32 tiles (the AVX-512 GEMM's column panel) */
+        q->Oc = p->O;
+        q->Tc = clamp64(WG_FB / (36 * (p->C + p->O)) / 32 * 32, 32, q->T);
+    } else {
+        q->Oc = clamp64(WG_UB / (36 * p->C), 16, p->O);
+        q->Tc = WG_VB / (36 * p->C);
+        if (WG_MB / (36 * q->Oc) < q->Tc) q->Tc = WG_MB / (36 * q->Oc);
+        q->Tc = clamp64(q->Tc, 16, q->T);
+    }
     if (gc_mul_i64(36 * q->Tc, p->C, &v) || gc_mul_i64(36 * q->Oc, p->C, &u) ||
         gc_mul_i64(36 * q->Oc, q->Tc, &m) || v > (int64_t)(SIZE_MAX / 8) || u > (int64_t)(SIZE_MAX / 8))
         return 1;
