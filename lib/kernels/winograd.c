@@ -8,10 +8,8 @@ size_t gc_winograd_workspace(const gc_winograd *p) {
     if (wg_plan_make(p, &q)) return SIZE_MAX;
     size_t s = q.v;
     if (s > SIZE_MAX - q.u - q.m) return SIZE_MAX;
-    if (q.fused) {   /* U + per slot (V, M, GEMM packing) */
-        if (q.g > SIZE_MAX / WG_SLOTS - s - q.m) return SIZE_MAX;
-        return q.u + (s + q.m + q.g) * WG_SLOTS;
-    }
+    if (q.fused)   /* U, U packed, per slot (V, M, GEMM packing); all small by WG_FUSE_OC */
+        return q.u + 36 * q.pa + (s + q.m + q.g) * WG_SLOTS;
     if (q.g > (SIZE_MAX - s - q.u - q.m) / WG_SLOTS) return SIZE_MAX;
     return s + q.u + q.m + q.g * WG_SLOTS;
 }
@@ -35,8 +33,10 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
     const gc_wg_tx *tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
     const int64_t nt = (q.T + q.Tc - 1) / q.Tc, no = (p->O + q.Oc - 1) / q.Oc;
     if (q.fused) {
-        float *Uf = ws, *slots = ws + q.u;   /* U (36, O, C); per slot V, M, GEMM packing */
+        float *Uf = ws, *Up = ws + q.u, *slots = Up + 36 * q.pa;   /* U (36, O, C), U packed, slots */
         tx->weights(p, w, 0, p->O, Uf);
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int xi = 0; xi < 36; xi++) gc_gemm_pack_a(rt, 0, p->O, p->C, Uf + xi * p->O * p->C, p->C, Up + xi * q.pa);
         /* The transforms' parallel loops nested in this region run on the calling thread. */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(wg_threads())
         for (int64_t ti = 0; ti < nt; ti++) {
@@ -44,8 +44,8 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
             const int64_t t0 = ti * q.Tc, tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
             tx->input(p, &q, x, t0, tc, Vs);
             for (int xi = 0; xi < 36; xi++)
-                gc_gemm(rt, 0, 0, p->O, tc, p->C, 1.0f, Uf + xi * p->O * p->C, p->C, Vs + xi * p->C * tc, tc,
-                        0.0f, Ms + xi * p->O * tc, tc, Gs);
+                gc_gemm_prepacked(rt, p->O, tc, p->C, 1.0f, Up + xi * q.pa, 0, Vs + xi * p->C * tc, tc, 0.0f,
+                                  Ms + xi * p->O * tc, tc, Gs);
             tx->output(p, &q, Ms, 0, p->O, t0, tc, bias, y);
         }
         return;

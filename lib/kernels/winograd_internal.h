@@ -10,9 +10,9 @@
 #define WG_VB ((int64_t)1 << 20)   /* floats of transformed input per chunk (4 MB) */
 #define WG_UB ((int64_t)5 << 19)   /* floats of transformed weights per chunk (10 MB) */
 #define WG_MB ((int64_t)1 << 20)   /* floats of GEMM output per chunk */
-#define WG_SLOTS 8                 /* GEMM packing slots: threads running the 36 GEMMs */
+#define WG_SLOTS 4                 /* scratch slots = most threads running Winograd GEMMs */
 #define WG_FUSE_OC 16384           /* O*C up to this: fused blocks (below) */
-#define WG_FB ((int64_t)1 << 18)   /* floats of V + M per fused block (1 MB, ~L2) */
+#define WG_FB ((int64_t)1 << 19)   /* floats of V + M per fused block (2 MB) */
 
 /* ---------------------------------------------------------------- blocking */
 
@@ -27,6 +27,7 @@ typedef struct wg_plan {
     int64_t Tc, Oc;      /* tiles and output channels per chunk (fused: block, O) */
     int fused;
     size_t v, u, m, g;   /* floats of V, U, M and GEMM workspace (each a multiple of 16) */
+    size_t pa;           /* fused: floats of one of the 36 U slices packed for the GEMM */
 } wg_plan;
 
 static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
@@ -61,6 +62,12 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
         if (s > q->g) q->g = s;
     }
     q->g = round16(q->g);
+    q->pa = 0;
+    for (int tier = GC_GEMM_PORTABLE; q->fused && tier < GC_GEMM_TIER_COUNT; tier++) {
+        size_t s = gc_gemm_pack_a_size((gc_gemm_tier)tier, p->O, p->C);
+        if (s > q->pa) q->pa = s;
+    }
+    q->pa = round16(q->pa);
     return 0;
 }
 
