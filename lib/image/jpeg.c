@@ -470,6 +470,20 @@ static gc_status jpg_sof(jpg_dec *d, const uint8_t *p, size_t n, const gc_image_
     }
     d->mcux = (d->X + 8 * d->hmax - 1) / (8 * d->hmax);
     d->mcuy = (d->Y + 8 * d->vmax - 1) / (8 * d->vmax);
+    /* Every block costs at least one entropy-coded bit (its first DC code),
+     * so the bytes after this header bound the real size: a tiny file
+     * claiming a huge frame is refused before anything is allocated. */
+    uint64_t min_bits = 0;
+    for (int i = 0; i < d->nc; i++) {
+        const jpg_comp *c = &d->comp[i];
+        uint64_t cw = ((uint64_t)d->X * (uint64_t)c->h + (uint64_t)d->hmax - 1) / (uint64_t)d->hmax;
+        uint64_t ch = ((uint64_t)d->Y * (uint64_t)c->v + (uint64_t)d->vmax - 1) / (uint64_t)d->vmax;
+        min_bits += ((cw + 7) / 8) * ((ch + 7) / 8);
+    }
+    size_t after = d->len - (size_t)(p - d->b) - n;
+    if ((uint64_t)after * 8 < min_bits)
+        return gc_error(GC_ERR_FORMAT, "jpeg: %dx%d image needs at least %llu bytes of coded data, the file has %zu left",
+                        d->X, d->Y, (unsigned long long)((min_bits + 7) / 8), after);
     for (int i = 0; i < d->nc; i++) {
         jpg_comp *c = &d->comp[i];
         c->cw = (d->X * c->h + d->hmax - 1) / d->hmax;
