@@ -8,9 +8,10 @@
  *   features.0  conv 3->16 3x3 pad 1, .1 ReLU, .2 max-pool 2   -> 16 x 32 x 32
  *   features.3  conv 16->32,          .4 ReLU, .5 max-pool 2   -> 32 x 16 x 16
  *   features.6  conv 32->64,          .7 ReLU, .8 max-pool 2   -> 64 x 8 x 8
- *   features.9  conv 64->64,          .10 ReLU                 -> 64 x 8 x 8 (Grad-CAM layer)
+ *   features.9  conv 64->64,          .10 ReLU (Grad-CAM layer) -> 64 x 8 x 8
  *   avgpool     adaptive average pool to 1 x 1, flatten
- *   classifier.0 linear 64->64, .1 ReLU, .2 linear 64->6
+ *   classifier.0 linear 64->6 (--hidden 0, the default), or
+ *   classifier.0 linear 64->H, .1 ReLU, .2 linear H->6 (--hidden H)
  * Every epoch trains on train-size fresh images (indices epoch * train-size
  * + i of the training seed) and tests on test-size images of another seed. */
 #include "gradcam.h"
@@ -34,11 +35,16 @@ static double now(void) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: train_shapes [--epochs N] [--seed S] [--out FILE] [--train-size N] [--test-size N]\n"
-               "                    [--batch N] [--lr X] [--quiet] [--samples DIR]\n"
+               "                    [--batch N] [--lr X] [--pairs-every N] [--hidden N] [--quiet]\n"
+               "                    [--samples DIR]\n"
                "Trains a small VGG-style CNN on the synthetic shapes dataset (%d classes, %dx%d RGB)\n"
                "with SGD (momentum 0.9, weight decay 5e-4, cosine learning rate) and saves a .gcw.\n"
                "defaults: --epochs 8 --seed 1 --out shapes.gcw --train-size 9600 --test-size 1200\n"
-               "          --batch 32 --lr 0.1\n"
+               "          --batch 32 --lr 0.1 --pairs-every 4 --hidden 0\n"
+               "--hidden N: a hidden fully connected layer of N units in the head (0: none,\n"
+               "               global average pooling straight into the 6-way linear layer).\n"
+               "--pairs-every N: every Nth training image shows two objects, learnt with the\n"
+               "               soft target 1/2, 1/2 (0: none).\n"
                "--samples DIR: only write 6 one-object and 3 two-object test images (PNG) and\n"
                "               DIR/shapes.csv (image,class,x0,y0,x1,y1), no training.\n", K, S, S);
 }
@@ -62,7 +68,7 @@ static float *he_init(uint64_t *state, int64_t n, int64_t fan_in, int last) {
     return w;
 }
 
-static gc_status build(gc_model **out, uint64_t seed) {
+static gc_status build(gc_model **out, uint64_t seed, int hidden) {
     gc_model *m;
     gc_status st = gc_model_create(&m);
     if (st) return st;
@@ -88,14 +94,15 @@ static gc_status build(gc_model **out, uint64_t seed) {
         }
     }
     gc_adaptive_pool2d_params ap = {1, 1};
-    gc_linear_params fc1 = {64, 64, 1}, fc2 = {64, K, 1};
-    float *w1 = he_init(&rs, 64 * 64, 64, 0), *w2 = he_init(&rs, 64 * K, 64, 1);
-    if (!w1 || !w2) st = GC_ERR_OUT_OF_MEMORY;
+    gc_linear_params fc1 = {64, hidden, 1}, fc2 = {hidden ? hidden : 64, K, 1};
+    float *w1 = hidden ? he_init(&rs, 64 * (int64_t)hidden, 64, 0) : NULL;
+    float *w2 = he_init(&rs, fc2.in_features * K, fc2.in_features, 1);
+    if ((hidden && !w1) || !w2) st = GC_ERR_OUT_OF_MEMORY;
     if (!st) st = gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &ap);
     if (!st) st = gc_model_add_flatten(m, "flatten", NULL);
-    if (!st) st = gc_model_add_linear(m, "classifier.0", NULL, &fc1, w1, NULL);
-    if (!st) st = gc_model_add_relu(m, "classifier.1", NULL);
-    if (!st) st = gc_model_add_linear(m, "classifier.2", NULL, &fc2, w2, NULL);
+    if (!st && hidden) st = gc_model_add_linear(m, "classifier.0", NULL, &fc1, w1, NULL);
+    if (!st && hidden) st = gc_model_add_relu(m, "classifier.1", NULL);
+    if (!st) st = gc_model_add_linear(m, hidden ? "classifier.2" : "classifier.0", NULL, &fc2, w2, NULL);
     free(w1);
     free(w2);
     const char *labels[K];
@@ -108,15 +115,20 @@ static gc_status build(gc_model **out, uint64_t seed) {
     return GC_OK;
 }
 
-/* Fills a batch (n x 3 x S x S, normalised) with images first..first+n-1. */
-static gc_status fill(uint64_t seed, uint64_t first, int n, float *x, int *labels) {
+/* Fills a batch (n x 3 x S x S, normalised) with images first..first+n-1;
+ * image i shows two objects when pairs_every > 0 and i % pairs_every == 0
+ * (labels: a[i] and b[i]), else one (a[i] == b[i]). */
+static gc_status fill(uint64_t seed, uint64_t first, int n, int pairs_every, float *x, int *a, int *b) {
     gc_shapes_info info;
     for (int i = 0; i < n; i++) {
         float *xi = x + (size_t)i * C * S * S;
-        gc_status st = gc_shapes_generate(seed, first + (uint64_t)i, 1, S, S, xi, NULL, &info);
+        uint64_t idx = first + (uint64_t)i;
+        int two = pairs_every > 0 && idx % (uint64_t)pairs_every == 0;
+        gc_status st = gc_shapes_generate(seed, idx, two ? 2 : 1, S, S, xi, NULL, &info);
         if (st) return st;
         for (int k = 0; k < C * S * S; k++) xi[k] = (xi[k] - MEAN) / STD;
-        labels[i] = info.label[0];
+        a[i] = info.label[0];
+        b[i] = two ? info.label[1] : info.label[0];
     }
     return GC_OK;
 }
@@ -162,7 +174,7 @@ static int argmax(const float *v, int n) {
 }
 
 int main(int argc, char **argv) {
-    int epochs = 8, train_size = 9600, test_size = 1200, batch = 32, quiet = 0;
+    int epochs = 8, train_size = 9600, test_size = 1200, batch = 32, quiet = 0, pairs_every = 4, hidden = 0;
     uint64_t seed = 1;
     float lr0 = 0.1f;
     const char *out = "shapes.gcw", *samples = NULL;
@@ -179,10 +191,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--batch")) batch = atoi(v);
         else if (!strcmp(a, "--lr")) lr0 = (float)atof(v);
         else if (!strcmp(a, "--samples")) samples = v;
+        else if (!strcmp(a, "--pairs-every")) pairs_every = atoi(v);
+        else if (!strcmp(a, "--hidden")) hidden = atoi(v);
         else { usage(stderr); return 2; }
         i++;
     }
-    if (epochs < 1 || train_size < batch || test_size < 1 || batch < 1 || batch > 4096 || !(lr0 > 0)) {
+    if (epochs < 1 || pairs_every < 0 || hidden < 0 || hidden > 4096 || train_size < batch || test_size < 1 || batch < 1 || batch > 4096 || !(lr0 > 0)) {
         fprintf(stderr, "train_shapes: bad option value\n");
         usage(stderr);
         return 2;
@@ -191,7 +205,7 @@ int main(int argc, char **argv) {
     if (samples) return write_samples(samples, test_seed);
 
     gc_model *m;
-    TRY(build(&m, seed));
+    TRY(build(&m, seed, hidden));
     gc_session *s;
     gc_session_config cfg = {.batch = batch, .channels = C, .height = S, .width = S, .param_grads = 1};
     TRY(gc_session_create(m, &cfg, &s));
@@ -199,10 +213,12 @@ int main(int argc, char **argv) {
     gc_sgd_params sp = {lr0, 0.9f, 5e-4f, 0};
     TRY(gc_sgd_create(m, &sp, &opt));
     float *x = malloc((size_t)batch * C * S * S * sizeof(float)), *g = malloc((size_t)batch * K * sizeof(float));
-    int *labels = malloc((size_t)batch * sizeof(int));
-    if (!x || !g || !labels) { fprintf(stderr, "train_shapes: out of memory\n"); return 1; }
-    printf("train_shapes: %lld parameters, batch %d, %d train images/epoch, %d test images, seed %llu\n",
-           (long long)gc_model_param_count(m), batch, train_size, test_size, (unsigned long long)seed);
+    float *g2 = malloc((size_t)batch * K * sizeof(float));
+    int *labels = malloc((size_t)batch * sizeof(int)), *labels2 = malloc((size_t)batch * sizeof(int));
+    if (!x || !g || !g2 || !labels || !labels2) { fprintf(stderr, "train_shapes: out of memory\n"); return 1; }
+    printf("train_shapes: %lld parameters, batch %d, %d train images/epoch (1 in %d with two objects), "
+           "%d test images, seed %llu\n", (long long)gc_model_param_count(m), batch, train_size, pairs_every,
+           test_size, (unsigned long long)seed);
 
     const int steps_per_epoch = train_size / batch, total = steps_per_epoch * epochs;
     gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
@@ -218,13 +234,19 @@ int main(int argc, char **argv) {
             float lr = lr0 * 0.5f * (1.0f + cosf(3.14159265f * (float)step / (float)total));
             if (step < steps_per_epoch / 2) lr *= (float)(step + 1) / (float)(steps_per_epoch / 2);
             TRY(gc_sgd_set_lr(opt, lr > 1e-6f ? lr : 1e-6f));
-            TRY(fill(train_seed, (uint64_t)step * (uint64_t)batch, batch, x, labels));
+            TRY(fill(train_seed, (uint64_t)step * (uint64_t)batch, batch, pairs_every, x, labels, labels2));
             TRY(gc_session_forward(s, x));
             TRY(gc_session_output(s, &y));
-            for (int i = 0; i < batch; i++) right += argmax(y.data + i * K, K) == labels[i];
-            float loss;
+            for (int i = 0; i < batch; i++) {
+                int p = argmax(y.data + i * K, K);
+                right += p == labels[i] || p == labels2[i];
+            }
+            /* soft target (1/2, 1/2) on pairs: the mean of the two losses and gradients */
+            float loss, loss2;
             TRY(gc_loss_softmax_xent(y.data, batch, K, labels, &loss, g));
-            loss_sum += loss;
+            TRY(gc_loss_softmax_xent(y.data, batch, K, labels2, &loss2, g2));
+            for (int i = 0; i < batch * K; i++) g[i] = 0.5f * (g[i] + g2[i]);
+            loss_sum += 0.5 * ((double)loss + loss2);
             TRY(gc_session_backward(s, g, &bo));
             TRY(gc_sgd_step(opt, s));
             if (!quiet && (it % 16 == 15 || it == steps_per_epoch - 1)) {
@@ -238,7 +260,7 @@ int main(int argc, char **argv) {
         int test_right = 0;
         for (int i = 0; i < test_size; i += batch) {
             int n = test_size - i < batch ? test_size - i : batch;
-            TRY(fill(test_seed, (uint64_t)i, batch, x, labels));
+            TRY(fill(test_seed, (uint64_t)i, batch, 0, x, labels, labels2));
             TRY(gc_session_forward(s, x));
             TRY(gc_session_output(s, &y));
             for (int j = 0; j < n; j++) test_right += argmax(y.data + j * K, K) == labels[j];
@@ -256,6 +278,8 @@ int main(int argc, char **argv) {
     free(x);
     free(g);
     free(labels);
+    free(labels2);
+    free(g2);
     TRY(gc_model_save(m, out));
     printf("saved %s\n", out);
     gc_model_free(m);
