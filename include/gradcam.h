@@ -946,6 +946,7 @@ gc_figure_opts gc_figure_defaults(void);
 
 /* One side-by-side figure for one explained target:
  *   original | Grad-CAM overlay (+ box) | guided backprop | Guided Grad-CAM
+ * [| counterfactual overlay, when e->counterfactual was computed]
  * with a title above each panel and a caption "<label>  score S  p P".
  * The first two panels show the whole original (aspect kept), the last two
  * the network input; all are scaled to panel_height with gc_image_resize.

@@ -338,6 +338,19 @@ TEST(figure_layout) {
     CHECK_OK(gc_render_figure(&img, NULL, &e, &f, &fig));
     if (fig.data) CHECK(fig.width == 6 + 128 + 6 + 128 + 6 + 64 + 6 + 64 + 6 && px(&fig, 6 + 128 + 6 + 128 + 6 + 1, 20)[0] == 160);
     gc_image_release(&fig);
+    /* a counterfactual map adds a fifth panel: its overlay on the whole original */
+    static float cf[7 * 7];
+    for (int i = 0; i < 49; i++) cf[i] = (float)(4 - i % 5);
+    set_view(&e.counterfactual, cf, 2, 7, 7, 1);
+    CHECK_OK(gc_render_figure(&img, NULL, &e, &f, &fig));
+    if (fig.data) {
+        CHECK(fig.width == 6 + 128 + 6 + 128 + 6 + 64 + 6 + 64 + 6 + 128 + 6);
+        int x0 = 6 + 128 + 6 + 128 + 6 + 64 + 6 + 64 + 6, colour = 0;
+        for (int y = 16; y < 16 + 64; y++) for (int x = x0; x < x0 + 128; x++) colour += px(&fig, x, y)[0] != px(&fig, x, y)[2];
+        CHECK(colour > 1000); /* jet heat, not a gray panel */
+    }
+    gc_image_release(&fig);
+    e.counterfactual.data = NULL;
     e.cam.data = NULL;
     CHECK_FAILS(gc_render_figure(&img, NULL, &e, &f, &fig), GC_ERR_INVALID_ARGUMENT);
     e.cam.data = cam;

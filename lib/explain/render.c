@@ -205,8 +205,9 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
     const gc_tensor *cam = map_2d(&e->cam_norm) ? &e->cam_norm : map_2d(&e->cam_up) ? &e->cam_up
                          : map_2d(&e->cam) ? &e->cam : NULL;
     if (!cam) return gc_error(GC_ERR_INVALID_ARGUMENT, "render_figure: the explanation has no Grad-CAM map");
-    const char *titles[4] = {"original", "Grad-CAM", "guided backprop", "Guided Grad-CAM"};
-    gc_image rgb = {0}, ov = {0}, tmp = {0}, panel[4] = {{0}};
+    const char *titles[5] = {"original", "Grad-CAM", "guided backprop", "Guided Grad-CAM", "counterfactual"};
+    gc_image rgb = {0}, ov = {0}, tmp = {0}, panel[5] = {{0}};
+    const int np = map_2d(&e->counterfactual) ? 5 : 4; /* the counterfactual panel when it was computed */
     gc_status st;
     int32_t P = f.panel_height;
     if ((st = gc_image_to_rgb8(original, &rgb))) goto done;
@@ -233,15 +234,25 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
         gc_image_release(&tmp);
         if (st) goto done;
     }
+    if (np == 5) {
+        gc_overlay_opts co = f.overlay;
+        co.draw_box = 0;
+        const gc_tensor *cf = &e->counterfactual;
+        if ((st = gc_render_overlay(&rgb, cf->data, (int32_t)cf->shape[0], (int32_t)cf->shape[1], crop, &co, &tmp, NULL)))
+            goto done;
+        st = scale_to_height(&tmp, P, &panel[4]);
+        gc_image_release(&tmp);
+        if (st) goto done;
+    }
     /* layout: margin | panel | margin | ... ; title strip above, caption strip below */
     const int32_t M = 6, TS = 1, title_h = GC_FONT_HEIGHT * TS + 8, cap_h = (GC_FONT_HEIGHT + 1) * f.text_scale + 10;
     int64_t fw = M;
-    for (int k = 0; k < 4; k++) fw += panel[k].width + M;
+    for (int k = 0; k < np; k++) fw += panel[k].width + M;
     int64_t fh = (int64_t)title_h + P + cap_h;
     if ((st = gc_image_alloc(out, (int32_t)fw, (int32_t)fh, 3, 8))) goto done;
     fill_rect(out, 0, 0, fw, fh, WHITE);
     int64_t x = M;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < np; k++) {
         blit(out, &panel[k], x, title_h);
         int32_t tw = gc_text_width(titles[k], TS);
         gc_image_draw_text(out, (int32_t)(x + (panel[k].width - tw) / 2), 4, titles[k], TS, BLACK);
@@ -256,7 +267,7 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
     gc_image_draw_text(out, M, (int32_t)(title_h + P + 5), cap, f.text_scale, BLACK);
 done:
     gc_image_release(&rgb); gc_image_release(&ov); gc_image_release(&tmp);
-    for (int k = 0; k < 4; k++) gc_image_release(&panel[k]);
+    for (int k = 0; k < 5; k++) gc_image_release(&panel[k]);
     if (st) gc_image_release(out);
     return st;
 }
