@@ -771,15 +771,14 @@ gc_status gc_sgd_set_lr(gc_sgd *opt, float lr);
  * object (or two of different classes, the paper's "cat and dog" case) on
  * a textured background: a smooth two-colour gradient, faint stripes,
  * soft blobs and per-pixel noise. Each object has a random class, centre,
- * size (diameter 20%..40% of the shorter side, 20%..36% with two objects), rotation and colour (kept
- * apart from the background's colours). Object edges are anti-aliased
- * (4x4 supersampling).
+ * size (diameter 20%..40% of the shorter side; 20%..36% with two objects),
+ * rotation and colour (kept apart from the background's colours). Object
+ * edges are anti-aliased (4x4 supersampling).
  *
  * Determinism: image `index` of `seed` depends on (seed, index, n_objects,
- * size) only, never on what else was generated. The background and each
- * object draw from separate streams, so n_objects = 0 gives exactly the
- * background of the same (seed, index) (before noise, which is drawn from
- * its own stream too and is identical).
+ * size) only, never on what else was generated. The background, the
+ * objects and the noise draw from separate streams, so n_objects = 0 gives
+ * exactly the background (noise included) of the same (seed, index).
  * Classes of one-object images come in blocks: indices 6k..6k+5 hold a
  * seeded permutation of the 6 classes (exact balance over aligned blocks).
  * Two-object images have two different classes and boxes that do not
@@ -802,7 +801,7 @@ typedef struct gc_box { int32_t x0, y0, x1, y1; int64_t area; } gc_box;
 
 typedef struct gc_shapes_info {
     int    n_objects;  /* 0, 1 or 2 */
-    int    label[2];   /* class of each object (first = labels[0]) */
+    int    label[2];   /* label[k]: class of object k (k < n_objects) */
     gc_box box[2];     /* tight box of every pixel the object covers (area: their count) */
 } gc_shapes_info;
 
