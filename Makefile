@@ -54,7 +54,7 @@ TESTCOMMON_OBJ := $(TESTCOMMON_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c)))
 
 .SECONDARY:
-.PHONY: fuzz all test install uninstall clean bench demo check-header FORCE
+.PHONY: fuzz all test install uninstall clean bench demo eval check-header FORCE
 all: $(LIB) $(EX_BIN) $(TOOL_BIN)
 
 # Rewritten only when the configuration changes, so programs relink then.
@@ -98,9 +98,17 @@ test: $(if $(T),,all) check-header $(TEST_RUN)
 bench: all
 	./tools/gcbench
 
-# The main job (see README).
+# The main job (see README): explain the shipped sample images with the
+# shipped model (trained by this engine: weights/README.md) into demo-out/.
 demo: all
-	./examples/tiny_net
+	@rm -rf demo-out && mkdir -p demo-out
+	./examples/gradcam weights/shapes.gcw examples/data/shape*.png --counterfactual -o demo-out
+	./examples/gradcam weights/shapes.gcw examples/data/pair*.png -k 2 --counterfactual -o demo-out
+	@echo "demo: figures in demo-out/ (<image>_c<class>_figure.png), maps as .npy, predictions in <image>.json"
+
+# The paper's evaluations on a held-out synthetic test set (docs/evaluation.md).
+eval: all
+	./examples/evaluate --model weights/shapes.gcw --out eval-out
 
 # The public header must stand on its own under the strictest flags.
 check-header:
