@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -33,7 +34,7 @@ static void usage(FILE *f) {
         "                   extractor, e.g. features.29 for VGG-16)\n"
         "  --counterfactual also write the counterfactual map\n"
         "  -o OUTDIR        output folder, created if missing (default: .)\n"
-        "  -q               no progress line\n"
+        "  -q               no progress line (shown on a terminal for several inputs)\n"
         "  --help           this text\n");
     cli_preprocess_help(f);
     fprintf(f, "Exit status 0 on success, 1 on a bad model, input or output, 2 on bad usage.\n");
@@ -234,7 +235,9 @@ int main(int argc, char **argv) {
     if (o.top_k) req.target = GC_TARGET_TOPK, req.top_k = o.top_k;
     if (o.n_classes) req.target = GC_TARGET_CLASSES, req.classes = o.classes, req.n_classes = o.n_classes;
 
-    int progress = !o.quiet && o.n_inputs > 1;
+    /* a progress line on a terminal when there are several inputs; the
+       predictions always go to stdout */
+    int progress = !o.quiet && o.n_inputs > 1 && isatty(2);
     for (int n = 0; n < o.n_inputs; n++) {
         if (progress) fprintf(stderr, "\rgradcam: %d/%d %s\033[K", n + 1, o.n_inputs, o.inputs[n]);
         if (!cli_input_load("gradcam", o.inputs[n], &pre, &in)) goto done;
@@ -270,16 +273,14 @@ int main(int argc, char **argv) {
         }
         cli_input_release(&in);
         if (!write_json(&o, o.inputs[n], stem, m, &r)) goto done;
-        if (!progress) {
-            for (int t = 0; t < r.count; t++) {
-                const char *label = gc_model_label(m, r.items[t].class_index);
-                printf("%s: class %d%s%s%s  logit %.4f  p %.4f\n", o.inputs[n], r.items[t].class_index,
-                       label ? " (" : "", label ? label : "", label ? ")" : "", r.items[t].score,
-                       r.items[t].probability);
-            }
+        if (progress) fprintf(stderr, "\r\033[K");
+        for (int t = 0; t < r.count; t++) {
+            const char *label = gc_model_label(m, r.items[t].class_index);
+            printf("%s: class %d%s%s%s  logit %.4f  p %.4f\n", o.inputs[n], r.items[t].class_index,
+                   label ? " (" : "", label ? label : "", label ? ")" : "", r.items[t].score, r.items[t].probability);
         }
+        fflush(stdout);
     }
-    if (progress) fprintf(stderr, "\n");
     rc = 0;
 done:
     cli_input_release(&in);
