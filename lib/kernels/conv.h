@@ -19,7 +19,8 @@
  *   output channels in chunks, so the scratch is bounded (gc_winograd_workspace).
  *   `flip` != 0 uses the weights of the input gradient: w'[c, o, u, v] = w[o, c, 2-u, 2-v]
  *   (then "in" is dy with O channels, "out" is dx with C channels, pad' = 2 - pad).
- *   Error: about 1e-6..1e-5 of the sum of |terms| (tests/test_conv_fast.c). */
+ *   Error: <= 5e-7 x (terms per output) for inputs in [-1, 1] (tests/test_conv_fast.c,
+ *   docs/performance.md). */
 #ifndef GC_KERNELS_CONV_H
 #define GC_KERNELS_CONV_H
 
