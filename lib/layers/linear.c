@@ -147,6 +147,35 @@ static void linear_forward(const gc_layer_ctx *c) {
             for (int64_t o = 0; o < O; o++) y[n * O + o] += bias[o];
 }
 
+/* dx (I) = sum_o dy[o] W[o, :] for one row: threads take column blocks (each column is
+ * summed over o in order, so any split gives the same bits); rows with dy[o] == 0 are
+ * skipped: behind a ReLU (and more so for guided backprop or a one-hot output gradient)
+ * most are, and this product only streams W. */
+static void row_times_w(const float *dy, const float *w, int64_t O, int64_t I, float *dx) {
+    typedef float v4 __attribute__((vector_size(16)));
+    const int64_t B = 512, nb = (I + B - 1) / B;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t i0 = b * B, n = I - i0 < B ? I - i0 : B, n4 = n & ~(int64_t)3;
+        float *restrict d = dx + i0;   /* (n) */
+        memset(d, 0, (size_t)n * sizeof(float));
+        for (int64_t o = 0; o < O; o++) {
+            const float g = dy[o];
+            if (g == 0.0f) continue;
+            const float *restrict wr = w + o * I + i0;
+            const v4 gv = {g, g, g, g};
+            for (int64_t i = 0; i < n4; i += 4) {
+                v4 a, x;
+                memcpy(&a, d + i, sizeof a);
+                memcpy(&x, wr + i, sizeof x);
+                a += gv * x;
+                memcpy(d + i, &a, sizeof a);
+            }
+            for (int64_t i = n4; i < n; i++) d[i] += g * wr[i];
+        }
+    }
+}
+
 /* dx = dy W;  dW = dy^T x;  db = sum_n dy */
 static void linear_backward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { linear_backward_ref(c); return; }
@@ -156,7 +185,8 @@ static void linear_backward(const gc_layer_ctx *c) {
     const float *dy = c->dy;                      /* (N, O) */
     const float *w = c->layer->param[0];          /* (O, I) */
     float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
-    if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
+    if (c->dx && N == 1) row_times_w(dy, w, O, I, c->dx);
+    else if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
     if (c->dparam[0]) gc_gemm(tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);
     if (db)
         for (int64_t o = 0; o < O; o++) {
