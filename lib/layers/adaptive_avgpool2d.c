@@ -27,10 +27,10 @@ static gc_status apool_check(const gc_layer *l) {
 
 static gc_status apool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_adaptive_pool2d_params *p = &l->p.apool;
-    char b[96];
+    gc_status st = gc_expect_4d("adaptive_avgpool2d", in);
+    if (st) return st;
+    char b[96]; /* the input shape, for messages below */
     gc_shape_format(b, sizeof b, in);
-    if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
-        return gc_error(GC_ERR_SHAPE, "adaptive_avgpool2d expects 4-D input, got %s", b);
     *out = (gc_shape){4, {in->d[0], in->d[1], p->out_h, p->out_w}};
     if (gc_shape_numel(out) < 0)
         return gc_error(GC_ERR_SHAPE, "adaptive_avgpool2d: output size %lldx%lld for input %s overflows",

@@ -51,10 +51,10 @@ static gc_status avgpool_check(const gc_layer *l) {
 
 static gc_status avgpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_pool2d_params *p = &l->p.pool;
-    char b[96];
+    gc_status st = gc_expect_4d("avgpool2d", in);
+    if (st) return st;
+    char b[96]; /* the input shape, for messages below */
     gc_shape_format(b, sizeof b, in);
-    if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
-        return gc_error(GC_ERR_SHAPE, "avgpool2d expects 4-D input, got %s", b);
     int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->ceil_mode);
     int64_t ow = pool_out(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->ceil_mode);
     if (oh < 1 || ow < 1)

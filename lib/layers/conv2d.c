@@ -10,16 +10,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Outputs j in [*lo, *hi) whose input j*s + off lies in [0, n_in). */
-static void valid_range(int64_t off, int64_t s, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
-    int64_t a = off < 0 ? (-off - 1) / s + 1 : 0;
-    int64_t b = n_in - 1 - off >= 0 ? (n_in - 1 - off) / s + 1 : 0;
-    if (b > n_out) b = n_out;
-    if (a > b) a = b;
-    *lo = a;
-    *hi = b;
-}
-
 /* ------------------------------------------------------------ parameters */
 
 static gc_status conv_check(const gc_layer *l) {
@@ -122,7 +112,7 @@ static void conv_forward_ref(const gc_layer_ctx *c) {
                         const float wv = w[(ci * KH + u) * KW + v];
                         const int64_t off = v * DW - PW;
                         int64_t lo, hi;
-                        valid_range(off, SW, W, OW, &lo, &hi);
+                        gc_valid_range(off, SW, W, OW, &lo, &hi);
                         for (int64_t j = lo; j < hi; j++) yr[j] += wv * xr[j * SW + off];
                     }
                 }
@@ -168,7 +158,7 @@ static void conv_backward_ref(const gc_layer_ctx *c) {
                             const float wv = w[u * KW + v];
                             const int64_t off = v * DW - PW;
                             int64_t lo, hi;
-                            valid_range(off, SW, W, OW, &lo, &hi);
+                            gc_valid_range(off, SW, W, OW, &lo, &hi);
                             for (int64_t j = lo; j < hi; j++) dxr[j * SW + off] += wv * dyr[j];
                         }
                     }
@@ -195,7 +185,7 @@ static void conv_backward_ref(const gc_layer_ctx *c) {
                     for (int64_t v = 0; v < KW; v++) {
                         const int64_t off = v * DW - PW;
                         int64_t lo, hi;
-                        valid_range(off, SW, W, OW, &lo, &hi);
+                        gc_valid_range(off, SW, W, OW, &lo, &hi);
                         double s = 0;
                         for (int64_t n = 0; n < N; n++) {
                             const float *xp = x + (n * C + c0 + ci) * H * W;

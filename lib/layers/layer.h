@@ -100,6 +100,22 @@ typedef struct gc_layer_ops {
     void (*backward)(const gc_layer_ctx *c);
 } gc_layer_ops;
 
+/* The indices j in [*lo, *hi) of 0..n_out-1 whose input position
+ * off + j * step lies inside 0..n_in-1: output columns whose tap stays in
+ * the (unpadded) image, or the taps of a window starting at off. */
+static inline void gc_valid_range(int64_t off, int64_t step, int64_t n_in, int64_t n_out, int64_t *lo, int64_t *hi) {
+    int64_t a = off < 0 ? (-off - 1) / step + 1 : 0;
+    int64_t b = n_in - 1 - off >= 0 ? (n_in - 1 - off) / step + 1 : 0;
+    if (b > n_out) b = n_out;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* GC_OK for a 4-D input with every dimension >= 1, else GC_ERR_SHAPE naming
+ * the kind and the shape given. */
+gc_status gc_expect_4d(const char *kind, const gc_shape *in);
+
 /* Shared ops for kinds without parameters, checks, scratch or state. */
 gc_status gc_layer_no_check(const gc_layer *l);
 int       gc_layer_no_params(const gc_layer *l, gc_shape shapes[GC_MAX_PARAMS], const char *suffixes[GC_MAX_PARAMS]);

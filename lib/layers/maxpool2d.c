@@ -19,16 +19,6 @@ static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, i
     return o;
 }
 
-/* Taps u in [*a, *b) of a window starting at h0 (step d, k taps) that fall in [0, n). */
-static void taps(int64_t h0, int64_t d, int64_t k, int64_t n, int64_t *a, int64_t *b) {
-    int64_t lo = h0 < 0 ? (-h0 - 1) / d + 1 : 0;
-    int64_t hi = n - 1 - h0 >= 0 ? (n - 1 - h0) / d + 1 : 0;
-    if (hi > k) hi = k;
-    if (lo > hi) lo = hi;
-    *a = lo;
-    *b = hi;
-}
-
 /* ------------------------------------------------------------ parameters */
 
 static gc_status maxpool_check(const gc_layer *l) {
@@ -54,10 +44,10 @@ static gc_status maxpool_check(const gc_layer *l) {
 
 static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     const gc_pool2d_params *p = &l->p.pool;
-    char b[96];
+    gc_status st = gc_expect_4d("maxpool2d", in);
+    if (st) return st;
+    char b[96]; /* the input shape, for messages below */
     gc_shape_format(b, sizeof b, in);
-    if (in->ndim != 4 || in->d[0] < 1 || in->d[1] < 1 || in->d[2] < 1 || in->d[3] < 1)
-        return gc_error(GC_ERR_SHAPE, "maxpool2d expects 4-D input, got %s", b);
     int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h, p->ceil_mode);
     int64_t ow = pool_out(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->dilation_w, p->ceil_mode);
     if (oh < 1 || ow < 1)
@@ -95,8 +85,8 @@ static void maxpool_forward(const gc_layer_ctx *c) {
                 float best = -INFINITY;
                 int64_t bi = -1;
                 int64_t ua, ub, va, vb;
-                taps(h0, p->dilation_h, p->kernel_h, H, &ua, &ub);
-                taps(w0, p->dilation_w, p->kernel_w, W, &va, &vb);
+                gc_valid_range(h0, p->dilation_h, H, p->kernel_h, &ua, &ub);
+                gc_valid_range(w0, p->dilation_w, W, p->kernel_w, &va, &vb);
                 for (int64_t u = ua; u < ub; u++) {
                     const int64_t ih = h0 + u * p->dilation_h;
                     for (int64_t v = va; v < vb; v++) {

@@ -55,3 +55,10 @@ size_t gc_layer_no_bytes(const gc_layer *l, const gc_shape *in, const gc_shape *
     (void)l; (void)in; (void)out;
     return 0;
 }
+
+gc_status gc_expect_4d(const char *kind, const gc_shape *in) {
+    if (in->ndim == 4 && in->d[0] >= 1 && in->d[1] >= 1 && in->d[2] >= 1 && in->d[3] >= 1) return GC_OK;
+    char b[96];
+    gc_shape_format(b, sizeof b, in);
+    return gc_error(GC_ERR_SHAPE, "%s expects 4-D input, got %s", kind, b);
+}
