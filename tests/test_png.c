@@ -2,6 +2,7 @@
  * pixels = the encoder's source pixels), encoder round trips, corruption,
  * limits, conversions and the format dispatcher. */
 #include "test.h"
+#include "common/ref_image.h"
 #include "core/core.h"
 #include "image/deflate.h"
 #include <stdint.h>
@@ -15,36 +16,12 @@ static const char *fixtures[] = {
     "f_rgb8", "f_g16", "f_g4", "f_i_rgba16", "split_idat"};
 #define NFIX (int)(sizeof fixtures / sizeof fixtures[0])
 
-/* Loads a .ref ("GCRF", LE u32 w h c depth, samples LE) as a gc_image. */
-static int load_ref(const char *path, gc_image *img) {
-    size_t n;
-    uint8_t *p = test_read_file(path, &n);
-    memset(img, 0, sizeof *img);
-    if (!p || n < 20 || memcmp(p, "GCRF", 4)) { free(p); return 0; }
-    uint32_t h[4];
-    for (int i = 0; i < 4; i++) h[i] = p[4 + 4 * i] | p[5 + 4 * i] << 8 | p[6 + 4 * i] << 16 | (uint32_t)p[7 + 4 * i] << 24;
-    size_t ns = (size_t)h[0] * h[1] * h[2];
-    if (n != 20 + ns * (h[3] / 8) || gc_image_alloc(img, (int32_t)h[0], (int32_t)h[1], (int32_t)h[2], (int32_t)h[3])) { free(p); return 0; }
-    for (size_t i = 0; i < ns; i++) {
-        if (h[3] == 8) ((uint8_t *)img->data)[i] = p[20 + i];
-        else ((uint16_t *)img->data)[i] = (uint16_t)(p[20 + 2 * i] | p[21 + 2 * i] << 8);
-    }
-    free(p);
-    return 1;
-}
-
-static int same_image(const gc_image *a, const gc_image *b) {
-    if (!a->data || !b->data || a->width != b->width || a->height != b->height || a->channels != b->channels || a->bit_depth != b->bit_depth) return 0;
-    size_t n = (size_t)a->width * a->height * a->channels * (a->bit_depth / 8);
-    return memcmp(a->data, b->data, n) == 0;
-}
-
 static int decode_fixture(const char *name, gc_image *img, gc_image *ref, uint8_t **bytes, size_t *n) {
     char path[256];
     snprintf(path, sizeof path, PDIR "%s.png", name);
     *bytes = test_read_file(path, n);
     snprintf(path, sizeof path, PDIR "%s.ref", name);
-    if (!*bytes || !load_ref(path, ref)) { FAILF("%s: fixture missing", name); return 0; }
+    if (!*bytes || !test_load_ref(path, ref)) { FAILF("%s: fixture missing", name); return 0; }
     gc_status st = gc_image_decode_png(*bytes, *n, NULL, img);
     if (st) { FAILF("%s: %s: %s", name, gc_status_string(st), gc_last_error()); gc_image_release(ref); return 0; }
     return 1;
@@ -55,7 +32,7 @@ TEST(decode_matches_reference) {
         gc_image img, ref;
         uint8_t *b; size_t n;
         if (!decode_fixture(fixtures[i], &img, &ref, &b, &n)) { free(b); continue; }
-        if (!same_image(&img, &ref))
+        if (!test_same_image(&img, &ref))
             FAILF("%s: got %dx%dx%d/%d, expected %dx%dx%d/%d or pixels differ", fixtures[i], img.width, img.height,
                   img.channels, img.bit_depth, ref.width, ref.height, ref.channels, ref.bit_depth);
         gc_image_release(&img); gc_image_release(&ref); free(b);
@@ -69,7 +46,7 @@ TEST(encode_round_trips_fixtures) {
         if (!decode_fixture(fixtures[i], &img, &ref, &b, &n)) { free(b); continue; }
         CHECK_OK(gc_image_encode_png(&img, &enc, &en));
         CHECK_OK(gc_image_decode_png(enc, en, NULL, &back));
-        if (!same_image(&back, &ref)) FAILF("%s: re-encoded image differs", fixtures[i]);
+        if (!test_same_image(&back, &ref)) FAILF("%s: re-encoded image differs", fixtures[i]);
         gc_buffer_free(enc);
         gc_image_release(&back); gc_image_release(&img); gc_image_release(&ref); free(b);
     }
@@ -93,7 +70,7 @@ TEST(encode_synthetic_and_compresses) {
             uint8_t *enc; size_t en;
             CHECK_OK(gc_image_encode_png(&img, &enc, &en));
             CHECK_OK(gc_image_decode_png(enc, en, NULL, &back));
-            CHECK(same_image(&img, &back));
+            CHECK(test_same_image(&img, &back));
             if ((double)en > 0.6 * (double)(ns * (depth / 8))) FAILF("c=%d depth=%d: %zu bytes for %zu raw", c, depth, en, ns * (depth / 8));
             gc_buffer_free(enc);
             gc_image_release(&img); gc_image_release(&back);
@@ -104,7 +81,7 @@ TEST(encode_synthetic_and_compresses) {
     ((uint8_t *)one.data)[1] = 200;
     CHECK_OK(gc_image_save_png(&one, "build/test_png_one.png"));
     CHECK_OK(gc_image_load("build/test_png_one.png", NULL, &back));
-    CHECK(same_image(&one, &back));
+    CHECK(test_same_image(&one, &back));
     gc_image_release(&one); gc_image_release(&back);
     remove("build/test_png_one.png");
 }
@@ -256,12 +233,12 @@ TEST(conversions) {
     /* to_gray8 vs PIL's convert("L") */
     if (decode_fixture("rgb8", &img, &ref, &b, &n)) {
         gc_image gray;
-        CHECK(load_ref(PDIR "rgb8_gray.ref", &gray));
+        CHECK(test_load_ref(PDIR "rgb8_gray.ref", &gray));
         CHECK_OK(gc_image_to_gray8(&img, &out));
-        CHECK(same_image(&out, &gray));
+        CHECK(test_same_image(&out, &gray));
         gc_image_release(&out); gc_image_release(&gray);
         CHECK_OK(gc_image_to_rgb8(&img, &out));
-        CHECK(same_image(&out, &img));
+        CHECK(test_same_image(&out, &img));
         gc_image_release(&out); gc_image_release(&img); gc_image_release(&ref);
     }
     free(b);
@@ -288,14 +265,14 @@ TEST(dispatcher_and_files) {
     gc_image img, ref;
     size_t n;
     uint8_t *p = test_read_file(PDIR "p4_trns.png", &n);
-    CHECK(p && load_ref(PDIR "p4_trns.ref", &ref));
+    CHECK(p && test_load_ref(PDIR "p4_trns.ref", &ref));
     if (p) {
         CHECK_OK(gc_image_decode(p, n, NULL, &img));
-        CHECK(same_image(&img, &ref));
+        CHECK(test_same_image(&img, &ref));
         gc_image_release(&img);
     }
     CHECK_OK(gc_image_load(PDIR "p4_trns.png", NULL, &img));
-    CHECK(same_image(&img, &ref));
+    CHECK(test_same_image(&img, &ref));
     gc_image_release(&img); gc_image_release(&ref); free(p);
     static const uint8_t pgm[] = "P2\n2 1\n3\n0 3\n";
     CHECK_OK(gc_image_decode(pgm, sizeof pgm - 1, NULL, &img));

@@ -1,6 +1,7 @@
 /* test_pnm.c - PGM/PPM (P2/P3/P5/P6) decode against script-made fixtures
  * (checked with PIL), maxval scaling, writers, corrupt input. */
 #include "test.h"
+#include "common/ref_image.h"
 #include "core/core.h"
 #include <stdint.h>
 
@@ -10,28 +11,6 @@ static const char *fixtures[] = {"p5_255.pgm", "p6_255.ppm", "p2_255.pgm", "p3_2
                                  "p6_65535.ppm", "p5_1000.pgm", "p6_100.ppm", "p2_7.pgm", "p3_1.ppm", "p2_300.pgm"};
 #define NFIX (int)(sizeof fixtures / sizeof fixtures[0])
 
-static int load_ref(const char *path, gc_image *img) {
-    size_t n;
-    uint8_t *p = test_read_file(path, &n);
-    memset(img, 0, sizeof *img);
-    if (!p || n < 20 || memcmp(p, "GCRF", 4)) { free(p); return 0; }
-    uint32_t h[4];
-    for (int i = 0; i < 4; i++) h[i] = p[4 + 4 * i] | p[5 + 4 * i] << 8 | p[6 + 4 * i] << 16 | (uint32_t)p[7 + 4 * i] << 24;
-    size_t ns = (size_t)h[0] * h[1] * h[2];
-    if (n != 20 + ns * (h[3] / 8) || gc_image_alloc(img, (int32_t)h[0], (int32_t)h[1], (int32_t)h[2], (int32_t)h[3])) { free(p); return 0; }
-    for (size_t i = 0; i < ns; i++) {
-        if (h[3] == 8) ((uint8_t *)img->data)[i] = p[20 + i];
-        else ((uint16_t *)img->data)[i] = (uint16_t)(p[20 + 2 * i] | p[21 + 2 * i] << 8);
-    }
-    free(p);
-    return 1;
-}
-
-static int same_image(const gc_image *a, const gc_image *b) {
-    if (!a->data || !b->data || a->width != b->width || a->height != b->height || a->channels != b->channels || a->bit_depth != b->bit_depth) return 0;
-    return memcmp(a->data, b->data, (size_t)a->width * a->height * a->channels * (a->bit_depth / 8)) == 0;
-}
-
 TEST(decode_matches_reference) {
     for (int i = 0; i < NFIX; i++) {
         char path[256], rpath[256];
@@ -40,10 +19,10 @@ TEST(decode_matches_reference) {
         snprintf(rpath, sizeof rpath, NDIR "%.*s.ref", (int)strlen(fixtures[i]) - 4, fixtures[i]);
         uint8_t *p = test_read_file(path, &n);
         gc_image img, ref;
-        if (!p || !load_ref(rpath, &ref)) { FAILF("%s: fixture missing", fixtures[i]); free(p); continue; }
+        if (!p || !test_load_ref(rpath, &ref)) { FAILF("%s: fixture missing", fixtures[i]); free(p); continue; }
         gc_status st = gc_image_decode_pnm(p, n, NULL, &img);
         if (st) FAILF("%s: %s", fixtures[i], gc_last_error());
-        else if (!same_image(&img, &ref)) FAILF("%s: pixels differ", fixtures[i]);
+        else if (!test_same_image(&img, &ref)) FAILF("%s: pixels differ", fixtures[i]);
         gc_image_release(&img); gc_image_release(&ref); free(p);
     }
 }
@@ -89,12 +68,12 @@ TEST(writers_round_trip) {
                 CHECK(enc[strlen(head)] == v0 >> 8 && enc[strlen(head) + 1] == (v0 & 0xFF));
             }
             CHECK_OK(gc_image_decode_pnm(enc, en, NULL, &back));
-            CHECK(same_image(&img, &back));
+            CHECK(test_same_image(&img, &back));
             gc_buffer_free(enc);
             gc_image_release(&back);
             CHECK_OK(gc_image_save_pnm(&img, "build/test_pnm_tmp.pnm"));
             CHECK_OK(gc_image_load("build/test_pnm_tmp.pnm", NULL, &back));
-            CHECK(same_image(&img, &back));
+            CHECK(test_same_image(&img, &back));
             gc_image_release(&back); gc_image_release(&img);
         }
     }
