@@ -5,6 +5,8 @@
  * Forward keeps [x > 0] as one bit per element in the state, so backward
  * needs neither x nor y (they can be freed after the forward pass). */
 #include "layer.h"
+#include "kernels/gemm.h"
+#include "kernels/relu_simd.h"
 
 static gc_status relu_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
     (void)l;
@@ -18,43 +20,69 @@ static size_t relu_state(const gc_layer *l, const gc_shape *in, const gc_shape *
     return (size_t)((gc_shape_numel(in) + 63) / 64) * sizeof(uint64_t);
 }
 
-static void relu_forward(const gc_layer_ctx *c) {
-    const int64_t n = gc_shape_numel(&c->in), words = (n + 63) / 64;
-    const float *x = c->x; /* (n) */
-    float *y = c->y;       /* (n) */
-    uint64_t *mask = c->state; /* (words) bit i: x[i] > 0 */
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-    for (int64_t w = 0; w < words; w++) {
-        const int64_t lo = w * 64, hi = lo + 64 < n ? lo + 64 : n;
+/* ---------------------------------------------------------------- kernels */
+
+/* The reference loops (REFERENCE and PORTABLE tiers), on [lo, hi), lo a
+ * multiple of 64. */
+static void forward_scalar(const float *x, float *y, uint64_t *mask, int64_t lo, int64_t hi) {
+    for (int64_t w = lo; w < hi; w += 64) {
+        const int64_t end = w + 64 < hi ? w + 64 : hi;
         uint64_t bits = 0;
-        for (int64_t i = lo; i < hi; i++) {
+        for (int64_t i = w; i < end; i++) {
             const int pos = x[i] > 0.0f;
             y[i] = pos ? x[i] : 0.0f;
-            bits |= (uint64_t)pos << (i - lo);
+            bits |= (uint64_t)pos << (i - w);
         }
-        mask[w] = bits;
+        mask[w / 64] = bits;
+    }
+}
+
+static void backward_scalar(const uint64_t *mask, const float *dy, float *dx, int64_t lo, int64_t hi, int mode) {
+    for (int64_t w = lo; w < hi; w += 64) {
+        const int64_t end = w + 64 < hi ? w + 64 : hi;
+        const uint64_t bits = mask[w / 64];
+        for (int64_t i = w; i < end; i++) {
+            const int pos = (int)((bits >> (i - w)) & 1u);
+            const float g = dy[i];
+            const int pass = mode == GC_RELU_DECONVNET ? g > 0.0f : mode == GC_RELU_GUIDED ? pos && g > 0.0f : pos;
+            dx[i] = pass ? g : 0.0f;
+        }
+    }
+}
+
+/* Work is split in blocks of whole mask words; each block runs the kernel
+ * of the session's tier (vector kernels give the reference's bits). */
+#define RELU_BLOCK ((int64_t)64 * 256)
+
+static void relu_forward(const gc_layer_ctx *c) {
+    const int64_t n = gc_shape_numel(&c->in), blocks = (n + RELU_BLOCK - 1) / RELU_BLOCK;
+    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
+    const float *x = c->x;     /* (n) */
+    float *y = c->y;           /* (n) */
+    uint64_t *mask = c->state; /* (n / 64 rounded up) bit i: x[i] > 0 */
+#pragma omp parallel for schedule(static) if (blocks > 4)
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * RELU_BLOCK, hi = lo + RELU_BLOCK < n ? lo + RELU_BLOCK : n;
+        if (tier == GC_GEMM_AVX512) gc_relu_forward_avx512(x, y, mask, lo, hi);
+        else if (tier == GC_GEMM_AVX2) gc_relu_forward_avx2(x, y, mask, lo, hi);
+        else forward_scalar(x, y, mask, lo, hi);
     }
 }
 
 static void relu_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
-    const int64_t n = gc_shape_numel(&c->in), words = (n + 63) / 64;
-    const uint64_t *mask = c->state; /* (words) */
+    const int64_t n = gc_shape_numel(&c->in), blocks = (n + RELU_BLOCK - 1) / RELU_BLOCK;
+    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
+    const uint64_t *mask = c->state; /* (n / 64 rounded up) */
     const float *dy = c->dy;         /* (n) */
     float *dx = c->dx;               /* (n) */
-    const gc_relu_mode mode = c->relu_mode;
-#pragma omp parallel for schedule(static) if (n > (1 << 16))
-    for (int64_t w = 0; w < words; w++) {
-        const int64_t lo = w * 64, hi = lo + 64 < n ? lo + 64 : n;
-        const uint64_t bits = mask[w];
-        for (int64_t i = lo; i < hi; i++) {
-            const int pos = (int)((bits >> (i - lo)) & 1u);
-            const float g = dy[i];
-            const int pass = mode == GC_RELU_DECONVNET ? g > 0.0f
-                           : mode == GC_RELU_GUIDED    ? pos && g > 0.0f
-                                                       : pos;
-            dx[i] = pass ? g : 0.0f;
-        }
+    const int mode = (int)c->relu_mode;
+#pragma omp parallel for schedule(static) if (blocks > 4)
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t lo = b * RELU_BLOCK, hi = lo + RELU_BLOCK < n ? lo + RELU_BLOCK : n;
+        if (tier == GC_GEMM_AVX512) gc_relu_backward_avx512(mask, dy, dx, lo, hi, mode);
+        else if (tier == GC_GEMM_AVX2) gc_relu_backward_avx2(mask, dy, dx, lo, hi, mode);
+        else backward_scalar(mask, dy, dx, lo, hi, mode);
     }
 }
 

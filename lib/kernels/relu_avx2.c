@@ -1,0 +1,52 @@
+/* relu_avx2.c - ReLU with bit masks, 8 lanes: compare + movemask forward,
+ * bits expanded to lane masks backward (AVX2). */
+#include "kernels/relu_simd.h"
+#include "gradcam.h"
+#include <immintrin.h>
+
+/* Lane j all-ones where bit j of b is set. */
+static inline __m256 lanes_of(unsigned b) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    __m256i v = _mm256_and_si256(_mm256_set1_epi32((int)b), sel);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, sel));
+}
+
+void gc_relu_forward_avx2(const float *x, float *y, uint64_t *mask, int64_t lo, int64_t hi) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t w = lo; w < hi; w += 64) {
+        uint64_t bits = 0;
+        int64_t i = w, end = w + 64 < hi ? w + 64 : hi;
+        for (; i + 8 <= end; i += 8) {
+            __m256 v = _mm256_loadu_ps(x + i), m = _mm256_cmp_ps(v, zero, _CMP_GT_OQ);
+            _mm256_storeu_ps(y + i, _mm256_and_ps(v, m));
+            bits |= (uint64_t)(unsigned)_mm256_movemask_ps(m) << (i - w);
+        }
+        for (; i < end; i++) {
+            int pos = x[i] > 0.0f;
+            y[i] = pos ? x[i] : 0.0f;
+            bits |= (uint64_t)pos << (i - w);
+        }
+        mask[w / 64] = bits;
+    }
+}
+
+void gc_relu_backward_avx2(const uint64_t *mask, const float *dy, float *dx, int64_t lo, int64_t hi, int mode) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t w = lo; w < hi; w += 64) {
+        const uint64_t bits = mask[w / 64];
+        int64_t i = w, end = w + 64 < hi ? w + 64 : hi;
+        for (; i + 8 <= end; i += 8) {
+            __m256 g = _mm256_loadu_ps(dy + i), pass = lanes_of((unsigned)(bits >> (i - w)) & 0xffu);
+            if (mode != GC_RELU_NORMAL) {
+                __m256 up = _mm256_cmp_ps(g, zero, _CMP_GT_OQ);
+                pass = mode == GC_RELU_GUIDED ? _mm256_and_ps(pass, up) : up;
+            }
+            _mm256_storeu_ps(dx + i, _mm256_and_ps(g, pass));
+        }
+        for (; i < end; i++) {
+            int pos = (int)((bits >> (i - w)) & 1u), up = dy[i] > 0.0f;
+            int pass = mode == GC_RELU_NORMAL ? pos : mode == GC_RELU_GUIDED ? pos && up : up;
+            dx[i] = pass ? dy[i] : 0.0f;
+        }
+    }
+}

@@ -1,0 +1,20 @@
+/* relu_simd.h - vector ReLU kernels with the [x > 0] mask as bits (internal).
+ *
+ * Element i's bit is bit (i % 64) of mask[i / 64]. Each kernel handles
+ * elements [lo, hi) with lo a multiple of 64 and writes whole mask words, so
+ * callers split work on 64-element boundaries (threads never share a word).
+ * Results are bit-identical to the scalar loops in lib/layers/relu.c:
+ *   forward   y = x > 0 ? x : 0 (NaN -> 0), bit = [x > 0]
+ *   backward  normal dy*[bit], guided dy*[bit]*[dy > 0], deconvnet dy*[dy > 0],
+ *             a "pass" copies dy's bits (NaN passes), a block gives +0. */
+#ifndef GC_KERNELS_RELU_SIMD_H
+#define GC_KERNELS_RELU_SIMD_H
+
+#include <stdint.h>
+
+void gc_relu_forward_avx512(const float *x, float *y, uint64_t *mask, int64_t lo, int64_t hi);
+void gc_relu_backward_avx512(const uint64_t *mask, const float *dy, float *dx, int64_t lo, int64_t hi, int mode);
+void gc_relu_forward_avx2(const float *x, float *y, uint64_t *mask, int64_t lo, int64_t hi);
+void gc_relu_backward_avx2(const uint64_t *mask, const float *dy, float *dx, int64_t lo, int64_t hi, int mode);
+
+#endif
