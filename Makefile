@@ -62,13 +62,17 @@ $(STAMP): FORCE
 	@mkdir -p build
 	@if [ "$$(cat $@ 2>/dev/null)" != "$(CONFIG)" ]; then echo "$(CONFIG)" > $@; fi
 
+# Kernels are built at -O3 (branch-free loops there are written to be
+# vectorised by the compiler); the rest of the library at $(OPT).
+$(B)/lib/kernels/%.o: KFLAGS := -O3
+
 # Per-ISA kernels: only these files get ISA flags; dispatch is at run time.
 $(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma
 $(B)/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(KFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ) $(STAMP)
 	@rm -f $@

@@ -3,6 +3,8 @@
  *   (padding counts as -inf; ties keep the first maximum in scan order, NaN wins).
  *   state: argmax (int64 index ih*W + iw within the plane) per output, for backward. */
 #include "layer.h"
+#include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,17 +78,54 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const float *x = c->x;      /* (N, C, H, W) */
     float *y = c->y;            /* (N, C, OH, OW) */
     int64_t *arg = c->state;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
+    const int fast = p->dilation_h == 1 && p->dilation_w == 1;
+    const int pool2x2 = fast && p->kernel_h == 2 && p->kernel_w == 2 && p->stride_w == 2 &&
+                        gc_gemm_resolve((gc_gemm_tier)c->kernels) != GC_GEMM_REFERENCE;
+    const int64_t w_first = -p->pad_w; /* left edge of window 0 */
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < NC; t++) {
         const float *xp = x + t * H * W;
-        for (int64_t i = 0; i < OH; i++)
-            for (int64_t j = 0; j < OW; j++) {
-                const int64_t h0 = i * p->stride_h - p->pad_h, w0 = j * p->stride_w - p->pad_w;
+        for (int64_t i = 0; i < OH; i++) {
+            const int64_t h0 = i * p->stride_h - p->pad_h;
+            int64_t ua = 0, ub = p->kernel_h; /* clip only windows that leave the image */
+            if (h0 < 0 || h0 + (p->kernel_h - 1) * p->dilation_h >= H)
+                gc_valid_range(h0, p->dilation_h, H, p->kernel_h, &ua, &ub);
+            const int row_inside = ua == 0 && ub == p->kernel_h;
+            int64_t j = 0;
+            if (pool2x2 && row_inside) {
+                /* the leading run of windows inside the image (VGG: the whole row) */
+                int64_t n = (W - w_first) / 2;
+                if (n > OW) n = OW;
+                if (w_first >= 0 && n > 0) {
+                    gc_maxpool2x2_row(xp + h0 * W + w_first, W, h0 * W + w_first, n, y + (t * OH + i) * OW,
+                                      arg + (t * OH + i) * OW);
+                    j = n;
+                }
+            }
+            for (; j < OW; j++) {
+                const int64_t w0 = j * p->stride_w - p->pad_w;
+                if (fast && row_inside && w0 >= 0 && w0 + p->kernel_w <= W) {
+                    /* whole window inside, dilation 1: branch-free scan, the same
+                       rule as below (first maximum wins, a NaN always takes over) */
+                    const float *wp = xp + h0 * W + w0;
+                    float best = wp[0];
+                    int64_t bi = h0 * W + w0;
+                    for (int64_t u = 0; u < p->kernel_h; u++)
+                        for (int64_t v = (u == 0); v < p->kernel_w; v++) {
+                            const float xv = wp[u * W + v];
+                            const int take = (xv > best) | (xv != xv);
+                            best = take ? xv : best;
+                            bi = take ? (h0 + u) * W + w0 + v : bi;
+                        }
+                    y[(t * OH + i) * OW + j] = best;
+                    arg[(t * OH + i) * OW + j] = bi;
+                    continue;
+                }
                 float best = -INFINITY;
                 int64_t bi = -1;
-                int64_t ua, ub, va, vb;
-                gc_valid_range(h0, p->dilation_h, H, p->kernel_h, &ua, &ub);
-                gc_valid_range(w0, p->dilation_w, W, p->kernel_w, &va, &vb);
+                int64_t va = 0, vb = p->kernel_w;
+                if (w0 < 0 || w0 + (p->kernel_w - 1) * p->dilation_w >= W)
+                    gc_valid_range(w0, p->dilation_w, W, p->kernel_w, &va, &vb);
                 for (int64_t u = ua; u < ub; u++) {
                     const int64_t ih = h0 + u * p->dilation_h;
                     for (int64_t v = va; v < vb; v++) {
@@ -101,6 +140,7 @@ static void maxpool_forward(const gc_layer_ctx *c) {
                 y[(t * OH + i) * OW + j] = best;
                 arg[(t * OH + i) * OW + j] = bi;
             }
+        }
     }
 }
 

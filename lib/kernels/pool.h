@@ -1,0 +1,14 @@
+/* pool.h - vectorisable pooling kernels (internal). */
+#ifndef GC_KERNELS_POOL_H
+#define GC_KERNELS_POOL_H
+
+#include <stdint.h>
+
+/* Max over n 2x2 windows of rows r0 and r0 + W (plane width W), windows at
+ * columns 2j, 2j + 1 for j < n, written to y[j], and the winner's index in
+ * the plane, base + its offset, to arg[j]. The rule is max-pool's: scan order
+ * (0,0) (0,1) (1,0) (1,1), a larger value or a NaN takes over. Branch-free,
+ * so the compiler vectorises it. */
+void gc_maxpool2x2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg);
+
+#endif
