@@ -234,6 +234,8 @@ static void linear_case(int64_t n, int64_t in, int64_t out, int bias) {
 TEST(linear_all_tiers_vs_reference) {
     linear_case(1, 1000, 37, 1);
     linear_case(1, 1030, 9, 1);   /* 3 column blocks of 512, the last one 6 wide */
+    linear_case(1, 9001, 40, 1);  /* 4 blocks of 2256 columns, the last one 2233 wide */
+    linear_case(1, 40000, 12, 0); /* blocks of 8192, the last one 7232 wide */
     linear_case(1, 3, 5, 0);
     linear_case(2, 77, 129, 1);
     linear_case(8, 513, 33, 1);
