@@ -112,6 +112,11 @@ static inline void gc_valid_range(int64_t off, int64_t step, int64_t n_in, int64
     *hi = b;
 }
 
+/* PyTorch's pooling_output_shape: outputs of a window of k taps, dilation
+ * d, stride s over n inputs padded by p on both sides (ceil mode drops a
+ * last window that would start in the right padding); -1 on overflow. */
+int64_t gc_pool_out_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode);
+
 /* GC_OK for a 4-D input with every dimension >= 1, else GC_ERR_SHAPE naming
  * the kind and the shape given. */
 gc_status gc_expect_4d(const char *kind, const gc_shape *in);

@@ -9,18 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------- helpers */
-
-/* PyTorch's pooling_output_shape; -1 on overflow. */
-static int64_t pool_out(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode) {
-    int64_t num;
-    if (gc_add_i64(n, 2 * p, &num) || (ceil_mode && gc_add_i64(num, s - 1, &num))) return -1;
-    num -= d * (k - 1) + 1;
-    int64_t o = (num >= 0 ? num / s : -((-num - 1) / s + 1)) + 1;
-    if (ceil_mode && (o - 1) * s >= n + p) o--;
-    return o;
-}
-
 /* ------------------------------------------------------------ parameters */
 
 static gc_status maxpool_check(const gc_layer *l) {
@@ -50,8 +38,8 @@ static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     if (st) return st;
     char b[96]; /* the input shape, for messages below */
     gc_shape_format(b, sizeof b, in);
-    int64_t oh = pool_out(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h, p->ceil_mode);
-    int64_t ow = pool_out(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->dilation_w, p->ceil_mode);
+    int64_t oh = gc_pool_out_size(in->d[2], p->kernel_h, p->stride_h, p->pad_h, p->dilation_h, p->ceil_mode);
+    int64_t ow = gc_pool_out_size(in->d[3], p->kernel_w, p->stride_w, p->pad_w, p->dilation_w, p->ceil_mode);
     if (oh < 1 || ow < 1)
         return gc_error(GC_ERR_SHAPE, "maxpool2d: input %s is too small for kernel %lldx%lld (dilation %lldx%lld, padding %lldx%lld)",
                         b, (long long)p->kernel_h, (long long)p->kernel_w, (long long)p->dilation_h,

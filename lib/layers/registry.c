@@ -62,3 +62,12 @@ gc_status gc_expect_4d(const char *kind, const gc_shape *in) {
     gc_shape_format(b, sizeof b, in);
     return gc_error(GC_ERR_SHAPE, "%s expects 4-D input, got %s", kind, b);
 }
+
+int64_t gc_pool_out_size(int64_t n, int64_t k, int64_t s, int64_t p, int64_t d, int ceil_mode) {
+    int64_t num;
+    if (gc_add_i64(n, 2 * p, &num) || (ceil_mode && gc_add_i64(num, s - 1, &num))) return -1;
+    num -= d * (k - 1) + 1;
+    int64_t o = (num >= 0 ? num / s : -((-num - 1) / s + 1)) + 1;
+    if (ceil_mode && (o - 1) * s >= n + p) o--;
+    return o;
+}
