@@ -73,15 +73,24 @@ gc_status gc_image_load(const char *path, const gc_image_limits *limits, gc_imag
     return st;
 }
 
-gc_status gc_image_write_file(const char *path, const uint8_t *buf, size_t n) {
-    if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "image: NULL path");
+gc_status gc_image_save_encoded(const gc_image *img, const char *path, const char *fmt,
+                                gc_status (*encode)(const gc_image *, uint8_t **, size_t *)) {
+    if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: NULL path", fmt);
+    uint8_t *buf;
+    size_t n;
+    gc_status st = encode(img, &buf, &n);
+    if (st) return st;
     FILE *f = fopen(path, "wb");
-    if (!f) return gc_error(GC_ERR_IO, "%s: %s", path, strerror(errno));
-    size_t put = fwrite(buf, 1, n, f);
-    int e = errno;
-    if (fclose(f) != 0 && put == n) { put = 0; e = errno; }
-    if (put != n) return gc_error(GC_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    return GC_OK;
+    if (!f) {
+        st = gc_error(GC_ERR_IO, "%s: %s", path, strerror(errno));
+    } else {
+        size_t put = fwrite(buf, 1, n, f);
+        int e = errno;
+        if (fclose(f) != 0 && put == n) { put = 0; e = errno; }
+        if (put != n) st = gc_error(GC_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    gc_free(buf);
+    return st;
 }
 
 /* ---- Conversions ------------------------------------------------------------------- */

@@ -22,8 +22,11 @@ static inline gc_status gc_image_check_size(const gc_image_limits *lim, int64_t 
     return GC_OK;
 }
 
-/* Writes n bytes to path; GC_ERR_IO naming the path and strerror on failure. */
-gc_status gc_image_write_file(const char *path, const uint8_t *buf, size_t n);
+/* Encodes img with `encode` (e.g. gc_image_encode_png) and writes the bytes
+ * to path; GC_ERR_IO naming the path and strerror on a write failure. fmt
+ * names the format in messages. */
+gc_status gc_image_save_encoded(const gc_image *img, const char *path, const char *fmt,
+                                gc_status (*encode)(const gc_image *, uint8_t **, size_t *));
 
 /* Checks that img is a usable image (data, size, 1..4 channels, 8/16 bit);
  * GC_ERR_INVALID_ARGUMENT naming `who` otherwise. */

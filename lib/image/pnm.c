@@ -108,12 +108,5 @@ gc_status gc_image_encode_pnm(const gc_image *img, uint8_t **out, size_t *out_le
 }
 
 gc_status gc_image_save_pnm(const gc_image *img, const char *path) {
-    uint8_t *buf;
-    size_t n;
-    if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "pnm: NULL path");
-    gc_status st = gc_image_encode_pnm(img, &buf, &n);
-    if (st) return st;
-    st = gc_image_write_file(path, buf, n);
-    gc_free(buf);
-    return st;
+    return gc_image_save_encoded(img, path, "pnm", gc_image_encode_pnm);
 }
