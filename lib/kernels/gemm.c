@@ -95,6 +95,8 @@ gc_gemm_blocking gc_gemm_blocks(gc_gemm_tier tier) {
     return b;
 }
 
+gc_gemm_ukernel gc_gemm_kernel_of(gc_gemm_tier tier) { return gemm_impls[gc_gemm_resolve(tier)].kernel; }
+
 /* ---- workspace: two packing slots (double buffering), each a B block (KC x NC) and an
  * A chunk (MA x KC, MA = GEMM_MA_BLOCKS * MC rows), 16-float aligned ---- */
 

@@ -118,6 +118,10 @@ void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
 typedef void (*gc_gemm_ukernel)(int64_t k, const float *a, const float *b, float *c,
                                 int64_t ldc, float alpha, float beta, int m, int n);
 
+/* Micro-kernel of `tier` after gc_gemm_resolve (MR x NR from gc_gemm_blocks); NULL for
+ * REFERENCE. For callers that write packed panels themselves (Winograd). */
+gc_gemm_ukernel gc_gemm_kernel_of(gc_gemm_tier tier);
+
 void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n);
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,

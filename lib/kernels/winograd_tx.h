@@ -188,4 +188,126 @@ static void output_transform(const gc_winograd *p, const wg_plan *q, const float
     }
 }
 
-const gc_wg_tx WG_TX_NAME = {weight_transform, input_transform, output_transform};
+/* ---------------------------------------------------------------- packed schedule */
+
+/* One 6x6 input tile row block: d (6 rows, 16 tiles) of channel c, segment s -> o (36, 16). */
+static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c, const wg_seg *s, v16 o[36]) {
+    const float *xp = x + (s->n * p->C + c) * p->H * p->W;     /* (H, W) */
+    const int64_t w0 = 4 * s->tx - p->PW;                     /* first input column */
+    const int64_t a = w0 < 0 ? -w0 : 0, e = p->W - w0 < 4 * s->cnt + 2 ? p->W - w0 : 4 * s->cnt + 2;
+    float b[6][68];                                           /* the 6 input rows, zero-padded */
+    v16 d[6][6], t[6][6], col[6], o6[6];
+    for (int r = 0; r < 6; r++) {
+        const int64_t ih = 4 * s->ty - p->PH + r;
+        memset(b[r], 0, sizeof b[r]);
+        if (ih >= 0 && ih < p->H && e > a) memcpy(b[r] + a, xp + ih * p->W + w0 + a, (size_t)(e - a) * sizeof(float));
+        deinterleave4(b[r], d[r]);
+    }
+    for (int r = 0; r < 6; r++) bt6(d[r], t[r]);            /* rows: t = d B */
+    for (int j = 0; j < 6; j++) {                             /* columns: B^T t */
+        for (int r = 0; r < 6; r++) col[r] = t[r][j];
+        bt6(col, o6);
+        for (int i = 0; i < 6; i++) o[i * 6 + j] = o6[i];
+    }
+}
+
+/* A = V^T (36, np, C, mr), np = ceil(tc / mr): tile t's row of xi at ((xi*np + t/mr)*C + c)*mr + t%mr;
+ * rows past tc zero. Orphaned omp for (no barrier of its own beyond the loop's). */
+static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
+                         float *A) {
+    const int64_t C = p->C, ns = seg_count(q, t0, tc), np = (tc + mr - 1) / mr, xs = np * C * mr;
+#pragma omp for schedule(dynamic, 8)
+    for (int64_t it = 0; it < C * ns; it++) {
+        const int64_t c = it / ns;
+        wg_seg s;
+        if (!seg_of(q, t0, tc, it % ns, &s)) continue;
+        v16 o[36];
+        float ls[36][16];                                     /* (xi, tile of the segment) */
+        int64_t off[16];                                      /* tile l of the segment -> panel offset */
+        input_tile16(p, x, c, &s, o);
+        memcpy(ls, o, sizeof ls);
+        for (int l = 0; l < s.cnt; l++) off[l] = ((s.tl + l) / mr) * C * mr + (s.tl + l) % mr + c * mr;
+        for (int xi = 0; xi < 36; xi++)
+            for (int l = 0; l < s.cnt; l++) A[xi * xs + off[l]] = ls[xi][l];
+        if (s.tl + s.cnt == tc)                               /* pad rows of the last panel */
+            for (int64_t t = tc; t < np * mr; t++)
+                for (int xi = 0; xi < 36; xi++) A[xi * xs + (t / mr) * C * mr + t % mr + c * mr] = 0.0f;
+    }
+}
+
+/* B = U^T (36, WG_OCH/nr, cb, nr): output channel o0 + j, input channel c0 + k of xi at
+ * ((xi*(WG_OCH/nr) + j/nr)*cb + k)*nr + j%nr; zero for o >= O. nr is 8 or a multiple of 16. */
+static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
+                           float *B) {
+    const int64_t C = p->C, O = p->O, np = WG_OCH / nr;
+    for (int64_t k = 0; k < cb; k++) {
+        const int64_t c = c0 + k;
+        for (int h = 0; h < WG_OCH / 16; h++) {
+            const int64_t ob = o0 + 16 * h, n = O - ob < 16 ? (O - ob > 0 ? O - ob : 0) : 16;
+            float gs[9][16] = {{0}};                          /* taps, output-channel-minor */
+            v16 g[3][3], t[6][3], r[6];
+            if (!p->flip)
+                for (int64_t l = 0; l < n; l++)
+                    for (int u = 0; u < 9; u++) gs[u][l] = w[((ob + l) * C + c) * 9 + u];
+            else
+                for (int64_t l = 0; l < n; l++)
+                    for (int u = 0; u < 9; u++) gs[u][l] = w[(c * O + ob + l) * 9 + 8 - u];
+            memcpy(g, gs, sizeof g);
+            for (int j = 0; j < 3; j++) {                     /* columns: t[.][j] = G g[.][j] */
+                v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
+                g6(col, o6);
+                for (int i = 0; i < 6; i++) t[i][j] = o6[i];
+            }
+            for (int i = 0; i < 6; i++) {                     /* rows: U[i][.] = t[i][.] G^T */
+                g6(t[i], r);
+                for (int j = 0; j < 6; j++) {
+                    const int64_t xi = i * 6 + j;
+                    if (nr >= 16) {
+                        *(v16u *)(B + ((xi * np + 16 * h / nr) * cb + k) * nr + 16 * h % nr) = r[j];
+                    } else {                                  /* nr == 8: two panels */
+                        float *d0 = B + ((xi * np + 2 * h) * cb + k) * nr, *d1 = d0 + cb * nr;
+                        memcpy(d0, &r[j], 8 * sizeof(float));
+                        memcpy(d1, (const float *)&r[j] + 8, 8 * sizeof(float));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* y[:, o0 : min(o0 + WG_OCH, O)] of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH), plus bias. */
+static void output_packed(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0,
+                          int64_t tc, const float *bias, float *y) {
+    const int64_t TT = q->TH * q->TW, O = p->O;
+    for (int64_t tl = 0; tl < tc; tl++) {
+        const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
+        const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = p->OW - 4 * tx < 4 ? p->OW - 4 * tx : 4;
+        for (int h = 0; h < WG_OCH / 16 && o0 + 16 * h < O; h++) {
+            const int64_t ob = o0 + 16 * h, nl = O - ob < 16 ? O - ob : 16;
+            v16 m[6][6], tt[4][6], col[6], r4[4];
+            float bs[16] = {0}, res[4][4][16];                /* bias; (row, column, output channel) */
+            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = *(const v16u *)(Mt + (i * tc + tl) * WG_OCH + 16 * h);
+            for (int j = 0; j < 6; j++) {                     /* columns: A^T m */
+                for (int r = 0; r < 6; r++) col[r] = m[r][j];
+                at4(col, r4);
+                for (int i = 0; i < 4; i++) tt[i][j] = r4[i];
+            }
+            if (bias) memcpy(bs, bias + ob, (size_t)nl * sizeof(float));
+            v16 bv;
+            memcpy(&bv, bs, sizeof bv);
+            for (int i = 0; i < 4; i++) {                     /* rows: t A */
+                at4(tt[i], r4);
+                for (int j = 0; j < 4; j++) r4[j] += bv;
+                memcpy(res[i], r4, sizeof res[i]);
+            }
+            for (int64_t l = 0; l < nl; l++) {
+                float *yp = y + ((n * O + ob + l) * p->OH + 4 * ty) * p->OW + 4 * tx;   /* (OH, OW) */
+                for (int64_t i = 0; i < nh; i++)
+                    for (int64_t j = 0; j < nw; j++) yp[i * p->OW + j] = res[i][j][l];
+            }
+        }
+    }
+}
+
+const gc_wg_tx WG_TX_NAME = {weight_transform, input_transform, output_transform,
+                             input_packed, weights_packed, output_packed};
