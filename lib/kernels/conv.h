@@ -60,4 +60,62 @@ size_t gc_winograd_workspace(const gc_winograd *p);
 void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
                      const float *bias, float *y, float *ws);
 
+/* ---- direct convolution, stride 1 (conv_direct.c) ----
+ * y = conv(x, w) + bias for one image and one group, any kernel size, padding and dilation,
+ * stride 1, without im2col: the input is copied once with its zero border (Hp x Wp rows),
+ * and output pixels are numbered flat over padded rows, q = i*Wp + j, so that the NR
+ * pixels of a micro-panel read NR consecutive floats of the padded input for every tap
+ * (c, u, v) at offset c*Hp*Wp + u*DH*Wp + v*DW. Columns j >= OW are computed and never
+ * stored. The weights are packed into MR-row panels; the micro-kernel (per ISA) runs a
+ * K block of taps for an MR x NR tile and stores through a lane map (gc_dc_map) straight
+ * into y. Threads split output rows (small filters: each thread pads its own row bands)
+ * or output-channel panels (large filters); each y element is summed in the same order
+ * for any thread count.
+ * flip = 0: w is (Co, Ci, KH, KW). flip = 1: w is (Ci, Co, KH, KW) used with flipped taps,
+ * w'[o, c, u, v] = w[c, o, KH-1-u, KW-1-v]: the input gradient of a stride-1 convolution
+ * is gc_dconv with flip = 1, in = dy, out = dx and padding (K-1)*D - P (must be >= 0). */
+typedef struct gc_dconv {
+    int64_t Ci, H, W;       /* input channels and size */
+    int64_t Co, OH, OW;     /* output channels and size (OH = H + 2PH - DH(KH-1)) */
+    int64_t KH, KW, PH, PW, DH, DW;
+    int flip;
+} gc_dconv;
+
+/* Floats of scratch gc_dconv_run needs (any tier, up to GC_DC_SLOTS threads); SIZE_MAX on
+ * overflow. */
+size_t gc_dconv_workspace(const gc_dconv *p);
+
+/* y (Co, OH, OW) = x (Ci, H, W) convolved with w (+ bias (Co) or NULL). tier: a packed gc_gemm
+ * tier (REFERENCE is treated as PORTABLE). ws: gc_dconv_workspace floats. */
+void gc_dconv_run(gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
+                  const float *bias, float *y, float *ws);
+
+/* Micro-kernel interface. Lane l (< NR) of an output tile is flat pixel q0 + l; the map
+ * lists up to GC_DC_MAXSEG segments of lanes lying in one output row: lanes with bit l of
+ * mask[s] go to y_row + dst[s] + l. */
+#define GC_DC_MAXSEG 48
+#define GC_DC_SLOTS 16   /* most threads one gc_dconv_run uses */
+typedef struct gc_dc_map {
+    int nseg;
+    int64_t dst[GC_DC_MAXSEG];
+    uint64_t mask[GC_DC_MAXSEG];
+} gc_dc_map;
+
+/* acc (MR x NR) = (load ? y : bias or 0) + sum_p a[r*rs + p*ks] * b[off[p] + l], then
+ * stored through map into rows r < m of y (row stride ldy). a: weights, packed (rs = 1,
+ * ks = MR) or rows of the weight matrix (rs = K, ks = 1); b: padded input at lane 0 of
+ * the panel; off: k tap offsets. */
+typedef void (*gc_dc_ukernel)(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                              float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                              const float *bias);
+void gc_dconv_ukernel_portable_4x16(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                    float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                    const float *bias);
+void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                const float *bias);
+void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                  float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                  const float *bias);
+
 #endif

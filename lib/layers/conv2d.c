@@ -215,6 +215,8 @@ typedef struct conv_plan {
     int pointwise;              /* 1x1, stride 1, no padding: col is the input itself */
     int wino_fwd, wino_bwd;     /* Winograd for the forward / input gradient */
     gc_winograd wf, wb;         /* their problems */
+    int direct_fwd, direct_bwd; /* else direct stride-1 convolution (per image and group) */
+    gc_dconv df, db;            /* its problems */
 } conv_plan;
 
 /* Winograd pays off from a few channels on, unless the batch has few 4x4 output tiles and
@@ -247,6 +249,15 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
+    /* Direct: stride 1 (1x1 without padding is a plain GEMM already); the input gradient
+     * as a convolution of dy needs padding (K-1)*D - P >= 0. */
+    const int64_t eh = (p->kernel_h - 1) * p->dilation_h, ew = (p->kernel_w - 1) * p->dilation_w;
+    q->direct_fwd = p->stride_h == 1 && p->stride_w == 1 && !q->pointwise;
+    q->direct_bwd = q->direct_fwd && p->pad_h <= eh && p->pad_w <= ew;
+    q->df = (gc_dconv){q->g.C, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
+                       p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0};
+    q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
+                       eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1};
 }
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
@@ -273,6 +284,8 @@ static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_sha
     s = col + g;
     if (q.wino_fwd) s = max_size(s, gc_winograd_workspace(&q.wf));
     if (q.wino_bwd) s = max_size(s, gc_winograd_workspace(&q.wb));
+    if (q.direct_fwd) s = max_size(s, gc_dconv_workspace(&q.df));
+    if (q.direct_bwd) s = max_size(s, gc_dconv_workspace(&q.db));
     return s;
 }
 
@@ -291,6 +304,13 @@ static void conv_forward(const gc_layer_ctx *c) {
     conv_plan_make(c->layer, &c->in, &c->out, &q);
     if (q.wino_fwd) { gc_winograd_run(tier, &q.wf, x, wt, bias, y, c->ws); return; }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
+    if (q.direct_fwd) {
+        for (int64_t n = 0; n < q.N; n++)
+            for (int64_t gr = 0; gr < q.G; gr++)
+                gc_dconv_run(tier, &q.df, x + (n * q.G + gr) * CG * HW, wt + gr * q.OG * q.K,
+                             bias ? bias + gr * q.OG : NULL, y + (n * q.G + gr) * q.OG * q.P, c->ws);
+        return;
+    }
     float *col = c->ws;                                       /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
     for (int64_t n = 0; n < q.N; n++)
@@ -335,6 +355,11 @@ static void conv_backward(const gc_layer_ctx *c) {
 
     if (dx && q.wino_bwd) {
         gc_winograd_run(tier, &q.wb, dy, wt, NULL, dx, c->ws);
+    } else if (dx && q.direct_bwd) {
+        for (int64_t n = 0; n < q.N; n++)
+            for (int64_t gr = 0; gr < q.G; gr++)
+                gc_dconv_run(tier, &q.db, dy + (n * q.G + gr) * q.OG * q.P, wt + gr * q.OG * q.K, NULL,
+                             dx + (n * q.G + gr) * CG * HW, c->ws);
     } else if (dx) {
         if (!q.pointwise) memset(dx, 0, (size_t)(q.N * q.G * CG * HW) * sizeof(float));
         for (int64_t n = 0; n < q.N; n++)

@@ -1,0 +1,289 @@
+/* conv_direct.c - stride-1 direct convolution on the padded input (contract in conv.h):
+ * plan, padding, weight packing, the threaded driver and the portable 4x16 micro-kernel.
+ *
+ * Loops per thread: K block (CB input channels) | NR-pixel panel (its lane map) | MR-row
+ * weight panel -> micro-kernel. The taps of one K block of one panel (CB x KH rows of
+ * NR + KW floats) stay in L1 while every weight panel passes over them; later K blocks add
+ * to the partial sums in y. */
+#include "kernels/conv.h"
+#include "core/core.h"
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define GC_OMP(x) _Pragma(#x)
+#else
+#define GC_OMP(x)
+#endif
+
+/* ---------------------------------------------------------------- plan */
+
+#define DC_KC 256                  /* taps per K block (rounded to whole channels) */
+#define DC_ROWS_A ((int64_t)1 << 18) /* packed weights up to this many floats: split rows */
+#define DC_BAND ((int64_t)1 << 17) /* floats of one padded row band (rows split) */
+
+typedef struct dc_impl { gc_dc_ukernel kernel; int mr, nr; } dc_impl;
+
+/* Every tier's kernel with its register block; [0] portable, [1] AVX2, [2] AVX-512. */
+static const dc_impl dc_impls[3] = {
+    {gc_dconv_ukernel_portable_4x16, 4, 16},
+    {gc_dconv_ukernel_avx2_4x24, 4, 24},
+    {gc_dconv_ukernel_avx512_8x48, 8, 48},
+};
+
+static const dc_impl *dc_impl_of(gc_gemm_tier tier) {
+    switch (gc_gemm_resolve(tier == GC_GEMM_REFERENCE ? GC_GEMM_PORTABLE : tier)) {
+    case GC_GEMM_AVX512: return &dc_impls[2];
+    case GC_GEMM_AVX2: return &dc_impls[1];
+    default: return &dc_impls[0];
+    }
+}
+
+typedef struct dc_plan {
+    int64_t Hp, Wp, KK, K;   /* padded input size, taps per channel, taps */
+    int64_t CB, KC;          /* input channels and taps per K block */
+    int64_t np;              /* MR-row panels of output channels */
+    int rows;                /* 1: threads split output rows and pad their own row bands;
+                                0: one shared padded input, threads split weight panels */
+    int64_t R, cs;           /* output rows per band; channel stride of the padded buffer */
+    size_t off, a, src;      /* floats: tap offsets (int64), packed weight panels, padded input(s) */
+} dc_plan;
+
+static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+/* 0 on success, 1 on overflow. */
+static int dc_plan_make(const gc_dconv *p, const dc_impl *im, dc_plan *q) {
+    int64_t t, slack, band;
+    q->Hp = p->H + 2 * p->PH;
+    q->Wp = p->W + 2 * p->PW;
+    q->KK = p->KH * p->KW;
+    if (gc_mul_i64(p->Ci, q->KK, &q->K)) return 1;
+    q->CB = DC_KC / q->KK < 1 ? 1 : DC_KC / q->KK;
+    if (q->CB > p->Ci) q->CB = p->Ci;
+    q->KC = q->CB * q->KK;
+    q->np = (p->Co + im->mr - 1) / im->mr;
+    if (gc_mul_i64(q->np * im->mr, q->K, &t) || t > (int64_t)(SIZE_MAX / 8)) return 1;
+    q->a = r16((size_t)(p->flip ? t : im->mr * q->K));   /* flipped: all panels; else the last */
+    q->off = r16((size_t)q->KC * 2);
+    slack = im->nr + (p->KW - 1) * p->DW;
+    q->rows = t <= DC_ROWS_A;
+    if (q->rows) {
+        const int64_t halo = (p->KH - 1) * p->DH;
+        q->R = DC_BAND / (p->Ci * q->Wp > 0 ? p->Ci * q->Wp : 1) - halo;
+        if (q->R < 1) q->R = 1;
+        if (q->R > p->OH) q->R = p->OH;
+        if (gc_mul_i64(q->R + halo, q->Wp, &q->cs) || gc_mul_i64(q->cs, p->Ci, &band) ||
+            band > (int64_t)(SIZE_MAX / 8 / GC_DC_SLOTS) - slack)
+            return 1;
+        q->src = r16((size_t)(band + slack)) * GC_DC_SLOTS;
+    } else {
+        if (gc_mul_i64(q->Hp, q->Wp, &q->cs) || gc_mul_i64(q->cs, p->Ci, &band) ||
+            band > (int64_t)(SIZE_MAX / 8) - slack)
+            return 1;
+        q->src = r16((size_t)(band + slack));
+    }
+    return q->off > SIZE_MAX / 4 - q->a - q->src;
+}
+
+size_t gc_dconv_workspace(const gc_dconv *p) {
+    size_t s = 0;
+    for (int i = 0; i < 3; i++) {   /* the largest of every tier, whatever this CPU runs */
+        dc_plan q;
+        if (dc_plan_make(p, &dc_impls[i], &q)) return SIZE_MAX;
+        if (q.off + q.a + q.src > s) s = q.off + q.a + q.src;
+    }
+    return s;
+}
+
+/* ---------------------------------------------------------------- operands */
+
+/* dst[c * cs + r * Wp + j] = padded input row row0 + r of channel c, for c in [c0, c1). */
+static void dc_pad(const gc_dconv *p, int64_t Wp, const float *x, int64_t c0, int64_t c1,
+                   int64_t row0, int64_t nrow, float *dst, int64_t cs) {
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = 0; r < nrow; r++) {
+            const int64_t ih = row0 + r - p->PH;
+            float *d = dst + c * cs + r * Wp;   /* (Wp) */
+            if (ih < 0 || ih >= p->H) { memset(d, 0, (size_t)Wp * sizeof(float)); continue; }
+            memset(d, 0, (size_t)p->PW * sizeof(float));
+            memcpy(d + p->PW, x + (c * p->H + ih) * p->W, (size_t)p->W * sizeof(float));
+            memset(d + p->PW + p->W, 0, (size_t)(Wp - p->PW - p->W) * sizeof(float));
+        }
+}
+
+/* Weight panel ip: ap[k * MR + r] = A[ip*MR + r][k], k = c*KK + t, rows >= Co zero;
+ * A[o][c*KK + t] = w[(o*Ci + c)*KK + t], or w[(c*Co + o)*KK + KK-1-t] when flipped. */
+static void dc_pack(const gc_dconv *p, const dc_plan *q, int mr, const float *w, int64_t ip,
+                    float *ap) {
+    const int m = (int)(p->Co - ip * mr < mr ? p->Co - ip * mr : mr);
+    if (!p->flip && m == mr) {   /* mr row streams in, one contiguous stream out */
+        const float *w0 = w + ip * mr * q->K;   /* (mr, K) */
+        for (int64_t k = 0; k < q->K; k++, ap += mr)
+            for (int r = 0; r < mr; r++) ap[r] = w0[r * q->K + k];
+        return;
+    }
+    for (int r = 0; r < mr; r++) {
+        const int64_t o = ip * mr + r;
+        if (r >= m) {
+            for (int64_t k = 0; k < q->K; k++) ap[k * mr + r] = 0.0f;
+        } else if (!p->flip) {
+            const float *wo = w + o * q->K;   /* (Ci * KK) */
+            for (int64_t k = 0; k < q->K; k++) ap[k * mr + r] = wo[k];
+        } else {
+            for (int64_t c = 0; c < p->Ci; c++) {
+                const float *wc = w + (c * p->Co + o) * q->KK;   /* (KK) */
+                for (int64_t t = 0; t < q->KK; t++) ap[(c * q->KK + t) * mr + r] = wc[q->KK - 1 - t];
+            }
+        }
+    }
+}
+
+/* Weights of panel ip as the kernel reads them (a[r*rs + k*ks]): rows of w itself when
+ * they are whole and not flipped, else packed into ap by dc_pack. */
+static int dc_packed(const gc_dconv *p, int mr, int64_t ip) { return p->flip || (ip + 1) * mr > p->Co; }
+
+static float *dc_pack_dst(const gc_dconv *p, const dc_plan *q, int mr, float *ap, int64_t ip) {
+    return p->flip ? ap + ip * mr * q->K : ap;
+}
+
+static const float *dc_panel(const gc_dconv *p, const dc_plan *q, int mr, const float *w,
+                             float *ap, int64_t ip, int64_t *rs, int64_t *ks) {
+    if (!dc_packed(p, mr, ip)) { *rs = q->K; *ks = 1; return w + ip * mr * q->K; }
+    *rs = 1;
+    *ks = mr;
+    return dc_pack_dst(p, q, mr, ap, ip);
+}
+
+/* Lane map of the panel at flat pixel q0 of a source whose row 0 is output row r0, lanes
+ * below flat pixel qe only. */
+static void dc_map(const gc_dconv *p, int64_t Wp, int nr, int64_t r0, int64_t q0, int64_t qe,
+                   gc_dc_map *m) {
+    m->nseg = 0;
+    for (int l = 0; l < nr && q0 + l < qe;) {
+        const int64_t qq = q0 + l, row = qq / Wp, j = qq % Wp;
+        int64_t n = nr - l;
+        if (n > Wp - j) n = Wp - j;
+        if (n > qe - qq) n = qe - qq;
+        if (j < p->OW) {
+            const int64_t cnt = n < p->OW - j ? n : p->OW - j;
+            m->dst[m->nseg] = (r0 + row) * p->OW + j - l;
+            m->mask[m->nseg] = (cnt >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << cnt) - 1)) << l;
+            m->nseg++;
+        }
+        l += (int)n;
+    }
+}
+
+/* y rows [i0, i1) of weight panels [p0, p1) from the padded source src (row 0 = padded
+ * row r0, channel stride q->cs). */
+static void dc_tiles(const dc_impl *im, const gc_dconv *p, const dc_plan *q, const float *w,
+                     float *ap, const int64_t *off, const float *src, int64_t r0, int64_t i0, int64_t i1,
+                     int64_t p0, int64_t p1, const float *bias, float *y) {
+    const int64_t P = p->OH * p->OW, qa = (i0 - r0) * q->Wp, qe = (i1 - r0) * q->Wp;
+    const int mr = im->mr, nr = im->nr;
+    gc_dc_map map;
+    for (int64_t c0 = 0; c0 < p->Ci; c0 += q->CB) {
+        const int64_t kc = (p->Ci - c0 < q->CB ? p->Ci - c0 : q->CB) * q->KK;
+        const float *sb = src + c0 * q->cs;
+        for (int64_t q0 = qa; q0 < qe; q0 += nr) {
+            dc_map(p, q->Wp, nr, r0, q0, qe, &map);
+            if (!map.nseg) continue;
+            for (int64_t ip = p0; ip < p1; ip++) {
+                const int m = (int)(p->Co - ip * mr < mr ? p->Co - ip * mr : mr);
+                int64_t rs, ks;
+                const float *a = dc_panel(p, q, mr, w, ap, ip, &rs, &ks);
+                im->kernel(kc, a + c0 * q->KK * ks, rs, ks, sb + q0, off, y + ip * mr * P, P, &map, m,
+                           c0 > 0, bias ? bias + ip * mr : NULL);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- driver */
+
+void gc_dconv_run(gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
+                  const float *bias, float *y, float *ws) {
+    const dc_impl im = *dc_impl_of(tier);
+    dc_plan q;
+    if (dc_plan_make(p, &im, &q)) return;   /* cannot happen once the workspace was sized */
+    int64_t *off = (int64_t *)(void *)ws;   /* (KC) tap offsets in a K block */
+    float *ap = ws + q.off;                 /* (np, K, MR) packed weights */
+    float *src = ap + q.a;                  /* padded input, or GC_DC_SLOTS row bands */
+    const size_t slot = q.src / (q.rows ? GC_DC_SLOTS : 1);
+    const int64_t slack = im.nr + (p->KW - 1) * p->DW, halo = (p->KH - 1) * p->DH;
+    for (int64_t k = 0; k < q.KC; k++) {
+        const int64_t c = k / q.KK, u = k % q.KK / p->KW, v = k % p->KW;
+        off[k] = c * q.cs + u * p->DH * q.Wp + v * p->DW;
+    }
+    int nthreads = 1;
+#ifdef _OPENMP
+    nthreads = omp_get_max_threads() < GC_DC_SLOTS ? omp_get_max_threads() : GC_DC_SLOTS;
+#endif
+    GC_OMP(omp parallel num_threads(nthreads))
+    {
+        int t = 0, T = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        T = omp_get_num_threads();
+#endif
+        if (q.rows) {   /* all weight panels, then this thread's output rows in bands */
+            GC_OMP(omp for schedule(static))
+            for (int64_t ip = 0; ip < q.np; ip++)
+                if (dc_packed(p, im.mr, ip)) dc_pack(p, &q, im.mr, w, ip, dc_pack_dst(p, &q, im.mr, ap, ip));
+            float *band = src + (size_t)t * slot;   /* (Ci, R + halo, Wp) + slack */
+            memset(band + p->Ci * q.cs, 0, (size_t)slack * sizeof(float));
+            const int64_t r_lo = p->OH * t / T, r_hi = p->OH * (t + 1) / T;
+            for (int64_t i0 = r_lo; i0 < r_hi; i0 += q.R) {
+                const int64_t i1 = r_hi - i0 < q.R ? r_hi : i0 + q.R;
+                dc_pad(p, q.Wp, x, 0, p->Ci, i0, q.R + halo, band, q.cs);
+                dc_tiles(&im, p, &q, w, ap, off, band, i0, i0, i1, 0, q.np, bias, y);
+            }
+        } else {        /* this thread's weight panels over the shared padded input */
+            const int64_t p0 = q.np * t / T, p1 = q.np * (t + 1) / T;
+            for (int64_t ip = p0; ip < p1; ip++)
+                if (dc_packed(p, im.mr, ip)) dc_pack(p, &q, im.mr, w, ip, dc_pack_dst(p, &q, im.mr, ap, ip));
+            GC_OMP(omp for schedule(static))
+            for (int64_t c = 0; c < p->Ci; c++) dc_pad(p, q.Wp, x, c, c + 1, 0, q.Hp, src, q.cs);
+            GC_OMP(omp single nowait)
+            memset(src + p->Ci * q.cs, 0, (size_t)slack * sizeof(float));
+            GC_OMP(omp barrier)
+            dc_tiles(&im, p, &q, w, ap, off, src, 0, 0, p->OH, p0, p1, bias, y);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- portable micro-kernel */
+
+typedef float dc_v4 __attribute__((vector_size(16)));
+
+void gc_dconv_ukernel_portable_4x16(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                    float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                    const float *bias) {
+    enum { MR = 4, NR = 16 };
+    dc_v4 acc[MR][NR / 4];
+    float t[MR][NR];
+    for (int r = 0; r < MR; r++) {
+        const float b0 = !load && bias && r < m ? bias[r] : 0.0f;
+        for (int l = 0; l < NR; l++) t[r][l] = b0;
+    }
+    if (load)
+        for (int s = 0; s < map->nseg; s++)
+            for (int l = 0; l < NR; l++)
+                if (map->mask[s] >> l & 1)
+                    for (int r = 0; r < m; r++) t[r][l] = y[r * ldy + map->dst[s] + l];
+    memcpy(acc, t, sizeof acc);
+    for (int64_t p = 0; p < k; p++, a += ks) {
+        dc_v4 bv[NR / 4];
+        memcpy(bv, b + off[p], sizeof bv);
+        for (int r = 0; r < MR; r++) {
+            const float ai = a[r * rs];
+            const dc_v4 ar = {ai, ai, ai, ai};
+            for (int v = 0; v < NR / 4; v++) acc[r][v] += ar * bv[v];
+        }
+    }
+    memcpy(t, acc, sizeof t);
+    for (int s = 0; s < map->nseg; s++)
+        for (int l = 0; l < NR; l++)
+            if (map->mask[s] >> l & 1)
+                for (int r = 0; r < m; r++) y[r * ldy + map->dst[s] + l] = t[r][l];
+}

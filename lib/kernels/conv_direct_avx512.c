@@ -1,0 +1,74 @@
+/* conv_direct_avx512.c - AVX-512F direct-convolution micro-kernel 8x48: 24 zmm accumulators,
+ * 3 unaligned loads of the padded input and 8 broadcasts of the weights per tap (contract
+ * in conv.h). Compiled with -mavx512*; called only after dispatch. */
+#include "kernels/conv.h"
+
+#if defined(__AVX512F__)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC target("no-avx512vl,no-avx512dq,no-avx512bw")
+#endif
+#include <immintrin.h>
+
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                  float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                  const float *bias) {
+    /* c<i>0..2: row i of the (MR, 48) accumulator tile, lanes 0-15, 16-31, 32-47 */
+#define DECL(i)                                                                            \
+    __m512 c##i##0, c##i##1, c##i##2;                                                      \
+    c##i##0 = c##i##1 = c##i##2 = _mm512_set1_ps(!load && bias && i < m ? bias[i] : 0.0f);
+    ROWS(DECL)
+#undef DECL
+    if (load) /* partial sums of earlier K blocks, gathered through the map */
+        for (int s = 0; s < map->nseg; s++) {
+            const uint64_t mk = map->mask[s];
+            const __mmask16 k0 = (__mmask16)mk, k1 = (__mmask16)(mk >> 16), k2 = (__mmask16)(mk >> 32);
+            const float *ys = y + map->dst[s];
+#define LOAD(i)                                                                            \
+    if (i < m) {                                                                           \
+        const float *yi = ys + (int64_t)i * ldy;                                           \
+        c##i##0 = _mm512_mask_loadu_ps(c##i##0, k0, yi);                                   \
+        c##i##1 = _mm512_mask_loadu_ps(c##i##1, k1, yi + 16);                              \
+        c##i##2 = _mm512_mask_loadu_ps(c##i##2, k2, yi + 32);                              \
+    }
+            ROWS(LOAD)
+#undef LOAD
+        }
+    for (int64_t p = 0, pa = 0; p < k; p++, pa += ks) {
+        const float *bp = b + off[p];
+        const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
+                     b2 = _mm512_loadu_ps(bp + 32);
+#define STEP(i)                                                                            \
+    {                                                                                      \
+        const __m512 ai = _mm512_set1_ps(a[i * rs + pa]);                                            \
+        c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                        \
+        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                        \
+        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                        \
+    }
+        ROWS(STEP)
+#undef STEP
+    }
+    for (int s = 0; s < map->nseg; s++) {
+        const uint64_t mk = map->mask[s];
+        const __mmask16 k0 = (__mmask16)mk, k1 = (__mmask16)(mk >> 16), k2 = (__mmask16)(mk >> 32);
+        float *ys = y + map->dst[s];
+#define STORE(i)                                                                           \
+    if (i < m) {                                                                           \
+        float *yi = ys + (int64_t)i * ldy;                                                 \
+        _mm512_mask_storeu_ps(yi, k0, c##i##0);                                            \
+        _mm512_mask_storeu_ps(yi + 16, k1, c##i##1);                                       \
+        _mm512_mask_storeu_ps(yi + 32, k2, c##i##2);                                       \
+    }
+        ROWS(STORE)
+#undef STORE
+    }
+}
+
+#else /* built without AVX-512: never dispatched */
+void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                  float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                  const float *bias) {
+    (void)k; (void)a; (void)rs; (void)ks; (void)b; (void)off; (void)y; (void)ldy; (void)map; (void)m; (void)load; (void)bias;
+}
+#endif

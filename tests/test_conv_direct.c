@@ -1,0 +1,134 @@
+/* test_conv_direct.c - the stride-1 direct convolution kernel (gc_dconv_run, conv_direct*.c)
+ * against naive loops written here from the definition, for every tier this CPU runs:
+ * odd channel counts (not multiples of MR or of the K block), images narrower than a
+ * micro-panel, dilation, asymmetric padding, both schedules (rows split for small
+ * filters, weight panels split for large ones), the flipped form used for input
+ * gradients, and the same bits for 1, 2 and 3 threads. Outputs start as NaN: every one
+ * must be written. Tolerance: |fast - ref| <= 1e-6 x terms per output (inputs and weights
+ * in [-1, 1]; float accumulation against the reference's double). */
+#include "test.h"
+#include "core/core.h"
+#include "kernels/conv.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static gc_rng rng;
+
+static void fill(float *p, int64_t n) {
+    for (int64_t i = 0; i < n; i++) p[i] = 2.0f * gc_rng_uniform(&rng) - 1.0f;
+}
+
+/* y[o, i, j] = b[o] + sum_{c,u,v} W(o, c, u, v) x[c, i - PH + u*DH, j - PW + v*DW], with
+ * W = w[o, c, u, v], or w[c, o, KH-1-u, KW-1-v] when flipped. */
+static void ref_conv(const gc_dconv *p, const float *x, const float *w, const float *b, float *y) {
+    for (int64_t o = 0; o < p->Co; o++)
+        for (int64_t i = 0; i < p->OH; i++)
+            for (int64_t j = 0; j < p->OW; j++) {
+                double s = b ? b[o] : 0.0;
+                for (int64_t c = 0; c < p->Ci; c++)
+                    for (int64_t u = 0; u < p->KH; u++)
+                        for (int64_t v = 0; v < p->KW; v++) {
+                            const int64_t ih = i - p->PH + u * p->DH, iw = j - p->PW + v * p->DW;
+                            if (ih < 0 || ih >= p->H || iw < 0 || iw >= p->W) continue;
+                            const float wv = p->flip ? w[((c * p->Co + o) * p->KH + p->KH - 1 - u) * p->KW + p->KW - 1 - v]
+                                                     : w[((o * p->Ci + c) * p->KH + u) * p->KW + v];
+                            s += (double)wv * x[(c * p->H + ih) * p->W + iw];
+                        }
+                y[(o * p->OH + i) * p->OW + j] = (float)s;
+            }
+}
+
+static const gc_gemm_tier tiers[] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
+
+typedef struct dcase { int64_t ci, h, w, co, kh, kw, ph, pw, dh, dw; int flip, bias; } dcase;
+
+/* Runs one case on every available tier (and thread counts 1-3 on the best one). */
+static void run_case(const dcase *k) {
+    gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, k->flip};
+    p.OH = k->h + 2 * k->ph - k->dh * (k->kh - 1);
+    p.OW = k->w + 2 * k->pw - k->dw * (k->kw - 1);
+    char what[128];
+    snprintf(what, sizeof what, "%lldx%lldx%lld -> %lld, %lldx%lld pad %lld,%lld dil %lld,%lld%s",
+             (long long)k->ci, (long long)k->h, (long long)k->w, (long long)k->co, (long long)k->kh,
+             (long long)k->kw, (long long)k->ph, (long long)k->pw, (long long)k->dh, (long long)k->dw,
+             k->flip ? " flipped" : "");
+    const int64_t nx = k->ci * k->h * k->w, nw = k->ci * k->co * k->kh * k->kw, ny = k->co * p.OH * p.OW;
+    const size_t nws = gc_dconv_workspace(&p);
+    float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *b = malloc((size_t)k->co * 4);
+    float *yr = malloc((size_t)ny * 4), *y = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
+    float *ws = nws == SIZE_MAX ? NULL : gc_alloc_array(nws, sizeof(float));
+    if (!x || !w || !b || !yr || !y || !y1 || !ws) { FAILF("%s: no memory", what); goto done; }
+    fill(x, nx); fill(w, nw); fill(b, k->co);
+    ref_conv(&p, x, w, k->bias ? b : NULL, yr);
+    const double terms = (double)(k->ci * k->kh * k->kw + 1);
+    for (size_t t = 0; t < sizeof tiers / sizeof tiers[0]; t++) {
+        if (!gc_gemm_tier_available(tiers[t])) continue;
+        for (int64_t i = 0; i < ny; i++) y[i] = NAN;
+        gc_dconv_run(tiers[t], &p, x, w, k->bias ? b : NULL, y, ws);
+        double e = 0;
+        for (int64_t i = 0; i < ny; i++) {
+            const double d = fabs((double)y[i] - yr[i]);
+            if (!(d <= e)) e = d;
+        }
+        if (getenv("GC_TEST_VERBOSE")) printf("  %-52s %-8s %.1e\n", what, gc_gemm_tier_name(tiers[t]), e / terms);
+        if (!(e <= 1e-6 * terms)) FAILF("%s %s: max error %g > %g", what, gc_gemm_tier_name(tiers[t]), e, 1e-6 * terms);
+    }
+#ifdef _OPENMP
+    const int saved = omp_get_max_threads();
+    for (int nt = 1; nt <= 3; nt++) {   /* the best tier: same bits for 1, 2, 3 threads */
+        omp_set_num_threads(nt);
+        for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
+        gc_dconv_run(GC_GEMM_AUTO, &p, x, w, k->bias ? b : NULL, y1, ws);
+        if (nt == 1) memcpy(y, y1, (size_t)ny * 4);
+        else if (memcmp(y, y1, (size_t)ny * 4)) FAILF("%s: %d threads differ from 1", what, nt);
+    }
+    omp_set_num_threads(saved);
+#endif
+done:
+    free(x); free(w); free(b); free(yr); free(y); free(y1); gc_free(ws);
+}
+
+/* Small filters: threads split output rows into padded bands. */
+TEST(rows_schedule) {
+    const dcase cs[] = {
+        {3, 30, 31, 5, 3, 3, 1, 1, 1, 1, 0, 1},      /* RGB-like first layer, Co < MR */
+        {7, 13, 50, 9, 3, 3, 1, 1, 1, 1, 0, 1},      /* rows wider than a panel */
+        {5, 9, 4, 17, 3, 3, 1, 1, 1, 1, 0, 0},       /* a panel spans many rows */
+        {6, 11, 12, 10, 5, 5, 2, 2, 1, 1, 0, 1},     /* AlexNet conv2 shape, scaled down */
+        {4, 12, 10, 6, 3, 2, 0, 1, 2, 3, 0, 1},      /* asymmetric kernel, dilation */
+        {2, 7, 9, 3, 1, 1, 0, 0, 1, 1, 0, 1},        /* 1x1 */
+        {33, 8, 8, 11, 3, 3, 1, 1, 1, 1, 0, 1},      /* C not a multiple of the K block */
+        {1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 0, 1},        /* 1x1 image */
+        {3, 200, 5, 4, 3, 3, 1, 1, 1, 1, 0, 1},      /* several bands per thread */
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
+}
+
+/* Large filters (packed weights > 2^18 floats): threads split the weight panels. */
+TEST(panels_schedule) {
+    const dcase cs[] = {
+        {130, 14, 14, 229, 3, 3, 1, 1, 1, 1, 0, 1},  /* VGG conv5-like, Co not a multiple of MR */
+        {300, 5, 7, 100, 3, 3, 1, 1, 1, 1, 0, 0},
+        {64, 9, 9, 90, 7, 7, 3, 3, 1, 1, 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
+}
+
+/* The input-gradient form: flipped taps, weights (Ci, Co, KH, KW). */
+TEST(flipped_weights) {
+    const dcase cs[] = {
+        {9, 12, 13, 7, 3, 3, 1, 1, 1, 1, 1, 0},
+        {5, 10, 9, 4, 5, 3, 4, 2, 1, 1, 1, 0},       /* padding (K-1)*D - P of a 5x3 layer */
+        {260, 6, 6, 130, 3, 3, 2, 2, 1, 1, 1, 0},    /* panels schedule */
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
+}
+
+int main(void) {
+    gc_rng_seed(&rng, 11);
+    RUN(rows_schedule);
+    RUN(panels_schedule);
+    RUN(flipped_weights);
+    return test_summary("conv_direct");
+}
