@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define WG_SLOTS 4                 /* scratch slots = most threads running Winograd GEMMs */
-#define WG_FUSE_OC 16384           /* O*C up to this: fused blocks (below) */
+#define WG_FUSE_OC 4096            /* O*C up to this: fused blocks (below) */
 #define WG_FB ((int64_t)1 << 19)   /* floats of V + M per fused block (2 MB) */
 #define WG_AB ((int64_t)3 << 20)   /* packed schedule: floats of V^T per tile chunk (12 MB) */
 #define WG_OCH 32                  /* packed schedule: output channels per chunk (a multiple of every NR and of 16) */

@@ -235,17 +235,88 @@ static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x,
     }
 }
 
+/* r[i][l] <-> r[l][i] (16 x 16). GCC: four butterfly stages of two-vector shuffles, stage s
+ * swapping bit s of the row and the lane index; other compilers: scalar. */
+static inline void transpose16(v16 r[16]) {
+#if defined(__GNUC__) && !defined(__clang__)
+    typedef int v16i __attribute__((vector_size(64)));
+    static const v16i lo[4] = {{0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30},
+                               {0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29},
+                               {0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27},
+                               {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23}};
+    static const v16i hi[4] = {{1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31},
+                               {2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31},
+                               {4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31},
+                               {8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31}};
+    for (int b = 0; b < 4; b++) {
+        const int s = 1 << b;
+        for (int i = 0; i < 16; i++) {
+            if (i & s) continue;
+            const v16 a = r[i], c = r[i + s];
+            r[i] = __builtin_shuffle(a, c, lo[b]);
+            r[i + s] = __builtin_shuffle(a, c, hi[b]);
+        }
+    }
+#else
+    float t[16][16], u[16][16];
+    memcpy(t, r, sizeof t);
+    for (int i = 0; i < 16; i++)
+        for (int l = 0; l < 16; l++) u[l][i] = t[i][l];
+    memcpy(r, u, sizeof u);
+#endif
+}
+
+/* U^T of 16 output channels (lanes) for one input channel from the taps g[u][v] -> 36 stores
+ * into B at row k of panel half h. */
+static inline void weights16_store(v16 g[3][3], int64_t k, int h, int64_t cb, int nr, float *B) {
+    const int64_t np = WG_OCH / nr;
+    v16 t[6][3], r[6];
+    for (int j = 0; j < 3; j++) {                             /* columns: t[.][j] = G g[.][j] */
+        v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
+        g6(col, o6);
+        for (int i = 0; i < 6; i++) t[i][j] = o6[i];
+    }
+    for (int i = 0; i < 6; i++) {                             /* rows: U[i][.] = t[i][.] G^T */
+        g6(t[i], r);
+        for (int j = 0; j < 6; j++) {
+            const int64_t xi = i * 6 + j;
+            if (nr >= 16) {
+                *(v16u *)(B + ((xi * np + 16 * h / nr) * cb + k) * nr + 16 * h % nr) = r[j];
+            } else {                                          /* nr == 8: two panels */
+                float *d0 = B + ((xi * np + 2 * h) * cb + k) * nr, *d1 = d0 + cb * nr;
+                memcpy(d0, &r[j], 8 * sizeof(float));
+                memcpy(d1, (const float *)&r[j] + 8, 8 * sizeof(float));
+            }
+        }
+    }
+}
+
 /* B = U^T (36, WG_OCH/nr, cb, nr): output channel o0 + j, input channel c0 + k of xi at
  * ((xi*(WG_OCH/nr) + j/nr)*cb + k)*nr + j%nr; zero for o >= O. nr is 8 or a multiple of 16. */
 static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
                            float *B) {
-    const int64_t C = p->C, O = p->O, np = WG_OCH / nr;
-    for (int64_t k = 0; k < cb; k++) {
-        const int64_t c = c0 + k;
-        for (int h = 0; h < WG_OCH / 16; h++) {
-            const int64_t ob = o0 + 16 * h, n = O - ob < 16 ? (O - ob > 0 ? O - ob : 0) : 16;
-            float gs[9][16] = {{0}};                          /* taps, output-channel-minor */
-            v16 g[3][3], t[6][3], r[6];
+    const int64_t C = p->C, O = p->O;
+    for (int h = 0; h < WG_OCH / 16; h++) {
+        const int64_t ob = o0 + 16 * h, n = O - ob < 16 ? (O - ob > 0 ? O - ob : 0) : 16;
+        int64_t k = 0;
+        if (!p->flip)   /* 16 channels at a time: 16 rows of 144 taps (o, c, u), transposed by 16x16 blocks */
+            for (; k + 16 <= cb; k += 16) {
+                v16 rows[9][16];                              /* (block of 16 columns, lane = column, row = o) */
+                if (n < 16) memset(rows, 0, sizeof rows);
+                for (int l = 0; l < n; l++)
+                    for (int b = 0; b < 9; b++) rows[b][l] = *(const v16u *)(w + ((ob + l) * C + c0 + k) * 9 + 16 * b);
+                for (int b = 0; b < 9; b++) transpose16(rows[b]);   /* rows[b][i]: tap 16b + i, lanes o */
+                for (int cl = 0; cl < 16; cl++) {
+                    v16 g[3][3];
+                    for (int u = 0; u < 9; u++) g[u / 3][u % 3] = rows[(cl * 9 + u) / 16][(cl * 9 + u) % 16];
+                    weights16_store(g, k + cl, h, cb, nr, B);
+                }
+            }
+        for (; k < cb; k++) {                                 /* one channel: taps gathered */
+            const int64_t c = c0 + k;
+            float gs[9][16];                                  /* taps, output-channel-minor */
+            v16 g[3][3];
+            if (n < 16) memset(gs, 0, sizeof gs);
             if (!p->flip)
                 for (int64_t l = 0; l < n; l++)
                     for (int u = 0; u < 9; u++) gs[u][l] = w[((ob + l) * C + c) * 9 + u];
@@ -253,24 +324,7 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
                 for (int64_t l = 0; l < n; l++)
                     for (int u = 0; u < 9; u++) gs[u][l] = w[(c * O + ob + l) * 9 + 8 - u];
             memcpy(g, gs, sizeof g);
-            for (int j = 0; j < 3; j++) {                     /* columns: t[.][j] = G g[.][j] */
-                v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
-                g6(col, o6);
-                for (int i = 0; i < 6; i++) t[i][j] = o6[i];
-            }
-            for (int i = 0; i < 6; i++) {                     /* rows: U[i][.] = t[i][.] G^T */
-                g6(t[i], r);
-                for (int j = 0; j < 6; j++) {
-                    const int64_t xi = i * 6 + j;
-                    if (nr >= 16) {
-                        *(v16u *)(B + ((xi * np + 16 * h / nr) * cb + k) * nr + 16 * h % nr) = r[j];
-                    } else {                                  /* nr == 8: two panels */
-                        float *d0 = B + ((xi * np + 2 * h) * cb + k) * nr, *d1 = d0 + cb * nr;
-                        memcpy(d0, &r[j], 8 * sizeof(float));
-                        memcpy(d1, (const float *)&r[j] + 8, 8 * sizeof(float));
-                    }
-                }
-            }
+            weights16_store(g, k, h, cb, nr, B);
         }
     }
 }
