@@ -313,6 +313,11 @@ typedef struct gc_session_config {
                             readable (debugging, tests); costs memory. Without
                             it buffers are shared by lifetime and only the
                             stop layer's gradient survives a backward pass. */
+    int no_winograd;     /* nonzero: 3x3 convolutions run direct instead of
+                            Winograd F(4x4,3x3): plain rounding of the sum
+                            (Winograd's error is up to ~10x larger, still
+                            ~1e-6 relative; docs/performance.md) and usually
+                            slower; gcbench --no-winograd measures it */
 } gc_session_config;
 
 #define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */

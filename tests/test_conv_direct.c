@@ -9,6 +9,7 @@
 #include "test.h"
 #include "core/core.h"
 #include "kernels/conv.h"
+#include "gradcam.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -125,10 +126,50 @@ TEST(flipped_weights) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
 }
 
+/* gc_session_config.no_winograd: a 3x3 layer that would run Winograd runs direct instead,
+ * closer to the reference (plain rounding) than Winograd's result. */
+TEST(session_no_winograd) {
+    gc_model *m = NULL;
+    gc_conv2d_params c = gc_conv2d_defaults(16, 24, 3);
+    c.pad_h = c.pad_w = 1;
+    CHECK_OK(gc_model_create(&m));
+    CHECK_OK(gc_model_add_conv2d(m, "conv", NULL, &c, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 5));
+    const int64_t nx = 16 * 40 * 36;
+    float *x = malloc((size_t)nx * sizeof(float));
+    fill(x, nx);
+    gc_tensor y[3];
+    gc_session *s[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++) {   /* reference, Winograd, direct */
+        gc_session_config cfg = {.batch = 1, .channels = 16, .height = 40, .width = 36,
+                                 .kernels = i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, .no_winograd = i == 2};
+        CHECK_OK(gc_session_create(m, &cfg, &s[i]));
+        if (!s[i]) goto done;
+        CHECK_OK(gc_session_forward(s[i], x));
+        CHECK_OK(gc_session_activation(s[i], "conv", &y[i]));
+    }
+    const int64_t ny = 24 * 40 * 36;
+    double e_wino = 0, e_direct = 0;
+    for (int64_t i = 0; i < ny; i++) {
+        const double ew = fabs((double)y[1].data[i] - y[0].data[i]), ed = fabs((double)y[2].data[i] - y[0].data[i]);
+        if (!(ew <= e_wino)) e_wino = ew;
+        if (!(ed <= e_direct)) e_direct = ed;
+    }
+    if (getenv("GC_TEST_VERBOSE")) printf("  max error: Winograd %.2e, direct %.2e\n", e_wino, e_direct);
+    CHECK(e_direct <= 1e-6 * 145);
+    CHECK(e_wino <= 5e-6 * 145);
+    CHECK(e_direct < e_wino);   /* a different, more exact path ran */
+done:
+    for (int i = 0; i < 3; i++) gc_session_free(s[i]);
+    gc_model_free(m);
+    free(x);
+}
+
 int main(void) {
     gc_rng_seed(&rng, 11);
     RUN(rows_schedule);
     RUN(panels_schedule);
     RUN(flipped_weights);
+    RUN(session_no_winograd);
     return test_summary("conv_direct");
 }

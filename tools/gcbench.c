@@ -17,7 +17,7 @@
 static void usage(FILE *f) {
     fprintf(f,
         "usage: gcbench [--model vgg16|alexnet|FILE.gcw]... [--batch N]... [--task NAME]...\n"
-        "               [--threads N] [--reps N] [--size S] [--json] [--no-layers]\n"
+        "               [--threads N] [--reps N] [--size S] [--json] [--no-layers] [--no-winograd]\n"
         "Times whole tasks (median of --reps runs after one warm-up) and reports GFLOP/s\n"
         "counted at direct-convolution FLOPs and the fraction of the measured FMA peak.\n"
         "  --model M    vgg16 (default), alexnet (torchvision topologies, random weights,\n"
@@ -29,7 +29,9 @@ static void usage(FILE *f) {
         "  --reps N     timed runs per task (default 5)\n"
         "  --size S     input height and width (default 224)\n"
         "  --json       one JSON object per line instead of tables\n"
-        "  --no-layers  skip the per-conv-layer table\n");
+        "  --no-layers  skip the per-conv-layer table\n"
+        "  --no-winograd  3x3 convolutions run direct (gc_session_config.no_winograd):\n"
+        "               measures the direct-convolution path\n");
 }
 
 static double now(void) {
@@ -259,6 +261,7 @@ static long peak_rss_kb(void) {
 
 int main(int argc, char **argv) {
     const char *models[8];
+    int no_wino = 0;
     int n_models = 0, batches[8], n_batches = 0, tasks[T_COUNT], n_tasks = 0, threads = 0, reps = 5, json = 0,
         layers = 1, size = 224;
     for (int i = 1; i < argc; i++) {
@@ -267,6 +270,7 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-layers")) layers = 0;
+        else if (!strcmp(a, "--no-winograd")) no_wino = 1;
         else if (!strcmp(a, "--model") && val && n_models < 8) models[n_models++] = argv[++i];
         else if (!strcmp(a, "--batch") && val && n_batches < 8 && (batches[n_batches] = atoi(argv[++i])) > 0) n_batches++;
         else if (!strcmp(a, "--threads") && val && (threads = atoi(argv[++i])) > 0) {}
@@ -312,12 +316,13 @@ int main(int argc, char **argv) {
         if (!m) return 1;
         t_open = now() - t_open;
         const char *layer = gc_model_default_layer(m);
-        if (!json) printf("\n%s: %lld parameters, ready in %.3f s, Grad-CAM layer %s\n", models[mi],
-                          (long long)gc_model_param_count(m), t_open, layer ? layer : "-");
+        if (!json) printf("\n%s: %lld parameters, ready in %.3f s, Grad-CAM layer %s, convolution %s\n", models[mi],
+                          (long long)gc_model_param_count(m), t_open, layer ? layer : "-",
+                          no_wino ? "direct (--no-winograd)" : "Winograd where it pays");
         for (int bi = 0; bi < n_batches; bi++) {
             int64_t n = batches[bi];
-            gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size};
-            gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size};
+            gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size, .no_winograd = no_wino};
+            gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino};
             bench_ctx b = {m, NULL, NULL, NULL, n, size};
             float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
             if (!x || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
@@ -355,9 +360,9 @@ int main(int argc, char **argv) {
                 double gf = task_flops[t] * (double)n / med * 1e-9;
                 if (json)
                     printf("{\"model\": \"%s\", \"task\": \"%s\", \"batch\": %lld, \"threads\": %d, \"size\": %d, "
-                           "\"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, \"max_s\": %.6f, \"gflops\": %.2f, "
-                           "\"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f}\n",
-                           models[mi], task_names[t], (long long)n, threads, size, reps, med, times[0],
+                           "\"winograd\": %d, \"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, \"max_s\": %.6f, "
+                           "\"gflops\": %.2f, \"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f}\n",
+                           models[mi], task_names[t], (long long)n, threads, size, !no_wino, reps, med, times[0],
                            times[reps - 1], gf, peak > 0 ? gf / peak : 0, peak_rss_kb() / 1024.0);
                 else
                     printf("  %-16s %10.4f %10.4f %10.4f %9.1f %7.1f%%\n", task_names[t], med, times[0],
@@ -386,13 +391,19 @@ int main(int argc, char **argv) {
                     conv_t += best[i];
                     if (json)
                         printf("{\"model\": \"%s\", \"task\": \"conv_layer\", \"layer\": \"%s\", \"batch\": %lld, "
-                               "\"threads\": %d, \"median_s\": %.6f, \"gflops\": %.2f, \"peak_fraction\": %.4f}\n",
-                               models[mi], gc_model_layer_name(m, i), (long long)n, threads, best[i], gf,
+                               "\"threads\": %d, \"winograd\": %d, \"median_s\": %.6f, \"gflops\": %.2f, "
+                               "\"peak_fraction\": %.4f}\n",
+                               models[mi], gc_model_layer_name(m, i), (long long)n, threads, !no_wino, best[i], gf,
                                peak > 0 ? gf / peak : 0);
                     else
                         printf("  %-14s %9.3f %9.2f %9.1f %7.1f%%\n", gc_model_layer_name(m, i), lf * 1e-9,
                                best[i] * 1e3, gf, peak > 0 ? 100 * gf / peak : 0);
                 }
+                if (json && conv_t > 0)
+                    printf("{\"model\": \"%s\", \"task\": \"conv_total\", \"batch\": %lld, \"threads\": %d, "
+                           "\"winograd\": %d, \"median_s\": %.6f, \"gflops\": %.2f, \"peak_fraction\": %.4f}\n",
+                           models[mi], (long long)n, threads, !no_wino, conv_t, conv_flops / conv_t * 1e-9,
+                           peak > 0 ? conv_flops / conv_t * 1e-9 / peak : 0);
                 if (!json && conv_t > 0)
                     printf("  %-14s %9.3f %9.2f %9.1f %7.1f%%   (all layers: %.2f ms)\n", "conv total",
                            conv_flops * 1e-9, conv_t * 1e3, conv_flops / conv_t * 1e-9,

@@ -230,7 +230,8 @@ static int wino_ok(const gc_conv2d_params *p, int64_t N, int64_t C, int64_t O, i
            (tiles >= 32 || C * O <= 16384);
 }
 
-static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, conv_plan *q) {
+/* wino: 0 never chooses Winograd (gc_session_config.no_winograd). */
+static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, int wino, conv_plan *q) {
     const gc_conv2d_params *p = &l->p.conv;
     memset(q, 0, sizeof *q);
     q->G = p->groups;
@@ -245,7 +246,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->NT = COL_FLOATS / q->K;
     if (q->NT < 16) q->NT = 16;
     if (q->NT > q->P) q->NT = q->P;
-    q->wino_fwd = wino_ok(p, q->N, in->d[1], q->O, out->d[2], out->d[3]);
+    q->wino_fwd = wino && wino_ok(p, q->N, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
@@ -272,7 +273,7 @@ static size_t gemm_ws(int64_t M, int64_t N, int64_t K) {
 /* Floats: an im2col tile + GEMM packing for the three products, or Winograd's scratch. */
 static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
     conv_plan q;
-    conv_plan_make(l, in, out, &q);
+    conv_plan_make(l, in, out, 1, &q);
     size_t col = 0, s, g;
     int64_t t;
     if (!q.pointwise) {
@@ -301,7 +302,7 @@ static void conv_forward(const gc_layer_ctx *c) {
     float *y = c->y;                                          /* (N, O, OH, OW) */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
     if (q.wino_fwd) { gc_winograd_run(tier, &q.wf, x, wt, bias, y, c->ws); return; }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.direct_fwd) {
@@ -348,7 +349,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     float *col = c->ws;                        /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);

@@ -68,6 +68,7 @@ typedef struct gc_layer_ctx {
     float          *dparam[GC_MAX_PARAMS];  /* d loss / d param[i], NULL: not needed */
     gc_relu_mode    relu_mode;
     gc_kernels      kernels;                /* tier for forward and backward */
+    int             no_winograd;            /* convolutions: never Winograd */
 } gc_layer_ctx;
 
 /* What a kind's backward reads besides dy, weights and its state (the

@@ -344,6 +344,7 @@ static void layer_ctx(const gc_session *s, int i, gc_layer_ctx *c) {
     c->state = s->state[i];
     c->ws = s->ws;
     c->kernels = s->cfg.kernels;
+    c->no_winograd = s->cfg.no_winograd;
 }
 
 gc_status gc_session_forward(gc_session *s, const float *input) {
