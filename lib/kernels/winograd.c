@@ -36,6 +36,7 @@ static void run_packed(gc_gemm_tier rt, const gc_wg_tx *tx, const gc_winograd *p
         float *Mt = B + q->u;                                /* M^T (36, tc, WG_OCH) */
         for (int64_t ti = 0; ti < nt; ti++) {
             const int64_t t0 = ti * q->Tc, tc = q->T - t0 < q->Tc ? q->T - t0 : q->Tc, np = (tc + mr - 1) / mr;
+            const int64_t xa = wg_xsa(tc, mr, C), xm = wg_xsm(tc);
             tx->input_t(p, q, x, t0, tc, mr, A);
 #pragma omp for schedule(dynamic, 1)
             for (int64_t oi = 0; oi < no; oi++) {
@@ -46,8 +47,8 @@ static void run_packed(gc_gemm_tier rt, const gc_wg_tx *tx, const gc_winograd *p
                     for (int xi = 0; xi < 36; xi++)
                         for (int64_t jp = 0; jp * nr < on; jp++)
                             for (int64_t ip = 0; ip < np; ip++)
-                                kern(cb, A + ((xi * np + ip) * C + c0) * mr, B + (xi * (WG_OCH / nr) + jp) * cb * nr,
-                                     Mt + (xi * tc + ip * mr) * WG_OCH + jp * nr, WG_OCH, 1.0f, c0 ? 1.0f : 0.0f,
+                                kern(cb, A + xi * xa + (ip * C + c0) * mr, B + xi * wg_xsb(cb) + jp * cb * nr,
+                                     Mt + xi * xm + ip * mr * WG_OCH + jp * nr, WG_OCH, 1.0f, c0 ? 1.0f : 0.0f,
                                      (int)(tc - ip * mr < mr ? tc - ip * mr : mr), (int)(on - jp * nr < nr ? on - jp * nr : nr));
                 }
                 tx->output_t(p, q, Mt, o0, t0, tc, bias, y);

@@ -13,6 +13,8 @@
 #define WG_AB ((int64_t)3 << 20)   /* packed schedule: floats of V^T per tile chunk (12 MB) */
 #define WG_OCH 32                  /* packed schedule: output channels per chunk (a multiple of every NR and of 16) */
 #define WG_CB 128                  /* packed schedule: input channels per block (the GEMMs' k) */
+#define WG_SKEW 16                 /* packed schedule: floats between the 36 xi slices, so their rows
+                                      (often 4 KB multiples apart) do not share cache sets */
 
 /* ---------------------------------------------------------------- blocking */
 
@@ -51,9 +53,9 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
         q->Oc = WG_OCH;
         q->Tc = clamp64(WG_AB / (36 * p->C), 16, q->T);
         if (gc_mul_i64(36 * (q->Tc + 16), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;
-        q->v = round16((size_t)v);
-        q->u = round16((size_t)(36 * WG_CB * WG_OCH));
-        q->m = round16((size_t)(36 * q->Tc * WG_OCH));
+        q->v = round16((size_t)v + 36 * WG_SKEW);
+        q->u = round16((size_t)(36 * (WG_CB * WG_OCH + WG_SKEW)));
+        q->m = round16((size_t)(36 * (q->Tc * WG_OCH + WG_SKEW)));
         return 0;
     }
     /* fused: blocks of a multiple of 32 tiles (the AVX-512 GEMM's column panel) */
@@ -102,7 +104,8 @@ static inline int64_t seg_count(const wg_plan *q, int64_t t0, int64_t tc) {
  * packed: V^T (36, ceil(tc/mr), C, mr) for tiles [t0, t0 + tc) (an orphaned omp for: call it
  *         from every thread of a parallel region); U^T (36, WG_OCH/nr, cb, nr) for output
  *         channels [o0, o0 + WG_OCH) (zero past O) and input channels [c0, c0 + cb);
- *         y[:, o0 : o0 + WG_OCH] (up to O) of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH). */
+ *         y[:, o0 : o0 + WG_OCH] (up to O) of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH).
+ *         The xi slices are WG_SKEW floats further apart than their size (wg_xs*). */
 typedef struct gc_wg_tx {
     void (*weights)(const gc_winograd *p, const float *w, int64_t o0, int64_t oc, float *U);
     void (*input)(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, float *V);
@@ -114,6 +117,11 @@ typedef struct gc_wg_tx {
     void (*output_t)(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0, int64_t tc,
                      const float *bias, float *y);
 } gc_wg_tx;
+
+/* Floats from one xi slice to the next in the packed schedule's V^T, U^T block and M^T. */
+static inline int64_t wg_xsa(int64_t tc, int mr, int64_t C) { return (tc + mr - 1) / mr * mr * C + WG_SKEW; }
+static inline int64_t wg_xsb(int64_t cb) { return WG_OCH * cb + WG_SKEW; }
+static inline int64_t wg_xsm(int64_t tc) { return tc * WG_OCH + WG_SKEW; }
 
 extern const gc_wg_tx gc_wg_tx_portable, gc_wg_tx_avx2, gc_wg_tx_avx512;
 

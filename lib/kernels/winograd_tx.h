@@ -215,12 +215,12 @@ static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c,
  * rows past tc zero. Orphaned omp for (no barrier of its own beyond the loop's). */
 static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
                          float *A) {
-    const int64_t C = p->C, ns = seg_count(q, t0, tc), np = (tc + mr - 1) / mr, xs = np * C * mr;
+    const int64_t C = p->C, ns = seg_count(q, t0, tc), np = (tc + mr - 1) / mr, xs = wg_xsa(tc, mr, C);
 #pragma omp for schedule(dynamic, 8)
-    for (int64_t it = 0; it < C * ns; it++) {
-        const int64_t c = it / ns;
+    for (int64_t it = 0; it < C * ns; it++) {   /* segment-major: neighbouring items write neighbouring rows */
+        const int64_t c = it % C;
         wg_seg s;
-        if (!seg_of(q, t0, tc, it % ns, &s)) continue;
+        if (!seg_of(q, t0, tc, it / C, &s)) continue;
         v16 o[36];
         float ls[36][16];                                     /* (xi, tile of the segment) */
         int64_t off[16];                                      /* tile l of the segment -> panel offset */
@@ -266,10 +266,9 @@ static inline void transpose16(v16 r[16]) {
 #endif
 }
 
-/* U^T of 16 output channels (lanes) for one input channel from the taps g[u][v] -> 36 stores
- * into B at row k of panel half h. */
-static inline void weights16_store(v16 g[3][3], int64_t k, int h, int64_t cb, int nr, float *B) {
-    const int64_t np = WG_OCH / nr;
+/* U^T of 16 output channels (lanes) for one input channel from the taps g[u][v]: xi's vector
+ * to d + xi * xs (nr >= 16), or its halves to d and d + hs (nr == 8: two panels). */
+static inline void weights16_store(v16 g[3][3], float *d, int64_t xs, int64_t hs, int nr) {
     v16 t[6][3], r[6];
     for (int j = 0; j < 3; j++) {                             /* columns: t[.][j] = G g[.][j] */
         v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
@@ -279,13 +278,12 @@ static inline void weights16_store(v16 g[3][3], int64_t k, int h, int64_t cb, in
     for (int i = 0; i < 6; i++) {                             /* rows: U[i][.] = t[i][.] G^T */
         g6(t[i], r);
         for (int j = 0; j < 6; j++) {
-            const int64_t xi = i * 6 + j;
+            float *dx = d + (i * 6 + j) * xs;
             if (nr >= 16) {
-                *(v16u *)(B + ((xi * np + 16 * h / nr) * cb + k) * nr + 16 * h % nr) = r[j];
-            } else {                                          /* nr == 8: two panels */
-                float *d0 = B + ((xi * np + 2 * h) * cb + k) * nr, *d1 = d0 + cb * nr;
-                memcpy(d0, &r[j], 8 * sizeof(float));
-                memcpy(d1, (const float *)&r[j] + 8, 8 * sizeof(float));
+                *(v16u *)dx = r[j];
+            } else {
+                memcpy(dx, &r[j], 8 * sizeof(float));
+                memcpy(dx + hs, (const float *)&r[j] + 8, 8 * sizeof(float));
             }
         }
     }
@@ -295,9 +293,10 @@ static inline void weights16_store(v16 g[3][3], int64_t k, int h, int64_t cb, in
  * ((xi*(WG_OCH/nr) + j/nr)*cb + k)*nr + j%nr; zero for o >= O. nr is 8 or a multiple of 16. */
 static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
                            float *B) {
-    const int64_t C = p->C, O = p->O;
+    const int64_t C = p->C, O = p->O, xs = wg_xsb(cb);
     for (int h = 0; h < WG_OCH / 16; h++) {
         const int64_t ob = o0 + 16 * h, n = O - ob < 16 ? (O - ob > 0 ? O - ob : 0) : 16;
+        float *Bh = B + (nr >= 16 ? 16 * h / nr * cb * nr + 16 * h % nr : 2 * h * cb * nr);   /* lane 0, k = 0 */
         int64_t k = 0;
         if (!p->flip)   /* 16 channels at a time: 16 rows of 144 taps (o, c, u), transposed by 16x16 blocks */
             for (; k + 16 <= cb; k += 16) {
@@ -309,7 +308,7 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
                 for (int cl = 0; cl < 16; cl++) {
                     v16 g[3][3];
                     for (int u = 0; u < 9; u++) g[u / 3][u % 3] = rows[(cl * 9 + u) / 16][(cl * 9 + u) % 16];
-                    weights16_store(g, k + cl, h, cb, nr, B);
+                    weights16_store(g, Bh + (k + cl) * nr, xs, cb * nr, nr);
                 }
             }
         for (; k < cb; k++) {                                 /* one channel: taps gathered */
@@ -324,7 +323,7 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
                 for (int64_t l = 0; l < n; l++)
                     for (int u = 0; u < 9; u++) gs[u][l] = w[(c * O + ob + l) * 9 + 8 - u];
             memcpy(g, gs, sizeof g);
-            weights16_store(g, k, h, cb, nr, B);
+            weights16_store(g, Bh + k * nr, xs, cb * nr, nr);
         }
     }
 }
@@ -340,7 +339,7 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
             const int64_t ob = o0 + 16 * h, nl = O - ob < 16 ? O - ob : 16;
             v16 m[6][6], tt[4][6], col[6], r4[4];
             float bs[16] = {0}, res[4][4][16];                /* bias; (row, column, output channel) */
-            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = *(const v16u *)(Mt + (i * tc + tl) * WG_OCH + 16 * h);
+            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = *(const v16u *)(Mt + i * wg_xsm(tc) + tl * WG_OCH + 16 * h);
             for (int j = 0; j < 6; j++) {                     /* columns: A^T m */
                 for (int r = 0; r < 6; r++) col[r] = m[r][j];
                 at4(col, r4);
