@@ -77,8 +77,8 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
         const int64_t t0 = ti * q.Tc, tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
         tx->input(p, &q, x, t0, tc, Vs);
         for (int xi = 0; xi < 36; xi++)
-            gc_gemm_prepacked(rt, p->O, tc, p->C, 1.0f, Up + xi * q.pa, 0, Vs + xi * p->C * tc, tc, 0.0f,
-                              Ms + xi * p->O * tc, tc, Gs);
+            gc_gemm_prepacked(rt, p->O, tc, p->C, 1.0f, Up + xi * q.pa, 0, Vs + xi * (p->C * tc + WG_SKEW), tc, 0.0f,
+                              Ms + xi * (p->O * tc + WG_SKEW), tc, Gs);
         tx->output(p, &q, Ms, 0, p->O, t0, tc, bias, y);
     }
 }

@@ -64,9 +64,9 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     if (gc_mul_i64(36 * q->Tc, p->C, &v) || gc_mul_i64(36 * q->Oc, p->C, &u) ||
         gc_mul_i64(36 * q->Oc, q->Tc, &m) || v > (int64_t)(SIZE_MAX / 8) || u > (int64_t)(SIZE_MAX / 8))
         return 1;
-    q->v = round16((size_t)v);
+    q->v = round16((size_t)v + 36 * WG_SKEW);
     q->u = round16((size_t)u);
-    q->m = round16((size_t)m);
+    q->m = round16((size_t)m + 36 * WG_SKEW);
     for (int tier = GC_GEMM_PORTABLE; tier < GC_GEMM_TIER_COUNT; tier++) {
         size_t s = gc_gemm_workspace((gc_gemm_tier)tier, q->Oc, q->Tc, p->C, 1);
         if (s > q->g) q->g = s;
@@ -100,7 +100,8 @@ static inline int64_t seg_count(const wg_plan *q, int64_t t0, int64_t tc) {
 
 /* The transforms of one ISA (winograd_tx.h).
  * fused:  U (36, oc, C) for output channels [o0, o0 + oc); V (36, C, tc) for tiles
- *         [t0, t0 + tc); y[:, o0 : o0 + oc] of those tiles from M (36, oc, tc) plus bias.
+ *         [t0, t0 + tc); y[:, o0 : o0 + oc] of those tiles from M (36, oc, tc) plus bias;
+ *         the xi slices of V and M WG_SKEW floats further apart than their size.
  * packed: V^T (36, ceil(tc/mr), C, mr) for tiles [t0, t0 + tc) (an orphaned omp for: call it
  *         from every thread of a parallel region); U^T (36, WG_OCH/nr, cb, nr) for output
  *         channels [o0, o0 + WG_OCH) (zero past O) and input channels [c0, c0 + cb);

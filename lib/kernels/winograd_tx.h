@@ -128,7 +128,7 @@ static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, i
     }
 }
 
-/* V (36, C, tc) for tiles [t0, t0 + tc). */
+/* V (36, C, tc) for tiles [t0, t0 + tc), xi slices WG_SKEW floats apart. */
 static void input_transform(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0,
                             int64_t tc, float *V) {
     const int64_t C = p->C, ns = seg_count(q, t0, tc);
@@ -152,12 +152,12 @@ static void input_transform(const gc_winograd *p, const wg_plan *q, const float 
         for (int j = 0; j < 6; j++) {                        /* columns: B^T t */
             for (int r = 0; r < 6; r++) col[r] = t[r][j];
             bt6(col, o6);
-            for (int i = 0; i < 6; i++) store_n(V + ((i * 6 + j) * C + c) * tc + s.tl, &o6[i], s.cnt);
+            for (int i = 0; i < 6; i++) store_n(V + (i * 6 + j) * (C * tc + WG_SKEW) + c * tc + s.tl, &o6[i], s.cnt);
         }
     }
 }
 
-/* y[:, o0 : o0 + oc] of tiles [t0, t0 + tc) from M (36, oc, tc), plus bias. */
+/* y[:, o0 : o0 + oc] of tiles [t0, t0 + tc) from M (36, oc, tc) (slices WG_SKEW apart), plus bias. */
 static void output_transform(const gc_winograd *p, const wg_plan *q, const float *M, int64_t o0,
                              int64_t oc, int64_t t0, int64_t tc, const float *bias, float *y) {
     const int64_t ns = seg_count(q, t0, tc);
@@ -168,7 +168,7 @@ static void output_transform(const gc_winograd *p, const wg_plan *q, const float
         if (!seg_of(q, t0, tc, it % ns, &s)) continue;
         float *yp = y + (s.n * p->O + o) * p->OH * p->OW;   /* (OH, OW) */
         v16 m[6][6], t[4][6], col[6], r4[4];
-        for (int i = 0; i < 36; i++) load_n(&m[i / 6][i % 6], M + (i * oc + ol) * tc + s.tl, s.cnt);
+        for (int i = 0; i < 36; i++) load_n(&m[i / 6][i % 6], M + i * (oc * tc + WG_SKEW) + ol * tc + s.tl, s.cnt);
         for (int j = 0; j < 6; j++) {                        /* columns: A^T m */
             for (int r = 0; r < 6; r++) col[r] = m[r][j];
             at4(col, r4);
