@@ -106,12 +106,14 @@ TEST(rows_schedule) {
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
 }
 
-/* Large filters (packed weights > 2^18 floats): threads split the weight panels. */
+/* Large filters (weights > 2^18 floats) or very wide images: threads split the weight
+ * panels over one shared padded input. */
 TEST(panels_schedule) {
     const dcase cs[] = {
         {130, 14, 14, 229, 3, 3, 1, 1, 1, 1, 0, 1},  /* VGG conv5-like, Co not a multiple of MR */
         {300, 5, 7, 100, 3, 3, 1, 1, 1, 1, 0, 0},
         {64, 9, 9, 90, 7, 7, 3, 3, 1, 1, 0, 1},
+        {8, 3, 6000, 4, 3, 3, 1, 1, 1, 1, 0, 1},     /* small filter, but no 1-row band fits */
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
 }

@@ -20,7 +20,8 @@
 
 #define DC_KC 256                  /* taps per K block (rounded to whole channels) */
 #define DC_ROWS_A ((int64_t)1 << 18) /* packed weights up to this many floats: split rows */
-#define DC_BAND ((int64_t)1 << 17) /* floats of one padded row band (rows split) */
+#define DC_BAND ((int64_t)1 << 17) /* floats of one padded row band (rows split); wider
+                                      images use the shared padded input instead */
 
 typedef struct dc_impl { gc_dc_ukernel kernel; int mr, nr; } dc_impl;
 
@@ -66,11 +67,12 @@ static int dc_plan_make(const gc_dconv *p, const dc_impl *im, dc_plan *q) {
     q->a = r16((size_t)(p->flip ? t : im->mr * q->K));   /* flipped: all panels; else the last */
     q->off = r16((size_t)q->KC * 2);
     slack = im->nr + (p->KW - 1) * p->DW;
-    q->rows = t <= DC_ROWS_A;
+    const int64_t halo = (p->KH - 1) * p->DH;
+    int64_t row_floats;   /* one padded row of every input channel */
+    if (gc_mul_i64(p->Ci, q->Wp, &row_floats)) return 1;
+    q->rows = t <= DC_ROWS_A && row_floats <= DC_BAND / (halo + 1);   /* bands of >= 1 row fit */
     if (q->rows) {
-        const int64_t halo = (p->KH - 1) * p->DH;
-        q->R = DC_BAND / (p->Ci * q->Wp > 0 ? p->Ci * q->Wp : 1) - halo;
-        if (q->R < 1) q->R = 1;
+        q->R = DC_BAND / row_floats - halo;
         if (q->R > p->OH) q->R = p->OH;
         if (gc_mul_i64(q->R + halo, q->Wp, &q->cs) || gc_mul_i64(q->cs, p->Ci, &band) ||
             band > (int64_t)(SIZE_MAX / 8 / GC_DC_SLOTS) - slack)
