@@ -2,6 +2,8 @@
 """gcw_convert.py - convert a torchvision VGG/AlexNet checkpoint to a .gcw file.
 
 usage: gcw_convert.py INPUT OUTPUT.gcw [--arch NAME] [--labels FILE]
+                      [--preset torchvision|caffe] [--input-size H[xW]] [--resize-shorter N]
+                      [--bgr | --rgb] [--scale S] [--mean A,B,C] [--std A,B,C]
 
 INPUT is a PyTorch state dict saved with torch.save (the legacy serialization
 that torchvision's downloadable vgg16-397923af.pth / alexnet-owt-7be5be79.pth
@@ -20,9 +22,11 @@ import collections
 import io
 import itertools
 import json
+import math
 import os
 import pickle
 import pickletools
+import re
 import struct
 import sys
 import zipfile
@@ -667,6 +671,106 @@ def build_graph(sd, arch):
     fail('unknown --arch %s; supported: %s' % (arch, ', '.join(SUPPORTED)))
 
 
+# ---------------------------------------------------------------- preprocessing metadata
+
+# A pixel p (0..255) of channel c, in `order`, becomes (p * scale - mean[c]) / std[c] (docs/format.md).
+Preprocess = collections.namedtuple('Preprocess', 'height width resize_shorter order scale mean std')
+RGB, BGR = 0, 1
+PRESETS = {
+    'torchvision': Preprocess(224, 224, 256, RGB, 1.0 / 255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+    'caffe': Preprocess(224, 224, 256, BGR, 1.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0)),
+}
+VALUE_OPTIONS = ('--input-size', '--resize-shorter', '--scale', '--mean', '--std')
+I32_MAX = (1 << 31) - 1
+
+
+def bad_option(opt, val, why):
+    fail("%s '%s': %s" % (opt, one_line(val, 80), why))
+
+
+def parse_size(opt, val, text, what, lo):
+    if not re.fullmatch(r'-?[0-9]+', text):
+        bad_option(opt, val, "%s '%s' is not an integer" % (what, one_line(text, 40)))
+    n = int(text)
+    if not lo <= n <= I32_MAX:
+        bad_option(opt, val, '%s must be %d..%d' % (what, lo, I32_MAX))
+    return n
+
+
+def parse_f32(opt, val, text, what, nonzero):
+    """text as a float32: finite, representable, non-zero if asked (after rounding)."""
+    try:
+        if '/' in text and opt == '--scale':
+            a, b = text.split('/', 1)
+            x = float(a) / float(b)
+        else:
+            x = float(text)
+    except ZeroDivisionError:
+        bad_option(opt, val, '%s divides by zero' % what)
+    except (ValueError, OverflowError):
+        bad_option(opt, val, "%s '%s' is not a number" % (what, one_line(text, 40)))
+    if not math.isfinite(x):
+        bad_option(opt, val, '%s must be finite' % what)
+    try:
+        y = struct.unpack('<f', struct.pack('<f', x))[0]
+    except OverflowError:
+        bad_option(opt, val, '%s is out of the float32 range' % what)
+    if nonzero and y == 0.0:
+        bad_option(opt, val, '%s must be non-zero (as float32)' % what)
+    return y
+
+
+def parse_triple(opt, val, nonzero):
+    parts = val.split(',')
+    if len(parts) != 3:
+        bad_option(opt, val, 'expected 3 comma-separated numbers, got %d' % len(parts))
+    return tuple(parse_f32(opt, val, t.strip(), 'channel %d' % c, nonzero) for c, t in enumerate(parts))
+
+
+def preprocess_of(a):
+    """The preset, then each explicit option. Preset mean/std follow a changed
+    colour order (reversed); explicit --mean/--std are in the final order."""
+    p = PRESETS[a.preset]
+    h, w, rs, order, scale, mean, std = p
+    if a.order is not None and a.order != order:
+        order, mean, std = a.order, mean[::-1], std[::-1]
+    if a.input_size is not None:
+        m = re.fullmatch(r'([^xX]*)(?:[xX](.*))?', a.input_size, re.DOTALL)
+        hs, ws = m.group(1), m.group(2)
+        h = parse_size('--input-size', a.input_size, hs, 'height', 1)
+        w = h if ws is None else parse_size('--input-size', a.input_size, ws, 'width', 1)
+    if a.resize_shorter is not None:
+        rs = parse_size('--resize-shorter', a.resize_shorter, a.resize_shorter, 'size', 0)
+    if a.scale is not None:
+        scale = parse_f32('--scale', a.scale, a.scale.strip(), 'scale', True)
+    if a.mean is not None:
+        mean = parse_triple('--mean', a.mean, False)
+    if a.std is not None:
+        std = parse_triple('--std', a.std, True)
+    return Preprocess(h, w, rs, order, scale, tuple(mean), tuple(std))
+
+
+def join_option_values(argv):
+    """'--mean -1,2,3' -> '--mean=-1,2,3': the word after a value option is its
+    value even when it starts with '-' (argparse would take it for an option)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] == '--':
+            return out + argv[i:]
+        if argv[i] in VALUE_OPTIONS and i + 1 < len(argv):
+            out.append(argv[i] + '=' + argv[i + 1])
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def describe(p):
+    crop = 'shorter side %d, centre crop' % p.resize_shorter if p.resize_shorter else 'resized'
+    return 'input %dx%d (%s), %s' % (p.height, p.width, crop, 'BGR' if p.order == BGR else 'RGB')
+
+
 # ---------------------------------------------------------------- .gcw writer
 
 MAGIC = b'\x89GCW\r\n\x1a\n'
@@ -681,7 +785,7 @@ def pad64(n):
     return (n + 63) & ~63
 
 
-def write_gcw(path, g, labels):
+def write_gcw(path, g, labels, pre):
     graph, inp = bytearray(), 'input'
     for kind, name, hp in g.layers:
         graph += pstr(kind) + pstr(name) + pstr(inp)
@@ -704,8 +808,8 @@ def write_gcw(path, g, labels):
             dirb += struct.pack('<QQ', off, nb)
             tensors.append((key, t, nb))
             off += pad64(nb)
-    meta = struct.pack('<iiiI', 224, 224, 256, 0)
-    meta += struct.pack('<7f', 1.0 / 255.0, 0.485, 0.456, 0.406, 0.229, 0.224, 0.225)
+    meta = struct.pack('<iiiI', pre.height, pre.width, pre.resize_shorter, pre.order)
+    meta += struct.pack('<7f', pre.scale, *(pre.mean + pre.std))
     meta += struct.pack('<I', len(labels)) + b''.join(pstr(s) for s in labels)
     graph_off = 128
     dir_off = graph_off + len(graph)
@@ -759,21 +863,56 @@ def one_line(msg, limit=400):
     return s if len(s) <= limit else s[:limit] + '...'
 
 
+class ArgParser(argparse.ArgumentParser):
+    """Usage errors as one 'gcw_convert: error:' line and status 1, like every other error."""
+    def error(self, message):
+        raise ConvertError('%s (see --help)' % message)
+
+
+HELP_EPILOG = '''preprocessing metadata (read back by gc_model_preprocess):
+  A pixel value p (0..255) of channel c, after reordering to the colour order,
+  becomes (p * scale - mean[c]) / std[c]. The image's shorter side is resized
+  to --resize-shorter, then the centre H x W is cropped (0: resized straight
+  to H x W). The preset gives every field; each explicit option overrides one.
+  torchvision: 224x224, shorter side 256, RGB, scale 1/255,
+               mean 0.485,0.456,0.406, std 0.229,0.224,0.225
+  caffe:       224x224, shorter side 256, BGR, scale 1,
+               mean 103.939,116.779,123.68 (BGR mean pixel), std 1,1,1
+  --bgr/--rgb against the preset's order reverses the preset's mean and std
+  (same per-colour values); --mean and --std are taken in the final order.
+  Checked before anything is read or written: sizes 1..2147483647
+  (--resize-shorter 0..2147483647), scale finite and non-zero, mean finite,
+  std finite and non-zero, all representable as float32. A value starting
+  with '-' may follow its option (--mean -1,0,1).'''
+
+
 def main(argv):
-    ap = argparse.ArgumentParser(
+    ap = ArgParser(
+        prog='gcw_convert.py', formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP_EPILOG,
         description='Convert a torchvision VGG/AlexNet checkpoint (.pth legacy or zip, .safetensors) to .gcw. '
                     'Supported architectures: ' + ', '.join(SUPPORTED) + '.')
     ap.add_argument('input', help='state dict: torch.save file (.pth) or .safetensors')
     ap.add_argument('output', help='.gcw file to write')
     ap.add_argument('--arch', help='architecture (default: detected from the keys and shapes)')
     ap.add_argument('--labels', help='text file with one class name per line, in output order')
-    a = ap.parse_args(argv)
+    ap.add_argument('--preset', choices=sorted(PRESETS), default='torchvision',
+                    help='preprocessing the model was trained with (default: torchvision)')
+    ap.add_argument('--input-size', metavar='H[xW]', help='network input (crop) size; H alone: H x H')
+    ap.add_argument('--resize-shorter', metavar='N', help='shorter side before the centre crop; 0: resize to H x W')
+    order = ap.add_mutually_exclusive_group()
+    order.add_argument('--bgr', dest='order', action='store_const', const=BGR, help='input channels in BGR order')
+    order.add_argument('--rgb', dest='order', action='store_const', const=RGB, help='input channels in RGB order')
+    ap.add_argument('--scale', metavar='S', help='factor applied to 0..255 pixels first (a number or A/B, e.g. 1/255)')
+    ap.add_argument('--mean', metavar='A,B,C', help='per-channel mean, subtracted after scaling')
+    ap.add_argument('--std', metavar='A,B,C', help='per-channel divisor, non-zero')
     try:
+        a = ap.parse_args(join_option_values(list(argv)))
+        pre = preprocess_of(a)
         sd = read_checkpoint(a.input)
         arch, g = build_graph(sd, a.arch)
         n_classes = g.layers[-1][2]['out_features']
         labels = read_labels(a.labels, n_classes) if a.labels else []
-        size, nt = write_gcw(a.output, g, labels)
+        size, nt = write_gcw(a.output, g, labels, pre)
     except ConvertError as e:
         print('gcw_convert: error: %s' % one_line(e), file=sys.stderr)
         return 1
@@ -787,9 +926,9 @@ def main(argv):
         print('gcw_convert: error: malformed input (%s: %s)' % (type(e).__name__, one_line(e, 200)), file=sys.stderr)
         return 1
     params = sum(g.sd[k].numel() for k in g.used)
-    print('%s: %s, %d layers, %d tensors, %d parameters, %d classes%s, %d bytes'
+    print('%s: %s, %d layers, %d tensors, %d parameters, %d classes%s, %s, %d bytes'
           % (a.output, arch, len(g.layers), nt, params, n_classes,
-             ' (labelled)' if labels else '', size))
+             ' (labelled)' if labels else '', describe(pre), size))
     return 0
 
 
