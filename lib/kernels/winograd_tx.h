@@ -4,6 +4,10 @@
  * contraction in ISO C mode), so the transforms agree bit for bit across tiers. */
 #include "kernels/winograd_internal.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 typedef float v16 __attribute__((vector_size(64)));
 
 /* B^T applied to a column of 6 vectors: d -> o (o may alias nothing). */
@@ -53,27 +57,55 @@ static inline void store_n(float *d, const v16 *v, int n) {
     for (int l = 0; l < n; l++) d[l] = t[l];
 }
 
-/* d[k][l] = b[4l + k] for k < 6, l < 16 (b holds 68 floats). GCC: stride-4 lanes picked
- * with two-vector shuffles (vpermt2ps under AVX-512); other compilers: scalar. */
-static inline void deinterleave4(const float *b, v16 d[6]) {
+/* d[k][l] = b[4l + k] for k < 6, l < 16, b the 68 floats of an input row segment given as
+ * a[4h + q] = b[4h + 16q .. + 16) (h < 2, q < 4). GCC: stride-4 lanes picked with two-vector
+ * shuffles (vpermt2ps under AVX-512); other compilers: scalar. */
+static inline void deinterleave4(const v16 a[8], v16 d[6]) {
 #if defined(__GNUC__) && !defined(__clang__)
     typedef int v16i __attribute__((vector_size(64)));
     const v16i lo = {0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28};
     const v16i merge = {0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23};
-    for (int h = 0; h < 2; h++) {                 /* h = 1: the window shifted by 4 (k = 4, 5) */
-        const v16 a0 = *(const v16u *)(b + 4 * h), a1 = *(const v16u *)(b + 4 * h + 16),
-                  a2 = *(const v16u *)(b + 4 * h + 32), a3 = *(const v16u *)(b + 4 * h + 48);
+    for (int h = 0; h < 2; h++)                   /* h = 1: the window shifted by 4 (k = 4, 5) */
         for (int k = 0; k < (h ? 2 : 4); k++) {
             const v16i m = lo + k;
-            d[4 * h + k] = __builtin_shuffle(__builtin_shuffle(a0, a1, m), __builtin_shuffle(a2, a3, m), merge);
+            const v16 *b = a + 4 * h;
+            d[4 * h + k] = __builtin_shuffle(__builtin_shuffle(b[0], b[1], m), __builtin_shuffle(b[2], b[3], m), merge);
         }
-    }
 #else
-    float ds[6][16];
+    float as[8][16], ds[6][16];
+    memcpy(as, a, sizeof as);
     for (int k = 0; k < 6; k++)
-        for (int l = 0; l < 16; l++) ds[k][l] = b[4 * l + k];
+        for (int l = 0; l < 16; l++) ds[k][l] = as[(k >> 2) * 4 + (4 * l + (k & 3)) / 16][(4 * l + (k & 3)) % 16];
     memcpy(d, ds, sizeof ds);
 #endif
+}
+
+/* d = deinterleave4 of the 68-float segment starting at column w0 of input row `row` (W floats; NULL:
+ * outside the image), zero outside columns [0, W). AVX-512: masked loads from the row; else
+ * through a zero-padded copy. */
+static inline void load_row(const float *row, int64_t W, int64_t w0, v16 d[6]) {
+    v16 a[8];
+    const int64_t lo = w0 < 0 ? -w0 : 0, hi = W - w0 < 68 ? W - w0 : 68;   /* valid offsets [lo, hi) */
+    if (!row || hi <= lo) {
+        memset(d, 0, 6 * sizeof(v16));
+        return;
+    }
+#if defined(__AVX512F__)
+    for (int i = 0; i < 8; i++) {
+        const int64_t off = 4 * (i / 4) + 16 * (i % 4), l0 = lo - off, l1 = hi - off;
+        const unsigned m1 = l1 >= 16 ? 0xFFFFu : l1 <= 0 ? 0u : (1u << l1) - 1u;
+        const unsigned m0 = l0 >= 16 ? 0xFFFFu : l0 <= 0 ? 0u : (1u << l0) - 1u;
+        const __mmask16 m = (__mmask16)(m1 & ~m0);
+        const float *src = (const float *)((uintptr_t)row + (uintptr_t)((w0 + off) * 4));   /* lanes < lo masked */
+        if (m == 0xFFFF) a[i] = *(const v16u *)src;
+        else a[i] = (v16)_mm512_maskz_loadu_ps(m, src);
+    }
+#else
+    float b[68] = {0};
+    memcpy(b + lo, row + w0 + lo, (size_t)(hi - lo) * sizeof(float));
+    for (int i = 0; i < 8; i++) memcpy(&a[i], b + 4 * (i / 4) + 16 * (i % 4), sizeof(v16));
+#endif
+    deinterleave4(a, d);
 }
 
 /* ob[4l + j] = r[j][l] for j < 4, l < 16 (the inverse pattern). */
@@ -128,6 +160,22 @@ static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, i
     }
 }
 
+/* The 36 transformed values (xi) of 16 tiles (lanes) of segment s, channel c. */
+static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c, const wg_seg *s, v16 o[36]) {
+    const float *xp = x + (s->n * p->C + c) * p->H * p->W;     /* (H, W) */
+    v16 d[6][6], t[6][6], col[6], o6[6];
+    for (int r = 0; r < 6; r++) {
+        const int64_t ih = 4 * s->ty - p->PH + r;
+        load_row(ih >= 0 && ih < p->H ? xp + ih * p->W : NULL, p->W, 4 * s->tx - p->PW, d[r]);
+    }
+    for (int r = 0; r < 6; r++) bt6(d[r], t[r]);            /* rows: t = d B */
+    for (int j = 0; j < 6; j++) {                             /* columns: B^T t */
+        for (int r = 0; r < 6; r++) col[r] = t[r][j];
+        bt6(col, o6);
+        for (int i = 0; i < 6; i++) o[i * 6 + j] = o6[i];
+    }
+}
+
 /* V (36, C, tc) for tiles [t0, t0 + tc), xi slices WG_SKEW floats apart. */
 static void input_transform(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0,
                             int64_t tc, float *V) {
@@ -137,23 +185,9 @@ static void input_transform(const gc_winograd *p, const wg_plan *q, const float 
         const int64_t c = it / ns;
         wg_seg s;
         if (!seg_of(q, t0, tc, it % ns, &s)) continue;
-        const float *xp = x + (s.n * C + c) * p->H * p->W;   /* (H, W) */
-        const int64_t w0 = 4 * s.tx - p->PW;                /* first input column */
-        const int64_t a = w0 < 0 ? -w0 : 0, e = p->W - w0 < 4 * s.cnt + 2 ? p->W - w0 : 4 * s.cnt + 2;
-        float b[6][68];                                      /* the 6 input rows, zero-padded */
-        v16 d[6][6], t[6][6], col[6], o6[6];
-        for (int r = 0; r < 6; r++) {
-            const int64_t ih = 4 * s.ty - p->PH + r;
-            memset(b[r], 0, sizeof b[r]);
-            if (ih >= 0 && ih < p->H && e > a) memcpy(b[r] + a, xp + ih * p->W + w0 + a, (size_t)(e - a) * sizeof(float));
-            deinterleave4(b[r], d[r]);
-        }
-        for (int r = 0; r < 6; r++) bt6(d[r], t[r]);       /* rows: t = d B */
-        for (int j = 0; j < 6; j++) {                        /* columns: B^T t */
-            for (int r = 0; r < 6; r++) col[r] = t[r][j];
-            bt6(col, o6);
-            for (int i = 0; i < 6; i++) store_n(V + (i * 6 + j) * (C * tc + WG_SKEW) + c * tc + s.tl, &o6[i], s.cnt);
-        }
+        v16 o[36];
+        input_tile16(p, x, c, &s, o);
+        for (int xi = 0; xi < 36; xi++) store_n(V + xi * (C * tc + WG_SKEW) + c * tc + s.tl, &o[xi], s.cnt);
     }
 }
 
@@ -190,27 +224,6 @@ static void output_transform(const gc_winograd *p, const wg_plan *q, const float
 
 /* ---------------------------------------------------------------- packed schedule */
 
-/* One 6x6 input tile row block: d (6 rows, 16 tiles) of channel c, segment s -> o (36, 16). */
-static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c, const wg_seg *s, v16 o[36]) {
-    const float *xp = x + (s->n * p->C + c) * p->H * p->W;     /* (H, W) */
-    const int64_t w0 = 4 * s->tx - p->PW;                     /* first input column */
-    const int64_t a = w0 < 0 ? -w0 : 0, e = p->W - w0 < 4 * s->cnt + 2 ? p->W - w0 : 4 * s->cnt + 2;
-    float b[6][68];                                           /* the 6 input rows, zero-padded */
-    v16 d[6][6], t[6][6], col[6], o6[6];
-    for (int r = 0; r < 6; r++) {
-        const int64_t ih = 4 * s->ty - p->PH + r;
-        memset(b[r], 0, sizeof b[r]);
-        if (ih >= 0 && ih < p->H && e > a) memcpy(b[r] + a, xp + ih * p->W + w0 + a, (size_t)(e - a) * sizeof(float));
-        deinterleave4(b[r], d[r]);
-    }
-    for (int r = 0; r < 6; r++) bt6(d[r], t[r]);            /* rows: t = d B */
-    for (int j = 0; j < 6; j++) {                             /* columns: B^T t */
-        for (int r = 0; r < 6; r++) col[r] = t[r][j];
-        bt6(col, o6);
-        for (int i = 0; i < 6; i++) o[i * 6 + j] = o6[i];
-    }
-}
-
 /* A = V^T (36, np, C, mr), np = ceil(tc / mr): tile t's row of xi at ((xi*np + t/mr)*C + c)*mr + t%mr;
  * rows past tc zero. Orphaned omp for (no barrier of its own beyond the loop's). */
 static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
@@ -222,13 +235,31 @@ static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x,
         wg_seg s;
         if (!seg_of(q, t0, tc, it / C, &s)) continue;
         v16 o[36];
+        input_tile16(p, x, c, &s, o);
+#if defined(__AVX512F__)
+        /* runs of lanes within one panel: lanes [l0, l0 + n) to row (tl + l0) % mr of panel (tl + l0) / mr */
+        __m512i idx[3];
+        __mmask16 msk[3];
+        int64_t dst[3];
+        int nrun = 0;
+        for (int l0 = 0, n; l0 < s.cnt; l0 += n, nrun++) {
+            const int64_t t = s.tl + l0, r = t % mr;
+            n = (int)(mr - r < s.cnt - l0 ? mr - r : s.cnt - l0);
+            idx[nrun] = _mm512_add_epi32(_mm512_set1_epi32(l0), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+            msk[nrun] = (__mmask16)((1u << n) - 1u);
+            dst[nrun] = (t / mr) * C * mr + c * mr + r;
+        }
+        for (int xi = 0; xi < 36; xi++)
+            for (int k = 0; k < nrun; k++)
+                _mm512_mask_storeu_ps(A + xi * xs + dst[k], msk[k], _mm512_permutexvar_ps(idx[k], (__m512)o[xi]));
+#else
         float ls[36][16];                                     /* (xi, tile of the segment) */
         int64_t off[16];                                      /* tile l of the segment -> panel offset */
-        input_tile16(p, x, c, &s, o);
         memcpy(ls, o, sizeof ls);
         for (int l = 0; l < s.cnt; l++) off[l] = ((s.tl + l) / mr) * C * mr + (s.tl + l) % mr + c * mr;
         for (int xi = 0; xi < 36; xi++)
             for (int l = 0; l < s.cnt; l++) A[xi * xs + off[l]] = ls[xi][l];
+#endif
         if (s.tl + s.cnt == tc)                               /* pad rows of the last panel */
             for (int64_t t = tc; t < np * mr; t++)
                 for (int xi = 0; xi < 36; xi++) A[xi * xs + (t / mr) * C * mr + t % mr + c * mr] = 0.0f;
