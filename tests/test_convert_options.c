@@ -30,8 +30,8 @@ static int run(const char *fmt, ...) {
 /* Converts the small AlexNet to dir/out with `opts`; stdout to out.txt,
  * stderr to err.txt. Returns the exit status. */
 static int convert(const char *out, const char *opts) {
-    return run("cd %s && python3 -S %s/tools/gcw_convert.py %s/" FIX CKPT " %s %s > out.txt 2> err.txt", dir, root, root,
-               out, opts);
+    return run("cd %s && python3 -S %s/tools/gcw_convert.py %s/" FIX CKPT " %s %s > out.txt 2> err.txt",
+               dir, root, root, out, opts);
 }
 
 static int file_exists(const char *name) {
@@ -186,7 +186,8 @@ TEST(bad_values_are_refused_before_writing) {
         run("rm -f %s/bad.gcw %s/bad.gcw.tmp", dir, dir);
     }
     /* the options are checked before the checkpoint is read */
-    CHECK(run("cd %s && python3 -S %s/tools/gcw_convert.py /nonexistent.pth bad.gcw --std 0,1,1 2> err.txt", dir, root) == 1);
+    CHECK(run("cd %s && python3 -S %s/tools/gcw_convert.py /nonexistent.pth bad.gcw --std 0,1,1 2> err.txt",
+              dir, root) == 1);
     char err[2048];
     CHECK(strstr(slurp("err.txt", err, sizeof err), "--std") != NULL);
 }
