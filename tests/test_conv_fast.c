@@ -189,10 +189,10 @@ static const cc cases[] = {
     {2, 3, 9, 10, 4, 2, 3, 2, 1, 0, 1, 1, 2, 1, 1},       /* 2x3 kernel, mixed stride/dilation */
     {1, 4, 5, 5, 3, 3, 3, 1, 1, 4, 4, 1, 1, 1, 1},        /* padding larger than the kernel */
     {1, 130, 6, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* 3x3 s1, few tiles, big filters: im2col */
-    {1, 130, 23, 22, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* Winograd packed: 36 tiles, C = 128 + 2, O = 4 * 32 + 2 */
-    {2, 64, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd fused: blocks of 32 of 50 tiles */
-    {3, 24, 11, 9, 200, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd packed, batch 3: 27 tiles, C = 16 + 8, O = 6 * 32 + 8 */
-    {1, 40, 14, 15, 103, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},   /* Winograd packed, no padding, no bias, odd O */
+    {1, 130, 23, 22, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* Winograd: 36 tiles, C = 128 + 2, O = 4 * 32 + 2 */
+    {2, 64, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: 50 tiles over two images, O = 2 * 32 */
+    {3, 24, 11, 9, 200, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd, batch 3: 27 tiles, C = 16 + 8, O = 6 * 32 + 8 */
+    {1, 40, 14, 15, 103, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},   /* Winograd, no padding, no bias, odd O */
 };
 
 TEST(conv_all_tiers_vs_reference) {
@@ -206,7 +206,7 @@ TEST(conv_im2col_several_tiles) {
     conv_case(&k, 0, 1);
 }
 
-/* C = 2048: the packed Winograd schedule takes 42 of the 50 tiles per chunk (V^T of a chunk
+/* C = 2048: Winograd takes 42 of the 50 tiles per chunk (V^T of a chunk
  * <= 12 MB), so the second chunk starts mid-image; 9 output channels of a 32-channel chunk. */
 TEST(winograd_several_chunks) {
     const cc k = {2, 2048, 20, 20, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
@@ -252,7 +252,7 @@ TEST(same_bits_for_any_thread_count) {
 #ifdef _OPENMP
     const cc ks[] = {{1, 16, 21, 19, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
                      {2, 6, 15, 13, 10, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1},
-                     {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};   /* packed Winograd: 5 output chunks */
+                     {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};   /* Winograd: 5 output chunks */
     int saved = omp_get_max_threads();
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         gc_layer_params p;

@@ -6,10 +6,7 @@
 size_t gc_winograd_workspace(const gc_winograd *p) {
     wg_plan q;
     if (wg_plan_make(p, &q)) return SIZE_MAX;
-    if (!q.fused)   /* V^T, per slot (U^T block, M^T) */
-        return q.v + (q.u + q.m) * WG_SLOTS;
-    /* U, U packed, per slot (V, M, GEMM packing); all small by WG_FUSE_OC */
-    return q.u + 36 * q.pa + (q.v + q.m + q.g) * WG_SLOTS;
+    return q.v + (q.u + q.m) * WG_SLOTS;   /* V^T, per slot (U^T block, M^T); q.v < SIZE_MAX / 2 */
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -22,41 +19,7 @@ static int wg_slot(void) { return omp_get_thread_num(); }
 static int wg_slot(void) { return 0; }
 #endif
 
-/* The packed schedule (winograd_internal.h): M^T = V^T U^T by the tier's micro-kernel. */
-static void run_packed(gc_gemm_tier rt, const gc_wg_tx *tx, const gc_winograd *p, const wg_plan *q,
-                       const float *x, const float *w, const float *bias, float *y, float *ws) {
-    const gc_gemm_blocking bl = gc_gemm_blocks(rt);
-    const gc_gemm_ukernel kern = gc_gemm_kernel_of(rt);
-    const int mr = bl.mr, nr = bl.nr;
-    const int64_t C = p->C, nt = (q->T + q->Tc - 1) / q->Tc, no = (p->O + WG_OCH - 1) / WG_OCH;
-    float *A = ws;                                            /* V^T (36, np, C, mr) */
-#pragma omp parallel num_threads(wg_threads())
-    {
-        float *B = ws + q->v + wg_slot() * (q->u + q->m);   /* U^T block (36, WG_OCH/nr, cb, nr) */
-        float *Mt = B + q->u;                                /* M^T (36, tc, WG_OCH) */
-        for (int64_t ti = 0; ti < nt; ti++) {
-            const int64_t t0 = ti * q->Tc, tc = q->T - t0 < q->Tc ? q->T - t0 : q->Tc, np = (tc + mr - 1) / mr;
-            const int64_t xa = wg_xsa(tc, mr, C), xm = wg_xsm(tc);
-            tx->input_t(p, q, x, t0, tc, mr, A);
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t oi = 0; oi < no; oi++) {
-                const int64_t o0 = oi * WG_OCH, on = p->O - o0 < WG_OCH ? p->O - o0 : WG_OCH;
-                for (int64_t c0 = 0; c0 < C; c0 += WG_CB) {
-                    const int64_t cb = C - c0 < WG_CB ? C - c0 : WG_CB;
-                    tx->weights_t(p, w, o0, c0, cb, nr, B);
-                    for (int xi = 0; xi < 36; xi++)
-                        for (int64_t jp = 0; jp * nr < on; jp++)
-                            for (int64_t ip = 0; ip < np; ip++)
-                                kern(cb, A + xi * xa + (ip * C + c0) * mr, B + xi * wg_xsb(cb) + jp * cb * nr,
-                                     Mt + xi * xm + ip * mr * WG_OCH + jp * nr, WG_OCH, 1.0f, c0 ? 1.0f : 0.0f,
-                                     (int)(tc - ip * mr < mr ? tc - ip * mr : mr), (int)(on - jp * nr < nr ? on - jp * nr : nr));
-                }
-                tx->output_t(p, q, Mt, o0, t0, tc, bias, y);
-            }
-        }
-    }
-}
-
+/* M^T = V^T U^T by the tier's micro-kernel (schedule in winograd_internal.h). */
 void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
                      const float *bias, float *y, float *ws) {
     wg_plan q;
@@ -64,21 +27,34 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
     gc_gemm_tier rt = gc_gemm_resolve(tier);
     if (rt == GC_GEMM_REFERENCE) rt = GC_GEMM_PORTABLE;
     const gc_wg_tx *tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
-    if (!q.fused) { run_packed(rt, tx, p, &q, x, w, bias, y, ws); return; }
-    const int64_t nt = (q.T + q.Tc - 1) / q.Tc;
-    float *Uf = ws, *Up = ws + q.u, *slots = Up + 36 * q.pa;   /* U (36, O, C), U packed, slots */
-    tx->weights(p, w, 0, p->O, Uf);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int xi = 0; xi < 36; xi++) gc_gemm_pack_a(rt, 0, p->O, p->C, Uf + xi * p->O * p->C, p->C, Up + xi * q.pa);
-    /* The transforms' parallel loops nested in this region run on the calling thread. */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(wg_threads())
-    for (int64_t ti = 0; ti < nt; ti++) {
-        float *Vs = slots + wg_slot() * (q.v + q.m + q.g), *Ms = Vs + q.v, *Gs = Ms + q.m;
-        const int64_t t0 = ti * q.Tc, tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
-        tx->input(p, &q, x, t0, tc, Vs);
-        for (int xi = 0; xi < 36; xi++)
-            gc_gemm_prepacked(rt, p->O, tc, p->C, 1.0f, Up + xi * q.pa, 0, Vs + xi * (p->C * tc + WG_SKEW), tc, 0.0f,
-                              Ms + xi * (p->O * tc + WG_SKEW), tc, Gs);
-        tx->output(p, &q, Ms, 0, p->O, t0, tc, bias, y);
+    const gc_gemm_blocking bl = gc_gemm_blocks(rt);
+    const gc_gemm_ukernel kern = gc_gemm_kernel_of(rt);
+    const int mr = bl.mr, nr = bl.nr;
+    const int64_t C = p->C, nt = (q.T + q.Tc - 1) / q.Tc, no = (p->O + WG_OCH - 1) / WG_OCH;
+    float *A = ws;                                            /* V^T (36, np, C, mr) */
+#pragma omp parallel num_threads(wg_threads())
+    {
+        float *B = ws + q.v + wg_slot() * (q.u + q.m);      /* U^T block (36, WG_OCH/nr, cb, nr) */
+        float *Mt = B + q.u;                                 /* M^T (36, tc, WG_OCH) */
+        for (int64_t ti = 0; ti < nt; ti++) {
+            const int64_t t0 = ti * q.Tc, tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc, np = (tc + mr - 1) / mr;
+            const int64_t xa = wg_xsa(tc, mr, C), xm = wg_xsm(tc);
+            tx->input(p, &q, x, t0, tc, mr, A);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t oi = 0; oi < no; oi++) {
+                const int64_t o0 = oi * WG_OCH, on = p->O - o0 < WG_OCH ? p->O - o0 : WG_OCH;
+                for (int64_t c0 = 0; c0 < C; c0 += WG_CB) {
+                    const int64_t cb = C - c0 < WG_CB ? C - c0 : WG_CB;
+                    tx->weights(p, w, o0, c0, cb, nr, B);
+                    for (int xi = 0; xi < 36; xi++)
+                        for (int64_t jp = 0; jp * nr < on; jp++)
+                            for (int64_t ip = 0; ip < np; ip++)
+                                kern(cb, A + xi * xa + (ip * C + c0) * mr, B + xi * wg_xsb(cb) + jp * cb * nr,
+                                     Mt + xi * xm + ip * mr * WG_OCH + jp * nr, WG_OCH, 1.0f, c0 ? 1.0f : 0.0f,
+                                     (int)(tc - ip * mr < mr ? tc - ip * mr : mr), (int)(on - jp * nr < nr ? on - jp * nr : nr));
+                }
+                tx->output(p, &q, Mt, o0, t0, tc, bias, y);
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
-/* winograd_tx.h - the F(4x4, 3x3) transforms, vectorised 16 tiles / channels wide with the
- * GNU vector extension. Included once per ISA with WG_TX_NAME set (winograd.c,
- * winograd_avx2.c, winograd_avx512.c); the arithmetic is the same in all three (no FMA
- * contraction in ISO C mode), so the transforms agree bit for bit across tiers. */
+/* winograd_tx.h - the F(4x4, 3x3) transforms, vectorised 16 lanes wide (input: tiles; weights and
+ * output: output channels) with the GNU vector extension, plus AVX-512 masked loads / stores where
+ * built with it. Included once per ISA with WG_TX_NAME set (winograd.c, winograd_avx2.c,
+ * winograd_avx512.c); the arithmetic is the same in all three (no FMA contraction in ISO C
+ * mode), so the transforms agree bit for bit across tiers. */
 #include "kernels/winograd_internal.h"
 
 #if defined(__AVX512F__)
@@ -40,22 +41,8 @@ static inline void at4(const v16 m[6], v16 o[4]) {
     o[3] = b + 8.0f * d + m[5];
 }
 
-/* Unaligned access to 16 floats (and 16 floats of any other type: may_alias). */
+/* Unaligned access to 16 floats. */
 typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
-
-static inline void load_n(v16 *v, const float *s, int n) {
-    if (n == 16) { *v = *(const v16u *)s; return; }
-    float t[16] = {0};
-    for (int l = 0; l < n; l++) t[l] = s[l];
-    memcpy(v, t, sizeof t);
-}
-
-static inline void store_n(float *d, const v16 *v, int n) {
-    if (n == 16) { *(v16u *)d = *v; return; }
-    float t[16];
-    memcpy(t, v, sizeof t);
-    for (int l = 0; l < n; l++) d[l] = t[l];
-}
 
 /* d[k][l] = b[4l + k] for k < 6, l < 16, b the 68 floats of an input row segment given as
  * a[4h + q] = b[4h + 16q .. + 16) (h < 2, q < 4). GCC: stride-4 lanes picked with two-vector
@@ -108,58 +95,6 @@ static inline void load_row(const float *row, int64_t W, int64_t w0, v16 d[6]) {
     deinterleave4(a, d);
 }
 
-/* ob[4l + j] = r[j][l] for j < 4, l < 16 (the inverse pattern). */
-static inline void interleave4(const v16 r[4], float *ob) {
-#if defined(__GNUC__) && !defined(__clang__)
-    typedef int v16i __attribute__((vector_size(64)));
-    const v16i zlo = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23};
-    const v16i zhi = zlo + 8;
-    const v16i plo = {0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23};
-    const v16i phi = plo + 8;
-    const v16 ab0 = __builtin_shuffle(r[0], r[1], zlo), ab1 = __builtin_shuffle(r[0], r[1], zhi);
-    const v16 cd0 = __builtin_shuffle(r[2], r[3], zlo), cd1 = __builtin_shuffle(r[2], r[3], zhi);
-    *(v16u *)ob = __builtin_shuffle(ab0, cd0, plo);
-    *(v16u *)(ob + 16) = __builtin_shuffle(ab0, cd0, phi);
-    *(v16u *)(ob + 32) = __builtin_shuffle(ab1, cd1, plo);
-    *(v16u *)(ob + 48) = __builtin_shuffle(ab1, cd1, phi);
-#else
-    float rs[4][16];
-    memcpy(rs, r, sizeof rs);
-    for (int l = 0; l < 16; l++)
-        for (int j = 0; j < 4; j++) ob[4 * l + j] = rs[j][l];
-#endif
-}
-
-/* U (36, oc, C) for output channels [o0, o0 + oc). */
-static void weight_transform(const gc_winograd *p, const float *w, int64_t o0, int64_t oc, float *U) {
-    const int64_t C = p->C, nb = (C + 15) / 16;
-#pragma omp parallel for schedule(dynamic, 8)
-    for (int64_t it = 0; it < oc * nb; it++) {
-        const int64_t ol = it / nb, c0 = (it % nb) * 16, o = o0 + ol;
-        const int n = (int)(C - c0 < 16 ? C - c0 : 16);
-        float b[144] = {0};                     /* (16 channels, 9 taps) */
-        v16 g[3][3], t[6][3], r[6];
-        if (!p->flip)
-            memcpy(b, w + (o * C + c0) * 9, (size_t)n * 9 * sizeof(float));
-        else
-            for (int l = 0; l < n; l++)
-                for (int k = 0; k < 9; k++) b[9 * l + k] = w[((c0 + l) * p->O + o) * 9 + 8 - k];
-        float gs[9][16];                        /* taps, channel-minor */
-        for (int k = 0; k < 9; k++)
-            for (int l = 0; l < 16; l++) gs[k][l] = b[9 * l + k];
-        memcpy(g, gs, sizeof g);
-        for (int j = 0; j < 3; j++) {           /* columns: t[.][j] = G g[.][j] */
-            v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
-            g6(col, o6);
-            for (int i = 0; i < 6; i++) t[i][j] = o6[i];
-        }
-        for (int i = 0; i < 6; i++) {           /* rows: U[i][.] = t[i][.] G^T */
-            g6(t[i], r);
-            for (int j = 0; j < 6; j++) store_n(U + ((i * 6 + j) * oc + ol) * C + c0, &r[j], n);
-        }
-    }
-}
-
 /* The 36 transformed values (xi) of 16 tiles (lanes) of segment s, channel c. */
 static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c, const wg_seg *s, v16 o[36]) {
     const float *xp = x + (s->n * p->C + c) * p->H * p->W;     /* (H, W) */
@@ -175,54 +110,6 @@ static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c,
         for (int i = 0; i < 6; i++) o[i * 6 + j] = o6[i];
     }
 }
-
-/* V (36, C, tc) for tiles [t0, t0 + tc), xi slices WG_SKEW floats apart. */
-static void input_transform(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0,
-                            int64_t tc, float *V) {
-    const int64_t C = p->C, ns = seg_count(q, t0, tc);
-#pragma omp parallel for schedule(dynamic, 8)
-    for (int64_t it = 0; it < C * ns; it++) {
-        const int64_t c = it / ns;
-        wg_seg s;
-        if (!seg_of(q, t0, tc, it % ns, &s)) continue;
-        v16 o[36];
-        input_tile16(p, x, c, &s, o);
-        for (int xi = 0; xi < 36; xi++) store_n(V + xi * (C * tc + WG_SKEW) + c * tc + s.tl, &o[xi], s.cnt);
-    }
-}
-
-/* y[:, o0 : o0 + oc] of tiles [t0, t0 + tc) from M (36, oc, tc) (slices WG_SKEW apart), plus bias. */
-static void output_transform(const gc_winograd *p, const wg_plan *q, const float *M, int64_t o0,
-                             int64_t oc, int64_t t0, int64_t tc, const float *bias, float *y) {
-    const int64_t ns = seg_count(q, t0, tc);
-#pragma omp parallel for schedule(dynamic, 8)
-    for (int64_t it = 0; it < oc * ns; it++) {
-        const int64_t ol = it / ns, o = o0 + ol;
-        wg_seg s;
-        if (!seg_of(q, t0, tc, it % ns, &s)) continue;
-        float *yp = y + (s.n * p->O + o) * p->OH * p->OW;   /* (OH, OW) */
-        v16 m[6][6], t[4][6], col[6], r4[4];
-        for (int i = 0; i < 36; i++) load_n(&m[i / 6][i % 6], M + i * (oc * tc + WG_SKEW) + ol * tc + s.tl, s.cnt);
-        for (int j = 0; j < 6; j++) {                        /* columns: A^T m */
-            for (int r = 0; r < 6; r++) col[r] = m[r][j];
-            at4(col, r4);
-            for (int i = 0; i < 4; i++) t[i][j] = r4[i];
-        }
-        const float b = bias ? bias[o] : 0.0f;
-        const int64_t ow0 = 4 * s.tx, nw = p->OW - ow0 < 4 * s.cnt ? p->OW - ow0 : 4 * s.cnt;
-        float ob[64];                                        /* one output row of the segment */
-        for (int i = 0; i < 4; i++) {                        /* rows: t A */
-            const int64_t oh = 4 * s.ty + i;
-            if (oh >= p->OH) break;
-            at4(t[i], r4);
-            for (int j = 0; j < 4; j++) r4[j] += b;
-            interleave4(r4, ob);
-            memcpy(yp + oh * p->OW + ow0, ob, (size_t)nw * sizeof(float));
-        }
-    }
-}
-
-/* ---------------------------------------------------------------- packed schedule */
 
 /* A = V^T (36, np, C, mr), np = ceil(tc / mr): tile t's row of xi at ((xi*np + t/mr)*C + c)*mr + t%mr;
  * rows past tc zero. Orphaned omp for (no barrier of its own beyond the loop's). */
@@ -393,5 +280,4 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
     }
 }
 
-const gc_wg_tx WG_TX_NAME = {weight_transform, input_transform, output_transform,
-                             input_packed, weights_packed, output_packed};
+const gc_wg_tx WG_TX_NAME = {input_packed, weights_packed, output_packed};
