@@ -95,13 +95,18 @@ static inline void load_row(const float *row, int64_t W, int64_t w0, v16 d[6]) {
     deinterleave4(a, d);
 }
 
+#define WG_PF 4   /* input channels ahead to prefetch (items run channel by channel) */
+
 /* The 36 transformed values (xi) of 16 tiles (lanes) of segment s, channel c. */
 static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c, const wg_seg *s, v16 o[36]) {
     const float *xp = x + (s->n * p->C + c) * p->H * p->W;     /* (H, W) */
     v16 d[6][6], t[6][6], col[6], o6[6];
+    const int64_t w0 = 4 * s->tx - p->PW, pa = w0 < 0 ? 0 : w0, pb = p->W < w0 + 68 ? p->W : w0 + 68;
     for (int r = 0; r < 6; r++) {
         const int64_t ih = 4 * s->ty - p->PH + r;
-        load_row(ih >= 0 && ih < p->H ? xp + ih * p->W : NULL, p->W, 4 * s->tx - p->PW, d[r]);
+        load_row(ih >= 0 && ih < p->H ? xp + ih * p->W : NULL, p->W, w0, d[r]);
+        if (ih >= 0 && ih < p->H && c + WG_PF < p->C)        /* the same rows WG_PF channels on */
+            for (int64_t col = pa; col < pb; col += 16) __builtin_prefetch(xp + WG_PF * p->H * p->W + ih * p->W + col);
     }
     for (int r = 0; r < 6; r++) bt6(d[r], t[r]);            /* rows: t = d B */
     for (int j = 0; j < 6; j++) {                             /* columns: B^T t */
