@@ -254,33 +254,39 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
 /* y[:, o0 : min(o0 + WG_OCH, O)] of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH), plus bias. */
 static void output_packed(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0,
                           int64_t tc, const float *bias, float *y) {
-    const int64_t TT = q->TH * q->TW, O = p->O;
-    for (int64_t tl = 0; tl < tc; tl++) {
-        const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
-        const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = p->OW - 4 * tx < 4 ? p->OW - 4 * tx : 4;
-        for (int h = 0; h < WG_OCH / 16 && o0 + 16 * h < O; h++) {
-            const int64_t ob = o0 + 16 * h, nl = O - ob < 16 ? O - ob : 16;
-            v16 m[6][6], tt[4][6], col[6], r4[4];
-            float bs[16] = {0}, res[4][4][16];                /* bias; (row, column, output channel) */
-            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = *(const v16u *)(Mt + i * wg_xsm(tc) + tl * WG_OCH + 16 * h);
+    const int64_t TT = q->TH * q->TW, O = p->O, xm = wg_xsm(tc), OW = p->OW;
+    for (int h = 0; h < WG_OCH / 16 && o0 + 16 * h < O; h++) {
+        const int64_t ob = o0 + 16 * h, nl = O - ob < 16 ? O - ob : 16;
+        float bs[16] = {0};                                   /* bias of the 16 output channels */
+        v16 bv;
+        if (bias) memcpy(bs, bias + ob, (size_t)nl * sizeof(float));
+        memcpy(&bv, bs, sizeof bv);
+        for (int64_t tl = 0; tl < tc; tl++) {
+            const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
+            const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = OW - 4 * tx < 4 ? OW - 4 * tx : 4;
+            v16 m[6][6], tt[4][6], col[6], r4[4], r[16];          /* r[4i + j]: output (i, j), lanes o */
+            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = *(const v16u *)(Mt + i * xm + tl * WG_OCH + 16 * h);
             for (int j = 0; j < 6; j++) {                     /* columns: A^T m */
-                for (int r = 0; r < 6; r++) col[r] = m[r][j];
+                for (int k = 0; k < 6; k++) col[k] = m[k][j];
                 at4(col, r4);
                 for (int i = 0; i < 4; i++) tt[i][j] = r4[i];
             }
-            if (bias) memcpy(bs, bias + ob, (size_t)nl * sizeof(float));
-            v16 bv;
-            memcpy(&bv, bs, sizeof bv);
             for (int i = 0; i < 4; i++) {                     /* rows: t A */
                 at4(tt[i], r4);
-                for (int j = 0; j < 4; j++) r4[j] += bv;
-                memcpy(res[i], r4, sizeof res[i]);
+                for (int j = 0; j < 4; j++) r[4 * i + j] = r4[j] + bv;
             }
-            for (int64_t l = 0; l < nl; l++) {
-                float *yp = y + ((n * O + ob + l) * p->OH + 4 * ty) * p->OW + 4 * tx;   /* (OH, OW) */
-                for (int64_t i = 0; i < nh; i++)
-                    for (int64_t j = 0; j < nw; j++) yp[i * p->OW + j] = res[i][j][l];
-            }
+            transpose16(r);                                   /* r[l]: the 4x4 outputs of channel ob + l */
+            float *yt = y + ((n * O + ob) * p->OH + 4 * ty) * OW + 4 * tx;   /* (OH, OW) of channel ob */
+            if (nh == 4 && nw == 4)
+                for (int64_t l = 0; l < nl; l++)
+                    for (int i = 0; i < 4; i++) memcpy(yt + l * p->OH * OW + i * OW, (const float *)&r[l] + 4 * i, 4 * sizeof(float));
+            else
+                for (int64_t l = 0; l < nl; l++) {
+                    float v[16];
+                    memcpy(v, &r[l], sizeof v);
+                    for (int64_t i = 0; i < nh; i++)
+                        for (int64_t j = 0; j < nw; j++) yt[l * p->OH * OW + i * OW + j] = v[4 * i + j];
+                }
         }
     }
 }
