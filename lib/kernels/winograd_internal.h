@@ -40,7 +40,8 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     q->TH = (p->OH + 3) / 4;
     q->TW = (p->OW + 3) / 4;
     if (gc_mul_i64(q->TH, q->TW, &t) || gc_mul_i64(t, p->N, &q->T)) return 1;
-    q->Tc = clamp64(WG_AB / (36 * p->C) < WG_TC ? WG_AB / (36 * p->C) : WG_TC, 16, q->T);
+    const int64_t ta = p->C > WG_AB ? 0 : WG_AB / (36 * p->C);   /* tiles whose V^T fits WG_AB */
+    q->Tc = clamp64(ta < WG_TC ? ta : WG_TC, 16, q->T);
     if (gc_mul_i64(36 * (q->Tc + 16), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;   /* rows padded to MR <= 16 */
     q->v = round16((size_t)v + 36 * WG_SKEW);
     q->u = round16((size_t)(36 * (WG_OCH * (p->C < WG_CB ? p->C : WG_CB) + WG_SKEW)));
