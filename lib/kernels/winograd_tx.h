@@ -212,6 +212,8 @@ static inline void weights16_store(v16 g[3][3], float *d, int64_t xs, int64_t hs
     }
 }
 
+#define WG_WPF 2   /* blocks of 16 input channels ahead to prefetch */
+
 /* B = U^T (36, WG_OCH/nr, cb, nr): output channel o0 + j, input channel c0 + k of xi at
  * ((xi*(WG_OCH/nr) + j/nr)*cb + k)*nr + j%nr; zero for o >= O. nr is 8 or a multiple of 16. */
 static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
@@ -225,8 +227,12 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
             for (; k + 16 <= cb; k += 16) {
                 v16 rows[9][16];                              /* (block of 16 columns, lane = column, row = o) */
                 if (n < 16) memset(rows, 0, sizeof rows);
-                for (int l = 0; l < n; l++)
-                    for (int b = 0; b < 9; b++) rows[b][l] = *(const v16u *)(w + ((ob + l) * C + c0 + k) * 9 + 16 * b);
+                for (int l = 0; l < n; l++) {
+                    const float *wr = w + ((ob + l) * C + c0 + k) * 9;   /* (16 channels, 9 taps) */
+                    for (int b = 0; b < 9; b++) rows[b][l] = *(const v16u *)(wr + 16 * b);
+                    if (k + 16 * WG_WPF < cb)                 /* WG_WPF blocks ahead */
+                        for (int b = 0; b < 9; b++) __builtin_prefetch(wr + 144 * WG_WPF + 16 * b);
+                }
                 for (int b = 0; b < 9; b++) transpose16(rows[b]);   /* rows[b][i]: tap 16b + i, lanes o */
                 for (int cl = 0; cl < 16; cl++) {
                     v16 g[3][3];
