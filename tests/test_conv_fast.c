@@ -213,6 +213,25 @@ TEST(winograd_several_chunks) {
     conv_case(&k, 0, 0);
 }
 
+/* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:
+ * 12 MB of V^T at most plus four thread slots), and absurd sizes report overflow. */
+TEST(winograd_workspace_bounded) {
+    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0};
+    const size_t w1 = gc_winograd_workspace(&p);
+    p.N = 8;
+    const size_t w8 = gc_winograd_workspace(&p);
+    p.N = 4096;
+    CHECK(gc_winograd_workspace(&p) == w8);
+    CHECK(w1 <= w8 && w8 < ((size_t)5 << 20));
+    p.flip = 1;
+    CHECK(gc_winograd_workspace(&p) == w8);
+    p.C = (int64_t)1 << 60;
+    CHECK(gc_winograd_workspace(&p) == SIZE_MAX);
+    p.C = 512;
+    p.N = INT64_MAX / 2;
+    CHECK(gc_winograd_workspace(&p) == SIZE_MAX);
+}
+
 /* ------------------------------------------------------------------ linear */
 
 static void linear_case(int64_t n, int64_t in, int64_t out, int bias) {
@@ -357,6 +376,7 @@ int main(void) {
     RUN(conv_all_tiers_vs_reference);
     RUN(conv_im2col_several_tiles);
     RUN(winograd_several_chunks);
+    RUN(winograd_workspace_bounded);
     RUN(linear_all_tiers_vs_reference);
     RUN(same_bits_for_any_thread_count);
     RUN(network_fast_vs_reference);
