@@ -220,6 +220,22 @@ static inline void weights16_store(v16 g[3][3], float *d, int64_t xs, int64_t hs
 static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
                            float *B) {
     const int64_t C = p->C, O = p->O, xs = wg_xsb(cb);
+#if defined(__AVX512F__)
+    __m512i fi[9][5];                                         /* flip: tap u of lane l is float 9l + 8 - u of */
+    __mmask16 fm[9][5];                                       /* the 144: from vector pair q2 = that / 32 */
+    for (int u = 0; u < 9; u++)
+        for (int q2 = 0; q2 < 5; q2++) {
+            int ix[16];
+            unsigned m = 0;
+            for (int l = 0; l < 16; l++) {
+                const int f = 9 * l + 8 - u;
+                ix[l] = f - 32 * q2 >= 0 && f - 32 * q2 < 32 ? f - 32 * q2 : 0;
+                if (f / 32 == q2) m |= 1u << l;
+            }
+            fi[u][q2] = _mm512_loadu_si512(ix);
+            fm[u][q2] = (__mmask16)m;
+        }
+#endif
     for (int h = 0; h < WG_OCH / 16; h++) {
         const int64_t ob = o0 + 16 * h, n = O - ob < 16 ? (O - ob > 0 ? O - ob : 0) : 16;
         float *Bh = B + (nr >= 16 ? 16 * h / nr * cb * nr + 16 * h % nr : 2 * h * cb * nr);   /* lane 0, k = 0 */
@@ -245,6 +261,22 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
             const int64_t c = c0 + k;
             float gs[9][16];                                  /* taps, output-channel-minor */
             v16 g[3][3];
+#if defined(__AVX512F__)
+            if (p->flip && n == 16) {   /* the 16 channels' taps are 144 consecutive floats: lanes picked by permutes */
+                const float *src = w + (c * O + ob) * 9;     /* (16 output channels, 9 taps) */
+                __m512 v[10];
+                for (int b = 0; b < 9; b++) v[b] = _mm512_loadu_ps(src + 16 * b);
+                v[9] = v[8];
+                for (int u = 0; u < 9; u++) {
+                    __m512 acc = _mm512_setzero_ps();
+                    for (int q2 = 0; q2 < 5; q2++)
+                        acc = _mm512_mask_mov_ps(acc, fm[u][q2], _mm512_permutex2var_ps(v[2 * q2], fi[u][q2], v[2 * q2 + 1]));
+                    g[u / 3][u % 3] = (v16)acc;
+                }
+                weights16_store(g, Bh + k * nr, xs, cb * nr, nr);
+                continue;
+            }
+#endif
             if (n < 16) memset(gs, 0, sizeof gs);
             if (!p->flip)
                 for (int64_t l = 0; l < n; l++)
