@@ -337,7 +337,7 @@ static void network_case(int kinks) {
     gc_session *s[2] = {NULL, NULL};
     gc_tensor out[2], gin[2], pg[2][6];
     for (int i = 0; i < 2; i++) {
-        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1};
+        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0};
         gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
         CHECK_OK(gc_session_create(m, &cfg, &s[i]));
         if (!s[i]) goto done;
