@@ -135,9 +135,14 @@ typedef struct cc {
     int bias;
 } cc;
 
+/* 4x4 output tiles in the batch (conv2d.c's wino_ok counts the same). */
+static int64_t wino_tiles(const cc *k) {
+    return k->n * ((k->h + 2 * k->ph - 2 + 3) / 4) * ((k->w + 2 * k->pw - 2 + 3) / 4);
+}
+
 static int is_wino(const cc *k) {
     return k->kh == 3 && k->kw == 3 && k->sh == 1 && k->sw == 1 && k->dh == 1 && k->dw == 1 && k->g == 1 &&
-           k->c >= 8 && k->o >= 8 && (k->n * ((k->h + 2 * k->ph - 2 + 3) / 4) * ((k->w + 2 * k->pw - 2 + 3) / 4) >= 32 || k->c * k->o <= 16384);
+           k->c >= 8 && k->o >= 8 && wino_tiles(k) >= 9 && (wino_tiles(k) >= 64 || k->c * k->o >= 16384);
 }
 
 /* all_tiers: every available tier, else the best only; do_dw: also weight gradients. */

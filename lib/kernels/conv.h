@@ -14,12 +14,14 @@
  * Winograd F(4x4, 3x3) (winograd.c; Lavin & Gray 2016)
  *   Y = A^T [ (G g G^T) .* (B^T d B) ] A on 6x6 input tiles with stride 4, for 3x3 kernels,
  *   stride 1, dilation 1, one group, any padding. The 36 element-wise products summed over
- *   channels become 36 GEMMs (O x C) x (C x tiles) through gc_gemm. Tiles of all images of
- *   the batch are numbered together (t = (n*TH + ty)*TW + tx) and processed in chunks, and
- *   output channels in chunks, so the scratch is bounded (gc_winograd_workspace).
+ *   channels are 36 GEMMs, computed transposed (M^T = V^T U^T, tiles x O) by the tier's GEMM
+ *   micro-kernel on operands the transforms write in its packed layouts (no gc_gemm
+ *   packing; schedule in winograd_internal.h). Tiles of all images of the batch are numbered
+ *   together (t = (n*TH + ty)*TW + tx) and processed in chunks, output channels in chunks of
+ *   32 and input channels in blocks of 128, so the scratch is bounded (gc_winograd_workspace).
  *   `flip` != 0 uses the weights of the input gradient: w'[c, o, u, v] = w[o, c, 2-u, 2-v]
  *   (then "in" is dy with O channels, "out" is dx with C channels, pad' = 2 - pad).
- *   Error: <= 5e-7 x (terms per output) for inputs in [-1, 1] (tests/test_conv_fast.c,
+ *   Error: <= 7e-7 x (terms per output) for inputs in [-1, 1] (tests/test_conv_fast.c,
  *   docs/performance.md). */
 #ifndef GC_KERNELS_CONV_H
 #define GC_KERNELS_CONV_H

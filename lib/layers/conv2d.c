@@ -219,15 +219,16 @@ typedef struct conv_plan {
     gc_dconv df, db;            /* its problems */
 } conv_plan;
 
-/* Winograd pays off from a few channels on, unless the batch has few 4x4 output tiles and
- * the weights are large (VGG conv5 at batch 1: 16 tiles, 512x512 filters), where the
- * per-call weight transform and narrow GEMMs lose to im2col. The input gradient form
- * needs pad <= 2. */
+/* Winograd pays off from a few channels on unless the batch has few 4x4 output tiles: it
+ * transforms every weight on each call, and its GEMMs have one row per tile (measured, 1 and 2
+ * threads: it wins from 9 tiles on for 512x512 filters (VGG conv5, AlexNet conv3-5 at batch 1),
+ * from ~64 tiles for small filters (64x64 at 14x14 is a draw), and loses at 7x7 and below).
+ * The input gradient form needs pad <= 2. */
 static int wino_ok(const gc_conv2d_params *p, int64_t N, int64_t C, int64_t O, int64_t OH, int64_t OW) {
     const int64_t tiles = N * ((OH + 3) / 4) * ((OW + 3) / 4);
     return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8 &&
-           (tiles >= 32 || C * O <= 16384);
+           tiles >= 9 && (tiles >= 64 || C * O >= 16384);
 }
 
 /* wino: 0 never chooses Winograd (gc_session_config.no_winograd). */
