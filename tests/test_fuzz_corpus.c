@@ -23,6 +23,9 @@
 #define LLVMFuzzerTestOneInput fuzz_gcw
 #include "fuzz/fuzz_gcw.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_conv
+#include "fuzz/fuzz_conv.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness)(const uint8_t *, size_t);
 
@@ -64,6 +67,7 @@ TEST(pnm_corpus) { run_harness("pnm", fuzz_pnm); }
 TEST(inflate_corpus) { run_harness("inflate", fuzz_inflate); }
 TEST(npy_corpus) { run_harness("npy", fuzz_npy); }
 TEST(gcw_corpus) { run_harness("gcw", fuzz_gcw); }
+TEST(conv_corpus) { run_harness("conv", fuzz_conv); }
 
 int main(void) {
     RUN(jpeg_corpus);
@@ -72,5 +76,6 @@ int main(void) {
     RUN(inflate_corpus);
     RUN(npy_corpus);
     RUN(gcw_corpus);
+    RUN(conv_corpus);
     return test_summary("fuzz_corpus");
 }
