@@ -18,6 +18,7 @@ static void usage(FILE *f) {
     fprintf(f,
         "usage: gcbench [--model vgg16|alexnet|FILE.gcw]... [--batch N]... [--task NAME]...\n"
         "               [--threads N] [--reps N] [--size S] [--json] [--no-layers] [--no-winograd]\n"
+        "               [--kernels auto|avx512|avx2|portable|reference]\n"
         "Times whole tasks (median of --reps runs after one warm-up) and reports GFLOP/s\n"
         "counted at direct-convolution FLOPs and the fraction of the measured FMA peak.\n"
         "  --model M    vgg16 (default), alexnet (torchvision topologies, random weights,\n"
@@ -31,7 +32,9 @@ static void usage(FILE *f) {
         "  --json       one JSON object per line instead of tables\n"
         "  --no-layers  skip the per-conv-layer table\n"
         "  --no-winograd  3x3 convolutions run direct (gc_session_config.no_winograd):\n"
-        "               measures the direct-convolution path\n");
+        "               measures the direct-convolution path\n"
+        "  --kernels K  auto (default), avx512, avx2, portable or reference\n"
+        "               (gc_session_config.kernels; %% of peak is of the AVX2 peak for avx2)\n");
 }
 
 static double now(void) {
@@ -262,6 +265,8 @@ static long peak_rss_kb(void) {
 int main(int argc, char **argv) {
     const char *models[8];
     int no_wino = 0;
+    gc_kernels kernels = GC_KERNELS_AUTO;
+    static const char *kernel_names[] = {"auto", "reference", "portable", "avx2", "avx512"};
     int n_models = 0, batches[8], n_batches = 0, tasks[T_COUNT], n_tasks = 0, threads = 0, reps = 5, json = 0,
         layers = 1, size = 224;
     for (int i = 1; i < argc; i++) {
@@ -271,6 +276,13 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-layers")) layers = 0;
         else if (!strcmp(a, "--no-winograd")) no_wino = 1;
+        else if (!strcmp(a, "--kernels") && val) {
+            const char *k = argv[++i];
+            int t = 0;
+            while (t < 5 && strcmp(k, kernel_names[t])) t++;
+            if (t == 5) { fprintf(stderr, "gcbench: unknown kernels %s (try --help)\n", k); return 2; }
+            kernels = (gc_kernels)t;
+        }
         else if (!strcmp(a, "--model") && val && n_models < 8) models[n_models++] = argv[++i];
         else if (!strcmp(a, "--batch") && val && n_batches < 8 && (batches[n_batches] = atoi(argv[++i])) > 0) n_batches++;
         else if (!strcmp(a, "--threads") && val && (threads = atoi(argv[++i])) > 0) {}
@@ -294,7 +306,8 @@ int main(int argc, char **argv) {
     threads = 1;
 #endif
     double peak512 = fma_peak(threads, 512), peak256 = fma_peak(threads, 256);
-    double peak = peak512 > peak256 ? peak512 : peak256; /* what the fastest kernels can reach */
+    /* what the fastest kernels can reach; the AVX2 peak for --kernels avx2 */
+    double peak = kernels == GC_KERNELS_AVX2 ? peak256 : peak512 > peak256 ? peak512 : peak256;
     const char *isa = peak512 >= peak256 && peak512 > 0 ? "avx512" : "avx2";
     if (json)
         printf("{\"task\": \"fma_peak\", \"threads\": %d, \"isa\": \"%s\", \"gflops\": %.1f, \"avx512_gflops\": %.1f, "
@@ -319,10 +332,14 @@ int main(int argc, char **argv) {
         if (!json) printf("\n%s: %lld parameters, ready in %.3f s, Grad-CAM layer %s, convolution %s\n", models[mi],
                           (long long)gc_model_param_count(m), t_open, layer ? layer : "-",
                           no_wino ? "direct (--no-winograd)" : "Winograd where it pays");
+        if (!json) printf("kernels: %s%s\n", kernel_names[kernels],
+                          kernels == GC_KERNELS_AUTO ? " (the best this CPU runs)" : "");
         for (int bi = 0; bi < n_batches; bi++) {
             int64_t n = batches[bi];
-            gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size, .no_winograd = no_wino};
-            gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino};
+            gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
+                                    .kernels = kernels};
+            gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
+                                    .kernels = kernels};
             bench_ctx b = {m, NULL, NULL, NULL, n, size};
             float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
             if (!x || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
@@ -360,9 +377,11 @@ int main(int argc, char **argv) {
                 double gf = task_flops[t] * (double)n / med * 1e-9;
                 if (json)
                     printf("{\"model\": \"%s\", \"task\": \"%s\", \"batch\": %lld, \"threads\": %d, \"size\": %d, "
-                           "\"winograd\": %d, \"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, \"max_s\": %.6f, "
+                           "\"winograd\": %d, \"kernels\": \"%s\", \"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, "
+                           "\"max_s\": %.6f, "
                            "\"gflops\": %.2f, \"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f}\n",
-                           models[mi], task_names[t], (long long)n, threads, size, !no_wino, reps, med, times[0],
+                           models[mi], task_names[t], (long long)n, threads, size, !no_wino, kernel_names[kernels], reps, med,
+                           times[0],
                            times[reps - 1], gf, peak > 0 ? gf / peak : 0, peak_rss_kb() / 1024.0);
                 else
                     printf("  %-16s %10.4f %10.4f %10.4f %9.1f %7.1f%%\n", task_names[t], med, times[0],
