@@ -6,16 +6,12 @@
  * line, or (mutations only) converted; nothing executed, nothing hangs.
  * Runs python3 (standard library only) through system(). */
 #include "test.h"
+#include "common/shell.h"
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char dir[64];
-
-static int run(const char *cmd) {
-    int st = system(cmd);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Prints the log's summary lines (and any FAIL line); 1 if it has `needle`. */
 static int show_log(const char *path, const char *needle) {
@@ -36,7 +32,7 @@ TEST(hostile_and_mutated_checkpoints_are_refused) {
     struct stat sb;
     snprintf(log, sizeof log, "%s/log.txt", dir);
     snprintf(cmd, sizeof cmd, "python3 tests/convert_mutations.py --workdir %s --mutations 300 > %s 2>&1", dir, log);
-    int rc = run(cmd);
+    int rc = test_run("%s", cmd);
     CHECK(rc == 0);
     CHECK(show_log(log, "convert_mutations: "));
     snprintf(marker, sizeof marker, "%s/gcw_pwned_marker", dir);
@@ -49,6 +45,6 @@ int main(void) {
     RUN(hostile_and_mutated_checkpoints_are_refused);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    run(cmd);
+    test_run("%s", cmd);
     return test_summary("convert_hostile");
 }

@@ -5,6 +5,7 @@
  * the option and write nothing. Runs `python3 -S` (no site packages: the
  * converter must need only the standard library; it also starts faster). */
 #include "test.h"
+#include "common/shell.h"
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -16,21 +17,10 @@
 
 static char dir[64], root[PATH_MAX];
 
-/* Runs a shell command; returns its exit status (-1 if it did not exit). */
-static int run(const char *fmt, ...) {
-    char cmd[4 * PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* Converts the small AlexNet to dir/out with `opts`; stdout to out.txt,
  * stderr to err.txt. Returns the exit status. */
 static int convert(const char *out, const char *opts) {
-    return run("cd %s && python3 -S %s/tools/gcw_convert.py %s/" FIX CKPT " %s %s > out.txt 2> err.txt",
+    return test_run("cd %s && python3 -S %s/tools/gcw_convert.py %s/" FIX CKPT " %s %s > out.txt 2> err.txt",
                dir, root, root, out, opts);
 }
 
@@ -87,11 +77,11 @@ TEST(default_is_torchvision) {
     check_pre("default.gcw", &lib);
     CHECK(convert("tv.gcw", "--preset torchvision") == 0);
     check_pre("tv.gcw", &torchvision);
-    CHECK(run("cmp -s %s/default.gcw %s/tv.gcw", dir, dir) == 0);
+    CHECK(test_run("cmp -s %s/default.gcw %s/tv.gcw", dir, dir) == 0);
     /* every field spelled out gives the same bytes; 1/255 as a ratio */
     CHECK(convert("tv_explicit.gcw", "--rgb --input-size 224x224 --resize-shorter 256 --scale 1/255 "
                                      "--mean 0.485,0.456,0.406 --std 0.229,0.224,0.225") == 0);
-    CHECK(run("cmp -s %s/default.gcw %s/tv_explicit.gcw", dir, dir) == 0);
+    CHECK(test_run("cmp -s %s/default.gcw %s/tv_explicit.gcw", dir, dir) == 0);
 }
 
 TEST(caffe_preset_and_overrides) {
@@ -183,10 +173,10 @@ TEST(bad_values_are_refused_before_writing) {
         if (!strstr(err, bad[i].option) || !strstr(err, bad[i].value))
             FAILF("%s: message does not name %s and %s: %s", bad[i].opts, bad[i].option, bad[i].value, err);
         if (file_exists("bad.gcw") || file_exists("bad.gcw.tmp")) FAILF("%s: an output file was written", bad[i].opts);
-        run("rm -f %s/bad.gcw %s/bad.gcw.tmp", dir, dir);
+        test_run("rm -f %s/bad.gcw %s/bad.gcw.tmp", dir, dir);
     }
     /* the options are checked before the checkpoint is read */
-    CHECK(run("cd %s && python3 -S %s/tools/gcw_convert.py /nonexistent.pth bad.gcw --std 0,1,1 2> err.txt",
+    CHECK(test_run("cd %s && python3 -S %s/tools/gcw_convert.py /nonexistent.pth bad.gcw --std 0,1,1 2> err.txt",
               dir, root) == 1);
     char err[2048];
     CHECK(strstr(slurp("err.txt", err, sizeof err), "--std") != NULL);
@@ -194,7 +184,7 @@ TEST(bad_values_are_refused_before_writing) {
 
 TEST(help_documents_options_and_formula) {
     char out[8192];
-    CHECK(run("cd %s && python3 -S %s/tools/gcw_convert.py --help > help.txt 2>&1", dir, root) == 0);
+    CHECK(test_run("cd %s && python3 -S %s/tools/gcw_convert.py --help > help.txt 2>&1", dir, root) == 0);
     slurp("help.txt", out, sizeof out);
     const char *want[] = {"--preset", "torchvision", "caffe", "--input-size", "--resize-shorter", "--bgr", "--rgb",
                           "--scale", "--mean", "--std", "(p * scale - mean[c]) / std[c]", "103.939,116.779,123.68"};
@@ -206,7 +196,7 @@ int main(void) {
     if (!getcwd(root, sizeof root)) return 1;
     snprintf(dir, sizeof dir, "/tmp/test_convert_options_XXXXXX");
     if (!mkdtemp(dir)) { fprintf(stderr, "mkdtemp failed\n"); return 1; }
-    if (run("python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'") != 0)
+    if (test_run("python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'") != 0)
         FAILF("python3 (>= 3.6) is needed to run tools/gcw_convert.py");
     RUN(default_is_torchvision);
     RUN(caffe_preset_and_overrides);
@@ -214,6 +204,6 @@ int main(void) {
     RUN(colour_order_flip_keeps_per_colour_values);
     RUN(bad_values_are_refused_before_writing);
     RUN(help_documents_options_and_formula);
-    run("rm -rf %s", dir);
+    test_run("rm -rf %s", dir);
     return test_summary("convert_options");
 }

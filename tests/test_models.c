@@ -3,6 +3,7 @@
  * converter's refusals (hostile pickles, truncated files), examples/classify.
  * Runs python3 (standard library only) through system(). */
 #include "test.h"
+#include "common/shell.h"
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -14,19 +15,8 @@
 
 static char dir[64], root[PATH_MAX];
 
-/* Runs a shell command; returns its exit status (-1 if it did not exit). */
-static int run(const char *fmt, ...) {
-    char cmd[4 * PATH_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int convert(const char *in, const char *out, const char *extra) {
-    return run("cd %s && python3 %s/tools/gcw_convert.py %s/" FIX "%s %s %s > convert.log 2>&1", dir, root, root, in, out,
+    return test_run("cd %s && python3 %s/tools/gcw_convert.py %s/" FIX "%s %s %s > convert.log 2>&1", dir, root, root, in, out,
                extra ? extra : "");
 }
 
@@ -190,7 +180,7 @@ TEST(truncated_and_wrong_inputs_are_refused) {
             truncate_copy(names[i], out, keep[k]);
             snprintf(abs_in, sizeof abs_in, "cd %s && python3 %s/tools/gcw_convert.py %s t.gcw > convert.log 2>&1",
                      dir, root, out);
-            int rc = run("%s", abs_in);
+            int rc = test_run("%s", abs_in);
             if (rc != 1 || !log_has("gcw_convert: error:")) FAILF("%s cut to %.1f%%: exit %d", names[i], keep[k] * 100, rc);
             if (log_has("Traceback")) FAILF("%s cut to %.1f%%: Python traceback", names[i], keep[k] * 100);
         }
@@ -214,7 +204,7 @@ TEST(truncated_and_wrong_inputs_are_refused) {
 
 TEST(classify_cli) {
     char p[512];
-    CHECK(run("examples/classify %s/vgg_lab.gcw " FIX "vgg16_small_in0.npy " FIX "vgg16_small_in1.npy -k 3 "
+    CHECK(test_run("examples/classify %s/vgg_lab.gcw " FIX "vgg16_small_in0.npy " FIX "vgg16_small_in1.npy -k 3 "
               "--logits-out %s/l.npy > %s/out.txt", dir, dir, dir) == 0);
     gc_tensor a, r;
     snprintf(p, sizeof p, "%s/l.npy", dir);
@@ -236,19 +226,19 @@ TEST(classify_cli) {
     CHECK(strstr(line, want) != NULL);
     gc_tensor_release(&a);
     gc_tensor_release(&r);
-    CHECK(run("examples/classify --help > /dev/null") == 0);
-    CHECK(run("examples/classify %s/vgg_lab.gcw /nonexistent.npy 2> /dev/null", dir) == 1);
-    CHECK(run("examples/classify %s/vgg_lab.gcw " FIX "vgg16_small_logits.npy 2> /dev/null", dir) == 1);
-    CHECK(run("examples/classify " FIX "vgg16_small_in0.npy " FIX "vgg16_small_in0.npy 2> /dev/null") == 1);
-    CHECK(run("examples/classify %s/vgg_lab.gcw " FIX "vgg16_small_in0.npy -k 0 2> /dev/null", dir) == 2);
-    CHECK(run("examples/classify %s/vgg_lab.gcw 2> /dev/null", dir) == 2);
+    CHECK(test_run("examples/classify --help > /dev/null") == 0);
+    CHECK(test_run("examples/classify %s/vgg_lab.gcw /nonexistent.npy 2> /dev/null", dir) == 1);
+    CHECK(test_run("examples/classify %s/vgg_lab.gcw " FIX "vgg16_small_logits.npy 2> /dev/null", dir) == 1);
+    CHECK(test_run("examples/classify " FIX "vgg16_small_in0.npy " FIX "vgg16_small_in0.npy 2> /dev/null") == 1);
+    CHECK(test_run("examples/classify %s/vgg_lab.gcw " FIX "vgg16_small_in0.npy -k 0 2> /dev/null", dir) == 2);
+    CHECK(test_run("examples/classify %s/vgg_lab.gcw 2> /dev/null", dir) == 2);
 }
 
 int main(void) {
     if (!getcwd(root, sizeof root)) return 1;
     snprintf(dir, sizeof dir, "/tmp/test_models_XXXXXX");
     if (!mkdtemp(dir)) { fprintf(stderr, "mkdtemp failed\n"); return 1; }
-    if (run("python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'") != 0)
+    if (test_run("python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 6) else 1)'") != 0)
         FAILF("python3 (>= 3.6) is needed to run tools/gcw_convert.py");
     RUN(converts_all_serializations_identically);
     RUN(logits_match_pytorch);
@@ -256,6 +246,6 @@ int main(void) {
     RUN(hostile_pickles_are_refused_without_running);
     RUN(truncated_and_wrong_inputs_are_refused);
     RUN(classify_cli);
-    run("rm -rf %s", dir);
+    test_run("rm -rf %s", dir);
     return test_summary("models");
 }
