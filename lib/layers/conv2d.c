@@ -1,6 +1,7 @@
 /* conv2d.c - 2-D cross-correlation (torch.nn.Conv2d): reference loops (the oracle and
- * GC_KERNELS_REFERENCE), and fast paths: Winograd F(4x4,3x3) for 3x3 stride-1 layers, else
- * GEMM on im2col column tiles (1x1 stride-1 layers: GEMM on the input itself).
+ * GC_KERNELS_REFERENCE), and fast paths: Winograd F(4x4,3x3) for most 3x3 stride-1 layers,
+ * direct convolution (kernels/conv_direct*.c) for the other stride-1 layers, GEMM on im2col
+ * column tiles for strided ones (1x1 stride-1 layers: GEMM on the input itself).
  *   y[n,o,i,j] = b[o] + sum_{c in group(o), u, v} w[o,c,u,v] * x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
  *   (x is zero outside the image); out = floor((H + 2p - d(k-1) - 1) / s) + 1. */
 #include "layer.h"
@@ -271,7 +272,8 @@ static size_t gemm_ws(int64_t M, int64_t N, int64_t K) {
     return (s + 15) & ~(size_t)15;
 }
 
-/* Floats: an im2col tile + GEMM packing for the three products, or Winograd's scratch. */
+/* Floats: an im2col tile + GEMM packing for the three products, or Winograd's or the direct
+ * convolution's scratch, whichever is largest. */
 static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
     conv_plan q;
     conv_plan_make(l, in, out, 1, &q);
