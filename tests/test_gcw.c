@@ -197,6 +197,46 @@ TEST(forward_matches_after_reopen) {
     gc_model_free(m);
 }
 
+/* The read() path gc_model_open falls back to when mmap fails: same model, a private copy
+ * (overwriting the file afterwards changes nothing, as it would through a mapping), the
+ * same refusals. */
+TEST(read_fallback) {
+    gc_model *m = make_model(), *r = NULL;
+    if (!m) { CHECK(0); return; }
+    char path[] = "/tmp/test_gcw_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    CHECK_OK(gc_model_save(m, path));
+    CHECK_OK(gc_gcw_open_unmapped(path, &r));
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        rewind(f);
+        for (long i = 0; i < n; i++) fputc(0xFF, f);
+        fclose(f);
+    }
+    if (r) {
+        check_same(m, r);
+        const char *lo = r->backing, *w = (const char *)r->layers[0].param[0];
+        CHECK(r->borrowed && w >= lo && w < lo + r->backing_len && ((uintptr_t)w & 63) == 0);
+        gc_model_free(r);
+    }
+    f = fopen(path, "wb");   /* a truncated file and an empty one */
+    CHECK(f != NULL);
+    if (f) { fwrite("GCW", 1, 3, f); fclose(f); }
+    CHECK_FAILS(gc_gcw_open_unmapped(path, &r), GC_ERR_FORMAT);
+    CHECK(r == NULL);
+    f = fopen(path, "wb");
+    if (f) fclose(f);
+    CHECK_FAILS(gc_gcw_open_unmapped(path, &r), GC_ERR_FORMAT);
+    CHECK_FAILS(gc_gcw_open_unmapped("/nonexistent/x.gcw", &r), GC_ERR_IO);
+    unlink(path);
+    gc_model_free(m);
+}
+
 TEST(written_layout_matches_spec) {
     gc_model *m = make_model();
     if (!m) { CHECK(0); return; }
@@ -541,6 +581,7 @@ TEST(npy_malformed) {
 int main(void) {
     RUN(round_trip_memory_and_file);
     RUN(forward_matches_after_reopen);
+    RUN(read_fallback);
     RUN(written_layout_matches_spec);
     RUN(corrupt_files_are_refused_with_a_message);
     RUN(every_truncation_is_refused);

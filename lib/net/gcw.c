@@ -514,7 +514,9 @@ gc_status gc_model_open_memory(const void *buf, size_t len, gc_model **out) {
     return open_backed(copy, len, release_alloc, out);
 }
 
-gc_status gc_model_open(const char *path, gc_model **out) {
+/* gc_model_open, mapping the file unless no_map (then, as when mmap fails, read into one
+ * aligned buffer). */
+static gc_status open_file(const char *path, int no_map, gc_model **out) {
     if (!out) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_open: out is NULL");
     *out = NULL;
     if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_open: path is NULL");
@@ -530,7 +532,7 @@ gc_status gc_model_open(const char *path, gc_model **out) {
         return gc_error(GC_ERR_LIMIT, "%s: file too large for this machine", path);
     }
     size_t len = (size_t)sb.st_size;
-    void *base = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    void *base = len && !no_map ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
     void (*release)(void *, size_t) = release_map;
     if (base == MAP_FAILED) {
         /* fallback: read everything into one aligned buffer */
@@ -553,6 +555,10 @@ gc_status gc_model_open(const char *path, gc_model **out) {
     gc_status st = open_backed(base, len, release, out);
     return st ? gc_error_prefix(st, path) : GC_OK;
 }
+
+gc_status gc_model_open(const char *path, gc_model **out) { return open_file(path, 0, out); }
+
+gc_status gc_gcw_open_unmapped(const char *path, gc_model **out) { return open_file(path, 1, out); }
 
 /* ---------------------------------------------------------------- writing */
 
