@@ -252,6 +252,53 @@ out:
     gc_model_free(m);
 }
 
+/* Guided Grad-CAM runs Grad-CAM's and guided backprop's passes through the classifier head
+ * together (one read of each linear layer's weights); every map must have the same bits as
+ * the two methods asked for one at a time, for the fast and the reference kernels. */
+TEST(guided_gradcam_equals_separate_runs) {
+    gc_model *m = vgg_like(9, 7);
+    if (!m) { CHECK(0); return; }
+    gc_rng rng;
+    gc_rng_seed(&rng, 12);
+    float x[3 * 15 * 14];
+    fill(x, 3 * 15 * 14, &rng, 1.0f);
+    int seen = 0;   /* bit 0: a non-zero guided map, bit 1: a non-zero alpha (not vacuous) */
+    for (int kernels = 0; kernels < 2; kernels++) {
+        gc_session *s = NULL;
+        gc_session_config cfg = {.batch = 1, .channels = 3, .height = 15, .width = 14,
+                                 .kernels = kernels ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO};
+        CHECK_OK(gc_session_create(m, &cfg, &s));
+        if (!s) continue;
+        for (int cls = 0; cls < 7; cls += 3) {
+            gc_explain_request both = {.target = GC_TARGET_CLASS, .class_index = cls, .methods = GC_METHOD_GUIDED_GRADCAM};
+            gc_explain_result r;
+            float alpha[10], cam[7 * 7], up[15 * 14], guided[3 * 15 * 14], gg[3 * 15 * 14];
+            CHECK_OK(gc_explain(s, x, &both, &r));
+            memcpy(alpha, r.items[0].alpha.data, sizeof alpha);
+            memcpy(cam, r.items[0].cam.data, sizeof(float) * (size_t)gc_tensor_numel(&r.items[0].cam));
+            memcpy(up, r.items[0].cam_up.data, sizeof up);
+            memcpy(guided, r.items[0].guided.data, sizeof guided);
+            memcpy(gg, r.items[0].guided_gradcam.data, sizeof gg);
+            for (int i = 0; i < 3 * 15 * 14; i++) seen |= guided[i] != 0.0f;
+            for (int i = 0; i < 10; i++) seen |= (alpha[i] != 0.0f) << 1;
+            gc_explain_request one = both;
+            one.methods = GC_METHOD_GRADCAM;
+            CHECK_OK(gc_explain(s, x, &one, &r));
+            CHECK(memcmp(alpha, r.items[0].alpha.data, sizeof alpha) == 0);
+            CHECK(memcmp(cam, r.items[0].cam.data, sizeof(float) * (size_t)gc_tensor_numel(&r.items[0].cam)) == 0);
+            CHECK(memcmp(up, r.items[0].cam_up.data, sizeof up) == 0);
+            one.methods = GC_METHOD_GUIDED_BACKPROP;
+            CHECK_OK(gc_explain(s, x, &one, &r));
+            CHECK(memcmp(guided, r.items[0].guided.data, sizeof guided) == 0);
+            for (int i = 0; i < 3 * 15 * 14; i++)
+                if (gg[i] != guided[i] * up[i % (15 * 14)]) { CHECK(gg[i] == guided[i] * up[i % (15 * 14)]); break; }
+        }
+        gc_session_free(s);
+    }
+    CHECK(seen == 3);
+    gc_model_free(m);
+}
+
 /* Seed report section 2.1: with global average pooling + linear, Grad-CAM's
  * alpha is the class weight / Z, so the summed-alpha map equals CAM. */
 TEST(gradcam_equals_cam_on_gap_linear) {
@@ -431,6 +478,7 @@ int main(void) {
     RUN(alpha_matches_finite_differences);
     RUN(derived_maps_are_consistent);
     RUN(top_k_equals_single_runs);
+    RUN(guided_gradcam_equals_separate_runs);
     RUN(gradcam_equals_cam_on_gap_linear);
     RUN(bad_requests_are_refused);
     RUN(threads_share_one_model);

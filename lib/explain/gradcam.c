@@ -5,7 +5,10 @@
  * one-hot gradients down to the target layer (K > 1 targets: one batched
  * backward through a second session that starts after the target layer and
  * holds K copies of its activation); for guided backprop / deconvnet, one
- * input-gradient backward per target. Maps are carved from one buffer kept
+ * input-gradient backward per target. With one target, Grad-CAM and guided
+ * backprop share the pass through the head (gc_session_backward_pair: each
+ * linear layer's weights are read once for both rules), then the guided pass
+ * continues from the target layer. Maps are carved from one buffer kept
  * with the session and grown only when a request needs more. */
 #include "core/core.h"
 #include "explain/maps.h"
@@ -223,6 +226,10 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     size_t total = 2 * (size_t)((classes + 15) & ~15) + (size_t)((k * classes + 15) & ~15) + per * (size_t)k;
     int64_t a_numel = C * hw;
     if (want_cam && k > 1) total += (size_t)(k * a_numel + 15);
+    /* Grad-CAM and guided backprop of one target: both rules through the head in one pass
+     * (the classifier's weights are read once), when the head is a chain */
+    const size_t pair = k == 1 && want_cam && want_guided ? gc_session_pair_floats(s, layer) : 0;
+    total += pair;
     if ((rc = reserve(st, total, k))) return rc;
     float *cur = st->buf;
     float *logits = carve(&cur, classes), *probs = carve(&cur, classes);
@@ -254,10 +261,15 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     }
 
     /* d score / d A for every target: (k, C, h, w) */
-    const float *dA = NULL;
+    const float *dA = NULL, *guided_at_layer = NULL; /* guided rule's gradient of A (pair) */
     gc_tensor g;
     if (want_cam) {
-        if (k == 1) {
+        if (pair) {
+            if ((rc = gc_session_backward_pair(s, onehots, layer, GC_RELU_NORMAL, GC_RELU_GUIDED, carve(&cur, (int64_t)pair),
+                                               &guided_at_layer)) ||
+                (rc = gc_session_gradient(s, layer, &g)))
+                return rc;
+        } else if (k == 1) {
             gc_backward_opts bo = {layer, GC_RELU_NORMAL, 0};
             if ((rc = gc_session_backward(s, onehots, &bo)) || (rc = gc_session_gradient(s, layer, &g))) return rc;
         } else {
@@ -329,8 +341,9 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
         for (int t = 0; t < k; t++) {
             gc_explanation *e = &st->items[t];
             gc_backward_opts bo = {NULL, pass == 0 ? GC_RELU_GUIDED : GC_RELU_DECONVNET, 0};
-            if ((rc = gc_session_backward(s, onehots + t * classes, &bo)) || (rc = gc_session_gradient(s, "input", &g)))
-                return rc;
+            if (pass == 0 && guided_at_layer) rc = gc_session_backward_from(s, layer, guided_at_layer, &bo);
+            else rc = gc_session_backward(s, onehots + t * classes, &bo);
+            if (rc || (rc = gc_session_gradient(s, "input", &g))) return rc;
             float *img = carve(&cur, Cin * HW);
             memcpy(img, g.data, (size_t)(Cin * HW) * sizeof(float));
             set_view(pass == 0 ? &e->guided : &e->deconvnet, img, 3, Cin, H, W);

@@ -134,4 +134,9 @@ extern const gc_layer_ops gc_conv2d_ops, gc_relu_ops, gc_maxpool2d_ops, gc_avgpo
     gc_adaptive_avgpool2d_ops, gc_linear_ops, gc_dropout_ops, gc_flatten_ops, gc_softmax_ops,
     gc_lrn_ops, gc_batchnorm2d_ops;
 
+/* Linear layers at batch 1 (not the reference tier): c->dx = c->dy W and dx1 = dy1 W with
+ * one pass over W, each bit-identical to the layer's backward. Returns 0 (nothing done) when
+ * that does not apply. For explainers that need two input gradients of the same layer. */
+int gc_linear_dx_pair(const gc_layer_ctx *c, const float *dy1, float *dx1);
+
 #endif

@@ -147,11 +147,13 @@ static void linear_forward(const gc_layer_ctx *c) {
             for (int64_t o = 0; o < O; o++) y[n * O + o] += bias[o];
 }
 
-/* dx (I) = sum_o dy[o] W[o, :] for one row: threads take column blocks (each column is
- * summed over o in order, so any split gives the same bits); rows with dy[o] == 0 are
- * skipped: behind a ReLU (and more so for guided backprop or a one-hot output gradient)
- * most are, and this product only streams W. */
-static void row_times_w(const float *dy, const float *w, int64_t O, int64_t I, float *dx) {
+/* dx (I) = sum_o dy[o] W[o, :] for one row, and the same for a second row dy1 -> dx1 when
+ * dy1 is not NULL (both read each row of W once): threads take column blocks (each column
+ * is summed over o in order, so any split gives the same bits, and dx is the same with or
+ * without a second row); rows with dy[o] == 0 are skipped: behind a ReLU (and more so for
+ * guided backprop or a one-hot output gradient) most are, and this product only streams W. */
+static void row_times_w(const float *dy, const float *dy1, const float *w, int64_t O, int64_t I, float *dx,
+                        float *dx1) {
     typedef float v4 __attribute__((vector_size(16)));
     /* four column blocks (two per thread) of 512..8192 columns: each row of W is read
        in long contiguous runs (prefetch- and TLB-friendly), and a block of dx stays in
@@ -159,26 +161,35 @@ static void row_times_w(const float *dy, const float *w, int64_t O, int64_t I, f
     int64_t B = ((I + 3) / 4 + 15) & ~(int64_t)15;
     B = B < 512 ? 512 : B > 8192 ? 8192 : B;
     const int64_t nb = (I + B - 1) / B;
+    const int rows = dy1 ? 2 : 1;
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < nb; b++) {
         const int64_t i0 = b * B, n = I - i0 < B ? I - i0 : B, n4 = n & ~(int64_t)3;
-        float *restrict d = dx + i0;   /* (n) */
-        memset(d, 0, (size_t)n * sizeof(float));
+        for (int r = 0; r < rows; r++) memset((r ? dx1 : dx) + i0, 0, (size_t)n * sizeof(float));
         for (int64_t o = 0; o < O; o++) {
-            const float g = dy[o];
-            if (g == 0.0f) continue;
             const float *restrict wr = w + o * I + i0;
-            const v4 gv = {g, g, g, g};
-            for (int64_t i = 0; i < n4; i += 4) {
-                v4 a, x;
-                memcpy(&a, d + i, sizeof a);
-                memcpy(&x, wr + i, sizeof x);
-                a += gv * x;
-                memcpy(d + i, &a, sizeof a);
+            for (int r = 0; r < rows; r++) {   /* the second pass over wr hits the cache */
+                const float g = (r ? dy1 : dy)[o];
+                if (g == 0.0f) continue;
+                float *restrict d = (r ? dx1 : dx) + i0;   /* (n) */
+                const v4 gv = {g, g, g, g};
+                for (int64_t i = 0; i < n4; i += 4) {
+                    v4 a, x;
+                    memcpy(&a, d + i, sizeof a);
+                    memcpy(&x, wr + i, sizeof x);
+                    a += gv * x;
+                    memcpy(d + i, &a, sizeof a);
+                }
+                for (int64_t i = n4; i < n; i++) d[i] += g * wr[i];
             }
-            for (int64_t i = n4; i < n; i++) d[i] += g * wr[i];
         }
     }
+}
+
+int gc_linear_dx_pair(const gc_layer_ctx *c, const float *dy1, float *dx1) {
+    if (c->kernels == GC_KERNELS_REFERENCE || c->in.d[0] != 1 || !c->dx) return 0;
+    row_times_w(c->dy, dy1, c->layer->param[0], c->out.d[1], c->in.d[1], c->dx, dx1);
+    return 1;
 }
 
 /* dx = dy W;  dW = dy^T x;  db = sum_n dy */
@@ -190,7 +201,7 @@ static void linear_backward(const gc_layer_ctx *c) {
     const float *dy = c->dy;                      /* (N, O) */
     const float *w = c->layer->param[0];          /* (O, I) */
     float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
-    if (c->dx && N == 1) row_times_w(dy, w, O, I, c->dx);
+    if (c->dx && N == 1) row_times_w(dy, NULL, w, O, I, c->dx, NULL);
     else if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
     if (c->dparam[0]) gc_gemm(tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);
     if (db)

@@ -383,27 +383,31 @@ static int lookup(const gc_session *s, const char *name, const char *what) {
     return i < 0 ? -2 : i;
 }
 
-gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_backward_opts *opts) {
-    if (!s || !output_grad || !opts)
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward: session, output_grad or opts is NULL");
-    if (!s->forward_done) return gc_error(GC_ERR_STATE, "gc_session_backward: no forward pass has run");
-    if (opts->relu_mode != GC_RELU_NORMAL && opts->relu_mode != GC_RELU_GUIDED &&
-        opts->relu_mode != GC_RELU_DECONVNET)
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward: unknown relu_mode %d", (int)opts->relu_mode);
-    if (opts->param_grads && !s->cfg.param_grads)
-        return gc_error(GC_ERR_STATE, "gc_session_backward: parameter gradients asked for, but the session "
-                                      "was created without param_grads");
-    int stop = -1;
-    if (opts->stop_layer && (stop = lookup(s, opts->stop_layer, "gc_session_backward")) == -2)
-        return GC_ERR_NOT_FOUND;
+/* Checks shared by the backward entry points; the stop index in *stop (-1: input). */
+static gc_status backward_check(const gc_session *s, const char *what, gc_relu_mode mode, int param_grads,
+                                const char *stop_layer, int *stop) {
+    *stop = -1;
+    if (!s->forward_done) return gc_error(GC_ERR_STATE, "%s: no forward pass has run", what);
+    if (mode != GC_RELU_NORMAL && mode != GC_RELU_GUIDED && mode != GC_RELU_DECONVNET)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: unknown relu_mode %d", what, (int)mode);
+    if (param_grads && !s->cfg.param_grads)
+        return gc_error(GC_ERR_STATE, "%s: parameter gradients asked for, but the session "
+                                      "was created without param_grads", what);
+    if (stop_layer && (*stop = lookup(s, stop_layer, what)) == -2) return GC_ERR_NOT_FOUND;
+    return GC_OK;
+}
+
+/* Backward from the gradient of layer `from`'s output down to (not through) layer `stop`. */
+static void backward_run(gc_session *s, int from, const float *grad, int stop, const gc_backward_opts *opts) {
     memset(s->grad_ok, 0, (size_t)s->n + 1);
     memset(s->pgrad_ok, 0, (size_t)s->n);
     for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
-    int last = s->n - 1;
-    memcpy(s->grad[last], output_grad, (size_t)gc_shape_numel(&s->shape[last]) * sizeof(float));
-    s->grad_ok[last] = 1;
+    float *g0 = from < 0 ? s->grad_in : s->grad[from];
+    if (g0 != grad)
+        memcpy(g0, grad, (size_t)gc_shape_numel(from < 0 ? &s->in_shape : &s->shape[from]) * sizeof(float));
+    s->grad_ok[from < 0 ? s->n : from] = 1;
 
-    for (int i = last; i > stop && i >= s->first; i--) {
+    for (int i = from; i > stop && i >= s->first; i--) {
         if (!s->grad_ok[i]) continue; /* not downstream of anything we differentiate */
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
@@ -436,6 +440,89 @@ gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_
         for (int i = 0; i <= s->n; i++)
             if (i != keep) s->grad_ok[i] = 0;
     }
+}
+
+gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_backward_opts *opts) {
+    if (!s || !output_grad || !opts)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward: session, output_grad or opts is NULL");
+    int stop;
+    gc_status rc = backward_check(s, "gc_session_backward", opts->relu_mode, opts->param_grads, opts->stop_layer, &stop);
+    if (rc) return rc;
+    backward_run(s, s->n - 1, output_grad, stop, opts);
+    return GC_OK;
+}
+
+gc_status gc_session_backward_from(gc_session *s, const char *from, const float *grad, const gc_backward_opts *opts) {
+    if (!s || !grad || !opts)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_from: session, grad or opts is NULL");
+    int f, stop;
+    gc_status rc = backward_check(s, "gc_session_backward_from", opts->relu_mode, opts->param_grads, opts->stop_layer, &stop);
+    if (rc) return rc;
+    if ((f = lookup(s, from, "gc_session_backward_from")) == -2) return GC_ERR_NOT_FOUND;
+    if (f < stop) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_from: %s comes before the stop layer", from);
+    backward_run(s, f, grad, stop, opts);
+    return GC_OK;
+}
+
+/* ---------------------------------------------------------------- two gradients at once */
+
+/* Index of stop_layer if every layer after it is a chain (each reads its predecessor) and
+ * it is a layer of this session; else -2. */
+static int pair_stop(const gc_session *s, const char *stop_layer) {
+    int stop = gc_model_find_layer(s->m, stop_layer);
+    if (stop < s->first || stop >= s->n - 1) return -2;
+    for (int i = stop + 1; i < s->n; i++)
+        if (producer(s, i) != i - 1) return -2;
+    return stop;
+}
+
+size_t gc_session_pair_floats(const gc_session *s, const char *stop_layer) {
+    const int stop = stop_layer ? pair_stop(s, stop_layer) : -2;
+    if (stop == -2) return 0;
+    int64_t most = 0;
+    for (int i = stop; i < s->n; i++)
+        if (gc_shape_numel(&s->shape[i]) > most) most = gc_shape_numel(&s->shape[i]);
+    return 2 * (((size_t)most + 15) & ~(size_t)15);
+}
+
+gc_status gc_session_backward_pair(gc_session *s, const float *output_grad, const char *stop_layer,
+                                   gc_relu_mode mode_a, gc_relu_mode mode_b, float *scratch, const float **grad_b) {
+    if (!s || !output_grad || !stop_layer || !scratch || !grad_b)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_pair: NULL argument");
+    int stop;
+    gc_status rc = backward_check(s, "gc_session_backward_pair", mode_a, 0, stop_layer, &stop);
+    if (rc || (rc = backward_check(s, "gc_session_backward_pair", mode_b, 0, stop_layer, &stop))) return rc;
+    const size_t half = gc_session_pair_floats(s, stop_layer) / 2;
+    if (!half || pair_stop(s, stop_layer) != stop)
+        return gc_error(GC_ERR_UNSUPPORTED, "gc_session_backward_pair: the layers after %s are not a chain", stop_layer);
+    memset(s->grad_ok, 0, (size_t)s->n + 1);
+    memset(s->pgrad_ok, 0, (size_t)s->n);
+    for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
+    const int last = s->n - 1;
+    float *gb[2] = {scratch, scratch + half};   /* stream b's dy and dx, swapped per layer */
+    memcpy(s->grad[last], output_grad, (size_t)gc_shape_numel(&s->shape[last]) * sizeof(float));
+    memcpy(gb[0], output_grad, (size_t)gc_shape_numel(&s->shape[last]) * sizeof(float));
+    for (int i = last; i > stop; i--) {
+        gc_layer_ctx c;
+        layer_ctx(s, i, &c);
+        double t0 = s->profile ? now() : 0;
+        c.dy = s->grad[i];
+        c.dx = s->grad[i - 1];
+        c.relu_mode = mode_a;
+        if (c.layer->kind != GC_LAYER_LINEAR || !gc_linear_dx_pair(&c, gb[0], gb[1])) {
+            gc_layer_ops_of(c.layer->kind)->backward(&c);
+            c.dy = gb[0];
+            c.dx = gb[1];
+            c.relu_mode = mode_b;
+            gc_layer_ops_of(c.layer->kind)->backward(&c);
+        }
+        s->seconds[2 * i + 1] = s->profile ? now() - t0 : 0;
+        float *t = gb[0];
+        gb[0] = gb[1];
+        gb[1] = t;
+    }
+    s->grad_ok[stop] = 1;
+    *grad_b = gb[0];
     return GC_OK;
 }
 

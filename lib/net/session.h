@@ -14,4 +14,22 @@ int gc_session_is_full(const gc_session *s);
 void *gc_session_ext(const gc_session *s);
 void  gc_session_set_ext(gc_session *s, void *ext, void (*free_fn)(void *));
 
+/* Backward as gc_session_backward, but starting from `grad`, the gradient of layer `from`'s
+ * output (copied into the session), down to opts->stop_layer. */
+gc_status gc_session_backward_from(gc_session *s, const char *from, const float *grad,
+                                   const gc_backward_opts *opts);
+
+/* Two backward passes of the same output gradient through the layers after stop_layer, with
+ * ReLU rules mode_a and mode_b, in one sweep: linear layers at batch 1 read their weights
+ * once for both (gc_linear_dx_pair). Stream a ends as gc_session_backward(s, output_grad,
+ * {stop_layer, mode_a}) would (same bits; gradient of stop_layer readable); stream b's
+ * gradient of stop_layer's output is left in scratch, at *grad_b (each bit as its own pass
+ * would give). Only when the layers after stop_layer form a chain:
+ * gc_session_pair_floats tells the scratch size, 0 when the pair does not apply. No
+ * parameter gradients. */
+size_t gc_session_pair_floats(const gc_session *s, const char *stop_layer);
+gc_status gc_session_backward_pair(gc_session *s, const float *output_grad, const char *stop_layer,
+                                   gc_relu_mode mode_a, gc_relu_mode mode_b, float *scratch,
+                                   const float **grad_b);
+
 #endif
