@@ -118,12 +118,6 @@ static void dc_pad(const gc_dconv *p, int64_t Wp, const float *x, int64_t c0, in
 static void dc_pack(const gc_dconv *p, const dc_plan *q, int mr, const float *w, int64_t ip,
                     float *ap) {
     const int m = (int)(p->Co - ip * mr < mr ? p->Co - ip * mr : mr);
-    if (!p->flip && m == mr) {   /* mr row streams in, one contiguous stream out */
-        const float *w0 = w + ip * mr * q->K;   /* (mr, K) */
-        for (int64_t k = 0; k < q->K; k++, ap += mr)
-            for (int r = 0; r < mr; r++) ap[r] = w0[r * q->K + k];
-        return;
-    }
     for (int r = 0; r < mr; r++) {
         const int64_t o = ip * mr + r;
         if (r >= m) {

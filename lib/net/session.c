@@ -383,12 +383,23 @@ static int lookup(const gc_session *s, const char *name, const char *what) {
     return i < 0 ? -2 : i;
 }
 
+static int valid_mode(gc_relu_mode m) {
+    return m == GC_RELU_NORMAL || m == GC_RELU_GUIDED || m == GC_RELU_DECONVNET;
+}
+
+/* Start of every backward pass: no gradient readable, no layer timed. */
+static void backward_begin(gc_session *s) {
+    memset(s->grad_ok, 0, (size_t)s->n + 1);
+    memset(s->pgrad_ok, 0, (size_t)s->n);
+    for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
+}
+
 /* Checks shared by the backward entry points; the stop index in *stop (-1: input). */
 static gc_status backward_check(const gc_session *s, const char *what, gc_relu_mode mode, int param_grads,
                                 const char *stop_layer, int *stop) {
     *stop = -1;
     if (!s->forward_done) return gc_error(GC_ERR_STATE, "%s: no forward pass has run", what);
-    if (mode != GC_RELU_NORMAL && mode != GC_RELU_GUIDED && mode != GC_RELU_DECONVNET)
+    if (!valid_mode(mode))
         return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: unknown relu_mode %d", what, (int)mode);
     if (param_grads && !s->cfg.param_grads)
         return gc_error(GC_ERR_STATE, "%s: parameter gradients asked for, but the session "
@@ -399,9 +410,7 @@ static gc_status backward_check(const gc_session *s, const char *what, gc_relu_m
 
 /* Backward from the gradient of layer `from`'s output down to (not through) layer `stop`. */
 static void backward_run(gc_session *s, int from, const float *grad, int stop, const gc_backward_opts *opts) {
-    memset(s->grad_ok, 0, (size_t)s->n + 1);
-    memset(s->pgrad_ok, 0, (size_t)s->n);
-    for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
+    backward_begin(s);
     float *g0 = from < 0 ? s->grad_in : s->grad[from];
     if (g0 != grad)
         memcpy(g0, grad, (size_t)gc_shape_numel(from < 0 ? &s->in_shape : &s->shape[from]) * sizeof(float));
@@ -491,13 +500,13 @@ gc_status gc_session_backward_pair(gc_session *s, const float *output_grad, cons
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_pair: NULL argument");
     int stop;
     gc_status rc = backward_check(s, "gc_session_backward_pair", mode_a, 0, stop_layer, &stop);
-    if (rc || (rc = backward_check(s, "gc_session_backward_pair", mode_b, 0, stop_layer, &stop))) return rc;
-    const size_t half = gc_session_pair_floats(s, stop_layer) / 2;
-    if (!half || pair_stop(s, stop_layer) != stop)
+    if (rc) return rc;
+    if (!valid_mode(mode_b))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_pair: unknown relu_mode %d", (int)mode_b);
+    const size_t half = gc_session_pair_floats(s, stop_layer) / 2;   /* 0: not a chain after stop */
+    if (!half)
         return gc_error(GC_ERR_UNSUPPORTED, "gc_session_backward_pair: the layers after %s are not a chain", stop_layer);
-    memset(s->grad_ok, 0, (size_t)s->n + 1);
-    memset(s->pgrad_ok, 0, (size_t)s->n);
-    for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
+    backward_begin(s);
     const int last = s->n - 1;
     float *gb[2] = {scratch, scratch + half};   /* stream b's dy and dx, swapped per layer */
     memcpy(s->grad[last], output_grad, (size_t)gc_shape_numel(&s->shape[last]) * sizeof(float));
