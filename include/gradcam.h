@@ -129,6 +129,11 @@ typedef enum gc_layer_kind {
     GC_LAYER_SOFTMAX,            /* torch.nn.Softmax(dim=1)                     */
     GC_LAYER_LRN,                /* torch.nn.LocalResponseNorm (across channels)*/
     GC_LAYER_BATCHNORM2D,        /* torch.nn.BatchNorm2d, running statistics    */
+    GC_LAYER_ADD,                /* a + b, NumPy broadcasting (residual joins)  */
+    GC_LAYER_MUL,                /* a * b, NumPy broadcasting (SE gates)        */
+    GC_LAYER_CONCAT,             /* torch.cat(inputs, dim=1)                    */
+    GC_LAYER_ACTIVATION,         /* sigmoid, SiLU, hardsigmoid, hardswish,
+                                    clamp (ReLU6), leaky ReLU: gc_activation_op */
     GC_LAYER_KIND_COUNT
 } gc_layer_kind;
 
@@ -179,6 +184,36 @@ typedef struct gc_batchnorm2d_params {
     float   eps;
 } gc_batchnorm2d_params;
 
+/* Element-wise activations other than ReLU (one layer kind, as ggml's unary
+ * op). alpha and beta are the op's constants:
+ *   SIGMOID      y = 1 / (1 + exp(-x))                       (nn.Sigmoid)
+ *   SILU         y = x sigmoid(x)                            (nn.SiLU, swish)
+ *   HARDSIGMOID  y = clamp(alpha x + beta, 0, 1)             (nn.Hardsigmoid: 1/6, 1/2)
+ *   HARDSWISH    y = x clamp(alpha x + beta, 0, 1)           (nn.Hardswish: 1/6, 1/2)
+ *   CLAMP        y = min(max(x, alpha), beta)                (nn.Hardtanh; nn.ReLU6: 0, 6)
+ *   LEAKY_RELU   y = x if x > 0 else alpha x                 (nn.LeakyReLU: 0.01)
+ * Backward is the true derivative in every gc_relu_mode (the guided and
+ * deconvnet rules apply at ReLU layers only, as pytorch-grad-cam and Captum
+ * do); at a kink the derivative is PyTorch's (CLAMP: 1 strictly inside
+ * (alpha, beta); HARDSWISH: PyTorch's piecewise formula). */
+typedef enum gc_activation_op {
+    GC_ACT_SIGMOID = 0, GC_ACT_SILU, GC_ACT_HARDSIGMOID, GC_ACT_HARDSWISH, GC_ACT_CLAMP,
+    GC_ACT_LEAKY_RELU, GC_ACT_COUNT
+} gc_activation_op;
+
+typedef struct gc_activation_params {
+    gc_activation_op op;
+    float            alpha, beta;
+} gc_activation_params;
+
+/* The op with PyTorch's default constants (HARDSIGMOID / HARDSWISH 1/6 and
+ * 1/2, CLAMP 0 and 6 = ReLU6, LEAKY_RELU 0.01, others 0). */
+gc_activation_params gc_activation_defaults(gc_activation_op op);
+
+typedef struct gc_concat_params {
+    int64_t axis;  /* 1 (channels): the only axis supported */
+} gc_concat_params;
+
 /* Creates an empty model. Free with gc_model_free. */
 gc_status gc_model_create(gc_model **out);
 
@@ -186,13 +221,15 @@ gc_status gc_model_create(gc_model **out);
  * model must be freed first. */
 void gc_model_free(gc_model *model);
 
-/* Adding layers.
+/* Adding layers. A model is a directed acyclic graph: layers are added in
+ * topological order, each reads the outputs of layers added before it (or
+ * the network input), and an output may feed any number of layers.
  *
  * name   unique layer name (e.g. "features.28"), 1..63 bytes of printable
  *        ASCII; "input" is reserved for the network input.
- * input  name of the layer whose output feeds this one, "input" for the
- *        network input, or NULL for the layer added just before (the network
- *        input for the first layer).
+ * input  name (or alias) of the layer whose output feeds this one, "input"
+ *        for the network input, or NULL for the layer added just before (the
+ *        network input for the first layer).
  * Weights are copied into the model; NULL weight/bias pointers leave zeros
  * (see gc_model_init_random). Parameter tensors are named "<name>.weight",
  * "<name>.bias" (batch-norm adds ".running_mean" and ".running_var"), with
@@ -223,6 +260,25 @@ gc_status gc_model_add_batchnorm2d(gc_model *m, const char *name, const char *in
                                    const float *weight, const float *bias,
                                    const float *running_mean, const float *running_var);
 
+/* Layers with several inputs (a, b, inputs[k]: names as `input` above, NULL
+ * meaning the layer added just before). add and mul broadcast as NumPy does
+ * (shapes aligned at the last dimension; each pair of sizes equal or one of
+ * them 1): a residual join adds two (N, C, H, W) tensors, a squeeze-excitation
+ * gate multiplies (N, C, H, W) by (N, C, 1, 1). concat joins 1..1024 inputs
+ * along the channels (their other dimensions equal). */
+gc_status gc_model_add_add(gc_model *m, const char *name, const char *a, const char *b);
+gc_status gc_model_add_mul(gc_model *m, const char *name, const char *a, const char *b);
+gc_status gc_model_add_concat(gc_model *m, const char *name, int n, const char *const *inputs);
+gc_status gc_model_add_activation(gc_model *m, const char *name, const char *input,
+                                  const gc_activation_params *p);
+
+/* A second name for layer `layer`'s output: torchvision calls the output of
+ * a ResNet block's last ReLU "layer4.1" (the block) and "layer4" (the stage)
+ * too. Aliases work wherever a layer name is taken (target layer, keep,
+ * stop_layer, input_layer, gc_model_find_layer); the same rules as for layer
+ * names apply, at most 16 per layer. */
+gc_status gc_model_add_alias(gc_model *m, const char *alias, const char *layer);
+
 /* Fills every weight and bias with PyTorch's default initialisation
  * (uniform in +-1/sqrt(fan_in)) from a deterministic generator seeded with
  * seed. Batch-norm statistics are left alone. Fails with GC_ERR_STATE on a
@@ -234,8 +290,12 @@ gc_status gc_model_init_random(gc_model *m, uint64_t seed);
 int         gc_model_layer_count(const gc_model *m);
 const char *gc_model_layer_name(const gc_model *m, int i);       /* NULL if out of range */
 gc_layer_kind gc_model_layer_kind(const gc_model *m, int i);     /* GC_LAYER_KIND_COUNT if out of range */
-const char *gc_model_layer_input(const gc_model *m, int i);      /* "input" or a layer name */
-/* Index of the layer called name, or -1. */
+const char *gc_model_layer_input(const gc_model *m, int i);      /* its first input: "input" or a layer name */
+int         gc_model_layer_input_count(const gc_model *m, int i); /* 0 if out of range */
+const char *gc_model_layer_input_at(const gc_model *m, int i, int k); /* input k; NULL if out of range */
+int         gc_model_layer_alias_count(const gc_model *m, int i);
+const char *gc_model_layer_alias(const gc_model *m, int i, int k);    /* NULL if out of range */
+/* Index of the layer called name (or with that alias), or -1. */
 int         gc_model_find_layer(const gc_model *m, const char *name);
 
 /* A read-only view of parameter `name` ("features.0.weight"). The view
@@ -313,6 +373,15 @@ typedef struct gc_session_config {
                             readable (debugging, tests); costs memory. Without
                             it buffers are shared by lifetime and only the
                             stop layer's gradient survives a backward pass. */
+    int no_fold;         /* nonzero: batch-norm layers run as written. By default a
+                            batch-norm whose input is a convolution read by nothing
+                            else is folded into it (weights scaled per channel when
+                            the session is planned and after gc_model_init_random or
+                            gc_sgd_step): one pass over the activation less, rounding
+                            within a few float32 ulps of the unfolded result. The
+                            convolution's own output is then not materialised (list it
+                            in keep to have it). Never with param_grads, keep_all or
+                            the reference kernels. */
     int no_winograd;     /* nonzero: 3x3 convolutions run direct instead of
                             Winograd F(4x4,3x3): plain rounding of the sum
                             (Winograd's error is up to ~10x larger, still
@@ -504,7 +573,7 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
  * GC_ERR_FORMAT and a message naming what is wrong, e.g.
  * "features.28.weight: shape 512x512x3x3 expected, file has 512x256x3x3";
  * a file of a newer version gets GC_ERR_UNSUPPORTED. */
-#define GC_GCW_VERSION 1
+#define GC_GCW_VERSION 2
 
 /* Opens a .gcw file. The file is mapped read-only (or, if mapping fails,
  * read into one aligned buffer); parameters point into it and are never

@@ -57,7 +57,9 @@ static int lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
     const char *suf[GC_MAX_PARAMS];
     memset(t, 0, sizeof *t);
     t->l.kind = kind;
-    t->l.input = -1;
+    static int net_input = -1;
+    t->l.inputs = &net_input;
+    t->l.n_inputs = 1;
     t->l.p = p;
     t->ops = gc_layer_ops_of(kind);
     if (t->ops->check_params(&t->l) != GC_OK) return 0;
@@ -99,6 +101,7 @@ static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
     c.in = t->in;
     c.out = t->out;
     c.x = t->x;
+    c.param = (const float *const *)t->l.param;
     c.y = t->y[i];
     c.ws = t->ws;
     c.kernels = k;
@@ -342,7 +345,7 @@ static void network_case(int kinks) {
     gc_session *s[2] = {NULL, NULL};
     gc_tensor out[2], gin[2], pg[2][6];
     for (int i = 0; i < 2; i++) {
-        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0};
+        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0, 0};
         gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
         CHECK_OK(gc_session_create(m, &cfg, &s[i]));
         if (!s[i]) goto done;

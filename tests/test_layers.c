@@ -42,7 +42,9 @@ static gc_status lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape 
     memset(t, 0, sizeof *t);
     snprintf(t->l.name, GC_NAME_MAX, "test");
     t->l.kind = kind;
-    t->l.input = -1;
+    static int net_input = -1;
+    t->l.inputs = &net_input;
+    t->l.n_inputs = 1;
     t->l.p = p;
     t->ops = gc_layer_ops_of(kind);
     gc_status st = t->ops->check_params(&t->l);
@@ -79,6 +81,11 @@ static gc_layer_ctx lt_ctx(lt *t, gc_relu_mode mode) {
     c.in = t->in;
     c.out = t->out;
     c.x = t->x;
+    c.n_in = 1;
+    c.ins = &t->in;
+    c.xs = (const float *const *)&t->x;
+    c.dxs = &t->dx;
+    c.param = (const float *const *)t->l.param;
     c.y = t->y;
     c.state = t->state;
     c.ws = t->ws;

@@ -4,7 +4,8 @@
  * Per request: forward once; for Grad-CAM, one backward from the targets'
  * one-hot gradients down to the target layer (K > 1 targets: one batched
  * backward through a second session that starts after the target layer and
- * holds K copies of its activation); for guided backprop / deconvnet, one
+ * holds K copies of its activation, and of every other tensor the layers
+ * after it read, copied in during the forward pass); for guided backprop / deconvnet, one
  * input-gradient backward per target. With one target, Grad-CAM and guided
  * backprop share the pass through the head (gc_session_backward_pair: each
  * linear layer's weights are read once for both rules), then the guided pass
@@ -58,20 +59,29 @@ static void top_k(const float *y, int64_t n, int k, int *out) {
     }
 }
 
-/* CAM needs: layer -> global average pool (1x1) -> [flatten] -> linear output.
- * Returns the linear layer's index or -1. */
+/* The one layer that reads layer i's output (and reads it once), or -1. */
+static int sole_reader(const gc_model *m, int i) {
+    int r = -1;
+    for (int j = i + 1; j < gc_model_layer_count(m); j++)
+        for (int k = 0; k < gc_model_layer_input_count(m, j); k++)
+            if (strcmp(gc_model_layer_input_at(m, j, k), gc_model_layer_name(m, i)) == 0) {
+                if (r >= 0) return -1;
+                r = j;
+            }
+    return r;
+}
+
+/* CAM needs: layer -> global average pool (adaptive, to 1x1) -> [flatten] -> the linear
+ * output layer, each read by the next only. Returns the linear layer's index or -1. */
 static int cam_head(const gc_model *m, int layer, const gc_session *s) {
-    int n = gc_model_layer_count(m), i = layer + 1;
-    if (i >= n || strcmp(gc_model_layer_input(m, i), gc_model_layer_name(m, layer)) != 0) return -1;
-    gc_layer_kind k = gc_model_layer_kind(m, i);
-    if (k != GC_LAYER_ADAPTIVE_AVGPOOL2D && k != GC_LAYER_AVGPOOL2D) return -1;
+    int n = gc_model_layer_count(m), i = sole_reader(m, layer);
+    if (i < 0 || gc_model_layer_kind(m, i) != GC_LAYER_ADAPTIVE_AVGPOOL2D) return -1;
     gc_tensor pooled;
     if (gc_session_shape(s, gc_model_layer_name(m, i), &pooled) || pooled.ndim != 4 || pooled.shape[2] != 1 ||
         pooled.shape[3] != 1)
         return -1;
-    if (k == GC_LAYER_AVGPOOL2D) return -1; /* a plain average pool may skip border pixels */
-    i++;
-    if (i < n && gc_model_layer_kind(m, i) == GC_LAYER_FLATTEN) i++;
+    i = sole_reader(m, i);
+    if (i >= 0 && gc_model_layer_kind(m, i) == GC_LAYER_FLATTEN) i = sole_reader(m, i);
     if (i != n - 1 || gc_model_layer_kind(m, i) != GC_LAYER_LINEAR) return -1;
     return i;
 }
@@ -121,7 +131,8 @@ static gc_status head_session(explain_state *st, gc_session *s, const char *laye
         cfg.batch = k;
         cfg.param_grads = 0;
         cfg.input_layer = layer;
-        gc_status rc = gc_session_create(gc_session_model(s), &cfg, &st->head);
+        cfg.keep = NULL;
+        gc_status rc = gc_session_create_head(gc_session_model(s), &cfg, &st->head);
         if (rc) return gc_error_prefix(rc, "top-K head session");
         gc_strlcpy(st->head_layer, layer, sizeof st->head_layer);
         st->head_k = k;
@@ -162,16 +173,25 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
         gc_session_set_ext(s, st, state_free);
     }
 
-    /* forward, and what the output and target layer look like */
-    gc_status rc = gc_session_forward(s, input);
-    if (rc) return rc;
+    /* what the output and target layer look like; how many targets */
     gc_tensor y, A;
-    if ((rc = gc_session_shape(s, layer, &A))) return rc;
+    gc_status rc = gc_session_shape(s, layer, &A);
+    if (rc) return rc;
     if (A.ndim != 4)
         return gc_error(GC_ERR_SHAPE, "gc_explain: layer %s has a %d-D output; Grad-CAM needs a spatial (N,C,H,W) layer",
                         layer, A.ndim);
+    if ((rc = gc_session_shape(s, gc_model_layer_name(m, gc_model_layer_count(m) - 1), &y))) return rc;
+    int64_t classes = 1;
+    for (int d = 0; d < y.ndim; d++) classes *= y.shape[d];
+    const int n_targets = req->target == GC_TARGET_TOPK ? req->top_k : req->target == GC_TARGET_CLASSES ? req->n_classes : 1;
+
+    /* forward (feeding the top-K head session what it reads besides the target layer) */
+    gc_session *head = NULL;
+    if (want_cam && n_targets > 1 && n_targets <= GC_EXPLAIN_MAX_TARGETS && n_targets <= classes &&
+        (rc = head_session(st, s, layer, n_targets, &head)))
+        return rc;
+    if ((rc = head ? gc_session_forward_feeding(s, input, head) : gc_session_forward(s, input))) return rc;
     if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
-    int64_t classes = gc_tensor_numel(&y);
     int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w;
     int64_t Cin = cfg->channels, H = cfg->height, W = cfg->width, HW = H * W;
 
@@ -274,8 +294,6 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
             if ((rc = gc_session_backward(s, onehots, &bo)) || (rc = gc_session_gradient(s, layer, &g))) return rc;
         } else {
             /* the layers after the target at batch k, on k copies of A */
-            gc_session *head = NULL;
-            if ((rc = head_session(st, s, layer, k, &head))) return rc;
             float *rep = carve(&cur, k * a_numel);
             for (int t = 0; t < k; t++) memcpy(rep + t * a_numel, A.data, (size_t)a_numel * sizeof(float));
             gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 0};

@@ -90,8 +90,13 @@ static void apool_backward(const gc_layer_ctx *c) {
     }
 }
 
+static const gc_hparam apool_hp[] = {GC_HPI(apool.out_h, "out_h"), GC_HPI(apool.out_w, "out_w")};
+
 const gc_layer_ops gc_adaptive_avgpool2d_ops = {
     .name = "adaptive_avgpool2d",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_POOL,
+    GC_HPARAMS(apool_hp),
     .check_params = apool_check,
     .param_shapes = gc_layer_no_params,
     .infer = apool_infer,

@@ -89,9 +89,26 @@ static void bn_backward(const gc_layer_ctx *c) {
     }
 }
 
+/* y = scale x + shift per channel, for folding into the convolution before it */
+static void bn_channel_affine(const gc_layer *l, double *scale, double *shift) {
+    const float *g = l->param[0], *b = l->param[1], *mu = l->param[2], *var = l->param[3]; /* (C) each */
+    for (int64_t ch = 0; ch < l->p.bn.num_features; ch++) {
+        scale[ch] = g[ch] / sqrt((double)var[ch] + l->p.bn.eps);
+        shift[ch] = b[ch] - mu[ch] * scale[ch];
+    }
+}
+
+static const gc_hparam bn_hp[] = {GC_HPI(bn.num_features, "num_features"), GC_HPF(bn.eps, "eps")};
+
 const gc_layer_ops gc_batchnorm2d_ops = {
     .name = "batchnorm2d",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_SAME_SHAPE,
     .backward_reads = GC_READS_X_PARAMS,
+    .param_roles = {GC_PARAM_TRAINED | GC_PARAM_ONE | GC_PARAM_BIASLIKE, GC_PARAM_TRAINED | GC_PARAM_BIASLIKE, 0,
+                    GC_PARAM_ONE},
+    GC_HPARAMS(bn_hp),
+    .channel_affine = bn_channel_affine,
     .check_params = bn_check,
     .param_shapes = bn_params,
     .infer = bn_infer,

@@ -92,8 +92,8 @@ static void conv_forward_ref(const gc_layer_ctx *c) {
     const int64_t PH = p->pad_h, PW = p->pad_w, DH = p->dilation_h, DW = p->dilation_w;
     const int64_t CG = C / p->groups, OG = O / p->groups;
     const float *x = c->x;                                    /* (N, C, H, W) */
-    const float *wt = c->layer->param[0];                     /* (O, CG, KH, KW) */
-    const float *bias = p->bias ? c->layer->param[1] : NULL;  /* (O) */
+    const float *wt = c->param[0];                            /* (O, CG, KH, KW) */
+    const float *bias = c->param[1];                          /* (O) or NULL */
     float *y = c->y;                                          /* (N, O, OH, OW) */
 #pragma omp parallel for schedule(dynamic)
     for (int64_t t = 0; t < N * O; t++) {
@@ -135,7 +135,7 @@ static void conv_backward_ref(const gc_layer_ctx *c) {
     const int64_t CG = C / p->groups, OG = O / p->groups;
     const float *x = c->x;                  /* (N, C, H, W) */
     const float *dy = c->dy;                /* (N, O, OH, OW) */
-    const float *wt = c->layer->param[0];   /* (O, CG, KH, KW) */
+    const float *wt = c->param[0];          /* (O, CG, KH, KW) */
     float *dx = c->dx;                      /* (N, C, H, W) or NULL */
     float *dw = c->dparam[0];               /* (O, CG, KH, KW) or NULL */
     float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
@@ -298,10 +298,9 @@ static gc_gemm_tier conv_tier(const gc_layer_ctx *c) { return gc_gemm_resolve((g
 /* y = W * col (+ bias) per image and group. */
 static void conv_forward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return; }
-    const gc_conv2d_params *p = &c->layer->p.conv;
     const float *x = c->x;                                    /* (N, C, H, W) */
-    const float *wt = c->layer->param[0];                     /* (O, CG, KH, KW) */
-    const float *bias = p->bias ? c->layer->param[1] : NULL;  /* (O) */
+    const float *wt = c->param[0];                            /* (O, CG, KH, KW) */
+    const float *bias = c->param[1];                          /* (O) or NULL */
     float *y = c->y;                                          /* (N, O, OH, OW) */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
@@ -346,7 +345,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     const gc_conv2d_params *p = &c->layer->p.conv;
     const float *x = c->x;                     /* (N, C, H, W) */
     const float *dy = c->dy;                   /* (N, O, OH, OW) */
-    const float *wt = c->layer->param[0];      /* (O, CG, KH, KW) */
+    const float *wt = c->param[0];      /* (O, CG, KH, KW) */
     float *dx = c->dx;                         /* (N, C, H, W) or NULL */
     float *dw = c->dparam[0];                  /* (O, CG, KH, KW) or NULL */
     float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
@@ -414,9 +413,21 @@ static void conv_backward(const gc_layer_ctx *c) {
     }
 }
 
+static const gc_hparam conv_hp[] = {
+    GC_HPI(conv.in_channels, "in_channels"), GC_HPI(conv.out_channels, "out_channels"),
+    GC_HPI(conv.kernel_h, "kernel_h"), GC_HPI(conv.kernel_w, "kernel_w"),
+    GC_HPI(conv.stride_h, "stride_h"), GC_HPI(conv.stride_w, "stride_w"),
+    GC_HPI(conv.pad_h, "pad_h"), GC_HPI(conv.pad_w, "pad_w"),
+    GC_HPI(conv.dilation_h, "dilation_h"), GC_HPI(conv.dilation_w, "dilation_w"),
+    GC_HPI(conv.groups, "groups"), GC_HPB(conv.bias, "bias")};
+
 const gc_layer_ops gc_conv2d_ops = {
     .name = "conv2d",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_CHANNEL_LINEAR,
     .backward_reads = GC_READS_X_PARAMS,
+    .param_roles = {GC_PARAM_WEIGHT, GC_PARAM_BIAS},
+    GC_HPARAMS(conv_hp),
     .check_params = conv_check,
     .param_shapes = conv_params,
     .infer = conv_infer,

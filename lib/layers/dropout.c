@@ -23,8 +23,13 @@ static void dropout_backward(const gc_layer_ctx *c) {
     if (c->dx && c->dx != c->dy) memcpy(c->dx, c->dy, (size_t)gc_shape_numel(&c->in) * sizeof(float));
 }
 
+static const gc_hparam dropout_hp[] = {GC_HPF(dropout_p, "p")};
+
 const gc_layer_ops gc_dropout_ops = {
     .name = "dropout",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_POOL | GC_TRAIT_SAME_SHAPE,
+    GC_HPARAMS(dropout_hp),
     .check_params = dropout_check,
     .param_shapes = gc_layer_no_params,
     .infer = dropout_infer,

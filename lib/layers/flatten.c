@@ -29,6 +29,8 @@ static void flatten_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_flatten_ops = {
     .name = "flatten",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_FLAT,
     .check_params = gc_layer_no_check,
     .param_shapes = gc_layer_no_params,
     .infer = flatten_infer,

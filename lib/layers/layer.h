@@ -1,9 +1,12 @@
 /* layer.h - the interface every layer kind implements (internal).
  *
- * Each lib/layers/<kind>.c keeps, side by side, its hyper-parameter checks,
- * shape inference, parameter shapes, workspace/state sizes, forward and
- * backward, and exports one `const gc_layer_ops gc_<kind>_ops`. registry.c
- * lists them in one table indexed by gc_layer_kind.
+ * Each lib/layers/<kind>.c keeps, side by side, its hyper-parameters (checks
+ * and .gcw keys), shape inference, parameter shapes and roles, workspace/state
+ * sizes, forward and backward, and exports one `const gc_layer_ops
+ * gc_<kind>_ops`. registry.c lists them in one table indexed by
+ * gc_layer_kind. Everything the planner, the model file, the trainer or the
+ * explainers need to know about a kind is in its entry, never in a test of
+ * the kind elsewhere.
  *
  * Conventions
  *   - Activations are float32, row-major; images NCHW, vectors (N, F).
@@ -12,17 +15,22 @@
  *     planned). They never allocate: scratch comes in ctx->ws (sized by
  *     workspace()), per-session memory kept from forward to backward in
  *     ctx->state (sized by state_bytes()).
- *   - backward overwrites ctx->dx when it is non-NULL, and overwrites each
- *     ctx->dparam[i] that is non-NULL (sums over the batch). It may read x,
- *     y, dy and state.
+ *   - A layer reads n_in >= 1 inputs (ins[k], xs[k]); x / in / dx are input
+ *     0's, which is all single-input kinds look at.
+ *   - backward overwrites ctx->dxs[k] (dx for input 0) when it is non-NULL,
+ *     and overwrites each ctx->dparam[i] that is non-NULL (sums over the
+ *     batch). It may read xs, y, dy and state. Two dxs entries never alias.
  */
 #ifndef GC_LAYER_H
 #define GC_LAYER_H
 
 #include "core/core.h"
+#include <stddef.h>
 
 #define GC_NAME_MAX 64
 #define GC_MAX_PARAMS 4
+#define GC_MAX_INPUTS 1024  /* inputs of one layer (a DenseNet concat reads dozens) */
+#define GC_MAX_ALIASES 16   /* extra names of one layer's output */
 
 typedef struct gc_shape {
     int     ndim;             /* 1..GC_MAX_DIMS */
@@ -40,6 +48,8 @@ typedef union gc_layer_params {
     gc_linear_params          linear;
     gc_lrn_params             lrn;
     gc_batchnorm2d_params     bn;
+    gc_activation_params      act;
+    gc_concat_params          concat;
     float                     dropout_p;
 } gc_layer_params;
 
@@ -47,7 +57,11 @@ typedef union gc_layer_params {
 typedef struct gc_layer {
     char            name[GC_NAME_MAX];
     gc_layer_kind   kind;
-    int             input;                  /* producing layer index, -1 = network input */
+    int             spatial;                /* output is (N, C, H, W)-like: no GC_TRAIT_FLAT
+                                               layer on any path from the input (derived) */
+    int             n_inputs;               /* >= 1 */
+    int            *inputs;                 /* (n_inputs) producing layer indices, -1 = network
+                                               input; model memory */
     gc_layer_params p;
     int             n_params;               /* from ops->param_shapes */
     float          *param[GC_MAX_PARAMS];   /* weight, bias, ... (model memory) */
@@ -57,14 +71,20 @@ typedef struct gc_layer {
 /* Everything one forward or backward call of one layer sees. */
 typedef struct gc_layer_ctx {
     const gc_layer *layer;
-    gc_shape        in, out;    /* shapes of x and y */
-    const float    *x;          /* input activation (in) */
+    gc_shape        in, out;    /* shapes of x (input 0) and y */
+    const float    *x;          /* input 0's activation (in) */
     float          *y;          /* output activation (out) */
+    int             n_in;       /* inputs: layer->n_inputs */
+    const gc_shape *ins;        /* (n_in) their shapes */
+    const float *const *xs;     /* (n_in) their activations */
+    const float *const *param;  /* the parameters to use: layer->param, or a session's
+                                   folded copy (GC_TRAIT_CHANNEL_LINEAR kinds) */
     void           *state;      /* state_bytes() bytes, kept forward -> backward */
     float          *ws;         /* workspace() floats of scratch */
     /* backward only */
     const float    *dy;                     /* d loss / d y (out) */
-    float          *dx;                     /* d loss / d x (in), NULL: not needed */
+    float          *dx;                     /* d loss / d input 0 (in), NULL: not needed */
+    float *const   *dxs;                    /* (n_in) d loss / d input k, NULL entries: not needed */
     float          *dparam[GC_MAX_PARAMS];  /* d loss / d param[i], NULL: not needed */
     gc_relu_mode    relu_mode;
     gc_kernels      kernels;                /* tier for forward and backward */
@@ -80,9 +100,53 @@ enum {
     GC_READS_X_PARAMS = 4  /* the input, for parameter gradients only */
 };
 
+/* What a kind is, for the code that plans, trains and explains (traits). */
+enum {
+    GC_TRAIT_FLAT           = 1,  /* output is (N, F) whatever the input: flatten, linear */
+    GC_TRAIT_ACTIVATION     = 2,  /* element-wise activation: the default Grad-CAM layer
+                                     is the last one before the global pooling */
+    GC_TRAIT_POOL           = 4,  /* pools or passes a spatial map without mixing channels
+                                     (pooling, dropout): the default-layer rule looks
+                                     through it for the activation before it */
+    GC_TRAIT_SAME_SHAPE     = 8,  /* output shape = the (single) input's shape */
+    GC_TRAIT_CHANNEL_LINEAR = 16  /* output channel o is linear in param[0] row o plus
+                                     param[1][o] (conv2d): a channel-affine consumer
+                                     can be folded into it */
+};
+
+/* Roles of a parameter slot. */
+enum {
+    GC_PARAM_TRAINED  = 1,  /* gets a gradient; SGD updates it */
+    GC_PARAM_INIT     = 2,  /* gc_model_init_random: uniform +-1/sqrt(fan_in of slot 0) */
+    GC_PARAM_ONE      = 4,  /* default value 1 (else 0) */
+    GC_PARAM_BIASLIKE = 8,  /* exempt from weight decay under no_bias_decay */
+    GC_PARAM_WEIGHT   = GC_PARAM_TRAINED | GC_PARAM_INIT,
+    GC_PARAM_BIAS     = GC_PARAM_TRAINED | GC_PARAM_INIT | GC_PARAM_BIASLIKE
+};
+
+/* A hyper-parameter as the .gcw file stores it: its key, type and place in
+ * gc_layer_params (docs/format.md lists them per kind). */
+enum { GC_HP_I64, GC_HP_BOOL, GC_HP_F32, GC_HP_ENUM };
+typedef struct gc_hparam {
+    const char *key;
+    int         type;    /* GC_HP_*: int64_t, int (0/1), float, int (enum, named below) */
+    size_t      off;     /* offsetof(gc_layer_params, ...) */
+    const char *const *names; /* GC_HP_ENUM: value names, NULL-terminated (for printing) */
+} gc_hparam;
+#define GC_HPI(f, k) {k, GC_HP_I64, offsetof(gc_layer_params, f), NULL}
+#define GC_HPB(f, k) {k, GC_HP_BOOL, offsetof(gc_layer_params, f), NULL}
+#define GC_HPF(f, k) {k, GC_HP_F32, offsetof(gc_layer_params, f), NULL}
+#define GC_HPE(f, k, names) {k, GC_HP_ENUM, offsetof(gc_layer_params, f), names}
+#define GC_HPARAMS(a) .hparams = (a), .n_hparams = (int)(sizeof(a) / sizeof((a)[0]))
+
 typedef struct gc_layer_ops {
     const char *name; /* "conv2d", ... as gc_layer_kind_name */
-    unsigned    backward_reads; /* GC_READS_* */
+    int         min_inputs, max_inputs;    /* how many inputs a layer of this kind reads */
+    unsigned    traits;                    /* GC_TRAIT_* */
+    unsigned    backward_reads;            /* GC_READS_* (for every input) */
+    unsigned    param_roles[GC_MAX_PARAMS];/* GC_PARAM_* of each parameter slot */
+    const gc_hparam *hparams;              /* the .gcw keys */
+    int         n_hparams;
     /* Validates hyper-parameters in l->p (GC_ERR_INVALID_ARGUMENT naming the
      * bad field). Called when the layer is added to a model. */
     gc_status (*check_params)(const gc_layer *l);
@@ -90,8 +154,8 @@ typedef struct gc_layer_ops {
      * suffixes ("weight", "bias", "running_mean", "running_var"). Returns n. */
     int (*param_shapes)(const gc_layer *l, gc_shape shapes[GC_MAX_PARAMS],
                         const char *suffixes[GC_MAX_PARAMS]);
-    /* Output shape for input shape, or GC_ERR_SHAPE with a message saying
-     * what was expected and what was given. */
+    /* Output shape for the input shapes in[0 .. l->n_inputs), or GC_ERR_SHAPE
+     * with a message saying what was expected and what was given. */
     gc_status (*infer)(const gc_layer *l, const gc_shape *in, gc_shape *out);
     /* Floats of scratch needed by forward and backward (max of the two). */
     size_t (*workspace)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
@@ -99,6 +163,15 @@ typedef struct gc_layer_ops {
     size_t (*state_bytes)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
     void (*forward)(const gc_layer_ctx *c);
     void (*backward)(const gc_layer_ctx *c);
+    /* Optional. A second input gradient in the same pass: dx1 = backward of dy1
+     * with the same forward state, both bit-identical to backward's, reading
+     * the parameters once (batch-1 linear layers). Returns 0 when it does not
+     * apply (the caller then runs backward twice). */
+    int (*backward_pair)(const gc_layer_ctx *c, const float *dy1, float *dx1);
+    /* Optional. The layer is y = scale[c] x + shift[c] per channel c (inference
+     * batch-norm): fills scale and shift (l's channel count) for folding into a
+     * GC_TRAIT_CHANNEL_LINEAR producer. */
+    void (*channel_affine)(const gc_layer *l, double *scale, double *shift);
 } gc_layer_ops;
 
 /* The indices j in [*lo, *hi) of 0..n_out-1 whose input position
@@ -130,13 +203,13 @@ size_t    gc_layer_no_bytes(const gc_layer *l, const gc_shape *in, const gc_shap
 /* The ops of a kind; NULL if out of range. */
 const gc_layer_ops *gc_layer_ops_of(gc_layer_kind kind);
 
+/* The NumPy broadcast of the shapes in[0..n) (aligned at the last dimension,
+ * each pair equal or one of them 1) in *out; GC_ERR_SHAPE naming `kind` and
+ * the shapes when they do not broadcast. */
+gc_status gc_broadcast_shape(const char *kind, const gc_shape *in, int n, gc_shape *out);
+
 extern const gc_layer_ops gc_conv2d_ops, gc_relu_ops, gc_maxpool2d_ops, gc_avgpool2d_ops,
     gc_adaptive_avgpool2d_ops, gc_linear_ops, gc_dropout_ops, gc_flatten_ops, gc_softmax_ops,
-    gc_lrn_ops, gc_batchnorm2d_ops;
-
-/* Linear layers at batch 1 (not the reference tier): c->dx = c->dy W and dx1 = dy1 W with
- * one pass over W, each bit-identical to the layer's backward. Returns 0 (nothing done) when
- * that does not apply. For explainers that need two input gradients of the same layer. */
-int gc_linear_dx_pair(const gc_layer_ctx *c, const float *dy1, float *dx1);
+    gc_lrn_ops, gc_batchnorm2d_ops, gc_add_ops, gc_mul_ops, gc_concat_ops, gc_activation_ops;
 
 #endif

@@ -186,7 +186,8 @@ static void row_times_w(const float *dy, const float *dy1, const float *w, int64
     }
 }
 
-int gc_linear_dx_pair(const gc_layer_ctx *c, const float *dy1, float *dx1) {
+/* dx = dy W and dx1 = dy1 W in one pass over W (batch 1, not the reference tier). */
+static int linear_backward_pair(const gc_layer_ctx *c, const float *dy1, float *dx1) {
     if (c->kernels == GC_KERNELS_REFERENCE || c->in.d[0] != 1 || !c->dx) return 0;
     row_times_w(c->dy, dy1, c->layer->param[0], c->out.d[1], c->in.d[1], c->dx, dx1);
     return 1;
@@ -212,9 +213,16 @@ static void linear_backward(const gc_layer_ctx *c) {
         }
 }
 
+static const gc_hparam linear_hp[] = {GC_HPI(linear.in_features, "in_features"),
+                                       GC_HPI(linear.out_features, "out_features"), GC_HPB(linear.bias, "bias")};
+
 const gc_layer_ops gc_linear_ops = {
     .name = "linear",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_FLAT,
     .backward_reads = GC_READS_X_PARAMS,
+    .param_roles = {GC_PARAM_WEIGHT, GC_PARAM_BIAS},
+    GC_HPARAMS(linear_hp),
     .check_params = linear_check,
     .param_shapes = linear_params,
     .infer = linear_infer,
@@ -222,4 +230,5 @@ const gc_layer_ops gc_linear_ops = {
     .state_bytes = linear_none,
     .forward = linear_forward,
     .backward = linear_backward,
+    .backward_pair = linear_backward_pair,
 };

@@ -101,8 +101,14 @@ static void lrn_backward(const gc_layer_ctx *c) {
     }
 }
 
+static const gc_hparam lrn_hp[] = {GC_HPI(lrn.size, "size"), GC_HPF(lrn.alpha, "alpha"), GC_HPF(lrn.beta, "beta"),
+                                    GC_HPF(lrn.k, "k")};
+
 const gc_layer_ops gc_lrn_ops = {
     .name = "lrn",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_SAME_SHAPE,
+    GC_HPARAMS(lrn_hp),
     .backward_reads = GC_READS_X,
     .check_params = lrn_check,
     .param_shapes = gc_layer_no_params,

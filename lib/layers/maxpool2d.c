@@ -151,8 +151,18 @@ static void maxpool_backward(const gc_layer_ctx *c) {
     }
 }
 
+static const gc_hparam maxpool_hp[] = {
+    GC_HPI(pool.kernel_h, "kernel_h"), GC_HPI(pool.kernel_w, "kernel_w"),
+    GC_HPI(pool.stride_h, "stride_h"), GC_HPI(pool.stride_w, "stride_w"),
+    GC_HPI(pool.pad_h, "pad_h"), GC_HPI(pool.pad_w, "pad_w"),
+    GC_HPI(pool.dilation_h, "dilation_h"), GC_HPI(pool.dilation_w, "dilation_w"),
+    GC_HPB(pool.ceil_mode, "ceil_mode"), GC_HPB(pool.count_include_pad, "count_include_pad")};
+
 const gc_layer_ops gc_maxpool2d_ops = {
     .name = "maxpool2d",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_POOL,
+    GC_HPARAMS(maxpool_hp),
     .check_params = maxpool_check,
     .param_shapes = gc_layer_no_params,
     .infer = maxpool_infer,

@@ -88,6 +88,8 @@ static void relu_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_relu_ops = {
     .name = "relu",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_ACTIVATION | GC_TRAIT_SAME_SHAPE,
     .check_params = gc_layer_no_check,
     .param_shapes = gc_layer_no_params,
     .infer = relu_infer,

@@ -56,6 +56,8 @@ static void softmax_backward(const gc_layer_ctx *c) {
 
 const gc_layer_ops gc_softmax_ops = {
     .name = "softmax",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_SAME_SHAPE,
     .backward_reads = GC_READS_Y,
     .check_params = gc_layer_no_check,
     .param_shapes = gc_layer_no_params,

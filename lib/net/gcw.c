@@ -23,66 +23,34 @@
 
 static const uint8_t MAGIC[8] = {0x89, 'G', 'C', 'W', 0x0D, 0x0A, 0x1A, 0x0A};
 
-/* ---------------------------------------------------------------- hyper-parameter tables */
+#define MAX_INPUTS    GC_MAX_INPUTS
+#define MAX_ALIASES   GC_MAX_ALIASES
 
-enum { HP_I64, HP_BOOL, HP_F32 };
-typedef struct hp_def { const char *key; int type; size_t off; } hp_def;
-#define HPI(f, k) {k, HP_I64, offsetof(gc_layer_params, f)}
-#define HPB(f, k) {k, HP_BOOL, offsetof(gc_layer_params, f)}
-#define HPF(f, k) {k, HP_F32, offsetof(gc_layer_params, f)}
-
-static const hp_def conv_hp[] = {
-    HPI(conv.in_channels, "in_channels"), HPI(conv.out_channels, "out_channels"),
-    HPI(conv.kernel_h, "kernel_h"), HPI(conv.kernel_w, "kernel_w"),
-    HPI(conv.stride_h, "stride_h"), HPI(conv.stride_w, "stride_w"),
-    HPI(conv.pad_h, "pad_h"), HPI(conv.pad_w, "pad_w"),
-    HPI(conv.dilation_h, "dilation_h"), HPI(conv.dilation_w, "dilation_w"),
-    HPI(conv.groups, "groups"), HPB(conv.bias, "bias")};
-static const hp_def pool_hp[] = {
-    HPI(pool.kernel_h, "kernel_h"), HPI(pool.kernel_w, "kernel_w"),
-    HPI(pool.stride_h, "stride_h"), HPI(pool.stride_w, "stride_w"),
-    HPI(pool.pad_h, "pad_h"), HPI(pool.pad_w, "pad_w"),
-    HPI(pool.dilation_h, "dilation_h"), HPI(pool.dilation_w, "dilation_w"),
-    HPB(pool.ceil_mode, "ceil_mode"), HPB(pool.count_include_pad, "count_include_pad")};
-static const hp_def apool_hp[] = {HPI(apool.out_h, "out_h"), HPI(apool.out_w, "out_w")};
-static const hp_def linear_hp[] = {HPI(linear.in_features, "in_features"),
-                                   HPI(linear.out_features, "out_features"), HPB(linear.bias, "bias")};
-static const hp_def dropout_hp[] = {HPF(dropout_p, "p")};
-static const hp_def lrn_hp[] = {HPI(lrn.size, "size"), HPF(lrn.alpha, "alpha"), HPF(lrn.beta, "beta"),
-                                HPF(lrn.k, "k")};
-static const hp_def bn_hp[] = {HPI(bn.num_features, "num_features"), HPF(bn.eps, "eps")};
-
-typedef struct hp_table { const hp_def *defs; int n; } hp_table;
-#define TAB(a) {a, (int)(sizeof a / sizeof a[0])}
-static const hp_table hp_tables[GC_LAYER_KIND_COUNT] = {
-    [GC_LAYER_CONV2D] = TAB(conv_hp),           [GC_LAYER_MAXPOOL2D] = TAB(pool_hp),
-    [GC_LAYER_AVGPOOL2D] = TAB(pool_hp),        [GC_LAYER_ADAPTIVE_AVGPOOL2D] = TAB(apool_hp),
-    [GC_LAYER_LINEAR] = TAB(linear_hp),         [GC_LAYER_DROPOUT] = TAB(dropout_hp),
-    [GC_LAYER_LRN] = TAB(lrn_hp),               [GC_LAYER_BATCHNORM2D] = TAB(bn_hp),
-};
-_Static_assert(GC_LAYER_KIND_COUNT == 11, "hyper-parameter tables out of step with gc_layer_kind");
+/* ---------------------------------------------------------------- hyper-parameters
+ * Each kind lists its .gcw keys in its registry entry (gc_layer_ops.hparams). */
 
 void gc_gcw_format_hparams(const gc_layer *l, char *buf, size_t cap) {
     size_t k = 0;
     if (!cap) return;
     buf[0] = 0;
-    if ((unsigned)l->kind >= GC_LAYER_KIND_COUNT) return;
-    const hp_table *t = &hp_tables[l->kind];
-    for (int d = 0; d < t->n && k < cap; d++) {
-        const char *src = (const char *)&l->p + t->defs[d].off;
+    const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
+    for (int d = 0; ops && d < ops->n_hparams && k < cap; d++) {
+        const gc_hparam *h = &ops->hparams[d];
+        const char *src = (const char *)&l->p + h->off;
         int64_t i64;
         int b;
         float f;
         const char *sep = d ? " " : "";
-        if (t->defs[d].type == HP_I64) {
+        if (h->type == GC_HP_I64) {
             memcpy(&i64, src, sizeof i64);
-            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%lld", sep, t->defs[d].key, (long long)i64);
-        } else if (t->defs[d].type == HP_BOOL) {
-            memcpy(&b, src, sizeof b);
-            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%d", sep, t->defs[d].key, b);
-        } else {
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%lld", sep, h->key, (long long)i64);
+        } else if (h->type == GC_HP_F32) {
             memcpy(&f, src, sizeof f);
-            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%g", sep, t->defs[d].key, (double)f);
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s=%g", sep, h->key, (double)f);
+        } else {
+            memcpy(&b, src, sizeof b);
+            if (h->type == GC_HP_ENUM) k += (size_t)snprintf(buf + k, cap - k, "%s%s=%s", sep, h->key, h->names[b]);
+            else k += (size_t)snprintf(buf + k, cap - k, "%s%s=%d", sep, h->key, b);
         }
     }
 }
@@ -139,7 +107,10 @@ static void shape_str(char *b, size_t cap, int ndim, const int64_t *d) {
 
 typedef struct pl {
     gc_layer_kind   kind;
-    char            name[GC_NAME_MAX], input[GC_NAME_MAX];
+    char            name[GC_NAME_MAX];
+    int             n_inputs, n_aliases;
+    char          (*inputs)[GC_NAME_MAX];   /* (n_inputs) */
+    char            aliases[MAX_ALIASES][GC_NAME_MAX];
     gc_layer_params p;
 } pl;
 
@@ -161,7 +132,8 @@ static int pt_by_off(const void *a, const void *b) {
 
 /* ---------------------------------------------------------------- graph */
 
-static gc_status parse_layer(rd *r, int i, pl *L) {
+/* A layer record (docs/format.md, "Graph section"; version 1 has one input, no aliases). */
+static gc_status parse_layer(rd *r, int i, uint32_t version, pl *L) {
     const uint8_t *s;
     uint32_t n, nh;
     char kind[GC_NAME_MAX];
@@ -172,15 +144,40 @@ static gc_status parse_layer(rd *r, int i, pl *L) {
         if (gc_layer_ops_of((gc_layer_kind)k) && strcmp(kind, gc_layer_kind_name((gc_layer_kind)k)) == 0) break;
     if (k == GC_LAYER_KIND_COUNT) return gc_error(GC_ERR_FORMAT, "graph: layer %d: unknown layer kind \"%s\"", i, kind);
     L->kind = (gc_layer_kind)k;
+    const gc_layer_ops *ops = gc_layer_ops_of(L->kind);
     if (!rd_str(r, &s, &n)) return gc_error(GC_ERR_FORMAT, "graph: layer %d: truncated name", i);
     if (!take_name(s, n, L->name, sizeof L->name))
         return gc_error(GC_ERR_FORMAT, "graph: layer %d: name must be 1..%d printable characters", i, GC_NAME_MAX - 1);
-    if (!rd_str(r, &s, &n)) return gc_error(GC_ERR_FORMAT, "%s: truncated input name", L->name);
-    if (!take_name(s, n, L->input, sizeof L->input)) return gc_error(GC_ERR_FORMAT, "%s: invalid input name", L->name);
+    uint32_t ni = 1, na = 0;
+    if (version >= 2) {
+        if (!rd_u32(r, &ni)) return gc_error(GC_ERR_FORMAT, "%s: truncated input count", L->name);
+        if (ni < (uint32_t)ops->min_inputs || ni > (uint32_t)ops->max_inputs)
+            return gc_error(GC_ERR_FORMAT, "%s: %u inputs; %s takes %d..%d", L->name, ni, kind, ops->min_inputs,
+                            ops->max_inputs);
+        /* each input takes at least 5 bytes: bounds the allocation by the section size */
+        if (ni > (r->len - r->pos) / 5) return gc_error(GC_ERR_FORMAT, "%s: %u inputs do not fit the graph section", L->name, ni);
+    } else if (ops->min_inputs > 1) {
+        return gc_error(GC_ERR_FORMAT, "%s: %s takes %d inputs; version 1 records have one", L->name, kind, ops->min_inputs);
+    }
+    if (!(L->inputs = gc_alloc_array(ni, sizeof *L->inputs))) return GC_ERR_OUT_OF_MEMORY;
+    L->n_inputs = (int)ni;
+    for (uint32_t j = 0; j < ni; j++) {
+        if (!rd_str(r, &s, &n)) return gc_error(GC_ERR_FORMAT, "%s: truncated input name", L->name);
+        if (!take_name(s, n, L->inputs[j], sizeof L->inputs[j])) return gc_error(GC_ERR_FORMAT, "%s: invalid input name", L->name);
+    }
+    if (version >= 2) {
+        if (!rd_u32(r, &na)) return gc_error(GC_ERR_FORMAT, "%s: truncated alias count", L->name);
+        if (na > MAX_ALIASES) return gc_error(GC_ERR_FORMAT, "%s: %u aliases (limit %d)", L->name, na, MAX_ALIASES);
+        for (uint32_t j = 0; j < na; j++) {
+            if (!rd_str(r, &s, &n)) return gc_error(GC_ERR_FORMAT, "%s: truncated alias", L->name);
+            if (!take_name(s, n, L->aliases[j], sizeof L->aliases[j]))
+                return gc_error(GC_ERR_FORMAT, "%s: alias %u must be 1..%d printable characters", L->name, j, GC_NAME_MAX - 1);
+        }
+    }
+    L->n_aliases = (int)na;
     if (!rd_u32(r, &nh)) return gc_error(GC_ERR_FORMAT, "%s: truncated hyper-parameter count", L->name);
     if (nh > MAX_HPARAMS) return gc_error(GC_ERR_FORMAT, "%s: %u hyper-parameters (limit %d)", L->name, nh, MAX_HPARAMS);
 
-    const hp_table *t = &hp_tables[k];
     int seen[MAX_HPARAMS] = {0};
     memset(&L->p, 0, sizeof L->p);
     for (uint32_t h = 0; h < nh; h++) {
@@ -191,21 +188,27 @@ static gc_status parse_layer(rd *r, int i, pl *L) {
             return gc_error(GC_ERR_FORMAT, "%s: truncated hyper-parameter %u", L->name, h);
         if (!take_name(s, n, key, sizeof key)) return gc_error(GC_ERR_FORMAT, "%s: invalid hyper-parameter name", L->name);
         int d;
-        for (d = 0; d < t->n; d++)
-            if (strcmp(t->defs[d].key, key) == 0) break;
-        if (d == t->n) return gc_error(GC_ERR_FORMAT, "%s: %s has no hyper-parameter \"%s\"", L->name, kind, key);
+        for (d = 0; d < ops->n_hparams; d++)
+            if (strcmp(ops->hparams[d].key, key) == 0) break;
+        if (d == ops->n_hparams) return gc_error(GC_ERR_FORMAT, "%s: %s has no hyper-parameter \"%s\"", L->name, kind, key);
         if (seen[d]) return gc_error(GC_ERR_FORMAT, "%s: hyper-parameter %s given twice", L->name, key);
         seen[d] = 1;
-        const hp_def *def = &t->defs[d];
+        const gc_hparam *def = &ops->hparams[d];
         char *dst = (char *)&L->p + def->off;
-        if (type != (def->type == HP_F32 ? 1u : 0u))
+        if (type != (def->type == GC_HP_F32 ? 1u : 0u))
             return gc_error(GC_ERR_FORMAT, "%s: hyper-parameter %s has type %u, expected %s", L->name, key, type,
-                            def->type == HP_F32 ? "1 (float)" : "0 (integer)");
-        if (def->type == HP_I64) {
+                            def->type == GC_HP_F32 ? "1 (float)" : "0 (integer)");
+        if (def->type == GC_HP_I64) {
             int64_t x = (int64_t)v;
             memcpy(dst, &x, sizeof x);
-        } else if (def->type == HP_BOOL) {
-            if (v > 1) return gc_error(GC_ERR_FORMAT, "%s: %s must be 0 or 1, file has %lld", L->name, key, (long long)v);
+        } else if (def->type == GC_HP_BOOL || def->type == GC_HP_ENUM) {
+            uint64_t lim = 1;
+            if (def->type == GC_HP_ENUM)
+                for (lim = 0; def->names[lim + 1]; lim++) {}
+            if (v > lim && def->type == GC_HP_BOOL)
+                return gc_error(GC_ERR_FORMAT, "%s: %s must be 0 or 1, file has %lld", L->name, key, (long long)v);
+            if (v > lim) return gc_error(GC_ERR_FORMAT, "%s: %s must be 0..%llu, file has %lld", L->name, key,
+                                         (unsigned long long)lim, (long long)v);
             int x = (int)v;
             memcpy(dst, &x, sizeof x);
         } else {
@@ -216,8 +219,8 @@ static gc_status parse_layer(rd *r, int i, pl *L) {
             memcpy(dst, &f, sizeof f);
         }
     }
-    for (int d = 0; d < t->n; d++)
-        if (!seen[d]) return gc_error(GC_ERR_FORMAT, "%s: hyper-parameter %s missing", L->name, t->defs[d].key);
+    for (int d = 0; d < ops->n_hparams; d++)
+        if (!seen[d]) return gc_error(GC_ERR_FORMAT, "%s: hyper-parameter %s missing", L->name, ops->hparams[d].key);
     return GC_OK;
 }
 
@@ -323,12 +326,13 @@ static gc_status check_sections(const uint8_t *b, size_t len, section sec[4]) {
     return GC_OK;
 }
 
-/* Width of the network output if the graph shows it: the last linear layer
- * followed only by element-wise layers. -1 if unknown. */
-static int64_t output_width(const pl *L, int n, const int *inp) {
-    for (int i = n - 1; i >= 0; i = inp[i]) {
-        if (L[i].kind == GC_LAYER_LINEAR) return L[i].p.linear.out_features;
-        if (L[i].kind != GC_LAYER_RELU && L[i].kind != GC_LAYER_DROPOUT && L[i].kind != GC_LAYER_SOFTMAX) return -1;
+/* Width of the network output if the graph shows it: a linear layer, reached from the output
+ * through single-input layers that keep their input's shape. -1 if unknown. */
+static int64_t output_width(const gc_model *m) {
+    for (int i = m->n_layers - 1; i >= 0; i = m->layers[i].inputs[0]) {
+        const gc_layer *l = &m->layers[i];
+        if (l->kind == GC_LAYER_LINEAR) return l->p.linear.out_features;
+        if (!(gc_layer_ops_of(l->kind)->traits & GC_TRAIT_SAME_SHAPE)) return -1;
     }
     return -1;
 }
@@ -356,19 +360,18 @@ static gc_status parse_file(const uint8_t *b, size_t len, gc_model **out) {
 
     gc_model *m = NULL;
     pl *L = gc_calloc(n_layers, sizeof *L);
-    int *inp = gc_alloc_array(n_layers, sizeof *inp);
     pt *T = gc_calloc(n_tensors ? n_tensors : 1, sizeof *T);
     pt **byoff = gc_alloc_array(n_tensors ? n_tensors : 1, sizeof *byoff);
     const uint8_t **lab = NULL;
     uint32_t *lab_len = NULL;
     char **labs = NULL;
     int n_labels = 0;
-    if (!L || !inp || !T || !byoff) { st = GC_ERR_OUT_OF_MEMORY; goto done; }
+    if (!L || !T || !byoff) { st = GC_ERR_OUT_OF_MEMORY; goto done; }
 
     /* graph */
     rd r = {b + sec[0].off, (size_t)sec[0].size, 0};
     for (uint32_t i = 0; i < n_layers; i++)
-        if ((st = parse_layer(&r, (int)i, &L[i]))) goto done;
+        if ((st = parse_layer(&r, (int)i, version, &L[i]))) goto done;
     if (r.pos != r.len) { st = gc_error(GC_ERR_FORMAT, "graph: %zu bytes left over after %u layers", r.len - r.pos, n_layers); goto done; }
 
     /* tensor directory: names unique, data inside the region, no overlaps */
@@ -408,10 +411,14 @@ static gc_status parse_file(const uint8_t *b, size_t len, gc_model **out) {
         pl *l = &L[i];
         if (strcmp(l->name, "input") == 0) { st = gc_error(GC_ERR_FORMAT, "layer %u is named \"input\" (reserved)", i); goto done; }
         if (gc_model_find_layer(m, l->name) >= 0) { st = gc_error(GC_ERR_FORMAT, "layer name %s is used twice", l->name); goto done; }
-        inp[i] = strcmp(l->input, "input") == 0 ? -1 : gc_model_find_layer(m, l->input);
-        if (inp[i] < 0 && strcmp(l->input, "input") != 0) {
-            st = gc_error(GC_ERR_FORMAT, "%s: input \"%s\" is not an earlier layer", l->name, l->input);
-            goto done;
+        const char *inputs[MAX_INPUTS];
+        for (int k = 0; k < l->n_inputs; k++) {
+            int j = gc_model_find_layer(m, l->inputs[k]);
+            if (strcmp(l->inputs[k], "input") != 0 && (j < 0 || strcmp(m->layers[j].name, l->inputs[k]) != 0)) {
+                st = gc_error(GC_ERR_FORMAT, "%s: input \"%s\" is not an earlier layer", l->name, l->inputs[k]);
+                goto done;
+            }
+            inputs[k] = l->inputs[k];
         }
         const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
         gc_layer tmp;
@@ -440,7 +447,8 @@ static gc_status parse_file(const uint8_t *b, size_t len, gc_model **out) {
             t->used = 1;
             ptr[j] = (const float *)(const void *)(data + t->off);
         }
-        st = gc_model_add_layer(m, l->kind, l->name, l->input, &l->p, ptr, np, 1);
+        st = gc_model_add_layer(m, l->kind, l->name, inputs, l->n_inputs, &l->p, ptr, np, 1);
+        for (int k = 0; !st && k < l->n_aliases; k++) st = gc_model_add_alias(m, l->aliases[k], l->name);
         if (st) {
             if (st != GC_ERR_OUT_OF_MEMORY) st = gc_error_prefix(GC_ERR_FORMAT, "graph");
             goto done;
@@ -450,7 +458,7 @@ static gc_status parse_file(const uint8_t *b, size_t len, gc_model **out) {
         if (!T[i].used) { st = gc_error(GC_ERR_FORMAT, "tensor %s belongs to no layer parameter", T[i].name); goto done; }
 
     if ((st = gc_model_set_preprocess(m, &pre))) { st = gc_error_prefix(GC_ERR_FORMAT, "metadata"); goto done; }
-    int64_t width = output_width(L, (int)n_layers, inp);
+    int64_t width = output_width(m);
     if (n_labels && width >= 0 && width != n_labels) {
         st = gc_error(GC_ERR_FORMAT, "metadata: %d labels for %lld network outputs", n_labels, (long long)width);
         goto done;
@@ -475,8 +483,8 @@ done:
     gc_free(labs);
     gc_free(lab);
     gc_free(lab_len);
+    for (uint32_t i = 0; L && i < n_layers; i++) gc_free(L[i].inputs);
     gc_free(L);
-    gc_free(inp);
     gc_free(T);
     gc_free(byoff);
     if (st) {
@@ -622,23 +630,28 @@ static gc_status build_head(const gc_model *m, wb *w, size_t *data_size) {
     size_t graph_off = w->len;
     for (int i = 0; i < m->n_layers; i++) {
         const gc_layer *l = &m->layers[i];
-        const hp_table *t = &hp_tables[l->kind];
+        const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
         put_str(w, gc_layer_kind_name(l->kind));
         put_str(w, l->name);
-        put_str(w, gc_model_layer_input(m, i));
-        put_u32(w, (uint32_t)t->n);
-        for (int d = 0; d < t->n; d++) {
-            const char *src = (const char *)&l->p + t->defs[d].off;
-            put_str(w, t->defs[d].key);
-            put_u32(w, t->defs[d].type == HP_F32 ? 1 : 0);
-            if (t->defs[d].type == HP_I64) {
+        put_u32(w, (uint32_t)l->n_inputs);
+        for (int k = 0; k < l->n_inputs; k++) put_str(w, gc_model_layer_input_at(m, i, k));
+        int na = gc_model_layer_alias_count(m, i);
+        put_u32(w, (uint32_t)na);
+        for (int k = 0; k < na; k++) put_str(w, gc_model_layer_alias(m, i, k));
+        put_u32(w, (uint32_t)ops->n_hparams);
+        for (int d = 0; d < ops->n_hparams; d++) {
+            const gc_hparam *h = &ops->hparams[d];
+            const char *src = (const char *)&l->p + h->off;
+            put_str(w, h->key);
+            put_u32(w, h->type == GC_HP_F32 ? 1 : 0);
+            if (h->type == GC_HP_I64) {
                 int64_t x;
                 memcpy(&x, src, sizeof x);
                 put_u64(w, (uint64_t)x);
-            } else if (t->defs[d].type == HP_BOOL) {
+            } else if (h->type == GC_HP_BOOL || h->type == GC_HP_ENUM) {
                 int x;
                 memcpy(&x, src, sizeof x);
-                put_u64(w, x ? 1 : 0);
+                put_u64(w, (uint64_t)x);
             } else {
                 float f;
                 memcpy(&f, src, sizeof f);

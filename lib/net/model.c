@@ -23,9 +23,12 @@ gc_status gc_model_create(gc_model **out) {
 
 void gc_model_free(gc_model *m) {
     if (!m) return;
-    for (int i = 0; i < m->n_layers; i++)
+    for (int i = 0; i < m->n_layers; i++) {
+        gc_free(m->layers[i].inputs);
         if (!m->borrowed)
             for (int j = 0; j < m->layers[i].n_params; j++) gc_free(m->layers[i].param[j]);
+    }
+    gc_free(m->aliases);
     for (int i = 0; i < m->n_labels; i++) gc_free(m->labels[i]);
     gc_free(m->labels);
     gc_free(m->layers);
@@ -47,7 +50,20 @@ int gc_model_find_layer(const gc_model *m, const char *name) {
     if (!m || !name) return -1;
     for (int i = 0; i < m->n_layers; i++)
         if (strcmp(m->layers[i].name, name) == 0) return i;
+    for (int k = 0; k < m->n_aliases; k++)
+        if (strcmp(m->aliases[k].name, name) == 0) return m->aliases[k].layer;
     return -1;
+}
+
+/* A new name must be valid, not "input", and not yet a layer name or alias. */
+static gc_status check_new_name(const gc_model *m, const char *name, const char *what) {
+    if (!valid_name(name) || strcmp(name, "input") == 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT,
+                        "%s \"%.80s\" must be 1..%d printable characters without spaces and not \"input\"",
+                        what, name, GC_NAME_MAX - 1);
+    if (gc_model_find_layer(m, name) >= 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "%s \"%s\" is already used", what, name);
+    return GC_OK;
 }
 
 const char *gc_model_param_suffix(const gc_layer *l, int slot) {
@@ -57,45 +73,61 @@ const char *gc_model_param_suffix(const gc_layer *l, int slot) {
     return slot >= 0 && slot < n ? suffix[slot] : NULL;
 }
 
+/* Frees what add_layer allocated for l. */
+static void layer_release(gc_layer *l, int borrowed) {
+    gc_free(l->inputs);
+    for (int k = 0; !borrowed && k < l->n_params; k++) gc_free(l->param[k]);
+}
+
 gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
-                             const char *input, const gc_layer_params *p,
+                             const char *const *inputs, int n_inputs, const gc_layer_params *p,
                              const float *const *params, int n_params, int borrow) {
-    if (!m || !name || !p) return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer: NULL model, name or params");
+    if (!m || !name || !p || !inputs)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer: NULL model, name, inputs or params");
     const gc_layer_ops *ops = gc_layer_ops_of(kind);
     if (!ops) return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer %s: unknown kind %d", name, (int)kind);
-    if (!valid_name(name) || strcmp(name, "input") == 0)
-        return gc_error(GC_ERR_INVALID_ARGUMENT,
-                        "layer name \"%.80s\" must be 1..%d printable characters without spaces and not \"input\"",
-                        name, GC_NAME_MAX - 1);
-    if (gc_model_find_layer(m, name) >= 0)
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "layer name \"%s\" is already used", name);
+    gc_status st = check_new_name(m, name, "layer name");
+    if (st) return st;
     if (m->n_layers > 0 && m->borrowed != borrow)
         return gc_error(GC_ERR_STATE, "add layer %s: cannot mix owned and borrowed parameters", name);
-    int in = m->n_layers - 1;
-    if (input && strcmp(input, "input") == 0) in = -1;
-    else if (input) {
-        in = gc_model_find_layer(m, input);
-        if (in < 0) return gc_error(GC_ERR_NOT_FOUND, "add layer %s: input layer \"%.80s\" does not exist (yet)", name, input);
+    if (n_inputs < ops->min_inputs || n_inputs > ops->max_inputs) {
+        if (ops->min_inputs == ops->max_inputs)
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: %s takes %d input%s, %d given", name, ops->name,
+                            ops->min_inputs, ops->min_inputs == 1 ? "" : "s", n_inputs);
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: %s takes %d..%d inputs, %d given", name, ops->name,
+                        ops->min_inputs, ops->max_inputs, n_inputs);
     }
 
     gc_layer l;
     memset(&l, 0, sizeof l);
     memcpy(l.name, name, strlen(name) + 1);
     l.kind = kind;
-    l.input = in;
     l.p = *p;
-    gc_status st = ops->check_params(&l);
-    if (st) return gc_error_prefix(st, name);
+    if ((st = ops->check_params(&l))) return gc_error_prefix(st, name);
     const char *suffix[GC_MAX_PARAMS];
     l.n_params = ops->param_shapes(&l, l.param_shape, suffix);
     if (params && n_params != l.n_params)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: %s takes %d parameter tensors, %d given",
                         name, ops->name, l.n_params, n_params);
+    if (!(l.inputs = gc_alloc_array((size_t)n_inputs, sizeof *l.inputs))) return GC_ERR_OUT_OF_MEMORY;
+    l.n_inputs = n_inputs;
+    l.spatial = !(ops->traits & GC_TRAIT_FLAT);
+    for (int k = 0; k < n_inputs; k++) {
+        int in = m->n_layers - 1;
+        if (inputs[k] && strcmp(inputs[k], "input") == 0) in = -1;
+        else if (inputs[k] && (in = gc_model_find_layer(m, inputs[k])) < 0) {
+            gc_free(l.inputs);
+            return gc_error(GC_ERR_NOT_FOUND, "add layer %s: input layer \"%.80s\" does not exist (yet)", name,
+                            inputs[k]);
+        }
+        l.inputs[k] = in;
+        if (in >= 0 && !m->layers[in].spatial) l.spatial = 0;
+    }
 
     if (m->n_layers == m->cap_layers) {
         int cap = m->cap_layers ? 2 * m->cap_layers : 16;
         gc_layer *nl = gc_alloc_array((size_t)cap, sizeof *nl);
-        if (!nl) return GC_ERR_OUT_OF_MEMORY;
+        if (!nl) { gc_free(l.inputs); return GC_ERR_OUT_OF_MEMORY; }
         if (m->n_layers) memcpy(nl, m->layers, (size_t)m->n_layers * sizeof *nl);
         gc_free(m->layers);
         m->layers = nl;
@@ -105,26 +137,54 @@ gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
     for (int j = 0; j < l.n_params; j++) {
         const float *src = params ? params[j] : NULL;
         if (borrow) {
-            if (!src) return gc_error(GC_ERR_INVALID_ARGUMENT, "%s.%s: borrowed parameter is NULL", name, suffix[j]);
+            if (!src) {
+                gc_free(l.inputs);
+                return gc_error(GC_ERR_INVALID_ARGUMENT, "%s.%s: borrowed parameter is NULL", name, suffix[j]);
+            }
             l.param[j] = (float *)src;
             continue;
         }
         int64_t n = gc_shape_numel(&l.param_shape[j]);
         float *d = n < 0 ? NULL : gc_alloc_array((size_t)n, sizeof(float));
         if (!d) {
-            for (int k = 0; k < j; k++) gc_free(l.param[k]);
+            l.n_params = j;
+            layer_release(&l, 0);
             return n < 0 ? gc_error(GC_ERR_OUT_OF_MEMORY, "%s.%s: size overflows", name, suffix[j])
                          : GC_ERR_OUT_OF_MEMORY;
         }
         if (src) memcpy(d, src, (size_t)n * sizeof(float));
         else {
-            int one = kind == GC_LAYER_BATCHNORM2D && (j == 0 || j == 3);
-            for (int64_t i = 0; i < n; i++) d[i] = one ? 1.0f : 0.0f;
+            const float v = (ops->param_roles[j] & GC_PARAM_ONE) ? 1.0f : 0.0f;
+            for (int64_t i = 0; i < n; i++) d[i] = v;
         }
         l.param[j] = d;
     }
     m->borrowed = borrow;
     m->layers[m->n_layers++] = l;
+    return GC_OK;
+}
+
+gc_status gc_model_add_alias(gc_model *m, const char *alias, const char *layer) {
+    if (!m || !alias || !layer) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_add_alias: NULL argument");
+    int i = gc_model_find_layer(m, layer);
+    if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "alias %.80s: no layer named \"%.80s\"", alias, layer);
+    gc_status st = check_new_name(m, alias, "alias");
+    if (st) return st;
+    if (gc_model_layer_alias_count(m, i) >= GC_MAX_ALIASES)
+        return gc_error(GC_ERR_LIMIT, "alias %s: layer %s has %d aliases already", alias, m->layers[i].name,
+                        GC_MAX_ALIASES);
+    if (m->n_aliases == m->cap_aliases) {
+        int cap = m->cap_aliases ? 2 * m->cap_aliases : 16;
+        gc_alias *na = gc_alloc_array((size_t)cap, sizeof *na);
+        if (!na) return GC_ERR_OUT_OF_MEMORY;
+        if (m->n_aliases) memcpy(na, m->aliases, (size_t)m->n_aliases * sizeof *na);
+        gc_free(m->aliases);
+        m->aliases = na;
+        m->cap_aliases = cap;
+    }
+    gc_alias *a = &m->aliases[m->n_aliases++];
+    memcpy(a->name, alias, strlen(alias) + 1);
+    a->layer = i;
     return GC_OK;
 }
 
@@ -148,32 +208,32 @@ gc_status gc_model_add_conv2d(gc_model *m, const char *name, const char *input,
     ADD_CHECK(p);
     gc_layer_params lp = {.conv = *p};
     const float *t[2] = {weight, bias};
-    return gc_model_add_layer(m, GC_LAYER_CONV2D, name, input, &lp, t, p->bias ? 2 : 1, 0);
+    return gc_model_add_layer(m, GC_LAYER_CONV2D, name, &input, 1, &lp, t, p->bias ? 2 : 1, 0);
 }
 
 gc_status gc_model_add_relu(gc_model *m, const char *name, const char *input) {
     gc_layer_params lp;
     memset(&lp, 0, sizeof lp);
-    return gc_model_add_layer(m, GC_LAYER_RELU, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_RELU, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_maxpool2d(gc_model *m, const char *name, const char *input, const gc_pool2d_params *p) {
     ADD_CHECK(p);
     gc_layer_params lp = {.pool = *p};
-    return gc_model_add_layer(m, GC_LAYER_MAXPOOL2D, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_MAXPOOL2D, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_avgpool2d(gc_model *m, const char *name, const char *input, const gc_pool2d_params *p) {
     ADD_CHECK(p);
     gc_layer_params lp = {.pool = *p};
-    return gc_model_add_layer(m, GC_LAYER_AVGPOOL2D, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_AVGPOOL2D, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_adaptive_avgpool2d(gc_model *m, const char *name, const char *input,
                                           const gc_adaptive_pool2d_params *p) {
     ADD_CHECK(p);
     gc_layer_params lp = {.apool = *p};
-    return gc_model_add_layer(m, GC_LAYER_ADAPTIVE_AVGPOOL2D, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_ADAPTIVE_AVGPOOL2D, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_linear(gc_model *m, const char *name, const char *input,
@@ -181,30 +241,30 @@ gc_status gc_model_add_linear(gc_model *m, const char *name, const char *input,
     ADD_CHECK(p);
     gc_layer_params lp = {.linear = *p};
     const float *t[2] = {weight, bias};
-    return gc_model_add_layer(m, GC_LAYER_LINEAR, name, input, &lp, t, p->bias ? 2 : 1, 0);
+    return gc_model_add_layer(m, GC_LAYER_LINEAR, name, &input, 1, &lp, t, p->bias ? 2 : 1, 0);
 }
 
 gc_status gc_model_add_dropout(gc_model *m, const char *name, const char *input, float p) {
     gc_layer_params lp = {.dropout_p = p};
-    return gc_model_add_layer(m, GC_LAYER_DROPOUT, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_DROPOUT, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_flatten(gc_model *m, const char *name, const char *input) {
     gc_layer_params lp;
     memset(&lp, 0, sizeof lp);
-    return gc_model_add_layer(m, GC_LAYER_FLATTEN, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_FLATTEN, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_softmax(gc_model *m, const char *name, const char *input) {
     gc_layer_params lp;
     memset(&lp, 0, sizeof lp);
-    return gc_model_add_layer(m, GC_LAYER_SOFTMAX, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_SOFTMAX, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_lrn(gc_model *m, const char *name, const char *input, const gc_lrn_params *p) {
     ADD_CHECK(p);
     gc_layer_params lp = {.lrn = *p};
-    return gc_model_add_layer(m, GC_LAYER_LRN, name, input, &lp, NULL, 0, 0);
+    return gc_model_add_layer(m, GC_LAYER_LRN, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 gc_status gc_model_add_batchnorm2d(gc_model *m, const char *name, const char *input,
@@ -214,7 +274,33 @@ gc_status gc_model_add_batchnorm2d(gc_model *m, const char *name, const char *in
     ADD_CHECK(p);
     gc_layer_params lp = {.bn = *p};
     const float *t[4] = {weight, bias, running_mean, running_var};
-    return gc_model_add_layer(m, GC_LAYER_BATCHNORM2D, name, input, &lp, t, 4, 0);
+    return gc_model_add_layer(m, GC_LAYER_BATCHNORM2D, name, &input, 1, &lp, t, 4, 0);
+}
+
+gc_status gc_model_add_add(gc_model *m, const char *name, const char *a, const char *b) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    const char *in[2] = {a, b};
+    return gc_model_add_layer(m, GC_LAYER_ADD, name, in, 2, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_mul(gc_model *m, const char *name, const char *a, const char *b) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    const char *in[2] = {a, b};
+    return gc_model_add_layer(m, GC_LAYER_MUL, name, in, 2, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_concat(gc_model *m, const char *name, int n, const char *const *inputs) {
+    ADD_CHECK(inputs);
+    gc_layer_params lp = {.concat = {1}};
+    return gc_model_add_layer(m, GC_LAYER_CONCAT, name, inputs, n, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_activation(gc_model *m, const char *name, const char *input, const gc_activation_params *p) {
+    ADD_CHECK(p);
+    gc_layer_params lp = {.act = *p};
+    return gc_model_add_layer(m, GC_LAYER_ACTIVATION, name, &input, 1, &lp, NULL, 0, 0);
 }
 
 /* ---------------------------------------------------------------- params */
@@ -226,16 +312,18 @@ gc_status gc_model_init_random(gc_model *m, uint64_t seed) {
     gc_rng_seed(&r, seed);
     for (int i = 0; i < m->n_layers; i++) {
         gc_layer *l = &m->layers[i];
-        if (l->kind != GC_LAYER_CONV2D && l->kind != GC_LAYER_LINEAR) continue;
+        const unsigned *role = gc_layer_ops_of(l->kind)->param_roles;
         /* PyTorch: kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in), bias too. */
         int64_t fan_in = 1;
-        for (int d = 1; d < l->param_shape[0].ndim; d++) fan_in *= l->param_shape[0].d[d];
+        for (int d = 1; l->n_params && d < l->param_shape[0].ndim; d++) fan_in *= l->param_shape[0].d[d];
         float bound = 1.0f / sqrtf((float)fan_in);
-        for (int j = 0; j < l->n_params && j < 2; j++) {
+        for (int j = 0; j < l->n_params; j++) {
+            if (!(role[j] & GC_PARAM_INIT)) continue;
             int64_t n = gc_shape_numel(&l->param_shape[j]);
             for (int64_t k = 0; k < n; k++) l->param[j][k] = (2.0f * gc_rng_uniform(&r) - 1.0f) * bound;
         }
     }
+    m->generation++;
     return GC_OK;
 }
 
@@ -292,30 +380,59 @@ gc_layer_kind gc_model_layer_kind(const gc_model *m, int i) {
     return m && i >= 0 && i < m->n_layers ? m->layers[i].kind : GC_LAYER_KIND_COUNT;
 }
 
-const char *gc_model_layer_input(const gc_model *m, int i) {
-    if (!m || i < 0 || i >= m->n_layers) return NULL;
-    int in = m->layers[i].input;
+const char *gc_model_layer_input(const gc_model *m, int i) { return gc_model_layer_input_at(m, i, 0); }
+
+int gc_model_layer_input_count(const gc_model *m, int i) {
+    return m && i >= 0 && i < m->n_layers ? m->layers[i].n_inputs : 0;
+}
+
+const char *gc_model_layer_input_at(const gc_model *m, int i, int k) {
+    if (!m || i < 0 || i >= m->n_layers || k < 0 || k >= m->layers[i].n_inputs) return NULL;
+    int in = m->layers[i].inputs[k];
     return in < 0 ? "input" : m->layers[in].name;
 }
 
-/* A layer's output is spatial (4-D) unless it or an ancestor flattens. */
-static int is_spatial(const gc_model *m, int i) {
-    while (i >= 0) {
-        gc_layer_kind k = m->layers[i].kind;
-        if (k == GC_LAYER_FLATTEN || k == GC_LAYER_LINEAR) return 0;
-        i = m->layers[i].input;
-    }
-    return 1;
+int gc_model_layer_alias_count(const gc_model *m, int i) {
+    int n = 0;
+    for (int k = 0; m && k < m->n_aliases; k++) n += m->aliases[k].layer == i;
+    return n;
 }
 
+const char *gc_model_layer_alias(const gc_model *m, int i, int k) {
+    for (int a = 0; m && k >= 0 && a < m->n_aliases; a++)
+        if (m->aliases[a].layer == i && k-- == 0) return m->aliases[a].name;
+    return NULL;
+}
+
+/* The name to report for layer i: its last alias (the outermost module, e.g. "layer4"
+ * for the last ReLU of block layer4.1), else its own. */
+static const char *display_name(const gc_model *m, int i) {
+    int n = gc_model_layer_alias_count(m, i);
+    return n ? gc_model_layer_alias(m, i, n - 1) : m->layers[i].name;
+}
+
+/* The last spatial output read by a flat layer (the global pooling before a classifier), looked
+ * through from pooling to what it pools: VGG-16 flatten <- avgpool <- features.30 (max pool) <-
+ * features.29 (ReLU), ResNet avgpool <- layer4. Without a flat layer (a fully convolutional
+ * network): the last spatial activation, else the last spatial layer. */
 const char *gc_model_default_layer(const gc_model *m) {
-    int last_spatial = -1;
-    for (int i = (m ? m->n_layers : 0) - 1; i >= 0; i--) {
-        if (!is_spatial(m, i)) continue;
-        if (m->layers[i].kind == GC_LAYER_RELU) return m->layers[i].name;
-        if (last_spatial < 0) last_spatial = i;
+    if (!m) return NULL;
+    int pooled = -1, last_act = -1, last_spatial = -1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const gc_layer *l = &m->layers[i];
+        if (l->spatial) {
+            last_spatial = i;
+            if (gc_layer_ops_of(l->kind)->traits & GC_TRAIT_ACTIVATION) last_act = i;
+            continue;
+        }
+        for (int k = 0; k < l->n_inputs; k++)
+            if (l->inputs[k] >= 0 && m->layers[l->inputs[k]].spatial && l->inputs[k] > pooled) pooled = l->inputs[k];
     }
-    return last_spatial >= 0 ? m->layers[last_spatial].name : NULL;
+    if (pooled < 0) pooled = last_act >= 0 ? last_act : last_spatial;
+    while (pooled >= 0 && (gc_layer_ops_of(m->layers[pooled].kind)->traits & GC_TRAIT_POOL) &&
+           m->layers[pooled].n_inputs == 1 && m->layers[pooled].inputs[0] >= 0)
+        pooled = m->layers[pooled].inputs[0];
+    return pooled >= 0 ? display_name(m, pooled) : NULL;
 }
 
 /* ---------------------------------------------------------------- metadata */

@@ -8,9 +8,19 @@
 
 #include "layers/layer.h"
 
+/* A second name of a layer's output (gc_model_add_alias). */
+typedef struct gc_alias {
+    char name[GC_NAME_MAX];
+    int  layer;
+} gc_alias;
+
 struct gc_model {
     gc_layer      *layers;     /* (n_layers) in topological order */
     int            n_layers, cap_layers;
+    gc_alias      *aliases;    /* (n_aliases) */
+    int            n_aliases, cap_aliases;
+    uint64_t       generation; /* bumped whenever parameter values change in place
+                                  (init, SGD): sessions refresh derived copies */
     int            borrowed;   /* params point into `backing`, not owned */
     gc_preprocess  pre;
     char         **labels;     /* (n_labels) owned strings */
@@ -21,12 +31,14 @@ struct gc_model {
     void         (*backing_release)(void *backing, size_t len);
 };
 
-/* Adds a layer. params: n tensors in the kind's param_shapes order (NULL
- * array or NULL entries: zero, except batch-norm's weight/var which default
- * to 1). borrow = 0 copies them into model memory; borrow = 1 keeps the
- * pointers (which must stay valid until gc_model_free: see backing). */
+/* Adds a layer reading n_inputs outputs named in inputs[] (layer names or
+ * aliases, "input", or NULL for the layer added just before). params: n
+ * tensors in the kind's param_shapes order (NULL array or NULL entries: 0, or
+ * 1 for GC_PARAM_ONE slots). borrow = 0 copies them into model memory;
+ * borrow = 1 keeps the pointers (which must stay valid until gc_model_free:
+ * see backing). */
 gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
-                             const char *input, const gc_layer_params *p,
+                             const char *const *inputs, int n_inputs, const gc_layer_params *p,
                              const float *const *params, int n_params, int borrow);
 
 /* Finds a parameter by full name "<layer>.<suffix>"; returns the layer index

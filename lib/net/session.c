@@ -1,10 +1,11 @@
-/* session.c - planning, forward and backward over a model's layer graph.
+/* session.c - planning, forward and backward over a model's layer graph (a DAG).
  *
  * Planning infers every layer's output shape for one input shape and lays
  * out one arena: the input copy, every activation, every output gradient,
- * the input gradient, parameter gradients (if asked), per-layer state, one
- * accumulation buffer and one scratch workspace sized to the largest need.
- * Forward and backward then only index into it. */
+ * the input gradient, parameter gradients (if asked), per-layer state, the
+ * accumulation space for gradients of outputs read by several layers,
+ * batch-norm parameters folded into convolutions, and one scratch workspace
+ * sized to the largest need. Forward and backward then only index into it. */
 #include "model.h"
 #include "session.h"
 #include <stdlib.h>
@@ -14,21 +15,32 @@
 struct gc_session {
     const gc_model   *m;
     gc_session_config cfg;
-    int               n;          /* layers */
-    int               first;      /* first layer run: 0, or input_layer + 1 */
-    gc_shape          in_shape;   /* session input: network input or input_layer's output */
+    int               n;          /* layers of the model */
+    int               root;       /* input_layer, or -1: the session starts at the network input */
+    unsigned char    *run;        /* (n) the layer runs in this session (all, or those downstream of root) */
+    int               head;       /* created by gc_session_create_head: side inputs allowed */
+    gc_shape          in_shape;   /* session input: network input or root's output */
     gc_shape         *shape;      /* (n) output shape of each layer */
     float            *input;      /* (in_shape) copy of the last forward input */
-    float           **act;        /* (n) layer outputs */
+    float           **act;        /* (n) layer outputs (a folded layer's is its consumer's) */
     float           **grad;       /* (n) d loss / d layer output */
     float            *grad_in;    /* (in_shape) d loss / d input */
     float           **pgrad;      /* (n * GC_MAX_PARAMS) or NULL entries */
     void            **state;      /* (n) per-layer forward -> backward state */
-    float            *accum;      /* (largest activation) for multi-consumer sums */
+    float            *accum;      /* (largest sum of a layer's input sizes) for fan-out sums */
     float            *ws;         /* workspace */
     unsigned char    *act_kept;   /* (n + 1) outputs readable after forward; [n] = input */
     unsigned char    *grad_ok;    /* (n + 1) gradients readable after backward; [n] = input */
     unsigned char    *pgrad_ok;   /* (n) */
+    unsigned char    *reach;      /* (n + 1) scratch of a backward pass: downstream of its stop */
+    int              *folded_into;/* (n) channel-affine layer whose parameters layer i carries, or -1 */
+    int              *folded_from;/* (n) layer that computes layer i's output for it, or -1 */
+    float           **fparam;     /* (n * GC_MAX_PARAMS) folded parameters (arena) */
+    uint64_t          fold_gen;   /* model generation the folded parameters were made from */
+    int               max_in;     /* most inputs of one layer */
+    gc_shape         *cx_in;      /* (max_in) scratch of layer_ctx */
+    const float     **cx_x;       /* (max_in) */
+    float           **cx_dx;      /* (max_in) */
     int               forward_done;
     void             *arena;
     size_t            arena_bytes;
@@ -38,12 +50,30 @@ struct gc_session {
     void            (*ext_free)(void *);
 };
 
+/* ---------------------------------------------------------------- graph helpers */
+
+static const gc_layer_ops *ops_of(const gc_session *s, int i) { return gc_layer_ops_of(s->m->layers[i].kind); }
+
+/* Slot of input k of layer i: a layer index, or n for the session input. */
+static int in_slot(const gc_session *s, int i, int k) {
+    int j = s->m->layers[i].inputs[k];
+    return j == s->root ? s->n : j;
+}
+
+static const gc_shape *slot_shape(const gc_session *s, int slot) {
+    return slot == s->n ? &s->in_shape : &s->shape[slot];
+}
+
+static float *slot_act(const gc_session *s, int slot) { return slot == s->n ? s->input : s->act[slot]; }
+static float *slot_grad(const gc_session *s, int slot) { return slot == s->n ? s->grad_in : s->grad[slot]; }
+
 /* ---------------------------------------------------------------- planning */
 
 void gc_session_free(gc_session *s) {
     if (!s) return;
     if (s->ext_free) s->ext_free(s->ext);
     gc_free(s->arena);
+    gc_free(s->run);
     gc_free(s->shape);
     gc_free(s->act);
     gc_free(s->grad);
@@ -52,33 +82,49 @@ void gc_session_free(gc_session *s) {
     gc_free(s->grad_ok);
     gc_free(s->act_kept);
     gc_free(s->pgrad_ok);
+    gc_free(s->reach);
+    gc_free(s->folded_into);
+    gc_free(s->folded_from);
+    gc_free(s->fparam);
+    gc_free(s->cx_in);
+    gc_free(s->cx_x);
+    gc_free(s->cx_dx);
     gc_free(s->seconds);
     gc_free(s);
 }
 
-/* Producer of layer i's input: a layer index, or -1 for the session input. */
-static int producer(const gc_session *s, int i) {
-    int j = s->m->layers[i].input;
-    return j < s->first ? -1 : j;
-}
-
+/* Which layers run (root's descendants when the session starts at root), their shapes, and
+ * the checks that need them. */
 static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
     const gc_model *m = s->m;
     for (int i = 0; i < s->n; i++) {
         const gc_layer *l = &m->layers[i];
-        const gc_shape *in = l->input < 0 ? net_in : &s->shape[l->input];
-        gc_status st = gc_layer_ops_of(l->kind)->infer(l, in, &s->shape[i]);
+        int runs = s->root < 0, side = 0;
+        for (int k = 0; k < l->n_inputs; k++) {
+            int j = l->inputs[k];
+            if (j == s->root || (j >= 0 && s->run[j])) runs = 1;
+        }
+        s->run[i] = (unsigned char)runs;
+        if (l->n_inputs > s->max_in) s->max_in = l->n_inputs;
+        gc_shape ins[GC_MAX_INPUTS];
+        for (int k = 0; k < l->n_inputs; k++) {
+            int j = l->inputs[k];
+            ins[k] = j < 0 ? *net_in : s->shape[j];
+            if (runs && j != s->root && (j < 0 || !s->run[j])) side = j < 0 ? 2 : 1;
+        }
+        gc_status st = gc_layer_ops_of(l->kind)->infer(l, ins, &s->shape[i]);
         if (st) return gc_error_prefix(st, l->name);
         if (gc_shape_numel(&s->shape[i]) < 1)
             return gc_error(GC_ERR_SHAPE, "%s: output size overflows or is empty", l->name);
-        if (i >= s->first && l->input >= 0 && l->input < s->first - 1)
-            return gc_error(GC_ERR_UNSUPPORTED, "%s reads %s, which comes before the session's input layer %s",
-                            l->name, m->layers[l->input].name, m->layers[s->first - 1].name);
+        if (side == 2 || (side && !s->head))
+            return gc_error(GC_ERR_UNSUPPORTED, "%s also reads %s, which does not depend on the session's input "
+                            "layer %s (a session that starts inside a branching graph needs the other branch)",
+                            l->name, side == 2 ? "the network input" : "an earlier layer", m->layers[s->root].name);
     }
-    s->in_shape = s->first ? s->shape[s->first - 1] : *net_in;
-    if (s->first == s->n)
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s is the output layer: nothing to run",
-                        m->layers[s->n - 1].name);
+    s->in_shape = s->root >= 0 ? s->shape[s->root] : *net_in;
+    if (!s->run[s->n - 1])
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s: the network output does not depend on it",
+                        m->layers[s->root].name);
     const gc_shape *out = &s->shape[s->n - 1];
     int64_t per_sample = gc_shape_numel(out) / out->d[0];
     if (m->n_labels > 0 && per_sample != m->n_labels)
@@ -87,21 +133,74 @@ static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
     return GC_OK;
 }
 
+/* Readers of each layer's output among the layers that run: count in *n_readers, and the
+ * one reader (when there is one) in *reader. */
+static void readers(const gc_session *s, int *n_readers, int *reader) {
+    for (int i = 0; i < s->n; i++) n_readers[i] = 0, reader[i] = -1;
+    for (int i = 0; i < s->n; i++)
+        for (int k = 0; s->run[i] && k < s->m->layers[i].n_inputs; k++) {
+            int j = s->m->layers[i].inputs[k];
+            if (j >= 0) n_readers[j]++, reader[j] = i;
+        }
+}
+
+/* Batch-norm folding: a channel-affine layer b (inference batch-norm) whose only input is a
+ * GC_TRAIT_CHANNEL_LINEAR layer c (a convolution) read by nothing else is computed by c with
+ * folded parameters (w' = w scale, b' = b scale + shift): one pass over the activation less.
+ * Not when c's own output must stay visible (kept, the default layer, the session input),
+ * when parameter gradients are planned (training changes the weights under us), with the
+ * reference kernels (the oracle runs every layer as written) or with keep_all. */
+static void plan_folds(gc_session *s, const unsigned char *kept, const int *n_readers, const int *reader) {
+    for (int i = 0; i < s->n; i++) s->folded_into[i] = s->folded_from[i] = -1;
+    if (s->cfg.no_fold || s->cfg.param_grads || s->cfg.kernels == GC_KERNELS_REFERENCE || s->cfg.keep_all) return;
+    for (int c = 0; c < s->n; c++) {
+        const int b = reader[c];
+        if (!s->run[c] || kept[c] || n_readers[c] != 1 || c == s->root || c == s->n - 1) continue;
+        const gc_layer_ops *pb = ops_of(s, b);
+        if (!(ops_of(s, c)->traits & GC_TRAIT_CHANNEL_LINEAR) || !pb->channel_affine ||
+            s->m->layers[b].n_inputs != 1 || (pb->backward_reads & GC_READS_X))
+            continue;
+        s->folded_into[c] = b;
+        s->folded_from[b] = c;
+    }
+}
+
+/* Fills the folded parameters of every folded pair from the model's current values
+ * (scratch: the workspace, planned to hold two doubles per channel). */
+static void refresh_folds(gc_session *s) {
+    for (int c = 0; c < s->n; c++) {
+        const int b = s->folded_into[c];
+        if (b < 0) continue;
+        const gc_layer *lc = &s->m->layers[c];
+        const int64_t O = lc->param_shape[0].d[0], K = gc_shape_numel(&lc->param_shape[0]) / O;
+        double *scale = (double *)(void *)s->ws, *shift = scale + O; /* (O) each */
+        ops_of(s, b)->channel_affine(&s->m->layers[b], scale, shift);
+        const float *w = lc->param[0], *bias = lc->n_params > 1 ? lc->param[1] : NULL; /* (O, K), (O) */
+        float *fw = s->fparam[c * GC_MAX_PARAMS], *fb = s->fparam[c * GC_MAX_PARAMS + 1];
+        for (int64_t o = 0; o < O; o++) {
+            for (int64_t k = 0; k < K; k++) fw[o * K + k] = (float)(w[o * K + k] * scale[o]);
+            fb[o] = (float)((bias ? bias[o] : 0.0) * scale[o] + shift[o]);
+        }
+    }
+    s->fold_gen = s->m->generation;
+}
+
 /* ---------------------------------------------------------------- arena plan
  *
  * Every buffer gets a lifetime on one timeline: step 0 copies the input,
  * forward runs layer i at step i + 1, backward runs layer i at step 2n - i,
  * and END is after the last step. Buffers whose lifetimes do not overlap
  * share memory (greedy placement, largest first). Activations live until
- * their last forward consumer unless something reads them later: the
+ * their last forward reader unless something reads them later: the
  * output, kept layers, and whatever a backward reads (GC_READS_*), which
  * stay to END because backward may run several times per forward. A
- * gradient lives from the backward step that first writes it to the step
- * that reads it; the gradient a pass ends on is its last write, so it
- * survives until the next pass. keep_all gives every buffer the whole
- * timeline. */
+ * gradient lives from the backward step that first writes it (its reader
+ * that runs backward first) to the step that reads it; the gradient a pass
+ * ends on is its last write, so it survives until the next pass. keep_all
+ * gives every buffer the whole timeline. A folded pair shares the
+ * consumer's buffers. */
 
-enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_ACCUM, B_WS };
+enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_FOLD, B_ACCUM, B_WS };
 
 typedef struct plan_buf {
     size_t bytes, off;
@@ -112,7 +211,9 @@ typedef struct plan_buf {
 static int by_size_desc(const void *a, const void *b) {
     const plan_buf *x = a, *y = b;
     if (x->bytes != y->bytes) return x->bytes < y->bytes ? 1 : -1;
-    return (x->what * 65536 + x->layer) - (y->what * 65536 + y->layer); /* stable order */
+    if (x->what != y->what) return x->what - y->what; /* stable order */
+    if (x->layer != y->layer) return x->layer - y->layer;
+    return x->slot - y->slot;
 }
 
 static int by_offset(const void *a, const void *b) {
@@ -135,10 +236,15 @@ static size_t place(plan_buf *b, plan_buf **live, int n_live) {
     return gc_add_size(off, b->bytes, &end) ? 0 : end;
 }
 
-static int in_keep_list(const gc_session_config *cfg, const char *name) {
-    for (const char *const *k = cfg->keep; k && *k; k++)
-        if (strcmp(*k, name) == 0) return 1;
-    return 0;
+/* Layers named in cfg->keep (names or aliases; "input" is always kept) into kept[]. */
+static gc_status mark_keep_list(const gc_session *s, unsigned char *kept) {
+    for (const char *const *k = s->cfg.keep; k && *k; k++) {
+        if (strcmp(*k, "input") == 0) continue;
+        int i = gc_model_find_layer(s->m, *k);
+        if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: keep names no layer \"%.100s\"", *k);
+        kept[i] = 1;
+    }
+    return GC_OK;
 }
 
 static gc_status plan_arena(gc_session *s) {
@@ -148,32 +254,46 @@ static gc_status plan_arena(gc_session *s) {
     const int dflt = gc_model_find_layer(m, gc_model_default_layer(m));
     int *last_fwd = gc_alloc_array((size_t)n + 1, sizeof(int));   /* last forward reader; [n] = input */
     int *first_bwd = gc_alloc_array((size_t)n + 1, sizeof(int));  /* first backward writer of the gradient */
-    plan_buf *bufs = gc_calloc(3 * (size_t)n + (size_t)n * GC_MAX_PARAMS + 4, sizeof *bufs);
-    plan_buf **live = gc_calloc(3 * (size_t)n + (size_t)n * GC_MAX_PARAMS + 4, sizeof *live);
+    int *n_readers = gc_alloc_array((size_t)n, sizeof(int)), *reader = gc_alloc_array((size_t)n, sizeof(int));
+    unsigned char *want = gc_calloc((size_t)n, 1);                /* outputs the caller asked to keep */
+    const size_t max_bufs = 4 * (size_t)n + (size_t)n * GC_MAX_PARAMS + 4;
+    plan_buf *bufs = gc_calloc(max_bufs, sizeof *bufs);
+    plan_buf **live = gc_calloc(max_bufs, sizeof *live);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!last_fwd || !first_bwd || !bufs || !live) goto done;
+    if (!last_fwd || !first_bwd || !n_readers || !reader || !want || !bufs || !live) goto done;
+    if ((st = mark_keep_list(s, want))) goto done;
+    st = GC_ERR_OUT_OF_MEMORY;
+    if (dflt >= 0) want[dflt] = 1;
+    readers(s, n_readers, reader);
+    plan_folds(s, want, n_readers, reader);
 
     /* who reads what, and when */
-    int multi = 0;
     s->act_kept[n] = 1; /* the input copy */
     for (int i = 0; i <= n; i++) last_fwd[i] = -1, first_bwd[i] = END;
-    for (int i = s->first; i < n; i++) {
-        const gc_layer_ops *ops = gc_layer_ops_of(m->layers[i].kind);
-        int j = producer(s, i), slot = j < 0 ? n : j;
-        int t_bwd = 2 * n - i;
-        if (last_fwd[slot] >= 0) multi = 1;
-        last_fwd[slot] = i + 1;
-        if (t_bwd < first_bwd[slot]) first_bwd[slot] = t_bwd;
-        unsigned r = ops->backward_reads;
-        if ((r & GC_READS_X) || ((r & GC_READS_X_PARAMS) && cfg->param_grads)) s->act_kept[slot] = 1;
+    int64_t accum = 0;
+    for (int i = 0; i < n; i++) {
+        if (!s->run[i]) continue;
+        const gc_layer *l = &m->layers[i];
+        const unsigned r = ops_of(s, i)->backward_reads;
+        const int t_fwd = s->folded_from[i] >= 0 ? s->folded_from[i] + 1 : i + 1;
+        const int t_bwd = s->folded_from[i] >= 0 ? 2 * n - s->folded_from[i] : 2 * n - i;
+        int64_t sum = 0;
+        for (int k = 0; k < l->n_inputs; k++) {
+            const int slot = in_slot(s, i, k);
+            if (last_fwd[slot] < t_fwd) last_fwd[slot] = t_fwd;
+            if (t_bwd < first_bwd[slot]) first_bwd[slot] = t_bwd;
+            if ((r & GC_READS_X) || ((r & GC_READS_X_PARAMS) && cfg->param_grads)) s->act_kept[slot] = 1;
+            if (slot < n && !s->run[slot]) s->act_kept[slot] = 1; /* a side input: filled before forward */
+            sum += (gc_shape_numel(slot_shape(s, slot)) + 15) & ~(int64_t)15;
+        }
+        if (sum > accum) accum = sum;
         if (r & GC_READS_Y) s->act_kept[i] = 1;
-        if (all || i == n - 1 || i == dflt || in_keep_list(cfg, m->layers[i].name)) s->act_kept[i] = 1;
+        if (all || i == n - 1 || want[i]) s->act_kept[i] = 1;
     }
 
     /* the buffers and their lifetimes */
     int nb = 0;
     size_t ws_floats = 0;
-    int64_t largest = gc_shape_numel(&s->in_shape);
 #define ADD(what_, layer_, slot_, count_, elem_, t0_, t1_)                                              \
     do {                                                                                            \
         size_t bytes_;                                                                              \
@@ -187,25 +307,37 @@ static gc_status plan_arena(gc_session *s) {
     int64_t in_numel = gc_shape_numel(&s->in_shape);
     ADD(B_INPUT, -1, 0, in_numel, sizeof(float), 0, END);
     ADD(B_GRAD_IN, -1, 0, in_numel, sizeof(float), all ? 0 : first_bwd[n], END);
-    for (int i = s->first; i < n; i++) {
+    for (int i = 0; i < n; i++) {
         const gc_layer *l = &m->layers[i];
-        const gc_layer_ops *ops = gc_layer_ops_of(l->kind);
-        int j = producer(s, i);
-        const gc_shape *in = j < 0 ? &s->in_shape : &s->shape[j];
+        const gc_layer_ops *ops = ops_of(s, i);
         int64_t numel = gc_shape_numel(&s->shape[i]);
-        if (numel > largest) largest = numel;
-        int act_end = s->act_kept[i] ? END : (last_fwd[i] > i + 1 ? last_fwd[i] : i + 1);
-        int g0 = i == n - 1 ? 2 * n - i : first_bwd[i];
-        ADD(B_ACT, i, 0, numel, sizeof(float), all ? 0 : i + 1, act_end);
-        if (g0 <= 2 * n - i || all) ADD(B_GRAD, i, 0, numel, sizeof(float), all ? 0 : g0, all ? END : 2 * n - i);
-        ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, in, &s->shape[i]), 1, 0, END);
-        size_t w = ops->workspace(l, in, &s->shape[i]);
+        if (!s->run[i]) {
+            if (s->act_kept[i]) ADD(B_ACT, i, 0, numel, sizeof(float), 0, END); /* side input */
+            continue;
+        }
+        gc_shape ins[GC_MAX_INPUTS];
+        for (int k = 0; k < l->n_inputs; k++) ins[k] = *slot_shape(s, in_slot(s, i, k));
+        const int from = s->folded_from[i], t0 = from >= 0 ? from + 1 : i + 1, g1 = from >= 0 ? 2 * n - from : 2 * n - i;
+        if (s->folded_into[i] < 0) {
+            int act_end = s->act_kept[i] ? END : (last_fwd[i] > t0 ? last_fwd[i] : t0);
+            int g0 = i == n - 1 ? 2 * n - i : first_bwd[i];
+            ADD(B_ACT, i, 0, numel, sizeof(float), all ? 0 : t0, act_end);
+            if (g0 <= g1 || all) ADD(B_GRAD, i, 0, numel, sizeof(float), all ? 0 : g0, all ? END : g1);
+        }
+        if (from < 0) ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, ins, &s->shape[i]), 1, 0, END);
+        size_t w = ops->workspace(l, ins, &s->shape[i]);
         if (w > ws_floats) ws_floats = w;
         for (int k = 0; cfg->param_grads && k < l->n_params; k++)
-            if (!(l->kind == GC_LAYER_BATCHNORM2D && k >= 2))
+            if (ops->param_roles[k] & GC_PARAM_TRAINED)
                 ADD(B_PGRAD, i, k, gc_shape_numel(&l->param_shape[k]), sizeof(float), 0, END);
+        if (s->folded_into[i] >= 0) {
+            const int64_t O = l->param_shape[0].d[0];
+            ADD(B_FOLD, i, 0, gc_shape_numel(&l->param_shape[0]), sizeof(float), 0, END);
+            ADD(B_FOLD, i, 1, O, sizeof(float), 0, END);
+            if ((size_t)(4 * O) > ws_floats) ws_floats = (size_t)(4 * O); /* refresh_folds' scale, shift */
+        }
     }
-    if (multi) ADD(B_ACCUM, -1, 0, largest, sizeof(float), n + 1, END);
+    ADD(B_ACCUM, -1, 0, accum, sizeof(float), n + 1, END);
     ADD(B_WS, -1, 0, (int64_t)ws_floats, sizeof(float), 0, END);
 #undef ADD
 
@@ -242,20 +374,31 @@ static gc_status plan_arena(gc_session *s) {
         case B_GRAD: s->grad[i] = p; break;
         case B_STATE: s->state[i] = p; break;
         case B_PGRAD: s->pgrad[i * GC_MAX_PARAMS + bufs[b].slot] = p; break;
+        case B_FOLD: s->fparam[i * GC_MAX_PARAMS + bufs[b].slot] = p; break;
         case B_ACCUM: s->accum = p; break;
         default: s->ws = p; break;
         }
     }
+    for (int c = 0; c < n; c++) /* a folded layer writes its consumer's output and gradient */
+        if (s->folded_into[c] >= 0) {
+            s->act[c] = s->act[s->folded_into[c]];
+            s->grad[c] = s->grad[s->folded_into[c]];
+        }
+    if (s->root >= 0) s->act_kept[s->root] = 1; /* the session input */
+    refresh_folds(s);
     st = GC_OK;
 done:
     gc_free(last_fwd);
     gc_free(first_bwd);
+    gc_free(n_readers);
+    gc_free(reader);
+    gc_free(want);
     gc_free(bufs);
     gc_free(live);
     return st;
 }
 
-gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_session **out) {
+static gc_status session_create(const gc_model *m, const gc_session_config *cfg, int head, gc_session **out) {
     if (!out) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_create: out is NULL");
     *out = NULL;
     if (!m || !cfg) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_create: model or config is NULL");
@@ -272,36 +415,52 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
     s->m = m;
     s->cfg = *cfg;
     s->n = m->n_layers;
+    s->root = -1;
+    s->head = head;
     gc_shape net_in = {4, {cfg->batch, cfg->channels, cfg->height, cfg->width}};
     s->cfg.input_layer = NULL; /* not retained */
-    if (cfg->input_layer) {
-        int x = gc_model_find_layer(m, cfg->input_layer);
-        if (x < 0) {
+    if (cfg->input_layer && strcmp(cfg->input_layer, "input") != 0) {
+        s->root = gc_model_find_layer(m, cfg->input_layer);
+        if (s->root < 0) {
             gc_free(s);
             return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: no layer named \"%.100s\" for input_layer",
                             cfg->input_layer);
         }
-        s->first = x + 1;
+        if (s->root == s->n - 1) {
+            gc_free(s);
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s is the output layer: nothing to run",
+                            m->layers[s->root].name);
+        }
     }
     size_t n = (size_t)s->n;
+    s->run = gc_calloc(n, 1);
     s->shape = gc_calloc(n, sizeof *s->shape);
     s->act = gc_calloc(n, sizeof *s->act);
     s->grad = gc_calloc(n, sizeof *s->grad);
     s->pgrad = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->pgrad);
+    s->fparam = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->fparam);
     s->state = gc_calloc(n, sizeof *s->state);
     s->grad_ok = gc_calloc(n + 1, 1);
     s->act_kept = gc_calloc(n + 1, 1);
+    s->reach = gc_calloc(n + 1, 1);
     s->pgrad_ok = gc_calloc(n, 1);
+    s->folded_into = gc_alloc_array(n, sizeof(int));
+    s->folded_from = gc_alloc_array(n, sizeof(int));
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!s->shape || !s->act || !s->grad || !s->pgrad || !s->state || !s->grad_ok || !s->pgrad_ok || !s->seconds ||
-        !s->act_kept)
+    if (!s->run || !s->shape || !s->act || !s->grad || !s->pgrad || !s->fparam || !s->state || !s->grad_ok ||
+        !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
         goto fail;
     }
     if ((st = plan_shapes(s, &net_in))) goto fail;
+    st = GC_ERR_OUT_OF_MEMORY;
+    s->cx_in = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_in);
+    s->cx_x = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_x);
+    s->cx_dx = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_dx);
+    if (!s->cx_in || !s->cx_x || !s->cx_dx) goto fail;
 
     st = plan_arena(s);
     s->cfg.keep = NULL; /* not retained */
@@ -311,6 +470,14 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
 fail:
     gc_session_free(s);
     return st;
+}
+
+gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_session **out) {
+    return session_create(m, cfg, 0, out);
+}
+
+gc_status gc_session_create_head(const gc_model *m, const gc_session_config *cfg, gc_session **out) {
+    return session_create(m, cfg, 1, out);
 }
 
 size_t gc_session_memory(const gc_session *s) { return s ? s->arena_bytes : 0; }
@@ -332,35 +499,73 @@ double gc_session_layer_seconds(const gc_session *s, int layer, int backward) {
     return s->seconds[2 * layer + (backward != 0)];
 }
 
-static void layer_ctx(const gc_session *s, int i, gc_layer_ctx *c) {
+/* The context of layer i (its inputs in the session's scratch arrays; dxs all NULL). */
+static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     const gc_layer *l = &s->m->layers[i];
-    int j = producer(s, i);
     memset(c, 0, sizeof *c);
     c->layer = l;
-    c->in = j < 0 ? s->in_shape : s->shape[j];
+    c->n_in = l->n_inputs;
+    for (int k = 0; k < l->n_inputs; k++) {
+        const int slot = in_slot(s, i, k);
+        s->cx_in[k] = *slot_shape(s, slot);
+        s->cx_x[k] = slot_act(s, slot);
+        s->cx_dx[k] = NULL;
+    }
+    c->ins = s->cx_in;
+    c->xs = s->cx_x;
+    c->dxs = s->cx_dx;
+    c->in = s->cx_in[0];
+    c->x = s->cx_x[0];
     c->out = s->shape[i];
-    c->x = j < 0 ? s->input : s->act[j];
     c->y = s->act[i];
+    c->param = s->folded_into[i] >= 0 ? (const float *const *)&s->fparam[i * GC_MAX_PARAMS]
+                                      : (const float *const *)l->param;
     c->state = s->state[i];
     c->ws = s->ws;
     c->kernels = s->cfg.kernels;
     c->no_winograd = s->cfg.no_winograd;
 }
 
-gc_status gc_session_forward(gc_session *s, const float *input) {
-    if (!s || !input) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward: session or input is NULL");
+/* Forward; after each layer i with dst[i] set (a head session's side input), its output is
+ * copied `repeat` times into dst[i]. */
+static gc_status forward_run(gc_session *s, const float *input, float *const *dst, int repeat) {
+    if (s->fold_gen != s->m->generation) refresh_folds(s);
     memcpy(s->input, input, (size_t)gc_shape_numel(&s->in_shape) * sizeof(float));
-    for (int i = s->first; i < s->n; i++) {
+    for (int i = 0; i < s->n; i++) {
+        if (!s->run[i] || s->folded_from[i] >= 0) continue;
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
         double t0 = s->profile ? now() : 0;
         gc_layer_ops_of(c.layer->kind)->forward(&c);
         s->seconds[2 * i] = s->profile ? now() - t0 : 0;
+        const int j = s->folded_into[i] >= 0 ? s->folded_into[i] : i;
+        if (dst && dst[j]) {
+            const size_t bytes = (size_t)gc_shape_numel(&s->shape[j]) * sizeof(float);
+            for (int r = 0; r < repeat; r++) memcpy((char *)dst[j] + r * bytes, s->act[j], bytes);
+        }
     }
     s->forward_done = 1;
     memset(s->grad_ok, 0, (size_t)s->n + 1);
     memset(s->pgrad_ok, 0, (size_t)s->n);
     return GC_OK;
+}
+
+gc_status gc_session_forward(gc_session *s, const float *input) {
+    if (!s || !input) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward: session or input is NULL");
+    return forward_run(s, input, NULL, 0);
+}
+
+/* ---------------------------------------------------------------- head sessions */
+
+gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_session *head) {
+    if (!s || !input || !head) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: NULL argument");
+    if (head->m != s->m || s->root >= 0 || s->cfg.batch != 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: not a batch-1 session of the head's model");
+    for (int i = 0; i < head->n; i++) /* the head's side inputs must be outputs this session computes */
+        if (!head->run[i] && head->act[i] && (!s->run[i] || s->folded_into[i] >= 0))
+            return gc_error(GC_ERR_STATE, "gc_session_forward_feeding: %s is not computed by the session",
+                            s->m->layers[i].name);
+    return forward_run(s, input, head->act, (int)head->cfg.batch);
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -375,9 +580,10 @@ static int lookup(const gc_session *s, const char *name, const char *what) {
     if (strcmp(name, "input") == 0) return -1;
     int i = gc_model_find_layer(s->m, name);
     if (i < 0) gc_error(GC_ERR_NOT_FOUND, "%s: no layer named \"%.100s\"", what, name);
-    else if (i == s->first - 1) return -1;
-    else if (i < s->first) {
-        gc_error(GC_ERR_NOT_FOUND, "%s: layer \"%s\" comes before this session's input layer", what, name);
+    else if (i == s->root) return -1;
+    else if (!s->run[i]) {
+        gc_error(GC_ERR_NOT_FOUND, "%s: layer \"%s\" does not run in this session (it is not downstream of the "
+                 "session's input layer)", what, name);
         return -2;
     }
     return i < 0 ? -2 : i;
@@ -394,6 +600,15 @@ static void backward_begin(gc_session *s) {
     for (int i = 0; i < s->n; i++) s->seconds[2 * i + 1] = 0;
 }
 
+/* A layer computed by the layer before it has no gradient of its own input to stop at. */
+static gc_status check_not_folded(const gc_session *s, int i, const char *what) {
+    if (i >= 0 && s->folded_into[i] >= 0)
+        return gc_error(GC_ERR_STATE, "%s: the output of %s is not materialised: this session folds %s into it "
+                        "(list %s in gc_session_config.keep to keep it)", what, s->m->layers[i].name,
+                        s->m->layers[s->folded_into[i]].name, s->m->layers[i].name);
+    return GC_OK;
+}
+
 /* Checks shared by the backward entry points; the stop index in *stop (-1: input). */
 static gc_status backward_check(const gc_session *s, const char *what, gc_relu_mode mode, int param_grads,
                                 const char *stop_layer, int *stop) {
@@ -405,43 +620,83 @@ static gc_status backward_check(const gc_session *s, const char *what, gc_relu_m
         return gc_error(GC_ERR_STATE, "%s: parameter gradients asked for, but the session "
                                       "was created without param_grads", what);
     if (stop_layer && (*stop = lookup(s, stop_layer, what)) == -2) return GC_ERR_NOT_FOUND;
-    return GC_OK;
+    return check_not_folded(s, *stop, what);
+}
+
+/* reach[i]: layer i lies downstream of stop (stop -1: the session input); reach[n]: the
+ * session input is the stop. */
+static void mark_reach(gc_session *s, int stop) {
+    const int slot0 = stop < 0 ? s->n : stop;
+    memset(s->reach, 0, (size_t)s->n + 1);
+    s->reach[slot0] = 1;
+    for (int i = (stop < 0 ? 0 : stop + 1); i < s->n; i++) {
+        if (!s->run[i]) continue;
+        for (int k = 0; k < s->m->layers[i].n_inputs && !s->reach[i]; k++) s->reach[i] = s->reach[in_slot(s, i, k)];
+    }
+}
+
+/* Backward of layer i from grad[i] into the gradients of those of its inputs that lie on a
+ * path from the stop (accumulating where another reader already wrote one). */
+static void backward_layer(gc_session *s, int i, const gc_backward_opts *opts) {
+    gc_layer_ctx c;
+    layer_ctx(s, i, &c);
+    const gc_layer *l = c.layer;
+    float *acc = s->accum;
+    int needed = 0;
+    for (int k = 0; k < l->n_inputs; k++) {
+        const int slot = in_slot(s, i, k);
+        if (!s->reach[slot]) continue;
+        int dup = s->grad_ok[slot];
+        for (int q = 0; q < k && !dup; q++) dup = in_slot(s, i, q) == slot && s->cx_dx[q];
+        if (dup) {
+            s->cx_dx[k] = acc;
+            acc += (gc_shape_numel(slot_shape(s, slot)) + 15) & ~(int64_t)15;
+        } else {
+            s->cx_dx[k] = slot_grad(s, slot);
+        }
+        needed = 1;
+    }
+    c.dx = s->cx_dx[0];
+    c.dy = s->grad[i];
+    c.relu_mode = opts->relu_mode;
+    if (opts->param_grads) {
+        for (int k = 0; k < l->n_params; k++) c.dparam[k] = s->pgrad[i * GC_MAX_PARAMS + k];
+        s->pgrad_ok[i] = 1;
+    }
+    if (!needed && !opts->param_grads) return;
+    double t0 = s->profile ? now() : 0;
+    gc_layer_ops_of(l->kind)->backward(&c);
+    s->seconds[2 * i + 1] = s->profile ? now() - t0 : 0;
+    for (int k = 0; k < l->n_inputs; k++) {
+        if (!s->cx_dx[k]) continue;
+        const int slot = in_slot(s, i, k);
+        float *dst = slot_grad(s, slot);
+        if (s->cx_dx[k] != dst) {
+            const float *a = s->cx_dx[k];
+            const int64_t cnt = gc_shape_numel(slot_shape(s, slot));
+#pragma omp parallel for schedule(static) if (cnt > 65536)
+            for (int64_t e = 0; e < cnt; e++) dst[e] += a[e];
+        }
+        s->grad_ok[slot] = 1;
+    }
 }
 
 /* Backward from the gradient of layer `from`'s output down to (not through) layer `stop`. */
 static void backward_run(gc_session *s, int from, const float *grad, int stop, const gc_backward_opts *opts) {
     backward_begin(s);
+    mark_reach(s, stop);
     float *g0 = from < 0 ? s->grad_in : s->grad[from];
     if (g0 != grad)
         memcpy(g0, grad, (size_t)gc_shape_numel(from < 0 ? &s->in_shape : &s->shape[from]) * sizeof(float));
     s->grad_ok[from < 0 ? s->n : from] = 1;
 
-    for (int i = from; i > stop && i >= s->first; i--) {
-        if (!s->grad_ok[i]) continue; /* not downstream of anything we differentiate */
-        gc_layer_ctx c;
-        layer_ctx(s, i, &c);
-        const gc_layer *l = c.layer;
-        int j = producer(s, i); /* -1 = session input */
-        int needed = j >= stop;
-        int slot = j < 0 ? s->n : j;
-        float *dst = j < 0 ? s->grad_in : s->grad[j];
-        int add = needed && s->grad_ok[slot];
-        c.dy = s->grad[i];
-        c.dx = needed ? (add ? s->accum : dst) : NULL;
-        c.relu_mode = opts->relu_mode;
-        if (opts->param_grads) {
-            for (int k = 0; k < l->n_params; k++) c.dparam[k] = s->pgrad[i * GC_MAX_PARAMS + k];
-            s->pgrad_ok[i] = 1;
+    for (int i = from; i > stop && i >= 0; i--) {
+        if (!s->run[i] || !s->grad_ok[i] || !s->reach[i]) continue; /* nothing to pass on toward stop */
+        if (s->folded_from[i] >= 0) { /* its producer computes both: the gradient is shared */
+            s->grad_ok[s->folded_from[i]] = 1;
+            continue;
         }
-        if (!c.dx && !opts->param_grads) continue;
-        double t0 = s->profile ? now() : 0;
-        gc_layer_ops_of(l->kind)->backward(&c);
-        s->seconds[2 * i + 1] = s->profile ? now() - t0 : 0;
-        if (add) {
-            int64_t cnt = gc_shape_numel(&c.in);
-            for (int64_t k = 0; k < cnt; k++) dst[k] += s->accum[k];
-        }
-        if (needed) s->grad_ok[slot] = 1;
+        backward_layer(s, i, opts);
     }
     if (!s->cfg.keep_all) {
         /* only the gradient the pass ended on is sure to be intact */
@@ -468,6 +723,7 @@ gc_status gc_session_backward_from(gc_session *s, const char *from, const float 
     gc_status rc = backward_check(s, "gc_session_backward_from", opts->relu_mode, opts->param_grads, opts->stop_layer, &stop);
     if (rc) return rc;
     if ((f = lookup(s, from, "gc_session_backward_from")) == -2) return GC_ERR_NOT_FOUND;
+    if ((rc = check_not_folded(s, f, "gc_session_backward_from"))) return rc;
     if (f < stop) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_from: %s comes before the stop layer", from);
     backward_run(s, f, grad, stop, opts);
     return GC_OK;
@@ -475,13 +731,15 @@ gc_status gc_session_backward_from(gc_session *s, const char *from, const float 
 
 /* ---------------------------------------------------------------- two gradients at once */
 
-/* Index of stop_layer if every layer after it is a chain (each reads its predecessor) and
- * it is a layer of this session; else -2. */
+/* Index of stop_layer if the layers after it form a chain (each reads only the one before
+ * it, none folded) and it is a layer of this session; else -2. */
 static int pair_stop(const gc_session *s, const char *stop_layer) {
     int stop = gc_model_find_layer(s->m, stop_layer);
-    if (stop < s->first || stop >= s->n - 1) return -2;
+    if (stop < 0 || !s->run[stop] || stop == s->root || stop >= s->n - 1 || s->folded_into[stop] >= 0) return -2;
     for (int i = stop + 1; i < s->n; i++)
-        if (producer(s, i) != i - 1) return -2;
+        if (s->m->layers[i].n_inputs != 1 || s->m->layers[i].inputs[0] != i - 1 || s->folded_into[i] >= 0 ||
+            s->folded_from[i] >= 0)
+            return -2;
     return stop;
 }
 
@@ -514,16 +772,17 @@ gc_status gc_session_backward_pair(gc_session *s, const float *output_grad, cons
     for (int i = last; i > stop; i--) {
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
+        const gc_layer_ops *ops = gc_layer_ops_of(c.layer->kind);
         double t0 = s->profile ? now() : 0;
         c.dy = s->grad[i];
-        c.dx = s->grad[i - 1];
+        c.dx = s->cx_dx[0] = s->grad[i - 1];
         c.relu_mode = mode_a;
-        if (c.layer->kind != GC_LAYER_LINEAR || !gc_linear_dx_pair(&c, gb[0], gb[1])) {
-            gc_layer_ops_of(c.layer->kind)->backward(&c);
+        if (!ops->backward_pair || !ops->backward_pair(&c, gb[0], gb[1])) {
+            ops->backward(&c);
             c.dy = gb[0];
-            c.dx = gb[1];
+            c.dx = s->cx_dx[0] = gb[1];
             c.relu_mode = mode_b;
-            gc_layer_ops_of(c.layer->kind)->backward(&c);
+            ops->backward(&c);
         }
         s->seconds[2 * i + 1] = s->profile ? now() - t0 : 0;
         float *t = gb[0];
@@ -556,6 +815,8 @@ gc_status gc_session_activation(const gc_session *s, const char *name, gc_tensor
     int i = lookup(s, name, "gc_session_activation");
     if (i == -2) return name ? GC_ERR_NOT_FOUND : GC_ERR_INVALID_ARGUMENT;
     if (!s->forward_done) return gc_error(GC_ERR_STATE, "gc_session_activation: no forward pass has run");
+    gc_status rc = check_not_folded(s, i, "gc_session_activation");
+    if (rc) return rc;
     if (i >= 0 && !s->act_kept[i])
         return gc_error(GC_ERR_STATE, "gc_session_activation: the output of \"%s\" is not kept by this session "
                                       "(list it in gc_session_config.keep, or set keep_all)", name);
@@ -576,7 +837,7 @@ gc_status gc_session_gradient(const gc_session *s, const char *name, gc_tensor *
     if (!s || !view) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_gradient: NULL argument");
     int i = lookup(s, name, "gc_session_gradient");
     if (i == -2) return name ? GC_ERR_NOT_FOUND : GC_ERR_INVALID_ARGUMENT;
-    if (!s->grad_ok[i < 0 ? s->n : i])
+    if (!s->grad_ok[i < 0 ? s->n : i] || (i >= 0 && s->folded_into[i] >= 0))
         return gc_error(GC_ERR_STATE, "gc_session_gradient: no gradient of \"%s\" from the last backward pass (it "
                                       "keeps only its stop layer's unless the session has keep_all)", name);
     if (i < 0) view_of(&s->in_shape, s->grad_in, view);
@@ -599,7 +860,7 @@ gc_status gc_session_param_grad(const gc_session *s, const char *name, gc_tensor
 
 const gc_model *gc_session_model(const gc_session *s) { return s->m; }
 const gc_session_config *gc_session_config_of(const gc_session *s) { return &s->cfg; }
-int gc_session_is_full(const gc_session *s) { return s->first == 0; }
+int gc_session_is_full(const gc_session *s) { return s->root < 0; }
 void *gc_session_ext(const gc_session *s) { return s->ext; }
 
 void gc_session_set_ext(gc_session *s, void *ext, void (*free_fn)(void *)) {

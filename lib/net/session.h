@@ -14,6 +14,15 @@ int gc_session_is_full(const gc_session *s);
 void *gc_session_ext(const gc_session *s);
 void  gc_session_set_ext(gc_session *s, void *ext, void (*free_fn)(void *));
 
+/* A session that starts at cfg->input_layer inside a branching graph: layers downstream
+ * of it may also read outputs that do not depend on it ("side inputs", e.g. the other
+ * branch of a residual join). They are filled by gc_session_forward_feeding. */
+gc_status gc_session_create_head(const gc_model *m, const gc_session_config *cfg, gc_session **out);
+
+/* gc_session_forward on s (batch 1, the whole network) that also copies every side input of
+ * `head` (same model, batch K) into it, K times, as it is computed. */
+gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_session *head);
+
 /* Backward as gc_session_backward, but starting from `grad`, the gradient of layer `from`'s
  * output (copied into the session), down to opts->stop_layer. */
 gc_status gc_session_backward_from(gc_session *s, const char *from, const float *grad,
@@ -21,7 +30,7 @@ gc_status gc_session_backward_from(gc_session *s, const char *from, const float 
 
 /* Two backward passes of the same output gradient through the layers after stop_layer, with
  * ReLU rules mode_a and mode_b, in one sweep: linear layers at batch 1 read their weights
- * once for both (gc_linear_dx_pair). Stream a ends as gc_session_backward(s, output_grad,
+ * once for both (gc_layer_ops.backward_pair). Stream a ends as gc_session_backward(s, output_grad,
  * {stop_layer, mode_a}) would (same bits; gradient of stop_layer readable); stream b's
  * gradient of stop_layer's output is left in scratch, at *grad_b (each bit as its own pass
  * would give). Only when the layers after stop_layer form a chain:

@@ -21,13 +21,9 @@ struct gc_sgd {
     int           n;
 };
 
-static int trainable(const gc_layer *l, int slot) {
-    switch (l->kind) {
-    case GC_LAYER_CONV2D: case GC_LAYER_LINEAR: return 1;
-    case GC_LAYER_BATCHNORM2D: return slot < 2;
-    default: return 0;
-    }
-}
+static unsigned role(const gc_layer *l, int slot) { return gc_layer_ops_of(l->kind)->param_roles[slot]; }
+
+static int trainable(const gc_layer *l, int slot) { return (role(l, slot) & GC_PARAM_TRAINED) != 0; }
 
 static gc_status check_hparams(const gc_sgd_params *p) {
     if (!(p->lr > 0) || !(p->lr < 1e30f)) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_sgd: lr %g must be > 0", p->lr);
@@ -70,7 +66,7 @@ gc_status gc_sgd_create(gc_model *m, const gc_sgd_params *p, gc_sgd **out) {
             sgd_param *q = &o->params[o->n];
             q->w = l->param[j];
             q->numel = gc_shape_numel(&l->param_shape[j]);
-            q->decay = !(p->no_bias_decay && (j == 1 || l->kind == GC_LAYER_BATCHNORM2D));
+            q->decay = !(p->no_bias_decay && (role(l, j) & GC_PARAM_BIASLIKE));
             snprintf(q->name, sizeof q->name, "%s.%s", l->name, gc_model_param_suffix(l, j));
             q->v = gc_calloc((size_t)q->numel, sizeof(float));
             if (!q->v) { gc_sgd_free(o); return GC_ERR_OUT_OF_MEMORY; }
@@ -115,5 +111,6 @@ gc_status gc_sgd_step(gc_sgd *opt, const gc_session *s) {
             q->w[k] -= lr * q->v[k];
         }
     }
+    opt->m->generation++; /* sessions refresh what they derived from the weights */
     return GC_OK;
 }

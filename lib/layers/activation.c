@@ -1,0 +1,108 @@
+/* activation.c - element-wise activations other than ReLU, one kind with an op (as ggml's
+ * unary op); forward and PyTorch's derivative side by side (a = alpha, b = beta):
+ *   sigmoid      y = s(x) = 1 / (1 + e^-x)         dy/dx = s (1 - s)
+ *   silu         y = x s(x)                        s (1 + x (1 - s))
+ *   hardsigmoid  y = clamp(a x + b, 0, 1)          a inside (0, 1), else 0
+ *   hardswish    y = x clamp(a x + b, 0, 1)        0 below, 2 a x + b inside [0, 1], 1 above
+ *   clamp        y = min(max(x, a), b)             1 strictly inside (a, b), else 0
+ *   leaky_relu   y = x > 0 ? x : a x               1 or a
+ * Backward is the true derivative in every relu_mode (guided rules act at ReLUs only). */
+#include "layer.h"
+#include <math.h>
+#include <stdio.h>
+
+static const char *const op_names[] = {"sigmoid", "silu", "hardsigmoid", "hardswish", "clamp", "leaky_relu", NULL};
+_Static_assert(sizeof op_names / sizeof *op_names == GC_ACT_COUNT + 1, "op names out of step with gc_activation_op");
+
+gc_activation_params gc_activation_defaults(gc_activation_op op) {
+    gc_activation_params p = {op, 0.0f, 0.0f};
+    if (op == GC_ACT_HARDSIGMOID || op == GC_ACT_HARDSWISH) p.alpha = 1.0f / 6.0f, p.beta = 0.5f;
+    if (op == GC_ACT_CLAMP) p.beta = 6.0f;
+    if (op == GC_ACT_LEAKY_RELU) p.alpha = 0.01f;
+    return p;
+}
+
+static gc_status act_check(const gc_layer *l) {
+    const gc_activation_params *p = &l->p.act;
+    if ((unsigned)p->op >= GC_ACT_COUNT)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "activation: unknown op %d (0..%d)", (int)p->op, GC_ACT_COUNT - 1);
+    if (!isfinite(p->alpha) || !isfinite(p->beta))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "activation %s: alpha %g and beta %g must be finite",
+                        op_names[p->op], (double)p->alpha, (double)p->beta);
+    if (p->op == GC_ACT_CLAMP && !(p->alpha <= p->beta))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "activation clamp: min (alpha) %g above max (beta) %g",
+                        (double)p->alpha, (double)p->beta);
+    return GC_OK;
+}
+
+static gc_status act_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    (void)l;
+    *out = *in;
+    return GC_OK;
+}
+
+static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static void act_forward(const gc_layer_ctx *c) {
+    const gc_activation_params p = c->layer->p.act;
+    const int64_t n = gc_shape_numel(&c->in);
+    const float *x = c->x; /* (n) */
+    float *y = c->y;       /* (n) */
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        float r;
+        switch (p.op) {
+        case GC_ACT_SIGMOID: r = sigmoid(v); break;
+        case GC_ACT_SILU: r = v * sigmoid(v); break;
+        case GC_ACT_HARDSIGMOID: r = fminf(fmaxf(p.alpha * v + p.beta, 0.0f), 1.0f); break;
+        case GC_ACT_HARDSWISH: r = v * fminf(fmaxf(p.alpha * v + p.beta, 0.0f), 1.0f); break;
+        case GC_ACT_CLAMP: r = fminf(fmaxf(v, p.alpha), p.beta); break;
+        default: r = v > 0.0f ? v : p.alpha * v; break;
+        }
+        y[i] = r;
+    }
+}
+
+static void act_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const gc_activation_params p = c->layer->p.act;
+    const int64_t n = gc_shape_numel(&c->in);
+    const float *x = c->x, *dy = c->dy; /* (n) each */
+    float *dx = c->dx;                  /* (n) */
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        const float v = x[i];
+        float d;
+        switch (p.op) {
+        case GC_ACT_SIGMOID: { const float s = sigmoid(v); d = s * (1.0f - s); break; }
+        case GC_ACT_SILU: { const float s = sigmoid(v); d = s * (1.0f + v * (1.0f - s)); break; }
+        case GC_ACT_HARDSIGMOID: { const float u = p.alpha * v + p.beta; d = u > 0.0f && u < 1.0f ? p.alpha : 0.0f; break; }
+        case GC_ACT_HARDSWISH: {
+            const float u = p.alpha * v + p.beta;
+            d = u < 0.0f ? 0.0f : u <= 1.0f ? 2.0f * p.alpha * v + p.beta : 1.0f;
+            break;
+        }
+        case GC_ACT_CLAMP: d = v > p.alpha && v < p.beta ? 1.0f : 0.0f; break;
+        default: d = v > 0.0f ? 1.0f : p.alpha; break;
+        }
+        dx[i] = dy[i] * d;
+    }
+}
+
+static const gc_hparam act_hp[] = {GC_HPE(act.op, "op", op_names), GC_HPF(act.alpha, "alpha"), GC_HPF(act.beta, "beta")};
+
+const gc_layer_ops gc_activation_ops = {
+    .name = "activation",
+    .min_inputs = 1, .max_inputs = 1,
+    .traits = GC_TRAIT_ACTIVATION | GC_TRAIT_SAME_SHAPE,
+    .backward_reads = GC_READS_X,
+    GC_HPARAMS(act_hp),
+    .check_params = act_check,
+    .param_shapes = gc_layer_no_params,
+    .infer = act_infer,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
+    .forward = act_forward,
+    .backward = act_backward,
+};

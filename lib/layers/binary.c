@@ -1,0 +1,176 @@
+/* binary.c - element-wise joins of two tensors with NumPy broadcasting:
+ *   add  y = a + b          da = reduce(dy),      db = reduce(dy)
+ *   mul  y = a * b          da = reduce(dy * b),  db = reduce(dy * a)
+ * where reduce sums over the dimensions along which that input was broadcast.
+ * Shapes are aligned at the last dimension (an input of fewer dimensions is
+ * padded with leading 1s); each pair of sizes is equal or one of them is 1. */
+#include "layer.h"
+#include <stdio.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- broadcasting */
+
+/* s right-aligned into 4 dimensions (leading 1s). */
+static void align4(const gc_shape *s, int64_t d[4]) {
+    for (int k = 0; k < 4; k++) d[k] = 1;
+    for (int k = 0; k < s->ndim; k++) d[4 - s->ndim + k] = s->d[k];
+}
+
+gc_status gc_broadcast_shape(const char *kind, const gc_shape *in, int n, gc_shape *out) {
+    int64_t o[4] = {1, 1, 1, 1};
+    int nd = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t d[4];
+        align4(&in[i], d);
+        if (in[i].ndim > nd) nd = in[i].ndim;
+        for (int k = 0; k < 4; k++) {
+            if (d[k] < 1) goto bad;
+            if (o[k] == 1) o[k] = d[k];
+            else if (d[k] != 1 && d[k] != o[k]) goto bad;
+        }
+    }
+    *out = (gc_shape){nd, {1, 1, 1, 1}};
+    for (int k = 0; k < nd; k++) out->d[k] = o[4 - nd + k];
+    return GC_OK;
+bad:;
+    char b[256];
+    size_t len = 0;
+    b[0] = 0;
+    for (int i = 0; i < n && len < sizeof b; i++) {
+        char t[96];
+        gc_shape_format(t, sizeof t, &in[i]);
+        len += (size_t)snprintf(b + len, sizeof b - len, "%s%s", i ? " and " : "", t);
+    }
+    return gc_error(GC_ERR_SHAPE, "%s: shapes %s do not broadcast (sizes must be equal or 1)", kind, b);
+}
+
+/* Element strides of an input in the 4-D output index space (0 along broadcast dimensions). */
+static void bstrides(const gc_shape *in, int64_t st[4]) {
+    int64_t d[4], s = 1;
+    align4(in, d);
+    for (int k = 3; k >= 0; k--) {
+        st[k] = d[k] == 1 ? 0 : s;
+        s *= d[k];
+    }
+}
+
+static int same_shape(const gc_shape *a, const gc_shape *b) {
+    return gc_shape_numel(a) == gc_shape_numel(b) && a->ndim == b->ndim &&
+           !memcmp(a->d, b->d, sizeof a->d);
+}
+
+/* y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space; rows of the last dimension per task. */
+#define BROADCAST_FORWARD(expr)                                                                    \
+    do {                                                                                           \
+        const float *a = c->xs[0], *b = c->xs[1]; /* (ins[0]), (ins[1]) */                         \
+        float *y = c->y;                          /* (out) */                                      \
+        const int64_t n = gc_shape_numel(&c->out);                                                 \
+        if (same_shape(&c->ins[0], &c->out) && same_shape(&c->ins[1], &c->out)) {                  \
+            _Pragma("omp parallel for schedule(static) if (n > 65536)")                            \
+            for (int64_t i = 0; i < n; i++) { const float av = a[i], bv = b[i]; y[i] = (expr); }   \
+            break;                                                                                 \
+        }                                                                                          \
+        int64_t o[4], sa[4], sb[4];                                                                \
+        align4(&c->out, o);                                                                        \
+        bstrides(&c->ins[0], sa);                                                                  \
+        bstrides(&c->ins[1], sb);                                                                  \
+        const int64_t rows = o[0] * o[1] * o[2], W = o[3];                                         \
+        _Pragma("omp parallel for schedule(static) if (n > 65536)")                                \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];             \
+            const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                            \
+            const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                            \
+            float *yr = y + r * W;                                                                 \
+            for (int64_t j = 0; j < W; j++) { const float av = ar[j * sa[3]], bv = br[j * sb[3]]; yr[j] = (expr); } \
+        }                                                                                          \
+    } while (0)
+
+/* dx (input k's shape) = the sum, over the output positions that read each element,
+ * of dy * other, where other is NULL (meaning 1: add) or the other input (mul), at
+ * index other_k. Where input k has the output's shape there is nothing to sum. */
+static void reduce_grad(const gc_layer_ctx *c, int k, const float *other, int other_k) {
+    float *dx = c->dxs[k];
+    if (!dx) return;
+    const float *dy = c->dy; /* (out) */
+    const int64_t n = gc_shape_numel(&c->ins[k]);
+    int64_t o[4], d[4], so[4], st[4], s = 1;
+    align4(&c->out, o);
+    align4(&c->ins[k], d);
+    bstrides(&c->ins[other_k], so);
+    for (int q = 3; q >= 0; q--) st[q] = s, s *= o[q]; /* output strides */
+    if (same_shape(&c->ins[k], &c->out)) {
+        const int64_t rows = o[0] * o[1] * o[2], W = o[3];
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];
+            const float *orow = other ? other + i0 * so[0] + i1 * so[1] + i2 * so[2] : NULL;
+            for (int64_t j = 0; j < W; j++) dx[r * W + j] = orow ? dy[r * W + j] * orow[j * so[3]] : dy[r * W + j];
+        }
+        return;
+    }
+    int64_t rep[4]; /* output positions along q that read one input position */
+    for (int q = 0; q < 4; q++) rep[q] = d[q] == 1 ? o[q] : 1;
+#pragma omp parallel for schedule(static) if (gc_shape_numel(&c->out) > 65536)
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t c0 = i / (d[1] * d[2] * d[3]), c1 = i / (d[2] * d[3]) % d[1], c2 = i / d[3] % d[2],
+                      c3 = i % d[3];
+        double acc = 0;
+        for (int64_t u0 = 0; u0 < rep[0]; u0++)
+            for (int64_t u1 = 0; u1 < rep[1]; u1++)
+                for (int64_t u2 = 0; u2 < rep[2]; u2++)
+                    for (int64_t u3 = 0; u3 < rep[3]; u3++) {
+                        const int64_t p0 = d[0] == 1 ? u0 : c0, p1 = d[1] == 1 ? u1 : c1, p2 = d[2] == 1 ? u2 : c2,
+                                      p3 = d[3] == 1 ? u3 : c3;
+                        const float g = dy[p0 * st[0] + p1 * st[1] + p2 * st[2] + p3 * st[3]];
+                        acc += other ? (double)g * other[p0 * so[0] + p1 * so[1] + p2 * so[2] + p3 * so[3]] : g;
+                    }
+        dx[i] = (float)acc;
+    }
+}
+
+static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
+    return gc_broadcast_shape(gc_layer_kind_name(l->kind), in, 2, out);
+}
+
+/* ---------------------------------------------------------------- add */
+
+static void add_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av + bv); }
+
+static void add_backward(const gc_layer_ctx *c) {
+    reduce_grad(c, 0, NULL, 1);
+    reduce_grad(c, 1, NULL, 0);
+}
+
+const gc_layer_ops gc_add_ops = {
+    .name = "add",
+    .min_inputs = 2, .max_inputs = 2,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
+    .infer = add_infer,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
+    .forward = add_forward,
+    .backward = add_backward,
+};
+
+/* ---------------------------------------------------------------- mul */
+
+static void mul_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av * bv); }
+
+static void mul_backward(const gc_layer_ctx *c) {
+    reduce_grad(c, 0, c->xs[1], 1);
+    reduce_grad(c, 1, c->xs[0], 0);
+}
+
+const gc_layer_ops gc_mul_ops = {
+    .name = "mul",
+    .min_inputs = 2, .max_inputs = 2,
+    .backward_reads = GC_READS_X,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
+    .infer = add_infer,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
+    .forward = mul_forward,
+    .backward = mul_backward,
+};
