@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""gcw_convert.py - convert a torchvision VGG/AlexNet checkpoint to a .gcw file.
+"""gcw_convert.py - convert a torchvision VGG/AlexNet/ResNet checkpoint to a .gcw file.
 
 usage: gcw_convert.py INPUT OUTPUT.gcw [--arch NAME] [--labels FILE]
                       [--preset torchvision|caffe] [--input-size H[xW]] [--resize-shorter N]
@@ -8,6 +8,13 @@ usage: gcw_convert.py INPUT OUTPUT.gcw [--arch NAME] [--labels FILE]
 INPUT is a PyTorch state dict saved with torch.save (the legacy serialization
 that torchvision's downloadable vgg16-397923af.pth / alexnet-owt-7be5be79.pth
 use, or the zip archive of current torch.save), or a .safetensors file.
+The architecture is detected from the state dict's keys and shapes (--arch
+forces one): vgg11/13/16/19 and their _bn variants, alexnet, and the ResNet
+family - resnet18/34/50/101/152, resnext50_32x4d, resnext101_32x8d,
+resnext101_64x4d, wide_resnet50_2, wide_resnet101_2, or any other ResNet
+layout of BasicBlocks or Bottlenecks (named e.g. resnet(bottleneck,[3,4,6,3])).
+Widths, groups and the class count come from the tensor shapes. Output is a
+.gcw version 2 file; layer names follow torchvision's modules (docs/format.md).
 Python 3 standard library only. Pickled data is never executed: only an
 allow-list of PyTorch tensor-rebuild functions and storage types is honoured;
 any other global is refused by name. Each pickle's opcodes are walked first
@@ -500,7 +507,20 @@ VGG_CFGS = {
     'vgg19': [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M',
               512, 512, 512, 512, 'M'],
 }
-SUPPORTED = sorted(list(VGG_CFGS) + [k + '_bn' for k in VGG_CFGS] + ['alexnet'])
+# torchvision ResNets: name -> (block, blocks per stage, groups, width_per_group)
+RESNETS = {
+    'resnet18': ('basic', (2, 2, 2, 2), 1, 64),
+    'resnet34': ('basic', (3, 4, 6, 3), 1, 64),
+    'resnet50': ('bottleneck', (3, 4, 6, 3), 1, 64),
+    'resnet101': ('bottleneck', (3, 4, 23, 3), 1, 64),
+    'resnet152': ('bottleneck', (3, 8, 36, 3), 1, 64),
+    'resnext50_32x4d': ('bottleneck', (3, 4, 6, 3), 32, 4),
+    'resnext101_32x8d': ('bottleneck', (3, 4, 23, 3), 32, 8),
+    'resnext101_64x4d': ('bottleneck', (3, 4, 23, 3), 64, 4),
+    'wide_resnet50_2': ('bottleneck', (3, 4, 6, 3), 1, 128),
+    'wide_resnet101_2': ('bottleneck', (3, 4, 23, 3), 1, 128),
+}
+SUPPORTED = sorted(list(VGG_CFGS) + [k + '_bn' for k in VGG_CFGS] + ['alexnet']) + list(RESNETS)
 
 HPARAMS = {  # kind: [(key, type)] with type 0 integer, 1 float (docs/format.md)
     'conv2d': [(k, 0) for k in ('in_channels', 'out_channels', 'kernel_h', 'kernel_w', 'stride_h', 'stride_w',
@@ -513,14 +533,21 @@ HPARAMS = {  # kind: [(key, type)] with type 0 integer, 1 float (docs/format.md)
     'dropout': [('p', 1)],
     'flatten': [],
     'batchnorm2d': [('num_features', 0), ('eps', 1)],
+    'add': [],
 }
 PARAM_SUFFIXES = {'conv2d': ('weight', 'bias'), 'linear': ('weight', 'bias'),
                   'batchnorm2d': ('weight', 'bias', 'running_mean', 'running_var')}
+
+# One layer record (docs/format.md, version 2): inputs are names of earlier
+# layers or 'input'; aliases are further names of this layer's output.
+Layer = collections.namedtuple('Layer', 'kind name inputs aliases hp')
 
 
 class Graph:
     def __init__(self, sd):
         self.sd, self.layers, self.used = sd, [], set()
+        self.primary = {'input'}    # what an input list may name: layers so far (not aliases)
+        self.names = {'input'}      # layer names and aliases so far
 
     def shape(self, key):
         t = self.sd.get(key)
@@ -532,24 +559,47 @@ class Graph:
             fail('%s is missing from the state dict' % key)
         if len(s) != ndim:
             fail('%s has %d dimensions, expected %d' % (key, len(s), ndim))
+        if 0 in s:      # .gcw dimensions are >= 1 (docs/format.md); every other shape follows from these
+            fail('%s has shape %s: an empty dimension' % (key, 'x'.join(map(str, s))))
         return s
 
-    def add(self, kind, name, **hp):
-        self.layers.append((kind, name, hp))
+    def add(self, kind, name, inputs=None, aliases=(), **hp):
+        """Appends a layer reading `inputs` (default: the previous layer, or the
+        network input for the first one); returns its name."""
+        if inputs is None:
+            inputs = [self.layers[-1].name if self.layers else 'input']
+        # the builders make every name, so a violation of docs/format.md's graph rules is a bug here
+        assert inputs and all(i in self.primary for i in inputs), (name, inputs)
+        assert not ({name} | set(aliases)) & self.names and len(set(aliases)) == len(aliases), name
+        self.primary.add(name)
+        self.names |= {name} | set(aliases)
+        self.layers.append(Layer(kind, name, list(inputs), list(aliases), hp))
         for suf in PARAM_SUFFIXES.get(kind, ()):
             if suf == 'bias' and not hp.get('bias', 1):
                 continue
             self.used.add(name + '.' + suf)
+        return name
 
-    def conv(self, name, cin, k, stride=1, pad=0):
+    def conv(self, name, cin, k, stride=1, pad=0, bias=None, grouped=False, inputs=None):
+        """A k x k convolution of cin channels; returns its output channels.
+        bias None: as the state dict has it; False: the layout has none (a
+        stray bias is then refused by finish()). grouped: the group count is
+        cin / weight.shape[1] (else 1)."""
         w = self.need(name + '.weight', 4)
-        if w[1] != cin or w[2] != k or w[3] != k:
-            fail('%s.weight has shape %s, expected (out, %d, %d, %d)' % (name, 'x'.join(map(str, w)), cin, k, k))
-        bias = name + '.bias' in self.sd
+        groups = cin // w[1] if grouped and w[1] and cin % w[1] == 0 else 1
+        if w[1] * groups != cin or w[2] != k or w[3] != k:
+            fail('%s.weight has shape %s, expected (out, %s, %d, %d)'
+                 % (name, 'x'.join(map(str, w)), '%d/groups' % cin if grouped else cin, k, k))
+        if w[0] % groups:
+            fail('%s.weight: %d groups (%d input channels / %d per group) do not divide %d output channels'
+                 % (name, groups, cin, w[1], w[0]))
+        if bias is None:
+            bias = name + '.bias' in self.sd
         if bias and self.shape(name + '.bias') != (w[0],):
             fail('%s.bias does not match %d output channels' % (name, w[0]))
-        self.add('conv2d', name, in_channels=cin, out_channels=w[0], kernel_h=k, kernel_w=k, stride_h=stride,
-                 stride_w=stride, pad_h=pad, pad_w=pad, dilation_h=1, dilation_w=1, groups=1, bias=int(bias))
+        self.add('conv2d', name, inputs, in_channels=cin, out_channels=w[0], kernel_h=k, kernel_w=k,
+                 stride_h=stride, stride_w=stride, pad_h=pad, pad_w=pad, dilation_h=1, dilation_w=1,
+                 groups=groups, bias=int(bias))
         return w[0]
 
     def linear(self, name, fin):
@@ -562,14 +612,14 @@ class Graph:
         self.add('linear', name, in_features=fin, out_features=w[0], bias=int(bias))
         return w[0]
 
-    def bn(self, name, c):
+    def bn(self, name, c, inputs=None):
         for s in PARAM_SUFFIXES['batchnorm2d']:
             if self.shape(name + '.' + s) != (c,):
                 fail('%s.%s missing or not of shape (%d)' % (name, s, c))
-        self.add('batchnorm2d', name, num_features=c, eps=1e-5)
+        return self.add('batchnorm2d', name, inputs, num_features=c, eps=1e-5)
 
-    def pool(self, name, k, s):
-        self.add('maxpool2d', name, kernel_h=k, kernel_w=k, stride_h=s, stride_w=s, pad_h=0, pad_w=0,
+    def pool(self, name, k, s, pad=0):
+        self.add('maxpool2d', name, kernel_h=k, kernel_w=k, stride_h=s, stride_w=s, pad_h=pad, pad_w=pad,
                  dilation_h=1, dilation_w=1, ceil_mode=0, count_include_pad=1)
 
     def finish(self):
@@ -647,7 +697,117 @@ def build_alexnet(sd):
     return g
 
 
+# ResNet (torchvision v1.5: the stride sits on the 3x3 conv of a Bottleneck).
+# Block layerL.B calls its one `relu` module two (BasicBlock) or three
+# (Bottleneck) times; call n > 0 is the layer `layerL.B.relu_n`, as torch.fx
+# and torch.onnx name repeated calls. The block's final relu is also the output
+# of the modules `layerL.B` (and `layerL` for a stage's last block): aliases.
+
+def resnet_blocks(sd, stage):
+    """Blocks in stage `stage`: layerL.0, layerL.1, ... as long as they have a
+    conv1 (a gap leaves later blocks' tensors unused, refused by finish())."""
+    n = 0
+    while 'layer%d.%d.conv1.weight' % (stage, n) in sd:
+        n += 1
+    if n == 0:
+        fail('layer%d.0.conv1.weight is missing from the state dict (not a ResNet?)' % stage)
+    return n
+
+
+def resnet_block(g, p, x, cin, stride, bottleneck, aliases):
+    """Block p (e.g. 'layer2.0') reading layer x of cin channels. Returns the
+    name of its final relu, its output channels and its signature: the conv
+    widths (and the 3x3 conv's groups for a Bottleneck)."""
+    relu = iter([p + '.relu', p + '.relu_1', p + '.relu_2'])
+    if bottleneck:
+        w1 = g.conv(p + '.conv1', cin, 1, bias=False, inputs=[x])
+        g.bn(p + '.bn1', w1)
+        g.add('relu', next(relu))
+        w2 = g.conv(p + '.conv2', w1, 3, stride, 1, bias=False, grouped=True)
+        groups = g.layers[-1].hp['groups']
+        g.bn(p + '.bn2', w2)
+        g.add('relu', next(relu))
+        cout = g.conv(p + '.conv3', w2, 1, bias=False)
+        main = g.bn(p + '.bn3', cout)
+        sig = (w1, w2, cout, groups)
+    else:
+        w1 = g.conv(p + '.conv1', cin, 3, stride, 1, bias=False, inputs=[x])
+        g.bn(p + '.bn1', w1)
+        g.add('relu', next(relu))
+        cout = g.conv(p + '.conv2', w1, 3, 1, 1, bias=False)
+        main = g.bn(p + '.bn2', cout)
+        sig = (w1, cout)
+    identity = x
+    if p + '.downsample.0.weight' in g.sd:
+        ds = g.conv(p + '.downsample.0', cin, 1, stride, bias=False, inputs=[x])
+        if ds != cout:
+            fail('%s.downsample.0 has %d output channels, the block %d' % (p, ds, cout))
+        identity = g.bn(p + '.downsample.1', ds)
+    elif stride != 1 or cin != cout:
+        fail('%s changes the shape (stride %d, %d -> %d channels) but the state dict has no '
+             '%s.downsample.0.weight' % (p, stride, cin, cout, p))
+    g.add('add', p + '.add', [main, identity])
+    return g.add('relu', next(relu), aliases=aliases), cout, sig
+
+
+def resnet_name(bottleneck, blocks, stem, sigs):
+    """The torchvision name whose block type, counts, widths and groups match
+    exactly, else a descriptive one such as resnet(bottleneck,[3,4,6,3],groups=4).
+    sigs: per stage, the list of block signatures (resnet_block)."""
+    for name, (kind, counts, groups, wpg) in RESNETS.items():
+        if (kind == 'bottleneck') != bottleneck or counts != tuple(blocks) or stem != 64:
+            continue
+        planes = [64 << s for s in range(4)]
+        if bottleneck:
+            want = [(q * wpg // 64 * groups,) * 2 + (4 * q, groups) for q in planes]
+        else:
+            want = [(q, q) for q in planes]
+        if all(all(sig == w for sig in stage) for stage, w in zip(sigs, want)):
+            return name
+    groups = sorted({sig[3] for stage in sigs for sig in stage}) if bottleneck else [1]
+    return 'resnet(%s,[%s]%s)' % ('bottleneck' if bottleneck else 'basic', ','.join(map(str, blocks)),
+                                  '' if groups == [1] else ',groups=' + '/'.join(map(str, groups)))
+
+
+def build_resnet(sd, forced=None):
+    """Any torchvision-style ResNet: block type from the keys, blocks per stage
+    from the layerL.B prefixes, widths, groups and classes from the shapes.
+    forced: an --arch name whose block type and block counts must match.
+    Returns (architecture name, graph)."""
+    if forced is not None and 'layer1.0.conv1.weight' not in sd:
+        fail('--arch %s: the state dict has no layer1.0.conv1.weight, so it is not a ResNet; supported: %s '
+             '(or leave --arch out to detect the layout)' % (forced, ', '.join(SUPPORTED)))
+    bottleneck = 'layer1.0.conv3.weight' in sd
+    blocks = [resnet_blocks(sd, s) for s in range(1, 5)]
+    if forced is not None:
+        kind, counts, _, _ = RESNETS[forced]
+        if (kind == 'bottleneck') != bottleneck or tuple(blocks) != counts:
+            fail('--arch %s: the state dict has %s blocks %s per stage, %s has %s blocks %s'
+                 % (forced, 'bottleneck' if bottleneck else 'basic', blocks, forced, kind, list(counts)))
+    g = Graph(sd)
+    stem = c = g.conv('conv1', 3, 7, 2, 3, bias=False)
+    g.bn('bn1', c)
+    g.add('relu', 'relu')
+    g.pool('maxpool', 3, 2, 1)
+    x, sigs = 'maxpool', []
+    for s, n in enumerate(blocks, 1):
+        sigs.append([])
+        for b in range(n):
+            p = 'layer%d.%d' % (s, b)
+            aliases = [p, 'layer%d' % s] if b == n - 1 else [p]
+            x, c, sig = resnet_block(g, p, x, c, 2 if s > 1 and b == 0 else 1, bottleneck, aliases)
+            sigs[-1].append(sig)
+    g.add('adaptive_avgpool2d', 'avgpool', out_h=1, out_w=1)
+    g.add('flatten', 'flatten')
+    g.linear('fc', c)
+    g.finish()
+    return forced or resnet_name(bottleneck, blocks, stem, sigs), g
+
+
 def detect_arch(sd):
+    """'resnet' (any ResNet layout; build_resnet names it), 'alexnet' or a VGG name."""
+    if 'layer1.0.conv1.weight' in sd:
+        return 'resnet'
     convs = sorted(int(k.split('.')[1]) for k in sd
                    if k.startswith('features.') and k.endswith('.weight') and k.count('.') == 2
                    and k.split('.')[1].isdigit() and len(sd[k].size) == 4)
@@ -662,8 +822,13 @@ def detect_arch(sd):
 
 
 def build_graph(sd, arch):
+    """(architecture name, graph) for --arch, or for the layout detected when arch is None."""
     if arch is None:
         arch = detect_arch(sd)
+        if arch == 'resnet':
+            return build_resnet(sd)
+    if arch in RESNETS:
+        return build_resnet(sd, arch)
     if arch == 'alexnet':
         return arch, build_alexnet(sd)
     if arch in SUPPORTED:
@@ -774,6 +939,7 @@ def describe(p):
 # ---------------------------------------------------------------- .gcw writer
 
 MAGIC = b'\x89GCW\r\n\x1a\n'
+GCW_VERSION = 2     # layer records with input and alias lists
 
 
 def pstr(s):
@@ -786,19 +952,20 @@ def pad64(n):
 
 
 def write_gcw(path, g, labels, pre):
-    graph, inp = bytearray(), 'input'
-    for kind, name, hp in g.layers:
-        graph += pstr(kind) + pstr(name) + pstr(inp)
-        keys = HPARAMS[kind]
+    graph = bytearray()
+    for layer in g.layers:
+        graph += pstr(layer.kind) + pstr(layer.name)
+        for names in (layer.inputs, layer.aliases):      # version 2: counted lists
+            graph += struct.pack('<I', len(names)) + b''.join(pstr(n) for n in names)
+        keys = HPARAMS[layer.kind]
         graph += struct.pack('<I', len(keys))
         for key, typ in keys:
             graph += pstr(key) + struct.pack('<I', typ)
-            graph += struct.pack('<q', hp[key]) if typ == 0 else struct.pack('<d', hp[key])
-        inp = name
+            graph += struct.pack('<q', layer.hp[key]) if typ == 0 else struct.pack('<d', layer.hp[key])
     tensors, dirb, off = [], bytearray(), 0
-    for kind, name, hp in g.layers:
-        for suf in PARAM_SUFFIXES.get(kind, ()):
-            key = name + '.' + suf
+    for layer in g.layers:
+        for suf in PARAM_SUFFIXES.get(layer.kind, ()):
+            key = layer.name + '.' + suf
             if key not in g.used:
                 continue
             t = g.sd[key]
@@ -816,7 +983,7 @@ def write_gcw(path, g, labels, pre):
     meta_off = dir_off + len(dirb)
     data_off = pad64(meta_off + len(meta))
     n_tensors = len(tensors)
-    hdr = MAGIC + struct.pack('<IIQII', 1, 128, data_off + off, len(g.layers), n_tensors)
+    hdr = MAGIC + struct.pack('<IIQII', GCW_VERSION, 128, data_off + off, len(g.layers), n_tensors)
     hdr += struct.pack('<8Q', graph_off, len(graph), dir_off, len(dirb), meta_off, len(meta), data_off, off)
     hdr += bytes(32)
     tmp = path + '.tmp'
@@ -889,11 +1056,13 @@ HELP_EPILOG = '''preprocessing metadata (read back by gc_model_preprocess):
 def main(argv):
     ap = ArgParser(
         prog='gcw_convert.py', formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP_EPILOG,
-        description='Convert a torchvision VGG/AlexNet checkpoint (.pth legacy or zip, .safetensors) to .gcw. '
-                    'Supported architectures: ' + ', '.join(SUPPORTED) + '.')
+        description='Convert a torchvision VGG/AlexNet/ResNet checkpoint (.pth legacy or zip, .safetensors) '
+                    'to .gcw (version 2). Supported architectures: ' + ', '.join(SUPPORTED) + ', and any other '
+                    'ResNet layout of BasicBlocks or Bottlenecks; detected from the keys and shapes.')
     ap.add_argument('input', help='state dict: torch.save file (.pth) or .safetensors')
     ap.add_argument('output', help='.gcw file to write')
-    ap.add_argument('--arch', help='architecture (default: detected from the keys and shapes)')
+    ap.add_argument('--arch', help='architecture (default: detected from the keys and shapes); for a ResNet '
+                    'name, the block type and blocks per stage must match')
     ap.add_argument('--labels', help='text file with one class name per line, in output order')
     ap.add_argument('--preset', choices=sorted(PRESETS), default='torchvision',
                     help='preprocessing the model was trained with (default: torchvision)')
@@ -910,7 +1079,7 @@ def main(argv):
         pre = preprocess_of(a)
         sd = read_checkpoint(a.input)
         arch, g = build_graph(sd, a.arch)
-        n_classes = g.layers[-1][2]['out_features']
+        n_classes = g.layers[-1].hp['out_features']
         labels = read_labels(a.labels, n_classes) if a.labels else []
         size, nt = write_gcw(a.output, g, labels, pre)
     except ConvertError as e:

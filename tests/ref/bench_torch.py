@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """bench_torch.py - PyTorch timings to set next to tools/gcbench (docs/performance.md).
 
-Times, on torchvision VGG-16 / AlexNet with random weights at 224x224, 2 threads by default,
-the median of --reps runs after one warm-up (the same method as gcbench):
+Times, on torchvision VGG-16 / AlexNet / ResNet-18 / ResNet-50 with random weights at 224x224,
+2 threads by default, the median of --reps runs after one warm-up (the same method as gcbench):
   forward        model(x) under torch.no_grad()
-  gradcam_lean   Grad-CAM the lean way: the features up to the target layer (features.29 /
-                 features.11) under no_grad, then the head with autograd from that activation
-                 only (no parameter gradients), backward of the top-1 logit, CAM
+  gradcam_lean   Grad-CAM the lean way: the network up to the target layer (features.29 /
+                 features.11 / layer4) under no_grad, then the head with autograd from that
+                 activation only (no parameter gradients), backward of the top-1 logit, CAM
   gradcam_full   Grad-CAM the common way (hooks on the target layer, whole model in autograd,
                  parameters requiring grad, model.zero_grad() + backward of the top-1 logit)
   guided         guided backprop: every ReLU replaced by the guided rule, input gradient only
@@ -24,7 +24,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
-TARGET = {"vgg16": 29, "alexnet": 11}  # index in model.features of the Grad-CAM layer (a ReLU)
+TARGET = {"vgg16": 29, "alexnet": 11, "resnet18": "layer4", "resnet50": "layer4"}
+# the Grad-CAM layer: an index in model.features (a ReLU), or the ResNet block output
 TASKS = ["forward", "gradcam_lean", "gradcam_full", "guided", "guided_gradcam"]
 
 
@@ -48,26 +49,50 @@ class GuidedReLU(nn.Module):
 
 def build(name):
     m = getattr(torchvision.models, name)(weights=None)
+    for mod in m.modules():  # non-trivial batch-norm statistics, as in the fixtures
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+            mod.weight.data.uniform_(0.5, 1.5)
+            mod.bias.data.uniform_(-0.2, 0.2)
     return m.eval()
+
+
+def replace_relus(mod):
+    """Every nn.ReLU module by the guided rule (a ResNet block calls its one relu module
+    two or three times: each call then applies the rule)."""
+    for name, child in mod.named_children():
+        if isinstance(child, nn.ReLU):
+            setattr(mod, name, GuidedReLU())
+        else:
+            replace_relus(child)
 
 
 def guided_copy(model):
     import copy
     g = copy.deepcopy(model)
-    for mod in [g.features, g.classifier]:
-        for i, layer in enumerate(mod):
-            if isinstance(layer, nn.ReLU):
-                mod[i] = GuidedReLU()
+    replace_relus(g)
     for p in g.parameters():
         p.requires_grad_(False)
     return g
 
 
+def body(model, t, x):
+    """The activation of the Grad-CAM layer t."""
+    if isinstance(t, int):
+        return model.features[:t + 1](x)
+    m = model
+    x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
+    return m.layer4(m.layer3(m.layer2(m.layer1(x))))
+
+
 def head(model, t, f):
-    """Network output from the activation of features[t]."""
-    f = model.features[t + 1:](f)
-    f = model.avgpool(f)
-    return model.classifier(torch.flatten(f, 1))
+    """Network output from the activation of the Grad-CAM layer t."""
+    if isinstance(t, int):
+        f = model.features[t + 1:](f)
+        f = model.avgpool(f)
+        return model.classifier(torch.flatten(f, 1))
+    return model.fc(torch.flatten(model.avgpool(f), 1))
 
 
 def cam_from(a, g):
@@ -77,7 +102,7 @@ def cam_from(a, g):
 
 def gradcam_lean(model, t, x):
     with torch.no_grad():
-        a = model.features[:t + 1](x)
+        a = body(model, t, x)
     a.requires_grad_(True)
     out = head(model, t, a)
     cls = int(out[0].argmax())
@@ -87,7 +112,7 @@ def gradcam_lean(model, t, x):
 
 def gradcam_full(model, t, x):
     store = {}
-    layer = model.features[t]
+    layer = model.features[t] if isinstance(t, int) else model.layer4
 
     def fwd_hook(mod, inp, out):
         store["a"] = out
