@@ -1,5 +1,5 @@
 /* gcbench - times forward, Grad-CAM, guided backprop, Guided Grad-CAM and
- * top-5 Grad-CAM on VGG-16 / AlexNet (built in memory with random weights,
+ * top-5 Grad-CAM on VGG-16 / AlexNet / ResNet-18 / ResNet-50 (built in memory with random weights,
  * or a .gcw file), after measuring the machine's FMA peak; per-conv-layer
  * GFLOP/s and peak resident memory. `make bench` runs it. */
 #include "gradcam.h"
@@ -16,13 +16,13 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-        "usage: gcbench [--model vgg16|alexnet|FILE.gcw]... [--batch N]... [--task NAME]...\n"
+        "usage: gcbench [--model vgg16|alexnet|resnet18|resnet50|FILE.gcw]... [--batch N]... [--task NAME]...\n"
         "               [--threads N] [--reps N] [--size S] [--json] [--no-layers] [--no-winograd]\n"
         "               [--kernels auto|avx512|avx2|portable|reference]\n"
         "Times whole tasks (median of --reps runs after one warm-up) and reports GFLOP/s\n"
         "counted at direct-convolution FLOPs and the fraction of the measured FMA peak.\n"
-        "  --model M    vgg16 (default), alexnet (torchvision topologies, random weights,\n"
-        "               no file needed) or a .gcw file; repeatable\n"
+        "  --model M    vgg16 (default), alexnet, resnet18, resnet50 (torchvision topologies,\n"
+        "               random weights, no file needed) or a .gcw file; repeatable\n"
         "  --batch N    batch size(s) (default 1 and 8); explain tasks at batch N run N\n"
         "               single-image explanations and report the time per batch\n"
         "  --task T     forward, gradcam, guided, guided_gradcam, top5 (default all)\n"
@@ -201,6 +201,94 @@ fail:
     return NULL;
 }
 
+/* torchvision ResNet-18 (basic blocks) or ResNet-50 (bottlenecks), torchvision's layer names
+ * (docs/format.md): random weights, batch-norm running variance 1/3 (PyTorch's default
+ * initialisation leaves each convolution's output with a third of its input's variance, so
+ * activations keep their scale through the depth), small random shifts. */
+static gc_model *build_resnet(int bottleneck) {
+    static const int blocks18[4] = {2, 2, 2, 2}, blocks50[4] = {3, 4, 6, 3};
+    const int *blocks = bottleneck ? blocks50 : blocks18, expansion = bottleneck ? 4 : 1;
+    gc_model *m = NULL;
+    char name[64], in[64], a[64], b[64];
+    TRY(gc_model_create(&m));
+    gc_conv2d_params stem = gc_conv2d_defaults(3, 64, 7);
+    stem.stride_h = stem.stride_w = 2, stem.pad_h = stem.pad_w = 3, stem.bias = 0;
+    gc_batchnorm2d_params bn = {64, 1e-5f};
+    gc_pool2d_params mp = gc_pool2d_defaults(3);
+    mp.stride_h = mp.stride_w = 2, mp.pad_h = mp.pad_w = 1;
+    TRY(gc_model_add_conv2d(m, "conv1", "input", &stem, NULL, NULL));
+    TRY(gc_model_add_batchnorm2d(m, "bn1", NULL, &bn, NULL, NULL, NULL, NULL));
+    TRY(gc_model_add_relu(m, "relu", NULL));
+    TRY(gc_model_add_maxpool2d(m, "maxpool", NULL, &mp));
+    snprintf(in, sizeof in, "maxpool");
+    int c = 64;
+    for (int L = 0; L < 4; L++)
+        for (int B = 0; B < blocks[L]; B++) {
+            const int width = 64 << L, out = width * expansion, stride = L > 0 && B == 0 ? 2 : 1;
+            const int n_conv = bottleneck ? 3 : 2;
+            snprintf(a, sizeof a, "%s", in);
+            for (int k = 1; k <= n_conv; k++) {
+                const int k3 = bottleneck ? k == 2 : 1, co = k == n_conv ? out : width;
+                gc_conv2d_params cp = gc_conv2d_defaults(k == 1 ? c : width, co, k3 ? 3 : 1);
+                cp.bias = 0;
+                if (k3) cp.pad_h = cp.pad_w = 1;
+                if ((bottleneck && k == 2) || (!bottleneck && k == 1)) cp.stride_h = cp.stride_w = stride;
+                snprintf(name, sizeof name, "layer%d.%d.conv%d", L + 1, B, k);
+                TRY(gc_model_add_conv2d(m, name, a, &cp, NULL, NULL));
+                bn.num_features = co;
+                snprintf(name, sizeof name, "layer%d.%d.bn%d", L + 1, B, k);
+                TRY(gc_model_add_batchnorm2d(m, name, NULL, &bn, NULL, NULL, NULL, NULL));
+                snprintf(a, sizeof a, "%s", name);
+                if (k == n_conv) break;
+                snprintf(name, sizeof name, k == 1 ? "layer%d.%d.relu" : "layer%d.%d.relu_%d", L + 1, B, k - 1);
+                TRY(gc_model_add_relu(m, name, NULL));
+                snprintf(a, sizeof a, "%s", name);
+            }
+            snprintf(b, sizeof b, "%s", in);
+            if (stride != 1 || c != out) {
+                gc_conv2d_params dp = gc_conv2d_defaults(c, out, 1);
+                dp.bias = 0, dp.stride_h = dp.stride_w = stride;
+                snprintf(name, sizeof name, "layer%d.%d.downsample.0", L + 1, B);
+                TRY(gc_model_add_conv2d(m, name, in, &dp, NULL, NULL));
+                snprintf(name, sizeof name, "layer%d.%d.downsample.1", L + 1, B);
+                TRY(gc_model_add_batchnorm2d(m, name, NULL, &bn, NULL, NULL, NULL, NULL));
+                snprintf(b, sizeof b, "%s", name);
+            }
+            snprintf(name, sizeof name, "layer%d.%d.add", L + 1, B);
+            TRY(gc_model_add_add(m, name, a, b));
+            snprintf(in, sizeof in, "layer%d.%d.relu_%d", L + 1, B, n_conv - 1);
+            TRY(gc_model_add_relu(m, in, NULL));
+            snprintf(name, sizeof name, "layer%d.%d", L + 1, B);
+            TRY(gc_model_add_alias(m, name, in));
+            snprintf(name, sizeof name, "layer%d", L + 1);
+            if (B == blocks[L] - 1) TRY(gc_model_add_alias(m, name, in));
+            c = out;
+        }
+    gc_adaptive_pool2d_params ap = {1, 1};
+    gc_linear_params fc = {c, 1000, 1};
+    TRY(gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &ap));
+    TRY(gc_model_add_flatten(m, "flatten", NULL));
+    TRY(gc_model_add_linear(m, "fc", NULL, &fc, NULL, NULL));
+    TRY(gc_model_init_random(m, 1));
+    gc_rng r;
+    gc_rng_seed(&r, 2);
+    for (int i = 0; i < gc_model_layer_count(m); i++) {
+        if (gc_model_layer_kind(m, i) != GC_LAYER_BATCHNORM2D) continue;
+        gc_tensor t;
+        snprintf(name, sizeof name, "%s.running_var", gc_model_layer_name(m, i));
+        TRY(gc_model_param(m, name, &t));
+        for (int64_t k = 0; k < t.shape[0]; k++) t.data[k] = 1.0f / 3;
+        snprintf(name, sizeof name, "%s.bias", gc_model_layer_name(m, i));
+        TRY(gc_model_param(m, name, &t));
+        for (int64_t k = 0; k < t.shape[0]; k++) t.data[k] = 0.1f * (gc_rng_uniform(&r) - 0.5f);
+    }
+    return m;
+fail:
+    fprintf(stderr, "gcbench: building resnet: %s\n", gc_last_error());
+    gc_model_free(m);
+    return NULL;
+}
+
 /* ---------------------------------------------------------------- FLOPs */
 
 /* Multiply-adds of layer i for one sample (conv at direct-convolution count,
@@ -322,6 +410,8 @@ int main(int argc, char **argv) {
         double t_open = now();
         if (!strcmp(models[mi], "vgg16")) m = build_vgg16();
         else if (!strcmp(models[mi], "alexnet")) m = build_alexnet();
+        else if (!strcmp(models[mi], "resnet18")) m = build_resnet(0);
+        else if (!strcmp(models[mi], "resnet50")) m = build_resnet(1);
         else if (gc_model_open(models[mi], &m)) {
             fprintf(stderr, "gcbench: %s\n", gc_last_error());
             return 1;

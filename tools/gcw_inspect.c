@@ -8,8 +8,10 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: gcw_inspect [--labels] FILE.gcw\n"
             "Validates a .gcw model file (docs/format.md) and prints its layer graph\n"
-            "(name, kind, input, hyper-parameters), tensor table (name, shape, elements,\n"
-            "file offset), preprocessing metadata, labels and parameter count, then \"OK\".\n"
+            "(name, kind, inputs, hyper-parameters, other names, and each layer's output shape\n"
+            "for the model's input size), tensor table (name, shape, elements, file offset),\n"
+            "preprocessing metadata, labels, parameter count and the default Grad-CAM layer,\n"
+            "then \"OK\".\n"
             "On a bad file it prints the validation error and exits with status 1.\n"
             "  --labels   print every class label (default: the first 5)\n"
             "  --help     this text\n");
@@ -47,13 +49,35 @@ int main(int argc, char **argv) {
     printf("%s: %d layers, %lld parameters (%.1f MB)\n", path, m->n_layers, (long long)gc_model_param_count(m),
            (double)gc_model_param_count(m) * 4 / 1e6);
 
-    printf("\ngraph:\n  %-4s %-20s %-19s %-20s %s\n", "#", "name", "kind", "input", "hyper-parameters");
+    /* output shapes for the model's input size (3 channels), when a session can be planned */
+    const gc_preprocess *pre = gc_model_preprocess(m);
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = pre->input_height, .width = pre->input_width,
+                             .no_fold = 1}; /* shapes only: nothing is run */
+    gc_session *s = NULL;
+    if (gc_session_create(m, &cfg, &s)) s = NULL;
+    printf("\ngraph (output shapes for a 1x3x%dx%d input%s):\n  %-4s %-24s %-19s %-16s %-28s %s\n",
+           (int)pre->input_height, (int)pre->input_width, s ? "" : ": the model does not take it", "#", "name",
+           "kind", "output", "inputs", "hyper-parameters");
     for (int i = 0; i < m->n_layers; i++) {
-        char hp[512];
+        char hp[512], in[512], sh[64] = "-", al[512] = "";
         gc_gcw_format_hparams(&m->layers[i], hp, sizeof hp);
-        printf("  %-4d %-20s %-19s %-20s %s\n", i, m->layers[i].name, gc_layer_kind_name(m->layers[i].kind),
-               gc_model_layer_input(m, i), hp);
+        size_t k = 0;
+        in[0] = 0;
+        for (int j = 0; j < gc_model_layer_input_count(m, i) && k < sizeof in; j++)
+            k += (size_t)snprintf(in + k, sizeof in - k, "%s%s", j ? "," : "", gc_model_layer_input_at(m, i, j));
+        k = 0;
+        for (int j = 0; j < gc_model_layer_alias_count(m, i) && k < sizeof al; j++)
+            k += (size_t)snprintf(al + k, sizeof al - k, "%s%s", j ? ", " : "  (also ", gc_model_layer_alias(m, i, j));
+        if (k && k < sizeof al) snprintf(al + k, sizeof al - k, ")");
+        gc_tensor t;
+        if (s && gc_session_shape(s, m->layers[i].name, &t) == GC_OK) {
+            gc_shape gs = {t.ndim, {t.shape[0], t.shape[1], t.shape[2], t.shape[3]}};
+            shape_str(sh, sizeof sh, &gs);
+        }
+        printf("  %-4d %-24s %-19s %-16s %-28s %s%s\n", i, m->layers[i].name, gc_layer_kind_name(m->layers[i].kind), sh,
+               in, hp, al);
     }
+    gc_session_free(s);
 
     printf("\ntensors:\n  %-28s %-18s %12s %12s\n", "name", "shape", "elements", "offset");
     int nt = 0;
@@ -77,6 +101,8 @@ int main(int argc, char **argv) {
     printf("  mean %g %g %g, std %g %g %g\n", (double)p->mean[0], (double)p->mean[1], (double)p->mean[2],
            (double)p->std[0], (double)p->std[1], (double)p->std[2]);
     int nl = gc_model_label_count(m);
+    const char *dl = gc_model_default_layer(m);
+    printf("\ndefault Grad-CAM layer: %s\n", dl ? dl : "none (no spatial layer)");
     printf("\nlabels: %d\n", nl);
     for (int i = 0; i < nl && (all_labels || i < 5); i++) printf("  %d: %s\n", i, gc_model_label(m, i));
     if (!all_labels && nl > 5) printf("  ... (--labels prints all)\n");
