@@ -1,5 +1,12 @@
-/* tiny_net - builds a small CNN in code, runs it forward and backward.
- * Shows the core API in one page: model -> session -> forward -> backward. */
+/* tiny_net - builds a small residual CNN in code, runs it forward and backward.
+ * Shows the core API in one page: model -> session -> forward -> backward.
+ *
+ *   input -> conv1 -> relu ------------------------+
+ *                       |                          |
+ *                       +-> block.conv1 -> block.relu -> block.conv2 -> block.add -> block.relu_1
+ *                                                          (identity) ---^            (alias "block")
+ *   -> avgpool (global) -> flatten -> fc
+ */
 #include "gradcam.h"
 #include <stdio.h>
 
@@ -9,16 +16,26 @@
 int main(void) {
     gc_model *m;
     TRY(gc_model_create(&m));
-    gc_conv2d_params conv = gc_conv2d_defaults(3, 4, 3);           /* 3 -> 4 channels, 3x3 */
+    gc_conv2d_params conv = gc_conv2d_defaults(3, 4, 3);            /* 3 -> 4 channels, 3x3 */
     conv.pad_h = conv.pad_w = 1;
-    gc_pool2d_params pool = gc_pool2d_defaults(2);                  /* 2x2, stride 2 */
-    gc_linear_params fc = {4 * 4 * 4, 3, 1};                        /* 64 -> 3 classes */
-    TRY(gc_model_add_conv2d(m, "features.0", NULL, &conv, NULL, NULL));
-    TRY(gc_model_add_relu(m, "features.1", NULL));
-    TRY(gc_model_add_maxpool2d(m, "features.2", NULL, &pool));
+    gc_conv2d_params same = gc_conv2d_defaults(4, 4, 3);            /* 4 -> 4, keeps the size */
+    same.pad_h = same.pad_w = 1;
+    gc_adaptive_pool2d_params gap = {1, 1};                          /* global average pooling */
+    gc_linear_params fc = {4, 3, 1};                                 /* 4 -> 3 classes */
+    TRY(gc_model_add_conv2d(m, "conv1", NULL, &conv, NULL, NULL));   /* NULL: the layer before */
+    TRY(gc_model_add_relu(m, "relu", NULL));
+    /* a residual block: two convolutions, then their output plus the block's input */
+    TRY(gc_model_add_conv2d(m, "block.conv1", "relu", &same, NULL, NULL));
+    TRY(gc_model_add_relu(m, "block.relu", NULL));
+    TRY(gc_model_add_conv2d(m, "block.conv2", NULL, &same, NULL, NULL));
+    TRY(gc_model_add_add(m, "block.add", "block.conv2", "relu"));
+    TRY(gc_model_add_relu(m, "block.relu_1", NULL));
+    TRY(gc_model_add_alias(m, "block", "block.relu_1"));           /* the block's output */
+    TRY(gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &gap));
     TRY(gc_model_add_flatten(m, "flatten", NULL));
-    TRY(gc_model_add_linear(m, "classifier.0", NULL, &fc, NULL, NULL));
+    TRY(gc_model_add_linear(m, "fc", NULL, &fc, NULL, NULL));
     TRY(gc_model_init_random(m, 1));
+    printf("default Grad-CAM layer: %s\n", gc_model_default_layer(m)); /* "block" */
 
     gc_session *s;
     gc_session_config cfg = {.batch = 1, .channels = 3, .height = 8, .width = 8}; /* one 3x8x8 image */
@@ -35,18 +52,24 @@ int main(void) {
         if (y.data[c] > y.data[best]) best = c;
     }
 
-    /* d y_best / d (features.1 output): the quantity Grad-CAM averages. */
+    /* d y_best / d (block output): the quantity Grad-CAM averages. */
     float onehot[3] = {0, 0, 0};
     onehot[best] = 1.0f;
-    gc_backward_opts bo = {"features.1", GC_RELU_NORMAL, 0};
+    gc_backward_opts bo = {"block", GC_RELU_NORMAL, 0};
     TRY(gc_session_backward(s, onehot, &bo));
     gc_tensor g;
-    TRY(gc_session_gradient(s, "features.1", &g));
+    TRY(gc_session_gradient(s, "block", &g));
     for (int k = 0; k < 4; k++) {
         double alpha = 0;
         for (int i = 0; i < 64; i++) alpha += g.data[k * 64 + i];
         printf("alpha[%d] = %+.6f  (mean gradient of channel %d)\n", k, alpha / 64, k);
     }
+
+    /* down to the input: the relu output feeds two layers, so its gradient is their sum */
+    bo.stop_layer = NULL;
+    TRY(gc_session_backward(s, onehot, &bo));
+    TRY(gc_session_gradient(s, "input", &g));
+    printf("d logit[%d] / d input[0] = %+.6f\n", best, g.data[0]);
     gc_session_free(s);
     gc_model_free(m);
     return 0;
