@@ -546,9 +546,15 @@ typedef struct gc_explain_result {
     gc_tensor             probabilities;/* (classes) softmax of the output */
 } gc_explain_result;
 
-/* Name of the default target layer: the last ReLU whose output is spatial
- * (4-D), e.g. VGG-16 "features.29" (relu5_3), AlexNet "features.11"; the last
- * 4-D layer if there is no such ReLU; NULL if none. */
+/* Name of the default target layer: the last spatial output that feeds the
+ * global pooling before the classifier, looked through pooling (and dropout)
+ * to the activation before it. That is the output read by the last layer
+ * whose own output is flat (flatten, linear) and whose input is spatial,
+ * followed back through pooling layers: VGG-16 "features.29" (relu5_3, before
+ * the last max pool), AlexNet "features.11", a torchvision ResNet "layer4"
+ * (the last block's output, pytorch-grad-cam's model.layer4[-1]; its last
+ * alias is returned). A network with no flat layer: its last spatial
+ * activation, else its last spatial layer. NULL if there is none. */
 const char *gc_model_default_layer(const gc_model *m);
 
 /* Explains the network's decision on one input (1 x C x H x W floats, the
