@@ -1,10 +1,12 @@
 /* test_layers.c - every layer kind through its gc_layer_ops: forward against the naive
  * references in tests/common/layer_ref.c, backward against central finite differences,
- * hand-worked ReLU rules, parameter shapes, and refused hyper-parameters and shapes. */
+ * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul, parameter shapes,
+ * and refused hyper-parameters, shapes and numbers of inputs. */
 #include "test.h"
 #include "common/layer_ref.h"
 #include "core/core.h"
 #include "layers/layer.h"
+#include "net/model.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -19,32 +21,40 @@ static float urand(float lo, float hi) { return lo + (hi - lo) * gc_rng_uniform(
 
 /* ------------------------------------------------------------------ a layer under test */
 
+#define LT_MAX_IN 4 /* inputs of a layer under test */
+
 typedef struct lt {
     gc_layer l;
     const gc_layer_ops *ops;
-    gc_shape in, out;
+    gc_shape in, out;                /* in = ins[0] */
     int64_t nin, nout, np[GC_MAX_PARAMS];
+    int n_in;                        /* inputs the layer reads */
+    gc_shape ins[LT_MAX_IN];
+    int64_t nins[LT_MAX_IN];         /* nin = nins[0] */
     int ngrad;                       /* params that get gradients (batch-norm: 2) */
     const char *suffix[GC_MAX_PARAMS];
-    float *x, *y, *dy, *dx, *ws;     /* (in), (out), (out), (in), workspace */
+    float *x, *y, *dy, *dx, *ws;     /* (in), (out), (out), (in), workspace; x = xs[0], dx = dxs[0] */
+    float *xs[LT_MAX_IN], *dxs[LT_MAX_IN]; /* (ins[k]) each */
     void *state;
     float *dp[GC_MAX_PARAMS];        /* parameter gradients */
 } lt;
 
 static void lt_free(lt *t) {
-    free(t->x); free(t->y); free(t->dy); free(t->dx); free(t->ws); free(t->state);
+    free(t->y); free(t->dy); free(t->ws); free(t->state);
+    for (int k = 0; k < t->n_in; k++) { free(t->xs[k]); free(t->dxs[k]); }
     for (int i = 0; i < GC_MAX_PARAMS; i++) { free(t->l.param[i]); free(t->dp[i]); }
     memset(t, 0, sizeof *t);
 }
 
-/* Checks params, makes random params and input x in [-1, 1], infers, sizes buffers. */
-static gc_status lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
+/* Checks params, makes random params and inputs in [-1, 1], infers, sizes buffers; the
+ * layer reads n inputs of shapes ins[]. */
+static gc_status lt_make_n(lt *t, gc_layer_kind kind, gc_layer_params p, int n, const gc_shape *ins) {
     memset(t, 0, sizeof *t);
     snprintf(t->l.name, GC_NAME_MAX, "test");
     t->l.kind = kind;
-    static int net_input = -1;
-    t->l.inputs = &net_input;
-    t->l.n_inputs = 1;
+    static int net_input[LT_MAX_IN] = {-1, -1, -1, -1};
+    t->l.inputs = net_input;
+    t->l.n_inputs = n;
     t->l.p = p;
     t->ops = gc_layer_ops_of(kind);
     gc_status st = t->ops->check_params(&t->l);
@@ -59,19 +69,30 @@ static gc_status lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape 
     }
     if (kind == GC_LAYER_BATCHNORM2D)
         for (int64_t k = 0; k < t->np[3]; k++) t->l.param[3][k] = urand(0.5f, 1.5f);
-    t->in = in;
-    st = t->ops->infer(&t->l, &in, &t->out);
+    t->in = ins[0];
+    st = t->ops->infer(&t->l, ins, &t->out);
     if (st) return st;
-    t->nin = gc_shape_numel(&t->in);
+    t->n_in = n;
+    for (int k = 0; k < n; k++) {
+        t->ins[k] = ins[k];
+        t->nins[k] = gc_shape_numel(&ins[k]);
+        t->xs[k] = malloc((size_t)t->nins[k] * sizeof(float));
+        t->dxs[k] = malloc((size_t)t->nins[k] * sizeof(float));
+        for (int64_t e = 0; e < t->nins[k]; e++) t->xs[k][e] = urand(-1, 1);
+    }
+    t->nin = t->nins[0];
+    t->x = t->xs[0];
+    t->dx = t->dxs[0];
     t->nout = gc_shape_numel(&t->out);
-    t->x = malloc((size_t)t->nin * sizeof(float));
-    t->dx = malloc((size_t)t->nin * sizeof(float));
     t->y = malloc((size_t)t->nout * sizeof(float));
     t->dy = malloc((size_t)t->nout * sizeof(float));
-    t->ws = malloc(t->ops->workspace(&t->l, &t->in, &t->out) * sizeof(float) + 1);
-    t->state = malloc(t->ops->state_bytes(&t->l, &t->in, &t->out) + 1);
-    for (int64_t k = 0; k < t->nin; k++) t->x[k] = urand(-1, 1);
+    t->ws = malloc(t->ops->workspace(&t->l, t->ins, &t->out) * sizeof(float) + 1);
+    t->state = malloc(t->ops->state_bytes(&t->l, t->ins, &t->out) + 1);
     return GC_OK;
+}
+
+static gc_status lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
+    return lt_make_n(t, kind, p, 1, &in);
 }
 
 static gc_layer_ctx lt_ctx(lt *t, gc_relu_mode mode) {
@@ -81,10 +102,10 @@ static gc_layer_ctx lt_ctx(lt *t, gc_relu_mode mode) {
     c.in = t->in;
     c.out = t->out;
     c.x = t->x;
-    c.n_in = 1;
-    c.ins = &t->in;
-    c.xs = (const float *const *)&t->x;
-    c.dxs = &t->dx;
+    c.n_in = t->n_in;
+    c.ins = t->ins;
+    c.xs = (const float *const *)t->xs;
+    c.dxs = t->dxs;
     c.param = (const float *const *)t->l.param;
     c.y = t->y;
     c.state = t->state;
@@ -105,7 +126,8 @@ static void lt_forward(lt *t) {
 
 /* Backward into buffers pre-filled with NaN, so accumulating instead of overwriting shows. */
 static void lt_backward(lt *t) {
-    for (int64_t k = 0; k < t->nin; k++) t->dx[k] = NAN;
+    for (int i = 0; i < t->n_in; i++)
+        for (int64_t k = 0; k < t->nins[i]; k++) t->dxs[i][k] = NAN;
     for (int i = 0; i < t->ngrad; i++)
         for (int64_t k = 0; k < t->np[i]; k++) t->dp[i][k] = NAN;
     gc_layer_ctx c = lt_ctx(t, GC_RELU_NORMAL);
@@ -153,21 +175,26 @@ static int all_finite(const float *v, int64_t n) {
     return 1;
 }
 
-/* Every gradient entry is written (buffers start as NaN); then central differences for x and
- * every parameter that has a gradient, tolerance 1e-2 relative. */
+/* Every gradient entry is written (buffers start as NaN); then central differences for every
+ * input and every parameter that has a gradient, tolerance 1e-2 relative. */
 #define CHECK_GRADS(t, eps)                                                                  \
     do {                                                                                     \
         for (int64_t k_ = 0; k_ < (t)->nout; k_++) (t)->dy[k_] = urand(-1, 1);               \
         lt_forward(t);                                                                       \
         lt_backward(t);                                                                      \
-        if (!all_finite((t)->dx, (t)->nin)) FAILF("%s: dx not fully written", (t)->ops->name); \
+        for (int j_ = 0; j_ < (t)->n_in; j_++)                                               \
+            if (!all_finite((t)->dxs[j_], (t)->nins[j_]))                                    \
+                FAILF("%s: dx of input %d not fully written", (t)->ops->name, j_);           \
         for (int i_ = 0; i_ < (t)->ngrad; i_++)                                              \
             if (!all_finite((t)->dp[i_], (t)->np[i_]))                                       \
                 FAILF("%s: d%s not fully written", (t)->ops->name, (t)->suffix[i_]);         \
-        float *gx_ = malloc((size_t)(t)->nin * sizeof(float));                              \
-        memcpy(gx_, (t)->dx, (size_t)(t)->nin * sizeof(float));                              \
-        double ex_ = fd_err((t), (t)->x, (t)->nin, gx_, (eps));                             \
-        if (!(ex_ < 1e-2)) FAILF("%s: dx relative error %g", (t)->ops->name, ex_);           \
+        for (int j_ = 0; j_ < (t)->n_in; j_++) {                                             \
+            float *gx_ = malloc((size_t)(t)->nins[j_] * sizeof(float));                     \
+            memcpy(gx_, (t)->dxs[j_], (size_t)(t)->nins[j_] * sizeof(float));                \
+            double ex_ = fd_err((t), (t)->xs[j_], (t)->nins[j_], gx_, (eps));               \
+            if (!(ex_ < 1e-2)) FAILF("%s: dx of input %d relative error %g", (t)->ops->name, j_, ex_); \
+            free(gx_);                                                                       \
+        }                                                                                    \
         for (int i_ = 0; i_ < (t)->ngrad; i_++) {                                            \
             float *gp_ = malloc((size_t)(t)->np[i_] * sizeof(float));                       \
             memcpy(gp_, (t)->dp[i_], (size_t)(t)->np[i_] * sizeof(float));                   \
@@ -175,7 +202,6 @@ static int all_finite(const float *v, int64_t n) {
             if (!(ep_ < 1e-2)) FAILF("%s: d%s relative error %g", (t)->ops->name, (t)->suffix[i_], ep_); \
             free(gp_);                                                                       \
         }                                                                                    \
-        free(gx_);                                                                           \
     } while (0)
 
 static int same_shape(const gc_shape *a, const gc_shape *b) {
@@ -642,6 +668,324 @@ TEST(relu_gradient) {
     lt_free(&t);
 }
 
+/* ------------------------------------------------------------------ add, mul (broadcasting) */
+
+static int same_dims(const gc_shape *s, int nd, const int64_t *d) {
+    if (s->ndim != nd) return 0;
+    for (int i = 0; i < nd; i++)
+        if (s->d[i] != d[i]) return 0;
+    return 1;
+}
+
+/* Backward with only input k's gradient asked for (the other dxs entry NULL) writes the same
+ * bits as the full backward and touches nothing else. */
+static void check_partial_grads(lt *t) {
+    for (int64_t e = 0; e < t->nout; e++) t->dy[e] = urand(-1, 1);
+    lt_forward(t);
+    lt_backward(t);
+    float *full[LT_MAX_IN];
+    for (int k = 0; k < t->n_in; k++) {
+        full[k] = malloc((size_t)t->nins[k] * sizeof(float));
+        memcpy(full[k], t->dxs[k], (size_t)t->nins[k] * sizeof(float));
+    }
+    for (int k = 0; k < t->n_in; k++) {
+        float *only[LT_MAX_IN] = {NULL};
+        only[k] = t->dxs[k];
+        for (int j = 0; j < t->n_in; j++)
+            for (int64_t e = 0; e < t->nins[j]; e++) t->dxs[j][e] = NAN;
+        gc_layer_ctx c = lt_ctx(t, GC_RELU_NORMAL);
+        c.dxs = only;
+        c.dx = only[0];
+        t->ops->backward(&c);
+        if (memcmp(full[k], t->dxs[k], (size_t)t->nins[k] * sizeof(float)) != 0)
+            FAILF("%s: gradient of input %d alone differs from the full backward", t->ops->name, k);
+        for (int j = 0; j < t->n_in; j++)
+            if (j != k && !isnan(t->dxs[j][0])) FAILF("%s: gradient of input %d written, not asked for", t->ops->name, j);
+    }
+    for (int k = 0; k < t->n_in; k++) free(full[k]);
+}
+
+static void binary_case(gc_layer_kind kind, gc_shape a, gc_shape b) {
+    const char *what = gc_layer_kind_name(kind);
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    gc_shape ins[2] = {a, b};
+    char sa[64], sb[64];
+    gc_shape_format(sa, sizeof sa, &a);
+    gc_shape_format(sb, sizeof sb, &b);
+    gc_status st = lt_make_n(&t, kind, p, 2, ins);
+    if (st) { FAILF("%s %s, %s: %s", what, sa, sb, gc_last_error()); lt_free(&t); return; }
+    int64_t want[8];
+    int nd = ref_broadcast_shape(a.ndim, a.d, b.ndim, b.d, want);
+    if (!same_dims(&t.out, nd, want)) {
+        FAILF("%s %s, %s: wrong output shape", what, sa, sb);
+        lt_free(&t);
+        return;
+    }
+    /* one rounding of an exact sum or product of two floats: the same bits as the double reference */
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_binary(kind == GC_LAYER_MUL, a.ndim, a.d, t.xs[0], b.ndim, b.d, t.xs[1], ref);
+    lt_forward(&t);
+    if (memcmp(t.y, ref, (size_t)t.nout * sizeof(float)) != 0) FAILF("%s %s, %s: forward differs", what, sa, sb);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    check_partial_grads(&t);
+    lt_free(&t);
+}
+
+TEST(add_mul_broadcast_forward_and_gradients) {
+    const gc_layer_kind kinds[2] = {GC_LAYER_ADD, GC_LAYER_MUL};
+    const gc_shape v6 = {1, {6, 1, 1, 1}}, v5 = {1, {5, 1, 1, 1}};
+    const gc_shape pairs[][2] = {
+        {SH4(2, 3, 5, 7), SH4(2, 3, 5, 7)},     /* same shape */
+        {SH4(2, 3, 5, 7), SH4(2, 3, 1, 1)},     /* squeeze-excitation gate */
+        {SH4(2, 3, 1, 1), SH4(2, 3, 5, 7)},     /* the gate first */
+        {SH4(2, 3, 5, 7), SH3(3, 1, 1)},        /* fewer dimensions: per-channel */
+        {SH4(1, 3, 1, 7), SH4(2, 1, 5, 1)},     /* both broadcast */
+        {SH4(2, 1, 5, 1), SH4(1, 3, 1, 7)},
+        {SH4(2, 3, 5, 7), SH4(1, 1, 1, 1)},     /* a scalar tensor */
+        {SH2(4, 6), SH2(1, 6)},                 /* 2-D */
+        {SH2(4, 1), SH2(1, 6)},
+        {SH2(4, 6), v6},                        /* 2-D with 1-D */
+        {v5, SH2(3, 1)},                        /* 1-D with 2-D: (3, 5) */
+        {v6, SH2(1, 6)},                        /* nothing broadcast, ranks differ */
+        {SH4(2, 16, 48, 48), SH4(2, 16, 48, 48)}, /* large enough for the threaded paths */
+        {SH4(2, 16, 48, 48), SH4(2, 16, 1, 1)},
+        {SH4(2, 1, 48, 1), SH4(1, 16, 1, 48)},
+    };
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) binary_case(kinds[k], pairs[i][0], pairs[i][1]);
+}
+
+/* A hand-worked broadcast: a (2, 1) = [[1], [2]], b (3) = [10, 20, 30]. */
+TEST(add_mul_by_hand) {
+    for (int k = 0; k < 2; k++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        gc_shape ins[2] = {SH2(2, 1), {1, {3, 1, 1, 1}}};
+        CHECK_OK(lt_make_n(&t, k ? GC_LAYER_MUL : GC_LAYER_ADD, p, 2, ins));
+        gc_shape want = SH2(2, 3);
+        CHECK(same_shape(&t.out, &want));
+        t.xs[0][0] = 1; t.xs[0][1] = 2;
+        t.xs[1][0] = 10; t.xs[1][1] = 20; t.xs[1][2] = 30;
+        lt_forward(&t);
+        const float sum[6] = {11, 21, 31, 12, 22, 32}, prod[6] = {10, 20, 30, 20, 40, 60};
+        CHECK(memcmp(t.y, k ? prod : sum, sizeof sum) == 0);
+        /* dy = [[1, 2, 3], [4, 5, 6]]: add: da = row sums (6, 15), db = column sums (5, 7, 9);
+         * mul: da = sum_j dy b_j = (140, 320), db = sum_i dy a_i = (9, 12, 15) */
+        for (int e = 0; e < 6; e++) t.dy[e] = (float)(e + 1);
+        lt_backward(&t);
+        const float da[2][2] = {{6, 15}, {140, 320}}, db[2][3] = {{5, 7, 9}, {9, 12, 15}};
+        CHECK(memcmp(t.dxs[0], da[k], sizeof da[k]) == 0);
+        CHECK(memcmp(t.dxs[1], db[k], sizeof db[k]) == 0);
+        lt_free(&t);
+    }
+}
+
+/* ------------------------------------------------------------------ concat */
+
+static void concat_case(int n, const gc_shape *ins) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.concat.axis = 1;
+    gc_status st = lt_make_n(&t, GC_LAYER_CONCAT, p, n, ins);
+    if (st) { FAILF("concat of %d: %s", n, gc_last_error()); lt_free(&t); return; }
+    gc_shape want = ins[0];
+    int64_t c[LT_MAX_IN], S = t.nins[0] / (ins[0].d[0] * ins[0].d[1]);
+    want.d[1] = 0;
+    for (int k = 0; k < n; k++) want.d[1] += c[k] = ins[k].d[1];
+    CHECK(same_shape(&t.out, &want));
+    if (same_shape(&t.out, &want)) {
+        float *ref = malloc((size_t)t.nout * sizeof(float));
+        ref_concat(n, ins[0].d[0], c, S, (const float *const *)t.xs, ref);
+        CHECK(fwd_err(&t, ref) == 0.0);
+        free(ref);
+        CHECK_GRADS(&t, 1e-2f);
+        check_partial_grads(&t);
+    }
+    lt_free(&t);
+}
+
+TEST(concat_forward_and_gradients) {
+    const gc_shape three[3] = {SH4(2, 3, 5, 4), SH4(2, 1, 5, 4), SH4(2, 4, 5, 4)};
+    const gc_shape flat[2] = {SH2(3, 2), SH2(3, 5)};
+    const gc_shape one[1] = {SH4(2, 3, 4, 4)};
+    const gc_shape rank3[2] = {SH3(2, 3, 7), SH3(2, 2, 7)};
+    const gc_shape four[4] = {SH4(1, 2, 3, 3), SH4(1, 1, 3, 3), SH4(1, 2, 3, 3), SH4(1, 5, 3, 3)};
+    const gc_shape big[2] = {SH4(2, 16, 48, 48), SH4(2, 8, 48, 48)}; /* threaded path */
+    concat_case(3, three);
+    concat_case(2, flat);
+    concat_case(1, one);
+    concat_case(2, rank3);
+    concat_case(4, four);
+    concat_case(2, big);
+}
+
+/* ------------------------------------------------------------------ activation */
+
+/* Kinks of the op: where its derivative jumps. */
+static int act_kinks(const gc_activation_params *a, float *k) {
+    switch (a->op) {
+    case GC_ACT_HARDSIGMOID:
+    case GC_ACT_HARDSWISH:
+        if (a->alpha == 0) return 0;
+        k[0] = -a->beta / a->alpha;
+        k[1] = (1.0f - a->beta) / a->alpha;
+        return 2;
+    case GC_ACT_CLAMP: k[0] = a->alpha; k[1] = a->beta; return 2;
+    case GC_ACT_LEAKY_RELU: k[0] = 0; return 1;
+    default: return 0;
+    }
+}
+
+static const char *act_name(gc_activation_op op) {
+    static const char *names[GC_ACT_COUNT] = {"sigmoid", "silu", "hardsigmoid", "hardswish", "clamp", "leaky_relu"};
+    return (unsigned)op < GC_ACT_COUNT ? names[op] : "?";
+}
+
+/* Inputs in [-8, 8] at least 0.05 from every kink (finite differences use eps 1e-2):
+ * forward and every entry of backward against the double reference, central differences,
+ * and the same bits in every ReLU mode (the rules act at ReLU layers only). */
+static void act_case(gc_activation_params a, gc_shape in) {
+    lt t;
+    gc_layer_params p = {.act = a};
+    gc_status st = lt_make(&t, GC_LAYER_ACTIVATION, p, in);
+    if (st) { FAILF("activation %s: %s", act_name(a.op), gc_last_error()); lt_free(&t); return; }
+    CHECK(same_shape(&t.out, &in));
+    float kink[2];
+    int nk = act_kinks(&a, kink);
+    for (int64_t e = 0; e < t.nin; e++) {
+        float v;
+        int near;
+        do {
+            v = urand(-8, 8);
+            near = 0;
+            for (int q = 0; q < nk; q++) near |= fabsf(v - kink[q]) < 0.05f;
+        } while (near);
+        t.x[e] = v;
+    }
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    for (int64_t e = 0; e < t.nin; e++) ref[e] = (float)ref_activation(&a, t.x[e]);
+    double fe = fwd_err(&t, ref);
+    if (!(fe < 1e-6)) FAILF("activation %s (%g, %g): forward error %g", act_name(a.op), a.alpha, a.beta, fe);
+    for (int64_t e = 0; e < t.nout; e++) t.dy[e] = urand(-1, 1);
+    lt_backward(&t);
+    for (int64_t e = 0; e < t.nin; e++) ref[e] = (float)(t.dy[e] * ref_activation_grad(&a, t.x[e]));
+    double be = test_rel_err(t.dx, ref, t.nin, 1e-3);
+    if (!(be < 1e-5)) FAILF("activation %s (%g, %g): backward error %g", act_name(a.op), a.alpha, a.beta, be);
+    float *normal = malloc((size_t)t.nin * sizeof(float));
+    memcpy(normal, t.dx, (size_t)t.nin * sizeof(float));
+    for (int mode = GC_RELU_GUIDED; mode <= GC_RELU_DECONVNET; mode++) {
+        for (int64_t e = 0; e < t.nin; e++) t.dx[e] = NAN;
+        gc_layer_ctx c = lt_ctx(&t, (gc_relu_mode)mode);
+        t.ops->backward(&c);
+        if (memcmp(normal, t.dx, (size_t)t.nin * sizeof(float)) != 0)
+            FAILF("activation %s: relu mode %d changes its gradient", act_name(a.op), mode);
+    }
+    free(normal);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+static gc_activation_params act_p(gc_activation_op op, float alpha, float beta) {
+    gc_activation_params a = {op, alpha, beta};
+    return a;
+}
+
+TEST(activation_forward_and_gradients) {
+    const gc_activation_params ps[] = {
+        gc_activation_defaults(GC_ACT_SIGMOID), gc_activation_defaults(GC_ACT_SILU),
+        gc_activation_defaults(GC_ACT_HARDSIGMOID), act_p(GC_ACT_HARDSIGMOID, 0.3f, 0.4f),
+        act_p(GC_ACT_HARDSIGMOID, -0.25f, 0.5f), gc_activation_defaults(GC_ACT_HARDSWISH),
+        act_p(GC_ACT_HARDSWISH, 0.25f, 0.5f), gc_activation_defaults(GC_ACT_CLAMP),
+        act_p(GC_ACT_CLAMP, -0.5f, 0.7f), act_p(GC_ACT_CLAMP, 1.0f, 1.0f),
+        gc_activation_defaults(GC_ACT_LEAKY_RELU), act_p(GC_ACT_LEAKY_RELU, 0.2f, 0.0f),
+        act_p(GC_ACT_LEAKY_RELU, -0.3f, 0.0f)};
+    const gc_shape shapes[] = {SH4(2, 3, 5, 7), SH2(3, 11), {1, {13, 1, 1, 1}}};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++) act_case(ps[i], shapes[j]);
+    /* large enough for the threaded path */
+    act_case(gc_activation_defaults(GC_ACT_SILU), SH4(2, 16, 48, 48));
+    act_case(gc_activation_defaults(GC_ACT_HARDSWISH), SH4(2, 16, 48, 48));
+}
+
+TEST(activation_defaults_are_pytorchs) {
+    gc_activation_params a = gc_activation_defaults(GC_ACT_HARDSIGMOID);
+    CHECK(a.op == GC_ACT_HARDSIGMOID && a.alpha == 1.0f / 6.0f && a.beta == 0.5f);
+    a = gc_activation_defaults(GC_ACT_HARDSWISH);
+    CHECK(a.op == GC_ACT_HARDSWISH && a.alpha == 1.0f / 6.0f && a.beta == 0.5f);
+    a = gc_activation_defaults(GC_ACT_CLAMP);
+    CHECK(a.alpha == 0.0f && a.beta == 6.0f);
+    a = gc_activation_defaults(GC_ACT_LEAKY_RELU);
+    CHECK(a.alpha == 0.01f);
+    a = gc_activation_defaults(GC_ACT_SILU);
+    CHECK(a.op == GC_ACT_SILU && a.alpha == 0.0f && a.beta == 0.0f);
+}
+
+/* Values and derivatives at and around the kinks, worked by hand with PyTorch's rules
+ * (hardtanh: 1 strictly inside; hardsigmoid: alpha strictly inside; hardswish: 0 below -3,
+ * x/3 + 1/2 on [-3, 3], 1 above; leaky ReLU: alpha at 0), in every ReLU mode, dy = -2. */
+TEST(activation_kinks_by_hand) {
+    struct { gc_activation_params a; float x[5], y[5], d[5]; } cases[] = {
+        {gc_activation_defaults(GC_ACT_CLAMP), {-1, 0, 3, 6, 7}, {0, 0, 3, 6, 6}, {0, 0, 1, 0, 0}},
+        {act_p(GC_ACT_CLAMP, -0.5f, 0.5f), {-0.75f, -0.5f, 0.25f, 0.5f, 2}, {-0.5f, -0.5f, 0.25f, 0.5f, 0.5f},
+         {0, 0, 1, 0, 0}},
+        {gc_activation_defaults(GC_ACT_LEAKY_RELU), {-2, 0, 2, -100, 0.5f}, {-0.02f, 0, 2, -1, 0.5f},
+         {0.01f, 0.01f, 1, 0.01f, 1}},
+        {gc_activation_defaults(GC_ACT_HARDSIGMOID), {-4, -3, 0, 3, 4}, {0, 0, 0.5f, 1, 1},
+         {0, 0, 1.0f / 6.0f, 0, 0}},
+        {gc_activation_defaults(GC_ACT_HARDSWISH), {-4, -3, 0, 3, 4}, {0, 0, 0, 3, 4}, {0, -0.5f, 0.5f, 1.5f, 1}},
+        {gc_activation_defaults(GC_ACT_SIGMOID), {0, 0, 0, 0, 0}, {0.5f, 0.5f, 0.5f, 0.5f, 0.5f},
+         {0.25f, 0.25f, 0.25f, 0.25f, 0.25f}},
+        {gc_activation_defaults(GC_ACT_SILU), {0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}, {0.5f, 0.5f, 0.5f, 0.5f, 0.5f}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        lt t;
+        gc_layer_params p = {.act = cases[i].a};
+        CHECK_OK(lt_make(&t, GC_LAYER_ACTIVATION, p, SH2(1, 5)));
+        memcpy(t.x, cases[i].x, sizeof cases[i].x);
+        lt_forward(&t);
+        for (int e = 0; e < 5; e++) {
+            if (!(fabs(t.y[e] - cases[i].y[e]) <= 1e-6 * (1 + fabs(cases[i].y[e]))))
+                FAILF("%s(%g) = %g, want %g", act_name(cases[i].a.op), cases[i].x[e], t.y[e], cases[i].y[e]);
+            t.dy[e] = -2.0f;
+        }
+        for (int mode = 0; mode < 3; mode++) {
+            for (int e = 0; e < 5; e++) t.dx[e] = NAN;
+            gc_layer_ctx c = lt_ctx(&t, (gc_relu_mode)mode);
+            t.ops->backward(&c);
+            for (int e = 0; e < 5; e++)
+                if (!(fabs(t.dx[e] - -2.0f * cases[i].d[e]) <= 1e-6))
+                    FAILF("%s'(%g) in mode %d: dx %g, want %g", act_name(cases[i].a.op), cases[i].x[e], mode,
+                          t.dx[e], -2.0 * cases[i].d[e]);
+        }
+        lt_free(&t);
+    }
+}
+
+/* Saturated sigmoid and SiLU stay finite (no inf - inf or 0 * inf). */
+TEST(activation_extremes_are_finite) {
+    const gc_activation_op ops[2] = {GC_ACT_SIGMOID, GC_ACT_SILU};
+    for (int i = 0; i < 2; i++) {
+        lt t;
+        gc_layer_params p = {.act = gc_activation_defaults(ops[i])};
+        CHECK_OK(lt_make(&t, GC_LAYER_ACTIVATION, p, SH2(1, 4)));
+        const float x[4] = {-1000, -90, 90, 1000};
+        memcpy(t.x, x, sizeof x);
+        for (int e = 0; e < 4; e++) t.dy[e] = 1;
+        lt_forward(&t);
+        lt_backward(&t);
+        CHECK(all_finite(t.y, 4) && all_finite(t.dx, 4));
+        CHECK(t.y[0] == 0.0f && (ops[i] == GC_ACT_SIGMOID ? t.y[3] == 1.0f : t.y[3] == 1000.0f));
+        CHECK(t.dx[0] == 0.0f && t.dx[3] == (ops[i] == GC_ACT_SILU ? 1.0f : 0.0f)); /* s'(x) -> 0, silu' -> 1 */
+        lt_free(&t);
+    }
+}
+
 /* ------------------------------------------------------------------ parameter shapes */
 
 TEST(param_shapes_and_names) {
@@ -825,6 +1169,159 @@ TEST(bad_input_shapes) {
     CHECK_OK(try_infer(GC_LAYER_BATCHNORM2D, p, SH4(2, 4, 1, 1)));
 }
 
+/* ------------------------------------------------------------------ graph kinds: refusals */
+
+/* check_params must accept p; then infer on n inputs. */
+static gc_status try_infer_n(gc_layer_kind kind, gc_layer_params p, int n, const gc_shape *in) {
+    static int net_input[LT_MAX_IN] = {-1, -1, -1, -1};
+    gc_layer l;
+    gc_shape out;
+    memset(&l, 0, sizeof l);
+    l.kind = kind;
+    l.p = p;
+    l.n_inputs = n;
+    l.inputs = net_input;
+    if (gc_layer_ops_of(kind)->check_params(&l)) return GC_ERR_UNSUPPORTED; /* makes the CHECK fail */
+    return gc_layer_ops_of(kind)->infer(&l, in, &out);
+}
+
+TEST(graph_kinds_bad_hyper_parameters) {
+    const gc_status A = GC_ERR_INVALID_ARGUMENT;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.act = act_p(GC_ACT_COUNT, 0, 0);
+    CHECK_FAILS(try_check(GC_LAYER_ACTIVATION, p), A);
+    CHECK(strstr(gc_last_error(), "op") != NULL);
+    p.act = act_p((gc_activation_op)-1, 0, 0);
+    CHECK_FAILS(try_check(GC_LAYER_ACTIVATION, p), A);
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    for (int op = 0; op < GC_ACT_COUNT; op++) {
+        for (int i = 0; i < 3; i++) {
+            p.act = gc_activation_defaults((gc_activation_op)op);
+            p.act.alpha = bad[i];
+            CHECK_FAILS(try_check(GC_LAYER_ACTIVATION, p), A);
+            p.act = gc_activation_defaults((gc_activation_op)op);
+            p.act.beta = bad[i];
+            CHECK_FAILS(try_check(GC_LAYER_ACTIVATION, p), A);
+        }
+        p.act = gc_activation_defaults((gc_activation_op)op);
+        CHECK_OK(try_check(GC_LAYER_ACTIVATION, p));
+    }
+    p.act = act_p(GC_ACT_CLAMP, 2.0f, 1.0f); /* min above max */
+    CHECK_FAILS(try_check(GC_LAYER_ACTIVATION, p), A);
+    CHECK(strstr(gc_last_error(), "clamp") != NULL);
+    p.act = act_p(GC_ACT_CLAMP, 1.0f, 1.0f);
+    CHECK_OK(try_check(GC_LAYER_ACTIVATION, p));
+    p.act = act_p(GC_ACT_HARDSIGMOID, 2.0f, 1.0f); /* no order between slope and offset */
+    CHECK_OK(try_check(GC_LAYER_ACTIVATION, p));
+    const int64_t axes[4] = {0, 2, 3, -1};
+    for (int i = 0; i < 4; i++) {
+        memset(&p, 0, sizeof p);
+        p.concat.axis = axes[i];
+        CHECK_FAILS(try_check(GC_LAYER_CONCAT, p), A);
+        CHECK(strstr(gc_last_error(), "axis") != NULL);
+    }
+    p.concat.axis = 1;
+    CHECK_OK(try_check(GC_LAYER_CONCAT, p));
+}
+
+TEST(graph_kinds_bad_shapes) {
+    const gc_status S = GC_ERR_SHAPE;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    const gc_shape v5 = {1, {5, 1, 1, 1}}, v4 = {1, {4, 1, 1, 1}};
+    const gc_shape bad[][2] = {
+        {SH4(2, 3, 4, 5), SH4(2, 3, 4, 6)}, /* last dimension */
+        {SH4(4, 3, 1, 1), SH4(2, 3, 1, 1)}, /* batch */
+        {SH4(2, 3, 4, 5), SH3(2, 4, 5)},    /* channels against fewer dimensions */
+        {SH2(2, 3), SH2(3, 2)},
+        {v5, v4},
+        {SH4(2, 3, 4, 5), SH4(2, 3, 0, 5)}, /* an empty dimension */
+    };
+    for (int kind = GC_LAYER_ADD; kind <= GC_LAYER_MUL; kind++)
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            CHECK_FAILS(try_infer_n((gc_layer_kind)kind, p, 2, bad[i]), S);
+            CHECK(strstr(gc_last_error(), "broadcast") != NULL);
+        }
+    const gc_shape ok[2] = {SH4(2, 3, 4, 5), SH2(4, 1)};
+    CHECK_OK(try_infer_n(GC_LAYER_ADD, p, 2, ok));
+    p.concat.axis = 1;
+    const gc_shape cat_bad[][2] = {
+        {SH4(2, 3, 4, 4), SH4(2, 3, 4, 5)}, /* spatial size */
+        {SH4(2, 3, 4, 4), SH4(2, 3, 5, 4)},
+        {SH4(2, 3, 4, 4), SH4(3, 3, 4, 4)}, /* batch */
+        {SH4(2, 3, 4, 4), SH3(2, 3, 16)},   /* rank */
+        {v5, v5},                           /* no channel dimension */
+        {SH4(2, 3, 4, 4), SH4(2, 0, 4, 4)}, /* empty */
+    };
+    for (size_t i = 0; i < sizeof cat_bad / sizeof cat_bad[0]; i++) {
+        CHECK_FAILS(try_infer_n(GC_LAYER_CONCAT, p, 2, cat_bad[i]), S);
+        CHECK(strstr(gc_last_error(), "concat") != NULL);
+    }
+    const gc_shape three[3] = {SH4(1, 2, 3, 3), SH4(1, 1, 3, 3), SH4(1, 2, 3, 2)};
+    CHECK_FAILS(try_infer_n(GC_LAYER_CONCAT, p, 3, three), S);
+    CHECK(strstr(gc_last_error(), "input 2") != NULL);
+    CHECK_OK(try_infer_n(GC_LAYER_CONCAT, p, 2, three));
+}
+
+/* The number of inputs is checked when a layer is added, through the generic entry point
+ * (lib/net/model.h) and the public builders; a refused layer leaves the model unchanged. */
+TEST(arity_refused_when_adding) {
+    const gc_status A = GC_ERR_INVALID_ARGUMENT;
+    gc_model *m = NULL;
+    CHECK_OK(gc_model_create(&m));
+    if (!m) return;
+    CHECK_OK(gc_model_add_relu(m, "r", NULL));
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    const char *in3[3] = {"r", "r", "input"};
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_ADD, "a3", in3, 3, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "add takes 2 inputs, 3 given") != NULL);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_ADD, "a1", in3, 1, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "a1") != NULL);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_MUL, "m3", in3, 3, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "mul takes 2 inputs") != NULL);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_MUL, "m0", in3, 0, &p, NULL, 0, 0), A);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_RELU, "r2", in3, 2, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "relu takes 1 input, 2 given") != NULL);
+    p.act = gc_activation_defaults(GC_ACT_SILU);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_ACTIVATION, "act2", in3, 2, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "activation takes 1 input") != NULL);
+    memset(&p, 0, sizeof p);
+    p.concat.axis = 1;
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_CONCAT, "c0", in3, 0, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "concat takes 1..1024 inputs, 0 given") != NULL);
+    CHECK_FAILS(gc_model_add_concat(m, "c0", 0, in3), A);
+    CHECK_FAILS(gc_model_add_concat(m, "cm", -1, in3), A);
+    CHECK_FAILS(gc_model_add_concat(m, "cn", 2, NULL), A);
+    const char **many = malloc(1025 * sizeof *many);
+    for (int k = 0; k < 1025; k++) many[k] = "r";
+    CHECK_FAILS(gc_model_add_concat(m, "c1025", 1025, many), A);
+    CHECK(strstr(gc_last_error(), "1025 given") != NULL);
+    /* a refused layer is not added; unknown inputs and bad hyper-parameters also refused */
+    CHECK(gc_model_layer_count(m) == 1);
+    CHECK_FAILS(gc_model_add_add(m, "bad", "r", "nowhere"), GC_ERR_NOT_FOUND);
+    CHECK(strstr(gc_last_error(), "nowhere") != NULL);
+    gc_activation_params bad = act_p(GC_ACT_CLAMP, 3, 2);
+    CHECK_FAILS(gc_model_add_activation(m, "clamp", NULL, &bad), A);
+    CHECK(strstr(gc_last_error(), "clamp") != NULL);
+    CHECK_FAILS(gc_model_add_activation(m, "noparams", NULL, NULL), A);
+    CHECK(gc_model_layer_count(m) == 1);
+    /* accepted: 1024 inputs, one input, NULL for the layer just before */
+    CHECK_OK(gc_model_add_concat(m, "c1024", 1024, many));
+    CHECK_OK(gc_model_add_concat(m, "c1", 1, in3));
+    CHECK_OK(gc_model_add_add(m, "a", "r", "input"));
+    CHECK_OK(gc_model_add_mul(m, "sq", NULL, NULL));
+    CHECK(gc_model_layer_count(m) == 5);
+    CHECK(gc_model_layer_input_count(m, 1) == 1024 && strcmp(gc_model_layer_input_at(m, 1, 1023), "r") == 0);
+    CHECK(gc_model_layer_input_count(m, 3) == 2);
+    CHECK(strcmp(gc_model_layer_input_at(m, 3, 0), "r") == 0 && strcmp(gc_model_layer_input_at(m, 3, 1), "input") == 0);
+    CHECK(gc_model_layer_input_at(m, 3, 2) == NULL && gc_model_layer_input_at(m, 3, -1) == NULL);
+    CHECK(strcmp(gc_model_layer_input_at(m, 4, 0), "a") == 0 && strcmp(gc_model_layer_input_at(m, 4, 1), "a") == 0);
+    free(many);
+    gc_model_free(m);
+}
+
 int main(void) {
     gc_rng_seed(&rng, 20260521);
     RUN(conv2d_forward_and_gradients);
@@ -846,8 +1343,18 @@ int main(void) {
     RUN(batchnorm2d_forward_and_gradients);
     RUN(relu_rules_by_hand);
     RUN(relu_gradient);
+    RUN(add_mul_broadcast_forward_and_gradients);
+    RUN(add_mul_by_hand);
+    RUN(concat_forward_and_gradients);
+    RUN(activation_forward_and_gradients);
+    RUN(activation_defaults_are_pytorchs);
+    RUN(activation_kinks_by_hand);
+    RUN(activation_extremes_are_finite);
     RUN(param_shapes_and_names);
     RUN(bad_hyper_parameters);
     RUN(bad_input_shapes);
+    RUN(graph_kinds_bad_hyper_parameters);
+    RUN(graph_kinds_bad_shapes);
+    RUN(arity_refused_when_adding);
     return test_summary("layers");
 }

@@ -164,7 +164,11 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     if (!layer) return gc_error(GC_ERR_SHAPE, "gc_explain: the model has no spatial layer to explain at");
     int li = gc_model_find_layer(m, layer);
     if (li < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_explain: no layer named \"%.100s\"", layer);
-    layer = gc_model_layer_name(m, li); /* a pointer that outlives the request */
+    /* the model's copy of the name as given (the layer's or one of its aliases): it outlives the request */
+    const char *own = gc_model_layer_name(m, li);
+    for (int k = 0; k < gc_model_layer_alias_count(m, li); k++)
+        if (strcmp(gc_model_layer_alias(m, li, k), layer) == 0) own = gc_model_layer_alias(m, li, k);
+    layer = own;
 
     explain_state *st = gc_session_ext(s);
     if (!st) {

@@ -166,3 +166,78 @@ void ref_batchnorm2d(int64_t N, int64_t C, int64_t S, float eps, const float *g,
                 y[(n * C + c) * S + k] = (float)(v * g[c] + b[c]);
             }
 }
+
+/* ------------------------------------------------------------ graph joins and activations */
+
+int ref_broadcast_shape(int na, const int64_t *da, int nb, const int64_t *db, int64_t *out) {
+    const int nd = na > nb ? na : nb;
+    for (int r = 1; r <= nd; r++) { /* r-th dimension from the right */
+        const int64_t sa = r <= na ? da[na - r] : 1, sb = r <= nb ? db[nb - r] : 1;
+        if (sa != sb && sa != 1 && sb != 1) return -1;
+        out[nd - r] = sa == 1 ? sb : sa;
+    }
+    return nd;
+}
+
+/* Row-major offset in an input of n dimensions d[] of the output position idx[] (nd
+ * dimensions, nd >= n): the input's dimension i sits at output dimension nd - n + i
+ * and is read at 0 where its size is 1. */
+static int64_t bcast_offset(int n, const int64_t *d, int nd, const int64_t *idx) {
+    int64_t off = 0;
+    for (int i = 0; i < n; i++) off = off * d[i] + (d[i] == 1 ? 0 : idx[nd - n + i]);
+    return off;
+}
+
+void ref_binary(int mul, int na, const int64_t *da, const float *a, int nb, const int64_t *db,
+                const float *b, float *y) {
+    int64_t od[8], idx[8] = {0};
+    const int nd = ref_broadcast_shape(na, da, nb, db, od);
+    int64_t total = 1;
+    for (int i = 0; i < nd; i++) total *= od[i];
+    for (int64_t t = 0; t < total; t++) {
+        int64_t rest = t; /* the multi-index of output element t */
+        for (int i = nd - 1; i >= 0; i--) idx[i] = rest % od[i], rest /= od[i];
+        const double va = a[bcast_offset(na, da, nd, idx)], vb = b[bcast_offset(nb, db, nd, idx)];
+        y[t] = (float)(mul ? va * vb : va + vb);
+    }
+}
+
+void ref_concat(int n, int64_t N, const int64_t *c, int64_t S, const float *const *xs, float *y) {
+    int64_t ctot = 0;
+    for (int k = 0; k < n; k++) ctot += c[k];
+    for (int64_t b = 0; b < N; b++)
+        for (int64_t ch = 0; ch < ctot; ch++) {
+            int k = 0;
+            int64_t local = ch; /* channel ch of the output is channel `local` of input k */
+            while (local >= c[k]) local -= c[k++];
+            for (int64_t s = 0; s < S; s++) y[(b * ctot + ch) * S + s] = xs[k][(b * c[k] + local) * S + s];
+        }
+}
+
+static double ref_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
+
+double ref_activation(const gc_activation_params *p, double x) {
+    const double a = p->alpha, b = p->beta;
+    switch (p->op) {
+    case GC_ACT_SIGMOID: return ref_sigmoid(x);
+    case GC_ACT_SILU: return x * ref_sigmoid(x);
+    case GC_ACT_HARDSIGMOID: return fmin(fmax(a * x + b, 0.0), 1.0);
+    case GC_ACT_HARDSWISH: return x * fmin(fmax(a * x + b, 0.0), 1.0);
+    case GC_ACT_CLAMP: return fmin(fmax(x, a), b);
+    case GC_ACT_LEAKY_RELU: return x > 0 ? x : a * x;
+    default: return NAN;
+    }
+}
+
+double ref_activation_grad(const gc_activation_params *p, double x) {
+    const double a = p->alpha, b = p->beta, u = a * x + b;
+    switch (p->op) {
+    case GC_ACT_SIGMOID: return ref_sigmoid(x) * (1.0 - ref_sigmoid(x));
+    case GC_ACT_SILU: return ref_sigmoid(x) + x * ref_sigmoid(x) * (1.0 - ref_sigmoid(x));
+    case GC_ACT_HARDSIGMOID: return u > 0 && u < 1 ? a : 0.0;
+    case GC_ACT_HARDSWISH: return u <= 0 ? 0.0 : u >= 1 ? 1.0 : u + a * x; /* d(x u)/dx inside */
+    case GC_ACT_CLAMP: return x > a && x < b ? 1.0 : 0.0;
+    case GC_ACT_LEAKY_RELU: return x > 0 ? 1.0 : a;
+    default: return NAN;
+    }
+}
