@@ -238,7 +238,7 @@ TEST(prepacked_a_matches) {
             size_t nc = (size_t)(g.M * g.ldc), ws = gc_gemm_workspace(tier, g.M, g.N, g.K, 2);
             float *C = malloc(nc * sizeof(float)), *w = ws ? malloc(ws * sizeof(float)) : NULL;
             memcpy(C, g.C0, nc * sizeof(float));
-            gc_gemm_prepacked(tier, g.M, g.N, g.K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w);
+            gc_gemm_prepacked(tier, g.M, g.N, g.K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL);
             float *R = case_run(&g, GC_GEMM_REFERENCE), *U = case_run(&g, tier);
             case_check(&g, tier, C, R);
             if (g.M > 1 && memcmp(C, U, nc * sizeof(float)) != 0)

@@ -57,7 +57,7 @@ static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int tb, 
     for (int rep = 0; rep <= reps; rep++) {
         double t0 = now_s();
         if (prepack)
-            gc_gemm_prepacked(tier, M, N, K, 1.0f, P, tb, B, tb ? K : N, 0.0f, C, N, W);
+            gc_gemm_prepacked(tier, M, N, K, 1.0f, P, tb, B, tb ? K : N, 0.0f, C, N, W, NULL);
         else
             gc_gemm(tier, 0, tb, M, N, K, 1.0f, A, K, B, tb ? K : N, 0.0f, C, N, W);
         double t = now_s() - t0;

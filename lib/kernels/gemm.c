@@ -231,10 +231,11 @@ static void pack_b_row(const float *s, int64_t nb, int nr, float *dst, int64_t p
  * the (jr, ir) tiles without waiting. Double buffering makes that barrier enough: a thread
  * packs slot s & 1 again only after step s + 1's barrier, which every thread reaches
  * after finishing its step-s tiles. (Barriers cost ~0.1 ms each on a loaded machine.)
- * pa: op(A) prepacked by gc_gemm_pack_a (A unused), or NULL to pack per step. */
+ * pa: op(A) prepacked by gc_gemm_pack_a (A unused), or NULL to pack per step. bias: row bias
+ * added in the last K block's stores, or NULL. */
 static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *pa, const float *B,
-                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws) {
+                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws, const float *bias) {
     const int mr = im->mr, nr = im->nr;
     const gc_gemm_ukernel kern = im->kernel;
     const gemm_dims d = gemm_sizes(im, M, N, K);
@@ -259,6 +260,7 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
             for (int64_t pc = 0; pc < K; pc += d.kc) {
                 const int64_t kb = K - pc < d.kc ? K - pc : d.kc;
                 const float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
+                const float *bias_k = pc + kb == K ? bias : NULL;
                 for (int64_t ia = 0; ia < M; ia += d.ma, step++) {
                     const int64_t ma = M - ia < d.ma ? M - ia : d.ma;
                     float *bp = bslot[step % slots], *ap = aslot[step % slots];
@@ -296,7 +298,7 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
                                 int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
                                 float *c = C + (ia + ic + ip * mr) * ldc + jc + jp * nr;
                                 kern(kb, apb + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha,
-                                     beta_k, (int)m, (int)n);
+                                     beta_k, (int)m, (int)n, bias_k ? bias_k + ia + ic + ip * mr : NULL);
                             }
                         }
                     }
@@ -400,7 +402,7 @@ void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, 
     if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, A, trans_a ? lda : 1, B, ldb, beta, C))
         return;
     gemm_packed(&gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
-                ldc, workspace);
+                ldc, workspace, NULL);
 }
 
 /* ---- prepacked op(A): per K block of KC, round_up(M, MR) rows as MR-row panels ---- */
@@ -436,25 +438,39 @@ void gc_gemm_pack_a(gc_gemm_tier tier, int trans_a, int64_t M, int64_t K, const 
     }
 }
 
+/* C[i, :] += bias[i] (the unfused paths). */
+static void add_row_bias(int64_t M, int64_t N, const float *bias, float *C, int64_t ldc) {
+    for (int64_t i = 0; bias && i < M; i++)
+        for (int64_t j = 0; j < N; j++) C[i * ldc + j] += bias[i];
+}
+
 void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
-                       float beta, float *C, int64_t ldc, float *workspace) {
+                       float beta, float *C, int64_t ldc, float *workspace, const float *row_bias) {
     if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) { gemm_scale_c(M, N, beta, C, ldc); return; }
+    if (K <= 0 || alpha == 0.0f) {
+        gemm_scale_c(M, N, beta, C, ldc);
+        add_row_bias(M, N, row_bias, C, ldc);
+        return;
+    }
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     if (t == GC_GEMM_REFERENCE) {
         gc_gemm_ref(0, trans_b, M, N, K, alpha, packed_a, K, B, ldb, beta, C, ldc);
+        add_row_bias(M, N, row_bias, C, ldc);
         return;
     }
-    if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C)) return;
+    if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C)) {
+        add_row_bias(M, N, row_bias, C, ldc);
+        return;
+    }
     gemm_packed(&gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
-                ldc, workspace);
+                ldc, workspace, row_bias);
 }
 
 /* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ---- */
 
 void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n) {
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
     enum { MR = 6, NR = 8 };
     gemm_v4 acc[MR][2]; /* (MR, NR) accumulator tile */
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (gemm_v4){0, 0, 0, 0};
@@ -476,5 +492,7 @@ void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, flo
             for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j];
         else
             for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j] + beta * ci[j];
+        if (bias)
+            for (int j = 0; j < n; j++) ci[j] += bias[i];
     }
 }

@@ -95,14 +95,17 @@ void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, 
  *   gc_gemm_pack_a_size  floats for op(A) (M x K) packed for `tier`; 0 if M or K
  *                        <= 0 or the size overflows (caller reports GC_ERR_OUT_OF_MEMORY).
  *   gc_gemm_pack_a       writes it into `packed` (caller-owned, that many floats).
- *   gc_gemm_prepacked    C = alpha * op(A) * op(B) + beta * C with op(A) from
- *                        `packed_a`; same contract and workspace as gc_gemm. */
+ *   gc_gemm_prepacked    C = alpha * op(A) * op(B) + beta * C (+ row_bias[i] on row i,
+ *                        row_bias NULL: none) with op(A) from `packed_a`; same contract
+ *                        and workspace as gc_gemm. The bias is added in the store of
+ *                        the last K block: each element is rounded as
+ *                        fl(fl(alpha * acc + beta * C) + bias), as a separate pass would. */
 size_t gc_gemm_pack_a_size(gc_gemm_tier tier, int64_t M, int64_t K);
 void gc_gemm_pack_a(gc_gemm_tier tier, int trans_a, int64_t M, int64_t K, const float *A,
                     int64_t lda, float *packed);
 void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
-                       float beta, float *C, int64_t ldc, float *workspace);
+                       float beta, float *C, int64_t ldc, float *workspace, const float *row_bias);
 
 /* The reference tier directly (gemm_ref.c); same contract, no workspace. */
 void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -113,20 +116,21 @@ void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
  * Computes the MR x NR product of a packed A micro-panel a (k x MR, MR floats
  * per step) and a packed B micro-panel b (k x NR, NR floats per step), then
  * updates the m x n top-left corner (m <= MR, n <= NR) of C:
- *   C = alpha * acc + beta * C, and beta == 0 never reads C.
+ *   C = alpha * acc + beta * C (+ bias[i] on row i when bias is not NULL), and beta == 0
+ *   never reads C.
  * Packed panels are zero-padded, so the full register tile is always computed. */
 typedef void (*gc_gemm_ukernel)(int64_t k, const float *a, const float *b, float *c,
-                                int64_t ldc, float alpha, float beta, int m, int n);
+                                int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 
 /* Micro-kernel of `tier` after gc_gemm_resolve (MR x NR from gc_gemm_blocks); NULL for
  * REFERENCE. For callers that write packed panels themselves (Winograd). */
 gc_gemm_ukernel gc_gemm_kernel_of(gc_gemm_tier tier);
 
 void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n);
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
-                               int64_t ldc, float alpha, float beta, int m, int n);
+                               int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n);
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 
 #endif

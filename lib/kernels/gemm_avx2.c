@@ -8,7 +8,7 @@
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
-                               int64_t ldc, float alpha, float beta, int m, int n) {
+                               int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
     enum { MR = 6, NR = 16 };
     /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-7 and 8-15 */
 #define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
@@ -33,7 +33,7 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
         ROWS(STEP)
 #undef STEP
     }
-    /* C = alpha * acc + beta * C on the m x n corner; beta == 0 never loads C */
+    /* C = alpha * acc + beta * C (+ bias[i]) on the m x n corner; beta == 0 never loads C */
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
@@ -47,6 +47,11 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
             r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, k0), r0);                      \
             r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8, k1), r1);                  \
         }                                                                                  \
+        if (bias) {                                                                        \
+            const __m256 bi = _mm256_set1_ps(bias[i]);                                     \
+            r0 = _mm256_add_ps(r0, bi);                                                    \
+            r1 = _mm256_add_ps(r1, bi);                                                    \
+        }                                                                                  \
         _mm256_maskstore_ps(ci, k0, r0);                                                   \
         _mm256_maskstore_ps(ci + 8, k1, r1);                                               \
     }
@@ -56,7 +61,7 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
 
 #else /* built without AVX2: never dispatched (gc_gemm_tier_available) */
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
-                               int64_t ldc, float alpha, float beta, int m, int n) {
-    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n;
+                               int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
 }
 #endif

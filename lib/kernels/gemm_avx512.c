@@ -13,7 +13,7 @@
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n) {
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
     enum { MR = 14, NR = 32 };
     /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-15 and 16-31 */
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
@@ -38,7 +38,7 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
         ROWS(STEP)
 #undef STEP
     }
-    /* C = alpha * acc + beta * C on the m x n corner; beta == 0 never loads C */
+    /* C = alpha * acc + beta * C (+ bias[i]) on the m x n corner; beta == 0 never loads C */
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1u) : 0;
@@ -51,6 +51,11 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
             r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), r0);                   \
             r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), r1);              \
         }                                                                                  \
+        if (bias) {                                                                        \
+            const __m512 bi = _mm512_set1_ps(bias[i]);                                     \
+            r0 = _mm512_add_ps(r0, bi);                                                    \
+            r1 = _mm512_add_ps(r1, bi);                                                    \
+        }                                                                                  \
         _mm512_mask_storeu_ps(ci, k0, r0);                                                 \
         _mm512_mask_storeu_ps(ci + 16, k1, r1);                                            \
     }
@@ -60,7 +65,7 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
 
 #else /* built without AVX-512: never dispatched (gc_gemm_tier_available) */
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n) {
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n;
 }
 #endif

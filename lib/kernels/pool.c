@@ -32,3 +32,26 @@ void gc_maxpool2x2_row(const float *r0, int64_t W, int64_t base, int64_t n, floa
         arg[j] = bi;
     }
 }
+
+void gc_maxpool3x3s2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg) {
+    enum { B = 16 }; /* windows per block: the tap loops below run over them (vectorised) */
+    for (int64_t j0 = 0; j0 < n; j0 += B) {
+        const int64_t nb = n - j0 < B ? n - j0 : B;
+        float best[B];
+        int32_t tap[B]; /* winning tap u * 3 + v */
+        for (int64_t j = 0; j < nb; j++) best[j] = r0[2 * (j0 + j)], tap[j] = 0;
+        for (int k = 1; k < 9; k++) {
+            const float *r = r0 + (k / 3) * W + k % 3 + 2 * j0;
+            for (int64_t j = 0; j < nb; j++) {
+                const float x = r[2 * j];
+                const int take = (x > best[j]) | (x != x);
+                best[j] = take ? x : best[j];
+                tap[j] = take ? k : tap[j];
+            }
+        }
+        for (int64_t j = 0; j < nb; j++) {
+            y[j0 + j] = best[j];
+            arg[j0 + j] = base + (tap[j] / 3) * W + tap[j] % 3 + 2 * (j0 + j);
+        }
+    }
+}

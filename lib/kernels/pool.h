@@ -11,4 +11,9 @@
  * so the compiler vectorises it. */
 void gc_maxpool2x2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg);
 
+/* The same for n 3x3 windows with column stride 2 (ResNet's stem: kernel 3, stride 2):
+ * window j covers rows r0, r0 + W, r0 + 2W and columns 2j .. 2j + 2; scan order row by
+ * row, a larger value or a NaN takes over. */
+void gc_maxpool3x3s2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg);
+
 #endif

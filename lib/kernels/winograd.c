@@ -51,7 +51,8 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
                             for (int64_t ip = 0; ip < np; ip++)
                                 kern(cb, A + xi * xa + (ip * C + c0) * mr, B + xi * wg_xsb(cb) + jp * cb * nr,
                                      Mt + xi * xm + ip * mr * WG_OCH + jp * nr, WG_OCH, 1.0f, c0 ? 1.0f : 0.0f,
-                                     (int)(tc - ip * mr < mr ? tc - ip * mr : mr), (int)(on - jp * nr < nr ? on - jp * nr : nr));
+                                     (int)(tc - ip * mr < mr ? tc - ip * mr : mr), (int)(on - jp * nr < nr ? on - jp * nr : nr),
+                                     NULL);
                 }
                 tx->output(p, &q, Mt, o0, t0, tc, bias, y);
             }

@@ -67,9 +67,11 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     float *y = c->y;            /* (N, C, OH, OW) */
     int64_t *arg = c->state;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
     const int fast = p->dilation_h == 1 && p->dilation_w == 1;
-    const int pool2x2 = fast && p->kernel_h == 2 && p->kernel_w == 2 && p->stride_w == 2 &&
-                        gc_gemm_resolve((gc_gemm_tier)c->kernels) != GC_GEMM_REFERENCE;
-    const int64_t w_first = -p->pad_w; /* left edge of window 0 */
+    const int vec = fast && p->stride_w == 2 && gc_gemm_resolve((gc_gemm_tier)c->kernels) != GC_GEMM_REFERENCE;
+    const int pool2x2 = vec && p->kernel_h == 2 && p->kernel_w == 2, pool3x3 = vec && p->kernel_h == 3 && p->kernel_w == 3;
+    /* windows [j_lo, j_hi) lie inside the row: the row kernels take them */
+    const int64_t room = W + p->pad_w - p->kernel_w, j_lo = (p->pad_w + 1) / 2;
+    const int64_t j_hi = room < 0 ? 0 : room / 2 + 1 < OW ? room / 2 + 1 : OW;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < NC; t++) {
         const float *xp = x + t * H * W;
@@ -79,18 +81,18 @@ static void maxpool_forward(const gc_layer_ctx *c) {
             if (h0 < 0 || h0 + (p->kernel_h - 1) * p->dilation_h >= H)
                 gc_valid_range(h0, p->dilation_h, H, p->kernel_h, &ua, &ub);
             const int row_inside = ua == 0 && ub == p->kernel_h;
-            int64_t j = 0;
-            if (pool2x2 && row_inside) {
-                /* the leading run of windows inside the image (VGG: the whole row) */
-                int64_t n = (W - w_first) / 2;
-                if (n > OW) n = OW;
-                if (w_first >= 0 && n > 0) {
-                    gc_maxpool2x2_row(xp + h0 * W + w_first, W, h0 * W + w_first, n, y + (t * OH + i) * OW,
-                                      arg + (t * OH + i) * OW);
-                    j = n;
-                }
+            const int rowk = (pool2x2 || pool3x3) && row_inside && j_hi > j_lo;
+            if (rowk) {
+                /* the windows inside the image (VGG: the whole row), branch-free */
+                const int64_t w0 = 2 * j_lo - p->pad_w, o = (t * OH + i) * OW + j_lo;
+                (pool2x2 ? gc_maxpool2x2_row : gc_maxpool3x3s2_row)(xp + h0 * W + w0, W, h0 * W + w0, j_hi - j_lo,
+                                                                    y + o, arg + o);
             }
-            for (; j < OW; j++) {
+            for (int64_t j = 0; j < OW; j++) {
+                if (rowk && j == j_lo) { /* done above */
+                    j = j_hi - 1;
+                    continue;
+                }
                 const int64_t w0 = j * p->stride_w - p->pad_w;
                 if (fast && row_inside && w0 >= 0 && w0 + p->kernel_w <= W) {
                     /* whole window inside, dilation 1: branch-free scan, the same
