@@ -560,6 +560,9 @@ const char *gc_model_default_layer(const gc_model *m);
 /* Explains the network's decision on one input (1 x C x H x W floats, the
  * session's input shape; the session must have batch 1 and no input_layer).
  * Runs one forward pass, then the backward passes the methods need.
+ * The target layer's output must be kept by the session (it is for the
+ * default layer; list another one in gc_session_config.keep), else
+ * GC_ERR_STATE.
  * Errors: GC_ERR_NOT_FOUND unknown layer; GC_ERR_INVALID_ARGUMENT class out
  * of range, top_k outside 1..classes, unknown method bits, NULL gradient;
  * GC_ERR_SHAPE non-spatial target layer or batch != 1; GC_ERR_UNSUPPORTED

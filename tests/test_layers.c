@@ -939,6 +939,12 @@ TEST(activation_kinks_by_hand) {
         {gc_activation_defaults(GC_ACT_HARDSIGMOID), {-4, -3, 0, 3, 4}, {0, 0, 0.5f, 1, 1},
          {0, 0, 1.0f / 6.0f, 0, 0}},
         {gc_activation_defaults(GC_ACT_HARDSWISH), {-4, -3, 0, 3, 4}, {0, 0, 0, 3, 4}, {0, -0.5f, 0.5f, 1.5f, 1}},
+        /* one float step inside and outside -3 and 3: the kink is decided on x, as PyTorch does,
+           not on the rounded x / 6 + 1/2 */
+        {gc_activation_defaults(GC_ACT_HARDSIGMOID), {-3.0000002f, -2.9999998f, 0, 2.9999998f, 3.0000002f},
+         {0, 2.9802322e-08f, 0.5f, 1, 1}, {0, 1.0f / 6.0f, 1.0f / 6.0f, 1.0f / 6.0f, 0}},
+        {gc_activation_defaults(GC_ACT_HARDSWISH), {-3.0000002f, -2.9999998f, 0, 2.9999998f, 3.0000002f},
+         {0, -8.9406967e-08f, 0, 2.9999998f, 3.0000002f}, {0, -0.49999994f, 0.5f, 1.4999999f, 1}},
         {gc_activation_defaults(GC_ACT_SIGMOID), {0, 0, 0, 0, 0}, {0.5f, 0.5f, 0.5f, 0.5f, 0.5f},
          {0.25f, 0.25f, 0.25f, 0.25f, 0.25f}},
         {gc_activation_defaults(GC_ACT_SILU), {0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}, {0.5f, 0.5f, 0.5f, 0.5f, 0.5f}},

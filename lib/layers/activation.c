@@ -2,8 +2,8 @@
  * unary op); forward and PyTorch's derivative side by side (a = alpha, b = beta):
  *   sigmoid      y = s(x) = 1 / (1 + e^-x)         dy/dx = s (1 - s)
  *   silu         y = x s(x)                        s (1 + x (1 - s))
- *   hardsigmoid  y = clamp(a x + b, 0, 1)          a inside (0, 1), else 0
- *   hardswish    y = x clamp(a x + b, 0, 1)        0 below, 2 a x + b inside [0, 1], 1 above
+ *   hardsigmoid  y = clamp(a x + b, 0, 1)          a strictly between the breakpoints, else 0
+ *   hardswish    y = x clamp(a x + b, 0, 1)        0 below, 2 a x + b between them, 1 above
  *   clamp        y = min(max(x, a), b)             1 strictly inside (a, b), else 0
  *   leaky_relu   y = x > 0 ? x : a x               1 or a
  * Backward is the true derivative in every relu_mode (guided rules act at ReLUs only). */
@@ -43,6 +43,16 @@ static gc_status act_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
 
 static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+/* Where a x + b crosses 0 and 1, rounded to float, low first: the derivative's kinks are
+ * decided on x, as PyTorch does (x against -3 and 3 for a = 1/6, b = 1/2), not on the
+ * rounded a x + b. a = 0: no kinks (the output is constant), *lo > *hi. */
+static void breakpoints(float a, float b, float *lo, float *hi) {
+    if (a == 0.0f) { *lo = INFINITY; *hi = -INFINITY; return; }
+    const float z = (float)(-(double)b / a), o = (float)((1.0 - b) / a);
+    *lo = z < o ? z : o;
+    *hi = z < o ? o : z;
+}
+
 static void act_forward(const gc_layer_ctx *c) {
     const gc_activation_params p = c->layer->p.act;
     const int64_t n = gc_shape_numel(&c->in);
@@ -70,6 +80,8 @@ static void act_backward(const gc_layer_ctx *c) {
     const int64_t n = gc_shape_numel(&c->in);
     const float *x = c->x, *dy = c->dy; /* (n) each */
     float *dx = c->dx;                  /* (n) */
+    float lo, hi;                       /* hardsigmoid / hardswish kinks */
+    breakpoints(p.alpha, p.beta, &lo, &hi);
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
         const float v = x[i];
@@ -77,12 +89,10 @@ static void act_backward(const gc_layer_ctx *c) {
         switch (p.op) {
         case GC_ACT_SIGMOID: { const float s = sigmoid(v); d = s * (1.0f - s); break; }
         case GC_ACT_SILU: { const float s = sigmoid(v); d = s * (1.0f + v * (1.0f - s)); break; }
-        case GC_ACT_HARDSIGMOID: { const float u = p.alpha * v + p.beta; d = u > 0.0f && u < 1.0f ? p.alpha : 0.0f; break; }
-        case GC_ACT_HARDSWISH: {
-            const float u = p.alpha * v + p.beta;
-            d = u < 0.0f ? 0.0f : u <= 1.0f ? 2.0f * p.alpha * v + p.beta : 1.0f;
+        case GC_ACT_HARDSIGMOID: d = v > lo && v < hi ? p.alpha : 0.0f; break;
+        case GC_ACT_HARDSWISH: /* the side where a x + b > 1 has slope 1 */
+            d = v >= lo && v <= hi ? 2.0f * p.alpha * v + p.beta : (p.alpha * v + p.beta > 0.0f ? 1.0f : 0.0f);
             break;
-        }
         case GC_ACT_CLAMP: d = v > p.alpha && v < p.beta ? 1.0f : 0.0f; break;
         default: d = v > 0.0f ? 1.0f : p.alpha; break;
         }

@@ -23,6 +23,7 @@ struct gc_session {
     gc_shape         *shape;      /* (n) output shape of each layer */
     float            *input;      /* (in_shape) copy of the last forward input */
     float           **act;        /* (n) layer outputs (a folded layer's is its consumer's) */
+    float           **side;       /* (n) the side inputs' buffers (act of layers that do not run), else NULL */
     float           **grad;       /* (n) d loss / d layer output */
     float            *grad_in;    /* (in_shape) d loss / d input */
     float           **pgrad;      /* (n * GC_MAX_PARAMS) or NULL entries */
@@ -76,6 +77,7 @@ void gc_session_free(gc_session *s) {
     gc_free(s->run);
     gc_free(s->shape);
     gc_free(s->act);
+    gc_free(s->side);
     gc_free(s->grad);
     gc_free(s->pgrad);
     gc_free(s->state);
@@ -110,7 +112,8 @@ static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
         for (int k = 0; k < l->n_inputs; k++) {
             int j = l->inputs[k];
             ins[k] = j < 0 ? *net_in : s->shape[j];
-            if (runs && j != s->root && (j < 0 || !s->run[j])) side = j < 0 ? 2 : 1;
+            /* 2 (the network input, which cannot be fed) wins whatever the order of the inputs */
+            if (runs && j != s->root && (j < 0 || !s->run[j]) && side < 2) side = j < 0 ? 2 : 1;
         }
         gc_status st = gc_layer_ops_of(l->kind)->infer(l, ins, &s->shape[i]);
         if (st) return gc_error_prefix(st, l->name);
@@ -384,6 +387,8 @@ static gc_status plan_arena(gc_session *s) {
             s->act[c] = s->act[s->folded_into[c]];
             s->grad[c] = s->grad[s->folded_into[c]];
         }
+    for (int i = 0; i < n; i++)
+        if (!s->run[i]) s->side[i] = s->act[i];
     if (s->root >= 0) s->act_kept[s->root] = 1; /* the session input */
     refresh_folds(s);
     st = GC_OK;
@@ -436,6 +441,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->run = gc_calloc(n, 1);
     s->shape = gc_calloc(n, sizeof *s->shape);
     s->act = gc_calloc(n, sizeof *s->act);
+    s->side = gc_calloc(n, sizeof *s->side);
     s->grad = gc_calloc(n, sizeof *s->grad);
     s->pgrad = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->pgrad);
     s->fparam = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->fparam);
@@ -448,7 +454,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->folded_from = gc_alloc_array(n, sizeof(int));
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!s->run || !s->shape || !s->act || !s->grad || !s->pgrad || !s->fparam || !s->state || !s->grad_ok ||
+    if (!s->run || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->state || !s->grad_ok ||
         !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
@@ -562,10 +568,10 @@ gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_sessi
     if (head->m != s->m || s->root >= 0 || s->cfg.batch != 1)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: not a batch-1 session of the head's model");
     for (int i = 0; i < head->n; i++) /* the head's side inputs must be outputs this session computes */
-        if (!head->run[i] && head->act[i] && (!s->run[i] || s->folded_into[i] >= 0))
+        if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0))
             return gc_error(GC_ERR_STATE, "gc_session_forward_feeding: %s is not computed by the session",
                             s->m->layers[i].name);
-    return forward_run(s, input, head->act, (int)head->cfg.batch);
+    return forward_run(s, input, head->side, (int)head->cfg.batch);
 }
 
 /* ---------------------------------------------------------------- backward */
