@@ -795,9 +795,12 @@ gc_status gc_image_draw_text(gc_image *img, int32_t x, int32_t y, const char *te
  * gradient, and SGD with momentum and weight decay. A step reads the
  * parameter gradients of the session's last backward pass (planned and run
  * with param_grads) and updates the model's parameters in place. Sessions
- * read the weights at every forward, so one session can be reused across
- * steps (the one exception to "the model must not change while sessions
- * exist": only the values change, never shapes). Everything is sequential
+ * planned with param_grads read the weights at every forward, so one session
+ * can be reused across steps (the one exception to "the model must not
+ * change while sessions exist": only the values change, never shapes).
+ * Other sessions keep derived copies (batch-norm folded into convolutions,
+ * weights packed for the GEMM), refreshed at the next forward after
+ * gc_model_init_random or gc_sgd_step. Everything is sequential
  * and deterministic: the same seed, data order and calls give bit-identical
  * weights. */
 

@@ -379,6 +379,45 @@ TEST(network_fast_vs_reference) {
     network_case(0);
 }
 
+/* Weights packed once per session (convolutions whose forward is a GEMM: 1x1, strided,
+ * grouped, a 7x7 stride-2 stem, with and without bias) give the same bits as packing them
+ * every call (a session planned with param_grads reads the weights live), and stay within
+ * 1e-5 of the reference kernels. */
+TEST(prepared_weights_same_bits) {
+    gc_model *m = NULL;
+    CHECK_OK(gc_model_create(&m));
+    if (!m) return;
+    gc_conv2d_params stem = {3, 16, 7, 7, 2, 2, 3, 3, 1, 1, 1, 0}, pw = {16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},
+                     s2 = {40, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, gr = {24, 24, 3, 3, 1, 1, 2, 2, 2, 2, 4, 1},
+                     ds = {24, 32, 1, 1, 2, 2, 0, 0, 1, 1, 2, 0};
+    CHECK_OK(gc_model_add_conv2d(m, "stem", NULL, &stem, NULL, NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "pw", NULL, &pw, NULL, NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "s2", NULL, &s2, NULL, NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "gr", NULL, &gr, NULL, NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "ds", NULL, &ds, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 9));
+    const int64_t N = 2, numel = N * 3 * 37 * 41;
+    float *in = malloc((size_t)numel * sizeof(float));
+    fill(in, numel);
+    gc_session *s[3] = {NULL, NULL, NULL};
+    gc_tensor out[3];
+    for (int i = 0; i < 3; i++) {
+        gc_session_config cfg = {.batch = N, .channels = 3, .height = 37, .width = 41, .param_grads = i == 1,
+                                 .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO};
+        CHECK_OK(gc_session_create(m, &cfg, &s[i]));
+        if (!s[i]) goto done;
+        CHECK_OK(gc_session_forward(s[i], in));
+        CHECK_OK(gc_session_output(s[i], &out[i]));
+    }
+    const int64_t n = gc_tensor_numel(&out[0]);
+    CHECK(n > 0 && memcmp(out[0].data, out[1].data, (size_t)n * sizeof(float)) == 0);
+    CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
+done:
+    for (int i = 0; i < 3; i++) gc_session_free(s[i]);
+    free(in);
+    gc_model_free(m);
+}
+
 int main(void) {
     gc_rng_seed(&rng, 6);
     RUN(conv_all_tiers_vs_reference);
@@ -388,5 +427,6 @@ int main(void) {
     RUN(linear_all_tiers_vs_reference);
     RUN(same_bits_for_any_thread_count);
     RUN(network_fast_vs_reference);
+    RUN(prepared_weights_same_bits);
     return test_summary("conv_fast");
 }

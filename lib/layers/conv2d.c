@@ -295,6 +295,32 @@ static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_sha
 
 static gc_gemm_tier conv_tier(const gc_layer_ctx *c) { return gc_gemm_resolve((gc_gemm_tier)c->kernels); }
 
+/* ---------------------------------------------------------------- prepared weights
+ * A forward that is a GEMM on im2col tiles (or, 1x1, on the input) multiplies by the same
+ * weights every call: the session packs them once for the tier's micro-kernel, per group
+ * (gc_gemm_pack_a), and the GEMM adds the bias in its stores. */
+
+/* Floats of one group's packed weights (64-byte multiple), 0 when forward is not a GEMM. */
+static size_t packed_group_floats(const gc_layer_ctx *c, const conv_plan *q) {
+    if (c->kernels == GC_KERNELS_REFERENCE || q->wino_fwd || q->direct_fwd) return 0;
+    return (gc_gemm_pack_a_size(conv_tier(c), q->OG, q->K) + 15) & ~(size_t)15;
+}
+
+static size_t conv_prepared_floats(const gc_layer_ctx *c) {
+    conv_plan q;
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
+    size_t n;
+    return gc_mul_size(packed_group_floats(c, &q), (size_t)q.G, &n) ? SIZE_MAX : n;
+}
+
+static void conv_prepare(const gc_layer_ctx *c, float *prep) {
+    conv_plan q;
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
+    const size_t per = packed_group_floats(c, &q);
+    for (int64_t gr = 0; per && gr < q.G; gr++)
+        gc_gemm_pack_a(conv_tier(c), 0, q.OG, q.K, c->param[0] + gr * q.OG * q.K, q.K, prep + gr * per);
+}
+
 /* y = W * col (+ bias) per image and group. */
 static void conv_forward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return; }
@@ -316,21 +342,21 @@ static void conv_forward(const gc_layer_ctx *c) {
     }
     float *col = c->ws;                                       /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
+    const size_t per = c->prep ? packed_group_floats(c, &q) : 0; /* packed weights of a group */
     for (int64_t n = 0; n < q.N; n++)
         for (int64_t gr = 0; gr < q.G; gr++) {
             const float *xg = x + (n * q.G + gr) * CG * HW, *wg = wt + gr * q.OG * q.K;
+            const float *pg = per ? c->prep + gr * per : NULL, *bg = bias ? bias + gr * q.OG : NULL;
             float *yg = y + (n * q.G + gr) * q.OG * q.P;
-            if (q.pointwise) {
-                gc_gemm(tier, 0, 0, q.OG, q.P, q.K, 1.0f, wg, q.K, xg, q.P, 0.0f, yg, q.P, gws);
-                continue;
-            }
-            for (int64_t p0 = 0; p0 < q.P; p0 += q.NT) {
-                const int64_t np = q.P - p0 < q.NT ? q.P - p0 : q.NT;
-                gc_im2col_tile(&q.g, xg, p0, np, col, np);
-                gc_gemm(tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, col, np, 0.0f, yg + p0, q.P, gws);
+            for (int64_t p0 = 0; p0 < q.P; p0 += q.pointwise ? q.P : q.NT) {
+                const int64_t np = q.pointwise ? q.P : q.P - p0 < q.NT ? q.P - p0 : q.NT;
+                const float *b = xg;   /* the input itself (1x1) or its im2col tile */
+                if (!q.pointwise) gc_im2col_tile(&q.g, xg, p0, np, col, np), b = col;
+                if (pg) gc_gemm_prepacked(tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg);
+                else gc_gemm(tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
-    if (!bias) return;
+    if (!bias || per) return; /* the prepacked GEMM added the bias */
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < q.N * q.O; t++) {
         float *yr = y + t * q.P;
@@ -435,4 +461,6 @@ const gc_layer_ops gc_conv2d_ops = {
     .state_bytes = conv_none,
     .forward = conv_forward,
     .backward = conv_backward,
+    .prepared_floats = conv_prepared_floats,
+    .prepare = conv_prepare,
 };

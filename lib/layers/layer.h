@@ -79,6 +79,8 @@ typedef struct gc_layer_ctx {
     const float *const *xs;     /* (n_in) their activations */
     const float *const *param;  /* the parameters to use: layer->param, or a session's
                                    folded copy (GC_TRAIT_CHANNEL_LINEAR kinds) */
+    const float    *prep;       /* prepared_floats() floats made by prepare() from param
+                                   when the session was planned, or NULL */
     void           *state;      /* state_bytes() bytes, kept forward -> backward */
     float          *ws;         /* workspace() floats of scratch */
     /* backward only */
@@ -163,6 +165,12 @@ typedef struct gc_layer_ops {
     size_t (*state_bytes)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
     void (*forward)(const gc_layer_ctx *c);
     void (*backward)(const gc_layer_ctx *c);
+    /* Optional. Parameters prepared once per session (packed, transformed) for the ctx's
+     * shapes, tier and no_winograd: how many floats (0: none) and filling them from
+     * c->param. Forward and backward then find them in c->prep (and must also work
+     * without them: c->prep NULL). */
+    size_t (*prepared_floats)(const gc_layer_ctx *c);
+    void (*prepare)(const gc_layer_ctx *c, float *prep);
     /* Optional. A second input gradient in the same pass: dx1 = backward of dy1
      * with the same forward state, both bit-identical to backward's, reading
      * the parameters once (batch-1 linear layers). Returns 0 when it does not

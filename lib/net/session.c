@@ -37,7 +37,8 @@ struct gc_session {
     int              *folded_into;/* (n) channel-affine layer whose parameters layer i carries, or -1 */
     int              *folded_from;/* (n) layer that computes layer i's output for it, or -1 */
     float           **fparam;     /* (n * GC_MAX_PARAMS) folded parameters (arena) */
-    uint64_t          fold_gen;   /* model generation the folded parameters were made from */
+    float           **prep;       /* (n) prepared parameters (gc_layer_ops.prepare; arena) or NULL */
+    uint64_t          fold_gen;   /* model generation the folded and prepared parameters were made from */
     int               max_in;     /* most inputs of one layer */
     gc_shape         *cx_in;      /* (max_in) scratch of layer_ctx */
     const float     **cx_x;       /* (max_in) */
@@ -88,6 +89,7 @@ void gc_session_free(gc_session *s) {
     gc_free(s->folded_into);
     gc_free(s->folded_from);
     gc_free(s->fparam);
+    gc_free(s->prep);
     gc_free(s->cx_in);
     gc_free(s->cx_x);
     gc_free(s->cx_dx);
@@ -168,9 +170,12 @@ static void plan_folds(gc_session *s, const unsigned char *kept, const int *n_re
     }
 }
 
+static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c);
+
 /* Fills the folded parameters of every folded pair from the model's current values
- * (scratch: the workspace, planned to hold two doubles per channel). */
-static void refresh_folds(gc_session *s) {
+ * (scratch: the workspace, planned to hold two doubles per channel), then the prepared
+ * ones (from the folded parameters where there are some). */
+static void refresh_derived(gc_session *s) {
     for (int c = 0; c < s->n; c++) {
         const int b = s->folded_into[c];
         if (b < 0) continue;
@@ -184,6 +189,12 @@ static void refresh_folds(gc_session *s) {
             for (int64_t k = 0; k < K; k++) fw[o * K + k] = (float)(w[o * K + k] * scale[o]);
             fb[o] = (float)((bias ? bias[o] : 0.0) * scale[o] + shift[o]);
         }
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (!s->prep[i]) continue;
+        gc_layer_ctx c;
+        layer_ctx(s, i, &c);
+        ops_of(s, i)->prepare(&c, s->prep[i]);
     }
     s->fold_gen = s->m->generation;
 }
@@ -203,7 +214,7 @@ static void refresh_folds(gc_session *s) {
  * gives every buffer the whole timeline. A folded pair shares the
  * consumer's buffers. */
 
-enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_FOLD, B_ACCUM, B_WS };
+enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_FOLD, B_PREP, B_ACCUM, B_WS };
 
 typedef struct plan_buf {
     size_t bytes, off;
@@ -259,7 +270,7 @@ static gc_status plan_arena(gc_session *s) {
     int *first_bwd = gc_alloc_array((size_t)n + 1, sizeof(int));  /* first backward writer of the gradient */
     int *n_readers = gc_alloc_array((size_t)n, sizeof(int)), *reader = gc_alloc_array((size_t)n, sizeof(int));
     unsigned char *want = gc_calloc((size_t)n, 1);                /* outputs the caller asked to keep */
-    const size_t max_bufs = 4 * (size_t)n + (size_t)n * GC_MAX_PARAMS + 4;
+    const size_t max_bufs = (6 + GC_MAX_PARAMS) * (size_t)n + 4; /* per layer at most act, grad, state, prep, 2 fold, param grads */
     plan_buf *bufs = gc_calloc(max_bufs, sizeof *bufs);
     plan_buf **live = gc_calloc(max_bufs, sizeof *live);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
@@ -333,6 +344,16 @@ static gc_status plan_arena(gc_session *s) {
         for (int k = 0; cfg->param_grads && k < l->n_params; k++)
             if (ops->param_roles[k] & GC_PARAM_TRAINED)
                 ADD(B_PGRAD, i, k, gc_shape_numel(&l->param_shape[k]), sizeof(float), 0, END);
+        if (ops->prepare && cfg->kernels != GC_KERNELS_REFERENCE && !cfg->param_grads) { /* training: read live */
+            gc_layer_ctx pc = {.layer = l, .in = ins[0], .out = s->shape[i], .n_in = l->n_inputs, .ins = ins,
+                               .kernels = cfg->kernels, .no_winograd = cfg->no_winograd};
+            const size_t pf = ops->prepared_floats(&pc);
+            if (pf == SIZE_MAX || pf > (size_t)INT64_MAX) {
+                st = gc_error(GC_ERR_LIMIT, "gc_session_create: %s: prepared parameters overflow", l->name);
+                goto done;
+            }
+            if (pf) ADD(B_PREP, i, 0, (int64_t)pf, sizeof(float), 0, END);
+        }
         if (s->folded_into[i] >= 0) {
             const int64_t O = l->param_shape[0].d[0];
             ADD(B_FOLD, i, 0, gc_shape_numel(&l->param_shape[0]), sizeof(float), 0, END);
@@ -378,6 +399,7 @@ static gc_status plan_arena(gc_session *s) {
         case B_STATE: s->state[i] = p; break;
         case B_PGRAD: s->pgrad[i * GC_MAX_PARAMS + bufs[b].slot] = p; break;
         case B_FOLD: s->fparam[i * GC_MAX_PARAMS + bufs[b].slot] = p; break;
+        case B_PREP: s->prep[i] = p; break;
         case B_ACCUM: s->accum = p; break;
         default: s->ws = p; break;
         }
@@ -390,7 +412,7 @@ static gc_status plan_arena(gc_session *s) {
     for (int i = 0; i < n; i++)
         if (!s->run[i]) s->side[i] = s->act[i];
     if (s->root >= 0) s->act_kept[s->root] = 1; /* the session input */
-    refresh_folds(s);
+    refresh_derived(s);
     st = GC_OK;
 done:
     gc_free(last_fwd);
@@ -445,6 +467,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->grad = gc_calloc(n, sizeof *s->grad);
     s->pgrad = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->pgrad);
     s->fparam = gc_calloc(n * GC_MAX_PARAMS, sizeof *s->fparam);
+    s->prep = gc_calloc(n, sizeof *s->prep);
     s->state = gc_calloc(n, sizeof *s->state);
     s->grad_ok = gc_calloc(n + 1, 1);
     s->act_kept = gc_calloc(n + 1, 1);
@@ -454,7 +477,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->folded_from = gc_alloc_array(n, sizeof(int));
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!s->run || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->state || !s->grad_ok ||
+    if (!s->run || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->prep || !s->state || !s->grad_ok ||
         !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
@@ -526,6 +549,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->y = s->act[i];
     c->param = s->folded_into[i] >= 0 ? (const float *const *)&s->fparam[i * GC_MAX_PARAMS]
                                       : (const float *const *)l->param;
+    c->prep = s->prep[i];
     c->state = s->state[i];
     c->ws = s->ws;
     c->kernels = s->cfg.kernels;
@@ -535,7 +559,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
 /* Forward; after each layer i with dst[i] set (a head session's side input), its output is
  * copied `repeat` times into dst[i]. */
 static gc_status forward_run(gc_session *s, const float *input, float *const *dst, int repeat) {
-    if (s->fold_gen != s->m->generation) refresh_folds(s);
+    if (s->fold_gen != s->m->generation) refresh_derived(s);
     memcpy(s->input, input, (size_t)gc_shape_numel(&s->in_shape) * sizeof(float));
     for (int i = 0; i < s->n; i++) {
         if (!s->run[i] || s->folded_from[i] >= 0) continue;
