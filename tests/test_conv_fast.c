@@ -201,6 +201,8 @@ static const cc cases[] = {
     {2, 64, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: 50 tiles over two images, O = 2 * 32 */
     {3, 24, 11, 9, 200, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd, batch 3: 27 tiles, C = 16 + 8, O = 6 * 32 + 8 */
     {1, 40, 14, 15, 103, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},   /* Winograd, no padding, no bias, odd O */
+    {1, 128, 14, 14, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* Winograd, 16 tiles (ResNet layer3): 16-row panels */
+    {2, 128, 12, 18, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* Winograd, 30 tiles: two 16-row panels, one partial */
 };
 
 TEST(conv_all_tiers_vs_reference) {

@@ -132,5 +132,8 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
                                int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
+/* AVX-512 16x16, for products of few rows (Winograd with 16 tiles); same contract. */
+void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 
 #endif

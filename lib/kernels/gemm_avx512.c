@@ -63,9 +63,48 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
 #undef STORE
 }
 
+/* 16x16 for products with few rows (a Winograd convolution of 16 tiles: 16 rows fill one
+ * panel where 14-row panels would compute 28): 16 zmm accumulators, 1 B load and 16
+ * broadcasts of A per k step, FMA-bound on cores with two loads per cycle. */
+#define ROWS16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+
+void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+    enum { MR = 16, NR = 16 };
+#define DECL(i) __m512 c##i = _mm512_setzero_ps();
+    ROWS16(DECL)
+#undef DECL
+#define PREFETCH_C(i) if (i < m) _mm_prefetch((const char *)(c + (int64_t)i * ldc), _MM_HINT_T0);
+    ROWS16(PREFETCH_C)
+#undef PREFETCH_C
+    for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+        const __m512 b0 = _mm512_loadu_ps(b);
+#define STEP(i) c##i = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), b0, c##i);
+        ROWS16(STEP)
+#undef STEP
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+    const int load_c = beta != 0.0f;
+#define STORE(i)                                                                           \
+    if (i < m) {                                                                           \
+        float *ci = c + (int64_t)i * ldc;                                                  \
+        __m512 r0 = _mm512_mul_ps(va, c##i);                                               \
+        if (load_c) r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), r0);           \
+        if (bias) r0 = _mm512_add_ps(r0, _mm512_set1_ps(bias[i]));                         \
+        _mm512_mask_storeu_ps(ci, k0, r0);                                                 \
+    }
+    ROWS16(STORE)
+#undef STORE
+}
+
 #else /* built without AVX-512: never dispatched (gc_gemm_tier_available) */
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
-    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n;
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+}
+void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
 }
 #endif

@@ -28,8 +28,11 @@ void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, co
     if (rt == GC_GEMM_REFERENCE) rt = GC_GEMM_PORTABLE;
     const gc_wg_tx *tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
     const gc_gemm_blocking bl = gc_gemm_blocks(rt);
-    const gc_gemm_ukernel kern = gc_gemm_kernel_of(rt);
-    const int mr = bl.mr, nr = bl.nr;
+    gc_gemm_ukernel kern = gc_gemm_kernel_of(rt);
+    int mr = bl.mr, nr = bl.nr;
+    /* few tiles: 16-row panels where they waste fewer rows than the tier's (16 tiles: 16, not 28) */
+    if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + mr - 1) / mr * mr)
+        kern = gc_gemm_ukernel_avx512_16x16, mr = 16, nr = 16;
     const int64_t C = p->C, nt = (q.T + q.Tc - 1) / q.Tc, no = (p->O + WG_OCH - 1) / WG_OCH;
     float *A = ws;                                            /* V^T (36, np, C, mr) */
 #pragma omp parallel num_threads(wg_threads())
