@@ -376,15 +376,50 @@ done:
     gc_model_free(m);
 }
 
+/* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
+ * pixel counts around multiples of 7, channel counts around multiples of 64, K across blocks. */
+TEST(few_pixels_gemm_vs_reference) {
+    if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
+    static const int64_t cases[][3] = {{49, 512, 2048}, {196, 256, 1024}, {1, 1, 1}, {6, 65, 513}, {8, 130, 1100},
+                                       {50, 64, 7}, {110, 127, 600}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int64_t P = cases[i][0], O = cases[i][1], K = cases[i][2];
+        float *w = malloc((size_t)(O * K) * sizeof(float)), *col = malloc((size_t)(K * P) * sizeof(float));
+        float *b = malloc((size_t)O * sizeof(float)), *y = malloc((size_t)(O * P) * sizeof(float));
+        float *ref = malloc((size_t)(O * P) * sizeof(float));
+        float *pk = gc_alloc_array(gc_pxgemm_packed_floats(O, K), sizeof(float));
+        float *ws = gc_alloc_array(gc_pxgemm_workspace(O, P, K), sizeof(float));
+        fill(w, O * K);
+        fill(col, K * P);
+        fill(b, O);
+        for (int64_t o = 0; o < O; o++)
+            for (int64_t p = 0; p < P; p++) {
+                double s = b[o];
+                for (int64_t k = 0; k < K; k++) s += (double)w[o * K + k] * col[k * P + p];
+                ref[o * P + p] = (float)s;
+            }
+        gc_pxgemm_pack(O, K, w, pk);
+        for (int64_t e = 0; e < O * P; e++) y[e] = NAN;
+        gc_pxgemm_run(O, P, K, pk, col, b, y, ws);
+        const double err = test_rel_err(y, ref, O * P, 1e-3);
+        if (!(err <= 1e-5)) FAILF("few-pixels GEMM P %lld O %lld K %lld: relative error %g", (long long)P, (long long)O,
+                                  (long long)K, err);
+        free(w); free(col); free(b); free(y); free(ref);
+        gc_free(pk);
+        gc_free(ws);
+    }
+}
+
 TEST(network_fast_vs_reference) {
     network_case(1);
     network_case(0);
 }
 
 /* Weights packed once per session (convolutions whose forward is a GEMM: 1x1, strided,
- * grouped, a 7x7 stride-2 stem, with and without bias) give the same bits as packing them
- * every call (a session planned with param_grads reads the weights live), and stay within
- * 1e-5 of the reference kernels. */
+ * grouped, a 7x7 stride-2 stem, with and without bias) match packing them every call (a
+ * session planned with param_grads reads the weights live): the same bits where both run the
+ * same GEMM (as at 111x123, no layer with few pixels), within 1e-6 where the few-pixels GEMM
+ * (AVX-512) sums in another order; within 1e-5 of the reference kernels. */
 TEST(prepared_weights_same_bits) {
     gc_model *m = NULL;
     CHECK_OK(gc_model_create(&m));
@@ -398,25 +433,29 @@ TEST(prepared_weights_same_bits) {
     CHECK_OK(gc_model_add_conv2d(m, "gr", NULL, &gr, NULL, NULL));
     CHECK_OK(gc_model_add_conv2d(m, "ds", NULL, &ds, NULL, NULL));
     CHECK_OK(gc_model_init_random(m, 9));
-    const int64_t N = 2, numel = N * 3 * 37 * 41;
-    float *in = malloc((size_t)numel * sizeof(float));
-    fill(in, numel);
-    gc_session *s[3] = {NULL, NULL, NULL};
-    gc_tensor out[3];
-    for (int i = 0; i < 3; i++) {
-        gc_session_config cfg = {.batch = N, .channels = 3, .height = 37, .width = 41, .param_grads = i == 1,
-                                 .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO};
-        CHECK_OK(gc_session_create(m, &cfg, &s[i]));
-        if (!s[i]) goto done;
-        CHECK_OK(gc_session_forward(s[i], in));
-        CHECK_OK(gc_session_output(s[i], &out[i]));
+    static const int64_t sizes[2][2] = {{37, 41}, {111, 123}};
+    for (int z = 0; z < 2; z++) {
+        const int64_t N = 2, H = sizes[z][0], W = sizes[z][1], numel = N * 3 * H * W;
+        float *in = malloc((size_t)numel * sizeof(float));
+        fill(in, numel);
+        gc_session *s[3] = {NULL, NULL, NULL};
+        gc_tensor out[3];
+        for (int i = 0; i < 3; i++) {
+            gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = i == 1,
+                                     .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO};
+            CHECK_OK(gc_session_create(m, &cfg, &s[i]));
+            if (!s[i]) goto next;
+            CHECK_OK(gc_session_forward(s[i], in));
+            CHECK_OK(gc_session_output(s[i], &out[i]));
+        }
+        const int64_t n = gc_tensor_numel(&out[0]);
+        if (z == 1) CHECK(n > 0 && memcmp(out[0].data, out[1].data, (size_t)n * sizeof(float)) == 0);
+        CHECK(test_rel_err(out[0].data, out[1].data, n, 1e-6) <= 1e-6);
+        CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
+    next:
+        for (int i = 0; i < 3; i++) gc_session_free(s[i]);
+        free(in);
     }
-    const int64_t n = gc_tensor_numel(&out[0]);
-    CHECK(n > 0 && memcmp(out[0].data, out[1].data, (size_t)n * sizeof(float)) == 0);
-    CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
-done:
-    for (int i = 0; i < 3; i++) gc_session_free(s[i]);
-    free(in);
     gc_model_free(m);
 }
 
@@ -428,6 +467,7 @@ int main(void) {
     RUN(winograd_workspace_bounded);
     RUN(linear_all_tiers_vs_reference);
     RUN(same_bits_for_any_thread_count);
+    RUN(few_pixels_gemm_vs_reference);
     RUN(network_fast_vs_reference);
     RUN(prepared_weights_same_bits);
     return test_summary("conv_fast");

@@ -120,4 +120,33 @@ void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                   const float *bias);
 
+/* ---- a GEMM for few output pixels (conv_pixels.c) ----
+ * y (O, P) = w (O, K) x col (K, P) + bias (O or NULL), for convolutions whose output has few
+ * pixels (ResNet's 7x7 and 14x14 layers: P = 49, 196): the usual GEMM puts output channels
+ * on the micro-kernel's rows and pixels on its 32 columns, so 49 pixels fill 64 lanes; here
+ * pixels are the rows, 7 to a tile (49 = 7 x 7, 196 = 28 x 7), and output channels the 64
+ * columns, with the weights packed once (gc_pxgemm_pack) into 64-channel panels of all K.
+ * Each tile sums all of K in registers and is stored transposed into y with the bias. AVX-512
+ * only (gc_pxgemm_applies). Threads split the (channel panel, pixel panel) tiles; each y
+ * element is summed in the same order for any thread count. */
+#define GC_PX_MR 7
+#define GC_PX_NR 64
+
+/* 1 when this path runs for the tier and is worth it for P pixels: AVX-512, P <= 256, and
+ * 7-pixel rows waste fewer lanes than 32-pixel columns. */
+int gc_pxgemm_applies(gc_gemm_tier tier, int64_t P);
+
+/* Floats of w packed for gc_pxgemm_run (0 on overflow), and the packing. */
+size_t gc_pxgemm_packed_floats(int64_t O, int64_t K);
+void gc_pxgemm_pack(int64_t O, int64_t K, const float *w, float *packed);
+
+/* Floats of scratch gc_pxgemm_run needs (SIZE_MAX on overflow). */
+size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K);
+
+void gc_pxgemm_run(int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
+                   float *y, float *ws);
+
+/* t (7 x 64, row-major) = a (k x 7) b (k x 64), both packed. */
+void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t);
+
 #endif

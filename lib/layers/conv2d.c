@@ -232,8 +232,9 @@ static int wino_ok(const gc_conv2d_params *p, int64_t N, int64_t C, int64_t O, i
            tiles >= 9 && (tiles >= 64 || C * O >= 16384);
 }
 
-/* wino: 0 never chooses Winograd (gc_session_config.no_winograd). */
-static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, int wino, conv_plan *q) {
+/* wino: 0 never chooses Winograd (gc_session_config.no_winograd); tier: the resolved kernel tier. */
+static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, int wino, gc_gemm_tier tier,
+                           conv_plan *q) {
     const gc_conv2d_params *p = &l->p.conv;
     memset(q, 0, sizeof *q);
     q->G = p->groups;
@@ -252,11 +253,14 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
-    /* Direct: stride 1 (1x1 without padding is a plain GEMM already); the input gradient
-     * as a convolution of dy needs padding (K-1)*D - P >= 0. */
+    /* Direct: stride 1 (1x1 without padding is a plain GEMM already) unless the output is small
+     * enough for the few-pixels GEMM, whose 7-pixel rows waste fewer lanes than the direct
+     * kernel's rows of the padded width (7x7: 63 of 96 lanes); the input gradient as a
+     * convolution of dy needs padding (K-1)*D - P >= 0. */
     const int64_t eh = (p->kernel_h - 1) * p->dilation_h, ew = (p->kernel_w - 1) * p->dilation_w;
-    q->direct_fwd = p->stride_h == 1 && p->stride_w == 1 && !q->pointwise;
-    q->direct_bwd = q->direct_fwd && p->pad_h <= eh && p->pad_w <= ew;
+    const int stride1 = p->stride_h == 1 && p->stride_w == 1 && !q->pointwise;
+    q->direct_fwd = stride1 && !gc_pxgemm_applies(tier, q->P);
+    q->direct_bwd = stride1 && p->pad_h <= eh && p->pad_w <= ew;
     q->df = (gc_dconv){q->g.C, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
                        p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0};
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
@@ -274,9 +278,19 @@ static size_t gemm_ws(int64_t M, int64_t N, int64_t K) {
 
 /* Floats: an im2col tile + GEMM packing for the three products, or Winograd's or the direct
  * convolution's scratch, whichever is largest. */
+static size_t conv_workspace_of(const conv_plan *pq);
+
+/* The most any tier's plan needs (the few-pixels GEMM runs only with AVX-512). */
 static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
     conv_plan q;
-    conv_plan_make(l, in, out, 1, &q);
+    conv_plan_make(l, in, out, 1, GC_GEMM_AVX512, &q);
+    const size_t a = conv_workspace_of(&q);
+    conv_plan_make(l, in, out, 1, GC_GEMM_PORTABLE, &q);
+    return max_size(a, conv_workspace_of(&q));
+}
+
+static size_t conv_workspace_of(const conv_plan *pq) {
+    const conv_plan q = *pq;
     size_t col = 0, s, g;
     int64_t t;
     if (!q.pointwise) {
@@ -286,6 +300,10 @@ static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_sha
     g = max_size(gemm_ws(q.OG, q.NT, q.K), max_size(gemm_ws(q.K, q.NT, q.OG), gemm_ws(q.OG, q.K, q.NT)));
     if (q.pointwise) g = max_size(g, max_size(gemm_ws(q.OG, q.P, q.K), max_size(gemm_ws(q.K, q.P, q.OG), gemm_ws(q.OG, q.K, q.P))));
     s = col + g;
+    if (!q.wino_fwd && !q.direct_fwd && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)) { /* the few-pixels GEMM */
+        size_t pw = gc_pxgemm_workspace(q.OG, q.P, q.K), cl = q.pointwise ? 0 : (size_t)((q.K * q.P + 15) & ~(int64_t)15);
+        s = max_size(s, pw == SIZE_MAX || pw > SIZE_MAX - cl ? SIZE_MAX : pw + cl);
+    }
     if (q.wino_fwd) s = max_size(s, gc_winograd_workspace(&q.wf));
     if (q.wino_bwd) s = max_size(s, gc_winograd_workspace(&q.wb));
     if (q.direct_fwd) s = max_size(s, gc_dconv_workspace(&q.df));
@@ -297,28 +315,39 @@ static gc_gemm_tier conv_tier(const gc_layer_ctx *c) { return gc_gemm_resolve((g
 
 /* ---------------------------------------------------------------- prepared weights
  * A forward that is a GEMM on im2col tiles (or, 1x1, on the input) multiplies by the same
- * weights every call: the session packs them once for the tier's micro-kernel, per group
- * (gc_gemm_pack_a), and the GEMM adds the bias in its stores. */
+ * weights every call: the session packs them once, per group, for the tier's micro-kernel
+ * (gc_gemm_pack_a; the GEMM adds the bias in its stores), or for the few-pixels GEMM when the
+ * output is small (gc_pxgemm_pack). */
+
+/* The forward is the few-pixels GEMM. */
+static int pixels_path(const gc_layer_ctx *c, const conv_plan *q) {
+    return !q->wino_fwd && !q->direct_fwd && gc_pxgemm_applies(conv_tier(c), q->P);
+}
 
 /* Floats of one group's packed weights (64-byte multiple), 0 when forward is not a GEMM. */
 static size_t packed_group_floats(const gc_layer_ctx *c, const conv_plan *q) {
     if (c->kernels == GC_KERNELS_REFERENCE || q->wino_fwd || q->direct_fwd) return 0;
-    return (gc_gemm_pack_a_size(conv_tier(c), q->OG, q->K) + 15) & ~(size_t)15;
+    const size_t n = pixels_path(c, q) ? gc_pxgemm_packed_floats(q->OG, q->K) : gc_gemm_pack_a_size(conv_tier(c), q->OG, q->K);
+    return n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) & ~(size_t)15;
 }
 
 static size_t conv_prepared_floats(const gc_layer_ctx *c) {
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
     size_t n;
     return gc_mul_size(packed_group_floats(c, &q), (size_t)q.G, &n) ? SIZE_MAX : n;
 }
 
 static void conv_prepare(const gc_layer_ctx *c, float *prep) {
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
     const size_t per = packed_group_floats(c, &q);
-    for (int64_t gr = 0; per && gr < q.G; gr++)
-        gc_gemm_pack_a(conv_tier(c), 0, q.OG, q.K, c->param[0] + gr * q.OG * q.K, q.K, prep + gr * per);
+    const int px = pixels_path(c, &q);
+    for (int64_t gr = 0; per && gr < q.G; gr++) {
+        const float *wg = c->param[0] + gr * q.OG * q.K;
+        if (px) gc_pxgemm_pack(q.OG, q.K, wg, prep + gr * per);
+        else gc_gemm_pack_a(conv_tier(c), 0, q.OG, q.K, wg, q.K, prep + gr * per);
+    }
 }
 
 /* y = W * col (+ bias) per image and group. */
@@ -330,7 +359,7 @@ static void conv_forward(const gc_layer_ctx *c) {
     float *y = c->y;                                          /* (N, O, OH, OW) */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
     if (q.wino_fwd) { gc_winograd_run(tier, &q.wf, x, wt, bias, y, c->ws); return; }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.direct_fwd) {
@@ -343,11 +372,23 @@ static void conv_forward(const gc_layer_ctx *c) {
     float *col = c->ws;                                       /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
     const size_t per = c->prep ? packed_group_floats(c, &q) : 0; /* packed weights of a group */
+    const int px = per && pixels_path(c, &q);
     for (int64_t n = 0; n < q.N; n++)
         for (int64_t gr = 0; gr < q.G; gr++) {
             const float *xg = x + (n * q.G + gr) * CG * HW, *wg = wt + gr * q.OG * q.K;
             const float *pg = per ? c->prep + gr * per : NULL, *bg = bias ? bias + gr * q.OG : NULL;
             float *yg = y + (n * q.G + gr) * q.OG * q.P;
+            if (px) { /* few pixels: the whole im2col matrix (or the input), pixels on the tile rows */
+                const float *b = xg;
+                float *pws = c->ws;
+                if (!q.pointwise) {
+                    gc_im2col_tile(&q.g, xg, 0, q.P, c->ws, q.P);
+                    b = c->ws;
+                    pws = c->ws + ((q.K * q.P + 15) & ~(int64_t)15);
+                }
+                gc_pxgemm_run(q.OG, q.P, q.K, pg, b, bg, yg, pws);
+                continue;
+            }
             for (int64_t p0 = 0; p0 < q.P; p0 += q.pointwise ? q.P : q.NT) {
                 const int64_t np = q.pointwise ? q.P : q.P - p0 < q.NT ? q.P - p0 : q.NT;
                 const float *b = xg;   /* the input itself (1x1) or its im2col tile */
@@ -377,7 +418,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     float *col = c->ws;                        /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
