@@ -120,6 +120,46 @@ void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                   const float *bias);
 
+/* ---- depthwise convolution (conv_depthwise.c) ----
+ * Groups of one input channel each (C = groups, O = M * C: output channel o reads input channel
+ * o / M), any kernel, stride, padding and dilation (MobileNet, EfficientNet: 3x3 and 5x5,
+ * strides 1 and 2):
+ *   y[n,o,i,j] = b[o] + sum_{u,v} w[o,u,v] x[n, o/M, i*SH - PH + u*DH, j*SW - PW + v*DW].
+ * One task per (image, input channel): its plane is copied with its zero border into the
+ * thread's scratch, then each of the M output planes sums KH*KW shifted copies of it, row by
+ * row, vectorised along the row (u, v in order, the same for any thread count). Backward: dx
+ * by adding the shifted dy rows into a padded plane, then cropping; dw and db as sums in
+ * double. */
+typedef struct gc_dwconv {
+    int64_t N, C, H, W;     /* input batch, channels (= groups), size */
+    int64_t M, OH, OW;      /* output channels per input channel, output size */
+    int64_t KH, KW, SH, SW, PH, PW, DH, DW;
+} gc_dwconv;
+
+#define GC_DW_SLOTS 16   /* most threads a depthwise call uses (one padded plane each) */
+
+/* Floats of scratch (SIZE_MAX on overflow). */
+size_t gc_dwconv_workspace(const gc_dwconv *p);
+
+/* y (N, M*C, OH, OW) from x (N, C, H, W), w (M*C, KH, KW), bias (M*C or NULL). tier: the plane
+ * kernel's ISA (every tier gives the same bits). */
+void gc_dwconv_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
+                       float *y, float *ws);
+
+/* One output plane from the padded input plane (conv_depthwise_tx.h), per ISA. */
+typedef void (*gc_dw_plane_fn)(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
+void gc_dw_plane_portable(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
+void gc_dw_plane_avx2(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
+void gc_dw_plane_avx512(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
+
+/* From dy (N, M*C, OH, OW): dx (N, C, H, W), dw (M*C, KH, KW), db (M*C); each may be NULL;
+ * x is read only for dw. Overwrites what it writes. Stride 1 with one output channel per
+ * input channel: dx is the forward of dy with the flipped kernel (the plane kernel of tier);
+ * otherwise it is scattered. ws: gc_dwconv_workspace_bwd floats. */
+void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *dy,
+                        float *dx, float *dw, float *db, float *ws);
+size_t gc_dwconv_workspace_bwd(const gc_dwconv *p);
+
 /* ---- a GEMM for few output pixels (conv_pixels.c) ----
  * y (O, P) = w (O, K) x col (K, P) + bias (O or NULL), for convolutions whose output has few
  * pixels (ResNet's 7x7 and 14x14 layers: P = 49, 196): the usual GEMM puts output channels

@@ -218,6 +218,8 @@ typedef struct conv_plan {
     gc_winograd wf, wb;         /* their problems */
     int direct_fwd, direct_bwd; /* else direct stride-1 convolution (per image and group) */
     gc_dconv df, db;            /* its problems */
+    int depthwise;              /* one input channel per group: the depthwise kernels, both ways */
+    gc_dwconv dw;               /* its problem */
 } conv_plan;
 
 /* Winograd pays off from a few channels on unless the batch has few 4x4 output tiles: it
@@ -259,8 +261,11 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
      * convolution of dy needs padding (K-1)*D - P >= 0. */
     const int64_t eh = (p->kernel_h - 1) * p->dilation_h, ew = (p->kernel_w - 1) * p->dilation_w;
     const int stride1 = p->stride_h == 1 && p->stride_w == 1 && !q->pointwise;
-    q->direct_fwd = stride1 && !gc_pxgemm_applies(tier, q->P);
-    q->direct_bwd = stride1 && p->pad_h <= eh && p->pad_w <= ew;
+    q->depthwise = q->g.C == 1 && q->G > 1;
+    q->direct_fwd = stride1 && !q->depthwise && !gc_pxgemm_applies(tier, q->P);
+    q->direct_bwd = stride1 && !q->depthwise && p->pad_h <= eh && p->pad_w <= ew;
+    q->dw = (gc_dwconv){q->N, q->G, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
+                        p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w};
     q->df = (gc_dconv){q->g.C, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
                        p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0};
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
@@ -300,10 +305,11 @@ static size_t conv_workspace_of(const conv_plan *pq) {
     g = max_size(gemm_ws(q.OG, q.NT, q.K), max_size(gemm_ws(q.K, q.NT, q.OG), gemm_ws(q.OG, q.K, q.NT)));
     if (q.pointwise) g = max_size(g, max_size(gemm_ws(q.OG, q.P, q.K), max_size(gemm_ws(q.K, q.P, q.OG), gemm_ws(q.OG, q.K, q.P))));
     s = col + g;
-    if (!q.wino_fwd && !q.direct_fwd && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)) { /* the few-pixels GEMM */
+    if (!q.wino_fwd && !q.direct_fwd && !q.depthwise && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)) { /* the few-pixels GEMM */
         size_t pw = gc_pxgemm_workspace(q.OG, q.P, q.K), cl = q.pointwise ? 0 : (size_t)((q.K * q.P + 15) & ~(int64_t)15);
         s = max_size(s, pw == SIZE_MAX || pw > SIZE_MAX - cl ? SIZE_MAX : pw + cl);
     }
+    if (q.depthwise) s = max_size(s, gc_dwconv_workspace_bwd(&q.dw));
     if (q.wino_fwd) s = max_size(s, gc_winograd_workspace(&q.wf));
     if (q.wino_bwd) s = max_size(s, gc_winograd_workspace(&q.wb));
     if (q.direct_fwd) s = max_size(s, gc_dconv_workspace(&q.df));
@@ -321,12 +327,12 @@ static gc_gemm_tier conv_tier(const gc_layer_ctx *c) { return gc_gemm_resolve((g
 
 /* The forward is the few-pixels GEMM. */
 static int pixels_path(const gc_layer_ctx *c, const conv_plan *q) {
-    return !q->wino_fwd && !q->direct_fwd && gc_pxgemm_applies(conv_tier(c), q->P);
+    return !q->wino_fwd && !q->direct_fwd && !q->depthwise && gc_pxgemm_applies(conv_tier(c), q->P);
 }
 
 /* Floats of one group's packed weights (64-byte multiple), 0 when forward is not a GEMM. */
 static size_t packed_group_floats(const gc_layer_ctx *c, const conv_plan *q) {
-    if (c->kernels == GC_KERNELS_REFERENCE || q->wino_fwd || q->direct_fwd) return 0;
+    if (c->kernels == GC_KERNELS_REFERENCE || q->wino_fwd || q->direct_fwd || q->depthwise) return 0;
     const size_t n = pixels_path(c, q) ? gc_pxgemm_packed_floats(q->OG, q->K) : gc_gemm_pack_a_size(conv_tier(c), q->OG, q->K);
     return n > SIZE_MAX - 15 ? SIZE_MAX : (n + 15) & ~(size_t)15;
 }
@@ -360,6 +366,7 @@ static void conv_forward(const gc_layer_ctx *c) {
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
+    if (q.depthwise) { gc_dwconv_forward(tier, &q.dw, x, wt, bias, y, c->ws); return; }
     if (q.wino_fwd) { gc_winograd_run(tier, &q.wf, x, wt, bias, y, c->ws); return; }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.direct_fwd) {
@@ -423,6 +430,10 @@ static void conv_backward(const gc_layer_ctx *c) {
     float *col = c->ws;                        /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
 
+    if (q.depthwise) {
+        gc_dwconv_backward(tier, &q.dw, x, wt, dy, dx, dw, db, c->ws);
+        return;
+    }
     if (dx && q.wino_bwd) {
         gc_winograd_run(tier, &q.wb, dy, wt, NULL, dx, c->ws);
     } else if (dx && q.direct_bwd) {

@@ -1,0 +1,156 @@
+/* conv_depthwise.c - depthwise convolution (contract in conv.h): one task per (image, input
+ * channel) on a zero-padded copy of its plane; the plane kernels are in conv_depthwise_tx.h
+ * (this file builds the portable one). */
+#define DW_TX_NAME gc_dw_plane_portable
+#include "kernels/conv_depthwise_tx.h"
+#include "core/core.h"
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#define GC_OMP(x) _Pragma(#x)
+static int dw_threads(void) { return omp_get_max_threads() < GC_DW_SLOTS ? omp_get_max_threads() : GC_DW_SLOTS; }
+static int dw_slot(void) { return omp_get_thread_num(); }
+#else
+#define GC_OMP(x)
+static int dw_slot(void) { return 0; }
+#endif
+
+/* Padded plane: the input's H x W inside a border of PH / PW zeros (plus what a window of the
+ * last output row or column reaches past the far edge). */
+static void padded_size(const gc_dwconv *p, int64_t *hp, int64_t *wp) {
+    const int64_t rh = (p->OH - 1) * p->SH + (p->KH - 1) * p->DH + 1, rw = (p->OW - 1) * p->SW + (p->KW - 1) * p->DW + 1;
+    *hp = rh > p->H + p->PH ? rh : p->H + p->PH;
+    *wp = rw > p->W + p->PW ? rw : p->W + p->PW;
+}
+
+size_t gc_dwconv_workspace(const gc_dwconv *p) {
+    int64_t hp, wp, n;
+    padded_size(p, &hp, &wp);
+    if (gc_mul_i64(hp, wp, &n) || gc_mul_i64((n + 32 + 15) / 16 * 16, GC_DW_SLOTS, &n)) return SIZE_MAX;
+    return (size_t)n;
+}
+
+/* dst (hp, wp) = src (H, W) at offset (PH, PW), zeros elsewhere. */
+static void pad_plane(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wp) {
+    memset(dst, 0, (size_t)(hp * wp) * sizeof(float));
+    for (int64_t h = 0; h < p->H; h++) memcpy(dst + (h + p->PH) * wp + p->PW, src + h * p->W, (size_t)p->W * sizeof(float));
+}
+
+void gc_dwconv_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
+                       float *y, float *ws) {
+    int64_t hp, wp;
+    padded_size(p, &hp, &wp);
+    const int64_t plane = (hp * wp + 32 + 15) / 16 * 16, KK = p->KH * p->KW, OHW = p->OH * p->OW;
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
+                                                                                             : gc_dw_plane_portable;
+    GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
+    for (int64_t t = 0; t < p->N * p->C; t++) {
+        float *xp = ws + dw_slot() * plane; /* (hp, wp) */
+        const int64_t n = t / p->C, c = t % p->C;
+        pad_plane(p, x + t * p->H * p->W, xp, hp, wp);
+        for (int64_t m = 0; m < p->M; m++) {
+            const int64_t o = c * p->M + m;
+            run(p, xp, wp, w + o * KK, bias ? bias[o] : 0.0f, y + (n * p->C * p->M + o) * OHW);
+        }
+    }
+}
+
+/* dx as the forward of dy with the kernel flipped (stride 1, one output channel per input
+ * channel, padding (K-1)D - P >= 0, up to 256 taps): the plane kernel's speed for the input
+ * gradient of MobileNet-style layers. 0 when it does not apply. */
+static int backward_as_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *w, const float *dy, float *dx,
+                               float *ws) {
+    const int64_t ph = (p->KH - 1) * p->DH - p->PH, pw = (p->KW - 1) * p->DW - p->PW, KK = p->KH * p->KW;
+    if (p->SH != 1 || p->SW != 1 || p->M != 1 || ph < 0 || pw < 0 || KK > 256) return 0;
+    const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph, pw, p->DH, p->DW};
+    int64_t hp, wp;
+    padded_size(&q, &hp, &wp);
+    const int64_t plane = (hp * wp + 32 + 15) / 16 * 16;
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
+                                                                                             : gc_dw_plane_portable;
+    GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
+    for (int64_t i = 0; i < p->N * p->C; i++) {
+        float *gp = ws + dw_slot() * plane, wf[256]; /* padded dy plane; the flipped kernel */
+        const float *wo = w + (i % p->C) * KK;
+        for (int64_t k = 0; k < KK; k++) wf[k] = wo[KK - 1 - k];
+        pad_plane(&q, dy + i * p->OH * p->OW, gp, hp, wp);
+        run(&q, gp, wp, wf, 0.0f, dx + i * p->H * p->W);
+    }
+    return 1;
+}
+
+size_t gc_dwconv_workspace_bwd(const gc_dwconv *p) {
+    const int64_t ph = (p->KH - 1) * p->DH - p->PH, pw = (p->KW - 1) * p->DW - p->PW;
+    const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph < 0 ? 0 : ph, pw < 0 ? 0 : pw,
+                         p->DH, p->DW};
+    const size_t a = gc_dwconv_workspace(p), b = gc_dwconv_workspace(&q);
+    return a > b ? a : b;
+}
+
+void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *dy,
+                        float *dx, float *dw, float *db, float *ws) {
+    int64_t hp, wp;
+    padded_size(p, &hp, &wp);
+    const int64_t plane = (hp * wp + 32 + 15) / 16 * 16, KK = p->KH * p->KW, OHW = p->OH * p->OW;
+    if (dx && backward_as_forward(tier, p, w, dy, dx, ws)) dx = NULL;
+    if (dx) {
+        GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
+        for (int64_t t = 0; t < p->N * p->C; t++) {
+            float *dp = ws + dw_slot() * plane; /* (hp, wp) padded dx */
+            const int64_t n = t / p->C, c = t % p->C;
+            memset(dp, 0, (size_t)(hp * wp) * sizeof(float));
+            for (int64_t m = 0; m < p->M; m++) {
+                const int64_t o = c * p->M + m;
+                const float *wo = w + o * KK, *go = dy + (n * p->C * p->M + o) * OHW;
+                for (int64_t i = 0; i < p->OH; i++) {
+                    const float *restrict gr = go + i * p->OW;
+                    for (int64_t u = 0; u < p->KH; u++)
+                        for (int64_t v = 0; v < p->KW; v++) {
+                            const float wv = wo[u * p->KW + v];
+                            float *restrict dr = dp + (i * p->SH + u * p->DH) * wp + v * p->DW;
+                            if (p->SW == 1)
+                                for (int64_t j = 0; j < p->OW; j++) dr[j] += wv * gr[j];
+                            else
+                                for (int64_t j = 0; j < p->OW; j++) dr[j * p->SW] += wv * gr[j];
+                        }
+                }
+            }
+            for (int64_t h = 0; h < p->H; h++)
+                memcpy(dx + t * p->H * p->W + h * p->W, dp + (h + p->PH) * wp + p->PW, (size_t)p->W * sizeof(float));
+        }
+    }
+    if (!dw && !db) return;
+    GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
+    for (int64_t c = 0; c < p->C; c++) {
+        float *xp = ws + dw_slot() * plane;
+        double sw[64], sb[64]; /* per output channel of the group, KK <= 64 taps at a time */
+        for (int64_t m = 0; m < p->M; m++) {
+            const int64_t o = c * p->M + m;
+            for (int64_t k0 = 0; k0 < KK; k0 += 64) {
+                const int64_t kn = KK - k0 < 64 ? KK - k0 : 64;
+                for (int64_t k = 0; k < kn; k++) sw[k] = 0;
+                sb[0] = 0;
+                for (int64_t n = 0; n < p->N; n++) {
+                    const float *go = dy + (n * p->C * p->M + o) * OHW;
+                    if (dw) pad_plane(p, x + (n * p->C + c) * p->H * p->W, xp, hp, wp);
+                    if (db && k0 == 0)
+                        for (int64_t e = 0; e < OHW; e++) sb[0] += go[e];
+                    for (int64_t k = 0; dw && k < kn; k++) {
+                        const int64_t u = (k0 + k) / p->KW, v = (k0 + k) % p->KW;
+                        double s = 0;
+                        for (int64_t i = 0; i < p->OH; i++) {
+                            const float *xr = xp + (i * p->SH + u * p->DH) * wp + v * p->DW, *gr = go + i * p->OW;
+                            for (int64_t j = 0; j < p->OW; j++) s += (double)gr[j] * xr[j * p->SW];
+                        }
+                        sw[k] += s;
+                    }
+                }
+                for (int64_t k = 0; dw && k < kn; k++) dw[o * KK + k0 + k] = (float)sw[k];
+                if (db && k0 == 0) db[o] = (float)sb[0];
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+/* conv_depthwise_avx2.c - the depthwise plane kernel built with AVX2 flags (conv_depthwise_tx.h). */
+#define DW_TX_NAME gc_dw_plane_avx2
+#include "kernels/conv_depthwise_tx.h"
