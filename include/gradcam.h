@@ -1012,9 +1012,14 @@ gc_status gc_render_overlay(const gc_image *original, const float *map, int32_t 
 
 /* A gradient image (guided backprop, Guided Grad-CAM, deconvnet; 1 or 3
  * channels, planar channels x height x width in the network's colour order)
- * as the papers show it, with pytorch-grad-cam's deprocess_image:
- *   v = (x - mean) / (std + 1e-5) * 0.1 + 0.5, clipped to [0, 1], * 255,
- * truncated to 8 bits; mean and (population) std over all values. BGR
+ * as the papers show it, with pytorch-grad-cam's deprocess_image made
+ * independent of the map's scale:
+ *   v = (x - mean) / (std + 1e-5 max|x|) * 0.1 + 0.5, clipped to [0, 1],
+ * * 255, truncated to 8 bits; mean and (population) std over all values.
+ * (pytorch-grad-cam adds an absolute 1e-5, which turns maps whose std is
+ * near or below it — random-init networks, Guided Grad-CAM — into a flat
+ * grey; for maps of size ~1 the two agree.) Multiplying the map by any
+ * positive factor gives the same picture; a constant map is mid-grey. BGR
  * input is swapped to RGB; one channel is shown gray. New RGB8 image. */
 gc_status gc_render_gradient(const float *chw, int32_t channels, int32_t height, int32_t width,
                              gc_color_order order, gc_image *out);
@@ -1035,8 +1040,14 @@ gc_figure_opts gc_figure_defaults(void);
  * with a title above each panel and a caption "<label>  score S  p P".
  * The first two panels show the whole original (aspect kept), the last two
  * the network input; all are scaled to panel_height with gc_image_resize.
- * The Grad-CAM map is e->cam_norm (else cam_up, else cam); a missing guided
- * map gives a gray "not computed" panel. crop as for gc_render_overlay.
+ * The Grad-CAM map is e->cam_norm (else cam_up, else cam). The Guided
+ * Grad-CAM panel shows guided backprop times the Grad-CAM map scaled to
+ * [0, 1] (pytorch-grad-cam's cam_mask * gb; e->guided_gradcam, the paper's
+ * product with the unnormalised map, only says whether it was computed). A
+ * missing map gives a gray "not computed" panel, a map whose values are all
+ * equal a gray panel saying "all zero" or "constant". Every panel is the
+ * same whatever positive factor a map is multiplied by. crop as for
+ * gc_render_overlay.
  * *out is a new RGB8 image (gc_image_release). */
 gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
                            const gc_figure_opts *opts, gc_image *out);

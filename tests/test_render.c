@@ -362,6 +362,217 @@ TEST(figure_layout) {
     gc_image_release(&img);
 }
 
+/* ---- Scale invariance ------------------------------------------------------------------------- */
+/* Largest difference of two images of the same size in 8-bit levels; 256 if the sizes differ. */
+static int max_level_diff(const gc_image *a, const gc_image *b) {
+    if (!a->data || !b->data || a->width != b->width || a->height != b->height || a->channels != b->channels) return 256;
+    int d = 0;
+    for (int64_t i = 0; i < (int64_t)a->width * a->height * a->channels; i++) {
+        int e = abs((int)((uint8_t *)a->data)[i] - (int)((uint8_t *)b->data)[i]);
+        if (e > d) d = e;
+    }
+    return d;
+}
+
+/* A smooth bump with noise: structure at every scale. */
+static void fill_map(float *m, int64_t n, int64_t w, uint64_t seed) {
+    uint64_t r = seed;
+    for (int64_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        const double x = (double)(i % w) / w - 0.4, y = (double)(i / w % w) / w - 0.6;
+        m[i] = (float)(exp(-8 * (x * x + y * y)) + 0.3 * ((double)(r >> 40) / (1 << 24) - 0.5));
+    }
+}
+
+/* Every picture of a map is the same whatever positive factor the map is multiplied by (within
+ * one 8-bit level, from float rounding), from 1e-12 to 1e12: gradient images, overlays and
+ * every panel of the figure (each map scaled on its own). */
+TEST(pictures_do_not_depend_on_the_maps_scale) {
+    enum { H = 24, W = 24 };
+    static float g[3 * H * W], gs[3 * H * W], cam[7 * 7], cs[7 * 7], cf[7 * 7], cfs[7 * 7], ggc[3 * H * W];
+    fill_map(g, 3 * H * W, W, 1);
+    fill_map(cam, 49, 7, 2);
+    for (int i = 0; i < 49; i++) cf[i] = cam[48 - i];
+    gc_image img = {0}, ref[3] = {{0}}, cur = {0};
+    CHECK_OK(gc_image_alloc(&img, 60, 40, 3, 8));
+    for (int i = 0; i < 60 * 40 * 3; i++) ((uint8_t *)img.data)[i] = (uint8_t)(i * 7);
+    gc_explanation e;
+    memset(&e, 0, sizeof e);
+    e.class_index = 1;
+    e.score = 1.0f;
+    e.probability = 0.5f;
+    gc_figure_opts f = gc_figure_defaults();
+    f.panel_height = 48;
+    CHECK_OK(gc_render_gradient(g, 3, H, W, GC_COLOR_RGB, &ref[0]));
+    CHECK_OK(gc_render_overlay(&img, cam, 7, 7, NULL, NULL, &ref[1], NULL));
+    for (int i = 0; i < 3 * H * W; i++) ggc[i] = g[i] * 0.25f;
+    set_view(&e.cam, cam, 2, 7, 7, 1);
+    set_view(&e.guided, g, 3, 3, H, W);
+    set_view(&e.guided_gradcam, ggc, 3, 3, H, W);
+    set_view(&e.counterfactual, cf, 2, 7, 7, 1);
+    CHECK_OK(gc_render_figure(&img, NULL, &e, &f, &ref[2]));
+    static const double scales[] = {1e-12, 1e-9, 1e-6, 1e-3, 3.7, 1e3, 1e6, 1e9, 1e12};
+    for (size_t k = 0; k < sizeof scales / sizeof scales[0]; k++) {
+        const float s = (float)scales[k];
+        for (int i = 0; i < 3 * H * W; i++) gs[i] = g[i] * s;
+        for (int i = 0; i < 49; i++) cs[i] = cam[i] * s, cfs[i] = cf[i] * s;
+        CHECK_OK(gc_render_gradient(gs, 3, H, W, GC_COLOR_RGB, &cur));
+        if (max_level_diff(&cur, &ref[0]) > 1) FAILF("gradient image x %g: %d levels off", scales[k], max_level_diff(&cur, &ref[0]));
+        gc_image_release(&cur);
+        CHECK_OK(gc_render_overlay(&img, cs, 7, 7, NULL, NULL, &cur, NULL));
+        if (max_level_diff(&cur, &ref[1]) > 1) FAILF("overlay x %g: %d levels off", scales[k], max_level_diff(&cur, &ref[1]));
+        gc_image_release(&cur);
+        /* each map of the figure by its own factor: cam, guided (and its product), counterfactual */
+        gc_explanation es = e;
+        set_view(&es.cam, cs, 2, 7, 7, 1);
+        set_view(&es.guided, gs, 3, 3, H, W);
+        set_view(&es.counterfactual, cfs, 2, 7, 7, 1);
+        for (int pass = 0; pass < 3; pass++) {
+            gc_explanation ep = e;
+            if (pass == 0) ep.cam = es.cam;
+            if (pass == 1) ep.guided = es.guided;
+            if (pass == 2) ep.counterfactual = es.counterfactual;
+            CHECK_OK(gc_render_figure(&img, NULL, &ep, &f, &cur));
+            if (max_level_diff(&cur, &ref[2]) > 1)
+                FAILF("figure with map %d x %g: %d levels off", pass, scales[k], max_level_diff(&cur, &ref[2]));
+            gc_image_release(&cur);
+        }
+    }
+    for (int k = 0; k < 3; k++) gc_image_release(&ref[k]);
+    gc_image_release(&img);
+}
+
+/* Standard deviation of the 8-bit values of the figure region [x0, x0 + w) x [y0, y0 + h). */
+static double region_std(const gc_image *im, int x0, int y0, int w, int h) {
+    double s = 0, q = 0;
+    int64_t n = 0;
+    for (int y = y0; y < y0 + h && y < im->height; y++)
+        for (int x = x0; x < x0 + w && x < im->width; x++)
+            for (int c = 0; c < 3; c++, n++) {
+                const double v = px(im, x, y)[c];
+                s += v;
+                q += v * v;
+            }
+    return n ? sqrt(q / (double)n - (s / (double)n) * (s / (double)n)) : 0;
+}
+
+/* A network with PyTorch's default initialisation (its classifier scaled down further) gives
+ * tiny gradients (guided backprop's standard deviation far below the old absolute epsilon of
+ * 1e-5); every panel of its figure
+ * on a photo-sized image still shows structure (8-bit standard deviation >= 10), and the
+ * all-zero / constant maps get a labelled panel. */
+TEST(tiny_gradients_still_show) {
+    gc_model *m = NULL;
+    CHECK_OK(gc_model_create(&m));
+    if (!m) return;
+    int c = 3;
+    char name[32];
+    for (int k = 0; k < 4; k++) {
+        gc_conv2d_params cp = gc_conv2d_defaults(c, 16 << (k / 2), 3);
+        cp.pad_h = cp.pad_w = 1;
+        snprintf(name, sizeof name, "features.%d", 3 * k);
+        CHECK_OK(gc_model_add_conv2d(m, name, NULL, &cp, NULL, NULL));
+        snprintf(name, sizeof name, "features.%d", 3 * k + 1);
+        CHECK_OK(gc_model_add_relu(m, name, NULL));
+        gc_pool2d_params pp = gc_pool2d_defaults(2);
+        snprintf(name, sizeof name, "features.%d", 3 * k + 2);
+        CHECK_OK(gc_model_add_maxpool2d(m, name, NULL, &pp));
+        c = 16 << (k / 2);
+    }
+    gc_adaptive_pool2d_params ap = {2, 2};
+    gc_linear_params fc = {c * 4, 10, 1};
+    CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "avgpool", NULL, &ap));
+    CHECK_OK(gc_model_add_flatten(m, "flatten", NULL));
+    CHECK_OK(gc_model_add_linear(m, "classifier", NULL, &fc, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 5));
+    gc_tensor fw;   /* logits of a thousandth of PyTorch's default scale: gradients ~1e-8 */
+    CHECK_OK(gc_model_param(m, "classifier.weight", &fw));
+    for (int64_t i = 0; fw.data && i < gc_tensor_numel(&fw); i++) fw.data[i] *= 1e-3f;
+    /* a 500x375 "photo": a synthetic shapes image, preprocessed to 96x96 as torchvision would */
+    enum { PW = 500, PH = 375, S = 96 };
+    static float rgb[3 * PH * PW];
+    gc_shapes_info info;
+    gc_image photo = {0}, fig = {0};
+    gc_tensor x = {0};
+    gc_preprocess_info crop;
+    gc_session *s = NULL;
+    CHECK_OK(gc_shapes_generate(3, 0, 1, PH, PW, rgb, NULL, &info));
+    CHECK_OK(gc_image_alloc(&photo, PW, PH, 3, 8));
+    for (int64_t i = 0; i < PH * PW; i++)
+        for (int k = 0; k < 3; k++) ((uint8_t *)photo.data)[i * 3 + k] = (uint8_t)(rgb[k * PH * PW + i] * 255.0f + 0.5f);
+    gc_preprocess pre = gc_preprocess_torchvision();
+    pre.input_height = pre.input_width = S;
+    pre.resize_shorter = 110;
+    CHECK_OK(gc_image_preprocess(&photo, &pre, &x, &crop));
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = S, .width = S};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_explain_request req = {.target = GC_TARGET_TOP1, .methods = GC_METHOD_GUIDED_GRADCAM | GC_METHOD_COUNTERFACTUAL};
+    gc_explain_result r;
+    if (!s || !x.data || gc_explain(s, x.data, &req, &r) != GC_OK) { FAILF("explain: %s", gc_last_error()); goto out; }
+    const gc_explanation *e = &r.items[0];
+    double mean = 0, sd = 0;
+    const int64_t n = 3 * S * S;
+    for (int64_t i = 0; i < n; i++) mean += e->guided.data[i] / (double)n;
+    for (int64_t i = 0; i < n; i++) sd += (e->guided.data[i] - mean) * (e->guided.data[i] - mean) / (double)n;
+    sd = sqrt(sd);
+    if (getenv("GC_TEST_VERBOSE")) printf("  guided backprop std %.3g\n", sd);
+    CHECK(sd < 1e-5); /* the case the relative epsilon is for */
+    gc_figure_opts f = gc_figure_defaults();
+    f.panel_height = 96;
+    CHECK_OK(gc_render_figure(&photo, &crop, e, &f, &fig));
+    if (fig.data) {
+        /* panels: the photo and its overlay at its aspect, then three squares (guided, Guided
+           Grad-CAM, counterfactual overlay: photo aspect) after 6-pixel margins; titles 16 high */
+        const int wide = (PW * 96 + PH / 2) / PH, widths[5] = {wide, wide, 96, 96, wide};
+        int x0 = 6;
+        for (int k = 0; k < 5; k++) {
+            const double d = region_std(&fig, x0, 16, widths[k], 96);
+            if (getenv("GC_TEST_VERBOSE")) printf("  panel %d std %.1f\n", k, d);
+            if (k < 4 && !(d >= 10)) FAILF("panel %d has no visible structure (std %.1f)", k, d);
+            x0 += widths[k] + 6;
+        }
+    }
+out:
+    gc_image_release(&fig);
+    gc_image_release(&photo);
+    gc_tensor_release(&x);
+    gc_session_free(s);
+    gc_model_free(m);
+}
+
+/* Maps with nothing to show get a labelled panel, not a flat colour. */
+TEST(constant_maps_get_labelled_panels) {
+    gc_image img = {0}, fig = {0};
+    CHECK_OK(gc_image_alloc(&img, 40, 40, 3, 8));
+    static float cam[4 * 4], g[3 * 16 * 16], gg[3 * 16 * 16], cf[4 * 4];
+    for (int i = 0; i < 3 * 16 * 16; i++) g[i] = (float)(i % 7) - 3.0f;
+    for (int i = 0; i < 16; i++) cf[i] = 2.0f;
+    gc_explanation e;
+    memset(&e, 0, sizeof e);
+    set_view(&e.cam, cam, 2, 4, 4, 1);                 /* all zero */
+    set_view(&e.guided, g, 3, 3, 16, 16);
+    set_view(&e.guided_gradcam, gg, 3, 3, 16, 16);     /* zero, as guided x a zero map is */
+    set_view(&e.counterfactual, cf, 2, 4, 4, 1);       /* constant */
+    gc_figure_opts f = gc_figure_defaults();
+    f.panel_height = 40;
+    CHECK_OK(gc_render_figure(&img, NULL, &e, &f, &fig));
+    if (fig.data) {
+        /* panels 2 (Grad-CAM), 4 (Guided Grad-CAM) and 5 (counterfactual): grey with dark text */
+        const int starts[3] = {6 + 40 + 6, 6 + 40 + 6 + 40 + 6 + 40 + 6, 6 + 40 + 6 + 40 + 6 + 40 + 6 + 40 + 6};
+        for (int k = 0; k < 3; k++) {
+            int grey = 0, ink = 0;
+            for (int y = 16; y < 56; y++)
+                for (int x = starts[k]; x < starts[k] + 40; x++) {
+                    grey += px(&fig, x, y)[0] == 160 && px(&fig, x, y)[1] == 160;
+                    ink += px(&fig, x, y)[0] == 0;
+                }
+            if (!(grey > 1000 && ink > 20)) FAILF("panel %d: %d grey pixels, %d ink pixels", k, grey, ink);
+        }
+    }
+    gc_image_release(&fig);
+    gc_image_release(&img);
+}
+
 int main(void) {
     RUN(jet_matches_documented_opencv_values);
     RUN(jet_follows_piecewise_definition);
@@ -375,5 +586,8 @@ int main(void) {
     RUN(font_every_printable_glyph_is_distinct);
     RUN(font_scaling_clipping_and_width);
     RUN(figure_layout);
+    RUN(pictures_do_not_depend_on_the_maps_scale);
+    RUN(tiny_gradients_still_show);
+    RUN(constant_maps_get_labelled_panels);
     return test_summary("render");
 }

@@ -148,14 +148,18 @@ gc_status gc_render_gradient(const float *chw, int32_t channels, int32_t height,
     if (order != GC_COLOR_RGB && order != GC_COLOR_BGR)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "render_gradient: unknown colour order %d", (int)order);
     int64_t hw = (int64_t)height * width, n = hw * channels;
-    double sum = 0, sq = 0;
+    double sum = 0, sq = 0, top = 0;
     for (int64_t i = 0; i < n; i++) {
         if (!isfinite(chw[i])) return gc_error(GC_ERR_INVALID_ARGUMENT, "render_gradient: value %lld is not finite", (long long)i);
         sum += chw[i];
+        top = fabs(chw[i]) > top ? fabs(chw[i]) : top;
     }
     double mean = sum / (double)n;
     for (int64_t i = 0; i < n; i++) sq += (chw[i] - mean) * (chw[i] - mean);
-    double sd = sqrt(sq / (double)n) + 1e-5; /* population std, as numpy */
+    /* population std (numpy's) plus an epsilon relative to the map's size, so the picture does
+       not depend on the map's scale; a constant map comes out mid-grey */
+    double sd = sqrt(sq / (double)n) + 1e-5 * top;
+    if (sd == 0) sd = 1;
     gc_status st = gc_image_alloc(out, width, height, 3, 8);
     if (st) return st;
     uint8_t *o = out->data; /* (h, w, 3) RGB */
@@ -190,6 +194,14 @@ static gc_status blank_panel(int32_t ph, const char *note, gc_image *out) {
 static int map_2d(const gc_tensor *t) { return t->data && t->ndim == 2 && t->shape[0] >= 1 && t->shape[1] >= 1; }
 static int map_3d(const gc_tensor *t) { return t->data && t->ndim == 3 && (t->shape[0] == 1 || t->shape[0] == 3); }
 
+/* "all zero" or "constant" when every value of m (n) is the same, else NULL: such a map has
+ * nothing to show, and its panel says so instead of a flat colour that looks like a result. */
+static const char *constant_note(const float *m, int64_t n) {
+    for (int64_t i = 1; i < n; i++)
+        if (m[i] != m[0]) return NULL;
+    return m[0] == 0 ? "all zero" : "constant";
+}
+
 gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
                            const gc_figure_opts *opts, gc_image *out) {
     if (!out || out == original) return gc_error(GC_ERR_INVALID_ARGUMENT, "render_figure: out is NULL or the original");
@@ -208,15 +220,24 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
     const char *titles[5] = {"original", "Grad-CAM", "guided backprop", "Guided Grad-CAM", "counterfactual"};
     gc_image rgb = {0}, ov = {0}, tmp = {0}, panel[5] = {{0}};
     const int np = map_2d(&e->counterfactual) ? 5 : 4; /* the counterfactual panel when it was computed */
+    float *ggc = NULL, *mask = NULL; /* the Guided Grad-CAM panel's map and its normalised Grad-CAM mask */
     gc_status st;
     int32_t P = f.panel_height;
     if ((st = gc_image_to_rgb8(original, &rgb))) goto done;
     gc_overlay_opts oo = f.overlay;
-    gc_box box;
+    gc_box box = {0, 0, 0, 0, 0};
     oo.draw_box = 0; /* drawn after scaling, so it stays 2 pixels wide in the panel */
-    if ((st = gc_render_overlay(&rgb, cam->data, (int32_t)cam->shape[0], (int32_t)cam->shape[1], crop, &oo, &ov, &box))) goto done;
-    if ((st = scale_to_height(&rgb, P, &panel[0])) || (st = scale_to_height(&ov, P, &panel[1]))) goto done;
-    if (f.overlay.draw_box && box.area > 0) {
+    const gc_tensor *raw = map_2d(&e->cam) ? &e->cam : cam; /* "all zero" or "constant" said of the map itself */
+    const char *cam_note = constant_note(raw->data, raw->shape[0] * raw->shape[1]);
+    if ((st = scale_to_height(&rgb, P, &panel[0]))) goto done;
+    if (cam_note) {
+        if ((st = blank_panel(P, cam_note, &panel[1]))) goto done;
+    } else if ((st = gc_render_overlay(&rgb, cam->data, (int32_t)cam->shape[0], (int32_t)cam->shape[1], crop, &oo, &ov,
+                                       &box)) ||
+               (st = scale_to_height(&ov, P, &panel[1]))) {
+        goto done;
+    }
+    if (!cam_note && f.overlay.draw_box && box.area > 0) {
         double sx = (double)panel[1].width / rgb.width, sy = (double)P / rgb.height;
         gc_box pb = {(int32_t)(box.x0 * sx), (int32_t)(box.y0 * sy), (int32_t)((box.x1 + 1) * sx) - 1,
                      (int32_t)((box.y1 + 1) * sy) - 1, box.area};
@@ -224,11 +245,28 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
         if (pb.y1 < pb.y0) pb.y1 = pb.y0;
         draw_box(&panel[1], &pb);
     }
+    /* Guided Grad-CAM as people know it (pytorch-grad-cam's cam_mask * gb): guided backprop times
+       the Grad-CAM map resized to it and scaled to [0, 1], whatever the product e->guided_gradcam
+       holds (the paper's, with the unnormalised map) */
+    const gc_tensor *gb = &e->guided;
+    if (map_3d(gb) && map_3d(&e->guided_gradcam)) {
+        const int64_t C = gb->shape[0], H = gb->shape[1], W = gb->shape[2];
+        ggc = gc_alloc_array((size_t)(C * H * W), sizeof(float));
+        mask = gc_alloc_array((size_t)(H * W), sizeof(float));
+        if (!ggc || !mask) { st = GC_ERR_OUT_OF_MEMORY; goto done; }
+        gc_map_resize_bilinear(cam->data, cam->shape[0], cam->shape[1], mask, H, W);
+        gc_map_normalize_minmax(mask, H * W, mask);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < H * W; i++) ggc[c * H * W + i] = gb->data[c * H * W + i] * mask[i];
+    }
     const gc_tensor *g[2] = {&e->guided, &e->guided_gradcam};
     for (int k = 0; k < 2; k++) {
         if (!map_3d(g[k])) { if ((st = blank_panel(P, "not computed", &panel[2 + k]))) goto done; continue; }
-        if ((st = gc_render_gradient(g[k]->data, (int32_t)g[k]->shape[0], (int32_t)g[k]->shape[1],
-                                     (int32_t)g[k]->shape[2], f.order, &tmp)))
+        const float *d = k == 1 && ggc ? ggc : g[k]->data;
+        const char *note = constant_note(d, g[k]->shape[0] * g[k]->shape[1] * g[k]->shape[2]);
+        if (note) { if ((st = blank_panel(P, note, &panel[2 + k]))) goto done; continue; }
+        if ((st = gc_render_gradient(d, (int32_t)g[k]->shape[0], (int32_t)g[k]->shape[1], (int32_t)g[k]->shape[2],
+                                     f.order, &tmp)))
             goto done;
         st = scale_to_height(&tmp, P, &panel[2 + k]);
         gc_image_release(&tmp);
@@ -238,11 +276,16 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
         gc_overlay_opts co = f.overlay;
         co.draw_box = 0;
         const gc_tensor *cf = &e->counterfactual;
-        if ((st = gc_render_overlay(&rgb, cf->data, (int32_t)cf->shape[0], (int32_t)cf->shape[1], crop, &co, &tmp, NULL)))
-            goto done;
-        st = scale_to_height(&tmp, P, &panel[4]);
-        gc_image_release(&tmp);
-        if (st) goto done;
+        const char *note = constant_note(cf->data, cf->shape[0] * cf->shape[1]);
+        if (note) {
+            if ((st = blank_panel(P, note, &panel[4]))) goto done;
+        } else {
+            if ((st = gc_render_overlay(&rgb, cf->data, (int32_t)cf->shape[0], (int32_t)cf->shape[1], crop, &co, &tmp, NULL)))
+                goto done;
+            st = scale_to_height(&tmp, P, &panel[4]);
+            gc_image_release(&tmp);
+            if (st) goto done;
+        }
     }
     /* layout: margin | panel | margin | ... ; title strip above, caption strip below */
     const int32_t M = 6, TS = 1, title_h = GC_FONT_HEIGHT * TS + 8, cap_h = (GC_FONT_HEIGHT + 1) * f.text_scale + 10;
@@ -266,6 +309,8 @@ gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *c
     else snprintf(cap, sizeof cap, "%s  score %.3f", name, (double)e->score);
     gc_image_draw_text(out, M, (int32_t)(title_h + P + 5), cap, f.text_scale, BLACK);
 done:
+    gc_free(ggc);
+    gc_free(mask);
     gc_image_release(&rgb); gc_image_release(&ov); gc_image_release(&tmp);
     for (int k = 0; k < 5; k++) gc_image_release(&panel[k]);
     if (st) gc_image_release(out);
