@@ -134,6 +134,8 @@ typedef enum gc_layer_kind {
     GC_LAYER_CONCAT,             /* torch.cat(inputs, dim=1)                    */
     GC_LAYER_ACTIVATION,         /* sigmoid, SiLU, hardsigmoid, hardswish,
                                     clamp (ReLU6), leaky ReLU: gc_activation_op */
+    GC_LAYER_SUB,                /* a - b, NumPy broadcasting                   */
+    GC_LAYER_DIV,                /* a / b, NumPy broadcasting (b = 0: inf/NaN)  */
     GC_LAYER_KIND_COUNT
 } gc_layer_kind;
 
@@ -271,6 +273,15 @@ gc_status gc_model_add_mul(gc_model *m, const char *name, const char *a, const c
 gc_status gc_model_add_concat(gc_model *m, const char *name, int n, const char *const *inputs);
 gc_status gc_model_add_activation(gc_model *m, const char *name, const char *input,
                                   const gc_activation_params *p);
+
+/* sub and div broadcast like add and mul: a - b and a / b (per-channel
+ * normalisation (x - mean) / std with mean and std constants of shape
+ * (1, C, 1, 1) or (C, 1, 1)). div does not look at values: a zero divisor
+ * gives inf or NaN (IEEE division), forward and backward
+ * (da = dy / b, db = -dy a / b^2, each summed over the dimensions along which
+ * that input was broadcast). */
+gc_status gc_model_add_sub(gc_model *m, const char *name, const char *a, const char *b);
+gc_status gc_model_add_div(gc_model *m, const char *name, const char *a, const char *b);
 
 /* A second name for layer `layer`'s output: torchvision calls the output of
  * a ResNet block's last ReLU "layer4.1" (the block) and "layer4" (the stage)

@@ -1,7 +1,7 @@
 /* test_layers.c - every layer kind through its gc_layer_ops: forward against the naive
  * references in tests/common/layer_ref.c, backward against central finite differences,
- * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul, parameter shapes,
- * and refused hyper-parameters, shapes and numbers of inputs. */
+ * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul/sub/div, parameter
+ * shapes, and refused hyper-parameters, shapes and numbers of inputs. */
 #include "test.h"
 #include "common/layer_ref.h"
 #include "core/core.h"
@@ -723,9 +723,13 @@ static void binary_case(gc_layer_kind kind, gc_shape a, gc_shape b) {
         lt_free(&t);
         return;
     }
-    /* one rounding of an exact sum or product of two floats: the same bits as the double reference */
+    if (kind == GC_LAYER_DIV) /* divisors in +-[0.5, 1.5]: finite differences stay sharp */
+        for (int64_t e = 0; e < t.nins[1]; e++) t.xs[1][e] = (e % 2 ? -1.0f : 1.0f) * urand(0.5f, 1.5f);
+    /* one rounding of an exact sum, difference or product of two floats, or of their quotient
+     * (double's 53 bits make its rounding to float innocuous): the same bits as the reference */
+    const int op = kind == GC_LAYER_MUL ? REF_MUL : kind == GC_LAYER_SUB ? REF_SUB : kind == GC_LAYER_DIV ? REF_DIV : REF_ADD;
     float *ref = malloc((size_t)t.nout * sizeof(float));
-    ref_binary(kind == GC_LAYER_MUL, a.ndim, a.d, t.xs[0], b.ndim, b.d, t.xs[1], ref);
+    ref_binary(op, a.ndim, a.d, t.xs[0], b.ndim, b.d, t.xs[1], ref);
     lt_forward(&t);
     if (memcmp(t.y, ref, (size_t)t.nout * sizeof(float)) != 0) FAILF("%s %s, %s: forward differs", what, sa, sb);
     free(ref);
@@ -734,8 +738,8 @@ static void binary_case(gc_layer_kind kind, gc_shape a, gc_shape b) {
     lt_free(&t);
 }
 
-TEST(add_mul_broadcast_forward_and_gradients) {
-    const gc_layer_kind kinds[2] = {GC_LAYER_ADD, GC_LAYER_MUL};
+TEST(binary_broadcast_forward_and_gradients) {
+    const gc_layer_kind kinds[4] = {GC_LAYER_ADD, GC_LAYER_MUL, GC_LAYER_SUB, GC_LAYER_DIV};
     const gc_shape v6 = {1, {6, 1, 1, 1}}, v5 = {1, {5, 1, 1, 1}};
     const gc_shape pairs[][2] = {
         {SH4(2, 3, 5, 7), SH4(2, 3, 5, 7)},     /* same shape */
@@ -754,7 +758,7 @@ TEST(add_mul_broadcast_forward_and_gradients) {
         {SH4(2, 16, 48, 48), SH4(2, 16, 1, 1)},
         {SH4(2, 1, 48, 1), SH4(1, 16, 1, 48)},
     };
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 4; k++)
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) binary_case(kinds[k], pairs[i][0], pairs[i][1]);
 }
 
@@ -782,6 +786,51 @@ TEST(add_mul_by_hand) {
         CHECK(memcmp(t.dxs[1], db[k], sizeof db[k]) == 0);
         lt_free(&t);
     }
+}
+
+/* The same broadcast for sub and div: a (2, 1) = [[1], [2]], b (3) = [10, 20, 30],
+ * dy = [[1, 2, 3], [4, 5, 6]]. sub: da = row sums (6, 15), db = -column sums (-5, -7, -9);
+ * div: da_i = sum_j dy_ij / b_j = (0.3, 0.85), db_j = -sum_i dy_ij a_i / b_j^2
+ * = (-9/100, -12/400, -15/900). */
+TEST(sub_div_by_hand) {
+    for (int k = 0; k < 2; k++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        gc_shape ins[2] = {SH2(2, 1), {1, {3, 1, 1, 1}}};
+        CHECK_OK(lt_make_n(&t, k ? GC_LAYER_DIV : GC_LAYER_SUB, p, 2, ins));
+        gc_shape want = SH2(2, 3);
+        CHECK(same_shape(&t.out, &want));
+        t.xs[0][0] = 1; t.xs[0][1] = 2;
+        t.xs[1][0] = 10; t.xs[1][1] = 20; t.xs[1][2] = 30;
+        lt_forward(&t);
+        const double diff[6] = {-9, -19, -29, -8, -18, -28}, quot[6] = {0.1, 0.05, 1 / 30.0, 0.2, 0.1, 1 / 15.0};
+        for (int e = 0; e < 6; e++) CHECK_NEAR(t.y[e], k ? quot[e] : diff[e], 1e-7);
+        for (int e = 0; e < 6; e++) t.dy[e] = (float)(e + 1);
+        lt_backward(&t);
+        const double da[2][2] = {{6, 15}, {0.3, 0.85}}, db[2][3] = {{-5, -7, -9}, {-0.09, -0.03, -1 / 60.0}};
+        for (int e = 0; e < 2; e++) CHECK_NEAR(t.dxs[0][e], da[k][e], 1e-6);
+        for (int e = 0; e < 3; e++) CHECK_NEAR(t.dxs[1][e], db[k][e], 1e-7);
+        lt_free(&t);
+    }
+}
+
+/* Dividing by zero is IEEE division, not an error: +-inf and NaN, forward and backward. */
+TEST(div_by_zero_gives_inf_and_nan) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    gc_shape ins[2] = {SH2(1, 3), SH2(1, 3)};
+    CHECK_OK(lt_make_n(&t, GC_LAYER_DIV, p, 2, ins));
+    const float a[3] = {1, -2, 0};
+    memcpy(t.xs[0], a, sizeof a);
+    for (int e = 0; e < 3; e++) t.xs[1][e] = 0.0f, t.dy[e] = 1.0f;
+    lt_forward(&t);
+    CHECK(isinf(t.y[0]) && t.y[0] > 0 && isinf(t.y[1]) && t.y[1] < 0 && isnan(t.y[2]));
+    lt_backward(&t);
+    CHECK(isinf(t.dxs[0][0]) && isinf(t.dxs[0][1]) && isinf(t.dxs[0][2]));   /* dy / 0 */
+    CHECK(isinf(t.dxs[1][0]) && t.dxs[1][0] < 0 && isinf(t.dxs[1][1]) && t.dxs[1][1] > 0 && isnan(t.dxs[1][2]));
+    lt_free(&t);
 }
 
 /* ------------------------------------------------------------------ concat */
@@ -1022,7 +1071,8 @@ TEST(param_shapes_and_names) {
         CHECK(same_shape(&s[i], &c) && strcmp(n[i], bn_names[i]) == 0);
     }
     gc_layer_kind none[] = {GC_LAYER_RELU, GC_LAYER_MAXPOOL2D, GC_LAYER_AVGPOOL2D, GC_LAYER_ADAPTIVE_AVGPOOL2D,
-                            GC_LAYER_DROPOUT, GC_LAYER_FLATTEN, GC_LAYER_SOFTMAX, GC_LAYER_LRN};
+                            GC_LAYER_DROPOUT, GC_LAYER_FLATTEN, GC_LAYER_SOFTMAX, GC_LAYER_LRN, GC_LAYER_SUB,
+                            GC_LAYER_DIV};
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         CHECK(gc_layer_ops_of(none[i])->param_shapes(&l, s, n) == 0);
     for (int k = 0; k < GC_LAYER_KIND_COUNT; k++)
@@ -1244,10 +1294,12 @@ TEST(graph_kinds_bad_shapes) {
         {v5, v4},
         {SH4(2, 3, 4, 5), SH4(2, 3, 0, 5)}, /* an empty dimension */
     };
-    for (int kind = GC_LAYER_ADD; kind <= GC_LAYER_MUL; kind++)
+    const gc_layer_kind joins[4] = {GC_LAYER_ADD, GC_LAYER_MUL, GC_LAYER_SUB, GC_LAYER_DIV};
+    for (int kind = 0; kind < 4; kind++)
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-            CHECK_FAILS(try_infer_n((gc_layer_kind)kind, p, 2, bad[i]), S);
-            CHECK(strstr(gc_last_error(), "broadcast") != NULL);
+            CHECK_FAILS(try_infer_n(joins[kind], p, 2, bad[i]), S);
+            CHECK(strstr(gc_last_error(), "broadcast") != NULL &&
+                  strstr(gc_last_error(), gc_layer_kind_name(joins[kind])) != NULL);
         }
     const gc_shape ok[2] = {SH4(2, 3, 4, 5), SH2(4, 1)};
     CHECK_OK(try_infer_n(GC_LAYER_ADD, p, 2, ok));
@@ -1304,6 +1356,12 @@ TEST(arity_refused_when_adding) {
     for (int k = 0; k < 1025; k++) many[k] = "r";
     CHECK_FAILS(gc_model_add_concat(m, "c1025", 1025, many), A);
     CHECK(strstr(gc_last_error(), "1025 given") != NULL);
+    /* sub and div read two */
+    memset(&p, 0, sizeof p);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_SUB, "s3", in3, 3, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "sub takes 2 inputs, 3 given") != NULL);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_DIV, "d1", in3, 1, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "div takes 2 inputs, 1 given") != NULL);
     /* a refused layer is not added; unknown inputs and bad hyper-parameters also refused */
     CHECK(gc_model_layer_count(m) == 1);
     CHECK_FAILS(gc_model_add_add(m, "bad", "r", "nowhere"), GC_ERR_NOT_FOUND);
@@ -1319,6 +1377,10 @@ TEST(arity_refused_when_adding) {
     CHECK_OK(gc_model_add_add(m, "a", "r", "input"));
     CHECK_OK(gc_model_add_mul(m, "sq", NULL, NULL));
     CHECK(gc_model_layer_count(m) == 5);
+    CHECK_OK(gc_model_add_sub(m, "s", "sq", "a"));
+    CHECK_OK(gc_model_add_div(m, "d", NULL, "a"));
+    CHECK(gc_model_layer_count(m) == 7);
+    CHECK(strcmp(gc_model_layer_input_at(m, 5, 1), "a") == 0 && strcmp(gc_model_layer_input_at(m, 6, 0), "s") == 0);
     CHECK(gc_model_layer_input_count(m, 1) == 1024 && strcmp(gc_model_layer_input_at(m, 1, 1023), "r") == 0);
     CHECK(gc_model_layer_input_count(m, 3) == 2);
     CHECK(strcmp(gc_model_layer_input_at(m, 3, 0), "r") == 0 && strcmp(gc_model_layer_input_at(m, 3, 1), "input") == 0);
@@ -1349,8 +1411,10 @@ int main(void) {
     RUN(batchnorm2d_forward_and_gradients);
     RUN(relu_rules_by_hand);
     RUN(relu_gradient);
-    RUN(add_mul_broadcast_forward_and_gradients);
+    RUN(binary_broadcast_forward_and_gradients);
     RUN(add_mul_by_hand);
+    RUN(sub_div_by_hand);
+    RUN(div_by_zero_gives_inf_and_nan);
     RUN(concat_forward_and_gradients);
     RUN(activation_forward_and_gradients);
     RUN(activation_defaults_are_pytorchs);

@@ -1,7 +1,10 @@
 /* binary.c - element-wise joins of two tensors with NumPy broadcasting:
  *   add  y = a + b          da = reduce(dy),      db = reduce(dy)
  *   mul  y = a * b          da = reduce(dy * b),  db = reduce(dy * a)
+ *   sub  y = a - b          da = reduce(dy),      db = reduce(-dy)
+ *   div  y = a / b          da = reduce(dy / b),  db = reduce(-dy a / b^2)
  * where reduce sums over the dimensions along which that input was broadcast.
+ * div is IEEE division: a zero divisor gives inf or NaN, never an error.
  * Shapes are aligned at the last dimension (an input of fewer dimensions is
  * padded with leading 1s); each pair of sizes is equal or one of them is 1. */
 #include "layer.h"
@@ -85,47 +88,74 @@ static int same_shape(const gc_shape *a, const gc_shape *b) {
         }                                                                                          \
     } while (0)
 
-/* dx (input k's shape) = the sum, over the output positions that read each element,
- * of dy * other, where other is NULL (meaning 1: add) or the other input (mul), at
- * index other_k. Where input k has the output's shape there is nothing to sum. */
-static void reduce_grad(const gc_layer_ctx *c, int k, const float *other, int other_k) {
+/* What one output position passes back to input k (g = dy, a and b the inputs there). */
+typedef enum grad_term { G_DY, G_NEG_DY, G_DY_A, G_DY_B, G_DY_OVER_B, G_DIV_DB } grad_term;
+
+/* Loops of reduce_grad for one term EXPR of double g, av, bv (unused reads are dead code). */
+#define REDUCE_SAME(EXPR)                                                                          \
+    _Pragma("omp parallel for schedule(static) if (n > 65536)")                                    \
+    for (int64_t r = 0; r < rows; r++) {                                                           \
+        const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];                 \
+        const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                                \
+        const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                                \
+        for (int64_t j = 0; j < W; j++) {                                                          \
+            const double g = dy[r * W + j], av = ar[j * sa[3]], bv = br[j * sb[3]];                \
+            (void)av; (void)bv;                                                                    \
+            dx[r * W + j] = (float)(EXPR);                                                         \
+        }                                                                                          \
+    }
+#define REDUCE_SUM(EXPR)                                                                           \
+    _Pragma("omp parallel for schedule(static) if (gc_shape_numel(&c->out) > 65536)")              \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+        const int64_t c0 = i / (d[1] * d[2] * d[3]), c1 = i / (d[2] * d[3]) % d[1], c2 = i / d[3] % d[2], \
+                      c3 = i % d[3];                                                               \
+        double acc = 0;                                                                            \
+        for (int64_t u0 = 0; u0 < rep[0]; u0++)                                                    \
+            for (int64_t u1 = 0; u1 < rep[1]; u1++)                                                \
+                for (int64_t u2 = 0; u2 < rep[2]; u2++)                                            \
+                    for (int64_t u3 = 0; u3 < rep[3]; u3++) {                                      \
+                        const int64_t p0 = d[0] == 1 ? u0 : c0, p1 = d[1] == 1 ? u1 : c1,          \
+                                      p2 = d[2] == 1 ? u2 : c2, p3 = d[3] == 1 ? u3 : c3;          \
+                        const double g = dy[p0 * st[0] + p1 * st[1] + p2 * st[2] + p3 * st[3]];    \
+                        const double av = a[p0 * sa[0] + p1 * sa[1] + p2 * sa[2] + p3 * sa[3]];    \
+                        const double bv = b[p0 * sb[0] + p1 * sb[1] + p2 * sb[2] + p3 * sb[3]];    \
+                        (void)av; (void)bv;                                                        \
+                        acc += (EXPR);                                                             \
+                    }                                                                              \
+        dx[i] = (float)acc;                                                                        \
+    }
+#define REDUCE_TERM(LOOP)                                                                          \
+    switch (term) {                                                                                \
+    case G_DY: { LOOP(g) } break;                                                                  \
+    case G_NEG_DY: { LOOP(-g) } break;                                                             \
+    case G_DY_A: { LOOP(g * av) } break;                                                           \
+    case G_DY_B: { LOOP(g * bv) } break;                                                           \
+    case G_DY_OVER_B: { LOOP(g / bv) } break;                                                      \
+    default: { LOOP(-g * av / (bv * bv)) } break;                                                  \
+    }
+
+/* dx (input k's shape) = the sum, over the output positions that read each element, of the
+ * term (in double). Where input k has the output's shape there is nothing to sum: each
+ * element is its one term rounded to float (add, sub and mul: the float result itself). */
+static void reduce_grad(const gc_layer_ctx *c, int k, grad_term term) {
     float *dx = c->dxs[k];
     if (!dx) return;
-    const float *dy = c->dy; /* (out) */
+    const float *dy = c->dy, *a = c->xs[0], *b = c->xs[1]; /* (out), (ins[0]), (ins[1]) */
     const int64_t n = gc_shape_numel(&c->ins[k]);
-    int64_t o[4], d[4], so[4], st[4], s = 1;
+    int64_t o[4], d[4], sa[4], sb[4], st[4], s = 1;
     align4(&c->out, o);
     align4(&c->ins[k], d);
-    bstrides(&c->ins[other_k], so);
+    bstrides(&c->ins[0], sa);
+    bstrides(&c->ins[1], sb);
     for (int q = 3; q >= 0; q--) st[q] = s, s *= o[q]; /* output strides */
     if (same_shape(&c->ins[k], &c->out)) {
         const int64_t rows = o[0] * o[1] * o[2], W = o[3];
-#pragma omp parallel for schedule(static) if (n > 65536)
-        for (int64_t r = 0; r < rows; r++) {
-            const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];
-            const float *orow = other ? other + i0 * so[0] + i1 * so[1] + i2 * so[2] : NULL;
-            for (int64_t j = 0; j < W; j++) dx[r * W + j] = orow ? dy[r * W + j] * orow[j * so[3]] : dy[r * W + j];
-        }
+        REDUCE_TERM(REDUCE_SAME)
         return;
     }
     int64_t rep[4]; /* output positions along q that read one input position */
     for (int q = 0; q < 4; q++) rep[q] = d[q] == 1 ? o[q] : 1;
-#pragma omp parallel for schedule(static) if (gc_shape_numel(&c->out) > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t c0 = i / (d[1] * d[2] * d[3]), c1 = i / (d[2] * d[3]) % d[1], c2 = i / d[3] % d[2],
-                      c3 = i % d[3];
-        double acc = 0;
-        for (int64_t u0 = 0; u0 < rep[0]; u0++)
-            for (int64_t u1 = 0; u1 < rep[1]; u1++)
-                for (int64_t u2 = 0; u2 < rep[2]; u2++)
-                    for (int64_t u3 = 0; u3 < rep[3]; u3++) {
-                        const int64_t p0 = d[0] == 1 ? u0 : c0, p1 = d[1] == 1 ? u1 : c1, p2 = d[2] == 1 ? u2 : c2,
-                                      p3 = d[3] == 1 ? u3 : c3;
-                        const float g = dy[p0 * st[0] + p1 * st[1] + p2 * st[2] + p3 * st[3]];
-                        acc += other ? (double)g * other[p0 * so[0] + p1 * so[1] + p2 * so[2] + p3 * so[3]] : g;
-                    }
-        dx[i] = (float)acc;
-    }
+    REDUCE_TERM(REDUCE_SUM)
 }
 
 static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -137,8 +167,8 @@ static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
 static void add_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av + bv); }
 
 static void add_backward(const gc_layer_ctx *c) {
-    reduce_grad(c, 0, NULL, 1);
-    reduce_grad(c, 1, NULL, 0);
+    reduce_grad(c, 0, G_DY);
+    reduce_grad(c, 1, G_DY);
 }
 
 const gc_layer_ops gc_add_ops = {
@@ -158,8 +188,8 @@ const gc_layer_ops gc_add_ops = {
 static void mul_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av * bv); }
 
 static void mul_backward(const gc_layer_ctx *c) {
-    reduce_grad(c, 0, c->xs[1], 1);
-    reduce_grad(c, 1, c->xs[0], 0);
+    reduce_grad(c, 0, G_DY_B);
+    reduce_grad(c, 1, G_DY_A);
 }
 
 const gc_layer_ops gc_mul_ops = {
@@ -173,4 +203,47 @@ const gc_layer_ops gc_mul_ops = {
     .state_bytes = gc_layer_no_bytes,
     .forward = mul_forward,
     .backward = mul_backward,
+};
+
+/* ---------------------------------------------------------------- sub */
+
+static void sub_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av - bv); }
+
+static void sub_backward(const gc_layer_ctx *c) {
+    reduce_grad(c, 0, G_DY);
+    reduce_grad(c, 1, G_NEG_DY);
+}
+
+const gc_layer_ops gc_sub_ops = {
+    .name = "sub",
+    .min_inputs = 2, .max_inputs = 2,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
+    .infer = add_infer,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
+    .forward = sub_forward,
+    .backward = sub_backward,
+};
+
+/* ---------------------------------------------------------------- div */
+
+static void div_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av / bv); }
+
+static void div_backward(const gc_layer_ctx *c) {
+    reduce_grad(c, 0, G_DY_OVER_B);
+    reduce_grad(c, 1, G_DIV_DB);
+}
+
+const gc_layer_ops gc_div_ops = {
+    .name = "div",
+    .min_inputs = 2, .max_inputs = 2,
+    .backward_reads = GC_READS_X,
+    .check_params = gc_layer_no_check,
+    .param_shapes = gc_layer_no_params,
+    .infer = add_infer,
+    .workspace = gc_layer_no_bytes,
+    .state_bytes = gc_layer_no_bytes,
+    .forward = div_forward,
+    .backward = div_backward,
 };

@@ -218,6 +218,7 @@ gc_status gc_broadcast_shape(const char *kind, const gc_shape *in, int n, gc_sha
 
 extern const gc_layer_ops gc_conv2d_ops, gc_relu_ops, gc_maxpool2d_ops, gc_avgpool2d_ops,
     gc_adaptive_avgpool2d_ops, gc_linear_ops, gc_dropout_ops, gc_flatten_ops, gc_softmax_ops,
-    gc_lrn_ops, gc_batchnorm2d_ops, gc_add_ops, gc_mul_ops, gc_concat_ops, gc_activation_ops;
+    gc_lrn_ops, gc_batchnorm2d_ops, gc_add_ops, gc_mul_ops, gc_concat_ops, gc_activation_ops, gc_sub_ops,
+    gc_div_ops;
 
 #endif

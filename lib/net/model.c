@@ -303,6 +303,20 @@ gc_status gc_model_add_activation(gc_model *m, const char *name, const char *inp
     return gc_model_add_layer(m, GC_LAYER_ACTIVATION, name, &input, 1, &lp, NULL, 0, 0);
 }
 
+gc_status gc_model_add_sub(gc_model *m, const char *name, const char *a, const char *b) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    const char *in[2] = {a, b};
+    return gc_model_add_layer(m, GC_LAYER_SUB, name, in, 2, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_div(gc_model *m, const char *name, const char *a, const char *b) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    const char *in[2] = {a, b};
+    return gc_model_add_layer(m, GC_LAYER_DIV, name, in, 2, &lp, NULL, 0, 0);
+}
+
 /* ---------------------------------------------------------------- params */
 
 gc_status gc_model_init_random(gc_model *m, uint64_t seed) {

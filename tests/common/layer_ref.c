@@ -188,7 +188,7 @@ static int64_t bcast_offset(int n, const int64_t *d, int nd, const int64_t *idx)
     return off;
 }
 
-void ref_binary(int mul, int na, const int64_t *da, const float *a, int nb, const int64_t *db,
+void ref_binary(int op, int na, const int64_t *da, const float *a, int nb, const int64_t *db,
                 const float *b, float *y) {
     int64_t od[8], idx[8] = {0};
     const int nd = ref_broadcast_shape(na, da, nb, db, od);
@@ -198,7 +198,7 @@ void ref_binary(int mul, int na, const int64_t *da, const float *a, int nb, cons
         int64_t rest = t; /* the multi-index of output element t */
         for (int i = nd - 1; i >= 0; i--) idx[i] = rest % od[i], rest /= od[i];
         const double va = a[bcast_offset(na, da, nd, idx)], vb = b[bcast_offset(nb, db, nd, idx)];
-        y[t] = (float)(mul ? va * vb : va + vb);
+        y[t] = (float)(op == REF_MUL ? va * vb : op == REF_SUB ? va - vb : op == REF_DIV ? va / vb : va + vb);
     }
 }
 

@@ -36,8 +36,9 @@ void ref_batchnorm2d(int64_t N, int64_t C, int64_t S, float eps, const float *g,
  * dimensions into out[] (max(na, nb) of them, returned), or -1 if some pair of
  * sizes (aligned at the last dimension) differs with neither of them 1. */
 int ref_broadcast_shape(int na, const int64_t *da, int nb, const int64_t *db, int64_t *out);
-/* y = a + b (mul 0) or a * b (mul 1) over the broadcast shape, row-major. */
-void ref_binary(int mul, int na, const int64_t *da, const float *a, int nb, const int64_t *db,
+/* y = a op b over the broadcast shape, row-major, op one of: */
+enum { REF_ADD = 0, REF_MUL = 1, REF_SUB = 2, REF_DIV = 3 };
+void ref_binary(int op, int na, const int64_t *da, const float *a, int nb, const int64_t *db,
                 const float *b, float *y);
 /* torch.cat(xs, dim=1) of n inputs (N, c[k], S) -> y (N, sum c, S). */
 void ref_concat(int n, int64_t N, const int64_t *c, int64_t S, const float *const *xs, float *y);
