@@ -136,6 +136,9 @@ typedef enum gc_layer_kind {
                                     clamp (ReLU6), leaky ReLU: gc_activation_op */
     GC_LAYER_SUB,                /* a - b, NumPy broadcasting                   */
     GC_LAYER_DIV,                /* a / b, NumPy broadcasting (b = 0: inf/NaN)  */
+    GC_LAYER_PAD,                /* constant padding of H and W (ONNX Pad)      */
+    GC_LAYER_CHANNEL_SHUFFLE,    /* ShuffleNet's channel shuffle (groups)       */
+    GC_LAYER_IDENTITY,           /* y = x (ONNX Identity)                       */
     GC_LAYER_KIND_COUNT
 } gc_layer_kind;
 
@@ -216,6 +219,21 @@ typedef struct gc_concat_params {
     int64_t axis;  /* 1 (channels): the only axis supported */
 } gc_concat_params;
 
+/* Constant padding of the last two dimensions of a 4-D (N, C, H, W) tensor
+ * (ONNX Pad, mode "constant", on H and W): the output is
+ * (N, C, top + H + bottom, left + W + right), the input at rows top.. and
+ * columns left.., every other cell `value`. Each amount >= 0 (no cropping);
+ * value finite. Backward crops. Asymmetric convolution or pooling padding is
+ * a pad before the layer: value 0 before a convolution or an average pool
+ * counting the padding; before a max pool -FLT_MAX (-3.4028235e38), which
+ * gives PyTorch's -inf padding whenever a window holds a value above
+ * -FLT_MAX (a window that holds a real cell always does, unless that cell is
+ * -inf or -FLT_MAX itself). */
+typedef struct gc_pad_params {
+    int64_t top, bottom, left, right;
+    float   value;
+} gc_pad_params;
+
 /* Creates an empty model. Free with gc_model_free. */
 gc_status gc_model_create(gc_model **out);
 
@@ -282,6 +300,18 @@ gc_status gc_model_add_activation(gc_model *m, const char *name, const char *inp
  * that input was broadcast). */
 gc_status gc_model_add_sub(gc_model *m, const char *name, const char *a, const char *b);
 gc_status gc_model_add_div(gc_model *m, const char *name, const char *a, const char *b);
+
+/* gc_pad_params above. */
+gc_status gc_model_add_pad(gc_model *m, const char *name, const char *input, const gc_pad_params *p);
+
+/* ShuffleNet's channel shuffle of (N, C, ...) by groups g (>= 1, dividing C):
+ * what exporters write as Reshape (N, g, C/g, H, W), Transpose (0, 2, 1, 3, 4),
+ * Reshape (N, C, H, W), i.e. y[n, j g + i] = x[n, i C/g + j] for i < g,
+ * j < C/g. Backward applies the inverse permutation. */
+gc_status gc_model_add_channel_shuffle(gc_model *m, const char *name, const char *input, int64_t groups);
+
+/* y = x (ONNX Identity). */
+gc_status gc_model_add_identity(gc_model *m, const char *name, const char *input);
 
 /* A second name for layer `layer`'s output: torchvision calls the output of
  * a ResNet block's last ReLU "layer4.1" (the block) and "layer4" (the stage)
@@ -558,8 +588,8 @@ typedef struct gc_explain_result {
 } gc_explain_result;
 
 /* Name of the default target layer: the last spatial output that feeds the
- * global pooling before the classifier, looked through pooling (and dropout)
- * to the activation before it. That is the output read by the last layer
+ * global pooling before the classifier, looked through pooling (and dropout,
+ * identity, pad) to the activation before it. That is the output read by the last layer
  * whose own output is flat (flatten, linear) and whose input is spatial,
  * followed back through pooling layers: VGG-16 "features.29" (relu5_3, before
  * the last max pool), AlexNet "features.11", a torchvision ResNet "layer4"

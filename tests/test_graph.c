@@ -3,8 +3,10 @@
  * squeeze-excitation gate, SiLU/hardswish, a layer reading one tensor twice), batch-norm folding
  * against the unfolded network, the lean plan against keep_all, aliases everywhere a layer name
  * is taken, .gcw round trips (version 2 written, version 1 read), the default layer, Grad-CAM =
- * CAM on a ResNet head, top-K inside a residual block, batches and thread counts. */
+ * CAM on a ResNet head, top-K inside a residual block, batches and thread counts; pad + conv
+ * against padded convolution, a ShuffleNet unit. */
 #include "test.h"
+#include "common/layer_ref.h"
 #include "core/core.h"
 #include "net/session.h"
 #ifdef _OPENMP
@@ -1210,6 +1212,289 @@ TEST(top_k_refused_when_head_reads_network_input) {
     }
 }
 
+/* ------------------------------------------------------------------ pad, channel shuffle */
+
+/* pad + unpadded conv: the same as the conv with symmetric padding (output, input gradient,
+ * weight and bias gradients), at two sizes; asymmetric pads + a strided conv against the
+ * reference convolution of the input padded by hand. */
+TEST(pad_then_conv_equals_padded_conv) {
+    const int64_t ks[2] = {3, 5}, ps[2] = {1, 2}, strides[2] = {1, 2};
+    for (int v = 0; v < 2; v++) {
+        gc_conv2d_params cp = gc_conv2d_defaults(3, 5, ks[v]);
+        cp.stride_h = cp.stride_w = strides[v];
+        gc_model *a = NULL, *b = NULL;
+        gc_pad_params pp = {ps[v], ps[v], ps[v], ps[v], 0.0f};
+        gc_status st = gc_model_create(&a);
+        if (!st) st = gc_model_add_pad(a, "pad", "input", &pp);
+        if (!st) st = gc_model_add_conv2d(a, "conv", NULL, &cp, NULL, NULL);
+        if (!st) st = gc_model_init_random(a, 40 + (uint64_t)v);
+        a = built(a, st, "pad + conv");
+        gc_tensor w, bias;
+        if (a && !gc_model_param(a, "conv.weight", &w) && !gc_model_param(a, "conv.bias", &bias)) {
+            cp.pad_h = cp.pad_w = ps[v];
+            st = gc_model_create(&b);
+            if (!st) st = gc_model_add_conv2d(b, "conv", "input", &cp, w.data, bias.data);
+            b = built(b, st, "padded conv");
+        }
+        if (!a || !b) { CHECK(0); gc_model_free(a); gc_model_free(b); continue; }
+        gc_session_config cfg = {.batch = 2, .channels = 3, .height = 9, .width = 8, .param_grads = 1};
+        gc_session *sa = session(a, cfg), *sb = session(b, cfg);
+        if (sa && sb) {
+            const int64_t nx = 2 * 3 * 9 * 8;
+            gc_rng rng;
+            gc_rng_seed(&rng, 41);
+            float *x = malloc((size_t)nx * sizeof(float));
+            fill(x, nx, &rng, 1.0f);
+            float *ya = forward_copy(sa, x), *yb = forward_copy(sb, x);
+            const int64_t n_out = numel_out(sb);
+            CHECK(ya && yb && n_out > 0 && n_out == numel_out(sa));
+            if (ya && yb && n_out > 0) CHECK(test_rel_err(ya, yb, n_out, 1e-6) < 1e-5);
+            float *dy = malloc((size_t)n_out * sizeof(float));
+            fill(dy, n_out, &rng, 1.0f);
+            gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
+            const char *names[3] = {"input", "conv.weight", "conv.bias"};
+            float *got[3] = {NULL, NULL, NULL};
+            CHECK_OK(gc_session_backward(sa, dy, &bo));
+            for (int k = 0; k < 3; k++) {
+                gc_tensor t;
+                if (!(k ? gc_session_param_grad(sa, names[k], &t) : gc_session_gradient(sa, names[k], &t)))
+                    got[k] = dup_floats(t.data, gc_tensor_numel(&t));
+            }
+            CHECK_OK(gc_session_backward(sb, dy, &bo));
+            for (int k = 0; k < 3; k++) {
+                gc_tensor t;
+                if ((k ? gc_session_param_grad(sb, names[k], &t) : gc_session_gradient(sb, names[k], &t)) || !got[k]) {
+                    FAILF("pad + conv %d: no gradient of %s", v, names[k]);
+                    continue;
+                }
+                const double e = test_rel_err(got[k], t.data, gc_tensor_numel(&t), 1e-6);
+                if (!(e < 1e-5)) FAILF("pad + conv %d: gradient of %s relative error %g", v, names[k], e);
+            }
+            for (int k = 0; k < 3; k++) free(got[k]);
+            free(dy);
+            free(x);
+            free(ya);
+            free(yb);
+        }
+        gc_session_free(sa);
+        gc_session_free(sb);
+        gc_model_free(a);
+        gc_model_free(b);
+    }
+
+    /* asymmetric: top 1, bottom 2, left 0, right 3, then conv 3x3 stride 2, no padding */
+    gc_model *m = NULL;
+    gc_pad_params pp = {1, 2, 0, 3, 0.0f};
+    gc_conv2d_params cp = gc_conv2d_defaults(2, 3, 3);
+    cp.stride_h = cp.stride_w = 2;
+    gc_status st = gc_model_create(&m);
+    if (!st) st = gc_model_add_pad(m, "pad", "input", &pp);
+    if (!st) st = gc_model_add_conv2d(m, "conv", NULL, &cp, NULL, NULL);
+    if (!st) st = gc_model_init_random(m, 43);
+    m = built(m, st, "asymmetric pad + conv");
+    gc_session_config cfg = {.batch = 2, .channels = 2, .height = 7, .width = 6};
+    gc_session *s = m ? session(m, cfg) : NULL;
+    gc_tensor w, bias;
+    if (s && !gc_model_param(m, "conv.weight", &w) && !gc_model_param(m, "conv.bias", &bias)) {
+        enum { NX = 2 * 2 * 7 * 6, PH = 10, PW = 9, NP = 2 * 2 * PH * PW };
+        const int64_t OH = ref_conv_out(PH, 3, 2, 0, 1), OW = ref_conv_out(PW, 3, 2, 0, 1);
+        float x[NX], xp[NP], *ref = malloc((size_t)(2 * 3 * OH * OW) * sizeof(float));
+        gc_rng rng;
+        gc_rng_seed(&rng, 44);
+        fill(x, NX, &rng, 1.0f);
+        ref_pad(2, 2, 7, 6, 1, 2, 0, 3, 0.0f, x, xp);
+        ref_conv2d(&cp, 2, PH, PW, xp, w.data, bias.data, ref);
+        float *y = forward_copy(s, x);
+        CHECK(y && numel_out(s) == 2 * 3 * OH * OW);
+        if (y && numel_out(s) == 2 * 3 * OH * OW) CHECK(test_rel_err(y, ref, 2 * 3 * OH * OW, 1e-6) < 1e-5);
+        free(y);
+        free(ref);
+    }
+    gc_session_free(s);
+    gc_model_free(m);
+
+    /* max pooling: pad with -FLT_MAX + an unpadded pool = the pool's own padding, bit for bit */
+    gc_model *pa = NULL, *pb = NULL;
+    gc_pool2d_params mp = gc_pool2d_defaults(3);
+    mp.stride_h = mp.stride_w = 2;
+    gc_pad_params neg = {1, 1, 1, 1, -3.4028235e38f};
+    st = gc_model_create(&pa);
+    if (!st) st = gc_model_add_pad(pa, "pad", "input", &neg);
+    if (!st) st = gc_model_add_maxpool2d(pa, "pool", NULL, &mp);
+    pa = built(pa, st, "pad + max pool");
+    mp.pad_h = mp.pad_w = 1;
+    st = gc_model_create(&pb);
+    if (!st) st = gc_model_add_maxpool2d(pb, "pool", "input", &mp);
+    pb = built(pb, st, "padded max pool");
+    cfg = (gc_session_config){.batch = 2, .channels = 3, .height = 9, .width = 8};
+    gc_session *qa = pa ? session(pa, cfg) : NULL, *qb = pb ? session(pb, cfg) : NULL;
+    if (qa && qb) {
+        enum { NX = 2 * 3 * 9 * 8 };
+        float x[NX];
+        gc_rng rng;
+        gc_rng_seed(&rng, 45);
+        fill(x, NX, &rng, 1.0f);
+        float *ya = forward_copy(qa, x), *yb = forward_copy(qb, x);
+        const int64_t n_out = numel_out(qb);
+        CHECK(ya && yb && n_out == 2 * 3 * 5 * 4 && numel_out(qa) == n_out);
+        if (ya && yb && n_out == numel_out(qa)) {
+            CHECK(memcmp(ya, yb, (size_t)n_out * sizeof(float)) == 0);
+            float *ga = input_grad_copy(qa, ya, NULL, GC_RELU_NORMAL), *gb = input_grad_copy(qb, ya, NULL, GC_RELU_NORMAL);
+            CHECK(ga && gb && memcmp(ga, gb, sizeof x) == 0);
+            free(ga);
+            free(gb);
+        }
+        free(ya);
+        free(yb);
+    }
+    gc_session_free(qa);
+    gc_session_free(qb);
+    gc_model_free(pa);
+    gc_model_free(pb);
+}
+
+/* A ShuffleNet v1 unit on (N, 8, H, W): grouped 1x1 conv (2 groups) bn SiLU, channel shuffle (2
+ * groups), depthwise 3x3 bn, grouped 1x1 conv bn, + the input, SiLU; global pooling and a
+ * linear layer. */
+static gc_model *shuffle_net(uint64_t seed) {
+    gc_model *m = NULL;
+    gc_rng r;
+    gc_rng_seed(&r, seed + 3000);
+    gc_conv2d_params g1 = gc_conv2d_defaults(8, 8, 1), dw = gc_conv2d_defaults(8, 8, 3);
+    g1.groups = 2;
+    g1.bias = 0;
+    dw.groups = 8;
+    dw.pad_h = dw.pad_w = 1;
+    dw.bias = 0;
+    gc_linear_params fc = {8, 5, 1};
+    gc_status st = gc_model_create(&m);
+    if (!st) st = gc_model_add_conv2d(m, "pw1", "input", &g1, NULL, NULL);
+    if (!st) st = bn(m, "bn1", NULL, 8, &r);
+    if (!st) st = act(m, "act1", NULL, GC_ACT_SILU);
+    if (!st) st = gc_model_add_channel_shuffle(m, "shuffle", NULL, 2);
+    if (!st) st = gc_model_add_conv2d(m, "dw", NULL, &dw, NULL, NULL);
+    if (!st) st = bn(m, "bn2", NULL, 8, &r);
+    if (!st) st = gc_model_add_conv2d(m, "pw2", NULL, &g1, NULL, NULL);
+    if (!st) st = bn(m, "bn3", NULL, 8, &r);
+    if (!st) st = gc_model_add_add(m, "add", "bn3", "input");
+    if (!st) st = act(m, "act2", NULL, GC_ACT_SILU);
+    if (!st) st = gap(m, "gap", NULL);
+    if (!st) st = gc_model_add_flatten(m, "flatten", NULL);
+    if (!st) st = gc_model_add_linear(m, "fc", NULL, &fc, NULL, NULL);
+    if (!st) st = gc_model_init_random(m, seed);
+    return built(m, st, "shuffle_net");
+}
+
+/* The unit's shuffle output is the Reshape/Transpose reference of its input; directional
+ * derivatives along the input and along every trainable parameter (batch-norm affine ones
+ * included) match central differences; shuffles by 2 and by 4 groups of 8 channels undo each
+ * other (output and gradient, bit for bit). */
+TEST(shufflenet_unit) {
+    gc_model *m = shuffle_net(51);
+    if (!m) { CHECK(0); return; }
+    enum { N = 2, H = 7, W = 6, NX = N * 8 * H * W };
+    gc_session_config cfg = {.batch = N, .channels = 8, .height = H, .width = W, .keep_all = 1, .param_grads = 1};
+    gc_session *s = session(m, cfg);
+    gc_rng rng;
+    gc_rng_seed(&rng, 52);
+    float x[NX], vx[NX], xp[NX], ref[NX], r[N * 5];
+    fill(x, NX, &rng, 1.0f);
+    fill(vx, NX, &rng, 1.0f);
+    fill(r, N * 5, &rng, 1.0f);
+    if (s) {
+        gc_tensor a, b, gx;
+        CHECK_OK(gc_session_forward(s, x));
+        CHECK_OK(gc_session_activation(s, "act1", &a));
+        CHECK_OK(gc_session_activation(s, "shuffle", &b));
+        if (a.data && b.data) {
+            ref_channel_shuffle(N, 8, H * W, 2, a.data, ref);
+            CHECK(memcmp(ref, b.data, sizeof ref) == 0);
+        }
+        gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
+        CHECK_OK(gc_session_backward(s, r, &bo));
+        CHECK_OK(gc_session_gradient(s, "input", &gx));
+        static char names[MAX_P][80];
+        gc_tensor pt[MAX_P];
+        const int np = trainable(m, names, pt);
+        CHECK(np == 3 + 6 + 2); /* three convs without bias, three batch-norms, the linear layer */
+        /* every analytic directional derivative first: each forward below clears the gradients */
+        double an[MAX_P + 1] = {0};
+        float *v[MAX_P], *orig[MAX_P];
+        for (int64_t i = 0; gx.data && i < NX; i++) an[0] += (double)gx.data[i] * vx[i];
+        for (int k = 0; k < np; k++) {
+            gc_tensor gp;
+            const int64_t n = gc_tensor_numel(&pt[k]);
+            v[k] = malloc((size_t)n * sizeof(float));
+            orig[k] = dup_floats(pt[k].data, n);
+            fill(v[k], n, &rng, 0.2f);
+            if (gc_session_param_grad(s, names[k], &gp)) { FAILF("no gradient of %s", names[k]); continue; }
+            for (int64_t i = 0; i < n; i++) an[k + 1] += (double)gp.data[i] * v[k][i];
+        }
+        const float eps = 1e-2f;
+        for (int part = -1; part < np; part++) {
+            double lp[2];
+            for (int side = 0; side < 2; side++) {
+                const float e = side ? -eps : eps;
+                for (int64_t i = 0; i < NX; i++) xp[i] = x[i] + (part < 0 ? e * vx[i] : 0.0f);
+                for (int64_t i = 0; part >= 0 && i < gc_tensor_numel(&pt[part]); i++)
+                    pt[part].data[i] = orig[part][i] + e * v[part][i];
+                lp[side] = loss(s, xp, r);
+            }
+            if (part >= 0) memcpy(pt[part].data, orig[part], (size_t)gc_tensor_numel(&pt[part]) * sizeof(float));
+            const double numeric = (lp[0] - lp[1]) / (2.0 * eps), analytic = an[part + 1];
+            if (!(fabs(analytic - numeric) <= 2e-3 * fabs(numeric) + 4e-6))
+                FAILF("shuffle unit, along %s: analytic %g, numeric %g", part < 0 ? "input" : names[part], analytic,
+                      numeric);
+            if (getenv("GC_TEST_VERBOSE")) printf("  %-12s analytic %12.6g numeric %12.6g\n", part < 0 ? "input" : names[part], analytic, numeric);
+            CHECK(fabs(analytic) > 1e-5);
+        }
+        for (int k = 0; k < np; k++) {
+            free(v[k]);
+            free(orig[k]);
+        }
+    }
+    gc_session_free(s);
+    gc_model_free(m);
+
+    /* shuffle by 2 then by 4 (= 8 / 2): the identity */
+    gc_model *u = NULL;
+    gc_status st = gc_model_create(&u);
+    if (!st) st = gc_model_add_channel_shuffle(u, "s2", "input", 2);
+    if (!st) st = gc_model_add_channel_shuffle(u, "s4", NULL, 4);
+    if (!st) st = gc_model_add_identity(u, "id", NULL);
+    u = built(u, st, "shuffle twice");
+    cfg = (gc_session_config){.batch = N, .channels = 8, .height = H, .width = W};
+    gc_session *us = u ? session(u, cfg) : NULL;
+    if (us) {
+        float *y = forward_copy(us, x), *g = input_grad_copy(us, vx, NULL, GC_RELU_NORMAL);
+        CHECK(y && memcmp(y, x, sizeof x) == 0);
+        CHECK(g && memcmp(g, vx, sizeof vx) == 0);
+        free(y);
+        free(g);
+    }
+    gc_session_free(us);
+    gc_model_free(u);
+}
+
+/* Pad and identity are looked through for the default layer, as pooling and dropout are. */
+TEST(default_layer_looks_through_pad_and_identity) {
+    gc_model *m = NULL;
+    gc_pool2d_params mp = gc_pool2d_defaults(2);
+    gc_pad_params pp = {0, 1, 0, 1, -3.4028235e38f};
+    gc_linear_params fc = {4 * 4 * 4, 3, 1};
+    gc_status st = gc_model_create(&m);
+    if (!st) st = conv(m, "conv", NULL, 3, 4, 3, 1, 1);
+    if (!st) st = gc_model_add_relu(m, "relu", NULL);
+    if (!st) st = gc_model_add_identity(m, "id", NULL);
+    if (!st) st = gc_model_add_pad(m, "pad", NULL, &pp);
+    if (!st) st = gc_model_add_maxpool2d(m, "pool", NULL, &mp);
+    if (!st) st = gc_model_add_flatten(m, "flatten", NULL);
+    if (!st) st = gc_model_add_linear(m, "fc", NULL, &fc, NULL, NULL);
+    m = built(m, st, "pad + identity head");
+    if (m) CHECK(gc_model_default_layer(m) && strcmp(gc_model_default_layer(m), "relu") == 0);
+    gc_model_free(m);
+}
+
 /* ------------------------------------------------------------------ batches and threads */
 
 typedef struct pass_out {
@@ -1317,5 +1602,8 @@ int main(void) {
     RUN(head_session_fed_during_forward);
     RUN(top_k_refused_when_head_reads_network_input);
     RUN(dag_batches_and_thread_counts);
+    RUN(pad_then_conv_equals_padded_conv);
+    RUN(shufflenet_unit);
+    RUN(default_layer_looks_through_pad_and_identity);
     return test_summary("graph");
 }

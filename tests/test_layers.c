@@ -1,7 +1,8 @@
 /* test_layers.c - every layer kind through its gc_layer_ops: forward against the naive
  * references in tests/common/layer_ref.c, backward against central finite differences,
- * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul/sub/div, parameter
- * shapes, and refused hyper-parameters, shapes and numbers of inputs. */
+ * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul/sub/div, padding,
+ * channel shuffle, parameter shapes, and refused hyper-parameters, shapes and numbers of
+ * inputs. */
 #include "test.h"
 #include "common/layer_ref.h"
 #include "core/core.h"
@@ -1041,6 +1042,116 @@ TEST(activation_extremes_are_finite) {
     }
 }
 
+/* ------------------------------------------------------------------ pad */
+
+static void pad_case(gc_pad_params pp, gc_shape in) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.pad = pp;
+    gc_status st = lt_make(&t, GC_LAYER_PAD, p, in);
+    if (st) { FAILF("pad: %s", gc_last_error()); lt_free(&t); return; }
+    gc_shape want = SH4(in.d[0], in.d[1], pp.top + in.d[2] + pp.bottom, pp.left + in.d[3] + pp.right);
+    if (!same_shape(&t.out, &want)) { FAILF("pad %lld %lld %lld %lld: wrong output shape", (long long)pp.top,
+                                            (long long)pp.bottom, (long long)pp.left, (long long)pp.right);
+        lt_free(&t); return; }
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_pad(in.d[0], in.d[1], in.d[2], in.d[3], pp.top, pp.bottom, pp.left, pp.right, pp.value, t.x, ref);
+    lt_forward(&t);
+    if (memcmp(t.y, ref, (size_t)t.nout * sizeof(float)) != 0)
+        FAILF("pad %lld %lld %lld %lld value %g: forward differs", (long long)pp.top, (long long)pp.bottom,
+              (long long)pp.left, (long long)pp.right, pp.value);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(pad_forward_and_gradients) {
+    pad_case((gc_pad_params){1, 1, 1, 1, 0.0f}, SH4(2, 3, 5, 7));       /* symmetric */
+    pad_case((gc_pad_params){0, 2, 3, 0, -1.5f}, SH4(2, 3, 5, 7));      /* asymmetric, a value */
+    pad_case((gc_pad_params){0, 0, 0, 0, 9.0f}, SH4(1, 2, 3, 3));       /* nothing */
+    pad_case((gc_pad_params){4, 5, 6, 7, 0.25f}, SH4(1, 2, 1, 1));      /* wider than the image */
+    pad_case((gc_pad_params){0, 1, 0, 1, 0.0f}, SH4(3, 1, 4, 2));       /* TF "SAME" style: bottom/right */
+    pad_case((gc_pad_params){2, 0, 0, 0, -2.0f}, SH4(2, 3, 3, 6));      /* top only */
+    pad_case((gc_pad_params){1, 2, 2, 1, 0.5f}, SH4(2, 16, 48, 48));    /* threaded path */
+}
+
+/* ------------------------------------------------------------------ channel shuffle */
+
+static void shuffle_case(int64_t g, gc_shape in) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.shuffle_groups = g;
+    gc_status st = lt_make(&t, GC_LAYER_CHANNEL_SHUFFLE, p, in);
+    if (st) { FAILF("channel_shuffle %lld: %s", (long long)g, gc_last_error()); lt_free(&t); return; }
+    CHECK(same_shape(&t.out, &in));
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    ref_channel_shuffle(in.d[0], in.d[1], t.nin / (in.d[0] * in.d[1]), g, t.x, ref);
+    lt_forward(&t);
+    if (memcmp(t.y, ref, (size_t)t.nout * sizeof(float)) != 0)
+        FAILF("channel_shuffle groups %lld of %lld channels: forward differs", (long long)g, (long long)in.d[1]);
+    free(ref);
+    CHECK_GRADS(&t, 1e-2f);
+    lt_free(&t);
+}
+
+TEST(channel_shuffle_forward_and_gradients) {
+    shuffle_case(2, SH4(2, 6, 3, 5));
+    shuffle_case(3, SH4(2, 6, 3, 5));
+    shuffle_case(4, SH4(1, 24, 2, 3));
+    shuffle_case(1, SH4(2, 5, 2, 2));    /* one group: the identity */
+    shuffle_case(7, SH4(2, 7, 3, 1));    /* a group per channel: the identity */
+    shuffle_case(3, SH3(2, 12, 5));
+    shuffle_case(2, SH2(3, 10));
+    shuffle_case(4, SH4(2, 32, 33, 33)); /* threaded path */
+}
+
+/* C = 6: groups 2 reads channels 0 3 1 4 2 5, groups 3 reads 0 2 4 1 3 5; the gradient goes
+ * back where each channel came from. */
+TEST(channel_shuffle_by_hand) {
+    const int64_t gs[2] = {2, 3};
+    const int order[2][6] = {{0, 3, 1, 4, 2, 5}, {0, 2, 4, 1, 3, 5}};
+    for (int k = 0; k < 2; k++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        p.shuffle_groups = gs[k];
+        CHECK_OK(lt_make(&t, GC_LAYER_CHANNEL_SHUFFLE, p, SH4(1, 6, 1, 2)));
+        for (int e = 0; e < 12; e++) t.x[e] = (float)e;
+        lt_forward(&t);
+        for (int c = 0; c < 6; c++) {
+            CHECK(t.y[2 * c] == (float)(2 * order[k][c]) && t.y[2 * c + 1] == (float)(2 * order[k][c] + 1));
+            t.dy[2 * c] = (float)(10 * c);
+            t.dy[2 * c + 1] = (float)(10 * c + 1);
+        }
+        lt_backward(&t);
+        for (int c = 0; c < 6; c++) CHECK(t.dx[2 * order[k][c]] == (float)(10 * c));
+        lt_free(&t);
+    }
+}
+
+/* ------------------------------------------------------------------ identity */
+
+TEST(identity_is_a_copy) {
+    const gc_shape shapes[3] = {SH4(2, 3, 4, 5), SH2(3, 7), {1, {9, 1, 1, 1}}};
+    for (int i = 0; i < 3; i++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        CHECK_OK(lt_make(&t, GC_LAYER_IDENTITY, p, shapes[i]));
+        CHECK(same_shape(&t.out, &shapes[i]));
+        lt_forward(&t);
+        CHECK(memcmp(t.x, t.y, (size_t)t.nin * sizeof(float)) == 0);
+        CHECK_GRADS(&t, 1e-2f);
+        lt_free(&t);
+    }
+    CHECK(gc_layer_ops_of(GC_LAYER_IDENTITY)->traits == (GC_TRAIT_SAME_SHAPE | GC_TRAIT_POOL));
+    CHECK(gc_layer_ops_of(GC_LAYER_PAD)->traits == GC_TRAIT_POOL);
+    CHECK(gc_layer_ops_of(GC_LAYER_CHANNEL_SHUFFLE)->traits == 0);
+    CHECK(gc_layer_ops_of(GC_LAYER_SUB)->traits == 0 && gc_layer_ops_of(GC_LAYER_DIV)->traits == 0);
+}
+
 /* ------------------------------------------------------------------ parameter shapes */
 
 TEST(param_shapes_and_names) {
@@ -1072,7 +1183,7 @@ TEST(param_shapes_and_names) {
     }
     gc_layer_kind none[] = {GC_LAYER_RELU, GC_LAYER_MAXPOOL2D, GC_LAYER_AVGPOOL2D, GC_LAYER_ADAPTIVE_AVGPOOL2D,
                             GC_LAYER_DROPOUT, GC_LAYER_FLATTEN, GC_LAYER_SOFTMAX, GC_LAYER_LRN, GC_LAYER_SUB,
-                            GC_LAYER_DIV};
+                            GC_LAYER_DIV, GC_LAYER_PAD, GC_LAYER_CHANNEL_SHUFFLE, GC_LAYER_IDENTITY};
     for (size_t i = 0; i < sizeof none / sizeof none[0]; i++)
         CHECK(gc_layer_ops_of(none[i])->param_shapes(&l, s, n) == 0);
     for (int k = 0; k < GC_LAYER_KIND_COUNT; k++)
@@ -1279,6 +1390,31 @@ TEST(graph_kinds_bad_hyper_parameters) {
     }
     p.concat.axis = 1;
     CHECK_OK(try_check(GC_LAYER_CONCAT, p));
+    /* pad: every amount >= 0, a finite value */
+    const char *const sides[4] = {"top", "bottom", "left", "right"};
+    for (int i = 0; i < 4; i++) {
+        memset(&p, 0, sizeof p);
+        int64_t *amount[4] = {&p.pad.top, &p.pad.bottom, &p.pad.left, &p.pad.right};
+        *amount[i] = -1;
+        CHECK_FAILS(try_check(GC_LAYER_PAD, p), A);
+        CHECK(strstr(gc_last_error(), sides[i]) != NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        memset(&p, 0, sizeof p);
+        p.pad = (gc_pad_params){1, 1, 1, 1, bad[i]};
+        CHECK_FAILS(try_check(GC_LAYER_PAD, p), A);
+        CHECK(strstr(gc_last_error(), "value") != NULL);
+    }
+    p.pad = (gc_pad_params){0, 3, 0, 2, -3.4028235e38f};
+    CHECK_OK(try_check(GC_LAYER_PAD, p));
+    /* channel_shuffle: groups >= 1 */
+    const int64_t bad_groups[3] = {0, -2, INT64_MIN};
+    for (int i = 0; i < 3; i++) {
+        memset(&p, 0, sizeof p);
+        p.shuffle_groups = bad_groups[i];
+        CHECK_FAILS(try_check(GC_LAYER_CHANNEL_SHUFFLE, p), A);
+        CHECK(strstr(gc_last_error(), "groups") != NULL);
+    }
 }
 
 TEST(graph_kinds_bad_shapes) {
@@ -1320,6 +1456,33 @@ TEST(graph_kinds_bad_shapes) {
     CHECK_FAILS(try_infer_n(GC_LAYER_CONCAT, p, 3, three), S);
     CHECK(strstr(gc_last_error(), "input 2") != NULL);
     CHECK_OK(try_infer_n(GC_LAYER_CONCAT, p, 2, three));
+    /* pad: 4-D only; sizes that overflow */
+    memset(&p, 0, sizeof p);
+    p.pad = (gc_pad_params){1, 1, 1, 1, 0.0f};
+    const gc_shape pad_bad[3] = {SH3(2, 3, 4), SH2(2, 3), SH4(2, 3, 0, 4)};
+    for (int i = 0; i < 3; i++) {
+        CHECK_FAILS(try_infer_n(GC_LAYER_PAD, p, 1, &pad_bad[i]), S);
+        CHECK(strstr(gc_last_error(), "pad") != NULL);
+    }
+    p.pad = (gc_pad_params){INT64_MAX - 2, 1, 0, 0, 0.0f};
+    const gc_shape small = SH4(1, 1, 2, 2);
+    CHECK_FAILS(try_infer_n(GC_LAYER_PAD, p, 1, &small), S);
+    CHECK(strstr(gc_last_error(), "overflows") != NULL);
+    p.pad = (gc_pad_params){0, 0, INT64_MAX / 4, INT64_MAX / 4, 0.0f};
+    CHECK_FAILS(try_infer_n(GC_LAYER_PAD, p, 1, &small), S);
+    /* channel_shuffle: the groups divide the channels; a channel dimension */
+    memset(&p, 0, sizeof p);
+    p.shuffle_groups = 4;
+    const gc_shape cs_bad[2] = {SH4(2, 6, 3, 3), v4};
+    for (int i = 0; i < 2; i++) {
+        CHECK_FAILS(try_infer_n(GC_LAYER_CHANNEL_SHUFFLE, p, 1, &cs_bad[i]), S);
+        CHECK(strstr(gc_last_error(), "channel_shuffle") != NULL);
+    }
+    CHECK(strstr(gc_last_error(), "(N, C, ...)") != NULL);
+    CHECK_FAILS(try_infer_n(GC_LAYER_CHANNEL_SHUFFLE, p, 1, &cs_bad[0]), S);
+    CHECK(strcmp(gc_last_error(), "channel_shuffle: groups 4 does not divide the 6 channels of 2x6x3x3") == 0);
+    const gc_shape cs_ok = SH4(2, 8, 3, 3);
+    CHECK_OK(try_infer_n(GC_LAYER_CHANNEL_SHUFFLE, p, 1, &cs_ok));
 }
 
 /* The number of inputs is checked when a layer is added, through the generic entry point
@@ -1356,12 +1519,24 @@ TEST(arity_refused_when_adding) {
     for (int k = 0; k < 1025; k++) many[k] = "r";
     CHECK_FAILS(gc_model_add_concat(m, "c1025", 1025, many), A);
     CHECK(strstr(gc_last_error(), "1025 given") != NULL);
-    /* sub and div read two */
+    /* the new kinds: sub/div read two, pad/channel_shuffle/identity one */
     memset(&p, 0, sizeof p);
     CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_SUB, "s3", in3, 3, &p, NULL, 0, 0), A);
     CHECK(strstr(gc_last_error(), "sub takes 2 inputs, 3 given") != NULL);
     CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_DIV, "d1", in3, 1, &p, NULL, 0, 0), A);
     CHECK(strstr(gc_last_error(), "div takes 2 inputs, 1 given") != NULL);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_IDENTITY, "i0", in3, 0, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "identity takes 1 input, 0 given") != NULL);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_PAD, "p2", in3, 2, &p, NULL, 0, 0), A);
+    p.shuffle_groups = 1;
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_CHANNEL_SHUFFLE, "c2", in3, 2, &p, NULL, 0, 0), A);
+    /* the builders check their hyper-parameters */
+    gc_pad_params pad = {0, -1, 0, 0, 0.0f};
+    CHECK_FAILS(gc_model_add_pad(m, "pd", NULL, &pad), A);
+    CHECK(strstr(gc_last_error(), "pd: pad: bottom -1") != NULL);
+    CHECK_FAILS(gc_model_add_pad(m, "pd", NULL, NULL), A);
+    CHECK_FAILS(gc_model_add_channel_shuffle(m, "cs", NULL, 0), A);
+    CHECK(strstr(gc_last_error(), "cs: channel_shuffle: groups 0") != NULL);
     /* a refused layer is not added; unknown inputs and bad hyper-parameters also refused */
     CHECK(gc_model_layer_count(m) == 1);
     CHECK_FAILS(gc_model_add_add(m, "bad", "r", "nowhere"), GC_ERR_NOT_FOUND);
@@ -1379,8 +1554,12 @@ TEST(arity_refused_when_adding) {
     CHECK(gc_model_layer_count(m) == 5);
     CHECK_OK(gc_model_add_sub(m, "s", "sq", "a"));
     CHECK_OK(gc_model_add_div(m, "d", NULL, "a"));
-    CHECK(gc_model_layer_count(m) == 7);
+    CHECK_OK(gc_model_add_pad(m, "pd", NULL, &(gc_pad_params){1, 0, 0, 2, 0.0f}));
+    CHECK_OK(gc_model_add_channel_shuffle(m, "cs", NULL, 1));
+    CHECK_OK(gc_model_add_identity(m, "id", NULL));
+    CHECK(gc_model_layer_count(m) == 10);
     CHECK(strcmp(gc_model_layer_input_at(m, 5, 1), "a") == 0 && strcmp(gc_model_layer_input_at(m, 6, 0), "s") == 0);
+    CHECK(strcmp(gc_model_layer_input_at(m, 9, 0), "cs") == 0);
     CHECK(gc_model_layer_input_count(m, 1) == 1024 && strcmp(gc_model_layer_input_at(m, 1, 1023), "r") == 0);
     CHECK(gc_model_layer_input_count(m, 3) == 2);
     CHECK(strcmp(gc_model_layer_input_at(m, 3, 0), "r") == 0 && strcmp(gc_model_layer_input_at(m, 3, 1), "input") == 0);
@@ -1420,6 +1599,10 @@ int main(void) {
     RUN(activation_defaults_are_pytorchs);
     RUN(activation_kinks_by_hand);
     RUN(activation_extremes_are_finite);
+    RUN(pad_forward_and_gradients);
+    RUN(channel_shuffle_forward_and_gradients);
+    RUN(channel_shuffle_by_hand);
+    RUN(identity_is_a_copy);
     RUN(param_shapes_and_names);
     RUN(bad_hyper_parameters);
     RUN(bad_input_shapes);

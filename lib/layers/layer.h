@@ -50,6 +50,8 @@ typedef union gc_layer_params {
     gc_batchnorm2d_params     bn;
     gc_activation_params      act;
     gc_concat_params          concat;
+    gc_pad_params             pad;
+    int64_t                   shuffle_groups; /* channel_shuffle */
     float                     dropout_p;
 } gc_layer_params;
 
@@ -219,6 +221,6 @@ gc_status gc_broadcast_shape(const char *kind, const gc_shape *in, int n, gc_sha
 extern const gc_layer_ops gc_conv2d_ops, gc_relu_ops, gc_maxpool2d_ops, gc_avgpool2d_ops,
     gc_adaptive_avgpool2d_ops, gc_linear_ops, gc_dropout_ops, gc_flatten_ops, gc_softmax_ops,
     gc_lrn_ops, gc_batchnorm2d_ops, gc_add_ops, gc_mul_ops, gc_concat_ops, gc_activation_ops, gc_sub_ops,
-    gc_div_ops;
+    gc_div_ops, gc_pad_ops, gc_channel_shuffle_ops, gc_identity_ops;
 
 #endif

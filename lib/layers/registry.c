@@ -20,8 +20,11 @@ static const gc_layer_ops *const kinds[GC_LAYER_KIND_COUNT] = {
     [GC_LAYER_ACTIVATION]         = &gc_activation_ops,
     [GC_LAYER_SUB]                = &gc_sub_ops,
     [GC_LAYER_DIV]                = &gc_div_ops,
+    [GC_LAYER_PAD]                = &gc_pad_ops,
+    [GC_LAYER_CHANNEL_SHUFFLE]    = &gc_channel_shuffle_ops,
+    [GC_LAYER_IDENTITY]           = &gc_identity_ops,
 };
-_Static_assert(GC_LAYER_KIND_COUNT == 17, "layer table out of step with gc_layer_kind");
+_Static_assert(GC_LAYER_KIND_COUNT == 20, "layer table out of step with gc_layer_kind");
 
 const gc_layer_ops *gc_layer_ops_of(gc_layer_kind kind) {
     if ((unsigned)kind >= GC_LAYER_KIND_COUNT) return NULL;

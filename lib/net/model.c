@@ -317,6 +317,27 @@ gc_status gc_model_add_div(gc_model *m, const char *name, const char *a, const c
     return gc_model_add_layer(m, GC_LAYER_DIV, name, in, 2, &lp, NULL, 0, 0);
 }
 
+gc_status gc_model_add_pad(gc_model *m, const char *name, const char *input, const gc_pad_params *p) {
+    ADD_CHECK(p);
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    lp.pad = *p;
+    return gc_model_add_layer(m, GC_LAYER_PAD, name, &input, 1, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_channel_shuffle(gc_model *m, const char *name, const char *input, int64_t groups) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    lp.shuffle_groups = groups;
+    return gc_model_add_layer(m, GC_LAYER_CHANNEL_SHUFFLE, name, &input, 1, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_identity(gc_model *m, const char *name, const char *input) {
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    return gc_model_add_layer(m, GC_LAYER_IDENTITY, name, &input, 1, &lp, NULL, 0, 0);
+}
+
 /* ---------------------------------------------------------------- params */
 
 gc_status gc_model_init_random(gc_model *m, uint64_t seed) {

@@ -202,6 +202,24 @@ void ref_binary(int op, int na, const int64_t *da, const float *a, int nb, const
     }
 }
 
+void ref_pad(int64_t N, int64_t C, int64_t H, int64_t W, int64_t top, int64_t bottom, int64_t left,
+             int64_t right, float value, const float *x, float *y) {
+    const int64_t OH = top + H + bottom, OW = left + W + right;
+    for (int64_t e = 0; e < N * C * OH * OW; e++) y[e] = value;
+    for (int64_t p = 0; p < N * C; p++) /* plane p of x lands at row top, column left of plane p of y */
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t w = 0; w < W; w++) y[(p * OH + top + h) * OW + left + w] = x[(p * H + h) * W + w];
+}
+
+void ref_channel_shuffle(int64_t N, int64_t C, int64_t S, int64_t g, const float *x, float *y) {
+    const int64_t q = C / g;
+    int64_t t = 0; /* row-major position in the transposed (N, q, g, S) array */
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t j = 0; j < q; j++)     /* axis 1 of the transpose: axis 2 of (N, g, q, S) */
+            for (int64_t i = 0; i < g; i++) /* axis 2 of the transpose: axis 1 */
+                for (int64_t s = 0; s < S; s++) y[t++] = x[((n * g + i) * q + j) * S + s];
+}
+
 void ref_concat(int n, int64_t N, const int64_t *c, int64_t S, const float *const *xs, float *y) {
     int64_t ctot = 0;
     for (int k = 0; k < n; k++) ctot += c[k];

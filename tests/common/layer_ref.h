@@ -42,6 +42,12 @@ void ref_binary(int op, int na, const int64_t *da, const float *a, int nb, const
                 const float *b, float *y);
 /* torch.cat(xs, dim=1) of n inputs (N, c[k], S) -> y (N, sum c, S). */
 void ref_concat(int n, int64_t N, const int64_t *c, int64_t S, const float *const *xs, float *y);
+/* x (N, C, H, W) inside a (N, C, top + H + bottom, left + W + right) canvas of `value`. */
+void ref_pad(int64_t N, int64_t C, int64_t H, int64_t W, int64_t top, int64_t bottom, int64_t left,
+             int64_t right, float value, const float *x, float *y);
+/* Channel shuffle as exporters write it: x (N, C, S) read as (N, g, C/g, S), transposed to
+ * (N, C/g, g, S), written out row-major as (N, C, S). */
+void ref_channel_shuffle(int64_t N, int64_t C, int64_t S, int64_t g, const float *x, float *y);
 /* The activation (gc_activation_op formulas, PyTorch semantics) of one value,
  * and its derivative away from the kinks. */
 double ref_activation(const gc_activation_params *p, double x);
