@@ -139,6 +139,7 @@ typedef enum gc_layer_kind {
     GC_LAYER_PAD,                /* constant padding of H and W (ONNX Pad)      */
     GC_LAYER_CHANNEL_SHUFFLE,    /* ShuffleNet's channel shuffle (groups)       */
     GC_LAYER_IDENTITY,           /* y = x (ONNX Identity)                       */
+    GC_LAYER_CONSTANT,           /* no input: a stored tensor (ONNX initializer)*/
     GC_LAYER_KIND_COUNT
 } gc_layer_kind;
 
@@ -252,8 +253,9 @@ void gc_model_free(gc_model *model);
  *        network input for the first layer).
  * Weights are copied into the model; NULL weight/bias pointers leave zeros
  * (see gc_model_init_random). Parameter tensors are named "<name>.weight",
- * "<name>.bias" (batch-norm adds ".running_mean" and ".running_var"), with
- * PyTorch's shapes: conv OIHW = out x in/groups x kh x kw, linear out x in.
+ * "<name>.bias" (batch-norm adds ".running_mean" and ".running_var"; a
+ * constant has one, "<name>.value"), with PyTorch's shapes: conv OIHW =
+ * out x in/groups x kh x kw, linear out x in.
  * The last layer added is the network output. Hyper-parameters are checked
  * here (GC_ERR_INVALID_ARGUMENT naming the bad one); shapes are checked
  * against the input when a session is created. */
@@ -313,6 +315,21 @@ gc_status gc_model_add_channel_shuffle(gc_model *m, const char *name, const char
 /* y = x (ONNX Identity). */
 gc_status gc_model_add_identity(gc_model *m, const char *name, const char *input);
 
+/* A layer with no input whose output is its parameter "<name>.value": a
+ * tensor of ndim (1..4) dimensions shape[0..ndim) (each >= 1), copied from
+ * value (NULL: zeros). The output does not depend on the batch: a (1, C, 1, 1)
+ * or (C, 1, 1) constant lines up with (N, C, H, W) tensors by broadcasting in
+ * add, mul, sub and div. It is a model constant (an ONNX initializer, a
+ * normalisation mean), not a trained parameter: gc_model_init_random leaves
+ * it alone, SGD never changes it, and backward with param_grads computes no
+ * gradient for it. The gradient with respect to the value is the gradient of
+ * the constant's output: pass the constant as stop_layer and read it with
+ * gc_session_gradient. Constants run in every session, also in sessions that
+ * start at an input_layer (there whenever a layer of the session reads them,
+ * directly or through layers that read only constants). */
+gc_status gc_model_add_constant(gc_model *m, const char *name, int ndim, const int64_t *shape,
+                                const float *value);
+
 /* A second name for layer `layer`'s output: torchvision calls the output of
  * a ResNet block's last ReLU "layer4.1" (the block) and "layer4" (the stage)
  * too. Aliases work wherever a layer name is taken (target layer, keep,
@@ -331,7 +348,8 @@ gc_status gc_model_init_random(gc_model *m, uint64_t seed);
 int         gc_model_layer_count(const gc_model *m);
 const char *gc_model_layer_name(const gc_model *m, int i);       /* NULL if out of range */
 gc_layer_kind gc_model_layer_kind(const gc_model *m, int i);     /* GC_LAYER_KIND_COUNT if out of range */
-const char *gc_model_layer_input(const gc_model *m, int i);      /* its first input: "input" or a layer name */
+const char *gc_model_layer_input(const gc_model *m, int i);      /* its first input: "input" or a layer
+                                                                     name; NULL for a constant (no input) */
 int         gc_model_layer_input_count(const gc_model *m, int i); /* 0 if out of range */
 const char *gc_model_layer_input_at(const gc_model *m, int i, int k); /* input k; NULL if out of range */
 int         gc_model_layer_alias_count(const gc_model *m, int i);

@@ -3,11 +3,13 @@
  * squeeze-excitation gate, SiLU/hardswish, a layer reading one tensor twice), batch-norm folding
  * against the unfolded network, the lean plan against keep_all, aliases everywhere a layer name
  * is taken, .gcw round trips (version 2 written, version 1 read), the default layer, Grad-CAM =
- * CAM on a ResNet head, top-K inside a residual block, batches and thread counts; pad + conv
- * against padded convolution, a ShuffleNet unit. */
+ * CAM on a ResNet head, top-K inside a residual block, batches and thread counts; the kinds an
+ * ONNX graph needs: constants (in-graph normalisation, in sessions that start inside the
+ * graph), pad + conv against padded convolution, a ShuffleNet unit, their .gcw round trip. */
 #include "test.h"
 #include "common/layer_ref.h"
 #include "core/core.h"
+#include "net/gcw.h"
 #include "net/session.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -1212,7 +1214,217 @@ TEST(top_k_refused_when_head_reads_network_input) {
     }
 }
 
-/* ------------------------------------------------------------------ pad, channel shuffle */
+/* ------------------------------------------------------------------ constants, pad, channel shuffle */
+
+static const float norm_mean[3] = {0.485f, -0.25f, 0.125f}, norm_std[3] = {0.229f, 1.5f, 0.5f};
+
+/* (x - mean) / std with mean (1, 3, 1, 1) and std (3, 1, 1) constants, then conv3x3 (3 -> 4,
+ * padding 1) and a ReLU; the constants come first (so a version-1 header fails on them). */
+static gc_status add_normalisation(gc_model *m) {
+    const int64_t m4[4] = {1, 3, 1, 1}, s3[3] = {3, 1, 1};
+    gc_status st = gc_model_add_constant(m, "mean", 4, m4, norm_mean);
+    if (!st) st = gc_model_add_constant(m, "std", 3, s3, norm_std);
+    if (!st) st = gc_model_add_sub(m, "center", "input", "mean");
+    if (!st) st = gc_model_add_div(m, "norm", "center", "std");
+    return st;
+}
+
+/* The normalised input by hand: the float operations sub and div perform. */
+static void normalise(const float *x, int64_t N, int64_t S, float *xn) {
+    for (int64_t n = 0; n < N; n++)
+        for (int c = 0; c < 3; c++)
+            for (int64_t k = 0; k < S; k++) {
+                const int64_t i = (n * 3 + c) * S + k;
+                xn[i] = (x[i] - norm_mean[c]) / norm_std[c];
+            }
+}
+
+/* Normalisation inside the graph before a convolution: the convolution's output bits on the
+ * input normalised by hand; the input gradient is the convolution's input gradient divided by
+ * std (the same bits); the gradients of the constants' values (the constants as stop layers) are
+ * -sum g / std and -sum g (x - mean) / std^2 per channel; the constants get no parameter gradient
+ * and keep their values through gc_model_init_random; the weights' gradients match. */
+TEST(normalisation_inside_the_graph) {
+    gc_model *a = NULL, *b = NULL;
+    gc_status st = gc_model_create(&a);
+    if (!st) st = add_normalisation(a);
+    if (!st) st = conv(a, "conv", NULL, 3, 4, 3, 1, 1);
+    if (!st) st = gc_model_add_relu(a, "relu", NULL);
+    if (!st) st = gc_model_init_random(a, 21);
+    a = built(a, st, "normalised net");
+    gc_tensor w, bias, v;
+    if (a && !gc_model_param(a, "conv.weight", &w) && !gc_model_param(a, "conv.bias", &bias)) {
+        gc_conv2d_params cp = gc_conv2d_defaults(3, 4, 3);
+        cp.pad_h = cp.pad_w = 1;
+        st = gc_model_create(&b);
+        if (!st) st = gc_model_add_conv2d(b, "conv", "input", &cp, w.data, bias.data);
+        if (!st) st = gc_model_add_relu(b, "relu", NULL);
+        b = built(b, st, "plain conv");
+    }
+    if (!a || !b) { CHECK(0); gc_model_free(a); gc_model_free(b); return; }
+    CHECK_OK(gc_model_param(a, "mean.value", &v));
+    CHECK(v.data && memcmp(v.data, norm_mean, sizeof norm_mean) == 0); /* not initialised */
+    enum { N = 2, H = 7, W = 6, S = H * W, NX = N * 3 * S, NY = N * 4 * S };
+    gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = 1};
+    gc_session *sa = session(a, cfg), *sb = session(b, cfg);
+    if (sa && sb) {
+        gc_rng rng;
+        gc_rng_seed(&rng, 22);
+        float x[NX], xn[NX], dy[NY];
+        fill(x, NX, &rng, 1.0f);
+        fill(dy, NY, &rng, 1.0f);
+        normalise(x, N, S, xn);
+        float *ya = forward_copy(sa, x), *yb = forward_copy(sb, xn);
+        CHECK(ya && yb && memcmp(ya, yb, sizeof(float) * NY) == 0);
+        free(ya);
+        free(yb);
+        gc_backward_opts all = {NULL, GC_RELU_NORMAL, 1};
+        gc_tensor ga, gb, pa, pb;
+        CHECK_OK(gc_session_backward(sb, dy, &all));
+        CHECK_OK(gc_session_gradient(sb, "input", &gb));
+        CHECK_OK(gc_session_param_grad(sb, "conv.weight", &pb));
+        float *g_norm = gb.data ? dup_floats(gb.data, NX) : NULL; /* d L / d (normalised input) */
+        CHECK_OK(gc_session_backward(sa, dy, &all));
+        CHECK_OK(gc_session_gradient(sa, "input", &ga));
+        CHECK_OK(gc_session_param_grad(sa, "conv.weight", &pa));
+        if (pa.data && pb.data) CHECK(memcmp(pa.data, pb.data, (size_t)gc_tensor_numel(&pa) * sizeof(float)) == 0);
+        CHECK_FAILS(gc_session_param_grad(sa, "mean.value", &v), GC_ERR_STATE);
+        CHECK_FAILS(gc_session_param_grad(sa, "std.value", &v), GC_ERR_STATE);
+        if (ga.data && g_norm) {
+            int same = 1;
+            for (int64_t i = 0; i < NX; i++) same &= ga.data[i] == (float)((double)g_norm[i] / norm_std[i / S % 3]);
+            CHECK(same);
+        }
+        double want_mean[3] = {0}, want_std[3] = {0};
+        for (int64_t i = 0; g_norm && i < NX; i++) {
+            const int c = (int)(i / S % 3);
+            const double centred = (double)(x[i] - norm_mean[c]);
+            want_mean[c] -= g_norm[i] / norm_std[c];
+            want_std[c] -= g_norm[i] * centred / ((double)norm_std[c] * norm_std[c]);
+        }
+        gc_backward_opts to_mean = {"mean", GC_RELU_NORMAL, 0}, to_std = {"std", GC_RELU_GUIDED, 0};
+        gc_tensor gm, gs;
+        CHECK_OK(gc_session_backward(sa, dy, &to_mean));
+        CHECK_OK(gc_session_gradient(sa, "mean", &gm));
+        if (gm.data) {
+            CHECK(gm.ndim == 4 && gm.shape[1] == 3);
+            for (int c = 0; c < 3; c++) CHECK_NEAR(gm.data[c], want_mean[c], 1e-5 * (1 + fabs(want_mean[c])));
+        }
+        CHECK_FAILS(gc_session_gradient(sa, "input", &ga), GC_ERR_STATE); /* the pass stopped at mean */
+        CHECK_OK(gc_session_backward(sa, dy, &to_std)); /* the layers after norm are conv and ReLU: */
+        CHECK_OK(gc_session_gradient(sa, "std", &gs));  /* a guided pass gives another gradient */
+        if (gs.data) CHECK(gs.ndim == 3 && gs.shape[0] == 3);
+        gc_backward_opts to_std_n = {"std", GC_RELU_NORMAL, 0};
+        CHECK_OK(gc_session_backward(sa, dy, &to_std_n));
+        CHECK_OK(gc_session_gradient(sa, "std", &gs));
+        for (int c = 0; gs.data && c < 3; c++) CHECK_NEAR(gs.data[c], want_std[c], 1e-5 * (1 + fabs(want_std[c])));
+        free(g_norm);
+    }
+    gc_session_free(sa);
+    gc_session_free(sb);
+    gc_model_free(a);
+    gc_model_free(b);
+}
+
+/* A network with constants after the layer where a session starts: normalisation, conv, ReLU,
+ * + shift (a (1, 4, 1, 1) constant), * sigmoid(gate_raw) (a (4, 1, 1) constant through a layer
+ * that reads only it), global pooling, linear. */
+static gc_model *const_head_net(uint64_t seed) {
+    gc_model *m = NULL;
+    const int64_t c4[4] = {1, 4, 1, 1};
+    const float shift[4] = {0.5f, -0.5f, 0.25f, 1.0f}, gate[4] = {2.0f, -1.0f, 0.0f, 0.5f};
+    gc_linear_params fc = {4, 3, 1};
+    gc_status st = gc_model_create(&m);
+    if (!st) st = add_normalisation(m);
+    if (!st) st = conv(m, "conv", NULL, 3, 4, 3, 1, 1);
+    if (!st) st = gc_model_add_relu(m, "relu", NULL);
+    if (!st) st = gc_model_add_constant(m, "shift", 4, c4, shift);
+    if (!st) st = gc_model_add_add(m, "shifted", "relu", "shift");
+    if (!st) st = gc_model_add_constant(m, "gate_raw", 3, c4 + 1, gate);
+    if (!st) st = act(m, "gate", NULL, GC_ACT_SIGMOID);
+    if (!st) st = gc_model_add_mul(m, "gated", "shifted", "gate");
+    if (!st) st = gap(m, "gap", NULL);
+    if (!st) st = gc_model_add_flatten(m, "flatten", NULL);
+    if (!st) st = gc_model_add_linear(m, "fc", NULL, &fc, NULL, NULL);
+    if (!st) st = gc_model_init_random(m, seed);
+    return built(m, st, "const_head_net");
+}
+
+/* Sessions that start inside the graph run the constants their layers read (also one added
+ * before the input layer, and a layer that reads only a constant) and leave the others idle:
+ * fed the full network's activation (two copies), they give its output, and their input
+ * gradient is the full network's gradient at that layer. Top-K there equals single runs. */
+TEST(constants_in_sessions_that_start_inside) {
+    gc_model *m = const_head_net(31);
+    if (!m) { CHECK(0); return; }
+    enum { H = 6, W = 5 };
+    const char *roots[2] = {"relu", "center"};
+    const char *keep[] = {"relu", "center", NULL};
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W, .keep = keep};
+    gc_session *s = session(m, cfg);
+    gc_rng rng;
+    gc_rng_seed(&rng, 32);
+    float x[3 * H * W];
+    fill(x, 3 * H * W, &rng, 1.0f);
+    for (int r = 0; s && r < 2; r++) {
+        gc_session_config hc = {.batch = 2, .channels = 3, .height = H, .width = W, .input_layer = roots[r]};
+        gc_session *h = session(m, hc);
+        if (!h) continue;
+        gc_tensor t, y, yh, gh, g;
+        CHECK_OK(gc_session_shape(h, "gate", &t));    /* runs: read by gated */
+        CHECK_OK(gc_session_shape(h, "shift", &t));
+        CHECK_FAILS(gc_session_shape(h, "mean", &t), GC_ERR_NOT_FOUND); /* idle: nothing here reads it */
+        CHECK(strstr(gc_last_error(), "does not run") != NULL);
+        if (r == 1) CHECK_OK(gc_session_shape(h, "std", &t)); /* added before center, read by norm */
+        else CHECK_FAILS(gc_session_shape(h, "std", &t), GC_ERR_NOT_FOUND);
+        CHECK_OK(gc_session_forward(s, x));
+        CHECK_OK(gc_session_activation(s, roots[r], &t));
+        CHECK_OK(gc_session_output(s, &y));
+        const int64_t na = gc_tensor_numel(&t);
+        float *a2 = malloc(2 * (size_t)na * sizeof(float)), y1[3];
+        memcpy(a2, t.data, (size_t)na * sizeof(float));
+        memcpy(a2 + na, t.data, (size_t)na * sizeof(float));
+        memcpy(y1, y.data, sizeof y1);
+        CHECK_OK(gc_session_forward(h, a2));
+        CHECK_OK(gc_session_output(h, &yh));
+        for (int k = 0; k < 2 && yh.data; k++) CHECK(test_rel_err(yh.data + 3 * k, y1, 3, 1e-6) < 1e-5);
+        const float dy2[6] = {1, -2, 0.5f, -1, 0.25f, 3};
+        gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 0}, to_root = {roots[r], GC_RELU_NORMAL, 0};
+        CHECK_OK(gc_session_backward(h, dy2, &bo));
+        CHECK_OK(gc_session_gradient(h, "input", &gh));
+        for (int k = 0; k < 2 && gh.data; k++) {
+            CHECK_OK(gc_session_backward(s, dy2 + 3 * k, &to_root));
+            CHECK_OK(gc_session_gradient(s, roots[r], &g));
+            if (g.data) CHECK(test_rel_err(gh.data + k * na, g.data, na, 1e-6) < 1e-5);
+        }
+        free(a2);
+        gc_session_free(h);
+    }
+    /* top-K at relu (the explainer's head session reads shift and gate) equals single runs */
+    gc_explain_request req = {.target = GC_TARGET_TOPK, .top_k = 2, .layer = "relu"};
+    gc_explain_result res;
+    float raw[2][H * W];
+    int cls[2] = {-1, -1};
+    if (s) CHECK_OK(gc_explain(s, x, &req, &res));
+    for (int k = 0; s && k < 2 && res.count == 2; k++) {
+        cls[k] = res.items[k].class_index;
+        memcpy(raw[k], res.items[k].cam_raw.data, sizeof raw[k]);
+    }
+    for (int k = 0; s && k < 2 && cls[k] >= 0; k++) {
+        gc_explain_request one = {.target = GC_TARGET_CLASS, .class_index = cls[k], .layer = "relu"};
+        CHECK_OK(gc_explain(s, x, &one, &res));
+        if (res.count == 1) CHECK(test_rel_err(raw[k], res.items[0].cam_raw.data, H * W, 1e-6) < 1e-5);
+    }
+    CHECK(cls[0] >= 0 && cls[1] >= 0);
+    /* a session may start at a constant (its input is then the value), but gated also reads
+     * shifted, which depends on the network input */
+    gc_session_config kc = {.batch = 1, .channels = 3, .height = H, .width = W, .input_layer = "gate_raw"};
+    gc_session *ks = NULL;
+    CHECK_FAILS(gc_session_create(m, &kc, &ks), GC_ERR_UNSUPPORTED);
+    CHECK(strstr(gc_last_error(), "gated also reads an earlier layer") != NULL);
+    gc_session_free(s);
+    gc_model_free(m);
+}
 
 /* pad + unpadded conv: the same as the conv with symmetric padding (output, input gradient,
  * weight and bias gradients), at two sizes; asymmetric pads + a strided conv against the
@@ -1495,6 +1707,103 @@ TEST(default_layer_looks_through_pad_and_identity) {
     gc_model_free(m);
 }
 
+/* A model holding every kind added for ONNX graphs. */
+static gc_model *onnx_kinds_net(uint64_t seed) {
+    gc_model *m = NULL;
+    gc_pad_params pp = {1, 0, 2, 1, 0.25f};
+    gc_conv2d_params cp = gc_conv2d_defaults(3, 6, 3);
+    gc_linear_params fc = {6, 4, 1};
+    gc_status st = gc_model_create(&m);
+    if (!st) st = add_normalisation(m);
+    if (!st) st = gc_model_add_pad(m, "pad", NULL, &pp);
+    if (!st) st = gc_model_add_conv2d(m, "conv", NULL, &cp, NULL, NULL);
+    if (!st) st = gc_model_add_channel_shuffle(m, "shuffle", NULL, 3);
+    if (!st) st = gc_model_add_identity(m, "id", NULL);
+    if (!st) st = gc_model_add_relu(m, "relu", NULL);
+    if (!st) st = gap(m, "gap", NULL);
+    if (!st) st = gc_model_add_flatten(m, "flatten", NULL);
+    if (!st) st = gc_model_add_linear(m, "fc", NULL, &fc, NULL, NULL);
+    if (!st) st = gc_model_init_random(m, seed);
+    return built(m, st, "onnx kinds");
+}
+
+/* Offset of the first occurrence of the n bytes of pat in buf (len bytes), or -1. */
+static long find_bytes(const uint8_t *buf, size_t len, const void *pat, size_t n) {
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(buf + i, pat, n) == 0) return (long)i;
+    return -1;
+}
+
+static uint64_t le64_at(const uint8_t *p) { return le32_at(p) | (uint64_t)le32_at(p + 4) << 32; }
+
+/* Every new kind survives gc_model_save_memory / gc_model_open_memory: graph, hyper-parameters,
+ * the constants' values, outputs bit for bit, and a second save byte for byte. Refused: a
+ * constant record with an input, a constant in a version-1 file, a negative pad. */
+TEST(gcw_round_trip_of_onnx_kinds) {
+    gc_model *m = onnx_kinds_net(61), *r = NULL;
+    if (!m) { CHECK(0); return; }
+    void *buf = NULL, *buf2 = NULL;
+    size_t len = 0, len2 = 0;
+    CHECK_OK(gc_model_save_memory(m, &buf, &len));
+    if (!buf) { gc_model_free(m); return; }
+    CHECK_OK(gc_model_open_memory(buf, len, &r));
+    if (r) {
+        check_same_graph(m, r);
+        for (int i = 0; i < gc_model_layer_count(m); i++) {
+            char ha[256], hb[256];
+            gc_gcw_format_hparams(&m->layers[i], ha, sizeof ha);
+            gc_gcw_format_hparams(&r->layers[i], hb, sizeof hb);
+            if (strcmp(ha, hb) != 0) FAILF("%s: hyper-parameters %s, reopened %s", m->layers[i].name, ha, hb);
+        }
+        char h[256];
+        gc_gcw_format_hparams(&r->layers[gc_model_find_layer(r, "pad")], h, sizeof h);
+        CHECK(strcmp(h, "top=1 bottom=0 left=2 right=1 value=0.25") == 0);
+        gc_gcw_format_hparams(&r->layers[gc_model_find_layer(r, "std")], h, sizeof h);
+        CHECK(strcmp(h, "ndim=3 d0=3 d1=1 d2=1 d3=1") == 0);
+        gc_gcw_format_hparams(&r->layers[gc_model_find_layer(r, "shuffle")], h, sizeof h);
+        CHECK(strcmp(h, "groups=3") == 0);
+        gc_tensor a, b;
+        CHECK_OK(gc_model_param(r, "mean.value", &a));
+        CHECK(a.ndim == 4 && a.shape[1] == 3 && a.data && memcmp(a.data, norm_mean, sizeof norm_mean) == 0);
+        CHECK_OK(gc_model_param(m, "std.value", &a));
+        CHECK_OK(gc_model_param(r, "std.value", &b));
+        CHECK(b.ndim == 3 && a.data && b.data && memcmp(a.data, b.data, sizeof norm_std) == 0);
+        gc_session_config cfg = {.batch = 2, .channels = 3, .height = 9, .width = 7};
+        check_same_outputs(m, r, cfg, 62);
+        CHECK_OK(gc_model_save_memory(r, &buf2, &len2));
+        CHECK(buf2 && len2 == len && memcmp(buf, buf2, len) == 0);
+        gc_model_buffer_free(buf2);
+    }
+    gc_model_free(r);
+    r = NULL;
+
+    uint8_t *f = buf;
+    const size_t graph = (size_t)le64_at(f + 32);
+    /* the first record: str "constant", str "mean", u32 n_inputs = 0 */
+    CHECK(graph + 20 + 4 <= len && memcmp(f + graph + 4, "constant", 8) == 0 && le32_at(f + graph + 20) == 0);
+    f[graph + 20] = 1;
+    CHECK_FAILS(gc_model_open_memory(buf, len, &r), GC_ERR_FORMAT);
+    CHECK(r == NULL && strstr(gc_last_error(), "mean: 1 inputs; constant takes 0..0") != NULL);
+    f[graph + 20] = 0;
+    f[8] = 1; /* version 1: one input per record */
+    CHECK_FAILS(gc_model_open_memory(buf, len, &r), GC_ERR_FORMAT);
+    CHECK(strstr(gc_last_error(), "constant takes 0..0 inputs; version 1 records have one") != NULL);
+    f[8] = 2;
+    const long top = find_bytes(f, len, "\x03\0\0\0top\0\0\0\0", 11); /* key, type 0 (integer) */
+    CHECK(top > 0);
+    if (top > 0) {
+        memset(f + top + 11, 0xff, 8); /* i64 -1 */
+        CHECK_FAILS(gc_model_open_memory(buf, len, &r), GC_ERR_FORMAT);
+        CHECK(strstr(gc_last_error(), "pad: top -1 must be >= 0") != NULL);
+        memset(f + top + 11, 0, 8);
+        f[top + 11] = 1;
+    }
+    CHECK_OK(gc_model_open_memory(buf, len, &r));
+    gc_model_free(r);
+    gc_model_buffer_free(buf);
+    gc_model_free(m);
+}
+
 /* ------------------------------------------------------------------ batches and threads */
 
 typedef struct pass_out {
@@ -1602,8 +1911,11 @@ int main(void) {
     RUN(head_session_fed_during_forward);
     RUN(top_k_refused_when_head_reads_network_input);
     RUN(dag_batches_and_thread_counts);
+    RUN(normalisation_inside_the_graph);
+    RUN(constants_in_sessions_that_start_inside);
     RUN(pad_then_conv_equals_padded_conv);
     RUN(shufflenet_unit);
     RUN(default_layer_looks_through_pad_and_identity);
+    RUN(gcw_round_trip_of_onnx_kinds);
     return test_summary("graph");
 }

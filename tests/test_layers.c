@@ -1,8 +1,8 @@
 /* test_layers.c - every layer kind through its gc_layer_ops: forward against the naive
  * references in tests/common/layer_ref.c, backward against central finite differences,
- * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul/sub/div, padding,
- * channel shuffle, parameter shapes, and refused hyper-parameters, shapes and numbers of
- * inputs. */
+ * hand-worked ReLU rules and activation kinks, NumPy broadcasting of add/mul/sub/div, the
+ * input-less constant, padding, channel shuffle, parameter shapes, and refused
+ * hyper-parameters, shapes and numbers of inputs. */
 #include "test.h"
 #include "common/layer_ref.h"
 #include "core/core.h"
@@ -48,7 +48,7 @@ static void lt_free(lt *t) {
 }
 
 /* Checks params, makes random params and inputs in [-1, 1], infers, sizes buffers; the
- * layer reads n inputs of shapes ins[]. */
+ * layer reads n inputs of shapes ins[] (n 0: a constant; ins may be NULL). */
 static gc_status lt_make_n(lt *t, gc_layer_kind kind, gc_layer_params p, int n, const gc_shape *ins) {
     memset(t, 0, sizeof *t);
     snprintf(t->l.name, GC_NAME_MAX, "test");
@@ -70,7 +70,7 @@ static gc_status lt_make_n(lt *t, gc_layer_kind kind, gc_layer_params p, int n, 
     }
     if (kind == GC_LAYER_BATCHNORM2D)
         for (int64_t k = 0; k < t->np[3]; k++) t->l.param[3][k] = urand(0.5f, 1.5f);
-    t->in = ins[0];
+    if (n) t->in = ins[0];
     st = t->ops->infer(&t->l, ins, &t->out);
     if (st) return st;
     t->n_in = n;
@@ -1042,6 +1042,60 @@ TEST(activation_extremes_are_finite) {
     }
 }
 
+/* ------------------------------------------------------------------ constant */
+
+/* No input; the output is the value, whatever the batch; its gradient is dy. */
+static void constant_case(int ndim, const int64_t *d) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.constant.ndim = ndim;
+    for (int k = 0; k < 4; k++) p.constant.d[k] = k < ndim ? d[k] : 1;
+    gc_status st = lt_make_n(&t, GC_LAYER_CONSTANT, p, 0, NULL);
+    if (st) { FAILF("constant of %d dimensions: %s", ndim, gc_last_error()); lt_free(&t); return; }
+    CHECK(t.l.n_params == 1 && strcmp(t.suffix[0], "value") == 0);
+    CHECK(same_dims(&t.out, ndim, d) && same_dims(&t.l.param_shape[0], ndim, d));
+    CHECK(t.nout == t.np[0]);
+    lt_forward(&t);
+    CHECK(memcmp(t.y, t.l.param[0], (size_t)t.nout * sizeof(float)) == 0);
+    CHECK_GRADS(&t, 1e-2f); /* the value's gradient (a session never asks: not trained) */
+    for (int64_t e = 0; e < t.nout; e++) CHECK(t.dp[0][e] == t.dy[e]);
+    lt_free(&t);
+}
+
+TEST(constant_forward_and_gradient) {
+    const int64_t v7[1] = {7}, c3[3] = {3, 1, 1}, m4[4] = {1, 3, 1, 1}, full[4] = {2, 5, 3, 4}, big[2] = {300, 301};
+    constant_case(1, v7);
+    constant_case(3, c3);
+    constant_case(4, m4);
+    constant_case(4, full);
+    constant_case(2, big);
+    const gc_layer_ops *ops = gc_layer_ops_of(GC_LAYER_CONSTANT);
+    CHECK(ops->min_inputs == 0 && ops->max_inputs == 0);
+    CHECK(ops->param_roles[0] == 0); /* not trained, not initialised, default 0 */
+}
+
+/* Built through the public API: the value is copied (NULL: zeros), initialisation leaves it
+ * alone, and it reads no input. */
+TEST(constant_in_a_model) {
+    gc_model *m = NULL;
+    CHECK_OK(gc_model_create(&m));
+    if (!m) return;
+    const int64_t sh[4] = {1, 3, 1, 1};
+    const float mean[3] = {0.5f, -1.0f, 2.0f};
+    CHECK_OK(gc_model_add_constant(m, "mean", 4, sh, mean));
+    CHECK_OK(gc_model_add_constant(m, "zeros", 2, sh + 1, NULL));
+    CHECK_OK(gc_model_init_random(m, 3));
+    gc_tensor v;
+    CHECK_OK(gc_model_param(m, "mean.value", &v));
+    CHECK(v.ndim == 4 && v.shape[1] == 3 && v.shape[0] == 1 && v.data && memcmp(v.data, mean, sizeof mean) == 0);
+    CHECK_OK(gc_model_param(m, "zeros.value", &v));
+    CHECK(v.ndim == 2 && v.shape[0] == 3 && v.shape[1] == 1 && v.data && v.data[0] == 0 && v.data[2] == 0);
+    CHECK(gc_model_layer_input_count(m, 0) == 0 && gc_model_layer_input(m, 0) == NULL);
+    CHECK(gc_model_param_count(m) == 6);
+    gc_model_free(m);
+}
+
 /* ------------------------------------------------------------------ pad */
 
 static void pad_case(gc_pad_params pp, gc_shape in) {
@@ -1181,6 +1235,11 @@ TEST(param_shapes_and_names) {
         gc_shape c = {1, {5, 1, 1, 1}};
         CHECK(same_shape(&s[i], &c) && strcmp(n[i], bn_names[i]) == 0);
     }
+    memset(&l.p, 0, sizeof l.p);
+    l.p.constant = (gc_constant_params){3, {2, 1, 4, 1}};
+    CHECK(gc_constant_ops.param_shapes(&l, s, n) == 1);
+    gc_shape cv = SH3(2, 1, 4);
+    CHECK(same_shape(&s[0], &cv) && strcmp(n[0], "value") == 0);
     gc_layer_kind none[] = {GC_LAYER_RELU, GC_LAYER_MAXPOOL2D, GC_LAYER_AVGPOOL2D, GC_LAYER_ADAPTIVE_AVGPOOL2D,
                             GC_LAYER_DROPOUT, GC_LAYER_FLATTEN, GC_LAYER_SOFTMAX, GC_LAYER_LRN, GC_LAYER_SUB,
                             GC_LAYER_DIV, GC_LAYER_PAD, GC_LAYER_CHANNEL_SHUFFLE, GC_LAYER_IDENTITY};
@@ -1390,6 +1449,20 @@ TEST(graph_kinds_bad_hyper_parameters) {
     }
     p.concat.axis = 1;
     CHECK_OK(try_check(GC_LAYER_CONCAT, p));
+    /* constant: ndim, each dimension, 1 past ndim, the size */
+    const gc_constant_params bad_const[] = {{0, {1, 1, 1, 1}}, {5, {1, 1, 1, 1}}, {-1, {1, 1, 1, 1}},
+                                            {2, {3, 0, 1, 1}}, {1, {-4, 1, 1, 1}}, {2, {3, 4, 2, 1}},
+                                            {3, {2, 2, 2, 0}}, {4, {INT64_MAX / 2, 4, 1, 1}}};
+    const char *const bad_const_field[] = {"ndim", "ndim", "ndim", "d1", "d0", "d2", "d3", "overflows"};
+    for (size_t i = 0; i < sizeof bad_const / sizeof bad_const[0]; i++) {
+        memset(&p, 0, sizeof p);
+        p.constant = bad_const[i];
+        CHECK_FAILS(try_check(GC_LAYER_CONSTANT, p), A);
+        if (!strstr(gc_last_error(), bad_const_field[i]))
+            FAILF("constant case %zu: \"%s\" does not name %s", i, gc_last_error(), bad_const_field[i]);
+    }
+    p.constant = (gc_constant_params){2, {3, 4, 1, 1}};
+    CHECK_OK(try_check(GC_LAYER_CONSTANT, p));
     /* pad: every amount >= 0, a finite value */
     const char *const sides[4] = {"top", "bottom", "left", "right"};
     for (int i = 0; i < 4; i++) {
@@ -1519,18 +1592,29 @@ TEST(arity_refused_when_adding) {
     for (int k = 0; k < 1025; k++) many[k] = "r";
     CHECK_FAILS(gc_model_add_concat(m, "c1025", 1025, many), A);
     CHECK(strstr(gc_last_error(), "1025 given") != NULL);
-    /* the new kinds: sub/div read two, pad/channel_shuffle/identity one */
+    /* the new kinds: constant reads none, sub/div two, pad/channel_shuffle/identity one */
+    memset(&p, 0, sizeof p);
+    p.constant = (gc_constant_params){1, {3, 1, 1, 1}};
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_CONSTANT, "k1", in3, 1, &p, NULL, 0, 0), A);
+    CHECK(strstr(gc_last_error(), "constant takes 0 inputs, 1 given") != NULL);
     memset(&p, 0, sizeof p);
     CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_SUB, "s3", in3, 3, &p, NULL, 0, 0), A);
     CHECK(strstr(gc_last_error(), "sub takes 2 inputs, 3 given") != NULL);
     CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_DIV, "d1", in3, 1, &p, NULL, 0, 0), A);
     CHECK(strstr(gc_last_error(), "div takes 2 inputs, 1 given") != NULL);
-    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_IDENTITY, "i0", in3, 0, &p, NULL, 0, 0), A);
+    CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_IDENTITY, "i0", NULL, 0, &p, NULL, 0, 0), A);
     CHECK(strstr(gc_last_error(), "identity takes 1 input, 0 given") != NULL);
     CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_PAD, "p2", in3, 2, &p, NULL, 0, 0), A);
     p.shuffle_groups = 1;
     CHECK_FAILS(gc_model_add_layer(m, GC_LAYER_CHANNEL_SHUFFLE, "c2", in3, 2, &p, NULL, 0, 0), A);
     /* the builders check their hyper-parameters */
+    const int64_t shape[4] = {1, 3, 1, 1}, bad_shape[2] = {3, 0};
+    CHECK_FAILS(gc_model_add_constant(m, "k", 0, shape, NULL), A);
+    CHECK(strstr(gc_last_error(), "ndim") != NULL);
+    CHECK_FAILS(gc_model_add_constant(m, "k", 5, shape, NULL), A);
+    CHECK_FAILS(gc_model_add_constant(m, "k", 2, bad_shape, NULL), A);
+    CHECK(strstr(gc_last_error(), "k: constant: d1") != NULL);
+    CHECK_FAILS(gc_model_add_constant(m, "k", 2, NULL, NULL), A);
     gc_pad_params pad = {0, -1, 0, 0, 0.0f};
     CHECK_FAILS(gc_model_add_pad(m, "pd", NULL, &pad), A);
     CHECK(strstr(gc_last_error(), "pd: pad: bottom -1") != NULL);
@@ -1546,20 +1630,22 @@ TEST(arity_refused_when_adding) {
     CHECK(strstr(gc_last_error(), "clamp") != NULL);
     CHECK_FAILS(gc_model_add_activation(m, "noparams", NULL, NULL), A);
     CHECK(gc_model_layer_count(m) == 1);
-    /* accepted: 1024 inputs, one input, NULL for the layer just before */
+    /* accepted: 1024 inputs, one input, NULL for the layer just before, no input */
     CHECK_OK(gc_model_add_concat(m, "c1024", 1024, many));
     CHECK_OK(gc_model_add_concat(m, "c1", 1, in3));
     CHECK_OK(gc_model_add_add(m, "a", "r", "input"));
     CHECK_OK(gc_model_add_mul(m, "sq", NULL, NULL));
     CHECK(gc_model_layer_count(m) == 5);
-    CHECK_OK(gc_model_add_sub(m, "s", "sq", "a"));
-    CHECK_OK(gc_model_add_div(m, "d", NULL, "a"));
+    CHECK_OK(gc_model_add_constant(m, "k", 4, shape, NULL));
+    CHECK_OK(gc_model_add_sub(m, "s", "sq", "k"));
+    CHECK_OK(gc_model_add_div(m, "d", NULL, "k"));
     CHECK_OK(gc_model_add_pad(m, "pd", NULL, &(gc_pad_params){1, 0, 0, 2, 0.0f}));
     CHECK_OK(gc_model_add_channel_shuffle(m, "cs", NULL, 1));
     CHECK_OK(gc_model_add_identity(m, "id", NULL));
-    CHECK(gc_model_layer_count(m) == 10);
-    CHECK(strcmp(gc_model_layer_input_at(m, 5, 1), "a") == 0 && strcmp(gc_model_layer_input_at(m, 6, 0), "s") == 0);
-    CHECK(strcmp(gc_model_layer_input_at(m, 9, 0), "cs") == 0);
+    CHECK(gc_model_layer_count(m) == 11);
+    CHECK(gc_model_layer_input_count(m, 5) == 0 && gc_model_layer_input_at(m, 5, 0) == NULL);
+    CHECK(strcmp(gc_model_layer_input_at(m, 6, 1), "k") == 0 && strcmp(gc_model_layer_input_at(m, 7, 0), "s") == 0);
+    CHECK(strcmp(gc_model_layer_input_at(m, 10, 0), "cs") == 0);
     CHECK(gc_model_layer_input_count(m, 1) == 1024 && strcmp(gc_model_layer_input_at(m, 1, 1023), "r") == 0);
     CHECK(gc_model_layer_input_count(m, 3) == 2);
     CHECK(strcmp(gc_model_layer_input_at(m, 3, 0), "r") == 0 && strcmp(gc_model_layer_input_at(m, 3, 1), "input") == 0);
@@ -1599,6 +1685,8 @@ int main(void) {
     RUN(activation_defaults_are_pytorchs);
     RUN(activation_kinks_by_hand);
     RUN(activation_extremes_are_finite);
+    RUN(constant_forward_and_gradient);
+    RUN(constant_in_a_model);
     RUN(pad_forward_and_gradients);
     RUN(channel_shuffle_forward_and_gradients);
     RUN(channel_shuffle_by_hand);

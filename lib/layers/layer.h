@@ -15,8 +15,9 @@
  *     planned). They never allocate: scratch comes in ctx->ws (sized by
  *     workspace()), per-session memory kept from forward to backward in
  *     ctx->state (sized by state_bytes()).
- *   - A layer reads n_in >= 1 inputs (ins[k], xs[k]); x / in / dx are input
- *     0's, which is all single-input kinds look at.
+ *   - A layer reads n_in inputs (ins[k], xs[k]); x / in / dx are input 0's,
+ *     which is all single-input kinds look at. A constant reads none (n_in 0:
+ *     x, in and dx are then unset).
  *   - backward overwrites ctx->dxs[k] (dx for input 0) when it is non-NULL,
  *     and overwrites each ctx->dparam[i] that is non-NULL (sums over the
  *     batch). It may read xs, y, dy and state. Two dxs entries never alias.
@@ -41,6 +42,12 @@ int64_t gc_shape_numel(const gc_shape *s); /* product, -1 on overflow */
 /* "1x4x9x9" into b (for error messages). */
 void gc_shape_format(char *b, size_t cap, const gc_shape *s);
 
+/* A constant's output shape (.gcw keys ndim, d0..d3): ndim 1..GC_MAX_DIMS, d[k] >= 1,
+ * entries past ndim 1. */
+typedef struct gc_constant_params {
+    int64_t ndim, d[GC_MAX_DIMS];
+} gc_constant_params;
+
 typedef union gc_layer_params {
     gc_conv2d_params          conv;
     gc_pool2d_params          pool;   /* maxpool2d, avgpool2d */
@@ -50,6 +57,7 @@ typedef union gc_layer_params {
     gc_batchnorm2d_params     bn;
     gc_activation_params      act;
     gc_concat_params          concat;
+    gc_constant_params        constant;
     gc_pad_params             pad;
     int64_t                   shuffle_groups; /* channel_shuffle */
     float                     dropout_p;
@@ -61,7 +69,7 @@ typedef struct gc_layer {
     gc_layer_kind   kind;
     int             spatial;                /* output is (N, C, H, W)-like: no GC_TRAIT_FLAT
                                                layer on any path from the input (derived) */
-    int             n_inputs;               /* >= 1 */
+    int             n_inputs;               /* >= 0 (0: a constant) */
     int            *inputs;                 /* (n_inputs) producing layer indices, -1 = network
                                                input; model memory */
     gc_layer_params p;
@@ -221,6 +229,6 @@ gc_status gc_broadcast_shape(const char *kind, const gc_shape *in, int n, gc_sha
 extern const gc_layer_ops gc_conv2d_ops, gc_relu_ops, gc_maxpool2d_ops, gc_avgpool2d_ops,
     gc_adaptive_avgpool2d_ops, gc_linear_ops, gc_dropout_ops, gc_flatten_ops, gc_softmax_ops,
     gc_lrn_ops, gc_batchnorm2d_ops, gc_add_ops, gc_mul_ops, gc_concat_ops, gc_activation_ops, gc_sub_ops,
-    gc_div_ops, gc_pad_ops, gc_channel_shuffle_ops, gc_identity_ops;
+    gc_div_ops, gc_pad_ops, gc_channel_shuffle_ops, gc_identity_ops, gc_constant_ops;
 
 #endif

@@ -23,8 +23,9 @@ static const gc_layer_ops *const kinds[GC_LAYER_KIND_COUNT] = {
     [GC_LAYER_PAD]                = &gc_pad_ops,
     [GC_LAYER_CHANNEL_SHUFFLE]    = &gc_channel_shuffle_ops,
     [GC_LAYER_IDENTITY]           = &gc_identity_ops,
+    [GC_LAYER_CONSTANT]           = &gc_constant_ops,
 };
-_Static_assert(GC_LAYER_KIND_COUNT == 20, "layer table out of step with gc_layer_kind");
+_Static_assert(GC_LAYER_KIND_COUNT == 21, "layer table out of step with gc_layer_kind");
 
 const gc_layer_ops *gc_layer_ops_of(gc_layer_kind kind) {
     if ((unsigned)kind >= GC_LAYER_KIND_COUNT) return NULL;

@@ -156,8 +156,9 @@ static gc_status parse_layer(rd *r, int i, uint32_t version, pl *L) {
                             ops->max_inputs);
         /* each input takes at least 5 bytes: bounds the allocation by the section size */
         if (ni > (r->len - r->pos) / 5) return gc_error(GC_ERR_FORMAT, "%s: %u inputs do not fit the graph section", L->name, ni);
-    } else if (ops->min_inputs > 1) {
-        return gc_error(GC_ERR_FORMAT, "%s: %s takes %d inputs; version 1 records have one", L->name, kind, ops->min_inputs);
+    } else if (ops->min_inputs > 1 || ops->max_inputs < 1) {
+        return gc_error(GC_ERR_FORMAT, "%s: %s takes %d..%d inputs; version 1 records have one", L->name, kind,
+                        ops->min_inputs, ops->max_inputs);
     }
     if (!(L->inputs = gc_alloc_array(ni, sizeof *L->inputs))) return GC_ERR_OUT_OF_MEMORY;
     L->n_inputs = (int)ni;

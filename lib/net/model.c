@@ -82,7 +82,7 @@ static void layer_release(gc_layer *l, int borrowed) {
 gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
                              const char *const *inputs, int n_inputs, const gc_layer_params *p,
                              const float *const *params, int n_params, int borrow) {
-    if (!m || !name || !p || !inputs)
+    if (!m || !name || !p || (!inputs && n_inputs))
         return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer: NULL model, name, inputs or params");
     const gc_layer_ops *ops = gc_layer_ops_of(kind);
     if (!ops) return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer %s: unknown kind %d", name, (int)kind);
@@ -336,6 +336,19 @@ gc_status gc_model_add_identity(gc_model *m, const char *name, const char *input
     gc_layer_params lp;
     memset(&lp, 0, sizeof lp);
     return gc_model_add_layer(m, GC_LAYER_IDENTITY, name, &input, 1, &lp, NULL, 0, 0);
+}
+
+gc_status gc_model_add_constant(gc_model *m, const char *name, int ndim, const int64_t *shape, const float *value) {
+    ADD_CHECK(shape);
+    if (ndim < 1 || ndim > GC_MAX_DIMS)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "%s: constant: ndim %d is outside 1..%d", name ? name : "layer", ndim,
+                        GC_MAX_DIMS);
+    gc_layer_params lp;
+    memset(&lp, 0, sizeof lp);
+    lp.constant.ndim = ndim;
+    for (int k = 0; k < GC_MAX_DIMS; k++) lp.constant.d[k] = k < ndim ? shape[k] : 1;
+    const float *t[1] = {value};
+    return gc_model_add_layer(m, GC_LAYER_CONSTANT, name, NULL, 0, &lp, t, 1, 0);
 }
 
 /* ---------------------------------------------------------------- params */

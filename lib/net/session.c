@@ -97,17 +97,27 @@ void gc_session_free(gc_session *s) {
     gc_free(s);
 }
 
-/* Which layers run (root's descendants when the session starts at root), their shapes, and
- * the checks that need them. */
+/* Which layers run, their shapes, and the checks that need them. A session that starts at the
+ * network input runs every layer; one that starts at root runs root's descendants and the
+ * constants they read: layers without inputs and layers that read only such (they cost next to
+ * nothing, and no caller could feed them as side inputs). */
 static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
     const gc_model *m = s->m;
+    enum { DEP = 1, KONST = 2, READ = 4 };
+    unsigned char *f = gc_calloc((size_t)s->n, 1); /* (n) DEP: downstream of root; KONST: of no input at
+                                                      all; READ: a layer of the session reads it */
+    if (!f) return GC_ERR_OUT_OF_MEMORY;
+    gc_status st = GC_OK;
     for (int i = 0; i < s->n; i++) {
         const gc_layer *l = &m->layers[i];
-        int runs = s->root < 0, side = 0;
+        int side = 0;
+        f[i] = KONST;
         for (int k = 0; k < l->n_inputs; k++) {
-            int j = l->inputs[k];
-            if (j == s->root || (j >= 0 && s->run[j])) runs = 1;
+            const int j = l->inputs[k];
+            if (j == s->root || (j >= 0 && (f[j] & DEP))) f[i] |= DEP;
+            if (j < 0 || !(f[j] & KONST)) f[i] &= (unsigned char)~KONST;
         }
+        const int runs = s->root < 0 || (i != s->root && f[i]);
         s->run[i] = (unsigned char)runs;
         if (l->n_inputs > s->max_in) s->max_in = l->n_inputs;
         gc_shape ins[GC_MAX_INPUTS];
@@ -117,25 +127,41 @@ static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
             /* 2 (the network input, which cannot be fed) wins whatever the order of the inputs */
             if (runs && j != s->root && (j < 0 || !s->run[j]) && side < 2) side = j < 0 ? 2 : 1;
         }
-        gc_status st = gc_layer_ops_of(l->kind)->infer(l, ins, &s->shape[i]);
-        if (st) return gc_error_prefix(st, l->name);
-        if (gc_shape_numel(&s->shape[i]) < 1)
-            return gc_error(GC_ERR_SHAPE, "%s: output size overflows or is empty", l->name);
-        if (side == 2 || (side && !s->head))
-            return gc_error(GC_ERR_UNSUPPORTED, "%s also reads %s, which does not depend on the session's input "
-                            "layer %s (a session that starts inside a branching graph needs the other branch)",
-                            l->name, side == 2 ? "the network input" : "an earlier layer", m->layers[s->root].name);
+        if ((st = gc_layer_ops_of(l->kind)->infer(l, ins, &s->shape[i]))) {
+            st = gc_error_prefix(st, l->name);
+            goto done;
+        }
+        if (gc_shape_numel(&s->shape[i]) < 1) {
+            st = gc_error(GC_ERR_SHAPE, "%s: output size overflows or is empty", l->name);
+            goto done;
+        }
+        if (side == 2 || (side && !s->head)) {
+            st = gc_error(GC_ERR_UNSUPPORTED, "%s also reads %s, which does not depend on the session's input "
+                          "layer %s (a session that starts inside a branching graph needs the other branch)",
+                          l->name, side == 2 ? "the network input" : "an earlier layer", m->layers[s->root].name);
+            goto done;
+        }
     }
+    if (s->root >= 0) /* constants that no layer of the session reads stay idle */
+        for (int i = s->n - 1; i >= 0; i--) {
+            if (s->run[i] && !(f[i] & (DEP | READ))) s->run[i] = 0;
+            for (int k = 0; s->run[i] && k < m->layers[i].n_inputs; k++)
+                if (m->layers[i].inputs[k] >= 0) f[m->layers[i].inputs[k]] |= READ;
+        }
     s->in_shape = s->root >= 0 ? s->shape[s->root] : *net_in;
-    if (!s->run[s->n - 1])
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s: the network output does not depend on it",
-                        m->layers[s->root].name);
+    if (s->root >= 0 && !(f[s->n - 1] & DEP)) {
+        st = gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s: the network output does not depend on it",
+                      m->layers[s->root].name);
+        goto done;
+    }
     const gc_shape *out = &s->shape[s->n - 1];
     int64_t per_sample = gc_shape_numel(out) / out->d[0];
     if (m->n_labels > 0 && per_sample != m->n_labels)
-        return gc_error(GC_ERR_SHAPE, "model has %d class labels but its output has %lld values per sample",
-                        m->n_labels, (long long)per_sample);
-    return GC_OK;
+        st = gc_error(GC_ERR_SHAPE, "model has %d class labels but its output has %lld values per sample",
+                      m->n_labels, (long long)per_sample);
+done:
+    gc_free(f);
+    return st;
 }
 
 /* Readers of each layer's output among the layers that run: count in *n_readers, and the
@@ -543,8 +569,10 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->ins = s->cx_in;
     c->xs = s->cx_x;
     c->dxs = s->cx_dx;
-    c->in = s->cx_in[0];
-    c->x = s->cx_x[0];
+    if (l->n_inputs) { /* a constant has none */
+        c->in = s->cx_in[0];
+        c->x = s->cx_x[0];
+    }
     c->out = s->shape[i];
     c->y = s->act[i];
     c->param = s->folded_into[i] >= 0 ? (const float *const *)&s->fparam[i * GC_MAX_PARAMS]
