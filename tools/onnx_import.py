@@ -14,6 +14,7 @@ docs/security.md lists the bounds.
 import array
 import hashlib
 import math
+import mmap
 import os
 import struct
 import sys
@@ -174,10 +175,10 @@ def bf16_to_f32(bits):
 def decode_raw(raw, dt, n):
     """Flat values of n elements of dtype dt from little-endian bytes."""
     name, size, code = dt
-    raw = bytes(raw)
     if name == 'float16':
         return array.array('f', struct.unpack('<%de' % n, raw))
     if name == 'bfloat16':
+        raw = bytes(raw)
         out = bytearray(4 * n)
         out[2::4] = raw[0::2]
         out[3::4] = raw[1::2]
@@ -189,7 +190,7 @@ def decode_raw(raw, dt, n):
     a = array.array(code)
     if a.itemsize != size:        # platforms whose C types differ from the sizes above
         return list(struct.unpack('<%d%s' % (n, {'i': 'i', 'I': 'I', 'q': 'q', 'Q': 'Q'}[code]), raw))
-    a.frombytes(raw)
+    a.frombytes(raw)              # raw may be a view into the mapped file: one copy
     if sys.byteorder != 'little':
         a.byteswap()
     if name in ('float32', 'float64'):
@@ -312,9 +313,14 @@ def load_model(path):
     if size > MAX_FILE:
         fail('%s: %d bytes; an ONNX protobuf is at most 2 GiB (larger models keep their weights in external data)'
              % (path, size))
+    if size == 0:
+        fail('%s: empty file' % path)
     try:
-        with open(path, 'rb') as f:
-            buf = f.read(MAX_FILE + 1)
+        with open(path, 'rb') as f:     # mapped: initializers' raw data are views into it
+            try:
+                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                buf = f.read(MAX_FILE + 1)
     except OSError as e:
         fail('%s: %s' % (path, e.strerror or e))
     if not buf:
@@ -353,7 +359,7 @@ class Param:
         if sys.byteorder != 'little':
             a = array.array('f', a)
             a.byteswap()
-        return a.tobytes()
+        return memoryview(a).cast('B')
 
 
 class Layer:
@@ -637,6 +643,12 @@ def fold_binary(op, a, b):
 
 
 def transpose_const(c, perm):
+    if len(c.shape) == 2 and list(perm) == [1, 0] and isinstance(c.data, array.array):
+        rows, cols = c.shape            # the common case (MatMul's and Gemm's B): column slices, in C
+        out = array.array(c.data.typecode)
+        for j in range(cols):
+            out.extend(c.data[j::cols])
+        return Const(c.dtype, (cols, rows), out)
     shape = tuple(c.shape[p] for p in perm)
     st = strides_of(c.shape)
     idx = [0]
@@ -2048,6 +2060,27 @@ def build_graph(path, input_hw=None):
     return desc, g
 
 
+def register(hparams, param_suffixes):
+    """Adds the kinds this importer writes to gcw_convert.py's writer tables (docs/format.md)."""
+    for k, v in HPARAMS.items():
+        hparams.setdefault(k, v)
+    for k, v in PARAM_SUFFIXES.items():
+        param_suffixes.setdefault(k, v)
+
+
+def preprocess_for(pre, g, size_given, resize_given):
+    """The preprocessing metadata for a converted model: without --input-size the crop is the
+    model's own (N, C, H, W) input size, and without --resize-shorter the shorter side is
+    resized to 8/7 of it first (torchvision's 256 for 224)."""
+    if len(g.input_shape) != 4 or size_given:
+        return pre
+    h, w = g.input_shape[2], g.input_shape[3]
+    if (h, w) == (pre.height, pre.width):
+        return pre
+    pre = pre._replace(height=h, width=w)
+    return pre if resize_given else pre._replace(resize_shorter=min(h, w) * 8 // 7)
+
+
 def main(argv):
     """Development entry point: onnx_import.py MODEL.onnx [OUT.gcw] lists the layers (and
     writes OUT.gcw with tools/gcw_convert.py's writer and default preprocessing)."""
@@ -2065,13 +2098,8 @@ def main(argv):
         print('%-14s %-48s <- %s%s' % (l.kind, l.name, ', '.join(l.inputs),
                                       '  = ' + ', '.join(l.aliases) if l.aliases else ''))
     if len(argv) > 1:
-        for k, v in HPARAMS.items():
-            gcw_convert.HPARAMS.setdefault(k, v)
-        for k, v in PARAM_SUFFIXES.items():
-            gcw_convert.PARAM_SUFFIXES.setdefault(k, v)
-        pre = gcw_convert.PRESETS['torchvision']
-        if len(g.input_shape) == 4:
-            pre = pre._replace(height=g.input_shape[2], width=g.input_shape[3])
+        register(gcw_convert.HPARAMS, gcw_convert.PARAM_SUFFIXES)
+        pre = preprocess_for(gcw_convert.PRESETS['torchvision'], g, False, False)
         gcw_convert.write_gcw(argv[1], g, [], pre)
     return 0
 
