@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """convert_mutations.py - hostile and mutated inputs through tools/gcw_convert.py.
 
-usage: convert_mutations.py [--workdir DIR] [--mutations N] [--seed S] [-v]
+usage: convert_mutations.py [--workdir DIR] [--mutations N] [--seed S] [--only CATS] [--fork] [-v]
 
 Builds every input on the fly (standard library only, nothing committed):
   globals     pickles that name forbidden globals (os.system, builtins.eval,
@@ -17,15 +17,29 @@ Builds every input on the fly (standard library only, nothing committed):
   zip         lying local/central sizes, truncated archives, bombs
   safetensors bad JSON, huge header lengths, offsets past the end, overlaps
   truncation  the committed fixtures cut at many lengths
+  limits      the converter's bounds (issue 14): tensors sharing one deflated
+              storage, a member inflating past its declared size with the CRC
+              of the declared prefix, deflated members over the total inflate
+              limit, dictionaries, sets and OrderedDicts of keys that collide
+              in a hash table (3 s limit), BUILD on every allow-listed global,
+              a 17 MB safetensors header; each refused with a given message
+  accepted    inputs the limits must convert (deflated members, a state dict
+              inside a training checkpoint, Python 2's OrderedDict of pairs)
   mutation    N seeded random mutations (bit flips, byte edits, insertions,
-              deletions) of the committed fixtures' pickles, zip members,
-              safetensors headers and raw bytes
+              deletions; zip structure: declared sizes, CRCs, deflated members
+              with junk after their data) of the committed fixtures and of
+              generated seeds: pickles, zip members, safetensors headers, raw
+              bytes; one in four with a random --max-output-bytes
 Each case runs the converter's main() in this process under a 20 s alarm
 (a few per category also as a real `python3 gcw_convert.py` subprocess with a
-timeout). Hostile cases must end with status 1 and exactly one stderr line
-"gcw_convert: error: ..."; random mutations may also convert (status 0). A
-payload that ran would create DIR/gcw_pwned_marker, checked after every case.
-Prints one line per category and exits 1 on any failure.
+timeout; with --fork every case in a forked child, whose peak memory is
+reported). Hostile cases must end with status 1 and exactly one stderr line
+"gcw_convert: error: ..."; random mutations may also convert (status 0), and
+then the tensor data written may not exceed twice the storage bytes present
+(float32 from 2-byte elements at most), or the --max-output-bytes given. A payload that ran would create
+DIR/gcw_pwned_marker, checked after every case. Prints one line per category
+and exits 1 on any failure. The campaign of docs/security.md:
+  python3 tests/convert_mutations.py --fork --mutations 10000 --seed 14
 """
 import argparse
 import contextlib
@@ -40,6 +54,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -477,14 +492,48 @@ def mutate_bytes(rng, b):
     return bytes(b)
 
 
+def generated_seeds():
+    """Seeds built here: every member deflated, tensors sharing one storage, a
+    state dict inside a training checkpoint (accepted_cases)."""
+    acc = {label: data for label, data, _, _ in accepted_cases()}
+    return [('gen_alexnet_deflated.pth', acc['small AlexNet, every member deflated']),
+            ('gen_shared_storage.pth', shared_storage_alexnet(32, 8)[0]),
+            ('gen_optimizer_checkpoint.pth', acc['state dict inside a checkpoint with an optimizer'])]
+
+
+def mutate_zip(rng, data):
+    """A structural zip mutation: a member's declared size or CRC changed, a
+    member deflated with junk after its real bytes (declared size and CRC
+    kept), or every member deflated."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = z.namelist()
+        members = [(m, z.read(m)) for m in names]
+    m, d = members[rng.randrange(len(members))]
+    k = rng.randrange(4)
+    if k == 0:
+        size = rng.choice((0, 1, len(d) - 1, len(d) + 1, len(d) * 2, 0x7fffffff, 0xffffffff, rng.randrange(1 << 32)))
+        out = patch_zip_sizes(data, m, file_size=max(0, size))
+        return patch_zip_crc(out, m, zlib.crc32(d[:size])) if rng.random() < 0.5 else out
+    if k == 1:
+        return zip_member_lie(data, m, bytes(rng.choice((1, 100, 1 << 16, 1 << 22))))
+    if k == 2:
+        return patch_zip_sizes(data, m, compress_size=rng.choice((0, 1, rng.randrange(1 << 32))))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED) as z:
+        for name, body in members:
+            z.writestr(name, body)
+    return buf.getvalue()
+
+
 def mutation_cases(n, seed):
+    """n seeded mutations, generated one at a time (a campaign of 10,000 would not fit in memory at once)."""
     rng = random.Random(seed)
-    fx = fixtures()
-    out = []
+    fx = fixtures() + generated_seeds()
     for i in range(n):
+        out = []
         name, data = fx[rng.randrange(len(fx))]
         ext = os.path.splitext(name)[1]
-        how = rng.randrange(3)
+        how = rng.randrange(4)
         if how == 0 and data[:2] == b'PK':  # mutate data.pkl inside a valid archive (CRC recomputed)
             with zipfile.ZipFile(io.BytesIO(data)) as z:
                 members = [(m, z.read(m)) for m in z.namelist()]
@@ -500,9 +549,191 @@ def mutation_cases(n, seed):
         elif how == 1 and ext == '.pth' and data[:2] != b'PK':  # the legacy pickles (first KBs)
             k = min(len(data), 4096)
             out.append(('mutation %d: %s pickles' % (i, name), mutate_bytes(rng, data[:k]) + data[k:], ext))
+        elif how == 3 and data[:2] == b'PK':
+            out.append(('mutation %d: %s zip structure' % (i, name), mutate_zip(rng, data), ext))
         else:
             out.append(('mutation %d: %s raw' % (i, name), mutate_bytes(rng, data), ext))
+        if rng.randrange(4) == 0:  # an explicit output cap, which a conversion must respect
+            cap = rng.randrange(1 << 10, 1 << 19)
+            out[0] += ({'args': ['--max-output-bytes', str(cap)], 'cap': cap},)
+        yield out[0]
+
+
+# ---------------------------------------------------------------- limits (issue 14)
+#
+# Cases carry options: 'needle' (a substring the one error line must hold),
+# 'limit' (seconds the case may take), 'args' (extra converter arguments),
+# 'accept' (the case must convert), 'cap' (a conversion may write at most
+# this many bytes of tensor data).
+
+ALEX = [('features.0', 3, 11), ('features.3', None, 5), ('features.6', None, 3), ('features.8', None, 3),
+        ('features.10', None, 3), ('classifier.1', 36, None), ('classifier.4', 1, None), ('classifier.6', 1, None)]
+
+
+def alexnet_shapes(c, f, classes=10):
+    """An AlexNet state dict's shapes with conv widths c (64, c, c, c, c) and
+    classifier widths f: [(name, shape)]."""
+    convs = [('features.0', (64, 3, 11, 11)), ('features.3', (c, 64, 5, 5)), ('features.6', (c, c, 3, 3)),
+             ('features.8', (c, c, 3, 3)), ('features.10', (c, c, 3, 3)), ('classifier.1', (f, c * 36)),
+             ('classifier.4', (f, f)), ('classifier.6', (classes, f))]
+    out = []
+    for name, shp in convs:
+        out.append((name + '.weight', shp))
+        out.append((name + '.bias', (shp[0],)))
     return out
+
+
+def c_strides(shape):
+    st, acc = [], 1
+    for s in reversed(shape):
+        st.append(acc)
+        acc *= s
+    return list(reversed(st))
+
+
+def numel(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def shared_storage_alexnet(c=320, f=80):
+    """Every tensor of an AlexNet-shaped state dict is a view of one deflated
+    storage of zeros (as big as the largest tensor): the views pass every
+    per-view check, their sum is ~5x the storage."""
+    shapes = alexnet_shapes(c, f)
+    n = max(numel(s) for _, s in shapes)
+    items = [(k, tensor(n, list(s), c_strides(s))) for k, s in shapes]
+    return zipped(sd_pkl(*items), [('0', bytes(4 * n))], zipfile.ZIP_DEFLATED), sum(4 * numel(s) for _, s in shapes)
+
+
+def alexnet_zip(c=16, f=8, stored=True, pad=None):
+    """A valid small AlexNet zip checkpoint, one storage per tensor (values
+    from a counter); pad: {key: extra bytes appended to that storage's member
+    (its declared size and CRC still those of the real data)}."""
+    shapes = alexnet_shapes(c, f)
+    items, members = [], []
+    for i, (k, s) in enumerate(shapes):
+        items.append((k, tensor(numel(s), list(s), c_strides(s), key=str(i))))
+        members.append((str(i), struct.pack('<%df' % numel(s), *[((j * 7) % 13 - 6) / 64.0 for j in range(numel(s))])))
+    return zipped(sd_pkl(*items), members, zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
+
+
+def zip_member_lie(data, member, junk):
+    """Rebuilds archive `data` with `member` deflated from its real bytes plus
+    `junk`, then restores the member's declared size and CRC to those of the
+    real bytes: Python's zipfile inflates it all, keeps the declared prefix and
+    finds the CRC right."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = [(m, z.read(m)) for m in z.namelist()]
+    buf = io.BytesIO()
+    real = None
+    with zipfile.ZipFile(buf, 'w') as z:
+        for m, d in members:
+            if m == member:
+                real = d
+                z.writestr(zipfile.ZipInfo(m), d + junk, zipfile.ZIP_DEFLATED)
+            else:
+                z.writestr(m, d)
+    out = patch_zip_sizes(buf.getvalue(), member, file_size=len(real))
+    return patch_zip_crc(out, member, zlib.crc32(real))
+
+
+def patch_zip_crc(data, member, crc):
+    b = bytearray(data)
+    name = member.encode()
+    for sig, name_at, crc_at in ((b'PK\x03\x04', 30, 14), (b'PK\x01\x02', 46, 16)):
+        i = 0
+        while True:
+            i = b.find(sig, i)
+            if i < 0:
+                break
+            n = struct.unpack_from('<H', b, i + (26 if sig == b'PK\x03\x04' else 28))[0]
+            if bytes(b[i + name_at:i + name_at + n]) == name:
+                struct.pack_into('<I', b, i + crc_at, crc)
+            i += 4
+    return bytes(b)
+
+
+P61 = (1 << 61) - 1
+
+
+def long1(v):
+    b = v.to_bytes((v.bit_length() + 8) // 8, 'little', signed=True)
+    return b'\x8a' + bytes([len(b)]) + b
+
+
+def limits_cases():
+    w = 'features.0.weight'
+    shared, shared_bytes = shared_storage_alexnet()
+    good = alexnet_zip()
+    lie = zip_member_lie(good, 'archive/data/0', bytes(4 << 20))
+    # two deflated storages of 40 MB each: each under 64 MB, together over the inflate limit
+    big = 10 << 20
+    inflate = zipped(sd_pkl((w, tensor(big, [big], [1], key='0')), ('features.0.bias', tensor(big, [big], [1], key='1'))),
+                     [('0', bytes(4 * big)), ('1', bytes(4 * big))], zipfile.ZIP_DEFLATED)
+    n = 40000
+    coll_dict = b'\x80\x02}(' + b''.join(long1(k * P61) + b'N' for k in range(1, n + 1)) + b'u.'
+    coll_set = b'\x80\x04\x8f(' + b''.join(long1(k * P61) for k in range(1, n + 1)) + b'\x90.'
+    coll_od = p2(glob('collections', 'OrderedDict') + b'(]' + b'(' +
+                 b''.join(long1(k * P61) + b'N\x86' for k in range(1, n + 1)) + b'etR')
+    tuple_keys = b'\x80\x02}(' + b''.join(b'K\x01' + long1(k) + b'\x86N' for k in range(1, 1000)) + b'u.'
+    float_key = p2(b'}G' + struct.pack('>d', 1.5) + b'Ns')
+    huge_size = sd_pkl((w, tensor(10, None, [1], raw_size=b'(\x8b' + struct.pack('<i', 1 << 20) + b'\x01' * (1 << 20) +
+                                                  b't')))
+    c = [
+        ('shared storage: 5x its size in views', shared, '.pth',
+         {'needle': 'overlap in a shared storage', 'limit': 10}),
+        ('shared storage past --max-output-bytes', shared, '.pth',
+         {'needle': 'more than --max-output-bytes', 'args': ['--max-output-bytes', str(shared_bytes - 4)]}),
+        ('member inflates past its declared size (CRC of the prefix)', lie, '.pth', {'needle': 'inflates past'}),
+        ('deflated storages over the total inflate limit', inflate, '.pth', {'needle': 'max-inflate-bytes'}),
+        ('small deflated archive past --max-inflate-bytes', alexnet_zip(stored=False), '.pth',
+         {'needle': 'max-inflate-bytes', 'args': ['--max-inflate-bytes', '1000']}),
+        ('dict of 40000 colliding integer keys', zipped(coll_dict), '.pth', {'needle': 'dictionary key', 'limit': 3}),
+        ('set of 40000 colliding integers', zipped(coll_set), '.pth', {'needle': 'EMPTY_SET', 'limit': 3}),
+        ('OrderedDict of 40000 colliding pairs', zipped(coll_od), '.pth', {'needle': 'dictionary key', 'limit': 3}),
+        ('dict with tuple keys', zipped(tuple_keys), '.pth', {'needle': 'dictionary key of type tuple'}),
+        ('dict with a float key', zipped(float_key), '.pth', {'needle': 'dictionary key of type float'}),
+        ('tensor size of a 1 MB integer', zipped(huge_size, [('0', bytes(40))]), '.pth', {'limit': 3}),
+        ('safetensors header of 17 MB', safetensors(b'{"a":' + b' ' * (17 << 20) + b'1}'), '.safetensors',
+         {'needle': 'exceeds the limit'}),
+    ]
+    # BUILD on every allow-listed global (functions, the OrderedDict class,
+    # markers, storage types), with a dict state and with a slot state
+    for (mod, name) in sorted(gcw_convert.ALLOWED):
+        for label, state in (('dict', b'}' + uni('x') + b'K\x01s'),
+                             ('slots', b'N}' + uni('__defaults__') + b'(K\x01ts\x86')):
+            c.append(('BUILD %s on %s.%s' % (label, mod, name), zipped(p2(glob(mod, name) + state + b'b')), '.pth',
+                      {'needle': 'set the state'}))
+    return c
+
+
+def accepted_cases():
+    """Inputs the new limits must not refuse."""
+    shared, shared_bytes = shared_storage_alexnet()
+    good = alexnet_zip()
+    with zipfile.ZipFile(io.BytesIO(good)) as z:
+        pkl = z.read('archive/data.pkl')
+        members = [(m[len('archive/data/'):], z.read(m)) for m in z.namelist() if m.startswith('archive/data/')]
+    # the state dict inside a training checkpoint with an optimizer keyed by small integers
+    opt = (b'}(' + uni('state') + b'}(' + b''.join(b'K' + bytes([i]) + b'}' + uni('step') + b'K\x01s' for i in range(16)) +
+           b'u' + uni('param_groups') + b']}' + uni('params') + b'](' + b''.join(b'K' + bytes([i]) for i in range(16)) +
+           b'esau')
+    wrapped = p2(b'}(' + uni('epoch') + b'K\x05' + uni('optimizer') + opt + uni('state_dict') + pkl[2:-1] + b'u')
+    # Python 2's OrderedDict pickle: OrderedDict([[key, value], ...])
+    items = [(k, tensor(numel(s), list(s), c_strides(s), key=str(i))) for i, (k, s) in enumerate(alexnet_shapes(16, 8))]
+    py2 = p2(glob('collections', 'OrderedDict') + b'(]' + b''.join(b']' + uni(k) + b'a' + v + b'a' + b'a'
+                                                                 for k, v in items) + b'tR')
+    return [
+        ('shared storage under --max-output-bytes', shared, '.pth',
+         {'accept': True, 'args': ['--max-output-bytes', str(shared_bytes)], 'cap': shared_bytes}),
+        ('small AlexNet, stored', good, '.pth', {'accept': True}),
+        ('small AlexNet, every member deflated', alexnet_zip(stored=False), '.pth', {'accept': True}),
+        ('state dict inside a checkpoint with an optimizer', zipped(wrapped, members), '.pth', {'accept': True}),
+        ('Python 2 OrderedDict of pairs', zipped(py2, members), '.pth', {'accept': True}),
+    ]
 
 
 # ---------------------------------------------------------------- runner
@@ -511,13 +742,13 @@ def _alarm(signum, frame):
     raise Hang()
 
 
-def run_inprocess(path, out):
+def run_inprocess(path, out, args=(), limit=TIMEOUT):
     err, so = io.StringIO(), io.StringIO()
     signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(TIMEOUT)
+    signal.alarm(limit)
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(so):
-            rc = gcw_convert.main([path, out])
+            rc = gcw_convert.main([path, out] + list(args))
     except Hang:
         return 'hang', ''
     except SystemExit as e:
@@ -529,36 +760,114 @@ def run_inprocess(path, out):
     return rc, err.getvalue()
 
 
-def run_subprocess(path, out):
+def run_subprocess(path, out, args=(), limit=TIMEOUT):
     try:
-        p = subprocess.run([sys.executable, CONVERTER, path, out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           timeout=TIMEOUT, cwd=os.path.dirname(path))
+        p = subprocess.run([sys.executable, CONVERTER, path, out] + list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=limit, cwd=os.path.dirname(path))
     except subprocess.TimeoutExpired:
         return 'hang', ''
     return p.returncode, p.stderr.decode('utf-8', 'replace')
 
 
-def check(label, data, ext, work, may_succeed, sub, verbose):
+PEAK = {'rss': 0, 'added': 0}   # --fork: largest peak resident set (KB) and largest growth, with their cases
+
+
+def rss_kb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024
+
+
+def run_forked(path, out, args=(), limit=TIMEOUT):
+    """run_inprocess in a child process, so that each case's peak memory is
+    its own (wait4's ru_maxrss; the growth over the resident set the child
+    started with is reported too), under a 4 GiB address-space limit as a
+    safety net."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(rfd)
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+            start = rss_kb()
+            rc, err = run_inprocess(path, out, args, limit)
+            os.write(wfd, json.dumps([rc, err, start]).encode())
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    chunks = []
+    while True:
+        b = os.read(rfd, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(rfd)
+    _, status, ru = os.wait4(pid, 0)
+    if not chunks:
+        return 'child died (status %d)' % status, ''
+    rc, err, start = json.loads(b''.join(chunks).decode())
+    PEAK['last'] = (ru.ru_maxrss, start)
+    return rc, err
+
+
+def present_bytes(data, ext):
+    """Bytes of storage data an input holds: the zip's data/ members (as
+    declared: a conversion has checked them), else the whole file."""
+    if data[:4] == b'PK\x03\x04':
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                return sum(i.file_size for i in z.infolist() if '/data/' in i.filename or i.filename.startswith('data/'))
+        except Exception:
+            return len(data)
+    return len(data)
+
+
+def gcw_data_bytes(path):
+    """(tensor data bytes, tensor count) from a .gcw header (docs/format.md)."""
+    with open(path, 'rb') as f:
+        h = f.read(128)
+    n_tensors = struct.unpack_from('<I', h, 28)[0]
+    return struct.unpack_from('<Q', h, 32 + 8 * 7)[0], n_tensors
+
+
+def check(label, data, ext, work, may_succeed, run, verbose, opts=None):
+    """One case. Returns (ok, converted, seconds)."""
+    opts = opts or {}
     path = os.path.join(work, 'case' + ext)
     out = os.path.join(work, 'case.gcw')
     with open(path, 'wb') as f:
         f.write(data)
+    args = opts.get('args', [])
     t = time.time()
-    rc, err = (run_subprocess if sub else run_inprocess)(path, out)
+    rc, err = run(path, out, args, opts.get('limit', TIMEOUT))
     dt = time.time() - t
     lines = err.splitlines()
     problem = None
     if os.path.exists(os.path.join(work, MARKER)):
         problem = 'CODE WAS EXECUTED (marker file exists)'
-    elif rc == 0 and may_succeed:
+    elif opts.get('accept') and rc != 0:
+        problem = 'refused a valid input: %s' % err.strip()[:200]
+    elif rc == 0 and (may_succeed or opts.get('accept')):
         if lines or not os.path.exists(out):
             problem = 'status 0 with stderr %r or no output' % err[:200]
+        else:
+            written, nt = gcw_data_bytes(out)
+            bound = 2 * present_bytes(data, ext) + 64 * nt   # float32 from (at least) 2-byte elements, 64-byte padding
+            cap = opts.get('cap')
+            if cap is not None and written > cap + 64 * nt:
+                problem = 'wrote %d bytes of tensor data, more than the cap %d' % (written, cap)
+            elif cap is None and written > bound:
+                problem = 'wrote %d bytes of tensor data from %d bytes of storages' % (written, bound // 2)
     elif rc != 1:
         problem = 'status %s' % (rc,)
     elif len(lines) != 1 or not lines[0].startswith('gcw_convert: error: '):
         problem = 'stderr is not one "gcw_convert: error:" line: %r' % err[:300]
     elif os.path.exists(out) or os.path.exists(out + '.tmp'):
         problem = 'output written despite the error'
+    elif opts.get('needle') and opts['needle'] not in lines[0]:
+        problem = 'message lacks %r: %s' % (opts['needle'], lines[0][:200])
+    if not problem and dt > opts.get('limit', TIMEOUT):
+        problem = 'took %.1f s (limit %d s)' % (dt, opts.get('limit', TIMEOUT))
     if verbose or problem:
         print('  %-8s %-60.60s %5.2fs %s' % ('FAIL' if problem else 'ok', label, dt, problem or
                                               (lines[0][:100] if lines else 'converted')))
@@ -568,6 +877,9 @@ def check(label, data, ext, work, may_succeed, sub, verbose):
     return problem is None, rc == 0, dt
 
 
+CATEGORIES = ['globals', 'pickle', 'storage', 'zip', 'safetensors', 'truncation', 'limits', 'accepted', 'mutation']
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--workdir', help='scratch folder (default: a new temporary one)')
@@ -575,6 +887,9 @@ def main():
     ap.add_argument('--seed', type=int, default=8)
     ap.add_argument('--subprocess-every', type=int, default=100,
                     help='run every Nth case of each category as a real subprocess')
+    ap.add_argument('--only', help='comma-separated categories (default: all): ' + ','.join(CATEGORIES))
+    ap.add_argument('--fork', action='store_true',
+                    help='run every case in a forked child and report the slowest case and the largest peak memory')
     ap.add_argument('-v', action='store_true')
     a = ap.parse_args()
     work = a.workdir or tempfile.mkdtemp(prefix='convert_mutations_')
@@ -582,33 +897,60 @@ def main():
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     cwd = os.getcwd()
     os.chdir(work)  # a payload that ran would touch the marker here
-    cats = [('globals', globals_cases, False), ('pickle', pickle_cases, False), ('storage', storage_cases, False),
-            ('zip', zip_cases, False), ('safetensors', safetensors_cases, False),
-            ('truncation', truncation_cases, False), ('mutation', lambda: mutation_cases(a.mutations, a.seed), True)]
+    makers = {'globals': (globals_cases, False), 'pickle': (pickle_cases, False), 'storage': (storage_cases, False),
+              'zip': (zip_cases, False), 'safetensors': (safetensors_cases, False),
+              'truncation': (truncation_cases, False), 'limits': (limits_cases, False),
+              'accepted': (accepted_cases, False), 'mutation': (lambda: mutation_cases(a.mutations, a.seed), True)}
+    only = a.only.split(',') if a.only else CATEGORIES
+    for name in only:
+        if name not in makers:
+            ap.error('unknown category %s' % name)
     failed = total = 0
     t0 = time.time()
-    for name, make, may_succeed in cats:
+    slowest = (0.0, '')
+    for name in only:
+        make, may_succeed = makers[name]
         t1 = time.time()
-        cases = make()
-        ok = conv = subs = 0
+        ok = conv = subs = refused = n = capped = 0
         slow = 0.0
-        for i, (label, data, ext) in enumerate(cases):
-            sub = a.subprocess_every > 0 and i % a.subprocess_every == 0
-            good, converted, dt = check(label, data, ext, work, may_succeed, sub, a.v)
+        for i, case in enumerate(make()):
+            n += 1
+            label, data, ext = case[:3]
+            opts = case[3] if len(case) > 3 else {}
+            sub = not a.fork and a.subprocess_every > 0 and i % a.subprocess_every == 0
+            run = run_forked if a.fork else run_subprocess if sub else run_inprocess
+            good, converted, dt = check(label, data, ext, work, may_succeed, run, a.v, opts)
             ok += good
-            conv += converted
+            conv += good and converted
+            capped += good and converted and 'cap' in opts
+            refused += good and not converted
             subs += sub
             slow = max(slow, dt)
-        total += len(cases)
-        failed += len(cases) - ok
+            if dt > slowest[0]:
+                slowest = (dt, '%s: %s' % (name, label))
+            if a.fork and 'last' in PEAK:
+                peak, start = PEAK.pop('last')
+                if peak > PEAK['rss']:
+                    PEAK['rss'], PEAK['rss_case'], PEAK['start'] = peak, '%s: %s' % (name, label), start
+                if peak - start > PEAK['added']:
+                    PEAK['added'], PEAK['case'] = peak - start, '%s: %s' % (name, label)
+        total += n
+        failed += n - ok
         print('%-12s %4d cases, %4d refused cleanly%s, %d failed (%d as subprocesses, slowest %.2f s, all %.1f s)'
-              % (name, len(cases), len(cases) - conv - (len(cases) - ok),
-                 ', %d converted' % conv if may_succeed else '', len(cases) - ok, subs, slow, time.time() - t1))
+              % (name, n, refused,
+                 (', %d converted' % conv + (' (%d under a --max-output-bytes cap)' % capped if capped else ''))
+                 if may_succeed or name == 'accepted' else '', n - ok, subs, slow,
+                 time.time() - t1))
     os.chdir(cwd)
     if not a.workdir:
         for f in os.listdir(work):
             os.remove(os.path.join(work, f))
         os.rmdir(work)
+    if a.fork:
+        print('slowest case %.2f s (%s)' % slowest)
+        print('largest peak resident set of a case %.0f MB (%s; its process started at %.0f MB); most memory a case '
+              'added %.0f MB (%s)' % (PEAK['rss'] / 1024.0, PEAK.get('rss_case', '-'), PEAK.get('start', 0) / 1024.0,
+                                      PEAK['added'] / 1024.0, PEAK.get('case', '-')))
     print('convert_mutations: %d cases, %d failed, %.1f s' % (total, failed, time.time() - t0))
     return 1 if failed else 0
 

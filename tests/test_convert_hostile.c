@@ -1,10 +1,13 @@
-/* test_convert_hostile.c - tools/gcw_convert.py against ~1700 hostile and
+/* test_convert_hostile.c - tools/gcw_convert.py against ~1800 hostile and
  * mutated checkpoints built on the fly by tests/convert_mutations.py
  * (forbidden globals in every pickle encoding, nesting bombs, huge memo
  * indices, lying storage sizes, zip bombs, bad safetensors headers,
- * truncations, seeded random mutations): each refused with status 1 and one
- * line, or (mutations only) converted; nothing executed, nothing hangs.
- * Runs python3 (standard library only) through system(). */
+ * truncations, the limits of issue 14: shared-storage amplification,
+ * members inflating past their size, hash-colliding dictionary keys, BUILD
+ * on allow-listed functions; inputs the limits must accept; seeded random
+ * mutations): each refused with status 1 and one line, or (mutations and
+ * accepted inputs only) converted within the output bound; nothing executed,
+ * nothing hangs. Runs python3 (standard library only) through system(). */
 #include "test.h"
 #include "common/shell.h"
 #include <sys/stat.h>

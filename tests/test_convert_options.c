@@ -2,7 +2,9 @@
  * (--preset, --input-size, --resize-shorter, --bgr/--rgb, --scale, --mean,
  * --std): every field gc_model_preprocess() reads back equals the values
  * given on the command line; bad values exit 1 with one stderr line naming
- * the option and write nothing. Runs `python3 -S` (no site packages: the
+ * the option and write nothing; so do sizes past what the tools take,
+ * preprocessing that turns a pixel into infinity and an output that is the
+ * input or the labels file; a labels file's byte-order mark is dropped. Runs `python3 -S` (no site packages: the
  * converter must need only the standard library; it also starts faster). */
 #include "test.h"
 #include "common/shell.h"
@@ -107,10 +109,10 @@ TEST(every_field_overridden) {
     CHECK(convert("all.gcw", "--input-size 300x200 --resize-shorter 0 --bgr --scale 0.5 --mean -1.5,0,2e3 "
                              "--std=0.5,-0.25,4") == 0);
     check_pre("all.gcw", &w);
-    /* the last of a repeated option wins; upper-case X; i32 limits */
-    const gc_preprocess big = {2147483647, 1, 2147483647, GC_COLOR_RGB, -3.0f, {1e30f, -1e-30f, 0.1f},
+    /* the last of a repeated option wins; upper-case X; the largest sizes gc_image_preprocess takes */
+    const gc_preprocess big = {65536, 1, 65536, GC_COLOR_RGB, -3.0f, {1e30f, -1e-30f, 0.1f},
                                {3e38f, 1e-30f, 7.0f}};
-    CHECK(convert("big.gcw", "--scale 2 --scale -3 --input-size 2147483647X1 --resize-shorter 2147483647 "
+    CHECK(convert("big.gcw", "--scale 2 --scale -3 --input-size 65536X1 --resize-shorter 65536 "
                              "--mean 1e30,-1e-30,0.1 --std 3e38,1e-30,7") == 0);
     check_pre("big.gcw", &big);
 }
@@ -138,6 +140,13 @@ TEST(bad_values_are_refused_before_writing) {
     struct { const char *opts, *option, *value; } bad[] = {
         {"--input-size 0", "--input-size", "0"},
         {"--input-size 2147483648", "--input-size", "2147483648"},
+        {"--input-size 100000", "--input-size", "100000"}, /* every tool refuses more than 65536 */
+        {"--input-size 224x65537", "--input-size", "224x65537"},
+        {"--input-size 99999999999999999999999", "--input-size", "99999999999999999999999"},
+        {"--resize-shorter 65537", "--resize-shorter", "65537"},
+        {"--max-output-bytes 0", "--max-output-bytes", "0"},
+        {"--max-output-bytes 1e9", "--max-output-bytes", "1e9"},
+        {"--max-inflate-bytes -1", "--max-inflate-bytes", "-1"},
         {"--input-size 224x2147483648", "--input-size", "224x2147483648"},
         {"--input-size 1x2x3", "--input-size", "1x2x3"},
         {"--input-size abc", "--input-size", "abc"},
@@ -182,12 +191,76 @@ TEST(bad_values_are_refused_before_writing) {
     CHECK(strstr(slurp("err.txt", err, sizeof err), "--std") != NULL);
 }
 
+/* Values each representable, whose combination turns a pixel into infinity: the network
+ * would see inf for every image (issue 14: --std 1e-45 made every tool print a class). */
+TEST(preprocessing_that_overflows_is_refused) {
+    const char *bad[] = {"--std 1e-45,1,1", "--scale 1e38", "--scale -3e38 --mean 3e38,0,0", "--mean 0,0,3e38 --std 1,1,0.5",
+                         "--preset caffe --std 1,1e-40,1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[2048];
+        int rc = convert("bad.gcw", bad[i]);
+        slurp("err.txt", err, sizeof err);
+        if (rc != 1 || !strstr(err, "infinity") || strchr(err, '\n') != err + strlen(err) - 1)
+            FAILF("%s: exit %d, expected 1 and one line about infinity: %s", bad[i], rc, err);
+        if (file_exists("bad.gcw")) FAILF("%s: an output file was written", bad[i]);
+    }
+    /* the extremes that stay finite are accepted */
+    CHECK(convert("edge.gcw", "--scale 1e36 --std 1,1,1") == 0);
+    CHECK(convert("edge2.gcw", "--std 1e-30,1e-30,1e-30") == 0);
+}
+
+/* The output may not be the input, the labels file, or a name whose temporary (.tmp) is one
+ * of them; the input is left as it was (issue 14: the converter wrote over its own input). */
+TEST(output_over_the_input_is_refused) {
+    char err[2048];
+    CHECK(test_run("cp %s/" FIX CKPT " %s/in.pth && cp %s/" FIX "labels10.txt %s/l.txt && cp %s/in.pth %s/in.gcw.tmp && "
+                   "ln -sf in.pth %s/link.gcw", root, dir, root, dir, dir, dir, dir) == 0);
+    const char *cmd[] = {"in.pth in.pth", "in.pth ./in.pth", "in.pth link.gcw", "in.gcw.tmp in.gcw",
+                         "in.pth l.txt --labels l.txt"};
+    const char *want[] = {"is the input", "is the input", "is the input", "which is the input", "is the labels file"};
+    for (int i = 0; i < 5; i++) {
+        int rc = test_run("cd %s && python3 -S %s/tools/gcw_convert.py %s > out.txt 2> err.txt", dir, root, cmd[i]);
+        slurp("err.txt", err, sizeof err);
+        if (rc != 1 || !strstr(err, want[i])) FAILF("%s: exit %d, expected 1 and \"%s\": %s", cmd[i], rc, want[i], err);
+    }
+    CHECK(test_run("cmp -s %s/" FIX CKPT " %s/in.pth && cmp -s %s/in.pth %s/in.gcw.tmp", root, dir, dir, dir) == 0);
+    CHECK(test_run("cmp -s %s/" FIX "labels10.txt %s/l.txt", root, dir) == 0);
+}
+
+/* A UTF-8 byte-order mark is not part of the first label (issue 14); other labels are kept
+ * byte for byte; a labels file that is not UTF-8 is refused. */
+TEST(labels_file_byte_order_mark) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/bom.txt", dir);
+    FILE *f = fopen(p, "wb");
+    if (!f) { FAILF("cannot write %s", p); return; }
+    fputs("\xef\xbb\xbf" "zero\n", f);
+    for (int i = 1; i < 9; i++) fprintf(f, "class %d\n", i);
+    fputs("caf\xc3\xa9\n", f);
+    fclose(f);
+    CHECK(convert("bom.gcw", "--labels bom.txt") == 0);
+    gc_model *m = NULL;
+    snprintf(p, sizeof p, "%s/bom.gcw", dir);
+    if (gc_model_open(p, &m)) { FAILF("open bom.gcw: %s", gc_last_error()); return; }
+    CHECK(gc_model_label_count(m) == 10);
+    CHECK(gc_model_label(m, 0) && strcmp(gc_model_label(m, 0), "zero") == 0);
+    CHECK(gc_model_label(m, 9) && strcmp(gc_model_label(m, 9), "caf\xc3\xa9") == 0);
+    gc_model_free(m);
+    snprintf(p, sizeof p, "%s/latin1.txt", dir);
+    f = fopen(p, "wb");
+    if (!f) return;
+    for (int i = 0; i < 10; i++) fprintf(f, "caf\xe9 %d\n", i);
+    fclose(f);
+    CHECK(convert("latin1.gcw", "--labels latin1.txt") == 1 && !file_exists("latin1.gcw"));
+}
+
 TEST(help_documents_options_and_formula) {
     char out[8192];
     CHECK(test_run("cd %s && python3 -S %s/tools/gcw_convert.py --help > help.txt 2>&1", dir, root) == 0);
     slurp("help.txt", out, sizeof out);
     const char *want[] = {"--preset", "torchvision", "caffe", "--input-size", "--resize-shorter", "--bgr", "--rgb",
-                          "--scale", "--mean", "--std", "(p * scale - mean[c]) / std[c]", "103.939,116.779,123.68"};
+                          "--scale", "--mean", "--std", "(p * scale - mean[c]) / std[c]", "103.939,116.779,123.68",
+                          "--max-output-bytes", "--max-inflate-bytes", "1..65536"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(out, want[i])) FAILF("--help does not mention %s", want[i]);
 }
@@ -203,6 +276,9 @@ int main(void) {
     RUN(every_field_overridden);
     RUN(colour_order_flip_keeps_per_colour_values);
     RUN(bad_values_are_refused_before_writing);
+    RUN(preprocessing_that_overflows_is_refused);
+    RUN(output_over_the_input_is_refused);
+    RUN(labels_file_byte_order_mark);
     RUN(help_documents_options_and_formula);
     test_run("rm -rf %s", dir);
     return test_summary("convert_options");

@@ -4,6 +4,7 @@
 usage: gcw_convert.py INPUT OUTPUT.gcw [--arch NAME] [--labels FILE]
                       [--preset torchvision|caffe] [--input-size H[xW]] [--resize-shorter N]
                       [--bgr | --rgb] [--scale S] [--mean A,B,C] [--std A,B,C]
+                      [--max-output-bytes N] [--max-inflate-bytes N]
 
 INPUT is a PyTorch state dict saved with torch.save (the legacy serialization
 that torchvision's downloadable vgg16-397923af.pth / alexnet-owt-7be5be79.pth
@@ -19,13 +20,18 @@ Python 3 standard library only. Pickled data is never executed: only an
 allow-list of PyTorch tensor-rebuild functions and storage types is honoured;
 any other global is refused by name. Each pickle's opcodes are walked first
 (pickletools, nothing run): opcodes torch.save never writes and memo indices
-past the opcode count are refused. A tensor view may not hold more elements
-than its storage. The .gcw layout is docs/format.md; docs/security.md lists
-what is refused.
+past the opcode count are refused; dictionary keys must be strings or small
+integers, so that loading takes time linear in the pickle's size. A tensor
+view may not hold more elements than its storage, and all tensors together no
+more float32 data than the distinct storages they view (--max-output-bytes);
+zip members are inflated with a running bound, 64 MiB in all by default
+(--max-inflate-bytes). The output may not be the input. The .gcw layout is
+docs/format.md; docs/security.md lists what is refused.
 """
 import argparse
 import array
 import collections
+import inspect
 import io
 import itertools
 import json
@@ -37,11 +43,16 @@ import re
 import struct
 import sys
 import zipfile
+import zlib
 
 MAX_PICKLE = 64 << 20          # bytes of pickle we are willing to parse (zip data.pkl)
 MAX_NUMEL = 1 << 32            # elements in one storage / tensor
-MAX_HEADER = 100 << 20         # safetensors JSON header
+MAX_HEADER = 16 << 20          # safetensors JSON header (parsing 1 MB costs ~12 MB and ~0.1 s)
 MAX_OPS = 1 << 20               # opcodes in one pickle
+MAX_INDEX = 1 << 62            # any size, stride or offset (checked before they are multiplied)
+MAX_KEY_INT = 1 << 60          # integer dictionary keys: below this they cannot collide in a hash table
+DEFAULT_MAX_INFLATE = 64 << 20  # bytes inflated from compressed zip members, all together (--max-inflate-bytes)
+MAX_INPUT_SIDE = 1 << 16       # --input-size and --resize-shorter: what gc_image_preprocess accepts
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 LEGACY_PROTOCOL = 1001
 
@@ -70,8 +81,9 @@ class Frozen:
 
 class Storage(Frozen):
     """Raw little-endian bytes of numel elements of dtype; data filled in later."""
-    def __init__(self, dtype, key, numel):
+    def __init__(self, dtype, key, numel, root=None):
         self.dtype, self.key, self.numel = dtype, key, numel
+        self.root = root or self  # the storage whose bytes these are (legacy views share their root's)
         self.data = None       # bytes-like, numel * element size
         self.reader = None     # or a callable returning the bytes (lazy)
 
@@ -97,12 +109,14 @@ class Tensor(Frozen):
         st = self.storage
         if not isinstance(st, Storage):
             fail('%s: tensor without a storage' % name)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (self.offset,) + self.size + self.stride):
-            fail('%s: non-integer size, stride or offset' % name)
         if len(self.size) != len(self.stride) or len(self.size) > 8:
             fail('%s: size and stride disagree' % name)
+        if not all(type(v) is int for v in (self.offset,) + self.size + self.stride):
+            fail('%s: non-integer size, stride or offset' % name)
         if self.offset < 0 or any(s < 0 for s in self.size) or any(s < 0 for s in self.stride):
             fail('%s: negative size, stride or offset' % name)
+        if any(v > MAX_INDEX for v in (self.offset,) + self.size + self.stride):
+            fail('%s: a size, stride or offset above 2^62' % name)
         n = self.numel()
         if n > MAX_NUMEL:
             fail('%s: %d elements exceed the limit of %d' % (name, n, MAX_NUMEL))
@@ -188,6 +202,9 @@ class Marker(Frozen):
 
 
 def _rebuild_tensor(storage, storage_offset, size, stride, *rest):
+    if not (isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list)) and len(size) <= 8 and
+            len(stride) <= 8):
+        fail('a tensor with a malformed size or stride (tuples of at most 8 integers expected)')
     return Tensor(storage, storage_offset, size, stride)
 
 
@@ -209,6 +226,39 @@ STORAGE_TYPES = {
     'ByteStorage': 'u8', 'BoolStorage': 'bool',
 }
 
+
+def check_key(k):
+    """Dictionary keys the unpickler may insert: strings (whose hashes are
+    salted per process) and integers below 2^60 (distinct ones never share a
+    hash). Anything else - huge integers, floats, tuples, frozensets - can be
+    chosen to collide, which makes building the dictionary quadratic."""
+    if type(k) is str or k is None or type(k) is bool or (type(k) is int and -MAX_KEY_INT < k < MAX_KEY_INT):
+        return
+    fail('refusing to load: a dictionary key of type %s%s (torch.save writes string or small integer keys; '
+         'other keys can be chosen to collide in the hash table)'
+         % (type(k).__name__, ' beyond 2^60' if type(k) is int else ''))
+
+
+class StateDict(collections.OrderedDict):
+    """collections.OrderedDict as the unpickler builds it. torch.save sets the
+    state dict's _metadata with BUILD; that state is dropped, so a pickle
+    cannot shadow methods (items, get) with instance attributes. Python 2
+    pickles pass the items as a list of pairs; their keys are checked."""
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) > 1:
+            fail('refusing to load: OrderedDict called with %d arguments' % len(args))
+        for pair in (args[0] if args else ()):
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                fail('refusing to load: OrderedDict called with something that is not a list of pairs')
+            check_key(pair[0])
+            self[pair[0]] = pair[1]
+
+    def __setstate__(self, state):
+        if not (isinstance(state, dict) and all(isinstance(k, str) for k in state)):
+            raise ConvertError('refusing to load: the pickle sets an unexpected state on an OrderedDict')
+
+
 ALLOWED = {
     ('torch._utils', '_rebuild_tensor'): _rebuild_tensor,
     ('torch._utils', '_rebuild_tensor_v2'): _rebuild_tensor,
@@ -217,27 +267,15 @@ ALLOWED = {
     ('torch._tensor', '_rebuild_from_type_v2'): _rebuild_from_type_v2,
     ('torch', 'Tensor'): Marker('torch.Tensor'),
     ('torch.nn.parameter', 'Parameter'): Marker('torch.nn.Parameter'),
-    ('collections', 'OrderedDict'): collections.OrderedDict,
+    ('collections', 'OrderedDict'): StateDict,
 }
 for _n, _d in STORAGE_TYPES.items():
     ALLOWED[('torch', _n)] = StorageType(_d)
 
-
-class StateDict(collections.OrderedDict):
-    """collections.OrderedDict as the unpickler builds it. torch.save sets the
-    state dict's _metadata with BUILD; that state is dropped, so a pickle
-    cannot shadow methods (items, get) with instance attributes."""
-    def __setstate__(self, state):
-        if not (isinstance(state, dict) and all(isinstance(k, str) for k in state)):
-            raise ConvertError('refusing to load: the pickle sets an unexpected state on an OrderedDict')
-
-
-ALLOWED[('collections', 'OrderedDict')] = StateDict
-
 # Opcodes torch.save never writes (objects built without a REDUCE of an
-# allowed global, copyreg extension codes); refused before unpickling.
+# allowed global, copyreg extension codes, sets); refused before unpickling.
 REFUSED_OPS = {'INST', 'OBJ', 'NEWOBJ', 'NEWOBJ_EX', 'EXT1', 'EXT2', 'EXT4', 'PERSID', 'BYTEARRAY8',
-               'NEXT_BUFFER', 'READONLY_BUFFER'}
+               'NEXT_BUFFER', 'READONLY_BUFFER', 'EMPTY_SET', 'ADDITEMS', 'FROZENSET'}
 
 
 def prescan(f):
@@ -260,13 +298,38 @@ def prescan(f):
     f.seek(start)
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """Resolves only allow-listed globals; storages come from persistent ids."""
+class Bounded:
+    """A read-only view of a file up to byte `end`: reads never ask for more
+    than what is left (a length field of 2^40 does not allocate 2^40 bytes)."""
+    def __init__(self, f, end):
+        self.f, self.end = f, end
 
-    def __init__(self, f, storages=None, legacy=False):
+    def read(self, n=-1):
+        left = max(0, self.end - self.f.tell())
+        return self.f.read(left if n is None or n < 0 else min(n, left))
+
+    def readline(self):
+        return self.f.readline(max(0, self.end - self.f.tell()))
+
+    def tell(self):
+        return self.f.tell()
+
+    def seek(self, pos):
+        return self.f.seek(pos)
+
+
+class SafeUnpickler(pickle._Unpickler):
+    """Resolves only allow-listed globals; storages come from persistent ids.
+    The pure-Python unpickler, because its opcode table can be narrowed:
+    dictionary keys are checked before they are hashed (check_key), and BUILD
+    applies only to a state dict (torch.save's _metadata), never to an
+    allow-listed function, class or stand-in. Every opcode does work bounded
+    by its own size, so loading takes time linear in the pickle's length."""
+    dispatch = dict(pickle._Unpickler.dispatch)
+
+    def __init__(self, f, storages=None):
         super().__init__(f)
         self.storages = storages if storages is not None else {}
-        self.legacy = legacy
 
     def find_class(self, module, name):
         obj = ALLOWED.get((module, name))
@@ -276,14 +339,48 @@ class SafeUnpickler(pickle.Unpickler):
                                'are accepted); nothing was executed' % (module, name))
         return obj
 
+    def load_build(self):
+        inst = self.stack[-2] if len(self.stack) >= 2 else None
+        if type(inst) is not StateDict:
+            what = {StateDict: 'the OrderedDict class'}.get(inst) if isinstance(inst, type) else None
+            what = what or ('the function ' + inst.__name__ if inspect.isfunction(inst) else
+                            'a ' + type(inst).__name__)
+            fail('refusing to load: the pickle tries to set the state of %s with BUILD (torch.save sets state only '
+                 'on an OrderedDict); nothing was executed' % what)
+        pickle._Unpickler.load_build(self)
+    dispatch[pickle.BUILD[0]] = load_build
+
+    def load_setitem(self):
+        check_key(self.stack[-2])
+        pickle._Unpickler.load_setitem(self)
+    dispatch[pickle.SETITEM[0]] = load_setitem
+
+    def load_setitems(self):
+        items = self.pop_mark()
+        d = self.stack[-1]
+        for i in range(0, len(items) - 1, 2):
+            check_key(items[i])
+            d[items[i]] = items[i + 1]
+    dispatch[pickle.SETITEMS[0]] = load_setitems
+
+    def load_dict(self):
+        items = self.pop_mark()
+        d = {}
+        for i in range(0, len(items) - 1, 2):
+            check_key(items[i])
+            d[items[i]] = items[i + 1]
+        self.append(d)
+    dispatch[pickle.DICT[0]] = load_dict
+
     def persistent_load(self, pid):
         if not isinstance(pid, tuple) or len(pid) not in (5, 6) or pid[0] != 'storage':
             raise ConvertError('unsupported persistent id in pickle (only tensor storages are accepted)')
         stype, key, numel = pid[1], pid[2], pid[4]
-        if not isinstance(stype, StorageType) or not isinstance(key, str) or not isinstance(numel, int):
+        if not isinstance(stype, StorageType) or not isinstance(key, str) or type(numel) is not int:
             raise ConvertError('malformed storage reference in pickle')
         if numel < 0 or numel > MAX_NUMEL:
-            raise ConvertError('storage %s claims %d elements (limit %d)' % (key, numel, MAX_NUMEL))
+            raise ConvertError('storage %s claims %s elements (limit %d)'
+                               % (key, numel if abs(numel) < MAX_INDEX else 'over 2^62', MAX_NUMEL))
         st = self.storages.get(key)
         if st is None:
             st = self.storages[key] = Storage(stype.dtype, key, numel)
@@ -291,12 +388,12 @@ class SafeUnpickler(pickle.Unpickler):
             raise ConvertError('storage %s is referenced with different types or sizes' % key)
         view = pid[5] if len(pid) == 6 else None
         if view is not None:  # legacy storage view: (view_key, offset, size) of the root storage
-            if not (isinstance(view, tuple) and len(view) == 3 and all(isinstance(v, int) for v in view[1:])):
+            if not (isinstance(view, tuple) and len(view) == 3 and all(type(v) is int for v in view[1:])):
                 raise ConvertError('malformed storage view in pickle')
             _, off, size = view
-            if off < 0 or size < 0 or off + size > numel:
-                raise ConvertError('storage view %r lies outside storage %s' % (view[0], key))
-            v = Storage(stype.dtype, '%s[%d:%d]' % (key, off, off + size), size)
+            if off < 0 or size < 0 or off > numel or size > numel - off:
+                raise ConvertError('a storage view lies outside storage %s' % key)
+            v = Storage(stype.dtype, '%s[%d:%d]' % (key, off, off + size), size, root=st)
             es = DTYPES[stype.dtype]
             v.reader = lambda st=st, off=off, size=size, es=es: st.bytes()[off * es:(off + size) * es]
             return v
@@ -322,15 +419,16 @@ def read_legacy(path):
     storages = {}
     with open(path, 'rb') as f:
         size = os.fstat(f.fileno()).st_size
-        if safe_load(f) != LEGACY_MAGIC:
+        fb = Bounded(f, size)
+        if safe_load(fb) != LEGACY_MAGIC:
             fail('%s: not a PyTorch file (bad magic number)' % path)
-        if safe_load(f) != LEGACY_PROTOCOL:
+        if safe_load(fb) != LEGACY_PROTOCOL:
             fail('%s: unsupported legacy protocol version' % path)
-        info = safe_load(f)
+        info = safe_load(fb)
         if not isinstance(info, dict) or info.get('little_endian', True) is not True:
             fail('%s: big-endian checkpoints are not supported' % path)
-        obj = safe_load(f, storages)
-        keys = safe_load(f)
+        obj = safe_load(fb, storages)
+        keys = safe_load(fb)
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             fail('%s: malformed storage key list' % path)
         for k in keys:
@@ -352,10 +450,74 @@ def read_legacy(path):
     return obj
 
 
-def read_zip(path):
+class Budget:
+    """Bytes inflated from compressed zip members so far, against --max-inflate-bytes."""
+    def __init__(self, limit):
+        self.limit, self.used = limit, 0
+
+
+def zip_member(path, f, size, zi, budget):
+    """The bytes of zip member zi, found through its local header. Stored data
+    must be exactly as long as the member claims; deflated data is inflated
+    with a running bound, so a member that inflates past its declared size is
+    refused one byte later (Python's zipfile inflates up to 2 GiB and then
+    keeps the declared prefix); the CRC covers all of it; every inflated byte
+    counts against the budget."""
+    name = one_line(zi.filename, 100)
+    where = '%s: zip member %s' % (path, name)
+    if zi.flag_bits & 1:
+        fail('%s is encrypted' % where)
+    f.seek(zi.header_offset)
+    h = f.read(30)
+    if len(h) != 30 or h[:4] != b'PK\x03\x04':
+        fail('%s: no local header at offset %d' % (where, zi.header_offset))
+    n, m = struct.unpack('<HH', h[26:30])
+    start = zi.header_offset + 30 + n + m
+    if start + zi.compress_size > size:
+        fail('%s: %d bytes of data claimed past the end of the file' % (where, zi.compress_size))
+    f.seek(start)
+    if zi.compress_type == zipfile.ZIP_STORED:
+        if zi.compress_size != zi.file_size:
+            fail('%s: stored with %d bytes but claims %d' % (where, zi.compress_size, zi.file_size))
+        data = f.read(zi.file_size)
+    elif zi.compress_type == zipfile.ZIP_DEFLATED:
+        if zi.file_size > budget.limit - budget.used:
+            fail('%s would inflate to %d bytes; with %d inflated before, that passes the limit of %d '
+                 '(--max-inflate-bytes; torch.save never compresses)' % (where, zi.file_size, budget.used, budget.limit))
+        d, out, got, left = zlib.decompressobj(-15), [], 0, zi.compress_size
+        while left > 0 and not d.eof:
+            chunk = f.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+            while chunk and not d.eof:
+                piece = d.decompress(chunk, zi.file_size - got + 1)     # never more than one byte too many
+                got += len(piece)
+                if got > zi.file_size:
+                    fail('%s inflates past its declared %d bytes' % (where, zi.file_size))
+                out.append(piece)
+                if not piece and d.unconsumed_tail == chunk:
+                    break
+                chunk = d.unconsumed_tail
+        budget.used += got
+        if not d.eof or got != zi.file_size:
+            fail('%s: compressed data ends after %d of its %d bytes' % (where, got, zi.file_size))
+        data = b''.join(out)
+    else:
+        fail('%s: compression method %d is not supported (torch.save stores members)' % (where, zi.compress_type))
+    if len(data) != zi.file_size:
+        fail('%s is truncated' % where)
+    if zlib.crc32(data) != zi.CRC:
+        fail('%s: CRC mismatch' % where)
+    return data
+
+
+def read_zip(path, max_inflate=DEFAULT_MAX_INFLATE):
     storages = {}
+    budget = Budget(max_inflate)
     try:
-        with zipfile.ZipFile(path) as z:
+        with open(path, 'rb') as f, zipfile.ZipFile(f) as z:
+            size = os.fstat(f.fileno()).st_size
             names = z.namelist()
             pkl = [n for n in names if n == 'data.pkl' or n.endswith('/data.pkl')]
             if len(pkl) != 1:
@@ -364,9 +526,11 @@ def read_zip(path):
             info = z.getinfo(pkl[0])
             if info.file_size > MAX_PICKLE:
                 fail('%s: data.pkl of %d bytes exceeds the limit of %d' % (path, info.file_size, MAX_PICKLE))
-            if prefix + 'byteorder' in names and z.read(prefix + 'byteorder').strip() not in (b'little', b''):
-                fail('%s: big-endian checkpoints are not supported' % path)
-            obj = safe_load(io.BytesIO(z.read(pkl[0])), storages)
+            if prefix + 'byteorder' in names:
+                bo = z.getinfo(prefix + 'byteorder')
+                if bo.file_size > 64 or zip_member(path, f, size, bo, budget).strip() not in (b'little', b''):
+                    fail('%s: big-endian checkpoints are not supported' % path)
+            obj = safe_load(io.BytesIO(zip_member(path, f, size, info, budget)), storages)
             for key, st in storages.items():
                 name = prefix + 'data/' + key
                 try:
@@ -374,17 +538,12 @@ def read_zip(path):
                 except KeyError:
                     fail('%s: storage %s is missing from the archive' % (path, key))
                 need = st.numel * DTYPES[st.dtype]
-                if zi.compress_type != zipfile.ZIP_STORED and need > MAX_PICKLE:
-                    fail('%s: storage %s is compressed (torch.save stores storages uncompressed); '
-                         'refusing to inflate %d bytes' % (path, key, need))
                 if zi.file_size != need:
                     fail('%s: storage %s has %d bytes, %d expected' % (path, key, zi.file_size, need))
-                st.data = z.read(name)
-                if len(st.data) != need:
-                    fail('%s: storage %s is truncated' % (path, key))
+                st.data = zip_member(path, f, size, zi, budget)
     except zipfile.BadZipFile as e:
         fail('%s: corrupt or truncated zip archive (%s)' % (path, e))
-    except (EOFError, OSError, ValueError, NotImplementedError) as e:
+    except (EOFError, OSError, ValueError, NotImplementedError, zlib.error) as e:
         fail('%s: cannot read the zip archive (%s)' % (path, e))
     return obj
 
@@ -400,7 +559,9 @@ def read_safetensors(path):
         if len(hdr) != 8:
             fail('%s: truncated safetensors header' % path)
         (n,) = struct.unpack('<Q', hdr)
-        if n > MAX_HEADER or 8 + n > size:
+        if n > MAX_HEADER:
+            fail('%s: safetensors header of %d bytes exceeds the limit of %d' % (path, n, MAX_HEADER))
+        if 8 + n > size:
             fail('%s: safetensors header of %d bytes does not fit the file' % (path, n))
         try:
             meta = json.loads(f.read(n).decode('utf-8'))
@@ -455,17 +616,17 @@ def _read_span(path, off, n):
     return d
 
 
-def read_checkpoint(path):
+def read_checkpoint(path, max_inflate=DEFAULT_MAX_INFLATE):
     try:
         with open(path, 'rb') as f:
             head = f.read(8)
     except OSError as e:
         fail('%s: %s' % (path, e.strerror or e))
     if head[:4] == b'PK\x03\x04':
-        obj = read_zip(path)
+        obj = read_zip(path, max_inflate)
     elif len(head) == 8 and head[:1] == b'\x80':
         obj = read_legacy(path)
-    elif len(head) == 8 and struct.unpack('<Q', head)[0] < MAX_HEADER and path.endswith('.safetensors'):
+    elif len(head) == 8 and path.endswith('.safetensors'):
         obj = read_safetensors(path)
     elif len(head) == 8:
         try:
@@ -845,20 +1006,21 @@ PRESETS = {
     'torchvision': Preprocess(224, 224, 256, RGB, 1.0 / 255.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
     'caffe': Preprocess(224, 224, 256, BGR, 1.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0)),
 }
-VALUE_OPTIONS = ('--input-size', '--resize-shorter', '--scale', '--mean', '--std')
-I32_MAX = (1 << 31) - 1
+VALUE_OPTIONS = ('--input-size', '--resize-shorter', '--scale', '--mean', '--std', '--max-output-bytes',
+                 '--max-inflate-bytes')
 
 
 def bad_option(opt, val, why):
     fail("%s '%s': %s" % (opt, one_line(val, 80), why))
 
 
-def parse_size(opt, val, text, what, lo):
-    if not re.fullmatch(r'-?[0-9]+', text):
-        bad_option(opt, val, "%s '%s' is not an integer" % (what, one_line(text, 40)))
+def parse_size(opt, val, text, what, lo, hi=MAX_INPUT_SIDE):
+    if not re.fullmatch(r'-?[0-9]{1,20}', text):
+        bad_option(opt, val, "%s '%s' is not an integer" % (what, one_line(text, 40)) if not
+                   re.fullmatch(r'-?[0-9]+', text) else '%s must be %d..%d' % (what, lo, hi))
     n = int(text)
-    if not lo <= n <= I32_MAX:
-        bad_option(opt, val, '%s must be %d..%d' % (what, lo, I32_MAX))
+    if not lo <= n <= hi:
+        bad_option(opt, val, '%s must be %d..%d' % (what, lo, hi))
     return n
 
 
@@ -912,7 +1074,30 @@ def preprocess_of(a):
         mean = parse_triple('--mean', a.mean, False)
     if a.std is not None:
         std = parse_triple('--std', a.std, True)
-    return Preprocess(h, w, rs, order, scale, tuple(mean), tuple(std))
+    p = Preprocess(h, w, rs, order, scale, tuple(mean), tuple(std))
+    check_pixels(p)
+    return p
+
+
+def f32(x):
+    """x rounded to float32 as C does; OverflowError where C gives an infinity."""
+    return struct.unpack('<f', struct.pack('<f', x))[0]
+
+
+def check_pixels(p):
+    """Every pixel value 0..255 must preprocess to a finite float32, computed
+    as gc_image_preprocess does: v = p / 255 (scale 1/255) or p * scale, then
+    (v - mean) / std, each step in float32. The extremes 0 and 255 decide."""
+    ts = p.scale == f32(1.0 / 255.0)
+    for c in range(3):
+        for px in (0.0, 255.0):
+            try:
+                v = f32(px / 255.0) if ts else f32(px * p.scale)
+                f32(f32(v - p.mean[c]) / p.std[c])
+            except OverflowError:
+                fail('preprocessing would turn pixel value %d of channel %d into infinity: (%g x %g - %g) / %g is '
+                     'beyond float32 (check --scale, --mean and --std)'
+                     % (px, c, px, p.scale, p.mean[c], p.std[c]))
 
 
 def join_option_values(argv):
@@ -1007,7 +1192,7 @@ def write_gcw(path, g, labels, pre):
 
 def read_labels(path, n_classes):
     try:
-        with open(path, 'r', encoding='utf-8') as f:
+        with open(path, 'r', encoding='utf-8-sig') as f:     # a byte-order mark is not part of the first label
             lines = f.read().split('\n')
     except (OSError, UnicodeDecodeError) as e:
         fail('%s: cannot read labels (%s)' % (path, e))
@@ -1047,10 +1232,62 @@ HELP_EPILOG = '''preprocessing metadata (read back by gc_model_preprocess):
                mean 103.939,116.779,123.68 (BGR mean pixel), std 1,1,1
   --bgr/--rgb against the preset's order reverses the preset's mean and std
   (same per-colour values); --mean and --std are taken in the final order.
-  Checked before anything is read or written: sizes 1..2147483647
-  (--resize-shorter 0..2147483647), scale finite and non-zero, mean finite,
-  std finite and non-zero, all representable as float32. A value starting
-  with '-' may follow its option (--mean -1,0,1).'''
+  Checked before anything is read or written: sizes 1..65536
+  (--resize-shorter 0..65536, the sizes gc_image_preprocess takes), scale
+  finite and non-zero, mean finite, std finite and non-zero, all
+  representable as float32, and every pixel value 0..255 must come out
+  finite. A value starting with '-' may follow its option (--mean -1,0,1).
+
+limits (docs/security.md):
+  --max-output-bytes N  most float32 tensor data written; default: 4 bytes per
+                        element of the distinct storages the tensors view, so
+                        tensors sharing one storage cannot multiply it
+  --max-inflate-bytes N most data inflated from compressed zip members, all
+                        together (default 64 MiB; torch.save never compresses)
+  The output may not be the input or the labels file.'''
+
+
+def parse_limit(opt, text):
+    if text is None:
+        return None
+    if not re.fullmatch(r'[0-9]{1,19}', text) or not 1 <= int(text) < 1 << 63:
+        bad_option(opt, text, 'a byte count 1..2^63-1 expected')
+    return int(text)
+
+
+def check_paths(a):
+    """The output (and its temporary name) may not be the input or the labels
+    file: writing it would destroy what is being read."""
+    for src, what in ((a.input, 'input'), (a.labels, 'labels file')):
+        for dst in (a.output, a.output + '.tmp'):
+            if not src:
+                continue
+            try:
+                same = os.path.samefile(src, dst)
+            except OSError:      # one of them does not exist (yet)
+                same = os.path.abspath(src) == os.path.abspath(dst)
+            if same:
+                fail('%s: the output %s %s the %s; refusing to write over it'
+                     % (src, a.output, 'is' if dst == a.output else 'would be written as %s, which is' % dst, what))
+
+
+def check_output_size(g, cap):
+    """Refuses before writing when the tensors would write more float32 data
+    than cap (default: 4 bytes per element of the distinct storages they view:
+    each stored element at most once). Returns the bytes that will be written."""
+    used = [g.sd[k] for k in sorted(g.used)]
+    written = sum(4 * t.numel() for t in used)
+    roots = {id(t.storage.root): t.storage.root for t in used}
+    present = 4 * sum(r.numel for r in roots.values())
+    limit = present if cap is None else cap
+    if written > limit:
+        if cap is None:
+            fail('the %d tensors would write %d bytes of float32 data, but the %d distinct storages they view hold '
+                 '%d elements (%d bytes as float32): tensors overlap in a shared storage (--max-output-bytes N '
+                 'allows up to N bytes)' % (len(used), written, len(roots), present // 4, present))
+        fail('the %d tensors would write %d bytes of float32 data, more than --max-output-bytes %d'
+             % (len(used), written, cap))
+    return written
 
 
 def main(argv):
@@ -1074,13 +1311,19 @@ def main(argv):
     ap.add_argument('--scale', metavar='S', help='factor applied to 0..255 pixels first (a number or A/B, e.g. 1/255)')
     ap.add_argument('--mean', metavar='A,B,C', help='per-channel mean, subtracted after scaling')
     ap.add_argument('--std', metavar='A,B,C', help='per-channel divisor, non-zero')
+    ap.add_argument('--max-output-bytes', metavar='N', help='most float32 tensor data to write (see below)')
+    ap.add_argument('--max-inflate-bytes', metavar='N', help='most data to inflate from compressed zip members')
     try:
         a = ap.parse_args(join_option_values(list(argv)))
         pre = preprocess_of(a)
-        sd = read_checkpoint(a.input)
+        max_out = parse_limit('--max-output-bytes', a.max_output_bytes)
+        max_inflate = parse_limit('--max-inflate-bytes', a.max_inflate_bytes)
+        check_paths(a)
+        sd = read_checkpoint(a.input, DEFAULT_MAX_INFLATE if max_inflate is None else max_inflate)
         arch, g = build_graph(sd, a.arch)
         n_classes = g.layers[-1].hp['out_features']
         labels = read_labels(a.labels, n_classes) if a.labels else []
+        check_output_size(g, max_out)
         size, nt = write_gcw(a.output, g, labels, pre)
     except ConvertError as e:
         print('gcw_convert: error: %s' % one_line(e), file=sys.stderr)
