@@ -45,6 +45,8 @@ import sys
 import zipfile
 import zlib
 
+import onnx_import  # .onnx inputs: tools/onnx_import.py (docs/onnx.md)
+
 MAX_PICKLE = 64 << 20          # bytes of pickle we are willing to parse (zip data.pkl)
 MAX_NUMEL = 1 << 32            # elements in one storage / tensor
 MAX_HEADER = 16 << 20          # safetensors JSON header (parsing 1 MB costs ~12 MB and ~0.1 s)
@@ -1319,12 +1321,21 @@ def main(argv):
         max_out = parse_limit('--max-output-bytes', a.max_output_bytes)
         max_inflate = parse_limit('--max-inflate-bytes', a.max_inflate_bytes)
         check_paths(a)
-        sd = read_checkpoint(a.input, DEFAULT_MAX_INFLATE if max_inflate is None else max_inflate)
-        arch, g = build_graph(sd, a.arch)
-        n_classes = g.layers[-1].hp['out_features']
+        if onnx_import.is_onnx(a.input):
+            arch, g = onnx_import.build_graph(a.input, (pre.height, pre.width) if a.input_size else None)
+            pre = onnx_import.preprocess_for(pre, g, a.input_size is not None, a.resize_shorter is not None)
+            onnx_import.register(HPARAMS, PARAM_SUFFIXES)
+            n_classes = g.n_classes
+        else:
+            sd = read_checkpoint(a.input, DEFAULT_MAX_INFLATE if max_inflate is None else max_inflate)
+            arch, g = build_graph(sd, a.arch)
+            n_classes = g.layers[-1].hp['out_features']
         labels = read_labels(a.labels, n_classes) if a.labels else []
         check_output_size(g, max_out)
         size, nt = write_gcw(a.output, g, labels, pre)
+    except onnx_import.OnnxError as e:  # may list many operators: a longer line
+        print('gcw_convert: error: %s' % one_line(e, 4000), file=sys.stderr)
+        return 1
     except ConvertError as e:
         print('gcw_convert: error: %s' % one_line(e), file=sys.stderr)
         return 1
