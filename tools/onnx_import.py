@@ -1476,10 +1476,10 @@ class Importer:
 
     # ------------------------------------------------------------ convolution, pooling, padding
 
-    def pad_layer(self, x, n, top, left, bottom, right, value=0.0):
+    def pad_layer(self, x, n, top, left, bottom, right, value=0.0, tag='pad'):
         shape = (x.shape[0], x.shape[1], x.shape[2] + top + bottom) + \
             ((x.shape[3] + left + right,) if len(x.shape) == 4 else ())
-        return self.emit('pad', [x], self.pad_hp(top, left, bottom, right, value), n, shape, tag='pad')
+        return self.emit('pad', [x], self.pad_hp(top, left, bottom, right, value), n, shape, tag=tag)
 
     def pad_hp(self, top, left, bottom, right, value):
         return {'top': top, 'left': left, 'bottom': bottom, 'right': right, 'value': float(value)}
@@ -1647,8 +1647,8 @@ class Importer:
         if not math.isfinite(value) or abs(value) > FLT_MAX:
             raise Unsupported('padding value %r' % value)
         if r == 3:
-            return self.pad_layer(x, n, pads[2], 0, pads[5], 0, value)
-        return self.pad_layer(x, n, pads[2], pads[3], pads[6], pads[7], value)
+            return self.pad_layer(x, n, pads[2], 0, pads[5], 0, value, tag=None)
+        return self.pad_layer(x, n, pads[2], pads[3], pads[6], pads[7], value, tag=None)
 
     # ------------------------------------------------------------ normalisation, dense, shapes
 

@@ -117,8 +117,43 @@ class MiniGoogLeNet(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 
+class OpsNet(nn.Module):
+    """The operators and forms the zoo does not use: normalisation inside the graph (Sub, Div
+    by constants), asymmetric padding (Pad + Conv), LeakyReLU, max and average pooling with
+    padding and ceil_mode (count_include_pad off), Clip (hardtanh), a channel chunk and
+    concat (Split or Slice), dilated grouped convolution, hardswish, a multiplication by a
+    constant, SiLU, a mean over H and W without keepdims, and MatMul + Add (Keras' Dense)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer('mean', torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer('std', torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2)
+        self.conv2 = nn.Conv2d(16, 16, 3, padding=2, dilation=2, groups=4)
+        self.scale = nn.Parameter(torch.rand(1, 16, 1, 1) + 0.5)
+        self.conv3 = nn.Conv2d(16, 12, 1)
+        self.act = nn.SiLU()
+        self.w = nn.Parameter(torch.randn(12, 10) * 0.3)
+        self.b = nn.Parameter(torch.randn(10) * 0.1)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        x = F.pad(x, (0, 1, 0, 1))
+        x = F.leaky_relu(self.conv1(x), 0.1)
+        y = F.max_pool2d(x, 3, 2, padding=1, ceil_mode=True)
+        z = F.avg_pool2d(x, 3, 2, padding=1, ceil_mode=True, count_include_pad=False)
+        x = F.hardtanh(torch.cat([y, z], 1), -1.0, 2.0)
+        a, b = x.chunk(2, 1)
+        x = self.conv2(torch.cat([b, a], 1))
+        x = F.hardswish(x) * self.scale
+        x = self.act(self.conv3(x))
+        return x.mean((2, 3)) @ self.w + self.b
+
+
 def small_model(name):
     """Reduced-width copies: torchvision's classes and modules, so the same node names."""
+    if name.startswith('opsnet'):
+        return OpsNet()
     if name == 'resnet18':
         return SmallResNet(BasicBlock, [1, 1, 1, 1], [4, 4, 8, 8], 10)
     if name == 'mobilenet_v2':
@@ -338,7 +373,7 @@ def run(cmd, **kw):
 
 
 def convert(onnx_path, gcw_path):
-    run(['python3', os.environ.get('GCW_CONVERT', 'tools/gcw_convert.py'), onnx_path, gcw_path])
+    run(['python3', 'tools/gcw_convert.py', onnx_path, gcw_path])
     info = run(['tools/gcw_inspect', gcw_path])
     m = re.search(r'default Grad-CAM layer: (\S+)', info)
     return m.group(1) if m else None
@@ -448,6 +483,8 @@ SMALL = {  # name: (opset, input size, store guided backprop)
     'googlenet': (17, 40, True),
     'regnet_y_400mf': (13, 48, False),
     'mnasnet1_0': (17, 48, False),
+    'opsnet10': (10, 24, False),
+    'opsnet17': (17, 24, False),
 }
 
 
