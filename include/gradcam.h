@@ -80,6 +80,15 @@ const char *gc_last_error(void);
 /* Clears the calling thread's detail message. */
 void gc_clear_error(void);
 
+/* Text from a file or a user (a name, a header field, a path) made safe to
+ * quote in a message: bytes 0x20..0x7E are kept, except that a backslash is
+ * doubled; every other byte (control characters, escape sequences, bytes
+ * past ASCII) becomes \xHH. dst (cap >= 1 bytes) is always NUL-terminated;
+ * what does not fit is cut at an escape boundary and ends in "...". Returns
+ * dst, so the call can be a printf argument. Every message of the library
+ * quotes input-derived text this way, and so do the example programs. */
+const char *gc_quote(char *dst, size_t cap, const void *src, size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Tensors                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -671,8 +680,10 @@ void      gc_model_buffer_free(void *buf);
  * float32 ('<f4'; '<f8' is accepted and rounded to float32), C order, 1..4
  * dimensions, each >= 1. Malformed headers and a shape that disagrees with
  * the data size are GC_ERR_FORMAT; other dtypes, Fortran order or more
- * dimensions GC_ERR_UNSUPPORTED. On success *out owns its data
- * (gc_tensor_release); on failure it is empty. */
+ * dimensions GC_ERR_UNSUPPORTED; a path that is not a regular file (a
+ * folder) GC_ERR_IO. Header text quoted in a message goes through gc_quote.
+ * On success *out owns its data (gc_tensor_release); on failure it is
+ * empty. */
 gc_status gc_npy_load(const char *path, gc_tensor *out);
 gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out);
 /* Writes t (t->ndim dimensions) as '<f4', C order, format version 1.0. */
@@ -705,7 +716,8 @@ gc_image_limits gc_image_limits_default(void);
 void gc_image_release(gc_image *img);
 
 /* Decodes PNG, JPEG or PPM/PGM, recognised by signature. limits may be NULL
- * (defaults). On failure *out is empty. */
+ * (defaults). gc_image_load refuses a path that is not a regular file with
+ * GC_ERR_IO. On failure *out is empty. */
 gc_status gc_image_decode(const void *buf, size_t len, const gc_image_limits *limits, gc_image *out);
 gc_status gc_image_load(const char *path, const gc_image_limits *limits, gc_image *out);
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------- header dict parser */
 
@@ -101,7 +102,10 @@ gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out) {
             else return gc_error(GC_ERR_FORMAT, "npy: fortran_order is not True/False");
         } else if (strcmp(key, "shape") == 0 && ndim < 0) {
             if (!parse_shape(&h, d, &ndim)) return gc_error(GC_ERR_FORMAT, "npy: malformed shape");
-        } else return gc_error(GC_ERR_FORMAT, "npy: unexpected or repeated header key '%s'", key);
+        } else {
+            char q[96];
+            return gc_error(GC_ERR_FORMAT, "npy: unexpected or repeated header key '%s'", gc_quote(q, sizeof q, key, strlen(key)));
+        }
         if (!eat(&h, ',')) {
             if (!eat(&h, '}')) return gc_error(GC_ERR_FORMAT, "npy: malformed header");
             break;
@@ -115,7 +119,11 @@ gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out) {
     size_t esize;
     if (strcmp(descr, "<f4") == 0) esize = 4;
     else if (strcmp(descr, "<f8") == 0) esize = 8;
-    else return gc_error(GC_ERR_UNSUPPORTED, "npy: dtype '%s' is not supported (need '<f4' or '<f8')", descr);
+    else {
+        char q[80];
+        return gc_error(GC_ERR_UNSUPPORTED, "npy: dtype '%s' is not supported (need '<f4' or '<f8')",
+                        gc_quote(q, sizeof q, descr, strlen(descr)));
+    }
     if (fortran) return gc_error(GC_ERR_UNSUPPORTED, "npy: Fortran-order arrays are not supported");
     if (ndim < 1 || ndim > GC_MAX_DIMS) return gc_error(GC_ERR_UNSUPPORTED, "npy: %d dimensions (need 1..%d)", ndim, GC_MAX_DIMS);
     size_t count = 1, bytes;
@@ -149,8 +157,15 @@ gc_status gc_npy_load(const char *path, gc_tensor *out) {
     if (!out) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_npy_load: out is NULL");
     memset(out, 0, sizeof *out);
     if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_npy_load: path is NULL");
+    char qp[256];
+    gc_quote(qp, sizeof qp, path, strlen(path));
     FILE *f = fopen(path, "rb");
-    if (!f) return gc_error(GC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return gc_error(GC_ERR_IO, "%s: cannot open: %s", qp, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return gc_error(GC_ERR_IO, "%s: not a regular file", qp);
+    }
     size_t cap = 1 << 16, len = 0;
     uint8_t *buf = gc_alloc(cap);
     gc_status st = buf ? GC_OK : GC_ERR_OUT_OF_MEMORY;
@@ -167,14 +182,14 @@ gc_status gc_npy_load(const char *path, gc_tensor *out) {
         size_t k = fread(buf + len, 1, cap - len, f);
         len += k;
         if (k == 0) {
-            if (ferror(f)) st = gc_error(GC_ERR_IO, "%s: read error", path);
+            if (ferror(f)) st = gc_error(GC_ERR_IO, "%s: read error", qp);
             break;
         }
     }
     fclose(f);
     if (st == GC_OK) st = gc_npy_load_memory(buf, len, out);
     gc_free(buf);
-    return st ? gc_error_prefix(st, path) : GC_OK;
+    return st ? gc_error_prefix(st, qp) : GC_OK;
 }
 
 /* ---------------------------------------------------------------- save */
@@ -191,8 +206,10 @@ gc_status gc_npy_save(const char *path, const gc_tensor *t) {
     hdr[k++] = '\n';
     uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)k, (uint8_t)(k >> 8)};
     int64_t n = gc_tensor_numel(t);
+    char qp[256];
+    gc_quote(qp, sizeof qp, path, strlen(path));
     FILE *f = fopen(path, "wb");
-    if (!f) return gc_error(GC_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (!f) return gc_error(GC_ERR_IO, "%s: cannot create: %s", qp, strerror(errno));
     int ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)k, f) == (size_t)k;
     for (int64_t i = 0; ok && i < n; i++) {
         uint32_t u;
@@ -201,5 +218,5 @@ gc_status gc_npy_save(const char *path, const gc_tensor *t) {
         ok = fwrite(b, 1, 4, f) == 4;
     }
     if (fclose(f) != 0) ok = 0;
-    return ok ? GC_OK : gc_error(GC_ERR_IO, "%s: write failed", path);
+    return ok ? GC_OK : gc_error(GC_ERR_IO, "%s: write failed", qp);
 }

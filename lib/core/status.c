@@ -59,3 +59,35 @@ int gc_strlcpy(char *dst, const char *src, size_t cap) {
     memcpy(dst, src, n + 1);
     return 1;
 }
+
+/* Bytes one input byte becomes in gc_quote's output, written to e (>= 4 bytes) if not NULL. */
+static size_t quote_byte(unsigned char c, char *e) {
+    static const char hex[] = "0123456789abcdef";
+    char t[4];
+    size_t n;
+    if (c >= 0x20 && c < 0x7f && c != '\\') t[0] = (char)c, n = 1;
+    else if (c == '\\') t[0] = t[1] = '\\', n = 2;
+    else t[0] = '\\', t[1] = 'x', t[2] = hex[c >> 4], t[3] = hex[c & 15], n = 4;
+    if (e) memcpy(e, t, n);
+    return n;
+}
+
+const char *gc_quote(char *dst, size_t cap, const void *src, size_t len) {
+    if (!dst || cap == 0) return dst;
+    const unsigned char *p = src;
+    if (!p) len = 0;
+    size_t need = 0;
+    for (size_t i = 0; i < len && need < cap; i++) need += quote_byte(p[i], NULL);
+    const size_t room = need < cap ? cap - 1 : cap >= 4 ? cap - 4 : 0; /* leave space for "..." when cut */
+    size_t k = 0;
+    for (size_t i = 0; i < len; i++) {
+        char e[4];
+        size_t n = quote_byte(p[i], e);
+        if (k + n > room) break;
+        memcpy(dst + k, e, n);
+        k += n;
+    }
+    if (need >= cap && cap >= 4) memcpy(dst + k, "...", 3), k += 3;
+    dst[k] = 0;
+    return dst;
+}

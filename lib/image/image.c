@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_FILE_BYTES ((int64_t)1 << 31) /* encoded files larger than 2 GB are refused */
 
@@ -51,25 +52,32 @@ gc_status gc_image_decode(const void *buf, size_t len, const gc_image_limits *li
 gc_status gc_image_load(const char *path, const gc_image_limits *limits, gc_image *out) {
     if (out) memset(out, 0, sizeof *out);
     if (!path || !out) return gc_error(GC_ERR_INVALID_ARGUMENT, "image: NULL argument");
+    char qp[256];
+    gc_quote(qp, sizeof qp, path, strlen(path));
     FILE *f = fopen(path, "rb");
-    if (!f) return gc_error(GC_ERR_IO, "%s: %s", path, strerror(errno));
+    if (!f) return gc_error(GC_ERR_IO, "%s: %s", qp, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) { /* a directory "seeks" to LONG_MAX */
+        fclose(f);
+        return gc_error(GC_ERR_IO, "%s: not a regular file", qp);
+    }
     long sz = -1;
     if (fseek(f, 0, SEEK_END) == 0) sz = ftell(f);
     if (sz < 0 || fseek(f, 0, SEEK_SET) != 0) {
         int e = errno;
         fclose(f);
-        return gc_error(GC_ERR_IO, "%s: cannot determine size: %s", path, strerror(e));
+        return gc_error(GC_ERR_IO, "%s: cannot determine size: %s", qp, strerror(e));
     }
-    if ((int64_t)sz > MAX_FILE_BYTES) { fclose(f); return gc_error(GC_ERR_LIMIT, "%s: file of %ld bytes is too large", path, sz); }
+    if ((int64_t)sz > MAX_FILE_BYTES) { fclose(f); return gc_error(GC_ERR_LIMIT, "%s: file of %ld bytes is too large", qp, sz); }
     uint8_t *buf = gc_alloc((size_t)sz);
     if (!buf) { fclose(f); return GC_ERR_OUT_OF_MEMORY; }
     size_t got = fread(buf, 1, (size_t)sz, f);
     int e = ferror(f) ? errno : 0;
     fclose(f);
-    if (got != (size_t)sz) { gc_free(buf); return gc_error(GC_ERR_IO, "%s: short read: %s", path, e ? strerror(e) : "file changed"); }
+    if (got != (size_t)sz) { gc_free(buf); return gc_error(GC_ERR_IO, "%s: short read: %s", qp, e ? strerror(e) : "file changed"); }
     gc_status st = gc_image_decode(buf, got, limits, out);
     gc_free(buf);
-    if (st) gc_error_prefix(st, path);
+    if (st) gc_error_prefix(st, qp);
     return st;
 }
 
@@ -80,14 +88,16 @@ gc_status gc_image_save_encoded(const gc_image *img, const char *path, const cha
     size_t n;
     gc_status st = encode(img, &buf, &n);
     if (st) return st;
+    char qp[256];
+    gc_quote(qp, sizeof qp, path, strlen(path));
     FILE *f = fopen(path, "wb");
     if (!f) {
-        st = gc_error(GC_ERR_IO, "%s: %s", path, strerror(errno));
+        st = gc_error(GC_ERR_IO, "%s: %s", qp, strerror(errno));
     } else {
         size_t put = fwrite(buf, 1, n, f);
         int e = errno;
         if (fclose(f) != 0 && put == n) { put = 0; e = errno; }
-        if (put != n) st = gc_error(GC_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        if (put != n) st = gc_error(GC_ERR_IO, "%s: write failed: %s", qp, strerror(e));
     }
     gc_free(buf);
     return st;

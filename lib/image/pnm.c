@@ -41,7 +41,10 @@ gc_status gc_image_decode_pnm(const void *buf, size_t len, const gc_image_limits
     if (len < 2 || r.p[0] != 'P') return gc_error(GC_ERR_FORMAT, "pnm: missing P2/P3/P5/P6 magic");
     int kind = r.p[1] - '0';
     if (kind == 1 || kind == 4 || kind == 7) return gc_error(GC_ERR_UNSUPPORTED, "pnm: P%d (bitmap/PAM) is not supported", kind);
-    if (kind != 2 && kind != 3 && kind != 5 && kind != 6) return gc_error(GC_ERR_FORMAT, "pnm: unknown magic P%c", r.p[1]);
+    if (kind != 2 && kind != 3 && kind != 5 && kind != 6) {
+        char q[8];
+        return gc_error(GC_ERR_FORMAT, "pnm: unknown magic P%s", gc_quote(q, sizeof q, r.p + 1, 1));
+    }
     if (len < 3 || !is_ws(r.p[2])) return gc_error(GC_ERR_FORMAT, "pnm: no whitespace after the magic number");
     uint32_t w, h, maxval;
     gc_status st;
