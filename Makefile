@@ -54,7 +54,7 @@ TESTCOMMON_OBJ := $(TESTCOMMON_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c)))
 
 .SECONDARY:
-.PHONY: fuzz all test install uninstall clean bench demo eval check-header FORCE
+.PHONY: fuzz all test install uninstall clean bench demo eval check-header onnx-conformance FORCE
 all: $(LIB) $(EX_BIN) $(TOOL_BIN)
 
 # Rewritten only when the configuration changes, so programs relink then.
@@ -113,6 +113,13 @@ demo: all
 # The paper's evaluations on a held-out synthetic test set (docs/evaluation.md).
 eval: all
 	./examples/evaluate --model weights/shapes.gcw --out eval-out
+
+# ONNX's own backend tests (Debian package libonnx-testdata) through tools/gcw_convert.py and
+# the engine (tests/onnx_run.c): every test converts and matches its outputs, or is refused
+# with one line; prints the counts (docs/onnx.md). Never part of make test.
+ONNX_TESTDATA ?= /usr/share/libonnx-testdata/data
+onnx-conformance: all $(B)/tests/onnx_run
+	$(PYTHON) tests/onnx_conformance.py --data $(ONNX_TESTDATA) --run $(B)/tests/onnx_run
 
 # The public header must stand on its own under the strictest flags.
 check-header:
