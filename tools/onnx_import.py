@@ -853,11 +853,12 @@ class Importer:
         self.layers.append(layer)
         return Dyn(layer, shape)
 
-    def alias(self, x, n):
-        """The node's output is the same tensor as x (Identity, Dropout, a no-op)."""
+    def alias(self, x, n, shape=None):
+        """The node's output is the same tensor as x (Identity, Dropout, a no-op), of ONNX
+        shape `shape` (default x's; another one only where the engine holds both alike)."""
         if x.layer != 'input':
             x.layer.aliases.append(n)
-        return Dyn(x.layer, x.shape)
+        return Dyn(x.layer, x.shape if shape is None else shape)
 
     # ------------------------------------------------------------ the walk
 
@@ -1747,14 +1748,14 @@ class Importer:
                 raise Unsupported('Squeeze without axes would remove the batch dimension')
             return self.emit('flatten', [x], {}, n, tuple(shape))
         if engine_shape(shape) == engine_shape(x.shape) and shape and shape[0] == x.shape[0]:
-            return self.alias(x, n)
+            return self.alias(x, n, tuple(shape))
         raise Unsupported('Squeeze of %s to %s' % (fmt_shape(x.shape), fmt_shape(shape)))
 
     def op_Unsqueeze(self, n, ins):
         x = self.dyn(ins[0])
         shape = self.fold_Unsqueeze(n, [Const('float32', x.shape, None)] + list(ins[1:])).shape
         if engine_shape(shape) == engine_shape(x.shape) and len(shape) <= 4 and shape[0] == x.shape[0]:
-            return self.alias(x, n)
+            return self.alias(x, n, tuple(shape))
         raise Unsupported('Unsqueeze of %s to %s' % (fmt_shape(x.shape), fmt_shape(shape)))
 
     def op_Reshape(self, n, ins):
@@ -1765,8 +1766,8 @@ class Importer:
                 return self.emit('channel_shuffle', [x.src], {'groups': x.groups}, n, shape)
             raise Unsupported('reshape of a rank-5 view outside the channel-shuffle pattern')
         x = self.dyn(x)
-        if engine_shape(shape) == engine_shape(x.shape):     # the same tensor to the engine
-            return self.alias(x, n)
+        if engine_shape(shape) == engine_shape(x.shape) and shape[0] == x.shape[0]:   # the same to the engine
+            return self.alias(x, n, shape)
         if len(shape) == 2 and len(x.shape) in (3, 4) and shape[0] == x.shape[0]:
             return self.emit('flatten', [x], {}, n, shape)
         if len(x.shape) == 4 and len(shape) == 5 and shape[0] == x.shape[0] and shape[3:] == x.shape[2:] and \
