@@ -66,6 +66,9 @@ typedef enum gc_status {
     GC_ERR_UNSUPPORTED,      /* valid input that this library does not handle     */
     GC_ERR_LIMIT,            /* a size exceeds a configured safety limit          */
     GC_ERR_STATE,            /* calls in the wrong order (backward before forward)*/
+    GC_ERR_NUMERIC,          /* NaN or infinity: in an input or a parameter, or a
+                                result (layer output, gradient, map) overflowed;
+                                the message names the first place it appears  */
     GC_STATUS_COUNT
 } gc_status;
 
@@ -464,7 +467,11 @@ typedef struct gc_session_config {
  * gradient buffers and one scratch workspace sized to the largest need
  * (gc_session_memory tells how much; GC_ERR_LIMIT above cfg->max_bytes).
  * The model must outlive the session and must not change while sessions
- * exist. Errors: GC_ERR_SHAPE naming the first layer that does not fit,
+ * exist. The parameters of every layer the session runs are checked to be
+ * finite (one pass over them; after a change of the weights they are not
+ * checked again). Errors: GC_ERR_SHAPE naming the first layer that does not
+ * fit, GC_ERR_LIMIT (refused from the shapes, before the arena is allocated),
+ * GC_ERR_NUMERIC naming the first NaN or infinite parameter element,
  * GC_ERR_OUT_OF_MEMORY. */
 gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_session **out);
 
@@ -472,7 +479,16 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
 void gc_session_free(gc_session *s);
 
 /* Runs the network on input (batch*channels*height*width floats, NCHW,
- * caller-owned, not retained). Never allocates. */
+ * caller-owned, not retained). Never allocates.
+ * Non-finite values (docs/security.md): an input holding a NaN or an
+ * infinity is refused with GC_ERR_NUMERIC naming the first such element and
+ * its (n, c, y, x); an output that comes out non-finite is GC_ERR_NUMERIC
+ * naming the first layer whose output is non-finite (found by a second,
+ * checking pass that runs only then: the normal path scans the input and the
+ * output once each, never the other activations). After a failure the
+ * session holds no result (gc_session_output and backward give
+ * GC_ERR_STATE). An intermediate infinity that later layers map to finite
+ * values (a sigmoid of +inf) is not an error. */
 gc_status gc_session_forward(gc_session *s, const float *input);
 
 /* View of the network output (last layer) after a forward pass. Valid until
@@ -508,7 +524,9 @@ typedef struct gc_backward_opts {
 /* Propagates output_grad (the gradient of some scalar with respect to the
  * network output, same shape as gc_session_output) backward through every
  * layer after stop_layer. Requires a forward pass on the current input.
- * Parameter gradients overwrite (never accumulate). Never allocates. */
+ * Parameter gradients overwrite (never accumulate). Never allocates.
+ * output_grad must be finite (GC_ERR_NUMERIC names the first bad element);
+ * the gradients computed are not checked (gc_explain checks its maps). */
 gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_backward_opts *opts);
 
 /* View of the gradient with respect to the output of layer `name` (or
@@ -634,8 +652,16 @@ const char *gc_model_default_layer(const gc_model *m);
  * Errors: GC_ERR_NOT_FOUND unknown layer; GC_ERR_INVALID_ARGUMENT class out
  * of range, top_k outside 1..classes, unknown method bits, NULL gradient;
  * GC_ERR_SHAPE non-spatial target layer or batch != 1; GC_ERR_UNSUPPORTED
- * CAM on a network without a GAP + linear head. Result buffers are kept in
- * the session and reused (they grow only when a request needs more). */
+ * CAM on a network without a GAP + linear head; GC_ERR_INVALID_ARGUMENT for
+ * several targets when the target layer is the network output (nothing to
+ * batch them through); GC_ERR_NUMERIC for a non-finite input or output (as
+ * gc_session_forward), a non-finite target-layer output (naming the first
+ * layer whose output is not finite), or a map that comes out non-finite:
+ * the message names the target, the map and the first layer whose backward
+ * pass gives a non-finite gradient (a second, checking pass with the same
+ * ReLU rule finds it), or says that the product of finite gradients and
+ * activations overflowed. No map is returned then. Result buffers are kept
+ * in the session and reused (they grow only when a request needs more). */
 gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req,
                      gc_explain_result *result);
 
@@ -681,9 +707,10 @@ void      gc_model_buffer_free(void *buf);
  * dimensions, each >= 1. Malformed headers and a shape that disagrees with
  * the data size are GC_ERR_FORMAT; other dtypes, Fortran order or more
  * dimensions GC_ERR_UNSUPPORTED; a path that is not a regular file (a
- * folder) GC_ERR_IO. Header text quoted in a message goes through gc_quote.
- * On success *out owns its data (gc_tensor_release); on failure it is
- * empty. */
+ * folder) GC_ERR_IO. Values are not checked here (gc_session_forward refuses
+ * non-finite inputs). Header text quoted in a message goes through
+ * gc_quote. On success *out owns its data (gc_tensor_release); on failure
+ * it is empty. */
 gc_status gc_npy_load(const char *path, gc_tensor *out);
 gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out);
 /* Writes t (t->ndim dimensions) as '<f4', C order, format version 1.0. */

@@ -44,6 +44,13 @@ void *gc_calloc(size_t count, size_t elem_size);
 void *gc_alloc_array(size_t count, size_t elem_size);
 void  gc_free(void *p);
 
+/* Index of the first NaN or infinity among p[0..n-1], or -1 if all are finite.
+ * One pass, vectorisable; used only on inputs, outputs and maps (never on every
+ * activation of a forward pass). */
+int64_t gc_first_nonfinite(const float *p, int64_t n);
+/* "NaN", "inf" or "-inf" (for messages about x). */
+const char *gc_nonfinite_name(float x);
+
 /* Copies at most cap-1 bytes and terminates; returns 0 if src did not fit. */
 int gc_strlcpy(char *dst, const char *src, size_t cap);
 

@@ -14,8 +14,9 @@ static const char *const status_names[GC_STATUS_COUNT] = {
     [GC_ERR_UNSUPPORTED]      = "GC_ERR_UNSUPPORTED",
     [GC_ERR_LIMIT]            = "GC_ERR_LIMIT",
     [GC_ERR_STATE]            = "GC_ERR_STATE",
+    [GC_ERR_NUMERIC]          = "GC_ERR_NUMERIC",
 };
-_Static_assert(GC_STATUS_COUNT == 10, "status_names out of step with gc_status");
+_Static_assert(GC_STATUS_COUNT == 11, "status_names out of step with gc_status");
 
 /* The only mutable static state in the library, and it is per thread. */
 static _Thread_local char last_error[512];

@@ -141,6 +141,51 @@ static gc_status head_session(explain_state *st, gc_session *s, const char *laye
     return GC_OK;
 }
 
+/* ---------------------------------------------------------------- non-finite maps */
+
+/* "class 3" or "the caller's gradient" (for messages). */
+static const char *target_name(const gc_explanation *e, char *b, size_t cap) {
+    if (e->class_index < 0) snprintf(b, cap, "the caller's gradient");
+    else snprintf(b, cap, "class %d", e->class_index);
+    return b;
+}
+
+/* A map of target e that came out non-finite is an error naming where: the first layer whose
+ * backward pass gives a non-finite gradient (found by a second, checking pass with the same
+ * rule), or the step after the gradients (channel weights, the products) that overflowed. */
+static gc_status nonfinite_map(gc_session *s, const gc_explanation *e, const float *onehot, const char *layer,
+                               const char *map, gc_relu_mode mode, int gradient) {
+    char tn[48];
+    target_name(e, tn, sizeof tn);
+    if (!gradient)
+        return gc_error(GC_ERR_NUMERIC, "gc_explain: %s: the %s map is not finite although the gradients it is made of "
+                        "are: a product overflows float32 (activations or gradients too large)", tn, map);
+    gc_backward_opts bo = {mode == GC_RELU_NORMAL ? layer : NULL, mode, 0};
+    const int j = gc_session_backward_nonfinite(s, onehot, &bo);
+    if (j < 0)
+        return gc_error(GC_ERR_NUMERIC, "gc_explain: %s: the gradient behind the %s map is not finite", tn, map);
+    return gc_error(GC_ERR_NUMERIC, "gc_explain: %s: the %s map is not finite: the gradient first becomes non-finite "
+                    "in the backward pass of layer %s (%s)", tn, map, gc_model_layer_name(gc_session_model(s), j),
+                    gc_layer_kind_name(gc_model_layer_kind(gc_session_model(s), j)));
+}
+
+/* Every map of e finite, else the error (one pass over each map: they are small next to the
+ * network's activations; the gradient at the target layer is checked when it is computed). */
+static gc_status check_maps(gc_session *s, const gc_explanation *e, const float *onehot, const char *layer) {
+    const gc_tensor *t;
+    const gc_tensor *derived[] = {&e->alpha, &e->cam_raw, &e->cam_up, &e->cam_norm, &e->counterfactual, &e->cam_zhou};
+    for (size_t i = 0; i < sizeof derived / sizeof *derived; i++)
+        if ((t = derived[i])->data && gc_first_nonfinite(t->data, gc_tensor_numel(t)) >= 0)
+            return nonfinite_map(s, e, onehot, layer, i == 5 ? "CAM" : "Grad-CAM", GC_RELU_NORMAL, 0);
+    if ((t = &e->guided)->data && gc_first_nonfinite(t->data, gc_tensor_numel(t)) >= 0)
+        return nonfinite_map(s, e, onehot, layer, "guided backpropagation", GC_RELU_GUIDED, 1);
+    if ((t = &e->guided_gradcam)->data && gc_first_nonfinite(t->data, gc_tensor_numel(t)) >= 0)
+        return nonfinite_map(s, e, onehot, layer, "Guided Grad-CAM", GC_RELU_GUIDED, 0);
+    if ((t = &e->deconvnet)->data && gc_first_nonfinite(t->data, gc_tensor_numel(t)) >= 0)
+        return nonfinite_map(s, e, onehot, layer, "deconvnet", GC_RELU_DECONVNET, 1);
+    return GC_OK;
+}
+
 /* ---------------------------------------------------------------- explain */
 
 gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req,
@@ -163,7 +208,8 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     const char *layer = req->layer ? req->layer : gc_model_default_layer(m);
     if (!layer) return gc_error(GC_ERR_SHAPE, "gc_explain: the model has no spatial layer to explain at");
     int li = gc_model_find_layer(m, layer);
-    if (li < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_explain: no layer named \"%.100s\"", layer);
+    char q[128];
+    if (li < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_explain: no layer named \"%s\"", gc_quote(q, sizeof q, layer, strlen(layer)));
     /* the model's copy of the name as given (the layer's or one of its aliases): it outlives the request */
     const char *own = gc_model_layer_name(m, li);
     for (int k = 0; k < gc_model_layer_alias_count(m, li); k++)
@@ -188,6 +234,9 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     int64_t classes = 1;
     for (int d = 0; d < y.ndim; d++) classes *= y.shape[d];
     const int n_targets = req->target == GC_TARGET_TOPK ? req->top_k : req->target == GC_TARGET_CLASSES ? req->n_classes : 1;
+    if (want_cam && n_targets > 1 && li == gc_model_layer_count(m) - 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: %d targets need layers after the target layer %s, but it is the "
+                        "network output (is the output a class score vector?)", n_targets, layer);
 
     /* forward (feeding the top-K head session what it reads besides the target layer) */
     gc_session *head = NULL;
@@ -197,6 +246,11 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
     if ((rc = head ? gc_session_forward_feeding(s, input, head) : gc_session_forward(s, input))) return rc;
     if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
     int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w;
+    if (gc_first_nonfinite(A.data, C * hw) >= 0) { /* the output is finite, the target layer's is not */
+        const int j = gc_session_forward_nonfinite(s, input);
+        return gc_error(GC_ERR_NUMERIC, "gc_explain: the output of the target layer %s is not finite (the first layer whose "
+                        "output is not finite: %s)", layer, j >= 0 ? gc_model_layer_name(m, j) : layer);
+    }
     int64_t Cin = cfg->channels, H = cfg->height, W = cfg->width, HW = H * W;
 
     int k = 1, targets[GC_EXPLAIN_MAX_TARGETS];
@@ -306,6 +360,9 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
                 return rc;
         }
         dA = g.data;
+        for (int t = 0; t < k; t++) /* checked now: later backward passes reuse its buffer */
+            if (gc_first_nonfinite(dA + t * a_numel, a_numel) >= 0)
+                return nonfinite_map(s, &st->items[t], onehots + t * classes, layer, "Grad-CAM", GC_RELU_NORMAL, 1);
     }
 
     /* Grad-CAM family maps */
@@ -378,5 +435,7 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
             }
         }
     }
+    for (int t = 0; t < k; t++)
+        if ((rc = check_maps(s, &st->items[t], onehots + t * classes, layer))) return rc;
     return GC_OK;
 }

@@ -8,6 +8,7 @@
  * sized to the largest need. Forward and backward then only index into it. */
 #include "model.h"
 #include "session.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -164,6 +165,47 @@ done:
     return st;
 }
 
+/* ---------------------------------------------------------------- non-finite values
+ *
+ * Policy (docs/security.md): inputs and parameters must be finite; an output that comes out
+ * non-finite is an error naming the first layer whose output is non-finite. The normal path
+ * scans only the input (before the forward) and the network output (after it); only when the
+ * output is bad does a second, checking forward pass find the layer. Parameters are scanned
+ * once, when a session is planned. */
+
+/* " (n 0, c 1, y 2, x 3)" for flat index i of a 4-D shape, "" otherwise. */
+static void coords(const gc_shape *sh, int64_t i, char *b, size_t cap) {
+    b[0] = 0;
+    if (sh->ndim != 4) return;
+    const int64_t x = i % sh->d[3], y = i / sh->d[3] % sh->d[2], c = i / (sh->d[3] * sh->d[2]) % sh->d[1];
+    snprintf(b, cap, " (n %lld, c %lld, y %lld, x %lld)", (long long)(i / (sh->d[3] * sh->d[2] * sh->d[1])),
+             (long long)c, (long long)y, (long long)x);
+}
+
+static gc_status check_params_finite(const gc_session *s) {
+    for (int i = 0; i < s->n; i++) {
+        const gc_layer *l = &s->m->layers[i];
+        for (int k = 0; s->run[i] && k < l->n_params; k++) {
+            const int64_t bad = gc_first_nonfinite(l->param[k], gc_shape_numel(&l->param_shape[k]));
+            if (bad >= 0)
+                return gc_error(GC_ERR_NUMERIC, "gc_session_create: %s.%s: element %lld is %s (a model's parameters "
+                                "must be finite)", l->name, gc_model_param_suffix(l, k), (long long)bad,
+                                gc_nonfinite_name(l->param[k][bad]));
+        }
+    }
+    return GC_OK;
+}
+
+/* GC_OK if the n floats at p (what, of shape sh) are finite, else GC_ERR_NUMERIC naming the first. */
+static gc_status check_finite(const char *fn, const char *what, const float *p, const gc_shape *sh) {
+    const int64_t bad = gc_first_nonfinite(p, gc_shape_numel(sh));
+    if (bad < 0) return GC_OK;
+    char at[128];
+    coords(sh, bad, at, sizeof at);
+    return gc_error(GC_ERR_NUMERIC, "%s: %s element %lld%s is %s (%ss must be finite)", fn, what, (long long)bad, at,
+                    gc_nonfinite_name(p[bad]), what);
+}
+
 /* Readers of each layer's output among the layers that run: count in *n_readers, and the
  * one reader (when there is one) in *reader. */
 static void readers(const gc_session *s, int *n_readers, int *reader) {
@@ -281,7 +323,8 @@ static gc_status mark_keep_list(const gc_session *s, unsigned char *kept) {
     for (const char *const *k = s->cfg.keep; k && *k; k++) {
         if (strcmp(*k, "input") == 0) continue;
         int i = gc_model_find_layer(s->m, *k);
-        if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: keep names no layer \"%.100s\"", *k);
+        char q[128];
+        if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: keep names no layer \"%s\"", gc_quote(q, sizeof q, *k, strlen(*k)));
         kept[i] = 1;
     }
     return GC_OK;
@@ -476,13 +519,14 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
         s->root = gc_model_find_layer(m, cfg->input_layer);
         if (s->root < 0) {
             gc_free(s);
-            return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: no layer named \"%.100s\" for input_layer",
-                            cfg->input_layer);
+            char q[128];
+            return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: no layer named \"%s\" for input_layer",
+                            gc_quote(q, sizeof q, cfg->input_layer, strlen(cfg->input_layer)));
         }
         if (s->root == s->n - 1) {
             gc_free(s);
             return gc_error(GC_ERR_INVALID_ARGUMENT, "input_layer %s is the output layer: nothing to run",
-                            m->layers[s->root].name);
+                            m->layers[m->n_layers - 1].name);
         }
     }
     size_t n = (size_t)s->n;
@@ -511,6 +555,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
         goto fail;
     }
     if ((st = plan_shapes(s, &net_in))) goto fail;
+    if ((st = check_params_finite(s))) goto fail;
     st = GC_ERR_OUT_OF_MEMORY;
     s->cx_in = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_in);
     s->cx_x = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_x);
@@ -585,10 +630,13 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
 }
 
 /* Forward; after each layer i with dst[i] set (a head session's side input), its output is
- * copied `repeat` times into dst[i]. */
-static gc_status forward_run(gc_session *s, const float *input, float *const *dst, int repeat) {
+ * copied `repeat` times into dst[i]. check: stop after the first layer whose output holds a
+ * NaN or infinity and return its index (the layer that owns the output: a folded pair's
+ * consumer); -1 when every output is finite or check is 0. */
+static int forward_run(gc_session *s, const float *input, float *const *dst, int repeat, int check) {
     if (s->fold_gen != s->m->generation) refresh_derived(s);
     memcpy(s->input, input, (size_t)gc_shape_numel(&s->in_shape) * sizeof(float));
+    s->forward_done = 0;
     for (int i = 0; i < s->n; i++) {
         if (!s->run[i] || s->folded_from[i] >= 0) continue;
         gc_layer_ctx c;
@@ -597,6 +645,7 @@ static gc_status forward_run(gc_session *s, const float *input, float *const *ds
         gc_layer_ops_of(c.layer->kind)->forward(&c);
         s->seconds[2 * i] = s->profile ? now() - t0 : 0;
         const int j = s->folded_into[i] >= 0 ? s->folded_into[i] : i;
+        if (check && gc_first_nonfinite(s->act[j], gc_shape_numel(&s->shape[j])) >= 0) return j;
         if (dst && dst[j]) {
             const size_t bytes = (size_t)gc_shape_numel(&s->shape[j]) * sizeof(float);
             for (int r = 0; r < repeat; r++) memcpy((char *)dst[j] + r * bytes, s->act[j], bytes);
@@ -605,12 +654,48 @@ static gc_status forward_run(gc_session *s, const float *input, float *const *ds
     s->forward_done = 1;
     memset(s->grad_ok, 0, (size_t)s->n + 1);
     memset(s->pgrad_ok, 0, (size_t)s->n);
+    return -1;
+}
+
+/* The error for a forward pass whose output came out non-finite from a finite input: a second,
+ * checking pass names the first layer whose output is non-finite. */
+static gc_status nonfinite_output(gc_session *s, const float *input, const char *fn) {
+    const int j = forward_run(s, input, NULL, 0, 1);
+    s->forward_done = 0;
+    if (j < 0) {
+        const gc_shape *sh = &s->shape[s->n - 1];
+        return check_finite(fn, "network output", s->act[s->n - 1], sh);
+    }
+    const int64_t bad = gc_first_nonfinite(s->act[j], gc_shape_numel(&s->shape[j]));
+    char at[128];
+    coords(&s->shape[j], bad, at, sizeof at);
+    const int c = s->folded_from[j];
+    return gc_error(GC_ERR_NUMERIC, "%s: the output of layer %s (%s%s%s) is not finite: element %lld%s is %s, though its "
+                    "inputs are finite (it is the first such layer; the parameters or the input are too large)",
+                    fn, s->m->layers[j].name, gc_layer_kind_name(s->m->layers[j].kind), c >= 0 ? ", computed with " : "",
+                    c >= 0 ? s->m->layers[c].name : "", (long long)bad, at, gc_nonfinite_name(s->act[j][bad]));
+}
+
+/* A forward pass with the input and output checks. */
+static gc_status forward_checked(gc_session *s, const float *input, float *const *dst, int repeat, const char *fn) {
+    s->forward_done = 0;
+    gc_status st = check_finite(fn, "input", input, &s->in_shape);
+    if (st) return st;
+    forward_run(s, input, dst, repeat, 0);
+    if (gc_first_nonfinite(s->act[s->n - 1], gc_shape_numel(&s->shape[s->n - 1])) >= 0)
+        return nonfinite_output(s, input, fn);
     return GC_OK;
 }
 
 gc_status gc_session_forward(gc_session *s, const float *input) {
     if (!s || !input) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward: session or input is NULL");
-    return forward_run(s, input, NULL, 0);
+    return forward_checked(s, input, NULL, 0, "gc_session_forward");
+}
+
+int gc_session_forward_nonfinite(gc_session *s, const float *input) {
+    const int j = forward_run(s, input, NULL, 0, 1);
+    s->forward_done = 0;
+    return j;
 }
 
 /* ---------------------------------------------------------------- head sessions */
@@ -623,7 +708,7 @@ gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_sessi
         if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0))
             return gc_error(GC_ERR_STATE, "gc_session_forward_feeding: %s is not computed by the session",
                             s->m->layers[i].name);
-    return forward_run(s, input, head->side, (int)head->cfg.batch);
+    return forward_checked(s, input, head->side, (int)head->cfg.batch, "gc_session_forward_feeding");
 }
 
 /* ---------------------------------------------------------------- backward */
@@ -637,7 +722,8 @@ static int lookup(const gc_session *s, const char *name, const char *what) {
     }
     if (strcmp(name, "input") == 0) return -1;
     int i = gc_model_find_layer(s->m, name);
-    if (i < 0) gc_error(GC_ERR_NOT_FOUND, "%s: no layer named \"%.100s\"", what, name);
+    char q[128];
+    if (i < 0) gc_error(GC_ERR_NOT_FOUND, "%s: no layer named \"%s\"", what, gc_quote(q, sizeof q, name, strlen(name)));
     else if (i == s->root) return -1;
     else if (!s->run[i]) {
         gc_error(GC_ERR_NOT_FOUND, "%s: layer \"%s\" does not run in this session (it is not downstream of the "
@@ -739,8 +825,10 @@ static void backward_layer(gc_session *s, int i, const gc_backward_opts *opts) {
     }
 }
 
-/* Backward from the gradient of layer `from`'s output down to (not through) layer `stop`. */
-static void backward_run(gc_session *s, int from, const float *grad, int stop, const gc_backward_opts *opts) {
+/* Backward from the gradient of layer `from`'s output down to (not through) layer `stop`.
+ * check: stop after the first layer whose backward writes a non-finite gradient of one of its
+ * inputs and return that layer's index; -1 otherwise. */
+static int backward_run(gc_session *s, int from, const float *grad, int stop, const gc_backward_opts *opts, int check) {
     backward_begin(s);
     mark_reach(s, stop);
     float *g0 = from < 0 ? s->grad_in : s->grad[from];
@@ -755,6 +843,11 @@ static void backward_run(gc_session *s, int from, const float *grad, int stop, c
             continue;
         }
         backward_layer(s, i, opts);
+        for (int k = 0; check && k < s->m->layers[i].n_inputs; k++) {
+            const int slot = in_slot(s, i, k);
+            if (s->reach[slot] && gc_first_nonfinite(slot_grad(s, slot), gc_shape_numel(slot_shape(s, slot))) >= 0)
+                return i;
+        }
     }
     if (!s->cfg.keep_all) {
         /* only the gradient the pass ended on is sure to be intact */
@@ -762,6 +855,7 @@ static void backward_run(gc_session *s, int from, const float *grad, int stop, c
         for (int i = 0; i <= s->n; i++)
             if (i != keep) s->grad_ok[i] = 0;
     }
+    return -1;
 }
 
 gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_backward_opts *opts) {
@@ -769,9 +863,17 @@ gc_status gc_session_backward(gc_session *s, const float *output_grad, const gc_
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward: session, output_grad or opts is NULL");
     int stop;
     gc_status rc = backward_check(s, "gc_session_backward", opts->relu_mode, opts->param_grads, opts->stop_layer, &stop);
-    if (rc) return rc;
-    backward_run(s, s->n - 1, output_grad, stop, opts);
+    if (rc || (rc = check_finite("gc_session_backward", "output_grad", output_grad, &s->shape[s->n - 1]))) return rc;
+    backward_run(s, s->n - 1, output_grad, stop, opts, 0);
     return GC_OK;
+}
+
+int gc_session_backward_nonfinite(gc_session *s, const float *output_grad, const gc_backward_opts *opts) {
+    int stop;
+    if (backward_check(s, "gc_session_backward_nonfinite", opts->relu_mode, 0, opts->stop_layer, &stop)) return -2;
+    const int i = backward_run(s, s->n - 1, output_grad, stop, opts, 1);
+    memset(s->grad_ok, 0, (size_t)s->n + 1);
+    return i;
 }
 
 gc_status gc_session_backward_from(gc_session *s, const char *from, const float *grad, const gc_backward_opts *opts) {
@@ -783,7 +885,8 @@ gc_status gc_session_backward_from(gc_session *s, const char *from, const float 
     if ((f = lookup(s, from, "gc_session_backward_from")) == -2) return GC_ERR_NOT_FOUND;
     if ((rc = check_not_folded(s, f, "gc_session_backward_from"))) return rc;
     if (f < stop) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_from: %s comes before the stop layer", from);
-    backward_run(s, f, grad, stop, opts);
+    if ((rc = check_finite("gc_session_backward_from", "grad", grad, f < 0 ? &s->in_shape : &s->shape[f]))) return rc;
+    backward_run(s, f, grad, stop, opts, 0);
     return GC_OK;
 }
 
@@ -819,6 +922,7 @@ gc_status gc_session_backward_pair(gc_session *s, const float *output_grad, cons
     if (rc) return rc;
     if (!valid_mode(mode_b))
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_backward_pair: unknown relu_mode %d", (int)mode_b);
+    if ((rc = check_finite("gc_session_backward_pair", "output_grad", output_grad, &s->shape[s->n - 1]))) return rc;
     const size_t half = gc_session_pair_floats(s, stop_layer) / 2;   /* 0: not a chain after stop */
     if (!half)
         return gc_error(GC_ERR_UNSUPPORTED, "gc_session_backward_pair: the layers after %s are not a chain", stop_layer);
@@ -906,7 +1010,8 @@ gc_status gc_session_gradient(const gc_session *s, const char *name, gc_tensor *
 gc_status gc_session_param_grad(const gc_session *s, const char *name, gc_tensor *view) {
     if (!s || !name || !view) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_param_grad: NULL argument");
     int slot, i = gc_model_find_param(s->m, name, &slot);
-    if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_session_param_grad: no parameter named \"%.100s\"", name);
+    char q[128];
+    if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "gc_session_param_grad: no parameter named \"%s\"", gc_quote(q, sizeof q, name, strlen(name)));
     float *g = s->pgrad[i * GC_MAX_PARAMS + slot];
     if (!s->pgrad_ok[i] || !g)
         return gc_error(GC_ERR_STATE, "gc_session_param_grad: the last backward pass did not compute \"%s\"", name);

@@ -41,4 +41,13 @@ gc_status gc_session_backward_pair(gc_session *s, const float *output_grad, cons
                                    gc_relu_mode mode_a, gc_relu_mode mode_b, float *scratch,
                                    const float **grad_b);
 
+/* Locating a non-finite value (after a checked pass found one): a forward pass on input that
+ * stops after the first layer whose output holds a NaN or infinity and returns its index, -1
+ * if there is none; a backward pass (as gc_session_backward, no parameter gradients) that
+ * stops after the first layer whose backward writes a non-finite gradient and returns its
+ * index, -1 if none, -2 if the pass cannot run. Either leaves the session needing a new
+ * forward pass. */
+int gc_session_forward_nonfinite(gc_session *s, const float *input);
+int gc_session_backward_nonfinite(gc_session *s, const float *output_grad, const gc_backward_opts *opts);
+
 #endif
