@@ -11,7 +11,8 @@
  * and forms the zoo does not use, at opsets 10 and 17: normalisation by constants, Pad before a
  * convolution, pooling with padding and ceil_mode, Clip, a channel split, a dilated grouped
  * convolution, hardswish, SiLU, MatMul + Add. The input is generated here as in onnx_zoo.py
- * (lcg_input): every value exact in float32. Also: layer names and aliases. */
+ * (lcg_input): every value exact in float32. Also: layer names and aliases, and other ONNX
+ * forms of the same networks (tests/onnx_forms.py). */
 #include "test.h"
 #include "common/shell.h"
 #include <stdlib.h>
@@ -227,6 +228,15 @@ TEST(names_and_aliases) {
     gc_model_free(m);
 }
 
+/* Forms no exporter at hand writes, against ones checked above (tests/onnx_forms.py): external
+ * data, a named batch dimension, opset 18's ReduceMean/Pad/Split and older Pad/Split/Clip give
+ * byte-identical .gcw files. */
+TEST(other_forms_convert_alike) {
+    int rc = test_run("python3 tests/onnx_forms.py --workdir %s/forms > %s/forms.log 2>&1", tmpdir, tmpdir);
+    if (rc != 0 || getenv("GC_TEST_VERBOSE")) test_run("cat %s/forms.log", tmpdir);
+    CHECK(rc == 0);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/gc_onnx_XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -246,6 +256,7 @@ int main(void) {
     RUN(opsnet_opset10_matches_pytorch);
     RUN(opsnet_opset17_matches_pytorch);
     RUN(names_and_aliases);
+    RUN(other_forms_convert_alike);
     test_run("rm -rf %s", tmpdir);
     return test_summary("onnx");
 }
