@@ -87,6 +87,31 @@ tools/%: $(B)/tools/%.o $(COMMON_OBJ) $(LIB) $(STAMP)
 $(B)/tests/%: $(B)/tests/%.o $(TESTCOMMON_OBJ) $(COMMON_OBJ) $(LIB) $(STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(TESTCOMMON_OBJ) $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL)
 
+# The example programs and gcw_inspect relinked with LeakSanitizer into $(B)/lsan/: make test
+# runs their error paths there (tests/test_cli_errors.c). A normal build links gcc's
+# standalone LeakSanitizer runtime (-fsanitize=leak: nothing is recompiled); a SANITIZE=1
+# build already has it inside AddressSanitizer; ThreadSanitizer excludes it (the test then
+# runs the plain programs and says so), as does a compiler that cannot link it.
+LSAN_OK := $(shell printf 'int main(void){return 0;}' | $(CC) -fsanitize=leak -x c - -o /dev/null 2>/dev/null && echo 1)
+LSAN_FLAGS := $(if $(LSAN_OK),-fsanitize=leak,)
+LEAK_CHECK := $(if $(LSAN_OK),1,0)
+ifeq ($(SANITIZE),1)
+LSAN_FLAGS :=
+LEAK_CHECK := 1
+endif
+ifeq ($(SANITIZE),thread)
+LSAN_FLAGS :=
+LEAK_CHECK := 0
+endif
+LSAN_BIN := $(EX_BIN:%=$(B)/lsan/%) $(B)/lsan/tools/gcw_inspect
+
+$(B)/lsan/%: $(B)/%.o $(COMMON_OBJ) $(LIB) $(STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LSAN_FLAGS) -o $@ $< $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL) $(LSAN_FLAGS)
+
+$(B)/tests/test_cli_errors: $(LSAN_BIN)
+$(B)/tests/test_cli_errors.o: XFLAGS := -DGC_LEAK_CHECK=$(LEAK_CHECK)
+
 # T=name restricts the run to tests/test_name.c
 ifneq ($(T),)
 TEST_RUN := $(B)/tests/test_$(T)

@@ -14,15 +14,18 @@
  *   ./examples/evaluate --model weights/shapes.gcw --n 300 --n2 100 --out eval-out
  */
 #include "gradcam.h"
+#include "common/cli.h"
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) { \
-    fprintf(stderr, "\nevaluate: %s: %s\n", gc_status_string(st_), gc_last_error()); exit(1); } } while (0)
+/* Every failure returns its status up to main, which prints it once and frees everything. */
+#define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) return st_; } while (0)
 
 enum { M_GRADCAM, M_GUIDED, M_CENTER, M_RANDOM, NM };
 static const char *const mkey[NM] = {"gradcam", "guided_backprop", "center_baseline", "random_baseline"};
@@ -56,12 +59,13 @@ static double now(void) {
 
 static void progress(const options *o, int done, int total, double t0) {
     if (o->quiet) return;
+    char bar[31];
     int w = 30, fill = total ? done * w / total : w;
     double el = now() - t0, eta = done ? el / done * (total - done) : 0;
-    fprintf(stderr, "\r[");
-    for (int i = 0; i < w; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %d/%d images  %.0f s elapsed, %.0f s left ", done, total, el, eta);
-    if (done == total) fputc('\n', stderr);
+    for (int i = 0; i < w; i++) bar[i] = i < fill ? '#' : '.';
+    bar[w] = 0;
+    cli_progress("evaluate", "[%s] %d/%d images  %.0f s elapsed, %.0f s left", bar, done, total, el, eta);
+    if (done == total) cli_progress_end();
     fflush(stderr);
 }
 
@@ -113,17 +117,18 @@ static int argmax(const float *v, int n) {
     return b;
 }
 
-static void copy_maps(context *cx, const gc_explanation *e, uint64_t rseed) {
+static gc_status copy_maps(context *cx, const gc_explanation *e, uint64_t rseed) {
     int64_t P = (int64_t)cx->H * cx->W;
     memcpy(cx->maps[M_GRADCAM], e->cam_up.data, (size_t)P * sizeof(float));
     saliency(&e->guided, cx->maps[M_GUIDED]);
     TRY(gc_eval_center_map(cx->H, cx->W, 0.25, cx->maps[M_CENTER]));
     TRY(gc_eval_random_map(cx->H, cx->W, rseed, cx->maps[M_RANDOM]));
+    return GC_OK;
 }
 
 /* One object of class gt in box on input x (normalised, C x H x W). */
-static void eval_single(context *cx, const options *o, results *r, const float *x, int gt, const gc_box *box,
-                        int index) {
+static gc_status eval_single(context *cx, const options *o, results *r, const float *x, int gt, const gc_box *box,
+                             int index) {
     const int H = cx->H, W = cx->W;
     const double tol = gc_eval_pointing_tolerance(H, W);
     gc_explain_request rq = {.target = GC_TARGET_CLASS, .class_index = gt,
@@ -132,7 +137,7 @@ static void eval_single(context *cx, const options *o, results *r, const float *
     TRY(gc_explain(cx->ex, x, &rq, &res));
     int pred = argmax(res.logits.data, cx->classes);
     add(&r->accuracy, pred == gt);
-    copy_maps(cx, &res.items[0], (uint64_t)index + 1);
+    TRY(copy_maps(cx, &res.items[0], (uint64_t)index + 1));
     for (int k = 0; k < NM; k++) {
         int hit;
         TRY(gc_eval_pointing(cx->maps[k], H, W, box, tol, &hit));
@@ -162,7 +167,7 @@ static void eval_single(context *cx, const options *o, results *r, const float *
     if (pred != gt) {
         rq.class_index = pred;
         TRY(gc_explain(cx->ex, x, &rq, &res));
-        copy_maps(cx, &res.items[0], (uint64_t)index + 1);
+        TRY(copy_maps(cx, &res.items[0], (uint64_t)index + 1));
     }
     for (int k = 0; k < NM; k++) {
         double iou;
@@ -171,10 +176,11 @@ static void eval_single(context *cx, const options *o, results *r, const float *
         add(&r->iou[k], iou);
         add(&r->loc_err[k], !(ok && pred == gt));
     }
+    return GC_OK;
 }
 
 /* Two objects: each class's maps against its own box. */
-static void eval_pair(context *cx, results *r, const float *x, const gc_shapes_info *in, int index) {
+static gc_status eval_pair(context *cx, results *r, const float *x, const gc_shapes_info *in, int index) {
     const double tol = gc_eval_pointing_tolerance(cx->H, cx->W);
     int cls[2] = {in->label[0], in->label[1]};
     gc_explain_request rq = {.target = GC_TARGET_CLASSES, .classes = cls, .n_classes = 2,
@@ -182,22 +188,26 @@ static void eval_pair(context *cx, results *r, const float *x, const gc_shapes_i
     gc_explain_result res;
     TRY(gc_explain(cx->ex, x, &rq, &res));
     for (int j = 0; j < 2; j++) {
-        copy_maps(cx, &res.items[j], (uint64_t)index * 2 + (uint64_t)j + 1000001);
+        TRY(copy_maps(cx, &res.items[j], (uint64_t)index * 2 + (uint64_t)j + 1000001));
         for (int k = 0; k < NM; k++) {
             int hit;
             TRY(gc_eval_pointing(cx->maps[k], cx->H, cx->W, &in->box[j], tol, &hit));
             add(&r->pointing2[k], hit);
         }
     }
+    return GC_OK;
 }
 
 /* ------------------------------------------------------------ CSV input */
 
 typedef struct { char path[1024]; int cls; gc_box box; } csv_row;
 
+/* The rows of file into *rows_out (free()); their count, or -1 after printing why. */
 static int read_csv(const char *file, const gc_model *m, csv_row **rows_out) {
+    char q[256], qc[256];
+    *rows_out = NULL;
     FILE *f = fopen(file, "r");
-    if (!f) { fprintf(stderr, "evaluate: cannot open %s\n", file); exit(1); }
+    if (!f) { cli_error("evaluate", "cannot open %s: %s", cli_q(q, sizeof q, file), strerror(errno)); return -1; }
     char dir[1024] = "";
     const char *slash = strrchr(file, '/');
     if (slash && (size_t)(slash - file) < sizeof dir - 1) { memcpy(dir, file, (size_t)(slash - file + 1)); dir[slash - file + 1] = 0; }
@@ -206,26 +216,33 @@ static int read_csv(const char *file, const gc_model *m, csv_row **rows_out) {
     char line[2048];
     while (fgets(line, sizeof line, f)) {
         line_no++;
-        char name[1024], cls[256];
+        char name[1024], cls[256], tail = '\n';
         int x0, y0, x1, y1;
-        if (line[0] == '#' || line[0] == '\n' || !strncmp(line, "image,", 6)) continue;
-        if (sscanf(line, "%1023[^,],%255[^,],%d,%d,%d,%d", name, cls, &x0, &y0, &x1, &y1) != 6) {
-            fprintf(stderr, "evaluate: %s:%d: expected image,class,x0,y0,x1,y1\n", file, line_no);
-            exit(1);
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            cli_error("evaluate", "%s:%d: line longer than %d bytes", cli_q(q, sizeof q, file), line_no, (int)sizeof line - 2);
+            goto fail;
+        }
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (line[0] == '#' || line[0] == 0 || !strncmp(line, "image,", 6)) continue;
+        if (sscanf(line, "%1023[^,],%255[^,],%d,%d,%d,%d%c", name, cls, &x0, &y0, &x1, &y1, &tail) != 6 ||
+            x0 > x1 || y0 > y1) {
+            cli_error("evaluate", "%s:%d: expected image,class,x0,y0,x1,y1 (x0 <= x1, y0 <= y1), got \"%s\"",
+                      cli_q(q, sizeof q, file), line_no, cli_q(qc, 128, line));
+            goto fail;
         }
         int c = -1;
-        char *end;
-        long v = strtol(cls, &end, 10);
-        if (*end == 0) c = (int)v;
+        if (!cli_parse_int(cls, 0, gc_model_label_count(m) - 1, &c)) c = -1;
         for (int k = 0; c < 0 && k < gc_model_label_count(m); k++) if (!strcmp(gc_model_label(m, k), cls)) c = k;
-        if (c < 0 || c >= gc_model_label_count(m)) {
-            fprintf(stderr, "evaluate: %s:%d: unknown class \"%s\"\n", file, line_no, cls);
-            exit(1);
+        if (c < 0) {
+            cli_error("evaluate", "%s:%d: unknown class \"%s\"", cli_q(q, sizeof q, file), line_no, cli_q(qc, sizeof qc, cls));
+            goto fail;
         }
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
-            rows = realloc(rows, (size_t)cap * sizeof *rows);
-            if (!rows) { fprintf(stderr, "evaluate: out of memory\n"); exit(1); }
+            csv_row *grown = realloc(rows, (size_t)cap * sizeof *rows);
+            if (!grown) { cli_error("evaluate", "out of memory"); goto fail; }
+            rows = grown;
         }
         snprintf(rows[n].path, sizeof rows[n].path, "%s%s", name[0] == '/' ? "" : dir, name);
         rows[n].cls = c;
@@ -235,6 +252,10 @@ static int read_csv(const char *file, const gc_model *m, csv_row **rows_out) {
     fclose(f);
     *rows_out = rows;
     return n;
+fail:
+    fclose(f);
+    free(rows);
+    return -1;
 }
 
 /* Maps an original-image box into network-input pixels through the crop. */
@@ -258,11 +279,16 @@ static void json_num(FILE *f, const char *key, double v, int last) {
     else fprintf(f, "  \"%s\": %.4f%s\n", key, v, last ? "" : ",");
 }
 
-static void write_report(const options *o, const results *r, const char *path, double secs, double tol) {
+static int write_report(const options *o, const results *r, const char *path, double secs, double tol) {
+    char q[256];
     FILE *f = fopen(path, "w");
-    if (!f) { fprintf(stderr, "evaluate: cannot write %s\n", path); exit(1); }
+    if (!f) { cli_error("evaluate", "cannot write %s: %s", cli_q(q, sizeof q, path), strerror(errno)); return 0; }
     char k[128];
-    fprintf(f, "{\n  \"model\": \"%s\",\n  \"data\": \"%s\",\n", o->model_path, o->csv ? o->csv : "synthetic shapes");
+    fprintf(f, "{\n  \"model\": ");
+    cli_json_string(f, o->model_path);
+    fprintf(f, ",\n  \"data\": ");
+    cli_json_string(f, o->csv ? o->csv : "synthetic shapes");
+    fprintf(f, ",\n");
     fprintf(f, "  \"images\": %ld,\n  \"two_object_images\": %ld,\n", r->accuracy.n, r->pointing2[0].n / 2);
     fprintf(f, "  \"occlusion_images\": %ld,\n  \"curve_images\": %ld,\n", r->rank[0].n, r->del[0].n);
     fprintf(f, "  \"pointing_tolerance_px\": %.3f,\n  \"occlusion_patch\": %d,\n  \"occlusion_stride\": %d,\n"
@@ -280,7 +306,8 @@ static void write_report(const options *o, const results *r, const char *path, d
         snprintf(k, sizeof k, "insertion_auc_%s", mkey[m]); json_num(f, k, mean(&r->ins[m]), m == NM - 1);
     }
     fprintf(f, "}\n");
-    fclose(f);
+    if (ferror(f) | fclose(f)) { cli_error("evaluate", "%s: write failed", cli_q(q, sizeof q, path)); return 0; }
+    return 1;
 }
 
 static void row(const char *name, const acc *a, int pct, int with_sem) {
@@ -319,99 +346,162 @@ static void usage(FILE *f) {
             "Pointing game, top-1 localisation error, rank correlation with occlusion maps and\n"
             "deletion/insertion AUCs for Grad-CAM, guided backprop and centre/random baselines.\n"
             "defaults: --model weights/shapes.gcw --n 300 --n2 100 --seed 20260 --out eval-out\n"
-            "          --occlusion-images 100 --curve-images 100 --patch 12 --stride 4 --steps 16\n");
+            "          --occlusion-images 100 --curve-images 100 --patch 12 --stride 4 --steps 16\n"
+            "ranges:   --n, --n2, --occlusion-images, --curve-images 0..1000000; --patch, --stride\n"
+            "          1..4096; --steps 1..1024; --seed 0..2^64-1 (whole decimal numbers)\n"
+            "The model needs class labels. Exit status 0 on success, 1 on a bad model, input or\n"
+            "output, 2 on bad usage.\n");
+}
+
+/* An integer option's value, whole and in range; 0 after printing why. */
+static int int_opt(const char *opt, const char *v, int lo, int hi, int *out) {
+    char q[128];
+    if (cli_parse_int(v, lo, hi, out)) return 1;
+    cli_error("evaluate", "%s takes an integer in %d..%d, got \"%s\"", opt, lo, hi, cli_q(q, sizeof q, v));
+    return 0;
+}
+
+/* 0: parsed, 2: usage error (printed), -1: --help */
+static int parse_args(int argc, char **argv, options *o) {
+    char q[128];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
+        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+        int ok = 1, known = 1;
+        if (!strcmp(a, "--model")) o->model_path = v;
+        else if (!strcmp(a, "--csv")) o->csv = v;
+        else if (!strcmp(a, "--out")) o->out = v;
+        else if (!strcmp(a, "--n")) ok = v && int_opt(a, v, 0, 1000000, &o->n);
+        else if (!strcmp(a, "--n2")) ok = v && int_opt(a, v, 0, 1000000, &o->n2);
+        else if (!strcmp(a, "--seed")) {
+            ok = v && cli_parse_u64(v, &o->seed);
+            if (v && !ok) cli_error("evaluate", "--seed takes an integer in 0..2^64-1, got \"%s\"", cli_q(q, sizeof q, v));
+        } else if (!strcmp(a, "--occlusion-images")) ok = v && int_opt(a, v, 0, 1000000, &o->occ_images);
+        else if (!strcmp(a, "--curve-images")) ok = v && int_opt(a, v, 0, 1000000, &o->curve_images);
+        else if (!strcmp(a, "--patch")) ok = v && int_opt(a, v, 1, 4096, &o->patch);
+        else if (!strcmp(a, "--stride")) ok = v && int_opt(a, v, 1, 4096, &o->stride);
+        else if (!strcmp(a, "--steps")) ok = v && int_opt(a, v, 1, 1024, &o->steps);
+        else known = 0;
+        if (!known) {
+            cli_error("evaluate", "unknown option %s (try --help)", cli_q(q, sizeof q, a));
+            return 2;
+        }
+        if (!v) {
+            cli_error("evaluate", "%s needs a value (try --help)", a);
+            return 2;
+        }
+        if (!ok) return 2;
+        i++;
+    }
+    return 0;
+}
+
+/* The whole evaluation; every failure is printed here or by the caller and returns 1. */
+static int run(const options *o, context *cx, results *r, float *x) {
+    char q[256];
+    const gc_preprocess *pre = gc_model_preprocess(cx->m);
+    size_t P = (size_t)cx->H * cx->W;
+    gc_status st = GC_OK;
+    double t0 = now();
+    if (o->csv) {
+        csv_row *rows = NULL;
+        int n = read_csv(o->csv, cx->m, &rows);
+        if (n < 0) return 1;
+        for (int i = 0; i < n && !st; i++) {
+            gc_image img = {0};
+            gc_tensor t = {0};
+            gc_preprocess_info info;
+            if (!(st = gc_image_load(rows[i].path, NULL, &img)) && !(st = gc_image_preprocess(&img, pre, &t, &info))) {
+                gc_box b = box_to_input(&rows[i].box, &info, cx->H, cx->W);
+                st = eval_single(cx, o, r, t.data, rows[i].cls, &b, i);
+            }
+            if (st) cli_error("evaluate", "%s: %s", cli_q(q, sizeof q, rows[i].path), gc_last_error());
+            gc_tensor_release(&t);
+            gc_image_release(&img);
+            if (!st) progress(o, i + 1, n, t0);
+        }
+        free(rows);
+    } else {
+        gc_shapes_info in;
+        int total = o->n + o->n2;
+        for (int i = 0; i < total && !st; i++) {
+            int two = i >= o->n;
+            if ((st = gc_shapes_generate(o->seed, (uint64_t)(two ? i - o->n : i), two ? 2 : 1, cx->H, cx->W, x, NULL, &in)))
+                break;
+            for (int c = 0; c < 3; c++) /* the model's normalisation of 8-bit values k/255 */
+                for (size_t p = 0; p < P; p++)
+                    x[c * P + p] = (x[c * P + p] * 255.0f * pre->scale - pre->mean[c]) / pre->std[c];
+            st = two ? eval_pair(cx, r, x, &in, i - o->n) : eval_single(cx, o, r, x, in.label[0], &in.box[0], i);
+            if (st) cli_error("evaluate", "synthetic image %d: %s", i, gc_last_error());
+            else progress(o, i + 1, total, t0);
+        }
+    }
+    if (st) return 1;
+    double secs = now() - t0;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.json", o->out);
+    if (!write_report(o, r, path, secs, gc_eval_pointing_tolerance(cx->H, cx->W))) return 1;
+    print_table(r);
+    printf("pointing tolerance %.2f px; occlusion %dx%d stride %d on %ld images; %d-step curves on %ld images\n",
+           gc_eval_pointing_tolerance(cx->H, cx->W), o->patch, o->patch, o->stride, r->rank[0].n, o->steps, r->del[0].n);
+    printf("wrote %s (%.1f s)\n", cli_q(q, sizeof q, path), secs);
+    return 0;
 }
 
 int main(int argc, char **argv) {
     options o = {"weights/shapes.gcw", NULL, "eval-out", 300, 100, 100, 100, 12, 4, 16, 0, 20260};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        if (!strcmp(a, "--quiet")) { o.quiet = 1; continue; }
-        if (!v) { usage(stderr); return 2; }
-        if (!strcmp(a, "--model")) o.model_path = v;
-        else if (!strcmp(a, "--csv")) o.csv = v;
-        else if (!strcmp(a, "--out")) o.out = v;
-        else if (!strcmp(a, "--n")) o.n = atoi(v);
-        else if (!strcmp(a, "--n2")) o.n2 = atoi(v);
-        else if (!strcmp(a, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--occlusion-images")) o.occ_images = atoi(v);
-        else if (!strcmp(a, "--curve-images")) o.curve_images = atoi(v);
-        else if (!strcmp(a, "--patch")) o.patch = atoi(v);
-        else if (!strcmp(a, "--stride")) o.stride = atoi(v);
-        else if (!strcmp(a, "--steps")) o.steps = atoi(v);
-        else { usage(stderr); return 2; }
-        i++;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) {
+        if (rc < 0) usage(stdout);
+        return rc < 0 ? 0 : 2;
     }
-    if (o.n < 0 || o.n2 < 0 || o.patch < 1 || o.stride < 1 || o.steps < 1 || o.steps > 1024) {
-        fprintf(stderr, "evaluate: bad option value\n");
-        return 2;
-    }
+    rc = 1;
+    char q[256];
     context cx = {0};
-    TRY(gc_model_open(o.model_path, &cx.m));
+    float *x = NULL;
+    static results r;
+    /* the report's folder first: a long evaluation must not end in an unwritable place */
+    if (mkdir(o.out, 0777) && errno != EEXIST) {
+        cli_error("evaluate", "cannot create %s: %s", cli_q(q, sizeof q, o.out), strerror(errno));
+        goto done;
+    }
+    if (access(o.out, W_OK | X_OK)) {
+        cli_error("evaluate", "cannot write into %s: %s", cli_q(q, sizeof q, o.out), strerror(errno));
+        goto done;
+    }
+    if (gc_model_open(o.model_path, &cx.m)) { cli_error("evaluate", "%s", gc_last_error()); goto done; }
     const gc_preprocess *pre = gc_model_preprocess(cx.m);
     cx.C = 3; cx.H = pre->input_height; cx.W = pre->input_width;
     cx.classes = gc_model_label_count(cx.m);
-    if (cx.classes < 2) { fprintf(stderr, "evaluate: the model has no class labels\n"); return 1; }
+    if (cx.classes < 2) {
+        cli_error("evaluate", "%s: the model has no class labels (evaluate names classes by label)",
+                  cli_q(q, sizeof q, o.model_path));
+        goto done;
+    }
     gc_session_config ec = {.batch = 1, .channels = cx.C, .height = cx.H, .width = cx.W};
-    TRY(gc_session_create(cx.m, &ec, &cx.ex));
-    gc_session_config rc = ec;
-    rc.batch = o.steps + 1 < 64 ? o.steps + 1 : 64;
-    TRY(gc_session_create(cx.m, &rc, &cx.run));
+    gc_session_config rcfg = ec;
+    rcfg.batch = o.steps + 1 < 64 ? o.steps + 1 : 64;
+    if (gc_session_create(cx.m, &ec, &cx.ex) || gc_session_create(cx.m, &rcfg, &cx.run)) {
+        cli_error("evaluate", "%s: %s", cli_q(q, sizeof q, o.model_path), gc_last_error());
+        goto done;
+    }
     size_t P = (size_t)cx.H * cx.W;
     for (int k = 0; k < NM; k++) cx.maps[k] = malloc(P * sizeof(float));
     cx.occ = malloc(P * sizeof(float));
     cx.curve = malloc((size_t)(o.steps + 1) * sizeof(float));
     cx.base = malloc(3 * P * sizeof(float));
     cx.tmp = malloc(P * sizeof(float));
-    float *x = malloc(3 * P * sizeof(float));
-    if (!cx.occ || !cx.curve || !cx.base || !cx.tmp || !x || !cx.maps[NM - 1]) { fprintf(stderr, "evaluate: out of memory\n"); return 1; }
-
-    static results r;
-    double t0 = now();
-    if (o.csv) {
-        csv_row *rows = NULL;
-        int n = read_csv(o.csv, cx.m, &rows);
-        for (int i = 0; i < n; i++) {
-            gc_image img;
-            gc_tensor t;
-            gc_preprocess_info info;
-            TRY(gc_image_load(rows[i].path, NULL, &img));
-            TRY(gc_image_preprocess(&img, pre, &t, &info));
-            gc_box b = box_to_input(&rows[i].box, &info, cx.H, cx.W);
-            eval_single(&cx, &o, &r, t.data, rows[i].cls, &b, i);
-            gc_tensor_release(&t);
-            gc_image_release(&img);
-            progress(&o, i + 1, n, t0);
-        }
-        free(rows);
-    } else {
-        gc_shapes_info in;
-        int total = o.n + o.n2;
-        for (int i = 0; i < total; i++) {
-            int two = i >= o.n;
-            TRY(gc_shapes_generate(o.seed, (uint64_t)(two ? i - o.n : i), two ? 2 : 1, cx.H, cx.W, x, NULL, &in));
-            for (int c = 0; c < 3; c++) /* the model's normalisation of 8-bit values k/255 */
-                for (size_t p = 0; p < P; p++)
-                    x[c * P + p] = (x[c * P + p] * 255.0f * pre->scale - pre->mean[c]) / pre->std[c];
-            if (two) eval_pair(&cx, &r, x, &in, i - o.n);
-            else eval_single(&cx, &o, &r, x, in.label[0], &in.box[0], i);
-            progress(&o, i + 1, total, t0);
-        }
-    }
-    double secs = now() - t0;
-    mkdir(o.out, 0777);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/report.json", o.out);
-    write_report(&o, &r, path, secs, gc_eval_pointing_tolerance(cx.H, cx.W));
-    print_table(&r);
-    printf("pointing tolerance %.2f px; occlusion %dx%d stride %d on %ld images; %d-step curves on %ld images\n",
-           gc_eval_pointing_tolerance(cx.H, cx.W), o.patch, o.patch, o.stride, r.rank[0].n, o.steps, r.del[0].n);
-    printf("wrote %s (%.1f s)\n", path, secs);
+    x = malloc(3 * P * sizeof(float));
+    int have = cx.occ && cx.curve && cx.base && cx.tmp && x;
+    for (int k = 0; k < NM; k++) have = have && cx.maps[k];
+    if (!have) { cli_error("evaluate", "out of memory"); goto done; }
+    rc = run(&o, &cx, &r, x);
+done:
     gc_session_free(cx.ex);
     gc_session_free(cx.run);
     gc_model_free(cx.m);
     for (int k = 0; k < NM; k++) free(cx.maps[k]);
     free(cx.occ); free(cx.curve); free(cx.base); free(cx.tmp); free(x);
-    return 0;
+    return rc;
 }

@@ -1,6 +1,9 @@
 /* gradcam.c - Grad-CAM, guided backprop and Guided Grad-CAM maps of a .gcw
- * model for each input, written as .npy files, PNG figures and a JSON summary. */
+ * model for each input, written as .npy files, PNG figures and a JSON summary.
+ * Each input's files appear all together or not at all: everything is
+ * computed and rendered first, written under temporary names, then renamed. */
 #include "gradcam.h"
+#include "common/cli.h"
 #include "common/input.h"
 #include <errno.h>
 #include <math.h>
@@ -25,6 +28,7 @@ static void usage(FILE *f) {
         "  <stem>_c<C>_figure.png           original | Grad-CAM overlay with its localisation box |\n"
         "                                   guided backprop | Guided Grad-CAM, with label and score\n"
         "  <stem>_c<C>_counterfactual.png   with --counterfactual: that map over the original\n"
+        "An input's files are written all together or not at all.\n"
         "Options:\n"
         "  INPUT            an image (PNG, JPEG, PPM/PGM), preprocessed as the model says, or a\n"
         "                   float32 .npy (3,H,W) or (1,3,H,W), already preprocessed (no figures)\n"
@@ -38,7 +42,9 @@ static void usage(FILE *f) {
         "  -q               no progress line (shown on a terminal for several inputs)\n"
         "  --help           this text\n");
     cli_preprocess_help(f);
-    fprintf(f, "Exit status 0 on success, 1 on a bad model, input or output, 2 on bad usage.\n");
+    fprintf(f, "The model must output a (1, classes) score vector. A NaN or infinity in an input, a\n"
+               "parameter, the output or a map is an error naming where it first appears.\n"
+               "Exit status 0 on success, 1 on a bad model, input or output, 2 on bad usage.\n");
 }
 
 typedef struct options {
@@ -48,15 +54,6 @@ typedef struct options {
     cli_preprocess pre;
 } options;
 
-static int parse_int(const char *s, int lo, int hi, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return 0;
-    *out = (int)v;
-    return 1;
-}
-
 /* 0 ok, 2 usage error (message printed), -1 --help */
 static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
@@ -64,6 +61,7 @@ static int parse_args(int argc, char **argv, options *o) {
     cli_preprocess_init(&o->pre);
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     if (!o->inputs) return 2;
+    char q[128];
     for (int i = 1; i < argc; i++) {
         int pre = cli_preprocess_option("gradcam", argc, argv, &i, &o->pre);
         if (pre < 0) return 2;
@@ -72,19 +70,21 @@ static int parse_args(int argc, char **argv, options *o) {
         int has_value = !strcmp(a, "-c") || !strcmp(a, "-k") || !strcmp(a, "-l") || !strcmp(a, "-o");
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
         if (has_value && i + 1 >= argc) {
-            fprintf(stderr, "gradcam: %s needs a value (try --help)\n", a);
+            cli_error("gradcam", "%s needs a value (try --help)", a);
             return 2;
         }
         if (!strcmp(a, "-c")) {
-            if (o->n_classes == GC_EXPLAIN_MAX_TARGETS || !parse_int(argv[++i], 0, 1 << 30, &o->classes[o->n_classes])) {
-                fprintf(stderr, "gradcam: -c takes a class index >= 0 (at most %d of them), got \"%s\"\n",
-                        GC_EXPLAIN_MAX_TARGETS, argv[i]);
+            if (o->n_classes == GC_EXPLAIN_MAX_TARGETS ||
+                !cli_parse_int(argv[++i], 0, 1 << 30, &o->classes[o->n_classes])) {
+                cli_error("gradcam", "-c takes a class index >= 0 (at most %d of them), got \"%s\"",
+                          GC_EXPLAIN_MAX_TARGETS, cli_q(q, sizeof q, argv[i]));
                 return 2;
             }
             o->n_classes++;
         } else if (!strcmp(a, "-k")) {
-            if (!parse_int(argv[++i], 1, GC_EXPLAIN_MAX_TARGETS, &o->top_k)) {
-                fprintf(stderr, "gradcam: -k takes an integer in 1..%d, got \"%s\"\n", GC_EXPLAIN_MAX_TARGETS, argv[i]);
+            if (!cli_parse_int(argv[++i], 1, GC_EXPLAIN_MAX_TARGETS, &o->top_k)) {
+                cli_error("gradcam", "-k takes an integer in 1..%d, got \"%s\"", GC_EXPLAIN_MAX_TARGETS,
+                          cli_q(q, sizeof q, argv[i]));
                 return 2;
             }
         } else if (!strcmp(a, "-l")) o->layer = argv[++i];
@@ -92,86 +92,136 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--counterfactual")) o->counterfactual = 1;
         else if (!strcmp(a, "-q")) o->quiet = 1;
         else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "gradcam: unknown option %s (try --help)\n", a);
+            cli_error("gradcam", "unknown option %s (try --help)", cli_q(q, sizeof q, a));
             return 2;
         } else if (!o->model) o->model = a;
         else o->inputs[o->n_inputs++] = a;
     }
     if (!o->model || !o->n_inputs) {
-        fprintf(stderr, "gradcam: need a model and at least one input (try --help)\n");
+        cli_error("gradcam", "need a model and at least one input (try --help)");
         return 2;
     }
     if (o->n_classes && o->top_k) {
-        fprintf(stderr, "gradcam: give either -c or -k, not both\n");
+        cli_error("gradcam", "give either -c or -k, not both");
         return 2;
     }
     return 0;
 }
 
-static void json_string(FILE *f, const char *s) {
-    if (!s) {
-        fputs("null", f);
-        return;
+/* ---------------------------------------------------------------- one input's files */
+
+/* The files of one input, written under temporary names and renamed together at the end. */
+typedef struct staged {
+    char (*tmp)[4096], (*fin)[4096]; /* (n) */
+    int n, cap;
+} staged;
+
+/* A temporary path for dir/name in *tmp (registered, so it is removed or renamed); 0 on failure. */
+static int stage(staged *sg, const char *dir, const char *name, const char **tmp) {
+    if (sg->n == sg->cap) {
+        int cap = sg->cap ? 2 * sg->cap : 16;
+        char (*t)[4096] = realloc(sg->tmp, (size_t)cap * sizeof *t);
+        if (t) sg->tmp = t;
+        char (*f)[4096] = t ? realloc(sg->fin, (size_t)cap * sizeof *f) : NULL;
+        if (f) sg->fin = f;
+        if (!t || !f) return 0;
+        sg->cap = cap;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
+    snprintf(sg->fin[sg->n], sizeof sg->fin[0], "%s/%s", dir, name);
+    snprintf(sg->tmp[sg->n], sizeof sg->tmp[0], "%s/.%s.%ld.tmp", dir, name, (long)getpid());
+    *tmp = sg->tmp[sg->n++];
+    return 1;
 }
 
-static int save_map(const options *o, const char *stem, int cls, const char *what, const gc_tensor *t) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s_c%d_%s.npy", o->outdir, stem, cls, what);
-    if (gc_npy_save(path, t)) {
-        fprintf(stderr, "gradcam: %s\n", gc_last_error());
+/* Removes what was staged (after a failure). */
+static void unstage(staged *sg) {
+    for (int i = 0; i < sg->n; i++) unlink(sg->tmp[i]);
+    sg->n = 0;
+}
+
+/* Renames every staged file to its final name; 0 (and the rest removed) on failure. */
+static int commit(staged *sg, const char *input) {
+    char q[256], qf[256];
+    for (int i = 0; i < sg->n; i++)
+        if (rename(sg->tmp[i], sg->fin[i])) {
+            cli_error("gradcam", "%s: cannot rename to %s: %s", cli_q(q, sizeof q, input),
+                      cli_q(qf, sizeof qf, sg->fin[i]), strerror(errno));
+            for (int j = i; j < sg->n; j++) unlink(sg->tmp[j]);
+            sg->n = 0;
+            return 0;
+        }
+    sg->n = 0;
+    return 1;
+}
+
+static void staged_free(staged *sg) {
+    unstage(sg);
+    free(sg->tmp);
+    free(sg->fin);
+}
+
+static int save_map(staged *sg, const options *o, const char *input, const char *stem, int cls, const char *what,
+                    const gc_tensor *t) {
+    char name[1100], q[256];
+    const char *tmp;
+    snprintf(name, sizeof name, "%s_c%d_%s.npy", stem, cls, what);
+    if (!stage(sg, o->outdir, name, &tmp)) { cli_error("gradcam", "out of memory"); return 0; }
+    if (gc_npy_save(tmp, t)) {
+        cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
         return 0;
     }
     return 1;
 }
 
-static int save_png(const options *o, const char *stem, int cls, const char *what, gc_image *img) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s_c%d_%s.png", o->outdir, stem, cls, what);
-    gc_status st = gc_image_save_png(img, path);
-    gc_image_release(img);
-    if (st) fprintf(stderr, "gradcam: %s\n", gc_last_error());
-    return st == GC_OK;
-}
-
-/* The side-by-side figure, and the counterfactual map over the original. */
-static int save_figures(const options *o, const char *stem, const gc_model *m, const gc_preprocess *pre,
-                        const cli_input *in, const gc_explanation *e) {
-    gc_figure_opts fo = gc_figure_defaults();
-    fo.label = gc_model_label(m, e->class_index);
-    fo.order = pre->order;
-    gc_image fig;
-    if (gc_render_figure(&in->image, &in->info, e, &fo, &fig)) {
-        fprintf(stderr, "gradcam: figure: %s\n", gc_last_error());
+static int save_png(staged *sg, const options *o, const char *input, const char *stem, int cls, const char *what,
+                    const gc_image *img) {
+    char name[1100], q[256];
+    const char *tmp;
+    snprintf(name, sizeof name, "%s_c%d_%s.png", stem, cls, what);
+    if (!stage(sg, o->outdir, name, &tmp)) { cli_error("gradcam", "out of memory"); return 0; }
+    if (gc_image_save_png(img, tmp)) {
+        cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
         return 0;
     }
-    if (!save_png(o, stem, e->class_index, "figure", &fig)) return 0;
-    if (!o->counterfactual) return 1;
-    gc_overlay_opts ov = gc_overlay_defaults();
-    gc_image cf;
-    if (gc_render_overlay(&in->image, e->counterfactual.data, (int32_t)e->counterfactual.shape[0],
-                          (int32_t)e->counterfactual.shape[1], &in->info, &ov, &cf, NULL)) {
-        fprintf(stderr, "gradcam: counterfactual overlay: %s\n", gc_last_error());
-        return 0;
-    }
-    return save_png(o, stem, e->class_index, "counterfactual", &cf);
+    return 1;
 }
 
-static int write_json(const options *o, const char *input, const char *stem, const gc_model *m,
+/* The side-by-side figure and the counterfactual overlay of each target, rendered before
+ * anything is written (a figure the renderer refuses, e.g. of a 300:1 image, fails the input
+ * as a whole). figs and cfs: (r->count) each, released by the caller. */
+static int render_all(const options *o, const char *input, const gc_model *m, const gc_preprocess *pre,
+                      const cli_input *in, const gc_explain_result *r, gc_image *figs, gc_image *cfs) {
+    char q[256];
+    for (int t = 0; t < r->count; t++) {
+        const gc_explanation *e = &r->items[t];
+        gc_figure_opts fo = gc_figure_defaults();
+        fo.label = gc_model_label(m, e->class_index);
+        fo.order = pre->order;
+        if (gc_render_figure(&in->image, &in->info, e, &fo, &figs[t])) {
+            cli_error("gradcam", "%s: figure of class %d: %s", cli_q(q, sizeof q, input), e->class_index, gc_last_error());
+            return 0;
+        }
+        if (!o->counterfactual) continue;
+        gc_overlay_opts ov = gc_overlay_defaults();
+        if (gc_render_overlay(&in->image, e->counterfactual.data, (int32_t)e->counterfactual.shape[0],
+                              (int32_t)e->counterfactual.shape[1], &in->info, &ov, &cfs[t], NULL)) {
+            cli_error("gradcam", "%s: counterfactual overlay of class %d: %s", cli_q(q, sizeof q, input), e->class_index,
+                      gc_last_error());
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int write_json(staged *sg, const options *o, const char *input, const char *stem, const gc_model *m,
                       const gc_explain_result *r) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s.json", o->outdir, stem);
-    FILE *f = fopen(path, "w");
+    char name[1100], q[256];
+    const char *tmp;
+    snprintf(name, sizeof name, "%s.json", stem);
+    if (!stage(sg, o->outdir, name, &tmp)) { cli_error("gradcam", "out of memory"); return 0; }
+    FILE *f = fopen(tmp, "w");
     if (!f) {
-        fprintf(stderr, "gradcam: %s: %s\n", path, strerror(errno));
+        cli_error("gradcam", "%s: %s: %s", cli_q(q, sizeof q, input), cli_q(name, sizeof name, tmp), strerror(errno));
         return 0;
     }
     int64_t n = r->logits.shape[0];
@@ -185,28 +235,68 @@ static int write_json(const options *o, const char *input, const char *stem, con
         }
     }
     fprintf(f, "{\n  \"input\": ");
-    json_string(f, input);
+    cli_json_string(f, input);
     fprintf(f, ",\n  \"layer\": ");
-    json_string(f, r->layer);
+    cli_json_string(f, r->layer);
     fprintf(f, ",\n  \"top5\": [");
     for (int j = 0; j < kk; j++) {
         fprintf(f, "%s\n    {\"class\": %d, \"label\": ", j ? "," : "", top[j]);
-        json_string(f, gc_model_label(m, top[j]));
+        cli_json_string(f, gc_model_label(m, top[j]));
         fprintf(f, ", \"logit\": %.9g, \"probability\": %.9g}", r->logits.data[top[j]], r->probabilities.data[top[j]]);
     }
     fprintf(f, "\n  ],\n  \"targets\": [");
     for (int t = 0; t < r->count; t++) {
         const gc_explanation *e = &r->items[t];
         fprintf(f, "%s\n    {\"class\": %d, \"label\": ", t ? "," : "", e->class_index);
-        json_string(f, gc_model_label(m, e->class_index));
+        cli_json_string(f, gc_model_label(m, e->class_index));
         fprintf(f, ", \"logit\": %.9g, \"probability\": %.9g}", e->score, e->probability);
     }
     fprintf(f, "\n  ]\n}\n");
-    if (fclose(f)) {
-        fprintf(stderr, "gradcam: %s: write failed\n", path);
+    if (ferror(f) | fclose(f)) {
+        cli_error("gradcam", "%s: %s: write failed", cli_q(q, sizeof q, input), cli_q(name, sizeof name, tmp));
         return 0;
     }
     return 1;
+}
+
+/* Every file of one explained input, staged; then all renamed. 0 on failure (nothing left behind). */
+static int write_input(staged *sg, const options *o, const char *input, const char *stem, const gc_model *m,
+                       const cli_input *in, const gc_explain_result *r, const gc_image *figs, const gc_image *cfs) {
+    for (int t = 0; t < r->count; t++) {
+        const gc_explanation *e = &r->items[t];
+        if (!save_map(sg, o, input, stem, e->class_index, "gradcam", &e->cam) ||
+            !save_map(sg, o, input, stem, e->class_index, "gradcam_up", &e->cam_up) ||
+            !save_map(sg, o, input, stem, e->class_index, "guided", &e->guided) ||
+            !save_map(sg, o, input, stem, e->class_index, "guided_gradcam", &e->guided_gradcam) ||
+            (o->counterfactual && !save_map(sg, o, input, stem, e->class_index, "counterfactual", &e->counterfactual)) ||
+            (in->is_image && !save_png(sg, o, input, stem, e->class_index, "figure", &figs[t])) ||
+            (in->is_image && o->counterfactual && !save_png(sg, o, input, stem, e->class_index, "counterfactual", &cfs[t])))
+            goto fail;
+    }
+    if (!write_json(sg, o, input, stem, m, r)) goto fail;
+    return commit(sg, input);
+fail:
+    unstage(sg);
+    return 0;
+}
+
+/* The session's output must be a (1, classes) score vector: a model whose output is spatial
+ * would be explained as if each of its values were a class. */
+static int check_output(const gc_model *m, const gc_session *s, const char *model) {
+    gc_tensor y;
+    const char *last = gc_model_layer_name(m, gc_model_layer_count(m) - 1);
+    if (gc_session_shape(s, last, &y)) return 1; /* cannot happen: the output is always planned */
+    if (y.ndim == 2 && y.shape[0] == 1 && y.shape[1] >= 1) return 1;
+    char sh[96], q[256];
+    size_t k = (size_t)snprintf(sh, sizeof sh, "%lld", (long long)y.shape[0]);
+    for (int i = 1; i < y.ndim && k < sizeof sh; i++) k += (size_t)snprintf(sh + k, sizeof sh - k, "x%lld", (long long)y.shape[i]);
+    cli_error("gradcam", "%s: the network output (layer %s) is %s, not a (1, classes) score vector; gradcam explains "
+              "classifiers", cli_q(q, sizeof q, model), last, sh);
+    return 0;
+}
+
+static void release_images(gc_image *v, int n) {
+    for (int i = 0; v && i < n; i++) gc_image_release(&v[i]);
 }
 
 int main(int argc, char **argv) {
@@ -221,13 +311,16 @@ int main(int argc, char **argv) {
     gc_model *m = NULL;
     gc_session *s = NULL;
     cli_input in = {0};
+    staged sg = {0};
+    gc_image figs[GC_EXPLAIN_MAX_TARGETS] = {{0}}, cfs[GC_EXPLAIN_MAX_TARGETS] = {{0}};
     int64_t sh = 0, sw = 0;
+    char q[256];
     if (mkdir(o.outdir, 0777) && errno != EEXIST) {
-        fprintf(stderr, "gradcam: cannot create %s: %s\n", o.outdir, strerror(errno));
+        cli_error("gradcam", "cannot create %s: %s", cli_q(q, sizeof q, o.outdir), strerror(errno));
         goto done;
     }
     if (gc_model_open(o.model, &m)) {
-        fprintf(stderr, "gradcam: %s\n", gc_last_error());
+        cli_error("gradcam", "%s", gc_last_error());
         goto done;
     }
     gc_preprocess pre = cli_preprocess_apply(&o.pre, gc_model_preprocess(m));
@@ -240,50 +333,53 @@ int main(int argc, char **argv) {
        predictions always go to stdout */
     int progress = !o.quiet && o.n_inputs > 1 && isatty(2);
     for (int n = 0; n < o.n_inputs; n++) {
-        if (progress) fprintf(stderr, "\rgradcam: %d/%d %s\033[K", n + 1, o.n_inputs, o.inputs[n]);
-        if (!cli_input_load("gradcam", o.inputs[n], &pre, &in)) goto done;
-        const gc_tensor x = in.x;
-        if (!s || x.shape[2] != sh || x.shape[3] != sw) {
+        const char *input = o.inputs[n];
+        if (progress) cli_progress("gradcam", "%d/%d %s", n + 1, o.n_inputs, cli_q(q, sizeof q, input));
+        if (!cli_input_load("gradcam", input, &in)) goto done;
+        int64_t h, w;
+        cli_input_size(&in, &pre, &h, &w);
+        if (!s || h != sh || w != sw) { /* planned from the shapes, before an image is preprocessed */
             gc_session_free(s);
             s = NULL;
             const char *keep[] = {o.layer, NULL}; /* the target layer's output must stay readable */
-            gc_session_config cfg = {.batch = 1, .channels = 3, .height = x.shape[2], .width = x.shape[3],
-                                     .keep = keep};
+            gc_session_config cfg = {.batch = 1, .channels = 3, .height = h, .width = w, .keep = keep};
             if (gc_session_create(m, &cfg, &s)) {
-                fprintf(stderr, "%sgradcam: %s: %s\n", progress ? "\n" : "", o.inputs[n], gc_last_error());
+                cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
                 goto done;
             }
-            sh = x.shape[2], sw = x.shape[3];
+            if (!check_output(m, s, o.model)) goto done;
+            sh = h, sw = w;
         }
+        if (in.is_image && !cli_preprocess_check("gradcam", &pre)) goto done;
+        if (!cli_input_prepare("gradcam", input, &pre, &in)) goto done;
         gc_explain_result r;
-        if (gc_explain(s, x.data, &req, &r)) {
-            fprintf(stderr, "%sgradcam: %s: %s\n", progress ? "\n" : "", o.inputs[n], gc_last_error());
+        if (gc_explain(s, in.x.data, &req, &r)) {
+            cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
             goto done;
         }
         char stem[1024];
-        cli_stem(o.inputs[n], stem, sizeof stem);
-        for (int t = 0; t < r.count; t++) {
-            const gc_explanation *e = &r.items[t];
-            if (!save_map(&o, stem, e->class_index, "gradcam", &e->cam) ||
-                !save_map(&o, stem, e->class_index, "gradcam_up", &e->cam_up) ||
-                !save_map(&o, stem, e->class_index, "guided", &e->guided) ||
-                !save_map(&o, stem, e->class_index, "guided_gradcam", &e->guided_gradcam) ||
-                (o.counterfactual && !save_map(&o, stem, e->class_index, "counterfactual", &e->counterfactual)) ||
-                (in.is_image && !save_figures(&o, stem, m, &pre, &in, e)))
-                goto done;
-        }
+        cli_stem(input, stem, sizeof stem);
+        if ((in.is_image && !render_all(&o, input, m, &pre, &in, &r, figs, cfs)) ||
+            !write_input(&sg, &o, input, stem, m, &in, &r, figs, cfs))
+            goto done;
+        release_images(figs, GC_EXPLAIN_MAX_TARGETS);
+        release_images(cfs, GC_EXPLAIN_MAX_TARGETS);
         cli_input_release(&in);
-        if (!write_json(&o, o.inputs[n], stem, m, &r)) goto done;
-        if (progress) fprintf(stderr, "\r\033[K");
+        cli_progress_end();
         for (int t = 0; t < r.count; t++) {
             const char *label = gc_model_label(m, r.items[t].class_index);
-            printf("%s: class %d%s%s%s  logit %.4f  p %.4f\n", o.inputs[n], r.items[t].class_index,
-                   label ? " (" : "", label ? label : "", label ? ")" : "", r.items[t].score, r.items[t].probability);
+            char ql[256];
+            printf("%s: class %d%s%s%s  logit %.4f  p %.4f\n", cli_q(q, sizeof q, input), r.items[t].class_index,
+                   label ? " (" : "", label ? cli_q(ql, sizeof ql, label) : "", label ? ")" : "", r.items[t].score,
+                   r.items[t].probability);
         }
         fflush(stdout);
     }
     rc = 0;
 done:
+    release_images(figs, GC_EXPLAIN_MAX_TARGETS);
+    release_images(cfs, GC_EXPLAIN_MAX_TARGETS);
+    staged_free(&sg);
     cli_input_release(&in);
     gc_session_free(s);
     gc_model_free(m);

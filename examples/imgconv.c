@@ -8,11 +8,12 @@
  *   .png  keeps the channels and the bit depth
  * Exits 0 on success, 1 with "imgconv: <reason>" on stderr otherwise. */
 #include "gradcam.h"
+#include "common/cli.h"
 #include <stdio.h>
 #include <string.h>
 
 static int fail(const char *what, gc_status st) {
-    fprintf(stderr, "imgconv: %s: %s (%s)\n", what, gc_last_error(), gc_status_string(st));
+    cli_error("imgconv", "%s: %s (%s)", what, gc_last_error(), gc_status_string(st));
     return 1;
 }
 
@@ -37,13 +38,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (argc != 3) {
-        fprintf(stderr, "imgconv: expected INPUT OUTPUT (see --help)\n");
+        cli_error("imgconv", "expected INPUT OUTPUT (see --help)");
         return 1;
     }
     const char *in = argv[1], *out = argv[2];
     int kind = ends_with(out, ".ppm") ? 1 : ends_with(out, ".pgm") ? 2 : ends_with(out, ".png") ? 3 : 0;
+    char q[256];
     if (!kind) {
-        fprintf(stderr, "imgconv: %s: output extension must be .ppm, .pgm or .png\n", out);
+        cli_error("imgconv", "%s: output extension must be .ppm, .pgm or .png", cli_q(q, sizeof q, out));
         return 1;
     }
     gc_image img, conv;

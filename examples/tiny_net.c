@@ -10,11 +10,14 @@
 #include "gradcam.h"
 #include <stdio.h>
 
+/* On failure: one line, then the cleanup at the end of main (every exit path frees everything). */
 #define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) { \
-    fprintf(stderr, "tiny_net: %s: %s\n", gc_status_string(st_), gc_last_error()); return 1; } } while (0)
+    fprintf(stderr, "tiny_net: %s: %s\n", gc_status_string(st_), gc_last_error()); goto done; } } while (0)
 
 int main(void) {
-    gc_model *m;
+    gc_model *m = NULL;
+    gc_session *s = NULL;
+    int rc = 1;
     TRY(gc_model_create(&m));
     gc_conv2d_params conv = gc_conv2d_defaults(3, 4, 3);            /* 3 -> 4 channels, 3x3 */
     conv.pad_h = conv.pad_w = 1;
@@ -37,7 +40,6 @@ int main(void) {
     TRY(gc_model_init_random(m, 1));
     printf("default Grad-CAM layer: %s\n", gc_model_default_layer(m)); /* "block" */
 
-    gc_session *s;
     gc_session_config cfg = {.batch = 1, .channels = 3, .height = 8, .width = 8}; /* one 3x8x8 image */
     TRY(gc_session_create(m, &cfg, &s));
     float image[3 * 8 * 8];
@@ -70,7 +72,9 @@ int main(void) {
     TRY(gc_session_backward(s, onehot, &bo));
     TRY(gc_session_gradient(s, "input", &g));
     printf("d logit[%d] / d input[0] = %+.6f\n", best, g.data[0]);
+    rc = 0;
+done:
     gc_session_free(s);
     gc_model_free(m);
-    return 0;
+    return rc;
 }

@@ -15,14 +15,24 @@
  * Every epoch trains on train-size fresh images (indices epoch * train-size
  * + i of the training seed) and tests on test-size images of another seed. */
 #include "gradcam.h"
+#include "common/cli.h"
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-#define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) { \
-    fprintf(stderr, "train_shapes: %s: %s\n", gc_status_string(st_), gc_last_error()); return 1; } } while (0)
+/* A library failure, printed as one line; returns 1 (functions below return 0 or 1 and leave
+ * freeing to main, so that every exit path frees everything). */
+static int lib_fail(gc_status st) {
+    cli_error("train_shapes", "%s: %s", gc_status_string(st), gc_last_error());
+    return 1;
+}
+#define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) return lib_fail(st_); } while (0)
 
 enum { S = 64, C = 3, K = GC_SHAPES_CLASSES };
 static const float MEAN = 0.5f, STD = 0.25f;
@@ -46,7 +56,11 @@ static void usage(FILE *f) {
                "--pairs-every N: every Nth training image shows two objects, learnt with the\n"
                "               soft target 1/2, 1/2 (0: none).\n"
                "--samples DIR: only write 6 one-object and 3 two-object test images (PNG) and\n"
-               "               DIR/shapes.csv (image,class,x0,y0,x1,y1), no training.\n", K, S, S);
+               "               DIR/shapes.csv (image,class,x0,y0,x1,y1), no training.\n"
+               "ranges: --epochs 1..100000, --train-size and --test-size 1..100000000 (train-size\n"
+               "        >= batch), --batch 1..4096, --hidden 0..4096, --pairs-every 0..1000000,\n"
+               "        --seed 0..2^64-1 (whole decimal numbers), --lr > 0 and < 1e30.\n"
+               "The folder of --out must be writable (checked before training).\n", K, S, S);
 }
 
 /* Deterministic uniform in [-b, b) (splitmix64). */
@@ -135,15 +149,17 @@ static gc_status fill(uint64_t seed, uint64_t first, int n, int pairs_every, flo
 
 /* Writes 6 one-object images (one of each class) and 3 two-object images of
  * the test seed as PNG into dir, with shapes.csv (image,class,x0,y0,x1,y1). */
-static int write_samples(const char *dir, uint64_t seed) {
+static int write_samples(const char *dir, uint64_t seed, FILE **csv) {
     static float x[C * S * S];
-    gc_image img;
+    gc_image img = {0};
     gc_shapes_info in;
-    char path[1024];
+    char path[1024], q[256];
     snprintf(path, sizeof path, "%s/shapes.csv", dir);
-    FILE *csv = fopen(path, "w");
-    if (!csv) { fprintf(stderr, "train_shapes: cannot write %s\n", path); return 1; }
-    fprintf(csv, "image,class,x0,y0,x1,y1\n");
+    if (!(*csv = fopen(path, "w"))) {
+        cli_error("train_shapes", "cannot write %s: %s", cli_q(q, sizeof q, path), strerror(errno));
+        return 1;
+    }
+    fprintf(*csv, "image,class,x0,y0,x1,y1\n");
     for (int i = 0; i < 9; i++) {
         int two = i >= 6, idx = two ? i - 6 : i;
         TRY(gc_shapes_generate(seed, (uint64_t)idx, two ? 2 : 1, S, S, x, NULL, &in));
@@ -156,14 +172,20 @@ static int write_samples(const char *dir, uint64_t seed) {
                           gc_shapes_class_name(in.label[1]));
         else snprintf(name, sizeof name, "shape%d_%s.png", idx, gc_shapes_class_name(in.label[0]));
         snprintf(path, sizeof path, "%s/%s", dir, name);
-        TRY(gc_image_save_png(&img, path));
+        gc_status st = gc_image_save_png(&img, path);
         gc_image_release(&img);
+        if (st) return lib_fail(st);
         for (int k = 0; k < in.n_objects; k++)
-            fprintf(csv, "%s,%s,%d,%d,%d,%d\n", name, gc_shapes_class_name(in.label[k]), in.box[k].x0,
+            fprintf(*csv, "%s,%s,%d,%d,%d,%d\n", name, gc_shapes_class_name(in.label[k]), in.box[k].x0,
                     in.box[k].y0, in.box[k].x1, in.box[k].y1);
-        printf("wrote %s\n", path);
+        printf("wrote %s\n", cli_q(q, sizeof q, path));
     }
-    fclose(csv);
+    FILE *f = *csv;
+    *csv = NULL;
+    if (ferror(f) | fclose(f)) {
+        cli_error("train_shapes", "%s/shapes.csv: write failed", cli_q(q, sizeof q, dir));
+        return 1;
+    }
     return 0;
 }
 
@@ -173,51 +195,112 @@ static int argmax(const float *v, int n) {
     return b;
 }
 
-int main(int argc, char **argv) {
-    int epochs = 8, train_size = 9600, test_size = 1200, batch = 32, quiet = 0, pairs_every = 4, hidden = 0;
-    uint64_t seed = 1;
-    float lr0 = 0.1f;
-    const char *out = "shapes.gcw", *samples = NULL;
+typedef struct options {
+    int epochs, train_size, test_size, batch, quiet, pairs_every, hidden;
+    uint64_t seed;
+    float lr0;
+    const char *out, *samples;
+} options;
+
+/* 0: parsed, 2: usage error (printed), -1: --help */
+static int parse_args(int argc, char **argv, options *o) {
+    char q[128];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); return 0; }
-        else if (!strcmp(a, "--quiet")) { quiet = 1; continue; }
-        if (!v) { usage(stderr); return 2; }
-        if (!strcmp(a, "--epochs")) epochs = atoi(v);
-        else if (!strcmp(a, "--seed")) seed = strtoull(v, NULL, 10);
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--train-size")) train_size = atoi(v);
-        else if (!strcmp(a, "--test-size")) test_size = atoi(v);
-        else if (!strcmp(a, "--batch")) batch = atoi(v);
-        else if (!strcmp(a, "--lr")) lr0 = (float)atof(v);
-        else if (!strcmp(a, "--samples")) samples = v;
-        else if (!strcmp(a, "--pairs-every")) pairs_every = atoi(v);
-        else if (!strcmp(a, "--hidden")) hidden = atoi(v);
-        else { usage(stderr); return 2; }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
+        if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
+        struct { const char *name; int *dst, lo, hi; } ints[] = {
+            {"--epochs", &o->epochs, 1, 100000}, {"--train-size", &o->train_size, 1, 100000000},
+            {"--test-size", &o->test_size, 1, 100000000}, {"--batch", &o->batch, 1, 4096},
+            {"--pairs-every", &o->pairs_every, 0, 1000000}, {"--hidden", &o->hidden, 0, 4096}};
+        int k = 0, n_ints = (int)(sizeof ints / sizeof ints[0]);
+        while (k < n_ints && strcmp(a, ints[k].name)) k++;
+        int known = k < n_ints || !strcmp(a, "--seed") || !strcmp(a, "--out") || !strcmp(a, "--lr") ||
+                    !strcmp(a, "--samples");
+        if (!known) { cli_error("train_shapes", "unknown option %s (try --help)", cli_q(q, sizeof q, a)); return 2; }
+        if (!v) { cli_error("train_shapes", "%s needs a value (try --help)", a); return 2; }
         i++;
+        if (k < n_ints) {
+            if (!cli_parse_int(v, ints[k].lo, ints[k].hi, ints[k].dst)) {
+                cli_error("train_shapes", "%s takes an integer in %d..%d, got \"%s\"", a, ints[k].lo, ints[k].hi,
+                          cli_q(q, sizeof q, v));
+                return 2;
+            }
+        } else if (!strcmp(a, "--seed")) {
+            if (!cli_parse_u64(v, &o->seed)) {
+                cli_error("train_shapes", "--seed takes an integer in 0..2^64-1, got \"%s\"", cli_q(q, sizeof q, v));
+                return 2;
+            }
+        } else if (!strcmp(a, "--lr")) { /* gc_sgd's rule: 0 < lr < 1e30 */
+            if (!cli_parse_float(v, 0, 0, 1e30, &o->lr0) || !(o->lr0 > 0) || !(o->lr0 < 1e30f)) {
+                cli_error("train_shapes", "--lr takes a number > 0 and < 1e30, got \"%s\"", cli_q(q, sizeof q, v));
+                return 2;
+            }
+        } else if (!strcmp(a, "--out")) o->out = v;
+        else o->samples = v;
     }
-    if (epochs < 1 || pairs_every < 0 || hidden < 0 || hidden > 4096 || train_size < batch || test_size < 1 || batch < 1 || batch > 4096 || !(lr0 > 0)) {
-        fprintf(stderr, "train_shapes: bad option value\n");
-        usage(stderr);
+    if (o->train_size < o->batch) {
+        cli_error("train_shapes", "--train-size %d is smaller than --batch %d", o->train_size, o->batch);
         return 2;
     }
-    const uint64_t train_seed = seed, test_seed = seed + 1000003;
-    if (samples) return write_samples(samples, test_seed);
+    if ((int64_t)(o->train_size / o->batch) * o->epochs > INT_MAX) {
+        cli_error("train_shapes", "%d epochs of %d steps are too many (at most %d steps)", o->epochs,
+                  o->train_size / o->batch, INT_MAX);
+        return 2;
+    }
+    return 0;
+}
 
-    gc_model *m;
-    TRY(build(&m, seed, hidden));
+/* The model can be saved at out: its folder exists and is writable and out is not a folder.
+ * Checked before training, so that a long run does not end in an unwritable place. */
+static int check_out(const char *out) {
+    char dir[4096], q[256];
+    struct stat sb;
+    const char *slash = strrchr(out, '/');
+    if (slash && (size_t)(slash - out) < sizeof dir) {
+        memcpy(dir, out, (size_t)(slash - out));
+        dir[slash - out] = 0;
+        if (!dir[0]) strcpy(dir, "/");
+    } else {
+        strcpy(dir, ".");
+    }
+    if (access(dir, W_OK | X_OK)) {
+        cli_error("train_shapes", "cannot write %s: %s", cli_q(q, sizeof q, out), strerror(errno));
+        return 0;
+    }
+    if (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        cli_error("train_shapes", "cannot write %s: it is a folder", cli_q(q, sizeof q, out));
+        return 0;
+    }
+    return 1;
+}
+
+/* What a training run holds; main frees it on every path. */
+typedef struct run_state {
+    gc_model   *m;
     gc_session *s;
+    gc_sgd     *opt;
+    float      *x, *g, *g2; /* (batch, C, S, S), (batch, K), (batch, K) */
+    int        *labels, *labels2; /* (batch) */
+} run_state;
+
+static int train(const options *o, run_state *r) {
+    const int batch = o->batch, epochs = o->epochs, train_size = o->train_size, test_size = o->test_size,
+              pairs_every = o->pairs_every, quiet = o->quiet;
+    const float lr0 = o->lr0;
+    const uint64_t seed = o->seed, train_seed = seed, test_seed = seed + 1000003;
+    TRY(build(&r->m, seed, o->hidden));
     gc_session_config cfg = {.batch = batch, .channels = C, .height = S, .width = S, .param_grads = 1};
-    TRY(gc_session_create(m, &cfg, &s));
-    gc_sgd *opt;
+    TRY(gc_session_create(r->m, &cfg, &r->s));
     gc_sgd_params sp = {lr0, 0.9f, 5e-4f, 0};
-    TRY(gc_sgd_create(m, &sp, &opt));
-    float *x = malloc((size_t)batch * C * S * S * sizeof(float)), *g = malloc((size_t)batch * K * sizeof(float));
-    float *g2 = malloc((size_t)batch * K * sizeof(float));
-    int *labels = malloc((size_t)batch * sizeof(int)), *labels2 = malloc((size_t)batch * sizeof(int));
-    if (!x || !g || !g2 || !labels || !labels2) { fprintf(stderr, "train_shapes: out of memory\n"); return 1; }
+    TRY(gc_sgd_create(r->m, &sp, &r->opt));
+    gc_session *s = r->s;
+    float *x = r->x = malloc((size_t)batch * C * S * S * sizeof(float)), *g = r->g = malloc((size_t)batch * K * sizeof(float));
+    float *g2 = r->g2 = malloc((size_t)batch * K * sizeof(float));
+    int *labels = r->labels = malloc((size_t)batch * sizeof(int)), *labels2 = r->labels2 = malloc((size_t)batch * sizeof(int));
+    if (!x || !g || !g2 || !labels || !labels2) { cli_error("train_shapes", "out of memory"); return 1; }
     printf("train_shapes: %lld parameters, batch %d, %d train images/epoch (1 in %d with two objects), "
-           "%d test images, seed %llu\n", (long long)gc_model_param_count(m), batch, train_size, pairs_every,
+           "%d test images, seed %llu\n", (long long)gc_model_param_count(r->m), batch, train_size, pairs_every,
            test_size, (unsigned long long)seed);
 
     const int steps_per_epoch = train_size / batch, total = steps_per_epoch * epochs;
@@ -233,7 +316,7 @@ int main(int argc, char **argv) {
             /* cosine schedule with a short linear warm-up */
             float lr = lr0 * 0.5f * (1.0f + cosf(3.14159265f * (float)step / (float)total));
             if (step < steps_per_epoch / 2) lr *= (float)(step + 1) / (float)(steps_per_epoch / 2);
-            TRY(gc_sgd_set_lr(opt, lr > 1e-6f ? lr : 1e-6f));
+            TRY(gc_sgd_set_lr(r->opt, lr > 1e-6f ? lr : 1e-6f));
             TRY(fill(train_seed, (uint64_t)step * (uint64_t)batch, batch, pairs_every, x, labels, labels2));
             TRY(gc_session_forward(s, x));
             TRY(gc_session_output(s, &y));
@@ -248,10 +331,10 @@ int main(int argc, char **argv) {
             for (int i = 0; i < batch * K; i++) g[i] = 0.5f * (g[i] + g2[i]);
             loss_sum += 0.5 * ((double)loss + loss2);
             TRY(gc_session_backward(s, g, &bo));
-            TRY(gc_sgd_step(opt, s));
+            TRY(gc_sgd_step(r->opt, s));
             if (!quiet && (it % 16 == 15 || it == steps_per_epoch - 1)) {
-                fprintf(stderr, "\r  epoch %d: step %d/%d, loss %.4f ", e + 1, it + 1, steps_per_epoch,
-                        loss_sum / (it + 1));
+                cli_progress("train_shapes", "epoch %d: step %d/%d, loss %.4f", e + 1, it + 1, steps_per_epoch,
+                             loss_sum / (it + 1));
                 fflush(stderr);
             }
         }
@@ -266,22 +349,42 @@ int main(int argc, char **argv) {
             for (int j = 0; j < n; j++) test_right += argmax(y.data + j * K, K) == labels[j];
         }
         test_acc = (float)test_right / (float)test_size;
-        if (!quiet) fprintf(stderr, "\r%60s\r", "");
+        cli_progress_end();
         printf("epoch %d/%d: loss %.4f, train acc %.2f%%, test acc %.2f%%  (%.1f s train, %.1f s test)\n", e + 1,
                epochs, loss_sum / steps_per_epoch, 100.0 * right / (steps_per_epoch * batch), 100.0 * test_acc,
                t_train, now() - t0 - t_train);
         fflush(stdout);
     }
     printf("total %.1f s; final test accuracy %.2f%%\n", now() - t_all, 100.0 * test_acc);
-    gc_session_free(s);
-    gc_sgd_free(opt);
-    free(x);
-    free(g);
-    free(labels);
-    free(labels2);
-    free(g2);
-    TRY(gc_model_save(m, out));
-    printf("saved %s\n", out);
-    gc_model_free(m);
+    TRY(gc_model_save(r->m, o->out));
+    char q[256];
+    printf("saved %s\n", cli_q(q, sizeof q, o->out));
     return 0;
+}
+
+int main(int argc, char **argv) {
+    options o = {8, 9600, 1200, 32, 0, 4, 0, 1, 0.1f, "shapes.gcw", NULL};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) {
+        if (rc < 0) usage(stdout);
+        return rc < 0 ? 0 : 2;
+    }
+    if (o.samples) {
+        FILE *csv = NULL;
+        rc = write_samples(o.samples, o.seed + 1000003, &csv);
+        if (csv) fclose(csv);
+        return rc;
+    }
+    if (!check_out(o.out)) return 1;
+    run_state r = {0};
+    rc = train(&o, &r);
+    gc_session_free(r.s);
+    gc_sgd_free(r.opt);
+    gc_model_free(r.m);
+    free(r.x);
+    free(r.g);
+    free(r.g2);
+    free(r.labels);
+    free(r.labels2);
+    return rc;
 }

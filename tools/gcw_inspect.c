@@ -1,20 +1,24 @@
 /* gcw_inspect.c - print and validate a .gcw model file. */
 #include "gradcam.h"
+#include "../examples/common/cli.h"
+#include "core/core.h"
 #include "net/gcw.h"
 #include <stdio.h>
 #include <string.h>
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: gcw_inspect [--labels] FILE.gcw\n"
+            "usage: gcw_inspect [--labels] [--no-check-values] FILE.gcw\n"
             "Validates a .gcw model file (docs/format.md) and prints its layer graph\n"
             "(name, kind, inputs, hyper-parameters, other names, and each layer's output shape\n"
             "for the model's input size), tensor table (name, shape, elements, file offset),\n"
             "preprocessing metadata, labels, parameter count and the default Grad-CAM layer,\n"
-            "then \"OK\".\n"
-            "On a bad file it prints the validation error and exits with status 1.\n"
-            "  --labels   print every class label (default: the first 5)\n"
-            "  --help     this text\n");
+            "then \"OK\". Every value of every tensor is checked to be finite (no NaN or\n"
+            "infinity), and the preprocessing to map every pixel value to a finite float.\n"
+            "On a bad file it prints the validation error on stderr and exits with status 1.\n"
+            "  --labels           print every class label (default: the first 5)\n"
+            "  --no-check-values  skip the scan of the tensors' values (reads the whole file)\n"
+            "  --help             this text\n");
 }
 
 static void shape_str(char *b, size_t cap, const gc_shape *s) {
@@ -24,30 +28,72 @@ static void shape_str(char *b, size_t cap, const gc_shape *s) {
         k += (size_t)snprintf(b + k, cap - k, i ? "x%lld" : "%lld", (long long)s->d[i]);
 }
 
+/* The first tensor value that is NaN or infinite: 0 (and a message) if there is one. */
+static int check_values(const gc_model *m, const char *qpath) {
+    for (int i = 0; i < m->n_layers; i++) {
+        const gc_layer *l = &m->layers[i];
+        for (int j = 0; j < l->n_params; j++) {
+            const int64_t bad = gc_first_nonfinite(l->param[j], gc_shape_numel(&l->param_shape[j]));
+            if (bad >= 0) {
+                cli_error("gcw_inspect", "%s: INVALID (%s): %s.%s: element %lld is %s (parameters must be finite)",
+                          qpath, gc_status_string(GC_ERR_NUMERIC), l->name, gc_model_param_suffix(l, j),
+                          (long long)bad, gc_nonfinite_name(l->param[j][bad]));
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Every pixel value 0..255 preprocesses to a finite float (as gc_image_preprocess computes it). */
+static int check_preprocess(const gc_preprocess *p, const char *qpath) {
+    const int ts = p->scale == 1.0f / 255.0f;
+    for (int c = 0; c < 3; c++)
+        for (int px = 0; px <= 255; px += 255) {
+            volatile float v = (float)px;
+            v = ts ? v / 255.0f : v * p->scale;
+            v = (v - p->mean[c]) / p->std[c];
+            if (v - v != 0) {
+                cli_error("gcw_inspect", "%s: INVALID (%s): the preprocessing turns pixel value %d of channel %d "
+                          "into a non-finite value (scale %g, mean %g, std %g)", qpath, gc_status_string(GC_ERR_NUMERIC),
+                          px, c, (double)p->scale, (double)p->mean[c], (double)p->std[c]);
+                return 0;
+            }
+        }
+    return 1;
+}
+
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int all_labels = 0;
+    int all_labels = 0, values = 1;
+    char q[256], qp[256];
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) { usage(stdout); return 0; }
         if (strcmp(argv[i], "--labels") == 0) all_labels = 1;
+        else if (strcmp(argv[i], "--no-check-values") == 0) values = 0;
         else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "gcw_inspect: unknown option %s (try --help)\n", argv[i]);
+            cli_error("gcw_inspect", "unknown option %s (try --help)", cli_q(q, sizeof q, argv[i]));
             return 2;
         } else if (path) {
-            fprintf(stderr, "gcw_inspect: more than one file given (try --help)\n");
+            cli_error("gcw_inspect", "more than one file given (try --help)");
             return 2;
         } else path = argv[i];
     }
-    if (!path) { usage(stderr); return 2; }
+    if (!path) { cli_error("gcw_inspect", "no file given (try --help)"); return 2; }
+    cli_q(qp, sizeof qp, path);
 
     gc_model *m;
     gc_status st = gc_model_open(path, &m);
     if (st) {
-        printf("%s: INVALID (%s): %s\n", path, gc_status_string(st), gc_last_error());
+        cli_error("gcw_inspect", "%s: INVALID (%s): %s", qp, gc_status_string(st), gc_last_error());
         return 1;
     }
-    printf("%s: %d layers, %lld parameters (%.1f MB)\n", path, m->n_layers, (long long)gc_model_param_count(m),
-           (double)gc_model_param_count(m) * 4 / 1e6);
+    if ((values && !check_values(m, qp)) || !check_preprocess(gc_model_preprocess(m), qp)) {
+        gc_model_free(m);
+        return 1;
+    }
+    printf("%s: %d layers, %lld parameters (%.1f MB)%s\n", qp, m->n_layers, (long long)gc_model_param_count(m),
+           (double)gc_model_param_count(m) * 4 / 1e6, values ? ", every value finite" : "");
 
     /* output shapes for the model's input size (3 channels), when a session can be planned */
     const gc_preprocess *pre = gc_model_preprocess(m);
@@ -104,7 +150,7 @@ int main(int argc, char **argv) {
     const char *dl = gc_model_default_layer(m);
     printf("\ndefault Grad-CAM layer: %s\n", dl ? dl : "none (no spatial layer)");
     printf("\nlabels: %d\n", nl);
-    for (int i = 0; i < nl && (all_labels || i < 5); i++) printf("  %d: %s\n", i, gc_model_label(m, i));
+    for (int i = 0; i < nl && (all_labels || i < 5); i++) printf("  %d: %s\n", i, cli_q(q, sizeof q, gc_model_label(m, i)));
     if (!all_labels && nl > 5) printf("  ... (--labels prints all)\n");
     printf("\nOK\n");
     gc_model_free(m);

@@ -1,6 +1,8 @@
 /* input.c - loading inputs and preprocessing options for the examples. */
 #include "input.h"
-#include <errno.h>
+#include "cli.h"
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,43 +16,41 @@ void cli_preprocess_help(FILE *f) {
     fprintf(f,
         "Image inputs (PNG, JPEG, PPM/PGM) are preprocessed as the model's metadata says\n"
         "(gcw_inspect shows it); these options override it:\n"
-        "  --resize N       resize the shorter side to N before cropping (0: straight to the crop)\n"
-        "  --crop N|HxW     network input (crop) size\n"
-        "  --scale S        multiply 0..255 pixels by S first (torchvision 1/255, Caffe 1)\n"
+        "  --resize N       resize the shorter side to N before cropping (0..65536; 0: straight\n"
+        "                   to the crop)\n"
+        "  --crop N|HxW     network input (crop) size, 1..65536 each\n"
+        "  --scale S        multiply 0..255 pixels by S first, a number or A/B (torchvision 1/255,\n"
+        "                   Caffe 1)\n"
         "  --mean A,B,C     per-channel mean subtracted after scaling (in channel order)\n"
-        "  --std A,B,C      per-channel divisor after the mean\n"
+        "  --std A,B,C      per-channel divisor after the mean, non-zero\n"
         "  --rgb | --bgr    channel order of the network input\n"
-        "  --caffe          Caffe style: BGR, scale 1, mean 103.939,116.779,123.68, std 1\n");
+        "  --caffe          Caffe style: BGR, scale 1, mean 103.939,116.779,123.68, std 1\n"
+        "Every pixel value 0..255 must come out finite; inputs (and .npy arrays) must be finite.\n");
 }
 
-static int parse_floats(const char *s, float *v, int n) {
+/* n comma-separated finite floats, non-zero if asked. */
+static int parse_floats(const char *s, float *v, int n, int nonzero) {
+    char buf[256];
+    if (strlen(s) >= sizeof buf) return 0;
+    strcpy(buf, s);
+    char *p = buf;
     for (int i = 0; i < n; i++) {
-        char *end;
-        errno = 0;
-        double d = strtod(s, &end);
-        if (errno || end == s) return 0;
-        v[i] = (float)d;
-        if (i < n - 1) {
-            if (*end != ',') return 0;
-            s = end + 1;
-        } else if (*end) return 0;
+        char *comma = strchr(p, ',');
+        if ((comma != NULL) != (i < n - 1)) return 0;
+        if (comma) *comma = 0;
+        if (!cli_parse_float(p, 0, -FLT_MAX, FLT_MAX, &v[i]) || (nonzero && v[i] == 0.0f)) return 0;
+        p = comma + 1;
     }
     return 1;
 }
 
 static int parse_size(const char *s, int *h, int *w) {
-    char *end;
-    long a = strtol(s, &end, 10), b = a;
-    if (end == s || a < 1 || a > 65536) return 0;
-    if (*end == 'x') {
-        const char *t = end + 1;
-        b = strtol(t, &end, 10);
-        if (end == t || b < 1 || b > 65536) return 0;
-    }
-    if (*end) return 0;
-    *h = (int)a;
-    *w = (int)b;
-    return 1;
+    char buf[64];
+    if (strlen(s) >= sizeof buf) return 0;
+    strcpy(buf, s);
+    char *x = strchr(buf, 'x');
+    if (x) *x = 0;
+    return cli_parse_int(buf, 1, 65536, h) && cli_parse_int(x ? x + 1 : buf, 1, 65536, w);
 }
 
 int cli_preprocess_option(const char *prog, int argc, char **argv, int *i, cli_preprocess *o) {
@@ -71,21 +71,19 @@ int cli_preprocess_option(const char *prog, int argc, char **argv, int *i, cli_p
                 !strcmp(a, "--std");
     if (!known) return 0;
     if (*i + 1 >= argc) {
-        fprintf(stderr, "%s: %s needs a value (try --help)\n", prog, a);
+        cli_error(prog, "%s needs a value (try --help)", a);
         return -1;
     }
     const char *v = argv[++*i];
     int ok;
-    if (!strcmp(a, "--resize")) {
-        char *end;
-        long n = strtol(v, &end, 10);
-        ok = end != v && !*end && n >= 0 && n <= 65536;
-        o->resize = (int)n;
-    } else if (!strcmp(a, "--crop")) ok = parse_size(v, &o->crop_h, &o->crop_w);
-    else if (!strcmp(a, "--scale")) ok = (o->has_scale = parse_floats(v, &o->scale, 1)) && o->scale != 0;
-    else if (!strcmp(a, "--mean")) ok = o->has_mean = parse_floats(v, o->mean, 3);
-    else ok = (o->has_std = parse_floats(v, o->std, 3)) && o->std[0] && o->std[1] && o->std[2];
-    if (!ok) fprintf(stderr, "%s: bad value \"%s\" for %s (try --help)\n", prog, v, a);
+    if (!strcmp(a, "--resize")) ok = cli_parse_int(v, 0, 65536, &o->resize);
+    else if (!strcmp(a, "--crop")) ok = parse_size(v, &o->crop_h, &o->crop_w);
+    else if (!strcmp(a, "--scale"))
+        ok = o->has_scale = cli_parse_float(v, 1, -FLT_MAX, FLT_MAX, &o->scale) && o->scale != 0;
+    else if (!strcmp(a, "--mean")) ok = o->has_mean = parse_floats(v, o->mean, 3, 0);
+    else ok = o->has_std = parse_floats(v, o->std, 3, 1);
+    char q[128];
+    if (!ok) cli_error(prog, "bad value \"%s\" for %s (try --help)", cli_q(q, sizeof q, v), a);
     return ok ? 1 : -1;
 }
 
@@ -100,17 +98,35 @@ gc_preprocess cli_preprocess_apply(const cli_preprocess *o, const gc_preprocess 
     return p;
 }
 
+int cli_preprocess_check(const char *prog, const gc_preprocess *p) {
+    const int ts = p->scale == 1.0f / 255.0f; /* as gc_image_preprocess: ToTensor divides */
+    for (int c = 0; c < 3; c++)
+        for (int px = 0; px <= 255; px += 255) {
+            volatile float v = (float)px; /* float arithmetic, step by step, as the library does it */
+            v = ts ? v / 255.0f : v * p->scale;
+            v = (v - p->mean[c]) / p->std[c];
+            if (!isfinite(v)) {
+                cli_error(prog, "preprocessing turns pixel value %d of channel %d into %s: (%d x %g - %g) / %g is "
+                          "beyond float32 (check --scale, --mean and --std, or the model's metadata)", px, c,
+                          isnan(v) ? "NaN" : "infinity", px, (double)p->scale, (double)p->mean[c], (double)p->std[c]);
+                return 0;
+            }
+        }
+    return 1;
+}
+
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
-int cli_input_load(const char *prog, const char *path, const gc_preprocess *pre, cli_input *in) {
+int cli_input_load(const char *prog, const char *path, cli_input *in) {
     memset(in, 0, sizeof *in);
+    char q[256];
     if (ends_with(path, ".npy") || ends_with(path, ".NPY")) {
         gc_tensor *x = &in->x;
         if (gc_npy_load(path, x)) {
-            fprintf(stderr, "%s: %s\n", prog, gc_last_error()); /* the message names the file */
+            cli_error(prog, "%s", gc_last_error()); /* the message names the file */
             return 0;
         }
         if (x->ndim == 3 && x->shape[0] == 3) {
@@ -118,22 +134,34 @@ int cli_input_load(const char *prog, const char *path, const gc_preprocess *pre,
             return 1;
         }
         if (x->ndim == 4 && x->shape[0] == 1 && x->shape[1] == 3) return 1;
-        fprintf(stderr, "%s: %s: input shape %lld", prog, path, (long long)x->shape[0]);
-        for (int i = 1; i < x->ndim; i++) fprintf(stderr, "x%lld", (long long)x->shape[i]);
-        fprintf(stderr, ", expected (3,H,W) or (1,3,H,W)\n");
+        char sh[128];
+        size_t k = (size_t)snprintf(sh, sizeof sh, "%lld", (long long)x->shape[0]);
+        for (int i = 1; i < x->ndim && k < sizeof sh; i++)
+            k += (size_t)snprintf(sh + k, sizeof sh - k, "x%lld", (long long)x->shape[i]);
+        cli_error(prog, "%s: input shape %s, expected (3,H,W) or (1,3,H,W)", cli_q(q, sizeof q, path), sh);
         gc_tensor_release(x);
         return 0;
     }
     if (gc_image_load(path, NULL, &in->image)) {
-        fprintf(stderr, "%s: %s\n", prog, gc_last_error());
-        return 0;
-    }
-    if (gc_image_preprocess(&in->image, pre, &in->x, &in->info)) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, gc_last_error());
-        gc_image_release(&in->image);
+        cli_error(prog, "%s", gc_last_error());
         return 0;
     }
     in->is_image = 1;
+    return 1;
+}
+
+void cli_input_size(const cli_input *in, const gc_preprocess *pre, int64_t *h, int64_t *w) {
+    *h = in->is_image ? pre->input_height : in->x.shape[2];
+    *w = in->is_image ? pre->input_width : in->x.shape[3];
+}
+
+int cli_input_prepare(const char *prog, const char *path, const gc_preprocess *pre, cli_input *in) {
+    if (!in->is_image || in->x.data) return 1;
+    if (gc_image_preprocess(&in->image, pre, &in->x, &in->info)) {
+        char q[256];
+        cli_error(prog, "%s: %s", cli_q(q, sizeof q, path), gc_last_error());
+        return 0;
+    }
     return 1;
 }
 

@@ -24,19 +24,31 @@ void cli_preprocess_help(FILE *f);
 /* The model's preprocessing with the overrides applied. */
 gc_preprocess cli_preprocess_apply(const cli_preprocess *o, const gc_preprocess *model);
 
+/* 1 if every pixel value 0..255 becomes a finite float under p (computed as
+ * gc_image_preprocess does); else prints "prog: ..." naming the value, the
+ * channel and the fields, and returns 0. A model's metadata or the options
+ * can ask for more than float32 holds (a std of 1e-45, a scale of 1e38). */
+int cli_preprocess_check(const char *prog, const gc_preprocess *p);
+
 /* One loaded input. For images, `image` keeps the decoded original and
  * `info` where the network input was cropped from. */
 typedef struct cli_input {
-    gc_tensor          x;        /* (1, 3, H, W) */
+    gc_tensor          x;        /* (1, 3, H, W); for an image after cli_input_prepare */
     int                is_image;
     gc_image           image;
     gc_preprocess_info info;
 } cli_input;
 
-/* Loads path: a float32 .npy of shape (3,H,W) or (1,3,H,W) used as is, or
- * a PNG/JPEG/PPM/PGM image preprocessed with pre. Prints "prog: reason"
- * and returns 0 on failure. */
-int  cli_input_load(const char *prog, const char *path, const gc_preprocess *pre, cli_input *in);
+/* Reads path: a float32 .npy of shape (3,H,W) or (1,3,H,W), used as is, or
+ * a PNG/JPEG/PPM/PGM image, decoded (not yet preprocessed: the caller plans
+ * its session from the shapes first, cli_input_size). Prints "prog: reason"
+ * and returns 0 on failure, with nothing held. */
+int  cli_input_load(const char *prog, const char *path, cli_input *in);
+/* The network input size: the array's H and W, or pre's crop for an image. */
+void cli_input_size(const cli_input *in, const gc_preprocess *pre, int64_t *h, int64_t *w);
+/* An image preprocessed with pre into in->x (nothing to do for an array).
+ * Prints "prog: path: reason" and returns 0 on failure. */
+int  cli_input_prepare(const char *prog, const char *path, const gc_preprocess *pre, cli_input *in);
 void cli_input_release(cli_input *in);
 
 /* File name without folders and without its last extension. */
