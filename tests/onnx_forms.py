@@ -32,7 +32,7 @@ from onnx_mutations import attr, ftensor, graph, itensor, model, node, s, value_
 
 
 def convert(path, work):
-    out = path[:-5] + '.gcw'
+    out = os.path.join(work, 'converted.gcw')
     r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'gcw_convert.py'), path, out],
                        capture_output=True, text=True)
     if r.returncode:
