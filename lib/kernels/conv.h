@@ -171,7 +171,6 @@ size_t gc_dwconv_workspace_bwd(const gc_dwconv *p);
  * element is summed in the same order for any thread count. */
 #define GC_PX_MR 7
 #define GC_PX_NR 64
-#define GC_PX_SLOTS 16   /* most threads one call uses */
 
 /* 1 when this path runs for the tier and is worth it for P pixels: AVX-512, P <= 256, and
  * 7-pixel rows waste fewer lanes than 32-pixel columns. */

@@ -308,70 +308,6 @@ static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t 
     }
 }
 
-/* Prepacked op(A), several threads: each thread takes a contiguous range of the NR-column
- * panels and does everything for it alone — packs its columns of op(B) into its own share of
- * the workspace, multiplies them by every row of the shared, read-only prepacked op(A) and
- * writes its columns of C. Nothing one core writes is read by the other and there is no
- * barrier: a convolution's output pixels stay with the core that will read them in the next
- * layer (issue 13: on a VM whose two vCPUs sit far apart, sharing packed panels between cores
- * cost more than it saved). Each C element is summed as in gemm_packed (K blocks of KC in
- * order), so the bits do not depend on the thread count. Returns 0 (nothing done) with one
- * thread or too few panels. */
-static int gemm_split_n(const gemm_impl *im, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                        const float *pa, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                        float *ws, const float *bias) {
-#ifdef _OPENMP
-    const int mr = im->mr, nr = im->nr;
-    const gemm_dims d = gemm_sizes(im, M, N, K);
-    const int64_t npb = (N + nr - 1) / nr, Mp = round_up(M, mr), npa = Mp / mr;
-    int64_t work;
-    const int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
-    int T = omp_get_max_threads();
-    if (T > npb / 2) T = (int)(npb / 2); /* at least two panels a thread */
-    if (!par || T < 2 || omp_in_parallel()) return 0;
-    /* each thread's share of the two B slots (A slots unused: A is prepacked), whole panels */
-    const int64_t share = 2 * (d.b_floats + d.a_floats) / T, ncs = share / (d.kc * nr) * nr;
-    if (ncs < nr) return 0;
-    GC_OMP(omp parallel num_threads(T))
-    {
-        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        const int64_t j0 = npb * t / nt * nr, j1 = npb * (t + 1) / nt * nr < N ? npb * (t + 1) / nt * nr : N;
-        float *bp = ws + t * share; /* (ncs/nr panels, KC, nr) this thread's packed op(B) */
-        for (int64_t jc = j0; jc < j1; jc += ncs) {
-            const int64_t nb = j1 - jc < ncs ? j1 - jc : ncs, nbp = (nb + nr - 1) / nr;
-            for (int64_t pc = 0; pc < K; pc += d.kc) {
-                const int64_t kb = K - pc < d.kc ? K - pc : d.kc;
-                const float beta_k = pc == 0 ? beta : 1.0f;
-                const float *bias_k = pc + kb == K ? bias : NULL;
-                if (!tb)
-                    for (int64_t p = 0; p < kb; p++) pack_b_row(B + (pc + p) * ldb + jc, nb, nr, bp + p * nr, nr * kb);
-                else
-                    for (int64_t jp = 0; jp < nbp; jp++) {
-                        int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                        pack_t(B + (jc + jp * nr) * ldb + pc, ldb, (int)n, kb, bp + jp * nr * kb, nr);
-                    }
-                const float *apc = pa + pc * Mp;   /* (npa, kb, mr) */
-                for (int64_t ic = 0; ic < npa; ic += d.mc / mr) { /* an MC block of A in L2 */
-                    const int64_t ie = ic + d.mc / mr < npa ? ic + d.mc / mr : npa;
-                    for (int64_t jp = 0; jp < nbp; jp++)
-                        for (int64_t ip = ic; ip < ie; ip++) {
-                            const int64_t m = M - ip * mr < mr ? M - ip * mr : mr;
-                            const int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                            im->kernel(kb, apc + ip * mr * kb, bp + jp * nr * kb, C + ip * mr * ldc + jc + jp * nr, ldc,
-                                       alpha, beta_k, (int)m, (int)n, bias_k ? bias_k + ip * mr : NULL);
-                        }
-                }
-            }
-        }
-    }
-    return 1;
-#else
-    (void)im; (void)tb; (void)M; (void)N; (void)K; (void)alpha; (void)pa; (void)B; (void)ldb; (void)beta;
-    (void)C; (void)ldc; (void)ws; (void)bias;
-    return 0;
-#endif
-}
-
 /* ---- M == 1 (a row vector times a matrix): unpacked, memory-bound paths ---- */
 
 /* sum_p x[p] y[p] with 16 fixed partial sums (order independent of threads). */
@@ -527,8 +463,6 @@ void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float
         add_row_bias(M, N, row_bias, C, ldc);
         return;
     }
-    if (gemm_split_n(&gemm_impls[t], trans_b, M, N, K, alpha, packed_a, B, ldb, beta, C, ldc, workspace, row_bias))
-        return;
     gemm_packed(&gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
                 ldc, workspace, row_bias);
 }
