@@ -363,11 +363,12 @@ static gc_status parse_file(const uint8_t *b, size_t len, gc_model **out) {
     pl *L = gc_calloc(n_layers, sizeof *L);
     pt *T = gc_calloc(n_tensors ? n_tensors : 1, sizeof *T);
     pt **byoff = gc_alloc_array(n_tensors ? n_tensors : 1, sizeof *byoff);
+    const char **inputs = gc_alloc_array(MAX_INPUTS, sizeof *inputs); /* one layer's, for gc_model_add_layer */
     const uint8_t **lab = NULL;
     uint32_t *lab_len = NULL;
     char **labs = NULL;
     int n_labels = 0;
-    if (!L || !T || !byoff) { st = GC_ERR_OUT_OF_MEMORY; goto done; }
+    if (!L || !T || !byoff || !inputs) { st = GC_ERR_OUT_OF_MEMORY; goto done; }
 
     /* graph */
     rd r = {b + sec[0].off, (size_t)sec[0].size, 0};
@@ -412,7 +413,6 @@ static gc_status parse_file(const uint8_t *b, size_t len, gc_model **out) {
         pl *l = &L[i];
         if (strcmp(l->name, "input") == 0) { st = gc_error(GC_ERR_FORMAT, "layer %u is named \"input\" (reserved)", i); goto done; }
         if (gc_model_find_layer(m, l->name) >= 0) { st = gc_error(GC_ERR_FORMAT, "layer name %s is used twice", l->name); goto done; }
-        const char *inputs[MAX_INPUTS];
         for (int k = 0; k < l->n_inputs; k++) {
             int j = gc_model_find_layer(m, l->inputs[k]);
             if (strcmp(l->inputs[k], "input") != 0 && (j < 0 || strcmp(m->layers[j].name, l->inputs[k]) != 0)) {
@@ -488,6 +488,7 @@ done:
     gc_free(L);
     gc_free(T);
     gc_free(byoff);
+    gc_free(inputs);
     if (st) {
         gc_model_free(m);
         m = NULL;

@@ -120,8 +120,7 @@ static gc_status plan_shapes(gc_session *s, const gc_shape *net_in) {
         }
         const int runs = s->root < 0 || (i != s->root && f[i]);
         s->run[i] = (unsigned char)runs;
-        if (l->n_inputs > s->max_in) s->max_in = l->n_inputs;
-        gc_shape ins[GC_MAX_INPUTS];
+        gc_shape *ins = s->cx_in;
         for (int k = 0; k < l->n_inputs; k++) {
             int j = l->inputs[k];
             ins[k] = j < 0 ? *net_in : s->shape[j];
@@ -398,7 +397,7 @@ static gc_status plan_arena(gc_session *s) {
             if (s->act_kept[i]) ADD(B_ACT, i, 0, numel, sizeof(float), 0, END); /* side input */
             continue;
         }
-        gc_shape ins[GC_MAX_INPUTS];
+        gc_shape *ins = s->cx_in;
         for (int k = 0; k < l->n_inputs; k++) ins[k] = *slot_shape(s, in_slot(s, i, k));
         const int from = s->folded_from[i], t0 = from >= 0 ? from + 1 : i + 1, g1 = from >= 0 ? 2 * n - from : 2 * n - i;
         if (s->folded_into[i] < 0) {
@@ -554,13 +553,15 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
         goto fail;
     }
-    if ((st = plan_shapes(s, &net_in))) goto fail;
-    if ((st = check_params_finite(s))) goto fail;
-    st = GC_ERR_OUT_OF_MEMORY;
-    s->cx_in = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_in);
+    s->max_in = 1;
+    for (int i = 0; i < s->n; i++)
+        if (m->layers[i].n_inputs > s->max_in) s->max_in = m->layers[i].n_inputs;
+    s->cx_in = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_in); /* also the plans' scratch */
     s->cx_x = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_x);
     s->cx_dx = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_dx);
     if (!s->cx_in || !s->cx_x || !s->cx_dx) goto fail;
+    if ((st = plan_shapes(s, &net_in))) goto fail;
+    if ((st = check_params_finite(s))) goto fail;
 
     st = plan_arena(s);
     s->cfg.keep = NULL; /* not retained */
