@@ -328,14 +328,28 @@ TEST(directories_are_not_files) {
     CHECK_FAILS(gc_npy_load(sub, &t), GC_ERR_IO);
     CHECK(has("not a regular file") && message_is_printable());
     gc_model *m = NULL;
-    CHECK_FAILS(gc_model_open(dir, &m), GC_ERR_IO);
-    CHECK(has("not a regular file"));
+    CHECK_FAILS(gc_model_open(sub, &m), GC_ERR_IO);
+    CHECK(has("not a regular file") && has("x\\x1b[31m.png") && message_is_printable());
     rmdir(sub);
     rmdir(dir);
 }
 
+/* Names given to the model builders are quoted where they are refused. */
+TEST(builder_names_are_quoted) {
+    gc_model *m = NULL;
+    CHECK(gc_model_create(&m) == GC_OK);
+    CHECK_FAILS(gc_model_add_relu(m, "bad\x1b[2Jname", NULL), GC_ERR_INVALID_ARGUMENT);
+    CHECK(message_is_printable() && has("bad\\x1b[2Jname"));
+    CHECK_FAILS(gc_model_add_relu(m, "r", "no\nsuch"), GC_ERR_NOT_FOUND);
+    CHECK(message_is_printable() && has("no\\x0asuch"));
+    CHECK_FAILS(gc_model_add_alias(m, "a\x07", "missing\x07"), GC_ERR_NOT_FOUND);
+    CHECK(message_is_printable() && has("a\\x07") && has("missing\\x07"));
+    gc_model_free(m);
+}
+
 int main(void) {
     RUN(nonfinite_input_is_refused_with_its_index);
+    RUN(builder_names_are_quoted);
     RUN(nonfinite_parameters_are_refused_when_planning);
     RUN(overflow_names_the_first_nonfinite_layer);
     RUN(explain_names_the_layer_whose_gradient_overflows);

@@ -530,16 +530,18 @@ static gc_status open_file(const char *path, int no_map, gc_model **out) {
     if (!out) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_open: out is NULL");
     *out = NULL;
     if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_open: path is NULL");
+    char qp[256];
+    gc_quote(qp, sizeof qp, path, strlen(path));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return gc_error(GC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (fd < 0) return gc_error(GC_ERR_IO, "%s: cannot open: %s", qp, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        return gc_error(GC_ERR_IO, "%s: not a regular file", path);
+        return gc_error(GC_ERR_IO, "%s: not a regular file", qp);
     }
     if ((uint64_t)sb.st_size > SIZE_MAX) {
         close(fd);
-        return gc_error(GC_ERR_LIMIT, "%s: file too large for this machine", path);
+        return gc_error(GC_ERR_LIMIT, "%s: file too large for this machine", qp);
     }
     size_t len = (size_t)sb.st_size;
     void *base = len && !no_map ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
@@ -556,14 +558,14 @@ static gc_status open_file(const char *path, int no_map, gc_model **out) {
             if (k <= 0) {
                 gc_free(base);
                 close(fd);
-                return gc_error(GC_ERR_IO, "%s: read failed after %zu of %zu bytes", path, got, len);
+                return gc_error(GC_ERR_IO, "%s: read failed after %zu of %zu bytes", qp, got, len);
             }
             got += (size_t)k;
         }
     }
     close(fd);
     gc_status st = open_backed(base, len, release, out);
-    return st ? gc_error_prefix(st, path) : GC_OK;
+    return st ? gc_error_prefix(st, qp) : GC_OK;
 }
 
 gc_status gc_model_open(const char *path, gc_model **out) { return open_file(path, 0, out); }
@@ -754,8 +756,10 @@ gc_status gc_model_save(const gc_model *m, const char *path) {
     size_t data_size;
     gc_status st = build_head(m, &w, &data_size);
     if (st) { gc_free(w.p); return st; }
+    char qp[256];
+    gc_quote(qp, sizeof qp, path, strlen(path));
     FILE *f = fopen(path, "wb");
-    if (!f) { gc_free(w.p); return gc_error(GC_ERR_IO, "%s: cannot create: %s", path, strerror(errno)); }
+    if (!f) { gc_free(w.p); return gc_error(GC_ERR_IO, "%s: cannot create: %s", qp, strerror(errno)); }
     static const uint8_t zeros[64];
     int ok = fwrite(w.p, 1, w.len, f) == w.len;
     for (int i = 0; ok && i < m->n_layers; i++)
@@ -766,6 +770,6 @@ gc_status gc_model_save(const gc_model *m, const char *path) {
         }
     gc_free(w.p);
     if (fclose(f) != 0) ok = 0;
-    if (!ok) return gc_error(GC_ERR_IO, "%s: write failed", path);
+    if (!ok) return gc_error(GC_ERR_IO, "%s: write failed", qp);
     return GC_OK;
 }

@@ -57,10 +57,11 @@ int gc_model_find_layer(const gc_model *m, const char *name) {
 
 /* A new name must be valid, not "input", and not yet a layer name or alias. */
 static gc_status check_new_name(const gc_model *m, const char *name, const char *what) {
+    char q[128];
     if (!valid_name(name) || strcmp(name, "input") == 0)
         return gc_error(GC_ERR_INVALID_ARGUMENT,
-                        "%s \"%.80s\" must be 1..%d printable characters without spaces and not \"input\"",
-                        what, name, GC_NAME_MAX - 1);
+                        "%s \"%s\" must be 1..%d printable characters without spaces and not \"input\"",
+                        what, gc_quote(q, sizeof q, name, strlen(name)), GC_NAME_MAX - 1);
     if (gc_model_find_layer(m, name) >= 0)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "%s \"%s\" is already used", what, name);
     return GC_OK;
@@ -85,7 +86,10 @@ gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
     if (!m || !name || !p || (!inputs && n_inputs))
         return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer: NULL model, name, inputs or params");
     const gc_layer_ops *ops = gc_layer_ops_of(kind);
-    if (!ops) return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer %s: unknown kind %d", name, (int)kind);
+    char q[128], q2[128];
+    if (!ops)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "add layer %s: unknown kind %d", gc_quote(q, sizeof q, name, strlen(name)),
+                        (int)kind);
     gc_status st = check_new_name(m, name, "layer name");
     if (st) return st;
     if (m->n_layers > 0 && m->borrowed != borrow)
@@ -117,8 +121,8 @@ gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
         if (inputs[k] && strcmp(inputs[k], "input") == 0) in = -1;
         else if (inputs[k] && (in = gc_model_find_layer(m, inputs[k])) < 0) {
             gc_free(l.inputs);
-            return gc_error(GC_ERR_NOT_FOUND, "add layer %s: input layer \"%.80s\" does not exist (yet)", name,
-                            inputs[k]);
+            return gc_error(GC_ERR_NOT_FOUND, "add layer %s: input layer \"%s\" does not exist (yet)", name,
+                            gc_quote(q2, sizeof q2, inputs[k], strlen(inputs[k])));
         }
         l.inputs[k] = in;
         if (in >= 0 && !m->layers[in].spatial) l.spatial = 0;
@@ -167,7 +171,10 @@ gc_status gc_model_add_layer(gc_model *m, gc_layer_kind kind, const char *name,
 gc_status gc_model_add_alias(gc_model *m, const char *alias, const char *layer) {
     if (!m || !alias || !layer) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_model_add_alias: NULL argument");
     int i = gc_model_find_layer(m, layer);
-    if (i < 0) return gc_error(GC_ERR_NOT_FOUND, "alias %.80s: no layer named \"%.80s\"", alias, layer);
+    char q[128], q2[128];
+    if (i < 0)
+        return gc_error(GC_ERR_NOT_FOUND, "alias %s: no layer named \"%s\"", gc_quote(q, sizeof q, alias, strlen(alias)),
+                        gc_quote(q2, sizeof q2, layer, strlen(layer)));
     gc_status st = check_new_name(m, alias, "alias");
     if (st) return st;
     if (gc_model_layer_alias_count(m, i) >= GC_MAX_ALIASES)

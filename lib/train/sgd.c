@@ -26,7 +26,7 @@ static unsigned role(const gc_layer *l, int slot) { return gc_layer_ops_of(l->ki
 static int trainable(const gc_layer *l, int slot) { return (role(l, slot) & GC_PARAM_TRAINED) != 0; }
 
 static gc_status check_hparams(const gc_sgd_params *p) {
-    if (!(p->lr > 0) || !(p->lr < 1e30f)) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_sgd: lr %g must be > 0", p->lr);
+    if (!(p->lr > 0) || !(p->lr < 1e30f)) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_sgd: lr %g must be > 0 and < 1e30", p->lr);
     if (!(p->momentum >= 0 && p->momentum < 1))
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_sgd: momentum %g outside [0, 1)", p->momentum);
     if (!(p->weight_decay >= 0 && p->weight_decay < 1e30f))
