@@ -716,6 +716,33 @@ gc_status gc_npy_load_memory(const void *buf, size_t len, gc_tensor *out);
 /* Writes t (t->ndim dimensions) as '<f4', C order, format version 1.0. */
 gc_status gc_npy_save(const char *path, const gc_tensor *t);
 
+/* IDX arrays, the file format of MNIST and Fashion-MNIST (as distributed:
+ * gzip-compressed, or plain). Layout: two zero bytes, the value type (0x08
+ * unsigned byte), the number of dimensions, each dimension as a big-endian
+ * uint32, then the values in C order. Only uint8 arrays of 1..4 dimensions,
+ * each >= 1, are read (other value types and more dimensions are
+ * GC_ERR_UNSUPPORTED). A gzip file (recognised by its magic 1f 8b) is one
+ * RFC 1952 member inflated with the library's own decoder, its CRC-32 and
+ * size checked. Malformed or truncated data, a data size other than the
+ * dimensions' product and trailing bytes are GC_ERR_FORMAT; an array of
+ * more than max_bytes values, or gzip data inflating past it, is
+ * GC_ERR_LIMIT (checked before allocating). max_bytes 0 means
+ * GC_IDX_DEFAULT_MAX_BYTES; it must be at most 2^40. gc_idx_load refuses a
+ * path that is not a regular file with GC_ERR_IO and prefixes messages with
+ * the quoted path. On success *out owns its data (gc_idx_release, NULL-safe);
+ * on failure it is empty. */
+#define GC_IDX_DEFAULT_MAX_BYTES ((int64_t)1 << 28) /* 256 MiB */
+#define GC_IDX_MAX_BYTES_CAP     ((int64_t)1 << 40)
+typedef struct gc_idx {
+    int      ndim;              /* 1..4 */
+    int64_t  dims[GC_MAX_DIMS]; /* dims[0..ndim-1], e.g. 60000 x 28 x 28 */
+    int64_t  count;             /* product of the dimensions = bytes of data */
+    uint8_t *data;              /* count values, C order */
+} gc_idx;
+gc_status gc_idx_decode(const void *buf, size_t len, int64_t max_bytes, gc_idx *out);
+gc_status gc_idx_load(const char *path, int64_t max_bytes, gc_idx *out);
+void      gc_idx_release(gc_idx *a);
+
 /* ------------------------------------------------------------------------ */
 /* Images                                                                    */
 /* ------------------------------------------------------------------------ */

@@ -26,6 +26,9 @@
 #define LLVMFuzzerTestOneInput fuzz_conv
 #include "fuzz/fuzz_conv.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_idx
+#include "fuzz/fuzz_idx.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness)(const uint8_t *, size_t);
 
@@ -68,6 +71,7 @@ TEST(inflate_corpus) { run_harness("inflate", fuzz_inflate); }
 TEST(npy_corpus) { run_harness("npy", fuzz_npy); }
 TEST(gcw_corpus) { run_harness("gcw", fuzz_gcw); }
 TEST(conv_corpus) { run_harness("conv", fuzz_conv); }
+TEST(idx_corpus) { run_harness("idx", fuzz_idx); }
 
 int main(void) {
     RUN(jpeg_corpus);
@@ -77,5 +81,6 @@ int main(void) {
     RUN(npy_corpus);
     RUN(gcw_corpus);
     RUN(conv_corpus);
+    RUN(idx_corpus);
     return test_summary("fuzz_corpus");
 }

@@ -34,6 +34,11 @@ gc_status gc_inflate_raw(const uint8_t *in, size_t in_len, size_t max_out, size_
 gc_status gc_inflate_zlib(const uint8_t *in, size_t in_len, size_t max_out, size_t size_hint,
                           uint8_t **out, size_t *out_len);
 
+/* Same for one gzip member (RFC 1952): header fields skipped (FHCRC
+ * checked), CRC-32 and ISIZE of the output checked; bytes after the member
+ * are GC_ERR_FORMAT. */
+gc_status gc_inflate_gzip(const uint8_t *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len);
+
 /* Compresses n bytes. level 0 = stored blocks only, 1..9 = LZ77 with hash
  * chains (longer searches, lazy matching from 4) + fixed/dynamic Huffman
  * blocks, whichever of dynamic, fixed and stored is smallest per block. */

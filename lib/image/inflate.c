@@ -288,3 +288,55 @@ gc_status gc_inflate_zlib(const uint8_t *in, size_t in_len, size_t max_out, size
     if (st) { gc_free(*out); *out = NULL; *out_len = 0; }
     return st;
 }
+
+/* RFC 1952: one gzip member (header with optional FEXTRA, FNAME, FCOMMENT,
+ * FHCRC fields), its deflate data, CRC-32 and ISIZE checked. */
+gc_status gc_inflate_gzip(const uint8_t *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len) {
+    if (!out || !out_len || (!in && in_len)) return gc_error(GC_ERR_INVALID_ARGUMENT, "inflate: NULL argument");
+    *out = NULL; *out_len = 0;
+    if (in_len < 18) return gc_error(GC_ERR_FORMAT, "gzip: truncated (%zu bytes, a member has at least 18)", in_len);
+    if (in[0] != 0x1f || in[1] != 0x8b) return gc_error(GC_ERR_FORMAT, "gzip: bad magic (not a gzip file)");
+    if (in[2] != 8) return gc_error(GC_ERR_UNSUPPORTED, "gzip: compression method %d (only 8, deflate)", in[2]);
+    uint8_t flg = in[3];
+    if (flg & 0xE0) return gc_error(GC_ERR_FORMAT, "gzip: reserved flag bits set (0x%02x)", flg);
+    size_t p = 10;
+    if (flg & 4) { /* FEXTRA: XLEN, then XLEN bytes */
+        if (in_len - p < 2) return gc_error(GC_ERR_FORMAT, "gzip: header is truncated (extra field)");
+        size_t xlen = (size_t)in[p] | (size_t)in[p + 1] << 8;
+        p += 2;
+        if (in_len - p < xlen) return gc_error(GC_ERR_FORMAT, "gzip: header is truncated (extra field)");
+        p += xlen;
+    }
+    for (int f = 8; f <= 16; f <<= 1) { /* FNAME, FCOMMENT: zero-terminated */
+        if (!(flg & f)) continue;
+        const uint8_t *z = memchr(in + p, 0, in_len - p);
+        if (!z) return gc_error(GC_ERR_FORMAT, "gzip: header is truncated (%s)", f == 8 ? "file name" : "comment");
+        p = (size_t)(z - in) + 1;
+    }
+    if (flg & 2) { /* FHCRC: low 16 bits of the header's CRC-32 */
+        if (in_len - p < 2) return gc_error(GC_ERR_FORMAT, "gzip: header is truncated (header CRC)");
+        uint32_t want = (uint32_t)in[p] | (uint32_t)in[p + 1] << 8;
+        if ((gc_crc32(0, in, p) & 0xFFFF) != want) return gc_error(GC_ERR_FORMAT, "gzip: header CRC mismatch");
+        p += 2;
+    }
+    size_t used = 0;
+    gc_status st = gc_inflate_raw(in + p, in_len - p, max_out, 0, out, out_len, &used);
+    if (st) return gc_error_prefix(st, "gzip");
+    p += used;
+    const char *why = NULL;
+    if (in_len - p < 8) why = "gzip: truncated (CRC-32 and size trailer missing)";
+    else {
+        const uint8_t *t = in + p;
+        uint32_t crc = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+        uint32_t isize = (uint32_t)t[4] | (uint32_t)t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+        if (gc_crc32(0, *out, *out_len) != crc) why = "gzip: CRC-32 mismatch (corrupt data)";
+        else if ((uint32_t)*out_len != isize) why = "gzip: size in the trailer differs from the data's";
+        else if (in_len - p > 8) why = "gzip: data after the first member (concatenated members are not supported)";
+    }
+    if (why) {
+        gc_free(*out);
+        *out = NULL; *out_len = 0;
+        return gc_error(GC_ERR_FORMAT, "%s", why);
+    }
+    return GC_OK;
+}
