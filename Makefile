@@ -65,6 +65,9 @@ $(STAMP): FORCE
 # Kernels are built at -O3 (branch-free loops there are written to be
 # vectorised by the compiler); the rest of the library at $(OPT).
 $(B)/lib/kernels/%.o: KFLAGS := -O3
+# The activations' selects become vector blends only when comparisons may not trap (the
+# values are the same IEEE operations either way).
+$(B)/lib/kernels/activation.o $(B)/lib/kernels/activation_%.o: KFLAGS := -O3 -fno-trapping-math
 
 # Per-ISA kernels: only these files get ISA flags; dispatch is at run time.
 $(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma

@@ -6,8 +6,11 @@
  *   hardswish    y = x clamp(a x + b, 0, 1)        0 below, 2 a x + b between them, 1 above
  *   clamp        y = min(max(x, a), b)             1 strictly inside (a, b), else 0
  *   leaky_relu   y = x > 0 ? x : a x               1 or a
- * Backward is the true derivative in every relu_mode (guided rules act at ReLUs only). */
+ * Backward is the true derivative in every relu_mode (guided rules act at ReLUs only).
+ * NaN propagates (as in PyTorch). The loops are kernels/activation_tx.h. */
 #include "layer.h"
+#include "kernels/activation.h"
+#include "kernels/gemm.h"
 #include <math.h>
 #include <stdio.h>
 
@@ -41,8 +44,6 @@ static gc_status act_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
     return GC_OK;
 }
 
-static float sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
-
 /* Where a x + b crosses 0 and 1, rounded to float, low first: the derivative's kinks are
  * decided on x, as PyTorch does (x against -3 and 3 for a = 1/6, b = 1/2), not on the
  * rounded a x + b. a = 0: no kinks (the output is constant), *lo > *hi. */
@@ -53,50 +54,43 @@ static void breakpoints(float a, float b, float *lo, float *hi) {
     *hi = z < o ? o : z;
 }
 
+/* Work goes in blocks of ACT_BLOCK elements, each through the kernel of the session's tier
+ * (every build of kernels/activation_tx.h gives the same bits). */
+#define ACT_BLOCK ((int64_t)1 << 14)
+
 static void act_forward(const gc_layer_ctx *c) {
     const gc_activation_params p = c->layer->p.act;
-    const int64_t n = gc_shape_numel(&c->in);
+    const int64_t n = gc_shape_numel(&c->in), blocks = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
     const float *x = c->x; /* (n) */
     float *y = c->y;       /* (n) */
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        const float v = x[i];
-        float r;
-        switch (p.op) {
-        case GC_ACT_SIGMOID: r = sigmoid(v); break;
-        case GC_ACT_SILU: r = v * sigmoid(v); break;
-        case GC_ACT_HARDSIGMOID: r = fminf(fmaxf(p.alpha * v + p.beta, 0.0f), 1.0f); break;
-        case GC_ACT_HARDSWISH: r = v * fminf(fmaxf(p.alpha * v + p.beta, 0.0f), 1.0f); break;
-        case GC_ACT_CLAMP: r = fminf(fmaxf(v, p.alpha), p.beta); break;
-        default: r = v > 0.0f ? v : p.alpha * v; break;
-        }
-        y[i] = r;
+#pragma omp parallel for schedule(static) if (blocks > 4)
+    for (int64_t k = 0; k < blocks; k++) {
+        const int64_t lo = k * ACT_BLOCK, len = lo + ACT_BLOCK < n ? ACT_BLOCK : n - lo;
+        if (tier == GC_GEMM_AVX512) gc_act_forward_avx512((int)p.op, p.alpha, p.beta, x + lo, y + lo, len);
+        else if (tier == GC_GEMM_AVX2) gc_act_forward_avx2((int)p.op, p.alpha, p.beta, x + lo, y + lo, len);
+        else gc_act_forward_portable((int)p.op, p.alpha, p.beta, x + lo, y + lo, len);
     }
 }
 
 static void act_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const gc_activation_params p = c->layer->p.act;
-    const int64_t n = gc_shape_numel(&c->in);
+    const int64_t n = gc_shape_numel(&c->in), blocks = (n + ACT_BLOCK - 1) / ACT_BLOCK;
+    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
     const float *x = c->x, *dy = c->dy; /* (n) each */
     float *dx = c->dx;                  /* (n) */
     float lo, hi;                       /* hardsigmoid / hardswish kinks */
     breakpoints(p.alpha, p.beta, &lo, &hi);
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) {
-        const float v = x[i];
-        float d;
-        switch (p.op) {
-        case GC_ACT_SIGMOID: { const float s = sigmoid(v); d = s * (1.0f - s); break; }
-        case GC_ACT_SILU: { const float s = sigmoid(v); d = s * (1.0f + v * (1.0f - s)); break; }
-        case GC_ACT_HARDSIGMOID: d = v > lo && v < hi ? p.alpha : 0.0f; break;
-        case GC_ACT_HARDSWISH: /* the side where a x + b > 1 has slope 1 */
-            d = v >= lo && v <= hi ? 2.0f * p.alpha * v + p.beta : (p.alpha * v + p.beta > 0.0f ? 1.0f : 0.0f);
-            break;
-        case GC_ACT_CLAMP: d = v > p.alpha && v < p.beta ? 1.0f : 0.0f; break;
-        default: d = v > 0.0f ? 1.0f : p.alpha; break;
-        }
-        dx[i] = dy[i] * d;
+#pragma omp parallel for schedule(static) if (blocks > 4)
+    for (int64_t k = 0; k < blocks; k++) {
+        const int64_t o = k * ACT_BLOCK, len = o + ACT_BLOCK < n ? ACT_BLOCK : n - o;
+        if (tier == GC_GEMM_AVX512)
+            gc_act_backward_avx512((int)p.op, p.alpha, p.beta, lo, hi, x + o, dy + o, dx + o, len);
+        else if (tier == GC_GEMM_AVX2)
+            gc_act_backward_avx2((int)p.op, p.alpha, p.beta, lo, hi, x + o, dy + o, dx + o, len);
+        else
+            gc_act_backward_portable((int)p.op, p.alpha, p.beta, lo, hi, x + o, dy + o, dx + o, len);
     }
 }
 

@@ -12,7 +12,7 @@ Times, on torchvision VGG-16 / AlexNet / ResNet-18 / ResNet-50 with random weigh
   guided         guided backprop: every ReLU replaced by the guided rule, input gradient only
   guided_gradcam guided + gradcam_lean on the same image (what gcbench's task does)
 Explain tasks at batch N run N single-image explanations (time per batch), as gcbench.
-Usage: /usr/bin/python3 tests/ref/bench_torch.py [--model vgg16|alexnet]... [--batch N]...
+Usage: /usr/bin/python3 tests/ref/bench_torch.py [--model vgg16|alexnet|resnet50|mobilenet_v2|...]... [--batch N]...
        [--task T]... [--threads 2] [--reps 5] [--json]
 """
 import argparse
@@ -24,8 +24,10 @@ import torch
 import torch.nn as nn
 import torchvision
 
-TARGET = {"vgg16": 29, "alexnet": 11, "resnet18": "layer4", "resnet50": "layer4"}
-# the Grad-CAM layer: an index in model.features (a ReLU), or the ResNet block output
+TARGET = {"vgg16": 29, "alexnet": 11, "resnet18": "layer4", "resnet50": "layer4",
+          "mobilenet_v2": "features", "efficientnet_b0": "features"}
+# the Grad-CAM layer: an index in model.features (a ReLU), the ResNet block output, or the
+# whole features module's output (the default layer of the MobileNet/EfficientNet .gcw files)
 TASKS = ["forward", "gradcam_lean", "gradcam_full", "guided", "guided_gradcam"]
 
 
@@ -81,6 +83,8 @@ def body(model, t, x):
     """The activation of the Grad-CAM layer t."""
     if isinstance(t, int):
         return model.features[:t + 1](x)
+    if t == "features":
+        return model.features(x)
     m = model
     x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
     return m.layer4(m.layer3(m.layer2(m.layer1(x))))
@@ -92,6 +96,8 @@ def head(model, t, f):
         f = model.features[t + 1:](f)
         f = model.avgpool(f)
         return model.classifier(torch.flatten(f, 1))
+    if t == "features":
+        return model.classifier(torch.flatten(nn.functional.adaptive_avg_pool2d(f, 1), 1))
     return model.fc(torch.flatten(model.avgpool(f), 1))
 
 
@@ -112,7 +118,7 @@ def gradcam_lean(model, t, x):
 
 def gradcam_full(model, t, x):
     store = {}
-    layer = model.features[t] if isinstance(t, int) else model.layer4
+    layer = model.features[t] if isinstance(t, int) else getattr(model, t if t == "features" else "layer4")
 
     def fwd_hook(mod, inp, out):
         store["a"] = out
