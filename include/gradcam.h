@@ -572,6 +572,13 @@ double gc_session_layer_seconds(const gc_session *s, int layer, int backward);
  * gradients; top-K targets share one batched backward through the layers
  * after it. The model is never modified. */
 
+/* Methods, one request bit each (gc_explain_request.methods). The first six
+ * are the Grad-CAM paper's; the rest follow the other libraries' method sets
+ * (docs/explainers.md has each definition, its paper and how
+ * pytorch-grad-cam, Captum and torch-cam differ). Layer methods explain at
+ * the target layer and return an h x w map "<name>" (ReLU applied), its
+ * signed form "<name>_raw" where there is one, and "<name>_up" resized to
+ * the input (H x W); input methods return a C x H x W map "<name>". */
 enum {
     GC_METHOD_GRADCAM         = 1u << 0, /* alpha, cam_raw, cam, cam_up, cam_norm */
     GC_METHOD_COUNTERFACTUAL  = 1u << 1,
@@ -579,8 +586,70 @@ enum {
     GC_METHOD_GUIDED_GRADCAM  = 1u << 3, /* implies Grad-CAM and guided backprop */
     GC_METHOD_DECONVNET       = 1u << 4,
     GC_METHOD_CAM             = 1u << 5,
-    GC_METHOD_ALL_GRADIENT    = 0x1fu    /* everything but CAM */
+    GC_METHOD_ALL_GRADIENT    = 0x1fu,   /* the paper's gradient maps (everything above but CAM) */
+    GC_METHOD_GRADCAM_PP      = 1u << 6,  /* Grad-CAM++ (Chattopadhay et al. 2018) */
+    GC_METHOD_XGRADCAM        = 1u << 7,  /* XGrad-CAM (Fu et al. 2020) */
+    GC_METHOD_HIRESCAM        = 1u << 8,  /* HiResCAM (Draelos & Carin 2020) */
+    GC_METHOD_GRADCAM_ELEMENTWISE = 1u << 9, /* pytorch-grad-cam's GradCAMElementWise */
+    GC_METHOD_LAYERCAM        = 1u << 10, /* Layer-CAM (Jiang et al. 2021) */
+    GC_METHOD_SCORECAM        = 1u << 11, /* Score-CAM (Wang et al. 2020), batched forwards */
+    GC_METHOD_ABLATIONCAM     = 1u << 12, /* Ablation-CAM (Desai & Ramaswamy 2020), batched head */
+    GC_METHOD_EIGENCAM        = 1u << 13, /* Eigen-CAM (Muhammad & Yeasin 2020) */
+    GC_METHOD_EIGEN_GRADCAM   = 1u << 14, /* Eigen-CAM of gradient x activation */
+    GC_METHOD_SALIENCY        = 1u << 15, /* vanilla gradient d score / d input (Simonyan et al. 2014) */
+    GC_METHOD_INPUT_X_GRADIENT = 1u << 16,/* input * gradient (Shrikumar et al. 2016) */
+    GC_METHOD_INTEGRATED_GRADIENTS = 1u << 17, /* Sundararajan et al. 2017, midpoint rule */
+    GC_METHOD_SMOOTHGRAD      = 1u << 18, /* SmoothGrad and VarGrad of one set of noisy samples */
+    GC_METHOD_VARGRAD         = 1u << 18, /* (the same bit: both maps come from the same passes) */
+    GC_METHOD_OCCLUSION       = 1u << 19, /* occlusion sensitivity (Zeiler & Fergus), batched */
+    GC_METHOD_ALL             = 0xfffffu  /* every method */
 };
+
+/* Parameters of the methods that have any; gc_method_params_defaults() gives
+ * the documented defaults, and a request without params uses them. */
+typedef struct gc_method_params {
+    int          batch;          /* inputs per batched pass (Score-CAM, Ablation-CAM,
+                                    Integrated Gradients, SmoothGrad, occlusion); default 32 */
+    int          ig_steps;       /* Integrated Gradients: midpoint-rule steps m; default 32 */
+    const float *ig_baseline;    /* C x H x W baseline x' (network-input domain); NULL:
+                                    zeros. Not retained. */
+    int          noise_samples;  /* SmoothGrad/VarGrad: n noisy copies; default 16 */
+    float        noise_sigma;    /* noise standard deviation as a fraction of
+                                    max(x) - min(x) (Smilkov et al.); default 0.15 */
+    uint64_t     noise_seed;     /* the noise: N(0,1) values of gc's seeded generator,
+                                    sample-major; default 1 */
+    unsigned     noise_base;     /* the gradient method smoothed: GC_METHOD_SALIENCY
+                                    (default), GC_METHOD_INPUT_X_GRADIENT,
+                                    GC_METHOD_GUIDED_BACKPROP or GC_METHOD_DECONVNET */
+    int          occlusion_patch, occlusion_stride; /* default 1/8 of the shorter side
+                                    (at least 1) and half of that: 0 picks them */
+    float        occlusion_fill; /* default 0 */
+} gc_method_params;
+
+gc_method_params gc_method_params_defaults(void);
+
+/* What each method is, for programs that list or choose methods by name. */
+typedef struct gc_method_info {
+    const char *name;   /* "gradcam_pp": the name gc_method_parse takes and the
+                           prefix of the method's maps */
+    const char *title;  /* "Grad-CAM++" */
+    unsigned    bit;    /* the GC_METHOD_* bit that requests it */
+    int         input_level; /* 1: its map is C x H x W at the input; 0: a layer map */
+    const char *map;    /* its map at the input resolution, the one to score and
+                           show: "gradcam_pp_up" (H x W) or "saliency" (C x H x W) */
+} gc_method_info;
+
+/* The methods in table order (the order gc_explain runs them); vargrad is
+ * its own entry sharing smoothgrad's bit. gc_method_at returns NULL outside
+ * 0..gc_method_count()-1; gc_method_find NULL for an unknown name. Static
+ * storage, never freed. */
+int                   gc_method_count(void);
+const gc_method_info *gc_method_at(int i);
+const gc_method_info *gc_method_find(const char *name);
+
+/* "gradcam,scorecam,saliency" or "all" to request bits; GC_ERR_INVALID_ARGUMENT
+ * naming an unknown or empty name. */
+gc_status gc_method_parse(const char *list, unsigned *bits);
 
 typedef enum gc_target_kind {
     GC_TARGET_TOP1 = 0,  /* the predicted class (default) */
@@ -603,7 +672,15 @@ typedef struct gc_explain_request {
     const char    *layer;        /* target layer; NULL: gc_model_default_layer */
     unsigned       methods;      /* GC_METHOD_* bits; 0 means GC_METHOD_GRADCAM */
     int            alpha_sum;    /* nonzero: alpha is the sum, not the mean (differ by Z = h*w) */
+    const gc_method_params *params; /* NULL: gc_method_params_defaults(); not retained */
 } gc_explain_request;
+
+/* One named map of an explanation. */
+typedef struct gc_map {
+    const char *name;   /* "gradcam_up", "scorecam_weights", ...; static storage */
+    unsigned    method; /* the GC_METHOD_* bit of the method that made it */
+    gc_tensor   t;      /* view, as the fields of gc_explanation */
+} gc_map;
 
 /* One target's maps. Tensors are views into the session (owns_data 0),
  * valid until the next gc_explain on the session or its free; maps not
@@ -622,7 +699,12 @@ typedef struct gc_explanation {
     gc_tensor guided_gradcam;   /* (C, H, W) */
     gc_tensor deconvnet;        /* (C, H, W) */
     gc_tensor cam_zhou;         /* (h, w)   CAM (Zhou et al.), signed */
+    int           n_maps;       /* every map computed, the six methods' above included */
+    const gc_map *maps;         /* (n_maps), in the order the methods ran */
 } gc_explanation;
+
+/* The map called name in e (a view in e's storage), or NULL. */
+const gc_tensor *gc_explanation_map(const gc_explanation *e, const char *name);
 
 typedef struct gc_explain_result {
     const char           *layer;        /* the target layer used */

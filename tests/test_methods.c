@@ -1,0 +1,256 @@
+/* test_methods.c - the method table of gc_explain: every method runs and fills its named
+ * maps, names parse, and properties that follow from the definitions (Integrated Gradients'
+ * completeness, SmoothGrad without noise is the gradient, a Score-CAM and an Ablation-CAM
+ * weight recomputed by hand). The PyTorch oracles are in test_methods_torch.c. */
+#include "test.h"
+#include "core/core.h"
+
+static gc_model *shapes_model(void) {
+    gc_model *m = NULL;
+    if (gc_model_open("weights/shapes.gcw", &m)) fprintf(stderr, "shapes.gcw: %s\n", gc_last_error());
+    return m;
+}
+
+/* A synthetic two-object image, normalised as the model says. */
+static void shapes_input(const gc_model *m, float *x, int H, int W) {
+    gc_shapes_info in;
+    const gc_preprocess *pre = gc_model_preprocess(m);
+    gc_shapes_generate(20260, 3, 2, H, W, x, NULL, &in);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < H * W; i++) x[c * H * W + i] = (x[c * H * W + i] * 255.0f * pre->scale - pre->mean[c]) / pre->std[c];
+}
+
+TEST(table_and_names) {
+    CHECK(gc_method_count() == 21);
+    unsigned all = 0;
+    for (int i = 0; i < gc_method_count(); i++) {
+        const gc_method_info *mi = gc_method_at(i);
+        CHECK(gc_method_find(mi->name) == mi);
+        all |= mi->bit;
+    }
+    CHECK(all == GC_METHOD_ALL);
+    CHECK(gc_method_at(-1) == NULL && gc_method_at(gc_method_count()) == NULL && gc_method_find("nope") == NULL);
+    unsigned b;
+    CHECK_OK(gc_method_parse("gradcam,scorecam,vargrad", &b));
+    CHECK(b == (GC_METHOD_GRADCAM | GC_METHOD_SCORECAM | GC_METHOD_SMOOTHGRAD));
+    CHECK_OK(gc_method_parse("all", &b));
+    CHECK(b == GC_METHOD_ALL);
+    CHECK_FAILS(gc_method_parse("gradcam,,cam", &b), GC_ERR_INVALID_ARGUMENT);
+    CHECK_FAILS(gc_method_parse("gradcam,bogus", &b), GC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(gc_last_error(), "bogus") != NULL);
+}
+
+TEST(every_method_fills_its_maps) {
+    gc_model *m = shapes_model();
+    if (!m) { CHECK(0); return; }
+    const gc_preprocess *pre = gc_model_preprocess(m);
+    const int H = pre->input_height, W = pre->input_width;
+    float *x = malloc(sizeof(float) * 3 * H * W);
+    shapes_input(m, x, H, W);
+    gc_session *s = NULL;
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_method_params p = gc_method_params_defaults();
+    p.batch = 8;
+    p.ig_steps = 8;
+    p.noise_samples = 5;
+    gc_explain_request req = {.target = GC_TARGET_TOPK, .top_k = 2, .methods = GC_METHOD_ALL & ~GC_METHOD_CAM, .params = &p};
+    gc_explain_result r;
+    CHECK_OK(gc_explain(s, x, &req, &r));
+    for (int t = 0; s && t < r.count; t++) {
+        const gc_explanation *e = &r.items[t];
+        for (int i = 0; i < gc_method_count(); i++) {
+            const gc_method_info *mi = gc_method_at(i);
+            if (mi->bit == GC_METHOD_CAM) continue;
+            const gc_tensor *mt = gc_explanation_map(e, mi->map);
+            if (!mt) { FAILF("%s: no map %s", mi->name, mi->map); continue; }
+            CHECK(mt->shape[mt->ndim - 1] == W && mt->shape[mt->ndim - 2] == H);
+            CHECK(gc_first_nonfinite(mt->data, gc_tensor_numel(mt)) < 0);
+            double mx = 0;
+            for (int64_t j = 0; j < gc_tensor_numel(mt); j++) mx = fmax(mx, fabs(mt->data[j]));
+            if (!(mx > 0)) FAILF("%s: map %s is all zero", mi->name, mi->map);
+        }
+        /* the legacy fields are the same views as the named maps */
+        CHECK(gc_explanation_map(e, "gradcam_up")->data == e->cam_up.data);
+        CHECK(gc_explanation_map(e, "guided_backprop")->data == e->guided.data);
+        CHECK(gc_explanation_map(e, "counterfactual")->data == e->counterfactual.data);
+        CHECK(gc_explanation_map(e, "nope") == NULL);
+    }
+    /* a second call, fewer methods: the same buffers, correct counts */
+    gc_explain_request one = {.target = GC_TARGET_TOP1, .methods = GC_METHOD_HIRESCAM, .params = &p};
+    CHECK_OK(gc_explain(s, x, &one, &r));
+    CHECK(r.count == 1 && r.items[0].n_maps == 3 && r.items[0].cam.data == NULL);
+    gc_session_free(s);
+    gc_model_free(m);
+    free(x);
+}
+
+/* IG's completeness: sum of attributions = s(x) - s(x'), up to the quadrature error, which
+ * shrinks with the steps; SmoothGrad with sigma 0 is the gradient, VarGrad 0. */
+TEST(integrated_gradients_and_smoothgrad_properties) {
+    gc_model *m = shapes_model();
+    if (!m) { CHECK(0); return; }
+    const gc_preprocess *pre = gc_model_preprocess(m);
+    const int H = pre->input_height, W = pre->input_width, n = 3 * H * W;
+    float *x = malloc(sizeof(float) * n);
+    shapes_input(m, x, H, W);
+    gc_session *s = NULL;
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_method_params p = gc_method_params_defaults();
+    p.batch = 16;
+    double err[2];
+    for (int j = 0; j < 2; j++) {
+        p.ig_steps = j ? 128 : 4;
+        gc_explain_request req = {.methods = GC_METHOD_INTEGRATED_GRADIENTS, .params = &p};
+        gc_explain_result r;
+        CHECK_OK(gc_explain(s, x, &req, &r));
+        const gc_tensor *d = gc_explanation_map(&r.items[0], "integrated_gradients_delta");
+        const gc_tensor *g = gc_explanation_map(&r.items[0], "integrated_gradients_gap");
+        const gc_tensor *a = gc_explanation_map(&r.items[0], "integrated_gradients");
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += a->data[i];
+        CHECK_NEAR(sum - g->data[0], d->data[0], 1e-4 * fabs(g->data[0]) + 1e-5);
+        err[j] = fabs(d->data[0] / g->data[0]);
+    }
+    if (!(err[1] < 0.02 && err[1] < err[0])) FAILF("IG completeness error %g (4 steps) -> %g (128 steps)", err[0], err[1]);
+    p.noise_sigma = 0;
+    p.noise_samples = 3;
+    gc_explain_request req = {.methods = GC_METHOD_SMOOTHGRAD | GC_METHOD_SALIENCY, .params = &p};
+    gc_explain_result r;
+    CHECK_OK(gc_explain(s, x, &req, &r));
+    const gc_tensor *sg = gc_explanation_map(&r.items[0], "smoothgrad"), *sal = gc_explanation_map(&r.items[0], "saliency");
+    const gc_tensor *vg = gc_explanation_map(&r.items[0], "vargrad");
+    double mx = 0, d = 0, v = 0;
+    for (int i = 0; i < n; i++) {
+        mx = fmax(mx, fabs(sal->data[i]));
+        d = fmax(d, fabs(sal->data[i] - sg->data[i]));
+        v = fmax(v, fabs(vg->data[i]));
+    }
+    if (!(d <= 1e-5 * mx && v <= 1e-8 * mx * mx)) FAILF("sigma 0: |smoothgrad - saliency| %g, vargrad %g (max %g)", d, v, mx);
+    gc_session_free(s);
+    gc_model_free(m);
+    free(x);
+}
+
+/* One Score-CAM weight and one Ablation-CAM weight recomputed with plain sessions. */
+TEST(score_and_ablation_weights_by_hand) {
+    gc_model *m = shapes_model();
+    if (!m) { CHECK(0); return; }
+    const gc_preprocess *pre = gc_model_preprocess(m);
+    const int H = pre->input_height, W = pre->input_width, HW = H * W;
+    float *x = malloc(sizeof(float) * 3 * HW), *xm = malloc(sizeof(float) * 3 * HW), *up = malloc(sizeof(float) * HW);
+    shapes_input(m, x, H, W);
+    gc_session *s = NULL, *hd = NULL;
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_method_params p = gc_method_params_defaults();
+    p.batch = 7; /* not a divisor of the channel count */
+    gc_explain_request req = {.target = GC_TARGET_CLASS, .class_index = 2,
+                              .methods = GC_METHOD_SCORECAM | GC_METHOD_ABLATIONCAM, .params = &p};
+    gc_explain_result r;
+    CHECK_OK(gc_explain(s, x, &req, &r));
+    const gc_tensor *sw = gc_explanation_map(&r.items[0], "scorecam_weights");
+    const gc_tensor *aw = gc_explanation_map(&r.items[0], "ablationcam_weights");
+    const char *layer = r.layer;
+    gc_tensor A;
+    float score = r.items[0].score;
+    CHECK_OK(gc_session_forward(s, x));
+    CHECK_OK(gc_session_activation(s, layer, &A));
+    const int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3];
+    float *a = malloc(sizeof(float) * C * h * w);
+    memcpy(a, A.data, sizeof(float) * C * h * w);
+    int checked = 0;
+    gc_session_config hc = cfg;
+    hc.input_layer = layer;
+    CHECK_OK(gc_session_create(m, &hc, &hd));
+    for (int64_t k = 0; k < C && hd; k += 5) {
+        /* Score-CAM: mask = min-max of A^k resized (PyTorch bilinear, align_corners=False) */
+        gc_tensor src = {.data = a + k * h * w, .ndim = 2, .shape = {h, w}};
+        (void)src;
+        double lo = INFINITY, hi = -INFINITY;
+        for (int y = 0; y < H; y++)
+            for (int xx = 0; xx < W; xx++) {
+                double sy = (y + 0.5) * h / H - 0.5, sx = (xx + 0.5) * w / W - 0.5;
+                sy = sy < 0 ? 0 : sy; sx = sx < 0 ? 0 : sx;
+                int y0 = (int)sy, x0 = (int)sx, y1 = y0 + 1 < h ? y0 + 1 : (int)h - 1, x1 = x0 + 1 < w ? x0 + 1 : (int)w - 1;
+                double ty = sy - y0, tx = sx - x0;
+                const float *q = a + k * h * w;
+                double v = (q[y0 * w + x0] * (1 - tx) + q[y0 * w + x1] * tx) * (1 - ty) +
+                           (q[y1 * w + x0] * (1 - tx) + q[y1 * w + x1] * tx) * ty;
+                up[y * W + xx] = (float)v;
+                lo = fmin(lo, v); hi = fmax(hi, v);
+            }
+        double expect = 0;
+        if (hi > lo) {
+            for (int c = 0; c < 3; c++)
+                for (int i = 0; i < HW; i++) xm[c * HW + i] = x[c * HW + i] * (float)((up[i] - lo) / (hi - lo));
+            gc_tensor y;
+            CHECK_OK(gc_session_forward(s, xm));
+            CHECK_OK(gc_session_output(s, &y));
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < y.shape[1]; j++) mx = fmax(mx, y.data[j]);
+            for (int64_t j = 0; j < y.shape[1]; j++) sum += exp(y.data[j] - mx);
+            expect = exp(y.data[2] - mx) / sum;
+        }
+        CHECK_NEAR(sw->data[k], expect, 1e-5);
+        /* Ablation-CAM: channel k zeroed, the layers after the target */
+        float *ab = malloc(sizeof(float) * C * h * w);
+        memcpy(ab, a, sizeof(float) * C * h * w);
+        memset(ab + k * h * w, 0, sizeof(float) * h * w);
+        gc_tensor y;
+        CHECK_OK(gc_session_forward(hd, ab));
+        CHECK_OK(gc_session_output(hd, &y));
+        CHECK_NEAR(aw->data[k], (score - y.data[2]) / score, 1e-5 * fmax(1, fabs(aw->data[k])));
+        free(ab);
+        checked++;
+    }
+    CHECK(checked > 3);
+    gc_session_free(hd);
+    gc_session_free(s);
+    gc_model_free(m);
+    free(x); free(xm); free(up); free(a);
+}
+
+TEST(bad_parameters_refused) {
+    gc_model *m = shapes_model();
+    if (!m) { CHECK(0); return; }
+    const gc_preprocess *pre = gc_model_preprocess(m);
+    const int H = pre->input_height, W = pre->input_width;
+    float *x = calloc((size_t)3 * H * W, sizeof(float));
+    gc_session *s = NULL;
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_explain_result r;
+    gc_method_params p = gc_method_params_defaults();
+    p.batch = -1;
+    gc_explain_request req = {.methods = GC_METHOD_SCORECAM, .params = &p};
+    CHECK_FAILS(gc_explain(s, x, &req, &r), GC_ERR_INVALID_ARGUMENT);
+    p = gc_method_params_defaults();
+    p.noise_base = GC_METHOD_SCORECAM;
+    req.methods = GC_METHOD_SMOOTHGRAD;
+    CHECK_FAILS(gc_explain(s, x, &req, &r), GC_ERR_INVALID_ARGUMENT);
+    p = gc_method_params_defaults();
+    p.noise_sigma = NAN;
+    CHECK_FAILS(gc_explain(s, x, &req, &r), GC_ERR_INVALID_ARGUMENT);
+    float g[6] = {1, 0, 0, 0, 0, 0};
+    gc_explain_request gr = {.target = GC_TARGET_GRADIENT, .output_grad = g, .methods = GC_METHOD_SCORECAM};
+    CHECK_FAILS(gc_explain(s, x, &gr, &r), GC_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(gc_last_error(), "Score-CAM") != NULL);
+    gr.methods = GC_METHOD_OCCLUSION;
+    CHECK_FAILS(gc_explain(s, x, &gr, &r), GC_ERR_INVALID_ARGUMENT);
+    gr.methods = GC_METHOD_HIRESCAM | GC_METHOD_INTEGRATED_GRADIENTS | GC_METHOD_ABLATIONCAM | GC_METHOD_EIGENCAM;
+    CHECK_OK(gc_explain(s, x, &gr, &r));
+    gc_session_free(s);
+    gc_model_free(m);
+    free(x);
+}
+
+int main(void) {
+    RUN(table_and_names);
+    RUN(every_method_fills_its_maps);
+    RUN(integrated_gradients_and_smoothgrad_properties);
+    RUN(score_and_ablation_weights_by_hand);
+    RUN(bad_parameters_refused);
+    return test_summary("methods");
+}
