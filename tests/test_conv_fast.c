@@ -194,6 +194,12 @@ static const cc cases[] = {
     {1, 12, 9, 9, 12, 7, 7, 1, 1, 3, 3, 1, 1, 12, 1},     /* depthwise 7x7 */
     {1, 6, 4, 5, 6, 3, 3, 2, 2, 2, 2, 1, 1, 6, 1},        /* depthwise, padding = kernel - 1, stride 2 */
     {1, 4, 9, 9, 8, 3, 3, 2, 1, 1, 0, 1, 1, 4, 1},        /* depth multiplier 2, stride 2x1 */
+    {1, 5, 37, 70, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5, 1},      /* depthwise 3x3: 4-row blocks + 1, 32-column steps + 6 */
+    {2, 6, 67, 66, 6, 3, 3, 2, 2, 1, 1, 1, 1, 6, 1},      /* depthwise 3x3 s2, split columns: OW 33 (1 left) */
+    {1, 4, 21, 41, 4, 3, 3, 2, 2, 0, 0, 1, 1, 4, 1},      /* depthwise 3x3 s2, no padding, odd width */
+    {1, 4, 12, 38, 4, 3, 3, 2, 2, 2, 2, 1, 1, 4, 0},      /* depthwise 3x3 s2, even padding */
+    {1, 4, 30, 35, 4, 5, 5, 2, 2, 2, 2, 1, 1, 4, 0},      /* depthwise 5x5 s2 (EfficientNet), OW 18 */
+    {1, 3, 23, 46, 3, 5, 5, 1, 1, 2, 2, 1, 1, 3, 1},      /* depthwise 5x5 s1, OW 46 */
     {2, 33, 7, 9, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},      /* 1x1: GEMM on the input */
     {1, 12, 8, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1, 3, 0},       /* 1x1 groups 3 */
     {1, 7, 9, 8, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1},        /* 1x1 stride 2 pad 1 */

@@ -146,11 +146,23 @@ size_t gc_dwconv_workspace(const gc_dwconv *p);
 void gc_dwconv_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
                        float *y, float *ws);
 
-/* One output plane from the padded input plane (conv_depthwise_tx.h), per ISA. */
-typedef void (*gc_dw_plane_fn)(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
-void gc_dw_plane_portable(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
-void gc_dw_plane_avx2(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
-void gc_dw_plane_avx512(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo);
+/* Padded plane of a depthwise call: the input's H x W inside a border of PH / PW zeros, plus
+ * what a window of the last output row or column reaches past the far edge. */
+static inline void gc_dw_padded_size(const gc_dwconv *p, int64_t *hp, int64_t *wp) {
+    const int64_t rh = (p->OH - 1) * p->SH + (p->KH - 1) * p->DH + 1, rw = (p->OW - 1) * p->SW + (p->KW - 1) * p->DW + 1;
+    *hp = rh > p->H + p->PH ? rh : p->H + p->PH;
+    *wp = rw > p->W + p->PW ? rw : p->W + p->PW;
+}
+
+/* The output planes (M, OH, OW) of one input plane x (H, W), weights w (M, KH, KW), bias (M or
+ * NULL): x is zero-padded into xp (hp (wp + 1) + 64 floats, 64-byte aligned; at stride 2 the
+ * fast kernels keep even and odd columns apart there), then each output plane is summed
+ * (conv_depthwise_tx.h, per ISA). */
+typedef void (*gc_dw_plane_fn)(const gc_dwconv *p, const float *x, float *xp, const float *w, const float *bias,
+                               float *y);
+void gc_dw_plane_portable(const gc_dwconv *p, const float *x, float *xp, const float *w, const float *bias, float *y);
+void gc_dw_plane_avx2(const gc_dwconv *p, const float *x, float *xp, const float *w, const float *bias, float *y);
+void gc_dw_plane_avx512(const gc_dwconv *p, const float *x, float *xp, const float *w, const float *bias, float *y);
 
 /* From dy (N, M*C, OH, OW): dx (N, C, H, W), dw (M*C, KH, KW), db (M*C); each may be NULL;
  * x is read only for dw. Overwrites what it writes. Stride 1 with one output channel per

@@ -16,18 +16,17 @@ static int dw_slot(void) { return omp_get_thread_num(); }
 static int dw_slot(void) { return 0; }
 #endif
 
-/* Padded plane: the input's H x W inside a border of PH / PW zeros (plus what a window of the
- * last output row or column reaches past the far edge). */
-static void padded_size(const gc_dwconv *p, int64_t *hp, int64_t *wp) {
-    const int64_t rh = (p->OH - 1) * p->SH + (p->KH - 1) * p->DH + 1, rw = (p->OW - 1) * p->SW + (p->KW - 1) * p->DW + 1;
-    *hp = rh > p->H + p->PH ? rh : p->H + p->PH;
-    *wp = rw > p->W + p->PW ? rw : p->W + p->PW;
+/* Floats of one thread's padded plane (gc_dw_plane_fn), -1 on overflow. */
+static int64_t plane_floats(const gc_dwconv *p) {
+    int64_t hp, wp, n;
+    gc_dw_padded_size(p, &hp, &wp);
+    if (gc_mul_i64(hp, wp + 1, &n) || n > INT64_MAX - 128) return -1;
+    return (n + 64 + 15) / 16 * 16;
 }
 
 size_t gc_dwconv_workspace(const gc_dwconv *p) {
-    int64_t hp, wp, n;
-    padded_size(p, &hp, &wp);
-    if (gc_mul_i64(hp, wp, &n) || gc_mul_i64((n + 32 + 15) / 16 * 16, GC_DW_SLOTS, &n)) return SIZE_MAX;
+    int64_t n = plane_floats(p);
+    if (n < 0 || gc_mul_i64(n, GC_DW_SLOTS, &n)) return SIZE_MAX;
     return (size_t)n;
 }
 
@@ -39,21 +38,15 @@ static void pad_plane(const gc_dwconv *p, const float *src, float *dst, int64_t 
 
 void gc_dwconv_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
                        float *y, float *ws) {
-    int64_t hp, wp;
-    padded_size(p, &hp, &wp);
-    const int64_t plane = (hp * wp + 32 + 15) / 16 * 16, KK = p->KH * p->KW, OHW = p->OH * p->OW;
+    const int64_t plane = plane_floats(p), KK = p->KH * p->KW, OHW = p->OH * p->OW;
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
     for (int64_t t = 0; t < p->N * p->C; t++) {
-        float *xp = ws + dw_slot() * plane; /* (hp, wp) */
         const int64_t n = t / p->C, c = t % p->C;
-        pad_plane(p, x + t * p->H * p->W, xp, hp, wp);
-        for (int64_t m = 0; m < p->M; m++) {
-            const int64_t o = c * p->M + m;
-            run(p, xp, wp, w + o * KK, bias ? bias[o] : 0.0f, y + (n * p->C * p->M + o) * OHW);
-        }
+        run(p, x + t * p->H * p->W, ws + dw_slot() * plane, w + c * p->M * KK, bias ? bias + c * p->M : NULL,
+            y + (n * p->C + c) * p->M * OHW);
     }
 }
 
@@ -65,19 +58,16 @@ static int backward_as_forward(gc_gemm_tier tier, const gc_dwconv *p, const floa
     const int64_t ph = (p->KH - 1) * p->DH - p->PH, pw = (p->KW - 1) * p->DW - p->PW, KK = p->KH * p->KW;
     if (p->SH != 1 || p->SW != 1 || p->M != 1 || ph < 0 || pw < 0 || KK > 256) return 0;
     const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph, pw, p->DH, p->DW};
-    int64_t hp, wp;
-    padded_size(&q, &hp, &wp);
-    const int64_t plane = (hp * wp + 32 + 15) / 16 * 16;
+    const int64_t plane = plane_floats(&q);
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
     for (int64_t i = 0; i < p->N * p->C; i++) {
-        float *gp = ws + dw_slot() * plane, wf[256]; /* padded dy plane; the flipped kernel */
+        float wf[256]; /* the flipped kernel */
         const float *wo = w + (i % p->C) * KK;
         for (int64_t k = 0; k < KK; k++) wf[k] = wo[KK - 1 - k];
-        pad_plane(&q, dy + i * p->OH * p->OW, gp, hp, wp);
-        run(&q, gp, wp, wf, 0.0f, dx + i * p->H * p->W);
+        run(&q, dy + i * p->OH * p->OW, ws + dw_slot() * plane, wf, NULL, dx + i * p->H * p->W);
     }
     return 1;
 }
@@ -93,8 +83,8 @@ size_t gc_dwconv_workspace_bwd(const gc_dwconv *p) {
 void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *dy,
                         float *dx, float *dw, float *db, float *ws) {
     int64_t hp, wp;
-    padded_size(p, &hp, &wp);
-    const int64_t plane = (hp * wp + 32 + 15) / 16 * 16, KK = p->KH * p->KW, OHW = p->OH * p->OW;
+    gc_dw_padded_size(p, &hp, &wp);
+    const int64_t plane = plane_floats(p), KK = p->KH * p->KW, OHW = p->OH * p->OW;
     if (dx && backward_as_forward(tier, p, w, dy, dx, ws)) dx = NULL;
     if (dx) {
         GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))

@@ -1,9 +1,12 @@
-/* conv_depthwise_tx.h - one output plane of a depthwise convolution from the zero-padded input
- * plane, 16 output columns at a time held in a vector register while every tap is added (GNU
- * vector extension: one zmm with AVX-512, two ymm with AVX2, four xmm in the portable build).
- * Included once per ISA with DW_TX_NAME set (conv_depthwise.c, conv_depthwise_avx2.c,
- * conv_depthwise_avx512.c); taps are added in the same order in all three (and as the
- * reference loops do), so every tier gives the same bits. */
+/* conv_depthwise_tx.h - the output planes of one input plane of a depthwise convolution
+ * (gc_dw_plane_fn): the plane zero-padded into scratch, then 16 output columns at a time held
+ * in a vector register while every tap is added (GNU vector extension: one zmm with AVX-512,
+ * two ymm with AVX2, four xmm in the portable build). 3x3 and 5x5 kernels at stride 1 or 2
+ * (MobileNet's, EfficientNet's) have their own unrolled code with several rows and columns in
+ * flight; at stride 2 the padded plane keeps even and odd columns apart, so every load is
+ * contiguous. Included once per ISA with DW_TX_NAME set (conv_depthwise.c,
+ * conv_depthwise_avx2.c, conv_depthwise_avx512.c); taps are added in the same order in all
+ * cases (and as the reference loops do), so every tier and path gives the same bits. */
 #include "kernels/conv.h"
 #include <string.h>
 
@@ -31,9 +34,82 @@ static inline void dw_load(const float *x, int64_t s, dw_v16 *v) {
     for (int l = 0; l < 16; l++) (*v)[l] = x[l * s];
 }
 
+/* dst (hp, wp) = src (H, W) at offset (PH, PW), zeros elsewhere. */
+static void dw_pad(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wp) {
+    memset(dst, 0, (size_t)(hp * wp) * sizeof(float));
+    for (int64_t h = 0; h < p->H; h++) memcpy(dst + (h + p->PH) * wp + p->PW, src + h * p->W, (size_t)p->W * sizeof(float));
+}
+
+/* The same padded plane with each row split: its even columns, then its odd ones, wq each
+ * (2 wq >= wp): padded column 2k + e is at e wq + k. */
+static void dw_pad_split(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wq) {
+    memset(dst, 0, (size_t)(hp * 2 * wq) * sizeof(float));
+    const int64_t W = p->W, w0 = p->PW & 1, w1 = 1 - w0; /* first input column landing even, odd */
+    const int64_t e0 = (w0 + p->PW) / 2, o0 = wq + (w1 + p->PW - 1) / 2;
+    for (int64_t h = 0; h < p->H; h++) {
+        const float *restrict s = src + h * W;
+        float *restrict d = dst + (h + p->PH) * 2 * wq;
+        for (int64_t k = 0; w0 + 2 * k < W; k++) d[e0 + k] = s[w0 + 2 * k];
+        for (int64_t k = 0; w1 + 2 * k < W; k++) d[o0 + k] = s[w1 + 2 * k];
+    }
+}
+
+/* Rows [i, i + R) of the output, columns [j0, j0 + 16 NC), for a K x K kernel at stride S,
+ * no dilation, from rows of wp floats (at stride 2 split ones: output column j, tap v reads
+ * (v & 1) wp/2 + j + v/2): R x NC accumulators in registers (independent chains, so the adds overlap
+ * instead of waiting on each other), taps added in the same order as below. Called with
+ * constant R, NC, K and S, so the loops unroll and every case is its own straight code. */
+static inline __attribute__((always_inline)) void dw_block(const float *xp, int64_t wp, const float *wo, float b,
+                                                           float *yo, int64_t OW, int64_t i, int64_t j0, const int R,
+                                                           const int NC, const int K, const int S) {
+    const int64_t wq = wp / 2; /* stride 2: the odd columns' offset in a split row */
+    dw_v16 acc[4][2];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < NC; c++)
+            for (int l = 0; l < 16; l++) acc[r][c][l] = b;
+    for (int u = 0; u < K; u++)
+        for (int v = 0; v < K; v++) {
+            const float wv = wo[u * K + v];
+            for (int r = 0; r < R; r++) {
+                const float *xr = xp + ((i + r) * S + u) * wp + j0 + (S == 1 ? v : (v & 1) * wq + (v >> 1));
+                for (int c = 0; c < NC; c++) {
+                    dw_v16 xv;
+                    memcpy(&xv, xr + c * 16, sizeof xv);
+                    acc[r][c] += wv * xv;
+                }
+            }
+        }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < NC; c++) {
+            const int64_t j = j0 + 16 * c, n = OW - j < 16 ? OW - j : 16;
+            if (n == 16) memcpy(yo + (i + r) * OW + j, &acc[r][c], sizeof acc[r][c]);
+            else if (n > 0) memcpy(yo + (i + r) * OW + j, &acc[r][c], (size_t)n * sizeof(float));
+        }
+}
+
+/* The whole plane for one (K, S): blocks of 4 rows, then single rows; 32 columns a step, the
+ * last 16 alone where only they remain, so a load starts inside its row and reads at most 15
+ * floats past the row's end (the scratch has 64 floats to spare after the last row). */
+static inline __attribute__((always_inline)) void dw_plane_k(const gc_dwconv *p, const float *xp, int64_t wp,
+                                                             const float *wo, float b, float *yo, const int K,
+                                                             const int S) {
+    const int64_t OH = p->OH, OW = p->OW;
+    int64_t i = 0;
+    for (; i + 4 <= OH; i += 4)
+        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
+            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 2, K, S);
+            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 1, K, S);
+        }
+    for (; i < OH; i++)
+        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
+            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 2, K, S);
+            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 1, K, S);
+        }
+}
+
 /* yo (OH, OW) = b + sum_{u,v} wo[u,v] xp[(i SH + u DH) * wp + j SW + v DW], xp readable up to
  * 32 floats past its last row (lanes past OW are computed and dropped). */
-void DW_TX_NAME(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo) {
+static void dw_plane_any(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo) {
     for (int64_t i = 0; i < p->OH; i++)
         for (int64_t j0 = 0; j0 < p->OW; j0 += 16) {
             dw_v16 acc = {b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
@@ -49,4 +125,25 @@ void DW_TX_NAME(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo
             const int64_t n = p->OW - j0 < 16 ? p->OW - j0 : 16;
             memcpy(yo + i * p->OW + j0, &acc, (size_t)n * sizeof(float));
         }
+}
+
+void DW_TX_NAME(const gc_dwconv *p, const float *x, float *xp, const float *w, const float *bias, float *y) {
+    int64_t hp, wp;
+    gc_dw_padded_size(p, &hp, &wp);
+    const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW, K = p->KH, S = p->SH;
+    const int fast = p->DH == 1 && p->DW == 1 && p->KW == K && p->SW == S && (K == 3 || K == 5) && (S == 1 || S == 2);
+    if (fast && S == 2) {
+        wp = (wp + 1) / 2 * 2;
+        dw_pad_split(p, x, xp, hp, wp / 2);
+    } else {
+        dw_pad(p, x, xp, hp, wp);
+    }
+    for (int64_t m = 0; m < p->M; m++) {
+        const float *wo = w + m * KK;
+        const float b = bias ? bias[m] : 0.0f;
+        float *yo = y + m * OHW;
+        if (!fast) dw_plane_any(p, xp, wp, wo, b, yo);
+        else if (K == 3) S == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 3, 1) : dw_plane_k(p, xp, wp, wo, b, yo, 3, 2);
+        else S == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 5, 1) : dw_plane_k(p, xp, wp, wo, b, yo, 5, 2);
+    }
 }
