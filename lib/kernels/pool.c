@@ -55,3 +55,12 @@ void gc_maxpool3x3s2_row(const float *r0, int64_t W, int64_t base, int64_t n, fl
         }
     }
 }
+
+double gc_sum_f64(const float *x, int64_t n) {
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) s[k] += x[i + k];
+    for (int k = 0; i < n; i++, k++) s[k] += x[i];
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}

@@ -16,4 +16,9 @@ void gc_maxpool2x2_row(const float *r0, int64_t W, int64_t base, int64_t n, floa
  * row, a larger value or a NaN takes over. */
 void gc_maxpool3x3s2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg);
 
+/* The sum of x[0..n) in double: eight running sums (element i goes to sum i mod 8), added
+ * pairwise at the end. One fixed order, so every build gives the same bits; the compiler
+ * keeps the eight sums in vector registers. */
+double gc_sum_f64(const float *x, int64_t n);
+
 #endif

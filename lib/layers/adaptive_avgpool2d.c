@@ -2,6 +2,7 @@
  *   y[n,c,i,j] = mean of x[n, c, a_i..b_i-1, a_j..b_j-1],
  *   a_i = floor(i*H/OH), b_i = ceil((i+1)*H/OH) (windows may overlap; OH may exceed H). */
 #include "layer.h"
+#include "kernels/pool.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -45,6 +46,11 @@ static void apool_forward(const gc_layer_ctx *c) {
     const int64_t OH = c->out.d[2], OW = c->out.d[3];
     const float *x = c->x; /* (N, C, H, W) */
     float *y = c->y;       /* (N, C, OH, OW) */
+    if (OH == 1 && OW == 1) { /* global pooling (the classifier head, squeeze-excitation) */
+#pragma omp parallel for schedule(static) if (NC * H * W > 65536)
+        for (int64_t t = 0; t < NC; t++) y[t] = (float)(gc_sum_f64(x + t * H * W, H * W) / ((double)H * (double)W));
+        return;
+    }
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < NC; t++) {
         const float *xp = x + t * H * W;

@@ -62,7 +62,22 @@ static int same_shape(const gc_shape *a, const gc_shape *b) {
            !memcmp(a->d, b->d, sizeof a->d);
 }
 
-/* y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space; rows of the last dimension per task. */
+/* Folds the trailing dimensions that both inputs walk as one run (each input contiguous along
+ * them, or broadcast along all of them) into dimension 3, leaving 1s in their place, so the
+ * inner loop is long and unit-stride (a squeeze-excitation gate (N,C,1,1) times (N,C,H,W):
+ * N*C rows of H*W); dimensions of size 1 fold always. Returns the new length of dimension 3. */
+static int64_t merge_rows(int64_t o[4], int64_t sa[4], int64_t sb[4]) {
+    int64_t W = o[3];
+    for (int q = 2; q >= 0 && (o[q] == 1 || (sa[q] == W * sa[3] && sb[q] == W * sb[3])); q--) {
+        W *= o[q];
+        o[q] = 1;
+    }
+    o[3] = W;
+    return W;
+}
+
+/* y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space; rows of the last dimension per task
+ * (a unit-stride or broadcast inner loop per case, so the compiler vectorises the common ones). */
 #define BROADCAST_FORWARD(expr)                                                                    \
     do {                                                                                           \
         const float *a = c->xs[0], *b = c->xs[1]; /* (ins[0]), (ins[1]) */                         \
@@ -77,14 +92,21 @@ static int same_shape(const gc_shape *a, const gc_shape *b) {
         align4(&c->out, o);                                                                        \
         bstrides(&c->ins[0], sa);                                                                  \
         bstrides(&c->ins[1], sb);                                                                  \
-        const int64_t rows = o[0] * o[1] * o[2], W = o[3];                                         \
+        const int64_t W = merge_rows(o, sa, sb), rows = o[0] * o[1] * o[2];                        \
         _Pragma("omp parallel for schedule(static) if (n > 65536)")                                \
         for (int64_t r = 0; r < rows; r++) {                                                       \
             const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];             \
             const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                            \
             const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                            \
             float *yr = y + r * W;                                                                 \
-            for (int64_t j = 0; j < W; j++) { const float av = ar[j * sa[3]], bv = br[j * sb[3]]; yr[j] = (expr); } \
+            if (sa[3] == 1 && sb[3] == 1)                                                          \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[j]; yr[j] = (expr); } \
+            else if (sa[3] == 1)                                                                   \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[0]; yr[j] = (expr); } \
+            else if (sb[3] == 1)                                                                   \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[j]; yr[j] = (expr); } \
+            else                                                                                   \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[0]; yr[j] = (expr); } \
         }                                                                                          \
     } while (0)
 
