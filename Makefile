@@ -5,7 +5,7 @@
 #   make OPENMP=0 ...     build without OpenMP
 #   make SANITIZE=1 ...   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make SANITIZE=thread  ThreadSanitizer (implies OPENMP=0: libgomp is not instrumented)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   header, both libraries, pkg-config
 #
 # Objects live in build/<config>/ so switching configurations never mixes
 # objects; the archive and the programs are relinked when the config changes.
@@ -43,6 +43,15 @@ B      := build/$(CONFIG)
 STAMP  := build/config.stamp
 
 LIB      := lib/libgradcam.a
+# The shared library: real file lib/libgradcam.so.X.Y.Z, soname libgradcam.so.X (the major
+# number of GC_VERSION_STRING in the header), and the two symlinks. Library objects are
+# compiled once, position-independent and with hidden visibility (the archive uses the same
+# objects), so the .so exports only what include/gradcam.h declares (GC_API_BEGIN/END).
+VERSION  := $(shell sed -n 's/^\#define GC_VERSION_STRING "\(.*\)"/\1/p' include/gradcam.h)
+SOMAJOR  := $(firstword $(subst ., ,$(VERSION)))
+SONAME   := libgradcam.so.$(SOMAJOR)
+SO       := lib/libgradcam.so.$(VERSION)
+SO_LINKS := lib/$(SONAME) lib/libgradcam.so
 LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 COMMON_SRC := $(sort $(wildcard examples/common/*.c))
@@ -55,7 +64,7 @@ TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c))
 
 .SECONDARY:
 .PHONY: fuzz all test install uninstall clean bench demo eval check-header onnx-conformance FORCE
-all: $(LIB) $(EX_BIN) $(TOOL_BIN)
+all: $(LIB) $(SO_LINKS) $(EX_BIN) $(TOOL_BIN)
 
 # Rewritten only when the configuration changes, so programs relink then.
 $(STAMP): FORCE
@@ -73,13 +82,28 @@ $(B)/lib/kernels/activation.o $(B)/lib/kernels/activation_%.o: KFLAGS := -O3 -fn
 $(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma
 $(B)/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma
 
+# Library objects serve the archive and the shared library alike (on x86-64 -fPIC costs
+# nothing over the default PIE code for hidden symbols; -fno-semantic-interposition lets
+# calls between public functions inline as before).
+$(B)/lib/%.o: LIBFLAGS := -fPIC -fvisibility=hidden -fno-semantic-interposition
+
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(KFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(LIBFLAGS) $(KFLAGS) $(XFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ) $(STAMP)
 	@rm -f $@
 	ar rcs $@ $(LIB_OBJ)
+
+# -z defs: every symbol the library uses resolves at link time (not under the sanitizers,
+# whose runtime supplies symbols to the executable).
+SO_LDFLAGS := -shared -Wl,-soname,$(SONAME) $(if $(SANITIZE),,-Wl,-z,defs)
+$(SO): $(LIB_OBJ) $(STAMP)
+	$(CC) $(ALL_CFLAGS) $(SO_LDFLAGS) -o $@ $(LIB_OBJ) $(LDLIBS_ALL)
+lib/$(SONAME): $(SO)
+	ln -sf $(notdir $(SO)) $@
+lib/libgradcam.so: lib/$(SONAME)
+	ln -sf $(SONAME) $@
 
 examples/%: $(B)/examples/%.o $(COMMON_OBJ) $(LIB) $(STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL)
@@ -113,7 +137,20 @@ $(B)/lsan/%: $(B)/%.o $(COMMON_OBJ) $(LIB) $(STAMP)
 	$(CC) $(ALL_CFLAGS) $(LSAN_FLAGS) -o $@ $< $(COMMON_OBJ) $(LIB) $(LDLIBS_ALL) $(LSAN_FLAGS)
 
 $(B)/tests/test_cli_errors: $(LSAN_BIN)
+
+# test_shared is linked against the shared library only (found through its run path), never
+# the archive: it proves a program links and runs against the .so, and checks its exports.
+# It also runs `make install` into a scratch DESTDIR with this configuration and links two
+# programs through the installed .pc files.
+$(B)/tests/test_shared: $(B)/tests/test_shared.o $(B)/tests/common/shell.o $(SO_LINKS) $(LIB) $(STAMP)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/tests/common/shell.o -Llib -lgradcam -Wl,-rpath,$(CURDIR)/lib $(LDLIBS_ALL) -ldl
+$(B)/tests/test_shared.o: XFLAGS := -DGC_MAKE_ARGS='"OPENMP=$(OPENMP) SANITIZE=$(SANITIZE)"' \
+	-DGC_PROG_FLAGS='"$(OMPFLAGS) $(SANFLAGS)"' 
 $(B)/tests/test_cli_errors.o: XFLAGS := -DGC_LEAK_CHECK=$(LEAK_CHECK)
+
+# The Python binding loads lib/libgradcam.so; under the sanitizers its test skips itself.
+$(B)/tests/test_python: $(SO_LINKS) $(EX_BIN)
+$(B)/tests/test_python.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED)
 
 # T=name restricts the run to tests/test_name.c
 ifneq ($(T),)
@@ -172,18 +209,32 @@ build/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-install: $(LIB)
-	mkdir -p $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+# Installs the header, the archive, the shared library with its soname link and development
+# link, and gradcam.pc: `pkg-config --libs gradcam` links the shared library, `--static` the
+# archive's dependencies (OpenMP, libm), and gradcam-static.pc names the archive itself (a
+# linker given -lgradcam prefers the .so). DESTDIR stages a package; PREFIX is what the .pc
+# files record.
+LIBDIR ?= $(PREFIX)/lib
+install: $(LIB) $(SO_LINKS)
+	mkdir -p $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
 	cp include/gradcam.h $(DESTDIR)$(PREFIX)/include/
-	cp $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBS_PRIVATE@|$(if $(filter 1,$(OPENMP)),-fopenmp )-lm|' gradcam.pc.in \
-		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/gradcam.pc
+	cp $(LIB) $(SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgradcam.so
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@LIBS_PRIVATE@|$(if $(filter 1,$(OPENMP)),-fopenmp )-lm -lpthread|' gradcam.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/gradcam.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
+		-e 's|@LIBS_PRIVATE@|$(if $(filter 1,$(OPENMP)),-fopenmp )-lm -lpthread|' gradcam-static.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/gradcam-static.pc
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/gradcam.h $(DESTDIR)$(PREFIX)/lib/libgradcam.a \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig/gradcam.pc
+	rm -f $(DESTDIR)$(PREFIX)/include/gradcam.h $(DESTDIR)$(LIBDIR)/libgradcam.a \
+		$(DESTDIR)$(LIBDIR)/$(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+		$(DESTDIR)$(LIBDIR)/libgradcam.so $(DESTDIR)$(LIBDIR)/pkgconfig/gradcam.pc \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/gradcam-static.pc
 
 clean:
-	rm -rf build $(LIB) $(EX_BIN) $(TOOL_BIN)
+	rm -rf build $(LIB) lib/libgradcam.so* $(EX_BIN) $(TOOL_BIN)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -47,9 +47,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Version of this header; gc_version() gives the library's at run time. The
+ * shared library's soname carries the major number (libgradcam.so.0). */
+#define GC_VERSION_MAJOR 0
+#define GC_VERSION_MINOR 1
+#define GC_VERSION_PATCH 0
+#define GC_VERSION_STRING "0.1.0"
+
+/* GC_API marks the public API. The library is compiled with hidden
+ * visibility, so lib/libgradcam.so exports exactly what this header declares:
+ * every declaration between GC_API_BEGIN and GC_API_END below (one pragma
+ * pair, so a new declaration needs no marker of its own), and any single
+ * declaration written with GC_API. Other compilers see empty macros. */
+#if defined(__GNUC__) || defined(__clang__)
+#define GC_API       __attribute__((visibility("default")))
+#define GC_API_BEGIN _Pragma("GCC visibility push(default)")
+#define GC_API_END   _Pragma("GCC visibility pop")
+#else
+#define GC_API
+#define GC_API_BEGIN
+#define GC_API_END
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+GC_API_BEGIN
+
+/* The library's version, "MAJOR.MINOR.PATCH" (GC_VERSION_STRING of the
+ * header it was built with). Static storage, never NULL. */
+GC_API const char *gc_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Status and errors                                                         */
@@ -1259,6 +1286,7 @@ gc_figure_opts gc_figure_defaults(void);
 gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
                            const gc_figure_opts *opts, gc_image *out);
 
+GC_API_END
 #ifdef __cplusplus
 }
 #endif
