@@ -149,7 +149,8 @@ $(B)/tests/test_shared.o: XFLAGS := -DGC_MAKE_ARGS='"OPENMP=$(OPENMP) SANITIZE=$
 $(B)/tests/test_cli_errors.o: XFLAGS := -DGC_LEAK_CHECK=$(LEAK_CHECK)
 
 # The Python binding loads lib/libgradcam.so; under the sanitizers its test skips itself.
-$(B)/tests/test_python: $(SO_LINKS) $(EX_BIN)
+$(B)/tests/test_python $(B)/tests/test_cluster: $(SO_LINKS) $(EX_BIN)
+$(B)/tests/test_cluster.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED)
 $(B)/tests/test_python.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED) \
 	-DGC_MAKE_ARGS='"OPENMP=$(OPENMP) SANITIZE=$(SANITIZE)"' 
 
