@@ -177,9 +177,13 @@ demo: all
 	./examples/gradcam weights/shapes.gcw examples/data/pair*.png -k 2 --counterfactual -o demo-out
 	@echo "demo: figures in demo-out/ (<image>_c<class>_figure.png), maps as .npy, predictions in <image>.json"
 
-# The paper's evaluations on a held-out synthetic test set (docs/evaluation.md).
+# The paper's evaluations on a held-out synthetic test set, then every method of gc_explain
+# side by side and the cascading-randomisation sanity check (docs/evaluation.md).
 eval: all
 	./examples/evaluate --model weights/shapes.gcw --out eval-out
+	./examples/evaluate --model weights/shapes.gcw --methods all --n 100 --n2 50 --occlusion-images 50 \
+		--curve-images 50 --out eval-out/methods --quiet
+	./examples/sanity --model weights/shapes.gcw --methods all --n 10 --out eval-out/sanity
 
 # ONNX's own backend tests (Debian package libonnx-testdata) through tools/gcw_convert.py and
 # the engine (tests/onnx_run.c): every test converts and matches its outputs, or is refused

@@ -5,13 +5,16 @@
  *     --n2 two-object images of seed --seed, at the model's input size), or
  *   - --csv FILE: rows "image,class,x0,y0,x1,y1" (class an index or label,
  *     inclusive box in original-image pixels, image paths relative to FILE).
- * For every image it runs Grad-CAM and guided backprop for the true class
- * (and the predicted one when they differ) and scores four maps: Grad-CAM
- * (cam_up), guided backprop (max over channels of |gradient|), the centre
- * baseline (a centred Gaussian, sigma = 1/4 of the shorter side) and a
- * seeded random map. Writes <out>/report.json and prints a table.
+ * For every image it runs the methods of --methods (default Grad-CAM and guided
+ * backprop; all: every gc_explain method) for the true class (and the predicted
+ * one when they differ), one gc_explain per method (timed), and scores each
+ * method's map at the input (a C x H x W map as the max over channels of
+ * |value|) next to the centre baseline (a centred Gaussian, sigma = 1/4 of the
+ * shorter side) and a seeded random map. Writes <out>/report.json and prints a
+ * table (with --methods: a row per method).
  *
  *   ./examples/evaluate --model weights/shapes.gcw --n 300 --n2 100 --out eval-out
+ *   ./examples/evaluate --model weights/shapes.gcw --methods all --out eval-out
  */
 #include "gradcam.h"
 #include "common/cli.h"
@@ -27,9 +30,11 @@
 /* Every failure returns its status up to main, which prints it once and frees everything. */
 #define TRY(call) do { gc_status st_ = (call); if (st_ != GC_OK) return st_; } while (0)
 
-enum { M_GRADCAM, M_GUIDED, M_CENTER, M_RANDOM, NM };
-static const char *const mkey[NM] = {"gradcam", "guided_backprop", "center_baseline", "random_baseline"};
-static const char *const mtitle[NM] = {"Grad-CAM", "Guided BP", "centre", "random"};
+/* The maps scored: the methods asked for, then the two baselines (set once in main). */
+#define MAXM 40
+static int NM, NMETH; /* maps, methods among them */
+static const gc_method_info *minfo[MAXM];
+static const char *mkey[MAXM], *mtitle[MAXM];
 
 typedef struct { double sum, sq; long n; } acc;
 static void add(acc *a, double v) { a->sum += v; a->sq += v * v; a->n++; }
@@ -41,12 +46,12 @@ static double sem(const acc *a) { /* standard error of the mean */
 }
 
 typedef struct {
-    acc pointing[NM], pointing2[NM], loc_err[NM], iou[NM], rank[NM], del[NM], ins[NM];
+    acc pointing[MAXM], pointing2[MAXM], loc_err[MAXM], iou[MAXM], rank[MAXM], del[MAXM], ins[MAXM], secs[MAXM];
     acc accuracy;
 } results;
 
 typedef struct {
-    const char *model_path, *csv, *out;
+    const char *model_path, *csv, *out, *methods;
     int n, n2, occ_images, curve_images, patch, stride, steps, quiet;
     uint64_t seed;
 } options;
@@ -108,7 +113,7 @@ typedef struct {
     gc_model *m;
     gc_session *ex, *run;   /* explain (batch 1), occlusion/curves (batch steps + 1) */
     int C, H, W, classes;
-    float *maps[NM], *occ, *curve, *base, *tmp, *cam_pred;
+    float *maps[MAXM], *occ, *curve, *base, *tmp, *cam_pred; /* maps: (2, H, W) a map per target */
 } context;
 
 static int argmax(const float *v, int n) {
@@ -117,12 +122,29 @@ static int argmax(const float *v, int n) {
     return b;
 }
 
-static gc_status copy_maps(context *cx, const gc_explanation *e, uint64_t rseed) {
-    int64_t P = (int64_t)cx->H * cx->W;
-    memcpy(cx->maps[M_GRADCAM], e->cam_up.data, (size_t)P * sizeof(float));
-    saliency(&e->guided, cx->maps[M_GUIDED]);
-    TRY(gc_eval_center_map(cx->H, cx->W, 0.25, cx->maps[M_CENTER]));
-    TRY(gc_eval_random_map(cx->H, cx->W, rseed, cx->maps[M_RANDOM]));
+/* Every method on x for rq's targets (at most 2), one timed gc_explain each; target j's map
+ * of method k into cx->maps[k] + j H W, then the baselines (random seeds rseed + j). The
+ * predicted class into *pred. */
+static gc_status run_methods(context *cx, results *r, const float *x, gc_explain_request rq, uint64_t rseed, int *pred) {
+    const int64_t P = (int64_t)cx->H * cx->W;
+    gc_explain_result res;
+    for (int k = 0; k < NMETH; k++) {
+        rq.methods = minfo[k]->bit;
+        double t0 = now();
+        TRY(gc_explain(cx->ex, x, &rq, &res));
+        add(&r->secs[k], now() - t0);
+        if (k == 0) *pred = argmax(res.logits.data, cx->classes);
+        for (int j = 0; j < res.count && j < 2; j++) {
+            const gc_tensor *t = gc_explanation_map(&res.items[j], minfo[k]->map);
+            if (!t) return GC_ERR_STATE; /* cannot happen: every method fills its map */
+            if (t->ndim == 3) saliency(t, cx->maps[k] + j * P);
+            else memcpy(cx->maps[k] + j * P, t->data, (size_t)P * sizeof(float));
+        }
+    }
+    for (int j = 0; j < 2; j++) {
+        TRY(gc_eval_center_map(cx->H, cx->W, 0.25, cx->maps[NMETH] + j * P));
+        TRY(gc_eval_random_map(cx->H, cx->W, rseed + (uint64_t)j, cx->maps[NMETH + 1] + j * P));
+    }
     return GC_OK;
 }
 
@@ -131,13 +153,10 @@ static gc_status eval_single(context *cx, const options *o, results *r, const fl
                              int index) {
     const int H = cx->H, W = cx->W;
     const double tol = gc_eval_pointing_tolerance(H, W);
-    gc_explain_request rq = {.target = GC_TARGET_CLASS, .class_index = gt,
-                             .methods = GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP};
-    gc_explain_result res;
-    TRY(gc_explain(cx->ex, x, &rq, &res));
-    int pred = argmax(res.logits.data, cx->classes);
+    gc_explain_request rq = {.target = GC_TARGET_CLASS, .class_index = gt};
+    int pred;
+    TRY(run_methods(cx, r, x, rq, (uint64_t)index + 1, &pred));
     add(&r->accuracy, pred == gt);
-    TRY(copy_maps(cx, &res.items[0], (uint64_t)index + 1));
     for (int k = 0; k < NM; k++) {
         int hit;
         TRY(gc_eval_pointing(cx->maps[k], H, W, box, tol, &hit));
@@ -166,8 +185,7 @@ static gc_status eval_single(context *cx, const options *o, results *r, const fl
     /* top-1 localisation: the predicted class's map, correct class and IoU >= 0.5 */
     if (pred != gt) {
         rq.class_index = pred;
-        TRY(gc_explain(cx->ex, x, &rq, &res));
-        TRY(copy_maps(cx, &res.items[0], (uint64_t)index + 1));
+        TRY(run_methods(cx, r, x, rq, (uint64_t)index + 1, &pred));
     }
     for (int k = 0; k < NM; k++) {
         double iou;
@@ -183,15 +201,13 @@ static gc_status eval_single(context *cx, const options *o, results *r, const fl
 static gc_status eval_pair(context *cx, results *r, const float *x, const gc_shapes_info *in, int index) {
     const double tol = gc_eval_pointing_tolerance(cx->H, cx->W);
     int cls[2] = {in->label[0], in->label[1]};
-    gc_explain_request rq = {.target = GC_TARGET_CLASSES, .classes = cls, .n_classes = 2,
-                             .methods = GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP};
-    gc_explain_result res;
-    TRY(gc_explain(cx->ex, x, &rq, &res));
+    gc_explain_request rq = {.target = GC_TARGET_CLASSES, .classes = cls, .n_classes = 2};
+    int pred;
+    TRY(run_methods(cx, r, x, rq, (uint64_t)index * 2 + 1000001, &pred));
     for (int j = 0; j < 2; j++) {
-        TRY(copy_maps(cx, &res.items[j], (uint64_t)index * 2 + (uint64_t)j + 1000001));
         for (int k = 0; k < NM; k++) {
             int hit;
-            TRY(gc_eval_pointing(cx->maps[k], cx->H, cx->W, &in->box[j], tol, &hit));
+            TRY(gc_eval_pointing(cx->maps[k] + (size_t)j * cx->H * cx->W, cx->H, cx->W, &in->box[j], tol, &hit));
             add(&r->pointing2[k], hit);
         }
     }
@@ -303,7 +319,8 @@ static int write_report(const options *o, const results *r, const char *path, do
         snprintf(k, sizeof k, "rank_correlation_%s_occlusion", mkey[m]); json_num(f, k, mean(&r->rank[m]), 0);
         snprintf(k, sizeof k, "rank_correlation_%s_occlusion_sem", mkey[m]); json_num(f, k, sem(&r->rank[m]), 0);
         snprintf(k, sizeof k, "deletion_auc_%s", mkey[m]); json_num(f, k, mean(&r->del[m]), 0);
-        snprintf(k, sizeof k, "insertion_auc_%s", mkey[m]); json_num(f, k, mean(&r->ins[m]), m == NM - 1);
+        snprintf(k, sizeof k, "insertion_auc_%s", mkey[m]); json_num(f, k, mean(&r->ins[m]), 0);
+        snprintf(k, sizeof k, "seconds_per_explain_%s", mkey[m]); json_num(f, k, mean(&r->secs[m]), m == NM - 1);
     }
     fprintf(f, "}\n");
     if (ferror(f) | fclose(f)) { cli_error("evaluate", "%s: write failed", cli_q(q, sizeof q, path)); return 0; }
@@ -336,15 +353,40 @@ static void print_table(const results *r) {
     printf("classification accuracy %.1f%% on %ld images\n", 100 * mean(&r->accuracy), r->accuracy.n);
 }
 
+/* --methods: a row per map scored */
+static void print_methods_table(const results *r) {
+    printf("\n%-22s %9s %9s %9s %9s %14s %9s %9s %10s\n", "method", "pointing", "2-object", "loc.err", "mean IoU",
+           "occl. rank", "deletion", "insertion", "ms/explain");
+    printf("%-22s %9s %9s %9s %9s %14s %9s %9s %10s\n", "", "(higher)", "(higher)", "(lower)", "(higher)", "corr. (higher)",
+           "(lower)", "(higher)", "");
+    for (int m = 0; m < NM; m++) {
+        const double v[4] = {mean(&r->pointing[m]), mean(&r->pointing2[m]), mean(&r->loc_err[m]), mean(&r->iou[m])};
+        printf("%-22s", mtitle[m]);
+        for (int i = 0; i < 4; i++) {
+            if (isnan(v[i])) printf(" %9s", "-");
+            else if (i < 3) printf(" %8.1f%%", 100 * v[i]);
+            else printf(" %9.3f", v[i]);
+        }
+        if (isnan(mean(&r->rank[m]))) printf(" %14s", "-");
+        else printf("   %5.3f+-%.3f", mean(&r->rank[m]), sem(&r->rank[m]));
+        printf(" %9.3f %9.3f", mean(&r->del[m]), mean(&r->ins[m]));
+        if (m < NMETH) printf(" %10.2f\n", 1e3 * mean(&r->secs[m]));
+        else printf(" %10s\n", "-");
+    }
+    printf("classification accuracy %.1f%% on %ld images\n", 100 * mean(&r->accuracy), r->accuracy.n);
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: evaluate [--model FILE] [--csv FILE] [--n N] [--n2 N] [--seed S] [--out DIR]\n"
             "                [--occlusion-images N] [--curve-images N] [--patch P] [--stride S]\n"
-            "                [--steps N] [--quiet]\n"
+            "                [--steps N] [--methods LIST|all] [--quiet]\n"
             "Pointing game, top-1 localisation error, rank correlation with occlusion maps and\n"
-            "deletion/insertion AUCs for Grad-CAM, guided backprop and centre/random baselines.\n"
+            "deletion/insertion AUCs for Grad-CAM, guided backprop and centre/random baselines,\n"
+            "or with --methods for the gc_explain methods named (comma-separated, or all; CAM\n"
+            "only for a GAP + linear head), one row each, with the time of one gc_explain call.\n"
             "defaults: --model weights/shapes.gcw --n 300 --n2 100 --seed 20260 --out eval-out\n"
             "          --occlusion-images 100 --curve-images 100 --patch 12 --stride 4 --steps 16\n"
             "ranges:   --n, --n2, --occlusion-images, --curve-images 0..1000000; --patch, --stride\n"
@@ -371,6 +413,7 @@ static int parse_args(int argc, char **argv, options *o) {
         int ok = 1, known = 1;
         if (!strcmp(a, "--model")) o->model_path = v;
         else if (!strcmp(a, "--csv")) o->csv = v;
+        else if (!strcmp(a, "--methods")) o->methods = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--n")) ok = v && int_opt(a, v, 0, 1000000, &o->n);
         else if (!strcmp(a, "--n2")) ok = v && int_opt(a, v, 0, 1000000, &o->n2);
@@ -442,7 +485,8 @@ static int run(const options *o, context *cx, results *r, float *x) {
     char path[1200];
     snprintf(path, sizeof path, "%s/report.json", o->out);
     if (!write_report(o, r, path, secs, gc_eval_pointing_tolerance(cx->H, cx->W))) return 1;
-    print_table(r);
+    if (o->methods) print_methods_table(r);
+    else print_table(r);
     printf("pointing tolerance %.2f px; occlusion %dx%d stride %d on %ld images; %d-step curves on %ld images\n",
            gc_eval_pointing_tolerance(cx->H, cx->W), o->patch, o->patch, o->stride, r->rank[0].n, o->steps, r->del[0].n);
     printf("wrote %s (%.1f s)\n", cli_q(q, sizeof q, path), secs);
@@ -450,12 +494,27 @@ static int run(const options *o, context *cx, results *r, float *x) {
 }
 
 int main(int argc, char **argv) {
-    options o = {"weights/shapes.gcw", NULL, "eval-out", 300, 100, 100, 100, 12, 4, 16, 0, 20260};
+    options o = {"weights/shapes.gcw", NULL, "eval-out", NULL, 300, 100, 100, 100, 12, 4, 16, 0, 20260};
     int rc = parse_args(argc, argv, &o);
     if (rc) {
         if (rc < 0) usage(stdout);
         return rc < 0 ? 0 : 2;
     }
+    unsigned bits = GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP;
+    if (o.methods && gc_method_parse(o.methods, &bits)) {
+        cli_error("evaluate", "--methods: %s", gc_last_error());
+        return 2;
+    }
+    for (int i = 0; i < gc_method_count() && NM < MAXM - 2; i++) {
+        const gc_method_info *mi = gc_method_at(i);
+        if (!(mi->bit & bits)) continue;
+        minfo[NM] = mi;
+        mkey[NM] = mi->name;
+        mtitle[NM++] = o.methods ? mi->title : mi->bit == GC_METHOD_GUIDED_BACKPROP ? "Guided BP" : mi->title;
+    }
+    NMETH = NM;
+    mkey[NM] = "center_baseline", mtitle[NM++] = "centre";
+    mkey[NM] = "random_baseline", mtitle[NM++] = "random";
     rc = 1;
     char q[256];
     context cx = {0};
@@ -487,7 +546,7 @@ int main(int argc, char **argv) {
         goto done;
     }
     size_t P = (size_t)cx.H * cx.W;
-    for (int k = 0; k < NM; k++) cx.maps[k] = malloc(P * sizeof(float));
+    for (int k = 0; k < NM; k++) cx.maps[k] = malloc(2 * P * sizeof(float));
     cx.occ = malloc(P * sizeof(float));
     cx.curve = malloc((size_t)(o.steps + 1) * sizeof(float));
     cx.base = malloc(3 * P * sizeof(float));

@@ -15,7 +15,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-        "usage: gradcam MODEL.gcw INPUT... [-c CLASS]... [-k K] [-l LAYER] [--counterfactual] [-o OUTDIR]\n"
+        "usage: gradcam MODEL.gcw INPUT... [-c CLASS]... [-k K] [-l LAYER] [--counterfactual]\n"
+        "               [--method NAME[,NAME...]|all] [-o OUTDIR]\n"
         "Explains the model's decision on each INPUT with Grad-CAM, guided backpropagation\n"
         "and Guided Grad-CAM, and writes for each input stem and target class C into OUTDIR:\n"
         "  <stem>_c<C>_gradcam.npy          Grad-CAM ReLU map at the layer's resolution (h,w)\n"
@@ -38,6 +39,15 @@ static void usage(FILE *f) {
         "                   the global pooling, after its activation: features.29 for VGG-16,\n"
         "                   layer4 for a ResNet; tools/gcw_inspect prints it)\n"
         "  --counterfactual also write the counterfactual map\n"
+        "  --method LIST    the methods to run instead (comma-separated names, or all): every map\n"
+        "                   of each is written as <stem>_c<C>_<map>.npy and <stem>_c<C>_figure.png\n"
+        "                   has the original and one panel per method (docs/explainers.md). all\n"
+        "                   leaves out CAM when the layer is not followed by a GAP + linear head\n"
+        "                   and Ablation-CAM at the network output. Names:\n");
+    for (int i = 0; i < gc_method_count(); i++)
+        fprintf(f, "%s%s%s", i % 5 ? " " : "                     ", gc_method_at(i)->name,
+                i + 1 == gc_method_count() ? "\n" : i % 5 == 4 ? ",\n" : ",");
+    fprintf(f,
         "  -o OUTDIR        output folder, created if missing (default: .)\n"
         "  -q               no progress line (shown on a terminal for several inputs)\n"
         "  --help           this text\n");
@@ -51,6 +61,8 @@ typedef struct options {
     const char  *model, *layer, *outdir;
     const char **inputs;
     int          n_inputs, classes[GC_EXPLAIN_MAX_TARGETS], n_classes, top_k, counterfactual, quiet;
+    unsigned     methods;  /* --method bits, 0: the default maps */
+    int          all;      /* --method all */
     cli_preprocess pre;
 } options;
 
@@ -67,7 +79,8 @@ static int parse_args(int argc, char **argv, options *o) {
         if (pre < 0) return 2;
         if (pre) continue;
         const char *a = argv[i];
-        int has_value = !strcmp(a, "-c") || !strcmp(a, "-k") || !strcmp(a, "-l") || !strcmp(a, "-o");
+        int has_value = !strcmp(a, "-c") || !strcmp(a, "-k") || !strcmp(a, "-l") || !strcmp(a, "-o") ||
+                        !strcmp(a, "--method");
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
         if (has_value && i + 1 >= argc) {
             cli_error("gradcam", "%s needs a value (try --help)", a);
@@ -90,6 +103,13 @@ static int parse_args(int argc, char **argv, options *o) {
         } else if (!strcmp(a, "-l")) o->layer = argv[++i];
         else if (!strcmp(a, "-o")) o->outdir = argv[++i];
         else if (!strcmp(a, "--counterfactual")) o->counterfactual = 1;
+        else if (!strcmp(a, "--method")) {
+            if (gc_method_parse(argv[++i], &o->methods)) {
+                cli_error("gradcam", "--method: %s", gc_last_error());
+                return 2;
+            }
+            o->all = o->methods == GC_METHOD_ALL;
+        }
         else if (!strcmp(a, "-q")) o->quiet = 1;
         else if (a[0] == '-' && a[1]) {
             cli_error("gradcam", "unknown option %s (try --help)", cli_q(q, sizeof q, a));
@@ -189,14 +209,32 @@ static int save_png(staged *sg, const options *o, const char *input, const char 
 /* The side-by-side figure and the counterfactual overlay of each target, rendered before
  * anything is written (a figure the renderer refuses, e.g. of a 300:1 image, fails the input
  * as a whole). figs and cfs: (r->count) each, released by the caller. */
+/* The methods of bits in table order (at most 64); their count. */
+static int method_list(unsigned bits, const gc_method_info **list) {
+    int n = 0;
+    for (int i = 0; i < gc_method_count() && n < 64; i++)
+        if (gc_method_at(i)->bit & bits) list[n++] = gc_method_at(i);
+    return n;
+}
+
 static int render_all(const options *o, const char *input, const gc_model *m, const gc_preprocess *pre,
-                      const cli_input *in, const gc_explain_result *r, gc_image *figs, gc_image *cfs) {
+                      const cli_input *in, const gc_explain_result *r, unsigned bits, gc_image *figs, gc_image *cfs) {
     char q[256];
+    const gc_method_info *list[64];
+    const int nm = method_list(bits, list);
     for (int t = 0; t < r->count; t++) {
         const gc_explanation *e = &r->items[t];
         gc_figure_opts fo = gc_figure_defaults();
         fo.label = gc_model_label(m, e->class_index);
         fo.order = pre->order;
+        if (o->methods) {
+            if (gc_render_methods(&in->image, &in->info, e, list, nm, &fo, &figs[t])) {
+                cli_error("gradcam", "%s: figure of class %d: %s", cli_q(q, sizeof q, input), e->class_index,
+                          gc_last_error());
+                return 0;
+            }
+            continue;
+        }
         if (gc_render_figure(&in->image, &in->info, e, &fo, &figs[t])) {
             cli_error("gradcam", "%s: figure of class %d: %s", cli_q(q, sizeof q, input), e->class_index, gc_last_error());
             return 0;
@@ -261,9 +299,18 @@ static int write_json(staged *sg, const options *o, const char *input, const cha
 
 /* Every file of one explained input, staged; then all renamed. 0 on failure (nothing left behind). */
 static int write_input(staged *sg, const options *o, const char *input, const char *stem, const gc_model *m,
-                       const cli_input *in, const gc_explain_result *r, const gc_image *figs, const gc_image *cfs) {
+                       const cli_input *in, const gc_explain_result *r, unsigned bits, const gc_image *figs,
+                       const gc_image *cfs) {
     for (int t = 0; t < r->count; t++) {
         const gc_explanation *e = &r->items[t];
+        if (o->methods) { /* every map of the methods asked for, and the figure */
+            for (int i = 0; i < e->n_maps; i++)
+                if ((e->maps[i].method & bits) &&
+                    !save_map(sg, o, input, stem, e->class_index, e->maps[i].name, &e->maps[i].t))
+                    goto fail;
+            if (in->is_image && !save_png(sg, o, input, stem, e->class_index, "figure", &figs[t])) goto fail;
+            continue;
+        }
         if (!save_map(sg, o, input, stem, e->class_index, "gradcam", &e->cam) ||
             !save_map(sg, o, input, stem, e->class_index, "gradcam_up", &e->cam_up) ||
             !save_map(sg, o, input, stem, e->class_index, "guided", &e->guided) ||
@@ -326,6 +373,7 @@ int main(int argc, char **argv) {
     gc_preprocess pre = cli_preprocess_apply(&o.pre, gc_model_preprocess(m));
     gc_explain_request req = {.target = GC_TARGET_TOP1, .layer = o.layer,
                               .methods = GC_METHOD_GUIDED_GRADCAM | (o.counterfactual ? GC_METHOD_COUNTERFACTUAL : 0)};
+    if (o.methods) req.methods = o.methods | (o.counterfactual ? GC_METHOD_COUNTERFACTUAL : 0);
     if (o.top_k) req.target = GC_TARGET_TOPK, req.top_k = o.top_k;
     if (o.n_classes) req.target = GC_TARGET_CLASSES, req.classes = o.classes, req.n_classes = o.n_classes;
 
@@ -353,14 +401,27 @@ int main(int argc, char **argv) {
         if (in.is_image && !cli_preprocess_check("gradcam", &pre)) goto done;
         if (!cli_input_prepare("gradcam", input, &pre, &in)) goto done;
         gc_explain_result r;
-        if (gc_explain(s, in.x.data, &req, &r)) {
+        gc_status st = gc_explain(s, in.x.data, &req, &r);
+        /* --method all: the methods this model or layer cannot have are left out, once */
+        if (st == GC_ERR_UNSUPPORTED && o.all && (req.methods & GC_METHOD_CAM) && strstr(gc_last_error(), "CAM needs")) {
+            fprintf(stderr, "gradcam: note: CAM left out (%s)\n", gc_last_error());
+            req.methods &= ~(unsigned)GC_METHOD_CAM;
+            st = gc_explain(s, in.x.data, &req, &r);
+        }
+        if (st == GC_ERR_INVALID_ARGUMENT && o.all && (req.methods & GC_METHOD_ABLATIONCAM) &&
+            strstr(gc_last_error(), "Ablation-CAM")) {
+            fprintf(stderr, "gradcam: note: Ablation-CAM left out (%s)\n", gc_last_error());
+            req.methods &= ~(unsigned)GC_METHOD_ABLATIONCAM;
+            st = gc_explain(s, in.x.data, &req, &r);
+        }
+        if (st) {
             cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
             goto done;
         }
         char stem[1024];
         cli_stem(input, stem, sizeof stem);
-        if ((in.is_image && !render_all(&o, input, m, &pre, &in, &r, figs, cfs)) ||
-            !write_input(&sg, &o, input, stem, m, &in, &r, figs, cfs))
+        if ((in.is_image && !render_all(&o, input, m, &pre, &in, &r, req.methods, figs, cfs)) ||
+            !write_input(&sg, &o, input, stem, m, &in, &r, req.methods, figs, cfs))
             goto done;
         release_images(figs, GC_EXPLAIN_MAX_TARGETS);
         release_images(cfs, GC_EXPLAIN_MAX_TARGETS);

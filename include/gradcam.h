@@ -1206,6 +1206,51 @@ gc_status gc_eval_curve(gc_session *s, gc_eval_curve_kind kind, const float *inp
 gc_status gc_eval_center_map(int h, int w, double sigma_frac, float *map);
 gc_status gc_eval_random_map(int h, int w, uint64_t seed, float *map);
 
+/* Structural similarity (Wang et al. 2004) of two h x w maps, each first
+ * min-max scaled to [0, 1] (a constant map to zeros), with scikit-image's
+ * defaults for data range 1: the mean over every 7 x 7 window lying inside
+ * the map (the whole map when it is smaller) of
+ *   (2 mx my + C1)(2 cxy + C2) / ((mx^2 + my^2 + C1)(vx + vy + C2)),
+ * sample (co)variances, C1 = 0.01^2, C2 = 0.03^2. 1 for equal maps.
+ * Errors: GC_ERR_INVALID_ARGUMENT for NULL, sizes < 1 or a non-finite value.
+ * Scratch 2 h w floats allocated here. */
+gc_status gc_eval_ssim(const float *a, const float *b, int h, int w, double *ssim);
+
+/* Sanity check by cascading model randomisation (Adebayo et al. 2018): on a
+ * private copy of the model, the layers with initialised parameters
+ * (convolutions, linear layers) are re-initialised one more at each step,
+ * from the output layer down (PyTorch's default init, as
+ * gc_model_init_random, each layer its own stream of seed), and the
+ * request's methods explain input again for the class the trained model
+ * was explained for. Each method's map at the input (gc_method_info.map:
+ * an H x W map as it is, a C x H x W map as sum over channels of |value|)
+ * is compared with the trained model's by gc_eval_spearman and
+ * gc_eval_ssim. Maps that stay similar while the weights they explain are
+ * destroyed do not explain the model. */
+typedef struct gc_sanity_result {
+    int                    steps;       /* 1 + the layers re-initialised (step 0: trained) */
+    int                    n_methods;
+    int                    height, width;
+    int                    class_index; /* the class explained (-1: a caller gradient) */
+    const gc_method_info **methods;     /* (n_methods) in table order */
+    const char           **layers;      /* (steps) the layer re-initialised at each step
+                                           (the model's names; NULL at step 0) */
+    double                *spearman;    /* (steps, n_methods) rank correlation with step 0 */
+    double                *ssim;        /* (steps, n_methods) SSIM with step 0 */
+    float                 *maps;        /* (steps, n_methods, height, width) the compared maps */
+} gc_sanity_result;
+
+/* cfg: the session configuration for the copy (batch 1, the input's shape,
+ * the target layer in keep when it is not the default); req: one target
+ * (TOP1, CLASS, a one-class list or GC_TARGET_GRADIENT) and the methods.
+ * The model is not changed; the copy needs as much memory as its weights.
+ * Errors: those of gc_explain (naming the step), GC_ERR_INVALID_ARGUMENT,
+ * GC_ERR_OUT_OF_MEMORY. Free the result with gc_sanity_result_free
+ * (NULL-safe); its layer names live as long as the model. */
+gc_status gc_sanity_cascade(const gc_model *m, const gc_session_config *cfg, const float *input,
+                            const gc_explain_request *req, uint64_t seed, gc_sanity_result *out);
+void      gc_sanity_result_free(gc_sanity_result *r);
+
 /* ------------------------------------------------------------------------ */
 /* Figures                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -1286,7 +1331,20 @@ gc_figure_opts gc_figure_defaults(void);
 gc_status gc_render_figure(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
                            const gc_figure_opts *opts, gc_image *out);
 
+/* One figure of several methods for one explained target: the original,
+ * then one titled panel per method (gc_method_info.title) showing its map
+ * gc_method_info.map in e: a 2-D map as gc_render_overlay draws it on the
+ * original (with its localisation box when opts->overlay.draw_box), a
+ * C x H x W map as gc_render_gradient draws it at the network input. Rows
+ * of up to 6 methods, the original at the start of the first; a caption as
+ * gc_render_figure's. A map e lacks gives a gray "not computed" panel, a
+ * constant one "all zero" or "constant". n is 1..64; methods are entries of
+ * gc_method_at / gc_method_find. *out is a new RGB8 image (gc_image_release). */
+gc_status gc_render_methods(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
+                            const gc_method_info *const *methods, int n, const gc_figure_opts *opts, gc_image *out);
+
 GC_API_END
+
 #ifdef __cplusplus
 }
 #endif

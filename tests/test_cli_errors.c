@@ -301,6 +301,12 @@ TEST(gradcam_errors_and_all_or_nothing) {
     expect(1, N("cannot create"), A("examples/gradcam", "ok.gcw", "x.npy", "-o", "adir/a/b"), &r);
     expect(2, N("-c takes"), A("examples/gradcam", "ok.gcw", "x.npy", "-c", "abc"), &r);
     expect(2, N("-k takes"), A("examples/gradcam", "ok.gcw", "x.npy", "-k", "65"), &r);
+    expect(2, N("unknown method \"bogus\""), A("examples/gradcam", "ok.gcw", "x.npy", "--method", "gradcam,bogus"), &r);
+    /* --method all: every map of every method and one figure, CAM left out with a note (no GAP head) */
+    expect(0, N("CAM left out"), A("examples/gradcam", "ok.gcw", "img.ppm", "--method", "all", "-o", "out"), &r);
+    CHECK(count_files("out", NULL) > 40);
+    CHECK(test_run("ls %s/out/img_c*_figure.png > /dev/null", dir) == 0);
+    empty_dir("out");
     /* a spatial output is not taken for 4 x 16 x 16 = 1024 "classes" (issue 14): refused
        before anything is written, with or without -k */
     expect(1, N("not a (1, classes) score vector"), A("examples/gradcam", "spatial.gcw", "img.ppm", "-k", "1", "-o", "out"), &r);
@@ -391,6 +397,12 @@ TEST(other_programs) {
     expect(0, NULL, A("tools/gcw_inspect", "ok.gcw"), &r);
     CHECK(strstr(r.out, "every value finite") != NULL);
     expect(0, NULL, A("examples/tiny_net"), &r);
+    empty_dir("out");
+    expect(2, N("unknown method"), A("examples/sanity", "--methods", "gradcam,bogus"), &r);
+    expect(2, N("--n: bad value"), A("examples/sanity", "--n", "0"), &r);
+    expect(1, N("cannot open"), A("examples/sanity", "--model", "missing.gcw", "--out", "out"), &r);
+    expect(0, NULL, A("examples/sanity", "--model", "ok.gcw", "--methods", "gradcam,saliency", "--n", "1", "--out", "out"), &r);
+    CHECK(count_files("out", NULL) == 2);
     empty_dir("out");
 }
 

@@ -316,3 +316,100 @@ done:
     if (st) gc_image_release(out);
     return st;
 }
+
+/* ---- Several methods side by side ---------------------------------------------------- */
+#define METHOD_COLUMNS 6 /* method panels per row */
+
+/* The panel of one method's map t: a heat overlay on the original (2-D maps, with its box),
+   or a gradient image of the network input (C x H x W maps). */
+static gc_status method_panel(const gc_image *rgb, const gc_preprocess_info *crop, const gc_tensor *t,
+                              const gc_figure_opts *f, gc_image *out) {
+    const int32_t P = f->panel_height;
+    if (!map_2d(t) && !map_3d(t)) return blank_panel(P, "not computed", out);
+    const int64_t n = t->ndim == 2 ? t->shape[0] * t->shape[1] : t->shape[0] * t->shape[1] * t->shape[2];
+    const char *note = constant_note(t->data, n);
+    if (note) return blank_panel(P, note, out);
+    gc_image tmp = {0};
+    gc_status st;
+    if (t->ndim == 2) {
+        gc_overlay_opts oo = f->overlay;
+        gc_box box;
+        oo.draw_box = 0;
+        if ((st = gc_render_overlay(rgb, t->data, (int32_t)t->shape[0], (int32_t)t->shape[1], crop, &oo, &tmp, &box)) ||
+            (st = scale_to_height(&tmp, P, out))) {
+            gc_image_release(&tmp);
+            return st;
+        }
+        if (f->overlay.draw_box && box.area > 0) {
+            double sx = (double)out->width / rgb->width, sy = (double)P / rgb->height;
+            gc_box pb = {(int32_t)(box.x0 * sx), (int32_t)(box.y0 * sy), (int32_t)((box.x1 + 1) * sx) - 1,
+                         (int32_t)((box.y1 + 1) * sy) - 1, box.area};
+            if (pb.x1 < pb.x0) pb.x1 = pb.x0;
+            if (pb.y1 < pb.y0) pb.y1 = pb.y0;
+            draw_box(out, &pb);
+        }
+    } else {
+        if ((st = gc_render_gradient(t->data, (int32_t)t->shape[0], (int32_t)t->shape[1], (int32_t)t->shape[2], f->order,
+                                     &tmp)) ||
+            (st = scale_to_height(&tmp, P, out))) {
+            gc_image_release(&tmp);
+            return st;
+        }
+    }
+    gc_image_release(&tmp);
+    return GC_OK;
+}
+
+gc_status gc_render_methods(const gc_image *original, const gc_preprocess_info *crop, const gc_explanation *e,
+                            const gc_method_info *const *methods, int n, const gc_figure_opts *opts, gc_image *out) {
+    if (!out || out == original) return gc_error(GC_ERR_INVALID_ARGUMENT, "render_methods: out is NULL or the original");
+    memset(out, 0, sizeof *out);
+    if (!original || !original->data || original->width < 1 || original->height < 1)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "render_methods: not a valid original image");
+    if (!e || !methods || n < 1 || n > 64)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "render_methods: NULL explanation or methods, or %d methods (1..64)", n);
+    for (int k = 0; k < n; k++)
+        if (!methods[k] || !methods[k]->map)
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "render_methods: method %d is NULL", k);
+    gc_figure_opts f = opts ? *opts : gc_figure_defaults();
+    if (f.panel_height < 16 || f.panel_height > 4096)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "render_methods: panel height %d (16..4096)", f.panel_height);
+    if (f.text_scale < 1 || f.text_scale > 8)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "render_methods: text scale %d (1..8)", f.text_scale);
+    gc_image rgb = {0}, panel[65] = {{0}}; /* original, then one per method */
+    gc_status st;
+    const int32_t P = f.panel_height, M = 6, TS = 1, title_h = GC_FONT_HEIGHT * TS + 8,
+                  cap_h = (GC_FONT_HEIGHT + 1) * f.text_scale + 10;
+    if ((st = gc_image_to_rgb8(original, &rgb)) || (st = scale_to_height(&rgb, P, &panel[0]))) goto done;
+    for (int k = 0; k < n; k++) {
+        const gc_tensor none = {0}, *t = gc_explanation_map(e, methods[k]->map);
+        if ((st = method_panel(&rgb, crop, t ? t : &none, &f, &panel[k + 1]))) goto done;
+    }
+    /* rows: the original, then up to METHOD_COLUMNS methods per row; every cell as wide as the widest panel */
+    int64_t cw = 0;
+    for (int k = 0; k <= n; k++) cw = panel[k].width > cw ? panel[k].width : cw;
+    const int cols = 1 + (n < METHOD_COLUMNS ? n : METHOD_COLUMNS), rows = (n + METHOD_COLUMNS - 1) / METHOD_COLUMNS;
+    const int64_t fw = M + cols * (cw + M), fh = (int64_t)rows * (title_h + P) + cap_h;
+    if (fw > (1 << 16)) { st = gc_error(GC_ERR_LIMIT, "render_methods: figure width %lld", (long long)fw); goto done; }
+    if ((st = gc_image_alloc(out, (int32_t)fw, (int32_t)fh, 3, 8))) goto done;
+    fill_rect(out, 0, 0, fw, fh, WHITE);
+    for (int k = 0; k <= n; k++) {
+        const int r = k ? (k - 1) / METHOD_COLUMNS : 0, c = k ? 1 + (k - 1) % METHOD_COLUMNS : 0;
+        const int64_t x = M + c * (cw + M), y = (int64_t)r * (title_h + P);
+        const char *title = k ? methods[k - 1]->title : "original";
+        blit(out, &panel[k], x + (cw - panel[k].width) / 2, y + title_h);
+        gc_image_draw_text(out, (int32_t)(x + (cw - gc_text_width(title, TS)) / 2), (int32_t)(y + 4), title, TS, BLACK);
+    }
+    char cap[200], name[96];
+    if (f.label) snprintf(name, sizeof name, "%s", f.label);
+    else if (e->class_index >= 0) snprintf(name, sizeof name, "class %d", e->class_index);
+    else snprintf(name, sizeof name, "gradient target");
+    if (isfinite(e->probability)) snprintf(cap, sizeof cap, "%s  score %.3f  p %.3f", name, (double)e->score, (double)e->probability);
+    else snprintf(cap, sizeof cap, "%s  score %.3f", name, (double)e->score);
+    gc_image_draw_text(out, M, (int32_t)(rows * (title_h + P) + 5), cap, f.text_scale, BLACK);
+done:
+    gc_image_release(&rgb);
+    for (int k = 0; k <= n && k < 65; k++) gc_image_release(&panel[k]);
+    if (st) gc_image_release(out);
+    return st;
+}
