@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 int main(void) {
+    test_cur_name = "cluster";
+    (void)test_cur_failed;
 #ifdef GC_SANITIZED
     printf("cluster: skipped under the sanitizers (the interpreter is not instrumented)\n");
     return test_summary("cluster");

@@ -13,6 +13,7 @@ import array as _array
 import ctypes
 import os
 import threading
+import weakref
 from collections import namedtuple
 from ctypes import byref, c_double, c_float, c_int, c_size_t, c_uint, c_uint8, c_void_p
 
@@ -329,16 +330,17 @@ class Model:
             raise _arg_error("Model: a path or data is needed")
         self.path = path
         self._local = threading.local()
-        self._sessions = []
+        self._sessions = weakref.WeakSet()  # every session made from the model: closed with it
 
     @classmethod
     def from_bytes(cls, data):
         return cls(data=data)
 
     def close(self):
-        for s in self._sessions:
+        """Frees the model and every session made from it (using them afterwards raises)."""
+        for s in list(self._sessions):
             s.close()
-        self._sessions = []
+        self._local = threading.local()
         if self._c:
             _lib.gc_model_free(self._c)
             self._c = c_void_p()
@@ -405,7 +407,9 @@ class Model:
                 max_bytes=0):
         """A new Session of this model (gc_session_create); size defaults to the model's input."""
         h, w = self.input_size
-        return Session(self, batch, channels, height or h, width or w, keep, kernels, max_bytes)
+        s = Session(self, batch, channels, height or h, width or w, keep, kernels, max_bytes)
+        self._sessions.add(s)
+        return s
 
     def _session(self, keep):
         key = tuple(keep or ())
@@ -415,7 +419,6 @@ class Model:
         s = cache.get(key)
         if s is None:
             s = cache[key] = self.session(keep=list(key) or None)
-            self._sessions.append(s)
         return s
 
     def classify(self, image, top=5):
@@ -467,6 +470,8 @@ class Session:
                                  width=self.shape[3], max_bytes=max_bytes, kernels=_KERNELS[kernels],
                                  keep=self._keep)
         self._c = c_void_p()
+        if not model._c:
+            raise GradcamError(9, "the model was closed")  # GC_ERR_STATE
         _check(_lib.gc_session_create(model._c, byref(cfg), byref(self._c)), "gc_session_create")
 
     def close(self):
@@ -487,7 +492,12 @@ class Session:
     def _one(self):
         return self.shape[1] * self.shape[2] * self.shape[3]
 
+    def _live(self):
+        if not self._c:
+            raise GradcamError(9, "the session was closed (or its model was)")  # GC_ERR_STATE
+
     def _forward_ptr(self, ptr):
+        self._live()
         _check(_lib.gc_session_forward(self._c, ptr), "gc_session_forward")
         t = _ffi.Tensor()
         _check(_lib.gc_session_output(self._c, byref(t)), "gc_session_output")
@@ -518,6 +528,7 @@ class Session:
         return self._explain_ptr(buf, methods, target, top_k, layer, alpha_sum, params, output_grad)
 
     def _explain_ptr(self, ptr, methods, target, top_k, layer, alpha_sum, params, output_grad):
+        self._live()
         req = _ffi.ExplainRequest(methods=method_bits(methods), alpha_sum=1 if alpha_sum else 0, layer=_b(layer))
         keep = []
         if output_grad is not None:
@@ -553,6 +564,7 @@ class Session:
 
     def occlusion(self, x, class_index, patch, stride, fill=0.0, use_probability=False):
         """Occlusion sensitivity map (H x W) of one input (gc_eval_occlusion)."""
+        self._live()
         buf = _floats(x, self._one(), "occlusion input")
         h, w = self.shape[2], self.shape[3]
         out = (c_float * (h * w))()
@@ -563,6 +575,7 @@ class Session:
     def curve(self, kind, x, saliency, class_index, steps, baseline=None):
         """Deletion or insertion curve (kind "deletion" / "insertion"; gc_eval_curve):
         (curve of steps + 1 probabilities, area under it)."""
+        self._live()
         kinds = {"deletion": 0, "insertion": 1}
         if kind not in kinds:
             raise _arg_error("curve kind: 'deletion' or 'insertion', got %r" % (kind,))

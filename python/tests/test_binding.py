@@ -221,6 +221,18 @@ class Errors(unittest.TestCase):
         self.assertTrue(cm.exception.message)
 
 
+    def test_closed_model(self):
+        m = gradcam.Model(MODEL)
+        s = m.session()
+        x = [0.0] * (3 * 64 * 64)
+        s.forward(x)
+        m.close()
+        with self.assertRaises(gradcam.GradcamError) as cm:
+            s.forward(x)
+        self.assertEqual(cm.exception.status, "GC_ERR_STATE")
+        self.assertIn("closed", str(cm.exception))
+
+
 class Images(unittest.TestCase):
     def test_decode_encode_roundtrip(self):
         path = os.path.join(DATA, "shape3_disc.png")
