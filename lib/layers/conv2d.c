@@ -95,30 +95,28 @@ static void conv_forward_ref(const gc_layer_ctx *c) {
     const float *wt = c->param[0];                            /* (O, CG, KH, KW) */
     const float *bias = c->param[1];                          /* (O) or NULL */
     float *y = c->y;                                          /* (N, O, OH, OW) */
+    /* one sum per output, in double, rounded once: the oracle's error is the float result's own
+       rounding, not the growth of a long float sum (which the fast paths are checked against) */
 #pragma omp parallel for schedule(dynamic)
     for (int64_t t = 0; t < N * O; t++) {
         const int64_t n = t / O, o = t % O, c0 = (o / OG) * CG;
         const float *w = wt + o * CG * KH * KW;
-        for (int64_t i = 0; i < OH; i++) {
-            float *restrict yr = y + (t * OH + i) * OW;
-            const float b = bias ? bias[o] : 0.0f;
-            for (int64_t j = 0; j < OW; j++) yr[j] = b;
-            for (int64_t ci = 0; ci < CG; ci++) {
-                const float *xp = x + (n * C + c0 + ci) * H * W;
-                for (int64_t u = 0; u < KH; u++) {
-                    const int64_t ih = i * SH - PH + u * DH;
-                    if (ih < 0 || ih >= H) continue;
-                    const float *restrict xr = xp + ih * W;
-                    for (int64_t v = 0; v < KW; v++) {
-                        const float wv = w[(ci * KH + u) * KW + v];
-                        const int64_t off = v * DW - PW;
-                        int64_t lo, hi;
-                        gc_valid_range(off, SW, W, OW, &lo, &hi);
-                        for (int64_t j = lo; j < hi; j++) yr[j] += wv * xr[j * SW + off];
+        for (int64_t i = 0; i < OH; i++)
+            for (int64_t j = 0; j < OW; j++) {
+                double s = bias ? bias[o] : 0.0;
+                for (int64_t ci = 0; ci < CG; ci++) {
+                    const float *xp = x + (n * C + c0 + ci) * H * W;
+                    for (int64_t u = 0; u < KH; u++) {
+                        const int64_t ih = i * SH - PH + u * DH;
+                        if (ih < 0 || ih >= H) continue;
+                        for (int64_t v = 0; v < KW; v++) {
+                            const int64_t iw = j * SW - PW + v * DW;
+                            if (iw >= 0 && iw < W) s += (double)w[(ci * KH + u) * KW + v] * xp[ih * W + iw];
+                        }
                     }
                 }
+                y[(t * OH + i) * OW + j] = (float)s;
             }
-        }
     }
 }
 
