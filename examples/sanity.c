@@ -18,20 +18,21 @@
 
 typedef struct {
     const char *model, *methods, *out;
-    int n;
+    int n, cell;
     uint64_t seed, init_seed;
 } options;
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sanity [--model FILE] [--methods LIST|all] [--n N] [--seed S] [--init-seed S] [--out DIR]\n"
+    fprintf(f, "usage: sanity [--model FILE] [--methods LIST|all] [--n N] [--seed S] [--init-seed S] [--cell PX]\n"
+               "              [--out DIR]\n"
                "Cascading model randomisation (Adebayo et al. 2018): the layers with weights are\n"
                "re-initialised from the output down, one more per step, and every method's map is\n"
                "compared with the trained model's (Spearman rank correlation, SSIM), averaged over N\n"
                "synthetic shapes images (one object, seed S, the model's input size). Writes\n"
                "DIR/sanity.json and DIR/sanity.png (the first image's maps: a row per method, a\n"
-               "column per step).\n"
+               "column per step, each map PX pixels square).\n"
                "defaults: --model weights/shapes.gcw --methods all --n 10 --seed 20260 --init-seed 1\n"
-               "          --out eval-out\n"
+               "          --cell 96 --out eval-out\n"
                "Exit status 0 on success, 1 on a bad model or output, 2 on bad usage.\n");
 }
 
@@ -49,6 +50,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--methods")) o->methods = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--n")) ok = cli_parse_int(v, 1, 100000, &o->n);
+        else if (!strcmp(a, "--cell")) ok = cli_parse_int(v, 16, 1024, &o->cell);
         else if (!strcmp(a, "--seed")) ok = cli_parse_u64(v, &o->seed);
         else if (!strcmp(a, "--init-seed")) ok = cli_parse_u64(v, &o->init_seed);
         else {
@@ -77,8 +79,8 @@ static void blit(gc_image *dst, const gc_image *src, int x, int y) {
 }
 
 /* A row per method, a column per step: each map over the image (jet, min-max scaled). */
-static gc_status figure(const gc_sanity_result *r, const gc_image *img, const char *path) {
-    const int cell = 96, M = 4, label_w = 150, head_h = 2 * GC_FONT_HEIGHT + 10;
+static gc_status figure(const gc_sanity_result *r, const gc_image *img, int cell, const char *path) {
+    const int M = 4, label_w = 150, head_h = 2 * GC_FONT_HEIGHT + 10;
     const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
     gc_image fig = {0}, ov = {0}, sc = {0};
     gc_status st = gc_image_alloc(&fig, label_w + r->steps * (cell + M), head_h + r->n_methods * (cell + M), 3, 8);
@@ -88,9 +90,9 @@ static gc_status figure(const gc_sanity_result *r, const gc_image *img, const ch
     for (int s = 0; s < r->steps; s++) {
         const int x = label_w + s * (cell + M);
         const char *name = s ? r->layers[s] : "trained";
-        char t[24];
-        snprintf(t, sizeof t, "%.15s", name);
-        gc_image_draw_text(&fig, x, 2, s ? "re-init down to" : "", 1, black);
+        char t[200];
+        snprintf(t, sizeof t, "%.*s", (cell + M) / 6 - 1 < 199 ? (cell + M) / 6 - 1 : 199, name);
+        gc_image_draw_text(&fig, x, 2, s ? (cell >= 96 ? "re-init down to" : "down to") : "", 1, black);
         gc_image_draw_text(&fig, x, GC_FONT_HEIGHT + 5, t, 1, black);
     }
     gc_overlay_opts oo = gc_overlay_defaults();
@@ -126,7 +128,7 @@ static void table(const char *title, const double *v, const gc_sanity_result *r,
 }
 
 int main(int argc, char **argv) {
-    options o = {"weights/shapes.gcw", "all", "eval-out", 10, 20260, 1};
+    options o = {"weights/shapes.gcw", "all", "eval-out", 10, 96, 20260, 1};
     int rc = parse_args(argc, argv, &o);
     if (rc) {
         if (rc < 0) usage(stdout);
@@ -176,7 +178,7 @@ int main(int argc, char **argv) {
         for (size_t j = 0; j < n; j++) sp[j] += r.spearman[j], ss[j] += r.ssim[j];
         if (i == 0) {
             snprintf(path, sizeof path, "%s/sanity.png", o.out);
-            if (figure(&r, &img, path)) goto fail;
+            if (figure(&r, &img, o.cell, path)) goto fail;
         }
         if (i == 0 && r.n_methods > 0 && o.n > 1) fprintf(stderr, "sanity: %d images ...\n", o.n);
     }

@@ -78,8 +78,11 @@ def eigen(X):
     return (M @ v).reshape(h, w)
 
 
-def layer_methods(model, x, module, c, batch=32):
-    """Every layer map of class c: {name: tensor}, names as gc_explain's."""
+def layer_methods(model, x, module, c, batch=32, tail=None, cache=None):
+    """Every layer map of class c: {name: tensor}, names as gc_explain's. tail, if given, maps
+    a batch of A (N, C, h, w) to the logits (the layers after the target): Ablation-CAM then
+    runs only those, in batches, instead of one whole forward per channel. cache, a dict kept
+    between the classes of one model and input, keeps Score-CAM's masked-input probabilities."""
     out = {}
     y, A, g = act_grad(model, x, module, c)
     S = A.sum((2, 3), keepdim=True)
@@ -106,17 +109,27 @@ def layer_methods(model, x, module, c, batch=32):
         hi = up.amax((1, 2, 3), keepdim=True)
         live = (hi > lo).flatten()
         masks = (up - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))
-        w = torch.zeros(C, dtype=x.dtype)
-        idx = torch.nonzero(live).flatten()
-        for i in range(0, len(idx), batch):
-            ks = idx[i:i + batch]
-            p = torch.softmax(model(x * masks[ks]), dim=1)[:, c]
-            w[ks] = p
+        if cache is not None and 'scorecam_probs' in cache:
+            probs = cache['scorecam_probs']
+        else:
+            probs = torch.zeros(C, y.shape[1], dtype=x.dtype)    # 0 for a constant channel
+            idx = torch.nonzero(live).flatten()
+            for i in range(0, len(idx), batch):
+                ks = idx[i:i + batch]
+                probs[ks] = torch.softmax(model(x * masks[ks]), dim=1)
+            if cache is not None:
+                cache['scorecam_probs'] = probs
+        w = probs[:, c].clone()
         out['scorecam_weights'] = w
         out['scorecam_raw'], out['scorecam'] = weighted(w, A)
         s = y[0, c]
         w = torch.zeros(C, dtype=x.dtype)
-        for k in range(C):
+        for k0 in range(0, C if tail is not None else 0, batch):
+            ks = torch.arange(k0, min(C, k0 + batch))
+            Ab = A.repeat(len(ks), 1, 1, 1)
+            Ab[torch.arange(len(ks)), ks] = 0
+            w[ks] = (s - tail(Ab)[:, c]) / s
+        for k in range(C if tail is None else 0):
             def zero(o, k=k):
                 o = o.clone()
                 o[:, k] = 0
@@ -163,7 +176,7 @@ def occlusion(model, x, c, patch, stride, fill=0.0):
     return s / n
 
 
-def input_methods(model, x, c, ig_steps, noise, sigma, patch, stride, batch=32):
+def input_methods(model, x, c, ig_steps, noise, sigma, patch, stride, batch=32, with_occlusion=True):
     """Every input map of class c; noise (n, C, H, W) N(0,1) values (our generator's)."""
     out = {}
     g = input_grads(model, x, c)[0]
@@ -184,7 +197,8 @@ def input_methods(model, x, c, ig_steps, noise, sigma, patch, stride, batch=32):
     mu = gs.mean(0)
     out['smoothgrad'] = mu
     out['vargrad'] = relu((gs * gs).mean(0) - mu * mu)
-    out['occlusion'] = occlusion(model, x, c, patch, stride)
+    if with_occlusion:
+        out['occlusion'] = occlusion(model, x, c, patch, stride)
     return {k: v.detach() for k, v in out.items()}
 
 
