@@ -103,8 +103,8 @@ typedef struct gc_dc_map {
     uint64_t mask[GC_DC_MAXSEG];
 } gc_dc_map;
 
-/* acc (MR x NR) = (load ? y : bias or 0) + sum_p a[r*rs + p*ks] * b[off[p] + l], then
- * stored through map into rows r < m of y (row stride ldy). a: weights, packed (rs = 1,
+/* acc (MR x NR) = sum_p a[r*rs + p*ks] * b[off[p] + l] (summed from zero), plus (load ? y :
+ * bias or 0) added last, then stored through map into rows r < m of y (row stride ldy). a: weights, packed (rs = 1,
  * ks = MR) or rows of the weight matrix (rs = K, ks = 1); b: padded input at lane 0 of
  * the panel; off: k tap offsets. */
 typedef void (*gc_dc_ukernel)(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,

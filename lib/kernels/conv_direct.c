@@ -258,16 +258,7 @@ void gc_dconv_ukernel_portable_4x16(int64_t k, const float *a, int64_t rs, int64
     enum { MR = 4, NR = 16 };
     dc_v4 acc[MR][NR / 4];
     float t[MR][NR];
-    for (int r = 0; r < MR; r++) {
-        const float b0 = !load && bias && r < m ? bias[r] : 0.0f;
-        for (int l = 0; l < NR; l++) t[r][l] = b0;
-    }
-    if (load)
-        for (int s = 0; s < map->nseg; s++)
-            for (int l = 0; l < NR; l++)
-                if (map->mask[s] >> l & 1)
-                    for (int r = 0; r < m; r++) t[r][l] = y[r * ldy + map->dst[s] + l];
-    memcpy(acc, t, sizeof acc);
+    memset(acc, 0, sizeof acc);
     for (int64_t p = 0; p < k; p++, a += ks) {
         dc_v4 bv[NR / 4];
         memcpy(bv, b + off[p], sizeof bv);
@@ -281,5 +272,8 @@ void gc_dconv_ukernel_portable_4x16(int64_t k, const float *a, int64_t rs, int64
     for (int s = 0; s < map->nseg; s++)
         for (int l = 0; l < NR; l++)
             if (map->mask[s] >> l & 1)
-                for (int r = 0; r < m; r++) y[r * ldy + map->dst[s] + l] = t[r][l];
+                for (int r = 0; r < m; r++) {
+                    float *yr = y + r * ldy + map->dst[s] + l;
+                    *yr = t[r][l] + (load ? *yr : bias ? bias[r] : 0.0f);
+                }
 }

@@ -17,11 +17,26 @@ static inline __m256i lane_mask(unsigned bits) {
 void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
                                 float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                 const float *bias) {
-#define DECL(i)                                                                            \
-    __m256 c##i##0, c##i##1, c##i##2;                                                      \
-    c##i##0 = c##i##1 = c##i##2 = _mm256_set1_ps(!load && bias && i < m ? bias[i] : 0.0f);
+#define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
     ROWS(DECL)
 #undef DECL
+    for (int64_t p = 0, pa = 0; p < k; p++, pa += ks) {
+        const float *bp = b + off[p];
+        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
+                     b2 = _mm256_loadu_ps(bp + 16);
+#define STEP(i)                                                                            \
+    {                                                                                      \
+        const __m256 ai = _mm256_broadcast_ss(a + i * rs + pa);                                      \
+        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                                        \
+        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                                        \
+        c##i##2 = _mm256_fmadd_ps(ai, b2, c##i##2);                                        \
+    }
+        ROWS(STEP)
+#undef STEP
+    }
+    /* this block's sum, then the earlier blocks' partial sums or the bias: a long K is summed
+       in blocks of about DC_KC taps, each from zero, so rounding grows with the block's length
+       rather than K's */
     if (load) /* segments are disjoint: masked loads (zero elsewhere) add up */
         for (int s = 0; s < map->nseg; s++) {
             const uint64_t mk = map->mask[s];
@@ -38,19 +53,16 @@ void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t k
             ROWS(LOAD)
 #undef LOAD
         }
-    for (int64_t p = 0, pa = 0; p < k; p++, pa += ks) {
-        const float *bp = b + off[p];
-        const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8),
-                     b2 = _mm256_loadu_ps(bp + 16);
-#define STEP(i)                                                                            \
-    {                                                                                      \
-        const __m256 ai = _mm256_broadcast_ss(a + i * rs + pa);                                      \
-        c##i##0 = _mm256_fmadd_ps(ai, b0, c##i##0);                                        \
-        c##i##1 = _mm256_fmadd_ps(ai, b1, c##i##1);                                        \
-        c##i##2 = _mm256_fmadd_ps(ai, b2, c##i##2);                                        \
+    else if (bias) {
+#define BIAS(i)                                                                            \
+    if (i < m) {                                                                           \
+        const __m256 bi = _mm256_set1_ps(bias[i]);                                         \
+        c##i##0 = _mm256_add_ps(c##i##0, bi);                                              \
+        c##i##1 = _mm256_add_ps(c##i##1, bi);                                              \
+        c##i##2 = _mm256_add_ps(c##i##2, bi);                                              \
     }
-        ROWS(STEP)
-#undef STEP
+        ROWS(BIAS)
+#undef BIAS
     }
     for (int s = 0; s < map->nseg; s++) {
         const uint64_t mk = map->mask[s];

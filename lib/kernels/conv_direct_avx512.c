@@ -15,26 +15,9 @@ void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                   const float *bias) {
     /* c<i>0..2: row i of the (MR, 48) accumulator tile, lanes 0-15, 16-31, 32-47 */
-#define DECL(i)                                                                            \
-    __m512 c##i##0, c##i##1, c##i##2;                                                      \
-    c##i##0 = c##i##1 = c##i##2 = _mm512_set1_ps(!load && bias && i < m ? bias[i] : 0.0f);
+#define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
     ROWS(DECL)
 #undef DECL
-    if (load) /* partial sums of earlier K blocks, gathered through the map */
-        for (int s = 0; s < map->nseg; s++) {
-            const uint64_t mk = map->mask[s];
-            const __mmask16 k0 = (__mmask16)mk, k1 = (__mmask16)(mk >> 16), k2 = (__mmask16)(mk >> 32);
-            const float *ys = y + map->dst[s];
-#define LOAD(i)                                                                            \
-    if (i < m) {                                                                           \
-        const float *yi = ys + (int64_t)i * ldy;                                           \
-        c##i##0 = _mm512_mask_loadu_ps(c##i##0, k0, yi);                                   \
-        c##i##1 = _mm512_mask_loadu_ps(c##i##1, k1, yi + 16);                              \
-        c##i##2 = _mm512_mask_loadu_ps(c##i##2, k2, yi + 32);                              \
-    }
-            ROWS(LOAD)
-#undef LOAD
-        }
     for (int64_t p = 0, pa = 0; p < k; p++, pa += ks) {
         const float *bp = b + off[p];
         const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16),
@@ -48,6 +31,35 @@ void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t
     }
         ROWS(STEP)
 #undef STEP
+    }
+    /* this block's sum, then the earlier blocks' partial sums or the bias: a long K is summed
+       in blocks of about DC_KC taps, each from zero, so rounding grows with the block's length
+       rather than K's */
+    if (load) /* segments are disjoint: masked loads (zero elsewhere) add up */
+        for (int s = 0; s < map->nseg; s++) {
+            const uint64_t mk = map->mask[s];
+            const __mmask16 k0 = (__mmask16)mk, k1 = (__mmask16)(mk >> 16), k2 = (__mmask16)(mk >> 32);
+            const float *ys = y + map->dst[s];
+#define LOAD(i)                                                                            \
+    if (i < m) {                                                                           \
+        const float *yi = ys + (int64_t)i * ldy;                                           \
+        c##i##0 = _mm512_add_ps(c##i##0, _mm512_maskz_loadu_ps(k0, yi));                   \
+        c##i##1 = _mm512_add_ps(c##i##1, _mm512_maskz_loadu_ps(k1, yi + 16));              \
+        c##i##2 = _mm512_add_ps(c##i##2, _mm512_maskz_loadu_ps(k2, yi + 32));              \
+    }
+            ROWS(LOAD)
+#undef LOAD
+        }
+    else if (bias) {
+#define BIAS(i)                                                                            \
+    if (i < m) {                                                                           \
+        const __m512 bi = _mm512_set1_ps(bias[i]);                                         \
+        c##i##0 = _mm512_add_ps(c##i##0, bi);                                              \
+        c##i##1 = _mm512_add_ps(c##i##1, bi);                                              \
+        c##i##2 = _mm512_add_ps(c##i##2, bi);                                              \
+    }
+        ROWS(BIAS)
+#undef BIAS
     }
     for (int s = 0; s < map->nseg; s++) {
         const uint64_t mk = map->mask[s];
