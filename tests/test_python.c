@@ -51,6 +51,10 @@ static int write_layout(const char *path) {
       F(gc_explanation, n_maps); F(gc_explanation, maps));
     S(gc_explain_result, F(gc_explain_result, layer); F(gc_explain_result, count); F(gc_explain_result, items);
       F(gc_explain_result, logits); F(gc_explain_result, probabilities));
+    S(gc_sanity_result, F(gc_sanity_result, steps); F(gc_sanity_result, n_methods); F(gc_sanity_result, height);
+      F(gc_sanity_result, width); F(gc_sanity_result, class_index); F(gc_sanity_result, methods);
+      F(gc_sanity_result, layers); F(gc_sanity_result, spearman); F(gc_sanity_result, ssim);
+      F(gc_sanity_result, maps));
     S(gc_occlusion_params, F(gc_occlusion_params, patch); F(gc_occlusion_params, stride);
       F(gc_occlusion_params, fill); F(gc_occlusion_params, use_probability));
     S(gc_overlay_opts, F(gc_overlay_opts, alpha); F(gc_overlay_opts, box_threshold); F(gc_overlay_opts, draw_box));

@@ -22,7 +22,7 @@ from . import _ffi
 __all__ = ["GradcamError", "version", "methods", "method_bits", "Image", "Model", "Session",
            "Explanation", "Target", "Prediction", "Box", "load_image", "decode_image", "box_iou",
            "localize", "eval_localization", "pointing_tolerance", "eval_pointing", "spearman",
-           "center_map", "random_map", "render_overlay", "render_gradient", "shapes_generate",
+           "center_map", "random_map", "ssim", "render_overlay", "render_gradient", "shapes_generate",
            "HAVE_NUMPY"]
 
 _lib, LIBRARY_PATH = _ffi.load()
@@ -449,6 +449,42 @@ class Model:
         e.image, e.info = img, info
         return e
 
+    def sanity(self, image, methods="gradcam", target=None, layer=None, seed=1):
+        """Cascading randomisation (Adebayo et al.; gc_sanity_cascade) of one image: a
+        SanityResult(class_index, methods, layers, spearman, ssim, maps), spearman and ssim as
+        [step][method] lists against step 0 (the trained model), maps (steps, methods, H, W)."""
+        t, _ = self._preprocess(_as_image(image))
+        try:
+            return _sanity(self, t.data, tuple(t.shape[:4]), methods, target, layer, seed)
+        finally:
+            _lib.gc_tensor_release(byref(t))
+
+
+SanityResult = namedtuple("SanityResult", "class_index methods layers spearman ssim maps")
+
+
+def _sanity(model, x_ptr, shape, methods, target, layer, seed):
+    cfg = _ffi.SessionConfig(batch=1, channels=shape[1], height=shape[2], width=shape[3])
+    keep = None
+    if layer:
+        keep = (ctypes.c_char_p * 2)(_b(layer), None)
+        cfg.keep = keep
+    req = _ffi.ExplainRequest(methods=method_bits(methods), layer=_b(layer))
+    if target is not None:
+        req.target, req.class_index = _TARGET_CLASS, int(target)
+    r = _ffi.SanityResult()
+    _check(_lib.gc_sanity_cascade(model._c, byref(cfg), x_ptr, byref(req), int(seed), byref(r)), "gc_sanity_cascade")
+    try:
+        s, k = r.steps, r.n_methods
+        names = [r.methods[j].contents.name.decode() for j in range(k)]
+        layers = [None if not r.layers[i] else r.layers[i].decode() for i in range(s)]
+        sp = [[r.spearman[i * k + j] for j in range(k)] for i in range(s)]
+        ss = [[r.ssim[i * k + j] for j in range(k)] for i in range(s)]
+        maps = _out(r.maps, (s, k, r.height, r.width))
+        return SanityResult(r.class_index, names, layers, sp, ss, maps)
+    finally:
+        _lib.gc_sanity_result_free(byref(r))
+
 
 def _info_dict(i):
     return {f: getattr(i, f) for f, _ in _ffi.PreprocessInfo._fields_}
@@ -601,9 +637,17 @@ class Target:
         self.score = c.score
         self.probability = c.probability
         self.maps = {}
+        self._cmaps = []  # (name bytes, method bit, C copy, shape) for gc_render_methods
         for i in range(c.n_maps):
             m = c.maps[i]
             self.maps[m.name.decode()] = _tensor_out(m.t)
+            if m.t.data:
+                shape = tuple(m.t.shape[:m.t.ndim])
+                n = 1
+                for d in shape:
+                    n *= d
+                self._cmaps.append((m.name, m.method, (c_float * n).from_buffer_copy(ctypes.string_at(m.t.data, 4 * n)),
+                                    shape))
         # the fixed fields, kept as C arrays for gc_render_figure
         self._fixed = {}
         for f in _ffi.EXPLANATION_TENSORS:
@@ -625,13 +669,20 @@ class Target:
     def _c(self):
         e = _ffi.Explanation(class_index=self.class_index, score=self.score, probability=self.probability)
         fixed = self._fixed
-        for f, (buf, shape) in fixed.items():
-            t = getattr(e, f)
+        def fill(t, buf, shape):
             t.data = ctypes.cast(buf, ctypes.POINTER(c_float))
             t.ndim = len(shape)
             for i in range(_ffi.MAX_DIMS):
                 t.shape[i] = shape[i] if i < len(shape) else 1
-        return e, fixed
+
+        for f, (buf, shape) in fixed.items():
+            fill(getattr(e, f), buf, shape)
+        maps = (_ffi.Map * max(1, len(self._cmaps)))()
+        for i, (name, bit, buf, shape) in enumerate(self._cmaps):
+            maps[i].name, maps[i].method = name, bit
+            fill(maps[i].t, buf, shape)
+        e.n_maps, e.maps = len(self._cmaps), maps
+        return e, (fixed, maps)
 
 
 class Explanation:
@@ -682,6 +733,35 @@ class Explanation:
         out = Image()
         _check(_lib.gc_render_figure(byref(self.image._c), byref(self.info), byref(e), byref(o), byref(out._c)),
                "gc_render_figure")
+        return out
+
+    def methods_figure(self, target=0, methods=None, panel_height=224, label=None):
+        """One figure of several methods' maps (gc_render_methods): the original and a titled
+        panel per method; methods: names (default: every method computed for the target)."""
+        if self.image is None:
+            raise _arg_error("methods_figure: this explanation has no original image (use Model.explain)")
+        t = self.targets[target]
+        if methods is None:
+            names = [m.name for m in globals()["methods"]() if m.map in t.maps]
+        else:
+            names = methods.split(",") if isinstance(methods, str) else list(methods)
+        infos = []
+        for n in names:
+            p = _lib.gc_method_find(_b(n))
+            if not p:
+                raise _arg_error("methods_figure: unknown method %r" % n)
+            infos.append(p)
+        arr = (ctypes.POINTER(_ffi.MethodInfo) * max(1, len(infos)))(*infos)
+        e, _keep = t._c()
+        o = _lib.gc_figure_defaults()
+        o.panel_height = int(panel_height)
+        o.order = _lib.gc_model_preprocess(self.model._c).contents.order
+        lab = label if label is not None else t.label
+        lab_b = _b(lab) if lab is not None else None
+        o.label = lab_b
+        out = Image()
+        _check(_lib.gc_render_methods(byref(self.image._c), byref(self.info), byref(e), arr, len(infos), byref(o),
+                                      byref(out._c)), "gc_render_methods")
         return out
 
     def save_figure(self, path, target=0, **kw):
@@ -749,6 +829,15 @@ def spearman(a, b):
     rho = c_double(0)
     _check(_lib.gc_eval_spearman(fa, fb, len(fa), byref(rho)), "gc_eval_spearman")
     return rho.value
+
+
+def ssim(a, b, shape=None):
+    """Structural similarity of two maps of one size, each min-max scaled (gc_eval_ssim)."""
+    fa, h, w = _map2d(a, shape, "ssim a")
+    fb = _floats(b, h * w, "ssim b")
+    v = c_double(0)
+    _check(_lib.gc_eval_ssim(fa, fb, h, w, byref(v)), "gc_eval_ssim")
+    return v.value
 
 
 def center_map(height, width, sigma_frac=0.25):

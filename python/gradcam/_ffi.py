@@ -129,6 +129,12 @@ class ExplainResult(Structure):
                 ("logits", Tensor), ("probabilities", Tensor)]
 
 
+class SanityResult(Structure):
+    _fields_ = [("steps", c_int), ("n_methods", c_int), ("height", c_int), ("width", c_int),
+                ("class_index", c_int), ("methods", POINTER(POINTER(MethodInfo))), ("layers", POINTER(c_char_p)),
+                ("spearman", POINTER(c_double)), ("ssim", POINTER(c_double)), ("maps", POINTER(c_float))]
+
+
 class OcclusionParams(Structure):
     _fields_ = [("patch", c_int), ("stride", c_int), ("fill", c_float), ("use_probability", c_int)]
 
@@ -147,7 +153,7 @@ STRUCTS = {
     "gc_preprocess_info": PreprocessInfo, "gc_box": Box, "gc_shapes_info": ShapesInfo, "gc_session_config": SessionConfig,
     "gc_method_params": MethodParams, "gc_method_info": MethodInfo, "gc_explain_request": ExplainRequest,
     "gc_map": Map, "gc_explanation": Explanation, "gc_explain_result": ExplainResult,
-    "gc_occlusion_params": OcclusionParams, "gc_overlay_opts": OverlayOpts, "gc_figure_opts": FigureOpts,
+    "gc_occlusion_params": OcclusionParams, "gc_sanity_result": SanityResult, "gc_overlay_opts": OverlayOpts, "gc_figure_opts": FigureOpts,
 }
 
 # ---------------------------------------------------------------- prototypes
@@ -199,6 +205,13 @@ PROTOTYPES = {
     "gc_eval_spearman": (_S, [P(c_float), P(c_float), c_int64, P(c_double)]),
     "gc_eval_curve": (_S, [c_void_p, c_int, P(c_float), P(c_float), P(c_float), c_int, c_int, P(c_float),
                            P(c_double)]),
+    "gc_eval_ssim": (_S, [P(c_float), P(c_float), c_int, c_int, P(c_double)]),
+    "gc_sanity_cascade": (_S, [c_void_p, P(SessionConfig), P(c_float), P(ExplainRequest), c_uint64,
+                               P(SanityResult)]),
+    "gc_sanity_result_free": (None, [P(SanityResult)]),
+    "gc_method_find": (P(MethodInfo), [c_char_p]),
+    "gc_render_methods": (_S, [P(Image), P(PreprocessInfo), P(Explanation), P(P(MethodInfo)), c_int,
+                               P(FigureOpts), P(Image)]),
     "gc_eval_center_map": (_S, [c_int, c_int, c_double, P(c_float)]),
     "gc_eval_random_map": (_S, [c_int, c_int, c_uint64, P(c_float)]),
     "gc_map_localize": (_S, [P(c_float), c_int32, c_int32, c_float, P(Box)]),

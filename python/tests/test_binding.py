@@ -143,6 +143,46 @@ class Models(unittest.TestCase):
         self.assertEqual((fig.width, fig.height), (ref.width, ref.height))
         self.assertEqual(bytes(fig.pixels()), bytes(ref.pixels()))
 
+    def test_methods_figure_equals_the_c_program(self):
+        """examples/gradcam --method (gc_render_methods) and Explanation.methods_figure."""
+        out = os.path.join(TMP, "cprog_methods")
+        exe = os.path.join(ROOT, "examples", "gradcam")
+        img = os.path.join(DATA, "shape4_cross.png")
+        r = subprocess.run([exe, MODEL, img, "--method", "gradcam,scorecam,saliency", "-o", out], capture_output=True)
+        if r.returncode != 0 and b"--method" in r.stderr:
+            self.skipTest("examples/gradcam has no --method")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        e = self.m.explain(img, methods="gradcam,scorecam,saliency")
+        # the program's panels are in table order, as methods_figure's default
+        order = [m.name for m in gradcam.methods() if m.name in ("gradcam", "scorecam", "saliency")]
+        fig = e.methods_figure()
+        self.assertEqual(bytes(fig.pixels()), bytes(e.methods_figure(methods=order).pixels()))
+        ref = gradcam.load_image(os.path.join(out, "shape4_cross_c3_figure.png"))
+        self.assertEqual((fig.width, fig.height), (ref.width, ref.height))
+        self.assertEqual(bytes(fig.pixels()), bytes(ref.pixels()))
+        for name in ("scorecam_up", "saliency"):
+            shape, vals = read_npy(os.path.join(out, "shape4_cross_c3_%s.npy" % name))
+            self.assertEqual(flat(e[0].maps[name]), vals, name)
+        with self.assertRaises(gradcam.GradcamError) as cm:
+            e.methods_figure(methods=["gradcam", "nosuch"])
+        self.assertIn("nosuch", str(cm.exception))
+
+    def test_sanity_cascade(self):
+        img = os.path.join(DATA, "shape4_cross.png")
+        r = self.m.sanity(img, methods="gradcam,saliency", seed=3)
+        self.assertEqual(r.methods, ["gradcam", "saliency"])
+        self.assertEqual(r.class_index, 3)
+        self.assertIsNone(r.layers[0])
+        convs = [n for n in self.m.layers if self.m.layer_kind(n) in ("conv2d", "linear")]
+        self.assertEqual(sorted(r.layers[1:]), sorted(convs))  # every such layer, once
+        self.assertEqual(r.spearman[0], [1.0, 1.0])
+        self.assertEqual(tuple(r.maps.shape), (len(r.layers), 2, 64, 64))
+        # step 0's maps are the trained model's: SSIM with the explain call's map is 1
+        m0 = flat(r.maps)[:64 * 64]
+        e = self.m.explain(img, methods="gradcam")
+        self.assertAlmostEqual(gradcam.ssim(m0, e[0].maps["gradcam_up"], shape=(64, 64)), 1.0, places=12)
+        self.assertLess(min(row[0] for row in r.spearman[1:]), 0.9)  # randomised weights change the map
+
     def test_every_method(self):
         img = os.path.join(DATA, "shape2_star.png")
         h, w = self.m.input_size
