@@ -774,6 +774,20 @@ const char *gc_model_default_layer(const gc_model *m);
 gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req,
                      gc_explain_result *result);
 
+/* Layer-CAM's fusion of several layers (Jiang et al. 2021, sec. 3.3): n maps
+ * of one input and class at n layers, each resized to the same n_pixels
+ * (the "layercam_up" maps of requests at each layer), combined as
+ *   out = max over l of f_l(M_l),  f_l(M) = tanh(gamma M / max M) where
+ *   scale[l] is nonzero (the paper scales the shallow layers, gamma = 2),
+ *   else M / max M,
+ * element-wise; a map whose maximum is not positive contributes zeros.
+ * (The paper leaves the deep layers' maps unscaled; dividing them by their
+ * maximum too makes the fusion independent of each layer's scale.) scale
+ * may be NULL (no layer scaled). Errors: GC_ERR_INVALID_ARGUMENT for NULL
+ * maps or out, n < 1, n_pixels < 1, gamma <= 0 or non-finite values. */
+gc_status gc_layercam_fuse(const float *const *maps, const int *scale, int n, int64_t n_pixels, float gamma,
+                           float *out);
+
 /* ------------------------------------------------------------------------ */
 /* Model files (.gcw)                                                        */
 /* ------------------------------------------------------------------------ */

@@ -246,8 +246,59 @@ TEST(bad_parameters_refused) {
     free(x);
 }
 
+/* Layer-CAM's fusion: hand values, then the maps of two layers of the shapes model */
+TEST(layercam_fusion) {
+    const float a[4] = {0, 1, 2, 4}, b[4] = {3, 0, 3, 1.5f}, z[4] = {0, -1, 0, 0};
+    const float *maps[3] = {a, b, z};
+    const int scale[3] = {1, 0, 1};
+    float out[4];
+    CHECK_OK(gc_layercam_fuse(maps, scale, 3, 4, 2.0f, out));
+    const double want[4] = {1.0, tanh(0.5), 1.0, tanh(2.0)}; /* max(tanh(2 a / 4), b / 3) */
+    for (int i = 0; i < 4; i++) CHECK_NEAR(out[i], want[i], 1e-6);
+    CHECK_OK(gc_layercam_fuse(maps, NULL, 1, 4, 2.0f, out)); /* unscaled: a / max a */
+    CHECK_NEAR(out[1], 0.25, 0);
+    CHECK_FAILS(gc_layercam_fuse(maps, scale, 0, 4, 2.0f, out), GC_ERR_INVALID_ARGUMENT);
+    CHECK_FAILS(gc_layercam_fuse(maps, scale, 2, 4, 0.0f, out), GC_ERR_INVALID_ARGUMENT);
+    const float bad[4] = {0, NAN, 0, 0};
+    const float *badm[1] = {bad};
+    CHECK_FAILS(gc_layercam_fuse(badm, NULL, 1, 4, 2.0f, out), GC_ERR_INVALID_ARGUMENT);
+
+    gc_model *m = shapes_model();
+    if (!m) { CHECK(0); return; }
+    const int H = 64, W = 64;
+    float *x = malloc(sizeof(float) * 3 * H * W), *up[2] = {malloc(sizeof(float) * H * W), malloc(sizeof(float) * H * W)};
+    float *fused = malloc(sizeof(float) * H * W);
+    shapes_input(m, x, H, W);
+    const char *keep[] = {"features.7", NULL}, *layers[2] = {"features.7", "features.10"};
+    gc_session *s = NULL;
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W, .keep = keep};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    for (int l = 0; s && l < 2; l++) {
+        gc_explain_request req = {.target = GC_TARGET_CLASS, .class_index = 2, .layer = layers[l],
+                                  .methods = GC_METHOD_LAYERCAM};
+        gc_explain_result r;
+        CHECK_OK(gc_explain(s, x, &req, &r));
+        const gc_tensor *t = gc_explanation_map(&r.items[0], "layercam_up");
+        if (t) memcpy(up[l], t->data, sizeof(float) * H * W);
+    }
+    const int shallow[2] = {1, 0};
+    CHECK_OK(gc_layercam_fuse((const float *const *)up, shallow, 2, H * W, 2.0f, fused));
+    double mx = 0, mx0 = 0, mx1 = 0;
+    for (int i = 0; i < H * W; i++) mx0 = fmax(mx0, up[0][i]), mx1 = fmax(mx1, up[1][i]);
+    for (int i = 0; s && i < H * W; i++) {
+        const double w = fmax(tanh(2.0 * up[0][i] / mx0), up[1][i] / mx1);
+        if (fabs(fused[i] - w) > 1e-6) { FAILF("pixel %d: %g, expected %g", i, fused[i], w); break; }
+        mx = fmax(mx, fused[i]);
+    }
+    CHECK_NEAR(mx, 1.0, 1e-6);
+    gc_session_free(s);
+    gc_model_free(m);
+    free(x), free(up[0]), free(up[1]), free(fused);
+}
+
 int main(void) {
     RUN(table_and_names);
+    RUN(layercam_fusion);
     RUN(every_method_fills_its_maps);
     RUN(integrated_gradients_and_smoothgrad_properties);
     RUN(score_and_ablation_weights_by_hand);

@@ -241,6 +241,30 @@ static gc_status layercam_run(capture *c) {
     return elementwise_run(c, EW_LAYER, GC_METHOD_LAYERCAM, "layercam_raw", "layercam", "layercam_up");
 }
 
+/* ---------------------------------------------------------------- Layer-CAM fusion */
+
+gc_status gc_layercam_fuse(const float *const *maps, const int *scale, int n, int64_t n_pixels, float gamma,
+                           float *out) {
+    if (!maps || !out || n < 1 || n_pixels < 1 || !(gamma > 0) || !isfinite(gamma))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_layercam_fuse: NULL maps or out, %d maps of %lld pixels, gamma %g",
+                        n, (long long)n_pixels, (double)gamma);
+    for (int l = 0; l < n; l++)
+        if (!maps[l] || gc_first_nonfinite(maps[l], n_pixels) >= 0)
+            return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_layercam_fuse: map %d is NULL or not finite", l);
+    for (int64_t i = 0; i < n_pixels; i++) out[i] = 0.0f;
+    for (int l = 0; l < n; l++) {
+        const float *m = maps[l];
+        float mx = m[0];
+        for (int64_t i = 1; i < n_pixels; i++) mx = m[i] > mx ? m[i] : mx;
+        if (!(mx > 0)) continue;
+        for (int64_t i = 0; i < n_pixels; i++) {
+            const double r = (double)m[i] / mx, v = scale && scale[l] ? tanh((double)gamma * r) : r;
+            out[i] = (float)v > out[i] ? (float)v : out[i];
+        }
+    }
+    return GC_OK;
+}
+
 /* ---------------------------------------------------------------- table */
 
 const method_entry gc_methods_cam[] = {

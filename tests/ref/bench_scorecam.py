@@ -14,13 +14,15 @@ the top class, target features.29 (relu5_3, 512 x 14 x 14). Each round runs, in 
           no_grad): one forward with a hook for A, the masks of every non-constant
           channel, forwards in batches of --batch, softmax, the map; the time of that
 Both skip constant channels (mask undefined), as the authors' code does. Prints the CPU and
-every round with its ratio and the 1-minute load average before it, the medians, the ratio of
+every round with its ratio, the 1-minute load average before it and both CPU times (ours:
+the whole methods_maps process, loading included; libgomp's spinning counts in both), the medians, the ratio of
 the medians and the median of the rounds' ratios (the steadier figure on a shared machine:
 each round's two runs are neighbours in time), and the largest difference of the two maps
 (relative to the map's maximum). OMP_NUM_THREADS is set to --threads for ours.
 """
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,6 +39,7 @@ ROOT = os.path.join(HERE, '..', '..')
 
 
 def torch_scorecam(model, x, c, batch):
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with torch.no_grad():
         box = {}
@@ -54,7 +57,7 @@ def torch_scorecam(model, x, c, batch):
             ks = idx[i:i + batch]
             w[ks] = torch.softmax(model(x * masks[ks]), dim=1)[:, c]
         cam = (w[:, None, None] * A[0]).sum(0).clamp(min=0)
-    return time.perf_counter() - t0, cam.numpy(), len(idx)
+    return time.perf_counter() - t0, time.process_time() - c0, cam.numpy(), len(idx)
 
 
 def main():
@@ -87,15 +90,19 @@ def main():
         for r in range(a.rounds):
             load = os.getloadavg()[0]
             out = tempfile.mkdtemp(dir=tmp)
+            ru = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([tool, gcw, os.path.join(tmp, 'in.npy'), out, 'features.29', 'scorecam', '--batch',
                             str(a.batch), str(c)], check=True, env=env)
+            ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            ours_cpu = ru2.ru_utime + ru2.ru_stime - ru.ru_utime - ru.ru_stime
             ours_t.append(float(open(os.path.join(out, 'seconds.txt')).read()))
             ours_cam = np.load(os.path.join(out, 'c%d_scorecam.npy' % c))
-            t, cam, live = torch_scorecam(model, x, c, a.batch)
+            t, torch_cpu, cam, live = torch_scorecam(model, x, c, a.batch)
             torch_t.append(t)
             ratios.append(ours_t[-1] / t)
-            print('round %d (load %.1f): ours %.2f s, torch %.2f s, ratio %.3f (%d live channels of 512)' % (
-                r + 1, load, ours_t[-1], t, ratios[-1], live), flush=True)
+            print('round %d (load %.1f): ours %.2f s, torch %.2f s, ratio %.3f (%d live channels of 512); CPU time '
+                  'ours %.1f s (whole program), torch %.1f s' % (r + 1, load, ours_t[-1], t, ratios[-1], live, ours_cpu,
+                                                                   torch_cpu), flush=True)
         diff = np.abs(ours_cam - cam).max() / max(np.abs(cam).max(), 1e-30)
         mo, mt = statistics.median(ours_t), statistics.median(torch_t)
         print('median: ours %.2f s, torch %.2f s, ratio of medians %.3f, median ratio %.3f; map difference %.2e '
