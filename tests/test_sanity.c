@@ -109,7 +109,8 @@ TEST(cascade) {
     CHECK_OK(gc_eval_ssim(a.maps, a.maps + last, H, W, &ss));
     CHECK_NEAR(a.spearman[(a.steps - 1) * a.n_methods], rho, 0);
     CHECK_NEAR(a.ssim[(a.steps - 1) * a.n_methods], ss, 1e-12);
-    /* bad requests */
+    /* bad requests (into b again: its results go first) */
+    gc_sanity_result_free(&b);
     gc_explain_request two = req;
     two.target = GC_TARGET_TOPK, two.top_k = 2;
     CHECK_FAILS(gc_sanity_cascade(m1, &cfg, x, &two, 1, &b), GC_ERR_INVALID_ARGUMENT);
