@@ -63,7 +63,8 @@ TESTCOMMON_OBJ := $(TESTCOMMON_SRC:%.c=$(B)/%.o)
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c)))
 
 .SECONDARY:
-.PHONY: fuzz all test install uninstall clean bench demo eval check-header onnx-conformance FORCE
+.PHONY: fuzz all test install uninstall clean bench demo eval check-header onnx-conformance FORCE \
+        fashion-eval fashion-bench fashion-adversarial fashion-bias fashion-failures
 all: $(LIB) $(SO_LINKS) $(EX_BIN) $(TOOL_BIN)
 
 # Rewritten only when the configuration changes, so programs relink then.
@@ -184,6 +185,26 @@ eval: all
 	./examples/evaluate --model weights/shapes.gcw --methods all --n 100 --n2 50 --occlusion-images 50 \
 		--curve-images 50 --out eval-out/methods --quiet
 	./examples/sanity --model weights/shapes.gcw --methods all --n 10 --out eval-out/sanity
+
+# Fashion-MNIST experiments (docs/evaluation.md); need the Debian package dataset-fashion-mnist.
+# The cluttered localisation benchmark, the adversarial attack, the bias experiment and the
+# failure gallery, into eval-out/. Never part of make test.
+FASHION_DATA ?= /usr/share/datasets/fashion-mnist
+fashion-eval: fashion-bench fashion-adversarial fashion-bias fashion-failures
+fashion-bench: all
+	@mkdir -p eval-out
+	./examples/cluttered_fashion --data $(FASHION_DATA) --out eval-out/cluttered --n 500
+	./examples/evaluate --model weights/fashion.gcw --csv eval-out/cluttered/cluttered.csv --input-size 112 \
+		--occlusion-images 50 --curve-images 200 --out eval-out/cluttered-report
+fashion-adversarial: all
+	@mkdir -p eval-out
+	./examples/adversarial --model weights/fashion.gcw --data $(FASHION_DATA) --n 200 --out eval-out/adversarial
+fashion-bias: all
+	@mkdir -p eval-out
+	./examples/bias --data $(FASHION_DATA) --out eval-out/bias
+fashion-failures: all
+	@mkdir -p eval-out
+	./examples/failures --model weights/fashion.gcw --data $(FASHION_DATA) --out eval-out/failures
 
 # ONNX's own backend tests (Debian package libonnx-testdata) through tools/gcw_convert.py and
 # the engine (tests/onnx_run.c): every test converts and matches its outputs, or is refused

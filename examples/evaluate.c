@@ -54,6 +54,7 @@ typedef struct {
     const char *model_path, *csv, *out, *methods;
     int n, n2, occ_images, curve_images, patch, stride, steps, quiet;
     uint64_t seed;
+    int input_h, input_w; /* --input-size; 0: the model's */
 } options;
 
 static double now(void) {
@@ -382,7 +383,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: evaluate [--model FILE] [--csv FILE] [--n N] [--n2 N] [--seed S] [--out DIR]\n"
             "                [--occlusion-images N] [--curve-images N] [--patch P] [--stride S]\n"
-            "                [--steps N] [--methods LIST|all] [--quiet]\n"
+            "                [--steps N] [--methods LIST|all] [--input-size N|HxW] [--quiet]\n"
             "Pointing game, top-1 localisation error, rank correlation with occlusion maps and\n"
             "deletion/insertion AUCs for Grad-CAM, guided backprop and centre/random baselines,\n"
             "or with --methods for the gc_explain methods named (comma-separated, or all; CAM\n"
@@ -391,6 +392,8 @@ static void usage(FILE *f) {
             "          --occlusion-images 100 --curve-images 100 --patch 12 --stride 4 --steps 16\n"
             "ranges:   --n, --n2, --occlusion-images, --curve-images 0..1000000; --patch, --stride\n"
             "          1..4096; --steps 1..1024; --seed 0..2^64-1 (whole decimal numbers)\n"
+            "--input-size: the network input (crop) size instead of the model's, e.g. 112 for\n"
+            "          the 112 x 112 cluttered Fashion-MNIST canvases of a 28 x 28-trained model.\n"
             "The model needs class labels. Exit status 0 on success, 1 on a bad model, input or\n"
             "output, 2 on bad usage.\n");
 }
@@ -425,6 +428,15 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--patch")) ok = v && int_opt(a, v, 1, 4096, &o->patch);
         else if (!strcmp(a, "--stride")) ok = v && int_opt(a, v, 1, 4096, &o->stride);
         else if (!strcmp(a, "--steps")) ok = v && int_opt(a, v, 1, 1024, &o->steps);
+        else if (!strcmp(a, "--input-size")) {
+            char *x = v ? strchr(v, 'x') : NULL, hs[32];
+            ok = v && strlen(v) < sizeof hs;
+            if (ok && x) { memcpy(hs, v, (size_t)(x - v)); hs[x - v] = 0; }
+            ok = ok && (x ? cli_parse_int(hs, 1, 4096, &o->input_h) && cli_parse_int(x + 1, 1, 4096, &o->input_w)
+                          : cli_parse_int(v, 1, 4096, &o->input_h));
+            if (ok && !x) o->input_w = o->input_h;
+            if (v && !ok) cli_error("evaluate", "--input-size takes N or HxW, each 1..4096, got \"%s\"", cli_q(q, sizeof q, v));
+        }
         else known = 0;
         if (!known) {
             cli_error("evaluate", "unknown option %s (try --help)", cli_q(q, sizeof q, a));
@@ -443,7 +455,10 @@ static int parse_args(int argc, char **argv, options *o) {
 /* The whole evaluation; every failure is printed here or by the caller and returns 1. */
 static int run(const options *o, context *cx, results *r, float *x) {
     char q[256];
-    const gc_preprocess *pre = gc_model_preprocess(cx->m);
+    gc_preprocess pre_in = *gc_model_preprocess(cx->m); /* with --input-size as the crop */
+    pre_in.input_height = cx->H;
+    pre_in.input_width = cx->W;
+    const gc_preprocess *pre = &pre_in;
     size_t P = (size_t)cx->H * cx->W;
     gc_status st = GC_OK;
     double t0 = now();
@@ -494,7 +509,7 @@ static int run(const options *o, context *cx, results *r, float *x) {
 }
 
 int main(int argc, char **argv) {
-    options o = {"weights/shapes.gcw", NULL, "eval-out", NULL, 300, 100, 100, 100, 12, 4, 16, 0, 20260};
+    options o = {"weights/shapes.gcw", NULL, "eval-out", NULL, 300, 100, 100, 100, 12, 4, 16, 0, 20260, 0, 0};
     int rc = parse_args(argc, argv, &o);
     if (rc) {
         if (rc < 0) usage(stdout);
@@ -531,7 +546,7 @@ int main(int argc, char **argv) {
     }
     if (gc_model_open(o.model_path, &cx.m)) { cli_error("evaluate", "%s", gc_last_error()); goto done; }
     const gc_preprocess *pre = gc_model_preprocess(cx.m);
-    cx.C = 3; cx.H = pre->input_height; cx.W = pre->input_width;
+    cx.C = 3; cx.H = o.input_h ? o.input_h : pre->input_height; cx.W = o.input_w ? o.input_w : pre->input_width;
     cx.classes = gc_model_label_count(cx.m);
     if (cx.classes < 2) {
         cli_error("evaluate", "%s: the model has no class labels (evaluate names classes by label)",
