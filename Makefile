@@ -176,7 +176,12 @@ demo: all
 	@rm -rf demo-out && mkdir -p demo-out
 	./examples/gradcam weights/shapes.gcw examples/data/shape*.png --counterfactual -o demo-out
 	./examples/gradcam weights/shapes.gcw examples/data/pair*.png -k 2 --counterfactual -o demo-out
-	@echo "demo: figures in demo-out/ (<image>_c<class>_figure.png), maps as .npy, predictions in <image>.json"
+	./examples/gradcam weights/fashion.gcw examples/data/fashion/fashion*.png -k 2 -o demo-out/fashion
+	./examples/gradcam weights/fashion.gcw examples/data/fashion/cluttered00000.png --crop 112x112 -c 9 -o demo-out/fashion
+	./examples/gradcam weights/fashion.gcw examples/data/fashion/cluttered00001.png --crop 112x112 -c 2 -o demo-out/fashion
+	./examples/gradcam weights/fashion.gcw examples/data/fashion/cluttered00002.png --crop 112x112 -c 1 -o demo-out/fashion
+	@echo "demo: figures in demo-out/ and demo-out/fashion/ (<image>_c<class>_figure.png), maps as .npy, predictions in <image>.json"
+	@echo "      (cluttered canvases: Grad-CAM of the item's true class, the class in examples/data/fashion/cluttered.csv)"
 
 # The paper's evaluations on a held-out synthetic test set, then every method of gc_explain
 # side by side and the cascading-randomisation sanity check (docs/evaluation.md).

@@ -3,7 +3,8 @@
  * by an offset within range, or mirrored, and the draws repeat for a seed), the cluttered
  * canvases (the item where its box says, clutter only outside the box and from other classes),
  * and the trainer on a small synthetic set written here as IDX files (learns it; the .gcw is
- * bit-identical across runs and for 1 or 2 OpenMP threads). */
+ * bit-identical across runs and for 1 or 2 OpenMP threads). With the data set installed: the
+ * committed weights/fashion.gcw reaches the documented test accuracy. */
 #include "test.h"
 #include "../examples/common/fashion.h"
 #include "common/shell.h"
@@ -233,6 +234,38 @@ TEST(experiment_programs) {
     CHECK(test_run("examples/bias --data %s/none --out %s/b2 2>/dev/null", dir, dir) == 1);
 }
 
+/* The committed model on the real test set (skipped without the data set). */
+TEST(committed_model) {
+    struct stat sb;
+    if (stat(FASHION_DIR, &sb) != 0) {
+        printf("  SKIP committed_model: %s is missing (apt-get install dataset-fashion-mnist)\n", FASHION_DIR);
+        return;
+    }
+    fashion_set te;
+    if (!fashion_load("test_fashion", FASHION_DIR, 0, &te)) { FAILF("cannot load the test set"); return; }
+    gc_model *m;
+    CHECK_OK(gc_model_open("weights/fashion.gcw", &m));
+    double acc = 0;
+    if (m) CHECK(fashion_accuracy("test_fashion", m, &te, 0, NULL, NULL, &acc));
+    printf("  weights/fashion.gcw: %.2f%% on the 10,000 test images\n", 100 * acc);
+    /* the demo's images are the test images their names say */
+    static const int idx[12] = {0, 1, 2, 4, 6, 8, 9, 10, 11, 13, 18, 19};
+    static const char *const nm[12] = {"ankle-boot", "pullover", "trouser", "shirt", "coat", "sandal", "sneaker", "coat",
+                                       "sandal", "dress", "bag", "t-shirt-top"};
+    for (int k = 0; k < 12; k++) {
+        char p[256];
+        snprintf(p, sizeof p, "examples/data/fashion/fashion%05d_%s.png", idx[k], nm[k]);
+        gc_image img;
+        CHECK_OK(gc_image_load(p, NULL, &img));
+        if (img.data) CHECK(img.width == S && img.height == S && img.channels == 1 &&
+                            !memcmp(img.data, te.pixels + (size_t)idx[k] * S * S, S * S));
+        gc_image_release(&img);
+    }
+    CHECK(acc >= 0.92);
+    gc_model_free(m);
+    fashion_release(&te);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/gc_fashion_XXXXXX");
     if (!mkdtemp(dir)) { printf("cannot make a temporary folder\nfashion: 0 passed, 1 failed\n"); return 1; }
@@ -240,6 +273,7 @@ int main(void) {
     RUN(clutter);
     RUN(trainer_small);
     RUN(experiment_programs);
+    RUN(committed_model);
     test_run("rm -rf %s", dir);
     return test_summary("fashion");
 }
