@@ -200,7 +200,7 @@ fashion-bench: all
 	@mkdir -p eval-out
 	./examples/cluttered_fashion --data $(FASHION_DATA) --out eval-out/cluttered --n 500
 	./examples/evaluate --model weights/fashion.gcw --csv eval-out/cluttered/cluttered.csv --input-size 112 \
-		--occlusion-images 50 --curve-images 200 --out eval-out/cluttered-report
+		--occlusion-images 0 --curve-images 100 --out eval-out/cluttered-report
 fashion-adversarial: all
 	@mkdir -p eval-out
 	./examples/adversarial --model weights/fashion.gcw --data $(FASHION_DATA) --n 200 --out eval-out/adversarial
