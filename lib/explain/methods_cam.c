@@ -147,50 +147,50 @@ gc_status gc_x_weighted_maps(capture *c, int t, unsigned bit, const char *const 
     return gc_x_layer_maps(c, t, bit, n[2], n[3], relu);
 }
 
-/* Grad-CAM++ (eq. 19 with the exponential score): a_ij = g^2 / (2 g^2 + sum_ab A_ab g^3),
- * 0 where g = 0 or the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij) */
-static gc_status gradcam_pp_run(capture *c) {
-    static const char *const n[4] = {"gradcam_pp_weights", "gradcam_pp_raw", "gradcam_pp", "gradcam_pp_up"};
+/* The maps of a method whose channel weights w_k come from channel k's activation a and
+ * gradient g alone (hw values each), for every target: weight(a, g, hw) per channel, then
+ * gc_x_weighted_maps. */
+typedef double (*channel_weight_fn)(const float *a, const float *g, int64_t hw);
+static gc_status channel_weighted_run(capture *c, unsigned bit, const char *const n[4], channel_weight_fn weight) {
     double *wts = (double *)(void *)gc_x_carve(c, 2 * c->C); /* (C) weights */
     if (!wts) return GC_ERR_STATE;
     for (int t = 0; t < c->k; t++) {
         const float *g = c->dA + t * c->C * c->hw;
-        for (int64_t k = 0; k < c->C; k++) {
-            const float *a = c->A + k * c->hw, *gk = g + k * c->hw;
-            double S = 0, w = 0;
-            for (int64_t i = 0; i < c->hw; i++) S += a[i];
-            for (int64_t i = 0; i < c->hw; i++) {
-                double g1 = gk[i], g2 = g1 * g1, den = 2 * g2 + S * g2 * g1;
-                if (g1 > 0 && den != 0) w += g2 / den * g1;
-            }
-            wts[k] = w;
-        }
-        gc_status rc = gc_x_weighted_maps(c, t, GC_METHOD_GRADCAM_PP, n, wts);
+        for (int64_t k = 0; k < c->C; k++) wts[k] = weight(c->A + k * c->hw, g + k * c->hw, c->hw);
+        gc_status rc = gc_x_weighted_maps(c, t, bit, n, wts);
         if (rc) return rc;
     }
     return GC_OK;
 }
 
+/* Grad-CAM++ (eq. 19 with the exponential score): a_ij = g^2 / (2 g^2 + sum_ab A_ab g^3),
+ * 0 where g = 0 or the denominator is 0; w_k = sum_ij a_ij ReLU(g_ij) */
+static double gradcam_pp_weight(const float *a, const float *gk, int64_t hw) {
+    double S = 0, w = 0;
+    for (int64_t i = 0; i < hw; i++) S += a[i];
+    for (int64_t i = 0; i < hw; i++) {
+        double g1 = gk[i], g2 = g1 * g1, den = 2 * g2 + S * g2 * g1;
+        if (g1 > 0 && den != 0) w += g2 / den * g1;
+    }
+    return w;
+}
+static gc_status gradcam_pp_run(capture *c) {
+    static const char *const n[4] = {"gradcam_pp_weights", "gradcam_pp_raw", "gradcam_pp", "gradcam_pp_up"};
+    return channel_weighted_run(c, GC_METHOD_GRADCAM_PP, n, gradcam_pp_weight);
+}
+
 /* XGrad-CAM: w_k = sum_ij g_ij A_ij / sum_ij A_ij (0 where sum A = 0) */
+static double xgradcam_weight(const float *a, const float *gk, int64_t hw) {
+    double S = 0, num = 0;
+    for (int64_t i = 0; i < hw; i++) {
+        S += a[i];
+        num += (double)gk[i] * a[i];
+    }
+    return S != 0 ? num / S : 0.0;
+}
 static gc_status xgradcam_run(capture *c) {
     static const char *const n[4] = {"xgradcam_weights", "xgradcam_raw", "xgradcam", "xgradcam_up"};
-    double *wts = (double *)(void *)gc_x_carve(c, 2 * c->C); /* (C) weights */
-    if (!wts) return GC_ERR_STATE;
-    for (int t = 0; t < c->k; t++) {
-        const float *g = c->dA + t * c->C * c->hw;
-        for (int64_t k = 0; k < c->C; k++) {
-            const float *a = c->A + k * c->hw, *gk = g + k * c->hw;
-            double S = 0, num = 0;
-            for (int64_t i = 0; i < c->hw; i++) {
-                S += a[i];
-                num += (double)gk[i] * a[i];
-            }
-            wts[k] = S != 0 ? num / S : 0.0;
-        }
-        gc_status rc = gc_x_weighted_maps(c, t, GC_METHOD_XGRADCAM, n, wts);
-        if (rc) return rc;
-    }
-    return GC_OK;
+    return channel_weighted_run(c, GC_METHOD_XGRADCAM, n, xgradcam_weight);
 }
 
 /* the maps and the weights in double (C) */
