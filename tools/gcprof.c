@@ -4,6 +4,7 @@
  * compare kernels by; whole tasks are gcbench's. */
 #include "gradcam.h"
 #include "../examples/common/cli.h"
+#include "kernels/gemm.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,9 +68,9 @@ int main(int argc, char **argv) {
             }
             i++;
         } else if (!strcmp(a, "--kernels")) {
-            kernels = !v ? (gc_kernels)-1 : !strcmp(v, "auto") ? GC_KERNELS_AUTO : !strcmp(v, "avx512") ? GC_KERNELS_AVX512
-                    : !strcmp(v, "avx2") ? GC_KERNELS_AVX2 : !strcmp(v, "portable") ? GC_KERNELS_PORTABLE
-                    : !strcmp(v, "reference") ? GC_KERNELS_REFERENCE : (gc_kernels)-1;
+            int k = 0; /* gc_kernels and the GEMM tiers share their order and names */
+            while (v && k <= GC_KERNELS_AVX512 && strcmp(v, gc_gemm_tier_name((gc_gemm_tier)k))) k++;
+            kernels = v && k <= GC_KERNELS_AVX512 ? (gc_kernels)k : (gc_kernels)-1;
             if ((int)kernels < 0) {
                 cli_error(prog, "--kernels needs auto, avx512, avx2, portable or reference, got %s", cli_q(q, sizeof q, v));
                 return 2;
