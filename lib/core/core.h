@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define GC_ALIGN 64
 
@@ -16,6 +17,11 @@
 __attribute__((format(printf, 2, 3)))
 #endif
 gc_status gc_error(gc_status status, const char *fmt, ...);
+
+/* Opens path (its quoted form qp, for messages) for reading: *f a regular file, *size (unless
+ * NULL) its length. GC_ERR_IO "qp: cannot open: reason" or "qp: not a regular file" otherwise (a folder
+ * opens but reads as nothing). */
+gc_status gc_open_regular(const char *path, const char *qp, FILE **f, int64_t *size);
 
 /* Prefixes the current detail message with "prefix: " (used to add context
  * such as a layer name while an error propagates up). Returns status. */

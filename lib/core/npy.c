@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 /* ---------------------------------------------------------------- header dict parser */
 
@@ -159,13 +158,9 @@ gc_status gc_npy_load(const char *path, gc_tensor *out) {
     if (!path) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_npy_load: path is NULL");
     char qp[256];
     gc_quote(qp, sizeof qp, path, strlen(path));
-    FILE *f = fopen(path, "rb");
-    if (!f) return gc_error(GC_ERR_IO, "%s: cannot open: %s", qp, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return gc_error(GC_ERR_IO, "%s: not a regular file", qp);
-    }
+    FILE *f;
+    gc_status ost = gc_open_regular(path, qp, &f, NULL);
+    if (ost) return ost;
     size_t cap = 1 << 16, len = 0;
     uint8_t *buf = gc_alloc(cap);
     gc_status st = buf ? GC_OK : GC_ERR_OUT_OF_MEMORY;

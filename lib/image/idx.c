@@ -2,10 +2,8 @@
  * magic 0 0 type ndim, ndim big-endian uint32 dimensions, the values. */
 #include "core/core.h"
 #include "deflate.h"
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static uint32_t be32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -99,22 +97,19 @@ gc_status gc_idx_load(const char *path, int64_t max_bytes, gc_idx *out) {
     if (max_bytes == 0) max_bytes = GC_IDX_DEFAULT_MAX_BYTES;
     char qp[256];
     gc_quote(qp, sizeof qp, path, strlen(path));
-    FILE *f = fopen(path, "rb");
-    if (!f) return gc_error(GC_ERR_IO, "%s: cannot open: %s", qp, strerror(errno));
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
-        return gc_error(GC_ERR_IO, "%s: not a regular file", qp);
-    }
+    FILE *f;
+    int64_t fsize;
+    gc_status ost = gc_open_regular(path, qp, &f, &fsize);
+    if (ost) return ost;
     /* a plain file is at most header + max_bytes; a gzip file is smaller than what it inflates to
      * except for tiny or stored data (deflate adds at most 5 bytes per 65535) */
     int64_t cap_file = max_bytes + 4 + 4 * 255 + max_bytes / 8192 + 1024;
-    if ((int64_t)sb.st_size > cap_file) {
+    if (fsize > cap_file) {
         fclose(f);
         return gc_error(GC_ERR_LIMIT, "%s: %lld bytes, larger than an IDX file within the limit of %lld bytes", qp,
-                        (long long)sb.st_size, (long long)max_bytes);
+                        (long long)fsize, (long long)max_bytes);
     }
-    size_t size = (size_t)sb.st_size;
+    size_t size = (size_t)fsize;
     uint8_t *buf = gc_alloc(size ? size : 1);
     if (!buf) { fclose(f); return GC_ERR_OUT_OF_MEMORY; }
     size_t got = size ? fread(buf, 1, size, f) : 0;
