@@ -151,6 +151,8 @@ $(B)/tests/test_cli_errors.o: XFLAGS := -DGC_LEAK_CHECK=$(LEAK_CHECK)
 
 # The Python binding loads lib/libgradcam.so; under the sanitizers its test skips itself.
 $(B)/tests/test_python $(B)/tests/test_cluster: $(SO_LINKS) $(EX_BIN)
+# test_gradcam_batch runs examples/gradcam (also with T=gradcam_batch).
+$(B)/tests/test_gradcam_batch: examples/gradcam
 $(B)/tests/test_cluster.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED)
 $(B)/tests/test_python.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED) \
 	-DGC_MAKE_ARGS='"OPENMP=$(OPENMP) SANITIZE=$(SANITIZE)"' 

@@ -230,6 +230,7 @@ static void expect(int status, const char *const *needles, char *const argv[], r
 #define A(...) ((char *const[]){__VA_ARGS__, NULL})
 
 /* Files in dir/sub (hidden ones included), "." and ".." excepted. */
+/* The files in dir/sub, but for examples/gradcam's run files (manifest.jsonl, index.html). */
 static int count_files(const char *sub, int *hidden) {
     char p[256];
     snprintf(p, sizeof p, "%s/%s", dir, sub);
@@ -237,7 +238,9 @@ static int count_files(const char *sub, int *hidden) {
     int n = 0;
     if (hidden) *hidden = 0;
     for (struct dirent *e; d && (e = readdir(d));) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "manifest.jsonl") ||
+            !strcmp(e->d_name, "index.html"))
+            continue;
         n++;
         if (hidden && e->d_name[0] == '.') ++*hidden;
     }
@@ -325,6 +328,8 @@ TEST(gradcam_errors_and_all_or_nothing) {
     int n = count_files("out", &hidden);
     if (n != 8 || hidden) FAILF("out/ holds %d files (%d hidden), expected img's 8 and nothing else", n, hidden);
     CHECK(test_run("ls %s/out | grep -q wide", dir) != 0);
+    /* the run went on after it: its manifest says why it failed */
+    CHECK(test_run("grep -q '^{\"index\": 1, \"input\": \"wide.ppm\", \"error\": .*figure' %s/out/manifest.jsonl", dir) == 0);
     empty_dir("out");
     /* an unwritable output folder: nothing half-written either */
     expect(0, NULL, A("examples/gradcam", "ok.gcw", "x.npy", "-o", "out"), &r);

@@ -67,6 +67,9 @@ const char *cli_q(char *buf, size_t cap, const char *s) {
 }
 
 static int progress_showing; /* a progress line is on the terminal */
+static char last_message[2048]; /* cli_error's last message, for manifests */
+
+const char *cli_last_message(void) { return last_message; }
 
 void cli_error(const char *prog, const char *fmt, ...) {
     char msg[2048];
@@ -75,6 +78,7 @@ void cli_error(const char *prog, const char *fmt, ...) {
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "%s%s: %s\n", progress_showing ? "\n" : "", prog, msg);
+    memcpy(last_message, msg, sizeof msg);
     progress_showing = 0;
 }
 

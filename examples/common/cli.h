@@ -28,10 +28,12 @@ const char *cli_q(char *buf, size_t cap, const char *s);
 __attribute__((format(printf, 2, 3)))
 #endif
 void cli_error(const char *prog, const char *fmt, ...);
+/* The message of the last cli_error (without "prog: "), "" before any. */
+const char *cli_last_message(void);
 
 /* A progress line on stderr ("\rprog: message", cleared to the end of the
  * line), for terminals; cli_error starts a new line after one, and
- * cli_progress_end clears it. The one piece of state here: whether a
+ * cli_progress_end clears it. The state here: whether a
  * progress line is showing. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
