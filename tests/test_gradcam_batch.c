@@ -262,6 +262,21 @@ TEST(shards_make_the_whole_run) {
     free_lines(ref);
 }
 
+/* A progress bar (done/total, rate, ETA) on a terminal (a pty from script(1), skipped without
+ * it), nothing on stderr otherwise. */
+TEST(progress_bar_only_on_a_terminal) {
+    CHECK(test_run("examples/gradcam %s %s/data --method gradcam -o %s/pb > /dev/null 2> %s/pb.err", model, dir, dir,
+                   dir) == 1);
+    CHECK(test_run("grep -q ETA %s/pb.err", dir) != 0);
+    if (test_run("command -v script > /dev/null 2>&1")) {
+        printf("  terminal part skipped: no script(1)\n");
+        return;
+    }
+    CHECK(test_run("script -qec 'examples/gradcam %s %s/data --method gradcam -o %s/pb > /dev/null' /dev/null "
+                   "> %s/pb.tty 2>&1", model, dir, dir, dir) == 1);
+    CHECK(test_run("grep -q '\\[##########----------\\] 10/20  [0-9.]*/s  ETA [0-9]*:[0-9][0-9]' %s/pb.tty", dir) == 0);
+}
+
 /* One interrupted run (sig after `after` manifest records plus delay_ms), then --resume:
  * the outputs and manifest equal the uninterrupted run's. */
 static void interrupt_and_resume(int sig, int after, int delay_ms, const char *out) {
@@ -410,7 +425,9 @@ TEST(gallery_in_chromium) {
                       dir, chromium, fl, dir, label, dir);
     CHECK(rc == 0);
     size_t len;
-    char *dom = (char *)test_read_file(strcat(strcpy(p, dir), "/dom.html"), &len);
+    char *raw = (char *)test_read_file(strcat(strcpy(p, dir), "/dom.html"), &len), *dom = raw ? calloc(len + 1, 1) : NULL;
+    if (dom) memcpy(dom, raw, len); /* a C string: test_read_file's buffer is not terminated */
+    free(raw);
     int shown = 0, hidden = 0;
     for (const char *c = dom; c && (c = strstr(c, "<section class=\"card\"")); c++) {
         const char *e = strchr(c, '>'), *h6 = strstr(c, "hidden");
@@ -451,6 +468,7 @@ int main(void) {
         RUN(folder_names_and_manifest);
         RUN(lists_and_collisions);
         RUN(shards_make_the_whole_run);
+        RUN(progress_bar_only_on_a_terminal);
         RUN(interrupted_runs_resume_to_the_same_result);
         RUN(layercam_fuse_matches_the_formula);
         RUN(gallery_in_chromium);
