@@ -133,13 +133,50 @@ TEST(integrated_gradients_and_smoothgrad_properties) {
     free(x);
 }
 
+/* Score-CAM's weight of channel k of a (C, h, w) for class cls by hand: the mask (PyTorch
+ * bilinear, align_corners=False, min-max in double), the masked input x (3, H, W) through
+ * the batch-1 session s, the class probability; 0 for a constant channel. */
+static double scorecam_weight_by_hand(gc_session *s, const float *x, const float *a, int64_t k, int64_t h, int64_t w,
+                                      int H, int W, int cls) {
+    const int HW = H * W;
+    float *up = malloc(sizeof(float) * HW), *xm = malloc(sizeof(float) * 3 * HW);
+    double lo = INFINITY, hi = -INFINITY, expect = 0;
+    for (int y = 0; y < H; y++)
+        for (int xx = 0; xx < W; xx++) {
+            double sy = (y + 0.5) * h / H - 0.5, sx = (xx + 0.5) * w / W - 0.5;
+            sy = sy < 0 ? 0 : sy; sx = sx < 0 ? 0 : sx;
+            int y0 = (int)sy, x0 = (int)sx, y1 = y0 + 1 < h ? y0 + 1 : (int)h - 1, x1 = x0 + 1 < w ? x0 + 1 : (int)w - 1;
+            double ty = sy - y0, tx = sx - x0;
+            const float *q = a + k * h * w;
+            double v = (q[y0 * w + x0] * (1 - tx) + q[y0 * w + x1] * tx) * (1 - ty) +
+                       (q[y1 * w + x0] * (1 - tx) + q[y1 * w + x1] * tx) * ty;
+            up[y * W + xx] = (float)v;
+            lo = fmin(lo, v); hi = fmax(hi, v);
+        }
+    gc_tensor y;
+    if (hi > lo) {
+        for (int c = 0; c < 3; c++)
+            for (int i = 0; i < HW; i++) xm[c * HW + i] = x[c * HW + i] * (float)((up[i] - lo) / (hi - lo));
+        if (gc_session_forward(s, xm) || gc_session_output(s, &y)) {
+            FAILF("scorecam_weight_by_hand: %s", gc_last_error());
+        } else {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t j = 0; j < y.shape[1]; j++) mx = fmax(mx, y.data[j]);
+            for (int64_t j = 0; j < y.shape[1]; j++) sum += exp(y.data[j] - mx);
+            expect = exp(y.data[cls] - mx) / sum;
+        }
+    }
+    free(up); free(xm);
+    return expect;
+}
+
 /* One Score-CAM weight and one Ablation-CAM weight recomputed with plain sessions. */
 TEST(score_and_ablation_weights_by_hand) {
     gc_model *m = shapes_model();
     if (!m) { CHECK(0); return; }
     const gc_preprocess *pre = gc_model_preprocess(m);
-    const int H = pre->input_height, W = pre->input_width, HW = H * W;
-    float *x = malloc(sizeof(float) * 3 * HW), *xm = malloc(sizeof(float) * 3 * HW), *up = malloc(sizeof(float) * HW);
+    const int H = pre->input_height, W = pre->input_width;
+    float *x = malloc(sizeof(float) * 3 * H * W);
     shapes_input(m, x, H, W);
     gc_session *s = NULL, *hd = NULL;
     gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
@@ -165,34 +202,7 @@ TEST(score_and_ablation_weights_by_hand) {
     hc.input_layer = layer;
     CHECK_OK(gc_session_create(m, &hc, &hd));
     for (int64_t k = 0; k < C && hd; k += 5) {
-        /* Score-CAM: mask = min-max of A^k resized (PyTorch bilinear, align_corners=False) */
-        gc_tensor src = {.data = a + k * h * w, .ndim = 2, .shape = {h, w}};
-        (void)src;
-        double lo = INFINITY, hi = -INFINITY;
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++) {
-                double sy = (y + 0.5) * h / H - 0.5, sx = (xx + 0.5) * w / W - 0.5;
-                sy = sy < 0 ? 0 : sy; sx = sx < 0 ? 0 : sx;
-                int y0 = (int)sy, x0 = (int)sx, y1 = y0 + 1 < h ? y0 + 1 : (int)h - 1, x1 = x0 + 1 < w ? x0 + 1 : (int)w - 1;
-                double ty = sy - y0, tx = sx - x0;
-                const float *q = a + k * h * w;
-                double v = (q[y0 * w + x0] * (1 - tx) + q[y0 * w + x1] * tx) * (1 - ty) +
-                           (q[y1 * w + x0] * (1 - tx) + q[y1 * w + x1] * tx) * ty;
-                up[y * W + xx] = (float)v;
-                lo = fmin(lo, v); hi = fmax(hi, v);
-            }
-        double expect = 0;
-        if (hi > lo) {
-            for (int c = 0; c < 3; c++)
-                for (int i = 0; i < HW; i++) xm[c * HW + i] = x[c * HW + i] * (float)((up[i] - lo) / (hi - lo));
-            gc_tensor y;
-            CHECK_OK(gc_session_forward(s, xm));
-            CHECK_OK(gc_session_output(s, &y));
-            double mx = -INFINITY, sum = 0;
-            for (int64_t j = 0; j < y.shape[1]; j++) mx = fmax(mx, y.data[j]);
-            for (int64_t j = 0; j < y.shape[1]; j++) sum += exp(y.data[j] - mx);
-            expect = exp(y.data[2] - mx) / sum;
-        }
+        const double expect = scorecam_weight_by_hand(s, x, a, k, h, w, H, W, 2);
         CHECK_NEAR(sw->data[k], expect, 1e-5);
         /* Ablation-CAM: channel k zeroed, the layers after the target */
         float *ab = malloc(sizeof(float) * C * h * w);
@@ -209,7 +219,63 @@ TEST(score_and_ablation_weights_by_hand) {
     gc_session_free(hd);
     gc_session_free(s);
     gc_model_free(m);
-    free(x); free(xm); free(up); free(a);
+    free(x); free(a);
+}
+
+/* Score-CAM runs a mask once when channels share it bit for bit (two equal filters) and
+ * gives both the same weight; a dead channel weighs 0; every weight as by hand. */
+TEST(scorecam_equal_masks) {
+    gc_model *m = NULL;
+    gc_conv2d_params cp = gc_conv2d_defaults(3, 4, 3);
+    cp.pad_h = cp.pad_w = 1;
+    gc_adaptive_pool2d_params ap = {2, 2};
+    gc_linear_params lp = {16, 5, 1};
+    CHECK_OK(gc_model_create(&m));
+    CHECK_OK(gc_model_add_conv2d(m, "conv", NULL, &cp, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "relu", NULL));
+    CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "pool", NULL, &ap));
+    CHECK_OK(gc_model_add_flatten(m, "flatten", NULL));
+    CHECK_OK(gc_model_add_linear(m, "fc", NULL, &lp, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 5));
+    gc_tensor wt, bs;
+    CHECK_OK(gc_model_param(m, "conv.weight", &wt));
+    CHECK_OK(gc_model_param(m, "conv.bias", &bs));
+    memcpy(wt.data + 2 * 27, wt.data, 27 * sizeof(float)); /* filter 2 = filter 0 */
+    bs.data[2] = bs.data[0];
+    memset(wt.data + 3 * 27, 0, 27 * sizeof(float)); /* filter 3: dead after the ReLU */
+    bs.data[3] = -1;
+    enum { H = 12, W = 12 };
+    float x[3 * H * W];
+    gc_rng r;
+    gc_rng_seed(&r, 3);
+    for (int i = 0; i < 3 * H * W; i++) x[i] = gc_rng_normal(&r);
+    gc_session *s = NULL;
+    const char *keep[] = {"relu", NULL};
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W, .keep = keep};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_method_params p = gc_method_params_defaults();
+    p.batch = 2;
+    int cls[2] = {1, 4};
+    gc_explain_request req = {.target = GC_TARGET_CLASSES, .classes = cls, .n_classes = 2,
+                              .methods = GC_METHOD_SCORECAM, .layer = "relu", .params = &p};
+    gc_explain_result res;
+    CHECK_OK(gc_explain(s, x, &req, &res));
+    float a[4 * H * W], wts[2][4];
+    for (int t = 0; t < 2 && s; t++)
+        memcpy(wts[t], gc_explanation_map(&res.items[t], "scorecam_weights")->data, sizeof wts[t]);
+    gc_tensor A;
+    CHECK_OK(gc_session_forward(s, x));
+    CHECK_OK(gc_session_activation(s, "relu", &A));
+    memcpy(a, A.data, sizeof a);
+    CHECK(memcmp(a, a + 2 * H * W, H * W * sizeof(float)) == 0);
+    for (int t = 0; t < 2; t++) {
+        CHECK(wts[t][2] == wts[t][0] && wts[t][0] > 0);
+        CHECK(wts[t][3] == 0);
+        for (int k = 0; k < 4; k++)
+            CHECK_NEAR(wts[t][k], scorecam_weight_by_hand(s, x, a, k, H, W, H, W, cls[t]), 1e-6);
+    }
+    gc_session_free(s);
+    gc_model_free(m);
 }
 
 TEST(bad_parameters_refused) {
@@ -302,6 +368,7 @@ int main(void) {
     RUN(every_method_fills_its_maps);
     RUN(integrated_gradients_and_smoothgrad_properties);
     RUN(score_and_ablation_weights_by_hand);
+    RUN(scorecam_equal_masks);
     RUN(bad_parameters_refused);
     return test_summary("methods");
 }

@@ -13,10 +13,37 @@ static int64_t batch_of(const capture *c, int64_t n) { return n < c->p.batch ? n
 /* Per channel k: H_k = A^k resized to H x W and min-max scaled to [0, 1]; the weight of
  * target c is softmax(y(x * H_k))_c, the class probability of the masked input (every
  * channel of x times H_k). A constant channel has no mask and weight 0 (the authors' code
- * skips it). Map: ReLU(sum_k w_k A^k). One set of masked forwards serves every target. */
+ * skips it). Map: ReLU(sum_k w_k A^k). One set of masked forwards serves every target, and
+ * a mask equal bit for bit to an earlier channel's (same hash, then compared) is not run
+ * again: that channel takes the earlier one's weights. */
 static size_t scorecam_floats(const capture *c) {
     const int64_t B = batch_of(c, c->C);
-    return gc_x_weighted_floats(c) + fl16(B * c->Cin * c->HW) + fl16(c->HW) + fl16(2 * c->k * c->C) + fl16(B);
+    return gc_x_weighted_floats(c) + fl16(B * c->Cin * c->HW) + 2 * fl16(c->HW) + fl16(2 * c->k * c->C) + fl16(B) +
+           2 * fl16(2 * c->C);
+}
+
+/* H_k into up (HW): 1, or 0 when the resized channel is constant (no mask). */
+static int scorecam_mask(const capture *c, int64_t k, float *up) {
+    gc_map_resize_bilinear(c->A + k * c->hw, c->h, c->w, up, c->H, c->W);
+    float lo = up[0], hi = up[0];
+    for (int64_t i = 1; i < c->HW; i++) {
+        lo = up[i] < lo ? up[i] : lo;
+        hi = up[i] > hi ? up[i] : hi;
+    }
+    if (!(hi > lo)) return 0;
+    const float range = hi - lo;
+    for (int64_t i = 0; i < c->HW; i++) up[i] = (up[i] - lo) / range;
+    return 1;
+}
+
+static uint64_t mask_hash(const float *up, int64_t n) { /* FNV-1a over the 32-bit words */
+    uint64_t h = 1469598103934665603u;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, up + i, sizeof u);
+        h = (h ^ u) * 1099511628211u;
+    }
+    return h;
 }
 
 static gc_status scorecam_run(capture *c) {
@@ -25,24 +52,26 @@ static gc_status scorecam_run(capture *c) {
     gc_session *b;
     gc_status rc = gc_x_batch_session(c, B, &b);
     if (rc) return rc;
-    float *in = gc_x_carve(c, B * ni), *up = gc_x_carve(c, HW);
+    float *in = gc_x_carve(c, B * ni), *up = gc_x_carve(c, HW), *up2 = gc_x_carve(c, HW);
     double *wts = (double *)(void *)gc_x_carve(c, 2 * c->k * C); /* (k, C) */
     float *chan = gc_x_carve(c, B);                              /* channel of each row */
-    if (!chan) return GC_ERR_STATE;
+    uint64_t *hash = (uint64_t *)(void *)gc_x_carve(c, 2 * C);   /* (C) of live channels */
+    int64_t *same = (int64_t *)(void *)gc_x_carve(c, 2 * C);     /* (C) earlier equal mask, -1, -2: none */
+    if (!same) return GC_ERR_STATE;
     memset(wts, 0, (size_t)(c->k * C) * sizeof(double));
     int64_t rows = 0;
     for (int64_t k = 0; k <= C; k++) {
         if (k < C) {
-            gc_map_resize_bilinear(c->A + k * c->hw, c->h, c->w, up, c->H, c->W);
-            float lo = up[0], hi = up[0];
-            for (int64_t i = 1; i < HW; i++) {
-                lo = up[i] < lo ? up[i] : lo;
-                hi = up[i] > hi ? up[i] : hi;
-            }
-            if (!(hi > lo)) continue;
+            same[k] = -2; /* no mask */
+            if (!scorecam_mask(c, k, up)) continue;
+            same[k] = -1;
+            hash[k] = mask_hash(up, HW);
+            for (int64_t j = 0; j < k && same[k] < 0; j++)
+                if (same[j] == -1 && hash[j] == hash[k] && scorecam_mask(c, j, up2) &&
+                    !memcmp(up, up2, (size_t)HW * sizeof(float)))
+                    same[k] = j;
+            if (same[k] >= 0) continue;
             float *row = in + rows * ni;
-            const float range = hi - lo;
-            for (int64_t i = 0; i < HW; i++) up[i] = (up[i] - lo) / range;
             for (int64_t ch = 0; ch < Cin; ch++)
                 for (int64_t i = 0; i < HW; i++) row[ch * HW + i] = c->input[ch * HW + i] * up[i];
             chan[rows++] = (float)k;
@@ -62,6 +91,9 @@ static gc_status scorecam_run(capture *c) {
             rows = 0;
         }
     }
+    for (int64_t k = 0; k < C; k++)
+        if (same[k] >= 0)
+            for (int t = 0; t < c->k; t++) wts[t * C + k] = wts[t * C + same[k]];
     for (int t = 0; t < c->k; t++)
         if ((rc = gc_x_weighted_maps(c, t, GC_METHOD_SCORECAM, n, wts + t * C))) return rc;
     return GC_OK;
