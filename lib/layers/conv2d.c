@@ -220,13 +220,15 @@ typedef struct conv_plan {
     gc_dwconv dw;               /* its problem */
 } conv_plan;
 
-/* Winograd pays off from a few channels on unless the batch has few 4x4 output tiles: it
+/* Winograd pays off from a few channels on unless an image has few 4x4 output tiles: it
  * transforms every weight on each call, and its GEMMs have one row per tile (measured, 1 and 2
  * threads: it wins from 9 tiles on for 512x512 filters (VGG conv5, AlexNet conv3-5 at batch 1),
  * from ~64 tiles for small filters (64x64 at 14x14 is a draw), and loses at 7x7 and below).
- * The input gradient form needs pad <= 2. */
-static int wino_ok(const gc_conv2d_params *p, int64_t N, int64_t C, int64_t O, int64_t OH, int64_t OW) {
-    const int64_t tiles = N * ((OH + 3) / 4) * ((OW + 3) / 4);
+ * The tiles are counted per image, not per batch: a layer runs the same algorithm at every
+ * batch size, so each row of a batch has the bits of that image run alone (gc_explain_batch
+ * relies on it). The input gradient form needs pad <= 2. */
+static int wino_ok(const gc_conv2d_params *p, int64_t C, int64_t O, int64_t OH, int64_t OW) {
+    const int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
     return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8 &&
            tiles >= 9 && (tiles >= 64 || C * O >= 16384);
@@ -249,7 +251,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->NT = COL_FLOATS / q->K;
     if (q->NT < 16) q->NT = 16;
     if (q->NT > q->P) q->NT = q->P;
-    q->wino_fwd = wino && wino_ok(p, q->N, in->d[1], q->O, out->d[2], out->d[3]);
+    q->wino_fwd = wino && wino_ok(p, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};

@@ -628,6 +628,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->ws = s->ws;
     c->kernels = s->cfg.kernels;
     c->no_winograd = s->cfg.no_winograd;
+    c->param_grads = s->cfg.param_grads;
 }
 
 /* Forward; after each layer i with dst[i] set (a head session's side input), its output is
