@@ -101,6 +101,8 @@ typedef struct gc_layer_ctx {
     gc_relu_mode    relu_mode;
     gc_kernels      kernels;                /* tier for forward and backward */
     int             no_winograd;            /* convolutions: never Winograd */
+    int             param_grads;            /* the session is planned for parameter gradients
+                                               (training): linear layers take the GEMM at any batch */
 } gc_layer_ctx;
 
 /* What a kind's backward reads besides dy, weights and its state (the

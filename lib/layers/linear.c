@@ -1,6 +1,10 @@
 /* linear.c - torch.nn.Linear: y = x W^T + b, x (N, I), W (O, I), b (O), y (N, O).
  * Reference loops (the oracle and GC_KERNELS_REFERENCE) and GEMM paths (at batch 1
- * gc_gemm's M == 1 path streams W once). */
+ * gc_gemm's M == 1 path streams W once). Sessions without parameter gradients run a batch
+ * row by row with the batch-1 arithmetic (rows_dot_w up to ROWS_DOT_MAX rows, rows_times_w
+ * for the input gradient), reading W once per pass: each row of a batch has the bits of
+ * that input run alone (gc_explain_batch), and the classifier's weights are streamed once
+ * per batch, not once per image. */
 #include "layer.h"
 #include "kernels/gemm.h"
 #include <stdio.h>
@@ -120,6 +124,12 @@ static void linear_backward_ref(const gc_layer_ctx *c) {
 /* ------------------------------------------------------------- fast paths */
 
 static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
+static size_t rows_table_floats(int64_t O);
+typedef float v4f __attribute__((vector_size(16)));
+#ifndef ROWS_DOT_MAX
+#define ROWS_DOT_MAX 64 /* inference batches up to this take rows_dot_w (the bits of batch 1), larger
+                          ones and training sessions the GEMM */
+#endif
 
 /* GEMM packing floats for y = x W^T, dx = dy W and dW = dy^T x, max over the packed tiers. */
 static size_t linear_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
@@ -131,7 +141,45 @@ static size_t linear_workspace(const gc_layer *l, const gc_shape *in, const gc_s
         s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, N, I, O, 1));
         s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, O, I, N, 1));
     }
-    return s;
+    return max_size(s, rows_table_floats(O));
+}
+
+/* y = x W^T for N rows, each with the arithmetic of gc_gemm's M == 1 path (kernels/gemm.c,
+ * dot): per output, four vectors of partial sums over steps of 16 inputs, combined
+ * (s0 + s1) + (s2 + s3), then lanes (0 + 1) + (2 + 3), then the remaining products in order.
+ * So each row has the bits of a batch-1 forward (test_explain_batch checks it). Threads on
+ * disjoint outputs; two rows per pass over a weight row (held in registers for both). */
+static void rows_dot_w(const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y) {
+#pragma omp parallel for schedule(static)
+    for (int64_t o = 0; o < O; o++) {
+        const float *wr = w + o * I; /* (I) */
+        for (int64_t n0 = 0; n0 < N; n0 += 2) {
+            const float *x0 = x + n0 * I, *x1 = n0 + 1 < N ? x0 + I : x0; /* (I) each */
+            v4f a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            int64_t p = 0;
+            for (; p + 16 <= I; p += 16) {
+                v4f w0, w1, w2, w3, u;
+                memcpy(&w0, wr + p, 16); memcpy(&w1, wr + p + 4, 16);
+                memcpy(&w2, wr + p + 8, 16); memcpy(&w3, wr + p + 12, 16);
+                memcpy(&u, x0 + p, 16); a0 += u * w0;
+                memcpy(&u, x0 + p + 4, 16); a1 += u * w1;
+                memcpy(&u, x0 + p + 8, 16); a2 += u * w2;
+                memcpy(&u, x0 + p + 12, 16); a3 += u * w3;
+                memcpy(&u, x1 + p, 16); b0 += u * w0;
+                memcpy(&u, x1 + p + 4, 16); b1 += u * w1;
+                memcpy(&u, x1 + p + 8, 16); b2 += u * w2;
+                memcpy(&u, x1 + p + 12, 16); b3 += u * w3;
+            }
+            const v4f sa = (a0 + a1) + (a2 + a3), sb = (b0 + b1) + (b2 + b3);
+            float ra = (sa[0] + sa[1]) + (sa[2] + sa[3]), rb = (sb[0] + sb[1]) + (sb[2] + sb[3]);
+            for (; p < I; p++) {
+                ra += x0[p] * wr[p];
+                rb += x1[p] * wr[p];
+            }
+            y[n0 * O + o] = ra;
+            if (n0 + 1 < N) y[(n0 + 1) * O + o] = rb;
+        }
+    }
 }
 
 static void linear_forward(const gc_layer_ctx *c) {
@@ -141,7 +189,8 @@ static void linear_forward(const gc_layer_ctx *c) {
     const float *w = c->layer->param[0];                       /* (O, I) */
     const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
     float *y = c->y;                                           /* (N, O) */
-    gc_gemm(gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O, c->ws);
+    if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->x, N, w, O, I, y);
+    else gc_gemm(gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O, c->ws);
     if (bias)
         for (int64_t n = 0; n < N; n++)
             for (int64_t o = 0; o < O; o++) y[n * O + o] += bias[o];
@@ -186,6 +235,63 @@ static void row_times_w(const float *dy, const float *dy1, const float *w, int64
     }
 }
 
+/* dx = dy W for N rows (the input gradient without parameter gradients: explanations), each
+ * row with the bits row_times_w gives it alone: dx[n, i] is summed over o in order, products
+ * rounded and then added (the terms row_times_w skips, g == 0, add +-0 to a sum that is never
+ * -0: no change). Eight rows per pass over W: a table of their dy values broadcast to vectors
+ * (ws: ROWS x O vectors), threads on disjoint column strips, and per strip, blocks of OB rows
+ * of W (in L1 across the strip's four-column chunks) with the eight rows' sums in registers.
+ * The split into strips, chunks and blocks changes no sum. */
+enum { ROWS = 8, OB = 256, STRIP = 64 };
+
+static size_t rows_table_floats(int64_t O) { return (size_t)(ROWS * 4) * (size_t)O; }
+
+static void rows_times_w(const float *dy, int64_t N, const float *w, int64_t O, int64_t I, float *dx, float *ws) {
+    v4f *tab = (v4f *)(void *)ws; /* (O, ROWS) */
+    const int64_t I4 = I & ~(int64_t)3, ns = (I4 + STRIP - 1) / STRIP;
+    for (int64_t n0 = 0; n0 < N; n0 += ROWS) {
+        const int R = N - n0 < ROWS ? (int)(N - n0) : ROWS;
+        for (int64_t o = 0; o < O; o++)
+            for (int r = 0; r < ROWS; r++) {
+                const float g = r < R ? dy[(n0 + r) * O + o] : 0.0f;
+                tab[o * ROWS + r] = (v4f){g, g, g, g};
+            }
+#pragma omp parallel for schedule(static)
+        for (int64_t sb = 0; sb < ns; sb++) {
+            const int64_t i0 = sb * STRIP, i1 = i0 + STRIP < I4 ? i0 + STRIP : I4;
+            for (int64_t i = i0; i < i1; i += 4)
+                for (int r = 0; r < R; r++) memset(dx + (n0 + r) * I + i, 0, 4 * sizeof(float));
+            for (int64_t o0 = 0; o0 < O; o0 += OB) {
+                const int64_t o1 = o0 + OB < O ? o0 + OB : O;
+                for (int64_t i = i0; i < i1; i += 4) {
+                    v4f a[ROWS];
+                    for (int r = 0; r < ROWS; r++) {
+                        if (r < R) memcpy(&a[r], dx + (n0 + r) * I + i, sizeof a[r]);
+                        else a[r] = (v4f){0, 0, 0, 0};
+                    }
+                    for (int64_t o = o0; o < o1; o++) {
+                        v4f x;
+                        memcpy(&x, w + o * I + i, sizeof x);
+                        const v4f *t = tab + o * ROWS;
+                        a[0] += t[0] * x; a[1] += t[1] * x; a[2] += t[2] * x; a[3] += t[3] * x;
+                        a[4] += t[4] * x; a[5] += t[5] * x; a[6] += t[6] * x; a[7] += t[7] * x;
+                    }
+                    for (int r = 0; r < R; r++) memcpy(dx + (n0 + r) * I + i, &a[r], sizeof a[r]);
+                }
+            }
+        }
+        for (int r = 0; r < R; r++) /* the columns after the last multiple of 4, as row_times_w's tail */
+            for (int64_t i = I4; i < I; i++) {
+                float d = 0.0f;
+                for (int64_t o = 0; o < O; o++) {
+                    const float g = dy[(n0 + r) * O + o];
+                    if (g != 0.0f) d += g * w[o * I + i];
+                }
+                dx[(n0 + r) * I + i] = d;
+            }
+    }
+}
+
 /* dx = dy W and dx1 = dy1 W in one pass over W (batch 1, not the reference tier). */
 static int linear_backward_pair(const gc_layer_ctx *c, const float *dy1, float *dx1) {
     if (c->kernels == GC_KERNELS_REFERENCE || c->in.d[0] != 1 || !c->dx) return 0;
@@ -203,6 +309,7 @@ static void linear_backward(const gc_layer_ctx *c) {
     const float *w = c->layer->param[0];          /* (O, I) */
     float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
     if (c->dx && N == 1) row_times_w(dy, NULL, w, O, I, c->dx, NULL);
+    else if (c->dx && !c->param_grads && ROWS_DOT_MAX > 1) rows_times_w(dy, N, w, O, I, c->dx, c->ws);
     else if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
     if (c->dparam[0]) gc_gemm(tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);
     if (db)
