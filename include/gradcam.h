@@ -753,7 +753,8 @@ typedef struct gc_explain_result {
 const char *gc_model_default_layer(const gc_model *m);
 
 /* Explains the network's decision on one input (1 x C x H x W floats, the
- * session's input shape; the session must have batch 1 and no input_layer).
+ * session's input shape; the session must have batch 1 and no input_layer;
+ * gc_explain_batch explains several on a session of a larger batch).
  * Runs one forward pass, then the backward passes the methods need.
  * The target layer's output must be kept by the session (it is for the
  * default layer; list another one in gc_session_config.keep), else
@@ -773,6 +774,33 @@ const char *gc_model_default_layer(const gc_model *m);
  * in the session and reused (they grow only when a request needs more). */
 gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req,
                      gc_explain_result *result);
+
+/* Explains n inputs at once: inputs holds n x C x H x W floats (caller-owned, not
+ * retained), s is a session of batch B >= n with no input_layer, and results[i]
+ * (n of them, caller-owned) receives input i's explanation exactly as
+ * gc_explain would give it on a batch-1 session of the same model. One forward
+ * pass runs the B images together (rows n..B-1 repeat the last input; their
+ * results are dropped), so the classifier's weights are read once per batch; the
+ * gradient at the target layer of every image and target comes from one backward
+ * pass (the top-K head session at batch B x K); guided backprop, deconvnet,
+ * saliency and input x gradient take one backward pass of the batch per target;
+ * the methods that run their own batches (Score-CAM, Ablation-CAM, Integrated
+ * Gradients, SmoothGrad, occlusion) run image by image. Every request field means
+ * what it means for gc_explain, for each image; GC_TARGET_GRADIENT's output_grad
+ * is one image's (classes values), used for every image.
+ * Numbers: each image's logits, targets and maps are bit-identical to a
+ * gc_explain of that image on a batch-1 session (every layer computes a row of
+ * a batch as it computes that input alone; for the linear layers of sessions
+ * without param_grads this holds up to batch 64, above it their forward is a
+ * GEMM whose logits differ in the last bits: docs/explainers.md, "Batches").
+ * The result views are valid until the next gc_explain or gc_explain_batch on
+ * the session or its free.
+ * Errors: those of gc_explain (a failure in any image fails the call, and no
+ * result is returned); GC_ERR_INVALID_ARGUMENT for NULL pointers, n < 1 or a
+ * session with an input_layer; GC_ERR_SHAPE for n greater than the session's
+ * batch. */
+gc_status gc_explain_batch(gc_session *s, const float *inputs, int n, const gc_explain_request *req,
+                           gc_explain_result *results);
 
 /* Layer-CAM's fusion of several layers (Jiang et al. 2021, sec. 3.3): n maps
  * of one input and class at n layers, each resized to the same n_pixels

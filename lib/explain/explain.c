@@ -1,13 +1,14 @@
-/* explain.c - gc_explain: the capture stage and the method table.
+/* explain.c - gc_explain and gc_explain_batch: the capture stage and the method table.
  *
- * Per request: forward once; when a method needs the gradient at the target layer, one
- * backward from the targets' one-hot gradients down to that layer (K > 1 targets: one
- * batched backward through a second session that starts after the target layer and holds
- * K copies of its activation, and of every other tensor the layers after it read, copied in
- * during the forward pass). With one target, that backward and guided backprop share the
- * pass through the head (gc_session_backward_pair: each linear layer's weights are read
- * once for both rules). Then every requested method of the table runs in table order
- * (methods_cam.c, methods_input.c, methods_score.c), filling named maps carved from one
+ * Per request: forward once, all N images of the session's batch together; when a method
+ * needs the gradient at the target layer, one backward from the targets' one-hot gradients
+ * down to that layer (K > 1 targets: one batched backward through a second session that
+ * starts after the target layer and holds N x K copies of its activation, image-major, and of
+ * every other tensor the layers after it read, copied in during the forward pass). With one
+ * target, that backward and guided backprop share the pass through the head
+ * (gc_session_backward_pair). Then every requested method of the table runs in table order
+ * (methods_cam.c, methods_input.c, methods_score.c), on every image (the input-gradient
+ * methods with one backward of the batch per target), filling named maps carved from one
  * buffer kept with the session and grown only when a request needs more. */
 #include "explain/explain.h"
 #include <math.h>
@@ -23,6 +24,9 @@ static void state_free(void *p) {
     gc_session_free(st->head);
     gc_session_free(st->batch);
     gc_session_free(st->abl);
+    gc_session_free(st->one);
+    gc_free(st->pad);
+    gc_free(st->cs);
     gc_free(st);
 }
 
@@ -158,6 +162,16 @@ float *gc_x_carve(capture *c, int64_t n) {
     return p;
 }
 
+float *gc_x_scratch(capture *c, int64_t n) {
+    float *p = c->scr;
+    if (n < 0 || (int64_t)fl16(n) > c->scr_end - c->scr) {
+        gc_error(GC_ERR_STATE, "gc_explain: a method used more scratch than it sized");
+        return NULL;
+    }
+    c->scr += fl16(n);
+    return p;
+}
+
 void gc_x_view(gc_tensor *t, float *data, int ndim, int64_t d0, int64_t d1, int64_t d2) {
     memset(t, 0, sizeof *t);
     t->data = data;
@@ -169,10 +183,10 @@ void gc_x_view(gc_tensor *t, float *data, int ndim, int64_t d0, int64_t d1, int6
 }
 
 gc_status gc_x_register(capture *c, int t, unsigned method, const char *name, const gc_tensor *view) {
-    gc_explanation *e = &c->st->items[t];
+    gc_explanation *e = gc_x_item(c, t);
     if (e->n_maps >= GC_EXPLAIN_MAPS_PER_TARGET)
         return gc_error(GC_ERR_STATE, "gc_explain: more than %d maps per target", GC_EXPLAIN_MAPS_PER_TARGET);
-    gc_map *m = &c->st->maps[(size_t)t * GC_EXPLAIN_MAPS_PER_TARGET + (size_t)e->n_maps++];
+    gc_map *m = (gc_map *)e->maps + e->n_maps++;
     m->name = name;
     m->method = method;
     m->t = *view;
@@ -246,6 +260,46 @@ gc_status gc_x_batch_session(capture *c, int64_t n, gc_session **out) {
     }
     *out = st->batch;
     return GC_OK;
+}
+
+/* 1 if a layer downstream of layer li reads an output that does not depend on li's (the
+ * network input, the other branch of a residual join; conservatively, a layer computed from
+ * constants only): the session after li then has side inputs, filled during a forward pass
+ * of the whole network. */
+static int after_has_side_inputs(const gc_model *m, int li) {
+    const int n = gc_model_layer_count(m);
+    unsigned char *down = gc_calloc((size_t)n, 1); /* (n) downstream of li */
+    if (!down) return 1; /* then feed: right either way */
+    int side = 0;
+    down[li] = 1;
+    for (int j = li + 1; j < n && !side; j++) {
+        const int ni = gc_model_layer_input_count(m, j);
+        for (int k = 0; k < ni && !down[j]; k++) {
+            const int q = gc_model_find_layer(m, gc_model_layer_input_at(m, j, k));
+            down[j] = q >= 0 && down[q];
+        }
+        for (int k = 0; k < ni && down[j]; k++) { /* a constant runs in the session itself */
+            const int q = gc_model_find_layer(m, gc_model_layer_input_at(m, j, k));
+            side |= q < 0 || (!down[q] && gc_model_layer_input_count(m, q) > 0);
+        }
+    }
+    gc_free(down);
+    return side;
+}
+
+gc_status gc_x_feed_after(capture *c, gc_session *after) {
+    if (c->abl_fed || !after_has_side_inputs(c->m, c->li)) return GC_OK;
+    explain_state *st = c->st;
+    if (!st->one) {
+        gc_session_config cfg = *gc_session_config_of(c->s);
+        cfg.batch = 1;
+        cfg.param_grads = 0;
+        cfg.keep = NULL;
+        cfg.keep_all = 0;
+        gc_status rc = gc_session_create(c->m, &cfg, &st->one);
+        if (rc) return gc_error_prefix(rc, "batch-1 session feeding Ablation-CAM");
+    }
+    return gc_session_forward_feeding(st->one, c->input, after);
 }
 
 /* ---------------------------------------------------------------- non-finite maps */
@@ -326,15 +380,32 @@ static gc_status params_of(const gc_explain_request *req, gc_method_params *p) {
     return GC_OK;
 }
 
-gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req,
-                     gc_explain_result *res) {
-    if (!s || !input || !req || !res)
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: session, input, request or result is NULL");
-    memset(res, 0, sizeof *res);
+
+/* The output gradient of the whole batch that backpropagates target t of c's image alone
+ * (c->rows: that row, zeros elsewhere), for the checking passes that name a bad layer. */
+static const float *alone(capture *c, int t) {
+    memset(c->rows, 0, (size_t)(c->batch * c->classes) * sizeof(float));
+    memcpy(c->rows + c->img * c->classes, c->onehots + t * c->classes, (size_t)c->classes * sizeof(float));
+    return c->rows;
+}
+
+/* Grows the per-image captures to n. */
+static gc_status reserve_captures(explain_state *st, int n) {
+    if (n <= st->cap_cs) return GC_OK;
+    gc_free(st->cs);
+    st->cap_cs = 0;
+    if (!(st->cs = gc_calloc((size_t)n, sizeof *st->cs))) return GC_ERR_OUT_OF_MEMORY;
+    st->cap_cs = n;
+    return GC_OK;
+}
+
+/* gc_explain and gc_explain_batch: n images (1 <= n <= the session's batch B) at inputs;
+ * rows n..B-1 of the forward pass repeat the last image and their results are dropped. */
+static gc_status explain_run(gc_session *s, const float *inputs, int n, const gc_explain_request *req,
+                             gc_explain_result *res) {
     const gc_model *m = gc_session_model(s);
     const gc_session_config *cfg = gc_session_config_of(s);
-    if (!gc_session_is_full(s)) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: the session starts at an input_layer");
-    if (cfg->batch != 1) return gc_error(GC_ERR_SHAPE, "gc_explain: the session has batch %lld; explanations need batch 1", (long long)cfg->batch);
+    const int64_t B = cfg->batch, n_in = cfg->channels * cfg->height * cfg->width;
     unsigned methods = req->methods ? req->methods : GC_METHOD_GRADCAM;
     if (methods & ~GC_METHOD_ALL)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: unknown method bits 0x%x", methods);
@@ -352,7 +423,7 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
         if (methods & entry_at(i)->info.bit) needs |= entry_at(i)->needs;
     const int need_grad = (needs & NEED_LAYER_GRAD) != 0, want_guided = (methods & GC_METHOD_GUIDED_BACKPROP) != 0;
 
-    capture cx;
+    capture cx; /* what every image's capture shares */
     memset(&cx, 0, sizeof cx);
     gc_status rc = params_of(req, &cx.p);
     if (rc) return rc;
@@ -382,7 +453,7 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
                         layer, A.ndim);
     if ((rc = gc_session_shape(s, gc_model_layer_name(m, gc_model_layer_count(m) - 1), &y))) return rc;
     int64_t classes = 1;
-    for (int d = 0; d < y.ndim; d++) classes *= y.shape[d];
+    for (int d = 1; d < y.ndim; d++) classes *= y.shape[d];
     const int n_targets = req->target == GC_TARGET_TOPK ? req->top_k : req->target == GC_TARGET_CLASSES ? req->n_classes : 1;
     if (need_grad && n_targets > 1 && li == gc_model_layer_count(m) - 1)
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: %d targets need layers after the target layer %s, but it is the "
@@ -391,149 +462,235 @@ gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: Ablation-CAM runs the layers after the target layer %s, but "
                         "it is the network output", layer);
 
-    /* forward (feeding the top-K head session, or else Ablation-CAM's, what it reads besides
-     * the target layer) */
-    gc_session *head = NULL, *feed = NULL;
-    if (need_grad && n_targets > 1 && n_targets <= GC_EXPLAIN_MAX_TARGETS && n_targets <= classes &&
-        (rc = after_session(s, layer, n_targets, &st->head, st->head_layer, sizeof st->head_layer, &st->head_k,
-                                       "top-K head session")))
-        return rc;
-    head = need_grad && n_targets > 1 && n_targets <= GC_EXPLAIN_MAX_TARGETS && n_targets <= classes ? st->head : NULL;
-    feed = head;
-    if (!feed && (methods & GC_METHOD_ABLATIONCAM)) {
-        cx.s = s; cx.m = m; cx.layer = layer; cx.st = st;
-        if ((rc = gc_x_after_session(&cx, cx.p.batch < A.shape[1] ? cx.p.batch : A.shape[1], &feed))) return rc;
-    }
-    if ((rc = feed ? gc_session_forward_feeding(s, input, feed) : gc_session_forward(s, input))) return rc;
-    if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
-    int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w;
-    if (gc_first_nonfinite(A.data, C * hw) >= 0) { /* the output is finite, the target layer's is not */
-        const int j = gc_session_forward_nonfinite(s, input);
-        return gc_error(GC_ERR_NUMERIC, "gc_explain: the output of the target layer %s is not finite (the first layer whose "
-                        "output is not finite: %s)", layer, j >= 0 ? gc_model_layer_name(m, j) : layer);
-    }
-
+    /* targets: checked before anything runs; chosen per image after the forward pass */
     int k = 1;
-    int *tg = cx.targets;
     switch (req->target) {
-    case GC_TARGET_TOP1: top_k(y.data, classes, 1, tg); break;
+    case GC_TARGET_TOP1: break;
     case GC_TARGET_CLASS:
         if (req->class_index < 0 || req->class_index >= classes)
             return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: class %d outside 0..%lld", req->class_index, (long long)classes - 1);
-        tg[0] = req->class_index;
         break;
     case GC_TARGET_TOPK:
         if (req->top_k < 1 || req->top_k > classes || req->top_k > GC_EXPLAIN_MAX_TARGETS)
             return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: top_k %d outside 1..%lld", req->top_k,
                             (long long)(classes < GC_EXPLAIN_MAX_TARGETS ? classes : GC_EXPLAIN_MAX_TARGETS));
         k = req->top_k;
-        top_k(y.data, classes, k, tg);
         break;
     case GC_TARGET_CLASSES:
         if (!req->classes || req->n_classes < 1 || req->n_classes > GC_EXPLAIN_MAX_TARGETS)
             return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: GC_TARGET_CLASSES needs 1..%d classes, got %d%s",
                             GC_EXPLAIN_MAX_TARGETS, req->n_classes, req->classes ? "" : " (NULL list)");
         k = req->n_classes;
-        for (int t = 0; t < k; t++) {
+        for (int t = 0; t < k; t++)
             if (req->classes[t] < 0 || req->classes[t] >= classes)
                 return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: class %d outside 0..%lld", req->classes[t],
                                 (long long)classes - 1);
-            tg[t] = req->classes[t];
-        }
         break;
     case GC_TARGET_GRADIENT:
         if (!req->output_grad) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: GC_TARGET_GRADIENT without output_grad");
-        tg[0] = -1;
         break;
     default: return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: unknown target kind %d", (int)req->target);
     }
-
-    cx.s = s; cx.m = m; cx.req = req; cx.methods = methods; cx.st = st; cx.input = input;
-    cx.Cin = cfg->channels; cx.H = cfg->height; cx.W = cfg->width; cx.HW = cx.H * cx.W;
-    cx.layer = layer; cx.li = li; cx.C = C; cx.h = h; cx.w = w; cx.hw = hw;
-    cx.k = k; cx.classes = classes;
-    if ((methods & GC_METHOD_CAM) && gc_x_cam_head(&cx) < 0)
-        return gc_error(GC_ERR_UNSUPPORTED, "gc_explain: CAM needs %s to be followed by global average pooling "
-                        "(adaptive, to 1x1), an optional flatten and the linear output layer", layer);
     for (int i = 0; i < n_entries; i++) /* what a method refuses before anything is computed */
         if ((methods & entry_at(i)->info.bit) && (entry_at(i)->needs & NEED_CLASS) && req->target == GC_TARGET_GRADIENT)
             return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: %s needs a class target", entry_at(i)->info.title);
 
-    /* one buffer for every map: the capture's, then each method's */
-    int64_t a_numel = C * hw;
-    size_t total = 2 * fl16(classes) + fl16(k * classes) + fl16(a_numel) + (need_grad ? fl16(k * a_numel) : 0);
-    if (need_grad && k > 1) total += fl16(k * a_numel);
-    /* the layer gradient and guided backprop of one target: both rules through the head in
-     * one pass (the classifier's weights are read once), when the head is a chain */
-    const size_t pair = k == 1 && need_grad && want_guided ? gc_session_pair_floats(s, layer) : 0;
-    total += fl16((int64_t)pair);
-    for (int i = 0; i < n_entries; i++)
-        if (methods & entry_at(i)->info.bit) total += entry_at(i)->floats(&cx);
-    if ((rc = reserve(st, total, k))) return rc;
-    cx.cur = st->buf;
-    cx.end = st->buf + total;
-    float *logits = gc_x_carve(&cx, classes), *probs = gc_x_carve(&cx, classes);
-    float *onehots = gc_x_carve(&cx, k * classes); /* (k, classes) output gradient of each target */
-    float *Acopy = gc_x_carve(&cx, a_numel);
-    memcpy(logits, y.data, (size_t)classes * sizeof(float));
-    memcpy(Acopy, A.data, (size_t)a_numel * sizeof(float));
-    softmax(logits, classes, probs);
-    cx.logits = logits; cx.probs = probs; cx.onehots = onehots; cx.A = Acopy;
-    gc_x_view(&res->logits, logits, 1, classes, 1, 1);
-    gc_x_view(&res->probabilities, probs, 1, classes, 1, 1);
-    res->layer = layer;
-    res->count = k;
-    res->items = st->items;
+    /* the batch: the caller's n images, padded to the session's batch with the last one */
+    const float *x = inputs;
+    if (n < B) {
+        if ((size_t)(B * n_in) > st->pad_floats) {
+            gc_free(st->pad);
+            st->pad_floats = 0;
+            if (!(st->pad = gc_alloc_array((size_t)(B * n_in), sizeof(float)))) return GC_ERR_OUT_OF_MEMORY;
+            st->pad_floats = (size_t)(B * n_in);
+        }
+        memcpy(st->pad, inputs, (size_t)(n * n_in) * sizeof(float));
+        for (int64_t r = n; r < B; r++) memcpy(st->pad + r * n_in, inputs + (n - 1) * n_in, (size_t)n_in * sizeof(float));
+        x = st->pad;
+    }
 
-    memset(onehots, 0, (size_t)(k * classes) * sizeof(float));
-    for (int t = 0; t < k; t++) {
-        gc_explanation *e = &st->items[t];
-        memset(e, 0, sizeof *e);
-        e->maps = st->maps + (size_t)t * GC_EXPLAIN_MAPS_PER_TARGET;
-        e->class_index = tg[t];
-        if (tg[t] >= 0) onehots[t * classes + tg[t]] = 1.0f;
-        else memcpy(onehots + t * classes, req->output_grad, (size_t)classes * sizeof(float));
-        if (tg[t] >= 0) {
-            e->score = logits[tg[t]];
-            e->probability = probs[tg[t]];
-        } else {
-            e->score = (float)gc_x_score(&cx, t, logits);
-            e->probability = NAN;
+    /* forward (feeding the top-K head session, or else at batch 1 Ablation-CAM's, what it
+     * reads besides the target layer) */
+    cx.s = s; cx.m = m; cx.req = req; cx.methods = methods; cx.st = st; cx.layer = layer; cx.li = li;
+    gc_session *head = NULL, *feed = NULL;
+    if (need_grad && k > 1 &&
+        (rc = after_session(s, layer, B * k, &st->head, st->head_layer, sizeof st->head_layer, &st->head_k,
+                            "top-K head session")))
+        return rc;
+    head = need_grad && k > 1 ? st->head : NULL;
+    feed = head;
+    if (!feed && (methods & GC_METHOD_ABLATIONCAM) && B == 1) {
+        if ((rc = gc_x_after_session(&cx, cx.p.batch < A.shape[1] ? cx.p.batch : A.shape[1], &feed))) return rc;
+        cx.abl_fed = 1;
+    }
+    if ((rc = feed ? gc_session_forward_feeding(s, x, feed) : gc_session_forward(s, x))) return rc;
+    if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
+    const int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w, a_numel = C * hw;
+    if (gc_first_nonfinite(A.data, B * a_numel) >= 0) { /* the output is finite, the target layer's is not */
+        const int j = gc_session_forward_nonfinite(s, x);
+        return gc_error(GC_ERR_NUMERIC, "gc_explain: the output of the target layer %s is not finite (the first layer whose "
+                        "output is not finite: %s)", layer, j >= 0 ? gc_model_layer_name(m, j) : layer);
+    }
+    cx.Cin = cfg->channels; cx.H = cfg->height; cx.W = cfg->width; cx.HW = cx.H * cx.W;
+    cx.C = C; cx.h = h; cx.w = w; cx.hw = hw;
+    cx.k = k; cx.classes = classes; cx.n_img = n; cx.batch = B;
+    if ((methods & GC_METHOD_CAM) && gc_x_cam_head(&cx) < 0)
+        return gc_error(GC_ERR_UNSUPPORTED, "gc_explain: CAM needs %s to be followed by global average pooling "
+                        "(adaptive, to 1x1), an optional flatten and the linear output layer", layer);
+
+    /* one buffer: what the images share (their output gradients, the top-K head's input, the
+     * pair's scratch, the methods' scratch), then each image's maps */
+    const size_t pair = k == 1 && need_grad && want_guided ? gc_session_pair_floats(s, layer) : 0;
+    size_t shared = fl16(B * k * classes) + fl16(B * classes) + (need_grad && k > 1 ? fl16(B * k * a_numel) : 0) +
+                    fl16((int64_t)pair);
+    size_t scratch = 0, per_image = 2 * fl16(classes) + fl16(a_numel) + (need_grad ? fl16(k * a_numel) : 0);
+    for (int i = 0; i < n_entries; i++)
+        if (methods & entry_at(i)->info.bit) {
+            const method_entry *e = entry_at(i);
+            per_image += e->floats(&cx);
+            if (e->scratch && e->scratch(&cx) > scratch) scratch = e->scratch(&cx);
+        }
+    const size_t total = shared + scratch + (size_t)n * per_image;
+    if ((rc = reserve(st, total, n * k)) || (rc = reserve_captures(st, n))) return rc;
+    cx.cur = st->buf;
+    cx.end = st->buf + shared;
+    float *onehots = gc_x_carve(&cx, B * k * classes); /* (B, k, classes) output gradient of each target */
+    cx.rows = gc_x_carve(&cx, B * classes);
+    float *rep = need_grad && k > 1 ? gc_x_carve(&cx, B * k * a_numel) : NULL; /* (B, k, C, h, w) */
+    float *pairbuf = pair ? gc_x_carve(&cx, (int64_t)pair) : NULL;
+    cx.scr = cx.scr_end = st->buf + shared + scratch;
+    cx.onehots = onehots;
+    memset(onehots, 0, (size_t)(B * k * classes) * sizeof(float));
+
+    capture *cs = st->cs; /* (n) */
+    for (int i = 0; i < n; i++) {
+        capture *c = &cs[i];
+        *c = cx;
+        c->img = i;
+        c->input = inputs + i * n_in;
+        c->onehots = onehots + (int64_t)i * k * classes;
+        c->cur = st->buf + shared + scratch + (size_t)i * per_image;
+        c->end = c->cur + per_image;
+        const float *yi = y.data + i * classes;
+        int *tg = c->targets;
+        switch (req->target) {
+        case GC_TARGET_TOP1: top_k(yi, classes, 1, tg); break;
+        case GC_TARGET_CLASS: tg[0] = req->class_index; break;
+        case GC_TARGET_TOPK: top_k(yi, classes, k, tg); break;
+        case GC_TARGET_CLASSES: memcpy(tg, req->classes, (size_t)k * sizeof(int)); break;
+        default: tg[0] = -1; break;
+        }
+        float *logits = gc_x_carve(c, classes), *probs = gc_x_carve(c, classes), *Acopy = gc_x_carve(c, a_numel);
+        memcpy(logits, yi, (size_t)classes * sizeof(float));
+        memcpy(Acopy, A.data + i * a_numel, (size_t)a_numel * sizeof(float));
+        softmax(logits, classes, probs);
+        c->logits = logits; c->probs = probs; c->A = Acopy;
+        gc_explain_result *r = &res[i];
+        gc_x_view(&r->logits, logits, 1, classes, 1, 1);
+        gc_x_view(&r->probabilities, probs, 1, classes, 1, 1);
+        r->layer = layer;
+        r->count = k;
+        r->items = gc_x_item(c, 0);
+        for (int t = 0; t < k; t++) {
+            gc_explanation *e = gc_x_item(c, t);
+            memset(e, 0, sizeof *e);
+            e->maps = st->maps + ((size_t)i * k + t) * GC_EXPLAIN_MAPS_PER_TARGET;
+            e->class_index = tg[t];
+            float *oh = onehots + ((int64_t)i * k + t) * classes;
+            if (tg[t] >= 0) {
+                oh[tg[t]] = 1.0f;
+                e->score = logits[tg[t]];
+                e->probability = probs[tg[t]];
+            } else {
+                memcpy(oh, req->output_grad, (size_t)classes * sizeof(float));
+                e->score = (float)gc_x_score(c, t, logits);
+                e->probability = NAN;
+            }
         }
     }
 
-    /* d score / d A for every target: (k, C, h, w) */
+    /* d score / d A for every image and target: (n, k, C, h, w), one backward of the batch */
     if (need_grad) {
         gc_tensor g;
+        const float *guided_at_layer = NULL;
         if (pair) {
-            if ((rc = gc_session_backward_pair(s, onehots, layer, GC_RELU_NORMAL, GC_RELU_GUIDED, gc_x_carve(&cx, (int64_t)pair),
-                                               &cx.guided_at_layer)) ||
+            if ((rc = gc_session_backward_pair(s, onehots, layer, GC_RELU_NORMAL, GC_RELU_GUIDED, pairbuf, &guided_at_layer)) ||
                 (rc = gc_session_gradient(s, layer, &g)))
                 return rc;
         } else if (k == 1) {
             gc_backward_opts bo = {layer, GC_RELU_NORMAL, 0};
             if ((rc = gc_session_backward(s, onehots, &bo)) || (rc = gc_session_gradient(s, layer, &g))) return rc;
         } else {
-            /* the layers after the target at batch k, on k copies of A */
-            float *rep = gc_x_carve(&cx, k * a_numel);
-            for (int t = 0; t < k; t++) memcpy(rep + t * a_numel, A.data, (size_t)a_numel * sizeof(float));
+            /* the layers after the target at batch B x k, on k copies of each image's A */
+            for (int64_t i = 0; i < B; i++)
+                for (int t = 0; t < k; t++)
+                    memcpy(rep + (i * k + t) * a_numel, A.data + i * a_numel, (size_t)a_numel * sizeof(float));
             gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 0};
             if ((rc = gc_session_forward(head, rep)) || (rc = gc_session_backward(head, onehots, &bo)) ||
                 (rc = gc_session_gradient(head, "input", &g)))
                 return rc;
         }
-        float *dA = gc_x_carve(&cx, k * a_numel);
-        memcpy(dA, g.data, (size_t)(k * a_numel) * sizeof(float));
-        cx.dA = dA;
-        for (int t = 0; t < k; t++) /* checked now: later backward passes reuse its buffer */
-            if (gc_first_nonfinite(dA + t * a_numel, a_numel) >= 0)
-                return nonfinite_map(s, &st->items[t], onehots + t * classes, layer, "Grad-CAM", GC_RELU_NORMAL, 1);
+        for (int i = 0; i < n; i++) {
+            capture *c = &cs[i];
+            float *dA = gc_x_carve(c, k * a_numel);
+            if (!dA) return GC_ERR_STATE;
+            memcpy(dA, g.data + (int64_t)i * k * a_numel, (size_t)(k * a_numel) * sizeof(float));
+            c->dA = dA;
+            c->guided_at_layer = guided_at_layer;
+        }
+        for (int i = 0; i < n; i++) /* checked now: later backward passes reuse its buffer */
+            for (int t = 0; t < k; t++)
+                if (gc_first_nonfinite(cs[i].dA + t * a_numel, a_numel) >= 0)
+                    return nonfinite_map(s, gc_x_item(&cs[i], t), alone(&cs[i], t), layer, "Grad-CAM", GC_RELU_NORMAL, 1);
     }
 
-    /* the methods, in table order */
-    for (int i = 0; i < n_entries; i++)
-        if ((methods & entry_at(i)->info.bit) && (rc = entry_at(i)->run(&cx))) return rc;
-    for (int t = 0; t < k; t++)
-        if ((rc = check_maps(s, &st->items[t], onehots + t * classes, layer))) return rc;
+    /* the methods, in table order, on every image */
+    for (int i = 0; i < n_entries; i++) {
+        const method_entry *e = entry_at(i);
+        if (!(methods & e->info.bit)) continue;
+        for (int j = 0; j < n; j++) cs[j].scr = st->buf + shared;
+        if (e->run_batch) {
+            if ((rc = e->run_batch(cs))) return rc;
+        } else {
+            for (int j = 0; j < n; j++) {
+                cs[j].scr = st->buf + shared;
+                if ((rc = e->run(&cs[j]))) return rc;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int t = 0; t < k; t++)
+            if ((rc = check_maps(s, gc_x_item(&cs[i], t), alone(&cs[i], t), layer))) return rc;
     return GC_OK;
+}
+
+gc_status gc_explain(gc_session *s, const float *input, const gc_explain_request *req, gc_explain_result *res) {
+    if (!s || !input || !req || !res)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: session, input, request or result is NULL");
+    memset(res, 0, sizeof *res);
+    if (!gc_session_is_full(s)) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain: the session starts at an input_layer");
+    const int64_t b = gc_session_config_of(s)->batch;
+    if (b != 1)
+        return gc_error(GC_ERR_SHAPE, "gc_explain: the session has batch %lld; gc_explain needs batch 1 "
+                        "(gc_explain_batch explains a batch)", (long long)b);
+    const gc_status rc = explain_run(s, input, 1, req, res);
+    if (rc) memset(res, 0, sizeof *res);
+    return rc;
+}
+
+gc_status gc_explain_batch(gc_session *s, const float *inputs, int n, const gc_explain_request *req,
+                           gc_explain_result *results) {
+    if (!s || !inputs || !req || !results)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain_batch: session, inputs, request or results is NULL");
+    if (n < 1) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain_batch: n = %d; explain 1 or more inputs", n);
+    if (!gc_session_is_full(s))
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_explain_batch: the session starts at an input_layer");
+    const int64_t b = gc_session_config_of(s)->batch;
+    if (n > b)
+        return gc_error(GC_ERR_SHAPE, "gc_explain_batch: %d inputs, but the session has batch %lld (at most that many)",
+                        n, (long long)b);
+    memset(results, 0, (size_t)n * sizeof *results);
+    const gc_status rc = explain_run(s, inputs, n, req, results);
+    if (rc) memset(results, 0, (size_t)n * sizeof *results); /* no image's result on a failure */
+    return rc;
 }

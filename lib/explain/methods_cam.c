@@ -16,7 +16,7 @@ static size_t gradcam_floats(const capture *c) {
 static gc_status gradcam_run(capture *c) {
     const int64_t C = c->C, hw = c->hw, HW = c->HW;
     for (int t = 0; t < c->k; t++) {
-        gc_explanation *e = &c->st->items[t];
+        gc_explanation *e = gc_x_item(c, t);
         const float *gt = c->dA + t * C * hw;
         float *alpha = gc_x_carve(c, C), *raw = gc_x_carve(c, hw), *cam = gc_x_carve(c, hw);
         float *up = gc_x_carve(c, HW), *norm = gc_x_carve(c, HW);
@@ -55,7 +55,7 @@ static size_t counterfactual_floats(const capture *c) { return (size_t)c->k * gc
 
 static gc_status counterfactual_run(capture *c) {
     for (int t = 0; t < c->k; t++) {
-        gc_explanation *e = &c->st->items[t];
+        gc_explanation *e = gc_x_item(c, t);
         float *cf = gc_x_map(c, t, GC_METHOD_COUNTERFACTUAL, "counterfactual", 2, c->h, c->w, 1);
         float *up = cf ? gc_x_map(c, t, GC_METHOD_COUNTERFACTUAL, "counterfactual_up", 2, c->H, c->W, 1) : NULL;
         if (!up) return GC_ERR_STATE;
@@ -117,7 +117,7 @@ static gc_status zhou_run(capture *c) {
             map[i] = (float)acc;
             relu[i] = map[i] > 0 ? map[i] : 0.0f;
         }
-        gc_x_view(&c->st->items[t].cam_zhou, map, 2, c->h, c->w, 1);
+        gc_x_view(&gc_x_item(c, t)->cam_zhou, map, 2, c->h, c->w, 1);
         float *up = gc_x_map(c, t, GC_METHOD_CAM, "cam_zhou_up", 2, c->H, c->W, 1);
         if (!up) return GC_ERR_STATE;
         gc_map_resize_bilinear(relu, c->h, c->w, up, c->H, c->W);
@@ -152,7 +152,7 @@ gc_status gc_x_weighted_maps(capture *c, int t, unsigned bit, const char *const 
  * gc_x_weighted_maps. */
 typedef double (*channel_weight_fn)(const float *a, const float *g, int64_t hw);
 static gc_status channel_weighted_run(capture *c, unsigned bit, const char *const n[4], channel_weight_fn weight) {
-    double *wts = (double *)(void *)gc_x_carve(c, 2 * c->C); /* (C) weights */
+    double *wts = (double *)(void *)gc_x_scratch(c, 2 * c->C); /* (C) weights */
     if (!wts) return GC_ERR_STATE;
     for (int t = 0; t < c->k; t++) {
         const float *g = c->dA + t * c->C * c->hw;
@@ -193,10 +193,9 @@ static gc_status xgradcam_run(capture *c) {
     return channel_weighted_run(c, GC_METHOD_XGRADCAM, n, xgradcam_weight);
 }
 
-/* the maps and the weights in double (C) */
-static size_t weighted_scratch_floats(const capture *c) {
-    return gc_x_weighted_floats(c) + fl16(2 * c->C);
-}
+/* the maps; scratch: the weights in double (C) */
+static size_t weighted_floats(const capture *c) { return gc_x_weighted_floats(c); }
+static size_t weights_scratch(const capture *c) { return fl16(2 * c->C); }
 
 /* ---------------------------------------------------------------- element-wise CAMs */
 
@@ -268,19 +267,19 @@ gc_status gc_layercam_fuse(const float *const *maps, const int *scale, int n, in
 /* ---------------------------------------------------------------- table */
 
 const method_entry gc_methods_cam[] = {
-    {{"gradcam", "Grad-CAM", GC_METHOD_GRADCAM, 0, "gradcam_up"}, 0, NEED_LAYER_GRAD, gradcam_floats, gradcam_run},
+    {{"gradcam", "Grad-CAM", GC_METHOD_GRADCAM, 0, "gradcam_up"}, 0, NEED_LAYER_GRAD, gradcam_floats, gradcam_run, NULL, NULL},
     {{"counterfactual", "counterfactual", GC_METHOD_COUNTERFACTUAL, 0, "counterfactual_up"}, GC_METHOD_GRADCAM,
-     NEED_LAYER_GRAD, counterfactual_floats, counterfactual_run},
-    {{"cam", "CAM", GC_METHOD_CAM, 0, "cam_zhou_up"}, 0, NEED_CLASS, zhou_floats, zhou_run},
-    {{"gradcam_pp", "Grad-CAM++", GC_METHOD_GRADCAM_PP, 0, "gradcam_pp_up"}, 0, NEED_LAYER_GRAD,
-     weighted_scratch_floats, gradcam_pp_run},
-    {{"xgradcam", "XGrad-CAM", GC_METHOD_XGRADCAM, 0, "xgradcam_up"}, 0, NEED_LAYER_GRAD, weighted_scratch_floats,
-     xgradcam_run},
+     NEED_LAYER_GRAD, counterfactual_floats, counterfactual_run, NULL, NULL},
+    {{"cam", "CAM", GC_METHOD_CAM, 0, "cam_zhou_up"}, 0, NEED_CLASS, zhou_floats, zhou_run, NULL, NULL},
+    {{"gradcam_pp", "Grad-CAM++", GC_METHOD_GRADCAM_PP, 0, "gradcam_pp_up"}, 0, NEED_LAYER_GRAD, weighted_floats,
+     gradcam_pp_run, weights_scratch, NULL},
+    {{"xgradcam", "XGrad-CAM", GC_METHOD_XGRADCAM, 0, "xgradcam_up"}, 0, NEED_LAYER_GRAD, weighted_floats,
+     xgradcam_run, weights_scratch, NULL},
     {{"hirescam", "HiResCAM", GC_METHOD_HIRESCAM, 0, "hirescam_up"}, 0, NEED_LAYER_GRAD, elementwise_floats,
-     hirescam_run},
+     hirescam_run, NULL, NULL},
     {{"gradcam_elementwise", "Grad-CAM element-wise", GC_METHOD_GRADCAM_ELEMENTWISE, 0, "gradcam_elementwise_up"}, 0,
-     NEED_LAYER_GRAD, elementwise_floats, elementwise_cam_run},
+     NEED_LAYER_GRAD, elementwise_floats, elementwise_cam_run, NULL, NULL},
     {{"layercam", "Layer-CAM", GC_METHOD_LAYERCAM, 0, "layercam_up"}, 0, NEED_LAYER_GRAD, elementwise_floats,
-     layercam_run},
+     layercam_run, NULL, NULL},
 };
 const int gc_methods_cam_count = (int)(sizeof gc_methods_cam / sizeof *gc_methods_cam);

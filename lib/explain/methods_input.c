@@ -1,8 +1,8 @@
 /* methods_input.c - the methods whose map lives at the input: guided backprop, Guided
  * Grad-CAM, deconvnet, saliency (the gradient), input x gradient, Integrated Gradients,
  * SmoothGrad / VarGrad and occlusion. The first five use the request's session (one
- * backward per target); the others run batches through a whole-network session at batch
- * params.batch kept with the explain state. */
+ * backward per target for all the images of its batch); the others run, image by image,
+ * batches through a whole-network session at batch params.batch kept with the explain state. */
 #include "explain/explain.h"
 #include <math.h>
 #include <string.h>
@@ -11,27 +11,42 @@
 
 static size_t image_floats(const capture *c) { return (size_t)c->k * fl16(c->Cin * c->HW); }
 
-/* d score / d input with the given ReLU rule into a new map of target t */
-static gc_status input_gradient(capture *c, int t, gc_relu_mode mode, unsigned bit, const char *name, float **out) {
+/* d score / d input of target t with the given ReLU rule, for every image of the batch in
+ * one backward pass, into a new map `name` of each image (cs[0..n_img-1]). */
+static gc_status input_gradients(capture *cs, int t, gc_relu_mode mode, unsigned bit, const char *name) {
+    const capture *c = cs;
+    const int64_t n = c->Cin * c->HW;
     gc_backward_opts bo = {NULL, mode, 0};
     gc_status rc;
     gc_tensor g;
     if (mode == GC_RELU_GUIDED && c->guided_at_layer) rc = gc_session_backward_from(c->s, c->layer, c->guided_at_layer, &bo);
-    else rc = gc_session_backward(c->s, c->onehots + t * c->classes, &bo);
+    else {
+        const float *dy = c->onehots + t * c->classes; /* (batch, classes): row r is image r's target t */
+        if (c->k > 1 && c->batch > 1) {
+            for (int64_t r = 0; r < c->batch; r++)
+                memcpy(c->rows + r * c->classes, c->onehots + (r * c->k + t) * c->classes, (size_t)c->classes * sizeof(float));
+            dy = c->rows;
+        }
+        rc = gc_session_backward(c->s, dy, &bo);
+    }
     if (rc || (rc = gc_session_gradient(c->s, "input", &g))) return rc;
-    float *img = gc_x_map(c, t, bit, name, 3, c->Cin, c->H, c->W);
-    if (!img) return GC_ERR_STATE;
-    memcpy(img, g.data, (size_t)(c->Cin * c->HW) * sizeof(float));
-    *out = img;
+    for (int i = 0; i < c->n_img; i++) {
+        float *img = gc_x_map(&cs[i], t, bit, name, 3, c->Cin, c->H, c->W);
+        if (!img) return GC_ERR_STATE;
+        memcpy(img, g.data + i * n, (size_t)n * sizeof(float));
+    }
     return GC_OK;
 }
 
-static gc_status guided_run(capture *c) {
-    for (int t = 0; t < c->k; t++) {
-        float *img;
-        gc_status rc = input_gradient(c, t, GC_RELU_GUIDED, GC_METHOD_GUIDED_BACKPROP, "guided_backprop", &img);
+/* map `name` of target t of c's image */
+static float *map_of(const capture *c, int t, const char *name) { return gc_explanation_map(gc_x_item(c, t), name)->data; }
+
+static gc_status guided_run(capture *cs) {
+    for (int t = 0; t < cs->k; t++) {
+        gc_status rc = input_gradients(cs, t, GC_RELU_GUIDED, GC_METHOD_GUIDED_BACKPROP, "guided_backprop");
         if (rc) return rc;
-        gc_x_view(&c->st->items[t].guided, img, 3, c->Cin, c->H, c->W);
+        for (int i = 0; i < cs->n_img; i++)
+            gc_x_view(&gc_x_item(&cs[i], t)->guided, map_of(&cs[i], t, "guided_backprop"), 3, cs->Cin, cs->H, cs->W);
     }
     return GC_OK;
 }
@@ -39,7 +54,7 @@ static gc_status guided_run(capture *c) {
 /* guided backprop * cam_up, per pixel, every channel */
 static gc_status guided_gradcam_run(capture *c) {
     for (int t = 0; t < c->k; t++) {
-        gc_explanation *e = &c->st->items[t];
+        gc_explanation *e = gc_x_item(c, t);
         float *gg = gc_x_map(c, t, GC_METHOD_GUIDED_GRADCAM, "guided_gradcam", 3, c->Cin, c->H, c->W);
         if (!gg) return GC_ERR_STATE;
         const float *img = e->guided.data, *up = e->cam_up.data;
@@ -50,40 +65,44 @@ static gc_status guided_gradcam_run(capture *c) {
     return GC_OK;
 }
 
-static gc_status deconvnet_run(capture *c) {
-    for (int t = 0; t < c->k; t++) {
-        float *img;
-        gc_status rc = input_gradient(c, t, GC_RELU_DECONVNET, GC_METHOD_DECONVNET, "deconvnet", &img);
+static gc_status deconvnet_run(capture *cs) {
+    for (int t = 0; t < cs->k; t++) {
+        gc_status rc = input_gradients(cs, t, GC_RELU_DECONVNET, GC_METHOD_DECONVNET, "deconvnet");
         if (rc) return rc;
-        gc_x_view(&c->st->items[t].deconvnet, img, 3, c->Cin, c->H, c->W);
+        for (int i = 0; i < cs->n_img; i++)
+            gc_x_view(&gc_x_item(&cs[i], t)->deconvnet, map_of(&cs[i], t, "deconvnet"), 3, cs->Cin, cs->H, cs->W);
     }
     return GC_OK;
 }
 
-static gc_status saliency_run(capture *c) {
-    for (int t = 0; t < c->k; t++) {
-        float *img;
-        gc_status rc = input_gradient(c, t, GC_RELU_NORMAL, GC_METHOD_SALIENCY, "saliency", &img);
+static gc_status saliency_run(capture *cs) {
+    for (int t = 0; t < cs->k; t++) {
+        gc_status rc = input_gradients(cs, t, GC_RELU_NORMAL, GC_METHOD_SALIENCY, "saliency");
         if (rc) return rc;
     }
     return GC_OK;
 }
 
 /* x * d score / d x (the gradient of the saliency map when it was computed, else its own pass) */
-static gc_status input_x_gradient_run(capture *c) {
-    const int64_t n = c->Cin * c->HW;
-    for (int t = 0; t < c->k; t++) {
-        const gc_tensor *sal = gc_explanation_map(&c->st->items[t], "saliency");
-        float *img;
-        if (sal) {
-            if (!(img = gc_x_map(c, t, GC_METHOD_INPUT_X_GRADIENT, "input_x_gradient", 3, c->Cin, c->H, c->W)))
-                return GC_ERR_STATE;
-            memcpy(img, sal->data, (size_t)n * sizeof(float));
-        } else {
-            gc_status rc = input_gradient(c, t, GC_RELU_NORMAL, GC_METHOD_INPUT_X_GRADIENT, "input_x_gradient", &img);
-            if (rc) return rc;
+static gc_status input_x_gradient_run(capture *cs) {
+    const int64_t n = cs->Cin * cs->HW;
+    const int have = (cs->methods & GC_METHOD_SALIENCY) != 0;
+    for (int t = 0; t < cs->k; t++) {
+        gc_status rc;
+        if (!have && (rc = input_gradients(cs, t, GC_RELU_NORMAL, GC_METHOD_INPUT_X_GRADIENT, "input_x_gradient")))
+            return rc;
+        for (int i = 0; i < cs->n_img; i++) {
+            capture *c = &cs[i];
+            float *img;
+            if (have) {
+                if (!(img = gc_x_map(c, t, GC_METHOD_INPUT_X_GRADIENT, "input_x_gradient", 3, c->Cin, c->H, c->W)))
+                    return GC_ERR_STATE;
+                memcpy(img, map_of(c, t, "saliency"), (size_t)n * sizeof(float));
+            } else {
+                img = map_of(c, t, "input_x_gradient");
+            }
+            for (int64_t j = 0; j < n; j++) img[j] *= c->input[j];
         }
-        for (int64_t i = 0; i < n; i++) img[i] *= c->input[i];
     }
     return GC_OK;
 }
@@ -94,7 +113,7 @@ static gc_status input_x_gradient_run(capture *c) {
  * gradient rows (B, classes) and two double accumulators of Cin*H*W. */
 static int64_t batch_of(const capture *c, int64_t points) { return points < c->p.batch ? points : c->p.batch; }
 
-static size_t batch_work_floats(const capture *c, int64_t B) {
+static size_t batch_work_floats(const capture *c, int64_t B) { /* scratch */
     const int64_t n = c->Cin * c->HW;
     return fl16(B * n) + fl16(B * c->classes) + 2 * fl16(2 * n);
 }
@@ -103,10 +122,10 @@ typedef struct batch_work { float *in, *dy; double *sum, *sq; } batch_work;
 
 static gc_status batch_work_carve(capture *c, int64_t B, batch_work *w) {
     const int64_t n = c->Cin * c->HW;
-    w->in = gc_x_carve(c, B * n);
-    w->dy = gc_x_carve(c, B * c->classes);
-    w->sum = (double *)(void *)gc_x_carve(c, 2 * n);
-    w->sq = (double *)(void *)gc_x_carve(c, 2 * n);
+    w->in = gc_x_scratch(c, B * n);
+    w->dy = gc_x_scratch(c, B * c->classes);
+    w->sum = (double *)(void *)gc_x_scratch(c, 2 * n);
+    w->sq = (double *)(void *)gc_x_scratch(c, 2 * n);
     return w->sq ? GC_OK : GC_ERR_STATE;
 }
 
@@ -131,9 +150,8 @@ static gc_status batch_gradients(capture *c, gc_session *b, int64_t B, int64_t u
 
 /* Integrated Gradients, midpoint rule: (x - x') * (1/m) sum_i grad(x' + (i + 1/2)/m (x - x'));
  * delta = sum(attributions) - (s(x) - s(x')), the completeness error; gap = s(x) - s(x'). */
-static size_t ig_floats(const capture *c) {
-    return (size_t)c->k * (fl16(c->Cin * c->HW) + 2 * fl16(1)) + batch_work_floats(c, batch_of(c, c->p.ig_steps));
-}
+static size_t ig_floats(const capture *c) { return (size_t)c->k * (fl16(c->Cin * c->HW) + 2 * fl16(1)); }
+static size_t ig_scratch(const capture *c) { return batch_work_floats(c, batch_of(c, c->p.ig_steps)); }
 
 static gc_status ig_run(capture *c) {
     const int64_t n = c->Cin * c->HW, m = c->p.ig_steps, B = batch_of(c, m);
@@ -191,9 +209,8 @@ static gc_status ig_run(capture *c) {
  * n noisy copies x + sigma (max x - min x) e_j, e_j ~ N(0, 1) from gc_rng seeded with
  * noise_seed (sample-major: every value of sample 0, then of sample 1, ...). The same noise
  * for every target. input x gradient multiplies by the noisy input. */
-static size_t smooth_floats(const capture *c) {
-    return (size_t)c->k * 2 * fl16(c->Cin * c->HW) + batch_work_floats(c, batch_of(c, c->p.noise_samples));
-}
+static size_t smooth_floats(const capture *c) { return (size_t)c->k * 2 * fl16(c->Cin * c->HW); }
+static size_t smooth_scratch(const capture *c) { return batch_work_floats(c, batch_of(c, c->p.noise_samples)); }
 
 static gc_status smooth_run(capture *c) {
     const int64_t n = c->Cin * c->HW, S = c->p.noise_samples, B = batch_of(c, S);
@@ -277,17 +294,18 @@ static gc_status occlusion_run(capture *c) {
 
 const method_entry gc_methods_input[] = {
     {{"guided_backprop", "guided backprop", GC_METHOD_GUIDED_BACKPROP, 1, "guided_backprop"}, 0, 0, image_floats,
-     guided_run},
+     NULL, NULL, guided_run},
     {{"guided_gradcam", "Guided Grad-CAM", GC_METHOD_GUIDED_GRADCAM, 1, "guided_gradcam"},
-     GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP, 0, image_floats, guided_gradcam_run},
-    {{"deconvnet", "deconvnet", GC_METHOD_DECONVNET, 1, "deconvnet"}, 0, 0, image_floats, deconvnet_run},
-    {{"saliency", "saliency", GC_METHOD_SALIENCY, 1, "saliency"}, 0, 0, image_floats, saliency_run},
+     GC_METHOD_GRADCAM | GC_METHOD_GUIDED_BACKPROP, 0, image_floats, guided_gradcam_run, NULL, NULL},
+    {{"deconvnet", "deconvnet", GC_METHOD_DECONVNET, 1, "deconvnet"}, 0, 0, image_floats, NULL, NULL, deconvnet_run},
+    {{"saliency", "saliency", GC_METHOD_SALIENCY, 1, "saliency"}, 0, 0, image_floats, NULL, NULL, saliency_run},
     {{"input_x_gradient", "input x gradient", GC_METHOD_INPUT_X_GRADIENT, 1, "input_x_gradient"}, 0, 0, image_floats,
-     input_x_gradient_run},
+     NULL, NULL, input_x_gradient_run},
     {{"integrated_gradients", "Integrated Gradients", GC_METHOD_INTEGRATED_GRADIENTS, 1, "integrated_gradients"}, 0, 0,
-     ig_floats, ig_run},
-    {{"smoothgrad", "SmoothGrad", GC_METHOD_SMOOTHGRAD, 1, "smoothgrad"}, 0, 0, smooth_floats, smooth_run},
-    {{"vargrad", "VarGrad", GC_METHOD_VARGRAD, 1, "vargrad"}, 0, 0, none_floats, none_run},
-    {{"occlusion", "occlusion", GC_METHOD_OCCLUSION, 1, "occlusion"}, 0, NEED_CLASS, occlusion_floats, occlusion_run},
+     ig_floats, ig_run, ig_scratch, NULL},
+    {{"smoothgrad", "SmoothGrad", GC_METHOD_SMOOTHGRAD, 1, "smoothgrad"}, 0, 0, smooth_floats, smooth_run,
+     smooth_scratch, NULL},
+    {{"vargrad", "VarGrad", GC_METHOD_VARGRAD, 1, "vargrad"}, 0, 0, none_floats, none_run, NULL, NULL},
+    {{"occlusion", "occlusion", GC_METHOD_OCCLUSION, 1, "occlusion"}, 0, NEED_CLASS, occlusion_floats, occlusion_run, NULL, NULL},
 };
 const int gc_methods_input_count = (int)(sizeof gc_methods_input / sizeof *gc_methods_input);

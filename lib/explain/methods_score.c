@@ -16,10 +16,10 @@ static int64_t batch_of(const capture *c, int64_t n) { return n < c->p.batch ? n
  * skips it). Map: ReLU(sum_k w_k A^k). One set of masked forwards serves every target, and
  * a mask equal bit for bit to an earlier channel's (same hash, then compared) is not run
  * again: that channel takes the earlier one's weights. */
-static size_t scorecam_floats(const capture *c) {
+static size_t scorecam_floats(const capture *c) { return gc_x_weighted_floats(c); }
+static size_t scorecam_scratch(const capture *c) {
     const int64_t B = batch_of(c, c->C);
-    return gc_x_weighted_floats(c) + fl16(B * c->Cin * c->HW) + 2 * fl16(c->HW) + fl16(2 * c->k * c->C) + fl16(B) +
-           2 * fl16(2 * c->C);
+    return fl16(B * c->Cin * c->HW) + 2 * fl16(c->HW) + fl16(2 * c->k * c->C) + fl16(B) + 2 * fl16(2 * c->C);
 }
 
 /* H_k into up (HW): 1, or 0 when the resized channel is constant (no mask). */
@@ -52,11 +52,11 @@ static gc_status scorecam_run(capture *c) {
     gc_session *b;
     gc_status rc = gc_x_batch_session(c, B, &b);
     if (rc) return rc;
-    float *in = gc_x_carve(c, B * ni), *up = gc_x_carve(c, HW), *up2 = gc_x_carve(c, HW);
-    double *wts = (double *)(void *)gc_x_carve(c, 2 * c->k * C); /* (k, C) */
-    float *chan = gc_x_carve(c, B);                              /* channel of each row */
-    uint64_t *hash = (uint64_t *)(void *)gc_x_carve(c, 2 * C);   /* (C) of live channels */
-    int64_t *same = (int64_t *)(void *)gc_x_carve(c, 2 * C);     /* (C) earlier equal mask, -1, -2: none */
+    float *in = gc_x_scratch(c, B * ni), *up = gc_x_scratch(c, HW), *up2 = gc_x_scratch(c, HW);
+    double *wts = (double *)(void *)gc_x_scratch(c, 2 * c->k * C); /* (k, C) */
+    float *chan = gc_x_scratch(c, B);                              /* channel of each row */
+    uint64_t *hash = (uint64_t *)(void *)gc_x_scratch(c, 2 * C);   /* (C) of live channels */
+    int64_t *same = (int64_t *)(void *)gc_x_scratch(c, 2 * C);     /* (C) earlier equal mask, -1, -2: none */
     if (!same) return GC_ERR_STATE;
     memset(wts, 0, (size_t)(c->k * C) * sizeof(double));
     int64_t rows = 0;
@@ -104,9 +104,10 @@ static gc_status scorecam_run(capture *c) {
 /* w_k = (s - s_k) / s, s the target's score and s_k the score with channel k of A set to 0
  * (the layers after the target layer at batch params.batch, fed the other tensors they
  * read during the capture's forward pass). Map: ReLU(sum_k w_k A^k). */
-static size_t ablation_floats(const capture *c) {
+static size_t ablation_floats(const capture *c) { return gc_x_weighted_floats(c); }
+static size_t ablation_scratch(const capture *c) {
     const int64_t B = batch_of(c, c->C);
-    return gc_x_weighted_floats(c) + fl16(B * c->C * c->hw) + fl16(2 * c->k * c->C);
+    return fl16(B * c->C * c->hw) + fl16(2 * c->k * c->C);
 }
 
 static gc_status ablation_run(capture *c) {
@@ -115,9 +116,9 @@ static gc_status ablation_run(capture *c) {
     const int64_t B = batch_of(c, C);
     gc_session *b;
     gc_status rc = gc_x_after_session(c, B, &b);
-    if (rc) return rc;
-    float *in = gc_x_carve(c, B * an);
-    double *wts = (double *)(void *)gc_x_carve(c, 2 * c->k * C);
+    if (rc || (rc = gc_x_feed_after(c, b))) return rc;
+    float *in = gc_x_scratch(c, B * an);
+    double *wts = (double *)(void *)gc_x_scratch(c, 2 * c->k * C);
     if (!wts) return GC_ERR_STATE;
     double s[GC_EXPLAIN_MAX_TARGETS];
     for (int t = 0; t < c->k; t++) {
@@ -234,13 +235,13 @@ static void eigen_projection(const float *X, int64_t C, int64_t hw, double *work
     for (int64_t i = 0; i < hw; i++) raw[i] = (float)p[i];
 }
 
-static size_t eigen_work_floats(const capture *c) {
+static size_t eigen_work_floats(const capture *c) { /* scratch */
     const int64_t n = c->hw <= c->C ? c->hw : c->C;
     return fl16(2 * (c->hw * c->C + 2 * n * n + n + c->hw)) + fl16(c->C * c->hw);
 }
 
 static size_t eigen_floats(const capture *c) {
-    return (size_t)c->k * (fl16(c->hw) + fl16(c->hw) + gc_x_layer_floats(c)) + eigen_work_floats(c);
+    return (size_t)c->k * (fl16(c->hw) + fl16(c->hw) + gc_x_layer_floats(c));
 }
 
 /* raw = the projection, map = ReLU(raw) */
@@ -249,8 +250,8 @@ static gc_status eigen_run(capture *c, int grad) {
     const char *rn = grad ? "eigen_gradcam_raw" : "eigencam_raw", *mn = grad ? "eigen_gradcam" : "eigencam";
     const char *un = grad ? "eigen_gradcam_up" : "eigencam_up";
     const int64_t n = c->hw <= c->C ? c->hw : c->C;
-    double *work = (double *)(void *)gc_x_carve(c, 2 * (c->hw * c->C + 2 * n * n + n + c->hw));
-    float *X = gc_x_carve(c, c->C * c->hw);
+    double *work = (double *)(void *)gc_x_scratch(c, 2 * (c->hw * c->C + 2 * n * n + n + c->hw));
+    float *X = gc_x_scratch(c, c->C * c->hw);
     if (!X) return GC_ERR_STATE;
     for (int t = 0; t < c->k; t++) {
         float *raw = gc_x_map(c, t, bit, rn, 2, c->h, c->w, 1);
@@ -262,7 +263,7 @@ static gc_status eigen_run(capture *c, int grad) {
         } else if (t == 0) {
             eigen_projection(c->A, c->C, c->hw, work, raw);
         } else {
-            memcpy(raw, gc_explanation_map(&c->st->items[0], rn)->data, (size_t)c->hw * sizeof(float));
+            memcpy(raw, gc_explanation_map(gc_x_item(c, 0), rn)->data, (size_t)c->hw * sizeof(float));
         }
         float *relu = gc_x_carve(c, c->hw);
         if (!relu) return GC_ERR_STATE;
@@ -278,10 +279,13 @@ static gc_status eigen_gradcam_run(capture *c) { return eigen_run(c, 1); }
 /* ---------------------------------------------------------------- table */
 
 const method_entry gc_methods_score[] = {
-    {{"scorecam", "Score-CAM", GC_METHOD_SCORECAM, 0, "scorecam_up"}, 0, NEED_CLASS, scorecam_floats, scorecam_run},
-    {{"ablationcam", "Ablation-CAM", GC_METHOD_ABLATIONCAM, 0, "ablationcam_up"}, 0, 0, ablation_floats, ablation_run},
-    {{"eigencam", "Eigen-CAM", GC_METHOD_EIGENCAM, 0, "eigencam_up"}, 0, 0, eigen_floats, eigencam_run},
+    {{"scorecam", "Score-CAM", GC_METHOD_SCORECAM, 0, "scorecam_up"}, 0, NEED_CLASS, scorecam_floats, scorecam_run,
+     scorecam_scratch, NULL},
+    {{"ablationcam", "Ablation-CAM", GC_METHOD_ABLATIONCAM, 0, "ablationcam_up"}, 0, 0, ablation_floats, ablation_run,
+     ablation_scratch, NULL},
+    {{"eigencam", "Eigen-CAM", GC_METHOD_EIGENCAM, 0, "eigencam_up"}, 0, 0, eigen_floats, eigencam_run,
+     eigen_work_floats, NULL},
     {{"eigen_gradcam", "Eigen-Grad-CAM", GC_METHOD_EIGEN_GRADCAM, 0, "eigen_gradcam_up"}, 0, NEED_LAYER_GRAD,
-     eigen_floats, eigen_gradcam_run},
+     eigen_floats, eigen_gradcam_run, eigen_work_floats, NULL},
 };
 const int gc_methods_score_count = (int)(sizeof gc_methods_score / sizeof *gc_methods_score);

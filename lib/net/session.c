@@ -631,8 +631,9 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->param_grads = s->cfg.param_grads;
 }
 
-/* Forward; after each layer i with dst[i] set (a head session's side input), its output is
- * copied `repeat` times into dst[i]. check: stop after the first layer whose output holds a
+/* Forward; after each layer i with dst[i] set (a head session's side input), each image's
+ * slice of its output is copied `repeat` times into dst[i] (image-major). check: stop after
+ * the first layer whose output holds a
  * NaN or infinity and return its index (the layer that owns the output: a folded pair's
  * consumer); -1 when every output is finite or check is 0. */
 static int forward_run(gc_session *s, const float *input, float *const *dst, int repeat, int check) {
@@ -649,8 +650,11 @@ static int forward_run(gc_session *s, const float *input, float *const *dst, int
         const int j = s->folded_into[i] >= 0 ? s->folded_into[i] : i;
         if (check && gc_first_nonfinite(s->act[j], gc_shape_numel(&s->shape[j])) >= 0) return j;
         if (dst && dst[j]) {
-            const size_t bytes = (size_t)gc_shape_numel(&s->shape[j]) * sizeof(float);
-            for (int r = 0; r < repeat; r++) memcpy((char *)dst[j] + r * bytes, s->act[j], bytes);
+            const int64_t nb = s->cfg.batch;
+            const size_t bytes = (size_t)(gc_shape_numel(&s->shape[j]) / nb) * sizeof(float);
+            for (int64_t b = 0; b < nb; b++)
+                for (int r = 0; r < repeat; r++)
+                    memcpy((char *)dst[j] + (b * repeat + r) * bytes, (const char *)s->act[j] + b * bytes, bytes);
         }
     }
     s->forward_done = 1;
@@ -704,13 +708,14 @@ int gc_session_forward_nonfinite(gc_session *s, const float *input) {
 
 gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_session *head) {
     if (!s || !input || !head) return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: NULL argument");
-    if (head->m != s->m || s->root >= 0 || s->cfg.batch != 1)
-        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: not a batch-1 session of the head's model");
+    if (head->m != s->m || s->root >= 0 || head->cfg.batch % s->cfg.batch != 0)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: not a whole-network session of the head's "
+                        "model whose batch divides the head's");
     for (int i = 0; i < head->n; i++) /* the head's side inputs must be outputs this session computes */
         if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0))
             return gc_error(GC_ERR_STATE, "gc_session_forward_feeding: %s is not computed by the session",
                             s->m->layers[i].name);
-    return forward_checked(s, input, head->side, (int)head->cfg.batch, "gc_session_forward_feeding");
+    return forward_checked(s, input, head->side, (int)(head->cfg.batch / s->cfg.batch), "gc_session_forward_feeding");
 }
 
 /* ---------------------------------------------------------------- backward */

@@ -19,8 +19,9 @@ void  gc_session_set_ext(gc_session *s, void *ext, void (*free_fn)(void *));
  * branch of a residual join). They are filled by gc_session_forward_feeding. */
 gc_status gc_session_create_head(const gc_model *m, const gc_session_config *cfg, gc_session **out);
 
-/* gc_session_forward on s (batch 1, the whole network) that also copies every side input of
- * `head` (same model, batch K) into it, K times, as it is computed. */
+/* gc_session_forward on s (the whole network, batch N) that also copies every side input of
+ * `head` (same model, batch N x K) into it as it is computed: each image's K times, image-major
+ * (head row n K + k is image n). */
 gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_session *head);
 
 /* Backward as gc_session_backward, but starting from `grad`, the gradient of layer `from`'s
