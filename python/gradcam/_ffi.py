@@ -186,6 +186,7 @@ PROTOTYPES = {
     "gc_method_parse": (_S, [c_char_p, P(c_uint)]),
     "gc_method_params_defaults": (MethodParams, []),
     "gc_explain": (_S, [c_void_p, P(c_float), P(ExplainRequest), P(ExplainResult)]),
+    "gc_explain_batch": (_S, [c_void_p, P(c_float), c_int, P(ExplainRequest), P(ExplainResult)]),
     "gc_image_release": (None, [P(Image)]),
     "gc_image_decode": (_S, [c_void_p, c_size_t, P(ImageLimits), P(Image)]),
     "gc_image_load": (_S, [c_char_p, P(ImageLimits), P(Image)]),

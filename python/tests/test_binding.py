@@ -219,6 +219,30 @@ class Models(unittest.TestCase):
         e = self.m.explain(img, layer=other)
         self.assertEqual(e.layer, other)
 
+    def test_explain_batch_equals_single_calls(self):
+        names = SHAPES[:3]
+        xs = []
+        for name in names:
+            x, _ = self.m.preprocess(os.path.join(DATA, name + ".png"))
+            xs += flat(x)
+        h, w = self.m.input_size
+        one, four = self.m.session(), self.m.session(batch=4)
+        got = four.explain_batch(xs, n=3, methods="gradcam,guided_gradcam", top_k=2)
+        self.assertEqual(len(got), 3)
+        for i, e in enumerate(got):
+            ref = one.explain(xs[i * 3 * h * w:(i + 1) * 3 * h * w], methods="gradcam,guided_gradcam", top_k=2)
+            self.assertEqual([t.class_index for t in e], [t.class_index for t in ref])
+            for t, r in zip(e, ref):
+                self.assertEqual(sorted(t.maps), sorted(r.maps))
+                for k in r.maps:
+                    self.assertEqual(flat(t.maps[k]), flat(r.maps[k]), k)
+        with self.assertRaises(gradcam.GradcamError) as cm:
+            four.explain_batch(xs, n=5)
+        self.assertIn("n = 5", cm.exception.message)
+        with self.assertRaises(gradcam.GradcamError) as cm:
+            four.explain_batch(xs, n=2)
+        self.assertIn("values expected", cm.exception.message)
+
 
 class Errors(unittest.TestCase):
     """Deliberate bad calls raise GradcamError naming the problem."""
