@@ -17,14 +17,15 @@
 static void usage(FILE *f) {
     fprintf(f,
         "usage: gcbench [--model vgg16|alexnet|resnet18|resnet50|FILE.gcw]... [--batch N]... [--task NAME]...\n"
-        "               [--threads N] [--reps N] [--size S] [--json] [--no-layers] [--no-winograd]\n"
+        "               [--threads N] [--reps N] [--size S] [--json] [--no-layers] [--no-winograd] [--singles]\n"
         "               [--kernels auto|avx512|avx2|portable|reference]\n"
         "Times whole tasks (median of --reps runs after one warm-up) and reports GFLOP/s\n"
         "counted at direct-convolution FLOPs and the fraction of the measured FMA peak.\n"
         "  --model M    vgg16 (default), alexnet, resnet18, resnet50 (torchvision topologies,\n"
         "               random weights, no file needed) or a .gcw file; repeatable\n"
-        "  --batch N    batch size(s) (default 1 and 8); explain tasks at batch N run N\n"
-        "               single-image explanations and report the time per batch\n"
+        "  --batch N    batch size(s) (default 1 and 8); explain tasks at batch N are one\n"
+        "               gc_explain_batch of N images on a batch-N session; times are per batch\n"
+        "  --singles    explain tasks at batch N run N gc_explain calls on a batch-1 session instead\n"
         "  --task T     forward, gradcam, guided, guided_gradcam, top5 (default all)\n"
         "  --threads N  OpenMP threads (default: all)\n"
         "  --reps N     timed runs per task (default 5)\n"
@@ -326,9 +327,11 @@ static const char *task_names[T_COUNT] = {"forward", "gradcam", "guided", "guide
 
 typedef struct {
     const gc_model *m;
-    gc_session *batch_s, *one_s; /* batch-N session for forward, batch-1 for explain */
+    gc_session *batch_s, *one_s; /* batch-N session (forward, gc_explain_batch), batch-1 (--singles) */
     const float *x;              /* (N, 3, S, S) */
     int64_t n, size;
+    int singles;                 /* explain tasks: N gc_explain calls, not one gc_explain_batch */
+    gc_explain_result *res;      /* (n) */
 } bench_ctx;
 
 static int run_task(bench_ctx *b, int task) {
@@ -339,6 +342,7 @@ static int run_task(bench_ctx *b, int task) {
                               .methods = methods[task]};
     gc_explain_result r;
     int64_t per = 3 * b->size * b->size;
+    if (!b->singles) return gc_explain_batch(b->batch_s, b->x, (int)b->n, &req, b->res) == GC_OK;
     for (int64_t i = 0; i < b->n; i++)
         if (gc_explain(b->one_s, b->x + i * per, &req, &r) != GC_OK) return 0;
     return 1;
@@ -352,7 +356,7 @@ static long peak_rss_kb(void) {
 
 int main(int argc, char **argv) {
     const char *models[8];
-    int no_wino = 0;
+    int no_wino = 0, singles = 0;
     gc_kernels kernels = GC_KERNELS_AUTO;
     static const char *kernel_names[] = {"auto", "reference", "portable", "avx2", "avx512"};
     int n_models = 0, batches[8], n_batches = 0, tasks[T_COUNT], n_tasks = 0, threads = 0, reps = 5, json = 0,
@@ -364,6 +368,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-layers")) layers = 0;
         else if (!strcmp(a, "--no-winograd")) no_wino = 1;
+        else if (!strcmp(a, "--singles")) singles = 1;
         else if (!strcmp(a, "--kernels") && val) {
             const char *k = argv[++i];
             int t = 0;
@@ -430,9 +435,9 @@ int main(int argc, char **argv) {
                                     .kernels = kernels};
             gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
                                     .kernels = kernels};
-            bench_ctx b = {m, NULL, NULL, NULL, n, size};
+            bench_ctx b = {m, NULL, NULL, NULL, n, size, singles, calloc((size_t)n, sizeof(gc_explain_result))};
             float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
-            if (!x || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
+            if (!x || !b.res || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
                 fprintf(stderr, "gcbench: %s\n", gc_last_error());
                 return 1;
             }
@@ -445,7 +450,8 @@ int main(int argc, char **argv) {
             double task_flops[T_COUNT] = {f.forward, f.forward + f.head, 2 * f.forward, 2 * f.forward + f.head,
                                           f.forward + 10 * f.head};
             if (!json) printf("  batch %lld%s\n  %-16s %10s %10s %10s %9s %8s\n", (long long)n,
-                              n > 1 ? " (explain tasks: per batch of single-image explanations)" : "", "task",
+                              n > 1 ? singles ? " (explain tasks: per batch of single-image explanations)"
+                                              : " (explain tasks: per gc_explain_batch of the batch)" : "", "task",
                               "median s", "min s", "max s", "GFLOP/s", "peak %");
             for (int ti = 0; ti < n_tasks; ti++) {
                 int t = tasks[ti];
@@ -467,10 +473,11 @@ int main(int argc, char **argv) {
                 double gf = task_flops[t] * (double)n / med * 1e-9;
                 if (json)
                     printf("{\"model\": \"%s\", \"task\": \"%s\", \"batch\": %lld, \"threads\": %d, \"size\": %d, "
-                           "\"winograd\": %d, \"kernels\": \"%s\", \"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, "
+                           "\"winograd\": %d, \"kernels\": \"%s\", \"singles\": %d, \"reps\": %d, \"median_s\": %.6f, \"min_s\": %.6f, "
                            "\"max_s\": %.6f, "
                            "\"gflops\": %.2f, \"peak_fraction\": %.4f, \"peak_rss_mb\": %.1f}\n",
-                           models[mi], task_names[t], (long long)n, threads, size, !no_wino, kernel_names[kernels], reps, med,
+                           models[mi], task_names[t], (long long)n, threads, size, !no_wino, kernel_names[kernels],
+                           t != T_FORWARD && singles, reps, med,
                            times[0],
                            times[reps - 1], gf, peak > 0 ? gf / peak : 0, peak_rss_kb() / 1024.0);
                 else
@@ -522,6 +529,7 @@ int main(int argc, char **argv) {
             }
             gc_session_free(b.batch_s);
             gc_session_free(b.one_s);
+            free(b.res);
             gc_free(x);
         }
         gc_model_free(m);
