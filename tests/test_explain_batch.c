@@ -303,6 +303,67 @@ TEST(resnet_batch_equals_single_calls) {
     gc_model_free(m);
 }
 
+/* ---------------------------------------------------------------- the linear layers */
+
+/* Forward and input gradient of linear layers at batch N equal N batch-1 passes bit for bit,
+ * at sizes that are no multiple of the vector widths or the row and output blocks, on every
+ * kernel tier; a training session (param_grads) is only checked to be close (its GEMM). */
+TEST(linear_rows_have_their_batch1_bits) {
+    const int I = 1013, O = 37, N = 11;
+    gc_model *m = NULL;
+    gc_linear_params f0 = {I, O, 1}, f1 = {O, 5, 0};
+    CHECK_OK(gc_model_create(&m));
+    CHECK_OK(gc_model_add_flatten(m, "flatten", NULL));
+    CHECK_OK(gc_model_add_linear(m, "fc0", NULL, &f0, NULL, NULL));
+    CHECK_OK(gc_model_add_relu(m, "relu", NULL));
+    CHECK_OK(gc_model_add_linear(m, "fc1", NULL, &f1, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 9));
+    float *x = malloc(sizeof(float) * N * I), *dy = malloc(sizeof(float) * N * 5);
+    gc_rng rng;
+    gc_rng_seed(&rng, 4);
+    for (int i = 0; i < N * I; i++) x[i] = gc_rng_normal(&rng);
+    for (int i = 0; i < N * 5; i++) dy[i] = i % 3 ? gc_rng_normal(&rng) : 0.0f;
+    static const gc_kernels tiers[4] = {GC_KERNELS_AUTO, GC_KERNELS_AVX2, GC_KERNELS_PORTABLE, GC_KERNELS_REFERENCE};
+    for (int k = 0; k < 4; k++)
+        for (int train = 0; train < 2; train++) {
+            gc_session *one = NULL, *bs = NULL;
+            gc_session_config c1 = {.batch = 1, .channels = I, .height = 1, .width = 1, .kernels = tiers[k],
+                                    .param_grads = train, .keep_all = 1};
+            gc_session_config cb = c1;
+            cb.batch = N;
+            CHECK_OK(gc_session_create(m, &c1, &one));
+            CHECK_OK(gc_session_create(m, &cb, &bs));
+            if (!one || !bs) { gc_session_free(one); gc_session_free(bs); continue; }
+            gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 0};
+            gc_tensor yb, gb, y1, g1;
+            CHECK_OK(gc_session_forward(bs, x));
+            CHECK_OK(gc_session_backward(bs, dy, &bo));
+            CHECK_OK(gc_session_activation(bs, "fc0", &yb));
+            CHECK_OK(gc_session_gradient(bs, "input", &gb));
+            int same_y = 1, same_g = 1;
+            double worst = 0;
+            for (int n = 0; n < N; n++) {
+                CHECK_OK(gc_session_forward(one, x + n * I));
+                CHECK_OK(gc_session_backward(one, dy + n * 5, &bo));
+                CHECK_OK(gc_session_activation(one, "fc0", &y1));
+                CHECK_OK(gc_session_gradient(one, "input", &g1));
+                same_y &= memcmp(y1.data, yb.data + n * O, sizeof(float) * O) == 0;
+                same_g &= memcmp(g1.data, gb.data + n * I, sizeof(float) * I) == 0;
+                for (int i = 0; i < O; i++) worst = fmax(worst, fabs((double)y1.data[i] - yb.data[n * O + i]));
+                for (int i = 0; i < I; i++) worst = fmax(worst, fabs((double)g1.data[i] - gb.data[n * I + i]));
+            }
+            if (!train && (!same_y || !same_g))
+                FAILF("tier %d: batch rows differ from batch 1 (forward %s, input gradient %s; by %g)", (int)tiers[k],
+                      same_y ? "same" : "differs", same_g ? "same" : "differs", worst);
+            if (train && !(worst < 1e-4)) FAILF("tier %d, training session: batch rows %g from batch 1", (int)tiers[k], worst);
+            gc_session_free(one);
+            gc_session_free(bs);
+        }
+    free(x);
+    free(dy);
+    gc_model_free(m);
+}
+
 /* ---------------------------------------------------------------- errors */
 
 TEST(errors) {
@@ -366,6 +427,7 @@ int main(void) {
     RUN(shapes_batch_equals_single_calls);
     RUN(session_reused_across_batch_sizes);
     RUN(resnet_batch_equals_single_calls);
+    RUN(linear_rows_have_their_batch1_bits);
     RUN(errors);
     test_run("rm -rf %s", tmpdir);
     return test_summary("explain_batch");

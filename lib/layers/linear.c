@@ -4,8 +4,10 @@
  * row by row with the batch-1 arithmetic (rows_dot_w up to ROWS_DOT_MAX rows, rows_times_w
  * for the input gradient), reading W once per pass: each row of a batch has the bits of
  * that input run alone (gc_explain_batch), and the classifier's weights are streamed once
- * per batch, not once per image. */
+ * per batch, not once per image. The AVX-512 tier's forms (linear_avx512.c) do the same
+ * arithmetic in wider vectors, more rows and outputs per pass. */
 #include "layer.h"
+#include "layers/linear_rows.h"
 #include "kernels/gemm.h"
 #include <stdio.h>
 #include <string.h>
@@ -189,7 +191,9 @@ static void linear_forward(const gc_layer_ctx *c) {
     const float *w = c->layer->param[0];                       /* (O, I) */
     const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
     float *y = c->y;                                           /* (N, O) */
-    if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->x, N, w, O, I, y);
+    const int avx512 = gc_gemm_resolve((gc_gemm_tier)c->kernels) == GC_GEMM_AVX512;
+    if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads && avx512) gc_linear_rows_dot_avx512(c->x, N, w, O, I, y);
+    else if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->x, N, w, O, I, y);
     else gc_gemm(gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O, c->ws);
     if (bias)
         for (int64_t n = 0; n < N; n++)
@@ -309,6 +313,8 @@ static void linear_backward(const gc_layer_ctx *c) {
     const float *w = c->layer->param[0];          /* (O, I) */
     float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
     if (c->dx && N == 1) row_times_w(dy, NULL, w, O, I, c->dx, NULL);
+    else if (c->dx && !c->param_grads && ROWS_DOT_MAX > 1 && tier == GC_GEMM_AVX512)
+        gc_linear_rows_times_w_avx512(dy, N, w, O, I, c->dx);
     else if (c->dx && !c->param_grads && ROWS_DOT_MAX > 1) rows_times_w(dy, N, w, O, I, c->dx, c->ws);
     else if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
     if (c->dparam[0]) gc_gemm(tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);

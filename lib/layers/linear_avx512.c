@@ -1,0 +1,88 @@
+/* linear_avx512.c - linear.c's row-wise batch paths in 16-lane vectors (AVX-512 tier): the
+ * same operations on the same values in the same order for every element, so the same bits
+ * as linear.c's portable forms (and as a batch-1 pass), with more rows and outputs per pass.
+ * Products are rounded before they are added (ISO C: no contraction into FMA). */
+#include "layers/linear_rows.h"
+#include <string.h>
+
+typedef float v16 __attribute__((vector_size(64)));
+
+/* One dot's 16 partial sums (lanes 4q + j: gemm.c's s_q[j]) reduced as dot() reduces them. */
+static float reduce16(v16 a) {
+    float s[4];
+    for (int j = 0; j < 4; j++) s[j] = (a[j] + a[4 + j]) + (a[8 + j] + a[12 + j]);
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* y[n, o] = dot(x_n, W_o): four rows by four outputs per pass (16 independent sums). */
+void gc_linear_rows_dot_avx512(const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y) {
+    const int64_t nob = (O + 3) / 4;
+#pragma omp parallel for schedule(static)
+    for (int64_t ob = 0; ob < nob; ob++) {
+        const int64_t o0 = ob * 4;
+        const float *wr[4]; /* (I) each; past O: repeats of the last row (not stored) */
+        for (int k = 0; k < 4; k++) wr[k] = w + (o0 + k < O ? o0 + k : O - 1) * I;
+        for (int64_t n0 = 0; n0 < N; n0 += 4) {
+            const float *xr[4];
+            for (int r = 0; r < 4; r++) xr[r] = x + (n0 + r < N ? n0 + r : N - 1) * I;
+            v16 a[4][4];
+            memset(a, 0, sizeof a);
+            int64_t p = 0;
+            for (; p + 16 <= I; p += 16) {
+                v16 wv[4], u;
+                for (int k = 0; k < 4; k++) memcpy(&wv[k], wr[k] + p, 64);
+                for (int r = 0; r < 4; r++) {
+                    memcpy(&u, xr[r] + p, 64);
+                    a[r][0] += u * wv[0];
+                    a[r][1] += u * wv[1];
+                    a[r][2] += u * wv[2];
+                    a[r][3] += u * wv[3];
+                }
+            }
+            for (int r = 0; r < 4 && n0 + r < N; r++)
+                for (int k = 0; k < 4 && o0 + k < O; k++) {
+                    float s = reduce16(a[r][k]);
+                    for (int64_t q = p; q < I; q++) s += xr[r][q] * wr[k][q];
+                    y[(n0 + r) * O + o0 + k] = s;
+                }
+        }
+    }
+}
+
+/* dx[n, :] = sum_o dy[n, o] W[o, :] in order of o: eight rows by 32 columns per pass. */
+void gc_linear_rows_times_w_avx512(const float *dy, int64_t N, const float *w, int64_t O, int64_t I, float *dx) {
+    const int64_t I32 = I & ~(int64_t)31, nc = I32 / 32;
+    for (int64_t n0 = 0; n0 < N; n0 += 8) {
+        const int R = N - n0 < 8 ? (int)(N - n0) : 8;
+        const float *g[8]; /* (O) each; past N: repeats of the last row (not stored) */
+        for (int r = 0; r < 8; r++) g[r] = dy + (n0 + (r < R ? r : R - 1)) * O;
+#pragma omp parallel for schedule(static)
+        for (int64_t cb = 0; cb < nc; cb++) {
+            const int64_t i = cb * 32;
+            v16 a[8][2];
+            memset(a, 0, sizeof a);
+            for (int64_t o = 0; o < O; o++) {
+                v16 x0, x1;
+                memcpy(&x0, w + o * I + i, 64);
+                memcpy(&x1, w + o * I + i + 16, 64);
+                for (int r = 0; r < 8; r++) {
+                    const float gv = g[r][o];
+                    const v16 t = {gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv};
+                    a[r][0] += t * x0;
+                    a[r][1] += t * x1;
+                }
+            }
+            for (int r = 0; r < R; r++) {
+                memcpy(dx + (n0 + r) * I + i, &a[r][0], 64);
+                memcpy(dx + (n0 + r) * I + i + 16, &a[r][1], 64);
+            }
+        }
+        for (int r = 0; r < R; r++) /* the last I mod 32 columns, one at a time */
+            for (int64_t i = I32; i < I; i++) {
+                float d = 0.0f;
+                for (int64_t o = 0; o < O; o++)
+                    if (g[r][o] != 0.0f) d += g[r][o] * w[o * I + i];
+                dx[(n0 + r) * I + i] = d;
+            }
+    }
+}
