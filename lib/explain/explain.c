@@ -186,7 +186,7 @@ gc_status gc_x_register(capture *c, int t, unsigned method, const char *name, co
     gc_explanation *e = gc_x_item(c, t);
     if (e->n_maps >= GC_EXPLAIN_MAPS_PER_TARGET)
         return gc_error(GC_ERR_STATE, "gc_explain: more than %d maps per target", GC_EXPLAIN_MAPS_PER_TARGET);
-    gc_map *m = (gc_map *)e->maps + e->n_maps++;
+    gc_map *m = &c->st->maps[((size_t)c->img * (size_t)c->k + (size_t)t) * GC_EXPLAIN_MAPS_PER_TARGET + (size_t)e->n_maps++];
     m->name = name;
     m->method = method;
     m->t = *view;
@@ -379,7 +379,6 @@ static gc_status params_of(const gc_explain_request *req, gc_method_params *p) {
                         p->occlusion_stride, (double)p->occlusion_fill);
     return GC_OK;
 }
-
 
 /* The output gradient of the whole batch that backpropagates target t of c's image alone
  * (c->rows: that row, zeros elsewhere), for the checking passes that name a bad layer. */
