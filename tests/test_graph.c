@@ -1120,17 +1120,17 @@ TEST(head_session_fed_during_forward) {
     gc_session *s = session(m, cfg), *head = NULL;
     CHECK_OK(gc_session_create_head(m, &hc, &head));
     gc_model *other = resnet_like(7, 5);
-    gc_session *foreign = NULL, *batch2 = NULL;
+    gc_session *foreign = NULL, *batch4 = NULL;
     if (other) CHECK_OK(gc_session_create_head(other, &hc, &foreign));
-    cfg.batch = 2;
-    batch2 = session(m, cfg);
-    if (s && head && foreign && batch2) {
+    cfg.batch = 4; /* a whole-network batch that does not divide the head's 2 */
+    batch4 = session(m, cfg);
+    if (s && head && foreign && batch4) {
         gc_rng rng;
         gc_rng_seed(&rng, 12);
         float x[2 * 3 * 12 * 10];
         fill(x, 2 * 3 * 12 * 10, &rng, 1.0f);
         CHECK_FAILS(gc_session_forward_feeding(s, x, foreign), GC_ERR_INVALID_ARGUMENT);
-        CHECK_FAILS(gc_session_forward_feeding(batch2, x, head), GC_ERR_INVALID_ARGUMENT);
+        CHECK_FAILS(gc_session_forward_feeding(batch4, x, head), GC_ERR_INVALID_ARGUMENT);
         CHECK_OK(gc_session_forward_feeding(s, x, head));
         gc_tensor A, y, yh, g, gh;
         CHECK_OK(gc_session_activation(s, "layer2.0.relu", &A));
@@ -1161,7 +1161,7 @@ TEST(head_session_fed_during_forward) {
         free(a2);
         free(y1);
     }
-    gc_session_free(batch2);
+    gc_session_free(batch4);
     gc_session_free(foreign);
     gc_session_free(head);
     gc_session_free(s);
