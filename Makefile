@@ -64,7 +64,8 @@ TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_*.c))
 
 .SECONDARY:
 .PHONY: fuzz all test install uninstall clean bench demo eval check-header onnx-conformance FORCE \
-        fashion-eval fashion-bench fashion-adversarial fashion-bias fashion-failures
+        fashion-eval fashion-bench fashion-adversarial fashion-bias fashion-failures \
+        fashion-reproduce fashion-reproduce-quick
 all: $(LIB) $(SO_LINKS) $(EX_BIN) $(TOOL_BIN)
 
 # Rewritten only when the configuration changes, so programs relink then.
@@ -212,6 +213,28 @@ fashion-bias: all
 fashion-failures: all
 	@mkdir -p eval-out
 	./examples/failures --model weights/fashion.gcw --data $(FASHION_DATA) --out eval-out/failures
+# weights/fashion.gcw again from its documented command (weights/README.md; 15-55 minutes on 2
+# shared cores: run it under the heavy-job lock), compared bit for bit with the committed file.
+fashion-reproduce: all
+	@mkdir -p eval-out
+	OMP_NUM_THREADS=2 ./examples/train_fashion --data $(FASHION_DATA) --out eval-out/fashion-reproduce.gcw
+	cmp weights/fashion.gcw eval-out/fashion-reproduce.gcw
+	@echo "fashion-reproduce: bit-identical to weights/fashion.gcw"
+# Seconds: a 20-step training of the same network (1280 images, one epoch) against the sha256 the
+# binary that reproduced weights/fashion.gcw gave. A mismatch means the training's arithmetic
+# changed (kernel rounding, summation order), so the committed model no longer reproduces: retrain
+# it. A match is evidence, not proof, that it still does. The portable kernels (a CPU without
+# AVX2 + FMA) round differently, so the check is skipped there.
+FASHION_QUICK_SHA256 := deae755eed8bfa3da5ac42ff207aad6299bffb156609c264cc062696855a53b1
+fashion-reproduce-quick: all
+	@mkdir -p eval-out
+	@if ! grep -qw avx2 /proc/cpuinfo || ! grep -qw fma /proc/cpuinfo; then \
+		echo "fashion-reproduce-quick: skipped (no AVX2 + FMA: the portable kernels round differently)"; \
+	else \
+		./examples/train_fashion --data $(FASHION_DATA) --subset 1280 --epochs 1 --eval-every 0 --test-subset 100 \
+			--quiet --out eval-out/fashion-quick.gcw && \
+		echo "$(FASHION_QUICK_SHA256)  eval-out/fashion-quick.gcw" | sha256sum -c; \
+	fi
 
 # ONNX's own backend tests (Debian package libonnx-testdata) through tools/gcw_convert.py and
 # the engine (tests/onnx_run.c): every test converts and matches its outputs, or is refused
