@@ -485,6 +485,11 @@ typedef struct gc_session_config {
                             (Winograd's error is up to ~10x larger, still
                             ~1e-6 relative; docs/performance.md) and usually
                             slower; gcbench --no-winograd measures it */
+    int threads;         /* threads the session's passes use; 0: OMP_NUM_THREADS
+                            when set, else the CPUs this process may run on
+                            (at most 64). Each session starts its own threads;
+                            they sleep between passes. Results are the same,
+                            bit for bit, for any count. */
 } gc_session_config;
 
 #define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */

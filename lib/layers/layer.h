@@ -26,6 +26,7 @@
 #define GC_LAYER_H
 
 #include "core/core.h"
+#include "core/pool.h"
 #include <stddef.h>
 
 #define GC_NAME_MAX 64
@@ -103,6 +104,7 @@ typedef struct gc_layer_ctx {
     int             no_winograd;            /* convolutions: never Winograd */
     int             param_grads;            /* the session is planned for parameter gradients
                                                (training): linear layers take the GEMM at any batch */
+    gc_pool        *pool;                   /* the session's threads (NULL: run on the caller's) */
 } gc_layer_ctx;
 
 /* What a kind's backward reads besides dy, weights and its state (the

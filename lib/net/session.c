@@ -51,6 +51,7 @@ struct gc_session {
     double           *seconds;    /* (2 * n) forward, backward time of each layer */
     void             *ext;        /* state of a higher layer (explainer) */
     void            (*ext_free)(void *);
+    gc_pool          *pool;       /* the session's threads (cfg.threads) */
 };
 
 /* ---------------------------------------------------------------- graph helpers */
@@ -75,6 +76,7 @@ static float *slot_grad(const gc_session *s, int slot) { return slot == s->n ? s
 void gc_session_free(gc_session *s) {
     if (!s) return;
     if (s->ext_free) s->ext_free(s->ext);
+    gc_pool_free(s->pool);
     gc_free(s->arena);
     gc_free(s->run);
     gc_free(s->shape);
@@ -504,6 +506,9 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
         return gc_error(GC_ERR_SHAPE, "gc_session_create: input shape %lldx%lldx%lldx%lld has a dimension < 1",
                         (long long)cfg->batch, (long long)cfg->channels, (long long)cfg->height,
                         (long long)cfg->width);
+    if (cfg->threads < 0 || cfg->threads > GC_POOL_MAX)
+        return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_create: threads %d outside 0..%d", cfg->threads,
+                        GC_POOL_MAX);
 
     gc_session *s = gc_calloc(1, sizeof *s);
     if (!s) return GC_ERR_OUT_OF_MEMORY;
@@ -562,6 +567,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     if (!s->cx_in || !s->cx_x || !s->cx_dx) goto fail;
     if ((st = plan_shapes(s, &net_in))) goto fail;
     if ((st = check_params_finite(s))) goto fail;
+    if ((st = gc_pool_create(cfg->threads ? cfg->threads : gc_pool_default_threads(), &s->pool))) goto fail;
 
     st = plan_arena(s);
     s->cfg.keep = NULL; /* not retained */
@@ -629,6 +635,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->kernels = s->cfg.kernels;
     c->no_winograd = s->cfg.no_winograd;
     c->param_grads = s->cfg.param_grads;
+    c->pool = s->pool;
 }
 
 /* Forward; after each layer i with dst[i] set (a head session's side input), each image's
