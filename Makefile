@@ -2,31 +2,20 @@
 #
 #   make                  library, examples and tools
 #   make test             build and run every test (T=name runs tests/test_name only)
-#   make OPENMP=0 ...     build without OpenMP
 #   make SANITIZE=1 ...   AddressSanitizer + UndefinedBehaviorSanitizer
-#   make SANITIZE=thread  ThreadSanitizer (implies OPENMP=0: libgomp is not instrumented)
+#   make SANITIZE=thread  ThreadSanitizer (the session thread pools included)
 #   make install PREFIX=/usr/local [DESTDIR=...]   header, both libraries, pkg-config
 #
 # Objects live in build/<config>/ so switching configurations never mixes
 # objects; the archive and the programs are relinked when the config changes.
 
 CC       ?= cc
-OPENMP   ?= 1
 SANITIZE ?=
 PREFIX   ?= /usr/local
 OPT      ?= -O2
 PYTHON   ?= python3
 
-ifeq ($(SANITIZE),thread)
-OPENMP := 0
-endif
-
 CFLAGS_BASE := -std=c11 -Wall -Wextra -g $(OPT) -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L
-# OpenMP lives only in pragmas; without it they are ignored on purpose.
-OMPFLAGS := -Wno-unknown-pragmas
-ifeq ($(OPENMP),1)
-OMPFLAGS := -fopenmp
-endif
 SANFLAGS :=
 ifeq ($(SANITIZE),1)
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -35,10 +24,10 @@ ifeq ($(SANITIZE),thread)
 SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 endif
 
-ALL_CFLAGS = $(CFLAGS_BASE) $(OMPFLAGS) $(SANFLAGS) $(CFLAGS)
-LDLIBS_ALL = $(OMPFLAGS) $(SANFLAGS) $(LDFLAGS) -lm -lpthread
+ALL_CFLAGS = $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
+LDLIBS_ALL = $(SANFLAGS) $(LDFLAGS) -lm -lpthread
 
-CONFIG := omp$(OPENMP)-san$(SANITIZE)
+CONFIG := san$(SANITIZE)
 B      := build/$(CONFIG)
 STAMP  := build/config.stamp
 
@@ -146,8 +135,8 @@ $(B)/tests/test_cli_errors: $(LSAN_BIN)
 # programs through the installed .pc files.
 $(B)/tests/test_shared: $(B)/tests/test_shared.o $(B)/tests/common/shell.o $(SO_LINKS) $(LIB) $(STAMP)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/tests/common/shell.o -Llib -lgradcam -Wl,-rpath,$(CURDIR)/lib $(LDLIBS_ALL) -ldl
-$(B)/tests/test_shared.o: XFLAGS := -DGC_MAKE_ARGS='"OPENMP=$(OPENMP) SANITIZE=$(SANITIZE)"' \
-	-DGC_PROG_FLAGS='"$(OMPFLAGS) $(SANFLAGS)"' 
+$(B)/tests/test_shared.o: XFLAGS := -DGC_MAKE_ARGS='"SANITIZE=$(SANITIZE)"' \
+	-DGC_PROG_FLAGS='"$(SANFLAGS)"' 
 $(B)/tests/test_cli_errors.o: XFLAGS := -DGC_LEAK_CHECK=$(LEAK_CHECK)
 
 # The Python binding loads lib/libgradcam.so; under the sanitizers its test skips itself.
@@ -156,7 +145,7 @@ $(B)/tests/test_python $(B)/tests/test_cluster: $(SO_LINKS) $(EX_BIN)
 $(B)/tests/test_gradcam_batch: examples/gradcam
 $(B)/tests/test_cluster.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED)
 $(B)/tests/test_python.o: XFLAGS := $(if $(SANITIZE),-DGC_SANITIZED) \
-	-DGC_MAKE_ARGS='"OPENMP=$(OPENMP) SANITIZE=$(SANITIZE)"' 
+	-DGC_MAKE_ARGS='"SANITIZE=$(SANITIZE)"' 
 
 # T=name restricts the run to tests/test_name.c
 ifneq ($(T),)
@@ -279,10 +268,10 @@ install: $(LIB) $(SO_LINKS)
 	ln -sf $(notdir $(SO)) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgradcam.so
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|@LIBS_PRIVATE@|$(if $(filter 1,$(OPENMP)),-fopenmp )-lm -lpthread|' gradcam.pc.in \
+		-e 's|@LIBS_PRIVATE@|-lm -lpthread|' gradcam.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/gradcam.pc
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-		-e 's|@LIBS_PRIVATE@|$(if $(filter 1,$(OPENMP)),-fopenmp )-lm -lpthread|' gradcam-static.pc.in \
+		-e 's|@LIBS_PRIVATE@|-lm -lpthread|' gradcam-static.pc.in \
 		> $(DESTDIR)$(LIBDIR)/pkgconfig/gradcam-static.pc
 
 uninstall:

@@ -510,6 +510,11 @@ gc_status gc_session_create(const gc_model *m, const gc_session_config *cfg, gc_
 /* NULL-safe. */
 void gc_session_free(gc_session *s);
 
+/* The threads a session with gc_session_config.threads = 0 starts: the first
+ * value of OMP_NUM_THREADS when it is a positive number, else the CPUs this
+ * process may run on (its affinity mask); at most 64. */
+int gc_default_threads(void);
+
 /* Runs the network on input (batch*channels*height*width floats, NCHW,
  * caller-owned, not retained). Never allocates.
  * Non-finite values (docs/security.md): an input holding a NaN or an

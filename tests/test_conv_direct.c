@@ -10,9 +10,6 @@
 #include "core/core.h"
 #include "kernels/conv.h"
 #include "gradcam.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static gc_rng rng;
 
@@ -66,7 +63,7 @@ static void run_case(const dcase *k) {
     for (size_t t = 0; t < sizeof tiers / sizeof tiers[0]; t++) {
         if (!gc_gemm_tier_available(tiers[t])) continue;
         for (int64_t i = 0; i < ny; i++) y[i] = NAN;
-        gc_dconv_run(tiers[t], &p, x, w, k->bias ? b : NULL, y, ws);
+        gc_dconv_run(NULL, tiers[t], &p, x, w, k->bias ? b : NULL, y, ws);
         double e = 0;
         for (int64_t i = 0; i < ny; i++) {
             const double d = fabs((double)y[i] - yr[i]);
@@ -75,17 +72,15 @@ static void run_case(const dcase *k) {
         if (getenv("GC_TEST_VERBOSE")) printf("  %-52s %-8s %.1e\n", what, gc_gemm_tier_name(tiers[t]), e / terms);
         if (!(e <= 1e-6 * terms)) FAILF("%s %s: max error %g > %g", what, gc_gemm_tier_name(tiers[t]), e, 1e-6 * terms);
     }
-#ifdef _OPENMP
-    const int saved = omp_get_max_threads();
     for (int nt = 1; nt <= 3; nt++) {   /* the best tier: same bits for 1, 2, 3 threads */
-        omp_set_num_threads(nt);
+        gc_pool *pl = NULL;
+        if (gc_pool_create(nt, &pl)) { FAILF("%s: no thread pool", what); break; }
         for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
-        gc_dconv_run(GC_GEMM_AUTO, &p, x, w, k->bias ? b : NULL, y1, ws);
+        gc_dconv_run(pl, GC_GEMM_AUTO, &p, x, w, k->bias ? b : NULL, y1, ws);
+        gc_pool_free(pl);
         if (nt == 1) memcpy(y, y1, (size_t)ny * 4);
         else if (memcmp(y, y1, (size_t)ny * 4)) FAILF("%s: %d threads differ from 1", what, nt);
     }
-    omp_set_num_threads(saved);
-#endif
 done:
     free(x); free(w); free(b); free(yr); free(y); free(y1); gc_free(ws);
 }

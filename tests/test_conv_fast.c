@@ -14,9 +14,6 @@
 #include "core/core.h"
 #include "kernels/conv.h"
 #include "layers/layer.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static gc_rng rng;
 
@@ -90,6 +87,8 @@ static int lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
 
 /* Forward and full backward into slot i (outputs pre-filled with NaN: they must be
  * overwritten, never read). */
+static gc_pool *lt_pool; /* the threads lt_run gives the layer (2, or what a test sets) */
+
 static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
     gc_layer_ctx c;
     for (int64_t j = 0; j < t->nout; j++) t->y[i][j] = NAN;
@@ -105,6 +104,7 @@ static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
     c.y = t->y[i];
     c.ws = t->ws;
     c.kernels = k;
+    c.pool = lt_pool;
     t->ops->forward(&c);
     c.dy = t->dy;
     c.dx = t->dx[i];
@@ -287,13 +287,13 @@ TEST(linear_all_tiers_vs_reference) {
 
 /* ------------------------------------------------------------------ threads */
 
-/* The fast paths give the same bits on 1 and 2 threads. */
+/* The fast paths give the same bits on 1, 2 and 3 threads. */
 TEST(same_bits_for_any_thread_count) {
-#ifdef _OPENMP
     const cc ks[] = {{1, 16, 21, 19, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
                      {2, 6, 15, 13, 10, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1},
                      {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};   /* Winograd: 5 output chunks */
-    int saved = omp_get_max_threads();
+    gc_pool *saved = lt_pool, *pools[3] = {NULL, NULL, NULL};
+    for (int n = 0; n < 3; n++) CHECK_OK(gc_pool_create(n + 1, &pools[n]));
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         gc_layer_params p;
         memset(&p, 0, sizeof p);
@@ -305,18 +305,20 @@ TEST(same_bits_for_any_thread_count) {
             lt_free(&t);
             continue;
         }
-        omp_set_num_threads(1);
+        lt_pool = pools[0];
         lt_run(&t, 0, GC_KERNELS_AUTO, 1);
-        omp_set_num_threads(2);
-        lt_run(&t, 1, GC_KERNELS_AUTO, 1);
-        CHECK(memcmp(t.y[0], t.y[1], (size_t)t.nout * sizeof(float)) == 0);
-        CHECK(memcmp(t.dx[0], t.dx[1], (size_t)t.nin * sizeof(float)) == 0);
-        CHECK(memcmp(t.dw[0], t.dw[1], (size_t)t.np[0] * sizeof(float)) == 0);
-        CHECK(memcmp(t.db[0], t.db[1], (size_t)t.np[1] * sizeof(float)) == 0);
+        for (int n = 1; n < 3; n++) {
+            lt_pool = pools[n];
+            lt_run(&t, 1, GC_KERNELS_AUTO, 1);
+            CHECK(memcmp(t.y[0], t.y[1], (size_t)t.nout * sizeof(float)) == 0);
+            CHECK(memcmp(t.dx[0], t.dx[1], (size_t)t.nin * sizeof(float)) == 0);
+            CHECK(memcmp(t.dw[0], t.dw[1], (size_t)t.np[0] * sizeof(float)) == 0);
+            CHECK(memcmp(t.db[0], t.db[1], (size_t)t.np[1] * sizeof(float)) == 0);
+        }
         lt_free(&t);
     }
-    omp_set_num_threads(saved);
-#endif
+    lt_pool = saved;
+    for (int n = 0; n < 3; n++) gc_pool_free(pools[n]);
 }
 
 /* ------------------------------------------------------------------ whole network */
@@ -358,7 +360,7 @@ static void network_case(int kinks) {
     gc_session *s[2] = {NULL, NULL};
     gc_tensor out[2], gin[2], pg[2][6];
     for (int i = 0; i < 2; i++) {
-        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0, 0};
+        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0, 0, 0};
         gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
         CHECK_OK(gc_session_create(m, &cfg, &s[i]));
         if (!s[i]) goto done;
@@ -411,7 +413,7 @@ TEST(few_pixels_gemm_vs_reference) {
             }
         gc_pxgemm_pack(O, K, w, pk);
         for (int64_t e = 0; e < O * P; e++) y[e] = NAN;
-        gc_pxgemm_run(O, P, K, pk, col, b, y, ws);
+        gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, y, ws);
         const double err = test_rel_err(y, ref, O * P, 1e-3);
         if (!(err <= 1e-5)) FAILF("few-pixels GEMM P %lld O %lld K %lld: relative error %g", (long long)P, (long long)O,
                                   (long long)K, err);
@@ -472,6 +474,7 @@ TEST(prepared_weights_same_bits) {
 
 int main(void) {
     gc_rng_seed(&rng, 6);
+    if (gc_pool_create(2, &lt_pool)) { fprintf(stderr, "cannot start the thread pool: %s\n", gc_last_error()); return 1; }
     RUN(conv_all_tiers_vs_reference);
     RUN(conv_im2col_several_tiles);
     RUN(winograd_several_chunks);
@@ -481,5 +484,6 @@ int main(void) {
     RUN(few_pixels_gemm_vs_reference);
     RUN(network_fast_vs_reference);
     RUN(prepared_weights_same_bits);
+    gc_pool_free(lt_pool);
     return test_summary("conv_fast");
 }

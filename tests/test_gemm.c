@@ -1,18 +1,16 @@
 /* test_gemm.c - every available GEMM tier against the reference at awkward sizes,
  * all transposes, strided operands, alpha/beta cases, NaN-filled C with beta == 0,
- * and bit-identical results for 1 and 2 OpenMP threads. */
+ * and bit-identical results for 1, 2 and 3 pool threads. */
 #include "test.h"
 #include "core/core.h"
 #include "kernels/gemm.h"
 #include <float.h>
 #include <stdint.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const float SENTINEL = 12345.0f;
 
 static gc_gemm_tier tiers[GC_GEMM_TIER_COUNT];
+static gc_pool *pool; /* the threads of every call (2; the thread test also uses 1 and 3) */
 static int ntiers;
 
 static void fill(gc_rng *r, float *x, int64_t n) {
@@ -50,17 +48,19 @@ static void case_free(gemm_case *g) { free(g->A); free(g->B); free(g->C0); }
 
 /* Runs `tier` into a fresh copy of C0 (workspace malloc'ed at exactly the asked size,
  * so ASan sees any overrun). Returns C (caller frees). */
-static float *case_run(const gemm_case *g, gc_gemm_tier tier) {
+static float *case_run_on(gc_pool *pl, const gemm_case *g, gc_gemm_tier tier) {
     size_t nc = (size_t)(g->M * g->ldc);
     float *C = malloc(nc * sizeof(float));
     memcpy(C, g->C0, nc * sizeof(float));
     size_t ws = gc_gemm_workspace(tier, g->M, g->N, g->K, 2);
     float *w = ws ? malloc(ws * sizeof(float)) : NULL;
-    gc_gemm(tier, g->ta, g->tb, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb, g->beta,
+    gc_gemm(pl, tier, g->ta, g->tb, g->M, g->N, g->K, g->alpha, g->A, g->lda, g->B, g->ldb, g->beta,
             C, g->ldc, w);
     free(w);
     return C;
 }
+
+static float *case_run(const gemm_case *g, gc_gemm_tier tier) { return case_run_on(pool, g, tier); }
 
 /* |C - Cref| <= (K + 4) eps (|alpha| sum_p |a_ip||b_pj| + |beta c0_ij|) per element;
  * row gaps keep SENTINEL. Returns 1 if all good, reporting the first failure. */
@@ -202,15 +202,15 @@ TEST(k_zero_and_alpha_zero_scale_c) {
         gc_gemm_tier tier = t < ntiers ? tiers[t] : GC_GEMM_REFERENCE;
         float A[6] = {NAN, NAN, NAN, NAN, NAN, NAN}, B[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
         float C[4] = {1, 2, 3, 4}, W[4096];
-        gc_gemm(tier, 0, 0, 2, 2, 0, 1.0f, A, 3, B, 2, 0.5f, C, 2, W);
+        gc_gemm(pool, tier, 0, 0, 2, 2, 0, 1.0f, A, 3, B, 2, 0.5f, C, 2, W);
         CHECK(C[0] == 0.5f && C[1] == 1.0f && C[2] == 1.5f && C[3] == 2.0f);
-        gc_gemm(tier, 0, 0, 2, 2, 3, 0.0f, A, 3, B, 2, 2.0f, C, 2, W);
+        gc_gemm(pool, tier, 0, 0, 2, 2, 3, 0.0f, A, 3, B, 2, 2.0f, C, 2, W);
         CHECK(C[0] == 1.0f && C[1] == 2.0f && C[2] == 3.0f && C[3] == 4.0f);
         float D[4] = {NAN, NAN, NAN, NAN};
-        gc_gemm(tier, 1, 1, 2, 2, 0, 1.0f, A, 2, B, 3, 0.0f, D, 2, W);
+        gc_gemm(pool, tier, 1, 1, 2, 2, 0, 1.0f, A, 2, B, 3, 0.0f, D, 2, W);
         CHECK(D[0] == 0.0f && D[1] == 0.0f && D[2] == 0.0f && D[3] == 0.0f);
-        gc_gemm(tier, 0, 0, 0, 2, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2, W); /* M = 0: no-op */
-        gc_gemm(tier, 0, 0, 2, 0, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2, W);
+        gc_gemm(pool, tier, 0, 0, 0, 2, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2, W); /* M = 0: no-op */
+        gc_gemm(pool, tier, 0, 0, 2, 0, 3, 1.0f, A, 3, B, 2, 0.0f, D, 2, W);
         CHECK(D[0] == 0.0f && D[3] == 0.0f);
     }
 }
@@ -238,7 +238,7 @@ TEST(prepacked_a_matches) {
             size_t nc = (size_t)(g.M * g.ldc), ws = gc_gemm_workspace(tier, g.M, g.N, g.K, 2);
             float *C = malloc(nc * sizeof(float)), *w = ws ? malloc(ws * sizeof(float)) : NULL;
             memcpy(C, g.C0, nc * sizeof(float));
-            gc_gemm_prepacked(tier, g.M, g.N, g.K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL);
+            gc_gemm_prepacked(pool, tier, g.M, g.N, g.K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL);
             float *R = case_run(&g, GC_GEMM_REFERENCE), *U = case_run(&g, tier);
             case_check(&g, tier, C, R);
             if (g.M > 1 && memcmp(C, U, nc * sizeof(float)) != 0)
@@ -250,7 +250,7 @@ TEST(prepacked_a_matches) {
                 for (int64_t j = 0; j < g.N; j++) C[i * g.ldc + j] += bias[i];
             memcpy(U, C, nc * sizeof(float));
             memcpy(C, g.C0, nc * sizeof(float));
-            gc_gemm_prepacked(tier, g.M, g.N, g.K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, bias);
+            gc_gemm_prepacked(pool, tier, g.M, g.N, g.K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, bias);
             if (memcmp(C, U, nc * sizeof(float)) != 0)
                 FAILF("%s: prepacked with a row bias differs from gc_gemm + bias (case %zu)", gc_gemm_tier_name(tier), c);
             free(bias); free(pa); free(C); free(w); free(R); free(U);
@@ -263,12 +263,14 @@ TEST(prepacked_a_matches) {
 
 /* ---- threads ---- */
 
-TEST(one_and_two_threads_bit_identical) {
+TEST(one_two_three_threads_bit_identical) {
     /* M, N, K, trans_a, trans_b; M == 1 takes the unpacked row-vector paths */
     static const int64_t cases[][5] = {{257, 300, 300, 0, 0}, {700, 200, 513, 1, 0},
                                        {64, 3136, 27, 0, 1}, {1, 2100, 600, 0, 0},
                                        {1, 2100, 600, 0, 1}, {1, 2100, 600, 1, 1},
                                        {1500, 70, 520, 1, 1}};
+    gc_pool *pool3 = NULL;
+    CHECK_OK(gc_pool_create(3, &pool3));
     gc_rng r;
     gc_rng_seed(&r, 3);
     for (int t = 0; t < ntiers; t++)
@@ -276,24 +278,23 @@ TEST(one_and_two_threads_bit_identical) {
             gemm_case g;
             case_make(&g, &r, (int)cases[c][3], (int)cases[c][4], cases[c][0], cases[c][1],
                       cases[c][2], 1, 0.9f, c & 1 ? 0.5f : 0.0f);
-#ifdef _OPENMP
-            omp_set_num_threads(1);
-#endif
-            float *C1 = case_run(&g, tiers[t]);
-#ifdef _OPENMP
-            omp_set_num_threads(2);
-#endif
-            float *C2 = case_run(&g, tiers[t]);
-            if (memcmp(C1, C2, (size_t)(g.M * g.ldc) * sizeof(float)) != 0)
-                FAILF("%s: 1 and 2 threads differ at M=%lld N=%lld K=%lld", gc_gemm_tier_name(tiers[t]),
+            float *C1 = case_run_on(NULL, &g, tiers[t]);
+            float *C2 = case_run_on(pool, &g, tiers[t]);
+            float *C3 = case_run_on(pool3, &g, tiers[t]);
+            if (memcmp(C1, C2, (size_t)(g.M * g.ldc) * sizeof(float)) != 0 ||
+                memcmp(C1, C3, (size_t)(g.M * g.ldc) * sizeof(float)) != 0)
+                FAILF("%s: 1, 2 and 3 threads differ at M=%lld N=%lld K=%lld", gc_gemm_tier_name(tiers[t]),
                       (long long)g.M, (long long)g.N, (long long)g.K);
             free(C1);
             free(C2);
+            free(C3);
             case_free(&g);
         }
+    gc_pool_free(pool3);
 }
 
 int main(void) {
+    if (gc_pool_create(2, &pool)) { fprintf(stderr, "cannot start the thread pool: %s\n", gc_last_error()); return 1; }
     for (int t = GC_GEMM_PORTABLE; t < GC_GEMM_TIER_COUNT; t++)
         if (gc_gemm_tier_available((gc_gemm_tier)t)) tiers[ntiers++] = (gc_gemm_tier)t;
     printf("gemm tiers tested:");
@@ -305,6 +306,7 @@ int main(void) {
     RUN(large_awkward_sizes);
     RUN(k_zero_and_alpha_zero_scale_c);
     RUN(prepacked_a_matches);
-    RUN(one_and_two_threads_bit_identical);
+    RUN(one_two_three_threads_bit_identical);
+    gc_pool_free(pool);
     return test_summary("gemm");
 }

@@ -10,9 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include <pthread.h>
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -27,7 +25,7 @@ static void usage(FILE *f) {
         "               gc_explain_batch of N images on a batch-N session; times are per batch\n"
         "  --singles    explain tasks at batch N run N gc_explain calls on a batch-1 session instead\n"
         "  --task T     forward, gradcam, guided, guided_gradcam, top5 (default all)\n"
-        "  --threads N  OpenMP threads (default: all)\n"
+        "  --threads N  threads of the sessions (default: gc_default_threads())\n"
         "  --reps N     timed runs per task (default 5)\n"
         "  --size S     input height and width (default 224)\n"
         "  --json       one JSON object per line instead of tables\n"
@@ -90,27 +88,37 @@ static double thread_cpu_seconds(void) {
  * widest vectors of `isa` (512: AVX-512, 256: AVX2). Each thread's time is
  * its own CPU time, so preemption by other processes on a shared machine
  * does not lower the figure; best of 5. */
+typedef struct peak_thread { int bits; long iters; double seconds, sink; } peak_thread;
+
+static void *peak_run(void *a) {
+    peak_thread *t = a;
+    double t0 = thread_cpu_seconds();
+    t->sink = t->bits == 512 ? fma_avx512(t->iters) : fma_avx2(t->iters);
+    t->seconds = thread_cpu_seconds() - t0;
+    return NULL;
+}
+
 static double fma_peak(int threads, int bits) {
     gc_cpu_features f = gc_cpu_detect();
     if ((bits == 512 && !f.avx512f) || (bits == 256 && !f.avx2)) return 0;
+    if (threads > 64) threads = 64;
     const long iters = 10000000;
     const int lanes = bits / 32;
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double slowest = 0;
-        volatile double sink = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(max : slowest) reduction(+ : sink)
-#endif
-        {
-            double t0 = thread_cpu_seconds();
-            sink += bits == 512 ? fma_avx512(iters) : fma_avx2(iters);
-            double dt = thread_cpu_seconds() - t0;
-            if (dt > slowest) slowest = dt;
+        peak_thread pt[64];
+        pthread_t th[64];
+        for (int i = 0; i < threads; i++) pt[i] = (peak_thread){bits, iters, 0, 0};
+        for (int i = 1; i < threads; i++)
+            if (pthread_create(&th[i], NULL, peak_run, &pt[i])) return 0;
+        peak_run(&pt[0]);
+        double slowest = pt[0].seconds;
+        for (int i = 1; i < threads; i++) {
+            pthread_join(th[i], NULL);
+            if (pt[i].seconds > slowest) slowest = pt[i].seconds;
         }
         double g = 2.0 * lanes * 12 * (double)iters * threads / slowest * 1e-9;
         if (g > best) best = g;
-        (void)sink;
     }
     return best;
 }
@@ -392,12 +400,7 @@ int main(int argc, char **argv) {
     if (!n_models) models[n_models++] = "vgg16";
     if (!n_batches) batches[n_batches++] = 1, batches[n_batches++] = 8;
     if (!n_tasks) for (int k = 0; k < T_COUNT; k++) tasks[n_tasks++] = k;
-#ifdef _OPENMP
-    if (threads) omp_set_num_threads(threads);
-    threads = omp_get_max_threads();
-#else
-    threads = 1;
-#endif
+    if (!threads) threads = gc_default_threads();
     double peak512 = fma_peak(threads, 512), peak256 = fma_peak(threads, 256);
     /* what the fastest kernels can reach; the AVX2 peak for --kernels avx2 */
     double peak = kernels == GC_KERNELS_AVX2 ? peak256 : peak512 > peak256 ? peak512 : peak256;
@@ -432,9 +435,9 @@ int main(int argc, char **argv) {
         for (int bi = 0; bi < n_batches; bi++) {
             int64_t n = batches[bi];
             gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
-                                    .kernels = kernels};
+                                    .kernels = kernels, .threads = threads};
             gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
-                                    .kernels = kernels};
+                                    .kernels = kernels, .threads = threads};
             bench_ctx b = {m, NULL, NULL, NULL, n, size, singles, calloc((size_t)n, sizeof(gc_explain_result))};
             float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
             if (!x || !b.res || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {

@@ -8,9 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static const char *prog = "gcprof";
 
@@ -21,7 +18,7 @@ static void usage(FILE *f) {
             "              [--kernels auto|avx512|avx2|portable|reference]\n"
             "Runs --reps passes (after one warm-up) on a fixed pseudo-random input and prints,\n"
             "per layer kind, the sum over its layers of each layer's fastest time.\n"
-            "  --threads N   OpenMP threads (default: all)\n"
+            "  --threads N   threads of the session (default: gc_default_threads())\n"
             "  --reps N      timed passes (default 15)\n"
             "  --size S      input height and width (default 224)\n"
             "  --batch N     images per pass (default 1)\n"
@@ -90,9 +87,6 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-#ifdef _OPENMP
-    if (threads) omp_set_num_threads(threads);
-#endif
     gc_model *m = NULL;
     gc_session *s = NULL;
     float *x = NULL, *dy = NULL;
@@ -100,7 +94,7 @@ int main(int argc, char **argv) {
     int rc = 1;
     if (gc_model_open(path, &m)) goto fail;
     gc_session_config c = {.batch = batch, .channels = C, .height = size, .width = size, .kernels = kernels,
-                           .no_winograd = no_wino};
+                           .no_winograd = no_wino, .threads = threads};
     if (gc_session_create(m, &c, &s)) goto fail;
     gc_tensor out;
     if (gc_session_shape(s, gc_model_layer_name(m, gc_model_layer_count(m) - 1), &out)) goto fail;

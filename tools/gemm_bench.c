@@ -17,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static int use_cpu_time; /* --cpu: process CPU time instead of wall time */
 
@@ -35,7 +32,7 @@ static void usage(void) {
 }
 
 /* Best-of-reps GFLOP/s of one tier on one shape (A not transposed, beta = 0). */
-static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int tb, int prepack,
+static double bench(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int tb, int prepack,
                     int reps, int nthreads) {
     float *A = gc_alloc_array((size_t)(M * K), sizeof(float));
     float *B = gc_alloc_array((size_t)(K * N), sizeof(float));
@@ -57,9 +54,9 @@ static double bench(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int tb, 
     for (int rep = 0; rep <= reps; rep++) {
         double t0 = now_s();
         if (prepack)
-            gc_gemm_prepacked(tier, M, N, K, 1.0f, P, tb, B, tb ? K : N, 0.0f, C, N, W, NULL);
+            gc_gemm_prepacked(pool, tier, M, N, K, 1.0f, P, tb, B, tb ? K : N, 0.0f, C, N, W, NULL);
         else
-            gc_gemm(tier, 0, tb, M, N, K, 1.0f, A, K, B, tb ? K : N, 0.0f, C, N, W);
+            gc_gemm(pool, tier, 0, tb, M, N, K, 1.0f, A, K, B, tb ? K : N, 0.0f, C, N, W);
         double t = now_s() - t0;
         if (rep > 0 && t < best) best = t; /* rep 0 warms up */
     }
@@ -112,12 +109,11 @@ int main(int argc, char **argv) {
         nshapes = (int)(sizeof def / sizeof def[0]);
         memcpy(shapes, def, sizeof def);
     }
-#ifdef _OPENMP
-    omp_set_num_threads(nthreads);
-#else
-    if (nthreads != 1) fprintf(stderr, "gemm_bench: built without OpenMP, using 1 thread\n");
-    nthreads = 1;
-#endif
+    gc_pool *pool = NULL;
+    if (gc_pool_create(nthreads, &pool)) {
+        fprintf(stderr, "gemm_bench: %s\n", gc_last_error());
+        return 1;
+    }
     int first = tier == GC_GEMM_REFERENCE ? GC_GEMM_REFERENCE : GC_GEMM_PORTABLE; /* reference only on request */
     printf("threads %d, B %s, A %s, best tier %s\n", nthreads, tb ? "N x K" : "K x N",
            prepack ? "prepacked" : "packed per call",
@@ -135,11 +131,12 @@ int main(int argc, char **argv) {
         for (int t = first; t < GC_GEMM_TIER_COUNT; t++) {
             if (!gc_gemm_tier_available((gc_gemm_tier)t)) continue;
             if (tier >= 0 && (int)gc_gemm_resolve((gc_gemm_tier)tier) != t) continue;
-            printf(" %10.1f", bench((gc_gemm_tier)t, shapes[s][0], shapes[s][1], shapes[s][2], tb, prepack, reps,
+            printf(" %10.1f", bench(pool, (gc_gemm_tier)t, shapes[s][0], shapes[s][1], shapes[s][2], tb, prepack, reps,
                                       nthreads));
             fflush(stdout);
         }
         printf("\n");
     }
+    gc_pool_free(pool);
     return 0;
 }

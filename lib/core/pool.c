@@ -77,6 +77,8 @@ int gc_pool_default_threads(void) {
     return n < 1 ? 1 : n > GC_POOL_MAX ? GC_POOL_MAX : (int)n;
 }
 
+int gc_default_threads(void) { return gc_pool_default_threads(); }
+
 /* Chunks of share s, then everyone else's. */
 static void run_chunks(gc_pool *p, int w) {
     const int T = p->active;

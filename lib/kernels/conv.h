@@ -9,7 +9,7 @@
  *   tile of columns [p0, p0 + np) is ever materialised, row-major with leading dimension ld.
  *   gc_im2col_tile  writes col (zero where the window leaves the image).
  *   gc_col2im_tile  adds col back into x (the adjoint): x[c, oh, ow] += col[k, p].
- *   Both run OpenMP over rows / channels (disjoint writes), so they are deterministic.
+ *   Both run on the pool over rows / channels (disjoint writes), so they are deterministic.
  *
  * Winograd F(4x4, 3x3) (winograd.c; Lavin & Gray 2016)
  *   Y = A^T [ (G g G^T) .* (B^T d B) ] A on 6x6 input tiles with stride 4, for 3x3 kernels,
@@ -38,11 +38,11 @@ typedef struct gc_conv_geom {
 
 /* col (K x np, leading dim ld) = rows of the lowered matrix of image plane block x (C, H, W)
  * for output pixels [p0, p0 + np). */
-void gc_im2col_tile(const gc_conv_geom *g, const float *x, int64_t p0, int64_t np, float *col,
+void gc_im2col_tile(gc_pool *pool, const gc_conv_geom *g, const float *x, int64_t p0, int64_t np, float *col,
                     int64_t ld);
 
 /* x (C, H, W) += col2im of col (K x np, ld) for output pixels [p0, p0 + np). */
-void gc_col2im_tile(const gc_conv_geom *g, const float *col, int64_t p0, int64_t np, float *x,
+void gc_col2im_tile(gc_pool *pool, const gc_conv_geom *g, const float *col, int64_t p0, int64_t np, float *x,
                     int64_t ld);
 
 /* ---- Winograd F(4x4, 3x3) ---- */
@@ -59,7 +59,7 @@ size_t gc_winograd_workspace(const gc_winograd *p);
 
 /* y (N, O, OH, OW) = Winograd convolution of x (N, C, H, W) with w (see flip) + bias
  * (O or NULL). tier: a packed gc_gemm tier. ws: gc_winograd_workspace floats. */
-void gc_winograd_run(gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
+void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
                      const float *bias, float *y, float *ws);
 
 /* ---- direct convolution, stride 1 (conv_direct.c) ----
@@ -89,7 +89,7 @@ size_t gc_dconv_workspace(const gc_dconv *p);
 
 /* y (Co, OH, OW) = x (Ci, H, W) convolved with w (+ bias (Co) or NULL). tier: a packed gc_gemm
  * tier (REFERENCE is treated as PORTABLE). ws: gc_dconv_workspace floats. */
-void gc_dconv_run(gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
+void gc_dconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws);
 
 /* Micro-kernel interface. Lane l (< NR) of an output tile is flat pixel q0 + l; the map
@@ -143,7 +143,7 @@ size_t gc_dwconv_workspace(const gc_dwconv *p);
 
 /* y (N, M*C, OH, OW) from x (N, C, H, W), w (M*C, KH, KW), bias (M*C or NULL). tier: the plane
  * kernel's ISA (every tier gives the same bits). */
-void gc_dwconv_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
+void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
                        float *y, float *ws);
 
 /* Padded plane of a depthwise call: the input's H x W inside a border of PH / PW zeros, plus
@@ -168,7 +168,7 @@ void gc_dw_plane_avx512(const gc_dwconv *p, const float *x, float *xp, const flo
  * x is read only for dw. Overwrites what it writes. Stride 1 with one output channel per
  * input channel: dx is the forward of dy with the flipped kernel (the plane kernel of tier);
  * otherwise it is scattered. ws: gc_dwconv_workspace_bwd floats. */
-void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *dy,
+void gc_dwconv_backward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *dy,
                         float *dx, float *dw, float *db, float *ws);
 size_t gc_dwconv_workspace_bwd(const gc_dwconv *p);
 
@@ -195,7 +195,7 @@ void gc_pxgemm_pack(int64_t O, int64_t K, const float *w, float *packed);
 /* Floats of scratch gc_pxgemm_run needs (SIZE_MAX on overflow). */
 size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K);
 
-void gc_pxgemm_run(int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
+void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
                    float *y, float *ws);
 
 /* t (7 x 64, row-major) = a (k x 7) b (k x 64), both packed. */

@@ -6,15 +6,20 @@
 #include "core/core.h"
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define GC_OMP(x) _Pragma(#x)
-static int dw_threads(void) { return omp_get_max_threads() < GC_DW_SLOTS ? omp_get_max_threads() : GC_DW_SLOTS; }
-static int dw_slot(void) { return omp_get_thread_num(); }
-#else
-#define GC_OMP(x)
-static int dw_slot(void) { return 0; }
-#endif
+/* One call's operands; a pool item is one (image, channel) plane, or one channel for dw/db.
+ * Worker k pads into scratch slot k (at most GC_DW_SLOTS workers). */
+typedef struct dw_job {
+    const gc_dwconv *p;
+    gc_dw_plane_fn run;
+    const float *x, *w, *bias, *dy;
+    float *y, *dx, *dw, *db, *ws;
+    int64_t plane, hp, wp;
+} dw_job;
+
+/* Planes per pool item: about 32 K floats of output each. */
+static int64_t dw_grain(int64_t floats_per_plane) {
+    return floats_per_plane >= 32768 ? 1 : 32768 / (floats_per_plane > 0 ? floats_per_plane : 1);
+}
 
 /* Floats of one thread's padded plane (gc_dw_plane_fn), -1 on overflow. */
 static int64_t plane_floats(const gc_dwconv *p) {
@@ -36,25 +41,44 @@ static void pad_plane(const gc_dwconv *p, const float *src, float *dst, int64_t 
     for (int64_t h = 0; h < p->H; h++) memcpy(dst + (h + p->PH) * wp + p->PW, src + h * p->W, (size_t)p->W * sizeof(float));
 }
 
-void gc_dwconv_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *bias,
-                       float *y, float *ws) {
-    const int64_t plane = plane_floats(p), KK = p->KH * p->KW, OHW = p->OH * p->OW;
+static void forward_planes(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dw_job *j = arg;
+    const gc_dwconv *p = j->p;
+    const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW;
+    for (int64_t t = lo; t < hi; t++) {
+        const int64_t n = t / p->C, c = t % p->C;
+        j->run(p, j->x + t * p->H * p->W, j->ws + worker * j->plane, j->w + c * p->M * KK,
+               j->bias ? j->bias + c * p->M : NULL, j->y + (n * p->C + c) * p->M * OHW);
+    }
+}
+
+void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w,
+                       const float *bias, float *y, float *ws) {
+    const int64_t plane = plane_floats(p), OHW = p->OH * p->OW;
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
-    GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
-    for (int64_t t = 0; t < p->N * p->C; t++) {
-        const int64_t n = t / p->C, c = t % p->C;
-        run(p, x + t * p->H * p->W, ws + dw_slot() * plane, w + c * p->M * KK, bias ? bias + c * p->M : NULL,
-            y + (n * p->C + c) * p->M * OHW);
-    }
+    dw_job j = {.p = p, .run = run, .x = x, .w = w, .bias = bias, .y = y, .ws = ws, .plane = plane};
+    gc_pool_for(pool, p->N * p->C, dw_grain(p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
 }
 
 /* dx as the forward of dy with the kernel flipped (stride 1, one output channel per input
  * channel, padding (K-1)D - P >= 0, up to 256 taps): the plane kernel's speed for the input
  * gradient of MobileNet-style layers. 0 when it does not apply. */
-static int backward_as_forward(gc_gemm_tier tier, const gc_dwconv *p, const float *w, const float *dy, float *dx,
-                               float *ws) {
+static void flipped_planes(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dw_job *j = arg;
+    const gc_dwconv *q = j->p;   /* the flipped problem: H, W of dy; OH, OW of dx */
+    const int64_t KK = q->KH * q->KW;
+    for (int64_t i = lo; i < hi; i++) {
+        float wf[256]; /* the flipped kernel */
+        const float *wo = j->w + (i % q->C) * KK;
+        for (int64_t k = 0; k < KK; k++) wf[k] = wo[KK - 1 - k];
+        j->run(q, j->dy + i * q->H * q->W, j->ws + worker * j->plane, wf, NULL, j->dx + i * q->OH * q->OW);
+    }
+}
+
+static int backward_as_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, const float *w, const float *dy,
+                               float *dx, float *ws) {
     const int64_t ph = (p->KH - 1) * p->DH - p->PH, pw = (p->KW - 1) * p->DW - p->PW, KK = p->KH * p->KW;
     if (p->SH != 1 || p->SW != 1 || p->M != 1 || ph < 0 || pw < 0 || KK > 256) return 0;
     const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph, pw, p->DH, p->DW};
@@ -62,13 +86,8 @@ static int backward_as_forward(gc_gemm_tier tier, const gc_dwconv *p, const floa
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
-    GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
-    for (int64_t i = 0; i < p->N * p->C; i++) {
-        float wf[256]; /* the flipped kernel */
-        const float *wo = w + (i % p->C) * KK;
-        for (int64_t k = 0; k < KK; k++) wf[k] = wo[KK - 1 - k];
-        run(&q, dy + i * p->OH * p->OW, ws + dw_slot() * plane, wf, NULL, dx + i * p->H * p->W);
-    }
+    dw_job j = {.p = &q, .run = run, .w = w, .dy = dy, .dx = dx, .ws = ws, .plane = plane};
+    gc_pool_for(pool, p->N * p->C, dw_grain(p->H * p->W), GC_DW_SLOTS, flipped_planes, &j);
     return 1;
 }
 
@@ -80,42 +99,44 @@ size_t gc_dwconv_workspace_bwd(const gc_dwconv *p) {
     return a > b ? a : b;
 }
 
-void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w, const float *dy,
-                        float *dx, float *dw, float *db, float *ws) {
-    int64_t hp, wp;
-    gc_dw_padded_size(p, &hp, &wp);
-    const int64_t plane = plane_floats(p), KK = p->KH * p->KW, OHW = p->OH * p->OW;
-    if (dx && backward_as_forward(tier, p, w, dy, dx, ws)) dx = NULL;
-    if (dx) {
-        GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
-        for (int64_t t = 0; t < p->N * p->C; t++) {
-            float *dp = ws + dw_slot() * plane; /* (hp, wp) padded dx */
-            const int64_t n = t / p->C, c = t % p->C;
-            memset(dp, 0, (size_t)(hp * wp) * sizeof(float));
-            for (int64_t m = 0; m < p->M; m++) {
-                const int64_t o = c * p->M + m;
-                const float *wo = w + o * KK, *go = dy + (n * p->C * p->M + o) * OHW;
-                for (int64_t i = 0; i < p->OH; i++) {
-                    const float *restrict gr = go + i * p->OW;
-                    for (int64_t u = 0; u < p->KH; u++)
-                        for (int64_t v = 0; v < p->KW; v++) {
-                            const float wv = wo[u * p->KW + v];
-                            float *restrict dr = dp + (i * p->SH + u * p->DH) * wp + v * p->DW;
-                            if (p->SW == 1)
-                                for (int64_t j = 0; j < p->OW; j++) dr[j] += wv * gr[j];
-                            else
-                                for (int64_t j = 0; j < p->OW; j++) dr[j * p->SW] += wv * gr[j];
-                        }
-                }
+/* dx planes by scattering dy (strided or multi-output layers). */
+static void scatter_planes(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dw_job *j = arg;
+    const gc_dwconv *p = j->p;
+    const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW, hp = j->hp, wp = j->wp;
+    for (int64_t t = lo; t < hi; t++) {
+        float *dp = j->ws + worker * j->plane; /* (hp, wp) padded dx */
+        const int64_t n = t / p->C, c = t % p->C;
+        memset(dp, 0, (size_t)(hp * wp) * sizeof(float));
+        for (int64_t m = 0; m < p->M; m++) {
+            const int64_t o = c * p->M + m;
+            const float *wo = j->w + o * KK, *go = j->dy + (n * p->C * p->M + o) * OHW;
+            for (int64_t i = 0; i < p->OH; i++) {
+                const float *restrict gr = go + i * p->OW;
+                for (int64_t u = 0; u < p->KH; u++)
+                    for (int64_t v = 0; v < p->KW; v++) {
+                        const float wv = wo[u * p->KW + v];
+                        float *restrict dr = dp + (i * p->SH + u * p->DH) * wp + v * p->DW;
+                        if (p->SW == 1)
+                            for (int64_t jj = 0; jj < p->OW; jj++) dr[jj] += wv * gr[jj];
+                        else
+                            for (int64_t jj = 0; jj < p->OW; jj++) dr[jj * p->SW] += wv * gr[jj];
+                    }
             }
-            for (int64_t h = 0; h < p->H; h++)
-                memcpy(dx + t * p->H * p->W + h * p->W, dp + (h + p->PH) * wp + p->PW, (size_t)p->W * sizeof(float));
         }
+        for (int64_t h = 0; h < p->H; h++)
+            memcpy(j->dx + t * p->H * p->W + h * p->W, dp + (h + p->PH) * wp + p->PW, (size_t)p->W * sizeof(float));
     }
-    if (!dw && !db) return;
-    GC_OMP(omp parallel for schedule(static) num_threads(dw_threads()))
-    for (int64_t c = 0; c < p->C; c++) {
-        float *xp = ws + dw_slot() * plane;
+}
+
+/* dw and db of channels [lo, hi), summed in double over the batch. */
+static void param_grad_channels(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dw_job *j = arg;
+    const gc_dwconv *p = j->p;
+    const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW, hp = j->hp, wp = j->wp;
+    float *dw = j->dw, *db = j->db;
+    for (int64_t c = lo; c < hi; c++) {
+        float *xp = j->ws + worker * j->plane;
         double sw[64], sb[64]; /* per output channel of the group, KK <= 64 taps at a time */
         for (int64_t m = 0; m < p->M; m++) {
             const int64_t o = c * p->M + m;
@@ -124,8 +145,8 @@ void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, c
                 for (int64_t k = 0; k < kn; k++) sw[k] = 0;
                 sb[0] = 0;
                 for (int64_t n = 0; n < p->N; n++) {
-                    const float *go = dy + (n * p->C * p->M + o) * OHW;
-                    if (dw) pad_plane(p, x + (n * p->C + c) * p->H * p->W, xp, hp, wp);
+                    const float *go = j->dy + (n * p->C * p->M + o) * OHW;
+                    if (dw) pad_plane(p, j->x + (n * p->C + c) * p->H * p->W, xp, hp, wp);
                     if (db && k0 == 0)
                         for (int64_t e = 0; e < OHW; e++) sb[0] += go[e];
                     for (int64_t k = 0; dw && k < kn; k++) {
@@ -133,7 +154,7 @@ void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, c
                         double s = 0;
                         for (int64_t i = 0; i < p->OH; i++) {
                             const float *xr = xp + (i * p->SH + u * p->DH) * wp + v * p->DW, *gr = go + i * p->OW;
-                            for (int64_t j = 0; j < p->OW; j++) s += (double)gr[j] * xr[j * p->SW];
+                            for (int64_t jj = 0; jj < p->OW; jj++) s += (double)gr[jj] * xr[jj * p->SW];
                         }
                         sw[k] += s;
                     }
@@ -143,4 +164,15 @@ void gc_dwconv_backward(gc_gemm_tier tier, const gc_dwconv *p, const float *x, c
             }
         }
     }
+}
+
+void gc_dwconv_backward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w,
+                        const float *dy, float *dx, float *dw, float *db, float *ws) {
+    int64_t hp, wp;
+    gc_dw_padded_size(p, &hp, &wp);
+    dw_job j = {.p = p, .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .db = db, .ws = ws, .plane = plane_floats(p),
+                .hp = hp, .wp = wp};
+    if (dx && !backward_as_forward(pool, tier, p, w, dy, dx, ws))
+        gc_pool_for(pool, p->N * p->C, dw_grain(p->M * p->OH * p->OW), GC_DW_SLOTS, scatter_planes, &j);
+    if (dw || db) gc_pool_for(pool, p->C, 1, GC_DW_SLOTS, param_grad_channels, &j);
 }

@@ -9,12 +9,6 @@
 #include "core/core.h"
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define GC_OMP(x) _Pragma(#x)
-#else
-#define GC_OMP(x)
-#endif
 
 /* ---------------------------------------------------------------- plan */
 
@@ -197,54 +191,87 @@ static void dc_tiles(const dc_impl *im, const gc_dconv *p, const dc_plan *q, con
 
 /* ---------------------------------------------------------------- driver */
 
-void gc_dconv_run(gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
+typedef struct dc_job {
+    const dc_impl *im;
+    const gc_dconv *p;
+    const dc_plan *q;
+    const float *x, *w, *bias;
+    float *y, *ap, *src;
+    const int64_t *off;
+    size_t slot;            /* floats of one worker's row band */
+    int64_t rows;           /* output rows per band item */
+    int64_t slack, halo;
+} dc_job;
+
+/* Packing items [lo, hi): weight panels, then (shared input) channels to pad. */
+static void dc_prepare(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dc_job *j = arg;
+    const gc_dconv *p = j->p;
+    const dc_plan *q = j->q;
+    (void)worker;
+    for (int64_t i = lo; i < hi; i++) {
+        if (i < q->np) {
+            if (dc_packed(p, j->im->mr, i)) dc_pack(p, q, j->im->mr, j->w, i, dc_pack_dst(p, q, j->im->mr, j->ap, i));
+        } else {
+            const int64_t c = i - q->np;
+            dc_pad(p, q->Wp, j->x, c, c + 1, 0, q->Hp, j->src, q->cs);
+            if (c == p->Ci - 1) memset(j->src + p->Ci * q->cs, 0, (size_t)j->slack * sizeof(float));
+        }
+    }
+}
+
+/* Row bands [lo, hi): each padded into the worker's own band buffer, then every panel. */
+static void dc_bands(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dc_job *j = arg;
+    const gc_dconv *p = j->p;
+    float *band = j->src + (size_t)worker * j->slot;   /* (Ci, rows + halo, Wp) + slack */
+    memset(band + p->Ci * j->q->cs, 0, (size_t)j->slack * sizeof(float));
+    for (int64_t b = lo; b < hi; b++) {
+        const int64_t i0 = b * j->rows, i1 = i0 + j->rows < p->OH ? i0 + j->rows : p->OH;
+        dc_pad(p, j->q->Wp, j->x, 0, p->Ci, i0, j->rows + j->halo, band, j->q->cs);
+        dc_tiles(j->im, p, j->q, j->w, j->ap, j->off, band, i0, i0, i1, 0, j->q->np, j->bias, j->y);
+    }
+}
+
+/* Weight panels [lo, hi) over the shared padded input. */
+static void dc_panels(void *arg, int64_t lo, int64_t hi, int worker) {
+    const dc_job *j = arg;
+    (void)worker;
+    dc_tiles(j->im, j->p, j->q, j->w, j->ap, j->off, j->src, 0, 0, j->p->OH, lo, hi, j->bias, j->y);
+}
+
+/* Threads split output rows into bands (each worker pads its own, at most GC_DC_SLOTS
+ * workers; bands of at most q.R rows, and small enough for four per thread) when the
+ * packed weights are small, else weight panels over one padded input. Either way every y
+ * element sums the same taps in the same order, whoever computes it. */
+void gc_dconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws) {
-    const dc_impl im = *dc_impl_of(tier);
+    const dc_impl *im = dc_impl_of(tier);
     dc_plan q;
-    if (dc_plan_make(p, &im, &q)) return;   /* cannot happen once the workspace was sized */
+    if (dc_plan_make(p, im, &q)) return;   /* cannot happen once the workspace was sized */
+    if (q.rows) {   /* bands small enough for four per thread: a smaller channel stride */
+        const int T = gc_pool_threads(pool) < GC_DC_SLOTS ? gc_pool_threads(pool) : GC_DC_SLOTS;
+        const int64_t few = (p->OH + 4 * T - 1) / (4 * T);
+        if (few < q.R) {
+            q.R = few;
+            q.cs = (q.R + (p->KH - 1) * p->DH) * q.Wp;
+        }
+    }
     int64_t *off = (int64_t *)(void *)ws;   /* (KC) tap offsets in a K block */
-    float *ap = ws + q.off;                 /* (np, K, MR) packed weights */
-    float *src = ap + q.a;                  /* padded input, or GC_DC_SLOTS row bands */
-    const size_t slot = q.src / (q.rows ? GC_DC_SLOTS : 1);
-    const int64_t slack = im.nr + (p->KW - 1) * p->DW, halo = (p->KH - 1) * p->DH;
     for (int64_t k = 0; k < q.KC; k++) {
         const int64_t c = k / q.KK, u = k % q.KK / p->KW, v = k % p->KW;
         off[k] = c * q.cs + u * p->DH * q.Wp + v * p->DW;
     }
-    int nthreads = 1;
-#ifdef _OPENMP
-    nthreads = omp_get_max_threads() < GC_DC_SLOTS ? omp_get_max_threads() : GC_DC_SLOTS;
-#endif
-    GC_OMP(omp parallel num_threads(nthreads))
-    {
-        int t = 0, T = 1;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-        T = omp_get_num_threads();
-#endif
-        if (q.rows) {   /* all weight panels, then this thread's output rows in bands */
-            GC_OMP(omp for schedule(static))
-            for (int64_t ip = 0; ip < q.np; ip++)
-                if (dc_packed(p, im.mr, ip)) dc_pack(p, &q, im.mr, w, ip, dc_pack_dst(p, &q, im.mr, ap, ip));
-            float *band = src + (size_t)t * slot;   /* (Ci, R + halo, Wp) + slack */
-            memset(band + p->Ci * q.cs, 0, (size_t)slack * sizeof(float));
-            const int64_t r_lo = p->OH * t / T, r_hi = p->OH * (t + 1) / T;
-            for (int64_t i0 = r_lo; i0 < r_hi; i0 += q.R) {
-                const int64_t i1 = r_hi - i0 < q.R ? r_hi : i0 + q.R;
-                dc_pad(p, q.Wp, x, 0, p->Ci, i0, q.R + halo, band, q.cs);
-                dc_tiles(&im, p, &q, w, ap, off, band, i0, i0, i1, 0, q.np, bias, y);
-            }
-        } else {        /* this thread's weight panels over the shared padded input */
-            const int64_t p0 = q.np * t / T, p1 = q.np * (t + 1) / T;
-            for (int64_t ip = p0; ip < p1; ip++)
-                if (dc_packed(p, im.mr, ip)) dc_pack(p, &q, im.mr, w, ip, dc_pack_dst(p, &q, im.mr, ap, ip));
-            GC_OMP(omp for schedule(static))
-            for (int64_t c = 0; c < p->Ci; c++) dc_pad(p, q.Wp, x, c, c + 1, 0, q.Hp, src, q.cs);
-            GC_OMP(omp single nowait)
-            memset(src + p->Ci * q.cs, 0, (size_t)slack * sizeof(float));
-            GC_OMP(omp barrier)
-            dc_tiles(&im, p, &q, w, ap, off, src, 0, 0, p->OH, p0, p1, bias, y);
-        }
+    dc_job j = {.im = im, .p = p, .q = &q, .x = x, .w = w, .bias = bias, .y = y, .ap = ws + q.off,
+                .src = ws + q.off + q.a, .off = off, .slot = q.src / (q.rows ? GC_DC_SLOTS : 1),
+                .slack = im->nr + (p->KW - 1) * p->DW, .halo = (p->KH - 1) * p->DH};
+    if (q.rows) {
+        j.rows = q.R;
+        gc_pool_for(pool, q.np, 1, 0, dc_prepare, &j);
+        gc_pool_for(pool, (p->OH + j.rows - 1) / j.rows, 1, GC_DC_SLOTS, dc_bands, &j);
+    } else {
+        gc_pool_for(pool, q.np + p->Ci, 4, 0, dc_prepare, &j);
+        gc_pool_for(pool, q.np, 1, 0, dc_panels, &j);
     }
 }
 

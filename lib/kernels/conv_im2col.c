@@ -20,11 +20,22 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ------------------------------------------------------------------ im2col */
 
-void gc_im2col_tile(const gc_conv_geom *g, const float *x, int64_t p0, int64_t np, float *col,
-                    int64_t ld) {
-    const int64_t KK = g->KH * g->KW, K = g->C * KK;
-#pragma omp parallel for schedule(static) if (K * np > 32768)
-    for (int64_t k = 0; k < K; k++) {
+typedef struct col_job {
+    const gc_conv_geom *g;
+    const float *src;
+    float *dst;
+    int64_t p0, np, ld;
+} col_job;
+
+/* Rows [k0, k1) of col. */
+static void im2col_rows(void *arg, int64_t k0, int64_t k1, int worker) {
+    const col_job *jb = arg;
+    const gc_conv_geom *g = jb->g;
+    const float *x = jb->src;
+    float *col = jb->dst;
+    const int64_t KK = g->KH * g->KW, p0 = jb->p0, np = jb->np, ld = jb->ld;
+    (void)worker;
+    for (int64_t k = k0; k < k1; k++) {
         const int64_t c = k / KK, u = (k / g->KW) % g->KH, v = k % g->KW;
         const int64_t off = v * g->DW - g->PW;
         int64_t lo, hi;
@@ -54,13 +65,26 @@ void gc_im2col_tile(const gc_conv_geom *g, const float *x, int64_t p0, int64_t n
     }
 }
 
+/* Chunks of at least 32 K floats. */
+static int64_t col_grain(int64_t per_item) { return per_item >= 32768 ? 1 : 32768 / (per_item > 0 ? per_item : 1); }
+
+void gc_im2col_tile(gc_pool *pool, const gc_conv_geom *g, const float *x, int64_t p0, int64_t np, float *col,
+                    int64_t ld) {
+    col_job jb = {g, x, col, p0, np, ld};
+    gc_pool_for(pool, g->C * g->KH * g->KW, col_grain(np), 0, im2col_rows, &jb);
+}
+
 /* ------------------------------------------------------------------ col2im */
 
-void gc_col2im_tile(const gc_conv_geom *g, const float *col, int64_t p0, int64_t np, float *x,
-                    int64_t ld) {
-    const int64_t KK = g->KH * g->KW;
-#pragma omp parallel for schedule(static) if (g->C * KK * np > 32768)
-    for (int64_t c = 0; c < g->C; c++) {
+/* Channels [c0, c1) of x. */
+static void col2im_channels(void *arg, int64_t c0, int64_t c1, int worker) {
+    const col_job *jb = arg;
+    const gc_conv_geom *g = jb->g;
+    const float *col = jb->src;
+    float *x = jb->dst;
+    const int64_t KK = g->KH * g->KW, p0 = jb->p0, np = jb->np, ld = jb->ld;
+    (void)worker;
+    for (int64_t c = c0; c < c1; c++) {
         for (int64_t u = 0; u < g->KH; u++)
             for (int64_t v = 0; v < g->KW; v++) {
                 const float *row = col + (c * KK + u * g->KW + v) * ld;   /* (np) */
@@ -80,4 +104,10 @@ void gc_col2im_tile(const gc_conv_geom *g, const float *col, int64_t p0, int64_t
                 }
             }
     }
+}
+
+void gc_col2im_tile(gc_pool *pool, const gc_conv_geom *g, const float *col, int64_t p0, int64_t np, float *x,
+                    int64_t ld) {
+    col_job jb = {g, col, x, p0, np, ld};
+    gc_pool_for(pool, g->C, col_grain(g->KH * g->KW * np), 0, col2im_channels, &jb);
 }

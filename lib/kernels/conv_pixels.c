@@ -5,11 +5,6 @@
 #include "core/core.h"
 #include <string.h>
 
-#ifdef _OPENMP
-#define GC_OMP(x) _Pragma(#x)
-#else
-#define GC_OMP(x)
-#endif
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -43,35 +38,48 @@ size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K) {
     return (size_t)a;
 }
 
-void gc_pxgemm_run(int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
-                   float *y, float *ws) {
-    const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
-    float *a = ws; /* (np, K, 7) pixel panels of col */
-    GC_OMP(omp parallel)
-    {
-        /* a[(ip * K + k) * 7 + r] = col[k, ip * 7 + r] */
-        GC_OMP(omp for schedule(static))
-        for (int64_t ip = 0; ip < np; ip++) {
-            float *d = a + ip * K * GC_PX_MR;
-            const int64_t p0 = ip * GC_PX_MR, n = P - p0 < GC_PX_MR ? P - p0 : GC_PX_MR;
-            for (int64_t k = 0; k < K; k++) {
-                const float *s = col + k * P + p0;
-                for (int r = 0; r < GC_PX_MR; r++) d[k * GC_PX_MR + r] = r < n ? s[r] : 0.0f;
-            }
+typedef struct px_job {
+    int64_t O, P, K, np;
+    const float *packed, *col, *bias;
+    float *y, *a;
+} px_job;
+
+/* a[(ip * K + k) * 7 + r] = col[k, ip * 7 + r]: pixel panels [lo, hi). */
+static void px_pack(void *arg, int64_t lo, int64_t hi, int worker) {
+    const px_job *j = arg;
+    (void)worker;
+    for (int64_t ip = lo; ip < hi; ip++) {
+        float *d = j->a + ip * j->K * GC_PX_MR;
+        const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
+        for (int64_t k = 0; k < j->K; k++) {
+            const float *s = j->col + k * j->P + p0;
+            for (int r = 0; r < GC_PX_MR; r++) d[k * GC_PX_MR + r] = r < n ? s[r] : 0.0f;
         }
-        /* tiles, channel panel outer: a thread's consecutive tiles share one weight panel */
-        GC_OMP(omp for schedule(static) collapse(2))
-        for (int64_t jo = 0; jo < no; jo++)
-            for (int64_t ip = 0; ip < np; ip++) {
-                float t[GC_PX_MR * GC_PX_NR]; /* (7, 64) the tile, pixel-major */
-                gc_px_ukernel_avx512_7x64(K, a + ip * K * GC_PX_MR, packed + jo * K * GC_PX_NR, t);
-                const int64_t p0 = ip * GC_PX_MR, n = P - p0 < GC_PX_MR ? P - p0 : GC_PX_MR;
-                for (int j = 0; j < GC_PX_NR && jo * GC_PX_NR + j < O; j++) {
-                    const int64_t o = jo * GC_PX_NR + j;
-                    const float b = bias ? bias[o] : 0.0f;
-                    float *yo = y + o * P + p0;
-                    for (int r = 0; r < n; r++) yo[r] = t[r * GC_PX_NR + j] + b;
-                }
-            }
     }
+}
+
+/* Tiles [lo, hi), channel panel outer: consecutive tiles share one weight panel. */
+static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
+    const px_job *j = arg;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const int64_t jo = t / j->np, ip = t % j->np;
+        float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major */
+        gc_px_ukernel_avx512_7x64(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile);
+        const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
+        for (int c = 0; c < GC_PX_NR && jo * GC_PX_NR + c < j->O; c++) {
+            const int64_t o = jo * GC_PX_NR + c;
+            const float b = j->bias ? j->bias[o] : 0.0f;
+            float *yo = j->y + o * j->P + p0;
+            for (int r = 0; r < n; r++) yo[r] = tile[r * GC_PX_NR + c] + b;
+        }
+    }
+}
+
+void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col,
+                   const float *bias, float *y, float *ws) {
+    const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
+    px_job j = {O, P, K, np, packed, col, bias, y, ws};
+    gc_pool_for(pool, np, 1, 0, px_pack, &j);
+    gc_pool_for(pool, no * np, 1, 0, px_tiles, &j);
 }

@@ -2,18 +2,12 @@
  *
  * Loops (BLIS): jc over N by NC | pc over K by KC (pack B block) | ic over M by MC
  * (pack A block) | macro-kernel: jr over NR panels x ir over MR panels -> micro-kernel.
- * Threads share the packed blocks and split packing and the (jr, ir) tiles; K is
- * never split, so every C element is summed in the same order for any team size. */
+ * The pool's threads share the packed blocks and split packing and the (ic, jr, ir) tiles; K
+ * is never split, so every C element is summed in the same order for any thread count. */
 #include "kernels/gemm.h"
 #include "core/core.h"
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define GC_OMP(x) _Pragma(#x)
-#else
-#define GC_OMP(x)
-#endif
 
 /* ---- kernel table: micro-kernels registered with their blocks ---- */
 
@@ -226,86 +220,120 @@ static void pack_b_row(const float *s, int64_t nb, int nr, float *dst, int64_t p
 
 /* ---- packed driver ---- */
 
-/* One step = (jc, pc, ia): all threads pack the B block and an A chunk of up to MA rows
- * into slot (step & 1), meet at the one barrier of the step, then compute their share of
- * the (jr, ir) tiles without waiting. Double buffering makes that barrier enough: a thread
- * packs slot s & 1 again only after step s + 1's barrier, which every thread reaches
- * after finishing its step-s tiles. (Barriers cost ~0.1 ms each on a loaded machine.)
- * pa: op(A) prepacked by gc_gemm_pack_a (A unused), or NULL to pack per step. bias: row bias
+/* One step = (jc, pc, ia): the B block (KC x NC) and an A chunk of up to MA rows packed into
+ * slot (step & 1), then the chunk's (ic, jr, ir) tiles. A pool loop per step computes step
+ * s's tiles and packs step s + 1 into the other slot: its join is the step's only wait.
+ * Double buffering makes that enough: step s + 1 overwrites the slot of step s - 1, whose
+ * tiles finished in the loop before. Tiles are numbered ic-major, then jr, then ir, so a
+ * worker's own share is a band of C it keeps from one K block to the next. */
+typedef struct gemm_step {
+    int64_t jc, nb, npb, pc, kb, ia, ma;
+    float   beta;         /* beta for the first K block, 1 after */
+    const float *bias;    /* row bias on the last K block, else NULL */
+    float  *bp, *ap;      /* the step's packing slot */
+    const float *apc;     /* op(A) panels the tiles read: ap, or the prepacked chunk */
+} gemm_step;
+
+typedef struct gemm_job {
+    const gemm_impl *im;
+    int ta, tb;
+    int64_t M, N, K, lda, ldb, ldc, Mp;
+    float alpha;
+    const float *A, *pa, *B;
+    float *C;
+    gemm_dims d;
+    const gemm_step *cur;   /* tiles of this step, or NULL */
+    const gemm_step *next;  /* packing of this step, or NULL */
+    int64_t tiles;          /* tiles of cur */
+    int64_t packs_b;        /* B packing items of next (rows, or panels when tb) */
+} gemm_job;
+
+static void gemm_step_make(const gemm_job *g, float *const bslot[2], float *const aslot[2], int64_t s_idx,
+                           int64_t jc, int64_t pc, int64_t ia, float beta, const float *bias, gemm_step *st) {
+    st->jc = jc;
+    st->nb = g->N - jc < g->d.nc ? g->N - jc : g->d.nc;
+    st->npb = (st->nb + g->im->nr - 1) / g->im->nr;
+    st->pc = pc;
+    st->kb = g->K - pc < g->d.kc ? g->K - pc : g->d.kc;
+    st->ia = ia;
+    st->ma = g->M - ia < g->d.ma ? g->M - ia : g->d.ma;
+    st->beta = pc == 0 ? beta : 1.0f;
+    st->bias = pc + st->kb == g->K ? bias : NULL;
+    st->bp = bslot[s_idx & 1];
+    st->ap = aslot[s_idx & 1];
+    st->apc = g->pa ? g->pa + pc * g->Mp + ia * st->kb : st->ap;
+}
+
+/* Tiles of step st: ic blocks of mc rows, each npb x ceil(rows / mr). */
+static int64_t gemm_tiles(const gemm_job *g, const gemm_step *st) {
+    const int64_t full = st->ma / g->d.mc, rest = st->ma % g->d.mc, mr = g->im->mr;
+    return st->npb * (full * ((g->d.mc + mr - 1) / mr) + (rest + mr - 1) / mr);
+}
+
+static void gemm_tile(const gemm_job *g, const gemm_step *st, int64_t t) {
+    const int mr = g->im->mr, nr = g->im->nr;
+    const int64_t per_block = st->npb * ((g->d.mc + mr - 1) / mr), ib = t / per_block, r = t % per_block;
+    const int64_t ic = ib * g->d.mc, mb = st->ma - ic < g->d.mc ? st->ma - ic : g->d.mc;
+    const int64_t npa = (mb + mr - 1) / mr, jp = r / npa, ip = r % npa;
+    const int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr, n = st->nb - jp * nr < nr ? st->nb - jp * nr : nr;
+    float *c = g->C + (st->ia + ic + ip * mr) * g->ldc + st->jc + jp * nr;
+    g->im->kernel(st->kb, st->apc + ic * st->kb + ip * mr * st->kb, st->bp + jp * nr * st->kb, c, g->ldc, g->alpha,
+                  st->beta, (int)m, (int)n, st->bias ? st->bias + st->ia + ic + ip * mr : NULL);
+}
+
+static void gemm_pack(const gemm_job *g, const gemm_step *st, int64_t i) {
+    const int mr = g->im->mr, nr = g->im->nr;
+    if (i < g->packs_b) {
+        if (!g->tb) { /* row by row: B is read sequentially */
+            pack_b_row(g->B + (st->pc + i) * g->ldb + st->jc, st->nb, nr, st->bp + i * nr, nr * st->kb);
+        } else {
+            const int64_t n = st->nb - i * nr < nr ? st->nb - i * nr : nr;
+            pack_t(g->B + (st->jc + i * nr) * g->ldb + st->pc, g->ldb, (int)n, st->kb, st->bp + i * nr * st->kb, nr);
+        }
+        return;
+    }
+    const int64_t ip = i - g->packs_b, m = st->ma - ip * mr < mr ? st->ma - ip * mr : mr;
+    pack_a(g->ta, g->A, g->lda, st->ia + ip * mr, st->pc, st->kb, (int)m, mr, st->ap + ip * mr * st->kb);
+}
+
+static void gemm_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const gemm_job *g = arg;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        if (t < g->tiles) gemm_tile(g, g->cur, t);
+        else gemm_pack(g, g->next, t - g->tiles);
+    }
+}
+
+/* pa: op(A) prepacked by gc_gemm_pack_a (A unused), or NULL to pack per step. bias: row bias
  * added in the last K block's stores, or NULL. */
-static void gemm_packed(const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
+static void gemm_packed(gc_pool *pool, const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *pa, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc, float *ws, const float *bias) {
-    const int mr = im->mr, nr = im->nr;
-    const gc_gemm_ukernel kern = im->kernel;
-    const gemm_dims d = gemm_sizes(im, M, N, K);
-    float *bslot[2] = {ws, ws + d.b_floats};         /* (NC/nr panels, KC, nr) packed op(B) */
-    float *aslot[2] = {ws + 2 * d.b_floats,           /* (MA/mr panels, KC, mr) packed op(A) */
-                       ws + 2 * d.b_floats + d.a_floats};
-    const int64_t Mp = round_up(M, mr); /* rows of a prepacked op(A) */
+    gemm_job g = {.im = im, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                  .Mp = round_up(M, im->mr), .alpha = alpha, .A = A, .pa = pa, .B = B, .C = C,
+                  .d = gemm_sizes(im, M, N, K)};
+    float *const bslot[2] = {ws, ws + g.d.b_floats};         /* (NC/nr panels, KC, nr) packed op(B) */
+    float *const aslot[2] = {ws + 2 * g.d.b_floats,           /* (MA/mr panels, KC, mr) packed op(A) */
+                             ws + 2 * g.d.b_floats + g.d.a_floats};
     int64_t work;
-    int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
-    (void)par;
-
-    GC_OMP(omp parallel if (par))
-    {
-        int64_t step = 0;
-        int slots = 1; /* a lone thread keeps reusing slot 0 (warmer caches) */
-#ifdef _OPENMP
-        if (omp_get_num_threads() > 1) slots = 2;
-#endif
-        for (int64_t jc = 0; jc < N; jc += d.nc) {
-            const int64_t nb = N - jc < d.nc ? N - jc : d.nc;
-            const int64_t npb = (nb + nr - 1) / nr;
-            for (int64_t pc = 0; pc < K; pc += d.kc) {
-                const int64_t kb = K - pc < d.kc ? K - pc : d.kc;
-                const float beta_k = pc == 0 ? beta : 1.0f; /* later K blocks accumulate */
-                const float *bias_k = pc + kb == K ? bias : NULL;
-                for (int64_t ia = 0; ia < M; ia += d.ma, step++) {
-                    const int64_t ma = M - ia < d.ma ? M - ia : d.ma;
-                    float *bp = bslot[step % slots], *ap = aslot[step % slots];
-                    const float *apc = pa ? pa + pc * Mp + ia * kb : ap;
-                    if (!tb) { /* row by row: B is read sequentially */
-                        GC_OMP(omp for schedule(static) nowait)
-                        for (int64_t p = 0; p < kb; p++)
-                            pack_b_row(B + (pc + p) * ldb + jc, nb, nr, bp + p * nr, nr * kb);
-                    } else {
-                        GC_OMP(omp for schedule(static) nowait)
-                        for (int64_t jp = 0; jp < npb; jp++) {
-                            int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                            pack_t(B + (jc + jp * nr) * ldb + pc, ldb, (int)n, kb,
-                                   bp + jp * nr * kb, nr);
-                        }
-                    }
-                    if (!pa) { /* packed last: hot in cache for the macro-kernel */
-                        GC_OMP(omp for schedule(static))
-                        for (int64_t ip = 0; ip < (ma + mr - 1) / mr; ip++) {
-                            int64_t m = ma - ip * mr < mr ? ma - ip * mr : mr;
-                            pack_a(ta, A, lda, ia + ip * mr, pc, kb, (int)m, mr, ap + ip * mr * kb);
-                        }
-                    } else {
-                        GC_OMP(omp barrier)
-                    }
-                    /* macro-kernel per MC block (A block in L2, B micro-panel in L1) */
-                    for (int64_t ic = 0; ic < ma; ic += d.mc) {
-                        const int64_t mb = ma - ic < d.mc ? ma - ic : d.mc;
-                        const int64_t npa = (mb + mr - 1) / mr;
-                        const float *apb = apc + ic * kb;
-                        GC_OMP(omp for schedule(static) collapse(2) nowait)
-                        for (int64_t jp = 0; jp < npb; jp++) {
-                            for (int64_t ip = 0; ip < npa; ip++) {
-                                int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr;
-                                int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
-                                float *c = C + (ia + ic + ip * mr) * ldc + jc + jp * nr;
-                                kern(kb, apb + ip * mr * kb, bp + jp * nr * kb, c, ldc, alpha,
-                                     beta_k, (int)m, (int)n, bias_k ? bias_k + ia + ic + ip * mr : NULL);
-                            }
-                        }
-                    }
-                }
+    const int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
+    gemm_step st[2];
+    int64_t step = 0;
+    for (int64_t jc = 0; jc < N; jc += g.d.nc)
+        for (int64_t pc = 0; pc < K; pc += g.d.kc)
+            for (int64_t ia = 0; ia < M; ia += g.d.ma, step++) {
+                gemm_step *nx = &st[step & 1];
+                gemm_step_make(&g, bslot, aslot, step, jc, pc, ia, beta, bias, nx);
+                g.next = nx;
+                g.packs_b = g.tb ? nx->npb : nx->kb;
+                const int64_t packs = g.packs_b + (pa ? 0 : (nx->ma + im->mr - 1) / im->mr);
+                gc_pool_for(par ? pool : NULL, g.tiles + packs, 4, 0, gemm_chunk, &g);
+                g.cur = nx;
+                g.tiles = gemm_tiles(&g, nx);
             }
-        }
-    }
+    g.next = NULL;   /* the last step's tiles */
+    gc_pool_for(par ? pool : NULL, g.tiles, 4, 0, gemm_chunk, &g);
 }
 
 /* ---- M == 1 (a row vector times a matrix): unpacked, memory-bound paths ---- */
@@ -327,22 +355,30 @@ static float dot(const float *x, const float *y, int64_t K) {
 }
 
 /* c[j] = alpha * sum_p a[p*sa] B[p, j] + beta * c[j], B rows contiguous (trans_b == 0);
- * c accumulates in place four rows of B at a time, one column chunk per thread. */
-static void gemv_rows(int64_t N, int64_t K, float alpha, const float *a, int64_t sa,
-                      const float *B, int64_t ldb, float beta, float *c, int par) {
-    enum { CHUNK = 2048 };
-    const int64_t nch = (N + CHUNK - 1) / CHUNK;
-    (void)par;
-    GC_OMP(omp parallel for schedule(static) if (par))
-    for (int64_t ch = 0; ch < nch; ch++) {
-        const int64_t j0 = ch * CHUNK, n = N - j0 < CHUNK ? N - j0 : CHUNK;
-        float *cj = c + j0; /* (n) */
-        for (int64_t j = 0; j < n; j++) cj[j] = beta == 0.0f ? 0.0f : beta * cj[j];
+ * c accumulates in place four rows of B at a time, one column chunk per pool item. */
+typedef struct gemv_job {
+    int64_t N, K, sa, ldb;
+    float alpha, beta;
+    const float *a, *B;
+    float *c;
+} gemv_job;
+
+enum { GEMV_CHUNK = 2048 };
+
+static void gemv_rows_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const gemv_job *g = arg;
+    const int64_t K = g->K, sa = g->sa, ldb = g->ldb;
+    const float alpha = g->alpha, *a = g->a;
+    (void)worker;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const int64_t j0 = ch * GEMV_CHUNK, n = g->N - j0 < GEMV_CHUNK ? g->N - j0 : GEMV_CHUNK;
+        float *cj = g->c + j0; /* (n) */
+        for (int64_t j = 0; j < n; j++) cj[j] = g->beta == 0.0f ? 0.0f : g->beta * cj[j];
         int64_t p = 0;
         for (; p + 4 <= K; p += 4) {
             const float s0 = alpha * a[p * sa], s1 = alpha * a[(p + 1) * sa];
             const float s2 = alpha * a[(p + 2) * sa], s3 = alpha * a[(p + 3) * sa];
-            const float *b0 = B + p * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+            const float *b0 = g->B + p * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
             int64_t j = 0;
             for (; j + 4 <= n; j += 4) {
                 gemm_v4 r = load4(cj + j) + ((s0 * load4(b0 + j) + s1 * load4(b1 + j)) +
@@ -352,20 +388,19 @@ static void gemv_rows(int64_t N, int64_t K, float alpha, const float *a, int64_t
             for (; j < n; j++) cj[j] += (s0 * b0[j] + s1 * b1[j]) + (s2 * b2[j] + s3 * b3[j]);
         }
         for (; p < K; p++) {
-            const float s = alpha * a[p * sa], *b = B + p * ldb + j0;
+            const float s = alpha * a[p * sa], *b = g->B + p * ldb + j0;
             for (int64_t j = 0; j < n; j++) cj[j] += s * b[j];
         }
     }
 }
 
 /* c[j] = alpha * dot(a, B[j, :]) + beta * c[j], a and B rows contiguous (trans_b != 0). */
-static void gemv_dots(int64_t N, int64_t K, float alpha, const float *a, const float *B,
-                      int64_t ldb, float beta, float *c, int par) {
-    (void)par;
-    GC_OMP(omp parallel for schedule(static) if (par))
-    for (int64_t j = 0; j < N; j++) {
-        const float r = alpha * dot(a, B + j * ldb, K);
-        c[j] = beta == 0.0f ? r : r + beta * c[j];
+static void gemv_dots_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const gemv_job *g = arg;
+    (void)worker;
+    for (int64_t j = lo; j < hi; j++) {
+        const float r = g->alpha * dot(g->a, g->B + j * g->ldb, g->K);
+        g->c[j] = g->beta == 0.0f ? r : r + g->beta * g->c[j];
     }
 }
 
@@ -380,16 +415,23 @@ static void gemm_scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc
 }
 
 /* M == 1 without packing; a[p * sa] is op(A)[0, p]. Returns 0 if the layout does not fit. */
-static int gemm_row_vector(int tb, int64_t N, int64_t K, float alpha, const float *a, int64_t sa,
+static int gemm_row_vector(gc_pool *pool, int tb, int64_t N, int64_t K, float alpha, const float *a, int64_t sa,
                            const float *B, int64_t ldb, float beta, float *C) {
     int64_t work;
-    int par = gc_mul_i64(N, K, &work) || work >= GEMM_PAR_MIN;
-    if (!tb) { gemv_rows(N, K, alpha, a, sa, B, ldb, beta, C, par); return 1; }
-    if (sa == 1) { gemv_dots(N, K, alpha, a, B, ldb, beta, C, par); return 1; }
+    if (!(gc_mul_i64(N, K, &work) || work >= GEMM_PAR_MIN)) pool = NULL;
+    gemv_job g = {.N = N, .K = K, .sa = sa, .ldb = ldb, .alpha = alpha, .beta = beta, .a = a, .B = B, .c = C};
+    if (!tb) {
+        gc_pool_for(pool, (N + GEMV_CHUNK - 1) / GEMV_CHUNK, 1, 0, gemv_rows_chunk, &g);
+        return 1;
+    }
+    if (sa == 1) { /* a chunk of rows of B: at least 64 KB of it */
+        gc_pool_for(pool, N, K >= 16384 ? 1 : 16384 / K, 0, gemv_dots_chunk, &g);
+        return 1;
+    }
     return 0;
 }
 
-void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+void gc_gemm(gc_pool *pool, gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
              float *C, int64_t ldc, float *workspace) {
     if (M <= 0 || N <= 0) return;
@@ -399,9 +441,9 @@ void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, 
         gc_gemm_ref(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, A, trans_a ? lda : 1, B, ldb, beta, C))
+    if (M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, A, trans_a ? lda : 1, B, ldb, beta, C))
         return;
-    gemm_packed(&gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
+    gemm_packed(pool, &gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
                 ldc, workspace, NULL);
 }
 
@@ -444,7 +486,7 @@ static void add_row_bias(int64_t M, int64_t N, const float *bias, float *C, int6
         for (int64_t j = 0; j < N; j++) C[i * ldc + j] += bias[i];
 }
 
-void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, float *workspace, const float *row_bias) {
     if (M <= 0 || N <= 0) return;
@@ -459,11 +501,11 @@ void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float
         add_row_bias(M, N, row_bias, C, ldc);
         return;
     }
-    if (M == 1 && gemm_row_vector(trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C)) {
+    if (M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C)) {
         add_row_bias(M, N, row_bias, C, ldc);
         return;
     }
-    gemm_packed(&gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
+    gemm_packed(pool, &gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
                 ldc, workspace, row_bias);
 }
 

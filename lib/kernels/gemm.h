@@ -31,16 +31,17 @@
  *   - M == 1 (a row vector times a matrix, e.g. a linear layer at batch 1) skips
  *     packing in the packed tiers when op(B) rows or both operands are contiguous
  *     (trans_b == 0, or trans_b != 0 with unit-stride op(A)): it is memory-bound.
- *   - Threads: OpenMP over disjoint M/N tiles of C (never over K), using the
- *     calling thread's OpenMP team size. Each C element is summed in the same
- *     order for any thread count, so results are bit-identical for 1..n threads.
- *     Small products run on one thread.
+ *   - Threads: pool's (NULL: the caller alone) over disjoint M/N tiles of C
+ *     (never over K). Each C element is summed in the same order for any thread
+ *     count, so results are bit-identical for 1..n threads. Small products run
+ *     on the caller.
  *   - Not reentrant on the same workspace: concurrent calls need separate
  *     workspaces. Different workspaces may be used concurrently.
  */
 #ifndef GC_KERNELS_GEMM_H
 #define GC_KERNELS_GEMM_H
 
+#include "core/pool.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,7 +84,7 @@ gc_gemm_blocking gc_gemm_blocks(gc_gemm_tier tier);
  * buffers). 0 for REFERENCE or empty products. */
 size_t gc_gemm_workspace(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, int nthreads);
 
-void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
+void gc_gemm(gc_pool *pool, gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
              float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
              float beta, float *C, int64_t ldc, float *workspace);
 
@@ -103,7 +104,7 @@ void gc_gemm(gc_gemm_tier tier, int trans_a, int trans_b, int64_t M, int64_t N, 
 size_t gc_gemm_pack_a_size(gc_gemm_tier tier, int64_t M, int64_t K);
 void gc_gemm_pack_a(gc_gemm_tier tier, int trans_a, int64_t M, int64_t K, const float *A,
                     int64_t lda, float *packed);
-void gc_gemm_prepacked(gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, float *workspace, const float *row_bias);
 

@@ -22,7 +22,7 @@
  * panels, C, MR) once, by all threads; then each thread takes chunks of WG_OCH output channels
  * and, per block of WG_CB input channels, transforms that block of weights into U^T (36,
  * WG_OCH/NR panels, cb, NR) in its L2 and accumulates M^T (36, Tc, WG_OCH); then the chunk's
- * output transform. U is never materialised whole; one barrier per tile chunk. */
+ * output transform. U is never materialised whole; two pool loops per tile chunk. */
 typedef struct wg_plan {
     int64_t TH, TW, T;   /* tile rows, tile columns per image, tiles in the batch */
     int64_t Tc;          /* tiles per chunk */
@@ -70,8 +70,8 @@ static inline int64_t seg_count(const wg_plan *q, int64_t t0, int64_t tc) {
 }
 
 /* The transforms of one ISA (winograd_tx.h):
- *   input    V^T (36, ceil(tc/mr), C, mr) for tiles [t0, t0 + tc) (an orphaned omp for: call it
- *            from every thread of a parallel region);
+ *   input    V^T (36, ceil(tc/mr), C, mr) for tiles [t0, t0 + tc): items [lo, hi) of its
+ *            C * seg_count(q, t0, tc) items (channel c of a 16-tile segment each);
  *   weights  U^T (36, WG_OCH/nr, cb, nr) for output channels [o0, o0 + WG_OCH) (zero past O)
  *            and input channels [c0, c0 + cb);
  *   output   y[:, o0 : o0 + WG_OCH] (up to O) of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH)
@@ -79,7 +79,7 @@ static inline int64_t seg_count(const wg_plan *q, int64_t t0, int64_t tc) {
  * The xi slices are WG_SKEW floats further apart than their size (wg_xs*). */
 typedef struct gc_wg_tx {
     void (*input)(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
-                  float *A);
+                  float *A, int64_t lo, int64_t hi);
     void (*weights)(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr, float *B);
     void (*output)(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0, int64_t tc,
                    const float *bias, float *y);

@@ -117,12 +117,12 @@ static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c,
 }
 
 /* A = V^T (36, np, C, mr), np = ceil(tc / mr): tile t's row of xi at ((xi*np + t/mr)*C + c)*mr + t%mr;
- * rows past tc zero. Orphaned omp for (no barrier of its own beyond the loop's). */
+ * rows past tc zero. Items [lo, hi) of the C * seg_count items (segment-major: neighbouring
+ * items write neighbouring rows). */
 static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
-                         float *A) {
-    const int64_t C = p->C, ns = seg_count(q, t0, tc), np = (tc + mr - 1) / mr, xs = wg_xsa(tc, mr, C);
-#pragma omp for schedule(dynamic, 8)
-    for (int64_t it = 0; it < C * ns; it++) {   /* segment-major: neighbouring items write neighbouring rows */
+                         float *A, int64_t lo, int64_t hi) {
+    const int64_t C = p->C, np = (tc + mr - 1) / mr, xs = wg_xsa(tc, mr, C);
+    for (int64_t it = lo; it < hi; it++) {
         const int64_t c = it % C;
         wg_seg s;
         if (!seg_of(q, t0, tc, it / C, &s)) continue;

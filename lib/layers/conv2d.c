@@ -84,8 +84,11 @@ static size_t conv_none(const gc_layer *l, const gc_shape *in, const gc_shape *o
 
 /* ---------------------------------------------------------------- forward */
 
-static void conv_forward_ref(const gc_layer_ctx *c) {
+/* Outputs planes [lo, hi) of the N * O (image, channel) planes. */
+static void conv_forward_ref_planes(void *arg, int64_t lo, int64_t hi, int worker) {
+    const gc_layer_ctx *c = arg;
     const gc_conv2d_params *p = &c->layer->p.conv;
+    (void)worker;
     const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
     const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
     const int64_t KH = p->kernel_h, KW = p->kernel_w, SH = p->stride_h, SW = p->stride_w;
@@ -97,8 +100,8 @@ static void conv_forward_ref(const gc_layer_ctx *c) {
     float *y = c->y;                                          /* (N, O, OH, OW) */
     /* one sum per output, in double, rounded once: the oracle's error is the float result's own
        rounding, not the growth of a long float sum (which the fast paths are checked against) */
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t t = 0; t < N * O; t++) {
+    (void)N;
+    for (int64_t t = lo; t < hi; t++) {
         const int64_t n = t / O, o = t % O, c0 = (o / OG) * CG;
         const float *w = wt + o * CG * KH * KW;
         for (int64_t i = 0; i < OH; i++)
@@ -120,27 +123,29 @@ static void conv_forward_ref(const gc_layer_ctx *c) {
     }
 }
 
+static void conv_forward_ref(const gc_layer_ctx *c) {
+    gc_pool_for(c->pool, c->in.d[0] * c->out.d[1], 1, 0, conv_forward_ref_planes, (void *)c);
+}
+
 /* --------------------------------------------------------------- backward */
 
 /* dx[n,c] = sum_{o in group(c), u, v} w[o,c,u,v] * dy[n,o] scattered back through the window;
  * dw[o,c,u,v] = sum_{n,i,j} dy[n,o,i,j] * x[n,c,ih,iw];  db[o] = sum_{n,i,j} dy[n,o,i,j]. */
-static void conv_backward_ref(const gc_layer_ctx *c) {
+/* dx planes [t0, t1) of the N * C (image, channel) planes. */
+static void conv_backward_ref_dx(void *arg, int64_t t0, int64_t t1, int worker) {
+    const gc_layer_ctx *c = arg;
     const gc_conv2d_params *p = &c->layer->p.conv;
-    const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
     const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
     const int64_t KH = p->kernel_h, KW = p->kernel_w, SH = p->stride_h, SW = p->stride_w;
     const int64_t PH = p->pad_h, PW = p->pad_w, DH = p->dilation_h, DW = p->dilation_w;
     const int64_t CG = C / p->groups, OG = O / p->groups;
-    const float *x = c->x;                  /* (N, C, H, W) */
     const float *dy = c->dy;                /* (N, O, OH, OW) */
     const float *wt = c->param[0];          /* (O, CG, KH, KW) */
-    float *dx = c->dx;                      /* (N, C, H, W) or NULL */
-    float *dw = c->dparam[0];               /* (O, CG, KH, KW) or NULL */
-    float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
-
-    if (dx) {
-#pragma omp parallel for schedule(dynamic)
-        for (int64_t t = 0; t < N * C; t++) {
+    float *dx = c->dx;                      /* (N, C, H, W) */
+    (void)worker;
+    {
+        for (int64_t t = t0; t < t1; t++) {
             const int64_t n = t / C, ch = t % C, ci = ch % CG, o0 = (ch / CG) * OG;
             float *dxp = dx + t * H * W;
             memset(dxp, 0, (size_t)(H * W) * sizeof(float));
@@ -165,10 +170,24 @@ static void conv_backward_ref(const gc_layer_ctx *c) {
             }
         }
     }
+}
 
-    if (dw || db) {
-#pragma omp parallel for schedule(dynamic)
-        for (int64_t o = 0; o < O; o++) {
+/* dw and db of output channels [o0, o1). */
+static void conv_backward_ref_params(void *arg, int64_t o0, int64_t o1, int worker) {
+    const gc_layer_ctx *c = arg;
+    const gc_conv2d_params *p = &c->layer->p.conv;
+    const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    const int64_t O = c->out.d[1], OH = c->out.d[2], OW = c->out.d[3];
+    const int64_t KH = p->kernel_h, KW = p->kernel_w, SH = p->stride_h, SW = p->stride_w;
+    const int64_t PH = p->pad_h, PW = p->pad_w, DH = p->dilation_h, DW = p->dilation_w;
+    const int64_t CG = C / p->groups, OG = O / p->groups;
+    const float *x = c->x;                  /* (N, C, H, W) */
+    const float *dy = c->dy;                /* (N, O, OH, OW) */
+    float *dw = c->dparam[0];               /* (O, CG, KH, KW) or NULL */
+    float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
+    (void)worker;
+    {
+        for (int64_t o = o0; o < o1; o++) {
             const int64_t c0 = (o / OG) * CG;
             if (db) {
                 double s = 0;
@@ -200,6 +219,12 @@ static void conv_backward_ref(const gc_layer_ctx *c) {
                     }
         }
     }
+}
+
+static void conv_backward_ref(const gc_layer_ctx *c) {
+    if (c->dx) gc_pool_for(c->pool, c->in.d[0] * c->in.d[1], 1, 0, conv_backward_ref_dx, (void *)c);
+    if (c->dparam[0] || (c->layer->p.conv.bias && c->dparam[1]))
+        gc_pool_for(c->pool, c->out.d[1], 1, 0, conv_backward_ref_params, (void *)c);
 }
 
 /* ------------------------------------------------------------- fast paths */
@@ -356,6 +381,18 @@ static void conv_prepare(const gc_layer_ctx *c, float *prep) {
     }
 }
 
+/* y planes [t0, t1) of the N * O planes += their channel's bias (the unpacked GEMM paths). */
+static void add_bias_planes(void *arg, int64_t t0, int64_t t1, int worker) {
+    const gc_layer_ctx *c = arg;
+    const int64_t O = c->out.d[1], P = c->out.d[2] * c->out.d[3];
+    (void)worker;
+    for (int64_t t = t0; t < t1; t++) {
+        float *yr = c->y + t * P;
+        const float b = c->param[1][t % O];
+        for (int64_t k = 0; k < P; k++) yr[k] += b;
+    }
+}
+
 /* y = W * col (+ bias) per image and group. */
 static void conv_forward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return; }
@@ -366,13 +403,13 @@ static void conv_forward(const gc_layer_ctx *c) {
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
-    if (q.depthwise) { gc_dwconv_forward(tier, &q.dw, x, wt, bias, y, c->ws); return; }
-    if (q.wino_fwd) { gc_winograd_run(tier, &q.wf, x, wt, bias, y, c->ws); return; }
+    if (q.depthwise) { gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws); return; }
+    if (q.wino_fwd) { gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws); return; }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.direct_fwd) {
         for (int64_t n = 0; n < q.N; n++)
             for (int64_t gr = 0; gr < q.G; gr++)
-                gc_dconv_run(tier, &q.df, x + (n * q.G + gr) * CG * HW, wt + gr * q.OG * q.K,
+                gc_dconv_run(c->pool, tier, &q.df, x + (n * q.G + gr) * CG * HW, wt + gr * q.OG * q.K,
                              bias ? bias + gr * q.OG : NULL, y + (n * q.G + gr) * q.OG * q.P, c->ws);
         return;
     }
@@ -389,27 +426,37 @@ static void conv_forward(const gc_layer_ctx *c) {
                 const float *b = xg;
                 float *pws = c->ws;
                 if (!q.pointwise) {
-                    gc_im2col_tile(&q.g, xg, 0, q.P, c->ws, q.P);
+                    gc_im2col_tile(c->pool, &q.g, xg, 0, q.P, c->ws, q.P);
                     b = c->ws;
                     pws = c->ws + ((q.K * q.P + 15) & ~(int64_t)15);
                 }
-                gc_pxgemm_run(q.OG, q.P, q.K, pg, b, bg, yg, pws);
+                gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, yg, pws);
                 continue;
             }
             for (int64_t p0 = 0; p0 < q.P; p0 += q.pointwise ? q.P : q.NT) {
                 const int64_t np = q.pointwise ? q.P : q.P - p0 < q.NT ? q.P - p0 : q.NT;
                 const float *b = xg;   /* the input itself (1x1) or its im2col tile */
-                if (!q.pointwise) gc_im2col_tile(&q.g, xg, p0, np, col, np), b = col;
-                if (pg) gc_gemm_prepacked(tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg);
-                else gc_gemm(tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
+                if (!q.pointwise) gc_im2col_tile(c->pool, &q.g, xg, p0, np, col, np), b = col;
+                if (pg) gc_gemm_prepacked(c->pool, tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg);
+                else gc_gemm(c->pool, tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
     if (!bias || per) return; /* the prepacked GEMM added the bias */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < q.N * q.O; t++) {
-        float *yr = y + t * q.P;
-        const float b = bias[t % q.O];
-        for (int64_t k = 0; k < q.P; k++) yr[k] += b;
+    gc_pool_for(c->pool, q.N * q.O, q.P >= 8192 ? 1 : 8192 / q.P, 0, add_bias_planes, (void *)c);
+}
+
+/* db[o] for channels [o0, o1): the sum of dy over the batch and pixels, in double. */
+static void bias_grad_channels(void *arg, int64_t o0, int64_t o1, int worker) {
+    const gc_layer_ctx *c = arg;
+    const int64_t N = c->out.d[0], O = c->out.d[1], P = c->out.d[2] * c->out.d[3];
+    (void)worker;
+    for (int64_t o = o0; o < o1; o++) {
+        double s = 0;
+        for (int64_t n = 0; n < N; n++) {
+            const float *dyp = c->dy + (n * O + o) * P;
+            for (int64_t k = 0; k < P; k++) s += dyp[k];
+        }
+        c->dparam[1][o] = (float)s;
     }
 }
 
@@ -431,15 +478,15 @@ static void conv_backward(const gc_layer_ctx *c) {
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
 
     if (q.depthwise) {
-        gc_dwconv_backward(tier, &q.dw, x, wt, dy, dx, dw, db, c->ws);
+        gc_dwconv_backward(c->pool, tier, &q.dw, x, wt, dy, dx, dw, db, c->ws);
         return;
     }
     if (dx && q.wino_bwd) {
-        gc_winograd_run(tier, &q.wb, dy, wt, NULL, dx, c->ws);
+        gc_winograd_run(c->pool, tier, &q.wb, dy, wt, NULL, dx, c->ws);
     } else if (dx && q.direct_bwd) {
         for (int64_t n = 0; n < q.N; n++)
             for (int64_t gr = 0; gr < q.G; gr++)
-                gc_dconv_run(tier, &q.db, dy + (n * q.G + gr) * q.OG * q.P, wt + gr * q.OG * q.K, NULL,
+                gc_dconv_run(c->pool, tier, &q.db, dy + (n * q.G + gr) * q.OG * q.P, wt + gr * q.OG * q.K, NULL,
                              dx + (n * q.G + gr) * CG * HW, c->ws);
     } else if (dx) {
         if (!q.pointwise) memset(dx, 0, (size_t)(q.N * q.G * CG * HW) * sizeof(float));
@@ -448,13 +495,13 @@ static void conv_backward(const gc_layer_ctx *c) {
                 const float *dyg = dy + (n * q.G + gr) * q.OG * q.P, *wg = wt + gr * q.OG * q.K;
                 float *dxg = dx + (n * q.G + gr) * CG * HW;
                 if (q.pointwise) {
-                    gc_gemm(tier, 1, 0, q.K, q.P, q.OG, 1.0f, wg, q.K, dyg, q.P, 0.0f, dxg, q.P, gws);
+                    gc_gemm(c->pool, tier, 1, 0, q.K, q.P, q.OG, 1.0f, wg, q.K, dyg, q.P, 0.0f, dxg, q.P, gws);
                     continue;
                 }
                 for (int64_t p0 = 0; p0 < q.P; p0 += q.NT) {
                     const int64_t np = q.P - p0 < q.NT ? q.P - p0 : q.NT;
-                    gc_gemm(tier, 1, 0, q.K, np, q.OG, 1.0f, wg, q.K, dyg + p0, q.P, 0.0f, col, np, gws);
-                    gc_col2im_tile(&q.g, col, p0, np, dxg, np);
+                    gc_gemm(c->pool, tier, 1, 0, q.K, np, q.OG, 1.0f, wg, q.K, dyg + p0, q.P, 0.0f, col, np, gws);
+                    gc_col2im_tile(c->pool, &q.g, col, p0, np, dxg, np);
                 }
             }
     }
@@ -469,26 +516,16 @@ static void conv_backward(const gc_layer_ctx *c) {
                     const float *b = xg + p0;
                     int64_t ldb = q.P;
                     if (!q.pointwise) {
-                        gc_im2col_tile(&q.g, xg, p0, np, col, np);
+                        gc_im2col_tile(c->pool, &q.g, xg, p0, np, col, np);
                         b = col;
                         ldb = np;
                     }
-                    gc_gemm(tier, 0, 1, q.OG, q.K, np, 1.0f, dyg + p0, q.P, b, ldb, beta, dwg, q.K, gws);
+                    gc_gemm(c->pool, tier, 0, 1, q.OG, q.K, np, 1.0f, dyg + p0, q.P, b, ldb, beta, dwg, q.K, gws);
                     beta = 1.0f;
                 }
             }
         }
-    if (db) {
-#pragma omp parallel for schedule(static)
-        for (int64_t o = 0; o < q.O; o++) {
-            double s = 0;
-            for (int64_t n = 0; n < q.N; n++) {
-                const float *dyp = dy + (n * q.O + o) * q.P;
-                for (int64_t k = 0; k < q.P; k++) s += dyp[k];
-            }
-            db[o] = (float)s;
-        }
-    }
+    if (db) gc_pool_for(c->pool, q.O, 1, 0, bias_grad_channels, (void *)c);
 }
 
 static const gc_hparam conv_hp[] = {

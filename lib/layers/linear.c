@@ -60,15 +60,17 @@ static size_t linear_none(const gc_layer *l, const gc_shape *in, const gc_shape 
 
 /* ---------------------------------------------------------------- forward */
 
-static void linear_forward_ref(const gc_layer_ctx *c) {
+/* Outputs [t0, t1) of the N * O, each one sum in double. */
+static void linear_forward_ref_outputs(void *arg, int64_t t0, int64_t t1, int worker) {
+    const gc_layer_ctx *c = arg;
     const gc_linear_params *p = &c->layer->p.linear;
-    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
+    const int64_t I = c->in.d[1], O = c->out.d[1];
     const float *x = c->x;                                     /* (N, I) */
     const float *w = c->layer->param[0];                       /* (O, I) */
     const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
     float *y = c->y;                                           /* (N, O) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < N * O; t++) {
+    (void)worker;
+    for (int64_t t = t0; t < t1; t++) {
         const int64_t n = t / O, o = t % O;
         const float *xr = x + n * I, *wr = w + o * I;
         double s = bias ? bias[o] : 0.0;
@@ -77,50 +79,63 @@ static void linear_forward_ref(const gc_layer_ctx *c) {
     }
 }
 
+static void linear_forward_ref(const gc_layer_ctx *c) {
+    const int64_t I = c->in.d[1];
+    gc_pool_for(c->pool, c->in.d[0] * c->out.d[1], I >= 4096 ? 1 : 4096 / I, 0, linear_forward_ref_outputs, (void *)c);
+}
+
 /* --------------------------------------------------------------- backward */
+
+enum { LINEAR_REF_B = 256 };   /* columns of dx per pool item */
+
+/* dx items [t0, t1): (row n, block of LINEAR_REF_B columns), each column summed over o in order. */
+static void linear_backward_ref_dx(void *arg, int64_t t0, int64_t t1, int worker) {
+    const gc_layer_ctx *c = arg;
+    const int64_t I = c->in.d[1], O = c->out.d[1], B = LINEAR_REF_B, nb = (I + B - 1) / B;
+    const float *dy = c->dy;                      /* (N, O) */
+    const float *w = c->layer->param[0];          /* (O, I) */
+    (void)worker;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t n = t / nb, i0 = (t % nb) * B, i1 = i0 + B < I ? i0 + B : I;
+        float *restrict dxr = c->dx + n * I;
+        for (int64_t i = i0; i < i1; i++) dxr[i] = 0.0f;
+        for (int64_t o = 0; o < O; o++) {
+            const float g = dy[n * O + o];
+            const float *restrict wr = w + o * I;
+            for (int64_t i = i0; i < i1; i++) dxr[i] += g * wr[i];
+        }
+    }
+}
+
+/* dW rows and db of outputs [o0, o1), sums over the batch in double. */
+static void linear_backward_ref_params(void *arg, int64_t o0, int64_t o1, int worker) {
+    const gc_layer_ctx *c = arg;
+    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
+    const float *x = c->x, *dy = c->dy;           /* (N, I), (N, O) */
+    float *dw = c->dparam[0];                     /* (O, I) or NULL */
+    float *db = c->layer->p.linear.bias ? c->dparam[1] : NULL;    /* (O) or NULL */
+    (void)worker;
+    for (int64_t o = o0; o < o1; o++) {
+        if (dw)
+            for (int64_t i = 0; i < I; i++) {
+                double s = 0;
+                for (int64_t n = 0; n < N; n++) s += (double)dy[n * O + o] * x[n * I + i];
+                dw[o * I + i] = (float)s;
+            }
+        if (db) {
+            double s = 0;
+            for (int64_t n = 0; n < N; n++) s += dy[n * O + o];
+            db[o] = (float)s;
+        }
+    }
+}
 
 /* dx = dy W;  dW = dy^T x;  db = sum_n dy */
 static void linear_backward_ref(const gc_layer_ctx *c) {
-    const gc_linear_params *p = &c->layer->p.linear;
-    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1];
-    const float *x = c->x;                        /* (N, I) */
-    const float *dy = c->dy;                      /* (N, O) */
-    const float *w = c->layer->param[0];          /* (O, I) */
-    float *dx = c->dx;                            /* (N, I) or NULL */
-    float *dw = c->dparam[0];                     /* (O, I) or NULL */
-    float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
-    const int64_t B = 256;                        /* columns of dx per task */
-    const int64_t nb = (I + B - 1) / B;
-
-    if (dx) {
-#pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < N * nb; t++) {
-            const int64_t n = t / nb, i0 = (t % nb) * B, i1 = i0 + B < I ? i0 + B : I;
-            float *restrict dxr = dx + n * I;
-            for (int64_t i = i0; i < i1; i++) dxr[i] = 0.0f;
-            for (int64_t o = 0; o < O; o++) {
-                const float g = dy[n * O + o];
-                const float *restrict wr = w + o * I;
-                for (int64_t i = i0; i < i1; i++) dxr[i] += g * wr[i];
-            }
-        }
-    }
-    if (dw || db) {
-#pragma omp parallel for schedule(static)
-        for (int64_t o = 0; o < O; o++) {
-            if (dw)
-                for (int64_t i = 0; i < I; i++) {
-                    double s = 0;
-                    for (int64_t n = 0; n < N; n++) s += (double)dy[n * O + o] * x[n * I + i];
-                    dw[o * I + i] = (float)s;
-                }
-            if (db) {
-                double s = 0;
-                for (int64_t n = 0; n < N; n++) s += dy[n * O + o];
-                db[o] = (float)s;
-            }
-        }
-    }
+    const int64_t nb = (c->in.d[1] + LINEAR_REF_B - 1) / LINEAR_REF_B;
+    if (c->dx) gc_pool_for(c->pool, c->in.d[0] * nb, 1, 0, linear_backward_ref_dx, (void *)c);
+    if (c->dparam[0] || (c->layer->p.linear.bias && c->dparam[1]))
+        gc_pool_for(c->pool, c->out.d[1], 1, 0, linear_backward_ref_params, (void *)c);
 }
 
 /* ------------------------------------------------------------- fast paths */
@@ -151,9 +166,20 @@ static size_t linear_workspace(const gc_layer *l, const gc_shape *in, const gc_s
  * (s0 + s1) + (s2 + s3), then lanes (0 + 1) + (2 + 3), then the remaining products in order.
  * So each row has the bits of a batch-1 forward (test_explain_batch checks it). Threads on
  * disjoint outputs; two rows per pass over a weight row (held in registers for both). */
-static void rows_dot_w(const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y) {
-#pragma omp parallel for schedule(static)
-    for (int64_t o = 0; o < O; o++) {
+typedef struct rows_job {
+    const float *x, *w;
+    float *y, *tab;
+    int64_t N, O, I, n0;
+    int R;
+} rows_job;
+
+static void rows_dot_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
+    const rows_job *j = arg;
+    const float *x = j->x, *w = j->w;
+    const int64_t N = j->N, O = j->O, I = j->I;
+    float *y = j->y;
+    (void)worker;
+    for (int64_t o = lo; o < hi; o++) {
         const float *wr = w + o * I; /* (I) */
         for (int64_t n0 = 0; n0 < N; n0 += 2) {
             const float *x0 = x + n0 * I, *x1 = n0 + 1 < N ? x0 + I : x0; /* (I) each */
@@ -184,6 +210,11 @@ static void rows_dot_w(const float *x, int64_t N, const float *w, int64_t O, int
     }
 }
 
+static void rows_dot_w(gc_pool *pool, const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y) {
+    rows_job j = {.x = x, .w = w, .y = y, .N = N, .O = O, .I = I};
+    gc_pool_for(pool, O, 16, 0, rows_dot_outputs, &j);
+}
+
 static void linear_forward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { linear_forward_ref(c); return; }
     const gc_linear_params *p = &c->layer->p.linear;
@@ -192,9 +223,12 @@ static void linear_forward(const gc_layer_ctx *c) {
     const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
     float *y = c->y;                                           /* (N, O) */
     const int avx512 = gc_gemm_resolve((gc_gemm_tier)c->kernels) == GC_GEMM_AVX512;
-    if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads && avx512) gc_linear_rows_dot_avx512(c->x, N, w, O, I, y);
-    else if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->x, N, w, O, I, y);
-    else gc_gemm(gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O, c->ws);
+    if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads && avx512)
+        gc_linear_rows_dot_avx512(c->pool, c->x, N, w, O, I, y);
+    else if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->pool, c->x, N, w, O, I, y);
+    else
+        gc_gemm(c->pool, gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O,
+                c->ws);
     if (bias)
         for (int64_t n = 0; n < N; n++)
             for (int64_t o = 0; o < O; o++) y[n * O + o] += bias[o];
@@ -205,18 +239,21 @@ static void linear_forward(const gc_layer_ctx *c) {
  * is summed over o in order, so any split gives the same bits, and dx is the same with or
  * without a second row); rows with dy[o] == 0 are skipped: behind a ReLU (and more so for
  * guided backprop or a one-hot output gradient) most are, and this product only streams W. */
-static void row_times_w(const float *dy, const float *dy1, const float *w, int64_t O, int64_t I, float *dx,
-                        float *dx1) {
+typedef struct row_job {
+    const float *dy, *dy1, *w;
+    int64_t O, I, B;
+    float *dx, *dx1;
+} row_job;
+
+static void row_times_w_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
     typedef float v4 __attribute__((vector_size(16)));
-    /* four column blocks (two per thread) of 512..8192 columns: each row of W is read
-       in long contiguous runs (prefetch- and TLB-friendly), and a block of dx stays in
-       cache; the block split does not change any sum */
-    int64_t B = ((I + 3) / 4 + 15) & ~(int64_t)15;
-    B = B < 512 ? 512 : B > 8192 ? 8192 : B;
-    const int64_t nb = (I + B - 1) / B;
+    const row_job *j = arg;
+    const float *dy = j->dy, *dy1 = j->dy1, *w = j->w;
+    const int64_t O = j->O, I = j->I, B = j->B;
+    float *dx = j->dx, *dx1 = j->dx1;
     const int rows = dy1 ? 2 : 1;
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < nb; b++) {
+    (void)worker;
+    for (int64_t b = b0; b < b1; b++) {
         const int64_t i0 = b * B, n = I - i0 < B ? I - i0 : B, n4 = n & ~(int64_t)3;
         for (int r = 0; r < rows; r++) memset((r ? dx1 : dx) + i0, 0, (size_t)n * sizeof(float));
         for (int64_t o = 0; o < O; o++) {
@@ -239,6 +276,17 @@ static void row_times_w(const float *dy, const float *dy1, const float *w, int64
     }
 }
 
+static void row_times_w(gc_pool *pool, const float *dy, const float *dy1, const float *w, int64_t O, int64_t I,
+                        float *dx, float *dx1) {
+    /* four column blocks (two per thread) of 512..8192 columns: each row of W is read
+       in long contiguous runs (prefetch- and TLB-friendly), and a block of dx stays in
+       cache; the block split does not change any sum */
+    int64_t B = ((I + 3) / 4 + 15) & ~(int64_t)15;
+    B = B < 512 ? 512 : B > 8192 ? 8192 : B;
+    row_job j = {dy, dy1, w, O, I, B, dx, dx1};
+    gc_pool_for(pool, (I + B - 1) / B, 1, 0, row_times_w_blocks, &j);
+}
+
 /* dx = dy W for N rows (the input gradient without parameter gradients: explanations), each
  * row with the bits row_times_w gives it alone: dx[n, i] is summed over o in order, products
  * rounded and then added (the terms row_times_w skips, g == 0, add +-0 to a sum that is never
@@ -250,9 +298,45 @@ enum { ROWS = 8, OB = 256, STRIP = 64 };
 
 static size_t rows_table_floats(int64_t O) { return (size_t)(ROWS * 4) * (size_t)O; }
 
-static void rows_times_w(const float *dy, int64_t N, const float *w, int64_t O, int64_t I, float *dx, float *ws) {
+/* Strips [lo, hi) of rows n0 .. n0 + R - 1 of dx. */
+static void rows_times_w_strips(void *arg, int64_t lo, int64_t hi, int worker) {
+    const rows_job *j = arg;
+    const v4f *tab = (const v4f *)(const void *)j->tab; /* (O, ROWS) */
+    const float *w = j->w;
+    float *dx = j->y;
+    const int64_t O = j->O, I = j->I, I4 = I & ~(int64_t)3, n0 = j->n0;
+    const int R = j->R;
+    (void)worker;
+    for (int64_t sb = lo; sb < hi; sb++) {
+        const int64_t i0 = sb * STRIP, i1 = i0 + STRIP < I4 ? i0 + STRIP : I4;
+        for (int64_t i = i0; i < i1; i += 4)
+            for (int r = 0; r < R; r++) memset(dx + (n0 + r) * I + i, 0, 4 * sizeof(float));
+        for (int64_t o0 = 0; o0 < O; o0 += OB) {
+            const int64_t o1 = o0 + OB < O ? o0 + OB : O;
+            for (int64_t i = i0; i < i1; i += 4) {
+                v4f a[ROWS];
+                for (int r = 0; r < ROWS; r++) {
+                    if (r < R) memcpy(&a[r], dx + (n0 + r) * I + i, sizeof a[r]);
+                    else a[r] = (v4f){0, 0, 0, 0};
+                }
+                for (int64_t o = o0; o < o1; o++) {
+                    v4f x;
+                    memcpy(&x, w + o * I + i, sizeof x);
+                    const v4f *t = tab + o * ROWS;
+                    a[0] += t[0] * x; a[1] += t[1] * x; a[2] += t[2] * x; a[3] += t[3] * x;
+                    a[4] += t[4] * x; a[5] += t[5] * x; a[6] += t[6] * x; a[7] += t[7] * x;
+                }
+                for (int r = 0; r < R; r++) memcpy(dx + (n0 + r) * I + i, &a[r], sizeof a[r]);
+            }
+        }
+    }
+}
+
+static void rows_times_w(gc_pool *pool, const float *dy, int64_t N, const float *w, int64_t O, int64_t I, float *dx,
+                         float *ws) {
     v4f *tab = (v4f *)(void *)ws; /* (O, ROWS) */
     const int64_t I4 = I & ~(int64_t)3, ns = (I4 + STRIP - 1) / STRIP;
+    rows_job j = {.w = w, .y = dx, .tab = ws, .N = N, .O = O, .I = I};
     for (int64_t n0 = 0; n0 < N; n0 += ROWS) {
         const int R = N - n0 < ROWS ? (int)(N - n0) : ROWS;
         for (int64_t o = 0; o < O; o++)
@@ -260,30 +344,9 @@ static void rows_times_w(const float *dy, int64_t N, const float *w, int64_t O, 
                 const float g = r < R ? dy[(n0 + r) * O + o] : 0.0f;
                 tab[o * ROWS + r] = (v4f){g, g, g, g};
             }
-#pragma omp parallel for schedule(static)
-        for (int64_t sb = 0; sb < ns; sb++) {
-            const int64_t i0 = sb * STRIP, i1 = i0 + STRIP < I4 ? i0 + STRIP : I4;
-            for (int64_t i = i0; i < i1; i += 4)
-                for (int r = 0; r < R; r++) memset(dx + (n0 + r) * I + i, 0, 4 * sizeof(float));
-            for (int64_t o0 = 0; o0 < O; o0 += OB) {
-                const int64_t o1 = o0 + OB < O ? o0 + OB : O;
-                for (int64_t i = i0; i < i1; i += 4) {
-                    v4f a[ROWS];
-                    for (int r = 0; r < ROWS; r++) {
-                        if (r < R) memcpy(&a[r], dx + (n0 + r) * I + i, sizeof a[r]);
-                        else a[r] = (v4f){0, 0, 0, 0};
-                    }
-                    for (int64_t o = o0; o < o1; o++) {
-                        v4f x;
-                        memcpy(&x, w + o * I + i, sizeof x);
-                        const v4f *t = tab + o * ROWS;
-                        a[0] += t[0] * x; a[1] += t[1] * x; a[2] += t[2] * x; a[3] += t[3] * x;
-                        a[4] += t[4] * x; a[5] += t[5] * x; a[6] += t[6] * x; a[7] += t[7] * x;
-                    }
-                    for (int r = 0; r < R; r++) memcpy(dx + (n0 + r) * I + i, &a[r], sizeof a[r]);
-                }
-            }
-        }
+        j.n0 = n0;
+        j.R = R;
+        gc_pool_for(pool, ns, 1, 0, rows_times_w_strips, &j);
         for (int r = 0; r < R; r++) /* the columns after the last multiple of 4, as row_times_w's tail */
             for (int64_t i = I4; i < I; i++) {
                 float d = 0.0f;
@@ -299,7 +362,7 @@ static void rows_times_w(const float *dy, int64_t N, const float *w, int64_t O, 
 /* dx = dy W and dx1 = dy1 W in one pass over W (batch 1, not the reference tier). */
 static int linear_backward_pair(const gc_layer_ctx *c, const float *dy1, float *dx1) {
     if (c->kernels == GC_KERNELS_REFERENCE || c->in.d[0] != 1 || !c->dx) return 0;
-    row_times_w(c->dy, dy1, c->layer->param[0], c->out.d[1], c->in.d[1], c->dx, dx1);
+    row_times_w(c->pool, c->dy, dy1, c->layer->param[0], c->out.d[1], c->in.d[1], c->dx, dx1);
     return 1;
 }
 
@@ -312,12 +375,12 @@ static void linear_backward(const gc_layer_ctx *c) {
     const float *dy = c->dy;                      /* (N, O) */
     const float *w = c->layer->param[0];          /* (O, I) */
     float *db = p->bias ? c->dparam[1] : NULL;    /* (O) or NULL */
-    if (c->dx && N == 1) row_times_w(dy, NULL, w, O, I, c->dx, NULL);
+    if (c->dx && N == 1) row_times_w(c->pool, dy, NULL, w, O, I, c->dx, NULL);
     else if (c->dx && !c->param_grads && ROWS_DOT_MAX > 1 && tier == GC_GEMM_AVX512)
-        gc_linear_rows_times_w_avx512(dy, N, w, O, I, c->dx);
-    else if (c->dx && !c->param_grads && ROWS_DOT_MAX > 1) rows_times_w(dy, N, w, O, I, c->dx, c->ws);
-    else if (c->dx) gc_gemm(tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
-    if (c->dparam[0]) gc_gemm(tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);
+        gc_linear_rows_times_w_avx512(c->pool, dy, N, w, O, I, c->dx);
+    else if (c->dx && !c->param_grads && ROWS_DOT_MAX > 1) rows_times_w(c->pool, dy, N, w, O, I, c->dx, c->ws);
+    else if (c->dx) gc_gemm(c->pool, tier, 0, 0, N, I, O, 1.0f, dy, O, w, I, 0.0f, c->dx, I, c->ws);
+    if (c->dparam[0]) gc_gemm(c->pool, tier, 1, 0, O, I, N, 1.0f, dy, O, c->x, I, 0.0f, c->dparam[0], I, c->ws);
     if (db)
         for (int64_t o = 0; o < O; o++) {
             double s = 0;

@@ -14,11 +14,22 @@ static float reduce16(v16 a) {
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
-/* y[n, o] = dot(x_n, W_o): four rows by four outputs per pass (16 independent sums). */
-void gc_linear_rows_dot_avx512(const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y) {
-    const int64_t nob = (O + 3) / 4;
-#pragma omp parallel for schedule(static)
-    for (int64_t ob = 0; ob < nob; ob++) {
+typedef struct rows_job {
+    const float *x, *w, *g[8];
+    float *y;
+    int64_t N, O, I, n0;
+    int R;
+} rows_job;
+
+/* y[n, o] = dot(x_n, W_o) for output blocks [lo, hi) of four: four rows by four outputs per
+ * pass (16 independent sums). */
+static void rows_dot_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
+    const rows_job *j = arg;
+    const float *x = j->x, *w = j->w;
+    const int64_t N = j->N, O = j->O, I = j->I;
+    float *y = j->y;
+    (void)worker;
+    for (int64_t ob = lo; ob < hi; ob++) {
         const int64_t o0 = ob * 4;
         const float *wr[4]; /* (I) each; past O: repeats of the last row (not stored) */
         for (int k = 0; k < 4; k++) wr[k] = w + (o0 + k < O ? o0 + k : O - 1) * I;
@@ -49,39 +60,56 @@ void gc_linear_rows_dot_avx512(const float *x, int64_t N, const float *w, int64_
     }
 }
 
-/* dx[n, :] = sum_o dy[n, o] W[o, :] in order of o: eight rows by 32 columns per pass. */
-void gc_linear_rows_times_w_avx512(const float *dy, int64_t N, const float *w, int64_t O, int64_t I, float *dx) {
-    const int64_t I32 = I & ~(int64_t)31, nc = I32 / 32;
-    for (int64_t n0 = 0; n0 < N; n0 += 8) {
-        const int R = N - n0 < 8 ? (int)(N - n0) : 8;
-        const float *g[8]; /* (O) each; past N: repeats of the last row (not stored) */
-        for (int r = 0; r < 8; r++) g[r] = dy + (n0 + (r < R ? r : R - 1)) * O;
-#pragma omp parallel for schedule(static)
-        for (int64_t cb = 0; cb < nc; cb++) {
-            const int64_t i = cb * 32;
-            v16 a[8][2];
-            memset(a, 0, sizeof a);
-            for (int64_t o = 0; o < O; o++) {
-                v16 x0, x1;
-                memcpy(&x0, w + o * I + i, 64);
-                memcpy(&x1, w + o * I + i + 16, 64);
-                for (int r = 0; r < 8; r++) {
-                    const float gv = g[r][o];
-                    const v16 t = {gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv};
-                    a[r][0] += t * x0;
-                    a[r][1] += t * x1;
-                }
-            }
-            for (int r = 0; r < R; r++) {
-                memcpy(dx + (n0 + r) * I + i, &a[r][0], 64);
-                memcpy(dx + (n0 + r) * I + i + 16, &a[r][1], 64);
+void gc_linear_rows_dot_avx512(gc_pool *pool, const float *x, int64_t N, const float *w, int64_t O, int64_t I,
+                               float *y) {
+    rows_job j = {.x = x, .w = w, .y = y, .N = N, .O = O, .I = I};
+    gc_pool_for(pool, (O + 3) / 4, 4, 0, rows_dot_blocks, &j);
+}
+
+/* Column blocks [lo, hi) of 32 of rows n0 .. n0 + R - 1 of dx. */
+static void rows_times_w_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
+    const rows_job *j = arg;
+    const float *w = j->w;
+    const int64_t O = j->O, I = j->I, n0 = j->n0;
+    (void)worker;
+    for (int64_t cb = lo; cb < hi; cb++) {
+        const int64_t i = cb * 32;
+        v16 a[8][2];
+        memset(a, 0, sizeof a);
+        for (int64_t o = 0; o < O; o++) {
+            v16 x0, x1;
+            memcpy(&x0, w + o * I + i, 64);
+            memcpy(&x1, w + o * I + i + 16, 64);
+            for (int r = 0; r < 8; r++) {
+                const float gv = j->g[r][o];
+                const v16 t = {gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv};
+                a[r][0] += t * x0;
+                a[r][1] += t * x1;
             }
         }
+        for (int r = 0; r < j->R; r++) {
+            memcpy(j->y + (n0 + r) * I + i, &a[r][0], 64);
+            memcpy(j->y + (n0 + r) * I + i + 16, &a[r][1], 64);
+        }
+    }
+}
+
+/* dx[n, :] = sum_o dy[n, o] W[o, :] in order of o: eight rows by 32 columns per pass. */
+void gc_linear_rows_times_w_avx512(gc_pool *pool, const float *dy, int64_t N, const float *w, int64_t O, int64_t I,
+                                   float *dx) {
+    const int64_t I32 = I & ~(int64_t)31, nc = I32 / 32;
+    rows_job j = {.w = w, .y = dx, .N = N, .O = O, .I = I};
+    for (int64_t n0 = 0; n0 < N; n0 += 8) {
+        const int R = N - n0 < 8 ? (int)(N - n0) : 8;
+        for (int r = 0; r < 8; r++) j.g[r] = dy + (n0 + (r < R ? r : R - 1)) * O; /* past N: the last row again */
+        j.n0 = n0;
+        j.R = R;
+        gc_pool_for(pool, nc, 1, 0, rows_times_w_blocks, &j);
         for (int r = 0; r < R; r++) /* the last I mod 32 columns, one at a time */
             for (int64_t i = I32; i < I; i++) {
                 float d = 0.0f;
                 for (int64_t o = 0; o < O; o++)
-                    if (g[r][o] != 0.0f) d += g[r][o] * w[o * I + i];
+                    if (j.g[r][o] != 0.0f) d += j.g[r][o] * w[o * I + i];
                 dx[(n0 + r) * I + i] = d;
             }
     }

@@ -793,6 +793,15 @@ static void mark_reach(gc_session *s, int stop) {
     }
 }
 
+/* dst += a over [lo, hi): a gradient added where its tensor fans out. */
+typedef struct accum_job { float *dst; const float *a; } accum_job;
+
+static void accum_range(void *arg, int64_t lo, int64_t hi, int worker) {
+    const accum_job *j = arg;
+    (void)worker;
+    for (int64_t e = lo; e < hi; e++) j->dst[e] += j->a[e];
+}
+
 /* Backward of layer i from grad[i] into the gradients of those of its inputs that lie on a
  * path from the stop (accumulating where another reader already wrote one). */
 static void backward_layer(gc_session *s, int i, const gc_backward_opts *opts) {
@@ -830,10 +839,8 @@ static void backward_layer(gc_session *s, int i, const gc_backward_opts *opts) {
         const int slot = in_slot(s, i, k);
         float *dst = slot_grad(s, slot);
         if (s->cx_dx[k] != dst) {
-            const float *a = s->cx_dx[k];
-            const int64_t cnt = gc_shape_numel(slot_shape(s, slot));
-#pragma omp parallel for schedule(static) if (cnt > 65536)
-            for (int64_t e = 0; e < cnt; e++) dst[e] += a[e];
+            const accum_job j = {dst, s->cx_dx[k]};
+            gc_pool_for(s->pool, gc_shape_numel(slot_shape(s, slot)), 65536, 0, accum_range, (void *)&j);
         }
         s->grad_ok[slot] = 1;
     }
