@@ -76,127 +76,59 @@ static int64_t merge_rows(int64_t o[4], int64_t sa[4], int64_t sb[4]) {
     return W;
 }
 
-/* The four element-wise operations and their forward expressions. */
-typedef enum bin_op { OP_ADD, OP_MUL, OP_SUB, OP_DIV } bin_op;
-
-#define BIN_SWITCH(op, LOOP)                                                                       \
-    switch (op) {                                                                                  \
-    case OP_ADD: LOOP(av + bv) break;                                                              \
-    case OP_MUL: LOOP(av * bv) break;                                                              \
-    case OP_SUB: LOOP(av - bv) break;                                                              \
-    default: LOOP(av / bv) break;                                                                  \
-    }
-
-/* A forward pass: y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space, by rows of the
- * last dimension (a unit-stride or broadcast inner loop per case, so the compiler vectorises
- * the common ones); inputs of the output's shape by flat runs of BIN_RUN elements. */
-typedef struct bin_job {
-    bin_op op;
-    const float *a, *b;
-    float *y;
-    int64_t n, W, o[4], sa[4], sb[4];
-} bin_job;
-
-enum { BIN_RUN = 16384 };
-
-#define SAME_LOOP(expr)                                                                            \
-    for (int64_t i = i0; i < i1; i++) { const float av = a[i], bv = b[i]; y[i] = (expr); }
-
-static void bin_same(void *arg, int64_t lo, int64_t hi, int worker) {
-    const bin_job *j = arg;
-    const float *a = j->a, *b = j->b;
-    float *y = j->y;
-    const int64_t i0 = lo * BIN_RUN, i1 = hi * BIN_RUN < j->n ? hi * BIN_RUN : j->n;
-    (void)worker;
-    BIN_SWITCH(j->op, SAME_LOOP)
-}
-
-#define ROW_LOOP(expr)                                                                             \
-    if (sa3 == 1 && sb3 == 1)                                                                      \
-        for (int64_t k = 0; k < W; k++) { const float av = ar[k], bv = br[k]; yr[k] = (expr); }    \
-    else if (sa3 == 1)                                                                             \
-        for (int64_t k = 0; k < W; k++) { const float av = ar[k], bv = br[0]; yr[k] = (expr); }    \
-    else if (sb3 == 1)                                                                             \
-        for (int64_t k = 0; k < W; k++) { const float av = ar[0], bv = br[k]; yr[k] = (expr); }    \
-    else                                                                                           \
-        for (int64_t k = 0; k < W; k++) { const float av = ar[0], bv = br[0]; yr[k] = (expr); }
-
-static void bin_rows(void *arg, int64_t lo, int64_t hi, int worker) {
-    const bin_job *j = arg;
-    const int64_t *o = j->o, *sa = j->sa, *sb = j->sb, W = j->W, sa3 = sa[3], sb3 = sb[3];
-    (void)worker;
-    for (int64_t r = lo; r < hi; r++) {
-        const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];
-        const float *ar = j->a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];
-        const float *br = j->b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];
-        float *yr = j->y + r * W;
-        BIN_SWITCH(j->op, ROW_LOOP)
-    }
-}
-
-/* Rows per pool item: at least 64 K elements in all, or one item when the output is smaller. */
-static int64_t rows_grain(int64_t W) { return W >= 65536 ? 1 : 65536 / W; }
-
-static void broadcast_forward(const gc_layer_ctx *c, bin_op op) {
-    bin_job j = {.op = op, .a = c->xs[0], .b = c->xs[1], .y = c->y, .n = gc_shape_numel(&c->out)};
-    if (same_shape(&c->ins[0], &c->out) && same_shape(&c->ins[1], &c->out)) {
-        const int64_t runs = (j.n + BIN_RUN - 1) / BIN_RUN;
-        gc_pool_for(j.n > 65536 ? c->pool : NULL, runs, 1, 0, bin_same, &j);
-        return;
-    }
-    align4(&c->out, j.o);
-    bstrides(&c->ins[0], j.sa);
-    bstrides(&c->ins[1], j.sb);
-    j.W = merge_rows(j.o, j.sa, j.sb);
-    gc_pool_for(c->pool, j.o[0] * j.o[1] * j.o[2], rows_grain(j.W), 0, bin_rows, &j);
-}
+/* y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space; rows of the last dimension per task
+ * (a unit-stride or broadcast inner loop per case, so the compiler vectorises the common ones). */
+#define BROADCAST_FORWARD(expr)                                                                    \
+    do {                                                                                           \
+        const float *a = c->xs[0], *b = c->xs[1]; /* (ins[0]), (ins[1]) */                         \
+        float *y = c->y;                          /* (out) */                                      \
+        const int64_t n = gc_shape_numel(&c->out);                                                 \
+        if (same_shape(&c->ins[0], &c->out) && same_shape(&c->ins[1], &c->out)) {                  \
+            _Pragma("omp parallel for schedule(static) if (n > 65536)")                            \
+            for (int64_t i = 0; i < n; i++) { const float av = a[i], bv = b[i]; y[i] = (expr); }   \
+            break;                                                                                 \
+        }                                                                                          \
+        int64_t o[4], sa[4], sb[4];                                                                \
+        align4(&c->out, o);                                                                        \
+        bstrides(&c->ins[0], sa);                                                                  \
+        bstrides(&c->ins[1], sb);                                                                  \
+        const int64_t W = merge_rows(o, sa, sb), rows = o[0] * o[1] * o[2];                        \
+        _Pragma("omp parallel for schedule(static) if (n > 65536)")                                \
+        for (int64_t r = 0; r < rows; r++) {                                                       \
+            const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];             \
+            const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                            \
+            const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                            \
+            float *yr = y + r * W;                                                                 \
+            if (sa[3] == 1 && sb[3] == 1)                                                          \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[j]; yr[j] = (expr); } \
+            else if (sa[3] == 1)                                                                   \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[0]; yr[j] = (expr); } \
+            else if (sb[3] == 1)                                                                   \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[j]; yr[j] = (expr); } \
+            else                                                                                   \
+                for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[0]; yr[j] = (expr); } \
+        }                                                                                          \
+    } while (0)
 
 /* What one output position passes back to input k (g = dy, a and b the inputs there). */
 typedef enum grad_term { G_DY, G_NEG_DY, G_DY_A, G_DY_B, G_DY_OVER_B, G_DIV_DB } grad_term;
 
-#define TERM_SWITCH(term, LOOP)                                                                    \
-    switch (term) {                                                                                \
-    case G_DY: { LOOP(g) } break;                                                                  \
-    case G_NEG_DY: { LOOP(-g) } break;                                                             \
-    case G_DY_A: { LOOP(g * av) } break;                                                           \
-    case G_DY_B: { LOOP(g * bv) } break;                                                           \
-    case G_DY_OVER_B: { LOOP(g / bv) } break;                                                      \
-    default: { LOOP(-g * av / (bv * bv)) } break;                                                  \
-    }
-
-/* A backward pass into input k (reduce_grad). */
-typedef struct grad_job {
-    grad_term term;
-    const float *dy, *a, *b;
-    float *dx;
-    int64_t W, o[4], d[4], sa[4], sb[4], st[4], rep[4];
-} grad_job;
-
-/* Rows [lo, hi) where input k has the output's shape: each element is its one term. */
+/* Loops of reduce_grad for one term EXPR of double g, av, bv (unused reads are dead code). */
 #define REDUCE_SAME(EXPR)                                                                          \
-    for (int64_t r = lo; r < hi; r++) {                                                            \
+    _Pragma("omp parallel for schedule(static) if (n > 65536)")                                    \
+    for (int64_t r = 0; r < rows; r++) {                                                           \
         const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];                 \
         const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                                \
         const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                                \
-        for (int64_t k = 0; k < W; k++) {                                                          \
-            const double g = dy[r * W + k], av = ar[k * sa[3]], bv = br[k * sb[3]];                \
+        for (int64_t j = 0; j < W; j++) {                                                          \
+            const double g = dy[r * W + j], av = ar[j * sa[3]], bv = br[j * sb[3]];                \
             (void)av; (void)bv;                                                                    \
-            dx[r * W + k] = (float)(EXPR);                                                         \
+            dx[r * W + j] = (float)(EXPR);                                                         \
         }                                                                                          \
     }
-
-static void grad_same(void *arg, int64_t lo, int64_t hi, int worker) {
-    const grad_job *j = arg;
-    const float *dy = j->dy, *a = j->a, *b = j->b;
-    float *dx = j->dx;
-    const int64_t *o = j->o, *sa = j->sa, *sb = j->sb, W = j->W;
-    (void)worker;
-    TERM_SWITCH(j->term, REDUCE_SAME)
-}
-
-/* Elements [lo, hi) of a broadcast input: the sum of the terms of every position reading it. */
 #define REDUCE_SUM(EXPR)                                                                           \
-    for (int64_t i = lo; i < hi; i++) {                                                            \
+    _Pragma("omp parallel for schedule(static) if (gc_shape_numel(&c->out) > 65536)")              \
+    for (int64_t i = 0; i < n; i++) {                                                              \
         const int64_t c0 = i / (d[1] * d[2] * d[3]), c1 = i / (d[2] * d[3]) % d[1], c2 = i / d[3] % d[2], \
                       c3 = i % d[3];                                                               \
         double acc = 0;                                                                            \
@@ -214,38 +146,38 @@ static void grad_same(void *arg, int64_t lo, int64_t hi, int worker) {
                     }                                                                              \
         dx[i] = (float)acc;                                                                        \
     }
-
-static void grad_sum(void *arg, int64_t lo, int64_t hi, int worker) {
-    const grad_job *j = arg;
-    const float *dy = j->dy, *a = j->a, *b = j->b;
-    float *dx = j->dx;
-    const int64_t *d = j->d, *sa = j->sa, *sb = j->sb, *st = j->st, *rep = j->rep;
-    (void)worker;
-    TERM_SWITCH(j->term, REDUCE_SUM)
-}
+#define REDUCE_TERM(LOOP)                                                                          \
+    switch (term) {                                                                                \
+    case G_DY: { LOOP(g) } break;                                                                  \
+    case G_NEG_DY: { LOOP(-g) } break;                                                             \
+    case G_DY_A: { LOOP(g * av) } break;                                                           \
+    case G_DY_B: { LOOP(g * bv) } break;                                                           \
+    case G_DY_OVER_B: { LOOP(g / bv) } break;                                                      \
+    default: { LOOP(-g * av / (bv * bv)) } break;                                                  \
+    }
 
 /* dx (input k's shape) = the sum, over the output positions that read each element, of the
  * term (in double). Where input k has the output's shape there is nothing to sum: each
  * element is its one term rounded to float (add, sub and mul: the float result itself). */
 static void reduce_grad(const gc_layer_ctx *c, int k, grad_term term) {
-    if (!c->dxs[k]) return;
-    grad_job j = {.term = term, .dy = c->dy, .a = c->xs[0], .b = c->xs[1], .dx = c->dxs[k]};
-    const int64_t n = gc_shape_numel(&c->ins[k]), nout = gc_shape_numel(&c->out);
-    int64_t s = 1;
-    align4(&c->out, j.o);
-    align4(&c->ins[k], j.d);
-    bstrides(&c->ins[0], j.sa);
-    bstrides(&c->ins[1], j.sb);
-    for (int q = 3; q >= 0; q--) j.st[q] = s, s *= j.o[q]; /* output strides */
-    gc_pool *pool = nout > 65536 ? c->pool : NULL;
+    float *dx = c->dxs[k];
+    if (!dx) return;
+    const float *dy = c->dy, *a = c->xs[0], *b = c->xs[1]; /* (out), (ins[0]), (ins[1]) */
+    const int64_t n = gc_shape_numel(&c->ins[k]);
+    int64_t o[4], d[4], sa[4], sb[4], st[4], s = 1;
+    align4(&c->out, o);
+    align4(&c->ins[k], d);
+    bstrides(&c->ins[0], sa);
+    bstrides(&c->ins[1], sb);
+    for (int q = 3; q >= 0; q--) st[q] = s, s *= o[q]; /* output strides */
     if (same_shape(&c->ins[k], &c->out)) {
-        j.W = j.o[3];
-        gc_pool_for(pool, j.o[0] * j.o[1] * j.o[2], rows_grain(j.W), 0, grad_same, &j);
+        const int64_t rows = o[0] * o[1] * o[2], W = o[3];
+        REDUCE_TERM(REDUCE_SAME)
         return;
     }
-    for (int q = 0; q < 4; q++) j.rep[q] = j.d[q] == 1 ? j.o[q] : 1; /* positions along q reading one element */
-    const int64_t per = nout / (n > 0 ? n : 1);   /* terms per element */
-    gc_pool_for(pool, n, per >= 65536 ? 1 : 65536 / (per > 0 ? per : 1), 0, grad_sum, &j);
+    int64_t rep[4]; /* output positions along q that read one input position */
+    for (int q = 0; q < 4; q++) rep[q] = d[q] == 1 ? o[q] : 1;
+    REDUCE_TERM(REDUCE_SUM)
 }
 
 static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -254,7 +186,7 @@ static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
 
 /* ---------------------------------------------------------------- add */
 
-static void add_forward(const gc_layer_ctx *c) { broadcast_forward(c, OP_ADD); }
+static void add_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av + bv); }
 
 static void add_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY);
@@ -275,7 +207,7 @@ const gc_layer_ops gc_add_ops = {
 
 /* ---------------------------------------------------------------- mul */
 
-static void mul_forward(const gc_layer_ctx *c) { broadcast_forward(c, OP_MUL); }
+static void mul_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av * bv); }
 
 static void mul_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY_B);
@@ -297,7 +229,7 @@ const gc_layer_ops gc_mul_ops = {
 
 /* ---------------------------------------------------------------- sub */
 
-static void sub_forward(const gc_layer_ctx *c) { broadcast_forward(c, OP_SUB); }
+static void sub_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av - bv); }
 
 static void sub_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY);
@@ -318,7 +250,7 @@ const gc_layer_ops gc_sub_ops = {
 
 /* ---------------------------------------------------------------- div */
 
-static void div_forward(const gc_layer_ctx *c) { broadcast_forward(c, OP_DIV); }
+static void div_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av / bv); }
 
 static void div_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY_OVER_B);
