@@ -54,44 +54,65 @@ static void breakpoints(float a, float b, float *lo, float *hi) {
     *hi = z < o ? o : z;
 }
 
-/* Work goes in blocks of ACT_BLOCK elements, each through the kernel of the session's tier
- * (every build of kernels/activation_tx.h gives the same bits). */
+/* Work goes in chunks of whole blocks of ACT_BLOCK elements, each through the kernel of the
+ * session's tier (every build of kernels/activation_tx.h gives the same bits). */
 #define ACT_BLOCK ((int64_t)1 << 14)
 
+static int64_t act_grain(int64_t n) {
+    return gc_grain((n + ACT_BLOCK - 1) / ACT_BLOCK, ACT_BLOCK, GC_SERIAL_UNITS) * ACT_BLOCK;
+}
+
+typedef struct act_fwd_job {
+    gc_gemm_tier tier;
+    gc_activation_params p;
+    const float *x; /* (n) */
+    float *y;       /* (n) */
+} act_fwd_job;
+
+static void act_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const act_fwd_job *job = arg;
+    const int op = (int)job->p.op;
+    const float a = job->p.alpha, b = job->p.beta, *x = job->x + lo;
+    float *y = job->y + lo;
+    (void)worker;
+    if (job->tier == GC_GEMM_AVX512) gc_act_forward_avx512(op, a, b, x, y, hi - lo);
+    else if (job->tier == GC_GEMM_AVX2) gc_act_forward_avx2(op, a, b, x, y, hi - lo);
+    else gc_act_forward_portable(op, a, b, x, y, hi - lo);
+}
+
 static void act_forward(const gc_layer_ctx *c) {
-    const gc_activation_params p = c->layer->p.act;
-    const int64_t n = gc_shape_numel(&c->in), blocks = (n + ACT_BLOCK - 1) / ACT_BLOCK;
-    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
-    const float *x = c->x; /* (n) */
-    float *y = c->y;       /* (n) */
-#pragma omp parallel for schedule(static) if (blocks > 4)
-    for (int64_t k = 0; k < blocks; k++) {
-        const int64_t lo = k * ACT_BLOCK, len = lo + ACT_BLOCK < n ? ACT_BLOCK : n - lo;
-        if (tier == GC_GEMM_AVX512) gc_act_forward_avx512((int)p.op, p.alpha, p.beta, x + lo, y + lo, len);
-        else if (tier == GC_GEMM_AVX2) gc_act_forward_avx2((int)p.op, p.alpha, p.beta, x + lo, y + lo, len);
-        else gc_act_forward_portable((int)p.op, p.alpha, p.beta, x + lo, y + lo, len);
-    }
+    const int64_t n = gc_shape_numel(&c->in);
+    act_fwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->layer->p.act, c->x, c->y};
+    gc_pool_for(c->pool, n, act_grain(n), 0, act_forward_chunk, &job);
+}
+
+typedef struct act_bwd_job {
+    gc_gemm_tier tier;
+    gc_activation_params p;
+    float lo, hi;            /* hardsigmoid / hardswish kinks */
+    const float *x, *dy;     /* (n) each */
+    float *dx;               /* (n) */
+} act_bwd_job;
+
+static void act_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const act_bwd_job *job = arg;
+    const int op = (int)job->p.op;
+    const float a = job->p.alpha, b = job->p.beta;
+    (void)worker;
+    if (job->tier == GC_GEMM_AVX512)
+        gc_act_backward_avx512(op, a, b, job->lo, job->hi, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
+    else if (job->tier == GC_GEMM_AVX2)
+        gc_act_backward_avx2(op, a, b, job->lo, job->hi, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
+    else
+        gc_act_backward_portable(op, a, b, job->lo, job->hi, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
 }
 
 static void act_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
-    const gc_activation_params p = c->layer->p.act;
-    const int64_t n = gc_shape_numel(&c->in), blocks = (n + ACT_BLOCK - 1) / ACT_BLOCK;
-    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
-    const float *x = c->x, *dy = c->dy; /* (n) each */
-    float *dx = c->dx;                  /* (n) */
-    float lo, hi;                       /* hardsigmoid / hardswish kinks */
-    breakpoints(p.alpha, p.beta, &lo, &hi);
-#pragma omp parallel for schedule(static) if (blocks > 4)
-    for (int64_t k = 0; k < blocks; k++) {
-        const int64_t o = k * ACT_BLOCK, len = o + ACT_BLOCK < n ? ACT_BLOCK : n - o;
-        if (tier == GC_GEMM_AVX512)
-            gc_act_backward_avx512((int)p.op, p.alpha, p.beta, lo, hi, x + o, dy + o, dx + o, len);
-        else if (tier == GC_GEMM_AVX2)
-            gc_act_backward_avx2((int)p.op, p.alpha, p.beta, lo, hi, x + o, dy + o, dx + o, len);
-        else
-            gc_act_backward_portable((int)p.op, p.alpha, p.beta, lo, hi, x + o, dy + o, dx + o, len);
-    }
+    const int64_t n = gc_shape_numel(&c->in);
+    act_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->layer->p.act, 0, 0, c->x, c->dy, c->dx};
+    breakpoints(job.p.alpha, job.p.beta, &job.lo, &job.hi);
+    gc_pool_for(c->pool, n, act_grain(n), 0, act_backward_chunk, &job);
 }
 
 static const gc_hparam act_hp[] = {GC_HPE(act.op, "op", op_names), GC_HPF(act.alpha, "alpha"), GC_HPF(act.beta, "beta")};

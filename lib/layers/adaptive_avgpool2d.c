@@ -41,19 +41,32 @@ static gc_status apool_infer(const gc_layer *l, const gc_shape *in, gc_shape *ou
 
 /* ---------------------------------------------------------------- forward */
 
-static void apool_forward(const gc_layer_ctx *c) {
-    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
-    const int64_t OH = c->out.d[2], OW = c->out.d[3];
-    const float *x = c->x; /* (N, C, H, W) */
-    float *y = c->y;       /* (N, C, OH, OW) */
-    if (OH == 1 && OW == 1) { /* global pooling (the classifier head, squeeze-excitation) */
-#pragma omp parallel for schedule(static) if (NC * H * W > 65536)
-        for (int64_t t = 0; t < NC; t++) y[t] = (float)(gc_sum_f64(x + t * H * W, H * W) / ((double)H * (double)W));
-        return;
-    }
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < NC; t++) {
-        const float *xp = x + t * H * W;
+typedef struct apool_job {
+    int64_t H, W, OH, OW;
+    const float *src; /* (N, C, H, W) x forward, (N, C, OH, OW) dy backward */
+    float *dst;       /* (N, C, OH, OW) y forward, (N, C, H, W) dx backward */
+} apool_job;
+
+/* Work per (n, channel) plane: windows of about H / OH + 1 by W / OW + 1 cells. */
+static double apool_cost(const apool_job *job) {
+    return (double)(job->H + job->OH) * (double)(job->W + job->OW);
+}
+
+/* Global pooling of planes [lo, hi) of the N * C. */
+static void apool_global_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const apool_job *job = arg;
+    const int64_t HW = job->H * job->W;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) job->dst[t] = (float)(gc_sum_f64(job->src + t * HW, HW) / ((double)job->H * job->W));
+}
+
+/* Planes [lo, hi) of the N * C. */
+static void apool_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const apool_job *job = arg;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const float *xp = job->src + t * H * W;
         for (int64_t i = 0; i < OH; i++) {
             int64_t h0, h1;
             window(i, OH, H, &h0, &h1);
@@ -63,24 +76,30 @@ static void apool_forward(const gc_layer_ctx *c) {
                 double s = 0;
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++) s += xp[ih * W + iw];
-                y[(t * OH + i) * OW + j] = (float)(s / ((double)(h1 - h0) * (double)(w1 - w0)));
+                job->dst[(t * OH + i) * OW + j] = (float)(s / ((double)(h1 - h0) * (double)(w1 - w0)));
             }
         }
     }
 }
 
+static void apool_forward(const gc_layer_ctx *c) {
+    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    apool_job job = {H, W, c->out.d[2], c->out.d[3], c->x, c->y};
+    if (job.OH == 1 && job.OW == 1) /* global pooling (the classifier head, squeeze-excitation) */
+        gc_pool_for(c->pool, NC, gc_grain(NC, (double)H * W, GC_SERIAL_UNITS), 0, apool_global_chunk, &job);
+    else
+        gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), 0), 0, apool_forward_chunk, &job);
+}
+
 /* --------------------------------------------------------------- backward */
 
-/* dx[window] += dy / window size */
-static void apool_backward(const gc_layer_ctx *c) {
-    if (!c->dx) return;
-    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
-    const int64_t OH = c->out.d[2], OW = c->out.d[3];
-    const float *dy = c->dy; /* (N, C, OH, OW) */
-    float *dx = c->dx;       /* (N, C, H, W) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < NC; t++) {
-        float *dxp = dx + t * H * W;
+/* dx[window] += dy / window size, planes [lo, hi) of the N * C. */
+static void apool_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const apool_job *job = arg;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        float *dxp = job->dst + t * H * W;
         memset(dxp, 0, (size_t)(H * W) * sizeof(float));
         for (int64_t i = 0; i < OH; i++) {
             int64_t h0, h1;
@@ -88,12 +107,19 @@ static void apool_backward(const gc_layer_ctx *c) {
             for (int64_t j = 0; j < OW; j++) {
                 int64_t w0, w1;
                 window(j, OW, W, &w0, &w1);
-                const float g = (float)(dy[(t * OH + i) * OW + j] / ((double)(h1 - h0) * (double)(w1 - w0)));
+                const float g = (float)(job->src[(t * OH + i) * OW + j] / ((double)(h1 - h0) * (double)(w1 - w0)));
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++) dxp[ih * W + iw] += g;
             }
         }
     }
+}
+
+static void apool_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const int64_t NC = c->in.d[0] * c->in.d[1];
+    apool_job job = {c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx};
+    gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), 0), 0, apool_backward_chunk, &job);
 }
 
 static const gc_hparam apool_hp[] = {GC_HPI(apool.out_h, "out_h"), GC_HPI(apool.out_w, "out_w")};

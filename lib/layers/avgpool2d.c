@@ -57,22 +57,34 @@ static gc_status avgpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *
 
 /* ---------------------------------------------------------------- forward */
 
-static void avgpool_forward(const gc_layer_ctx *c) {
+typedef struct avgpool_job {
+    const gc_pool2d_params *p;
+    int64_t H, W, OH, OW;
+    const float *src; /* (N, C, H, W) x forward, (N, C, OH, OW) dy backward */
+    float *dst;       /* (N, C, OH, OW) y forward, (N, C, H, W) dx backward */
+} avgpool_job;
+
+/* Work per (n, channel) plane: the window sums plus the plane (the backward's memset). */
+static double avgpool_cost(const gc_layer_ctx *c) {
     const gc_pool2d_params *p = &c->layer->p.pool;
-    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
-    const int64_t OH = c->out.d[2], OW = c->out.d[3];
-    const float *x = c->x; /* (N, C, H, W) */
-    float *y = c->y;       /* (N, C, OH, OW) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < NC; t++) {
-        const float *xp = x + t * H * W;
+    return (double)c->out.d[2] * c->out.d[3] * p->kernel_h * p->kernel_w + (double)c->in.d[2] * c->in.d[3];
+}
+
+/* Planes [lo, hi) of the N * C. */
+static void avgpool_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const avgpool_job *job = arg;
+    const gc_pool2d_params *p = job->p;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const float *xp = job->src + t * H * W;
         for (int64_t i = 0; i < OH; i++) {
             int64_t h0, h1, eh;
             window(i, p->kernel_h, p->stride_h, p->pad_h, H, &h0, &h1, &eh);
             for (int64_t j = 0; j < OW; j++) {
                 int64_t w0, w1, ew;
                 window(j, p->kernel_w, p->stride_w, p->pad_w, W, &w0, &w1, &ew);
-                float *yo = y + (t * OH + i) * OW + j;
+                float *yo = job->dst + (t * OH + i) * OW + j;
                 if (h0 >= h1 || w0 >= w1) { *yo = 0.0f; continue; }
                 double s = 0;
                 for (int64_t ih = h0; ih < h1; ih++)
@@ -84,19 +96,22 @@ static void avgpool_forward(const gc_layer_ctx *c) {
     }
 }
 
+static void avgpool_forward(const gc_layer_ctx *c) {
+    const int64_t NC = c->in.d[0] * c->in.d[1];
+    avgpool_job job = {&c->layer->p.pool, c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->x, c->y};
+    gc_pool_for(c->pool, NC, gc_grain(NC, avgpool_cost(c), 0), 0, avgpool_forward_chunk, &job);
+}
+
 /* --------------------------------------------------------------- backward */
 
-/* dx[window] += dy / divisor */
-static void avgpool_backward(const gc_layer_ctx *c) {
-    if (!c->dx) return;
-    const gc_pool2d_params *p = &c->layer->p.pool;
-    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
-    const int64_t OH = c->out.d[2], OW = c->out.d[3];
-    const float *dy = c->dy; /* (N, C, OH, OW) */
-    float *dx = c->dx;       /* (N, C, H, W) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < NC; t++) {
-        float *dxp = dx + t * H * W;
+/* dx[window] += dy / divisor, planes [lo, hi) of the N * C. */
+static void avgpool_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const avgpool_job *job = arg;
+    const gc_pool2d_params *p = job->p;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        float *dxp = job->dst + t * H * W;
         memset(dxp, 0, (size_t)(H * W) * sizeof(float));
         for (int64_t i = 0; i < OH; i++) {
             int64_t h0, h1, eh;
@@ -106,12 +121,19 @@ static void avgpool_backward(const gc_layer_ctx *c) {
                 window(j, p->kernel_w, p->stride_w, p->pad_w, W, &w0, &w1, &ew);
                 if (h0 >= h1 || w0 >= w1) continue;
                 const double div = p->count_include_pad ? (double)eh * (double)ew : (double)((h1 - h0) * (w1 - w0));
-                const float g = (float)(dy[(t * OH + i) * OW + j] / div);
+                const float g = (float)(job->src[(t * OH + i) * OW + j] / div);
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++) dxp[ih * W + iw] += g;
             }
         }
     }
+}
+
+static void avgpool_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const int64_t NC = c->in.d[0] * c->in.d[1];
+    avgpool_job job = {&c->layer->p.pool, c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx};
+    gc_pool_for(c->pool, NC, gc_grain(NC, avgpool_cost(c), 0), 0, avgpool_backward_chunk, &job);
 }
 
 static const gc_hparam avgpool_hp[] = {  /* the same keys as maxpool2d (dilation must be 1) */

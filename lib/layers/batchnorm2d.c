@@ -41,51 +41,77 @@ static gc_status bn_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) 
 
 /* ---------------------------------------------------------------- forward */
 
-static void bn_forward(const gc_layer_ctx *c) {
-    const gc_layer *l = c->layer;
-    const int64_t N = c->in.d[0], C = c->in.d[1], S = c->in.d[2] * c->in.d[3];
-    const float *g = l->param[0], *b = l->param[1], *mu = l->param[2], *var = l->param[3]; /* (C) each */
-    const float *x = c->x; /* (N, C, H, W) */
-    float *y = c->y;       /* (N, C, H, W) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < N * C; t++) {
-        const int64_t ch = t % C;
-        const double scale = g[ch] / sqrt((double)var[ch] + l->p.bn.eps);
-        for (int64_t k = 0; k < S; k++) y[t * S + k] = (float)((x[t * S + k] - (double)mu[ch]) * scale + b[ch]);
+typedef struct bn_job {
+    const gc_layer *l;
+    int64_t C, S;
+    const float *src; /* (N, C, H, W): x forward, dy backward */
+    float *dst;       /* (N, C, H, W): y forward, dx backward */
+    int forward;      /* 1: dst = (src - mean) scale + beta; 0: dst = src scale */
+} bn_job;
+
+/* Planes [lo, hi) of the N * C (n, channel) planes. */
+static void bn_planes_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const bn_job *job = arg;
+    float *const *prm = job->l->param;
+    const float *g = prm[0], *b = prm[1], *mu = prm[2], *var = prm[3]; /* (C) each */
+    const int64_t S = job->S;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const int64_t ch = t % job->C;
+        const double scale = g[ch] / sqrt((double)var[ch] + job->l->p.bn.eps);
+        const float *x = job->src + t * S;
+        float *y = job->dst + t * S;
+        if (job->forward)
+            for (int64_t k = 0; k < S; k++) y[k] = (float)((x[k] - (double)mu[ch]) * scale + b[ch]);
+        else
+            for (int64_t k = 0; k < S; k++) y[k] = (float)(x[k] * scale);
     }
+}
+
+static void bn_forward(const gc_layer_ctx *c) {
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = c->in.d[2] * c->in.d[3];
+    bn_job job = {c->layer, C, S, c->x, c->y, 1};
+    gc_pool_for(c->pool, N * C, gc_grain(N * C, S, 0), 0, bn_planes_chunk, &job);
 }
 
 /* --------------------------------------------------------------- backward */
 
-static void bn_backward(const gc_layer_ctx *c) {
-    const gc_layer *l = c->layer;
-    const int64_t N = c->in.d[0], C = c->in.d[1], S = c->in.d[2] * c->in.d[3];
-    const float *g = l->param[0], *mu = l->param[2], *var = l->param[3]; /* (C) each */
-    const float *x = c->x, *dy = c->dy; /* (N, C, H, W) */
-    float *dx = c->dx;                  /* (N, C, H, W) or NULL */
-    float *dg = c->dparam[0], *db = c->dparam[1]; /* (C) or NULL */
-    if (dx) {
-#pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < N * C; t++) {
-            const int64_t ch = t % C;
-            const double scale = g[ch] / sqrt((double)var[ch] + l->p.bn.eps);
-            for (int64_t k = 0; k < S; k++) dx[t * S + k] = (float)(dy[t * S + k] * scale);
-        }
+typedef struct bn_param_job {
+    const gc_layer *l;
+    int64_t N, C, S;
+    const float *x, *dy; /* (N, C, H, W) */
+    float *dg, *db;      /* (C) or NULL */
+} bn_param_job;
+
+/* dgamma, dbeta of channels [lo, hi), each summed over (n, pixel) in that order. */
+static void bn_param_grad_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const bn_param_job *job = arg;
+    const float *mu = job->l->param[2], *var = job->l->param[3]; /* (C) each */
+    const int64_t C = job->C, S = job->S;
+    (void)worker;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const double inv = 1.0 / sqrt((double)var[ch] + job->l->p.bn.eps);
+        double sg = 0, sb = 0;
+        for (int64_t n = 0; n < job->N; n++)
+            for (int64_t k = 0; k < S; k++) {
+                const int64_t e = (n * C + ch) * S + k;
+                sg += job->dy[e] * ((job->x[e] - (double)mu[ch]) * inv);
+                sb += job->dy[e];
+            }
+        if (job->dg) job->dg[ch] = (float)sg;
+        if (job->db) job->db[ch] = (float)sb;
     }
-    if (dg || db) {
-#pragma omp parallel for schedule(static)
-        for (int64_t ch = 0; ch < C; ch++) {
-            const double inv = 1.0 / sqrt((double)var[ch] + l->p.bn.eps);
-            double sg = 0, sb = 0;
-            for (int64_t n = 0; n < N; n++)
-                for (int64_t k = 0; k < S; k++) {
-                    const int64_t e = (n * C + ch) * S + k;
-                    sg += dy[e] * ((x[e] - (double)mu[ch]) * inv);
-                    sb += dy[e];
-                }
-            if (dg) dg[ch] = (float)sg;
-            if (db) db[ch] = (float)sb;
-        }
+}
+
+static void bn_backward(const gc_layer_ctx *c) {
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = c->in.d[2] * c->in.d[3];
+    if (c->dx) {
+        bn_job job = {c->layer, C, S, c->dy, c->dx, 0};
+        gc_pool_for(c->pool, N * C, gc_grain(N * C, S, 0), 0, bn_planes_chunk, &job);
+    }
+    if (c->dparam[0] || c->dparam[1]) {
+        bn_param_job job = {c->layer, N, C, S, c->x, c->dy, c->dparam[0], c->dparam[1]};
+        gc_pool_for(c->pool, C, gc_grain(C, 2 * N * S, 0), 0, bn_param_grad_chunk, &job);
     }
 }
 

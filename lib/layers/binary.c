@@ -76,47 +76,112 @@ static int64_t merge_rows(int64_t o[4], int64_t sa[4], int64_t sb[4]) {
     return W;
 }
 
-/* y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space; rows of the last dimension per task
- * (a unit-stride or broadcast inner loop per case, so the compiler vectorises the common ones). */
-#define BROADCAST_FORWARD(expr)                                                                    \
-    do {                                                                                           \
-        const float *a = c->xs[0], *b = c->xs[1]; /* (ins[0]), (ins[1]) */                         \
-        float *y = c->y;                          /* (out) */                                      \
-        const int64_t n = gc_shape_numel(&c->out);                                                 \
-        if (same_shape(&c->ins[0], &c->out) && same_shape(&c->ins[1], &c->out)) {                  \
-            _Pragma("omp parallel for schedule(static) if (n > 65536)")                            \
-            for (int64_t i = 0; i < n; i++) { const float av = a[i], bv = b[i]; y[i] = (expr); }   \
-            break;                                                                                 \
-        }                                                                                          \
-        int64_t o[4], sa[4], sb[4];                                                                \
-        align4(&c->out, o);                                                                        \
-        bstrides(&c->ins[0], sa);                                                                  \
-        bstrides(&c->ins[1], sb);                                                                  \
-        const int64_t W = merge_rows(o, sa, sb), rows = o[0] * o[1] * o[2];                        \
-        _Pragma("omp parallel for schedule(static) if (n > 65536)")                                \
-        for (int64_t r = 0; r < rows; r++) {                                                       \
-            const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];             \
-            const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                            \
-            const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                            \
-            float *yr = y + r * W;                                                                 \
-            if (sa[3] == 1 && sb[3] == 1)                                                          \
-                for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[j]; yr[j] = (expr); } \
-            else if (sa[3] == 1)                                                                   \
-                for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[0]; yr[j] = (expr); } \
-            else if (sb[3] == 1)                                                                   \
-                for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[j]; yr[j] = (expr); } \
-            else                                                                                   \
-                for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[0]; yr[j] = (expr); } \
-        }                                                                                          \
-    } while (0)
+/* ---------------------------------------------------------------- forward */
+
+typedef enum bin_op { BIN_ADD, BIN_MUL, BIN_SUB, BIN_DIV } bin_op;
+
+/* LOOP(expr) for the expression of op in float av, bv (one loop per op, so each vectorises). */
+#define BIN_OP_LOOP(op, LOOP)                                                                      \
+    switch (op) {                                                                                  \
+    case BIN_ADD: LOOP(av + bv) break;                                                             \
+    case BIN_MUL: LOOP(av * bv) break;                                                             \
+    case BIN_SUB: LOOP(av - bv) break;                                                             \
+    default: LOOP(av / bv) break;                                                                  \
+    }
+
+typedef struct bin_job {
+    bin_op op;
+    const float *a, *b;             /* (ins[0]), (ins[1]) */
+    float *y;                       /* (out) */
+    int64_t o[4], sa[4], sb[4], W;  /* broadcast: output dims, input strides, row length */
+} bin_job;
+
+/* y[i] = a[i] op b[i] for i in [lo, hi) (both inputs of the output's shape). */
+static void same_shape_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const bin_job *job = arg;
+    const float *a = job->a, *b = job->b;
+    float *y = job->y;
+    (void)worker;
+#define SAME_LOOP(expr) for (int64_t i = lo; i < hi; i++) { const float av = a[i], bv = b[i]; y[i] = (expr); }
+    BIN_OP_LOOP(job->op, SAME_LOOP)
+#undef SAME_LOOP
+}
+
+/* Rows r in [lo, hi) of the broadcast 4-D index space, W elements each (a unit-stride or
+ * broadcast inner loop per case, so the compiler vectorises the common ones). */
+static void broadcast_rows_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const bin_job *job = arg;
+    const int64_t *o = job->o, *sa = job->sa, *sb = job->sb, W = job->W;
+    (void)worker;
+#define ROWS_LOOP(expr)                                                                            \
+    for (int64_t r = lo; r < hi; r++) {                                                            \
+        const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];                 \
+        const float *ar = job->a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                           \
+        const float *br = job->b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                           \
+        float *yr = job->y + r * W;                                                                \
+        if (sa[3] == 1 && sb[3] == 1)                                                              \
+            for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[j]; yr[j] = (expr); } \
+        else if (sa[3] == 1)                                                                       \
+            for (int64_t j = 0; j < W; j++) { const float av = ar[j], bv = br[0]; yr[j] = (expr); } \
+        else if (sb[3] == 1)                                                                       \
+            for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[j]; yr[j] = (expr); } \
+        else                                                                                       \
+            for (int64_t j = 0; j < W; j++) { const float av = ar[0], bv = br[0]; yr[j] = (expr); } \
+    }
+    BIN_OP_LOOP(job->op, ROWS_LOOP)
+#undef ROWS_LOOP
+}
+
+/* y[i] = op(a[i'], b[i'']) over the broadcast 4-D index space. */
+static void broadcast_forward(const gc_layer_ctx *c, bin_op op) {
+    bin_job job = {.op = op, .a = c->xs[0], .b = c->xs[1], .y = c->y};
+    const int64_t n = gc_shape_numel(&c->out);
+    if (same_shape(&c->ins[0], &c->out) && same_shape(&c->ins[1], &c->out)) {
+        gc_pool_for(c->pool, n, gc_grain(n, 1, GC_SERIAL_UNITS), 0, same_shape_chunk, &job);
+        return;
+    }
+    align4(&c->out, job.o);
+    bstrides(&c->ins[0], job.sa);
+    bstrides(&c->ins[1], job.sb);
+    job.W = merge_rows(job.o, job.sa, job.sb);
+    const int64_t rows = job.o[0] * job.o[1] * job.o[2];
+    gc_pool_for(c->pool, rows, gc_grain(rows, (double)job.W, GC_SERIAL_UNITS), 0, broadcast_rows_chunk, &job);
+}
+
+/* --------------------------------------------------------------- backward */
 
 /* What one output position passes back to input k (g = dy, a and b the inputs there). */
 typedef enum grad_term { G_DY, G_NEG_DY, G_DY_A, G_DY_B, G_DY_OVER_B, G_DIV_DB } grad_term;
 
-/* Loops of reduce_grad for one term EXPR of double g, av, bv (unused reads are dead code). */
-#define REDUCE_SAME(EXPR)                                                                          \
-    _Pragma("omp parallel for schedule(static) if (n > 65536)")                                    \
-    for (int64_t r = 0; r < rows; r++) {                                                           \
+/* LOOP(expr) for the term's expression in double g, av, bv (unused reads are dead code). */
+#define REDUCE_TERM(LOOP)                                                                          \
+    switch (term) {                                                                                \
+    case G_DY: { LOOP(g) } break;                                                                  \
+    case G_NEG_DY: { LOOP(-g) } break;                                                             \
+    case G_DY_A: { LOOP(g * av) } break;                                                           \
+    case G_DY_B: { LOOP(g * bv) } break;                                                           \
+    case G_DY_OVER_B: { LOOP(g / bv) } break;                                                      \
+    default: { LOOP(-g * av / (bv * bv)) } break;                                                  \
+    }
+
+typedef struct reduce_job {
+    grad_term term;
+    const float *dy, *a, *b; /* (out), (ins[0]), (ins[1]) */
+    float *dx;               /* (ins[k]) */
+    int64_t o[4], d[4], sa[4], sb[4], st[4]; /* output dims, input k's dims, a, b and dy strides */
+    int64_t rep[4];          /* output positions along q that read one input position */
+} reduce_job;
+
+/* Input k of the output's shape: dx at rows r in [lo, hi) (of W = o[3]), one term each. */
+static void reduce_same_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const reduce_job *job = arg;
+    const grad_term term = job->term;
+    const float *dy = job->dy, *a = job->a, *b = job->b;
+    float *dx = job->dx;
+    const int64_t *o = job->o, *sa = job->sa, *sb = job->sb, W = o[3];
+    (void)worker;
+#define SAME_LOOP(EXPR)                                                                            \
+    for (int64_t r = lo; r < hi; r++) {                                                            \
         const int64_t i0 = r / (o[1] * o[2]), i1 = r / o[2] % o[1], i2 = r % o[2];                 \
         const float *ar = a + i0 * sa[0] + i1 * sa[1] + i2 * sa[2];                                \
         const float *br = b + i0 * sb[0] + i1 * sb[1] + i2 * sb[2];                                \
@@ -126,9 +191,20 @@ typedef enum grad_term { G_DY, G_NEG_DY, G_DY_A, G_DY_B, G_DY_OVER_B, G_DIV_DB }
             dx[r * W + j] = (float)(EXPR);                                                         \
         }                                                                                          \
     }
-#define REDUCE_SUM(EXPR)                                                                           \
-    _Pragma("omp parallel for schedule(static) if (gc_shape_numel(&c->out) > 65536)")              \
-    for (int64_t i = 0; i < n; i++) {                                                              \
+    REDUCE_TERM(SAME_LOOP)
+#undef SAME_LOOP
+}
+
+/* Input k broadcast: dx[i] for i in [lo, hi), the sum of its terms over rep positions. */
+static void reduce_sum_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const reduce_job *job = arg;
+    const grad_term term = job->term;
+    const float *dy = job->dy, *a = job->a, *b = job->b;
+    float *dx = job->dx;
+    const int64_t *d = job->d, *sa = job->sa, *sb = job->sb, *st = job->st, *rep = job->rep;
+    (void)worker;
+#define SUM_LOOP(EXPR)                                                                             \
+    for (int64_t i = lo; i < hi; i++) {                                                            \
         const int64_t c0 = i / (d[1] * d[2] * d[3]), c1 = i / (d[2] * d[3]) % d[1], c2 = i / d[3] % d[2], \
                       c3 = i % d[3];                                                               \
         double acc = 0;                                                                            \
@@ -146,38 +222,30 @@ typedef enum grad_term { G_DY, G_NEG_DY, G_DY_A, G_DY_B, G_DY_OVER_B, G_DIV_DB }
                     }                                                                              \
         dx[i] = (float)acc;                                                                        \
     }
-#define REDUCE_TERM(LOOP)                                                                          \
-    switch (term) {                                                                                \
-    case G_DY: { LOOP(g) } break;                                                                  \
-    case G_NEG_DY: { LOOP(-g) } break;                                                             \
-    case G_DY_A: { LOOP(g * av) } break;                                                           \
-    case G_DY_B: { LOOP(g * bv) } break;                                                           \
-    case G_DY_OVER_B: { LOOP(g / bv) } break;                                                      \
-    default: { LOOP(-g * av / (bv * bv)) } break;                                                  \
-    }
+    REDUCE_TERM(SUM_LOOP)
+#undef SUM_LOOP
+}
 
 /* dx (input k's shape) = the sum, over the output positions that read each element, of the
  * term (in double). Where input k has the output's shape there is nothing to sum: each
  * element is its one term rounded to float (add, sub and mul: the float result itself). */
 static void reduce_grad(const gc_layer_ctx *c, int k, grad_term term) {
-    float *dx = c->dxs[k];
-    if (!dx) return;
-    const float *dy = c->dy, *a = c->xs[0], *b = c->xs[1]; /* (out), (ins[0]), (ins[1]) */
-    const int64_t n = gc_shape_numel(&c->ins[k]);
-    int64_t o[4], d[4], sa[4], sb[4], st[4], s = 1;
-    align4(&c->out, o);
-    align4(&c->ins[k], d);
-    bstrides(&c->ins[0], sa);
-    bstrides(&c->ins[1], sb);
-    for (int q = 3; q >= 0; q--) st[q] = s, s *= o[q]; /* output strides */
+    if (!c->dxs[k]) return;
+    reduce_job job = {.term = term, .dy = c->dy, .a = c->xs[0], .b = c->xs[1], .dx = c->dxs[k]};
+    const int64_t n = gc_shape_numel(&c->ins[k]), total = gc_shape_numel(&c->out);
+    int64_t s = 1;
+    align4(&c->out, job.o);
+    align4(&c->ins[k], job.d);
+    bstrides(&c->ins[0], job.sa);
+    bstrides(&c->ins[1], job.sb);
+    for (int q = 3; q >= 0; q--) job.st[q] = s, s *= job.o[q]; /* output strides */
     if (same_shape(&c->ins[k], &c->out)) {
-        const int64_t rows = o[0] * o[1] * o[2], W = o[3];
-        REDUCE_TERM(REDUCE_SAME)
+        const int64_t rows = job.o[0] * job.o[1] * job.o[2];
+        gc_pool_for(c->pool, rows, gc_grain(rows, (double)job.o[3], GC_SERIAL_UNITS), 0, reduce_same_chunk, &job);
         return;
     }
-    int64_t rep[4]; /* output positions along q that read one input position */
-    for (int q = 0; q < 4; q++) rep[q] = d[q] == 1 ? o[q] : 1;
-    REDUCE_TERM(REDUCE_SUM)
+    for (int q = 0; q < 4; q++) job.rep[q] = job.d[q] == 1 ? job.o[q] : 1;
+    gc_pool_for(c->pool, n, gc_grain(n, (double)total / (double)n, GC_SERIAL_UNITS), 0, reduce_sum_chunk, &job);
 }
 
 static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out) {
@@ -186,7 +254,7 @@ static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
 
 /* ---------------------------------------------------------------- add */
 
-static void add_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av + bv); }
+static void add_forward(const gc_layer_ctx *c) { broadcast_forward(c, BIN_ADD); }
 
 static void add_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY);
@@ -207,7 +275,7 @@ const gc_layer_ops gc_add_ops = {
 
 /* ---------------------------------------------------------------- mul */
 
-static void mul_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av * bv); }
+static void mul_forward(const gc_layer_ctx *c) { broadcast_forward(c, BIN_MUL); }
 
 static void mul_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY_B);
@@ -229,7 +297,7 @@ const gc_layer_ops gc_mul_ops = {
 
 /* ---------------------------------------------------------------- sub */
 
-static void sub_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av - bv); }
+static void sub_forward(const gc_layer_ctx *c) { broadcast_forward(c, BIN_SUB); }
 
 static void sub_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY);
@@ -250,7 +318,7 @@ const gc_layer_ops gc_sub_ops = {
 
 /* ---------------------------------------------------------------- div */
 
-static void div_forward(const gc_layer_ctx *c) { BROADCAST_FORWARD(av / bv); }
+static void div_forward(const gc_layer_ctx *c) { broadcast_forward(c, BIN_DIV); }
 
 static void div_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY_OVER_B);

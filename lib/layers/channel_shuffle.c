@@ -33,15 +33,30 @@ static int64_t inner(const gc_shape *s) {
     return k;
 }
 
-/* dst channel q <- src channel perm(q) for every (n, q); inverse: the other way round. */
-static void permute(const gc_layer_ctx *c, const float *src, float *dst, int inverse) {
-    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner(&c->in), g = c->layer->p.shuffle_groups, cpg = C / g;
-#pragma omp parallel for schedule(static) if (N * C * S > 65536)
-    for (int64_t nq = 0; nq < N * C; nq++) {
+typedef struct shuffle_job {
+    int64_t C, S, g;  /* channels, elements per channel, groups */
+    const float *src; /* (N, C, S) */
+    float *dst;       /* (N, C, S) */
+    int inverse;
+} shuffle_job;
+
+/* dst channel q <- src channel perm(q) for (n, q) in [lo, hi) of the N * C; inverse: the other
+ * way round. */
+static void permute_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const shuffle_job *job = arg;
+    const int64_t C = job->C, S = job->S, g = job->g, cpg = C / g;
+    (void)worker;
+    for (int64_t nq = lo; nq < hi; nq++) {
         const int64_t n = nq / C, co = nq % C, ci = co % g * cpg + co / g; /* output channel co = j g + i */
-        const int64_t from = inverse ? co : ci, to = inverse ? ci : co;
-        memcpy(dst + (n * C + to) * S, src + (n * C + from) * S, (size_t)S * sizeof(float));
+        const int64_t from = job->inverse ? co : ci, to = job->inverse ? ci : co;
+        memcpy(job->dst + (n * C + to) * S, job->src + (n * C + from) * S, (size_t)S * sizeof(float));
     }
+}
+
+static void permute(const gc_layer_ctx *c, const float *src, float *dst, int inverse) {
+    const int64_t NC = c->in.d[0] * c->in.d[1], S = inner(&c->in);
+    shuffle_job j = {c->in.d[1], S, c->layer->p.shuffle_groups, src, dst, inverse};
+    gc_pool_for(c->pool, NC, gc_grain(NC, S, GC_SERIAL_UNITS), 0, permute_chunk, &j);
 }
 
 static void shuffle_forward(const gc_layer_ctx *c) { permute(c, c->x, c->y, 0); }

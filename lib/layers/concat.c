@@ -36,31 +36,51 @@ static int64_t inner(const gc_shape *s) {
     return k;
 }
 
-/* y[n, off_k + c] = x_k[n, c] for every input k. */
-static void concat_forward(const gc_layer_ctx *c) {
-    const int64_t N = c->out.d[0], S = inner(&c->out), row = c->out.d[1] * S;
-#pragma omp parallel for schedule(static) if (N * row > 65536)
-    for (int64_t n = 0; n < N; n++) {
+typedef struct concat_job {
+    const gc_layer_ctx *c;
+    int64_t S, row; /* elements per channel, per output sample */
+} concat_job;
+
+/* y[n, off_k + c] = x_k[n, c] for every input k, samples n in [lo, hi). */
+static void concat_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const concat_job *job = arg;
+    const gc_layer_ctx *c = job->c;
+    (void)worker;
+    for (int64_t n = lo; n < hi; n++) {
         int64_t off = 0;
         for (int k = 0; k < c->n_in; k++) {
-            const int64_t len = c->ins[k].d[1] * S;
-            memcpy(c->y + n * row + off, c->xs[k] + n * len, (size_t)len * sizeof(float));
+            const int64_t len = c->ins[k].d[1] * job->S;
+            memcpy(c->y + n * job->row + off, c->xs[k] + n * len, (size_t)len * sizeof(float));
+            off += len;
+        }
+    }
+}
+
+static void concat_forward(const gc_layer_ctx *c) {
+    const int64_t N = c->out.d[0], S = inner(&c->out);
+    concat_job job = {c, S, c->out.d[1] * S};
+    gc_pool_for(c->pool, N, gc_grain(N, job.row, GC_SERIAL_UNITS), 0, concat_forward_chunk, &job);
+}
+
+/* Each input's slice of dy, samples n in [lo, hi). */
+static void concat_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const concat_job *job = arg;
+    const gc_layer_ctx *c = job->c;
+    (void)worker;
+    for (int64_t n = lo; n < hi; n++) {
+        int64_t off = 0;
+        for (int k = 0; k < c->n_in; k++) {
+            const int64_t len = c->ins[k].d[1] * job->S;
+            if (c->dxs[k]) memcpy(c->dxs[k] + n * len, c->dy + n * job->row + off, (size_t)len * sizeof(float));
             off += len;
         }
     }
 }
 
 static void concat_backward(const gc_layer_ctx *c) {
-    const int64_t N = c->out.d[0], S = inner(&c->out), row = c->out.d[1] * S;
-#pragma omp parallel for schedule(static) if (N * row > 65536)
-    for (int64_t n = 0; n < N; n++) {
-        int64_t off = 0;
-        for (int k = 0; k < c->n_in; k++) {
-            const int64_t len = c->ins[k].d[1] * S;
-            if (c->dxs[k]) memcpy(c->dxs[k] + n * len, c->dy + n * row + off, (size_t)len * sizeof(float));
-            off += len;
-        }
-    }
+    const int64_t N = c->out.d[0], S = inner(&c->out);
+    concat_job job = {c, S, c->out.d[1] * S};
+    gc_pool_for(c->pool, N, gc_grain(N, job.row, GC_SERIAL_UNITS), 0, concat_backward_chunk, &job);
 }
 
 static const gc_hparam concat_hp[] = {GC_HPI(concat.axis, "axis")};

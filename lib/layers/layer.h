@@ -208,6 +208,19 @@ static inline void gc_valid_range(int64_t off, int64_t step, int64_t n_in, int64
     *hi = b;
 }
 
+/* Items per gc_pool_for chunk for a loop over n items of `cost` units each (a unit: about one
+ * float read and one written; a double, so that estimates never overflow): at least
+ * GC_CHUNK_UNITS units a chunk (64 KB of floats, a few microseconds), and the whole loop as one
+ * chunk, run inline, when it costs at most `serial` units (GC_SERIAL_UNITS: too little to be
+ * worth waking the threads; 0: always split). */
+#define GC_CHUNK_UNITS  16384.0
+#define GC_SERIAL_UNITS 65536.0
+static inline int64_t gc_grain(int64_t n, double cost, double serial) {
+    if (!(cost >= 1.0)) cost = 1.0;
+    if ((double)n * cost <= serial) return n > 1 ? n : 1;
+    return cost >= GC_CHUNK_UNITS ? 1 : (int64_t)(GC_CHUNK_UNITS / cost + 0.999);
+}
+
 /* PyTorch's pooling_output_shape: outputs of a window of k taps, dilation
  * d, stride s over n inputs padded by p on both sides (ceil mode drops a
  * last window that would start in the right padding); -1 on overflow. */

@@ -50,16 +50,26 @@ static int64_t inner_size(const gc_shape *s) {
 
 /* ---------------------------------------------------------------- forward */
 
-static void lrn_forward(const gc_layer_ctx *c) {
-    const gc_lrn_params *p = &c->layer->p.lrn;
-    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+#define LRN_POW_UNITS 32 /* a pow() against a float read and written */
+
+typedef struct lrn_job {
+    const gc_lrn_params *p;
+    int64_t C, S;
+    const float *x, *dy; /* (N, C, S); dy backward */
+    float *sc;           /* (N, C, S) s: written forward, read backward */
+    float *out;          /* (N, C, S) y forward, dx backward */
+} lrn_job;
+
+/* Planes t = n C + channel in [lo, hi) of the N * C. */
+static void lrn_forward_chunk(void *arg, int64_t lo_t, int64_t hi_t, int worker) {
+    const lrn_job *job = arg;
+    const gc_lrn_params *p = job->p;
+    const int64_t C = job->C, S = job->S;
     const int64_t lo = p->size / 2, hi = (p->size - 1) / 2;
     const double a = (double)p->alpha / (double)p->size;
-    const float *x = c->x;  /* (N, C, S) */
-    float *y = c->y;        /* (N, C, S) */
-    float *sc = c->state;   /* (N, C, S) s */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < N * C; t++) {
+    const float *x = job->x;
+    (void)worker;
+    for (int64_t t = lo_t; t < hi_t; t++) {
         const int64_t n = t / C, ch = t % C;
         const int64_t c0 = ch - lo < 0 ? 0 : ch - lo, c1 = ch + hi >= C ? C - 1 : ch + hi;
         for (int64_t k = 0; k < S; k++) {
@@ -69,25 +79,32 @@ static void lrn_forward(const gc_layer_ctx *c) {
                 sq += v * v;
             }
             const double s = p->k + a * sq;
-            sc[t * S + k] = (float)s;
-            y[t * S + k] = (float)(x[t * S + k] * pow(s, -(double)p->beta));
+            job->sc[t * S + k] = (float)s;
+            job->out[t * S + k] = (float)(x[t * S + k] * pow(s, -(double)p->beta));
         }
     }
 }
 
-/* --------------------------------------------------------------- backward */
-
-static void lrn_backward(const gc_layer_ctx *c) {
-    if (!c->dx) return;
+static void lrn_forward(const gc_layer_ctx *c) {
     const gc_lrn_params *p = &c->layer->p.lrn;
     const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    lrn_job job = {p, C, S, c->x, NULL, c->state, c->y};
+    const double cost = (double)S * ((double)p->size + LRN_POW_UNITS);
+    gc_pool_for(c->pool, N * C, gc_grain(N * C, cost, 0), 0, lrn_forward_chunk, &job);
+}
+
+/* --------------------------------------------------------------- backward */
+
+/* Planes t = n C + j in [lo, hi) of the N * C. */
+static void lrn_backward_chunk(void *arg, int64_t lo_t, int64_t hi_t, int worker) {
+    const lrn_job *job = arg;
+    const gc_lrn_params *p = job->p;
+    const int64_t C = job->C, S = job->S;
     const int64_t lo = (p->size - 1) / 2, hi = p->size / 2; /* channels c whose window holds j */
     const double beta = p->beta, f = 2.0 * (double)p->alpha * beta / (double)p->size;
-    const float *x = c->x, *dy = c->dy; /* (N, C, S) */
-    const float *sc = c->state;         /* (N, C, S) s from forward */
-    float *dx = c->dx;                  /* (N, C, S) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < N * C; t++) {
+    const float *x = job->x, *dy = job->dy, *sc = job->sc;
+    (void)worker;
+    for (int64_t t = lo_t; t < hi_t; t++) {
         const int64_t n = t / C, j = t % C;
         const int64_t c0 = j - lo < 0 ? 0 : j - lo, c1 = j + hi >= C ? C - 1 : j + hi;
         for (int64_t k = 0; k < S; k++) {
@@ -96,9 +113,18 @@ static void lrn_backward(const gc_layer_ctx *c) {
                 const int64_t e = (n * C + cc) * S + k;
                 acc += (double)dy[e] * x[e] * pow(sc[e], -beta - 1.0);
             }
-            dx[t * S + k] = (float)(dy[t * S + k] * pow(sc[t * S + k], -beta) - f * x[t * S + k] * acc);
+            job->out[t * S + k] = (float)(dy[t * S + k] * pow(sc[t * S + k], -beta) - f * x[t * S + k] * acc);
         }
     }
+}
+
+static void lrn_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const gc_lrn_params *p = &c->layer->p.lrn;
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    lrn_job job = {p, C, S, c->x, c->dy, c->state, c->dx};
+    const double cost = (double)S * ((double)p->size + 1.0) * LRN_POW_UNITS;
+    gc_pool_for(c->pool, N * C, gc_grain(N * C, cost, 0), 0, lrn_backward_chunk, &job);
 }
 
 static const gc_hparam lrn_hp[] = {GC_HPI(lrn.size, "size"), GC_HPF(lrn.alpha, "alpha"), GC_HPF(lrn.beta, "beta"),

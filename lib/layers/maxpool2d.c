@@ -59,21 +59,27 @@ static size_t maxpool_state(const gc_layer *l, const gc_shape *in, const gc_shap
 
 /* ---------------------------------------------------------------- forward */
 
-static void maxpool_forward(const gc_layer_ctx *c) {
-    const gc_pool2d_params *p = &c->layer->p.pool;
-    const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
-    const int64_t OH = c->out.d[2], OW = c->out.d[3];
-    const float *x = c->x;      /* (N, C, H, W) */
-    float *y = c->y;            /* (N, C, OH, OW) */
-    int64_t *arg = c->state;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
-    const int fast = p->dilation_h == 1 && p->dilation_w == 1;
-    const int vec = fast && p->stride_w == 2 && gc_gemm_resolve((gc_gemm_tier)c->kernels) != GC_GEMM_REFERENCE;
-    const int pool2x2 = vec && p->kernel_h == 2 && p->kernel_w == 2, pool3x3 = vec && p->kernel_h == 3 && p->kernel_w == 3;
-    /* windows [j_lo, j_hi) lie inside the row: the row kernels take them */
-    const int64_t room = W + p->pad_w - p->kernel_w, j_lo = (p->pad_w + 1) / 2;
-    const int64_t j_hi = room < 0 ? 0 : room / 2 + 1 < OW ? room / 2 + 1 : OW;
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < NC; t++) {
+typedef struct maxpool_job {
+    const gc_pool2d_params *p;
+    int64_t H, W, OH, OW;
+    const float *x;  /* (N, C, H, W) */
+    float *y;        /* (N, C, OH, OW) */
+    int64_t *arg;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
+    int fast, pool2x2, pool3x3; /* dilation 1; the 2x2 and 3x3 stride-2 row kernels apply */
+    int64_t j_lo, j_hi;         /* windows [j_lo, j_hi) lie inside the row: the row kernels take them */
+} maxpool_job;
+
+/* Planes [lo, hi) of the N * C. */
+static void maxpool_forward_chunk(void *job_, int64_t lo, int64_t hi, int worker) {
+    const maxpool_job *job = job_;
+    const gc_pool2d_params *p = job->p;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW, j_lo = job->j_lo, j_hi = job->j_hi;
+    const float *x = job->x;
+    float *y = job->y;
+    int64_t *arg = job->arg;
+    const int fast = job->fast, pool2x2 = job->pool2x2, pool3x3 = job->pool3x3;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
         const float *xp = x + t * H * W;
         for (int64_t i = 0; i < OH; i++) {
             const int64_t h0 = i * p->stride_h - p->pad_h;
@@ -134,23 +140,49 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     }
 }
 
+static void maxpool_forward(const gc_layer_ctx *c) {
+    const gc_pool2d_params *p = &c->layer->p.pool;
+    const int64_t NC = c->in.d[0] * c->in.d[1], W = c->in.d[3], OW = c->out.d[3];
+    const int fast = p->dilation_h == 1 && p->dilation_w == 1;
+    const int vec = fast && p->stride_w == 2 && gc_gemm_resolve((gc_gemm_tier)c->kernels) != GC_GEMM_REFERENCE;
+    const int64_t room = W + p->pad_w - p->kernel_w, j_lo = (p->pad_w + 1) / 2;
+    const int64_t j_hi = room < 0 ? 0 : room / 2 + 1 < OW ? room / 2 + 1 : OW;
+    maxpool_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y, c->state, fast,
+                       vec && p->kernel_h == 2 && p->kernel_w == 2, vec && p->kernel_h == 3 && p->kernel_w == 3,
+                       j_lo, j_hi};
+    const double cost = (double)c->out.d[2] * OW * p->kernel_h * p->kernel_w; /* window reads per plane */
+    gc_pool_for(c->pool, NC, gc_grain(NC, cost, 0), 0, maxpool_forward_chunk, &job);
+}
+
 /* --------------------------------------------------------------- backward */
 
-/* dx[argmax] += dy */
+typedef struct maxpool_bwd_job {
+    int64_t HW, OHW;
+    const float *dy;    /* (N, C, OH, OW) */
+    const int64_t *arg; /* (N, C, OH, OW) */
+    float *dx;          /* (N, C, H, W) */
+} maxpool_bwd_job;
+
+/* dx[argmax] += dy, planes [lo, hi) of the N * C. */
+static void maxpool_backward_chunk(void *job_, int64_t lo, int64_t hi, int worker) {
+    const maxpool_bwd_job *job = job_;
+    const int64_t HW = job->HW, OHW = job->OHW;
+    const int64_t *arg = job->arg;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        float *dxp = job->dx + t * HW;
+        memset(dxp, 0, (size_t)HW * sizeof(float));
+        for (int64_t k = 0; k < OHW; k++)
+            if (arg[t * OHW + k] >= 0) dxp[arg[t * OHW + k]] += job->dy[t * OHW + k];
+    }
+}
+
 static void maxpool_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t NC = c->in.d[0] * c->in.d[1], HW = c->in.d[2] * c->in.d[3];
     const int64_t OHW = c->out.d[2] * c->out.d[3];
-    const float *dy = c->dy;         /* (N, C, OH, OW) */
-    const int64_t *arg = c->state;   /* (N, C, OH, OW) */
-    float *dx = c->dx;               /* (N, C, H, W) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < NC; t++) {
-        float *dxp = dx + t * HW;
-        memset(dxp, 0, (size_t)HW * sizeof(float));
-        for (int64_t k = 0; k < OHW; k++)
-            if (arg[t * OHW + k] >= 0) dxp[arg[t * OHW + k]] += dy[t * OHW + k];
-    }
+    maxpool_bwd_job job = {HW, OHW, c->dy, c->state, c->dx};
+    gc_pool_for(c->pool, NC, gc_grain(NC, (double)HW + 2.0 * OHW, 0), 0, maxpool_backward_chunk, &job);
 }
 
 static const gc_hparam maxpool_hp[] = {

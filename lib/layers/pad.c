@@ -33,15 +33,23 @@ static gc_status pad_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
     return GC_OK;
 }
 
-static void pad_forward(const gc_layer_ctx *c) {
-    const gc_pad_params *p = &c->layer->p.pad;
-    const int64_t planes = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3], OH = c->out.d[2],
-                  OW = c->out.d[3];
+typedef struct pad_job {
+    const gc_pad_params *p;
+    int64_t H, W, OH, OW;
+    const float *src; /* (N, C, H, W) x forward, (N, C, OH, OW) dy backward */
+    float *dst;       /* (N, C, OH, OW) y forward, (N, C, H, W) dx backward */
+} pad_job;
+
+/* Planes [lo, hi) of the N * C. */
+static void pad_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const pad_job *job = arg;
+    const gc_pad_params *p = job->p;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW;
     const float v = p->value;
-#pragma omp parallel for schedule(static) if (planes * OH * OW > 65536)
-    for (int64_t q = 0; q < planes; q++) {
-        const float *x = c->x + q * H * W; /* (H, W) */
-        float *y = c->y + q * OH * OW;     /* (OH, OW) */
+    (void)worker;
+    for (int64_t q = lo; q < hi; q++) {
+        const float *x = job->src + q * H * W; /* (H, W) */
+        float *y = job->dst + q * OH * OW;     /* (OH, OW) */
         for (int64_t i = 0; i < OH; i++) {
             float *yr = y + i * OW;
             const int64_t h = i - p->top;
@@ -56,15 +64,27 @@ static void pad_forward(const gc_layer_ctx *c) {
     }
 }
 
+static void pad_forward(const gc_layer_ctx *c) {
+    const int64_t planes = c->in.d[0] * c->in.d[1], OH = c->out.d[2], OW = c->out.d[3];
+    pad_job job = {&c->layer->p.pad, c->in.d[2], c->in.d[3], OH, OW, c->x, c->y};
+    gc_pool_for(c->pool, planes, gc_grain(planes, (double)OH * OW, GC_SERIAL_UNITS), 0, pad_forward_chunk, &job);
+}
+
+/* Planes [lo, hi) of the N * C. */
+static void pad_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const pad_job *job = arg;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW, top = job->p->top, left = job->p->left;
+    (void)worker;
+    for (int64_t q = lo; q < hi; q++)
+        for (int64_t h = 0; h < H; h++)
+            memcpy(job->dst + (q * H + h) * W, job->src + (q * OH + h + top) * OW + left, (size_t)W * sizeof(float));
+}
+
 static void pad_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
-    const gc_pad_params *p = &c->layer->p.pad;
-    const int64_t planes = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3], OH = c->out.d[2],
-                  OW = c->out.d[3];
-#pragma omp parallel for schedule(static) if (planes * H * W > 65536)
-    for (int64_t q = 0; q < planes; q++)
-        for (int64_t h = 0; h < H; h++)
-            memcpy(c->dx + (q * H + h) * W, c->dy + (q * OH + h + p->top) * OW + p->left, (size_t)W * sizeof(float));
+    const int64_t planes = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
+    pad_job job = {&c->layer->p.pad, H, W, c->out.d[2], c->out.d[3], c->dy, c->dx};
+    gc_pool_for(c->pool, planes, gc_grain(planes, (double)H * W, GC_SERIAL_UNITS), 0, pad_backward_chunk, &job);
 }
 
 static const gc_hparam pad_hp[] = {GC_HPI(pad.top, "top"), GC_HPI(pad.bottom, "bottom"), GC_HPI(pad.left, "left"),

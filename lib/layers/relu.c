@@ -50,40 +50,56 @@ static void backward_scalar(const uint64_t *mask, const float *dy, float *dx, in
     }
 }
 
-/* Work is split in blocks of whole mask words; each block runs the kernel
- * of the session's tier (vector kernels give the reference's bits). */
+/* Work is split in chunks of whole blocks of whole mask words; each chunk runs the kernel of
+ * the session's tier (vector kernels give the reference's bits). */
 #define RELU_BLOCK ((int64_t)64 * 256)
 
+static int64_t relu_grain(int64_t n) {
+    return gc_grain((n + RELU_BLOCK - 1) / RELU_BLOCK, RELU_BLOCK, GC_SERIAL_UNITS) * RELU_BLOCK;
+}
+
+typedef struct relu_fwd_job {
+    gc_gemm_tier tier;
+    const float *x;     /* (n) */
+    float *y;           /* (n) */
+    uint64_t *mask;     /* (n / 64 rounded up) bit i: x[i] > 0 */
+} relu_fwd_job;
+
+static void relu_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const relu_fwd_job *job = arg;
+    (void)worker;
+    if (job->tier == GC_GEMM_AVX512) gc_relu_forward_avx512(job->x, job->y, job->mask, lo, hi);
+    else if (job->tier == GC_GEMM_AVX2) gc_relu_forward_avx2(job->x, job->y, job->mask, lo, hi);
+    else forward_scalar(job->x, job->y, job->mask, lo, hi);
+}
+
 static void relu_forward(const gc_layer_ctx *c) {
-    const int64_t n = gc_shape_numel(&c->in), blocks = (n + RELU_BLOCK - 1) / RELU_BLOCK;
-    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
-    const float *x = c->x;     /* (n) */
-    float *y = c->y;           /* (n) */
-    uint64_t *mask = c->state; /* (n / 64 rounded up) bit i: x[i] > 0 */
-#pragma omp parallel for schedule(static) if (blocks > 4)
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t lo = b * RELU_BLOCK, hi = lo + RELU_BLOCK < n ? lo + RELU_BLOCK : n;
-        if (tier == GC_GEMM_AVX512) gc_relu_forward_avx512(x, y, mask, lo, hi);
-        else if (tier == GC_GEMM_AVX2) gc_relu_forward_avx2(x, y, mask, lo, hi);
-        else forward_scalar(x, y, mask, lo, hi);
-    }
+    const int64_t n = gc_shape_numel(&c->in);
+    relu_fwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->x, c->y, c->state};
+    gc_pool_for(c->pool, n, relu_grain(n), 0, relu_forward_chunk, &job);
+}
+
+typedef struct relu_bwd_job {
+    gc_gemm_tier tier;
+    const uint64_t *mask; /* (n / 64 rounded up) */
+    const float *dy;      /* (n) */
+    float *dx;            /* (n) */
+    int mode;             /* gc_relu_mode */
+} relu_bwd_job;
+
+static void relu_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const relu_bwd_job *job = arg;
+    (void)worker;
+    if (job->tier == GC_GEMM_AVX512) gc_relu_backward_avx512(job->mask, job->dy, job->dx, lo, hi, job->mode);
+    else if (job->tier == GC_GEMM_AVX2) gc_relu_backward_avx2(job->mask, job->dy, job->dx, lo, hi, job->mode);
+    else backward_scalar(job->mask, job->dy, job->dx, lo, hi, job->mode);
 }
 
 static void relu_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
-    const int64_t n = gc_shape_numel(&c->in), blocks = (n + RELU_BLOCK - 1) / RELU_BLOCK;
-    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
-    const uint64_t *mask = c->state; /* (n / 64 rounded up) */
-    const float *dy = c->dy;         /* (n) */
-    float *dx = c->dx;               /* (n) */
-    const int mode = (int)c->relu_mode;
-#pragma omp parallel for schedule(static) if (blocks > 4)
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t lo = b * RELU_BLOCK, hi = lo + RELU_BLOCK < n ? lo + RELU_BLOCK : n;
-        if (tier == GC_GEMM_AVX512) gc_relu_backward_avx512(mask, dy, dx, lo, hi, mode);
-        else if (tier == GC_GEMM_AVX2) gc_relu_backward_avx2(mask, dy, dx, lo, hi, mode);
-        else backward_scalar(mask, dy, dx, lo, hi, mode);
-    }
+    const int64_t n = gc_shape_numel(&c->in);
+    relu_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->state, c->dy, c->dx, (int)c->relu_mode};
+    gc_pool_for(c->pool, n, relu_grain(n), 0, relu_backward_chunk, &job);
 }
 
 const gc_layer_ops gc_relu_ops = {

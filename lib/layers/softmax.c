@@ -23,14 +23,24 @@ static int64_t inner_size(const gc_shape *s) {
     return k;
 }
 
-static void softmax_forward(const gc_layer_ctx *c) {
-    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
-    const float *x = c->x; /* (N, C, S) */
-    float *y = c->y;       /* (N, C, S) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < N * S; t++) {
-        const float *xr = x + (t / S) * C * S + t % S;
-        float *yr = y + (t / S) * C * S + t % S;
+typedef struct softmax_job {
+    int64_t C, S;
+    const float *x, *dy; /* (N, C, S): x forward, dy backward */
+    float *y;            /* (N, C, S): written forward, read backward */
+    float *dx;           /* (N, C, S) backward */
+} softmax_job;
+
+/* A row of C elements with stride S costs about 2 exp (~16 units each) per element forward. */
+#define SOFTMAX_EXP_UNITS 32
+
+/* Rows t = n S + s in [lo, hi) of the N * S. */
+static void softmax_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const softmax_job *job = arg;
+    const int64_t C = job->C, S = job->S;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const float *xr = job->x + (t / S) * C * S + t % S;
+        float *yr = job->y + (t / S) * C * S + t % S;
         float m = xr[0];
         for (int64_t k = 1; k < C; k++)
             if (xr[k * S] > m) m = xr[k * S];
@@ -40,18 +50,31 @@ static void softmax_forward(const gc_layer_ctx *c) {
     }
 }
 
-static void softmax_backward(const gc_layer_ctx *c) {
-    if (!c->dx) return;
+static void softmax_forward(const gc_layer_ctx *c) {
     const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
-    const float *y = c->y, *dy = c->dy; /* (N, C, S) */
-    float *dx = c->dx;                  /* (N, C, S) */
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < N * S; t++) {
+    softmax_job job = {C, S, c->x, NULL, c->y, NULL};
+    gc_pool_for(c->pool, N * S, gc_grain(N * S, (double)SOFTMAX_EXP_UNITS * C, 0), 0, softmax_forward_chunk, &job);
+}
+
+/* Rows t = n S + s in [lo, hi) of the N * S. */
+static void softmax_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const softmax_job *job = arg;
+    const int64_t C = job->C, S = job->S;
+    const float *y = job->y, *dy = job->dy;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
         const int64_t base = (t / S) * C * S + t % S;
         double dot = 0;
         for (int64_t k = 0; k < C; k++) dot += (double)dy[base + k * S] * y[base + k * S];
-        for (int64_t k = 0; k < C; k++) dx[base + k * S] = (float)(y[base + k * S] * (dy[base + k * S] - dot));
+        for (int64_t k = 0; k < C; k++) job->dx[base + k * S] = (float)(y[base + k * S] * (dy[base + k * S] - dot));
     }
+}
+
+static void softmax_backward(const gc_layer_ctx *c) {
+    if (!c->dx) return;
+    const int64_t N = c->in.d[0], C = c->in.d[1], S = inner_size(&c->in);
+    softmax_job job = {C, S, NULL, c->dy, c->y, c->dx};
+    gc_pool_for(c->pool, N * S, gc_grain(N * S, 3.0 * C, 0), 0, softmax_backward_chunk, &job);
 }
 
 const gc_layer_ops gc_softmax_ops = {
