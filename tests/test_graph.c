@@ -11,9 +11,6 @@
 #include "core/core.h"
 #include "net/gcw.h"
 #include "net/session.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -1833,7 +1830,7 @@ static pass_out run_pass(gc_session *s, const float *x, const float *r, char nam
 }
 
 /* Batch 3 gives each image the result of batch 1 (the gate broadcasts per image), and every
- * result has the same bits with 1 and 2 threads, folded or not, with parameter gradients. */
+ * result has the same bits with 1, 2 and 3 threads, folded or not, with parameter gradients. */
 TEST(dag_batches_and_thread_counts) {
     gc_model *m = dag_net(11, 4); /* wide enough for the threaded element-wise paths */
     if (!m) { CHECK(0); return; }
@@ -1863,30 +1860,29 @@ TEST(dag_batches_and_thread_counts) {
     }
     gc_session_free(s3);
     gc_session_free(s1);
-#ifdef _OPENMP
-    const int saved = omp_get_max_threads();
     for (int variant = 0; variant < 2; variant++) {
-        gc_session_config c = c3;
-        c.param_grads = variant; /* variant 0 folds, 1 has parameter gradients */
-        gc_session *s = session(m, c);
-        if (!s) break;
-        pass_out p[2];
-        for (int t = 0; t < 2; t++) {
-            omp_set_num_threads(t + 1);
-            p[t] = run_pass(s, x, r, names, np, variant);
+        pass_out p[3];
+        memset(p, 0, sizeof p);
+        for (int t = 0; t < 3; t++) {
+            gc_session_config c = c3;
+            c.param_grads = variant; /* variant 0 folds, 1 has parameter gradients */
+            c.threads = t + 1;
+            gc_session *s = session(m, c);
+            if (s) p[t] = run_pass(s, x, r, names, np, variant);
+            gc_session_free(s);
         }
-        omp_set_num_threads(saved);
-        CHECK(p[0].y && p[1].y && memcmp(p[0].y, p[1].y, B * 5 * sizeof(float)) == 0);
-        CHECK(p[0].gx && p[1].gx && memcmp(p[0].gx, p[1].gx, B * PER * sizeof(float)) == 0);
-        for (int k = 0; variant && k < np; k++)
-            if (!p[0].gp[k] || !p[1].gp[k] ||
-                memcmp(p[0].gp[k], p[1].gp[k], (size_t)gc_tensor_numel(&pt[k]) * sizeof(float)) != 0)
-                FAILF("gradient of %s differs between 1 and 2 threads", names[k]);
-        pass_free(&p[0], np);
-        pass_free(&p[1], np);
-        gc_session_free(s);
+        for (int t = 1; t < 3; t++) {
+            if (!(p[0].y && p[t].y && memcmp(p[0].y, p[t].y, B * 5 * sizeof(float)) == 0))
+                FAILF("output differs between 1 and %d threads (variant %d)", t + 1, variant);
+            if (!(p[0].gx && p[t].gx && memcmp(p[0].gx, p[t].gx, B * PER * sizeof(float)) == 0))
+                FAILF("input gradient differs between 1 and %d threads (variant %d)", t + 1, variant);
+            for (int k = 0; variant && k < np; k++)
+                if (!p[0].gp[k] || !p[t].gp[k] ||
+                    memcmp(p[0].gp[k], p[t].gp[k], (size_t)gc_tensor_numel(&pt[k]) * sizeof(float)) != 0)
+                    FAILF("gradient of %s differs between 1 and %d threads", names[k], t + 1);
+        }
+        for (int t = 0; t < 3; t++) pass_free(&p[t], np);
     }
-#endif
     free(x);
     gc_model_free(m);
 }

@@ -8,11 +8,12 @@
 #include "core/core.h"
 #include "layers/layer.h"
 #include "net/model.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static gc_rng rng;
+
+/* The threads lt_ctx hands the layers (main: a pool of 3, so that the larger cases below split
+ * their loops across threads; NULL: the caller's thread). */
+static gc_pool *lt_pool;
 
 static float urand(float lo, float hi) { return lo + (hi - lo) * gc_rng_uniform(&rng); }
 
@@ -115,6 +116,7 @@ static gc_layer_ctx lt_ctx(lt *t, gc_relu_mode mode) {
     c.dx = t->dx;
     for (int i = 0; i < t->ngrad; i++) c.dparam[i] = t->dp[i];
     c.relu_mode = mode;
+    c.pool = lt_pool;
     return c;
 }
 
@@ -301,36 +303,6 @@ TEST(conv2d_backward_partial) {
     lt_free(&t);
 }
 
-/* Results do not depend on the number of threads. */
-TEST(conv2d_thread_count_independent) {
-#ifdef _OPENMP
-    lt t;
-    gc_layer_params p = {.conv = conv_p(6, 10, 3, 3, 1, 1, 1, 2, 1)};
-    CHECK_OK(lt_make(&t, GC_LAYER_CONV2D, p, SH4(2, 6, 12, 12)));
-    for (int64_t k = 0; k < t.nout; k++) t.dy[k] = urand(-1, 1);
-    int saved = omp_get_max_threads();
-    float *r1[4], *r3[4];
-    int64_t len[4] = {t.nout, t.nin, t.np[0], t.np[1]};
-    for (int pass = 0; pass < 2; pass++) {
-        omp_set_num_threads(pass ? 3 : 1);
-        lt_forward(&t);
-        lt_backward(&t);
-        float *src[4] = {t.y, t.dx, t.dp[0], t.dp[1]};
-        for (int i = 0; i < 4; i++) {
-            float *d = malloc((size_t)len[i] * sizeof(float));
-            memcpy(d, src[i], (size_t)len[i] * sizeof(float));
-            (pass ? r3 : r1)[i] = d;
-        }
-    }
-    omp_set_num_threads(saved);
-    for (int i = 0; i < 4; i++) {
-        CHECK(memcmp(r1[i], r3[i], (size_t)len[i] * sizeof(float)) == 0);
-        free(r1[i]); free(r3[i]);
-    }
-    lt_free(&t);
-#endif
-}
-
 /* ------------------------------------------------------------------ pooling */
 
 static gc_pool2d_params pool_p(int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
@@ -372,6 +344,8 @@ TEST(maxpool2d_forward_and_gradients) {
     maxpool_case(pool_p(3, 2, 2, 1, 1, 0, 1, 1, 0), 2, 7, 8, 5);   /* non-square, ceil */
     maxpool_case(pool_p(2, 2, 2, 2, 0, 0, 1, 0, 0), 2, 5, 8, 6);   /* VGG 2x2/2 */
     maxpool_case(pool_p(3, 3, 3, 3, 1, 1, 2, 1, 0), 1, 2, 10, 9);  /* dilation + ceil + pad */
+    maxpool_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0), 2, 16, 33, 33); /* threaded path (row kernel) */
+    maxpool_case(pool_p(2, 2, 2, 2, 0, 0, 1, 0, 0), 2, 16, 32, 33); /* threaded path, 2x2 */
 }
 
 /* Ties: the first maximum in scan order gets the gradient. */
@@ -438,6 +412,7 @@ TEST(avgpool2d_forward_and_gradients) {
         avgpool_case(pool_p(3, 2, 2, 1, 1, 1, 1, 1, cip), 2, 7, 6, 5);   /* non-square */
         avgpool_case(pool_p(2, 2, 2, 2, 1, 1, 1, 1, cip), 1, 3, 5, 5);   /* ceil: last window dropped */
         avgpool_case(pool_p(5, 5, 2, 2, 2, 2, 1, 1, cip), 1, 2, 6, 7);
+        avgpool_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, cip), 2, 16, 33, 33); /* threaded path */
     }
 }
 
@@ -483,6 +458,8 @@ TEST(adaptive_avgpool2d_forward_and_gradients) {
     apool_case(1, 3, 8, 8, 1, 1);
     apool_case(2, 2, 6, 7, 6, 7);
     apool_case(1, 2, 13, 10, 7, 7);
+    apool_case(2, 16, 48, 48, 1, 1); /* threaded paths: global pooling and windows */
+    apool_case(2, 16, 33, 33, 7, 7);
 }
 
 /* 7 -> 3: windows [0,3) [2,5) [4,7), overlapping at 2 and 4. */
@@ -549,8 +526,8 @@ TEST(dropout_and_flatten_are_copies) {
 /* ------------------------------------------------------------------ softmax, LRN, batch-norm */
 
 TEST(softmax_forward_and_gradients) {
-    gc_shape ins[3] = {SH2(2, 7), SH4(2, 5, 3, 3), SH3(2, 5, 4)};
-    for (int i = 0; i < 3; i++) {
+    gc_shape ins[4] = {SH2(2, 7), SH4(2, 5, 3, 3), SH3(2, 5, 4), SH4(2, 8, 40, 40) /* threaded path */};
+    for (int i = 0; i < 4; i++) {
         lt t;
         gc_layer_params p;
         memset(&p, 0, sizeof p);
@@ -604,6 +581,7 @@ TEST(lrn_forward_and_gradients) {
     lrn_case((gc_lrn_params){9, 0.8f, 1.2f, 1.0f}, SH4(1, 5, 2, 3)); /* window wider than C */
     lrn_case((gc_lrn_params){1, 0.4f, 0.75f, 1.0f}, SH4(2, 3, 2, 2));
     lrn_case((gc_lrn_params){5, 1e-4f, 0.75f, 2.0f}, SH4(1, 8, 3, 3)); /* AlexNet constants */
+    lrn_case((gc_lrn_params){5, 0.5f, 0.75f, 2.0f}, SH4(2, 16, 24, 24)); /* threaded path */
 }
 
 /* size 2, alpha 2, beta 1, k 1, channels (1, 2, 3) at one pixel:
@@ -621,16 +599,21 @@ TEST(lrn_by_hand) {
 }
 
 TEST(batchnorm2d_forward_and_gradients) {
-    lt t;
-    gc_layer_params p = {.bn = {5, 1e-5f}};
-    CHECK_OK(lt_make(&t, GC_LAYER_BATCHNORM2D, p, SH4(2, 5, 4, 3)));
-    CHECK(same_shape(&t.out, &t.in));
-    float *ref = malloc((size_t)t.nout * sizeof(float));
-    ref_batchnorm2d(2, 5, 12, 1e-5f, t.l.param[0], t.l.param[1], t.l.param[2], t.l.param[3], t.x, ref);
-    CHECK(fwd_err(&t, ref) < 1e-6);
-    free(ref);
-    CHECK_GRADS(&t, 1e-2f);
-    lt_free(&t);
+    const gc_shape ins[2] = {SH4(2, 5, 4, 3), SH4(2, 32, 32, 32) /* threaded path */};
+    for (int i = 0; i < 2; i++) {
+        lt t;
+        const int64_t C = ins[i].d[1];
+        gc_layer_params p = {.bn = {C, 1e-5f}};
+        CHECK_OK(lt_make(&t, GC_LAYER_BATCHNORM2D, p, ins[i]));
+        CHECK(same_shape(&t.out, &t.in));
+        float *ref = malloc((size_t)t.nout * sizeof(float));
+        ref_batchnorm2d(ins[i].d[0], C, ins[i].d[2] * ins[i].d[3], 1e-5f, t.l.param[0], t.l.param[1], t.l.param[2],
+                        t.l.param[3], t.x, ref);
+        CHECK(fwd_err(&t, ref) < 1e-6);
+        free(ref);
+        CHECK_GRADS(&t, 1e-2f);
+        lt_free(&t);
+    }
 }
 
 /* ------------------------------------------------------------------ ReLU */
@@ -660,13 +643,22 @@ TEST(relu_rules_by_hand) {
 }
 
 TEST(relu_gradient) {
-    lt t;
-    gc_layer_params p;
-    memset(&p, 0, sizeof p);
-    CHECK_OK(lt_make(&t, GC_LAYER_RELU, p, SH4(2, 3, 4, 5)));
-    for (int64_t k = 0; k < t.nin; k++) t.x[k] = (k % 2 ? 1.0f : -1.0f) * urand(0.05f, 1.0f); /* |x| > 2 eps */
-    CHECK_GRADS(&t, 1e-2f);
-    lt_free(&t);
+    const gc_shape ins[2] = {SH4(2, 3, 4, 5), SH4(2, 16, 47, 47) /* threaded path, a partial last mask word */};
+    for (int i = 0; i < 2; i++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        CHECK_OK(lt_make(&t, GC_LAYER_RELU, p, ins[i]));
+        for (int64_t k = 0; k < t.nin; k++) t.x[k] = (k % 2 ? 1.0f : -1.0f) * urand(0.05f, 1.0f); /* |x| > 2 eps */
+        lt_forward(&t);
+        for (int64_t k = 0; k < t.nin; k++)
+            if (t.y[k] != (t.x[k] > 0 ? t.x[k] : 0.0f)) {
+                FAILF("relu of %lld: y[%lld] = %g for x %g", (long long)t.nin, (long long)k, t.y[k], t.x[k]);
+                break;
+            }
+        CHECK_GRADS(&t, 1e-2f);
+        lt_free(&t);
+    }
 }
 
 /* ------------------------------------------------------------------ add, mul (broadcasting) */
@@ -958,6 +950,8 @@ TEST(activation_forward_and_gradients) {
     const gc_shape shapes[] = {SH4(2, 3, 5, 7), SH2(3, 11), {1, {13, 1, 1, 1}}};
     for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
         for (size_t j = 0; j < sizeof shapes / sizeof shapes[0]; j++) act_case(ps[i], shapes[j]);
+    act_case(gc_activation_defaults(GC_ACT_SILU), SH4(2, 16, 47, 47)); /* threaded path */
+    act_case(gc_activation_defaults(GC_ACT_HARDSWISH), SH4(2, 16, 47, 47));
     /* large enough for the threaded path */
     act_case(gc_activation_defaults(GC_ACT_SILU), SH4(2, 16, 48, 48));
     act_case(gc_activation_defaults(GC_ACT_HARDSWISH), SH4(2, 16, 48, 48));
@@ -1655,11 +1649,112 @@ TEST(arity_refused_when_adding) {
     gc_model_free(m);
 }
 
+/* ------------------------------------------------------------------ threads */
+
+/* Forward then backward of t on pool p (NULL: the caller's thread); returns y, the state, every
+ * input gradient and every parameter gradient one after the other (malloc'd, *len bytes). */
+static unsigned char *lt_run_on(lt *t, gc_pool *p, size_t *len) {
+    gc_pool *keep = lt_pool;
+    lt_pool = p;
+    lt_forward(t);
+    lt_backward(t);
+    lt_pool = keep;
+    const size_t state = t->ops->state_bytes(&t->l, t->ins, &t->out);
+    size_t n = (size_t)t->nout * sizeof(float) + state;
+    for (int k = 0; k < t->n_in; k++) n += (size_t)t->nins[k] * sizeof(float);
+    for (int i = 0; i < t->ngrad; i++) n += (size_t)t->np[i] * sizeof(float);
+    unsigned char *out = malloc(n), *o = out;
+    memcpy(o, t->y, (size_t)t->nout * sizeof(float));
+    o += (size_t)t->nout * sizeof(float);
+    memcpy(o, t->state, state);
+    o += state;
+    for (int k = 0; k < t->n_in; k++, o += (size_t)t->nins[k - 1] * sizeof(float))
+        memcpy(o, t->dxs[k], (size_t)t->nins[k] * sizeof(float));
+    for (int i = 0; i < t->ngrad; i++, o += (size_t)t->np[i - 1] * sizeof(float))
+        memcpy(o, t->dp[i], (size_t)t->np[i] * sizeof(float));
+    *len = n;
+    return out;
+}
+
+/* y, state and gradients of a layer (inputs ins[0..n)) have the same bits on the caller's
+ * thread and on pools of 1, 2 and 3 threads, and every output is written (the buffers start
+ * as NaN); the sizes make each of the layer's loops split into several chunks. */
+static void threads_case(const char *what, gc_layer_kind kind, gc_layer_params p, int n, const gc_shape *ins) {
+    lt t;
+    gc_status st = lt_make_n(&t, kind, p, n, ins);
+    if (st) { FAILF("%s: %s", what, gc_last_error()); lt_free(&t); return; }
+    if (kind == GC_LAYER_DIV) /* divisors away from 0 */
+        for (int64_t e = 0; e < t.nins[1]; e++) t.xs[1][e] = (e % 2 ? -1.0f : 1.0f) * urand(0.5f, 1.5f);
+    for (int64_t k = 0; k < t.nout; k++) t.dy[k] = urand(-1, 1);
+    size_t len0, len;
+    unsigned char *ref = lt_run_on(&t, NULL, &len0);
+    if (!all_finite(t.y, t.nout)) FAILF("%s: y not fully written", what);
+    for (int k = 0; k < t.n_in; k++)
+        if (!all_finite(t.dxs[k], t.nins[k])) FAILF("%s: dx of input %d not fully written", what, k);
+    for (int i = 0; i < t.ngrad; i++)
+        if (!all_finite(t.dp[i], t.np[i])) FAILF("%s: d%s not fully written", what, t.suffix[i]);
+    for (int threads = 1; threads <= 3; threads++) {
+        gc_pool *pool = NULL;
+        CHECK_OK(gc_pool_create(threads, &pool));
+        unsigned char *out = lt_run_on(&t, pool, &len);
+        if (len != len0 || memcmp(ref, out, len) != 0)
+            FAILF("%s: %d thread(s) give other bits than the caller's thread alone", what, threads);
+        free(out);
+        gc_pool_free(pool);
+    }
+    free(ref);
+    lt_free(&t);
+}
+
+TEST(results_do_not_depend_on_threads) {
+    const gc_shape big = SH4(2, 16, 47, 47), gate = SH4(2, 16, 1, 1), planes = SH4(2, 16, 33, 33);
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.conv = conv_p(6, 10, 3, 3, 1, 1, 1, 2, 1);
+    threads_case("conv2d", GC_LAYER_CONV2D, p, 1, (gc_shape[]){SH4(2, 6, 12, 12)});
+    memset(&p, 0, sizeof p);
+    threads_case("relu", GC_LAYER_RELU, p, 1, &big);
+    p.act = gc_activation_defaults(GC_ACT_SILU);
+    threads_case("silu", GC_LAYER_ACTIVATION, p, 1, &big);
+    p.pool = pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0);
+    threads_case("maxpool2d 3x3/2", GC_LAYER_MAXPOOL2D, p, 1, &planes);
+    p.pool = pool_p(3, 3, 1, 1, 1, 1, 2, 1, 0);
+    threads_case("maxpool2d dilated", GC_LAYER_MAXPOOL2D, p, 1, &planes);
+    p.pool = pool_p(3, 3, 2, 2, 1, 1, 1, 1, 1);
+    threads_case("avgpool2d", GC_LAYER_AVGPOOL2D, p, 1, &planes);
+    p.apool = (gc_adaptive_pool2d_params){1, 1};
+    threads_case("adaptive_avgpool2d global", GC_LAYER_ADAPTIVE_AVGPOOL2D, p, 1, &big);
+    p.apool = (gc_adaptive_pool2d_params){7, 7};
+    threads_case("adaptive_avgpool2d 7x7", GC_LAYER_ADAPTIVE_AVGPOOL2D, p, 1, &planes);
+    memset(&p, 0, sizeof p);
+    threads_case("softmax", GC_LAYER_SOFTMAX, p, 1, (gc_shape[]){SH4(2, 8, 40, 40)});
+    p.lrn = (gc_lrn_params){5, 0.5f, 0.75f, 2.0f};
+    threads_case("lrn", GC_LAYER_LRN, p, 1, (gc_shape[]){SH4(2, 16, 24, 24)});
+    p.bn = (gc_batchnorm2d_params){32, 1e-5f};
+    threads_case("batchnorm2d", GC_LAYER_BATCHNORM2D, p, 1, (gc_shape[]){SH4(2, 32, 32, 32)});
+    p.pad = (gc_pad_params){1, 2, 2, 1, 0.5f};
+    threads_case("pad", GC_LAYER_PAD, p, 1, &big);
+    memset(&p, 0, sizeof p);
+    p.shuffle_groups = 4;
+    threads_case("channel_shuffle", GC_LAYER_CHANNEL_SHUFFLE, p, 1, (gc_shape[]){SH4(2, 32, 33, 33)});
+    memset(&p, 0, sizeof p);
+    p.concat.axis = 1;
+    threads_case("concat", GC_LAYER_CONCAT, p, 2, (gc_shape[]){SH4(2, 16, 48, 48), SH4(2, 8, 48, 48)});
+    memset(&p, 0, sizeof p);
+    threads_case("add", GC_LAYER_ADD, p, 2, (gc_shape[]){big, big});
+    threads_case("mul gate", GC_LAYER_MUL, p, 2, (gc_shape[]){big, gate});
+    threads_case("div gate first", GC_LAYER_DIV, p, 2, (gc_shape[]){big, gate});
+    threads_case("sub both broadcast", GC_LAYER_SUB, p, 2, (gc_shape[]){SH4(2, 1, 48, 1), SH4(1, 16, 1, 48)});
+}
+
 int main(void) {
     gc_rng_seed(&rng, 20260521);
+    if (gc_pool_create(3, &lt_pool) != GC_OK) {
+        printf("cannot start the test's threads: %s\n", gc_last_error());
+        return 1;
+    }
     RUN(conv2d_forward_and_gradients);
     RUN(conv2d_backward_partial);
-    RUN(conv2d_thread_count_independent);
     RUN(maxpool2d_forward_and_gradients);
     RUN(maxpool2d_ties_first_wins);
     RUN(maxpool2d_nan_propagates);
@@ -1697,5 +1792,7 @@ int main(void) {
     RUN(graph_kinds_bad_hyper_parameters);
     RUN(graph_kinds_bad_shapes);
     RUN(arity_refused_when_adding);
+    RUN(results_do_not_depend_on_threads);
+    gc_pool_free(lt_pool);
     return test_summary("layers");
 }
