@@ -1,13 +1,19 @@
 /* pool.c - the session thread pool (contract and reasons in pool.h).
  *
  * A loop: the caller stores the job, gives worker w chunks [w C / T, (w + 1) C / T) of the C
- * chunks in its own counter, bumps gen and joins as worker 0. A worker claims chunks from its
- * own counter, then from the others' (fetch-and-add, so a chunk runs once), then decrements
- * pending. Waiting (a worker for the next loop, the caller for pending to reach zero) spins
- * for a few microseconds, which covers the gap between two layers, then sleeps on a
- * condition variable. Sleep and wake-up use the store-then-load pattern on both sides
- * (sleepers / gen, caller_sleeps / pending, all sequentially consistent) and the mutex around
- * the re-check, so no wake-up is lost. */
+ * chunks in share w, sets `remaining` to C, bumps gen and joins as worker 0. A share is one
+ * 64-bit word holding the loop's generation, the share's end and its next chunk; a chunk is
+ * claimed by a compare-and-swap of the whole word, so a worker that wakes late, still holding
+ * an older generation or word, can never claim (or skip) a chunk of a newer loop. A
+ * worker claims from its own share, then from the others', reads the job only after a
+ * successful claim (the job cannot change until that chunk is done) and counts each chunk
+ * done in `remaining`. The caller waits for `remaining` to reach zero, never for a worker
+ * that took no chunk: a worker preempted or asleep when the loop starts costs nothing.
+ * Waiting (a worker for the next loop, the caller for the last chunks) spins for a few
+ * microseconds, which covers the gap between two layers, then sleeps on a condition
+ * variable. Sleep and wake-up use the store-then-load pattern on both sides (sleepers / gen,
+ * caller_sleeps / remaining, all sequentially consistent) and the mutex around the re-check,
+ * so no wake-up is lost. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "core/pool.h"
 #include "core/core.h"
@@ -30,9 +36,8 @@
  * the serial work between two loops of a pass and far shorter than a scheduler time slice. */
 #define POOL_SPINS 2000
 
-typedef struct pool_share {   /* one worker's chunk counter, alone in its cache line */
-    _Alignas(64) atomic_llong next;
-    long long end;
+typedef struct pool_share {   /* one worker's chunks (share_word), alone in its cache line */
+    _Alignas(64) _Atomic uint64_t word;
 } pool_share;
 
 typedef struct pool_worker {
@@ -45,14 +50,15 @@ struct gc_pool {
     pthread_t    thr[GC_POOL_MAX];
     pool_worker  who[GC_POOL_MAX];
     pool_share   share[GC_POOL_MAX];
-    /* the current loop, written by the caller before gen is bumped */
-    gc_pool_fn   fn;
-    void        *arg;
-    int64_t      n, grain;
-    int          active;            /* workers taking part (ids 0..active-1) */
-    _Alignas(64) atomic_uint gen;   /* loops started; stop is gen's companion flag */
+    /* the current loop, written by the caller before the shares and gen (atomics: a late
+       worker may read them while the next loop's are written, and then fails its claim) */
+    _Atomic(gc_pool_fn) fn;
+    _Atomic(void *)     arg;
+    atomic_llong        n, grain;
+    atomic_int          active;          /* shares of the loop (workers 0..active-1) */
+    _Alignas(64) atomic_uint gen;        /* loops started */
     atomic_int   stop;
-    _Alignas(64) atomic_int pending;     /* workers still in the loop */
+    _Alignas(64) atomic_llong remaining; /* chunks of the loop not yet done */
     atomic_int   sleepers;               /* workers blocked in wake */
     atomic_int   caller_sleeps;
     pthread_mutex_t mu;
@@ -79,16 +85,46 @@ int gc_pool_default_threads(void) {
 
 int gc_default_threads(void) { return gc_pool_default_threads(); }
 
-/* Chunks of share s, then everyone else's. */
-static void run_chunks(gc_pool *p, int w) {
-    const int T = p->active;
+/* A share word: the loop's generation (24 bits), one past the share's last chunk and its next
+ * chunk (20 bits each), so a claim checks all three in one compare-and-swap: a worker that
+ * read an older loop's word can never claim a chunk of the loop that replaced it. */
+#define POOL_CHUNK_BITS 20
+#define POOL_CHUNK_MAX ((int64_t)1 << POOL_CHUNK_BITS) /* chunks of one loop, at most */
+static uint64_t share_word(unsigned g, int64_t end, int64_t next) {
+    return (uint64_t)(g & 0xffffffu) << (2 * POOL_CHUNK_BITS) | (uint64_t)end << POOL_CHUNK_BITS | (uint64_t)next;
+}
+
+/* Claims the next chunk of share sh in loop g; -1 when the share is done or the loop is over. */
+static long long claim(pool_share *sh, unsigned g) {
+    const uint64_t mask = POOL_CHUNK_MAX - 1;
+    uint64_t v = atomic_load_explicit(&sh->word, memory_order_acquire);
+    for (;;) {
+        if ((unsigned)(v >> (2 * POOL_CHUNK_BITS)) != (g & 0xffffffu) || (v & mask) >= (v >> POOL_CHUNK_BITS & mask))
+            return -1;
+        if (atomic_compare_exchange_weak_explicit(&sh->word, &v, v + 1, memory_order_acq_rel, memory_order_acquire))
+            return (long long)(v & mask);
+    }
+}
+
+/* Worker w's part of loop g: its own share, then what is left in the others'. */
+static void run_chunks(gc_pool *p, int w, unsigned g) {
+    const int T = atomic_load_explicit(&p->active, memory_order_relaxed);
+    if (w >= T) return;
     for (int k = 0; k < T; k++) {
         pool_share *sh = &p->share[(w + k) % T];
-        for (;;) {
-            const long long c = atomic_fetch_add_explicit(&sh->next, 1, memory_order_relaxed);
-            if (c >= sh->end) break;
-            const int64_t lo = c * p->grain, hi = lo + p->grain < p->n ? lo + p->grain : p->n;
-            p->fn(p->arg, lo, hi, w);
+        long long c;
+        while ((c = claim(sh, g)) >= 0) {
+            const int64_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
+            const int64_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
+            const int64_t lo = c * grain, hi = lo + grain < n ? lo + grain : n;
+            atomic_load_explicit(&p->fn, memory_order_relaxed)(atomic_load_explicit(&p->arg, memory_order_relaxed),
+                                                               lo, hi, w);
+            if (atomic_fetch_sub(&p->remaining, 1) == 1 && w &&
+                atomic_load(&p->caller_sleeps)) {
+                pthread_mutex_lock(&p->mu);
+                pthread_cond_signal(&p->done);
+                pthread_mutex_unlock(&p->mu);
+            }
         }
     }
 }
@@ -112,12 +148,7 @@ static void *worker_main(void *a) {
         }
         if (atomic_load(&p->stop)) return NULL;
         seen = g;
-        if (me->id < p->active) run_chunks(p, me->id);
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeps)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_chunks(p, me->id, g);
     }
 }
 
@@ -174,34 +205,35 @@ void gc_pool_for(gc_pool *p, int64_t n, int64_t grain, int max_workers, gc_pool_
     if (grain < 1) grain = 1;
     int T = p ? p->threads : 1;
     if (max_workers > 0 && max_workers < T) T = max_workers;
+    if ((n + grain - 1) / grain >= POOL_CHUNK_MAX) grain = (n + POOL_CHUNK_MAX - 2) / (POOL_CHUNK_MAX - 1);
     const int64_t chunks = (n + grain - 1) / grain;
     if (T > chunks) T = (int)chunks;
     if (T <= 1) {
         for (int64_t lo = 0; lo < n; lo += grain) fn(arg, lo, lo + grain < n ? lo + grain : n, 0);
         return;
     }
-    p->fn = fn;
-    p->arg = arg;
-    p->n = n;
-    p->grain = grain;
-    p->active = T;
-    for (int w = 0; w < T; w++) {
-        atomic_store_explicit(&p->share[w].next, (long long)(chunks * w / T), memory_order_relaxed);
-        p->share[w].end = (long long)(chunks * (w + 1) / T);
-    }
-    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
-    atomic_fetch_add(&p->gen, 1);                    /* publishes the job (seq_cst) */
+    const unsigned g = atomic_load_explicit(&p->gen, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&p->n, n, memory_order_relaxed);
+    atomic_store_explicit(&p->grain, grain, memory_order_relaxed);
+    atomic_store_explicit(&p->active, T, memory_order_relaxed);
+    atomic_store_explicit(&p->remaining, chunks, memory_order_relaxed);
+    for (int w = 0; w < T; w++)
+        atomic_store_explicit(&p->share[w].word, share_word(g, chunks * (w + 1) / T, chunks * w / T),
+                              memory_order_release);
+    atomic_store(&p->gen, g);                        /* publishes the loop (seq_cst) */
     if (atomic_load(&p->sleepers)) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
-    run_chunks(p, 0);
-    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) && i < POOL_SPINS; i++) POOL_PAUSE();
-    if (atomic_load_explicit(&p->pending, memory_order_acquire)) {
+    run_chunks(p, 0, g);
+    for (int i = 0; atomic_load_explicit(&p->remaining, memory_order_acquire) && i < POOL_SPINS; i++) POOL_PAUSE();
+    if (atomic_load_explicit(&p->remaining, memory_order_acquire)) {
         atomic_store(&p->caller_sleeps, 1);
         pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->pending)) pthread_cond_wait(&p->done, &p->mu);
+        while (atomic_load(&p->remaining)) pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
         atomic_store(&p->caller_sleeps, 0);
     }

@@ -44,8 +44,8 @@ int gc_pool_threads(const gc_pool *p);
 int gc_pool_default_threads(void);
 
 /* Calls fn(arg, lo, hi, worker) on disjoint ranges covering [0, n), each of at most grain
- * items (grain >= 1), on at most max_workers threads (0: all), and returns when every call has
- * returned. Runs inline (one call per grain) for a NULL pool, one thread, or n <= grain.
+ * items (grain >= 1; raised when n / grain would exceed a million chunks), on at most
+ * max_workers threads (0: all), and returns when every call has returned. Runs inline (one call per grain) for a NULL pool, one thread, or n <= grain.
  * Not reentrant: fn must not call gc_pool_for on the same pool. */
 void gc_pool_for(gc_pool *p, int64_t n, int64_t grain, int max_workers, gc_pool_fn fn, void *arg);
 
