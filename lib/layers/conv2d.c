@@ -251,17 +251,23 @@ typedef struct conv_plan {
  * from ~64 tiles for small filters (64x64 at 14x14 is a draw), and loses at 7x7 and below).
  * The tiles are counted per image, not per batch: a layer runs the same algorithm at every
  * batch size, so each row of a batch has the bits of that image run alone (gc_explain_batch
- * relies on it). The input gradient form needs pad <= 2. */
-static int wino_ok(const gc_conv2d_params *p, int64_t C, int64_t O, int64_t OH, int64_t OW) {
-    const int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
+ * relies on it). Training sessions (parameter gradients) count the whole batch's tiles
+ * instead: their batches of small images (Fashion-MNIST's 28 x 28: 49 tiles each) are where
+ * Winograd pays most, nobody compares their rows with single images, and the shipped models were
+ * trained, and reproduce bit for bit, with that choice. The input gradient form needs
+ * pad <= 2. */
+static int wino_ok(const gc_conv2d_params *p, int64_t images, int64_t C, int64_t O, int64_t OH, int64_t OW) {
+    const int64_t tiles = images * ((OH + 3) / 4) * ((OW + 3) / 4);
     return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8 &&
            tiles >= 9 && (tiles >= 64 || C * O >= 16384);
 }
 
-/* wino: 0 never chooses Winograd (gc_session_config.no_winograd); tier: the resolved kernel tier. */
-static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, int wino, gc_gemm_tier tier,
-                           conv_plan *q) {
+/* wino: 0 never chooses Winograd (gc_session_config.no_winograd); training: nonzero for a
+ * session with parameter gradients (Winograd by the batch's tiles); tier: the resolved kernel
+ * tier. */
+static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape *out, int wino, int training,
+                           gc_gemm_tier tier, conv_plan *q) {
     const gc_conv2d_params *p = &l->p.conv;
     memset(q, 0, sizeof *q);
     q->G = p->groups;
@@ -276,7 +282,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->NT = COL_FLOATS / q->K;
     if (q->NT < 16) q->NT = 16;
     if (q->NT > q->P) q->NT = q->P;
-    q->wino_fwd = wino && wino_ok(p, in->d[1], q->O, out->d[2], out->d[3]);
+    q->wino_fwd = wino && wino_ok(p, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
@@ -310,13 +316,17 @@ static size_t gemm_ws(int64_t M, int64_t N, int64_t K) {
  * convolution's scratch, whichever is largest. */
 static size_t conv_workspace_of(const conv_plan *pq);
 
-/* The most any tier's plan needs (the few-pixels GEMM runs only with AVX-512). */
+/* The most any tier's plan needs, training or not (the few-pixels GEMM runs only with AVX-512). */
 static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
     conv_plan q;
-    conv_plan_make(l, in, out, 1, GC_GEMM_AVX512, &q);
-    const size_t a = conv_workspace_of(&q);
-    conv_plan_make(l, in, out, 1, GC_GEMM_PORTABLE, &q);
-    return max_size(a, conv_workspace_of(&q));
+    size_t s = 0;
+    for (int training = 0; training < 2; training++) {
+        conv_plan_make(l, in, out, 1, training, GC_GEMM_AVX512, &q);
+        s = max_size(s, conv_workspace_of(&q));
+        conv_plan_make(l, in, out, 1, training, GC_GEMM_PORTABLE, &q);
+        s = max_size(s, conv_workspace_of(&q));
+    }
+    return s;
 }
 
 static size_t conv_workspace_of(const conv_plan *pq) {
@@ -364,14 +374,14 @@ static size_t packed_group_floats(const gc_layer_ctx *c, const conv_plan *q) {
 
 static size_t conv_prepared_floats(const gc_layer_ctx *c) {
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     size_t n;
     return gc_mul_size(packed_group_floats(c, &q), (size_t)q.G, &n) ? SIZE_MAX : n;
 }
 
 static void conv_prepare(const gc_layer_ctx *c, float *prep) {
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     const size_t per = packed_group_floats(c, &q);
     const int px = pixels_path(c, &q);
     for (int64_t gr = 0; per && gr < q.G; gr++) {
@@ -402,7 +412,7 @@ static void conv_forward(const gc_layer_ctx *c) {
     float *y = c->y;                                          /* (N, O, OH, OW) */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     if (q.depthwise) { gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws); return; }
     if (q.wino_fwd) { gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws); return; }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
@@ -472,7 +482,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     float *db = p->bias ? c->dparam[1] : NULL; /* (O) or NULL */
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
-    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, conv_tier(c), &q);
+    conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     float *col = c->ws;                        /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
