@@ -15,7 +15,7 @@ the top class, target features.29 (relu5_3, 512 x 14 x 14). Each round runs, in 
           channel, forwards in batches of --batch, softmax, the map; the time of that
 Both skip constant channels (mask undefined), as the authors' code does. Prints the CPU and
 every round with its ratio, the 1-minute load average before it and both CPU times (ours:
-the whole methods_maps process, loading included; libgomp's spinning counts in both), the medians, the ratio of
+the whole methods_maps process, loading included; threads' spinning counts in both), the medians, the ratio of
 the medians and the median of the rounds' ratios (the steadier figure on a shared machine:
 each round's two runs are neighbours in time), and the largest difference of the two maps
 (relative to the map's maximum). OMP_NUM_THREADS is set to --threads for ours.
@@ -69,8 +69,8 @@ def main():
     torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
         tool = os.path.join(tmp, 'methods_maps')
-        subprocess.run(['cc', '-O2', '-fopenmp', '-I' + os.path.join(ROOT, 'include'), '-I' + os.path.join(ROOT, 'lib'),
-                        os.path.join(HERE, 'methods_maps.c'), os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-o',
+        subprocess.run(['cc', '-O2', '-I' + os.path.join(ROOT, 'include'), '-I' + os.path.join(ROOT, 'lib'),
+                        os.path.join(HERE, 'methods_maps.c'), os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-lpthread', '-o',
                         tool], check=True)
         torch.manual_seed(0)
         model = torchvision.models.vgg16(weights=None).eval()

@@ -75,8 +75,8 @@ def main():
     misses = 0
     with tempfile.TemporaryDirectory() as tmp:
         tool = os.path.join(tmp, 'explain_maps')
-        subprocess.run(['cc', '-O2', '-fopenmp', '-I' + os.path.join(ROOT, 'include'), os.path.join(HERE, 'explain_maps.c'),
-                        os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-o', tool], check=True)
+        subprocess.run(['cc', '-O2', '-I' + os.path.join(ROOT, 'include'), os.path.join(HERE, 'explain_maps.c'),
+                        os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-lpthread', '-o', tool], check=True)
         for name in a.model or ['vgg16', 'alexnet']:
             model = build(name)
             layer = LAYER.get(name, 'layer4')

@@ -126,8 +126,8 @@ def main():
     work = a.keep or tempfile.mkdtemp(prefix='gc_methods_full_')
     os.makedirs(work, exist_ok=True)
     tool = os.path.join(work, 'methods_maps')
-    subprocess.run(['cc', '-O2', '-fopenmp', '-I' + os.path.join(ROOT, 'include'), '-I' + os.path.join(ROOT, 'lib'),
-                    os.path.join(HERE, 'methods_maps.c'), os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-o', tool],
+    subprocess.run(['cc', '-O2', '-I' + os.path.join(ROOT, 'include'), '-I' + os.path.join(ROOT, 'lib'),
+                    os.path.join(HERE, 'methods_maps.c'), os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-lpthread', '-o', tool],
                    check=True)
     failures = []
     for name, build in nets().items():

@@ -98,8 +98,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         tool = os.path.join(tmp, 'methods_maps')
-        subprocess.run(['cc', '-O2', '-fopenmp', '-I' + os.path.join(ROOT, 'include'), '-I' + os.path.join(ROOT, 'lib'),
-                        os.path.join(HERE, 'methods_maps.c'), os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-o',
+        subprocess.run(['cc', '-O2', '-I' + os.path.join(ROOT, 'include'), '-I' + os.path.join(ROOT, 'lib'),
+                        os.path.join(HERE, 'methods_maps.c'), os.path.join(ROOT, 'lib', 'libgradcam.a'), '-lm', '-lpthread', '-o',
                         tool], check=True)
         torch.manual_seed(0)
         vgg = mf.vgg([4, 'M', 8, 'M', 8, 8, 'M', 16, 16, 'M', 16, 16, 'M'], False, 16, 10)
