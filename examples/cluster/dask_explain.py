@@ -39,7 +39,7 @@ def main(argv=None):
     ap.add_argument("--shards", type=int, default=0, help="number of shards (default: 2 per worker)")
     ap.add_argument("--scheduler", help="address of a running Dask scheduler")
     ap.add_argument("--local-workers", type=int, default=2, help="without --scheduler: a LocalCluster of K processes")
-    ap.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS of each local worker (default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="threads of each local worker's sessions (OMP_NUM_THREADS; default 1)")
     ap.add_argument("--methods", default="gradcam,guided_gradcam")
     ap.add_argument("-k", "--top-k", type=int, default=1)
     ap.add_argument("--eval", type=int, default=0, metavar="STEPS", help="deletion/insertion curves of STEPS steps")
@@ -54,8 +54,9 @@ def main(argv=None):
     if a.scheduler:
         client = Client(a.scheduler)
     else:
-        # worker processes inherit this environment: the binding's path and one OpenMP thread
-        # each (K processes x 1 thread; OpenMP threads waiting on busy cores lose more than they gain)
+        # worker processes inherit this environment: the binding's path and one library thread
+        # each (K processes x 1 thread: the cores are shared out by processes, not by threads;
+        # OMP_NUM_THREADS is what gc_default_threads reads)
         os.environ["OMP_NUM_THREADS"] = str(a.threads)
         os.environ["PYTHONPATH"] = os.pathsep.join([p for p in [os.path.join(ROOT, "python"),
                                                                os.environ.get("PYTHONPATH")] if p])
