@@ -3,8 +3,8 @@
  *
  * libgradcam runs convolutional networks forward and backward on the CPU and
  * explains their decisions with Grad-CAM, guided backpropagation and Guided
- * Grad-CAM. Everything is plain C11; runtime dependencies are libc, libm and,
- * optionally, OpenMP.
+ * Grad-CAM. Everything is plain C11; runtime dependencies are libc (with its
+ * POSIX threads: each session runs its own) and libm.
  *
  * Objects
  *   gc_model    the network: a graph of named layers plus their weights.
