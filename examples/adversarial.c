@@ -139,10 +139,7 @@ int main(int argc, char **argv) {
         else out = v;
         if (!ok) { cli_error(PROG, "bad value \"%s\" for %s (try --help)", cli_q(q, sizeof q, v), a); return 2; }
     }
-    if (mkdir(out, 0777) && errno != EEXIST) {
-        cli_error(PROG, "cannot create %s: %s", cli_q(q, sizeof q, out), strerror(errno));
-        return 1;
-    }
+    if (!cli_make_outdir(PROG, out)) return 1;
     enum { H = 112, W = 112, P = H * W };
     clutter_params cp = {112, 8, 10};
     gc_model *m = NULL;

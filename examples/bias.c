@@ -97,10 +97,7 @@ int main(int argc, char **argv) {
         else out = v;
         if (!ok) { cli_error(PROG, "bad value \"%s\" for %s (try --help)", cli_q(q, sizeof q, v), a); return 2; }
     }
-    if (mkdir(out, 0777) && errno != EEXIST) {
-        cli_error(PROG, "cannot create %s: %s", cli_q(q, sizeof q, out), strerror(errno));
-        return 1;
-    }
+    if (!cli_make_outdir(PROG, out)) return 1;
     fashion_set tr = {0}, te = {0};
     gc_model *mod[2] = {NULL, NULL};
     gc_session *ses[2] = {NULL, NULL};

@@ -55,10 +55,7 @@ int main(int argc, char **argv) {
         else out = v;
         if (!ok) { cli_error(PROG, "bad value \"%s\" for %s (try --help)", cli_q(q, sizeof q, v), a); return 2; }
     }
-    if (mkdir(out, 0777) && errno != EEXIST) {
-        cli_error(PROG, "cannot create %s: %s", cli_q(q, sizeof q, out), strerror(errno));
-        return 1;
-    }
+    if (!cli_make_outdir(PROG, out)) return 1;
     fashion_set te;
     if (!fashion_load(PROG, data, 0, &te)) return 1;
     if (first + n > te.n) n = (int)(te.n - first);

@@ -536,10 +536,7 @@ int main(int argc, char **argv) {
     float *x = NULL;
     static results r;
     /* the report's folder first: a long evaluation must not end in an unwritable place */
-    if (mkdir(o.out, 0777) && errno != EEXIST) {
-        cli_error("evaluate", "cannot create %s: %s", cli_q(q, sizeof q, o.out), strerror(errno));
-        goto done;
-    }
+    if (!cli_make_outdir("evaluate", o.out)) goto done;
     if (access(o.out, W_OK | X_OK)) {
         cli_error("evaluate", "cannot write into %s: %s", cli_q(q, sizeof q, o.out), strerror(errno));
         goto done;

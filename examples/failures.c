@@ -55,10 +55,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--data")) data = v;
         else out = v;
     }
-    if (mkdir(out, 0777) && errno != EEXIST) {
-        cli_error(PROG, "cannot create %s: %s", cli_q(q, sizeof q, out), strerror(errno));
-        return 1;
-    }
+    if (!cli_make_outdir(PROG, out)) return 1;
     gc_model *m = NULL;
     gc_session *bs = NULL, *s = NULL;
     fashion_set te = {0};

@@ -869,10 +869,7 @@ int main(int argc, char **argv) {
     for (int k = 0; k < items.n; k++)
         if (k % o.shard_n == o.shard_i) order[n_order++] = k;
 
-    if (mkdir(o.outdir, 0777) && errno != EEXIST) {
-        cli_error("gradcam", "cannot create %s: %s", cli_q(q, sizeof q, o.outdir), strerror(errno));
-        goto done;
-    }
+    if (!cli_make_outdir("gradcam", o.outdir)) goto done;
     if (gc_model_open(o.model, &m)) {
         cli_error("gradcam", "%s", gc_last_error());
         goto done;

@@ -147,10 +147,7 @@ int main(int argc, char **argv) {
         cli_error("sanity", "--methods: %s", gc_last_error());
         return 2;
     }
-    if (mkdir(o.out, 0777) && errno != EEXIST) {
-        cli_error("sanity", "cannot create %s: %s", cli_q(q, sizeof q, o.out), strerror(errno));
-        goto done;
-    }
+    if (!cli_make_outdir("sanity", o.out)) goto done;
     if (gc_model_open(o.model, &m)) {
         cli_error("sanity", "%s", gc_last_error());
         goto done;

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_parse_long(const char *s, long long lo, long long hi, long long *out) {
     if (!s || !*s || !(*s == '-' || (*s >= '0' && *s <= '9'))) return 0; /* no spaces, no '+' */
@@ -131,4 +132,11 @@ void cli_json_string(FILE *f, const char *s) {
         }
     }
     fputc('"', f);
+}
+
+int cli_make_outdir(const char *prog, const char *dir) {
+    if (!mkdir(dir, 0777) || errno == EEXIST) return 1;
+    char q[512];
+    cli_error(prog, "cannot create %s: %s", cli_q(q, sizeof q, dir), strerror(errno));
+    return 0;
 }

@@ -22,6 +22,10 @@ int cli_parse_float(const char *s, int ratio, double lo, double hi, float *out);
  * ASCII, escapes for the rest. For argv text and file contents in messages. */
 const char *cli_q(char *buf, size_t cap, const char *s);
 
+/* Creates the output folder dir (an existing one is fine); on failure prints
+ * "prog: cannot create DIR: reason" and returns 0, else 1. */
+int cli_make_outdir(const char *prog, const char *dir);
+
 /* One line on stderr: "prog: " and the printf-formatted message. Arguments
  * that came from the user or from a file must be passed through cli_q. */
 #if defined(__GNUC__)
