@@ -3,27 +3,31 @@
  * files, PNG figures and JSON, with a JSON Lines manifest appended as it goes (docs/cluster.md)
  * and an HTML gallery. Each input's files appear all together or not at all: everything is
  * computed and rendered first, written under temporary names, then renamed; its manifest line
- * follows, so a rerun with --resume skips exactly the inputs that are complete. */
+ * follows, so a rerun with --resume skips exactly the inputs that are complete. Consecutive
+ * inputs of one size are explained together (gc_explain_batch, --batch); the decoding and the
+ * writing of a batch's inputs run on the session's threads, one whole input per thread. */
 #include "gradcam.h"
 #include "common/batch.h"
 #include "common/cli.h"
 #include "common/input.h"
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { MAX_FUSE = 16 };
+enum { MAX_FUSE = 16, MAX_BATCH = 64, DEFAULT_BATCH = 8, MAX_WORKERS = 64 };
 
 static void usage(FILE *f) {
     fprintf(f,
         "usage: gradcam MODEL.gcw INPUT... [--list FILE]... [-c CLASS]... [-k K] [-l LAYER]\n"
         "               [--counterfactual] [--method NAME[,NAME...]|all] [--layercam-fuse L1,L2,...]\n"
-        "               [-o OUTDIR] [--shard I/N] [--resume] [-q]\n"
+        "               [-o OUTDIR] [--shard I/N] [--resume] [--batch N] [-q]\n"
         "Explains the model's decision on each input with Grad-CAM, guided backpropagation\n"
         "and Guided Grad-CAM, and writes for each input NAME (its path relative to where it was\n"
         "found, without extension) and target class C into OUTDIR:\n"
@@ -87,15 +91,20 @@ static void usage(FILE *f) {
         "  --resume         keep the inputs the manifest already lists with all their files,\n"
         "                   from the first one on (the manifest must be of the same run: model,\n"
         "                   methods, -k, input count and shard); the rest is explained again\n"
+        "  --batch N        explain up to N consecutive inputs of one network input size\n"
+        "                   together (gc_explain_batch: the same maps as one by one; 1..%d,\n"
+        "                   default %d; 1: one gc_explain per input). The inputs of a batch are\n"
+        "                   decoded, and their outputs drawn and written, on the session's\n"
+        "                   threads (one input per thread at a time); records in input order\n"
         "  -q               no progress bar (shown on a terminal for several inputs: done/total,\n"
         "                   inputs per second, time left)\n"
-        "  --help           this text\n", MAX_FUSE);
+        "  --help           this text\n", MAX_FUSE, MAX_BATCH, DEFAULT_BATCH);
     cli_preprocess_help(f);
     fprintf(f, "The model must output a (1, classes) score vector. A NaN or infinity in an input, a\n"
                "parameter, the output or a map is an error naming where it first appears.\n"
                "An input that fails (unreadable, not finite, a figure that cannot be drawn) is\n"
                "reported, gets an \"error\" line in the manifest, and the run goes on. SIGINT or\n"
-               "SIGTERM stops after the input being explained is discarded; rerun with --resume.\n"
+               "SIGTERM stops after the batch being explained is discarded; rerun with --resume.\n"
                "Exit status 0 on success, 1 when the model, an input or an output failed, 2 on bad\n"
                "usage, 128 + the signal's number when interrupted.\n");
 }
@@ -106,6 +115,7 @@ typedef struct options {
     char        *is_list;  /* (n_inputs) 1: a --list file */
     int          n_inputs, classes[GC_EXPLAIN_MAX_TARGETS], n_classes, top_k, counterfactual, quiet;
     int          resume, shard_i, shard_n;
+    int          batch;    /* --batch */
     unsigned     methods;  /* --method bits, 0: the default maps */
     int          all;      /* --method all */
     char        *fuse_buf; /* --layercam-fuse names, split in place */
@@ -145,6 +155,7 @@ static int parse_args(int argc, char **argv, options *o) {
     memset(o, 0, sizeof *o);
     o->outdir = ".";
     o->shard_n = 1;
+    o->batch = DEFAULT_BATCH;
     cli_preprocess_init(&o->pre);
     o->inputs = calloc((size_t)argc, sizeof *o->inputs);
     o->is_list = calloc((size_t)argc, 1);
@@ -157,7 +168,7 @@ static int parse_args(int argc, char **argv, options *o) {
         const char *a = argv[i];
         int has_value = !strcmp(a, "-c") || !strcmp(a, "-k") || !strcmp(a, "-l") || !strcmp(a, "-o") ||
                         !strcmp(a, "--method") || !strcmp(a, "--list") || !strcmp(a, "--shard") ||
-                        !strcmp(a, "--layercam-fuse");
+                        !strcmp(a, "--layercam-fuse") || !strcmp(a, "--batch");
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
         if (has_value && i + 1 >= argc) {
             cli_error("gradcam", "%s needs a value (try --help)", a);
@@ -198,6 +209,11 @@ static int parse_args(int argc, char **argv, options *o) {
             if (!parse_fuse(argv[++i], o)) {
                 cli_error("gradcam", "--layercam-fuse takes 2..%d layer names separated by commas, got \"%s\"",
                           MAX_FUSE, cli_q(q, sizeof q, argv[i]));
+                return 2;
+            }
+        } else if (!strcmp(a, "--batch")) {
+            if (!cli_parse_int(argv[++i], 1, MAX_BATCH, &o->batch)) {
+                cli_error("gradcam", "--batch takes an integer in 1..%d, got \"%s\"", MAX_BATCH, cli_q(q, sizeof q, argv[i]));
                 return 2;
             }
         } else if (!strcmp(a, "--resume")) o->resume = 1;
@@ -432,13 +448,13 @@ fail:
     return 0;
 }
 
-/* The session's output must be a (1, classes) score vector: a model whose output is spatial
- * would be explained as if each of its values were a class. */
-static int check_output(const gc_model *m, const gc_session *s, const char *model) {
+/* The session's output must be a (batch, classes) score vector: a model whose output is
+ * spatial would be explained as if each of its values were a class. */
+static int check_output(const gc_model *m, const gc_session *s, int batch, const char *model) {
     gc_tensor y;
     const char *last = gc_model_layer_name(m, gc_model_layer_count(m) - 1);
     if (gc_session_shape(s, last, &y)) return 1; /* cannot happen: the output is always planned */
-    if (y.ndim == 2 && y.shape[0] == 1 && y.shape[1] >= 1) return 1;
+    if (y.ndim == 2 && y.shape[0] == batch && y.shape[1] >= 1) return 1;
     char sh[96], q[256];
     size_t k = (size_t)snprintf(sh, sizeof sh, "%lld", (long long)y.shape[0]);
     for (int i = 1; i < y.ndim && k < sizeof sh; i++) k += (size_t)snprintf(sh + k, sizeof sh - k, "x%lld", (long long)y.shape[i]);
@@ -805,6 +821,188 @@ static int write_gallery(const char *outdir, const char *name, const char *heade
     return 1;
 }
 
+/* ---------------------------------------------------------------- batches */
+
+/* One input on its way through a batch: decoded and preprocessed, explained together with
+ * the others of its network input size, then drawn and written; each step of an input runs
+ * on one thread, and its messages wait in log until its record is written. */
+typedef struct slot {
+    int               n;           /* its place in the shard's order */
+    int               loaded, ok;  /* decoded; still on its way (0: failed, with a message) */
+    int               fatal;       /* an output could not be written: the run stops */
+    int64_t           h, w;        /* network input size */
+    cli_input         in;
+    gc_explain_result r;           /* views into the session's buffers, valid for this batch */
+    fused             fu;
+    gc_image          figs[GC_EXPLAIN_MAX_TARGETS], cfs[GC_EXPLAIN_MAX_TARGETS];
+    staged            sg;
+    double            tm[3];       /* seconds: decode, explain (the batch's time / its size), write */
+    char              log[8192];   /* its messages ("gradcam: ...\n"), printed in input order */
+    char              error[2048]; /* the last one, for its manifest record */
+} slot;
+
+static void slot_release(slot *sl) {
+    release_images(sl->figs, GC_EXPLAIN_MAX_TARGETS);
+    release_images(sl->cfs, GC_EXPLAIN_MAX_TARGETS);
+    fused_release(&sl->fu);
+    staged_free(&sl->sg);
+    cli_input_release(&sl->in);
+    memset(sl, 0, sizeof *sl);
+}
+
+/* What every step of an input reads (never written while workers run). */
+typedef struct run_ctx {
+    const options            *o;
+    const cli_items          *items;
+    const int                *order;
+    const gc_model           *m;
+    const gc_preprocess      *pre;
+    const gc_explain_request *req;
+} run_ctx;
+
+static const cli_item *slot_item(const slot *sl, const run_ctx *c) { return &c->items->v[c->order[sl->n]]; }
+
+static void slot_failed(slot *sl) {
+    sl->ok = 0;
+    snprintf(sl->error, sizeof sl->error, "%s", cli_last_message());
+}
+
+static void step_load(slot *sl, const run_ctx *c) {
+    const double t0 = cli_now();
+    sl->loaded = cli_input_load("gradcam", slot_item(sl, c)->path, &sl->in);
+    if (sl->loaded) cli_input_size(&sl->in, c->pre, &sl->h, &sl->w);
+    else slot_failed(sl);
+    sl->tm[0] = cli_now() - t0;
+}
+
+static void step_prepare(slot *sl, const run_ctx *c) {
+    const double t0 = cli_now();
+    sl->ok = cli_input_prepare("gradcam", slot_item(sl, c)->path, c->pre, &sl->in);
+    if (!sl->ok) slot_failed(sl);
+    sl->tm[0] += cli_now() - t0;
+}
+
+/* The figures, then every file staged and renamed together. */
+static void step_write(slot *sl, const run_ctx *c) {
+    const double t0 = cli_now();
+    const cli_item *it = slot_item(sl, c);
+    const options *o = c->o;
+    char q[256];
+    if (sl->in.is_image && !render_all(o, it->path, c->m, c->pre, &sl->in, &sl->r, c->req->methods, sl->figs, sl->cfs))
+        slot_failed(sl);
+    else if (!cli_mkdirs(o->outdir, it->stem)) {
+        cli_error("gradcam", "%s: cannot create its folder in %s: %s", cli_q(q, sizeof q, it->path), o->outdir,
+                  strerror(errno));
+        sl->fatal = 1;
+    } else if (!write_input(&sl->sg, o, it->path, it->stem, c->m, &sl->in, &sl->r, c->req->methods, sl->figs, sl->cfs,
+                            &sl->fu))
+        sl->fatal = 1;
+    sl->tm[2] = cli_now() - t0;
+}
+
+/* One step for n inputs on up to `threads` threads (this one included), each taking the
+ * next input not yet taken; their messages go to the inputs' logs. */
+typedef struct jobs {
+    slot         **v;  /* (n) */
+    int            n;
+    atomic_int     next;
+    void         (*step)(slot *, const run_ctx *);
+    const run_ctx *c;
+} jobs;
+
+static void *jobs_worker(void *p) {
+    jobs *j = p;
+    for (int i; (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
+        slot *sl = j->v[i];
+        const size_t k = strlen(sl->log);
+        cli_error_capture(sl->log + k, sizeof sl->log - k);
+        j->step(sl, j->c);
+        cli_error_capture(NULL, 0);
+    }
+    return NULL;
+}
+
+static void run_jobs(slot **v, int n, void (*step)(slot *, const run_ctx *), const run_ctx *c, int threads) {
+    jobs j = {.v = v, .n = n, .step = step, .c = c};
+    atomic_init(&j.next, 0);
+    pthread_t t[MAX_WORKERS];
+    int started = 0;
+    if (threads > 1 && n > 1) { /* SIGINT and SIGTERM stay with this thread */
+        sigset_t block, old;
+        sigemptyset(&block);
+        sigaddset(&block, SIGINT);
+        sigaddset(&block, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &block, &old);
+        for (int i = 1; i < threads && i < n && started < MAX_WORKERS; i++)
+            if (!pthread_create(&t[started], NULL, jobs_worker, &j)) started++; /* else fewer threads */
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    jobs_worker(&j);
+    for (int i = 0; i < started; i++) pthread_join(t[i], NULL);
+}
+
+/* gc_explain_batch of k inputs (gc_explain on a batch-1 session); with --method all, the
+ * methods this model or layer cannot have are left out, once for the run. */
+static gc_status explain_n(gc_session *s, int batch, const float *x, int k, gc_explain_request *req, int all,
+                           gc_explain_result *res) {
+    for (;;) {
+        gc_status st = batch == 1 ? gc_explain(s, x, req, res) : gc_explain_batch(s, x, k, req, res);
+        if (st == GC_ERR_UNSUPPORTED && all && (req->methods & GC_METHOD_CAM) && strstr(gc_last_error(), "CAM needs")) {
+            cli_progress_end();
+            fprintf(stderr, "gradcam: note: CAM left out (%s)\n", gc_last_error());
+            req->methods &= ~(unsigned)GC_METHOD_CAM;
+            continue;
+        }
+        if (st == GC_ERR_INVALID_ARGUMENT && all && (req->methods & GC_METHOD_ABLATIONCAM) &&
+            strstr(gc_last_error(), "Ablation-CAM")) {
+            cli_progress_end();
+            fprintf(stderr, "gradcam: note: Ablation-CAM left out (%s)\n", gc_last_error());
+            req->methods &= ~(unsigned)GC_METHOD_ABLATIONCAM;
+            continue;
+        }
+        return st;
+    }
+}
+
+/* The message of a failed step run on this thread, into the input's log. */
+static void slot_explain_error(slot *sl, const run_ctx *c, const char *what) {
+    char q[256];
+    const size_t k = strlen(sl->log);
+    cli_error_capture(sl->log + k, sizeof sl->log - k);
+    cli_error("gradcam", "%s: %s%s", cli_q(q, sizeof q, slot_item(sl, c)->path), what, gc_last_error());
+    cli_error_capture(NULL, 0);
+    slot_failed(sl);
+}
+
+/* Explains the k inputs of v (one shape, preprocessed) on s, whose batch holds them: one
+ * batch, or, when it fails (a failure in any image fails gc_explain_batch), each input alone
+ * to find the failing ones and the others together again. The results into each v[i]->r;
+ * each input's explain time is the batch's time divided by k. xb: room for s's batch. */
+static void explain_group(gc_session *s, int batch, float *xb, slot **v, int k, gc_explain_request *req,
+                          const run_ctx *c, gc_explain_result *res) {
+    const double t0 = cli_now();
+    const int k0 = k;
+    const size_t chw = (size_t)gc_tensor_numel(&v[0]->in.x);
+    for (int i = 0; i < k; i++) memcpy(xb + (size_t)i * chw, v[i]->in.x.data, chw * sizeof *xb);
+    gc_status st = explain_n(s, batch, xb, k, req, c->o->all, res);
+    if (st && k > 1) {
+        int kk = 0;
+        for (int i = 0; i < k; i++)
+            if (explain_n(s, batch, v[i]->in.x.data, 1, req, c->o->all, res)) slot_explain_error(v[i], c, "");
+            else v[kk++] = v[i];
+        k = kk;
+        for (int i = 0; i < k; i++) memcpy(xb + (size_t)i * chw, v[i]->in.x.data, chw * sizeof *xb);
+        st = k ? explain_n(s, batch, xb, k, req, c->o->all, res) : GC_OK;
+        if (st)
+            for (int i = 0; i < k; i++) slot_explain_error(v[i], c, "in a batch: ");
+    } else if (st)
+        slot_explain_error(v[0], c, "");
+    const double each = (cli_now() - t0) / k0;
+    for (int i = 0; i < k0; i++) v[i]->tm[1] = each;
+    if (!st)
+        for (int i = 0; i < k; i++) v[i]->r = res[i];
+}
+
 /* ---------------------------------------------------------------- main */
 
 static volatile sig_atomic_t stop_signal; /* SIGINT or SIGTERM received */
@@ -837,16 +1035,17 @@ int main(int argc, char **argv) {
     rc = 1;
     gc_model *m = NULL;
     gc_session *s = NULL, *sf = NULL;
-    cli_input in = {0};
     cli_items items = {0};
-    staged sg = {0};
     lines done = {0};
-    fused fu = {0};
     FILE *mf = NULL;
     char *header = NULL, *methods = NULL, *rec = NULL;
-    int *order = NULL, failed = 0;
-    gc_image figs[GC_EXPLAIN_MAX_TARGETS] = {{0}}, cfs[GC_EXPLAIN_MAX_TARGETS] = {{0}};
+    int *order = NULL, failed = 0, have = 0;
+    slot *sl = NULL;               /* (o.batch) decoded inputs waiting, sl[0..have) in order */
+    slot **pv = NULL;              /* (o.batch) the inputs of one step */
+    gc_explain_result *res = NULL; /* (o.batch) */
+    float *xb = NULL;              /* (s_batch, 3, sh, sw) the batch's network input */
     int64_t sh = 0, sw = 0;
+    int s_batch = 0;
     char q[256];
 
     /* the inputs, named; every name checked before anything runs */
@@ -868,6 +1067,11 @@ int main(int argc, char **argv) {
     if (!(order = malloc((size_t)items.n * sizeof *order))) goto done;
     for (int k = 0; k < items.n; k++)
         if (k % o.shard_n == o.shard_i) order[n_order++] = k;
+    if (!(sl = calloc((size_t)o.batch, sizeof *sl)) || !(pv = calloc((size_t)o.batch, sizeof *pv)) ||
+        !(res = calloc((size_t)o.batch, sizeof *res))) {
+        cli_error("gradcam", "out of memory");
+        goto done;
+    }
 
     if (!cli_make_outdir("gradcam", o.outdir)) goto done;
     if (gc_model_open(o.model, &m)) {
@@ -916,95 +1120,119 @@ int main(int argc, char **argv) {
        to stdout */
     const int progress = !o.quiet && n_order > 1 && isatty(2);
     const size_t off = strlen(o.outdir) + 1;
+    const int threads = gc_default_threads();
+    const run_ctx ctx = {&o, &items, order, m, &pre, &req};
+    int next = start, pre_checked = 0;
     cli_bar bar;
     cli_bar_start(&bar, n_order);
     bar.done = start;
-    for (int n = start; n < n_order && !stop_signal; n++) {
-        const cli_item *it = &items.v[order[n]];
-        const char *input = it->path;
-        double t0 = cli_now(), tm[4] = {0};
-        if (progress) cli_bar_show("gradcam", &bar, it->name);
-        int ok = cli_input_load("gradcam", input, &in);
-        int64_t h = 0, w = 0;
-        if (ok) cli_input_size(&in, &pre, &h, &w);
-        if (ok && (!s || h != sh || w != sw)) { /* planned from the shapes, before an image is preprocessed */
+    /* a batch at a time: decode and preprocess the inputs (on the threads), explain those of
+       the first one's network input size together, draw and write their files (on the
+       threads), then their records in input order; inputs of another size wait for the next */
+    while ((have || next < n_order) && !stop_signal) {
+        int np = 0;
+        if (progress) cli_bar_show("gradcam", &bar, items.v[order[have ? sl[0].n : next]].name);
+        while (have < o.batch && next < n_order) {
+            sl[have].n = next++;
+            pv[np++] = &sl[have++];
+        }
+        run_jobs(pv, np, step_load, &ctx, threads);
+        int g = 0, first = -1; /* the batch: sl[0..g) */
+        for (; g < have; g++) {
+            if (!sl[g].loaded) continue;
+            if (first < 0) first = g;
+            else if (sl[g].h != sl[first].h || sl[g].w != sl[first].w) break;
+        }
+        if (first >= 0 && (!s || sl[first].h != sh || sl[first].w != sw)) {
+            /* planned from the shapes, before an image is preprocessed; a batch never holds more
+               than the inputs left */
+            const int64_t h = sl[first].h, w = sl[first].w;
+            const int left = n_order - sl[0].n, batch = left < o.batch ? left : o.batch;
             gc_session_free(s);
             gc_session_free(sf);
             s = sf = NULL;
+            free(xb);
             const char *keep[] = {o.layer, NULL}; /* the target layer's output must stay readable */
-            gc_session_config cfg = {.batch = 1, .channels = 3, .height = h, .width = w, .keep = keep};
+            gc_session_config cfg = {.batch = batch, .channels = 3, .height = h, .width = w, .keep = keep};
             const char *fkeep[MAX_FUSE + 1] = {0};
             for (int l = 0; l < o.n_fuse; l++) fkeep[l] = o.fuse[l];
             gc_session_config fcfg = cfg;
-            fcfg.keep = fkeep;
+            fcfg.batch = 1, fcfg.keep = fkeep;
             if (gc_session_create(m, &cfg, &s) || (o.n_fuse && gc_session_create(m, &fcfg, &sf))) {
-                cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
+                cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, items.v[order[sl[first].n]].path), gc_last_error());
                 goto done; /* the model's, not the input's fault */
             }
-            if (!check_output(m, s, o.model)) goto done;
-            sh = h, sw = w;
-        }
-        if (ok && in.is_image && !cli_preprocess_check("gradcam", &pre)) goto done;
-        ok = ok && cli_input_prepare("gradcam", input, &pre, &in);
-        double t1 = cli_now();
-        gc_explain_result r;
-        gc_status st = GC_OK;
-        if (ok) {
-            st = gc_explain(s, in.x.data, &req, &r);
-            /* --method all: the methods this model or layer cannot have are left out, once */
-            if (st == GC_ERR_UNSUPPORTED && o.all && (req.methods & GC_METHOD_CAM) && strstr(gc_last_error(), "CAM needs")) {
-                fprintf(stderr, "gradcam: note: CAM left out (%s)\n", gc_last_error());
-                req.methods &= ~(unsigned)GC_METHOD_CAM;
-                st = gc_explain(s, in.x.data, &req, &r);
-            }
-            if (st == GC_ERR_INVALID_ARGUMENT && o.all && (req.methods & GC_METHOD_ABLATIONCAM) &&
-                strstr(gc_last_error(), "Ablation-CAM")) {
-                fprintf(stderr, "gradcam: note: Ablation-CAM left out (%s)\n", gc_last_error());
-                req.methods &= ~(unsigned)GC_METHOD_ABLATIONCAM;
-                st = gc_explain(s, in.x.data, &req, &r);
-            }
-            if (st) cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, input), gc_last_error());
-            ok = !st && (!o.n_fuse || fuse_input(sf, &o, input, &in, &r, h, w, &fu));
-        }
-        if (stop_signal) break; /* before anything of this input is written */
-        double t2 = cli_now();
-        if (ok) ok = !in.is_image || render_all(&o, input, m, &pre, &in, &r, req.methods, figs, cfs);
-        if (ok) {
-            if (!cli_mkdirs(o.outdir, it->stem)) {
-                cli_error("gradcam", "%s: cannot create its folder in %s: %s", cli_q(q, sizeof q, input), o.outdir,
-                          strerror(errno));
+            if (!check_output(m, s, batch, o.model)) goto done;
+            if (!(xb = malloc((size_t)batch * 3 * (size_t)h * (size_t)w * sizeof *xb))) {
+                cli_error("gradcam", "out of memory");
                 goto done;
             }
-            if (!write_input(&sg, &o, input, it->stem, m, &in, &r, req.methods, figs, cfs, &fu)) goto done;
+            sh = h, sw = w, s_batch = batch;
         }
-        double t3 = cli_now();
-        tm[0] = t1 - t0, tm[1] = t2 - t1, tm[2] = t3 - t2, tm[3] = t3 - t0;
-        rec = record_line(order[n], it, m, ok ? &r : NULL, top_k, &sg, off, cli_last_message(), tm);
-        sg.n = 0;
-        if (!rec || fprintf(mf, "%s\n", rec) < 0 || fflush(mf) || !lines_push_record(&done, rec)) {
-            cli_error("gradcam", "cannot write %s: %s", cli_q(q, sizeof q, mpath), strerror(errno));
-            goto done;
+        np = 0;
+        int image = 0;
+        for (int i = 0; i < g; i++)
+            if (sl[i].loaded) pv[np++] = &sl[i], image |= sl[i].in.is_image;
+        if (image && !pre_checked) {
+            if (!cli_preprocess_check("gradcam", &pre)) goto done;
+            pre_checked = 1;
         }
-        free(rec);
-        rec = NULL;
-        release_images(figs, GC_EXPLAIN_MAX_TARGETS);
-        release_images(cfs, GC_EXPLAIN_MAX_TARGETS);
-        fused_release(&fu);
-        cli_input_release(&in);
-        bar.done++, bar.computed++;
-        if (!ok) {
-            failed++;
-            continue;
+        run_jobs(pv, np, step_prepare, &ctx, threads);
+        np = 0;
+        for (int i = 0; i < g; i++)
+            if (sl[i].ok) pv[np++] = &sl[i];
+        if (np) explain_group(s, s_batch, xb, pv, np, &req, &ctx, res);
+        np = 0;
+        for (int i = 0; i < g; i++)
+            if (sl[i].ok) pv[np++] = &sl[i];
+        for (int i = 0; i < np && o.n_fuse; i++) {
+            const double t0 = cli_now();
+            const size_t k = strlen(pv[i]->log);
+            cli_error_capture(pv[i]->log + k, sizeof pv[i]->log - k);
+            if (!fuse_input(sf, &o, items.v[order[pv[i]->n]].path, &pv[i]->in, &pv[i]->r, sh, sw, &pv[i]->fu))
+                slot_failed(pv[i]);
+            cli_error_capture(NULL, 0);
+            pv[i]->tm[1] += cli_now() - t0;
         }
-        cli_progress_end();
-        for (int t = 0; t < r.count; t++) {
-            const char *label = gc_model_label(m, r.items[t].class_index);
-            char ql[256];
-            printf("%s: class %d%s%s%s  logit %.4f  p %.4f\n", cli_q(q, sizeof q, input), r.items[t].class_index,
-                   label ? " (" : "", label ? cli_q(ql, sizeof ql, label) : "", label ? ")" : "", r.items[t].score,
-                   r.items[t].probability);
+        if (stop_signal) break; /* before anything of this batch is written */
+        np = 0;
+        for (int i = 0; i < g; i++)
+            if (sl[i].ok) pv[np++] = &sl[i];
+        run_jobs(pv, np, step_write, &ctx, threads);
+        for (int i = 0; i < g; i++) {
+            slot *x = &sl[i];
+            const cli_item *it = &items.v[order[x->n]];
+            cli_error_print(x->log);
+            if (x->fatal) goto done;
+            const double tm[4] = {x->tm[0], x->tm[1], x->tm[2], x->tm[0] + x->tm[1] + x->tm[2]};
+            rec = record_line(order[x->n], it, m, x->ok ? &x->r : NULL, top_k, &x->sg, off, x->error, tm);
+            x->sg.n = 0;
+            if (!rec || fprintf(mf, "%s\n", rec) < 0 || fflush(mf) || !lines_push_record(&done, rec)) {
+                cli_error("gradcam", "cannot write %s: %s", cli_q(q, sizeof q, mpath), strerror(errno));
+                goto done;
+            }
+            free(rec);
+            rec = NULL;
+            bar.done++, bar.computed++;
+            if (!x->ok) failed++;
+            else {
+                cli_progress_end();
+                for (int t = 0; t < x->r.count; t++) {
+                    const gc_explanation *e = &x->r.items[t];
+                    const char *label = gc_model_label(m, e->class_index);
+                    char ql[256];
+                    printf("%s: class %d%s%s%s  logit %.4f  p %.4f\n", cli_q(q, sizeof q, it->path), e->class_index,
+                           label ? " (" : "", label ? cli_q(ql, sizeof ql, label) : "", label ? ")" : "", e->score,
+                           e->probability);
+                }
+                fflush(stdout);
+            }
+            if (progress && i + 1 < g) cli_bar_show("gradcam", &bar, items.v[order[sl[i + 1].n]].name);
+            slot_release(x);
         }
-        fflush(stdout);
+        memmove(sl, sl + g, (size_t)(have - g) * sizeof *sl); /* the waiting ones first */
+        memset(sl + (have - g), 0, (size_t)g * sizeof *sl);
+        have -= g;
     }
     cli_progress_end();
     if (!write_gallery(o.outdir, gname, header, &done)) goto done;
@@ -1016,15 +1244,15 @@ int main(int argc, char **argv) {
     }
     rc = failed ? 1 : 0;
 done:
-    release_images(figs, GC_EXPLAIN_MAX_TARGETS);
-    release_images(cfs, GC_EXPLAIN_MAX_TARGETS);
-    fused_release(&fu);
-    staged_free(&sg);
-    cli_input_release(&in);
+    for (int i = 0; sl && i < o.batch; i++) slot_release(&sl[i]);
     if (mf && fclose(mf) && !rc) {
         cli_error("gradcam", "cannot write %s", cli_q(q, sizeof q, mpath));
         rc = 1;
     }
+    free(sl);
+    free(pv);
+    free(res);
+    free(xb);
     free(rec);
     free(header);
     free(methods);

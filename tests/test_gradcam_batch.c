@@ -277,14 +277,83 @@ TEST(progress_bar_only_on_a_terminal) {
     CHECK(test_run("grep -q '\\[##########----------\\] 10/20  [0-9.]*/s  ETA [0-9]*:[0-9][0-9]' %s/pb.tty", dir) == 0);
 }
 
-/* One interrupted run (sig after `after` manifest records plus delay_ms), then --resume:
- * the outputs and manifest equal the uninterrupted run's. */
-static void interrupt_and_resume(int sig, int after, int delay_ms, const char *out) {
+/* The same files and records whatever the batch (--batch 1: one gc_explain per input) and
+ * with the decoding and writing on two threads; a non-finite input in the middle of a batch
+ * fails alone (gc_explain_batch fails as a whole; each input is then tried alone) and the
+ * others of its batch are explained. */
+static int same_manifest(const char *a, const char *b) {
+    int na, nb;
+    char **la = read_lines(a, &na, NULL), **lb = read_lines(b, &nb, NULL);
+    int same = la && lb && na == nb;
+    for (int i = 0; same && i < na; i++) same = !strcmp(la[i], lb[i]);
+    free_lines(la);
+    free_lines(lb);
+    return same;
+}
+
+TEST(batches_give_the_single_call_results) {
+    char p[256], q[256];
+    snprintf(q, sizeof q, "%s/ref/manifest.jsonl", dir);
+    const char *runs[][2] = {{"1", "b1"}, {"3", "b3"}, {"20", "b20"}};
+    for (int r = 0; r < 3; r++) {
+        /* two threads: the decoding and writing run in parallel (ThreadSanitizer sees them) */
+        int rc = test_run("OMP_NUM_THREADS=2 examples/gradcam %s %s/data " RUN_OPTS " --batch %s -o %s/%s > %s/%s.out "
+                          "2> %s/%s.err", model, dir, runs[r][0], dir, runs[r][1], dir, runs[r][1], dir, runs[r][1]);
+        CHECK(rc == 1);
+        snprintf(p, sizeof p, "%s/%s/manifest.jsonl", dir, runs[r][1]);
+        if (!same_manifest(p, q)) FAILF("--batch %s: the manifest differs from the default batch's", runs[r][0]);
+        if (test_run("diff -r -x manifest.jsonl %s/ref %s/%s > /dev/null 2>&1", dir, dir, runs[r][1]))
+            FAILF("--batch %s: outputs differ from the default batch's", runs[r][0]);
+        CHECK(test_run("grep -q 'broken.PNG' %s/%s.err", dir, runs[r][1]) == 0);
+        CHECK(test_run("cmp -s %s/%s.out %s/ref.out", dir, runs[r][1], dir) == 0); /* predictions, in order */
+    }
+    CHECK(test_run("examples/gradcam %s %s/data --batch 0 -o %s/b0 > /dev/null 2>&1", model, dir, dir) == 2);
+    CHECK(test_run("examples/gradcam %s %s/data --batch 65 -o %s/b0 > /dev/null 2>&1", model, dir, dir) == 2);
+
+    /* five arrays, the third with a NaN: one batch of 5, and one by one */
+    enum { S = 64 };
+    const int64_t shape[4] = {1, 3, S, S};
+    char files[5][96];
+    for (int i = 0; i < 5; i++) {
+        gc_tensor t = {0};
+        gc_shapes_info info;
+        snprintf(files[i], sizeof files[i], "%s/arr%d.npy", dir, i);
+        int ok = gc_tensor_alloc(&t, 4, shape) == GC_OK &&
+                 gc_shapes_generate(7, 200 + (uint64_t)i, 1, S, S, t.data, NULL, &info) == GC_OK;
+        if (ok && i == 2) t.data[1234] = NAN;
+        ok = ok && gc_npy_save(files[i], &t) == GC_OK;
+        gc_tensor_release(&t);
+        if (!ok) { FAILF("cannot write %s: %s", files[i], gc_last_error()); return; }
+    }
+    const char *bs[2] = {"5", "1"};
+    for (int r = 0; r < 2; r++) {
+        int rc = test_run("OMP_NUM_THREADS=2 examples/gradcam %s %s %s %s %s %s " RUN_OPTS " --batch %s -o %s/nan%s "
+                          "> /dev/null 2> %s/nan%s.err", model, files[0], files[1], files[2], files[3], files[4], bs[r],
+                          dir, bs[r], dir, bs[r]);
+        CHECK(rc == 1);
+        CHECK(test_run("grep -q 'arr2.npy.*NaN' %s/nan%s.err", dir, bs[r]) == 0);
+        CHECK(test_run("grep -c . %s/nan%s.err | grep -qx 1", dir, bs[r]) == 0); /* only that one failed */
+    }
+    snprintf(p, sizeof p, "%s/nan5/manifest.jsonl", dir);
+    snprintf(q, sizeof q, "%s/nan1/manifest.jsonl", dir);
+    int n;
+    char **l = read_lines(p, &n, NULL);
+    CHECK(l && n == 6 && strstr(l[3], "\"input\": \"arr2.npy\", \"error\": ") && strstr(l[3], "NaN") &&
+          strstr(l[4], "\"files\": ["));
+    free_lines(l);
+    CHECK(same_manifest(p, q));
+    CHECK(test_run("diff -r -x manifest.jsonl %s/nan5 %s/nan1 > /dev/null 2>&1", dir, dir) == 0);
+}
+
+/* One interrupted run (sig after `after` manifest records plus delay_ms) with --batch b1,
+ * then --resume with --batch b2: the outputs and manifest equal the uninterrupted run's
+ * (the default batch, 8). */
+static void interrupt_and_resume(int sig, int after, int delay_ms, const char *out, const char *b1, const char *b2) {
     char o[128], mp[192], p[256];
     snprintf(o, sizeof o, "%s/%s", dir, out);
     snprintf(mp, sizeof mp, "%s/manifest.jsonl", o);
     snprintf(p, sizeof p, "%s/data", dir);
-    char *args[] = {"examples/gradcam", (char *)model, p, "-q", "--method", "gradcam", "-o", o, NULL};
+    char *args[] = {"examples/gradcam", (char *)model, p, "-q", "--method", "gradcam", "--batch", (char *)b1, "-o", o, NULL};
     pid_t pid = spawn(args);
     for (int t = 0; t < 60000 && count_lines(mp) < 1 + after; t++) sleep_ms(1);
     sleep_ms(delay_ms);
@@ -300,7 +369,8 @@ static void interrupt_and_resume(int sig, int after, int delay_ms, const char *o
         CHECK(test_run("find %s -name '.*' | grep -q .", o) != 0); /* no temporary file left */
     }
     CHECK(n < N_IMG + 1 || rc == 1);
-    char *args2[] = {"examples/gradcam", (char *)model, p, "-q", "--method", "gradcam", "--resume", "-o", o, NULL};
+    char *args2[] = {"examples/gradcam", (char *)model, p, "-q", "--method", "gradcam", "--resume", "--batch", (char *)b2,
+                     "-o", o, NULL};
     rc = wait_status(spawn(args2));
     CHECK(rc == 1); /* the broken input */
     CHECK(manifest_is_json(mp));
@@ -318,9 +388,11 @@ static void interrupt_and_resume(int sig, int after, int delay_ms, const char *o
 }
 
 TEST(interrupted_runs_resume_to_the_same_result) {
-    interrupt_and_resume(SIGINT, 5, 0, "int");
-    interrupt_and_resume(SIGKILL, 8, 0, "kill1");
-    interrupt_and_resume(SIGKILL, 12, 7, "kill2");
+    interrupt_and_resume(SIGINT, 5, 0, "int", "8", "8");
+    interrupt_and_resume(SIGKILL, 8, 0, "kill1", "8", "8");
+    interrupt_and_resume(SIGKILL, 12, 7, "kill2", "8", "8");
+    interrupt_and_resume(SIGKILL, 4, 3, "kill3", "3", "1"); /* other batches, other cuts */
+    interrupt_and_resume(SIGINT, 2, 0, "int2", "1", "5");
     /* --resume of a complete run does nothing more; of another run's manifest: refused */
     CHECK(test_run("examples/gradcam %s %s/data " RUN_OPTS " --resume -o %s/int > %s/again.out 2>&1", model, dir, dir, dir) == 1);
     CHECK(test_run("grep -q 'already done' %s/again.out", dir) != 0); /* -q */
@@ -469,6 +541,7 @@ int main(void) {
         RUN(lists_and_collisions);
         RUN(shards_make_the_whole_run);
         RUN(progress_bar_only_on_a_terminal);
+        RUN(batches_give_the_single_call_results);
         RUN(interrupted_runs_resume_to_the_same_result);
         RUN(layercam_fuse_matches_the_formula);
         RUN(gallery_in_chromium);

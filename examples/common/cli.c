@@ -67,10 +67,24 @@ const char *cli_q(char *buf, size_t cap, const char *s) {
     return gc_quote(buf, cap, s ? s : "(null)", s ? strlen(s) : 6);
 }
 
-static int progress_showing; /* a progress line is on the terminal */
-static char last_message[2048]; /* cli_error's last message, for manifests */
+static int progress_showing; /* a progress line is on the terminal (main thread only) */
+static _Thread_local char last_message[2048]; /* this thread's last cli_error message, for manifests */
+static _Thread_local char *capture;           /* (capture_cap) this thread's messages, or NULL: stderr */
+static _Thread_local size_t capture_cap;
 
 const char *cli_last_message(void) { return last_message; }
+
+void cli_error_capture(char *buf, size_t cap) {
+    capture = cap ? buf : NULL;
+    capture_cap = cap;
+    if (capture) capture[0] = 0;
+}
+
+void cli_error_print(const char *text) {
+    if (!text || !*text) return;
+    fprintf(stderr, "%s%s", progress_showing ? "\n" : "", text);
+    progress_showing = 0;
+}
 
 void cli_error(const char *prog, const char *fmt, ...) {
     char msg[2048];
@@ -78,8 +92,13 @@ void cli_error(const char *prog, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s%s: %s\n", progress_showing ? "\n" : "", prog, msg);
     memcpy(last_message, msg, sizeof msg);
+    if (capture) {
+        size_t k = strlen(capture);
+        if (k + 1 < capture_cap) snprintf(capture + k, capture_cap - k, "%s: %s\n", prog, msg);
+        return;
+    }
+    fprintf(stderr, "%s%s: %s\n", progress_showing ? "\n" : "", prog, msg);
     progress_showing = 0;
 }
 

@@ -32,8 +32,15 @@ int cli_make_outdir(const char *prog, const char *dir);
 __attribute__((format(printf, 2, 3)))
 #endif
 void cli_error(const char *prog, const char *fmt, ...);
-/* The message of the last cli_error (without "prog: "), "" before any. */
+/* The message of this thread's last cli_error (without "prog: "), "" before any. */
 const char *cli_last_message(void);
+/* While buf is set (cap > 0), this thread's cli_error lines ("prog: message\n") are
+ * appended to buf (cap bytes, NUL-terminated, emptied here; what does not fit is cut)
+ * instead of printed: a worker thread's messages, printed later in input order by
+ * cli_error_print. cap 0: print again. */
+void cli_error_capture(char *buf, size_t cap);
+/* Prints captured lines on stderr as cli_error would have (main thread). */
+void cli_error_print(const char *text);
 
 /* A progress line on stderr ("\rprog: message", cleared to the end of the
  * line), for terminals; cli_error starts a new line after one, and
