@@ -13,6 +13,7 @@
 #include "test.h"
 #include "core/core.h"
 #include "kernels/conv.h"
+#include "kernels/winograd_internal.h"
 #include "layers/layer.h"
 
 static gc_rng rng;
@@ -214,6 +215,8 @@ static const cc cases[] = {
     {1, 40, 14, 15, 103, 3, 3, 1, 1, 0, 0, 1, 1, 1, 0},   /* Winograd, no padding, no bias, odd O */
     {1, 128, 14, 14, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* Winograd, 16 tiles (ResNet layer3): 16-row panels */
     {2, 128, 12, 18, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},  /* Winograd, 30 tiles: two 16-row panels, one partial */
+    {3, 8, 60, 58, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* Winograd by tiles: 675 tiles in 4 chunks of 169, */
+                                                          /* chunks start mid-row and mid-image; O = 32 + 8 */
 };
 
 TEST(conv_all_tiers_vs_reference) {
@@ -234,8 +237,29 @@ TEST(winograd_several_chunks) {
     conv_case(&k, 0, 0);
 }
 
+/* The cases above marked "by tiles" take that schedule (winograd_internal.h), forward and
+ * input gradient; VGG-16's first two blocks do at batch 1, its conv4 layers replicate V^T,
+ * conv3_2 shares it; the thread-count test covers all three. */
+TEST(winograd_schedules) {
+    wg_plan q;
+    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1};
+    CHECK(!wg_plan_make(&f, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4 && q.Tc == 169);
+    CHECK(!wg_plan_make(&b, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4);
+    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0};
+    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0};
+    CHECK(!wg_plan_make(&conv1_2, &q) && q.by_tiles);
+    CHECK(!wg_plan_make(&conv2_2, &q) && q.by_tiles);
+    CHECK(!wg_plan_make(&conv4_2, &q) && !q.by_tiles && q.replicated);
+    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0};
+    CHECK(!wg_plan_make(&conv3_2, &q) && !q.by_tiles && !q.replicated);
+    CHECK(!wg_plan_make(&five, &q) && !q.by_tiles && q.replicated);
+    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0};
+    CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
+}
+
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:
- * 12 MB of V^T at most plus four thread slots), and absurd sizes report overflow. */
+ * 12 MB of V^T at most plus four thread slots; at batch 1, four slots of replicated V^T),
+ * and absurd sizes report overflow. */
 TEST(winograd_workspace_bounded) {
     gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0};
     const size_t w1 = gc_winograd_workspace(&p);
@@ -243,7 +267,7 @@ TEST(winograd_workspace_bounded) {
     const size_t w8 = gc_winograd_workspace(&p);
     p.N = 4096;
     CHECK(gc_winograd_workspace(&p) == w8);
-    CHECK(w1 <= w8 && w8 < ((size_t)5 << 20));
+    CHECK(w1 < ((size_t)6 << 20) && w8 < ((size_t)5 << 20));
     p.flip = 1;
     CHECK(gc_winograd_workspace(&p) == w8);
     p.C = (int64_t)1 << 60;
@@ -291,7 +315,9 @@ TEST(linear_all_tiers_vs_reference) {
 TEST(same_bits_for_any_thread_count) {
     const cc ks[] = {{1, 16, 21, 19, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},
                      {2, 6, 15, 13, 10, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1},
-                     {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};   /* Winograd: 5 output chunks */
+                     {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: 5 output chunks */
+                     {3, 8, 60, 58, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* Winograd by tiles */
+                     {1, 256, 52, 52, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};   /* Winograd, shared V^T */
     gc_pool *saved = lt_pool, *pools[3] = {NULL, NULL, NULL};
     for (int n = 0; n < 3; n++) CHECK_OK(gc_pool_create(n + 1, &pools[n]));
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
@@ -479,6 +505,7 @@ int main(void) {
     RUN(conv_im2col_several_tiles);
     RUN(winograd_several_chunks);
     RUN(winograd_workspace_bounded);
+    RUN(winograd_schedules);
     RUN(linear_all_tiers_vs_reference);
     RUN(same_bits_for_any_thread_count);
     RUN(few_pixels_gemm_vs_reference);

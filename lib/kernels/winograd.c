@@ -6,7 +6,8 @@
 size_t gc_winograd_workspace(const gc_winograd *p) {
     wg_plan q;
     if (wg_plan_make(p, &q)) return SIZE_MAX;
-    return q.v + (q.u + q.m) * WG_SLOTS;   /* V^T, per slot (U^T block, M^T); q.v < SIZE_MAX / 2 */
+    if (q.by_tiles || q.replicated) return (q.v + q.u + q.m) * WG_SLOTS;   /* per slot: V^T, U^T block, M^T */
+    return q.v + (q.u + q.m) * WG_SLOTS;                  /* V^T, per slot (U^T block, M^T); q.v < SIZE_MAX / 2 */
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -20,6 +21,7 @@ typedef struct wg_job {
     const float *x, *w, *bias;
     float *y, *ws, *A;
     int64_t t0, tc, no;
+    int64_t *ready;   /* replicated: (WG_SLOTS) tile chunk + 1 whose V^T the slot holds, element w written by worker w only */
 } wg_job;
 
 static void wg_input(void *arg, int64_t lo, int64_t hi, int worker) {
@@ -28,15 +30,14 @@ static void wg_input(void *arg, int64_t lo, int64_t hi, int worker) {
     j->tx->input(j->p, j->q, j->x, j->t0, j->tc, j->mr, j->A, lo, hi);
 }
 
-/* Output-channel chunks [lo, hi) of the current tile chunk, in worker's scratch slot. */
-static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
-    const wg_job *j = arg;
+/* Output-channel chunks [lo, hi) of tile chunk [t0, t0 + tc) from its V^T A, with the U^T
+ * block B and M^T of one scratch slot. */
+static void wg_products(const wg_job *j, int64_t t0, int64_t tc, const float *A, float *B, float *Mt, int64_t lo,
+                        int64_t hi) {
     const gc_winograd *p = j->p;
     const wg_plan *q = j->q;
     const int mr = j->mr, nr = j->nr;
-    const int64_t C = p->C, tc = j->tc, np = (tc + mr - 1) / mr, xa = wg_xsa(tc, mr, C), xm = wg_xsm(tc);
-    float *B = j->ws + q->v + worker * (q->u + q->m);   /* U^T block (36, WG_OCH/nr, cb, nr) */
-    float *Mt = B + q->u;                                /* M^T (36, tc, WG_OCH) */
+    const int64_t C = p->C, np = (tc + mr - 1) / mr, xa = wg_xsa(tc, mr, C), xm = wg_xsm(tc);
     for (int64_t oi = lo; oi < hi; oi++) {
         const int64_t o0 = oi * WG_OCH, on = p->O - o0 < WG_OCH ? p->O - o0 : WG_OCH;
         for (int64_t c0 = 0; c0 < C; c0 += WG_CB) {
@@ -45,12 +46,42 @@ static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
             for (int xi = 0; xi < 36; xi++)
                 for (int64_t jp = 0; jp * nr < on; jp++)
                     for (int64_t ip = 0; ip < np; ip++)
-                        j->kern(cb, j->A + xi * xa + (ip * C + c0) * mr, B + xi * wg_xsb(cb) + jp * cb * nr,
+                        j->kern(cb, A + xi * xa + (ip * C + c0) * mr, B + xi * wg_xsb(cb) + jp * cb * nr,
                                 Mt + xi * xm + ip * mr * WG_OCH + jp * nr, WG_OCH, 1.0f, c0 ? 1.0f : 0.0f,
                                 (int)(tc - ip * mr < mr ? tc - ip * mr : mr), (int)(on - jp * nr < nr ? on - jp * nr : nr),
                                 NULL);
         }
-        j->tx->output(p, q, Mt, o0, j->t0, tc, j->bias, j->y);
+        j->tx->output(p, q, Mt, o0, t0, tc, j->bias, j->y);
+    }
+}
+
+/* Output-channel chunks [lo, hi) of the current tile chunk, in worker's scratch slot (replicated:
+ * with the slot's own V^T, transformed first if the slot does not hold this chunk's yet). */
+static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
+    const wg_job *j = arg;
+    const wg_plan *q = j->q;
+    if (q->replicated) {
+        float *A = j->ws + worker * (q->v + q->u + q->m), *B = A + q->v;
+        if (j->ready[worker] != j->t0 + 1) {
+            j->tx->input(j->p, q, j->x, j->t0, j->tc, j->mr, A, 0, j->p->C * seg_count(q, j->t0, j->tc));
+            j->ready[worker] = j->t0 + 1;
+        }
+        wg_products(j, j->t0, j->tc, A, B, B + q->u, lo, hi);
+        return;
+    }
+    float *B = j->ws + q->v + worker * (q->u + q->m);   /* U^T block (36, WG_OCH/nr, cb, nr) */
+    wg_products(j, j->t0, j->tc, j->A, B, B + q->u, lo, hi);
+}
+
+/* By tiles: whole tile chunks [lo, hi), each through all three stages in worker's slot. */
+static void wg_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
+    const wg_job *j = arg;
+    const wg_plan *q = j->q;
+    float *A = j->ws + worker * (q->v + q->u + q->m), *B = A + q->v;
+    for (int64_t ci = lo; ci < hi; ci++) {
+        const int64_t t0 = ci * q->Tc, tc = q->T - t0 < q->Tc ? q->T - t0 : q->Tc;
+        j->tx->input(j->p, q, j->x, t0, tc, j->mr, A, 0, j->p->C * seg_count(q, t0, tc));
+        wg_products(j, t0, tc, A, B, B + q->u, 0, j->no);
     }
 }
 
@@ -69,10 +100,16 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
     /* few tiles: 16-row panels where they waste fewer rows than the tier's (16 tiles: 16, not 28) */
     if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + j.mr - 1) / j.mr * j.mr)
         j.kern = gc_gemm_ukernel_avx512_16x16, j.mr = 16, j.nr = 16;
+    if (q.by_tiles) {
+        gc_pool_for(pool, (q.T + q.Tc - 1) / q.Tc, 1, WG_SLOTS, wg_tile_chunks, &j);
+        return;
+    }
+    int64_t ready[WG_SLOTS] = {0};
+    j.ready = ready;
     for (int64_t t0 = 0; t0 < q.T; t0 += q.Tc) {
         j.t0 = t0;
         j.tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
-        gc_pool_for(pool, p->C * seg_count(&q, t0, j.tc), 8, 0, wg_input, &j);
+        if (!q.replicated) gc_pool_for(pool, p->C * seg_count(&q, t0, j.tc), 8, 0, wg_input, &j);
         gc_pool_for(pool, j.no, 1, WG_SLOTS, wg_outputs, &j);
     }
 }

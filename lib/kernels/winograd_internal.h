@@ -14,6 +14,11 @@
 #define WG_CB 128                  /* input channels per block (the GEMMs' k) */
 #define WG_SKEW 16                 /* floats between the 36 xi slices, so their rows (often 4 KB
                                       multiples apart) do not share cache sets */
+#define WG_AT ((int64_t)1 << 20)   /* floats of a thread's own V^T in the by-tiles schedule (4 MB) */
+#define WG_BY_TILES_C 128          /* by tiles only up to this many input channels: beyond, the */
+                                   /* weights' transforms repeated per chunk cost more than they save */
+#define WG_BY_TILES_CHUNKS 4       /* ... and when the batch's tiles make at least this many chunks */
+#define WG_AR ((size_t)3 << 19)    /* floats of V^T up to which each thread transforms its own copy (6 MB) */
 
 /* ---------------------------------------------------------------- blocking */
 
@@ -22,11 +27,28 @@
  * panels, C, MR) once, by all threads; then each thread takes chunks of WG_OCH output channels
  * and, per block of WG_CB input channels, transforms that block of weights into U^T (36,
  * WG_OCH/NR panels, cb, NR) in its L2 and accumulates M^T (36, Tc, WG_OCH); then the chunk's
- * output transform. U is never materialised whole; two pool loops per tile chunk. */
+ * output transform. U is never materialised whole; two pool loops per tile chunk.
+ *
+ * By tiles (large images, few channels: VGG's first two blocks): each thread takes whole tile
+ * chunks and runs all three stages on them with its own V^T, one pool loop per call. The
+ * threads' shares are then bands of image rows, which the next layer reads back from the same
+ * core, instead of V^T written by all threads and read by all (a cache-line transfer per 16
+ * floats when the two cores do not share a cache). The products are the same arithmetic, so
+ * both schedules give the same bits.
+ *
+ * Replicated (otherwise, when V^T is at most WG_AR floats: VGG's conv3_1, conv4 and conv5 at
+ * batch 1; conv3_2 with its 7.8 MB of V^T lost more to the repeated transform than it saved):
+ * the output-channel split above, but each thread transforms the tile chunk's whole input into
+ * its own V^T before its first output chunk, instead of reading the half the other threads
+ * wrote, once per output chunk, from their caches. The input transform is a small part of the
+ * work there (the weights' transforms and products grow with the output channels). One pool
+ * loop per tile chunk. */
 typedef struct wg_plan {
     int64_t TH, TW, T;   /* tile rows, tile columns per image, tiles in the batch */
     int64_t Tc;          /* tiles per chunk */
-    size_t v, u, m;      /* floats of V^T, one U^T block, one M^T (each a multiple of 16) */
+    int by_tiles;        /* the by-tiles schedule */
+    int replicated;      /* else the replicated-V^T schedule */
+    size_t v, u, m;      /* floats of V^T (per slot by tiles), one U^T block, one M^T (multiples of 16) */
 } wg_plan;
 
 static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
@@ -42,10 +64,15 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     if (gc_mul_i64(q->TH, q->TW, &t) || gc_mul_i64(t, p->N, &q->T)) return 1;
     const int64_t ta = p->C > WG_AB ? 0 : WG_AB / (36 * p->C);   /* tiles whose V^T fits WG_AB */
     q->Tc = clamp64(ta < WG_TC ? ta : WG_TC, 16, q->T);
+    const int64_t tt = clamp64(WG_AT / (36 * p->C) < WG_TC ? WG_AT / (36 * p->C) : WG_TC, 16, q->T);
+    const int64_t nt = (q->T + tt - 1) / tt;   /* by tiles: nt chunks of equal size */
+    q->by_tiles = p->C <= WG_BY_TILES_C && nt >= WG_BY_TILES_CHUNKS;
+    if (q->by_tiles) q->Tc = (q->T + nt - 1) / nt;
     if (gc_mul_i64(36 * (q->Tc + 16), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;   /* rows padded to MR <= 16 */
     q->v = round16((size_t)v + 36 * WG_SKEW);
     q->u = round16((size_t)(36 * (WG_OCH * (p->C < WG_CB ? p->C : WG_CB) + WG_SKEW)));
     q->m = round16((size_t)(36 * (q->Tc * WG_OCH + WG_SKEW)));
+    q->replicated = !q->by_tiles && q->v <= WG_AR;
     return 0;
 }
 
