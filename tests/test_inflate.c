@@ -3,7 +3,10 @@
 #include "test.h"
 #include "core/core.h"
 #include "image/deflate.h"
+#include "common/shell.h"
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #define ZDIR "tests/data/png/zlib/"
 
@@ -112,6 +115,61 @@ TEST(deflate_large_mixed) {
     free(d);
 }
 
+/* Matches that end exactly at the input's end, of every length modulo 8 (the match finder
+ * compares 8 bytes at a time), long ones cut at 258, and a lazy match one byte on: round trips
+ * at every level; then photo-like data (noise on a ramp with repeated rows, as a filtered
+ * figure) at levels 1, 4, 6 and 9 also through Python's zlib when python3 is there. */
+TEST(deflate_match_edges_and_python_zlib) {
+    gc_rng r;
+    gc_rng_seed(&r, 11);
+    uint8_t base[700];
+    for (size_t i = 0; i < sizeof base; i++) base[i] = (uint8_t)gc_rng_next(&r);
+    uint8_t *d = malloc(4000);
+    for (size_t extra = 1; extra <= 20; extra++)
+        for (int lvl = 1; lvl <= 9; lvl++) {
+            size_t n = 700 + 250 + extra; /* the tail repeats the start: a match of 250 + extra */
+            memcpy(d, base, 700);
+            memcpy(d + 700, base, n - 700);
+            d[701] ^= 1; /* the match at 700 is short; the one at 702 is longer (lazy) */
+            round_trip(d, n, lvl, 1.0, "tail match");
+        }
+    enum { W = 600, H = 40 };
+    size_t n = (size_t)W * H;
+    uint8_t *img = malloc(n);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            img[y * W + x] = (y % 5 == 4) ? img[(y - 1) * W + x] : (uint8_t)(x / 3 + y + (gc_rng_next(&r) % 9));
+    round_trip(img, n, 6, 0.9, "photo-like");
+    if (test_run("python3 -c 'import zlib' > /dev/null 2>&1")) {
+        printf("  Python zlib part skipped: no python3\n");
+        free(d); free(img);
+        return;
+    }
+    char dir[] = "/tmp/gc_zlib_XXXXXX", p[64];
+    if (!mkdtemp(dir)) { FAILF("mkdtemp"); free(d); free(img); return; }
+    snprintf(p, sizeof p, "%s/raw", dir);
+    FILE *f = fopen(p, "wb");
+    CHECK(f && fwrite(img, 1, n, f) == n);
+    if (f) fclose(f);
+    static const int levels[] = {1, 4, 6, 9};
+    for (int k = 0; k < 4; k++) {
+        uint8_t *z = NULL;
+        size_t zn = 0;
+        CHECK_OK(gc_deflate_zlib(img, n, levels[k], &z, &zn));
+        snprintf(p, sizeof p, "%s/l%d.z", dir, levels[k]);
+        f = fopen(p, "wb");
+        CHECK(f && z && fwrite(z, 1, zn, f) == zn);
+        if (f) fclose(f);
+        gc_free(z);
+        CHECK(test_run("python3 -c \"import sys, zlib\n"
+                       "assert zlib.decompress(open(sys.argv[1], 'rb').read()) == open(sys.argv[2], 'rb').read()\" "
+                       "%s/l%d.z %s/raw", dir, levels[k], dir) == 0);
+    }
+    test_run("rm -rf %s", dir);
+    free(d);
+    free(img);
+}
+
 TEST(inflate_rejects_bad_streams) {
     uint8_t *out = (uint8_t *)1;
     size_t on = 7;
@@ -192,6 +250,7 @@ int main(void) {
     RUN(inflate_python_zlib_streams);
     RUN(deflate_round_trips);
     RUN(deflate_large_mixed);
+    RUN(deflate_match_edges_and_python_zlib);
     RUN(inflate_rejects_bad_streams);
     RUN(inflate_bomb_hits_limit);
     RUN(inflate_survives_corruption);

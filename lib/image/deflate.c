@@ -1,6 +1,11 @@
 /* deflate.c - RFC 1951 compressor: LZ77 over a 32 KB window with hash chains
  * and lazy matching, blocks coded with length-limited (package-merge)
- * dynamic Huffman codes, the fixed code or stored, whichever is smallest. */
+ * dynamic Huffman codes, the fixed code or stored, whichever is smallest.
+ * Per level, four search limits (the parameters zlib's documentation gives
+ * for its levels): the chain length, a match long enough to stop searching
+ * (nice), the length from which the next position is not tried (lazy), and
+ * the length from which the next position's search walks a quarter of the
+ * chain (good). */
 #include "deflate.h"
 #include <string.h>
 
@@ -25,7 +30,7 @@ typedef struct deflater {
     sym syms[BLOCK_SYMS];
     int nsyms;
     size_t block_start;  /* first input byte of the pending block */
-    int chain, nice, lazy;
+    int chain, nice, lazy, good;
     /* bit writer */
     uint8_t *out;
     size_t on, ocap;
@@ -253,19 +258,33 @@ static inline void insert(deflater *z, size_t i) {
     z->head[h] = (int32_t)i;
 }
 
-/* Longest earlier match for position i (not yet inserted); 0 if < 3. */
-static int find(deflater *z, size_t i, int *dist) {
+/* The length of the common prefix of q and s, from l on, at most maxlen. */
+static inline int match_len(const uint8_t *q, const uint8_t *s, int l, int maxlen) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    while (l + 8 <= maxlen) { /* 8 bytes at a time: the first differing byte is the lowest set bit's */
+        uint64_t a, b;
+        memcpy(&a, q + l, 8);
+        memcpy(&b, s + l, 8);
+        if (a != b) return l + (__builtin_ctzll(a ^ b) >> 3);
+        l += 8;
+    }
+#endif
+    while (l < maxlen && q[l] == s[l]) l++;
+    return l;
+}
+
+/* Longest earlier match for position i (not yet inserted) longer than `beat`
+ * (at least 2), walking at most `chain` links; 0 if there is none of 3 or more. */
+static int find(deflater *z, size_t i, int *dist, int beat, int chain) {
     size_t avail = z->n - i;
-    int maxlen = avail < MAX_MATCH ? (int)avail : MAX_MATCH, best = MIN_MATCH - 1;
-    if (maxlen < MIN_MATCH) return 0;
+    int maxlen = avail < MAX_MATCH ? (int)avail : MAX_MATCH, best = beat;
+    if (maxlen <= best) return 0;
     const uint8_t *s = z->in + i;
     int32_t p = z->head[hash3(s)];
-    int chain = z->chain;
     while (p >= 0 && i - (size_t)p <= WSIZE && chain-- > 0) {
         const uint8_t *q = z->in + p;
         if (q[best] == s[best] && q[0] == s[0] && q[1] == s[1]) {
-            int l = 2;
-            while (l < maxlen && q[l] == s[l]) l++;
+            int l = match_len(q, s, 2, maxlen);
             if (l > best) {
                 best = l; *dist = (int)(i - (size_t)p);
                 if (l >= z->nice || l == maxlen) break;
@@ -275,7 +294,7 @@ static int find(deflater *z, size_t i, int *dist) {
         if (np >= p) break;
         p = np;
     }
-    if (best < MIN_MATCH || (best == MIN_MATCH && *dist > TOO_FAR)) return 0;
+    if (best == beat || best < MIN_MATCH || (best == MIN_MATCH && *dist > TOO_FAR)) return 0;
     return best;
 }
 
@@ -288,10 +307,11 @@ static void lz77(deflater *z) {
     size_t i = 0, n = z->n;
     int len = 0, dist = 0, have = 0; /* have: match for i already found and i inserted */
     while (i < n && !z->st) {
-        if (!have) { len = find(z, i, &dist); insert(z, i); }
+        if (!have) { len = find(z, i, &dist, MIN_MATCH - 1, z->chain); insert(z, i); }
         have = 0;
         if (len >= MIN_MATCH && z->lazy && len < z->lazy && i + 1 < n) {
-            int d2 = 0, l2 = find(z, i + 1, &d2);
+            /* a longer match one byte on? (a quarter of the chain after a good match) */
+            int d2 = 0, l2 = find(z, i + 1, &d2, len, len >= z->good ? z->chain >> 2 : z->chain);
             insert(z, i + 1);
             if (l2 > len) {
                 emit(z, z->in[i], 0, i + 1);
@@ -314,9 +334,10 @@ static void lz77(deflater *z) {
 
 /* ---- Entry points ------------------------------------------------------------------ */
 gc_status gc_deflate_raw(const uint8_t *in, size_t n, int level, uint8_t **out, size_t *out_len) {
-    static const int chains[10] = {0, 4, 8, 16, 16, 32, 128, 256, 1024, 4096};
-    static const int nices[10] = {0, 8, 16, 32, 32, 64, 128, 128, 258, 258};
-    static const int lazies[10] = {0, 0, 0, 0, 16, 32, 128, 128, 258, 258};
+    static const int chains[10] = {0, 4, 8, 32, 16, 32, 128, 256, 1024, 4096};
+    static const int nices[10] = {0, 8, 16, 32, 16, 32, 128, 128, 258, 258};
+    static const int lazies[10] = {0, 0, 0, 0, 4, 16, 16, 32, 128, 258};
+    static const int goods[10] = {0, 4, 4, 4, 4, 8, 8, 8, 32, 32};
     if (!out || !out_len || (!in && n)) return gc_error(GC_ERR_INVALID_ARGUMENT, "deflate: NULL argument");
     if (level < 0 || level > 9) return gc_error(GC_ERR_INVALID_ARGUMENT, "deflate: level %d outside 0..9", level);
     *out = NULL; *out_len = 0;
@@ -324,7 +345,7 @@ gc_status gc_deflate_raw(const uint8_t *in, size_t n, int level, uint8_t **out, 
     deflater *z = gc_alloc(sizeof *z);
     if (!z) return GC_ERR_OUT_OF_MEMORY;
     z->in = in; z->n = n; z->nsyms = 0; z->block_start = 0;
-    z->chain = chains[level]; z->nice = nices[level]; z->lazy = lazies[level];
+    z->chain = chains[level]; z->nice = nices[level]; z->lazy = lazies[level]; z->good = goods[level];
     z->out = NULL; z->on = 0; z->ocap = 0; z->bb = 0; z->bc = 0; z->st = GC_OK;
     w_reserve(z, n / 2 + 64);
     if (level == 0) {

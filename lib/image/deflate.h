@@ -40,8 +40,9 @@ gc_status gc_inflate_zlib(const uint8_t *in, size_t in_len, size_t max_out, size
 gc_status gc_inflate_gzip(const uint8_t *in, size_t in_len, size_t max_out, uint8_t **out, size_t *out_len);
 
 /* Compresses n bytes. level 0 = stored blocks only, 1..9 = LZ77 with hash
- * chains (longer searches, lazy matching from 4) + fixed/dynamic Huffman
- * blocks, whichever of dynamic, fixed and stored is smallest per block. */
+ * chains (longer searches, lazy matching from 4; each level's search limits
+ * are those zlib documents for it) + fixed/dynamic Huffman blocks, whichever
+ * of dynamic, fixed and stored is smallest per block. */
 gc_status gc_deflate_raw(const uint8_t *in, size_t n, int level, uint8_t **out, size_t *out_len);
 /* Same with the zlib header and Adler-32 trailer. */
 gc_status gc_deflate_zlib(const uint8_t *in, size_t n, int level, uint8_t **out, size_t *out_len);
