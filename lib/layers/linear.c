@@ -5,7 +5,9 @@
  * for the input gradient), reading W once per pass: each row of a batch has the bits of
  * that input run alone (gc_explain_batch), and the classifier's weights are streamed once
  * per batch, not once per image. The AVX-512 tier's forms (linear_avx512.c) do the same
- * arithmetic in wider vectors, more rows and outputs per pass. */
+ * arithmetic in wider vectors, more rows and outputs per pass; at batch 1 it too takes the
+ * row-wise form, whose four outputs per pass read four rows of W as four memory streams (a
+ * stream per thread, as in gc_gemm's dot loop, left most of the memory bandwidth unused). */
 #include "layer.h"
 #include "layers/linear_rows.h"
 #include "kernels/gemm.h"
@@ -223,7 +225,7 @@ static void linear_forward(const gc_layer_ctx *c) {
     const float *bias = p->bias ? c->layer->param[1] : NULL;   /* (O) */
     float *y = c->y;                                           /* (N, O) */
     const int avx512 = gc_gemm_resolve((gc_gemm_tier)c->kernels) == GC_GEMM_AVX512;
-    if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads && avx512)
+    if (N <= ROWS_DOT_MAX && !c->param_grads && avx512)
         gc_linear_rows_dot_avx512(c->pool, c->x, N, w, O, I, y);
     else if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->pool, c->x, N, w, O, I, y);
     else
@@ -245,8 +247,30 @@ typedef struct row_job {
     float *dx, *dx1;
 } row_job;
 
+typedef float v4 __attribute__((vector_size(16)));
+
+/* d[0 .. n) += g[0] w[0][.] + ... + g[m-1] w[m-1][.], each term rounded and added in order. */
+static void add_rows(float *restrict d, int64_t n, int m, const float *g, const float *const *w) {
+    const int64_t n4 = n & ~(int64_t)3;
+    const v4 g0 = {g[0], g[0], g[0], g[0]}, g1 = {g[1], g[1], g[1], g[1]};
+    const v4 g2 = {g[2], g[2], g[2], g[2]}, g3 = {g[3], g[3], g[3], g[3]};
+    for (int64_t i = 0; i < n4; i += 4) {
+        v4 a, x;
+        memcpy(&a, d + i, sizeof a);
+        memcpy(&x, w[0] + i, sizeof x);
+        a += g0 * x;
+        if (m > 1) { memcpy(&x, w[1] + i, sizeof x); a += g1 * x; }
+        if (m > 2) { memcpy(&x, w[2] + i, sizeof x); a += g2 * x; }
+        if (m > 3) { memcpy(&x, w[3] + i, sizeof x); a += g3 * x; }
+        memcpy(d + i, &a, sizeof a);
+    }
+    for (int64_t i = n4; i < n; i++)
+        for (int q = 0; q < m; q++) d[i] += g[q] * w[q][i];
+}
+
+/* Rows of W four at a time (those where dy or dy1 is nonzero): four memory streams instead of
+ * one, the same terms in the same order. */
 static void row_times_w_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
-    typedef float v4 __attribute__((vector_size(16)));
     const row_job *j = arg;
     const float *dy = j->dy, *dy1 = j->dy1, *w = j->w;
     const int64_t O = j->O, I = j->I, B = j->B;
@@ -254,23 +278,21 @@ static void row_times_w_blocks(void *arg, int64_t b0, int64_t b1, int worker) {
     const int rows = dy1 ? 2 : 1;
     (void)worker;
     for (int64_t b = b0; b < b1; b++) {
-        const int64_t i0 = b * B, n = I - i0 < B ? I - i0 : B, n4 = n & ~(int64_t)3;
+        const int64_t i0 = b * B, n = I - i0 < B ? I - i0 : B;
         for (int r = 0; r < rows; r++) memset((r ? dx1 : dx) + i0, 0, (size_t)n * sizeof(float));
-        for (int64_t o = 0; o < O; o++) {
-            const float *restrict wr = w + o * I + i0;
-            for (int r = 0; r < rows; r++) {   /* the second pass over wr hits the cache */
-                const float g = (r ? dy1 : dy)[o];
-                if (g == 0.0f) continue;
-                float *restrict d = (r ? dx1 : dx) + i0;   /* (n) */
-                const v4 gv = {g, g, g, g};
-                for (int64_t i = 0; i < n4; i += 4) {
-                    v4 a, x;
-                    memcpy(&a, d + i, sizeof a);
-                    memcpy(&x, wr + i, sizeof x);
-                    a += gv * x;
-                    memcpy(d + i, &a, sizeof a);
-                }
-                for (int64_t i = n4; i < n; i++) d[i] += g * wr[i];
+        for (int64_t o = 0; o < O;) {
+            int64_t os[4];
+            int k = 0;
+            for (; k < 4 && o < O; o++)
+                if (dy[o] != 0.0f || (dy1 && dy1[o] != 0.0f)) os[k++] = o;
+            for (int r = 0; r < rows; r++) {   /* the second pass over the rows hits the cache */
+                const float *gr = r ? dy1 : dy;
+                float g[4] = {0, 0, 0, 0};
+                const float *wr[4];
+                int m = 0;
+                for (int q = 0; q < k; q++)
+                    if (gr[os[q]] != 0.0f) g[m] = gr[os[q]], wr[m++] = w + os[q] * I + i0;
+                if (m) add_rows((r ? dx1 : dx) + i0, n, m, g, wr);
             }
         }
     }

@@ -33,6 +33,25 @@ static void rows_dot_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
         const int64_t o0 = ob * 4;
         const float *wr[4]; /* (I) each; past O: repeats of the last row (not stored) */
         for (int k = 0; k < 4; k++) wr[k] = w + (o0 + k < O ? o0 + k : O - 1) * I;
+        if (N == 1) { /* one row: four outputs per pass, each weight row its own memory stream */
+            v16 a[4];
+            memset(a, 0, sizeof a);
+            int64_t p = 0;
+            for (; p + 16 <= I; p += 16) {
+                v16 wv, u;
+                memcpy(&u, x + p, 64);
+                for (int k = 0; k < 4; k++) {
+                    memcpy(&wv, wr[k] + p, 64);
+                    a[k] += u * wv;
+                }
+            }
+            for (int k = 0; k < 4 && o0 + k < O; k++) {
+                float s = reduce16(a[k]);
+                for (int64_t q = p; q < I; q++) s += x[q] * wr[k][q];
+                y[o0 + k] = s;
+            }
+            continue;
+        }
         for (int64_t n0 = 0; n0 < N; n0 += 4) {
             const float *xr[4];
             for (int r = 0; r < 4; r++) xr[r] = x + (n0 + r < N ? n0 + r : N - 1) * I;
