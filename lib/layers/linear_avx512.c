@@ -85,38 +85,56 @@ void gc_linear_rows_dot_avx512(gc_pool *pool, const float *x, int64_t N, const f
     gc_pool_for(pool, (O + 3) / 4, 4, 0, rows_dot_blocks, &j);
 }
 
-/* Column blocks [lo, hi) of 32 of rows n0 .. n0 + R - 1 of dx. */
+/* Column blocks [lo, hi) of CB columns of rows n0 .. n0 + 7 of dx (past R: scratch rows):
+ * their sums stay in acc (8 x CB floats, L1) while W's rows stream through four at a time,
+ * each row's block read once as one contiguous run (reading 32 columns of every row in turn,
+ * one cache-line pair per 100 KB row, used a third of the memory bandwidth). */
+enum { CB = 512 };
 static void rows_times_w_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
     const rows_job *j = arg;
     const float *w = j->w;
-    const int64_t O = j->O, I = j->I, n0 = j->n0;
+    const int64_t O = j->O, I = j->I, n0 = j->n0, O4 = O & ~(int64_t)3;
     (void)worker;
     for (int64_t cb = lo; cb < hi; cb++) {
-        const int64_t i = cb * 32;
-        v16 a[8][2];
-        memset(a, 0, sizeof a);
-        for (int64_t o = 0; o < O; o++) {
-            v16 x0, x1;
-            memcpy(&x0, w + o * I + i, 64);
-            memcpy(&x1, w + o * I + i + 16, 64);
-            for (int r = 0; r < 8; r++) {
-                const float gv = j->g[r][o];
-                const v16 t = {gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv, gv};
-                a[r][0] += t * x0;
-                a[r][1] += t * x1;
+        const int64_t i0 = cb * CB, nv = ((I & ~(int64_t)15) - i0 < CB ? (I & ~(int64_t)15) - i0 : CB) / 16;
+        v16 acc[8][CB / 16];
+        memset(acc, 0, sizeof acc);
+        int64_t o = 0;
+        for (; o < O4; o += 4) {
+            const float *w0 = w + o * I + i0, *w1 = w0 + I, *w2 = w1 + I, *w3 = w2 + I;
+            for (int64_t c = 0; c < nv; c++) {
+                v16 x0, x1, x2, x3;
+                memcpy(&x0, w0 + 16 * c, 64);
+                memcpy(&x1, w1 + 16 * c, 64);
+                memcpy(&x2, w2 + 16 * c, 64);
+                memcpy(&x3, w3 + 16 * c, 64);
+                for (int r = 0; r < 8; r++) {
+                    const float *g = j->g[r] + o;
+                    v16 a = acc[r][c];
+                    a += g[0] * x0;
+                    a += g[1] * x1;
+                    a += g[2] * x2;
+                    a += g[3] * x3;
+                    acc[r][c] = a;
+                }
             }
         }
-        for (int r = 0; r < j->R; r++) {
-            memcpy(j->y + (n0 + r) * I + i, &a[r][0], 64);
-            memcpy(j->y + (n0 + r) * I + i + 16, &a[r][1], 64);
+        for (; o < O; o++) {
+            const float *w0 = w + o * I + i0;
+            for (int64_t c = 0; c < nv; c++) {
+                v16 x0;
+                memcpy(&x0, w0 + 16 * c, 64);
+                for (int r = 0; r < 8; r++) acc[r][c] += j->g[r][o] * x0;
+            }
         }
+        for (int r = 0; r < j->R; r++) memcpy(j->y + (n0 + r) * I + i0, acc[r], (size_t)nv * 64);
     }
 }
 
-/* dx[n, :] = sum_o dy[n, o] W[o, :] in order of o: eight rows by 32 columns per pass. */
+/* dx[n, :] = sum_o dy[n, o] W[o, :] in order of o: eight rows by CB columns per pass. */
 void gc_linear_rows_times_w_avx512(gc_pool *pool, const float *dy, int64_t N, const float *w, int64_t O, int64_t I,
                                    float *dx) {
-    const int64_t I32 = I & ~(int64_t)31, nc = I32 / 32;
+    const int64_t I16 = I & ~(int64_t)15, nc = (I16 + CB - 1) / CB;
     rows_job j = {.w = w, .y = dx, .N = N, .O = O, .I = I};
     for (int64_t n0 = 0; n0 < N; n0 += 8) {
         const int R = N - n0 < 8 ? (int)(N - n0) : 8;
@@ -124,8 +142,8 @@ void gc_linear_rows_times_w_avx512(gc_pool *pool, const float *dy, int64_t N, co
         j.n0 = n0;
         j.R = R;
         gc_pool_for(pool, nc, 1, 0, rows_times_w_blocks, &j);
-        for (int r = 0; r < R; r++) /* the last I mod 32 columns, one at a time */
-            for (int64_t i = I32; i < I; i++) {
+        for (int r = 0; r < R; r++) /* the last I mod 16 columns, one at a time */
+            for (int64_t i = I16; i < I; i++) {
                 float d = 0.0f;
                 for (int64_t o = 0; o < O; o++)
                     if (j.g[r][o] != 0.0f) d += j.g[r][o] * w[o * I + i];
