@@ -1152,6 +1152,7 @@ int main(int argc, char **argv) {
             gc_session_free(sf);
             s = sf = NULL;
             free(xb);
+            xb = NULL;
             const char *keep[] = {o.layer, NULL}; /* the target layer's output must stay readable */
             gc_session_config cfg = {.batch = batch, .channels = 3, .height = h, .width = w, .keep = keep};
             const char *fkeep[MAX_FUSE + 1] = {0};

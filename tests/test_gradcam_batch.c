@@ -343,6 +343,19 @@ TEST(batches_give_the_single_call_results) {
     free_lines(l);
     CHECK(same_manifest(p, q));
     CHECK(test_run("diff -r -x manifest.jsonl %s/nan5 %s/nan1 > /dev/null 2>&1", dir, dir) == 0);
+
+    /* an input of another size after a batch: a new session, which this one (4x4, too small
+       for the network's pooling) cannot have; the run stops, freeing everything once */
+    const int64_t tiny_shape[3] = {3, 4, 4};
+    gc_tensor tiny = {0};
+    snprintf(p, sizeof p, "%s/tiny.npy", dir);
+    CHECK(gc_tensor_alloc(&tiny, 3, tiny_shape) == GC_OK);
+    if (tiny.data) memset(tiny.data, 0, 48 * sizeof *tiny.data);
+    CHECK(tiny.data && gc_npy_save(p, &tiny) == GC_OK);
+    gc_tensor_release(&tiny);
+    CHECK(test_run("examples/gradcam %s %s %s %s -q --method gradcam -o %s/tiny > /dev/null 2> %s/tiny.err", model,
+                   files[0], files[1], p, dir, dir) == 1);
+    CHECK(test_run("grep -q 'tiny.npy: .*too small' %s/tiny.err", dir) == 0);
 }
 
 /* One interrupted run (sig after `after` manifest records plus delay_ms) with --batch b1,
