@@ -101,7 +101,7 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
     if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + j.mr - 1) / j.mr * j.mr)
         j.kern = gc_gemm_ukernel_avx512_16x16, j.mr = 16, j.nr = 16;
     if (q.by_tiles) {
-        gc_pool_for(pool, (q.T + q.Tc - 1) / q.Tc, 1, WG_SLOTS, wg_tile_chunks, &j);
+        gc_pool_for(pool, (q.T - 1) / q.Tc + 1, 1, WG_SLOTS, wg_tile_chunks, &j);
         return;
     }
     int64_t ready[WG_SLOTS] = {0};

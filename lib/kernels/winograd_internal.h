@@ -64,10 +64,11 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     if (gc_mul_i64(q->TH, q->TW, &t) || gc_mul_i64(t, p->N, &q->T)) return 1;
     const int64_t ta = p->C > WG_AB ? 0 : WG_AB / (36 * p->C);   /* tiles whose V^T fits WG_AB */
     q->Tc = clamp64(ta < WG_TC ? ta : WG_TC, 16, q->T);
-    const int64_t tt = clamp64(WG_AT / (36 * p->C) < WG_TC ? WG_AT / (36 * p->C) : WG_TC, 16, q->T);
-    const int64_t nt = (q->T + tt - 1) / tt;   /* by tiles: nt chunks of equal size */
+    const int64_t at = p->C > WG_AT ? 0 : WG_AT / (36 * p->C);   /* tiles whose V^T fits WG_AT */
+    const int64_t tt = clamp64(at < WG_TC ? at : WG_TC, 16, q->T);
+    const int64_t nt = (q->T - 1) / tt + 1;   /* by tiles: nt chunks of equal size */
     q->by_tiles = p->C <= WG_BY_TILES_C && nt >= WG_BY_TILES_CHUNKS;
-    if (q->by_tiles) q->Tc = (q->T + nt - 1) / nt;
+    if (q->by_tiles) q->Tc = (q->T - 1) / nt + 1;
     if (gc_mul_i64(36 * (q->Tc + 16), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;   /* rows padded to MR <= 16 */
     q->v = round16((size_t)v + 36 * WG_SKEW);
     q->u = round16((size_t)(36 * (WG_OCH * (p->C < WG_CB ? p->C : WG_CB) + WG_SKEW)));
