@@ -309,6 +309,49 @@ TEST(linear_all_tiers_vs_reference) {
     linear_case(5, 17, 1, 1);
 }
 
+/* Without parameter gradients (explanations) each row of a batch has the bits of that row run
+ * alone: the row-wise paths' output groups, row groups and input blocks (2048) must not change
+ * any sum. */
+static void linear_rows_case(int64_t n, int64_t in, int64_t out) {
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    p.linear = (gc_linear_params){in, out, 1};
+    lt b, s;
+    if (!lt_make(&b, GC_LAYER_LINEAR, p, (gc_shape){2, {n, in, 1, 1}}) ||
+        !lt_make(&s, GC_LAYER_LINEAR, p, (gc_shape){2, {1, in, 1, 1}})) {
+        FAILF("linear rows %lld x %lld -> %lld: cannot make the layer", (long long)n, (long long)in, (long long)out);
+        lt_free(&b);
+        lt_free(&s);
+        return;
+    }
+    for (int64_t o = 0; o < b.nout; o += 3) b.dy[o] = 0.0f;
+    for (int i = 0; i < 2; i++) memcpy(s.l.param[i], b.l.param[i], (size_t)b.np[i] * sizeof(float));
+    lt_run(&b, 1, GC_KERNELS_AUTO, 0);
+    for (int64_t r = 0; r < n; r++) {
+        memcpy(s.x, b.x + r * in, (size_t)in * sizeof(float));
+        memcpy(s.dy, b.dy + r * out, (size_t)out * sizeof(float));
+        lt_run(&s, 1, GC_KERNELS_AUTO, 0);
+        if (memcmp(s.y[1], b.y[1] + r * out, (size_t)out * sizeof(float)) ||
+            memcmp(s.dx[1], b.dx[1] + r * in, (size_t)in * sizeof(float)))
+            FAILF("linear rows %lld x %lld -> %lld: row %lld differs from the row run alone", (long long)n,
+                  (long long)in, (long long)out, (long long)r);
+    }
+    lt_run(&b, 0, GC_KERNELS_REFERENCE, 0);
+    if (!(max_abs_diff(b.y[1], b.y[0], b.nout) / (double)(in + 1) <= 1e-6))
+        FAILF("linear rows %lld x %lld -> %lld: forward off the reference", (long long)n, (long long)in, (long long)out);
+    lt_free(&b);
+    lt_free(&s);
+}
+
+TEST(linear_batch_rows_keep_batch1_bits) {
+    linear_rows_case(2, 77, 13);      /* 2 rows: groups of 8 outputs, the last one short */
+    linear_rows_case(3, 2100, 10);    /* 3 rows, two input blocks and a 4-column tail */
+    linear_rows_case(8, 4113, 29);    /* 8 rows, three blocks, 29 = 9 groups of 3 + 2 */
+    linear_rows_case(9, 40, 5);       /* a second row group of one row */
+    linear_rows_case(13, 4096, 64);   /* 8 + 5 rows */
+    linear_rows_case(5, 7, 3);        /* fewer inputs than a vector */
+}
+
 /* ------------------------------------------------------------------ threads */
 
 /* The fast paths give the same bits on 1, 2 and 3 threads. */
@@ -507,6 +550,7 @@ int main(void) {
     RUN(winograd_workspace_bounded);
     RUN(winograd_schedules);
     RUN(linear_all_tiers_vs_reference);
+    RUN(linear_batch_rows_keep_batch1_bits);
     RUN(same_bits_for_any_thread_count);
     RUN(few_pixels_gemm_vs_reference);
     RUN(network_fast_vs_reference);

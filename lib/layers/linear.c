@@ -160,7 +160,8 @@ static size_t linear_workspace(const gc_layer *l, const gc_shape *in, const gc_s
         s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, N, I, O, 1));
         s = max_size(s, gc_gemm_workspace((gc_gemm_tier)t, O, I, N, 1));
     }
-    return max_size(s, rows_table_floats(O));
+    s = max_size(s, rows_table_floats(O));
+    return N > 1 && N <= ROWS_DOT_MAX ? max_size(s, gc_linear_rows_dot_avx512_ws(O)) : s;
 }
 
 /* y = x W^T for N rows, each with the arithmetic of gc_gemm's M == 1 path (kernels/gemm.c,
@@ -226,7 +227,7 @@ static void linear_forward(const gc_layer_ctx *c) {
     float *y = c->y;                                           /* (N, O) */
     const int avx512 = gc_gemm_resolve((gc_gemm_tier)c->kernels) == GC_GEMM_AVX512;
     if (N <= ROWS_DOT_MAX && !c->param_grads && avx512)
-        gc_linear_rows_dot_avx512(c->pool, c->x, N, w, O, I, y);
+        gc_linear_rows_dot_avx512(c->pool, c->x, N, w, O, I, y, c->ws);
     else if (N > 1 && N <= ROWS_DOT_MAX && !c->param_grads) rows_dot_w(c->pool, c->x, N, w, O, I, y);
     else
         gc_gemm(c->pool, gc_gemm_resolve((gc_gemm_tier)c->kernels), 0, 1, N, O, I, 1.0f, c->x, I, w, I, 0.0f, y, O,

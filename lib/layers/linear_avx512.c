@@ -17,72 +17,143 @@ static float reduce16(v16 a) {
 typedef struct rows_job {
     const float *x, *w, *g[8];
     float *y;
+    float *acc; /* (groups, rows, outputs) x 16 partial sums */
     int64_t N, O, I, n0;
     int R;
 } rows_job;
 
-/* y[n, o] = dot(x_n, W_o) for output blocks [lo, hi) of four: four rows by four outputs per
- * pass (16 independent sums). */
-static void rows_dot_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
+/* y[n, o] = dot(x_n, W_o) at batch 1, output blocks [lo, hi) of four: each weight row its
+ * own memory stream. */
+static void row_dot_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
     const rows_job *j = arg;
     const float *x = j->x, *w = j->w;
-    const int64_t N = j->N, O = j->O, I = j->I;
+    const int64_t O = j->O, I = j->I;
     float *y = j->y;
     (void)worker;
     for (int64_t ob = lo; ob < hi; ob++) {
         const int64_t o0 = ob * 4;
         const float *wr[4]; /* (I) each; past O: repeats of the last row (not stored) */
         for (int k = 0; k < 4; k++) wr[k] = w + (o0 + k < O ? o0 + k : O - 1) * I;
-        if (N == 1) { /* one row: four outputs per pass, each weight row its own memory stream */
-            v16 a[4];
-            memset(a, 0, sizeof a);
-            int64_t p = 0;
-            for (; p + 16 <= I; p += 16) {
-                v16 wv, u;
-                memcpy(&u, x + p, 64);
-                for (int k = 0; k < 4; k++) {
-                    memcpy(&wv, wr[k] + p, 64);
-                    a[k] += u * wv;
-                }
+        v16 a[4];
+        memset(a, 0, sizeof a);
+        int64_t p = 0;
+        for (; p + 16 <= I; p += 16) {
+            v16 wv, u;
+            memcpy(&u, x + p, 64);
+            for (int k = 0; k < 4; k++) {
+                memcpy(&wv, wr[k] + p, 64);
+                a[k] += u * wv;
             }
-            for (int k = 0; k < 4 && o0 + k < O; k++) {
-                float s = reduce16(a[k]);
-                for (int64_t q = p; q < I; q++) s += x[q] * wr[k][q];
-                y[o0 + k] = s;
-            }
-            continue;
         }
-        for (int64_t n0 = 0; n0 < N; n0 += 4) {
-            const float *xr[4];
-            for (int r = 0; r < 4; r++) xr[r] = x + (n0 + r < N ? n0 + r : N - 1) * I;
-            v16 a[4][4];
-            memset(a, 0, sizeof a);
-            int64_t p = 0;
-            for (; p + 16 <= I; p += 16) {
-                v16 wv[4], u;
-                for (int k = 0; k < 4; k++) memcpy(&wv[k], wr[k] + p, 64);
-                for (int r = 0; r < 4; r++) {
-                    memcpy(&u, xr[r] + p, 64);
-                    a[r][0] += u * wv[0];
-                    a[r][1] += u * wv[1];
-                    a[r][2] += u * wv[2];
-                    a[r][3] += u * wv[3];
-                }
-            }
-            for (int r = 0; r < 4 && n0 + r < N; r++)
-                for (int k = 0; k < 4 && o0 + k < O; k++) {
-                    float s = reduce16(a[r][k]);
-                    for (int64_t q = p; q < I; q++) s += xr[r][q] * wr[k][q];
-                    y[(n0 + r) * O + o0 + k] = s;
-                }
+        for (int k = 0; k < 4 && o0 + k < O; k++) {
+            float s = reduce16(a[k]);
+            for (int64_t q = p; q < I; q++) s += x[q] * wr[k][q];
+            y[o0 + k] = s;
         }
     }
 }
 
+/* Batches: rows in groups of up to 8 and outputs in groups of KK, with the inputs in blocks of
+ * KB whose 16-lane partial sums wait in acc between blocks. A block of x (RR rows x KB, in L2)
+ * then serves a whole chunk of output groups while their rows of W stream past it; without
+ * the blocks every output group read all of x (800 KB for 8 rows of VGG's fc6) from L3. Each
+ * lane still sums its products in order of p and is reduced as at batch 1, so each row keeps
+ * the batch-1 bits. */
+enum { KB = 2048, GROUPS = 32 };
+
+/* W is read once, in runs of a block's length: each next group's (or next rows') run is
+ * requested while this one is summed, into L2 (a run that starts cold waited for memory
+ * before the prefetcher caught on: 2x the time at batch 8 on VGG's fc6 and fc7). */
+static inline void prefetch_l2(const float *p) { __builtin_prefetch(p, 0, 1); }
+
+static inline __attribute__((always_inline)) void dot_groups(const rows_job *j, int64_t lo, int64_t hi, const int RR,
+                                                             const int KK) {
+    const int64_t O = j->O, I = j->I, I16 = I & ~(int64_t)15, n0 = j->n0;
+    const int R = j->R;
+    const float *xr[8];
+    #pragma GCC unroll 8
+    for (int r = 0; r < RR; r++) xr[r] = j->x + (n0 + (r < R ? r : R - 1)) * I; /* past R: not stored */
+    for (int64_t p0 = 0; p0 < I16; p0 += KB) {
+        const int64_t p1 = p0 + KB < I16 ? p0 + KB : I16;
+        for (int64_t g = lo; g < hi; g++) {
+            const float *wr[8], *wn[8]; /* this group's rows of W, the next group's */
+            #pragma GCC unroll 8
+            for (int k = 0; k < KK; k++) {
+                wr[k] = j->w + (g * KK + k < O ? g * KK + k : O - 1) * I;
+                wn[k] = j->w + ((g + 1) * KK + k < O ? (g + 1) * KK + k : O - 1) * I;
+            }
+            v16 a[8][8];
+            float *s = j->acc + g * RR * KK * 16;
+            #pragma GCC unroll 8
+            for (int r = 0; r < RR; r++)
+                #pragma GCC unroll 8
+                for (int k = 0; k < KK; k++) {
+                    if (p0) memcpy(&a[r][k], s + (r * KK + k) * 16, 64);
+                    else a[r][k] = (v16){0};
+                }
+            for (int64_t p = p0; p < p1; p += 16) {
+                v16 wv[8];
+                #pragma GCC unroll 8
+                for (int k = 0; k < KK; k++) {
+                    memcpy(&wv[k], wr[k] + p, 64);
+                    prefetch_l2(wn[k] + p);
+                }
+                #pragma GCC unroll 8
+                for (int r = 0; r < RR; r++) {
+                    v16 u;
+                    memcpy(&u, xr[r] + p, 64);
+                    __asm__("" : "+v"(u)); /* one load of x per row, not one per product */
+                    #pragma GCC unroll 8
+                    for (int k = 0; k < KK; k++) a[r][k] += u * wv[k];
+                }
+            }
+            #pragma GCC unroll 8
+            for (int r = 0; r < RR; r++)
+                #pragma GCC unroll 8
+                for (int k = 0; k < KK; k++) memcpy(s + (r * KK + k) * 16, &a[r][k], 64);
+        }
+    }
+    for (int64_t g = lo; g < hi; g++)
+        for (int r = 0; r < R; r++)
+            for (int k = 0; k < KK && g * KK + k < O; k++) {
+                const int64_t o = g * KK + k;
+                v16 t = {0};
+                if (I16) memcpy(&t, j->acc + ((g * RR + r) * KK + k) * 16, 64);
+                float s = reduce16(t);
+                for (int64_t q = I16; q < I; q++) s += xr[r][q] * j->w[o * I + q];
+                j->y[(n0 + r) * O + o] = s;
+            }
+}
+
+static void dot_groups_8x3(void *arg, int64_t lo, int64_t hi, int worker) {
+    (void)worker;
+    dot_groups(arg, lo, hi, 8, 3);
+}
+static void dot_groups_4x4(void *arg, int64_t lo, int64_t hi, int worker) {
+    (void)worker;
+    dot_groups(arg, lo, hi, 4, 4);
+}
+static void dot_groups_2x8(void *arg, int64_t lo, int64_t hi, int worker) {
+    (void)worker;
+    dot_groups(arg, lo, hi, 2, 8);
+}
+
+size_t gc_linear_rows_dot_avx512_ws(int64_t O) { return (size_t)(O + 8) * 8 * 16; }
+
 void gc_linear_rows_dot_avx512(gc_pool *pool, const float *x, int64_t N, const float *w, int64_t O, int64_t I,
-                               float *y) {
-    rows_job j = {.x = x, .w = w, .y = y, .N = N, .O = O, .I = I};
-    gc_pool_for(pool, (O + 3) / 4, 4, 0, rows_dot_blocks, &j);
+                               float *y, float *ws) {
+    rows_job j = {.x = x, .w = w, .y = y, .acc = ws, .N = N, .O = O, .I = I};
+    if (N == 1) {
+        gc_pool_for(pool, (O + 3) / 4, 4, 0, row_dot_blocks, &j);
+        return;
+    }
+    for (int64_t n0 = 0; n0 < N; n0 += 8) {
+        j.n0 = n0;
+        j.R = N - n0 < 8 ? (int)(N - n0) : 8;
+        if (j.R > 4) gc_pool_for(pool, (O + 2) / 3, GROUPS, 0, dot_groups_8x3, &j);
+        else if (j.R > 2) gc_pool_for(pool, (O + 3) / 4, GROUPS, 0, dot_groups_4x4, &j);
+        else gc_pool_for(pool, (O + 7) / 8, GROUPS, 0, dot_groups_2x8, &j);
+    }
 }
 
 /* Column blocks [lo, hi) of CB columns of rows n0 .. n0 + 7 of dx (past R: scratch rows):
@@ -102,12 +173,17 @@ static void rows_times_w_blocks(void *arg, int64_t lo, int64_t hi, int worker) {
         int64_t o = 0;
         for (; o < O4; o += 4) {
             const float *w0 = w + o * I + i0, *w1 = w0 + I, *w2 = w1 + I, *w3 = w2 + I;
+            const float *n0 = o + 4 < O4 ? w0 + 4 * I : w0, *n1 = n0 + I, *n2 = n1 + I, *n3 = n2 + I;
             for (int64_t c = 0; c < nv; c++) {
                 v16 x0, x1, x2, x3;
                 memcpy(&x0, w0 + 16 * c, 64);
                 memcpy(&x1, w1 + 16 * c, 64);
                 memcpy(&x2, w2 + 16 * c, 64);
                 memcpy(&x3, w3 + 16 * c, 64);
+                prefetch_l2(n0 + 16 * c);
+                prefetch_l2(n1 + 16 * c);
+                prefetch_l2(n2 + 16 * c);
+                prefetch_l2(n3 + 16 * c);
                 for (int r = 0; r < 8; r++) {
                     const float *g = j->g[r] + o;
                     v16 a = acc[r][c];

@@ -4,10 +4,14 @@
 #define GC_LINEAR_ROWS_H
 
 #include "core/pool.h"
+#include <stddef.h>
 #include <stdint.h>
 
-/* y (N, O) = x (N, I) W^T (W: O x I), each row with the batch-1 (M = 1 GEMM) arithmetic. */
-void gc_linear_rows_dot_avx512(gc_pool *pool, const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y);
+/* y (N, O) = x (N, I) W^T (W: O x I), each row with the batch-1 arithmetic; ws: at least
+ * gc_linear_rows_dot_avx512_ws(O) floats (used when N > 1). */
+void gc_linear_rows_dot_avx512(gc_pool *pool, const float *x, int64_t N, const float *w, int64_t O, int64_t I, float *y,
+                               float *ws);
+size_t gc_linear_rows_dot_avx512_ws(int64_t O);
 /* dx (N, I) = dy (N, O) W, each element summed over o in order. */
 void gc_linear_rows_times_w_avx512(gc_pool *pool, const float *dy, int64_t N, const float *w, int64_t O, int64_t I, float *dx);
 
