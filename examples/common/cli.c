@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cli_parse_long(const char *s, long long lo, long long hi, long long *out) {
     if (!s || !*s || !(*s == '-' || (*s >= '0' && *s <= '9'))) return 0; /* no spaces, no '+' */
@@ -103,6 +104,7 @@ void cli_error(const char *prog, const char *fmt, ...) {
 }
 
 void cli_progress(const char *prog, const char *fmt, ...) {
+    if (!isatty(2)) return; /* a log file gets no carriage returns and escape codes */
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -43,7 +43,7 @@ void cli_error_capture(char *buf, size_t cap);
 void cli_error_print(const char *text);
 
 /* A progress line on stderr ("\rprog: message", cleared to the end of the
- * line), for terminals; cli_error starts a new line after one, and
+ * line) when stderr is a terminal, nothing otherwise; cli_error starts a new line after one, and
  * cli_progress_end clears it. The state here: whether a
  * progress line is showing. */
 #if defined(__GNUC__)
