@@ -205,7 +205,10 @@ static const cc cases[] = {
     {1, 12, 8, 7, 6, 1, 1, 1, 1, 0, 0, 1, 1, 3, 0},       /* 1x1 groups 3 */
     {1, 7, 9, 8, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1},        /* 1x1 stride 2 pad 1 */
     {1, 5, 17, 19, 6, 5, 5, 1, 1, 2, 2, 1, 1, 1, 1},      /* 5x5 */
-    {1, 3, 35, 37, 8, 11, 11, 4, 4, 2, 2, 1, 1, 1, 1},    /* AlexNet conv1 shape, small */
+    {1, 3, 35, 37, 8, 11, 11, 4, 4, 2, 2, 1, 1, 1, 1},    /* AlexNet conv1 shape, small: space to depth */
+    {2, 3, 29, 31, 10, 7, 7, 2, 2, 3, 3, 1, 1, 1, 1},     /* ResNet stem 7x7/2: space to depth */
+    {1, 4, 19, 23, 6, 7, 5, 2, 1, 2, 1, 1, 1, 1, 0},      /* 7x5 kernel, stride 2x1: space to depth */
+    {1, 2, 21, 22, 5, 4, 4, 4, 4, 0, 0, 1, 1, 1, 1},      /* 4x4/4 patches, sizes not multiples of 4 */
     {2, 3, 9, 10, 4, 2, 3, 2, 1, 0, 1, 1, 2, 1, 1},       /* 2x3 kernel, mixed stride/dilation */
     {1, 4, 5, 5, 3, 3, 3, 1, 1, 4, 4, 1, 1, 1, 1},        /* padding larger than the kernel */
     {1, 130, 6, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* 3x3 s1, few tiles, big filters: im2col */
@@ -498,7 +501,7 @@ TEST(network_fast_vs_reference) {
 }
 
 /* Weights packed once per session (convolutions whose forward is a GEMM: 1x1, strided,
- * grouped, a 7x7 stride-2 stem, with and without bias) match packing them every call (a
+ * grouped, a 5x5 stride-2 stem, with and without bias) match packing them every call (a
  * session planned with param_grads reads the weights live): the same bits where both run the
  * same GEMM (as at 111x123, no layer with few pixels), within 1e-6 where the few-pixels GEMM
  * (AVX-512) sums in another order; within 1e-5 of the reference kernels. */
@@ -506,7 +509,7 @@ TEST(prepared_weights_same_bits) {
     gc_model *m = NULL;
     CHECK_OK(gc_model_create(&m));
     if (!m) return;
-    gc_conv2d_params stem = {3, 16, 7, 7, 2, 2, 3, 3, 1, 1, 1, 0}, pw = {16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},
+    gc_conv2d_params stem = {3, 16, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0}, pw = {16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},
                      s2 = {40, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, gr = {24, 24, 3, 3, 1, 1, 2, 2, 2, 2, 4, 1},
                      ds = {24, 32, 1, 1, 2, 2, 0, 0, 1, 1, 2, 0};
     CHECK_OK(gc_model_add_conv2d(m, "stem", NULL, &stem, NULL, NULL));
@@ -541,6 +544,42 @@ TEST(prepared_weights_same_bits) {
     gc_model_free(m);
 }
 
+/* Strided layers whose forward runs space to depth (AlexNet's 11x11/4 conv1, a 7x7/2 stem) in a
+ * session, which cuts their kernels once (prepared weights): within 1e-5 of the reference
+ * kernels and of the GEMM a training session runs, the same bits on 1, 2 and 3 threads. */
+TEST(space_to_depth_in_sessions) {
+    gc_model *m = NULL;
+    CHECK_OK(gc_model_create(&m));
+    if (!m) return;
+    gc_conv2d_params c1 = {3, 24, 11, 11, 4, 4, 2, 2, 1, 1, 1, 1}, c2 = {24, 20, 7, 7, 2, 2, 3, 3, 1, 1, 1, 0};
+    CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &c1, NULL, NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "c2", NULL, &c2, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 5));
+    const int64_t N = 2, H = 99, W = 103, numel = N * 3 * H * W;
+    float *in = malloc((size_t)numel * sizeof(float));
+    fill(in, numel);
+    gc_session *s[5] = {NULL, NULL, NULL, NULL, NULL};
+    gc_tensor out[5];
+    for (int i = 0; i < 5; i++) {
+        gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = i == 1,
+                                 .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO,
+                                 .threads = i >= 3 ? i - 2 : 0};
+        CHECK_OK(gc_session_create(m, &cfg, &s[i]));
+        if (!s[i]) goto done;
+        CHECK_OK(gc_session_forward(s[i], in));
+        CHECK_OK(gc_session_output(s[i], &out[i]));
+    }
+    const int64_t n = gc_tensor_numel(&out[0]);
+    CHECK(test_rel_err(out[0].data, out[1].data, n, 1e-6) <= 1e-5);
+    CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
+    CHECK(memcmp(out[0].data, out[3].data, (size_t)n * sizeof(float)) == 0);
+    CHECK(memcmp(out[0].data, out[4].data, (size_t)n * sizeof(float)) == 0);
+done:
+    for (int i = 0; i < 5; i++) gc_session_free(s[i]);
+    free(in);
+    gc_model_free(m);
+}
+
 int main(void) {
     gc_rng_seed(&rng, 6);
     if (gc_pool_create(2, &lt_pool)) { fprintf(stderr, "cannot start the thread pool: %s\n", gc_last_error()); return 1; }
@@ -555,6 +594,7 @@ int main(void) {
     RUN(few_pixels_gemm_vs_reference);
     RUN(network_fast_vs_reference);
     RUN(prepared_weights_same_bits);
+    RUN(space_to_depth_in_sessions);
     gc_pool_free(lt_pool);
     return test_summary("conv_fast");
 }
