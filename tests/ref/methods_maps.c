@@ -2,7 +2,7 @@
  * development-time oracles (tests/ref/make_methods_fixtures.py, check_methods_full.py build
  * and run it against lib/libgradcam.a; it is not part of make).
  *
- *   methods_maps MODEL.gcw INPUT.npy OUTDIR LAYER METHODS [--reference] [--batch N]
+ *   methods_maps MODEL.gcw INPUT.npy OUTDIR LAYER METHODS [--reference] [--no-winograd] [--batch N]
  *                [--ig-steps N] [--samples N] [--sigma S] [--seed S] [--base NAME] CLASS...
  *   methods_maps --noise SEED COUNT OUT.npy
  *
@@ -50,6 +50,7 @@ int main(int argc, char **argv) {
     for (int i = 6; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : "0";
         if (!strcmp(argv[i], "--reference")) cfg.kernels = GC_KERNELS_REFERENCE;
+        else if (!strcmp(argv[i], "--no-winograd")) cfg.no_winograd = 1;
         else if (!strcmp(argv[i], "--batch")) p.batch = atoi(v), i++;
         else if (!strcmp(argv[i], "--ig-steps")) p.ig_steps = atoi(v), i++;
         else if (!strcmp(argv[i], "--samples")) p.noise_samples = atoi(v), i++;
