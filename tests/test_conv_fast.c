@@ -89,6 +89,7 @@ static int lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
 /* Forward and full backward into slot i (outputs pre-filled with NaN: they must be
  * overwritten, never read). */
 static gc_pool *lt_pool; /* the threads lt_run gives the layer (2, or what a test sets) */
+static int lt_accurate;  /* gc_layer_ctx.accurate for lt_run */
 
 static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
     gc_layer_ctx c;
@@ -105,6 +106,7 @@ static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
     c.y = t->y[i];
     c.ws = t->ws;
     c.kernels = k;
+    c.accurate = lt_accurate;
     c.pool = lt_pool;
     t->ops->forward(&c);
     c.dy = t->dy;
@@ -580,6 +582,84 @@ done:
     gc_model_free(m);
 }
 
+/* The accurate forward (double sums of exact products, rounded once) against the reference
+ * loops, which compute the same sums in another order: every output within one float ulp
+ * (they differ only where a sum lies within double rounding of a float's rounding boundary),
+ * on the fast tiers, for stride-1, 1x1, dilated, grouped, depthwise and strided layers (space
+ * to depth whatever its zero taps, or the reference loops) and for linear layers. */
+static int64_t ulps(float a, float b) {
+    int32_t ia, ib;
+    memcpy(&ia, &a, 4);
+    memcpy(&ib, &b, 4);
+    if (ia < 0) ia = INT32_MIN - ia;
+    if (ib < 0) ib = INT32_MIN - ib;
+    return ia > ib ? (int64_t)ia - ib : (int64_t)ib - ia;
+}
+
+TEST(accurate_forward_rounds_once) {
+    static const cc acc[] = {
+        {1, 17, 11, 9, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* 3x3 (Winograd's shape) */
+        {2, 64, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* 64 channels, batch 2 */
+        {1, 33, 7, 9, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},       /* 1x1 */
+        {1, 6, 14, 12, 7, 3, 3, 1, 1, 2, 2, 2, 2, 1, 0},       /* dilation 2 */
+        {2, 6, 9, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},       /* groups 2 */
+        {1, 8, 10, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8, 1},        /* depthwise */
+        {1, 3, 35, 37, 8, 11, 11, 4, 4, 2, 2, 1, 1, 1, 1},     /* 11x11/4 */
+        {2, 5, 15, 13, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},      /* 3x3/2: 78 % zero taps */
+        {1, 7, 9, 8, 5, 1, 1, 2, 2, 1, 1, 1, 1, 1, 1},         /* 1x1/2 with padding */
+        {1, 8, 17, 13, 24, 3, 3, 2, 1, 1, 0, 2, 1, 8, 1},      /* grouped, strided, dilated */
+    };
+    for (size_t i = 0; i < sizeof acc / sizeof acc[0]; i++) {
+        const cc *k = &acc[i];
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+        lt t;
+        if (!lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
+            FAILF("accurate case %zu: cannot make the layer", i);
+            lt_free(&t);
+            continue;
+        }
+        lt_run(&t, 0, GC_KERNELS_REFERENCE, 0);
+        for (size_t ti = 1; ti < sizeof tiers / sizeof tiers[0]; ti++) {
+            if (!gc_gemm_tier_available((gc_gemm_tier)tiers[ti])) continue;
+            lt_accurate = 1;
+            lt_run(&t, 1, tiers[ti], 0);
+            lt_accurate = 0;
+            int64_t worst = 0;
+            for (int64_t e = 0; e < t.nout; e++) {
+                const int64_t u = ulps(t.y[0][e], t.y[1][e]);
+                if (u > worst) worst = u;
+            }
+            if (worst > 1) FAILF("accurate case %zu (%s): %lld ulps from the reference", i,
+                                 gc_gemm_tier_name((gc_gemm_tier)tiers[ti]), (long long)worst);
+        }
+        lt_free(&t);
+    }
+    static const int64_t lin[][3] = {{1, 25, 7}, {5, 1000, 9}, {3, 8, 4}};
+    for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++) {
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        p.linear = (gc_linear_params){lin[i][1], lin[i][2], 1};
+        lt t;
+        if (!lt_make(&t, GC_LAYER_LINEAR, p, (gc_shape){2, {lin[i][0], lin[i][1], 1, 1}})) {
+            FAILF("accurate linear %zu: cannot make the layer", i);
+            lt_free(&t);
+            continue;
+        }
+        lt_run(&t, 0, GC_KERNELS_REFERENCE, 0);
+        lt_accurate = 1;
+        lt_run(&t, 1, GC_KERNELS_AUTO, 0);
+        lt_accurate = 0;
+        for (int64_t e = 0; e < t.nout; e++)
+            if (ulps(t.y[0][e], t.y[1][e]) > 1) {
+                FAILF("accurate linear %zu: output %lld %g vs reference %g", i, (long long)e, t.y[1][e], t.y[0][e]);
+                break;
+            }
+        lt_free(&t);
+    }
+}
+
 int main(void) {
     gc_rng_seed(&rng, 6);
     if (gc_pool_create(2, &lt_pool)) { fprintf(stderr, "cannot start the thread pool: %s\n", gc_last_error()); return 1; }
@@ -595,6 +675,7 @@ int main(void) {
     RUN(network_fast_vs_reference);
     RUN(prepared_weights_same_bits);
     RUN(space_to_depth_in_sessions);
+    RUN(accurate_forward_rounds_once);
     gc_pool_free(lt_pool);
     return test_summary("conv_fast");
 }

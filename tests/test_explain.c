@@ -284,9 +284,11 @@ TEST(guided_gradcam_equals_separate_runs) {
             gc_explain_request one = both;
             one.methods = GC_METHOD_GRADCAM;
             CHECK_OK(gc_explain(s, x, &one, &r));
+            /* the request with guided backprop ran the accurate forward (every sum in double),
+               this one the fast one: A differs by the fast path's rounding */
             CHECK(memcmp(alpha, r.items[0].alpha.data, sizeof alpha) == 0);
-            CHECK(memcmp(cam, r.items[0].cam.data, sizeof(float) * (size_t)gc_tensor_numel(&r.items[0].cam)) == 0);
-            CHECK(memcmp(up, r.items[0].cam_up.data, sizeof up) == 0);
+            CHECK(test_rel_err(cam, r.items[0].cam.data, gc_tensor_numel(&r.items[0].cam), 1e-6) <= 1e-5);
+            CHECK(test_rel_err(up, r.items[0].cam_up.data, 15 * 14, 1e-6) <= 1e-5);
             one.methods = GC_METHOD_GUIDED_BACKPROP;
             CHECK_OK(gc_explain(s, x, &one, &r));
             CHECK(memcmp(guided, r.items[0].guided.data, sizeof guided) == 0);

@@ -5,6 +5,7 @@
 #include "gradcam.h"
 #include "../examples/common/cli.h"
 #include "kernels/gemm.h"
+#include "net/session.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ static const char *prog = "gcprof";
 static void usage(FILE *f) {
     fprintf(f,
             "usage: gcprof MODEL.gcw [--threads N] [--reps N] [--size S] [--batch N] [--channels N]\n"
-            "              [--backward none|normal|guided|deconvnet] [--layers] [--no-winograd]\n"
+            "              [--backward none|normal|guided|deconvnet] [--layers] [--no-winograd] [--accurate]\n"
             "              [--kernels auto|avx512|avx2|portable|reference]\n"
             "Runs --reps passes (after one warm-up) on a fixed pseudo-random input and prints,\n"
             "per layer kind, the sum over its layers of each layer's fastest time.\n"
@@ -27,6 +28,8 @@ static void usage(FILE *f) {
             "                rule R (default none: forward only)\n"
             "  --layers      also print every layer: name, kind, forward and backward ms\n"
             "  --no-winograd 3x3 convolutions run direct\n"
+            "  --accurate    forward passes sum in double (what guided backprop, deconvnet and the\n"
+            "                input-gradient methods of gc_explain run)\n"
             "  --kernels K   gc_session_config.kernels (default auto)\n");
 }
 
@@ -34,6 +37,7 @@ int main(int argc, char **argv) {
     const char *path = NULL;
     int threads = 0, reps = 15, size = 224, batch = 1, C = 3, layers = 0, no_wino = 0, bwd = -1;
     gc_kernels kernels = GC_KERNELS_AUTO;
+    int accurate = 0;
     char q[128];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -44,6 +48,8 @@ int main(int argc, char **argv) {
             layers = 1;
         } else if (!strcmp(a, "--no-winograd")) {
             no_wino = 1;
+        } else if (!strcmp(a, "--accurate")) {
+            accurate = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--reps") || !strcmp(a, "--size") || !strcmp(a, "--batch") ||
                    !strcmp(a, "--channels")) {
             int *dst = a[2] == 't' ? &threads : a[2] == 'r' ? &reps : a[2] == 's' ? &size : a[2] == 'b' ? &batch : &C;
@@ -113,6 +119,7 @@ int main(int argc, char **argv) {
     dy[0] = 1.0f;
     const gc_backward_opts bo = {NULL, bwd < 0 ? GC_RELU_NORMAL : (gc_relu_mode)bwd, 0};
     gc_session_set_profiling(s, 1);
+    gc_session_set_accurate(s, accurate);
     for (int rep = -1; rep < reps; rep++) { /* rep -1: warm-up */
         if (gc_session_forward(s, x) || (bwd >= 0 && gc_session_backward(s, dy, &bo))) goto fail;
         for (int i = 0; rep >= 0 && i < n; i++)

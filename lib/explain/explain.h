@@ -54,6 +54,7 @@ typedef struct capture {
     int                     img, n_img; /* this image of the n_img explained */
     int64_t                 batch;     /* the session's batch (rows n_img.. are padding) */
     int                     abl_fed;   /* the capture's forward fed Ablation-CAM's session */
+    int                     accurate;  /* the capture's forward summed in double (ACCURATE_METHODS) */
     int64_t                 Cin, H, W, HW;
     const char             *layer;     /* the target layer (model's copy of the name) */
     int                     li;
@@ -120,6 +121,15 @@ void gc_x_view(gc_tensor *t, float *data, int ndim, int64_t d0, int64_t d1, int6
 gc_status gc_x_layer_maps(capture *c, int t, unsigned method, const char *name, const char *name_up,
                           const float *map);
 size_t gc_x_layer_floats(const capture *c); /* what gc_x_layer_maps carves per target */
+
+/* The methods whose maps follow the forward pass's switches (ReLU signs, max-pool winners)
+ * below the target layer to the input: their forward passes sum in double
+ * (gc_session_set_accurate). */
+#define ACCURATE_METHODS                                                                              \
+    (GC_METHOD_GUIDED_BACKPROP | GC_METHOD_GUIDED_GRADCAM | GC_METHOD_DECONVNET | GC_METHOD_SALIENCY | \
+     GC_METHOD_INPUT_X_GRADIENT | GC_METHOD_INTEGRATED_GRADIENTS | GC_METHOD_SMOOTHGRAD)
+/* gc_session_forward with the accurate sums. */
+gc_status gc_x_accurate_forward(gc_session *s, const float *input);
 
 /* Sessions kept with the request's state: the whole network at batch n, and the layers
  * after the target layer at batch n (fed with the side inputs during a forward of s). */

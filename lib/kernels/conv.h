@@ -92,6 +92,16 @@ size_t gc_dconv_workspace(const gc_dconv *p);
 void gc_dconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws);
 
+/* ---- accurate convolution, stride 1 (conv_accurate.c) ----
+ * The problem of gc_dconv with flip = 0: y (Co, OH, OW) = x (Ci, H, W) convolved with w (Co,
+ * Ci, KH, KW) + bias (Co or NULL), each output one double sum of the exact products and the
+ * bias, rounded to float once (as the reference loops). For the forward passes of the
+ * explanations that follow the network's switches to the input (gc_layer_ctx.accurate).
+ * tier: a packed gc_gemm tier. ws: gc_aconv_workspace floats (SIZE_MAX on overflow). */
+size_t gc_aconv_workspace(const gc_dconv *p);
+void gc_aconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
+                  const float *bias, float *y, float *ws);
+
 /* Micro-kernel interface. Lane l (< NR) of an output tile is flat pixel q0 + l; the map
  * lists up to GC_DC_MAXSEG segments of lanes lying in one output row: lanes with bit l of
  * mask[s] go to y_row + dst[s] + l. */

@@ -246,6 +246,9 @@ typedef struct conv_plan {
     int s2d;                    /* strided forward as a stride-1 direct convolution on the input
                                    rearranged space-to-depth (s2d_ok) */
     gc_dconv ds;                /* its problem: C*SH*SW channels, kernel ceil(KH/SH) x ceil(KW/SW) */
+    int acc_s2d, acc_ref;       /* accurate forward (gc_layer_ctx.accurate): strided layers space to
+                                   depth whatever the zero taps cost; depthwise and the other strided
+                                   ones on the reference loops (their sums are as accurate) */
 } conv_plan;
 
 /* A stride-s convolution is a stride-1 one on the input cut into s x s blocks stacked as
@@ -319,7 +322,10 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
                        eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1};
     q->s2d = s2d_ok(p, training) && !q->depthwise && !gc_pxgemm_applies(tier, q->P);
-    if (q->s2d) {
+    q->acc_s2d = (p->stride_h > 1 || p->stride_w > 1) && p->groups == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
+                 p->stride_h <= 16 && p->stride_w <= 16;
+    q->acc_ref = q->depthwise || ((p->stride_h > 1 || p->stride_w > 1) && !q->acc_s2d);
+    if (q->s2d || q->acc_s2d) {
         const int64_t kh = (p->kernel_h + p->stride_h - 1) / p->stride_h, kw = (p->kernel_w + p->stride_w - 1) / p->stride_w;
         q->ds = (gc_dconv){q->g.C * p->stride_h * p->stride_w, q->g.OH + kh - 1, q->g.OW + kw - 1, q->O, q->g.OH, q->g.OW,
                            kh, kw, 0, 0, 1, 1, 0};
@@ -421,6 +427,11 @@ static size_t conv_workspace_of(const conv_plan *pq) {
         const size_t d = gc_dconv_workspace(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
         s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
     }
+    if (q.acc_s2d) {
+        const size_t d = gc_aconv_workspace(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
+        s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
+    } else if (!q.acc_ref)
+        s = max_size(s, gc_aconv_workspace(&q.df));
     if (q.direct_bwd) s = max_size(s, gc_dconv_workspace(&q.db));
     return s;
 }
@@ -481,9 +492,35 @@ static void add_bias_planes(void *arg, int64_t t0, int64_t t1, int worker) {
     }
 }
 
+/* The forward of gc_layer_ctx.accurate: each output one double sum, rounded once. */
+static void conv_forward_accurate(const gc_layer_ctx *c) {
+    conv_plan q;
+    conv_plan_make(c->layer, &c->in, &c->out, 0, c->param_grads, conv_tier(c), &q);
+    if (q.acc_ref) { conv_forward_ref(c); return; }
+    const gc_gemm_tier tier = conv_tier(c);
+    const float *bias = c->param[1];
+    const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
+    if (q.acc_s2d) {
+        float *xs = c->ws, *wcut = c->ws + s2d_input_floats(&q), *aws = wcut + s2d_weight_floats(&q);
+        s2d_weights(&c->layer->p.conv, &q, c->param[0], wcut);
+        for (int64_t n = 0; n < q.N; n++) {
+            s2d_job j = {&c->layer->p.conv, &q, c->x + n * CG * HW, xs};
+            const int64_t rows = q.ds.Ci * q.ds.H;
+            gc_pool_for(c->pool, rows, rows >= 64 ? rows / 64 : 1, 0, s2d_input_rows, &j);
+            gc_aconv_run(c->pool, tier, &q.ds, xs, wcut, bias, c->y + n * q.O * q.P, aws);
+        }
+        return;
+    }
+    for (int64_t n = 0; n < q.N; n++)
+        for (int64_t gr = 0; gr < q.G; gr++)
+            gc_aconv_run(c->pool, tier, &q.df, c->x + (n * q.G + gr) * CG * HW, c->param[0] + gr * q.OG * q.K,
+                         bias ? bias + gr * q.OG : NULL, c->y + (n * q.G + gr) * q.OG * q.P, c->ws);
+}
+
 /* y = W * col (+ bias) per image and group. */
 static void conv_forward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return; }
+    if (c->accurate) { conv_forward_accurate(c); return; }
     const float *x = c->x;                                    /* (N, C, H, W) */
     const float *wt = c->param[0];                            /* (O, CG, KH, KW) */
     const float *bias = c->param[1];                          /* (O) or NULL */

@@ -102,6 +102,9 @@ typedef struct gc_layer_ctx {
     gc_relu_mode    relu_mode;
     gc_kernels      kernels;                /* tier for forward and backward */
     int             no_winograd;            /* convolutions: never Winograd */
+    int             accurate;               /* forward: convolutions and linear layers sum each
+                                               output in double and round it once (the switch-
+                                               following explanations: gc_session_set_accurate) */
     int             param_grads;            /* the session is planned for parameter gradients
                                                (training): linear layers take the GEMM at any batch */
     gc_pool        *pool;                   /* the session's threads (NULL: run on the caller's) */

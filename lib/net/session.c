@@ -48,6 +48,7 @@ struct gc_session {
     void             *arena;
     size_t            arena_bytes;
     int               profile;    /* record per-layer times */
+    int               accurate;   /* forward passes sum in double (gc_session_set_accurate) */
     double           *seconds;    /* (2 * n) forward, backward time of each layer */
     void             *ext;        /* state of a higher layer (explainer) */
     void            (*ext_free)(void *);
@@ -597,6 +598,10 @@ static double now(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+void gc_session_set_accurate(gc_session *s, int on) {
+    if (s) s->accurate = on != 0;
+}
+
 void gc_session_set_profiling(gc_session *s, int on) {
     if (s) s->profile = on != 0;
 }
@@ -634,6 +639,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->ws = s->ws;
     c->kernels = s->cfg.kernels;
     c->no_winograd = s->cfg.no_winograd;
+    c->accurate = s->accurate;
     c->param_grads = s->cfg.param_grads;
     c->pool = s->pool;
 }

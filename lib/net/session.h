@@ -14,6 +14,12 @@ int gc_session_is_full(const gc_session *s);
 void *gc_session_ext(const gc_session *s);
 void  gc_session_set_ext(gc_session *s, void *ext, void (*free_fn)(void *));
 
+/* Forward passes after this sum every convolution and linear output in double and round it
+ * once (0 turns it off; off when a session is created). The explanations whose maps follow
+ * the ReLU signs and max-pool winners below the target layer to the input need it: a float
+ * sum's error reorders near-ties that exact arithmetic decides (kernels/conv_accurate.c). */
+void gc_session_set_accurate(gc_session *s, int on);
+
 /* A session that starts at cfg->input_layer inside a branching graph: layers downstream
  * of it may also read outputs that do not depend on it ("side inputs", e.g. the other
  * branch of a residual join). They are filled by gc_session_forward_feeding. */

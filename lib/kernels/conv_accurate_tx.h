@@ -1,0 +1,44 @@
+/* conv_accurate_tx.h - the accurate convolution's tile kernel, compiled once per ISA
+ * (conv_accurate.c portable, conv_accurate_avx2.c, conv_accurate_avx512.c); included, not a
+ * header of its own. The includer defines ACC_TILE (the function's name), ACC_VL (doubles per
+ * vector: 8, 4 or 2) and ACC_MR (output channels per tile: 8 or 4), so that the MR x 3
+ * accumulator vectors fit the ISA's registers. A tile is MR output channels by NR = 3 VL flat
+ * output pixels; its sums stay in double vectors over every tap. Products of two floats are
+ * exact in double, so each output is one double sum of exact products, rounded to float once. */
+#include <string.h>
+
+#ifndef ACC_LINKAGE
+#define ACC_LINKAGE static
+#endif
+
+typedef double ACC_VEC __attribute__((vector_size(8 * ACC_VL)));
+
+/* Output rows o0 .. o0 + m - 1 (m <= MR), flat pixels q0 .. q0 + NR - 1 of the padded width
+ * Wp; pixel q = i * Wp + j is stored when i < OH and j < OW. xd: the padded input in double;
+ * wp: this panel's weights, K x MR doubles (tap-major); off: the K taps' offsets in xd. */
+ACC_LINKAGE void ACC_TILE(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
+                          int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0) {
+    ACC_VEC a[ACC_MR][3];
+    memset(a, 0, sizeof a);
+    for (int64_t t = 0; t < K; t++) {
+        const double *b = xd + q0 + off[t];
+        ACC_VEC bv[3];
+#pragma GCC unroll 3
+        for (int k = 0; k < 3; k++) memcpy(&bv[k], b + ACC_VL * k, 8 * ACC_VL);
+        const double *w = wp + t * ACC_MR;
+#pragma GCC unroll 8
+        for (int r = 0; r < ACC_MR; r++) {
+            const ACC_VEC wr = w[r] - (ACC_VEC){0}; /* w[r] in every lane */
+#pragma GCC unroll 3
+            for (int k = 0; k < 3; k++) a[r][k] += wr * bv[k];
+        }
+    }
+    double s[ACC_MR][3 * ACC_VL];
+    memcpy(s, a, sizeof s);
+    for (int l = 0; l < 3 * ACC_VL; l++) {
+        const int64_t q = q0 + l, i = q / Wp, j = q % Wp;
+        if (i >= OH || j >= OW) continue;
+        for (int r = 0; r < m; r++)
+            y[(o0 + r) * OH * OW + i * OW + j] = (float)(s[r][l] + (bias ? (double)bias[o0 + r] : 0.0));
+    }
+}
