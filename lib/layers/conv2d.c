@@ -1,7 +1,9 @@
 /* conv2d.c - 2-D cross-correlation (torch.nn.Conv2d): reference loops (the oracle and
  * GC_KERNELS_REFERENCE), and fast paths: Winograd F(4x4,3x3) for most 3x3 stride-1 layers,
- * direct convolution (kernels/conv_direct*.c) for the other stride-1 layers, GEMM on im2col
- * column tiles for strided ones (1x1 stride-1 layers: GEMM on the input itself).
+ * direct convolution (kernels/conv_direct*.c) for the other stride-1 layers and, space to depth,
+ * for strided ones with large kernels (s2d_ok), GEMM on im2col column tiles for the other strided
+ * ones (1x1 stride-1 layers: GEMM on the input itself); the accurate forward
+ * (kernels/conv_accurate.c) when the context asks for it.
  *   y[n,o,i,j] = b[o] + sum_{c in group(o), u, v} w[o,c,u,v] * x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
  *   (x is zero outside the image); out = floor((H + 2p - d(k-1) - 1) / s) + 1. */
 #include "layer.h"
