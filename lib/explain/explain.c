@@ -244,9 +244,9 @@ gc_status gc_x_after_session(capture *c, int64_t n, gc_session **out) {
     return GC_OK;
 }
 
-gc_status gc_x_accurate_forward(gc_session *s, const float *input) {
-    gc_session_set_accurate(s, 1);
-    const gc_status rc = gc_session_forward(s, input);
+gc_status gc_x_forward(gc_session *s, const float *input, gc_session *feed, int accurate) {
+    gc_session_set_accurate(s, accurate);
+    const gc_status rc = feed ? gc_session_forward_feeding(s, input, feed) : gc_session_forward(s, input);
     gc_session_set_accurate(s, 0);
     return rc;
 }
@@ -306,10 +306,7 @@ gc_status gc_x_feed_after(capture *c, gc_session *after) {
         gc_status rc = gc_session_create(c->m, &cfg, &st->one);
         if (rc) return gc_error_prefix(rc, "batch-1 session feeding Ablation-CAM");
     }
-    gc_session_set_accurate(st->one, c->accurate); /* the side inputs as the capture computed them */
-    const gc_status rc = gc_session_forward_feeding(st->one, c->input, after);
-    gc_session_set_accurate(st->one, 0);
-    return rc;
+    return gc_x_forward(st->one, c->input, after, c->accurate); /* the side inputs as the capture computed them */
 }
 
 /* ---------------------------------------------------------------- non-finite maps */
@@ -535,10 +532,7 @@ static gc_status explain_run(gc_session *s, const float *inputs, int n, const gc
     /* the methods that follow the forward pass's switches to the input get the accurate sums
        (gc_session_set_accurate); the layer methods are as exact without them */
     cx.accurate = (methods & ACCURATE_METHODS) != 0;
-    gc_session_set_accurate(s, cx.accurate);
-    rc = feed ? gc_session_forward_feeding(s, x, feed) : gc_session_forward(s, x);
-    gc_session_set_accurate(s, 0);
-    if (rc) return rc;
+    if ((rc = gc_x_forward(s, x, feed, cx.accurate))) return rc;
     if ((rc = gc_session_output(s, &y)) || (rc = gc_session_activation(s, layer, &A))) return rc;
     const int64_t C = A.shape[1], h = A.shape[2], w = A.shape[3], hw = h * w, a_numel = C * hw;
     if (gc_first_nonfinite(A.data, B * a_numel) >= 0) { /* the output is finite, the target layer's is not */

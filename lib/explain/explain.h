@@ -128,8 +128,9 @@ size_t gc_x_layer_floats(const capture *c); /* what gc_x_layer_maps carves per t
 #define ACCURATE_METHODS                                                                              \
     (GC_METHOD_GUIDED_BACKPROP | GC_METHOD_GUIDED_GRADCAM | GC_METHOD_DECONVNET | GC_METHOD_SALIENCY | \
      GC_METHOD_INPUT_X_GRADIENT | GC_METHOD_INTEGRATED_GRADIENTS | GC_METHOD_SMOOTHGRAD)
-/* gc_session_forward with the accurate sums. */
-gc_status gc_x_accurate_forward(gc_session *s, const float *input);
+/* gc_session_forward of s (feeding `feed`'s side inputs when it is not NULL), with the accurate
+ * sums when `accurate` is nonzero. */
+gc_status gc_x_forward(gc_session *s, const float *input, gc_session *feed, int accurate);
 
 /* Sessions kept with the request's state: the whole network at batch n, and the layers
  * after the target layer at batch n (fed with the side inputs during a forward of s). */

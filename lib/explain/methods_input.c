@@ -141,7 +141,7 @@ static gc_status batch_gradients(capture *c, gc_session *b, int64_t B, int64_t u
     gc_backward_opts bo = {NULL, mode, 0};
     gc_tensor g;
     gc_status rc;
-    if ((rc = gc_x_accurate_forward(b, w->in)) || (rc = gc_session_backward(b, w->dy, &bo)) ||
+    if ((rc = gc_x_forward(b, w->in, NULL, 1)) || (rc = gc_session_backward(b, w->dy, &bo)) ||
         (rc = gc_session_gradient(b, "input", &g)))
         return rc;
     *grads = g.data;
@@ -168,7 +168,7 @@ static gc_status ig_run(capture *c) {
         else memset(w.in + r * n, 0, (size_t)n * sizeof(float));
     }
     gc_tensor yb;
-    if ((rc = gc_x_accurate_forward(b, w.in)) || (rc = gc_session_output(b, &yb))) return rc;
+    if ((rc = gc_x_forward(b, w.in, NULL, 1)) || (rc = gc_session_output(b, &yb))) return rc;
     double sb[GC_EXPLAIN_MAX_TARGETS];
     for (int t = 0; t < c->k; t++) sb[t] = gc_x_score(c, t, yb.data);
     for (int t = 0; t < c->k; t++) {

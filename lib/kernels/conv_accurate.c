@@ -28,10 +28,6 @@ static acc_tier acc_tier_of(gc_gemm_tier t) {
 }
 enum { ACC_MR_MAX = 8, ACC_NR_MAX = 24 };
 
-void gc_aconv_tile_avx512(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
-                          int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0);
-void gc_aconv_tile_avx2(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
-                        int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0);
 
 /* Padded geometry for tiles of mr x nr: Hp x Wp planes, flat pixels 0 .. OH * Wp in tiles of
  * nr; the copy has room for the last tile's lanes past the last row. */
@@ -64,15 +60,20 @@ size_t gc_aconv_workspace(const gc_dconv *p) {
     return 2 * (size_t)t + 64; /* doubles (and the int64 offsets) in floats, room to align */
 }
 
+typedef void acc_tile_fn(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
+                         int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0);
+
 typedef struct acc_job {
     const gc_dconv *p;
     const acc_geom *g;
-    const float *x, *w, *bias;
+    const float *x, *bias;
     float *y;
     double *xd, *wp;
     int64_t *off;
-    gc_gemm_tier tier;
+    acc_tile_fn *tile; /* the tier's */
 } acc_job;
+
+acc_tile_fn gc_aconv_tile_avx512, gc_aconv_tile_avx2;
 
 /* Planes [c0, c1) of the padded double copy. */
 static void acc_pad_planes(void *arg, int64_t c0, int64_t c1, int worker) {
@@ -104,15 +105,8 @@ static void acc_tiles(void *arg, int64_t t0, int64_t t1, int worker) {
         const int64_t chunk = t / g->panels, panel = t % g->panels, o0 = panel * g->mr;
         const int m = p->Co - o0 < g->mr ? (int)(p->Co - o0) : g->mr;
         const double *wp = j->wp + panel * g->K * g->mr;
-        for (int64_t tile = chunk * CT; tile < (chunk + 1) * CT && tile < g->tiles; tile++) {
-            const int64_t q0 = tile * g->nr;
-            if (j->tier == GC_GEMM_AVX512)
-                gc_aconv_tile_avx512(g->K, j->xd, wp, j->off, q0, m, g->Wp, p->OH, p->OW, j->bias, j->y, o0);
-            else if (j->tier == GC_GEMM_AVX2)
-                gc_aconv_tile_avx2(g->K, j->xd, wp, j->off, q0, m, g->Wp, p->OH, p->OW, j->bias, j->y, o0);
-            else
-                aconv_tile_portable(g->K, j->xd, wp, j->off, q0, m, g->Wp, p->OH, p->OW, j->bias, j->y, o0);
-        }
+        for (int64_t tile = chunk * CT; tile < (chunk + 1) * CT && tile < g->tiles; tile++)
+            j->tile(g->K, j->xd, wp, j->off, tile * g->nr, m, g->Wp, p->OH, p->OW, j->bias, j->y, o0);
     }
 }
 
@@ -133,7 +127,9 @@ void gc_aconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
                 wp[(pn * g.K + t) * g.mr + r] = o < p->Co ? (double)w[o * g.K + t] : 0.0;
             }
     memset(xd + p->Ci * g.plane, 0, (size_t)(g.xd_len - p->Ci * g.plane) * sizeof(double));
-    acc_job j = {p, &g, x, w, bias, y, xd, wp, off, tier};
+    acc_job j = {p, &g, x, bias, y, xd, wp, off,
+                 tier == GC_GEMM_AVX512 ? gc_aconv_tile_avx512 : tier == GC_GEMM_AVX2 ? gc_aconv_tile_avx2
+                                                                                        : aconv_tile_portable};
     gc_pool_for(pool, p->Ci, 1, 0, acc_pad_planes, &j);
     gc_pool_for(pool, (g.tiles + CT - 1) / CT * g.panels, 1, 0, acc_tiles, &j);
 }
