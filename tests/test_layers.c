@@ -346,6 +346,9 @@ TEST(maxpool2d_forward_and_gradients) {
     maxpool_case(pool_p(3, 3, 3, 3, 1, 1, 2, 1, 0), 1, 2, 10, 9);  /* dilation + ceil + pad */
     maxpool_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0), 2, 16, 33, 33); /* threaded path (row kernel) */
     maxpool_case(pool_p(2, 2, 2, 2, 0, 0, 1, 0, 0), 2, 16, 32, 33); /* threaded path, 2x2 */
+    maxpool_case(pool_p(15, 17, 2, 2, 7, 7, 1, 0, 0), 1, 3, 20, 21); /* 255 taps: the largest kept as bytes */
+    maxpool_case(pool_p(16, 16, 3, 3, 8, 8, 1, 1, 0), 1, 3, 20, 21);  /* 256 taps: plane indices */
+    maxpool_case(pool_p(7, 7, 1, 1, 3, 3, 2, 0, 0), 1, 2, 9, 10);     /* dilated taps as bytes */
 }
 
 /* Ties: the first maximum in scan order gets the gradient. */

@@ -78,25 +78,26 @@ TEST(reference_follows_the_rules) {
     }
 }
 
-/* Max-pool with the fast 2x2 path vs the reference tier: outputs, argmax
- * and input gradients bit for bit. Values from a small set, so ties and NaNs
- * are common. */
+/* Max-pool's row kernels (2x2/2 and 3x3/2, every tier) vs the reference tier: outputs,
+ * winners and input gradients bit for bit. Values from a small set, so ties and NaNs are
+ * common; sizes that leave partial vectors (AlexNet's 55, 27, 13 among them). */
 TEST(maxpool_fast_path_matches_the_reference) {
     const gc_layer_ops *ops = gc_layer_ops_of(GC_LAYER_MAXPOOL2D);
-    const int64_t sizes[][2] = {{8, 8}, {7, 9}, {224, 224}, {5, 2}, {2, 3}, {13, 13}};
+    const int64_t sizes[][2] = {{8, 8}, {7, 9}, {224, 224}, {5, 2}, {2, 3}, {13, 13}, {55, 55}, {27, 27}, {3, 67}, {9, 34}};
     gc_rng rng;
     gc_rng_seed(&rng, 9);
     const float pool_vals[] = {1.0f, 2.0f, 2.0f, -1.0f, NAN, -0.0f, 0.0f, 3.0f};
     int cases = 0;
     for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
-        for (int variant = 0; variant < 4; variant++) {
+        for (int variant = 0; variant < 7; variant++) {
             gc_layer l;
             memset(&l, 0, sizeof l);
             l.kind = GC_LAYER_MAXPOOL2D;
-            l.p.pool = gc_pool2d_defaults(2);
-            if (variant == 1) l.p.pool.ceil_mode = 1;
-            if (variant == 2) l.p.pool.pad_h = l.p.pool.pad_w = 1;
+            l.p.pool = gc_pool2d_defaults(variant < 4 ? 2 : 3);
+            if (variant == 1 || variant == 5) l.p.pool.ceil_mode = 1;
+            if (variant == 2 || variant == 6) l.p.pool.pad_h = l.p.pool.pad_w = 1;
             if (variant == 3) l.p.pool.stride_h = 1; /* rows overlap, columns stride 2 */
+            if (variant >= 4) l.p.pool.stride_h = l.p.pool.stride_w = 2;
             gc_shape in = {4, {2, 3, sizes[si][0], sizes[si][1]}}, out;
             if (ops->check_params(&l) || ops->infer(&l, &in, &out)) continue;
             int64_t n = gc_shape_numel(&in), m = gc_shape_numel(&out);
@@ -107,22 +108,29 @@ TEST(maxpool_fast_path_matches_the_reference) {
             void *st[2] = {gc_alloc(sb), gc_alloc(sb)};
             for (int64_t i = 0; i < n; i++) x[i] = pool_vals[gc_rng_next(&rng) % 8];
             for (int64_t i = 0; i < m; i++) dy[i] = gc_rng_normal(&rng);
-            for (int k = 0; k < 2; k++) {
+            for (int k = 0; k < 4; k++) {
+                const gc_kernels tier = k ? tiers[k - 1] : GC_KERNELS_REFERENCE;
+                if (!gc_gemm_tier_available((gc_gemm_tier)tier)) continue;
                 gc_layer_ctx c;
                 memset(&c, 0, sizeof c);
-                c.layer = &l, c.in = in, c.out = out, c.x = x, c.y = y[k], c.state = st[k], c.dy = dy, c.dx = dx[k];
-                c.kernels = k ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE;
+                float *yk = y[k > 0], *dxk = dx[k > 0];
+                memset(yk, 0xff, (size_t)m * 4); /* NaN: every output must be written */
+                memset(dxk, 0xff, (size_t)n * 4);
+                memset(st[k > 0], 0x55, sb);
+                c.layer = &l, c.in = in, c.out = out, c.x = x, c.y = yk, c.state = st[k > 0], c.dy = dy, c.dx = dxk;
+                c.kernels = tier;
                 ops->forward(&c);
                 ops->backward(&c);
+                if (!k) continue;
+                cases++;
+                if (memcmp(y[0], y[1], (size_t)m * 4) || memcmp(st[0], st[1], sb) || memcmp(dx[0], dx[1], (size_t)n * 4))
+                    FAILF("maxpool %lldx%lld variant %d, tier %s: differs from the reference", (long long)sizes[si][0],
+                          (long long)sizes[si][1], variant, gc_gemm_tier_name((gc_gemm_tier)tier));
             }
-            cases++;
-            if (memcmp(y[0], y[1], (size_t)m * 4) || memcmp(st[0], st[1], sb) || memcmp(dx[0], dx[1], (size_t)n * 4))
-                FAILF("maxpool %lldx%lld variant %d: fast path differs from the reference", (long long)sizes[si][0],
-                      (long long)sizes[si][1], variant);
             gc_free(x); gc_free(dy); gc_free(y[0]); gc_free(y[1]); gc_free(dx[0]); gc_free(dx[1]);
             gc_free(st[0]); gc_free(st[1]);
         }
-    CHECK(cases >= 20);
+    CHECK(cases >= 100);
 }
 
 int main(void) {

@@ -4,17 +4,20 @@
 
 #include <stdint.h>
 
-/* Max over n 2x2 windows of rows r0 and r0 + W (plane width W), windows at
- * columns 2j, 2j + 1 for j < n, written to y[j], and the winner's index in
- * the plane, base + its offset, to arg[j]. The rule is max-pool's: scan order
- * (0,0) (0,1) (1,0) (1,1), a larger value or a NaN takes over. Branch-free,
- * so the compiler vectorises it. */
-void gc_maxpool2x2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg);
-
-/* The same for n 3x3 windows with column stride 2 (ResNet's stem: kernel 3, stride 2):
- * window j covers rows r0, r0 + W, r0 + 2W and columns 2j .. 2j + 2; scan order row by
- * row, a larger value or a NaN takes over. */
-void gc_maxpool3x3s2_row(const float *r0, int64_t W, int64_t base, int64_t n, float *y, int64_t *arg);
+/* Max-pool row kernels: n windows of one output row whose taps all lie inside the plane
+ * (width W), window j's top-left tap at r0 + 2j (column stride 2). Each writes the maximum
+ * to y[j] and the winning tap u * k + v (row u, column v of the k x k window) to tap[j].
+ * The rule is max-pool's: taps in scan order (row by row), a larger value or a NaN takes
+ * over (so the first maximum wins, and the last NaN). Every tier gives the same bits.
+ *   2x2: rows r0, r0 + W, columns 2j, 2j + 1 (VGG's 2x2/2)
+ *   3x3: rows r0 .. r0 + 2W, columns 2j .. 2j + 2 (AlexNet's and ResNet's 3x3/2) */
+#define GC_MAXPOOL_ROW_KERNELS(sfx)                                                                  \
+    void gc_maxpool2x2s2_row_##sfx(const float *r0, int64_t W, int64_t n, float *y, uint8_t *tap); \
+    void gc_maxpool3x3s2_row_##sfx(const float *r0, int64_t W, int64_t n, float *y, uint8_t *tap);
+GC_MAXPOOL_ROW_KERNELS(portable)
+GC_MAXPOOL_ROW_KERNELS(avx2)
+GC_MAXPOOL_ROW_KERNELS(avx512)
+#undef GC_MAXPOOL_ROW_KERNELS
 
 /* The sum of x[0..n) in double: eight running sums (element i goes to sum i mod 8), added
  * pairwise at the end. One fixed order, so every build gives the same bits; the compiler

@@ -1,7 +1,7 @@
 /* maxpool2d.c - torch.nn.MaxPool2d, the reference kernel:
  *   y[n,c,i,j] = max over the window x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
  *   (padding counts as -inf; ties keep the first maximum in scan order, NaN wins).
- *   state: argmax (int64 index ih*W + iw within the plane) per output, for backward. */
+ *   state: the winning tap per output, for backward (a byte for windows of <= 255 taps). */
 #include "layer.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
@@ -49,24 +49,35 @@ static gc_status maxpool_infer(const gc_layer *l, const gc_shape *in, gc_shape *
     return GC_OK;
 }
 
+/* The winner of each output: its tap u * kernel_w + v as a byte when the window has at most
+ * 255 taps (GC_NO_TAP: an empty window), else its index ih * W + iw in the plane as an
+ * int64_t (-1: empty). */
+#define GC_NO_TAP 255
+static int wide_taps(const gc_pool2d_params *p) {
+    return p->kernel_h > 255 || p->kernel_w > 255 || p->kernel_h * p->kernel_w > 255;
+}
+
 static size_t maxpool_state(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
-    (void)l; (void)in;
+    (void)in;
     size_t bytes;
     int64_t n = gc_shape_numel(out);
-    if (n < 0 || gc_mul_size((size_t)n, sizeof(int64_t), &bytes)) return SIZE_MAX;
+    if (n < 0 || gc_mul_size((size_t)n, wide_taps(&l->p.pool) ? sizeof(int64_t) : 1, &bytes)) return SIZE_MAX;
     return bytes;
 }
 
 /* ---------------------------------------------------------------- forward */
+
+typedef void (*row_kernel)(const float *r0, int64_t W, int64_t n, float *y, uint8_t *tap);
 
 typedef struct maxpool_job {
     const gc_pool2d_params *p;
     int64_t H, W, OH, OW;
     const float *x;  /* (N, C, H, W) */
     float *y;        /* (N, C, OH, OW) */
-    int64_t *arg;    /* (N, C, OH, OW) index into the (H, W) plane, -1: empty window */
-    int fast, pool2x2, pool3x3; /* dilation 1; the 2x2 and 3x3 stride-2 row kernels apply */
-    int64_t j_lo, j_hi;         /* windows [j_lo, j_hi) lie inside the row: the row kernels take them */
+    void *state;     /* (N, C, OH, OW) winners (wide_taps) */
+    int wide, fast;  /* wide_taps; dilation 1 */
+    row_kernel row;  /* the 2x2/2 or 3x3/2 row kernel of the tier, or NULL */
+    int64_t j_lo, j_hi; /* windows [j_lo, j_hi) lie inside the row: the row kernel takes them */
 } maxpool_job;
 
 /* Planes [lo, hi) of the N * C. */
@@ -74,67 +85,63 @@ static void maxpool_forward_chunk(void *job_, int64_t lo, int64_t hi, int worker
     const maxpool_job *job = job_;
     const gc_pool2d_params *p = job->p;
     const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW, j_lo = job->j_lo, j_hi = job->j_hi;
-    const float *x = job->x;
-    float *y = job->y;
-    int64_t *arg = job->arg;
-    const int fast = job->fast, pool2x2 = job->pool2x2, pool3x3 = job->pool3x3;
+    const int64_t kh = p->kernel_h, kw = p->kernel_w, dh = p->dilation_h, dw = p->dilation_w;
+    const int wide = job->wide, fast = job->fast;
+    uint8_t *tap8 = job->state;
+    int64_t *tap64 = job->state;
     (void)worker;
     for (int64_t t = lo; t < hi; t++) {
-        const float *xp = x + t * H * W;
+        const float *xp = job->x + t * H * W;
         for (int64_t i = 0; i < OH; i++) {
-            const int64_t h0 = i * p->stride_h - p->pad_h;
-            int64_t ua = 0, ub = p->kernel_h; /* clip only windows that leave the image */
-            if (h0 < 0 || h0 + (p->kernel_h - 1) * p->dilation_h >= H)
-                gc_valid_range(h0, p->dilation_h, H, p->kernel_h, &ua, &ub);
-            const int row_inside = ua == 0 && ub == p->kernel_h;
-            const int rowk = (pool2x2 || pool3x3) && row_inside && j_hi > j_lo;
-            if (rowk) {
-                /* the windows inside the image (VGG: the whole row), branch-free */
-                const int64_t w0 = 2 * j_lo - p->pad_w, o = (t * OH + i) * OW + j_lo;
-                (pool2x2 ? gc_maxpool2x2_row : gc_maxpool3x3s2_row)(xp + h0 * W + w0, W, h0 * W + w0, j_hi - j_lo,
-                                                                    y + o, arg + o);
-            }
+            const int64_t h0 = i * p->stride_h - p->pad_h, o = (t * OH + i) * OW;
+            int64_t ua = 0, ub = kh; /* clip only windows that leave the image */
+            if (h0 < 0 || h0 + (kh - 1) * dh >= H) gc_valid_range(h0, dh, H, kh, &ua, &ub);
+            const int row_inside = ua == 0 && ub == kh;
+            const int rowk = job->row && row_inside && j_hi > j_lo;
+            if (rowk) /* the windows inside the image (VGG, AlexNet: the whole row) */
+                job->row(xp + h0 * W + 2 * j_lo - p->pad_w, W, j_hi - j_lo, job->y + o + j_lo, tap8 + o + j_lo);
             for (int64_t j = 0; j < OW; j++) {
                 if (rowk && j == j_lo) { /* done above */
                     j = j_hi - 1;
                     continue;
                 }
                 const int64_t w0 = j * p->stride_w - p->pad_w;
-                if (fast && row_inside && w0 >= 0 && w0 + p->kernel_w <= W) {
+                float best;
+                int64_t bu, bv; /* the winner's tap, (-1, -1): none */
+                if (fast && row_inside && w0 >= 0 && w0 + kw <= W) {
                     /* whole window inside, dilation 1: branch-free scan, the same
                        rule as below (first maximum wins, a NaN always takes over) */
                     const float *wp = xp + h0 * W + w0;
-                    float best = wp[0];
-                    int64_t bi = h0 * W + w0;
-                    for (int64_t u = 0; u < p->kernel_h; u++)
-                        for (int64_t v = (u == 0); v < p->kernel_w; v++) {
+                    best = wp[0];
+                    bu = bv = 0;
+                    for (int64_t u = 0; u < kh; u++)
+                        for (int64_t v = (u == 0); v < kw; v++) {
                             const float xv = wp[u * W + v];
                             const int take = (xv > best) | (xv != xv);
                             best = take ? xv : best;
-                            bi = take ? (h0 + u) * W + w0 + v : bi;
+                            bu = take ? u : bu;
+                            bv = take ? v : bv;
                         }
-                    y[(t * OH + i) * OW + j] = best;
-                    arg[(t * OH + i) * OW + j] = bi;
-                    continue;
-                }
-                float best = -INFINITY;
-                int64_t bi = -1;
-                int64_t va = 0, vb = p->kernel_w;
-                if (w0 < 0 || w0 + (p->kernel_w - 1) * p->dilation_w >= W)
-                    gc_valid_range(w0, p->dilation_w, W, p->kernel_w, &va, &vb);
-                for (int64_t u = ua; u < ub; u++) {
-                    const int64_t ih = h0 + u * p->dilation_h;
-                    for (int64_t v = va; v < vb; v++) {
-                        const int64_t iw = w0 + v * p->dilation_w;
-                        const float xv = xp[ih * W + iw];
-                        if (bi < 0 || xv > best || isnan(xv)) {
-                            best = xv;
-                            bi = ih * W + iw;
+                } else {
+                    best = -INFINITY;
+                    bu = bv = -1;
+                    int64_t va = 0, vb = kw;
+                    if (w0 < 0 || w0 + (kw - 1) * dw >= W) gc_valid_range(w0, dw, W, kw, &va, &vb);
+                    for (int64_t u = ua; u < ub; u++) {
+                        const float *xr = xp + (h0 + u * dh) * W + w0;
+                        for (int64_t v = va; v < vb; v++) {
+                            const float xv = xr[v * dw];
+                            if (bu < 0 || xv > best || isnan(xv)) {
+                                best = xv;
+                                bu = u;
+                                bv = v;
+                            }
                         }
                     }
                 }
-                y[(t * OH + i) * OW + j] = best;
-                arg[(t * OH + i) * OW + j] = bi;
+                job->y[o + j] = best;
+                if (wide) tap64[o + j] = bu < 0 ? -1 : (h0 + bu * dh) * W + w0 + bv * dw;
+                else tap8[o + j] = bu < 0 ? GC_NO_TAP : (uint8_t)(bu * kw + bv);
             }
         }
     }
@@ -144,12 +151,19 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const gc_pool2d_params *p = &c->layer->p.pool;
     const int64_t NC = c->in.d[0] * c->in.d[1], W = c->in.d[3], OW = c->out.d[3];
     const int fast = p->dilation_h == 1 && p->dilation_w == 1;
-    const int vec = fast && p->stride_w == 2 && gc_gemm_resolve((gc_gemm_tier)c->kernels) != GC_GEMM_REFERENCE;
+    const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
+    row_kernel row = NULL;
+    if (fast && p->stride_w == 2 && tier != GC_GEMM_REFERENCE) {
+        if (p->kernel_h == 2 && p->kernel_w == 2)
+            row = tier == GC_GEMM_AVX512 ? gc_maxpool2x2s2_row_avx512
+                : tier == GC_GEMM_AVX2   ? gc_maxpool2x2s2_row_avx2 : gc_maxpool2x2s2_row_portable;
+        if (p->kernel_h == 3 && p->kernel_w == 3)
+            row = tier == GC_GEMM_AVX512 ? gc_maxpool3x3s2_row_avx512
+                : tier == GC_GEMM_AVX2   ? gc_maxpool3x3s2_row_avx2 : gc_maxpool3x3s2_row_portable;
+    }
     const int64_t room = W + p->pad_w - p->kernel_w, j_lo = (p->pad_w + 1) / 2;
     const int64_t j_hi = room < 0 ? 0 : room / 2 + 1 < OW ? room / 2 + 1 : OW;
-    maxpool_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y, c->state, fast,
-                       vec && p->kernel_h == 2 && p->kernel_w == 2, vec && p->kernel_h == 3 && p->kernel_w == 3,
-                       j_lo, j_hi};
+    maxpool_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y, c->state, wide_taps(p), fast, row, j_lo, j_hi};
     const double cost = (double)c->out.d[2] * OW * p->kernel_h * p->kernel_w; /* window reads per plane */
     gc_pool_for(c->pool, NC, gc_grain(NC, cost, 0), 0, maxpool_forward_chunk, &job);
 }
@@ -157,31 +171,47 @@ static void maxpool_forward(const gc_layer_ctx *c) {
 /* --------------------------------------------------------------- backward */
 
 typedef struct maxpool_bwd_job {
-    int64_t HW, OHW;
+    const gc_pool2d_params *p;
+    int64_t H, W, OH, OW;
     const float *dy;    /* (N, C, OH, OW) */
-    const int64_t *arg; /* (N, C, OH, OW) */
+    const void *state;  /* (N, C, OH, OW) winners (wide_taps) */
     float *dx;          /* (N, C, H, W) */
+    int wide;
 } maxpool_bwd_job;
 
-/* dx[argmax] += dy, planes [lo, hi) of the N * C. */
+/* dx[winner] += dy in output order, planes [lo, hi) of the N * C. */
 static void maxpool_backward_chunk(void *job_, int64_t lo, int64_t hi, int worker) {
     const maxpool_bwd_job *job = job_;
-    const int64_t HW = job->HW, OHW = job->OHW;
-    const int64_t *arg = job->arg;
+    const gc_pool2d_params *p = job->p;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW, kw = p->kernel_w;
+    const uint8_t *tap8 = job->state;
+    const int64_t *tap64 = job->state;
+    int64_t off[256]; /* byte taps: the tap's offset in the plane from the window's corner */
     (void)worker;
+    if (!job->wide)
+        for (int64_t k = 0; k < p->kernel_h * kw; k++) off[k] = (k / kw) * p->dilation_h * W + (k % kw) * p->dilation_w;
     for (int64_t t = lo; t < hi; t++) {
-        float *dxp = job->dx + t * HW;
-        memset(dxp, 0, (size_t)HW * sizeof(float));
-        for (int64_t k = 0; k < OHW; k++)
-            if (arg[t * OHW + k] >= 0) dxp[arg[t * OHW + k]] += job->dy[t * OHW + k];
+        float *dxp = job->dx + t * H * W;
+        const float *dyp = job->dy + t * OH * OW;
+        memset(dxp, 0, (size_t)(H * W) * sizeof(float));
+        for (int64_t i = 0; i < OH; i++) {
+            const int64_t o = (t * OH + i) * OW, h0 = i * p->stride_h - p->pad_h;
+            for (int64_t j = 0; j < OW; j++) {
+                if (job->wide) {
+                    if (tap64[o + j] >= 0) dxp[tap64[o + j]] += dyp[i * OW + j];
+                } else if (tap8[o + j] != GC_NO_TAP)
+                    dxp[h0 * W + j * p->stride_w - p->pad_w + off[tap8[o + j]]] += dyp[i * OW + j];
+            }
+        }
     }
 }
 
 static void maxpool_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
+    const gc_pool2d_params *p = &c->layer->p.pool;
     const int64_t NC = c->in.d[0] * c->in.d[1], HW = c->in.d[2] * c->in.d[3];
     const int64_t OHW = c->out.d[2] * c->out.d[3];
-    maxpool_bwd_job job = {HW, OHW, c->dy, c->state, c->dx};
+    maxpool_bwd_job job = {p, c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->state, c->dx, wide_taps(p)};
     gc_pool_for(c->pool, NC, gc_grain(NC, (double)HW + 2.0 * OHW, 0), 0, maxpool_backward_chunk, &job);
 }
 
