@@ -454,6 +454,32 @@ static void apool_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, i
     lt_free(&t);
 }
 
+/* Windows of one cell (avgpool 1x1/1, adaptive pooling to the input's size) give what the
+ * summing loops give, bit for bit: (float)((0.0 + x) / 1.0), so -0 becomes +0; dx likewise. */
+TEST(pool_one_cell_windows) {
+    for (int kind = 0; kind < 2; kind++) {
+        lt t;
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        if (kind == 0) p.pool = pool_p(1, 1, 1, 1, 0, 0, 1, kind, 0);
+        else p.apool = (gc_adaptive_pool2d_params){5, 7};
+        CHECK_OK(lt_make(&t, kind ? GC_LAYER_ADAPTIVE_AVGPOOL2D : GC_LAYER_AVGPOOL2D, p, SH4(2, 3, 5, 7)));
+        const float special[] = {-0.0f, 0.0f, NAN, -INFINITY, 1e-40f, -1e-40f, 3.25f, -7.5f};
+        for (int64_t k = 0; k < t.nin; k++) t.x[k] = special[k % 8];
+        for (int64_t k = 0; k < t.nout; k++) t.dy[k] = special[(k + 3) % 8];
+        lt_forward(&t);
+        lt_backward(&t);
+        int bad = 0;
+        for (int64_t k = 0; k < t.nin; k++) {
+            const float y = (float)((0.0 + (double)t.x[k]) / 1.0), d = 0.0f + (float)((double)t.dy[k] / 1.0);
+            bad += memcmp(&y, &t.y[k], 4) != 0 || memcmp(&d, &t.dx[k], 4) != 0;
+        }
+        if (bad) FAILF("%s: %d of %lld elements differ from the summing loops' bits", kind ? "adaptive" : "avgpool 1x1",
+                       bad, (long long)t.nin);
+        lt_free(&t);
+    }
+}
+
 TEST(adaptive_avgpool2d_forward_and_gradients) {
     apool_case(2, 3, 7, 7, 3, 3);
     apool_case(2, 3, 5, 5, 7, 7);
@@ -1763,6 +1789,7 @@ int main(void) {
     RUN(maxpool2d_nan_propagates);
     RUN(avgpool2d_forward_and_gradients);
     RUN(avgpool2d_divisor_by_hand);
+    RUN(pool_one_cell_windows);
     RUN(adaptive_avgpool2d_forward_and_gradients);
     RUN(adaptive_avgpool2d_windows_by_hand);
     RUN(linear_forward_and_gradients);

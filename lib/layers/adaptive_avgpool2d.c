@@ -82,13 +82,24 @@ static void apool_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
+/* Elements [lo, hi) when every window is one cell (the output size is the input's: VGG's and
+ * AlexNet's heads at 224 x 224): dst = src + 0, the summing loops' value (-0 becomes +0). */
+static void apool_copy(void *arg, int64_t lo, int64_t hi, int worker) {
+    const apool_job *job = arg;
+    (void)worker;
+    for (int64_t k = lo; k < hi; k++) job->dst[k] = job->src[k] + 0.0f;
+}
+
 static void apool_forward(const gc_layer_ctx *c) {
     const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
     apool_job job = {H, W, c->out.d[2], c->out.d[3], c->x, c->y};
-    if (job.OH == 1 && job.OW == 1) /* global pooling (the classifier head, squeeze-excitation) */
+    if (job.OH == H && job.OW == W) {
+        const int64_t n = gc_shape_numel(&c->out);
+        gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, apool_copy, &job);
+    } else if (job.OH == 1 && job.OW == 1) /* global pooling (the classifier head, squeeze-excitation) */
         gc_pool_for(c->pool, NC, gc_grain(NC, (double)H * W, GC_SERIAL_UNITS), 0, apool_global_chunk, &job);
     else
-        gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), 0), 0, apool_forward_chunk, &job);
+        gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), GC_SERIAL_UNITS), 0, apool_forward_chunk, &job);
 }
 
 /* --------------------------------------------------------------- backward */
@@ -119,7 +130,12 @@ static void apool_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t NC = c->in.d[0] * c->in.d[1];
     apool_job job = {c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx};
-    gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), 0), 0, apool_backward_chunk, &job);
+    if (job.OH == job.H && job.OW == job.W) {
+        const int64_t n = gc_shape_numel(&c->in);
+        gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, apool_copy, &job);
+        return;
+    }
+    gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), GC_SERIAL_UNITS), 0, apool_backward_chunk, &job);
 }
 
 static const gc_hparam apool_hp[] = {GC_HPI(apool.out_h, "out_h"), GC_HPI(apool.out_w, "out_w")};

@@ -96,10 +96,29 @@ static void avgpool_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker)
     }
 }
 
+/* A 1x1 window with stride 1 (what an exported adaptive pooling to the input's own size
+ * becomes: AlexNet's and VGG's classifier heads): y = (float)(x / 1.0) = x, dx = 0 + dy. */
+static int avgpool_identity(const gc_pool2d_params *p) {
+    return p->kernel_h == 1 && p->kernel_w == 1 && p->stride_h == 1 && p->stride_w == 1;
+}
+
+/* Elements [lo, hi): dst = src + 0 (forward: x; backward: dx with -0 made +0, as the
+ * summing loops give). */
+static void avgpool_copy(void *arg, int64_t lo, int64_t hi, int worker) {
+    const avgpool_job *job = arg;
+    (void)worker;
+    for (int64_t k = lo; k < hi; k++) job->dst[k] = job->src[k] + 0.0f;
+}
+
 static void avgpool_forward(const gc_layer_ctx *c) {
     const int64_t NC = c->in.d[0] * c->in.d[1];
     avgpool_job job = {&c->layer->p.pool, c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->x, c->y};
-    gc_pool_for(c->pool, NC, gc_grain(NC, avgpool_cost(c), 0), 0, avgpool_forward_chunk, &job);
+    if (avgpool_identity(job.p)) {
+        const int64_t n = gc_shape_numel(&c->out);
+        gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, avgpool_copy, &job);
+        return;
+    }
+    gc_pool_for(c->pool, NC, gc_grain(NC, avgpool_cost(c), GC_SERIAL_UNITS), 0, avgpool_forward_chunk, &job);
 }
 
 /* --------------------------------------------------------------- backward */
@@ -133,7 +152,12 @@ static void avgpool_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t NC = c->in.d[0] * c->in.d[1];
     avgpool_job job = {&c->layer->p.pool, c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx};
-    gc_pool_for(c->pool, NC, gc_grain(NC, avgpool_cost(c), 0), 0, avgpool_backward_chunk, &job);
+    if (avgpool_identity(job.p)) {
+        const int64_t n = gc_shape_numel(&c->out);
+        gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, avgpool_copy, &job);
+        return;
+    }
+    gc_pool_for(c->pool, NC, gc_grain(NC, avgpool_cost(c), GC_SERIAL_UNITS), 0, avgpool_backward_chunk, &job);
 }
 
 static const gc_hparam avgpool_hp[] = {  /* the same keys as maxpool2d (dilation must be 1) */
