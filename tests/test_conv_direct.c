@@ -1,7 +1,7 @@
 /* test_conv_direct.c - the stride-1 direct convolution kernel (gc_dconv_run, conv_direct*.c)
  * against naive loops written here from the definition, for every tier this CPU runs:
  * odd channel counts (not multiples of MR or of the K block), images narrower than a
- * micro-panel, dilation, asymmetric padding, both schedules (rows split for small
+ * micro-panel, dilation, asymmetric padding, padding beyond the kernel's reach, both schedules (rows split for small
  * filters, weight panels split for large ones), the flipped form used for input
  * gradients, and the same bits for 1, 2 and 3 threads. Outputs start as NaN: every one
  * must be written. Tolerance: |fast - ref| <= 1e-6 x terms per output (inputs and weights
@@ -97,6 +97,9 @@ TEST(rows_schedule) {
         {33, 8, 8, 11, 3, 3, 1, 1, 1, 1, 0, 1},      /* C not a multiple of the K block */
         {1, 1, 1, 1, 3, 3, 1, 1, 1, 1, 0, 1},        /* 1x1 image */
         {3, 200, 5, 4, 3, 3, 1, 1, 1, 1, 0, 1},      /* several bands per thread */
+        {3, 6, 7, 4, 1, 1, 1, 1, 1, 1, 0, 1},        /* padding wider than the kernel: rows keep two borders */
+        {4, 7, 8, 5, 3, 3, 3, 3, 1, 1, 0, 1},        /* the same for 3x3 */
+        {3, 9, 10, 4, 3, 3, 4, 4, 2, 2, 0, 1},       /* padding = the dilated kernel's reach: shared borders */
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
 }
@@ -121,6 +124,30 @@ TEST(flipped_weights) {
         {260, 6, 6, 130, 3, 3, 2, 2, 1, 1, 1, 0},    /* panels schedule */
     };
     for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) run_case(&cs[i]);
+}
+
+/* The AVX-512 kernel's 32- and 16-lane forms (a band's last pixels) give the 48-lane
+ * kernel's bits on their lanes: packed and row weights, partial rows (m < MR), bias, and
+ * adding to partial sums (load). */
+TEST(avx512_narrow_forms) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) { printf("  (no AVX-512 on this CPU: skipped)\n"); return; }
+    enum { K = 37, MR = 8, LD = 64 };
+    float a[MR * K], b[K + 48 + 8], y0[MR * LD], y1[MR * LD], bias[MR];
+    int64_t off[K];
+    fill(a, MR * K); fill(b, K + 56); fill(bias, MR);
+    for (int p = 0; p < K; p++) off[p] = (p * 7) % (K + 8);
+    gc_dc_ukernel forms[2] = {gc_dconv_ukernel_avx512_8x16, gc_dconv_ukernel_avx512_8x32};
+    for (int nv = 1; nv <= 2; nv++)
+        for (int variant = 0; variant < 4; variant++) {
+            const int lanes = nv == 1 ? 13 : 29, m = variant == 3 ? 5 : MR, load = variant == 2;
+            const int64_t rs = variant == 1 ? 1 : K, ks = variant == 1 ? MR : 1;
+            gc_dc_map map = {2, {0, 3}, {((uint64_t)1 << 7) - 1, (((uint64_t)1 << lanes) - 1) & ~(((uint64_t)1 << 7) - 1)}};
+            fill(y0, MR * LD);
+            memcpy(y1, y0, sizeof y0);
+            gc_dconv_ukernel_avx512_8x48(K, a, rs, ks, b, off, y0, LD, &map, m, load, variant == 0 ? bias : NULL);
+            forms[nv - 1](K, a, rs, ks, b, off, y1, LD, &map, m, load, variant == 0 ? bias : NULL);
+            if (memcmp(y0, y1, sizeof y0)) FAILF("8x%d form, variant %d: differs from the 8x48 kernel", 16 * nv, variant);
+        }
 }
 
 /* gc_session_config.no_winograd: a 3x3 layer that would run Winograd runs direct instead,
@@ -167,6 +194,7 @@ int main(void) {
     RUN(rows_schedule);
     RUN(panels_schedule);
     RUN(flipped_weights);
+    RUN(avx512_narrow_forms);
     RUN(session_no_winograd);
     return test_summary("conv_direct");
 }

@@ -129,6 +129,13 @@ void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t k
 void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                   const float *bias);
+/* The 8x48 kernel's forms on 32 and 16 lanes (a band's last pixels; the same bits). */
+void gc_dconv_ukernel_avx512_8x32(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                  float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                  const float *bias);
+void gc_dconv_ukernel_avx512_8x16(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
+                                  float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
+                                  const float *bias);
 
 /* ---- depthwise convolution (conv_depthwise.c) ----
  * Groups of one input channel each (C = groups, O = M * C: output channel o reads input channel

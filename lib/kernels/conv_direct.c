@@ -17,13 +17,15 @@
 #define DC_BAND ((int64_t)1 << 17) /* floats of one padded row band (rows split); wider
                                       images use the shared padded input instead */
 
-typedef struct dc_impl { gc_dc_ukernel kernel; int mr, nr; } dc_impl;
+/* A tier's kernel with its register block, and its forms on fewer lanes: narrow[v - 1] on v
+ * vectors of vl lanes (NULL: none), for the last pixels of a band. */
+typedef struct dc_impl { gc_dc_ukernel kernel; int mr, nr; gc_dc_ukernel narrow[2]; int vl; } dc_impl;
 
 /* Every tier's kernel with its register block; [0] portable, [1] AVX2, [2] AVX-512. */
 static const dc_impl dc_impls[3] = {
-    {gc_dconv_ukernel_portable_4x16, 4, 16},
-    {gc_dconv_ukernel_avx2_4x24, 4, 24},
-    {gc_dconv_ukernel_avx512_8x48, 8, 48},
+    {gc_dconv_ukernel_portable_4x16, 4, 16, {NULL, NULL}, 16},
+    {gc_dconv_ukernel_avx2_4x24, 4, 24, {NULL, NULL}, 24},
+    {gc_dconv_ukernel_avx512_8x48, 8, 48, {gc_dconv_ukernel_avx512_8x16, gc_dconv_ukernel_avx512_8x32}, 16},
 };
 
 static const dc_impl *dc_impl_of(gc_gemm_tier tier) {
@@ -50,7 +52,10 @@ static size_t r16(size_t n) { return (n + 15) & ~(size_t)15; }
 static int dc_plan_make(const gc_dconv *p, const dc_impl *im, dc_plan *q) {
     int64_t t, slack, band;
     q->Hp = p->H + 2 * p->PH;
-    q->Wp = p->W + 2 * p->PW;
+    /* Rows share their zero columns: a row's right padding is the next row's left padding
+       (stored rows are PW zeros then the W inputs), which every output column still sees when
+       it is at most the row (PW <= DW(KW-1)); fewer computed columns that are never stored. */
+    q->Wp = p->W + (p->PW <= p->DW * (p->KW - 1) ? p->PW : 2 * p->PW);
     q->KK = p->KH * p->KW;
     if (gc_mul_i64(p->Ci, q->KK, &q->K)) return 1;
     q->CB = DC_KC / q->KK < 1 ? 1 : DC_KC / q->KK;
@@ -169,7 +174,8 @@ static void dc_map(const gc_dconv *p, int64_t Wp, int nr, int64_t r0, int64_t q0
 static void dc_tiles(const dc_impl *im, const gc_dconv *p, const dc_plan *q, const float *w,
                      float *ap, const int64_t *off, const float *src, int64_t r0, int64_t i0, int64_t i1,
                      int64_t p0, int64_t p1, const float *bias, float *y) {
-    const int64_t P = p->OH * p->OW, qa = (i0 - r0) * q->Wp, qe = (i1 - r0) * q->Wp;
+    /* flat pixels [qa, qe): rows i0 .. i1 - 1, the last one up to its last output column */
+    const int64_t P = p->OH * p->OW, qa = (i0 - r0) * q->Wp, qe = (i1 - r0 - 1) * q->Wp + p->OW;
     const int mr = im->mr, nr = im->nr;
     gc_dc_map map;
     for (int64_t c0 = 0; c0 < p->Ci; c0 += q->CB) {
@@ -178,12 +184,14 @@ static void dc_tiles(const dc_impl *im, const gc_dconv *p, const dc_plan *q, con
         for (int64_t q0 = qa; q0 < qe; q0 += nr) {
             dc_map(p, q->Wp, nr, r0, q0, qe, &map);
             if (!map.nseg) continue;
+            const int64_t nv = qe - q0 < nr ? (qe - q0 + im->vl - 1) / im->vl : 0; /* a short panel's vectors */
+            const gc_dc_ukernel kern = nv > 0 && nv <= 2 && im->narrow[nv - 1] ? im->narrow[nv - 1] : im->kernel;
             for (int64_t ip = p0; ip < p1; ip++) {
                 const int m = (int)(p->Co - ip * mr < mr ? p->Co - ip * mr : mr);
                 int64_t rs, ks;
                 const float *a = dc_panel(p, q, mr, w, ap, ip, &rs, &ks);
-                im->kernel(kc, a + c0 * q->KK * ks, rs, ks, sb + q0, off, y + ip * mr * P, P, &map, m,
-                           c0 > 0, bias ? bias + ip * mr : NULL);
+                kern(kc, a + c0 * q->KK * ks, rs, ks, sb + q0, off, y + ip * mr * P, P, &map, m, c0 > 0,
+                     bias ? bias + ip * mr : NULL);
             }
         }
     }
