@@ -490,6 +490,14 @@ typedef struct gc_session_config {
                             (at most 64). Each session starts its own threads;
                             they sleep between passes. Results are the same,
                             bit for bit, for any count. */
+    int no_fuse;         /* nonzero: activations run as layers of their own. By
+                            default a ReLU or clamp (ReLU6) whose input is a
+                            convolution's output (after a folded batch-norm or not)
+                            read by nothing else is applied by the convolution as it
+                            stores: one pass over the activation less, the same bits.
+                            The convolution's own output is then not materialised
+                            (list it in keep to have it). Never with keep_all or the
+                            reference kernels. */
 } gc_session_config;
 
 #define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */

@@ -30,6 +30,7 @@ static void usage(FILE *f) {
         "  --size S     input height and width (default 224)\n"
         "  --json       one JSON object per line instead of tables\n"
         "  --no-layers  skip the per-conv-layer table\n"
+        "  --no-fuse    activations run as layers of their own (gc_session_config.no_fuse)\n"
         "  --no-winograd  3x3 convolutions run direct (gc_session_config.no_winograd):\n"
         "               measures the direct-convolution path\n"
         "  --kernels K  auto (default), avx512, avx2, portable or reference\n"
@@ -364,7 +365,7 @@ static long peak_rss_kb(void) {
 
 int main(int argc, char **argv) {
     const char *models[8];
-    int no_wino = 0, singles = 0;
+    int no_wino = 0, singles = 0, no_fuse = 0;
     gc_kernels kernels = GC_KERNELS_AUTO;
     static const char *kernel_names[] = {"auto", "reference", "portable", "avx2", "avx512"};
     int n_models = 0, batches[8], n_batches = 0, tasks[T_COUNT], n_tasks = 0, threads = 0, reps = 5, json = 0,
@@ -376,6 +377,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--no-layers")) layers = 0;
         else if (!strcmp(a, "--no-winograd")) no_wino = 1;
+        else if (!strcmp(a, "--no-fuse")) no_fuse = 1;
         else if (!strcmp(a, "--singles")) singles = 1;
         else if (!strcmp(a, "--kernels") && val) {
             const char *k = argv[++i];
@@ -435,9 +437,9 @@ int main(int argc, char **argv) {
         for (int bi = 0; bi < n_batches; bi++) {
             int64_t n = batches[bi];
             gc_session_config cb = {.batch = n, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
-                                    .kernels = kernels, .threads = threads};
+                                    .kernels = kernels, .threads = threads, .no_fuse = no_fuse};
             gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
-                                    .kernels = kernels, .threads = threads};
+                                    .kernels = kernels, .threads = threads, .no_fuse = no_fuse};
             bench_ctx b = {m, NULL, NULL, NULL, n, size, singles, calloc((size_t)n, sizeof(gc_explain_result))};
             float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
             if (!x || !b.res || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
@@ -452,9 +454,10 @@ int main(int argc, char **argv) {
             flops f = count_flops(m, b.one_s, layer ? layer : "");
             double task_flops[T_COUNT] = {f.forward, f.forward + f.head, 2 * f.forward, 2 * f.forward + f.head,
                                           f.forward + 10 * f.head};
-            if (!json) printf("  batch %lld%s\n  %-16s %10s %10s %10s %9s %8s\n", (long long)n,
+            if (!json) printf("  batch %lld%s (session arena %.1f MB)\n  %-16s %10s %10s %10s %9s %8s\n", (long long)n,
                               n > 1 ? singles ? " (explain tasks: per batch of single-image explanations)"
-                                              : " (explain tasks: per gc_explain_batch of the batch)" : "", "task",
+                                              : " (explain tasks: per gc_explain_batch of the batch)" : "",
+                              gc_session_memory(b.batch_s) / 1048576.0, "task",
                               "median s", "min s", "max s", "GFLOP/s", "peak %");
             for (int ti = 0; ti < n_tasks; ti++) {
                 int t = tasks[ti];

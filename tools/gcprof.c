@@ -15,7 +15,7 @@ static const char *prog = "gcprof";
 static void usage(FILE *f) {
     fprintf(f,
             "usage: gcprof MODEL.gcw [--threads N] [--reps N] [--size S] [--batch N] [--channels N]\n"
-            "              [--backward none|normal|guided|deconvnet] [--layers] [--no-winograd] [--accurate]\n"
+            "              [--backward none|normal|guided|deconvnet] [--layers] [--no-winograd] [--no-fuse] [--accurate]\n"
             "              [--kernels auto|avx512|avx2|portable|reference]\n"
             "Runs --reps passes (after one warm-up) on a fixed pseudo-random input and prints,\n"
             "per layer kind, the sum over its layers of each layer's fastest time.\n"
@@ -28,6 +28,7 @@ static void usage(FILE *f) {
             "                rule R (default none: forward only)\n"
             "  --layers      also print every layer: name, kind, forward and backward ms\n"
             "  --no-winograd 3x3 convolutions run direct\n"
+            "  --no-fuse     activations run as layers of their own (gc_session_config.no_fuse)\n"
             "  --accurate    forward passes sum in double (what guided backprop, deconvnet and the\n"
             "                input-gradient methods of gc_explain run)\n"
             "  --kernels K   gc_session_config.kernels (default auto)\n");
@@ -37,7 +38,7 @@ int main(int argc, char **argv) {
     const char *path = NULL;
     int threads = 0, reps = 15, size = 224, batch = 1, C = 3, layers = 0, no_wino = 0, bwd = -1;
     gc_kernels kernels = GC_KERNELS_AUTO;
-    int accurate = 0;
+    int accurate = 0, no_fuse = 0;
     char q[128];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -50,6 +51,8 @@ int main(int argc, char **argv) {
             no_wino = 1;
         } else if (!strcmp(a, "--accurate")) {
             accurate = 1;
+        } else if (!strcmp(a, "--no-fuse")) {
+            no_fuse = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--reps") || !strcmp(a, "--size") || !strcmp(a, "--batch") ||
                    !strcmp(a, "--channels")) {
             int *dst = a[2] == 't' ? &threads : a[2] == 'r' ? &reps : a[2] == 's' ? &size : a[2] == 'b' ? &batch : &C;
@@ -100,7 +103,8 @@ int main(int argc, char **argv) {
     int rc = 1;
     if (gc_model_open(path, &m)) goto fail;
     gc_session_config c = {.batch = batch, .channels = C, .height = size, .width = size, .kernels = kernels,
-                           .no_winograd = no_wino, .threads = threads};
+                           .no_winograd = no_wino, .threads = threads,
+                           .no_fuse = no_fuse};
     if (gc_session_create(m, &c, &s)) goto fail;
     gc_tensor out;
     if (gc_session_shape(s, gc_model_layer_name(m, gc_model_layer_count(m) - 1), &out)) goto fail;

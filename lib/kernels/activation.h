@@ -4,16 +4,34 @@
  * exponential is our own (Taylor polynomial after a Cody-Waite reduction, within 2 ulp); no
  * fused multiply-adds, so every build gives the same bits. NaN propagates (PyTorch's rule).
  * op is a gc_activation_op; a, b its alpha and beta; lo, hi the hardsigmoid/hardswish kinks
- * on x (activation.c's breakpoints). */
+ * on x (activation.c's breakpoints).
+ * gc_epi_forward: a fused clamp (gc_epilogue GC_EPI_CLAMP) in place.
+ * gc_act_backward_y: clamp's backward from y instead of x (the same bits: y lies strictly
+ * inside (a, b) exactly where x does). */
 #ifndef GC_KERNELS_ACTIVATION_H
 #define GC_KERNELS_ACTIVATION_H
 
 #include <stdint.h>
 
+/* An element-wise map a layer applies to its output as it stores it: the activation that
+ * reads only that output, fused into it by the session planner (layers/layer.h's
+ * GC_TRAIT_EPILOGUE kinds). Each op gives the bits of the activation layer it stands for:
+ *   GC_EPI_RELU   y = v > 0 ? v : 0, and bit i of mask[i / 64] = [v > 0] (the ReLU's state)
+ *   GC_EPI_CLAMP  u = v < lo ? lo : v; y = u > hi ? hi : u  (activation clamp; NaN stays) */
+enum { GC_EPI_NONE, GC_EPI_RELU, GC_EPI_CLAMP };
+typedef struct gc_epilogue {
+    int       op;     /* GC_EPI_* */
+    float     lo, hi; /* GC_EPI_CLAMP's bounds */
+    uint64_t *mask;   /* GC_EPI_RELU: the mask bits (one word per 64 outputs) */
+} gc_epilogue;
+
 #define GC_ACT_KERNELS(sfx)                                                                        \
     void gc_act_forward_##sfx(int op, float a, float b, const float *x, float *y, int64_t n);    \
     void gc_act_backward_##sfx(int op, float a, float b, float lo, float hi, const float *x,     \
-                               const float *dy, float *dx, int64_t n);
+                               const float *dy, float *dx, int64_t n);                         \
+    void gc_epi_clamp_##sfx(float lo, float hi, float *y, int64_t n);                            \
+    void gc_act_backward_y_##sfx(float a, float b, const float *y, const float *dy, float *dx,    \
+                                 int64_t n);
 GC_ACT_KERNELS(portable)
 GC_ACT_KERNELS(avx2)
 GC_ACT_KERNELS(avx512)

@@ -78,6 +78,18 @@ void ACT_CAT(gc_act_forward_, ACT_SFX)(int op, float a, float b, const float *re
     }
 }
 
+void ACT_CAT(gc_epi_clamp_, ACT_SFX)(float lo, float hi, float *restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float v = y[i] < lo ? lo : y[i];
+        y[i] = v > hi ? hi : v;
+    }
+}
+
+void ACT_CAT(gc_act_backward_y_, ACT_SFX)(float a, float b, const float *restrict y, const float *restrict dy,
+                                           float *restrict dx, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (y[i] > a && y[i] < b ? 1.0f : 0.0f);
+}
+
 void ACT_CAT(gc_act_backward_, ACT_SFX)(int op, float a, float b, float lo, float hi, const float *restrict x,
                                          const float *restrict dy, float *restrict dx, int64_t n) {
     switch (op) {

@@ -51,6 +51,8 @@ typedef struct gc_winograd {
     int64_t O, OH, OW;      /* output channels and size */
     int64_t PH, PW;         /* padding */
     int flip;               /* 0: weights (O, C, 3, 3); 1: input-gradient form of (C, O, 3, 3) */
+    int epi;                /* GC_EPI_* (kernels/activation.h): applied to y as it is stored, 0: none */
+    float epi_lo, epi_hi;   /* GC_EPI_CLAMP's bounds */
 } gc_winograd;
 
 /* Floats of scratch gc_winograd_run needs for this problem and any tier; SIZE_MAX on

@@ -50,3 +50,15 @@ void gc_relu_backward_avx2(const uint64_t *mask, const float *dy, float *dx, int
         }
     }
 }
+
+void gc_relu_mask_avx2(const float *y, uint64_t *mask, int64_t lo, int64_t hi) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int64_t w = lo; w < hi; w += 64) {
+        uint64_t bits = 0;
+        int64_t i = w, end = w + 64 < hi ? w + 64 : hi;
+        for (; i + 8 <= end; i += 8)
+            bits |= (uint64_t)(unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + i), zero, _CMP_GT_OQ)) << (i - w);
+        for (; i < end; i++) bits |= (uint64_t)(y[i] > 0.0f) << (i - w);
+        mask[w / 64] = bits;
+    }
+}

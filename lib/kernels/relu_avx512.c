@@ -38,3 +38,17 @@ void gc_relu_backward_avx512(const uint64_t *mask, const float *dy, float *dx, i
         }
     }
 }
+
+void gc_relu_mask_avx512(const float *y, uint64_t *mask, int64_t lo, int64_t hi) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t w = lo; w < hi; w += 64) {
+        uint64_t bits = 0;
+        for (int64_t i = w; i < w + 64 && i < hi; i += 16) {
+            int64_t left = hi - i;
+            __mmask16 valid = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+            __m512 v = _mm512_maskz_loadu_ps(valid, y + i);
+            bits |= (uint64_t)_mm512_mask_cmp_ps_mask(valid, v, zero, _CMP_GT_OQ) << (i - w);
+        }
+        mask[w / 64] = bits;
+    }
+}

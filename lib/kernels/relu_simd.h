@@ -16,5 +16,8 @@ void gc_relu_forward_avx512(const float *x, float *y, uint64_t *mask, int64_t lo
 void gc_relu_backward_avx512(const uint64_t *mask, const float *dy, float *dx, int64_t lo, int64_t hi, int mode);
 void gc_relu_forward_avx2(const float *x, float *y, uint64_t *mask, int64_t lo, int64_t hi);
 void gc_relu_backward_avx2(const uint64_t *mask, const float *dy, float *dx, int64_t lo, int64_t hi, int mode);
+/* The bits alone, of a y that already went through the ReLU (a fused one, applied as stored). */
+void gc_relu_mask_avx512(const float *y, uint64_t *mask, int64_t lo, int64_t hi);
+void gc_relu_mask_avx2(const float *y, uint64_t *mask, int64_t lo, int64_t hi);
 
 #endif

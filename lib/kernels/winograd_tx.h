@@ -4,12 +4,14 @@
  * winograd_avx512.c); the arithmetic is the same in all three (no FMA contraction in ISO C
  * mode), so the transforms agree bit for bit across tiers. */
 #include "kernels/winograd_internal.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
 typedef float v16 __attribute__((vector_size(64)));
+typedef int v16m __attribute__((vector_size(64)));   /* lane masks of comparisons */
 
 /* B^T applied to a column of 6 vectors: d -> o (o may alias nothing). */
 static inline void bt6(const v16 d[6], v16 o[6]) {
@@ -290,7 +292,8 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
     }
 }
 
-/* y[:, o0 : min(o0 + WG_OCH, O)] of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH), plus bias. */
+/* y[:, o0 : min(o0 + WG_OCH, O)] of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH), plus bias, through
+ * the fused activation p->epi (the bits of the activation's own loop). */
 static void output_packed(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0,
                           int64_t tc, const float *bias, float *y) {
     const int64_t TT = q->TH * q->TW, O = p->O, xm = wg_xsm(tc), OW = p->OW;
@@ -300,6 +303,8 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
         v16 bv;
         if (bias) memcpy(bs, bias + ob, (size_t)nl * sizeof(float));
         memcpy(&bv, bs, sizeof bv);
+        v16 lov, hiv;                                         /* the clamp's bounds, every lane */
+        for (int k = 0; k < 16; k++) lov[k] = p->epi_lo, hiv[k] = p->epi_hi;
         for (int64_t tl = 0; tl < tc; tl++) {
             const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
             const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = OW - 4 * tx < 4 ? OW - 4 * tx : 4;
@@ -314,6 +319,14 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
                 at4(tt[i], r4);
                 for (int j = 0; j < 4; j++) r[4 * i + j] = r4[j] + bv;
             }
+            if (p->epi == GC_EPI_RELU)                         /* a fused activation: v > 0 ? v : 0 */
+                for (int k = 0; k < 16; k++) r[k] = (v16)((v16m)r[k] & (r[k] > 0.0f));
+            else if (p->epi == GC_EPI_CLAMP)                   /* u = v < lo ? lo : v; u > hi ? hi : u */
+                for (int k = 0; k < 16; k++) {
+                    const v16m below = r[k] < lov, u = ((v16m)lov & below) | ((v16m)r[k] & ~below);
+                    const v16m above = (v16)u > hiv;
+                    r[k] = (v16)(((v16m)hiv & above) | (u & ~above));
+                }
             transpose16(r);                                   /* r[l]: the 4x4 outputs of channel ob + l */
             float *yt = y + ((n * O + ob) * p->OH + 4 * ty) * OW + 4 * tx;   /* (OH, OW) of channel ob */
             if (nh == 4 && nw == 4)

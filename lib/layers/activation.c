@@ -7,6 +7,8 @@
  *   clamp        y = min(max(x, a), b)             1 strictly inside (a, b), else 0
  *   leaky_relu   y = x > 0 ? x : a x               1 or a
  * Backward is the true derivative in every relu_mode (guided rules act at ReLUs only).
+ * clamp can be fused into the convolution before it (gc_epilogue GC_EPI_CLAMP): its backward
+ * then reads y, which lies strictly inside (a, b) exactly where x does.
  * NaN propagates (as in PyTorch). The loops are kernels/activation_tx.h. */
 #include "layer.h"
 #include "kernels/activation.h"
@@ -90,8 +92,9 @@ typedef struct act_bwd_job {
     gc_gemm_tier tier;
     gc_activation_params p;
     float lo, hi;            /* hardsigmoid / hardswish kinks */
-    const float *x, *dy;     /* (n) each */
+    const float *x, *dy;     /* (n) each; x is y for a fused clamp */
     float *dx;               /* (n) */
+    int from_y;              /* clamp fused into its producer: x holds y */
 } act_bwd_job;
 
 static void act_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
@@ -99,7 +102,11 @@ static void act_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     const int op = (int)job->p.op;
     const float a = job->p.alpha, b = job->p.beta;
     (void)worker;
-    if (job->tier == GC_GEMM_AVX512)
+    if (job->from_y) {
+        if (job->tier == GC_GEMM_AVX512) gc_act_backward_y_avx512(a, b, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
+        else if (job->tier == GC_GEMM_AVX2) gc_act_backward_y_avx2(a, b, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
+        else gc_act_backward_y_portable(a, b, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
+    } else if (job->tier == GC_GEMM_AVX512)
         gc_act_backward_avx512(op, a, b, job->lo, job->hi, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
     else if (job->tier == GC_GEMM_AVX2)
         gc_act_backward_avx2(op, a, b, job->lo, job->hi, job->x + lo, job->dy + lo, job->dx + lo, hi - lo);
@@ -110,9 +117,17 @@ static void act_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
 static void act_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t n = gc_shape_numel(&c->in);
-    act_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->layer->p.act, 0, 0, c->x, c->dy, c->dx};
+    act_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->layer->p.act, 0, 0, c->fused ? c->y : c->x,
+                       c->dy, c->dx, c->fused};
     breakpoints(job.p.alpha, job.p.beta, &job.lo, &job.hi);
     gc_pool_for(c->pool, n, act_grain(n), 0, act_backward_chunk, &job);
+}
+
+/* clamp as its producer's store (the other ops' backward needs x). */
+static int act_epilogue(const gc_layer *l, gc_epilogue *e) {
+    if (l->p.act.op != GC_ACT_CLAMP) return 0;
+    *e = (gc_epilogue){GC_EPI_CLAMP, l->p.act.alpha, l->p.act.beta, NULL};
+    return 1;
 }
 
 static const gc_hparam act_hp[] = {GC_HPE(act.op, "op", op_names), GC_HPF(act.alpha, "alpha"), GC_HPF(act.beta, "beta")};
@@ -130,4 +145,5 @@ const gc_layer_ops gc_activation_ops = {
     .state_bytes = gc_layer_no_bytes,
     .forward = act_forward,
     .backward = act_backward,
+    .epilogue = act_epilogue,
 };

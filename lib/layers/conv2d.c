@@ -306,8 +306,8 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     if (q->NT > q->P) q->NT = q->P;
     q->wino_fwd = wino && wino_ok(p, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
-    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0};
-    q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1};
+    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0};
+    q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1, 0, 0, 0};
     /* Direct: stride 1 (1x1 without padding is a plain GEMM already) unless the output is small
      * enough for the few-pixels GEMM, whose 7-pixel rows waste fewer lanes than the direct
      * kernel's rows of the padded width (7x7: 63 of 96 lanes); the input gradient as a
@@ -519,10 +519,10 @@ static void conv_forward_accurate(const gc_layer_ctx *c) {
                          bias ? bias + gr * q.OG : NULL, c->y + (n * q.G + gr) * q.OG * q.P, c->ws);
 }
 
-/* y = W * col (+ bias) per image and group. */
-static void conv_forward(const gc_layer_ctx *c) {
-    if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return; }
-    if (c->accurate) { conv_forward_accurate(c); return; }
+/* y = W * col (+ bias) per image and group; 1 if the path applied c->epi as it stored y. */
+static int conv_forward_paths(const gc_layer_ctx *c) {
+    if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return 0; }
+    if (c->accurate) { conv_forward_accurate(c); return 0; }
     const float *x = c->x;                                    /* (N, C, H, W) */
     const float *wt = c->param[0];                            /* (O, CG, KH, KW) */
     const float *bias = c->param[1];                          /* (O) or NULL */
@@ -530,8 +530,12 @@ static void conv_forward(const gc_layer_ctx *c) {
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
-    if (q.depthwise) { gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws); return; }
-    if (q.wino_fwd) { gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws); return; }
+    if (q.depthwise) { gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws); return 0; }
+    if (q.wino_fwd) {
+        q.wf.epi = c->epi.op, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
+        gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws);
+        return 1;
+    }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.s2d) { /* the cut kernel from the session's prepared weights, or cut here */
         float *xs = c->ws, *wcut = c->ws + s2d_input_floats(&q), *dws = wcut + s2d_weight_floats(&q);
@@ -543,14 +547,14 @@ static void conv_forward(const gc_layer_ctx *c) {
             gc_pool_for(c->pool, rows, rows >= 64 ? rows / 64 : 1, 0, s2d_input_rows, &j);
             gc_dconv_run(c->pool, tier, &q.ds, xs, wk, bias, y + n * q.O * q.P, dws);
         }
-        return;
+        return 0;
     }
     if (q.direct_fwd) {
         for (int64_t n = 0; n < q.N; n++)
             for (int64_t gr = 0; gr < q.G; gr++)
                 gc_dconv_run(c->pool, tier, &q.df, x + (n * q.G + gr) * CG * HW, wt + gr * q.OG * q.K,
                              bias ? bias + gr * q.OG : NULL, y + (n * q.G + gr) * q.OG * q.P, c->ws);
-        return;
+        return 0;
     }
     float *col = c->ws;                                       /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
@@ -580,8 +584,15 @@ static void conv_forward(const gc_layer_ctx *c) {
                 else gc_gemm(c->pool, tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
-    if (!bias || per) return; /* the prepacked GEMM added the bias */
+    if (!bias || per) return 0; /* the prepacked GEMM added the bias */
     gc_pool_for(c->pool, q.N * q.O, q.P >= 8192 ? 1 : 8192 / q.P, 0, add_bias_planes, (void *)c);
+    return 0;
+}
+
+/* The forward of whichever path, then the fused activation (c->epi) over the output. */
+static void conv_forward(const gc_layer_ctx *c) {
+    const int stored = conv_forward_paths(c);
+    gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, gc_shape_numel(&c->out), stored);
 }
 
 /* db[o] for channels [o0, o1): the sum of dy over the batch and pixels, in double. */
@@ -678,7 +689,7 @@ static const gc_hparam conv_hp[] = {
 const gc_layer_ops gc_conv2d_ops = {
     .name = "conv2d",
     .min_inputs = 1, .max_inputs = 1,
-    .traits = GC_TRAIT_CHANNEL_LINEAR,
+    .traits = GC_TRAIT_CHANNEL_LINEAR | GC_TRAIT_EPILOGUE,
     .backward_reads = GC_READS_X_PARAMS,
     .param_roles = {GC_PARAM_WEIGHT, GC_PARAM_BIAS},
     GC_HPARAMS(conv_hp),

@@ -27,6 +27,7 @@
 
 #include "core/core.h"
 #include "core/pool.h"
+#include "kernels/activation.h" /* gc_epilogue */
 #include <stddef.h>
 
 #define GC_NAME_MAX 64
@@ -90,6 +91,10 @@ typedef struct gc_layer_ctx {
     const float *const *xs;     /* (n_in) their activations */
     const float *const *param;  /* the parameters to use: layer->param, or a session's
                                    folded copy (GC_TRAIT_CHANNEL_LINEAR kinds) */
+    gc_epilogue     epi;        /* forward: applied to y as it is stored (GC_TRAIT_EPILOGUE
+                                   kinds; op GC_EPI_NONE: nothing) */
+    int             fused;      /* the layer's own forward was fused into its producer's
+                                   store (it has an epilogue): backward reads y for x */
     const float    *prep;       /* prepared_floats() floats made by prepare() from param
                                    when the session was planned, or NULL */
     void           *state;      /* state_bytes() bytes, kept forward -> backward */
@@ -128,9 +133,11 @@ enum {
                                      (pooling, dropout): the default-layer rule looks
                                      through it for the activation before it */
     GC_TRAIT_SAME_SHAPE     = 8,  /* output shape = the (single) input's shape */
-    GC_TRAIT_CHANNEL_LINEAR = 16  /* output channel o is linear in param[0] row o plus
+    GC_TRAIT_CHANNEL_LINEAR = 16, /* output channel o is linear in param[0] row o plus
                                      param[1][o] (conv2d): a channel-affine consumer
                                      can be folded into it */
+    GC_TRAIT_EPILOGUE       = 32  /* forward applies ctx->epi to its output (conv2d): an
+                                     activation with an epilogue can be fused into it */
 };
 
 /* Roles of a parameter slot. */
@@ -197,7 +204,19 @@ typedef struct gc_layer_ops {
      * batch-norm): fills scale and shift (l's channel count) for folding into a
      * GC_TRAIT_CHANNEL_LINEAR producer. */
     void (*channel_affine)(const gc_layer *l, double *scale, double *shift);
+    /* Optional. The layer is an element-wise map of its one input that a GC_TRAIT_EPILOGUE
+     * producer can apply as it stores, with the same bits and the same state as forward
+     * (the planner points a GC_EPI_RELU mask at the layer's state): fills *e and returns 1
+     * when l's parameters allow it. Its backward must then work with y where it reads x
+     * (ctx->fused): the planner keeps y instead. */
+    int (*epilogue)(const gc_layer *l, gc_epilogue *e);
 } gc_layer_ops;
+
+/* Applies e to y[0 .. n) in place on the pool's threads with the tier's kernels (the bits of
+ * the activation layer e stands for, its mask included); stored: the values already went
+ * through e as they were stored, only a ReLU's mask is left to write. Nothing for
+ * GC_EPI_NONE. */
+void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored);
 
 /* The indices j in [*lo, *hi) of 0..n_out-1 whose input position
  * off + j * step lies inside 0..n_in-1: output columns whose tap stays in

@@ -3,7 +3,11 @@
  *   guided     dx = dy * [x > 0] * [dy > 0]   (Springenberg et al.)
  *   deconvnet  dx = dy * [dy > 0]             (Zeiler & Fergus)
  * Forward keeps [x > 0] as one bit per element in the state, so backward
- * needs neither x nor y (they can be freed after the forward pass). */
+ * needs neither x nor y (they can be freed after the forward pass). Fused
+ * into the convolution before it (gc_epilogue GC_EPI_RELU), it runs no
+ * forward: the convolution writes y and the bits. gc_epilogue_run (here,
+ * beside the mask kernels) applies any epilogue. */
+#include "kernels/activation.h"
 #include "layer.h"
 #include "kernels/gemm.h"
 #include "kernels/relu_simd.h"
@@ -33,6 +37,15 @@ static void forward_scalar(const float *x, float *y, uint64_t *mask, int64_t lo,
             y[i] = pos ? x[i] : 0.0f;
             bits |= (uint64_t)pos << (i - w);
         }
+        mask[w / 64] = bits;
+    }
+}
+
+static void mask_scalar(const float *y, uint64_t *mask, int64_t lo, int64_t hi) {
+    for (int64_t w = lo; w < hi; w += 64) {
+        const int64_t end = w + 64 < hi ? w + 64 : hi;
+        uint64_t bits = 0;
+        for (int64_t i = w; i < end; i++) bits |= (uint64_t)(y[i] > 0.0f) << (i - w);
         mask[w / 64] = bits;
     }
 }
@@ -102,6 +115,42 @@ static void relu_backward(const gc_layer_ctx *c) {
     gc_pool_for(c->pool, n, relu_grain(n), 0, relu_backward_chunk, &job);
 }
 
+static int relu_epilogue(const gc_layer *l, gc_epilogue *e) {
+    (void)l;
+    *e = (gc_epilogue){GC_EPI_RELU, 0.0f, 0.0f, NULL};
+    return 1;
+}
+
+/* ---------------------------------------------------------------- epilogues */
+
+typedef struct epi_job {
+    gc_gemm_tier tier;
+    gc_epilogue e;
+    float *y;       /* (n) */
+    int stored;     /* the values are final: a ReLU's bits only */
+} epi_job;
+
+static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const epi_job *job = arg;
+    (void)worker;
+    if (job->e.op == GC_EPI_RELU && job->stored) {
+        if (job->tier == GC_GEMM_AVX512) gc_relu_mask_avx512(job->y, job->e.mask, lo, hi);
+        else if (job->tier == GC_GEMM_AVX2) gc_relu_mask_avx2(job->y, job->e.mask, lo, hi);
+        else mask_scalar(job->y, job->e.mask, lo, hi);
+    } else if (job->e.op == GC_EPI_RELU) {
+        relu_fwd_job r = {job->tier, job->y, job->y, job->e.mask};
+        relu_forward_chunk(&r, lo, hi, worker);
+    } else if (job->tier == GC_GEMM_AVX512) gc_epi_clamp_avx512(job->e.lo, job->e.hi, job->y + lo, hi - lo);
+    else if (job->tier == GC_GEMM_AVX2) gc_epi_clamp_avx2(job->e.lo, job->e.hi, job->y + lo, hi - lo);
+    else gc_epi_clamp_portable(job->e.lo, job->e.hi, job->y + lo, hi - lo);
+}
+
+void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored) {
+    if (!e || e->op == GC_EPI_NONE || n < 1 || (stored && e->op != GC_EPI_RELU)) return;
+    epi_job job = {gc_gemm_resolve((gc_gemm_tier)tier), *e, y, stored};
+    gc_pool_for(pool, n, relu_grain(n), 0, epi_chunk, &job); /* whole mask words */
+}
+
 const gc_layer_ops gc_relu_ops = {
     .name = "relu",
     .min_inputs = 1, .max_inputs = 1,
@@ -113,4 +162,5 @@ const gc_layer_ops gc_relu_ops = {
     .state_bytes = relu_state,
     .forward = relu_forward,
     .backward = relu_backward,
+    .epilogue = relu_epilogue,
 };

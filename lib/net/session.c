@@ -5,7 +5,9 @@
  * the input gradient, parameter gradients (if asked), per-layer state, the
  * accumulation space for gradients of outputs read by several layers,
  * batch-norm parameters folded into convolutions, and one scratch workspace
- * sized to the largest need. Forward and backward then only index into it. */
+ * sized to the largest need. Activations that read only a convolution's output
+ * are fused into it (applied as it stores). Forward and backward then only
+ * index into it. */
 #include "model.h"
 #include "session.h"
 #include <stdio.h>
@@ -37,6 +39,9 @@ struct gc_session {
     unsigned char    *reach;      /* (n + 1) scratch of a backward pass: downstream of its stop */
     int              *folded_into;/* (n) channel-affine layer whose parameters layer i carries, or -1 */
     int              *folded_from;/* (n) layer that computes layer i's output for it, or -1 */
+    int              *fused_into; /* (n) activation whose output layer i's forward writes (applying it), or -1 */
+    int              *fused_from; /* (n) layer whose forward writes layer i's output (i a fused activation), or -1 */
+    gc_epilogue      *epi;        /* (n) what layer i's forward applies to its output as it stores */
     float           **fparam;     /* (n * GC_MAX_PARAMS) folded parameters (arena) */
     float           **prep;       /* (n) prepared parameters (gc_layer_ops.prepare; arena) or NULL */
     uint64_t          fold_gen;   /* model generation the folded and prepared parameters were made from */
@@ -69,6 +74,20 @@ static const gc_shape *slot_shape(const gc_session *s, int slot) {
     return slot == s->n ? &s->in_shape : &s->shape[slot];
 }
 
+/* The layer whose forward writes layer i's output: i, or the convolution a batch-norm is folded
+ * into, or (for a fused activation) the one that writes its input. */
+static int writer(const gc_session *s, int i) {
+    if (s->fused_from[i] >= 0) i = s->fused_from[i];
+    return s->folded_from[i] >= 0 ? s->folded_from[i] : i;
+}
+
+/* The layer whose output layer i's forward writes: i, its folded consumer, the activation fused
+ * into either. */
+static int written(const gc_session *s, int i) {
+    if (s->folded_into[i] >= 0) i = s->folded_into[i];
+    return s->fused_into[i] >= 0 ? s->fused_into[i] : i;
+}
+
 static float *slot_act(const gc_session *s, int slot) { return slot == s->n ? s->input : s->act[slot]; }
 static float *slot_grad(const gc_session *s, int slot) { return slot == s->n ? s->grad_in : s->grad[slot]; }
 
@@ -92,6 +111,9 @@ void gc_session_free(gc_session *s) {
     gc_free(s->reach);
     gc_free(s->folded_into);
     gc_free(s->folded_from);
+    gc_free(s->fused_into);
+    gc_free(s->fused_from);
+    gc_free(s->epi);
     gc_free(s->fparam);
     gc_free(s->prep);
     gc_free(s->cx_in);
@@ -240,6 +262,36 @@ static void plan_folds(gc_session *s, const unsigned char *kept, const int *n_re
     }
 }
 
+/* Activation fusion: an element-wise activation a with an epilogue (relu, clamp) whose only
+ * input p is read by nothing else is applied by the layer that computes p's output (p itself,
+ * or the convolution p is folded into) as that layer stores: a's forward is skipped and p's
+ * output is never materialised (p's gradient is: a's backward writes it, reading y where it
+ * reads x; a ReLU's mask bits are written by the epilogue).
+ * Not when p's output must stay visible (kept, the default layer, the session input), when
+ * p's backward reads its output, with the reference kernels (the oracle runs every layer as
+ * written), keep_all or no_fuse. Parameter gradients are fine: the bits are the same. */
+static void plan_fuses(gc_session *s, const unsigned char *kept, const int *n_readers) {
+    for (int i = 0; i < s->n; i++) {
+        s->fused_into[i] = s->fused_from[i] = -1;
+        s->epi[i] = (gc_epilogue){GC_EPI_NONE, 0.0f, 0.0f, NULL};
+    }
+    if (s->cfg.no_fuse || s->cfg.kernels == GC_KERNELS_REFERENCE || s->cfg.keep_all) return;
+    for (int a = 0; a < s->n; a++) {
+        const gc_layer *la = &s->m->layers[a];
+        const gc_layer_ops *oa = ops_of(s, a);
+        gc_epilogue e;
+        if (!s->run[a] || la->n_inputs != 1 || !oa->epilogue || !oa->epilogue(la, &e)) continue;
+        const int p = in_slot(s, a, 0);
+        if (p == s->n || !s->run[p] || kept[p] || n_readers[p] != 1 || (ops_of(s, p)->backward_reads & GC_READS_Y))
+            continue;
+        const int w = s->folded_from[p] >= 0 ? s->folded_from[p] : p; /* the layer whose forward writes p */
+        if (!(ops_of(s, w)->traits & GC_TRAIT_EPILOGUE) || (ops_of(s, w)->backward_reads & GC_READS_Y)) continue;
+        s->fused_into[p] = a;
+        s->fused_from[a] = p;
+        s->epi[w] = e;
+    }
+}
+
 static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c);
 
 /* Fills the folded parameters of every folded pair from the model's current values
@@ -351,6 +403,7 @@ static gc_status plan_arena(gc_session *s) {
     if (dflt >= 0) want[dflt] = 1;
     readers(s, n_readers, reader);
     plan_folds(s, want, n_readers, reader);
+    plan_fuses(s, want, n_readers);
 
     /* who reads what, and when */
     s->act_kept[n] = 1; /* the input copy */
@@ -359,8 +412,9 @@ static gc_status plan_arena(gc_session *s) {
     for (int i = 0; i < n; i++) {
         if (!s->run[i]) continue;
         const gc_layer *l = &m->layers[i];
-        const unsigned r = ops_of(s, i)->backward_reads;
-        const int t_fwd = s->folded_from[i] >= 0 ? s->folded_from[i] + 1 : i + 1;
+        unsigned r = ops_of(s, i)->backward_reads;
+        if (s->fused_from[i] >= 0 && (r & GC_READS_X)) r = (r & ~(unsigned)GC_READS_X) | GC_READS_Y; /* y for x */
+        const int t_fwd = writer(s, i) + 1;
         const int t_bwd = s->folded_from[i] >= 0 ? 2 * n - s->folded_from[i] : 2 * n - i;
         int64_t sum = 0;
         for (int k = 0; k < l->n_inputs; k++) {
@@ -402,11 +456,11 @@ static gc_status plan_arena(gc_session *s) {
         }
         gc_shape *ins = s->cx_in;
         for (int k = 0; k < l->n_inputs; k++) ins[k] = *slot_shape(s, in_slot(s, i, k));
-        const int from = s->folded_from[i], t0 = from >= 0 ? from + 1 : i + 1, g1 = from >= 0 ? 2 * n - from : 2 * n - i;
-        if (s->folded_into[i] < 0) {
+        const int from = s->folded_from[i], t0 = writer(s, i) + 1, g1 = from >= 0 ? 2 * n - from : 2 * n - i;
+        if (s->folded_into[i] < 0) { /* a fused producer has a gradient of its own, not an output */
             int act_end = s->act_kept[i] ? END : (last_fwd[i] > t0 ? last_fwd[i] : t0);
             int g0 = i == n - 1 ? 2 * n - i : first_bwd[i];
-            ADD(B_ACT, i, 0, numel, sizeof(float), all ? 0 : t0, act_end);
+            if (s->fused_into[i] < 0) ADD(B_ACT, i, 0, numel, sizeof(float), all ? 0 : t0, act_end);
             if (g0 <= g1 || all) ADD(B_GRAD, i, 0, numel, sizeof(float), all ? 0 : g0, all ? END : g1);
         }
         if (from < 0) ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, ins, &s->shape[i]), 1, 0, END);
@@ -475,6 +529,11 @@ static gc_status plan_arena(gc_session *s) {
         default: s->ws = p; break;
         }
     }
+    for (int p = 0; p < n; p++) /* a fused producer writes its activation's output (and state) */
+        if (s->fused_into[p] >= 0) {
+            s->act[p] = s->act[s->fused_into[p]];
+            s->epi[writer(s, p)].mask = s->state[s->fused_into[p]];
+        }
     for (int c = 0; c < n; c++) /* a folded layer writes its consumer's output and gradient */
         if (s->folded_into[c] >= 0) {
             s->act[c] = s->act[s->folded_into[c]];
@@ -550,10 +609,14 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->pgrad_ok = gc_calloc(n, 1);
     s->folded_into = gc_alloc_array(n, sizeof(int));
     s->folded_from = gc_alloc_array(n, sizeof(int));
+    s->fused_into = gc_alloc_array(n, sizeof(int));
+    s->fused_from = gc_alloc_array(n, sizeof(int));
+    s->epi = gc_alloc_array(n, sizeof *s->epi);
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
     if (!s->run || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->prep || !s->state || !s->grad_ok ||
-        !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from)
+        !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from ||
+        !s->fused_into || !s->fused_from || !s->epi)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
@@ -635,6 +698,8 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->param = s->folded_into[i] >= 0 ? (const float *const *)&s->fparam[i * GC_MAX_PARAMS]
                                       : (const float *const *)l->param;
     c->prep = s->prep[i];
+    c->epi = s->epi[i];
+    c->fused = s->fused_from[i] >= 0;
     c->state = s->state[i];
     c->ws = s->ws;
     c->kernels = s->cfg.kernels;
@@ -648,19 +713,26 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
  * slice of its output is copied `repeat` times into dst[i] (image-major). check: stop after
  * the first layer whose output holds a
  * NaN or infinity and return its index (the layer that owns the output: a folded pair's
- * consumer); -1 when every output is finite or check is 0. */
+ * consumer, a fused activation); -1 when every output is finite or check is 0. */
 static int forward_run(gc_session *s, const float *input, float *const *dst, int repeat, int check) {
     if (s->fold_gen != s->m->generation) refresh_derived(s);
     memcpy(s->input, input, (size_t)gc_shape_numel(&s->in_shape) * sizeof(float));
     s->forward_done = 0;
     for (int i = 0; i < s->n; i++) {
-        if (!s->run[i] || s->folded_from[i] >= 0) continue;
+        if (!s->run[i] || s->folded_from[i] >= 0 || s->fused_from[i] >= 0) continue;
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
+        const gc_epilogue epi = c.epi;
+        if (check) c.epi.op = GC_EPI_NONE; /* the activation after the check: an unfused session's names */
         double t0 = s->profile ? now() : 0;
         gc_layer_ops_of(c.layer->kind)->forward(&c);
         s->seconds[2 * i] = s->profile ? now() - t0 : 0;
-        const int j = s->folded_into[i] >= 0 ? s->folded_into[i] : i;
+        int j = written(s, i);
+        if (check && epi.op != GC_EPI_NONE) {
+            const int p = s->folded_into[i] >= 0 ? s->folded_into[i] : i;
+            if (gc_first_nonfinite(s->act[p], gc_shape_numel(&s->shape[p])) >= 0) return p;
+            gc_epilogue_run(s->pool, s->cfg.kernels, &epi, s->act[p], gc_shape_numel(&s->shape[p]), 0);
+        }
         if (check && gc_first_nonfinite(s->act[j], gc_shape_numel(&s->shape[j])) >= 0) return j;
         if (dst && dst[j]) {
             const int64_t nb = s->cfg.batch;
@@ -688,7 +760,7 @@ static gc_status nonfinite_output(gc_session *s, const float *input, const char 
     const int64_t bad = gc_first_nonfinite(s->act[j], gc_shape_numel(&s->shape[j]));
     char at[128];
     coords(&s->shape[j], bad, at, sizeof at);
-    const int c = s->folded_from[j];
+    const int c = s->fused_from[j] >= 0 || s->folded_from[j] >= 0 ? writer(s, j) : -1;
     return gc_error(GC_ERR_NUMERIC, "%s: the output of layer %s (%s%s%s) is not finite: element %lld%s is %s, though its "
                     "inputs are finite (it is the first such layer; the parameters or the input are too large)",
                     fn, s->m->layers[j].name, gc_layer_kind_name(s->m->layers[j].kind), c >= 0 ? ", computed with " : "",
@@ -725,7 +797,7 @@ gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_sessi
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: not a whole-network session of the head's "
                         "model whose batch divides the head's");
     for (int i = 0; i < head->n; i++) /* the head's side inputs must be outputs this session computes */
-        if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0))
+        if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0 || s->fused_into[i] >= 0))
             return gc_error(GC_ERR_STATE, "gc_session_forward_feeding: %s is not computed by the session",
                             s->m->layers[i].name);
     return forward_checked(s, input, head->side, (int)(head->cfg.batch / s->cfg.batch), "gc_session_forward_feeding");
@@ -770,6 +842,16 @@ static gc_status check_not_folded(const gc_session *s, int i, const char *what) 
         return gc_error(GC_ERR_STATE, "%s: the output of %s is not materialised: this session folds %s into it "
                         "(list %s in gc_session_config.keep to keep it)", what, s->m->layers[i].name,
                         s->m->layers[s->folded_into[i]].name, s->m->layers[i].name);
+    return GC_OK;
+}
+
+/* A layer whose output is written with the activation after it applied has no output of its own
+ * to read (its gradient exists: the activation's backward writes it). */
+static gc_status check_not_fused(const gc_session *s, int i, const char *what) {
+    if (i >= 0 && s->fused_into[i] >= 0)
+        return gc_error(GC_ERR_STATE, "%s: the output of %s is not materialised: this session applies %s as it is "
+                        "stored (list %s in gc_session_config.keep to keep it)", what, s->m->layers[i].name,
+                        s->m->layers[s->fused_into[i]].name, s->m->layers[i].name);
     return GC_OK;
 }
 
@@ -1005,7 +1087,7 @@ gc_status gc_session_activation(const gc_session *s, const char *name, gc_tensor
     if (i == -2) return name ? GC_ERR_NOT_FOUND : GC_ERR_INVALID_ARGUMENT;
     if (!s->forward_done) return gc_error(GC_ERR_STATE, "gc_session_activation: no forward pass has run");
     gc_status rc = check_not_folded(s, i, "gc_session_activation");
-    if (rc) return rc;
+    if (rc || (rc = check_not_fused(s, i, "gc_session_activation"))) return rc;
     if (i >= 0 && !s->act_kept[i])
         return gc_error(GC_ERR_STATE, "gc_session_activation: the output of \"%s\" is not kept by this session "
                                       "(list it in gc_session_config.keep, or set keep_all)", name);

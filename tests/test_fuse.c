@@ -1,0 +1,373 @@
+/* test_fuse.c - activations fused into the convolution before them (gc_session_config.no_fuse
+ * off, the default) against the same sessions with every activation run as a layer: the same
+ * bits for outputs, input gradients in every ReLU rule, gradients at inner layers, Grad-CAM,
+ * guided backprop, deconvnet and the other explain maps, parameter gradients, head sessions
+ * that start in the middle, batches and thread counts; and what must not fuse (a convolution
+ * read by two layers, an output that is kept, the session input, the reference kernels,
+ * keep_all) or cannot (hardswish reads x). The network covers every convolution path the
+ * planner can fuse into: direct, Winograd, strided im2col, 1x1, depthwise, after a folded
+ * batch-norm or not, ReLU and clamp. */
+#include "test.h"
+#include "core/core.h"
+#include "net/session.h" /* gc_session_set_accurate */
+
+/* ------------------------------------------------------------------ the network */
+
+enum { N = 2, H = 34, W = 33, CLASSES = 5 };
+
+static gc_status conv(gc_model *m, const char *name, const char *in, int64_t ci, int64_t co, int64_t k,
+                      int64_t stride, int64_t groups, int bias) {
+    gc_conv2d_params p = gc_conv2d_defaults(ci, co, k);
+    p.stride_h = p.stride_w = stride;
+    p.pad_h = p.pad_w = k / 2;
+    p.groups = groups;
+    p.bias = bias;
+    return gc_model_add_conv2d(m, name, in, &p, NULL, NULL);
+}
+
+static gc_status bn(gc_model *m, const char *name, const char *in, int64_t c, gc_rng *r) {
+    float g[16], b[16], mu[16], var[16];
+    for (int64_t i = 0; i < c; i++) {
+        g[i] = 0.6f + 0.8f * gc_rng_uniform(r);
+        b[i] = 0.4f * gc_rng_uniform(r) - 0.2f;
+        mu[i] = 0.4f * gc_rng_uniform(r) - 0.2f;
+        var[i] = 0.5f + gc_rng_uniform(r);
+    }
+    gc_batchnorm2d_params p = {c, 1e-5f};
+    return gc_model_add_batchnorm2d(m, name, in, &p, g, b, mu, var);
+}
+
+static gc_status act(gc_model *m, const char *name, const char *in, gc_activation_op op, float lo, float hi) {
+    gc_activation_params p = gc_activation_defaults(op);
+    if (op == GC_ACT_CLAMP) p.alpha = lo, p.beta = hi;
+    return gc_model_add_activation(m, name, in, &p);
+}
+
+/* (N, 3, 34, 33) ->
+ *   c1 conv 3x3 3->8 (direct), r1 relu
+ *   c2 conv 3x3 8->8 (Winograd), b2 batch-norm (folded), r2 relu
+ *   c2b conv 3x3 8->8 (Winograd), k2b clamp(-0.03, 0.02)
+ *   c3 conv 3x3 s2 8->8 (im2col), k3 clamp(0, 6)                      17x17
+ *   c4 conv 1x1 8->8, r4 relu, s4 = c4 + r4 (c4 read twice: not fused)
+ *   c5 conv 3x3 depthwise, b5 batch-norm, k5 clamp(-0.25, 0.5)
+ *   c6 conv 3x3 8->6, r6 relu (c6 is kept in some sessions)
+ *   c7 conv 5x5 s2 6->6, h7 hardswish (reads x: not fused)               9x9
+ *   gap, flatten, fc 6->5 */
+static gc_model *fuse_net(uint64_t seed) {
+    gc_model *m = NULL;
+    gc_rng r;
+    gc_rng_seed(&r, seed);
+    gc_status st = gc_model_create(&m);
+    if (st) return NULL;
+    gc_adaptive_pool2d_params ap = {1, 1};
+    gc_linear_params lp = {6, CLASSES, 1};
+    if ((st = conv(m, "c1", NULL, 3, 8, 3, 1, 1, 1)) || (st = gc_model_add_relu(m, "r1", "c1")) ||
+        (st = conv(m, "c2", "r1", 8, 8, 3, 1, 1, 0)) || (st = bn(m, "b2", "c2", 8, &r)) ||
+        (st = gc_model_add_relu(m, "r2", "b2")) || (st = conv(m, "c2b", "r2", 8, 8, 3, 1, 1, 1)) ||
+        (st = act(m, "k2b", "c2b", GC_ACT_CLAMP, -0.03f, 0.02f)) || (st = conv(m, "c3", "k2b", 8, 8, 3, 2, 1, 1)) ||
+        (st = act(m, "k3", "c3", GC_ACT_CLAMP, 0.0f, 6.0f)) || (st = conv(m, "c4", "k3", 8, 8, 1, 1, 1, 1)) ||
+        (st = gc_model_add_relu(m, "r4", "c4")) || (st = gc_model_add_add(m, "s4", "c4", "r4")) ||
+        (st = conv(m, "c5", "s4", 8, 8, 3, 1, 8, 1)) || (st = bn(m, "b5", "c5", 8, &r)) ||
+        (st = act(m, "k5", "b5", GC_ACT_CLAMP, -0.25f, 0.5f)) || (st = conv(m, "c6", "k5", 8, 6, 3, 1, 1, 1)) ||
+        (st = gc_model_add_relu(m, "r6", "c6")) || (st = conv(m, "c7", "r6", 6, 6, 5, 2, 1, 1)) ||
+        (st = act(m, "h7", "c7", GC_ACT_HARDSWISH, 0, 0)) || (st = gc_model_add_adaptive_avgpool2d(m, "gap", "h7", &ap)) ||
+        (st = gc_model_add_flatten(m, "flat", "gap")) || (st = gc_model_add_linear(m, "fc", "flat", &lp, NULL, NULL)) ||
+        (st = gc_model_init_random(m, seed))) {
+        fprintf(stderr, "fuse_net: %s\n", gc_last_error());
+        gc_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static gc_session *session(const gc_model *m, gc_session_config cfg) {
+    gc_session *s = NULL;
+    if (gc_session_create(m, &cfg, &s)) {
+        fprintf(stderr, "session: %s\n", gc_last_error());
+        return NULL;
+    }
+    return s;
+}
+
+static void fill(float *x, int64_t n, gc_rng *r, float scale) {
+    for (int64_t i = 0; i < n; i++) x[i] = (2.0f * gc_rng_uniform(r) - 1.0f) * scale;
+}
+
+static int same(const gc_tensor *a, const gc_tensor *b) {
+    const int64_t n = gc_tensor_numel(a);
+    return a->data && b->data && n == gc_tensor_numel(b) && memcmp(a->data, b->data, (size_t)n * sizeof(float)) == 0;
+}
+
+/* 1 if layer `name` is fused in s (its output not materialised, the message says so); s has
+ * run a forward pass. */
+static int is_fused(const gc_session *s, const char *name) {
+    gc_tensor t;
+    return gc_session_activation(s, name, &t) == GC_ERR_STATE && strstr(gc_last_error(), "as it is stored") != NULL;
+}
+
+/* Forward both, compare outputs; then backward from r (output-shaped) to each stop in each mode
+ * and compare the gradient at the stop bit for bit. */
+static void compare_sessions(gc_session *a, gc_session *b, const float *x, const float *r, const char *const *stops,
+                             int n_stops, int param_grads, const char *what) {
+    gc_tensor ya, yb;
+    CHECK_OK(gc_session_forward(a, x));
+    CHECK_OK(gc_session_forward(b, x));
+    CHECK_OK(gc_session_output(a, &ya));
+    CHECK_OK(gc_session_output(b, &yb));
+    if (!same(&ya, &yb)) FAILF("%s: outputs differ", what);
+    for (int mode = GC_RELU_NORMAL; mode <= GC_RELU_DECONVNET; mode++)
+        for (int k = 0; k < n_stops; k++) {
+            gc_backward_opts bo = {stops[k], (gc_relu_mode)mode, param_grads && !stops[k]};
+            gc_tensor ga, gb;
+            CHECK_OK(gc_session_backward(a, r, &bo));
+            CHECK_OK(gc_session_gradient(a, stops[k] ? stops[k] : "input", &ga));
+            CHECK_OK(gc_session_backward(b, r, &bo));
+            CHECK_OK(gc_session_gradient(b, stops[k] ? stops[k] : "input", &gb));
+            if (!same(&ga, &gb))
+                FAILF("%s: gradient at %s, relu mode %d differs", what, stops[k] ? stops[k] : "input", mode);
+        }
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* Outputs and gradients (to the input and to inner layers, a fused producer among them) in
+ * every ReLU rule, at batch 2, on 1 and 3 threads, every tier this CPU runs, with the fast
+ * and the accurate forward. */
+TEST(fused_equals_unfused) {
+    gc_model *m = fuse_net(11);
+    if (!m) { CHECK(0); return; }
+    gc_rng rng;
+    gc_rng_seed(&rng, 12);
+    static float x[N * 3 * H * W];
+    float r[N * CLASSES];
+    fill(x, N * 3 * H * W, &rng, 1.5f);
+    fill(r, N * CLASSES, &rng, 1.0f);
+    const char *stops[] = {NULL, "r2", "c3", "s4", "c6"}; /* c3 and c6 are fused producers */
+    const gc_kernels tiers[] = {GC_KERNELS_AUTO, GC_KERNELS_PORTABLE, GC_KERNELS_AVX2};
+    for (int ti = 0; ti < 3; ti++)
+        for (int th = 1; th <= 3; th += 2) {
+            gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .kernels = tiers[ti],
+                                     .threads = th};
+            gc_session *fused = session(m, cfg);
+            cfg.no_fuse = 1;
+            cfg.threads = 4 - th;
+            gc_session *plain = session(m, cfg);
+            if (!fused || !plain) { CHECK(0); gc_session_free(fused); gc_session_free(plain); break; }
+            char what[64];
+            snprintf(what, sizeof what, "tier %d, %d threads", (int)tiers[ti], th);
+            CHECK_OK(gc_session_forward(fused, x));
+            CHECK_OK(gc_session_forward(plain, x));
+            CHECK(is_fused(fused, "c1") && is_fused(fused, "b2") && is_fused(fused, "c2b") && is_fused(fused, "c3") &&
+                  is_fused(fused, "b5") && is_fused(fused, "c6"));
+            CHECK(!is_fused(fused, "c4") && !is_fused(fused, "c7") && !is_fused(plain, "c1") && !is_fused(plain, "c3"));
+            compare_sessions(fused, plain, x, r, stops, 5, 0, what);
+            gc_session_set_accurate(fused, 1);
+            gc_session_set_accurate(plain, 1);
+            strcat(what, ", accurate");
+            compare_sessions(fused, plain, x, r, stops, 1, 0, what);
+            gc_session_free(fused);
+            gc_session_free(plain);
+        }
+    gc_model_free(m);
+}
+
+/* Training sessions fuse too: the same parameter gradients, to the bit. */
+TEST(fused_parameter_gradients) {
+    gc_model *m = fuse_net(21);
+    if (!m) { CHECK(0); return; }
+    gc_rng rng;
+    gc_rng_seed(&rng, 22);
+    static float x[N * 3 * H * W];
+    float r[N * CLASSES];
+    fill(x, N * 3 * H * W, &rng, 1.0f);
+    fill(r, N * CLASSES, &rng, 1.0f);
+    gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = 1};
+    gc_session *fused = session(m, cfg);
+    cfg.no_fuse = 1;
+    gc_session *plain = session(m, cfg);
+    if (fused && plain) {
+        const char *stops[] = {NULL};
+        compare_sessions(fused, plain, x, r, stops, 1, 1, "param_grads");
+        CHECK(is_fused(fused, "c1") && is_fused(fused, "c3"));
+        gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
+        CHECK_OK(gc_session_backward(fused, r, &bo));
+        CHECK_OK(gc_session_backward(plain, r, &bo));
+        const char *params[] = {"c1.weight", "c1.bias", "c2.weight", "b2.weight", "b2.bias", "c3.weight",
+                                "c5.weight", "b5.bias", "c6.weight", "c7.bias", "fc.weight"};
+        for (size_t i = 0; i < sizeof params / sizeof *params; i++) {
+            gc_tensor a, b;
+            CHECK_OK(gc_session_param_grad(fused, params[i], &a));
+            CHECK_OK(gc_session_param_grad(plain, params[i], &b));
+            if (!same(&a, &b)) FAILF("gradient of %s differs", params[i]);
+        }
+    }
+    gc_session_free(fused);
+    gc_session_free(plain);
+    gc_model_free(m);
+}
+
+/* gc_explain's maps (Grad-CAM at the default layer and at an inner one, counterfactual, guided
+ * backprop, Guided Grad-CAM, deconvnet, saliency: the input methods run the accurate forward),
+ * top-2, the same bits. */
+TEST(fused_explain_maps) {
+    gc_model *m = fuse_net(31);
+    if (!m) { CHECK(0); return; }
+    gc_rng rng;
+    gc_rng_seed(&rng, 32);
+    static float x[3 * H * W];
+    fill(x, 3 * H * W, &rng, 1.0f);
+    const char *keep[] = {"r2", NULL};
+    const char *layers[] = {NULL, "r2"};
+    for (int li = 0; li < 2; li++) {
+        gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W, .keep = keep};
+        gc_session *fused = session(m, cfg);
+        cfg.no_fuse = 1;
+        gc_session *plain = session(m, cfg);
+        if (!fused || !plain) { CHECK(0); gc_session_free(fused); gc_session_free(plain); break; }
+        gc_explain_request req = {.target = GC_TARGET_TOPK, .top_k = 2, .layer = layers[li],
+                                  .methods = GC_METHOD_GRADCAM | GC_METHOD_COUNTERFACTUAL | GC_METHOD_GUIDED_BACKPROP |
+                                             GC_METHOD_GUIDED_GRADCAM | GC_METHOD_DECONVNET | GC_METHOD_SALIENCY};
+        gc_explain_result ra, rb;
+        CHECK_OK(gc_explain(fused, x, &req, &ra));
+        CHECK_OK(gc_explain(plain, x, &req, &rb));
+        CHECK(ra.count == 2 && rb.count == 2);
+        CHECK(is_fused(fused, "b2")); /* kept r2 is the fused activation's output: fine */
+        for (int t = 0; t < ra.count && t < rb.count; t++) {
+            const gc_explanation *a = &ra.items[t], *b = &rb.items[t];
+            CHECK(a->class_index == b->class_index && a->n_maps == b->n_maps && a->n_maps >= 8);
+            for (int k = 0; k < a->n_maps && k < b->n_maps; k++)
+                if (strcmp(a->maps[k].name, b->maps[k].name) != 0 || !same(&a->maps[k].t, &b->maps[k].t))
+                    FAILF("layer %s, target %d: map %s differs", layers[li] ? layers[li] : "default", t, a->maps[k].name);
+        }
+        gc_session_free(fused);
+        gc_session_free(plain);
+    }
+    gc_model_free(m);
+}
+
+/* What must not fuse: a kept pre-activation output (readable, equal to the unfused session's),
+ * a convolution read twice, anything with keep_all or the reference kernels; a session that
+ * starts at a convolution's output (its ReLU reads the session input) or inside the network
+ * fuses what lies after. */
+TEST(what_does_not_fuse) {
+    gc_model *m = fuse_net(41);
+    if (!m) { CHECK(0); return; }
+    gc_rng rng;
+    gc_rng_seed(&rng, 42);
+    static float x[N * 3 * H * W];
+    float r[N * CLASSES];
+    fill(x, N * 3 * H * W, &rng, 1.0f);
+    fill(r, N * CLASSES, &rng, 1.0f);
+    const char *keep[] = {"c6", NULL};
+    gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .keep = keep};
+    gc_session *kept = session(m, cfg);
+    cfg.no_fuse = 1;
+    gc_session *plain = session(m, cfg);
+    cfg.no_fuse = 0;
+    cfg.keep = NULL;
+    cfg.keep_all = 1;
+    gc_session *all = session(m, cfg);
+    cfg.keep_all = 0;
+    cfg.kernels = GC_KERNELS_REFERENCE;
+    gc_session *ref = session(m, cfg);
+    if (kept && plain && all && ref) {
+        const char *stops[] = {NULL, "c6"};
+        compare_sessions(kept, plain, x, r, stops, 2, 0, "c6 kept");
+        CHECK(!is_fused(kept, "c6") && is_fused(kept, "c1") && is_fused(kept, "c3"));
+        gc_tensor a, b;
+        CHECK_OK(gc_session_activation(kept, "c6", &a));
+        CHECK_OK(gc_session_activation(plain, "c6", &b));
+        CHECK(same(&a, &b));
+        gc_tensor t;
+        CHECK_FAILS(gc_session_activation(kept, "c4", &t), GC_ERR_STATE); /* read twice: not fused, not kept */
+        CHECK(strstr(gc_last_error(), "not kept") != NULL);
+        CHECK_OK(gc_session_forward(all, x));
+        CHECK_OK(gc_session_activation(all, "c1", &t));
+        CHECK_OK(gc_session_activation(all, "c3", &t));
+        CHECK_OK(gc_session_forward(ref, x));
+        CHECK(!is_fused(ref, "c1") && !is_fused(ref, "c3"));
+        CHECK_FAILS(gc_session_activation(kept, "c3", &t), GC_ERR_STATE);
+        CHECK(strstr(gc_last_error(), "c3") != NULL && strstr(gc_last_error(), "k3") != NULL &&
+              strstr(gc_last_error(), "keep") != NULL);
+    }
+    gc_session_free(kept);
+    gc_session_free(plain);
+    gc_session_free(all);
+    gc_session_free(ref);
+
+    /* head sessions: fed the full session's c1 (r1 reads the session input: not fused), and
+     * starting at r2 (c3 with k3 and the rest fused) */
+    const char *roots[] = {"c1", "r2"};
+    const char *keep_roots[] = {"c1", "r2", NULL};
+    cfg = (gc_session_config){.batch = N, .channels = 3, .height = H, .width = W, .keep = keep_roots, .no_fuse = 1};
+    gc_session *full = session(m, cfg);
+    for (int k = 0; full && k < 2; k++) {
+        gc_tensor in;
+        CHECK_OK(gc_session_forward(full, x));
+        CHECK_OK(gc_session_activation(full, roots[k], &in));
+        if (!in.data) break;
+        float *hx = malloc((size_t)gc_tensor_numel(&in) * sizeof(float));
+        memcpy(hx, in.data, (size_t)gc_tensor_numel(&in) * sizeof(float));
+        gc_session_config hc = {.batch = N, .channels = 3, .height = H, .width = W, .input_layer = roots[k]};
+        gc_session *hf = session(m, hc);
+        hc.no_fuse = 1;
+        gc_session *hp = session(m, hc);
+        if (hf && hp) {
+            const char *stops[] = {NULL, "c3"};
+            compare_sessions(hf, hp, hx, r, stops, 2, 0, roots[k]);
+            CHECK(is_fused(hf, "c3") && is_fused(hf, "c6") && !is_fused(hp, "c3"));
+            if (k == 0) CHECK(is_fused(hf, "b2")); /* c2 folds into b2, which r2 fuses */
+            gc_tensor yh, yf;
+            CHECK_OK(gc_session_output(hf, &yh));
+            CHECK_OK(gc_session_forward(full, x));
+            CHECK_OK(gc_session_output(full, &yf));
+            CHECK(test_rel_err(yh.data, yf.data, N * CLASSES, 1e-6) < 1e-5); /* folded vs not: float rounding */
+        }
+        gc_session_free(hf);
+        gc_session_free(hp);
+        free(hx);
+    }
+    gc_session_free(full);
+    gc_model_free(m);
+}
+
+/* A non-finite output of a fused convolution is named as in an unfused session: the convolution
+ * (the checking pass that finds it runs the activation after the check). */
+TEST(nonfinite_names_the_convolution) {
+    static float w[2 * 3 * 9], fw[4] = {1, 0, 0, 1}, x[3 * H * W];
+    for (int i = 0; i < 2 * 3 * 9; i++) w[i] = i < 27 ? 3e38f : 0.1f; /* channel 0 overflows */
+    for (int64_t i = 0; i < 3 * H * W; i++) x[i] = 0.5f;
+    gc_model *m = NULL;
+    gc_conv2d_params cp = gc_conv2d_defaults(3, 2, 3);
+    cp.pad_h = cp.pad_w = 1;
+    cp.bias = 0;
+    gc_adaptive_pool2d_params ap = {1, 1};
+    gc_linear_params lp = {2, 2, 0};
+    CHECK_OK(gc_model_create(&m));
+    CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &cp, w, NULL));
+    CHECK_OK(gc_model_add_relu(m, "r1", "c1"));
+    CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "gap", "r1", &ap));
+    CHECK_OK(gc_model_add_flatten(m, "flat", "gap"));
+    CHECK_OK(gc_model_add_linear(m, "fc", "flat", &lp, fw, NULL));
+    gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
+    gc_session *s = session(m, cfg);
+    if (s) {
+        CHECK_FAILS(gc_session_forward(s, x), GC_ERR_NUMERIC);
+        CHECK(strstr(gc_last_error(), "the output of layer c1 (conv2d) is not finite") != NULL);
+        gc_tensor t;
+        CHECK_FAILS(gc_session_output(s, &t), GC_ERR_STATE);
+    }
+    gc_session_free(s);
+    gc_model_free(m);
+}
+
+int main(void) {
+    RUN(fused_equals_unfused);
+    RUN(fused_parameter_gradients);
+    RUN(fused_explain_maps);
+    RUN(what_does_not_fuse);
+    RUN(nonfinite_names_the_convolution);
+    return test_summary("fuse");
+}
