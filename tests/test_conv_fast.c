@@ -585,8 +585,9 @@ done:
 /* The accurate forward (double sums of exact products, rounded once) against the reference
  * loops, which compute the same sums in another order: every output within one float ulp
  * (they differ only where a sum lies within double rounding of a float's rounding boundary),
- * on the fast tiers, for stride-1, 1x1, dilated, grouped, depthwise and strided layers (space
- * to depth whatever its zero taps, or the reference loops) and for linear layers. */
+ * on every tier, for 3x3 (Winograd in double, conv_accurate_wino.c), other stride-1, 1x1,
+ * dilated, grouped, depthwise and strided layers (space to depth whatever its zero taps, or the
+ * reference loops) and for linear layers. */
 static int64_t ulps(float a, float b) {
     int32_t ia, ib;
     memcpy(&ia, &a, 4);
@@ -598,8 +599,11 @@ static int64_t ulps(float a, float b) {
 
 TEST(accurate_forward_rounds_once) {
     static const cc acc[] = {
-        {1, 17, 11, 9, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* 3x3 (Winograd's shape) */
+        {1, 17, 11, 9, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* 3x3: Winograd in double, edge tiles */
         {2, 64, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* 64 channels, batch 2 */
+        {1, 512, 12, 13, 67, 3, 3, 1, 1, 1, 0, 1, 1, 1, 0},    /* Winograd: output channels in 2 groups */
+        {1, 8, 347, 346, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* Winograd: tiles in 2 chunks */
+        {1, 9, 9, 9, 10, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1},        /* too few tiles: direct */
         {1, 33, 7, 9, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},       /* 1x1 */
         {1, 6, 14, 12, 7, 3, 3, 1, 1, 2, 2, 2, 2, 1, 0},       /* dilation 2 */
         {2, 6, 9, 11, 10, 3, 3, 1, 1, 1, 1, 1, 1, 2, 1},       /* groups 2 */
@@ -621,7 +625,7 @@ TEST(accurate_forward_rounds_once) {
             continue;
         }
         lt_run(&t, 0, GC_KERNELS_REFERENCE, 0);
-        for (size_t ti = 1; ti < sizeof tiers / sizeof tiers[0]; ti++) {
+        for (size_t ti = 0; ti < sizeof tiers / sizeof tiers[0]; ti++) {
             if (!gc_gemm_tier_available((gc_gemm_tier)tiers[ti])) continue;
             lt_accurate = 1;
             lt_run(&t, 1, tiers[ti], 0);

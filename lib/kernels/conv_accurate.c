@@ -7,26 +7,18 @@
  * arithmetic does, and the input gradient changes by percents. The input is copied into
  * double with its zero border and the weights are packed as doubles; tiles of MR channels by
  * NR flat pixels (conv_accurate_tx.h) are summed over all taps in registers. */
-#include "kernels/conv.h"
+#include "kernels/conv_accurate_internal.h"
 #include "core/core.h"
 #include <string.h>
 
-#define ACC_TILE aconv_tile_portable
+#define ACC_TILE gc_aconv_tile_portable
+#define ACC_SUMS gc_aconv_sums_portable
 #define ACC_VL 2
 #define ACC_MR 4
 #define ACC_VEC acc_vec_portable
 #include "kernels/conv_accurate_tx.h"
 #undef ACC_VL
 #undef ACC_MR
-
-/* Each tier's tile: MR output channels by NR flat pixels (the weights are packed MR-wide). */
-typedef struct acc_tier {
-    int mr, nr;
-} acc_tier;
-static acc_tier acc_tier_of(gc_gemm_tier t) {
-    return t == GC_GEMM_AVX512 ? (acc_tier){8, 24} : t == GC_GEMM_AVX2 ? (acc_tier){4, 12} : (acc_tier){4, 6};
-}
-enum { ACC_MR_MAX = 8, ACC_NR_MAX = 24 };
 
 
 /* Padded geometry for tiles of mr x nr: Hp x Wp planes, flat pixels 0 .. OH * Wp in tiles of
@@ -52,6 +44,7 @@ static int acc_geom_of(const gc_dconv *p, acc_tier tt, acc_geom *g) {
 
 /* The most any tier needs (the widest panels). */
 size_t gc_aconv_workspace(const gc_dconv *p) {
+    if (gc_awino_applies(p)) return gc_awino_workspace(p);
     acc_geom g;
     int64_t w, t;
     if (!acc_geom_of(p, (acc_tier){ACC_MR_MAX, ACC_NR_MAX}, &g) || gc_mul_i64(g.panels * ACC_MR_MAX, g.K, &w) ||
@@ -59,9 +52,6 @@ size_t gc_aconv_workspace(const gc_dconv *p) {
         return SIZE_MAX;
     return 2 * (size_t)t + 64; /* doubles (and the int64 offsets) in floats, room to align */
 }
-
-typedef void acc_tile_fn(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
-                         int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0);
 
 typedef struct acc_job {
     const gc_dconv *p;
@@ -72,8 +62,6 @@ typedef struct acc_job {
     int64_t *off;
     acc_tile_fn *tile; /* the tier's */
 } acc_job;
-
-acc_tile_fn gc_aconv_tile_avx512, gc_aconv_tile_avx2;
 
 /* Planes [c0, c1) of the padded double copy. */
 static void acc_pad_planes(void *arg, int64_t c0, int64_t c1, int worker) {
@@ -112,6 +100,10 @@ static void acc_tiles(void *arg, int64_t t0, int64_t t1, int worker) {
 
 void gc_aconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws) {
+    if (gc_awino_applies(p)) {
+        gc_awino_run(pool, tier, p, x, w, bias, y, ws);
+        return;
+    }
     acc_geom g;
     if (!acc_geom_of(p, acc_tier_of(tier), &g)) return; /* the layer's workspace check already refused it */
     double *xd = (double *)(void *)(((uintptr_t)ws + 63) & ~(uintptr_t)63);
@@ -129,7 +121,7 @@ void gc_aconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
     memset(xd + p->Ci * g.plane, 0, (size_t)(g.xd_len - p->Ci * g.plane) * sizeof(double));
     acc_job j = {p, &g, x, bias, y, xd, wp, off,
                  tier == GC_GEMM_AVX512 ? gc_aconv_tile_avx512 : tier == GC_GEMM_AVX2 ? gc_aconv_tile_avx2
-                                                                                        : aconv_tile_portable};
+                                                                                        : gc_aconv_tile_portable};
     gc_pool_for(pool, p->Ci, 1, 0, acc_pad_planes, &j);
     gc_pool_for(pool, (g.tiles + CT - 1) / CT * g.panels, 1, 0, acc_tiles, &j);
 }

@@ -1,14 +1,16 @@
-/* conv_accurate_avx2.c - the accurate convolution's tile kernel built with AVX2 flags (see
+/* conv_accurate_avx2.c - the accurate convolution's tile kernels and Winograd transforms built with AVX2 flags (see
  * conv_accurate_tx.h); called only after dispatch. */
-#include "kernels/conv.h"
+#include "kernels/conv_accurate_internal.h"
 /* The products of two floats are exact in double, so a fused multiply-add rounds exactly as the
  * multiply-then-add of the portable build: contracting changes no bit and halves the operations. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=fast")
 #endif
 #define ACC_TILE gc_aconv_tile_avx2
-#define ACC_LINKAGE
+#define ACC_SUMS gc_aconv_sums_avx2
 #define ACC_VL 4
 #define ACC_MR 4
 #define ACC_VEC acc_vec_avx2
 #include "kernels/conv_accurate_tx.h"
+#define AW_TX_NAME gc_aw_tx_avx2
+#include "kernels/conv_accurate_wino_tx.h"

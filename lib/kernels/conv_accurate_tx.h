@@ -1,38 +1,44 @@
 /* conv_accurate_tx.h - the accurate convolution's tile kernel, compiled once per ISA
  * (conv_accurate.c portable, conv_accurate_avx2.c, conv_accurate_avx512.c); included, not a
- * header of its own. The includer defines ACC_TILE (the function's name), ACC_VL (doubles per
+ * header of its own. The includer defines ACC_TILE and ACC_SUMS (the functions' names), ACC_VL (doubles per
  * vector: 8, 4 or 2) and ACC_MR (output channels per tile: 8 or 4), so that the MR x 3
  * accumulator vectors fit the ISA's registers. A tile is MR output channels by NR = 3 VL flat
  * output pixels; its sums stay in double vectors over every tap. Products of two floats are
  * exact in double, so each output is one double sum of exact products, rounded to float once. */
 #include <string.h>
 
-#ifndef ACC_LINKAGE
-#define ACC_LINKAGE static
-#endif
+#define ACC_CAT2(a, b) a##b
+#define ACC_CAT(a, b) ACC_CAT2(a, b)
 
 typedef double ACC_VEC __attribute__((vector_size(8 * ACC_VL)));
 
-/* Output rows o0 .. o0 + m - 1 (m <= MR), flat pixels q0 .. q0 + NR - 1 of the padded width
- * Wp; pixel q = i * Wp + j is stored when i < OH and j < OW. xd: the padded input in double;
- * wp: this panel's weights, K x MR doubles (tap-major); off: the K taps' offsets in xd. */
-ACC_LINKAGE void ACC_TILE(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
-                          int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0) {
-    ACC_VEC a[ACC_MR][3];
-    memset(a, 0, sizeof a);
+/* The sums of one tile: a[r][k] = sum over the K taps t of wp[t*wt + r*wr] * xd[q0 + off[t] + VL*k
+ * + lane] (wt, wr: constants where it is inlined). */
+static inline void ACC_CAT(ACC_TILE, _sums)(int64_t K, const double *xd, const double *wp, int64_t wt, int64_t wr,
+                                            const int64_t *off, int64_t q0, ACC_VEC a[ACC_MR][3]) {
+    memset(a, 0, sizeof(ACC_VEC) * ACC_MR * 3);
     for (int64_t t = 0; t < K; t++) {
         const double *b = xd + q0 + off[t];
         ACC_VEC bv[3];
 #pragma GCC unroll 3
         for (int k = 0; k < 3; k++) memcpy(&bv[k], b + ACC_VL * k, 8 * ACC_VL);
-        const double *w = wp + t * ACC_MR;
+        const double *w = wp + t * wt;
 #pragma GCC unroll 8
         for (int r = 0; r < ACC_MR; r++) {
-            const ACC_VEC wr = w[r] - (ACC_VEC){0}; /* w[r] in every lane */
+            const ACC_VEC wv = w[r * wr] - (ACC_VEC){0}; /* in every lane */
 #pragma GCC unroll 3
-            for (int k = 0; k < 3; k++) a[r][k] += wr * bv[k];
+            for (int k = 0; k < 3; k++) a[r][k] += wv * bv[k];
         }
     }
+}
+
+/* Output rows o0 .. o0 + m - 1 (m <= MR), flat pixels q0 .. q0 + NR - 1 of the padded width
+ * Wp; pixel q = i * Wp + j is stored when i < OH and j < OW. xd: the padded input in double;
+ * wp: this panel's weights, K x MR doubles (tap-major); off: the K taps' offsets in xd. */
+void ACC_TILE(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m, int64_t Wp,
+              int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0) {
+    ACC_VEC a[ACC_MR][3];
+    ACC_CAT(ACC_TILE, _sums)(K, xd, wp, ACC_MR, 1, off, q0, a);
     double s[ACC_MR][3 * ACC_VL];
     memcpy(s, a, sizeof s);
     for (int l = 0; l < 3 * ACC_VL; l++) {
@@ -40,5 +46,24 @@ ACC_LINKAGE void ACC_TILE(int64_t K, const double *xd, const double *wp, const i
         if (i >= OH || j >= OW) continue;
         for (int r = 0; r < m; r++)
             y[(o0 + r) * OH * OW + i * OW + j] = (float)(s[r][l] + (bias ? (double)bias[o0 + r] : 0.0));
+    }
+}
+
+/* The same sums with the weights row-major (row r at wp + r * ACC_WROW, K <= ACC_WROW),
+ * unrounded: row r's NR lanes to s + r * lds + q0 (r < m), or added to what is there (acc). */
+void ACC_SUMS(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m, double *s,
+              int64_t lds, int acc) {
+    ACC_VEC a[ACC_MR][3];
+    if (m > ACC_MR) m = ACC_MR;
+    ACC_CAT(ACC_TILE, _sums)(K, xd, wp, 1, ACC_WROW, off, q0, a);
+    for (int r = 0; r < m; r++) {
+        double *d = s + r * lds + q0;
+        if (acc)
+            for (int k = 0; k < 3; k++) {
+                ACC_VEC v;
+                memcpy(&v, d + ACC_VL * k, sizeof v);
+                a[r][k] += v;
+            }
+        memcpy(d, a[r], sizeof a[r]);
     }
 }

@@ -1,0 +1,152 @@
+/* conv_accurate_wino.c - the accurate convolution of 3x3 stride-1 layers by Winograd's
+ * F(4x4, 3x3) with every transform, product and sum in double: 36 multiplies per 4x4 outputs
+ * and channel instead of the direct sum's 144, so a quarter of the arithmetic.
+ *
+ * Why it is as accurate as the direct double sum (conv_accurate.c): the transforms' and the
+ * products' rounding errors are double's, about 1e-16 of the terms' magnitudes (times the
+ * transforms' small growth), some 1e8 times below a float's half ulp; the sum then differs
+ * from the exact one only where that lies within ~1e-14 of a float rounding boundary, as the
+ * direct double sum does (tests/test_conv_fast.c checks every output within one ulp of the
+ * reference loops). The float Winograd's error (5e-6 relative) is what made guided backprop
+ * pick other max-pool winners than exact arithmetic; in double it is gone.
+ *
+ * Schedule, per image: the tiles in chunks (V (36, C, ld) and M (36, Kp, ld) together at most
+ * AW_VM doubles). Per chunk, three pool loops: the input transform V; the products, items
+ * (group of AW_GO output channels, share of the chunk's tiles): per block of ACC_WROW input
+ * channels the group's weights are transformed into the thread's slot (U: 36 x AW_GO x
+ * ACC_WROW doubles) and the 36 products M[xi] (+)= U[xi] V[xi] run by the accurate tile
+ * kernel, a 1x1 convolution over the tiles (blocks of AW_TB tiles, so V's block stays in L2
+ * over the group's panels); then the output transform. Each M row is summed by one item in a
+ * fixed order, whatever thread runs it. */
+#include "kernels/conv_accurate_internal.h"
+#include "core/core.h"
+#include <string.h>
+
+#define AW_TX_NAME gc_aw_tx_portable
+#include "kernels/conv_accurate_wino_tx.h"
+
+#define AW_VM ((int64_t)3 << 20)  /* doubles of V and M per chunk at most (24 MB) */
+#define AW_GO 32                  /* output channels per item (a multiple of every MR) */
+#define AW_TB 96                  /* tiles per block of the products (a multiple of every NR) */
+#define AW_SLOTS 4                /* threads running the products at most (scratch slots) */
+#define AW_ITEMS 4                /* items the products are cut into at least, where tiles allow */
+
+/* 3x3, stride 1 (the gc_dconv problem), dilation 1, not flipped, with channels enough for
+ * the transforms to pay and tiles enough for the weights' transforms to (measured per layer). */
+int gc_awino_applies(const gc_dconv *p) {
+    if (p->KH != 3 || p->KW != 3 || p->DH != 1 || p->DW != 1 || p->flip || p->Ci < 8 || p->Co < 8) return 0;
+    if (p->OH < 4 || p->OW < 4 || p->OH > INT32_MAX || p->OW > INT32_MAX || p->Ci > INT32_MAX || p->Co > INT32_MAX)
+        return 0;
+    return ((p->OH + 3) / 4) * ((p->OW + 3) / 4) >= 9;
+}
+
+static int aw_geom_of(const gc_dconv *p, acc_tier tt, aw_geom *g) {
+    g->p = p;
+    g->mr = tt.mr;
+    g->nr = tt.nr;
+    g->TH = (p->OH + 3) / 4;
+    g->TW = (p->OW + 3) / 4;
+    g->panels = (p->Co + g->mr - 1) / g->mr;
+    g->Kp = g->panels * g->mr;
+    if (gc_mul_i64(g->TH, g->TW, &g->T)) return 0;
+    int64_t tc = AW_VM / (36 * (p->Ci + g->Kp)) / 24 * 24; /* ld: a multiple of every NR and of 8 */
+    if (tc < 24) tc = 24;
+    const int64_t chunks = (g->T + tc - 1) / tc;             /* equal chunks */
+    g->tc_max = (g->T + chunks - 1) / chunks;
+    g->ld = (g->tc_max + 23) / 24 * 24;
+    return 1;
+}
+
+/* Doubles of V, M and one slot's U. */
+static int aw_sizes(const aw_geom *g, int64_t *v, int64_t *m, int64_t *u) {
+    const int64_t C = g->p->Ci;
+    *u = 36 * AW_GO * ACC_WROW;
+    (void)C;
+    return !gc_mul_i64(36 * C, g->ld, v) && !gc_mul_i64(36 * g->Kp, g->ld, m);
+}
+
+size_t gc_awino_workspace(const gc_dconv *p) {
+    static const gc_gemm_tier tiers[] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
+    size_t most = 0;
+    for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
+        aw_geom g;
+        int64_t v, u, m, t;
+        if (!aw_geom_of(p, acc_tier_of(tiers[i]), &g) || !aw_sizes(&g, &v, &m, &u) || gc_add_i64(v, m, &t) ||
+            gc_add_i64(t, AW_SLOTS * u + ACC_WROW + 32, &t) || (uint64_t)t > SIZE_MAX / 2)
+            return SIZE_MAX;
+        if (2 * (size_t)t > most) most = 2 * (size_t)t; /* doubles in floats, room to align */
+    }
+    return most;
+}
+
+typedef struct aw_job {
+    const aw_geom *g;
+    const aw_tx *tx;
+    acc_sums_fn *sums;
+    const float *x, *w, *bias;
+    float *y;
+    double *V, *M, *U; /* U: AW_SLOTS slots of nu doubles */
+    int64_t nu;
+    const int64_t *off;
+    int64_t t0, tc, ts; /* chunk; tile shares per output group */
+} aw_job;
+
+static void aw_input_items(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    (void)worker;
+    j->tx->input(j->g, j->x, j->t0, j->tc, j->V, lo, hi);
+}
+
+/* Items (group of AW_GO output channels, share of the tile blocks). */
+static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    const aw_geom *g = j->g;
+    const int64_t C = g->p->Ci, ld = g->ld, nb = (j->tc + AW_TB - 1) / AW_TB;
+    double *U = j->U + worker * j->nu;
+    for (int64_t it = lo; it < hi; it++) {
+        const int64_t o0 = it / j->ts * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO, np = rows / g->mr;
+        const int64_t s = it % j->ts, b_lo = nb * s / j->ts, b_hi = nb * (s + 1) / j->ts;
+        for (int64_t c0 = 0; c0 < C; c0 += ACC_WROW) {
+            const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
+            j->tx->weights(g, j->w, o0, np, c0, cb, U, 0, rows * ((cb + 7) / 8));
+            for (int xi = 0; xi < 36; xi++) {
+                const double *v = j->V + (xi * C + c0) * ld, *u = U + xi * rows * ACC_WROW;
+                double *m = j->M + (xi * g->Kp + o0) * ld;
+                for (int64_t b = b_lo; b < b_hi; b++)
+                    for (int64_t k = 0; k < np; k++)
+                        for (int64_t q0 = b * AW_TB; q0 < (b + 1) * AW_TB && q0 < j->tc; q0 += g->nr)
+                            j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, g->mr, m + k * g->mr * ld, ld, c0 > 0);
+            }
+        }
+    }
+}
+
+static void aw_output_items(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    (void)worker;
+    j->tx->output(j->g, j->M, j->g->Kp, 0, j->g->p->Co, j->t0, j->tc, j->bias, j->y, lo, hi);
+}
+
+void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
+                  const float *bias, float *y, float *ws) {
+    aw_geom g;
+    int64_t nv, nm, nu;
+    if (!aw_geom_of(p, acc_tier_of(tier), &g) || !aw_sizes(&g, &nv, &nm, &nu)) return; /* sized: cannot happen */
+    double *V = (double *)(void *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *M = V + nv, *U = M + nm;
+    int64_t *off = (int64_t *)(void *)(U + AW_SLOTS * nu);
+    for (int64_t c = 0; c < ACC_WROW; c++) off[c] = c * g.ld;
+    aw_job j = {&g, tier == GC_GEMM_AVX512 ? &gc_aw_tx_avx512 : tier == GC_GEMM_AVX2 ? &gc_aw_tx_avx2 : &gc_aw_tx_portable,
+                tier == GC_GEMM_AVX512 ? gc_aconv_sums_avx512 : tier == GC_GEMM_AVX2 ? gc_aconv_sums_avx2
+                                                                                     : gc_aconv_sums_portable,
+                x, w, bias, y, V, M, U, nu, off, 0, 0, 1};
+    const int64_t groups = (g.Kp + AW_GO - 1) / AW_GO;
+    for (int64_t t0 = 0; t0 < g.T; t0 += g.tc_max) {
+        j.t0 = t0;
+        j.tc = g.T - t0 < g.tc_max ? g.T - t0 : g.tc_max;
+        gc_pool_for(pool, p->Ci * (g.ld / 8), 8, 0, aw_input_items, &j);
+        const int64_t nb = (j.tc + AW_TB - 1) / AW_TB, want = (AW_ITEMS + groups - 1) / groups;
+        j.ts = want < nb ? want : nb;
+        gc_pool_for(pool, groups * j.ts, 1, AW_SLOTS, aw_products, &j);
+        gc_pool_for(pool, p->Co * ((j.tc + 7) / 8), 8, 0, aw_output_items, &j);
+    }
+}
