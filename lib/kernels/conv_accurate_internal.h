@@ -18,12 +18,12 @@ enum { ACC_MR_MAX = 8, ACC_NR_MAX = 24 };
 /* Output rows o0 .. o0 + m - 1 of a tile: the sums over the K taps t of w(t, r) *
  * xd[q0 + off[t] + l], lanes l < NR. acc_tile_fn: w(t, r) = wp[t*MR + r]; adds bias and rounds
  * into y (flat pixel q = i*Wp + j stored when i < OH and j < OW). acc_sums_fn: w(t, r) =
- * wp[r*ACC_WROW + t] (K <= ACC_WROW); stores the NR double sums of row r at s + r*lds + q0, or
- * adds them to what is there (acc != 0). */
+ * wp[r*ACC_WROW + t] (K <= ACC_WROW), lanes l < n (n <= NR) rounded up to whole vectors; stores
+ * the double sums of row r at s + r*lds + q0, or adds them to what is there (acc != 0). */
 #define ACC_WROW 64
 typedef void acc_tile_fn(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
                          int64_t Wp, int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0);
-typedef void acc_sums_fn(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m,
+typedef void acc_sums_fn(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int n, int m,
                          double *s, int64_t lds, int acc);
 acc_tile_fn gc_aconv_tile_portable, gc_aconv_tile_avx2, gc_aconv_tile_avx512;
 acc_sums_fn gc_aconv_sums_portable, gc_aconv_sums_avx2, gc_aconv_sums_avx512;

@@ -13,21 +13,21 @@
 typedef double ACC_VEC __attribute__((vector_size(8 * ACC_VL)));
 
 /* The sums of one tile: a[r][k] = sum over the K taps t of wp[t*wt + r*wr] * xd[q0 + off[t] + VL*k
- * + lane] (wt, wr: constants where it is inlined). */
+ * + lane], vectors k < nv (wt, wr, nv: constants where it is inlined). */
 static inline void ACC_CAT(ACC_TILE, _sums)(int64_t K, const double *xd, const double *wp, int64_t wt, int64_t wr,
-                                            const int64_t *off, int64_t q0, ACC_VEC a[ACC_MR][3]) {
+                                            const int64_t *off, int64_t q0, int nv, ACC_VEC a[ACC_MR][3]) {
     memset(a, 0, sizeof(ACC_VEC) * ACC_MR * 3);
     for (int64_t t = 0; t < K; t++) {
         const double *b = xd + q0 + off[t];
         ACC_VEC bv[3];
 #pragma GCC unroll 3
-        for (int k = 0; k < 3; k++) memcpy(&bv[k], b + ACC_VL * k, 8 * ACC_VL);
+        for (int k = 0; k < nv; k++) memcpy(&bv[k], b + ACC_VL * k, 8 * ACC_VL);
         const double *w = wp + t * wt;
 #pragma GCC unroll 8
         for (int r = 0; r < ACC_MR; r++) {
             const ACC_VEC wv = w[r * wr] - (ACC_VEC){0}; /* in every lane */
 #pragma GCC unroll 3
-            for (int k = 0; k < 3; k++) a[r][k] += wv * bv[k];
+            for (int k = 0; k < nv; k++) a[r][k] += wv * bv[k];
         }
     }
 }
@@ -38,7 +38,7 @@ static inline void ACC_CAT(ACC_TILE, _sums)(int64_t K, const double *xd, const d
 void ACC_TILE(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m, int64_t Wp,
               int64_t OH, int64_t OW, const float *bias, float *y, int64_t o0) {
     ACC_VEC a[ACC_MR][3];
-    ACC_CAT(ACC_TILE, _sums)(K, xd, wp, ACC_MR, 1, off, q0, a);
+    ACC_CAT(ACC_TILE, _sums)(K, xd, wp, ACC_MR, 1, off, q0, 3, a);
     double s[ACC_MR][3 * ACC_VL];
     memcpy(s, a, sizeof s);
     for (int l = 0; l < 3 * ACC_VL; l++) {
@@ -49,21 +49,26 @@ void ACC_TILE(int64_t K, const double *xd, const double *wp, const int64_t *off,
     }
 }
 
-/* The same sums with the weights row-major (row r at wp + r * ACC_WROW, K <= ACC_WROW),
- * unrounded: row r's NR lanes to s + r * lds + q0 (r < m), or added to what is there (acc). */
-void ACC_SUMS(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int m, double *s,
+/* The same sums with the weights row-major (row r at wp + r * ACC_WROW, K <= ACC_WROW), over
+ * the first n lanes rounded up to whole vectors, unrounded: row r's lanes to s + r * lds + q0
+ * (r < m), or added to what is there (acc). */
+void ACC_SUMS(int64_t K, const double *xd, const double *wp, const int64_t *off, int64_t q0, int n, int m, double *s,
               int64_t lds, int acc) {
     ACC_VEC a[ACC_MR][3];
+    const int nv = n >= 3 * ACC_VL ? 3 : (n + ACC_VL - 1) / ACC_VL;
     if (m > ACC_MR) m = ACC_MR;
-    ACC_CAT(ACC_TILE, _sums)(K, xd, wp, 1, ACC_WROW, off, q0, a);
+    if (nv == 3) ACC_CAT(ACC_TILE, _sums)(K, xd, wp, 1, ACC_WROW, off, q0, 3, a);
+    else if (nv == 2) ACC_CAT(ACC_TILE, _sums)(K, xd, wp, 1, ACC_WROW, off, q0, 2, a);
+    else ACC_CAT(ACC_TILE, _sums)(K, xd, wp, 1, ACC_WROW, off, q0, 1, a);
     for (int r = 0; r < m; r++) {
         double *d = s + r * lds + q0;
-        if (acc)
-            for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < nv; k++) { /* whole vectors: fixed-size copies, no library calls */
+            if (acc) {
                 ACC_VEC v;
                 memcpy(&v, d + ACC_VL * k, sizeof v);
                 a[r][k] += v;
             }
-        memcpy(d, a[r], sizeof a[r]);
+            memcpy(d + ACC_VL * k, &a[r][k], sizeof a[r][k]);
+        }
     }
 }

@@ -115,7 +115,8 @@ static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
                 for (int64_t b = b_lo; b < b_hi; b++)
                     for (int64_t k = 0; k < np; k++)
                         for (int64_t q0 = b * AW_TB; q0 < (b + 1) * AW_TB && q0 < j->tc; q0 += g->nr)
-                            j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, g->mr, m + k * g->mr * ld, ld, c0 > 0);
+                            j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, (int)(j->tc - q0 < g->nr ? j->tc - q0 : g->nr),
+                                    g->mr, m + k * g->mr * ld, ld, c0 > 0);
             }
         }
     }
