@@ -1,11 +1,12 @@
 /* test_conv_direct.c - the stride-1 direct convolution kernel (gc_dconv_run, conv_direct*.c)
  * against naive loops written here from the definition, for every tier this CPU runs:
  * odd channel counts (not multiples of MR or of the K block), images narrower than a
- * micro-panel, dilation, asymmetric padding, padding beyond the kernel's reach, both schedules (rows split for small
- * filters, weight panels split for large ones), the flipped form used for input
- * gradients, and the same bits for 1, 2 and 3 threads. Outputs start as NaN: every one
- * must be written. Tolerance: |fast - ref| <= 1e-6 x terms per output (inputs and weights
- * in [-1, 1]; float accumulation against the reference's double). */
+ * micro-panel, dilation, asymmetric padding, padding beyond the kernel's reach, both
+ * schedules (rows split for small filters, weight panels split for large ones), the flipped
+ * form used for input gradients, and the same bits for 1, 2 and 3 threads; the
+ * channel-vectorised form gives gc_dconv_run's bits. Outputs start as NaN: every one must be
+ * written. Tolerance: |fast - ref| <= 1e-6 x terms per output (inputs and weights in [-1, 1];
+ * float accumulation against the reference's double). */
 #include "test.h"
 #include "core/core.h"
 #include "kernels/conv.h"
@@ -150,6 +151,70 @@ TEST(avx512_narrow_forms) {
         }
 }
 
+/* The channel-vectorised form (gc_dconv_run_packed) gives gc_dconv_run's bits on 1-3 threads:
+ * two K blocks, rows of one to three pixel tiles, a last channel block of fewer than 32,
+ * dilation, no bias; and a session's conv2d (weights prepared once) gives them too. */
+TEST(channel_form_same_bits) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) { printf("  (no AVX-512 on this CPU: skipped)\n"); return; }
+    const dcase cs[] = {
+        {16, 15, 15, 64, 5, 5, 2, 2, 1, 1, 0, 1},    /* AlexNet conv2's form, scaled: 2 K blocks, 2 tiles */
+        {8, 9, 9, 32, 3, 3, 1, 1, 1, 1, 0, 1},       /* one tile of 9 */
+        {6, 13, 13, 60, 3, 3, 1, 1, 1, 1, 0, 1},     /* 28 channels in the last block */
+        {5, 12, 12, 32, 3, 3, 2, 2, 2, 2, 0, 0},     /* dilation 2, no bias */
+        {4, 30, 30, 32, 3, 3, 1, 1, 1, 1, 0, 1},     /* three tiles a row */
+    };
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        const dcase *k = &cs[ci];
+        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0};
+        p.OH = k->h + 2 * k->ph - k->dh * (k->kh - 1);
+        p.OW = k->w + 2 * k->pw - k->dw * (k->kw - 1);
+        const size_t np = gc_dconv_chan_floats(GC_GEMM_AVX512, &p);
+        if (!np) { FAILF("case %zu: the channel form does not apply", ci); continue; }
+        const int64_t nx = k->ci * k->h * k->w, nw = k->ci * k->co * k->kh * k->kw, ny = k->co * p.OH * p.OW;
+        float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *b = malloc((size_t)k->co * 4);
+        float *y0 = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4);
+        float *ws = gc_alloc_array(gc_dconv_workspace(&p), sizeof(float)), *pk = gc_alloc_array(np, sizeof(float));
+        fill(x, nx); fill(w, nw); fill(b, k->co);
+        gc_dconv_run(NULL, GC_GEMM_AVX512, &p, x, w, k->bias ? b : NULL, y0, ws);
+        gc_dconv_chan_pack(&p, w, pk);
+        for (int nt = 1; nt <= 3; nt++) {
+            gc_pool *pl = NULL;
+            if (gc_pool_create(nt, &pl)) { FAILF("no thread pool"); break; }
+            for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
+            gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
+            gc_pool_free(pl);
+            if (memcmp(y0, y1, (size_t)ny * 4)) FAILF("case %zu, %d threads: differs from gc_dconv_run", ci, nt);
+        }
+        free(x); free(w); free(b); free(y0); free(y1); gc_free(ws); gc_free(pk);
+    }
+    /* a session: AlexNet's conv2 shape at full size, prepared weights */
+    gc_model *m = NULL;
+    gc_conv2d_params c = gc_conv2d_defaults(64, 192, 5);
+    c.pad_h = c.pad_w = 2;
+    CHECK_OK(gc_model_create(&m));
+    CHECK_OK(gc_model_add_conv2d(m, "conv", NULL, &c, NULL, NULL));
+    CHECK_OK(gc_model_init_random(m, 7));
+    gc_session *s = NULL;
+    gc_session_config cfg = {.batch = 1, .channels = 64, .height = 27, .width = 27, .threads = 2};
+    CHECK_OK(gc_session_create(m, &cfg, &s));
+    gc_dconv p = {64, 27, 27, 192, 27, 27, 5, 5, 2, 2, 1, 1, 0};
+    const int64_t nx = 64 * 27 * 27, ny = 192 * 27 * 27;
+    float *x = malloc((size_t)nx * 4), *y0 = malloc((size_t)ny * 4);
+    float *ws = gc_alloc_array(gc_dconv_workspace(&p), sizeof(float));
+    gc_tensor wt, bt, y;
+    fill(x, nx);
+    if (s && !gc_session_forward(s, x) && !gc_session_activation(s, "conv", &y) &&
+        !gc_model_param(m, "conv.weight", &wt) && !gc_model_param(m, "conv.bias", &bt)) {
+        gc_dconv_run(NULL, GC_GEMM_AVX512, &p, x, wt.data, bt.data, y0, ws);
+        CHECK(gc_dconv_chan_floats(GC_GEMM_AVX512, &p) > 0);
+        CHECK(memcmp(y0, y.data, (size_t)ny * 4) == 0);
+    } else
+        FAILF("session: %s", gc_last_error());
+    gc_session_free(s);
+    gc_model_free(m);
+    free(x); free(y0); gc_free(ws);
+}
+
 /* gc_session_config.no_winograd: a 3x3 layer that would run Winograd runs direct instead,
  * closer to the reference (plain rounding) than Winograd's result. */
 TEST(session_no_winograd) {
@@ -195,6 +260,7 @@ int main(void) {
     RUN(panels_schedule);
     RUN(flipped_weights);
     RUN(avx512_narrow_forms);
+    RUN(channel_form_same_bits);
     RUN(session_no_winograd);
     return test_summary("conv_direct");
 }

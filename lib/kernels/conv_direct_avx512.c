@@ -90,7 +90,72 @@ DC_FORM(32, 2)
 DC_FORM(16, 1)
 #undef DC_FORM
 
+/* ---- the channel-vectorised form (gc_dconv_run_packed): 32 output channels (two vectors of
+ * packed weights per tap) by NP pixels of one row (broadcast), per K block summed from zero and
+ * added to the earlier blocks' sum (the first block: + bias), in registers: each output the
+ * 8x48 kernel's operations in its order, so its bits. */
+static inline __attribute__((always_inline)) void
+chan_tile(const int NP, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC, int64_t cstride,
+          const float *bias, float *y, int64_t ldy, int m) {
+    __m512 tot[14][2];
+    #pragma GCC unroll 14
+    for (int p = 0; p < NP; p++) tot[p][0] = tot[p][1] = _mm512_setzero_ps(); /* (K >= 1: overwritten) */
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int64_t kc = K - k0 < KC ? K - k0 : KC;
+        const float *bb = b + k0 / KC * cstride, *aa = a + k0 * 32;
+        __m512 acc[14][2];
+        #pragma GCC unroll 14
+        for (int p = 0; p < NP; p++) acc[p][0] = acc[p][1] = _mm512_setzero_ps();
+        for (int64_t t = 0; t < kc; t++) {
+            const __m512 w0 = _mm512_load_ps(aa + t * 32), w1 = _mm512_load_ps(aa + t * 32 + 16);
+            const float *bp = bb + off[t];
+            #pragma GCC unroll 14
+            for (int p = 0; p < NP; p++) {
+                const __m512 xv = _mm512_set1_ps(bp[p]);
+                acc[p][0] = _mm512_fmadd_ps(w0, xv, acc[p][0]);
+                acc[p][1] = _mm512_fmadd_ps(w1, xv, acc[p][1]);
+            }
+        }
+        #pragma GCC unroll 14
+        for (int p = 0; p < NP; p++) {
+            if (k0 == 0 && bias) {
+                tot[p][0] = _mm512_add_ps(acc[p][0], _mm512_loadu_ps(bias));
+                tot[p][1] = _mm512_add_ps(acc[p][1], _mm512_loadu_ps(bias + 16));
+            } else if (k0 == 0) {
+                tot[p][0] = acc[p][0];
+                tot[p][1] = acc[p][1];
+            } else {
+                tot[p][0] = _mm512_add_ps(acc[p][0], tot[p][0]);
+                tot[p][1] = _mm512_add_ps(acc[p][1], tot[p][1]);
+            }
+        }
+    }
+    float t[14][32] __attribute__((aligned(64))); /* (pixel, channel): written out transposed */
+    #pragma GCC unroll 14
+    for (int p = 0; p < NP; p++) {
+        _mm512_store_ps(t[p], tot[p][0]);
+        _mm512_store_ps(t[p] + 16, tot[p][1]);
+    }
+    for (int o = 0; o < m; o++)
+        for (int p = 0; p < NP; p++) y[o * ldy + p] = t[p][o];
+}
+
+void gc_dconv_chan_avx512(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
+                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m) {
+    switch (np) {
+#define NP_CASE(n) case n: chan_tile(n, a, b, off, K, KC, cstride, bias, y, ldy, m); break;
+    NP_CASE(1) NP_CASE(2) NP_CASE(3) NP_CASE(4) NP_CASE(5) NP_CASE(6) NP_CASE(7)
+    NP_CASE(8) NP_CASE(9) NP_CASE(10) NP_CASE(11) NP_CASE(12) NP_CASE(13) NP_CASE(14)
+#undef NP_CASE
+    default: break;
+    }
+}
+
 #else /* built without AVX-512: never dispatched */
+void gc_dconv_chan_avx512(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
+                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m) {
+    (void)np; (void)a; (void)b; (void)off; (void)K; (void)KC; (void)cstride; (void)bias; (void)y; (void)ldy; (void)m;
+}
 #define DC_FORM(nr)                                                                                               \
     void gc_dconv_ukernel_avx512_8x##nr(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b,          \
                                         const int64_t *off, float *y, int64_t ldy, const gc_dc_map *map, int m,    \

@@ -463,6 +463,8 @@ static size_t conv_prepared_floats(const gc_layer_ctx *c) {
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     if (c->kernels != GC_KERNELS_REFERENCE && q.s2d) return s2d_weight_floats(&q);
     size_t n;
+    if (c->kernels != GC_KERNELS_REFERENCE && q.direct_fwd) /* the direct convolution's channel form */
+        return gc_mul_size(gc_dconv_chan_floats(conv_tier(c), &q.df), (size_t)q.G, &n) ? SIZE_MAX : n;
     return gc_mul_size(packed_group_floats(c, &q), (size_t)q.G, &n) ? SIZE_MAX : n;
 }
 
@@ -471,6 +473,11 @@ static void conv_prepare(const gc_layer_ctx *c, float *prep) {
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     if (c->kernels != GC_KERNELS_REFERENCE && q.s2d) {
         s2d_weights(&c->layer->p.conv, &q, c->param[0], prep);
+        return;
+    }
+    if (c->kernels != GC_KERNELS_REFERENCE && q.direct_fwd) {
+        const size_t per = gc_dconv_chan_floats(conv_tier(c), &q.df);
+        for (int64_t gr = 0; per && gr < q.G; gr++) gc_dconv_chan_pack(&q.df, c->param[0] + gr * q.OG * q.K, prep + gr * per);
         return;
     }
     const size_t per = packed_group_floats(c, &q);
@@ -549,11 +556,13 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
         }
         return 0;
     }
-    if (q.direct_fwd) {
+    if (q.direct_fwd) { /* with the session's channel-form weights when it prepared them */
+        const size_t per = c->prep ? gc_dconv_chan_floats(tier, &q.df) : 0;
         for (int64_t n = 0; n < q.N; n++)
             for (int64_t gr = 0; gr < q.G; gr++)
-                gc_dconv_run(c->pool, tier, &q.df, x + (n * q.G + gr) * CG * HW, wt + gr * q.OG * q.K,
-                             bias ? bias + gr * q.OG : NULL, y + (n * q.G + gr) * q.OG * q.P, c->ws);
+                gc_dconv_run_packed(c->pool, tier, &q.df, x + (n * q.G + gr) * CG * HW, wt + gr * q.OG * q.K,
+                                    per ? c->prep + gr * per : NULL, bias ? bias + gr * q.OG : NULL,
+                                    y + (n * q.G + gr) * q.OG * q.P, c->ws);
         return 0;
     }
     float *col = c->ws;                                       /* (K, NT) column tile */
