@@ -36,17 +36,40 @@ typedef struct aw_geom {
     int64_t TH, TW, T;      /* tile rows and columns, tiles */
     int64_t tc_max, ld;     /* tiles per chunk at most; lanes of a V or M row */
     int64_t panels, Kp;     /* panels of mr output channels; their rows (Kp = panels * mr) */
+    int by_tiles;           /* the by-tiles schedule (conv_accurate_wino.c) */
     int mr, nr;
 } aw_geom;
 
-/* The transforms of one ISA (conv_accurate_wino_tx.h), 8 lanes at a time:
- *   input    V (36, C, ld): item it = (c, block b of 8 lanes) of C * ld/8, lanes of tiles
- *            t0 + 8b + l (zero past tc);
+/* Segments of a chunk [t0, t0 + tc): its tile rows cut every 8 tiles (tiles tx = 8s .. 8s + 7
+ * of row ty), in tile order; the first tile's lane in the chunk is tl. aw_seg_of: 0 for the
+ * pieces of the aw_seg_count that lie outside the chunk. */
+typedef struct aw_seg {
+    int64_t ty, tx, tl;
+    int cnt;
+} aw_seg;
+static inline int64_t aw_seg_count(const aw_geom *g, int64_t t0, int64_t tc) {
+    return ((t0 + tc - 1) / g->TW - t0 / g->TW + 1) * ((g->TW + 7) / 8);
+}
+static inline int aw_seg_of(const aw_geom *g, int64_t t0, int64_t tc, int64_t k, aw_seg *s) {
+    const int64_t ps = (g->TW + 7) / 8, row = t0 / g->TW + k / ps, base = row * g->TW, tx = (k % ps) * 8;
+    const int64_t a = t0 > base ? t0 - base : 0, b = t0 + tc < base + g->TW ? t0 + tc - base : g->TW;
+    if (tx + 8 <= a || tx >= b) return 0;
+    s->tx = tx < a ? a : tx;
+    s->cnt = (int)((tx + 8 < b ? tx + 8 : b) - s->tx);
+    s->ty = row;
+    s->tl = base + s->tx - t0;
+    return 1;
+}
+
+/* The transforms of one ISA (conv_accurate_wino_tx.h), a segment (up to 8 tiles, the lanes)
+ * at a time:
+ *   input    V (36, C, ld): items (c, segment k) of C * aw_seg_count, lanes tl .. tl + cnt - 1
+ *            of channel c's rows (then zero up to a multiple of 8 past tc);
  *   weights  U (36, np * mr, ACC_WROW) of np panels' output channels from o0 (zero past Co)
  *            and input channels [c0, c0 + cb), cb <= ACC_WROW: items (output channel, block
  *            of 8 input channels) of np * mr * ceil(cb / 8);
  *   output   y channel o0 + r (r < og) of tiles [t0, t0 + tc) from M (36, rows, ld), row r,
- *            plus bias, rounded once: item it = (r, block b of 8 tiles) of og * ceil(tc/8). */
+ *            plus bias, rounded once: items (r, segment k) of og * aw_seg_count. */
 typedef struct aw_tx {
     void (*input)(const aw_geom *g, const float *x, int64_t t0, int64_t tc, double *V, int64_t lo, int64_t hi);
     void (*weights)(const aw_geom *g, const float *w, int64_t o0, int64_t np, int64_t c0, int64_t cb, double *U,

@@ -30,6 +30,8 @@
 #define AW_TB 96                  /* tiles per block of the products (a multiple of every NR) */
 #define AW_SLOTS 4                /* threads running the products at most (scratch slots) */
 #define AW_ITEMS 4                /* items the products are cut into at least, where tiles allow */
+#define AW_UW ((int64_t)3 << 19)  /* by tiles: doubles of the whole U at most (12 MB) */
+#define AW_BT 24                  /* by tiles: tiles per chunk */
 
 /* 3x3, stride 1 (the gc_dconv problem), dilation 1, not flipped, with channels enough for
  * the transforms to pay and tiles enough for the weights' transforms to (measured per layer). */
@@ -49,20 +51,38 @@ static int aw_geom_of(const gc_dconv *p, acc_tier tt, aw_geom *g) {
     g->panels = (p->Co + g->mr - 1) / g->mr;
     g->Kp = g->panels * g->mr;
     if (gc_mul_i64(g->TH, g->TW, &g->T)) return 0;
+    const int64_t cblocks = (p->Ci + ACC_WROW - 1) / ACC_WROW;
+    g->by_tiles = p->Ci <= AW_UW && cblocks * 36 * g->Kp * ACC_WROW <= AW_UW && g->T >= 4 * AW_BT;
+    if (g->by_tiles) {
+        g->tc_max = g->ld = AW_BT;
+        return 1;
+    }
     int64_t tc = AW_VM / (36 * (p->Ci + g->Kp)) / 24 * 24; /* ld: a multiple of every NR and of 8 */
     if (tc < 24) tc = 24;
-    const int64_t chunks = (g->T + tc - 1) / tc;             /* equal chunks */
-    g->tc_max = (g->T + chunks - 1) / chunks;
+    if (tc >= g->TW) { /* equal chunks of whole tile rows (segments never straddle two chunks) */
+        const int64_t chunks = (g->TH + tc / g->TW - 1) / (tc / g->TW);
+        g->tc_max = (g->TH + chunks - 1) / chunks * g->TW;
+    } else {           /* rows wider than a chunk: equal chunks */
+        const int64_t chunks = (g->T + tc - 1) / tc;
+        g->tc_max = (g->T + chunks - 1) / chunks;
+    }
     g->ld = (g->tc_max + 23) / 24 * 24;
     return 1;
 }
 
-/* Doubles of V, M and one slot's U. */
+/* Doubles of V and M (by tiles: per slot), of U (per slot; by tiles: the whole U). */
 static int aw_sizes(const aw_geom *g, int64_t *v, int64_t *m, int64_t *u) {
     const int64_t C = g->p->Ci;
-    *u = 36 * AW_GO * ACC_WROW;
-    (void)C;
+    *u = g->by_tiles ? (C + ACC_WROW - 1) / ACC_WROW * 36 * g->Kp * ACC_WROW : 36 * AW_GO * ACC_WROW;
     return !gc_mul_i64(36 * C, g->ld, v) && !gc_mul_i64(36 * g->Kp, g->ld, m);
+}
+
+/* Doubles of the whole workspace. */
+static int aw_total(const aw_geom *g, int64_t *t) {
+    int64_t v, m, u;
+    if (!aw_sizes(g, &v, &m, &u) || gc_add_i64(v, m, t)) return 0;
+    if (g->by_tiles) return !gc_mul_i64(*t, AW_SLOTS, t) && !gc_add_i64(*t, u + ACC_WROW + 32, t);
+    return !gc_add_i64(*t, AW_SLOTS * u + ACC_WROW + 32, t);
 }
 
 size_t gc_awino_workspace(const gc_dconv *p) {
@@ -70,9 +90,8 @@ size_t gc_awino_workspace(const gc_dconv *p) {
     size_t most = 0;
     for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
         aw_geom g;
-        int64_t v, u, m, t;
-        if (!aw_geom_of(p, acc_tier_of(tiers[i]), &g) || !aw_sizes(&g, &v, &m, &u) || gc_add_i64(v, m, &t) ||
-            gc_add_i64(t, AW_SLOTS * u + ACC_WROW + 32, &t) || (uint64_t)t > SIZE_MAX / 2)
+        int64_t t;
+        if (!aw_geom_of(p, acc_tier_of(tiers[i]), &g) || !aw_total(&g, &t) || (uint64_t)t > SIZE_MAX / 2)
             return SIZE_MAX;
         if (2 * (size_t)t > most) most = 2 * (size_t)t; /* doubles in floats, room to align */
     }
@@ -128,26 +147,72 @@ static void aw_output_items(void *arg, int64_t lo, int64_t hi, int worker) {
     j->tx->output(j->g, j->M, j->g->Kp, 0, j->g->p->Co, j->t0, j->tc, j->bias, j->y, lo, hi);
 }
 
+/* By tiles: the whole U, items (block of ACC_WROW input channels, weights item). */
+static void aw_weight_items(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    const aw_geom *g = j->g;
+    const int64_t C = g->p->Ci, per = g->Kp * (ACC_WROW / 8);
+    (void)worker;
+    for (int64_t it = lo; it < hi;) { /* runs of items within one channel block */
+        const int64_t b = it / per, c0 = b * ACC_WROW, cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
+        const int64_t a = it % per, e = hi - b * per < per ? hi - b * per : per, n = g->Kp * ((cb + 7) / 8);
+        if (a < n) j->tx->weights(g, j->w, 0, g->panels, c0, cb, j->U + b * 36 * g->Kp * ACC_WROW, a, e < n ? e : n);
+        it = b * per + e;
+    }
+}
+
+/* By tiles: chunks [lo, hi) of AW_BT tiles, each through the three stages in the worker's slot. */
+static void aw_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    const aw_geom *g = j->g;
+    const int64_t C = g->p->Ci, Co = g->p->Co, ld = g->ld;
+    double *V = j->V + worker * j->nu, *M = V + 36 * C * ld; /* slot: V, M */
+    for (int64_t ci = lo; ci < hi; ci++) {
+        const int64_t t0 = ci * AW_BT, tc = g->T - t0 < AW_BT ? g->T - t0 : AW_BT, ns = aw_seg_count(g, t0, tc);
+        j->tx->input(g, j->x, t0, tc, V, 0, C * ns);
+        for (int64_t c0 = 0; c0 < C; c0 += ACC_WROW) {
+            const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
+            const double *ub = j->U + c0 / ACC_WROW * 36 * g->Kp * ACC_WROW;
+            for (int xi = 0; xi < 36; xi++)
+                for (int64_t k = 0; k < g->panels; k++)
+                    for (int64_t q0 = 0; q0 < tc; q0 += g->nr)
+                        j->sums(cb, V + (xi * C + c0) * ld, ub + (xi * g->Kp + k * g->mr) * ACC_WROW, j->off, q0,
+                                (int)(tc - q0 < g->nr ? tc - q0 : g->nr), g->mr, M + (xi * g->Kp + k * g->mr) * ld, ld,
+                                c0 > 0);
+        }
+        j->tx->output(g, M, g->Kp, 0, Co, t0, tc, j->bias, j->y, 0, Co * ns);
+    }
+}
+
 void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws) {
     aw_geom g;
     int64_t nv, nm, nu;
     if (!aw_geom_of(p, acc_tier_of(tier), &g) || !aw_sizes(&g, &nv, &nm, &nu)) return; /* sized: cannot happen */
     double *V = (double *)(void *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *M = V + nv, *U = M + nm;
-    int64_t *off = (int64_t *)(void *)(U + AW_SLOTS * nu);
+    if (g.by_tiles) /* per slot (V, M), then the whole U */
+        U = V + AW_SLOTS * (nv + nm), M = NULL;
+    int64_t *off = (int64_t *)(void *)(U + (g.by_tiles ? 1 : AW_SLOTS) * nu);
     for (int64_t c = 0; c < ACC_WROW; c++) off[c] = c * g.ld;
     aw_job j = {&g, tier == GC_GEMM_AVX512 ? &gc_aw_tx_avx512 : tier == GC_GEMM_AVX2 ? &gc_aw_tx_avx2 : &gc_aw_tx_portable,
                 tier == GC_GEMM_AVX512 ? gc_aconv_sums_avx512 : tier == GC_GEMM_AVX2 ? gc_aconv_sums_avx2
                                                                                      : gc_aconv_sums_portable,
                 x, w, bias, y, V, M, U, nu, off, 0, 0, 1};
+    if (g.by_tiles) {
+        j.nu = nv + nm; /* the slots' stride */
+        gc_pool_for(pool, (p->Ci + ACC_WROW - 1) / ACC_WROW * g.Kp * (ACC_WROW / 8), 16, 0, aw_weight_items, &j);
+        gc_pool_for(pool, (g.T + AW_BT - 1) / AW_BT, 1, AW_SLOTS, aw_tile_chunks, &j);
+        return;
+    }
     const int64_t groups = (g.Kp + AW_GO - 1) / AW_GO;
     for (int64_t t0 = 0; t0 < g.T; t0 += g.tc_max) {
         j.t0 = t0;
         j.tc = g.T - t0 < g.tc_max ? g.T - t0 : g.tc_max;
-        gc_pool_for(pool, p->Ci * (g.ld / 8), 8, 0, aw_input_items, &j);
+        const int64_t ns = aw_seg_count(&g, t0, j.tc);
+        gc_pool_for(pool, p->Ci * ns, 8, 0, aw_input_items, &j);
         const int64_t nb = (j.tc + AW_TB - 1) / AW_TB, want = (AW_ITEMS + groups - 1) / groups;
         j.ts = want < nb ? want : nb;
         gc_pool_for(pool, groups * j.ts, 1, AW_SLOTS, aw_products, &j);
-        gc_pool_for(pool, p->Co * ((j.tc + 7) / 8), 8, 0, aw_output_items, &j);
+        gc_pool_for(pool, p->Co * ns, 8, 0, aw_output_items, &j);
     }
 }
