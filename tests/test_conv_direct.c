@@ -215,6 +215,63 @@ TEST(channel_form_same_bits) {
     free(x); free(y0); gc_free(ws);
 }
 
+/* The channel form at strides above 1 (AlexNet's 11x11/4 conv1, a 7x7/2 stem, 2x3 strides with
+ * dilation) against naive loops, and the same bits on 1-3 threads. */
+TEST(channel_form_strided) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) { printf("  (no AVX-512 on this CPU: skipped)\n"); return; }
+    typedef struct { int64_t ci, h, w, co, kh, kw, ph, pw, dh, dw, sh, sw; int bias; } scase;
+    const scase cs[] = {
+        {3, 39, 41, 40, 11, 11, 2, 2, 1, 1, 4, 4, 1},
+        {3, 22, 20, 64, 7, 7, 3, 3, 1, 1, 2, 2, 1},
+        {5, 17, 23, 33, 3, 5, 1, 2, 2, 1, 2, 3, 0},
+    };
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        const scase *k = &cs[ci];
+        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, k->sh, k->sw};
+        p.OH = (k->h + 2 * k->ph - k->dh * (k->kh - 1) - 1) / k->sh + 1;
+        p.OW = (k->w + 2 * k->pw - k->dw * (k->kw - 1) - 1) / k->sw + 1;
+        const size_t np = gc_dconv_chan_floats(GC_GEMM_AVX512, &p);
+        if (!np) { FAILF("strided case %zu: the channel form does not apply", ci); continue; }
+        const int64_t nx = k->ci * k->h * k->w, nw = k->ci * k->co * k->kh * k->kw, ny = k->co * p.OH * p.OW;
+        float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *b = malloc((size_t)k->co * 4);
+        float *y0 = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4), *yr = malloc((size_t)ny * 4);
+        float *ws = gc_alloc_array(gc_dconv_workspace(&p), sizeof(float)), *pk = gc_alloc_array(np, sizeof(float));
+        fill(x, nx); fill(w, nw); fill(b, k->co);
+        for (int64_t o = 0; o < k->co; o++) /* naive loops, in double */
+            for (int64_t i = 0; i < p.OH; i++)
+                for (int64_t j = 0; j < p.OW; j++) {
+                    double sum = k->bias ? b[o] : 0.0;
+                    for (int64_t c = 0; c < k->ci; c++)
+                        for (int64_t u = 0; u < k->kh; u++)
+                            for (int64_t v = 0; v < k->kw; v++) {
+                                const int64_t ih = i * k->sh - k->ph + u * k->dh, iw = j * k->sw - k->pw + v * k->dw;
+                                if (ih >= 0 && ih < k->h && iw >= 0 && iw < k->w)
+                                    sum += (double)w[((o * k->ci + c) * k->kh + u) * k->kw + v] * x[(c * k->h + ih) * k->w + iw];
+                            }
+                    yr[(o * p.OH + i) * p.OW + j] = (float)sum;
+                }
+        gc_dconv_chan_pack(&p, w, pk);
+        const double terms = (double)(k->ci * k->kh * k->kw + 1);
+        for (int nt = 1; nt <= 3; nt++) {
+            gc_pool *pl = NULL;
+            if (gc_pool_create(nt, &pl)) { FAILF("no thread pool"); break; }
+            for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
+            gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
+            gc_pool_free(pl);
+            if (nt == 1) {
+                memcpy(y0, y1, (size_t)ny * 4);
+                double e = 0;
+                for (int64_t i = 0; i < ny; i++) {
+                    const double d = fabs((double)y1[i] - yr[i]);
+                    if (!(d <= e)) e = d;
+                }
+                if (!(e <= 1e-6 * terms)) FAILF("strided case %zu: max error %g > %g", ci, e, 1e-6 * terms);
+            } else if (memcmp(y0, y1, (size_t)ny * 4)) FAILF("strided case %zu: %d threads differ from 1", ci, nt);
+        }
+        free(x); free(w); free(b); free(y0); free(y1); free(yr); gc_free(ws); gc_free(pk);
+    }
+}
+
 /* gc_session_config.no_winograd: a 3x3 layer that would run Winograd runs direct instead,
  * closer to the reference (plain rounding) than Winograd's result. */
 TEST(session_no_winograd) {
@@ -261,6 +318,7 @@ int main(void) {
     RUN(flipped_weights);
     RUN(avx512_narrow_forms);
     RUN(channel_form_same_bits);
+    RUN(channel_form_strided);
     RUN(session_no_winograd);
     return test_summary("conv_direct");
 }

@@ -83,6 +83,8 @@ typedef struct gc_dconv {
     int64_t Co, OH, OW;     /* output channels and size (OH = H + 2PH - DH(KH-1)) */
     int64_t KH, KW, PH, PW, DH, DW;
     int flip;
+    int64_t SH, SW;         /* stride; 0 or 1: 1. Above 1 only for gc_dconv_run_packed with the
+                               channel form's packed weights (gc_dconv_chan_floats > 0) */
 } gc_dconv;
 
 /* Floats of scratch gc_dconv_run needs (any tier, up to GC_DC_SLOTS threads); SIZE_MAX on
@@ -145,10 +147,10 @@ void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                   const float *bias);
 /* The channel-vectorised tile: np (1..14) pixels from b (padded input at the row's first
- * pixel) by m (<= 32) channels of a (packed, (K, 32)), K taps in blocks of KC (block k's taps at
+ * pixel; pixel p at b + p * sw) by m (<= 32) channels of a (packed, (K, 32)), K taps in blocks of KC (block k's taps at
  * b + k * cstride + off[t]), + bias (32 or NULL), stored to y[o * ldy + p]. */
 void gc_dconv_chan_avx512(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
-                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m);
+                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw);
 /* The 8x48 kernel's forms on 32 and 16 lanes (a band's last pixels; the same bits). */
 void gc_dconv_ukernel_avx512_8x32(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,

@@ -299,6 +299,7 @@ void gc_dconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
  * 56 x 56 (98 %) 1.07 against 1.11 ms, ResNet's stem space to depth (97 %) 1.40 against 1.47. */
 static int chan_better(const gc_dconv *p) {
     if (p->flip) return 0;
+    if (p->SH > 1 || p->SW > 1) return 1; /* the flat panels run stride 1 only */
     const int64_t qe = (p->OH - 1) * dc_wp(p) + p->OW;
     const double flat = (double)(qe / 48 * 48 + (qe % 48 + 15) / 16 * 16) * (double)((p->Co + 7) / 8 * 8);
     const double chan = (double)p->OH * (double)p->OW * (double)((p->Co + 31) / 32 * 32);
@@ -320,7 +321,7 @@ static int ch_plan_make(const gc_dconv *p, ch_plan *c) {
     const int64_t cb = DC_KC / c->KK < 1 ? 1 : DC_KC / c->KK; /* conv_direct's K blocks: its bits */
     c->KC = (cb < p->Ci ? cb : p->Ci) * c->KK;
     c->nob = (p->Co + 31) / 32;
-    c->slack = CH_NP + (p->KW - 1) * p->DW + 16;
+    c->slack = CH_NP * (p->SW > 1 ? p->SW : 1) + (p->KW - 1) * p->DW + 16;
     if (t > (int64_t)(SIZE_MAX / 8) - c->slack) return 1;
     c->off = r16((size_t)c->KC * 2);
     c->src = r16((size_t)(t + c->slack));
@@ -380,6 +381,7 @@ static void ch_rows(void *arg, int64_t lo, int64_t hi, int worker) {
     const ch_plan *c = j->c;
     const int64_t P = p->OH * p->OW, nt = (p->OW + CH_NP - 1) / CH_NP;
     (void)worker;
+    const int64_t sh = p->SH > 1 ? p->SH : 1, sw = p->SW > 1 ? p->SW : 1;
     for (int64_t it = lo; it < hi; it++) {
         const int64_t ob = it / p->OH, i = it % p->OH;
         const int m = (int)(p->Co - ob * 32 < 32 ? p->Co - ob * 32 : 32);
@@ -392,8 +394,8 @@ static void ch_rows(void *arg, int64_t lo, int64_t hi, int worker) {
         }
         for (int64_t t = 0; t < nt; t++) {
             const int64_t j0 = p->OW * t / nt, j1 = p->OW * (t + 1) / nt;
-            gc_dconv_chan_avx512((int)(j1 - j0), j->packed + ob * 32 * c->K, j->src + i * c->Wp + j0, j->off, c->K,
-                                 c->KC, c->KC / c->KK * c->cs, bias, j->y + ob * 32 * P + i * p->OW + j0, P, m);
+            gc_dconv_chan_avx512((int)(j1 - j0), j->packed + ob * 32 * c->K, j->src + i * sh * c->Wp + j0 * sw, j->off,
+                                 c->K, c->KC, c->KC / c->KK * c->cs, bias, j->y + ob * 32 * P + i * p->OW + j0, P, m, sw);
         }
     }
 }

@@ -96,7 +96,7 @@ DC_FORM(16, 1)
  * 8x48 kernel's operations in its order, so its bits. */
 static inline __attribute__((always_inline)) void
 chan_tile(const int NP, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC, int64_t cstride,
-          const float *bias, float *y, int64_t ldy, int m) {
+          const float *bias, float *y, int64_t ldy, int m, const int64_t sw) {
     __m512 tot[14][2];
     #pragma GCC unroll 14
     for (int p = 0; p < NP; p++) tot[p][0] = tot[p][1] = _mm512_setzero_ps(); /* (K >= 1: overwritten) */
@@ -111,7 +111,7 @@ chan_tile(const int NP, const float *a, const float *b, const int64_t *off, int6
             const float *bp = bb + off[t];
             #pragma GCC unroll 14
             for (int p = 0; p < NP; p++) {
-                const __m512 xv = _mm512_set1_ps(bp[p]);
+                const __m512 xv = _mm512_set1_ps(bp[p * sw]);
                 acc[p][0] = _mm512_fmadd_ps(w0, xv, acc[p][0]);
                 acc[p][1] = _mm512_fmadd_ps(w1, xv, acc[p][1]);
             }
@@ -141,20 +141,26 @@ chan_tile(const int NP, const float *a, const float *b, const int64_t *off, int6
 }
 
 void gc_dconv_chan_avx512(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
-                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m) {
+                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw) {
+    /* stride 1 with constant offsets; other strides through a multiply */
+#define NP_CASE(n)                                                                                \
+    case n:                                                                                       \
+        if (sw == 1) chan_tile(n, a, b, off, K, KC, cstride, bias, y, ldy, m, 1);                 \
+        else chan_tile(n, a, b, off, K, KC, cstride, bias, y, ldy, m, sw);                        \
+        break;
     switch (np) {
-#define NP_CASE(n) case n: chan_tile(n, a, b, off, K, KC, cstride, bias, y, ldy, m); break;
     NP_CASE(1) NP_CASE(2) NP_CASE(3) NP_CASE(4) NP_CASE(5) NP_CASE(6) NP_CASE(7)
     NP_CASE(8) NP_CASE(9) NP_CASE(10) NP_CASE(11) NP_CASE(12) NP_CASE(13) NP_CASE(14)
-#undef NP_CASE
     default: break;
     }
+#undef NP_CASE
 }
 
 #else /* built without AVX-512: never dispatched */
 void gc_dconv_chan_avx512(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
-                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m) {
+                          int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw) {
     (void)np; (void)a; (void)b; (void)off; (void)K; (void)KC; (void)cstride; (void)bias; (void)y; (void)ldy; (void)m;
+    (void)sw;
 }
 #define DC_FORM(nr)                                                                                               \
     void gc_dconv_ukernel_avx512_8x##nr(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b,          \

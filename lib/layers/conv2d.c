@@ -248,6 +248,10 @@ typedef struct conv_plan {
     int s2d;                    /* strided forward as a stride-1 direct convolution on the input
                                    rearranged space-to-depth (s2d_ok) */
     gc_dconv ds;                /* its problem: C*SH*SW channels, kernel ceil(KH/SH) x ceil(KW/SW) */
+    int chan_s;                 /* instead, where s2d applies and the tier has it, the direct
+                                   convolution's channel form at the layer's own stride (no zero
+                                   taps, no rearranged input) with weights the session packed */
+    gc_dconv dc;                /* its problem */
     int acc_s2d, acc_ref;       /* accurate forward (gc_layer_ctx.accurate): strided layers space to
                                    depth whatever the zero taps cost; depthwise and the other strided
                                    ones on the reference loops (their sums are as accurate) */
@@ -324,6 +328,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
                        eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1};
     q->s2d = s2d_ok(p, training) && !q->depthwise && !gc_pxgemm_applies(tier, q->P);
+    q->dc = (gc_dconv){q->g.C, q->g.H, q->g.W, q->O, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w, p->pad_h, p->pad_w,
+                       1, 1, 0, p->stride_h, p->stride_w};
+    q->chan_s = q->s2d && gc_dconv_chan_floats(tier, &q->dc) > 0;
     q->acc_s2d = (p->stride_h > 1 || p->stride_w > 1) && p->groups == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
                  p->stride_h <= 16 && p->stride_w <= 16;
     q->acc_ref = q->depthwise || ((p->stride_h > 1 || p->stride_w > 1) && !q->acc_s2d);
@@ -425,6 +432,7 @@ static size_t conv_workspace_of(const conv_plan *pq) {
     if (q.wino_fwd) s = max_size(s, gc_winograd_workspace(&q.wf));
     if (q.wino_bwd) s = max_size(s, gc_winograd_workspace(&q.wb));
     if (q.direct_fwd) s = max_size(s, gc_dconv_workspace(&q.df));
+    if (q.chan_s) s = max_size(s, gc_dconv_workspace(&q.dc));
     if (q.s2d) {
         const size_t d = gc_dconv_workspace(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
         s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
@@ -461,6 +469,7 @@ static size_t packed_group_floats(const gc_layer_ctx *c, const conv_plan *q) {
 static size_t conv_prepared_floats(const gc_layer_ctx *c) {
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
+    if (c->kernels != GC_KERNELS_REFERENCE && q.chan_s) return gc_dconv_chan_floats(conv_tier(c), &q.dc);
     if (c->kernels != GC_KERNELS_REFERENCE && q.s2d) return s2d_weight_floats(&q);
     size_t n;
     if (c->kernels != GC_KERNELS_REFERENCE && q.direct_fwd) /* the direct convolution's channel form */
@@ -471,6 +480,10 @@ static size_t conv_prepared_floats(const gc_layer_ctx *c) {
 static void conv_prepare(const gc_layer_ctx *c, float *prep) {
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
+    if (c->kernels != GC_KERNELS_REFERENCE && q.chan_s) {
+        gc_dconv_chan_pack(&q.dc, c->param[0], prep);
+        return;
+    }
     if (c->kernels != GC_KERNELS_REFERENCE && q.s2d) {
         s2d_weights(&c->layer->p.conv, &q, c->param[0], prep);
         return;
@@ -544,7 +557,12 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
         return 1;
     }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
-    if (q.s2d) { /* the cut kernel from the session's prepared weights, or cut here */
+    if (q.chan_s && c->prep) { /* the channel form at the layer's stride, the session's packed weights */
+        for (int64_t n = 0; n < q.N; n++)
+            gc_dconv_run_packed(c->pool, tier, &q.dc, x + n * CG * HW, wt, c->prep, bias, y + n * q.O * q.P, c->ws);
+        return 0;
+    }
+    if (q.s2d && !q.chan_s) { /* the cut kernel from the session's prepared weights, or cut here */
         float *xs = c->ws, *wcut = c->ws + s2d_input_floats(&q), *dws = wcut + s2d_weight_floats(&q);
         const float *wk = c->prep ? c->prep : wcut;
         if (!c->prep) s2d_weights(&c->layer->p.conv, &q, wt, wcut);
