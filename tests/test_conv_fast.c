@@ -247,18 +247,18 @@ TEST(winograd_several_chunks) {
  * conv3_2 shares it; the thread-count test covers all three. */
 TEST(winograd_schedules) {
     wg_plan q;
-    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0};
+    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL};
     CHECK(!wg_plan_make(&f, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4 && q.Tc == 169);
     CHECK(!wg_plan_make(&b, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4);
-    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0};
-    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0};
+    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0, NULL}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0, NULL};
+    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL};
     CHECK(!wg_plan_make(&conv1_2, &q) && q.by_tiles);
     CHECK(!wg_plan_make(&conv2_2, &q) && q.by_tiles);
     CHECK(!wg_plan_make(&conv4_2, &q) && !q.by_tiles && q.replicated);
-    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0};
+    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0, NULL}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL};
     CHECK(!wg_plan_make(&conv3_2, &q) && !q.by_tiles && !q.replicated);
     CHECK(!wg_plan_make(&five, &q) && !q.by_tiles && q.replicated);
-    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0};
+    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL};
     CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
 }
 
@@ -266,7 +266,7 @@ TEST(winograd_schedules) {
  * 12 MB of V^T at most plus four thread slots; at batch 1, four slots of replicated V^T),
  * and absurd sizes report overflow. */
 TEST(winograd_workspace_bounded) {
-    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0};
+    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL};
     const size_t w1 = gc_winograd_workspace(&p);
     p.N = 8;
     const size_t w8 = gc_winograd_workspace(&p);

@@ -16,13 +16,19 @@
 /* An element-wise map a layer applies to its output as it stores it: the activation that
  * reads only that output, fused into it by the session planner (layers/layer.h's
  * GC_TRAIT_EPILOGUE kinds). Each op gives the bits of the activation layer it stands for:
- *   GC_EPI_RELU   y = v > 0 ? v : 0, and bit i of mask[i / 64] = [v > 0] (the ReLU's state)
+ *   GC_EPI_RELU   y = v > 0 ? v : 0, and the bits [v > 0] into mask (the ReLU's state): mask[0]
+ *                 says how the words after it hold them, GC_EPI_BITS_FLAT: bit i of mask[1 + i / 64]
+ *                 is element i; GC_EPI_BITS_TILES (Winograd's output transform writes them as it
+ *                 stores): the uint16_t at (plane * TH + ty) * TW + tx from mask + 1, plane = image
+ *                 * channels + channel, TH, TW the 4x4 tiles down and across, has in bit 4 i + j
+ *                 output (4 ty + i, 4 tx + j)
  *   GC_EPI_CLAMP  u = v < lo ? lo : v; y = u > hi ? hi : u  (activation clamp; NaN stays) */
 enum { GC_EPI_NONE, GC_EPI_RELU, GC_EPI_CLAMP };
+enum { GC_EPI_BITS_FLAT, GC_EPI_BITS_TILES };
 typedef struct gc_epilogue {
     int       op;     /* GC_EPI_* */
     float     lo, hi; /* GC_EPI_CLAMP's bounds */
-    uint64_t *mask;   /* GC_EPI_RELU: the mask bits (one word per 64 outputs) */
+    uint64_t *mask;   /* GC_EPI_RELU: the layout word, then the mask bits */
 } gc_epilogue;
 
 #define GC_ACT_KERNELS(sfx)                                                                        \

@@ -53,6 +53,7 @@ typedef struct gc_winograd {
     int flip;               /* 0: weights (O, C, 3, 3); 1: input-gradient form of (C, O, 3, 3) */
     int epi;                /* GC_EPI_* (kernels/activation.h): applied to y as it is stored, 0: none */
     float epi_lo, epi_hi;   /* GC_EPI_CLAMP's bounds */
+    uint16_t *epi_bits;     /* GC_EPI_RELU: its bits as GC_EPI_BITS_TILES, or NULL */
 } gc_winograd;
 
 /* Floats of scratch gc_winograd_run needs for this problem and any tier; SIZE_MAX on

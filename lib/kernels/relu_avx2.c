@@ -62,3 +62,30 @@ void gc_relu_mask_avx2(const float *y, uint64_t *mask, int64_t lo, int64_t hi) {
         mask[w / 64] = bits;
     }
 }
+
+void gc_relu_backward_tiles_avx2(const uint16_t *tiles, const float *dy, float *dx, int64_t p0, int64_t p1,
+                                 int64_t H, int64_t W, int mode) {
+    const __m256 zero = _mm256_setzero_ps();
+    const int64_t TW = (W + 3) / 4, TH = (H + 3) / 4;
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t y = 0; y < H; y++) {
+            const uint16_t *tr = tiles + (p * TH + y / 4) * TW;
+            const int sh = 4 * (int)(y % 4);
+            const int64_t o = (p * H + y) * W;
+            int64_t x = 0;
+            for (; x + 8 <= W; x += 8) { /* this row's nibbles of the two tiles under x .. x + 7 */
+                const unsigned b = ((unsigned)(tr[x / 4] >> sh) & 0xFu) | ((unsigned)(tr[x / 4 + 1] >> sh) & 0xFu) << 4;
+                __m256 g = _mm256_loadu_ps(dy + o + x), pass = lanes_of(b);
+                if (mode != GC_RELU_NORMAL) {
+                    __m256 up = _mm256_cmp_ps(g, zero, _CMP_GT_OQ);
+                    pass = mode == GC_RELU_GUIDED ? _mm256_and_ps(pass, up) : up;
+                }
+                _mm256_storeu_ps(dx + o + x, _mm256_and_ps(g, pass));
+            }
+            for (; x < W; x++) {
+                int pos = (tr[x / 4] >> (sh + x % 4)) & 1, up = dy[o + x] > 0.0f;
+                int pass = mode == GC_RELU_NORMAL ? pos : mode == GC_RELU_GUIDED ? pos && up : up;
+                dx[o + x] = pass ? dy[o + x] : 0.0f;
+            }
+        }
+}

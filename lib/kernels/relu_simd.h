@@ -19,5 +19,11 @@ void gc_relu_backward_avx2(const uint64_t *mask, const float *dy, float *dx, int
 /* The bits alone, of a y that already went through the ReLU (a fused one, applied as stored). */
 void gc_relu_mask_avx512(const float *y, uint64_t *mask, int64_t lo, int64_t hi);
 void gc_relu_mask_avx2(const float *y, uint64_t *mask, int64_t lo, int64_t hi);
+/* Backward with the bits as 4x4 tiles (kernels/activation.h's GC_EPI_BITS_TILES): planes [p0, p1)
+ * of H x W. */
+void gc_relu_backward_tiles_avx512(const uint16_t *tiles, const float *dy, float *dx, int64_t p0, int64_t p1,
+                                   int64_t H, int64_t W, int mode);
+void gc_relu_backward_tiles_avx2(const uint16_t *tiles, const float *dy, float *dx, int64_t p0, int64_t p1,
+                                 int64_t H, int64_t W, int mode);
 
 #endif

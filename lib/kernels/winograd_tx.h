@@ -292,8 +292,19 @@ static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int
     }
 }
 
+/* Bit k: lane k > 0. */
+static inline uint16_t relu_bits(v16 v) {
+#if defined(__AVX512F__)
+    return (uint16_t)_mm512_cmp_ps_mask((__m512)v, _mm512_setzero_ps(), _CMP_GT_OQ);
+#else
+    unsigned b = 0;
+    for (int k = 0; k < 16; k++) b |= (unsigned)(v[k] > 0.0f) << k;
+    return (uint16_t)b;
+#endif
+}
+
 /* y[:, o0 : min(o0 + WG_OCH, O)] of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH), plus bias, through
- * the fused activation p->epi (the bits of the activation's own loop). */
+ * the fused activation p->epi (the bits of the activation's own loop; a ReLU's mask bits too). */
 static void output_packed(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0,
                           int64_t tc, const float *bias, float *y) {
     const int64_t TT = q->TH * q->TW, O = p->O, xm = wg_xsm(tc), OW = p->OW;
@@ -328,6 +339,8 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
                     r[k] = (v16)(((v16m)hiv & above) | (u & ~above));
                 }
             transpose16(r);                                   /* r[l]: the 4x4 outputs of channel ob + l */
+            for (int64_t l = 0; p->epi_bits && l < nl; l++)   /* a fused ReLU's bits, one tile per uint16 */
+                p->epi_bits[(n * O + ob + l) * TT + ty * q->TW + tx] = relu_bits(r[l]);
             float *yt = y + ((n * O + ob) * p->OH + 4 * ty) * OW + 4 * tx;   /* (OH, OW) of channel ob */
             if (nh == 4 && nw == 4)
                 for (int64_t l = 0; l < nl; l++)

@@ -310,8 +310,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     if (q->NT > q->P) q->NT = q->P;
     q->wino_fwd = wino && wino_ok(p, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
-    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0};
-    q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1, 0, 0, 0};
+    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0, NULL};
+    q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1, 0, 0, 0,
+                          NULL};
     /* Direct: stride 1 (1x1 without padding is a plain GEMM already) unless the output is small
      * enough for the few-pixels GEMM, whose 7-pixel rows waste fewer lanes than the direct
      * kernel's rows of the padded width (7x7: 63 of 96 lanes); the input gradient as a
@@ -539,7 +540,8 @@ static void conv_forward_accurate(const gc_layer_ctx *c) {
                          bias ? bias + gr * q.OG : NULL, c->y + (n * q.G + gr) * q.OG * q.P, c->ws);
 }
 
-/* y = W * col (+ bias) per image and group; 1 if the path applied c->epi as it stored y. */
+/* y = W * col (+ bias) per image and group; 1 if the path applied c->epi's values as it stored y,
+ * 2 if its ReLU bits too. */
 static int conv_forward_paths(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return 0; }
     if (c->accurate) { conv_forward_accurate(c); return 0; }
@@ -551,10 +553,14 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     if (q.depthwise) { gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws); return 0; }
-    if (q.wino_fwd) {
+    if (q.wino_fwd) { /* the activation in the output transform, a ReLU's bits as tiles */
         q.wf.epi = c->epi.op, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
+        if (c->epi.op == GC_EPI_RELU && c->epi.mask) {
+            c->epi.mask[0] = GC_EPI_BITS_TILES;
+            q.wf.epi_bits = (uint16_t *)(void *)(c->epi.mask + 1);
+        }
         gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws);
-        return 1;
+        return 2;
     }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.chan_s && c->prep) { /* the channel form at the layer's stride, the session's packed weights */
@@ -619,7 +625,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
 /* The forward of whichever path, then the fused activation (c->epi) over the output. */
 static void conv_forward(const gc_layer_ctx *c) {
     const int stored = conv_forward_paths(c);
-    gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, gc_shape_numel(&c->out), stored);
+    if (stored < 2) gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, gc_shape_numel(&c->out), stored);
 }
 
 /* db[o] for channels [o0, o1): the sum of dy over the batch and pixels, in double. */

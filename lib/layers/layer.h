@@ -94,7 +94,8 @@ typedef struct gc_layer_ctx {
     gc_epilogue     epi;        /* forward: applied to y as it is stored (GC_TRAIT_EPILOGUE
                                    kinds; op GC_EPI_NONE: nothing) */
     int             fused;      /* the layer's own forward was fused into its producer's
-                                   store (it has an epilogue): backward reads y for x */
+                                   store (it has an epilogue): backward reads y for x (a
+                                   ReLU: its state as the epilogue wrote it, layout word first) */
     const float    *prep;       /* prepared_floats() floats made by prepare() from param
                                    when the session was planned, or NULL */
     void           *state;      /* state_bytes() bytes, kept forward -> backward */

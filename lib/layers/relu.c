@@ -5,8 +5,10 @@
  * Forward keeps [x > 0] as one bit per element in the state, so backward
  * needs neither x nor y (they can be freed after the forward pass). Fused
  * into the convolution before it (gc_epilogue GC_EPI_RELU), it runs no
- * forward: the convolution writes y and the bits. gc_epilogue_run (here,
- * beside the mask kernels) applies any epilogue. */
+ * forward: the convolution writes y and the bits (Winograd as 4x4 tiles,
+ * kernels/activation.h's GC_EPI_BITS_TILES; the state's first word then says
+ * which). gc_epilogue_run (here, beside the mask kernels) applies any
+ * epilogue. */
 #include "kernels/activation.h"
 #include "layer.h"
 #include "kernels/gemm.h"
@@ -18,10 +20,16 @@ static gc_status relu_infer(const gc_layer *l, const gc_shape *in, gc_shape *out
     return GC_OK;
 }
 
-/* one uint64_t of mask bits per 64 elements */
+/* One uint64_t of mask bits per 64 elements. Fused into a convolution: a layout word first, and
+ * (4-D) room for one uint16_t per 4x4 tile of each plane instead if that is larger. */
 static size_t relu_state(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
     (void)l; (void)out;
-    return (size_t)((gc_shape_numel(in) + 63) / 64) * sizeof(uint64_t);
+    size_t words = (size_t)((gc_shape_numel(in) + 63) / 64);
+    if (in->ndim == 4) {
+        const int64_t tiles = in->d[0] * in->d[1] * ((in->d[2] + 3) / 4) * ((in->d[3] + 3) / 4);
+        if ((size_t)((tiles + 3) / 4) > words) words = (size_t)((tiles + 3) / 4);
+    }
+    return (1 + words) * sizeof(uint64_t);
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -98,7 +106,34 @@ typedef struct relu_bwd_job {
     const float *dy;      /* (n) */
     float *dx;            /* (n) */
     int mode;             /* gc_relu_mode */
+    int64_t H, W;         /* tiles: plane size */
 } relu_bwd_job;
+
+/* The bits as 4x4 tiles (GC_EPI_BITS_TILES), planes [p0, p1) of H x W. */
+static void backward_tiles_scalar(const uint16_t *tiles, const float *dy, float *dx, int64_t p0, int64_t p1, int64_t H,
+                                  int64_t W, int mode) {
+    const int64_t TW = (W + 3) / 4, TH = (H + 3) / 4;
+    for (int64_t p = p0; p < p1; p++)
+        for (int64_t y = 0; y < H; y++) {
+            const uint16_t *tr = tiles + (p * TH + y / 4) * TW;
+            const int64_t o = (p * H + y) * W;
+            for (int64_t x = 0; x < W; x++) {
+                const int pos = (tr[x / 4] >> (4 * (y % 4) + x % 4)) & 1;
+                const float g = dy[o + x];
+                const int pass = mode == GC_RELU_DECONVNET ? g > 0.0f : mode == GC_RELU_GUIDED ? pos && g > 0.0f : pos;
+                dx[o + x] = pass ? g : 0.0f;
+            }
+        }
+}
+
+static void relu_backward_planes(void *arg, int64_t lo, int64_t hi, int worker) {
+    const relu_bwd_job *job = arg;
+    const uint16_t *tiles = (const uint16_t *)(const void *)job->mask;
+    (void)worker;
+    if (job->tier == GC_GEMM_AVX512) gc_relu_backward_tiles_avx512(tiles, job->dy, job->dx, lo, hi, job->H, job->W, job->mode);
+    else if (job->tier == GC_GEMM_AVX2) gc_relu_backward_tiles_avx2(tiles, job->dy, job->dx, lo, hi, job->H, job->W, job->mode);
+    else backward_tiles_scalar(tiles, job->dy, job->dx, lo, hi, job->H, job->W, job->mode);
+}
 
 static void relu_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     const relu_bwd_job *job = arg;
@@ -111,7 +146,16 @@ static void relu_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
 static void relu_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t n = gc_shape_numel(&c->in);
-    relu_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->state, c->dy, c->dx, (int)c->relu_mode};
+    const uint64_t *state = c->state; /* fused: the layout word, then the bits */
+    relu_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->fused ? state + 1 : state, c->dy, c->dx,
+                        (int)c->relu_mode, 0, 0};
+    if (c->fused && state[0] == GC_EPI_BITS_TILES) { /* written by Winograd: 4-D */
+        job.H = c->in.d[2], job.W = c->in.d[3];
+        const int64_t planes = c->in.d[0] * c->in.d[1];
+        gc_pool_for(c->pool, planes, gc_grain(planes, (double)(job.H * job.W), GC_SERIAL_UNITS), 0, relu_backward_planes,
+                    &job);
+        return;
+    }
     gc_pool_for(c->pool, n, relu_grain(n), 0, relu_backward_chunk, &job);
 }
 
@@ -148,6 +192,10 @@ static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
 void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored) {
     if (!e || e->op == GC_EPI_NONE || n < 1 || (stored && e->op != GC_EPI_RELU)) return;
     epi_job job = {gc_gemm_resolve((gc_gemm_tier)tier), *e, y, stored};
+    if (e->op == GC_EPI_RELU) { /* flat bits after the layout word */
+        e->mask[0] = GC_EPI_BITS_FLAT;
+        job.e.mask = e->mask + 1;
+    }
     gc_pool_for(pool, n, relu_grain(n), 0, epi_chunk, &job); /* whole mask words */
 }
 
