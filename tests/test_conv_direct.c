@@ -44,7 +44,7 @@ typedef struct dcase { int64_t ci, h, w, co, kh, kw, ph, pw, dh, dw; int flip, b
 
 /* Runs one case on every available tier (and thread counts 1-3 on the best one). */
 static void run_case(const dcase *k) {
-    gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, k->flip};
+    gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, k->flip, 1, 1};
     p.OH = k->h + 2 * k->ph - k->dh * (k->kh - 1);
     p.OW = k->w + 2 * k->pw - k->dw * (k->kw - 1);
     char what[128];
@@ -165,7 +165,7 @@ TEST(channel_form_same_bits) {
     };
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         const dcase *k = &cs[ci];
-        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0};
+        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, 1, 1};
         p.OH = k->h + 2 * k->ph - k->dh * (k->kh - 1);
         p.OW = k->w + 2 * k->pw - k->dw * (k->kw - 1);
         const size_t np = gc_dconv_chan_floats(GC_GEMM_AVX512, &p);
@@ -197,7 +197,7 @@ TEST(channel_form_same_bits) {
     gc_session *s = NULL;
     gc_session_config cfg = {.batch = 1, .channels = 64, .height = 27, .width = 27, .threads = 2};
     CHECK_OK(gc_session_create(m, &cfg, &s));
-    gc_dconv p = {64, 27, 27, 192, 27, 27, 5, 5, 2, 2, 1, 1, 0};
+    gc_dconv p = {64, 27, 27, 192, 27, 27, 5, 5, 2, 2, 1, 1, 0, 1, 1};
     const int64_t nx = 64 * 27 * 27, ny = 192 * 27 * 27;
     float *x = malloc((size_t)nx * 4), *y0 = malloc((size_t)ny * 4);
     float *ws = gc_alloc_array(gc_dconv_workspace(&p), sizeof(float));

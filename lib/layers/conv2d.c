@@ -325,9 +325,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->dw = (gc_dwconv){q->N, q->G, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
                         p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w};
     q->df = (gc_dconv){q->g.C, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
-                       p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0};
+                       p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0, 1, 1};
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
-                       eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1};
+                       eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1, 1, 1};
     q->s2d = s2d_ok(p, training) && !q->depthwise && !gc_pxgemm_applies(tier, q->P);
     q->dc = (gc_dconv){q->g.C, q->g.H, q->g.W, q->O, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w, p->pad_h, p->pad_w,
                        1, 1, 0, p->stride_h, p->stride_w};
@@ -338,7 +338,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     if (q->s2d || q->acc_s2d) {
         const int64_t kh = (p->kernel_h + p->stride_h - 1) / p->stride_h, kw = (p->kernel_w + p->stride_w - 1) / p->stride_w;
         q->ds = (gc_dconv){q->g.C * p->stride_h * p->stride_w, q->g.OH + kh - 1, q->g.OW + kw - 1, q->O, q->g.OH, q->g.OW,
-                           kh, kw, 0, 0, 1, 1, 0};
+                           kh, kw, 0, 0, 1, 1, 0, 1, 1};
     }
 }
 
