@@ -337,6 +337,46 @@ TEST(what_does_not_fuse) {
     gc_model_free(m);
 }
 
+/* Winograd's schedules with the ReLU bits written as tiles by several threads at once: by tiles
+ * (few channels, a large image: each thread a band of rows of every plane) and by output
+ * channels (64 channels of an odd-sized 29 x 29 plane: two 32-channel chunks side by side). */
+TEST(winograd_schedules_write_their_own_bits) {
+    const int64_t shapes[2][3] = {{8, 8, 120}, {8, 64, 29}}; /* C, O, size */
+    for (int k = 0; k < 2; k++) {
+        const int64_t C = shapes[k][0], O = shapes[k][1], S = shapes[k][2];
+        gc_model *m = NULL;
+        gc_adaptive_pool2d_params ap = {1, 1};
+        gc_linear_params lp = {O, 3, 1};
+        gc_status st = gc_model_create(&m);
+        if (st || (st = conv(m, "c", NULL, C, O, 3, 1, 1, 1)) || (st = gc_model_add_relu(m, "r", "c")) ||
+            (st = gc_model_add_adaptive_avgpool2d(m, "gap", "r", &ap)) || (st = gc_model_add_flatten(m, "flat", "gap")) ||
+            (st = gc_model_add_linear(m, "fc", "flat", &lp, NULL, NULL)) || (st = gc_model_init_random(m, 61 + k))) {
+            CHECK(0);
+            gc_model_free(m);
+            return;
+        }
+        const int64_t n_in = 2 * C * S * S;
+        float *x = malloc((size_t)n_in * sizeof(float)), r[6];
+        gc_rng rng;
+        gc_rng_seed(&rng, 62);
+        fill(x, n_in, &rng, 1.0f);
+        fill(r, 6, &rng, 1.0f);
+        gc_session_config cfg = {.batch = 2, .channels = C, .height = S, .width = S, .threads = 3};
+        gc_session *fused = session(m, cfg);
+        cfg.no_fuse = 1;
+        gc_session *plain = session(m, cfg);
+        if (fused && plain) {
+            const char *stops[] = {NULL};
+            compare_sessions(fused, plain, x, r, stops, 1, 0, k ? "by output channels" : "by tiles");
+            CHECK(is_fused(fused, "c"));
+        }
+        gc_session_free(fused);
+        gc_session_free(plain);
+        free(x);
+        gc_model_free(m);
+    }
+}
+
 /* A non-finite output of a fused convolution is named as in an unfused session: the convolution
  * (the checking pass that finds it runs the activation after the check). */
 TEST(nonfinite_names_the_convolution) {
@@ -372,6 +412,7 @@ int main(void) {
     RUN(fused_parameter_gradients);
     RUN(fused_explain_maps);
     RUN(what_does_not_fuse);
+    RUN(winograd_schedules_write_their_own_bits);
     RUN(nonfinite_names_the_convolution);
     return test_summary("fuse");
 }
