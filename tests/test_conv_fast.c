@@ -609,6 +609,7 @@ TEST(accurate_forward_rounds_once) {
         {1, 8, 347, 346, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* Winograd by tiles: chunks cut tile rows */
         {1, 128, 40, 41, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd by tiles: 2 channel blocks */
         {1, 8, 64, 63, 352, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},     /* Winograd: tiles in 2 chunks */
+        {1, 449, 40, 39, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: few output groups share tiles */
         {1, 9, 9, 9, 10, 3, 3, 1, 1, 0, 0, 1, 1, 1, 1},        /* too few tiles: direct */
         {1, 33, 7, 9, 17, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},       /* 1x1 */
         {1, 6, 14, 12, 7, 3, 3, 1, 1, 2, 2, 2, 2, 1, 0},       /* dilation 2 */

@@ -16,7 +16,8 @@
  * channels the group's weights are transformed into the thread's slot (U: 36 x AW_GO x
  * ACC_WROW doubles) and the 36 products M[xi] (+)= U[xi] V[xi] run by the accurate tile
  * kernel, a 1x1 convolution over the tiles (blocks of AW_TB tiles, so V's block stays in L2
- * over the group's panels); then the output transform. Each M row is summed by one item in a
+ * over the group's panels); then the output transform (by the item itself when it holds all
+ * the chunk's tiles: no M row crosses to another core). Each M row is summed by one item in a
  * fixed order, whatever thread runs it. */
 #include "kernels/conv_accurate_internal.h"
 #include "core/core.h"
@@ -138,6 +139,11 @@ static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
                                     g->mr, m + k * g->mr * ld, ld, c0 > 0);
             }
         }
+        if (j->ts == 1) { /* the item's rows are final: their outputs from this core's cache */
+            const int64_t og = g->p->Co - o0 < rows ? g->p->Co - o0 : rows;
+            j->tx->output(g, j->M + o0 * ld, g->Kp, o0, og, j->t0, j->tc, j->bias, j->y, 0,
+                          og * aw_seg_count(g, j->t0, j->tc));
+        }
     }
 }
 
@@ -213,6 +219,6 @@ void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
         const int64_t nb = (j.tc + AW_TB - 1) / AW_TB, want = (AW_ITEMS + groups - 1) / groups;
         j.ts = want < nb ? want : nb;
         gc_pool_for(pool, groups * j.ts, 1, AW_SLOTS, aw_products, &j);
-        gc_pool_for(pool, p->Co * ns, 8, 0, aw_output_items, &j);
+        if (j.ts > 1) gc_pool_for(pool, p->Co * ns, 8, 0, aw_output_items, &j);
     }
 }
