@@ -1,7 +1,8 @@
 /* conv_accurate_wino_tx.h - Winograd F(4x4, 3x3)'s transforms in double for the accurate
  * convolution, 8 lanes at a time with the GNU vector extension. Included once per ISA with
  * AW_TX_NAME set (conv_accurate_wino.c, conv_accurate_avx2.c, conv_accurate_avx512.c); not a
- * header of its own. The matrices are winograd_tx.h's (points 0, 1, -1, 2, -2 and infinity). */
+ * header of its own. The matrices are winograd_tx.h's (winograd_f43.h). */
+#include "kernels/winograd_f43.h"
 #include <string.h>
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -9,35 +10,8 @@
 
 typedef double awv __attribute__((vector_size(64)));
 
-/* B^T applied to a column of 6 vectors. */
-static inline void aw_bt6(const awv d[6], awv o[6]) {
-    o[0] = 4.0 * d[0] - 5.0 * d[2] + d[4];
-    o[1] = (d[3] + d[4]) - 4.0 * (d[1] + d[2]);
-    o[2] = (d[4] - d[3]) + 4.0 * (d[1] - d[2]);
-    o[3] = (d[4] - d[2]) + 2.0 * (d[3] - d[1]);
-    o[4] = (d[4] - d[2]) - 2.0 * (d[3] - d[1]);
-    o[5] = 4.0 * d[1] - 5.0 * d[3] + d[5];
-}
-
-/* G applied to 3 vectors -> 6. */
-static inline void aw_g6(const awv g[3], awv o[6]) {
-    const awv s = g[0] + g[2];
-    o[0] = g[0] * (1.0 / 4);
-    o[1] = (s + g[1]) * (-1.0 / 6);
-    o[2] = (s - g[1]) * (-1.0 / 6);
-    o[3] = g[0] * (1.0 / 24) + g[1] * (1.0 / 12) + g[2] * (1.0 / 6);
-    o[4] = g[0] * (1.0 / 24) - g[1] * (1.0 / 12) + g[2] * (1.0 / 6);
-    o[5] = g[2];
-}
-
-/* A^T applied to 6 vectors -> 4. */
-static inline void aw_at4(const awv m[6], awv o[4]) {
-    const awv a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-    o[0] = m[0] + a + c;
-    o[1] = b + 2.0 * d;
-    o[2] = a + 4.0 * c;
-    o[3] = b + 8.0 * d + m[5];
-}
+/* aw_bt6, aw_g6, aw_at4: F(4x4, 3x3)'s B^T, G and A^T on columns of 8 doubles. */
+WG_F43(awv, double, aw)
 
 #if defined(__AVX512F__)
 /* 16 floats of a row of W from column s, zero outside [0, W) (masked: nothing outside is read). */

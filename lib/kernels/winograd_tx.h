@@ -5,6 +5,7 @@
  * mode), so the transforms agree bit for bit across tiers. */
 #include "kernels/winograd_internal.h"
 #include "kernels/activation.h" /* GC_EPI_* */
+#include "kernels/winograd_f43.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -13,35 +14,8 @@
 typedef float v16 __attribute__((vector_size(64)));
 typedef int v16m __attribute__((vector_size(64)));   /* lane masks of comparisons */
 
-/* B^T applied to a column of 6 vectors: d -> o (o may alias nothing). */
-static inline void bt6(const v16 d[6], v16 o[6]) {
-    o[0] = 4.0f * d[0] - 5.0f * d[2] + d[4];
-    o[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);
-    o[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);
-    o[3] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);
-    o[4] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);
-    o[5] = 4.0f * d[1] - 5.0f * d[3] + d[5];
-}
-
-/* G applied to 3 vectors -> 6. */
-static inline void g6(const v16 g[3], v16 o[6]) {
-    const v16 s = g[0] + g[2];
-    o[0] = g[0] * (1.0f / 4);
-    o[1] = (s + g[1]) * (-1.0f / 6);
-    o[2] = (s - g[1]) * (-1.0f / 6);
-    o[3] = g[0] * (1.0f / 24) + g[1] * (1.0f / 12) + g[2] * (1.0f / 6);
-    o[4] = g[0] * (1.0f / 24) - g[1] * (1.0f / 12) + g[2] * (1.0f / 6);
-    o[5] = g[2];
-}
-
-/* A^T applied to 6 vectors -> 4. */
-static inline void at4(const v16 m[6], v16 o[4]) {
-    const v16 a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], d = m[3] - m[4];
-    o[0] = m[0] + a + c;
-    o[1] = b + 2.0f * d;
-    o[2] = a + 4.0f * c;
-    o[3] = b + 8.0f * d + m[5];
-}
+/* wg_bt6, wg_g6, wg_at4: F(4x4, 3x3)'s B^T, G and A^T on columns of 16-lane vectors. */
+WG_F43(v16, float, wg)
 
 /* Unaligned access to 16 floats. */
 typedef float v16u __attribute__((vector_size(64), aligned(4), may_alias));
@@ -110,10 +84,10 @@ static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c,
         if (ih >= 0 && ih < p->H && c + WG_PF < p->C)        /* the same rows WG_PF channels on */
             for (int64_t col = pa; col < pb; col += 16) __builtin_prefetch(xp + WG_PF * p->H * p->W + ih * p->W + col);
     }
-    for (int r = 0; r < 6; r++) bt6(d[r], t[r]);            /* rows: t = d B */
+    for (int r = 0; r < 6; r++) wg_bt6(d[r], t[r]);            /* rows: t = d B */
     for (int j = 0; j < 6; j++) {                             /* columns: B^T t */
         for (int r = 0; r < 6; r++) col[r] = t[r][j];
-        bt6(col, o6);
+        wg_bt6(col, o6);
         for (int i = 0; i < 6; i++) o[i * 6 + j] = o6[i];
     }
 }
@@ -198,11 +172,11 @@ static inline void weights16_store(v16 g[3][3], float *d, int64_t xs, int64_t hs
     v16 t[6][3], r[6];
     for (int j = 0; j < 3; j++) {                             /* columns: t[.][j] = G g[.][j] */
         v16 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
-        g6(col, o6);
+        wg_g6(col, o6);
         for (int i = 0; i < 6; i++) t[i][j] = o6[i];
     }
     for (int i = 0; i < 6; i++) {                             /* rows: U[i][.] = t[i][.] G^T */
-        g6(t[i], r);
+        wg_g6(t[i], r);
         for (int j = 0; j < 6; j++) {
             float *dx = d + (i * 6 + j) * xs;
             if (nr >= 16) {
@@ -323,11 +297,11 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
             for (int i = 0; i < 36; i++) m[i / 6][i % 6] = *(const v16u *)(Mt + i * xm + tl * WG_OCH + 16 * h);
             for (int j = 0; j < 6; j++) {                     /* columns: A^T m */
                 for (int k = 0; k < 6; k++) col[k] = m[k][j];
-                at4(col, r4);
+                wg_at4(col, r4);
                 for (int i = 0; i < 4; i++) tt[i][j] = r4[i];
             }
             for (int i = 0; i < 4; i++) {                     /* rows: t A */
-                at4(tt[i], r4);
+                wg_at4(tt[i], r4);
                 for (int j = 0; j < 4; j++) r[4 * i + j] = r4[j] + bv;
             }
             if (p->epi == GC_EPI_RELU)                         /* a fused activation: v > 0 ? v : 0 */
