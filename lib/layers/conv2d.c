@@ -247,11 +247,13 @@ typedef struct conv_plan {
     gc_dwconv dw;               /* its problem */
     int s2d;                    /* strided forward as a stride-1 direct convolution on the input
                                    rearranged space-to-depth (s2d_ok) */
-    gc_dconv ds;                /* its problem: C*SH*SW channels, kernel ceil(KH/SH) x ceil(KW/SW) */
+    gc_dconv ds;                /* its problem: C*pa*pb channels, kernel ceil(KH/SH) x ceil(KW/SW) */
     int chan_s;                 /* instead, where s2d applies and the tier has it, the direct
                                    convolution's channel form at the layer's own stride (no zero
                                    taps, no rearranged input) with weights the session packed */
     gc_dconv dc;                /* its problem */
+    int64_t pa, pb;             /* space to depth: the row and column phases kept (those the kernel
+                                   reaches: min(stride, kernel); a 1x1/2 layer keeps one, a subsample) */
     int acc_s2d, acc_ref;       /* accurate forward (gc_layer_ctx.accurate): strided layers space to
                                    depth whatever the zero taps cost; depthwise and the other strided
                                    ones on the reference loops (their sums are as accurate) */
@@ -260,7 +262,8 @@ typedef struct conv_plan {
 /* A stride-s convolution is a stride-1 one on the input cut into s x s blocks stacked as
  * channels (space to depth: xs[(c*SH + a)*SW + b][i][j] = x_padded[c][i*SH + a][j*SW + b]) with
  * the kernel cut the same way, ws[o][(c*SH + a)*SW + b][u][v] = w[o][c][u*SH + a][v*SW + b] (0
- * past the kernel). It then runs on the direct kernel at 80-90 % of the peak instead of the
+ * past the kernel; phases a >= KH or b >= KW, which no tap reaches, are left out). It then
+ * runs on the direct kernel at 80-90 % of the peak instead of the
  * im2col GEMM's 30-50 % (AlexNet's 11x11/4 conv1: 3 -> 48 channels, 3x3 kernel), paying for the
  * zero taps the cut adds: taken when they add at most 35 % (11x11/4: 19 %, 7x7/2: 31 %; not
  * 3x3/2: 78 %). Sessions without parameter gradients only, so training keeps its bits. */
@@ -337,7 +340,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->acc_ref = q->depthwise || ((p->stride_h > 1 || p->stride_w > 1) && !q->acc_s2d);
     if (q->s2d || q->acc_s2d) {
         const int64_t kh = (p->kernel_h + p->stride_h - 1) / p->stride_h, kw = (p->kernel_w + p->stride_w - 1) / p->stride_w;
-        q->ds = (gc_dconv){q->g.C * p->stride_h * p->stride_w, q->g.OH + kh - 1, q->g.OW + kw - 1, q->O, q->g.OH, q->g.OW,
+        q->pa = p->kernel_h < p->stride_h ? p->kernel_h : p->stride_h;
+        q->pb = p->kernel_w < p->stride_w ? p->kernel_w : p->stride_w;
+        q->ds = (gc_dconv){q->g.C * q->pa * q->pb, q->g.OH + kh - 1, q->g.OW + kw - 1, q->O, q->g.OH, q->g.OW,
                            kh, kw, 0, 0, 1, 1, 0, 1, 1};
     }
 }
@@ -346,18 +351,18 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
 static size_t s2d_input_floats(const conv_plan *q) { return (size_t)((q->ds.Ci * q->ds.H * q->ds.W + 15) & ~(int64_t)15); }
 static size_t s2d_weight_floats(const conv_plan *q) { return (size_t)((q->O * q->ds.Ci * q->ds.KH * q->ds.KW + 15) & ~(int64_t)15); }
 
-/* ws (O, C*SH*SW, KH', KW') from w (O, C, KH, KW). */
+/* ws (O, C*pa*pb, KH', KW') from w (O, C, KH, KW). */
 static void s2d_weights(const gc_conv2d_params *p, const conv_plan *q, const float *w, float *ws) {
     const int64_t SH = p->stride_h, SW = p->stride_w, KH = p->kernel_h, KW = p->kernel_w, C = q->g.C;
-    const int64_t kh = q->ds.KH, kw = q->ds.KW;
+    const int64_t kh = q->ds.KH, kw = q->ds.KW, pa = q->pa, pb = q->pb;
     for (int64_t o = 0; o < q->O; o++)
         for (int64_t c = 0; c < C; c++)
-            for (int64_t a = 0; a < SH; a++)
-                for (int64_t b = 0; b < SW; b++)
+            for (int64_t a = 0; a < pa; a++)
+                for (int64_t b = 0; b < pb; b++)
                     for (int64_t u = 0; u < kh; u++)
                         for (int64_t v = 0; v < kw; v++) {
                             const int64_t r = u * SH + a, t = v * SW + b;
-                            ws[(((o * C + c) * SH + a) * SW + b) * kh * kw + u * kw + v] =
+                            ws[(((o * C + c) * pa + a) * pb + b) * kh * kw + u * kw + v] =
                                 r < KH && t < KW ? w[((o * C + c) * KH + r) * KW + t] : 0.0f;
                         }
 }
@@ -366,17 +371,18 @@ typedef struct s2d_job {
     const gc_conv2d_params *p;
     const conv_plan *q;
     const float *x; /* (C, H, W): one image */
-    float *xs;      /* (C*SH*SW, H', W') */
+    float *xs;      /* (C*pa*pb, H', W') */
 } s2d_job;
 
-/* Rows [t0, t1) of the C*SH*SW*H' rows of xs. */
+/* Rows [t0, t1) of the C*pa*pb*H' rows of xs. */
 static void s2d_input_rows(void *arg, int64_t t0, int64_t t1, int worker) {
     const s2d_job *j = arg;
     const gc_conv2d_params *p = j->p;
     const int64_t SH = p->stride_h, SW = p->stride_w, H = j->q->g.H, W = j->q->g.W, Hs = j->q->ds.H, Ws = j->q->ds.W;
+    const int64_t pa = j->q->pa, pb = j->q->pb;
     (void)worker;
     for (int64_t t = t0; t < t1; t++) {
-        const int64_t i = t % Hs, cab = t / Hs, b = cab % SW, a = cab / SW % SH, c = cab / (SW * SH);
+        const int64_t i = t % Hs, cab = t / Hs, b = cab % pb, a = cab / pb % pa, c = cab / (pb * pa);
         const int64_t r = i * SH + a - p->pad_h; /* the input row */
         float *d = j->xs + t * Ws;
         if (r < 0 || r >= H) { memset(d, 0, (size_t)Ws * sizeof(float)); continue; }
