@@ -11,14 +11,13 @@
  * pick other max-pool winners than exact arithmetic; in double it is gone.
  *
  * Schedule, per image: the tiles in chunks (V (36, C, ld) and M (36, Kp, ld) together at most
- * AW_VM doubles). Per chunk, three pool loops: the input transform V; the products, items
- * (group of AW_GO output channels, share of the chunk's tiles): per block of ACC_WROW input
- * channels the group's weights are transformed into the thread's slot (U: 36 x AW_GO x
- * ACC_WROW doubles) and the 36 products M[xi] (+)= U[xi] V[xi] run by the accurate tile
- * kernel, a 1x1 convolution over the tiles (blocks of AW_TB tiles, so V's block stays in L2
- * over the group's panels); then the output transform (by the item itself when it holds all
- * the chunk's tiles: no M row crosses to another core). Each M row is summed by one item in a
- * fixed order, whatever thread runs it. */
+ * AW_VM doubles). Per chunk: the input transform V; then each thread takes a range of groups of
+ * AW_GO output channels (aw_groups): per block of ACC_WROW input channels the groups' weights
+ * are transformed (U: 36 x AW_GO x ACC_WROW doubles each) and the 36 products M[xi] (+)=
+ * U[xi] V[xi] run by the accurate tile kernel, a 1x1 convolution over the tiles; then the
+ * groups' output transforms, from the core that summed their rows. Where groups are fewer than
+ * AW_ITEMS, items are (group, share of the tiles) instead, and the outputs a loop of their own.
+ * Each M row is summed in a fixed order, whatever thread runs it. */
 #include "kernels/conv_accurate_internal.h"
 #include "core/core.h"
 #include <string.h>
@@ -71,10 +70,14 @@ static int aw_geom_of(const gc_dconv *p, acc_tier tt, aw_geom *g) {
     return 1;
 }
 
-/* Doubles of V and M (by tiles: per slot), of U (per slot; by tiles: the whole U). */
+#define AW_SLOT (36 * AW_GO * ACC_WROW) /* doubles of one group's U (a block of ACC_WROW channels) */
+
+/* Doubles of V and M (by tiles: per slot) and of the U region (by tiles: the whole U; else a
+ * group's U for every group, or AW_SLOTS slots, whichever is more). */
 static int aw_sizes(const aw_geom *g, int64_t *v, int64_t *m, int64_t *u) {
-    const int64_t C = g->p->Ci;
-    *u = g->by_tiles ? (C + ACC_WROW - 1) / ACC_WROW * 36 * g->Kp * ACC_WROW : 36 * AW_GO * ACC_WROW;
+    const int64_t C = g->p->Ci, groups = (g->Kp + AW_GO - 1) / AW_GO;
+    *u = g->by_tiles ? (C + ACC_WROW - 1) / ACC_WROW * 36 * g->Kp * ACC_WROW
+                     : (groups > AW_SLOTS ? groups : AW_SLOTS) * (int64_t)AW_SLOT;
     return !gc_mul_i64(36 * C, g->ld, v) && !gc_mul_i64(36 * g->Kp, g->ld, m);
 }
 
@@ -82,8 +85,8 @@ static int aw_sizes(const aw_geom *g, int64_t *v, int64_t *m, int64_t *u) {
 static int aw_total(const aw_geom *g, int64_t *t) {
     int64_t v, m, u;
     if (!aw_sizes(g, &v, &m, &u) || gc_add_i64(v, m, t)) return 0;
-    if (g->by_tiles) return !gc_mul_i64(*t, AW_SLOTS, t) && !gc_add_i64(*t, u + ACC_WROW + 32, t);
-    return !gc_add_i64(*t, AW_SLOTS * u + ACC_WROW + 32, t);
+    if (g->by_tiles && gc_mul_i64(*t, AW_SLOTS, t)) return 0;
+    return !gc_add_i64(*t, u + ACC_WROW + 32, t);
 }
 
 size_t gc_awino_workspace(const gc_dconv *p) {
@@ -105,7 +108,7 @@ typedef struct aw_job {
     acc_sums_fn *sums;
     const float *x, *w, *bias;
     float *y;
-    double *V, *M, *U; /* U: AW_SLOTS slots of nu doubles */
+    double *V, *M, *U; /* U: slots of nu doubles (aw_products, aw_tile_chunks) or per group (aw_groups) */
     int64_t nu;
     const int64_t *off;
     int64_t t0, tc, ts; /* chunk; tile shares per output group */
@@ -117,7 +120,43 @@ static void aw_input_items(void *arg, int64_t lo, int64_t hi, int worker) {
     j->tx->input(j->g, j->x, j->t0, j->tc, j->V, lo, hi);
 }
 
-/* Items (group of AW_GO output channels, share of the tile blocks). */
+/* Output groups [lo, hi) over all the chunk's tiles (one call per thread): per block of input
+ * channels, the groups' weights, then per xi every group's products, so each thread reads each
+ * block of V once (with the vCPUs far apart, reading V's other half once per group made the
+ * deep layers 1.5x slower); then the groups' outputs. Each group's U in its own part of the
+ * region. */
+static void aw_groups(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    const aw_geom *g = j->g;
+    const int64_t C = g->p->Ci, ld = g->ld;
+    (void)worker;
+    for (int64_t c0 = 0; c0 < C; c0 += ACC_WROW) {
+        const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
+        for (int64_t gi = lo; gi < hi; gi++) {
+            const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
+            j->tx->weights(g, j->w, o0, rows / g->mr, c0, cb, j->U + gi * AW_SLOT, 0, rows * ((cb + 7) / 8));
+        }
+        for (int xi = 0; xi < 36; xi++) {
+            const double *v = j->V + (xi * C + c0) * ld;
+            for (int64_t gi = lo; gi < hi; gi++) {
+                const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
+                const double *u = j->U + gi * AW_SLOT + xi * rows * ACC_WROW;
+                double *m = j->M + (xi * g->Kp + o0) * ld;
+                for (int64_t k = 0; k < rows / g->mr; k++)
+                    for (int64_t q0 = 0; q0 < j->tc; q0 += g->nr)
+                        j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, (int)(j->tc - q0 < g->nr ? j->tc - q0 : g->nr),
+                                g->mr, m + k * g->mr * ld, ld, c0 > 0);
+            }
+        }
+    }
+    for (int64_t gi = lo; gi < hi; gi++) {
+        const int64_t o0 = gi * AW_GO, og = g->p->Co - o0 < AW_GO ? g->p->Co - o0 : AW_GO;
+        j->tx->output(g, j->M + o0 * ld, g->Kp, o0, og, j->t0, j->tc, j->bias, j->y, 0, og * aw_seg_count(g, j->t0, j->tc));
+    }
+}
+
+/* Items (group of AW_GO output channels, share of the tile blocks), when groups are too few
+ * for the threads: each in the worker's U slot; the outputs by a loop of their own. */
 static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
     const aw_job *j = arg;
     const aw_geom *g = j->g;
@@ -138,11 +177,6 @@ static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
                             j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, (int)(j->tc - q0 < g->nr ? j->tc - q0 : g->nr),
                                     g->mr, m + k * g->mr * ld, ld, c0 > 0);
             }
-        }
-        if (j->ts == 1) { /* the item's rows are final: their outputs from this core's cache */
-            const int64_t og = g->p->Co - o0 < rows ? g->p->Co - o0 : rows;
-            j->tx->output(g, j->M + o0 * ld, g->Kp, o0, og, j->t0, j->tc, j->bias, j->y, 0,
-                          og * aw_seg_count(g, j->t0, j->tc));
         }
     }
 }
@@ -198,12 +232,12 @@ void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
     double *V = (double *)(void *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *M = V + nv, *U = M + nm;
     if (g.by_tiles) /* per slot (V, M), then the whole U */
         U = V + AW_SLOTS * (nv + nm), M = NULL;
-    int64_t *off = (int64_t *)(void *)(U + (g.by_tiles ? 1 : AW_SLOTS) * nu);
+    int64_t *off = (int64_t *)(void *)(U + nu);
     for (int64_t c = 0; c < ACC_WROW; c++) off[c] = c * g.ld;
     aw_job j = {&g, tier == GC_GEMM_AVX512 ? &gc_aw_tx_avx512 : tier == GC_GEMM_AVX2 ? &gc_aw_tx_avx2 : &gc_aw_tx_portable,
                 tier == GC_GEMM_AVX512 ? gc_aconv_sums_avx512 : tier == GC_GEMM_AVX2 ? gc_aconv_sums_avx2
                                                                                      : gc_aconv_sums_portable,
-                x, w, bias, y, V, M, U, nu, off, 0, 0, 1};
+                x, w, bias, y, V, M, U, AW_SLOT, off, 0, 0, 1};
     if (g.by_tiles) {
         j.nu = nv + nm; /* the slots' stride */
         gc_pool_for(pool, (p->Ci + ACC_WROW - 1) / ACC_WROW * g.Kp * (ACC_WROW / 8), 16, 0, aw_weight_items, &j);
@@ -218,7 +252,12 @@ void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
         gc_pool_for(pool, p->Ci * ns, 8, 0, aw_input_items, &j);
         const int64_t nb = (j.tc + AW_TB - 1) / AW_TB, want = (AW_ITEMS + groups - 1) / groups;
         j.ts = want < nb ? want : nb;
-        gc_pool_for(pool, groups * j.ts, 1, AW_SLOTS, aw_products, &j);
-        if (j.ts > 1) gc_pool_for(pool, p->Co * ns, 8, 0, aw_output_items, &j);
+        if (j.ts == 1) { /* one range of groups per thread */
+            const int64_t nt = pool ? gc_pool_threads(pool) : 1;
+            gc_pool_for(pool, groups, (groups + nt - 1) / nt, 0, aw_groups, &j);
+        } else {
+            gc_pool_for(pool, groups * j.ts, 1, AW_SLOTS, aw_products, &j);
+            gc_pool_for(pool, p->Co * ns, 8, 0, aw_output_items, &j);
+        }
     }
 }
