@@ -659,14 +659,18 @@ TEST(accurate_forward_rounds_once) {
             continue;
         }
         lt_run(&t, 0, GC_KERNELS_REFERENCE, 0);
-        lt_accurate = 1;
-        lt_run(&t, 1, GC_KERNELS_AUTO, 0);
-        lt_accurate = 0;
-        for (int64_t e = 0; e < t.nout; e++)
-            if (ulps(t.y[0][e], t.y[1][e]) > 1) {
-                FAILF("accurate linear %zu: output %lld %g vs reference %g", i, (long long)e, t.y[1][e], t.y[0][e]);
-                break;
-            }
+        for (size_t ti = 0; ti < sizeof tiers / sizeof tiers[0]; ti++) { /* portable and AVX-512 builds */
+            if (!gc_gemm_tier_available((gc_gemm_tier)tiers[ti])) continue;
+            lt_accurate = 1;
+            lt_run(&t, 1, tiers[ti], 0);
+            lt_accurate = 0;
+            for (int64_t e = 0; e < t.nout; e++)
+                if (ulps(t.y[0][e], t.y[1][e]) > 1) {
+                    FAILF("accurate linear %zu (%s): output %lld %g vs reference %g", i,
+                          gc_gemm_tier_name((gc_gemm_tier)tiers[ti]), (long long)e, t.y[1][e], t.y[0][e]);
+                    break;
+                }
+        }
         lt_free(&t);
     }
 }

@@ -218,48 +218,19 @@ static void rows_dot_w(gc_pool *pool, const float *x, int64_t N, const float *w,
     gc_pool_for(pool, O, 16, 0, rows_dot_outputs, &j);
 }
 
-/* The forward of gc_layer_ctx.accurate: each output one double sum of exact products (a float
- * times a float is exact in double) and the bias, rounded once, in eight double lanes. Blocks
- * [b0, b1) of four outputs, every row of the batch. */
-typedef double v8d __attribute__((vector_size(64)));
-typedef float v8f __attribute__((vector_size(32)));
-
-static void linear_accurate_outputs(void *arg, int64_t b0, int64_t b1, int worker) {
-    const gc_layer_ctx *c = arg;
-    const int64_t N = c->in.d[0], I = c->in.d[1], O = c->out.d[1], I8 = I & ~(int64_t)7;
-    const float *w = c->param[0], *bias = c->layer->p.linear.bias ? c->param[1] : NULL;
-    (void)worker;
-    for (int64_t b = b0; b < b1; b++) { /* four outputs: four rows of W, four memory streams */
-        const float *wr[4];
-        for (int k = 0; k < 4; k++) wr[k] = w + (4 * b + k < O ? 4 * b + k : O - 1) * I;
-        for (int64_t n = 0; n < N; n++) {
-            const float *xr = c->x + n * I;
-            v8d a[4];
-            memset(a, 0, sizeof a);
-            for (int64_t i = 0; i < I8; i += 8) {
-                v8f xf;
-                memcpy(&xf, xr + i, 32);
-                const v8d xd = __builtin_convertvector(xf, v8d);
-                for (int k = 0; k < 4; k++) {
-                    v8f wf;
-                    memcpy(&wf, wr[k] + i, 32);
-                    a[k] += xd * __builtin_convertvector(wf, v8d);
-                }
-            }
-            for (int k = 0; k < 4 && 4 * b + k < O; k++) {
-                double s = bias ? (double)bias[4 * b + k] : 0.0;
-                for (int l = 0; l < 8; l++) s += a[k][l];
-                for (int64_t i = I8; i < I; i++) s += (double)xr[i] * wr[k][i];
-                c->y[n * O + 4 * b + k] = (float)s;
-            }
-        }
-    }
-}
+/* The forward of gc_layer_ctx.accurate (portable build; linear_avx512.c has the AVX-512 one). */
+#define LINEAR_ACC_CAT2(a, b) a##b
+#define LINEAR_ACC_CAT(a, b) LINEAR_ACC_CAT2(a, b)
+#define LINEAR_ACC linear_accurate_portable
+#define LINEAR_ACC_LINKAGE static
+#include "layers/linear_accurate_tx.h"
 
 static void linear_forward(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { linear_forward_ref(c); return; }
     if (c->accurate) {
-        gc_pool_for(c->pool, (c->out.d[1] + 3) / 4, 4, 0, linear_accurate_outputs, (void *)c);
+        const float *ab = c->layer->p.linear.bias ? c->param[1] : NULL;
+        (gc_gemm_resolve((gc_gemm_tier)c->kernels) == GC_GEMM_AVX512 ? gc_linear_accurate_avx512 : linear_accurate_portable)(
+            c->pool, c->x, c->in.d[0], c->param[0], ab, c->out.d[1], c->in.d[1], c->y);
         return;
     }
     const gc_linear_params *p = &c->layer->p.linear;
