@@ -120,6 +120,18 @@ static void aw_input_items(void *arg, int64_t lo, int64_t hi, int worker) {
     j->tx->input(j->g, j->x, j->t0, j->tc, j->V, lo, hi);
 }
 
+/* The products of np panels for one xi over one block of cb input channels: rows k*mr .. of m
+ * (ld apart) (+)= u's rows (ACC_WROW apart) times v's block, tiles [q_lo, q_hi) a vector of NR
+ * at a time (the last ones narrower). */
+static void aw_panels(const aw_job *j, int64_t cb, const double *v, const double *u, int64_t np, int64_t q_lo,
+                      int64_t q_hi, double *m, int acc) {
+    const aw_geom *g = j->g;
+    for (int64_t k = 0; k < np; k++)
+        for (int64_t q0 = q_lo; q0 < q_hi; q0 += g->nr)
+            j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, (int)(q_hi - q0 < g->nr ? q_hi - q0 : g->nr), g->mr,
+                    m + k * g->mr * g->ld, g->ld, acc);
+}
+
 /* Output groups [lo, hi) over all the chunk's tiles (one call per thread): per block of input
  * channels, the groups' weights, then per xi every group's products, so each thread reads each
  * block of V once (with the vCPUs far apart, reading V's other half once per group made the
@@ -140,12 +152,8 @@ static void aw_groups(void *arg, int64_t lo, int64_t hi, int worker) {
             const double *v = j->V + (xi * C + c0) * ld;
             for (int64_t gi = lo; gi < hi; gi++) {
                 const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
-                const double *u = j->U + gi * AW_SLOT + xi * rows * ACC_WROW;
-                double *m = j->M + (xi * g->Kp + o0) * ld;
-                for (int64_t k = 0; k < rows / g->mr; k++)
-                    for (int64_t q0 = 0; q0 < j->tc; q0 += g->nr)
-                        j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, (int)(j->tc - q0 < g->nr ? j->tc - q0 : g->nr),
-                                g->mr, m + k * g->mr * ld, ld, c0 > 0);
+                aw_panels(j, cb, v, j->U + gi * AW_SLOT + xi * rows * ACC_WROW, rows / g->mr, 0, j->tc,
+                          j->M + (xi * g->Kp + o0) * ld, c0 > 0);
             }
         }
     }
@@ -171,11 +179,8 @@ static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
             for (int xi = 0; xi < 36; xi++) {
                 const double *v = j->V + (xi * C + c0) * ld, *u = U + xi * rows * ACC_WROW;
                 double *m = j->M + (xi * g->Kp + o0) * ld;
-                for (int64_t b = b_lo; b < b_hi; b++)
-                    for (int64_t k = 0; k < np; k++)
-                        for (int64_t q0 = b * AW_TB; q0 < (b + 1) * AW_TB && q0 < j->tc; q0 += g->nr)
-                            j->sums(cb, v, u + k * g->mr * ACC_WROW, j->off, q0, (int)(j->tc - q0 < g->nr ? j->tc - q0 : g->nr),
-                                    g->mr, m + k * g->mr * ld, ld, c0 > 0);
+                for (int64_t b = b_lo; b < b_hi; b++) /* blocks of AW_TB tiles: V's block stays in L2 over the panels */
+                    aw_panels(j, cb, v, u, np, b * AW_TB, (b + 1) * AW_TB < j->tc ? (b + 1) * AW_TB : j->tc, m, c0 > 0);
             }
         }
     }
@@ -214,11 +219,8 @@ static void aw_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
             const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
             const double *ub = j->U + c0 / ACC_WROW * 36 * g->Kp * ACC_WROW;
             for (int xi = 0; xi < 36; xi++)
-                for (int64_t k = 0; k < g->panels; k++)
-                    for (int64_t q0 = 0; q0 < tc; q0 += g->nr)
-                        j->sums(cb, V + (xi * C + c0) * ld, ub + (xi * g->Kp + k * g->mr) * ACC_WROW, j->off, q0,
-                                (int)(tc - q0 < g->nr ? tc - q0 : g->nr), g->mr, M + (xi * g->Kp + k * g->mr) * ld, ld,
-                                c0 > 0);
+                aw_panels(j, cb, V + (xi * C + c0) * ld, ub + xi * g->Kp * ACC_WROW, g->panels, 0, tc,
+                          M + xi * g->Kp * ld, c0 > 0);
         }
         j->tx->output(g, M, g->Kp, 0, Co, t0, tc, j->bias, j->y, 0, Co * ns);
     }

@@ -219,8 +219,6 @@ static void rows_dot_w(gc_pool *pool, const float *x, int64_t N, const float *w,
 }
 
 /* The forward of gc_layer_ctx.accurate (portable build; linear_avx512.c has the AVX-512 one). */
-#define LINEAR_ACC_CAT2(a, b) a##b
-#define LINEAR_ACC_CAT(a, b) LINEAR_ACC_CAT2(a, b)
 #define LINEAR_ACC linear_accurate_portable
 #define LINEAR_ACC_LINKAGE static
 #include "layers/linear_accurate_tx.h"

@@ -7,6 +7,11 @@
  * the same operations in the same order in both builds (no contraction), so the same bits. */
 #include <string.h>
 
+#ifndef LINEAR_ACC_CAT
+#define LINEAR_ACC_CAT2(a, b) a##b
+#define LINEAR_ACC_CAT(a, b) LINEAR_ACC_CAT2(a, b)
+#endif
+
 typedef double lacc_v8d __attribute__((vector_size(64)));
 typedef float lacc_v8f __attribute__((vector_size(32)));
 

@@ -229,8 +229,6 @@ void gc_linear_rows_times_w_avx512(gc_pool *pool, const float *dy, int64_t N, co
 }
 
 /* The accurate forward (linear_accurate_tx.h), eight double lanes a vector. */
-#define LINEAR_ACC_CAT2(a, b) a##b
-#define LINEAR_ACC_CAT(a, b) LINEAR_ACC_CAT2(a, b)
 #define LINEAR_ACC gc_linear_accurate_avx512
 #define LINEAR_ACC_LINKAGE
 #include "layers/linear_accurate_tx.h"
