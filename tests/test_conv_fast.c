@@ -487,7 +487,7 @@ TEST(few_pixels_gemm_vs_reference) {
             }
         gc_pxgemm_pack(O, K, w, pk);
         for (int64_t e = 0; e < O * P; e++) y[e] = NAN;
-        gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, y, ws);
+        gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, y, ws, 0, 0.0f, 0.0f);
         const double err = test_rel_err(y, ref, O * P, 1e-3);
         if (!(err <= 1e-5)) FAILF("few-pixels GEMM P %lld O %lld K %lld: relative error %g", (long long)P, (long long)O,
                                   (long long)K, err);

@@ -174,6 +174,8 @@ typedef struct gc_dwconv {
     int64_t N, C, H, W;     /* input batch, channels (= groups), size */
     int64_t M, OH, OW;      /* output channels per input channel, output size */
     int64_t KH, KW, SH, SW, PH, PW, DH, DW;
+    int epi;                /* GC_EPI_NONE, GC_EPI_RELU (values only) or GC_EPI_CLAMP, applied as y is stored */
+    float epi_lo, epi_hi;   /* GC_EPI_CLAMP's bounds */
 } gc_dwconv;
 
 #define GC_DW_SLOTS 16   /* most threads a depthwise call uses (one padded plane each) */
@@ -235,8 +237,9 @@ void gc_pxgemm_pack(int64_t O, int64_t K, const float *w, float *packed);
 /* Floats of scratch gc_pxgemm_run needs (SIZE_MAX on overflow). */
 size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K);
 
+/* epi: GC_EPI_NONE, GC_EPI_RELU (values only) or GC_EPI_CLAMP (lo, hi), applied as y is stored. */
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
-                   float *y, float *ws);
+                   float *y, float *ws, int epi, float lo, float hi);
 
 /* t (7 x 64, row-major) = a (k x 7) b (k x 64), both packed. */
 void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t);

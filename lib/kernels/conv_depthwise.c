@@ -16,9 +16,18 @@ typedef struct dw_job {
     int64_t plane, hp, wp;
 } dw_job;
 
-/* Planes per pool item: about 32 K floats of output each. */
-static int64_t dw_grain(int64_t floats_per_plane) {
-    return floats_per_plane >= 32768 ? 1 : 32768 / (floats_per_plane > 0 ? floats_per_plane : 1);
+/* Planes per pool item for n planes of `per` output floats each: items of about 32 K floats,
+ * their count rounded up to a multiple of the pool's threads so that each thread gets an equal
+ * share (960 planes of 7x7 were one item of 668 planes and one of 292); a call of less than 32 K
+ * floats in all still splits over the threads if it has at least 8 K, else runs as one item. */
+static int64_t dw_grain(const gc_pool *pool, int64_t n, int64_t per) {
+    const int64_t t = gc_pool_threads(pool) < GC_DW_SLOTS ? gc_pool_threads(pool) : GC_DW_SLOTS;
+    const int64_t total = n * (per > 0 ? per : 1);
+    int64_t items = total / 32768;
+    if (items < t) items = total >= 8192 ? t : 1;
+    else items = (items + t - 1) / t * t;
+    if (items > n) items = n;
+    return (n + items - 1) / items;
 }
 
 /* Floats of one thread's padded plane (gc_dw_plane_fn), -1 on overflow. */
@@ -59,7 +68,7 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     dw_job j = {.p = p, .run = run, .x = x, .w = w, .bias = bias, .y = y, .ws = ws, .plane = plane};
-    gc_pool_for(pool, p->N * p->C, dw_grain(p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
+    gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
 }
 
 /* dx as the forward of dy with the kernel flipped (stride 1, one output channel per input
@@ -81,20 +90,20 @@ static int backward_as_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv
                                float *dx, float *ws) {
     const int64_t ph = (p->KH - 1) * p->DH - p->PH, pw = (p->KW - 1) * p->DW - p->PW, KK = p->KH * p->KW;
     if (p->SH != 1 || p->SW != 1 || p->M != 1 || ph < 0 || pw < 0 || KK > 256) return 0;
-    const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph, pw, p->DH, p->DW};
+    const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph, pw, p->DH, p->DW, GC_EPI_NONE, 0, 0};
     const int64_t plane = plane_floats(&q);
     const gc_gemm_tier t = gc_gemm_resolve(tier);
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     dw_job j = {.p = &q, .run = run, .w = w, .dy = dy, .dx = dx, .ws = ws, .plane = plane};
-    gc_pool_for(pool, p->N * p->C, dw_grain(p->H * p->W), GC_DW_SLOTS, flipped_planes, &j);
+    gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->H * p->W), GC_DW_SLOTS, flipped_planes, &j);
     return 1;
 }
 
 size_t gc_dwconv_workspace_bwd(const gc_dwconv *p) {
     const int64_t ph = (p->KH - 1) * p->DH - p->PH, pw = (p->KW - 1) * p->DW - p->PW;
     const gc_dwconv q = {p->N, p->C, p->OH, p->OW, 1, p->H, p->W, p->KH, p->KW, 1, 1, ph < 0 ? 0 : ph, pw < 0 ? 0 : pw,
-                         p->DH, p->DW};
+                         p->DH, p->DW, GC_EPI_NONE, 0, 0};
     const size_t a = gc_dwconv_workspace(p), b = gc_dwconv_workspace(&q);
     return a > b ? a : b;
 }
@@ -173,6 +182,6 @@ void gc_dwconv_backward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, co
     dw_job j = {.p = p, .x = x, .w = w, .dy = dy, .dx = dx, .dw = dw, .db = db, .ws = ws, .plane = plane_floats(p),
                 .hp = hp, .wp = wp};
     if (dx && !backward_as_forward(pool, tier, p, w, dy, dx, ws))
-        gc_pool_for(pool, p->N * p->C, dw_grain(p->M * p->OH * p->OW), GC_DW_SLOTS, scatter_planes, &j);
+        gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * p->OH * p->OW), GC_DW_SLOTS, scatter_planes, &j);
     if (dw || db) gc_pool_for(pool, p->C, 1, GC_DW_SLOTS, param_grad_channels, &j);
 }

@@ -8,10 +8,41 @@
  * conv_depthwise_avx2.c, conv_depthwise_avx512.c); taps are added in the same order in all
  * cases (and as the reference loops do), so every tier and path gives the same bits. */
 #include "kernels/conv.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 typedef float dw_v16 __attribute__((vector_size(64)));
 typedef int dw_i16 __attribute__((vector_size(64)));
+
+/* The epilogue on the 16 sums in vector a, E (GC_EPI_*) a constant at every use, with the
+ * bits of the activation's own loop: ReLU v > 0 ? v : 0; clamp u = v < lo ? lo : v, then
+ * u > hi ? hi : u (NaN stays). A macro and a store of a value, not functions taking the
+ * accumulator's address: that put the accumulators in memory (2x slower). */
+#define DW_EPI(a, E, lo, hi)                                                                       \
+    do {                                                                                           \
+        if ((E) == GC_EPI_RELU) {                                                                  \
+            (a) = (dw_v16)((dw_i16)(a) & ((a) > 0.0f));                                            \
+        } else if ((E) == GC_EPI_CLAMP) {                                                          \
+            const dw_i16 below_ = (a) < (lo), u_ = ((dw_i16)(lo) & below_) | ((dw_i16)(a) & ~below_); \
+            const dw_i16 above_ = (dw_v16)u_ > (hi);                                               \
+            (a) = (dw_v16)(((dw_i16)(hi) & above_) | (u_ & ~above_));                              \
+        }                                                                                          \
+    } while (0)
+
+/* y[0, n) = the first n lanes of vector v, 0 < n <= 16: one masked store with AVX-512 (a
+ * short memcpy of variable length is a call), memcpy otherwise. */
+#if defined(__AVX512F__)
+#define DW_STORE(y, v, n)                                                                          \
+    do {                                                                                           \
+        if ((n) == 16) _mm512_storeu_ps((y), (__m512)(v));                                        \
+        else _mm512_mask_storeu_ps((y), (__mmask16)((1u << (n)) - 1), (__m512)(v));               \
+    } while (0)
+#else
+#define DW_STORE(y, v, n) memcpy((y), &(v), (size_t)(n) * sizeof(float))
+#endif
 
 /* *v = x[0], x[s], ..., x[15 s]: one load for s = 1, two loads and a shuffle for s = 2 (GCC),
  * lane by lane otherwise. (Out parameters: returning a 64-byte vector from a function changes
@@ -77,12 +108,13 @@ static void dw_pad_split(const gc_dwconv *p, const float *src, float *dst, int64
  * constant R, NC, K and S, so the loops unroll and every case is its own straight code. */
 static inline __attribute__((always_inline)) void dw_block(const float *xp, int64_t wp, const float *wo, float b,
                                                            float *yo, int64_t OW, int64_t i, int64_t j0, const int R,
-                                                           const int NC, const int K, const int S) {
+                                                           const int NC, const int K, const int S, const int E,
+                                                           dw_v16 lo, dw_v16 hi) {
     const int64_t wq = wp / 2; /* stride 2: the odd columns' offset in a split row */
+    const dw_v16 bv = (dw_v16){0} + b;
     dw_v16 acc[4][2];
     for (int r = 0; r < R; r++)
-        for (int c = 0; c < NC; c++)
-            for (int l = 0; l < 16; l++) acc[r][c][l] = b;
+        for (int c = 0; c < NC; c++) acc[r][c] = bv;
     for (int u = 0; u < K; u++)
         for (int v = 0; v < K; v++) {
             const float wv = wo[u * K + v];
@@ -98,8 +130,8 @@ static inline __attribute__((always_inline)) void dw_block(const float *xp, int6
     for (int r = 0; r < R; r++)
         for (int c = 0; c < NC; c++) {
             const int64_t j = j0 + 16 * c, n = OW - j < 16 ? OW - j : 16;
-            if (n == 16) memcpy(yo + (i + r) * OW + j, &acc[r][c], sizeof acc[r][c]);
-            else if (n > 0) memcpy(yo + (i + r) * OW + j, &acc[r][c], (size_t)n * sizeof(float));
+            DW_EPI(acc[r][c], E, lo, hi);
+            if (n > 0) DW_STORE(yo + (i + r) * OW + j, acc[r][c], n);
         }
 }
 
@@ -108,24 +140,28 @@ static inline __attribute__((always_inline)) void dw_block(const float *xp, int6
  * floats past the row's end (the scratch has 64 floats to spare after the last row). */
 static inline __attribute__((always_inline)) void dw_plane_k(const gc_dwconv *p, const float *xp, int64_t wp,
                                                              const float *wo, float b, float *yo, const int K,
-                                                             const int S) {
+                                                             const int S, const int E) {
     const int64_t OH = p->OH, OW = p->OW;
+    dw_v16 lo, hi; /* the clamp's bounds, every lane */
+    for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     int64_t i = 0;
     for (; i + 4 <= OH; i += 4)
         for (int64_t j0 = 0; j0 < OW; j0 += 32) {
-            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 2, K, S);
-            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 1, K, S);
+            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 2, K, S, E, lo, hi);
+            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 1, K, S, E, lo, hi);
         }
     for (; i < OH; i++)
         for (int64_t j0 = 0; j0 < OW; j0 += 32) {
-            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 2, K, S);
-            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 1, K, S);
+            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 2, K, S, E, lo, hi);
+            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 1, K, S, E, lo, hi);
         }
 }
 
 /* yo (OH, OW) = b + sum_{u,v} wo[u,v] xp[(i SH + u DH) * wp + j SW + v DW], xp readable up to
  * 32 floats past its last row (lanes past OW are computed and dropped). */
 static void dw_plane_any(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo) {
+    dw_v16 lo, hi;
+    for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     for (int64_t i = 0; i < p->OH; i++)
         for (int64_t j0 = 0; j0 < p->OW; j0 += 16) {
             dw_v16 acc = {b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
@@ -139,8 +175,16 @@ static void dw_plane_any(const gc_dwconv *p, const float *xp, int64_t wp, const 
                 }
             }
             const int64_t n = p->OW - j0 < 16 ? p->OW - j0 : 16;
-            memcpy(yo + i * p->OW + j0, &acc, (size_t)n * sizeof(float));
+            DW_EPI(acc, p->epi, lo, hi);
+            DW_STORE(yo + i * p->OW + j0, acc, n);
         }
+}
+
+/* dw_plane_k for the plane's (K, S), with the epilogue E. */
+static inline __attribute__((always_inline)) void dw_plane_e(const gc_dwconv *p, const float *xp, int64_t wp,
+                                                             const float *wo, float b, float *yo, const int E) {
+    if (p->KH == 3) p->SH == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 3, 1, E) : dw_plane_k(p, xp, wp, wo, b, yo, 3, 2, E);
+    else p->SH == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 5, 1, E) : dw_plane_k(p, xp, wp, wo, b, yo, 5, 2, E);
 }
 
 void DW_TX_NAME(const gc_dwconv *p, const float *x, float *xp, const float *w, const float *bias, float *y) {
@@ -159,7 +203,8 @@ void DW_TX_NAME(const gc_dwconv *p, const float *x, float *xp, const float *w, c
         const float b = bias ? bias[m] : 0.0f;
         float *yo = y + m * OHW;
         if (!fast) dw_plane_any(p, xp, wp, wo, b, yo);
-        else if (K == 3) S == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 3, 1) : dw_plane_k(p, xp, wp, wo, b, yo, 3, 2);
-        else S == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 5, 1) : dw_plane_k(p, xp, wp, wo, b, yo, 5, 2);
+        else if (p->epi == GC_EPI_CLAMP) dw_plane_e(p, xp, wp, wo, b, yo, GC_EPI_CLAMP);
+        else if (p->epi == GC_EPI_RELU) dw_plane_e(p, xp, wp, wo, b, yo, GC_EPI_RELU);
+        else dw_plane_e(p, xp, wp, wo, b, yo, GC_EPI_NONE);
     }
 }

@@ -2,6 +2,7 @@
  * weight packing into 64-channel panels, the threaded driver and the transposed stores. The
  * micro-kernel is in conv_pixels_avx512.c. */
 #include "kernels/conv.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 #include "core/core.h"
 #include <string.h>
 
@@ -40,6 +41,8 @@ size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K) {
 
 typedef struct px_job {
     int64_t O, P, K, np;
+    int epi;
+    float lo, hi;
     const float *packed, *col, *bias;
     float *y, *a;
 } px_job;
@@ -67,19 +70,37 @@ static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
         float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major */
         gc_px_ukernel_avx512_7x64(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile);
         const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
-        for (int c = 0; c < GC_PX_NR && jo * GC_PX_NR + c < j->O; c++) {
-            const int64_t o = jo * GC_PX_NR + c;
-            const float b = j->bias ? j->bias[o] : 0.0f;
-            float *yo = j->y + o * j->P + p0;
-            for (int r = 0; r < n; r++) yo[r] = tile[r * GC_PX_NR + c] + b;
+        const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
+        float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
+        if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
+        /* bias and epilogue on the tile in L1, unit stride (vectorised), then the transposed stores */
+        const float lo = j->lo, hi = j->hi;
+        if (j->epi == GC_EPI_RELU) /* the activation's own loop: v > 0 ? v : 0 */
+            for (int64_t r = 0; r < n; r++)
+                for (int c = 0; c < GC_PX_NR; c++) {
+                    const float v = tile[r * GC_PX_NR + c] + bs[c];
+                    tile[r * GC_PX_NR + c] = v > 0.0f ? v : 0.0f;
+                }
+        else if (j->epi == GC_EPI_CLAMP) /* u = v < lo ? lo : v; u > hi ? hi : u */
+            for (int64_t r = 0; r < n; r++)
+                for (int c = 0; c < GC_PX_NR; c++) {
+                    const float v = tile[r * GC_PX_NR + c] + bs[c], u = v < lo ? lo : v;
+                    tile[r * GC_PX_NR + c] = u > hi ? hi : u;
+                }
+        else
+            for (int64_t r = 0; r < n; r++)
+                for (int c = 0; c < GC_PX_NR; c++) tile[r * GC_PX_NR + c] += bs[c];
+        for (int64_t c = 0; c < nc; c++) {
+            float *yo = j->y + (jo * GC_PX_NR + c) * j->P + p0;
+            for (int64_t r = 0; r < n; r++) yo[r] = tile[r * GC_PX_NR + c];
         }
     }
 }
 
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col,
-                   const float *bias, float *y, float *ws) {
+                   const float *bias, float *y, float *ws, int epi, float lo, float hi) {
     const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
-    px_job j = {O, P, K, np, packed, col, bias, y, ws};
+    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, y, ws};
     gc_pool_for(pool, np, 1, 0, px_pack, &j);
     gc_pool_for(pool, no * np, 1, 0, px_tiles, &j);
 }

@@ -326,7 +326,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->direct_fwd = stride1 && !q->depthwise && !gc_pxgemm_applies(tier, q->P);
     q->direct_bwd = stride1 && !q->depthwise && p->pad_h <= eh && p->pad_w <= ew;
     q->dw = (gc_dwconv){q->N, q->G, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
-                        p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w};
+                        p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0, 0, 0};
     q->df = (gc_dconv){q->g.C, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
                        p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0, 1, 1};
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
@@ -558,7 +558,12 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
-    if (q.depthwise) { gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws); return 0; }
+    const int epi = c->epi.op == GC_EPI_RELU || c->epi.op == GC_EPI_CLAMP ? c->epi.op : GC_EPI_NONE;
+    if (q.depthwise) { /* the activation's values in the stores (a ReLU's bits are left to conv_forward) */
+        q.dw.epi = epi, q.dw.epi_lo = c->epi.lo, q.dw.epi_hi = c->epi.hi;
+        gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws);
+        return epi != GC_EPI_NONE;
+    }
     if (q.wino_fwd) { /* the activation in the output transform, a ReLU's bits as tiles */
         q.wf.epi = c->epi.op, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
         if (c->epi.op == GC_EPI_RELU && c->epi.mask) {
@@ -612,7 +617,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                     b = c->ws;
                     pws = c->ws + ((q.K * q.P + 15) & ~(int64_t)15);
                 }
-                gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, yg, pws);
+                gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, yg, pws, epi, c->epi.lo, c->epi.hi);
                 continue;
             }
             for (int64_t p0 = 0; p0 < q.P; p0 += q.pointwise ? q.P : q.NT) {
@@ -623,7 +628,8 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                 else gc_gemm(c->pool, tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
-    if (!bias || per) return 0; /* the prepacked GEMM added the bias */
+    if (px) return epi != GC_EPI_NONE; /* the few-pixels GEMM applied the bias and the activation's values */
+    if (!bias || per) return 0;        /* the prepacked GEMM added the bias */
     gc_pool_for(c->pool, q.N * q.O, q.P >= 8192 ? 1 : 8192 / q.P, 0, add_bias_planes, (void *)c);
     return 0;
 }
