@@ -60,8 +60,13 @@ static void breakpoints(float a, float b, float *lo, float *hi) {
  * session's tier (every build of kernels/activation_tx.h gives the same bits). */
 #define ACT_BLOCK ((int64_t)1 << 14)
 
-static int64_t act_grain(int64_t n) {
-    return gc_grain((n + ACT_BLOCK - 1) / ACT_BLOCK, ACT_BLOCK, GC_SERIAL_UNITS) * ACT_BLOCK;
+/* Sigmoid and SiLU cost about 8 copies an element (e^x and a division), so they split over the
+ * threads from 8 K elements on, in blocks of 2 K: EfficientNet's 7x7 layers (56 K elements) ran
+ * on one thread; the other ops run whole blocks, serial below 64 K elements. */
+static int64_t act_grain(int64_t n, gc_activation_op op) {
+    const int costly = op == GC_ACT_SIGMOID || op == GC_ACT_SILU;
+    const int64_t blk = costly ? ACT_BLOCK / 8 : ACT_BLOCK;
+    return gc_grain((n + blk - 1) / blk, (double)blk * (costly ? 8.0 : 1.0), GC_SERIAL_UNITS) * blk;
 }
 
 typedef struct act_fwd_job {
@@ -85,7 +90,7 @@ static void act_forward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
 static void act_forward(const gc_layer_ctx *c) {
     const int64_t n = gc_shape_numel(&c->in);
     act_fwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->layer->p.act, c->x, c->y};
-    gc_pool_for(c->pool, n, act_grain(n), 0, act_forward_chunk, &job);
+    gc_pool_for(c->pool, n, act_grain(n, job.p.op), 0, act_forward_chunk, &job);
 }
 
 typedef struct act_bwd_job {
@@ -120,7 +125,7 @@ static void act_backward(const gc_layer_ctx *c) {
     act_bwd_job job = {gc_gemm_resolve((gc_gemm_tier)c->kernels), c->layer->p.act, 0, 0, c->fused ? c->y : c->x,
                        c->dy, c->dx, c->fused};
     breakpoints(job.p.alpha, job.p.beta, &job.lo, &job.hi);
-    gc_pool_for(c->pool, n, act_grain(n), 0, act_backward_chunk, &job);
+    gc_pool_for(c->pool, n, act_grain(n, job.p.op), 0, act_backward_chunk, &job);
 }
 
 /* clamp as its producer's store (the other ops' backward needs x). */
