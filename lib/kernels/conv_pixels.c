@@ -73,27 +73,7 @@ static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
         const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
         float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
         if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
-        /* bias and epilogue on the tile in L1, unit stride (vectorised), then the transposed stores */
-        const float lo = j->lo, hi = j->hi;
-        if (j->epi == GC_EPI_RELU) /* the activation's own loop: v > 0 ? v : 0 */
-            for (int64_t r = 0; r < n; r++)
-                for (int c = 0; c < GC_PX_NR; c++) {
-                    const float v = tile[r * GC_PX_NR + c] + bs[c];
-                    tile[r * GC_PX_NR + c] = v > 0.0f ? v : 0.0f;
-                }
-        else if (j->epi == GC_EPI_CLAMP) /* u = v < lo ? lo : v; u > hi ? hi : u */
-            for (int64_t r = 0; r < n; r++)
-                for (int c = 0; c < GC_PX_NR; c++) {
-                    const float v = tile[r * GC_PX_NR + c] + bs[c], u = v < lo ? lo : v;
-                    tile[r * GC_PX_NR + c] = u > hi ? hi : u;
-                }
-        else
-            for (int64_t r = 0; r < n; r++)
-                for (int c = 0; c < GC_PX_NR; c++) tile[r * GC_PX_NR + c] += bs[c];
-        for (int64_t c = 0; c < nc; c++) {
-            float *yo = j->y + (jo * GC_PX_NR + c) * j->P + p0;
-            for (int64_t r = 0; r < n; r++) yo[r] = tile[r * GC_PX_NR + c];
-        }
+        gc_px_store_avx512(tile, bs, j->epi, j->lo, j->hi, j->y + jo * GC_PX_NR * j->P + p0, j->P, n, nc);
     }
 }
 

@@ -2,6 +2,7 @@
  * conv.h): 28 zmm accumulators, 4 loads of B and 7 broadcasts of A per k step. Compiled with
  * -mavx512*; called only after dispatch (gc_pxgemm_applies). */
 #include "kernels/conv.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 
 #if defined(__AVX512F__)
 #if defined(__GNUC__) && !defined(__clang__)
@@ -38,8 +39,58 @@ void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float 
 #undef STORE
 }
 
+/* One tile's stores: y[(c) P + r] = epi(t[r * 64 + c] + bias[c]) for pixels r < n, channels
+ * c < nc. Per 16 channels the 7 pixel rows (and a zero eighth) are transposed in registers
+ * (unpack, shuffle, two-source permute), so each channel's 7 pixels go out in one masked store
+ * instead of 7 scalar ones. The epilogue's bits are the activation loop's: ReLU max(v, 0) is
+ * v > 0 ? v : 0, clamp max(lo, v) then min(hi, u) are v < lo ? lo : v, u > hi ? hi : u (the
+ * second operand is returned when either is NaN). */
+void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, float hi, float *y, int64_t P,
+                        int64_t n, int64_t nc) {
+    const __m512 zero = _mm512_setzero_ps(), lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
+    const __m512i ia = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    const __m512i ib = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    for (int64_t q = 0; q * 16 < nc; q++) {
+        const __m512 b = _mm512_loadu_ps(bias + 16 * q);
+        __m512 v[8];
+        for (int r = 0; r < 7; r++) {
+            __m512 x = _mm512_add_ps(_mm512_loadu_ps(t + r * GC_PX_NR + 16 * q), b);
+            if (epi == GC_EPI_RELU) x = _mm512_max_ps(x, zero);
+            else if (epi == GC_EPI_CLAMP) x = _mm512_min_ps(hiv, _mm512_max_ps(lov, x));
+            v[r] = x;
+        }
+        v[7] = zero;
+        __m512 u[8], s[8];
+        for (int r = 0; r < 8; r += 2) {
+            u[r] = _mm512_unpacklo_ps(v[r], v[r + 1]);
+            u[r + 1] = _mm512_unpackhi_ps(v[r], v[r + 1]);
+        }
+        /* per 128-bit lane L (columns 4L..4L+3): s[k] column 4L+k rows 0-3, s[4+k] rows 4-7 */
+        for (int h = 0; h < 2; h++) {
+            s[4 * h + 0] = _mm512_shuffle_ps(u[4 * h], u[4 * h + 2], 0x44);
+            s[4 * h + 1] = _mm512_shuffle_ps(u[4 * h], u[4 * h + 2], 0xEE);
+            s[4 * h + 2] = _mm512_shuffle_ps(u[4 * h + 1], u[4 * h + 3], 0x44);
+            s[4 * h + 3] = _mm512_shuffle_ps(u[4 * h + 1], u[4 * h + 3], 0xEE);
+        }
+        for (int k = 0; k < 4; k++) {
+            const __m512 za = _mm512_permutex2var_ps(s[k], ia, s[4 + k]); /* columns k, 4 + k */
+            const __m512 zb = _mm512_permutex2var_ps(s[k], ib, s[4 + k]); /* columns 8 + k, 12 + k */
+            const int64_t c0 = 16 * q + k;
+            if (c0 < nc) _mm512_mask_storeu_ps(y + c0 * P, m, za);
+            if (c0 + 4 < nc) _mm512_mask_storeu_ps(y + (c0 + 4) * P, m, _mm512_shuffle_f32x4(za, za, 0xEE));
+            if (c0 + 8 < nc) _mm512_mask_storeu_ps(y + (c0 + 8) * P, m, zb);
+            if (c0 + 12 < nc) _mm512_mask_storeu_ps(y + (c0 + 12) * P, m, _mm512_shuffle_f32x4(zb, zb, 0xEE));
+        }
+    }
+}
+
 #else /* built without AVX-512: never dispatched (gc_pxgemm_applies) */
 void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t) {
-    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)accumulate;
+    (void)k; (void)a; (void)b; (void)t;
+}
+void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, float hi, float *y, int64_t P,
+                        int64_t n, int64_t nc) {
+    (void)t; (void)bias; (void)epi; (void)lo; (void)hi; (void)y; (void)P; (void)n; (void)nc;
 }
 #endif
