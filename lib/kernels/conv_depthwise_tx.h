@@ -66,14 +66,14 @@ static inline void dw_load(const float *x, int64_t s, dw_v16 *v) {
 }
 
 /* dst (hp, wp) = src (H, W) at offset (PH, PW), zeros elsewhere. */
-static void dw_pad(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wp) {
+static __attribute__((noinline)) void dw_pad(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wp) {
     memset(dst, 0, (size_t)(hp * wp) * sizeof(float));
     for (int64_t h = 0; h < p->H; h++) memcpy(dst + (h + p->PH) * wp + p->PW, src + h * p->W, (size_t)p->W * sizeof(float));
 }
 
 /* The same padded plane with each row split: its even columns, then its odd ones, wq each
  * (2 wq >= wp): padded column 2k + e is at e wq + k. */
-static void dw_pad_split(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wq) {
+static __attribute__((noinline)) void dw_pad_split(const gc_dwconv *p, const float *src, float *dst, int64_t hp, int64_t wq) {
     memset(dst, 0, (size_t)(hp * 2 * wq) * sizeof(float));
     const int64_t W = p->W, w0 = p->PW & 1, w1 = 1 - w0; /* first input column landing even, odd */
     const int64_t e0 = (w0 + p->PW) / 2, o0 = wq + (w1 + p->PW - 1) / 2;
@@ -94,6 +94,21 @@ static void dw_pad_split(const gc_dwconv *p, const float *src, float *dst, int64
             memcpy(d + e0 + k, &e, sizeof e);
             memcpy(d + o0 + w0 + k, &o, sizeof o); /* odd lanes are columns w1 + 2 (w0 + k + l) */
         }
+#if defined(__AVX512F__)
+        if (w0 + 2 * k < W) { /* the last < 32 columns the same way: masked loads and stores */
+            const int64_t rem = W - w0 - 2 * k, ne = (rem + 1) / 2, no = rem / 2;
+            const __mmask16 ma = (__mmask16)(rem >= 16 ? 0xFFFFu : (1u << rem) - 1);
+            const __mmask16 mb = (__mmask16)(rem <= 16 ? 0u : (1u << (rem - 16)) - 1);
+            dw_v16 a, b, e, o;
+            a = (dw_v16)_mm512_maskz_loadu_ps(ma, s + w0 + 2 * k);
+            b = (dw_v16)_mm512_maskz_loadu_ps(mb, s + w0 + 2 * k + 16);
+            e = __builtin_shuffle(a, b, even);
+            o = __builtin_shuffle(a, b, odd);
+            _mm512_mask_storeu_ps(d + e0 + k, (__mmask16)((1u << ne) - 1), (__m512)e);
+            if (no > 0) _mm512_mask_storeu_ps(d + o0 + w0 + k, (__mmask16)((1u << no) - 1), (__m512)o);
+            k += ne;
+        }
+#endif
 #endif
         for (int64_t j = k; w0 + 2 * j < W; j++) d[e0 + j] = s[w0 + 2 * j];
         for (int64_t j = 0; j < w0 && w1 + 2 * j < W; j++) d[o0 + j] = s[w1 + 2 * j];
