@@ -145,7 +145,9 @@ static void broadcast_forward(const gc_layer_ctx *c, bin_op op) {
     bstrides(&c->ins[1], job.sb);
     job.W = merge_rows(job.o, job.sa, job.sb);
     const int64_t rows = job.o[0] * job.o[1] * job.o[2];
-    gc_pool_for(c->pool, rows, gc_grain(rows, (double)job.W, GC_SERIAL_UNITS), 0, broadcast_rows_chunk, &job);
+    /* a unit per element read or written (3): EfficientNet's 7x7 squeeze-excitation gates (56 K
+     * elements) split over the threads */
+    gc_pool_for(c->pool, rows, gc_grain(rows, 3.0 * (double)job.W, GC_SERIAL_UNITS), 0, broadcast_rows_chunk, &job);
 }
 
 /* --------------------------------------------------------------- backward */
