@@ -44,7 +44,7 @@ typedef struct dcase { int64_t ci, h, w, co, kh, kw, ph, pw, dh, dw; int flip, b
 
 /* Runs one case on every available tier (and thread counts 1-3 on the best one). */
 static void run_case(const dcase *k) {
-    gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, k->flip, 1, 1};
+    gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, k->flip, 1, 1, {0}};
     p.OH = k->h + 2 * k->ph - k->dh * (k->kh - 1);
     p.OW = k->w + 2 * k->pw - k->dw * (k->kw - 1);
     char what[128];
@@ -165,7 +165,7 @@ TEST(channel_form_same_bits) {
     };
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         const dcase *k = &cs[ci];
-        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, 1, 1};
+        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, 1, 1, {0}};
         p.OH = k->h + 2 * k->ph - k->dh * (k->kh - 1);
         p.OW = k->w + 2 * k->pw - k->dw * (k->kw - 1);
         const size_t np = gc_dconv_chan_floats(GC_GEMM_AVX512, &p);
@@ -180,10 +180,18 @@ TEST(channel_form_same_bits) {
         for (int nt = 1; nt <= 3; nt++) {
             gc_pool *pl = NULL;
             if (gc_pool_create(nt, &pl)) { FAILF("no thread pool"); break; }
-            for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
-            gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
+            for (int with_slots = 0; with_slots < 2; with_slots++) { /* each worker's own padded input */
+                const size_t st = (gc_dconv_slot_floats(&p) + 15) & ~(size_t)15;
+                float *sl = with_slots ? gc_alloc_array(st * (size_t)nt + 1, sizeof(float)) : NULL;
+                p.slots = (gc_slots){sl, st, nt};
+                for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
+                gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
+                if (memcmp(y0, y1, (size_t)ny * 4))
+                    FAILF("case %zu, %d threads%s: differs from gc_dconv_run", ci, nt, with_slots ? ", slots" : "");
+                gc_free(sl);
+                p.slots = (gc_slots){0};
+            }
             gc_pool_free(pl);
-            if (memcmp(y0, y1, (size_t)ny * 4)) FAILF("case %zu, %d threads: differs from gc_dconv_run", ci, nt);
         }
         free(x); free(w); free(b); free(y0); free(y1); gc_free(ws); gc_free(pk);
     }
@@ -197,7 +205,7 @@ TEST(channel_form_same_bits) {
     gc_session *s = NULL;
     gc_session_config cfg = {.batch = 1, .channels = 64, .height = 27, .width = 27, .threads = 2};
     CHECK_OK(gc_session_create(m, &cfg, &s));
-    gc_dconv p = {64, 27, 27, 192, 27, 27, 5, 5, 2, 2, 1, 1, 0, 1, 1};
+    gc_dconv p = {64, 27, 27, 192, 27, 27, 5, 5, 2, 2, 1, 1, 0, 1, 1, {0}};
     const int64_t nx = 64 * 27 * 27, ny = 192 * 27 * 27;
     float *x = malloc((size_t)nx * 4), *y0 = malloc((size_t)ny * 4);
     float *ws = gc_alloc_array(gc_dconv_workspace(&p), sizeof(float));
@@ -227,7 +235,7 @@ TEST(channel_form_strided) {
     };
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
         const scase *k = &cs[ci];
-        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, k->sh, k->sw};
+        gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, k->sh, k->sw, {0}};
         p.OH = (k->h + 2 * k->ph - k->dh * (k->kh - 1) - 1) / k->sh + 1;
         p.OW = (k->w + 2 * k->pw - k->dw * (k->kw - 1) - 1) / k->sw + 1;
         const size_t np = gc_dconv_chan_floats(GC_GEMM_AVX512, &p);
@@ -257,6 +265,17 @@ TEST(channel_form_strided) {
             if (gc_pool_create(nt, &pl)) { FAILF("no thread pool"); break; }
             for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
             gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
+            if (nt > 1) { /* the same bits with each worker's own padded input */
+                const size_t st = (gc_dconv_slot_floats(&p) + 15) & ~(size_t)15;
+                float *sl = gc_alloc_array(st * (size_t)nt + 1, sizeof(float)), *y2 = malloc((size_t)ny * 4);
+                p.slots = (gc_slots){sl, st, nt};
+                for (int64_t i = 0; i < ny; i++) y2[i] = NAN;
+                gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y2, ws);
+                if (memcmp(y1, y2, (size_t)ny * 4)) FAILF("strided case %zu, %d threads: slots change the bits", ci, nt);
+                p.slots = (gc_slots){0};
+                gc_free(sl);
+                free(y2);
+            }
             gc_pool_free(pl);
             if (nt == 1) {
                 memcpy(y0, y1, (size_t)ny * 4);

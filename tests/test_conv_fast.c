@@ -41,10 +41,24 @@ typedef struct lt {
     float *x, *dy;
     float *y[2], *dx[2], *dw[2], *db[2];   /* [0] reference, [1] fast */
     float *ws;
+    gc_slots slots;   /* the workers' slots, as a session gives them (gc_layer_ctx.slots) */
 } lt;
 
+/* The workers' slots a session would give the layer (GC_MAX_SLOTS of them, 64-byte
+ * aligned): 1, or 0 when memory is short. */
+static int lt_slots(const gc_layer_ops *ops, const gc_layer *l, const gc_shape *in, const gc_shape *out,
+                    gc_slots *s) {
+    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out) : 0;
+    *s = (gc_slots){0};
+    if (!f) return 1;
+    s->stride = (f + 15) & ~(size_t)15;
+    s->n = GC_MAX_SLOTS;
+    s->base = aligned_alloc(64, s->stride * GC_MAX_SLOTS * sizeof(float));
+    return s->base != NULL;
+}
+
 static void lt_free(lt *t) {
-    free(t->x); free(t->dy); free(t->ws);
+    free(t->x); free(t->dy); free(t->ws); free(t->slots.base);
     for (int i = 0; i < 2; i++) {
         free(t->y[i]); free(t->dx[i]); free(t->dw[i]); free(t->db[i]);
         free(t->l.param[i]);
@@ -83,6 +97,7 @@ static int lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
     }
     size_t ws = t->ops->workspace(&t->l, &t->in, &t->out);
     t->ws = gc_alloc_array(ws + 1, sizeof(float));
+    if (!lt_slots(t->ops, &t->l, &t->in, &t->out, &t->slots)) return 0;
     return t->ws != NULL;
 }
 
@@ -105,6 +120,7 @@ static void lt_run(lt *t, int i, gc_kernels k, int do_dw) {
     c.param = (const float *const *)t->l.param;
     c.y = t->y[i];
     c.ws = t->ws;
+    c.slots = t->slots;
     c.kernels = k;
     c.accurate = lt_accurate;
     c.pool = lt_pool;
@@ -247,26 +263,71 @@ TEST(winograd_several_chunks) {
  * conv3_2 shares it; the thread-count test covers all three. */
 TEST(winograd_schedules) {
     wg_plan q;
-    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL};
+    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}};
     CHECK(!wg_plan_make(&f, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4 && q.Tc == 169);
     CHECK(!wg_plan_make(&b, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4);
-    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0, NULL}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0, NULL};
-    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL};
+    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0, NULL, {0}}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
     CHECK(!wg_plan_make(&conv1_2, &q) && q.by_tiles);
     CHECK(!wg_plan_make(&conv2_2, &q) && q.by_tiles);
     CHECK(!wg_plan_make(&conv4_2, &q) && !q.by_tiles && q.replicated);
-    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0, NULL}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL};
+    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0, NULL, {0}}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}};
     CHECK(!wg_plan_make(&conv3_2, &q) && !q.by_tiles && !q.replicated);
     CHECK(!wg_plan_make(&five, &q) && !q.by_tiles && q.replicated);
-    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL};
+    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
     CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
+}
+
+/* The workers' slots a session gives (one block, the same addresses for every layer) hold
+ * what the slots carved from the workspace held: the same bits, for each schedule (by tiles,
+ * replicated V^T, shared V^T), forward and flipped, with as many slots as threads and more. */
+static void winograd_slots_case(const gc_winograd *p0, const char *what) {
+    gc_winograd p = *p0;
+    const int64_t nx = p.N * p.C * p.H * p.W, ny = p.N * p.O * p.OH * p.OW, nw = p.O * p.C * 9;
+    float *x = gc_alloc_array((size_t)nx, sizeof(float)), *w = gc_alloc_array((size_t)nw, sizeof(float));
+    float *b = gc_alloc_array((size_t)p.O, sizeof(float));
+    float *y0 = gc_alloc_array((size_t)ny, sizeof(float)), *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+    const size_t wc = gc_winograd_workspace(&p), sh = gc_winograd_shared_floats(&p);
+    const size_t stride = (gc_winograd_slot_floats(&p) + 15) & ~(size_t)15;
+    float *ws = gc_alloc_array(wc + 1, sizeof(float)), *slots = gc_alloc_array(stride * 4 + 1, sizeof(float));
+    if (!x || !w || !b || !y0 || !y1 || !ws || !slots || wc == SIZE_MAX || sh == SIZE_MAX || !stride) {
+        FAILF("%s: cannot set up", what);
+    } else {
+        fill(x, nx), fill(w, nw), fill(b, p.O);
+        for (int n = 2; n <= 4; n += 2) {
+            for (int64_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
+            p.slots = (gc_slots){0};
+            gc_winograd_run(lt_pool, GC_GEMM_AVX512, &p, x, w, b, y0, ws);
+            p.slots = (gc_slots){slots, stride, n};
+            gc_winograd_run(lt_pool, GC_GEMM_AVX512, &p, x, w, b, y1, ws); /* ws: only sh floats read */
+            if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                FAILF("%s, %d slots: outputs differ from the carved slots'", what, n);
+        }
+        CHECK(sh < wc);
+    }
+    free(x), free(w), free(b), free(y0), free(y1), free(ws), free(slots);
+}
+
+TEST(winograd_session_slots) {
+    const gc_winograd tiles = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd tiles_flip = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}};
+    const gc_winograd replicated = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    wg_plan q;
+    CHECK(!wg_plan_make(&tiles, &q) && q.by_tiles);
+    CHECK(!wg_plan_make(&replicated, &q) && !q.by_tiles && q.replicated);
+    CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
+    winograd_slots_case(&tiles, "by tiles");
+    winograd_slots_case(&tiles_flip, "by tiles, flipped");
+    winograd_slots_case(&replicated, "replicated");
+    winograd_slots_case(&shared, "shared V^T");
 }
 
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:
  * 12 MB of V^T at most plus four thread slots; at batch 1, four slots of replicated V^T),
  * and absurd sizes report overflow. */
 TEST(winograd_workspace_bounded) {
-    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL};
+    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
     const size_t w1 = gc_winograd_workspace(&p);
     p.N = 8;
     const size_t w8 = gc_winograd_workspace(&p);
@@ -683,6 +744,7 @@ int main(void) {
     RUN(winograd_several_chunks);
     RUN(winograd_workspace_bounded);
     RUN(winograd_schedules);
+    RUN(winograd_session_slots);
     RUN(linear_all_tiers_vs_reference);
     RUN(linear_batch_rows_keep_batch1_bits);
     RUN(same_bits_for_any_thread_count);

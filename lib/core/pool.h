@@ -19,11 +19,26 @@
 #define GC_CORE_POOL_H
 
 #include "gradcam.h"
+#include <stddef.h>
 #include <stdint.h>
 
 #define GC_POOL_MAX 64 /* most threads a pool runs */
 
 typedef struct gc_pool gc_pool;
+
+/* Scratch of one worker at the same address for every layer of a session: slot w is
+ * base + w * stride floats (64-byte aligned), for workers 0..n-1. A kernel whose threads keep
+ * private scratch takes it from here when base is set, so that the lines a worker writes are
+ * the ones it wrote in the layer before, already in its own cache. Carved from one shared
+ * workspace at offsets that differ from layer to layer, a worker's scratch is partly memory
+ * the other core wrote last, and each such line is fetched from that core before it can be
+ * written: ~0.3 ms per layer when the two vCPUs are far apart (AlexNet conv3-5, 2 threads).
+ * base NULL: the kernel carves its slots from its workspace as before. */
+typedef struct gc_slots {
+    float  *base;
+    size_t  stride;   /* floats between slots, a multiple of 16 */
+    int     n;        /* slots */
+} gc_slots;
 
 /* Runs chunks [lo, hi) of a loop; worker in 0..threads-1 (the calling thread is 0). */
 typedef void (*gc_pool_fn)(void *arg, int64_t lo, int64_t hi, int worker);

@@ -54,11 +54,20 @@ typedef struct gc_winograd {
     int epi;                /* GC_EPI_* (kernels/activation.h): applied to y as it is stored, 0: none */
     float epi_lo, epi_hi;   /* GC_EPI_CLAMP's bounds */
     uint16_t *epi_bits;     /* GC_EPI_RELU: its bits as GC_EPI_BITS_TILES, or NULL */
+    gc_slots slots;         /* the workers' scratch (gc_winograd_slot_floats each), or base NULL:
+                               carved from ws */
 } gc_winograd;
 
-/* Floats of scratch gc_winograd_run needs for this problem and any tier; SIZE_MAX on
- * overflow. */
+/* Floats of scratch gc_winograd_run needs for this problem and any tier (its workers' slots
+ * included, whether p->slots is set or not); SIZE_MAX on overflow. */
 size_t gc_winograd_workspace(const gc_winograd *p);
+
+/* Floats of one worker's slot (0 on overflow); gc_winograd_run uses at most WG_SLOTS (4)
+ * slots, fewer when p->slots.n is smaller. */
+size_t gc_winograd_slot_floats(const gc_winograd *p);
+
+/* Floats of ws when p->slots.base is set: the part all workers share; SIZE_MAX on overflow. */
+size_t gc_winograd_shared_floats(const gc_winograd *p);
 
 /* y (N, O, OH, OW) = Winograd convolution of x (N, C, H, W) with w (see flip) + bias
  * (O or NULL). tier: a packed gc_gemm tier. ws: gc_winograd_workspace floats. */
@@ -86,11 +95,18 @@ typedef struct gc_dconv {
     int flip;
     int64_t SH, SW;         /* stride; 0 or 1: 1. Above 1 only for gc_dconv_run_packed with the
                                channel form's packed weights (gc_dconv_chan_floats > 0) */
+    gc_slots slots;         /* gc_dconv_run's workers' row bands (gc_dconv_slot_floats each), or
+                               base NULL: carved from ws */
 } gc_dconv;
 
-/* Floats of scratch gc_dconv_run needs (any tier, up to GC_DC_SLOTS threads); SIZE_MAX on
- * overflow. */
+/* Floats of scratch gc_dconv_run needs (any tier, up to GC_DC_SLOTS threads, their slots
+ * included); SIZE_MAX on overflow. */
 size_t gc_dconv_workspace(const gc_dconv *p);
+
+/* Floats of one worker's slot (0: the problem takes none), and of ws when p->slots.base is set
+ * (SIZE_MAX on overflow); any tier. */
+size_t gc_dconv_slot_floats(const gc_dconv *p);
+size_t gc_dconv_shared_floats(const gc_dconv *p);
 
 /* y (Co, OH, OW) = x (Ci, H, W) convolved with w (+ bias (Co) or NULL). tier: a packed gc_gemm
  * tier (REFERENCE is treated as PORTABLE). ws: gc_dconv_workspace floats. */

@@ -88,17 +88,26 @@ static int dc_plan_make(const gc_dconv *p, const dc_impl *im, dc_plan *q) {
     return q->off > SIZE_MAX / 4 - q->a - q->src;
 }
 
-static size_t ch_workspace(const gc_dconv *p);
+static size_t ch_workspace(const gc_dconv *p, int what);
 
-size_t gc_dconv_workspace(const gc_dconv *p) {
-    size_t s = ch_workspace(p);
-    for (int i = 0; i < 3; i++) {   /* the largest of every tier, whatever this CPU runs */
+/* The largest of every tier's (whatever this CPU runs) and the channel form's: what = 0 the
+ * whole workspace, 1 one worker's slot (a row band, or the channel form's padded input), 2 the
+ * workspace without the slots. */
+static size_t dc_sizes(const gc_dconv *p, int what) {
+    size_t s = ch_workspace(p, what);
+    for (int i = 0; i < 3; i++) {
         dc_plan q;
-        if (dc_plan_make(p, &dc_impls[i], &q)) return SIZE_MAX;
-        if (q.off + q.a + q.src > s) s = q.off + q.a + q.src;
+        if (dc_plan_make(p, &dc_impls[i], &q)) return what == 1 ? 0 : SIZE_MAX;
+        const size_t band = q.rows ? q.src / GC_DC_SLOTS : 0;
+        const size_t n = what == 0 ? q.off + q.a + q.src : what == 1 ? band : q.off + q.a + (q.rows ? 0 : q.src);
+        if (n > s) s = n;
     }
     return s;
 }
+
+size_t gc_dconv_workspace(const gc_dconv *p) { return dc_sizes(p, 0); }
+size_t gc_dconv_slot_floats(const gc_dconv *p) { return dc_sizes(p, 1); }
+size_t gc_dconv_shared_floats(const gc_dconv *p) { return dc_sizes(p, 2); }
 
 /* ---------------------------------------------------------------- operands */
 
@@ -236,7 +245,8 @@ static void dc_prepare(void *arg, int64_t lo, int64_t hi, int worker) {
 static void dc_bands(void *arg, int64_t lo, int64_t hi, int worker) {
     const dc_job *j = arg;
     const gc_dconv *p = j->p;
-    float *band = j->src + (size_t)worker * j->slot;   /* (Ci, rows + halo, Wp) + slack */
+    float *band = j->p->slots.base ? j->p->slots.base + (size_t)worker * j->p->slots.stride
+                                   : j->src + (size_t)worker * j->slot;   /* (Ci, rows + halo, Wp) + slack */
     memset(band + p->Ci * j->q->cs, 0, (size_t)j->slack * sizeof(float));
     for (int64_t b = lo; b < hi; b++) {
         const int64_t i0 = b * j->rows, i1 = i0 + j->rows < p->OH ? i0 + j->rows : p->OH;
@@ -280,7 +290,8 @@ void gc_dconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const flo
     if (q.rows) {
         j.rows = q.R;
         gc_pool_for(pool, q.np, 1, 0, dc_prepare, &j);
-        gc_pool_for(pool, (p->OH + j.rows - 1) / j.rows, 1, GC_DC_SLOTS, dc_bands, &j);
+        const int slots = p->slots.base && p->slots.n >= 1 && p->slots.n < GC_DC_SLOTS ? p->slots.n : GC_DC_SLOTS;
+        gc_pool_for(pool, (p->OH + j.rows - 1) / j.rows, 1, slots, dc_bands, &j);
     } else {
         gc_pool_for(pool, q.np + p->Ci, 4, 0, dc_prepare, &j);
         gc_pool_for(pool, q.np, 1, 0, dc_panels, &j);
@@ -328,10 +339,12 @@ static int ch_plan_make(const gc_dconv *p, ch_plan *c) {
     return c->off > SIZE_MAX / 4 - c->src;
 }
 
-static size_t ch_workspace(const gc_dconv *p) {
+/* what: as dc_sizes (with slots, each worker pads the input into its own). */
+static size_t ch_workspace(const gc_dconv *p, int what) {
     ch_plan c;
     if (!chan_better(p)) return 0;
-    return ch_plan_make(p, &c) ? SIZE_MAX : c.off + c.src;
+    if (ch_plan_make(p, &c)) return what == 1 ? 0 : SIZE_MAX;
+    return what == 0 ? c.off + c.src : what == 1 ? c.src : c.off;
 }
 
 size_t gc_dconv_chan_floats(gc_gemm_tier tier, const gc_dconv *p) {
@@ -363,6 +376,8 @@ typedef struct ch_job {
     const float *x, *packed, *bias;
     float *y, *src;
     const int64_t *off;
+    int *padded;   /* with slots: (slots) 1 once worker w padded the input into its slot, element w
+                      written by worker w only */
 } ch_job;
 
 /* Input channels [lo, hi) padded into the shared buffer (the last one also zeroes the slack). */
@@ -380,7 +395,16 @@ static void ch_rows(void *arg, int64_t lo, int64_t hi, int worker) {
     const gc_dconv *p = j->p;
     const ch_plan *c = j->c;
     const int64_t P = p->OH * p->OW, nt = (p->OW + CH_NP - 1) / CH_NP;
-    (void)worker;
+    const float *src = j->src;
+    if (j->padded) { /* the worker's own padded copy, made before its first item */
+        float *own = p->slots.base + (size_t)worker * p->slots.stride;
+        if (!j->padded[worker]) {
+            dc_pad(p, c->Wp, j->x, 0, p->Ci, 0, c->Hp, own, c->cs);
+            memset(own + p->Ci * c->cs, 0, (size_t)c->slack * sizeof(float));
+            j->padded[worker] = 1;
+        }
+        src = own;
+    }
     const int64_t sh = p->SH > 1 ? p->SH : 1, sw = p->SW > 1 ? p->SW : 1;
     for (int64_t it = lo; it < hi; it++) {
         const int64_t ob = it / p->OH, i = it % p->OH;
@@ -394,7 +418,7 @@ static void ch_rows(void *arg, int64_t lo, int64_t hi, int worker) {
         }
         for (int64_t t = 0; t < nt; t++) {
             const int64_t j0 = p->OW * t / nt, j1 = p->OW * (t + 1) / nt;
-            gc_dconv_chan_avx512((int)(j1 - j0), j->packed + ob * 32 * c->K, j->src + i * sh * c->Wp + j0 * sw, j->off,
+            gc_dconv_chan_avx512((int)(j1 - j0), j->packed + ob * 32 * c->K, src + i * sh * c->Wp + j0 * sw, j->off,
                                  c->K, c->KC, c->KC / c->KK * c->cs, bias, j->y + ob * 32 * P + i * p->OW + j0, P, m, sw);
         }
     }
@@ -412,7 +436,13 @@ void gc_dconv_run_packed(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, co
         const int64_t ci = k / c.KK, u = k % c.KK / p->KW, v = k % p->KW;
         off[k] = ci * c.cs + u * p->DH * c.Wp + v * p->DW;
     }
-    ch_job j = {p, &c, x, packed, bias, y, ws + c.off, off};
+    ch_job j = {p, &c, x, packed, bias, y, ws + c.off, off, NULL};
+    if (p->slots.base && p->slots.n >= 1) { /* each worker reads a padded input it wrote itself */
+        int padded[GC_POOL_MAX] = {0};
+        j.padded = padded;
+        gc_pool_for(pool, c.nob * p->OH, 1, p->slots.n, ch_rows, &j);
+        return;
+    }
     gc_pool_for(pool, p->Ci, 8, 0, ch_pad, &j);
     gc_pool_for(pool, c.nob * p->OH, 1, 0, ch_rows, &j);
 }

@@ -3,11 +3,24 @@
 #define WG_TX_NAME gc_wg_tx_portable
 #include "kernels/winograd_tx.h"
 
+/* Per slot: V^T, U^T block, M^T (by tiles, replicated), else U^T block, M^T (V^T shared). */
+static size_t slot_floats(const wg_plan *q) { return (q->by_tiles || q->replicated ? q->v : 0) + q->u + q->m; }
+
 size_t gc_winograd_workspace(const gc_winograd *p) {
     wg_plan q;
     if (wg_plan_make(p, &q)) return SIZE_MAX;
-    if (q.by_tiles || q.replicated) return (q.v + q.u + q.m) * WG_SLOTS;   /* per slot: V^T, U^T block, M^T */
-    return q.v + (q.u + q.m) * WG_SLOTS;                  /* V^T, per slot (U^T block, M^T); q.v < SIZE_MAX / 2 */
+    return (q.by_tiles || q.replicated ? 0 : q.v) + slot_floats(&q) * WG_SLOTS;   /* q.v < SIZE_MAX / 2 */
+}
+
+size_t gc_winograd_shared_floats(const gc_winograd *p) {
+    wg_plan q;
+    if (wg_plan_make(p, &q)) return SIZE_MAX;
+    return q.by_tiles || q.replicated ? 0 : q.v;
+}
+
+size_t gc_winograd_slot_floats(const gc_winograd *p) {
+    wg_plan q;
+    return wg_plan_make(p, &q) ? 0 : slot_floats(&q);
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -23,6 +36,13 @@ typedef struct wg_job {
     int64_t t0, tc, no;
     int64_t *ready;   /* replicated: (WG_SLOTS) tile chunk + 1 whose V^T the slot holds, element w written by worker w only */
 } wg_job;
+
+/* Worker w's slot: the session's (gc_winograd.slots), else carved from ws after the shared V^T. */
+static float *wg_slot(const wg_job *j, int w) {
+    const wg_plan *q = j->q;
+    if (j->p->slots.base) return j->p->slots.base + (size_t)w * j->p->slots.stride;
+    return j->ws + (q->by_tiles || q->replicated ? 0 : q->v) + (size_t)w * slot_floats(q);
+}
 
 static void wg_input(void *arg, int64_t lo, int64_t hi, int worker) {
     const wg_job *j = arg;
@@ -61,7 +81,7 @@ static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
     const wg_job *j = arg;
     const wg_plan *q = j->q;
     if (q->replicated) {
-        float *A = j->ws + worker * (q->v + q->u + q->m), *B = A + q->v;
+        float *A = wg_slot(j, worker), *B = A + q->v;
         if (j->ready[worker] != j->t0 + 1) {
             j->tx->input(j->p, q, j->x, j->t0, j->tc, j->mr, A, 0, j->p->C * seg_count(q, j->t0, j->tc));
             j->ready[worker] = j->t0 + 1;
@@ -69,7 +89,7 @@ static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
         wg_products(j, j->t0, j->tc, A, B, B + q->u, lo, hi);
         return;
     }
-    float *B = j->ws + q->v + worker * (q->u + q->m);   /* U^T block (36, WG_OCH/nr, cb, nr) */
+    float *B = wg_slot(j, worker);   /* U^T block (36, WG_OCH/nr, cb, nr) */
     wg_products(j, j->t0, j->tc, j->A, B, B + q->u, lo, hi);
 }
 
@@ -77,7 +97,7 @@ static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
 static void wg_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
     const wg_job *j = arg;
     const wg_plan *q = j->q;
-    float *A = j->ws + worker * (q->v + q->u + q->m), *B = A + q->v;
+    float *A = wg_slot(j, worker), *B = A + q->v;
     for (int64_t ci = lo; ci < hi; ci++) {
         const int64_t t0 = ci * q->Tc, tc = q->T - t0 < q->Tc ? q->T - t0 : q->Tc;
         j->tx->input(j->p, q, j->x, t0, tc, j->mr, A, 0, j->p->C * seg_count(q, t0, tc));
@@ -100,8 +120,9 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
     /* few tiles: 16-row panels where they waste fewer rows than the tier's (16 tiles: 16, not 28) */
     if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + j.mr - 1) / j.mr * j.mr)
         j.kern = gc_gemm_ukernel_avx512_16x16, j.mr = 16, j.nr = 16;
+    const int slots = p->slots.base && p->slots.n >= 1 && p->slots.n < WG_SLOTS ? p->slots.n : WG_SLOTS;
     if (q.by_tiles) {
-        gc_pool_for(pool, (q.T - 1) / q.Tc + 1, 1, WG_SLOTS, wg_tile_chunks, &j);
+        gc_pool_for(pool, (q.T - 1) / q.Tc + 1, 1, slots, wg_tile_chunks, &j);
         return;
     }
     int64_t ready[WG_SLOTS] = {0};
@@ -110,6 +131,6 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
         j.t0 = t0;
         j.tc = q.T - t0 < q.Tc ? q.T - t0 : q.Tc;
         if (!q.replicated) gc_pool_for(pool, p->C * seg_count(&q, t0, j.tc), 8, 0, wg_input, &j);
-        gc_pool_for(pool, j.no, 1, WG_SLOTS, wg_outputs, &j);
+        gc_pool_for(pool, j.no, 1, slots, wg_outputs, &j);
     }
 }

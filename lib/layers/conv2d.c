@@ -313,9 +313,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     if (q->NT > q->P) q->NT = q->P;
     q->wino_fwd = wino && wino_ok(p, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
-    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0, NULL};
+    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0, NULL, {0}};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1, 0, 0, 0,
-                          NULL};
+                          NULL, {0}};
     /* Direct: stride 1 (1x1 without padding is a plain GEMM already) unless the output is small
      * enough for the few-pixels GEMM, whose 7-pixel rows waste fewer lanes than the direct
      * kernel's rows of the padded width (7x7: 63 of 96 lanes); the input gradient as a
@@ -328,12 +328,12 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->dw = (gc_dwconv){q->N, q->G, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
                         p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0, 0, 0};
     q->df = (gc_dconv){q->g.C, q->g.H, q->g.W, q->OG, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w,
-                       p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0, 1, 1};
+                       p->pad_h, p->pad_w, p->dilation_h, p->dilation_w, 0, 1, 1, {0}};
     q->db = (gc_dconv){q->OG, q->g.OH, q->g.OW, q->g.C, q->g.H, q->g.W, p->kernel_h, p->kernel_w,
-                       eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1, 1, 1};
+                       eh - p->pad_h, ew - p->pad_w, p->dilation_h, p->dilation_w, 1, 1, 1, {0}};
     q->s2d = s2d_ok(p, training) && !q->depthwise && !gc_pxgemm_applies(tier, q->P);
     q->dc = (gc_dconv){q->g.C, q->g.H, q->g.W, q->O, q->g.OH, q->g.OW, p->kernel_h, p->kernel_w, p->pad_h, p->pad_w,
-                       1, 1, 0, p->stride_h, p->stride_w};
+                       1, 1, 0, p->stride_h, p->stride_w, {0}};
     q->chan_s = q->s2d && gc_dconv_chan_floats(tier, &q->dc) > 0;
     q->acc_s2d = (p->stride_h > 1 || p->stride_w > 1) && p->groups == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
                  p->stride_h <= 16 && p->stride_w <= 16;
@@ -343,12 +343,15 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
         q->pa = p->kernel_h < p->stride_h ? p->kernel_h : p->stride_h;
         q->pb = p->kernel_w < p->stride_w ? p->kernel_w : p->stride_w;
         q->ds = (gc_dconv){q->g.C * q->pa * q->pb, q->g.OH + kh - 1, q->g.OW + kw - 1, q->O, q->g.OH, q->g.OW,
-                           kh, kw, 0, 0, 1, 1, 0, 1, 1};
+                           kh, kw, 0, 0, 1, 1, 0, 1, 1, {0}};
     }
 }
 
 /* Floats of the space-to-depth input (one image) and of the cut kernel. */
 static size_t s2d_input_floats(const conv_plan *q) { return (size_t)((q->ds.Ci * q->ds.H * q->ds.W + 15) & ~(int64_t)15); }
+/* The kernels take the workers' scratch from the session's slots (gc_layer_ctx.slots). */
+static void plan_slots(conv_plan *q, gc_slots s) { q->wf.slots = q->wb.slots = q->df.slots = q->db.slots = q->dc.slots = q->ds.slots = s; }
+
 static size_t s2d_weight_floats(const conv_plan *q) { return (size_t)((q->O * q->ds.Ci * q->ds.KH * q->ds.KW + 15) & ~(int64_t)15); }
 
 /* ws (O, C*pa*pb, KH', KW') from w (O, C, KH, KW). */
@@ -420,6 +423,24 @@ static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_sha
     return s;
 }
 
+/* Floats of one worker's slot (gc_layer_ctx.slots): Winograd's or the direct convolution's row
+ * bands, forward or backward, any tier's plan, training or not. */
+static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+    conv_plan q;
+    size_t s = 0;
+    for (int training = 0; training < 2; training++)
+        for (int t = 0; t < 2; t++) {
+            conv_plan_make(l, in, out, 1, training, t ? GC_GEMM_AVX512 : GC_GEMM_PORTABLE, &q);
+            if (q.wino_fwd) s = max_size(s, gc_winograd_slot_floats(&q.wf));
+            if (q.wino_bwd) s = max_size(s, gc_winograd_slot_floats(&q.wb));
+            if (q.direct_fwd) s = max_size(s, gc_dconv_slot_floats(&q.df));
+            if (q.chan_s) s = max_size(s, gc_dconv_slot_floats(&q.dc));
+            if (q.s2d) s = max_size(s, gc_dconv_slot_floats(&q.ds));
+            if (q.direct_bwd) s = max_size(s, gc_dconv_slot_floats(&q.db));
+        }
+    return s;
+}
+
 static size_t conv_workspace_of(const conv_plan *pq) {
     const conv_plan q = *pq;
     size_t col = 0, s, g;
@@ -436,12 +457,12 @@ static size_t conv_workspace_of(const conv_plan *pq) {
         s = max_size(s, pw == SIZE_MAX || pw > SIZE_MAX - cl ? SIZE_MAX : pw + cl);
     }
     if (q.depthwise) s = max_size(s, gc_dwconv_workspace_bwd(&q.dw));
-    if (q.wino_fwd) s = max_size(s, gc_winograd_workspace(&q.wf));
-    if (q.wino_bwd) s = max_size(s, gc_winograd_workspace(&q.wb));
-    if (q.direct_fwd) s = max_size(s, gc_dconv_workspace(&q.df));
-    if (q.chan_s) s = max_size(s, gc_dconv_workspace(&q.dc));
+    if (q.wino_fwd) s = max_size(s, gc_winograd_shared_floats(&q.wf)); /* the workers' slots: conv_slot_floats */
+    if (q.wino_bwd) s = max_size(s, gc_winograd_shared_floats(&q.wb));
+    if (q.direct_fwd) s = max_size(s, gc_dconv_shared_floats(&q.df));
+    if (q.chan_s) s = max_size(s, gc_dconv_shared_floats(&q.dc));
     if (q.s2d) {
-        const size_t d = gc_dconv_workspace(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
+        const size_t d = gc_dconv_shared_floats(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
         s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
     }
     if (q.acc_s2d) {
@@ -449,7 +470,7 @@ static size_t conv_workspace_of(const conv_plan *pq) {
         s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
     } else if (!q.acc_ref)
         s = max_size(s, gc_aconv_workspace(&q.df));
-    if (q.direct_bwd) s = max_size(s, gc_dconv_workspace(&q.db));
+    if (q.direct_bwd) s = max_size(s, gc_dconv_shared_floats(&q.db));
     return s;
 }
 
@@ -558,6 +579,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
+    plan_slots(&q, c->slots);
     const int epi = c->epi.op == GC_EPI_RELU || c->epi.op == GC_EPI_CLAMP ? c->epi.op : GC_EPI_NONE;
     if (q.depthwise) { /* the activation's values in the stores (a ReLU's bits are left to conv_forward) */
         q.dw.epi = epi, q.dw.epi_lo = c->epi.lo, q.dw.epi_hi = c->epi.hi;
@@ -668,6 +690,7 @@ static void conv_backward(const gc_layer_ctx *c) {
     const gc_gemm_tier tier = conv_tier(c);
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
+    plan_slots(&q, c->slots);
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     float *col = c->ws;                        /* (K, NT) column tile */
     float *gws = q.pointwise ? c->ws : c->ws + ((q.K * q.NT + 15) & ~(int64_t)15);
@@ -745,6 +768,7 @@ const gc_layer_ops gc_conv2d_ops = {
     .state_bytes = conv_none,
     .forward = conv_forward,
     .backward = conv_backward,
+    .slot_floats = conv_slot_floats,
     .prepared_floats = conv_prepared_floats,
     .prepare = conv_prepare,
 };

@@ -34,6 +34,8 @@
 #define GC_MAX_PARAMS 4
 #define GC_MAX_INPUTS 1024  /* inputs of one layer (a DenseNet concat reads dozens) */
 #define GC_MAX_ALIASES 16   /* extra names of one layer's output */
+#define GC_MAX_SLOTS 4      /* workers with a slot of their own (gc_layer_ctx.slots): the most
+                               any kind's slotted kernels run on (Winograd's) */
 
 typedef struct gc_shape {
     int     ndim;             /* 1..GC_MAX_DIMS */
@@ -100,6 +102,9 @@ typedef struct gc_layer_ctx {
                                    when the session was planned, or NULL */
     void           *state;      /* state_bytes() bytes, kept forward -> backward */
     float          *ws;         /* workspace() floats of scratch */
+    gc_slots        slots;      /* the workers' own scratch, at the same addresses for every
+                                   layer (core/pool.h): slot_floats() floats each at least,
+                                   set by the session for kinds with slot_floats */
     /* backward only */
     const float    *dy;                     /* d loss / d y (out) */
     float          *dx;                     /* d loss / d input 0 (in), NULL: not needed */
@@ -186,6 +191,9 @@ typedef struct gc_layer_ops {
     gc_status (*infer)(const gc_layer *l, const gc_shape *in, gc_shape *out);
     /* Floats of scratch needed by forward and backward (max of the two). */
     size_t (*workspace)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
+    /* Optional. Floats of scratch each worker keeps to itself (ctx->slots), besides
+     * workspace(), which then counts only what the workers share. */
+    size_t (*slot_floats)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
     /* Bytes of state kept from forward to backward (e.g. max-pool argmax). */
     size_t (*state_bytes)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
     void (*forward)(const gc_layer_ctx *c);

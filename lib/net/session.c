@@ -33,6 +33,7 @@ struct gc_session {
     void            **state;      /* (n) per-layer forward -> backward state */
     float            *accum;      /* (largest sum of a layer's input sizes) for fan-out sums */
     float            *ws;         /* workspace */
+    gc_slots          slots;      /* the workers' own scratch (gc_layer_ops.slot_floats) */
     unsigned char    *act_kept;   /* (n + 1) outputs readable after forward; [n] = input */
     unsigned char    *grad_ok;    /* (n + 1) gradients readable after backward; [n] = input */
     unsigned char    *pgrad_ok;   /* (n) */
@@ -336,7 +337,7 @@ static void refresh_derived(gc_session *s) {
  * gives every buffer the whole timeline. A folded pair shares the
  * consumer's buffers. */
 
-enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_FOLD, B_PREP, B_ACCUM, B_WS };
+enum { B_INPUT, B_GRAD_IN, B_ACT, B_GRAD, B_STATE, B_PGRAD, B_FOLD, B_PREP, B_ACCUM, B_WS, B_SLOTS };
 
 typedef struct plan_buf {
     size_t bytes, off;
@@ -432,7 +433,8 @@ static gc_status plan_arena(gc_session *s) {
 
     /* the buffers and their lifetimes */
     int nb = 0;
-    size_t ws_floats = 0;
+    size_t ws_floats = 0, slot_floats = 0;
+    s->slots = (gc_slots){0};
 #define ADD(what_, layer_, slot_, count_, elem_, t0_, t1_)                                              \
     do {                                                                                            \
         size_t bytes_;                                                                              \
@@ -466,6 +468,8 @@ static gc_status plan_arena(gc_session *s) {
         if (from < 0) ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, ins, &s->shape[i]), 1, 0, END);
         size_t w = ops->workspace(l, ins, &s->shape[i]);
         if (w > ws_floats) ws_floats = w;
+        w = ops->slot_floats ? ops->slot_floats(l, ins, &s->shape[i]) : 0;
+        if (w > slot_floats) slot_floats = w;
         for (int k = 0; cfg->param_grads && k < l->n_params; k++)
             if (ops->param_roles[k] & GC_PARAM_TRAINED)
                 ADD(B_PGRAD, i, k, gc_shape_numel(&l->param_shape[k]), sizeof(float), 0, END);
@@ -488,6 +492,16 @@ static gc_status plan_arena(gc_session *s) {
     }
     ADD(B_ACCUM, -1, 0, accum, sizeof(float), n + 1, END);
     ADD(B_WS, -1, 0, (int64_t)ws_floats, sizeof(float), 0, END);
+    if (slot_floats) { /* one block, each slot starting on a cache line of its own */
+        const int t = gc_pool_threads(s->pool);
+        s->slots.n = t < GC_MAX_SLOTS ? t : GC_MAX_SLOTS;
+        s->slots.stride = slot_floats > SIZE_MAX - 15 ? SIZE_MAX : (slot_floats + 15) & ~(size_t)15;
+        if (s->slots.stride > (size_t)INT64_MAX / GC_MAX_SLOTS) {
+            st = gc_error(GC_ERR_LIMIT, "gc_session_create: buffer sizes overflow");
+            goto done;
+        }
+        ADD(B_SLOTS, -1, 0, (int64_t)s->slots.stride * s->slots.n, sizeof(float), 0, END);
+    }
 #undef ADD
 
     /* place, largest first */
@@ -526,6 +540,7 @@ static gc_status plan_arena(gc_session *s) {
         case B_FOLD: s->fparam[i * GC_MAX_PARAMS + bufs[b].slot] = p; break;
         case B_PREP: s->prep[i] = p; break;
         case B_ACCUM: s->accum = p; break;
+        case B_SLOTS: s->slots.base = p; break;
         default: s->ws = p; break;
         }
     }
@@ -702,6 +717,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->fused = s->fused_from[i] >= 0;
     c->state = s->state[i];
     c->ws = s->ws;
+    c->slots = s->slots;
     c->kernels = s->cfg.kernels;
     c->no_winograd = s->cfg.no_winograd;
     c->accurate = s->accurate;
