@@ -51,6 +51,7 @@ static gc_status act(gc_model *m, const char *name, const char *in, gc_activatio
  *   c4 conv 1x1 8->8, r4 relu, s4 = c4 + r4 (c4 read twice: not fused)
  *   c5 conv 3x3 depthwise, b5 batch-norm, k5 clamp(-0.25, 0.5)
  *   c5b conv 1x1 8->8 (GEMM on the input), r5b relu
+ *   c5c conv 3x3 depthwise, r5c relu (in the depthwise kernel's stores)
  *   c6 conv 3x3 8->6, r6 relu (c6 is kept in some sessions)
  *   c7 conv 5x5 s2 6->6, h7 hardswish (reads x: not fused)               9x9
  *   c8 conv 3x3 6->6 (the few-pixels GEMM with AVX-512), r8 relu
@@ -71,7 +72,8 @@ static gc_model *fuse_net(uint64_t seed) {
         (st = gc_model_add_relu(m, "r4", "c4")) || (st = gc_model_add_add(m, "s4", "c4", "r4")) ||
         (st = conv(m, "c5", "s4", 8, 8, 3, 1, 8, 1)) || (st = bn(m, "b5", "c5", 8, &r)) ||
         (st = act(m, "k5", "b5", GC_ACT_CLAMP, -0.25f, 0.5f)) || (st = conv(m, "c5b", "k5", 8, 8, 1, 1, 1, 0)) ||
-        (st = gc_model_add_relu(m, "r5b", "c5b")) || (st = conv(m, "c6", "r5b", 8, 6, 3, 1, 1, 1)) ||
+        (st = gc_model_add_relu(m, "r5b", "c5b")) || (st = conv(m, "c5c", "r5b", 8, 8, 3, 1, 8, 1)) ||
+        (st = gc_model_add_relu(m, "r5c", "c5c")) || (st = conv(m, "c6", "r5c", 8, 6, 3, 1, 1, 1)) ||
         (st = gc_model_add_relu(m, "r6", "c6")) || (st = conv(m, "c7", "r6", 6, 6, 5, 2, 1, 1)) ||
         (st = act(m, "h7", "c7", GC_ACT_HARDSWISH, 0, 0)) || (st = conv(m, "c8", "h7", 6, 6, 3, 1, 1, 1)) ||
         (st = gc_model_add_relu(m, "r8", "c8")) || (st = gc_model_add_adaptive_avgpool2d(m, "gap", "r8", &ap)) ||
@@ -164,7 +166,8 @@ TEST(fused_equals_unfused) {
             CHECK_OK(gc_session_forward(fused, x));
             CHECK_OK(gc_session_forward(plain, x));
             CHECK(is_fused(fused, "c1") && is_fused(fused, "b2") && is_fused(fused, "c2b") && is_fused(fused, "c3") &&
-                  is_fused(fused, "b5") && is_fused(fused, "c5b") && is_fused(fused, "c6") && is_fused(fused, "c8"));
+                  is_fused(fused, "b5") && is_fused(fused, "c5b") && is_fused(fused, "c5c") && is_fused(fused, "c6") &&
+                  is_fused(fused, "c8"));
             CHECK(!is_fused(fused, "c4") && !is_fused(fused, "c7") && !is_fused(plain, "c1") && !is_fused(plain, "c3"));
             compare_sessions(fused, plain, x, r, stops, 5, 0, what);
             gc_session_set_accurate(fused, 1);
