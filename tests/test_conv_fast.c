@@ -48,7 +48,7 @@ typedef struct lt {
  * aligned): 1, or 0 when memory is short. */
 static int lt_slots(const gc_layer_ops *ops, const gc_layer *l, const gc_shape *in, const gc_shape *out,
                     gc_slots *s) {
-    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out) : 0;
+    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out, GC_MAX_SLOTS) : 0;
     *s = (gc_slots){0};
     if (!f) return 1;
     s->stride = (f + 15) & ~(size_t)15;
@@ -662,6 +662,43 @@ static int64_t ulps(float a, float b) {
     return ia > ib ? (int64_t)ia - ib : (int64_t)ib - ia;
 }
 
+/* The accurate Winograd with the session's slots (each worker's own V, M and U; by tiles its V
+ * and M) gives the carved layout's bits: by tiles, tile chunks with a range of groups per
+ * worker, and few groups (carved either way); 2 and 4 slots. */
+TEST(accurate_winograd_session_slots) {
+    /* C, H, W, O, whether the workers get slots */
+    static const int64_t shapes[][5] = {{8, 347, 346, 9, 1}, {8, 64, 63, 352, 1}, {256, 20, 22, 200, 1}, {449, 40, 39, 96, 0}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t C = shapes[i][0], H = shapes[i][1], W = shapes[i][2], O = shapes[i][3];
+        gc_dconv p = {C, H, W, O, H, W, 3, 3, 1, 1, 1, 1, 0, 1, 1, {0}};
+        const int64_t nx = C * H * W, ny = O * H * W, nw = O * C * 9;
+        float *x = gc_alloc_array((size_t)nx, sizeof(float)), *w = gc_alloc_array((size_t)nw, sizeof(float));
+        float *b = gc_alloc_array((size_t)O, sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
+        float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+        const size_t wc = gc_aconv_workspace(&p), sh = gc_aconv_shared_floats(&p);
+        float *ws = gc_alloc_array(wc + 1, sizeof(float));
+        if (!x || !w || !b || !y0 || !y1 || !ws || wc == SIZE_MAX || sh == SIZE_MAX || sh > wc) {
+            FAILF("accurate slots case %zu: cannot set up", i);
+        } else {
+            fill(x, nx), fill(w, nw), fill(b, O);
+            gc_aconv_run(lt_pool, GC_GEMM_AVX512, &p, x, w, b, y0, ws);
+            for (int n = 2; n <= 4; n += 2) {
+                const size_t st = (gc_aconv_slot_floats(&p, n) + 15) & ~(size_t)15;
+                if ((st > 0) != (shapes[i][4] != 0))
+                    FAILF("accurate slots case %zu: slot of %zu floats", i, st);
+                float *sl = gc_alloc_array(st * (size_t)n + 1, sizeof(float));
+                p.slots = (gc_slots){st ? sl : NULL, st, n};
+                for (int64_t e = 0; e < ny; e++) y1[e] = NAN;
+                gc_aconv_run(lt_pool, GC_GEMM_AVX512, &p, x, w, b, y1, ws);
+                if (memcmp(y0, y1, (size_t)ny * sizeof(float))) FAILF("accurate slots case %zu, %d slots: bits differ", i, n);
+                p.slots = (gc_slots){0};
+                gc_free(sl);
+            }
+        }
+        gc_free(x), gc_free(w), gc_free(b), gc_free(y0), gc_free(y1), gc_free(ws);
+    }
+}
+
 TEST(accurate_forward_rounds_once) {
     static const cc acc[] = {
         {1, 17, 11, 9, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* 3x3: Winograd in double, edge tiles */
@@ -745,6 +782,7 @@ int main(void) {
     RUN(winograd_workspace_bounded);
     RUN(winograd_schedules);
     RUN(winograd_session_slots);
+    RUN(accurate_winograd_session_slots);
     RUN(linear_all_tiers_vs_reference);
     RUN(linear_batch_rows_keep_batch1_bits);
     RUN(same_bits_for_any_thread_count);

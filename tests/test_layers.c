@@ -46,7 +46,7 @@ typedef struct lt {
  * aligned): 1, or 0 when memory is short. */
 static int lt_slots(const gc_layer_ops *ops, const gc_layer *l, const gc_shape *in, const gc_shape *out,
                     gc_slots *s) {
-    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out) : 0;
+    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out, GC_MAX_SLOTS) : 0;
     *s = (gc_slots){0};
     if (!f) return 1;
     s->stride = (f + 15) & ~(size_t)15;

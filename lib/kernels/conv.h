@@ -133,6 +133,9 @@ void gc_dconv_run_packed(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, co
  * explanations that follow the network's switches to the input (gc_layer_ctx.accurate).
  * tier: a packed gc_gemm tier. ws: gc_aconv_workspace floats (SIZE_MAX on overflow). */
 size_t gc_aconv_workspace(const gc_dconv *p);
+/* With p->slots set for n workers: floats of one worker's slot (0: none) and of ws. */
+size_t gc_aconv_slot_floats(const gc_dconv *p, int workers);
+size_t gc_aconv_shared_floats(const gc_dconv *p);
 void gc_aconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws);
 

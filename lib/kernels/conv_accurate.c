@@ -42,6 +42,14 @@ static int acc_geom_of(const gc_dconv *p, acc_tier tt, acc_geom *g) {
     return 1;
 }
 
+size_t gc_aconv_slot_floats(const gc_dconv *p, int workers) {
+    return gc_awino_applies(p) ? gc_awino_slot_floats(p, workers) : 0;
+}
+
+size_t gc_aconv_shared_floats(const gc_dconv *p) {
+    return gc_awino_applies(p) ? gc_awino_shared_floats(p) : gc_aconv_workspace(p);
+}
+
 /* The most any tier needs (the widest panels). */
 size_t gc_aconv_workspace(const gc_dconv *p) {
     if (gc_awino_applies(p)) return gc_awino_workspace(p);

@@ -83,6 +83,10 @@ extern const aw_tx gc_aw_tx_portable, gc_aw_tx_avx2, gc_aw_tx_avx512;
  * overflow; the most any tier needs). */
 int gc_awino_applies(const gc_dconv *p);
 size_t gc_awino_workspace(const gc_dconv *p);
+/* With p->slots (n workers): floats of one worker's slot (0: the carved layout, or overflow) and
+ * of the workspace then (SIZE_MAX on overflow). */
+size_t gc_awino_slot_floats(const gc_dconv *p, int workers);
+size_t gc_awino_shared_floats(const gc_dconv *p);
 void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws);
 

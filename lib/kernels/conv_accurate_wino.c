@@ -89,6 +89,53 @@ static int aw_total(const aw_geom *g, int64_t *t) {
     return !gc_add_i64(*t, u + ACC_WROW + 32, t);
 }
 
+/* With the session's slots (gc_dconv.slots, n workers): by tiles, each slot holds a worker's
+ * (V, M) and the workspace the whole U; else, where every chunk's products are one range of
+ * output groups per worker, each worker transforms the chunk's whole input into its own V
+ * (the input transform is a few per cent of the products) and keeps its groups' U and M in
+ * its slot, so no line of V, M or U is written by one core and read by the other; with fewer
+ * groups than AW_ITEMS the carved layout (aw_products) stays. Doubles of one slot, and of the
+ * workspace, the most any tier needs; 0 on overflow. */
+static int64_t aw_grain(const aw_geom *g, int workers) {
+    const int64_t groups = (g->Kp + AW_GO - 1) / AW_GO, n = workers < 1 ? 1 : workers;
+    return (groups + n - 1) / n;
+}
+
+static int64_t aw_own_slot(const aw_geom *g, int workers, int64_t nv, int64_t nm) {
+    if (g->by_tiles) return nv + nm;
+    const int64_t gr = aw_grain(g, workers), groups = (g->Kp + AW_GO - 1) / AW_GO;
+    if (groups < AW_ITEMS) return 0;
+    int64_t m, u, t;
+    if (gc_mul_i64(36 * gr * AW_GO, g->ld, &m) || gc_mul_i64(gr, AW_SLOT, &u) || gc_add_i64(nv, m, &t) ||
+        gc_add_i64(t, u, &t))
+        return -1;
+    return t;
+}
+
+static size_t aw_slot_sizes(const gc_dconv *p, int workers, int shared) {
+    static const gc_gemm_tier tiers[] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
+    size_t most = 0;
+    for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
+        aw_geom g;
+        int64_t nv, nm, nu, t;
+        if (!aw_geom_of(p, acc_tier_of(tiers[i]), &g) || !aw_sizes(&g, &nv, &nm, &nu)) return shared ? SIZE_MAX : 0;
+        const int64_t own = aw_own_slot(&g, workers, nv, nm);
+        if (own < 0) return shared ? SIZE_MAX : 0;
+        if (shared) {
+            if (!own && !aw_total(&g, &t)) return SIZE_MAX; /* the carved layout */
+            t = own ? (g.by_tiles ? nu : 0) + ACC_WROW + 32 : t;
+        } else
+            t = own;
+        if ((uint64_t)t > SIZE_MAX / 4) return shared ? SIZE_MAX : 0;
+        const size_t f = 2 * (size_t)t + (own ? 16 : 0); /* doubles in floats, room to align (aw_total's own) */
+        if (f > most) most = f;
+    }
+    return most;
+}
+
+size_t gc_awino_slot_floats(const gc_dconv *p, int workers) { return aw_slot_sizes(p, workers, 0); }
+size_t gc_awino_shared_floats(const gc_dconv *p) { return aw_slot_sizes(p, GC_POOL_MAX, 1); }
+
 size_t gc_awino_workspace(const gc_dconv *p) {
     static const gc_gemm_tier tiers[] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
     size_t most = 0;
@@ -112,6 +159,9 @@ typedef struct aw_job {
     int64_t nu;
     const int64_t *off;
     int64_t t0, tc, ts; /* chunk; tile shares per output group */
+    int64_t grain;      /* aw_groups_own: output groups per item */
+    int64_t *vready;    /* aw_groups_own: (slots) chunk + 1 whose V worker w's slot holds, element w
+                           written by worker w only */
 } aw_job;
 
 static void aw_input_items(void *arg, int64_t lo, int64_t hi, int worker) {
@@ -163,6 +213,42 @@ static void aw_groups(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
+/* aw_groups in worker w's slot (gc_dconv.slots): the chunk's whole V, transformed by the worker
+ * itself once per chunk, then its range of groups with their U and M in the slot. The same
+ * sums in the same order as aw_groups. */
+static void aw_groups_own(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    const aw_geom *g = j->g;
+    const int64_t C = g->p->Ci, ld = g->ld, rows_own = (hi - lo) * AW_GO;
+    double *V = (double *)(void *)(((uintptr_t)(g->p->slots.base + (size_t)worker * g->p->slots.stride) + 63) &
+                                   ~(uintptr_t)63);
+    double *M = V + j->nu, *U = M + 36 * j->grain * AW_GO * ld;
+    if (j->vready[worker] != j->t0 + 1) {
+        j->tx->input(g, j->x, j->t0, j->tc, V, 0, C * aw_seg_count(g, j->t0, j->tc));
+        j->vready[worker] = j->t0 + 1;
+    }
+    for (int64_t c0 = 0; c0 < C; c0 += ACC_WROW) {
+        const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
+        for (int64_t gi = lo; gi < hi; gi++) {
+            const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
+            j->tx->weights(g, j->w, o0, rows / g->mr, c0, cb, U + (gi - lo) * AW_SLOT, 0, rows * ((cb + 7) / 8));
+        }
+        for (int xi = 0; xi < 36; xi++) {
+            const double *v = V + (xi * C + c0) * ld;
+            for (int64_t gi = lo; gi < hi; gi++) {
+                const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
+                aw_panels(j, cb, v, U + (gi - lo) * AW_SLOT + xi * rows * ACC_WROW, rows / g->mr, 0, j->tc,
+                          M + (xi * rows_own + (o0 - lo * AW_GO)) * ld, c0 > 0);
+            }
+        }
+    }
+    for (int64_t gi = lo; gi < hi; gi++) {
+        const int64_t o0 = gi * AW_GO, og = g->p->Co - o0 < AW_GO ? g->p->Co - o0 : AW_GO;
+        j->tx->output(g, M + (o0 - lo * AW_GO) * ld, rows_own, o0, og, j->t0, j->tc, j->bias, j->y, 0,
+                      og * aw_seg_count(g, j->t0, j->tc));
+    }
+}
+
 /* Items (group of AW_GO output channels, share of the tile blocks), when groups are too few
  * for the threads: each in the worker's U slot; the outputs by a loop of their own. */
 static void aw_products(void *arg, int64_t lo, int64_t hi, int worker) {
@@ -206,12 +292,12 @@ static void aw_weight_items(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
-/* By tiles: chunks [lo, hi) of AW_BT tiles, each through the three stages in the worker's slot. */
-static void aw_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
-    const aw_job *j = arg;
+/* By tiles: chunks [lo, hi) of AW_BT tiles, each through the three stages in the worker's slot
+ * V (a carved one, or own: the session's). */
+static void aw_tile_chunks_in(const aw_job *j, int64_t lo, int64_t hi, double *V) {
     const aw_geom *g = j->g;
     const int64_t C = g->p->Ci, Co = g->p->Co, ld = g->ld;
-    double *V = j->V + worker * j->nu, *M = V + 36 * C * ld; /* slot: V, M */
+    double *M = V + 36 * C * ld; /* slot: V, M */
     for (int64_t ci = lo; ci < hi; ci++) {
         const int64_t t0 = ci * AW_BT, tc = g->T - t0 < AW_BT ? g->T - t0 : AW_BT, ns = aw_seg_count(g, t0, tc);
         j->tx->input(g, j->x, t0, tc, V, 0, C * ns);
@@ -226,27 +312,53 @@ static void aw_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
+static void aw_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    aw_tile_chunks_in(j, lo, hi, j->V + worker * j->nu);
+}
+
+static void aw_tile_chunks_own(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    const gc_dconv *p = j->g->p;
+    aw_tile_chunks_in(j, lo, hi, (double *)(void *)(((uintptr_t)(p->slots.base + (size_t)worker * p->slots.stride) + 63) &
+                                                    ~(uintptr_t)63));
+}
+
 void gc_awino_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws) {
     aw_geom g;
     int64_t nv, nm, nu;
     if (!aw_geom_of(p, acc_tier_of(tier), &g) || !aw_sizes(&g, &nv, &nm, &nu)) return; /* sized: cannot happen */
+    const int own = p->slots.base && p->slots.n >= 1 && aw_own_slot(&g, p->slots.n, nv, nm) > 0;
     double *V = (double *)(void *)(((uintptr_t)ws + 63) & ~(uintptr_t)63), *M = V + nv, *U = M + nm;
-    if (g.by_tiles) /* per slot (V, M), then the whole U */
+    if (own) /* the workspace: by tiles the whole U, then the offsets; else only the offsets */
+        U = V, V = M = NULL, nu = g.by_tiles ? nu : 0;
+    else if (g.by_tiles) /* per slot (V, M), then the whole U */
         U = V + AW_SLOTS * (nv + nm), M = NULL;
     int64_t *off = (int64_t *)(void *)(U + nu);
     for (int64_t c = 0; c < ACC_WROW; c++) off[c] = c * g.ld;
     aw_job j = {&g, tier == GC_GEMM_AVX512 ? &gc_aw_tx_avx512 : tier == GC_GEMM_AVX2 ? &gc_aw_tx_avx2 : &gc_aw_tx_portable,
                 tier == GC_GEMM_AVX512 ? gc_aconv_sums_avx512 : tier == GC_GEMM_AVX2 ? gc_aconv_sums_avx2
                                                                                      : gc_aconv_sums_portable,
-                x, w, bias, y, V, M, U, AW_SLOT, off, 0, 0, 1};
+                x, w, bias, y, V, M, U, AW_SLOT, off, 0, 0, 1, 0, NULL};
     if (g.by_tiles) {
         j.nu = nv + nm; /* the slots' stride */
         gc_pool_for(pool, (p->Ci + ACC_WROW - 1) / ACC_WROW * g.Kp * (ACC_WROW / 8), 16, 0, aw_weight_items, &j);
-        gc_pool_for(pool, (g.T + AW_BT - 1) / AW_BT, 1, AW_SLOTS, aw_tile_chunks, &j);
+        gc_pool_for(pool, (g.T + AW_BT - 1) / AW_BT, 1, own && p->slots.n < AW_SLOTS ? p->slots.n : AW_SLOTS,
+                    own ? aw_tile_chunks_own : aw_tile_chunks, &j);
         return;
     }
     const int64_t groups = (g.Kp + AW_GO - 1) / AW_GO;
+    if (own) { /* one range of groups per worker, V, U and M in its slot */
+        int64_t vready[GC_POOL_MAX] = {0};
+        j.nu = nv, j.grain = aw_grain(&g, p->slots.n), j.vready = vready;
+        for (int64_t t0 = 0; t0 < g.T; t0 += g.tc_max) {
+            j.t0 = t0;
+            j.tc = g.T - t0 < g.tc_max ? g.T - t0 : g.tc_max;
+            gc_pool_for(pool, groups, j.grain, p->slots.n, aw_groups_own, &j);
+        }
+        return;
+    }
     for (int64_t t0 = 0; t0 < g.T; t0 += g.tc_max) {
         j.t0 = t0;
         j.tc = g.T - t0 < g.tc_max ? g.T - t0 : g.tc_max;

@@ -423,9 +423,9 @@ static size_t conv_workspace(const gc_layer *l, const gc_shape *in, const gc_sha
     return s;
 }
 
-/* Floats of one worker's slot (gc_layer_ctx.slots): Winograd's or the direct convolution's row
- * bands, forward or backward, any tier's plan, training or not. */
-static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_shape *out) {
+/* Floats of one worker's slot (gc_layer_ctx.slots): Winograd's, the direct convolution's row
+ * bands or the accurate forward's, forward or backward, any tier's plan, training or not. */
+static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_shape *out, int workers) {
     conv_plan q;
     size_t s = 0;
     for (int training = 0; training < 2; training++)
@@ -437,6 +437,8 @@ static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_s
             if (q.chan_s) s = max_size(s, gc_dconv_slot_floats(&q.dc));
             if (q.s2d) s = max_size(s, gc_dconv_slot_floats(&q.ds));
             if (q.direct_bwd) s = max_size(s, gc_dconv_slot_floats(&q.db));
+            if (q.acc_s2d) s = max_size(s, gc_aconv_slot_floats(&q.ds, workers));
+            else if (!q.acc_ref) s = max_size(s, gc_aconv_slot_floats(&q.df, workers));
         }
     return s;
 }
@@ -466,10 +468,10 @@ static size_t conv_workspace_of(const conv_plan *pq) {
         s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
     }
     if (q.acc_s2d) {
-        const size_t d = gc_aconv_workspace(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
+        const size_t d = gc_aconv_shared_floats(&q.ds), a = s2d_input_floats(&q) + s2d_weight_floats(&q);
         s = max_size(s, d > SIZE_MAX - a ? SIZE_MAX : d + a);
     } else if (!q.acc_ref)
-        s = max_size(s, gc_aconv_workspace(&q.df));
+        s = max_size(s, gc_aconv_shared_floats(&q.df));
     if (q.direct_bwd) s = max_size(s, gc_dconv_shared_floats(&q.db));
     return s;
 }
@@ -546,6 +548,7 @@ static void add_bias_planes(void *arg, int64_t t0, int64_t t1, int worker) {
 static void conv_forward_accurate(const gc_layer_ctx *c) {
     conv_plan q;
     conv_plan_make(c->layer, &c->in, &c->out, 0, c->param_grads, conv_tier(c), &q);
+    plan_slots(&q, c->slots);
     if (q.acc_ref) { conv_forward_ref(c); return; }
     const gc_gemm_tier tier = conv_tier(c);
     const float *bias = c->param[1];

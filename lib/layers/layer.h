@@ -191,9 +191,9 @@ typedef struct gc_layer_ops {
     gc_status (*infer)(const gc_layer *l, const gc_shape *in, gc_shape *out);
     /* Floats of scratch needed by forward and backward (max of the two). */
     size_t (*workspace)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
-    /* Optional. Floats of scratch each worker keeps to itself (ctx->slots), besides
-     * workspace(), which then counts only what the workers share. */
-    size_t (*slot_floats)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
+    /* Optional. Floats of scratch each of `workers` workers keeps to itself (ctx->slots, whose
+     * n is workers), besides workspace(), which then counts only what the workers share. */
+    size_t (*slot_floats)(const gc_layer *l, const gc_shape *in, const gc_shape *out, int workers);
     /* Bytes of state kept from forward to backward (e.g. max-pool argmax). */
     size_t (*state_bytes)(const gc_layer *l, const gc_shape *in, const gc_shape *out);
     void (*forward)(const gc_layer_ctx *c);

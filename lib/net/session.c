@@ -434,6 +434,7 @@ static gc_status plan_arena(gc_session *s) {
     /* the buffers and their lifetimes */
     int nb = 0;
     size_t ws_floats = 0, slot_floats = 0;
+    const int workers = gc_pool_threads(s->pool) < GC_MAX_SLOTS ? gc_pool_threads(s->pool) : GC_MAX_SLOTS;
     s->slots = (gc_slots){0};
 #define ADD(what_, layer_, slot_, count_, elem_, t0_, t1_)                                              \
     do {                                                                                            \
@@ -468,7 +469,7 @@ static gc_status plan_arena(gc_session *s) {
         if (from < 0) ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, ins, &s->shape[i]), 1, 0, END);
         size_t w = ops->workspace(l, ins, &s->shape[i]);
         if (w > ws_floats) ws_floats = w;
-        w = ops->slot_floats ? ops->slot_floats(l, ins, &s->shape[i]) : 0;
+        w = ops->slot_floats ? ops->slot_floats(l, ins, &s->shape[i], workers) : 0;
         if (w > slot_floats) slot_floats = w;
         for (int k = 0; cfg->param_grads && k < l->n_params; k++)
             if (ops->param_roles[k] & GC_PARAM_TRAINED)
@@ -493,8 +494,7 @@ static gc_status plan_arena(gc_session *s) {
     ADD(B_ACCUM, -1, 0, accum, sizeof(float), n + 1, END);
     ADD(B_WS, -1, 0, (int64_t)ws_floats, sizeof(float), 0, END);
     if (slot_floats) { /* one block, each slot starting on a cache line of its own */
-        const int t = gc_pool_threads(s->pool);
-        s->slots.n = t < GC_MAX_SLOTS ? t : GC_MAX_SLOTS;
+        s->slots.n = workers;
         s->slots.stride = slot_floats > SIZE_MAX - 15 ? SIZE_MAX : (slot_floats + 15) & ~(size_t)15;
         if (s->slots.stride > (size_t)INT64_MAX / GC_MAX_SLOTS) {
             st = gc_error(GC_ERR_LIMIT, "gc_session_create: buffer sizes overflow");
