@@ -6,7 +6,7 @@
  * read by two layers, an output that is kept, the session input, the reference kernels,
  * keep_all) or cannot (hardswish reads x). The network covers every convolution path the
  * planner can fuse into: direct, Winograd, strided im2col, 1x1, depthwise, after a folded
- * batch-norm or not, ReLU and clamp. */
+ * batch-norm or not, ReLU and clamp; and the packed GEMM's epilogue at MobileNet-like sizes. */
 #include "test.h"
 #include "core/core.h"
 #include "net/session.h" /* gc_session_set_accurate */
@@ -380,6 +380,72 @@ TEST(winograd_schedules_write_their_own_bits) {
     }
 }
 
+/* The packed GEMM's epilogue at MobileNet-like sizes: (2, 32, 56, 56) -> p1 1x1 32->96 (the
+ * input itself times the prepacked weights; 96 rows, not a multiple of any tier's register
+ * block), k1 clamp(0, 6) -> p2 3x3 stride 2 96->40 (im2col, K = 864: four K blocks, the
+ * activation on the last one's stores only), r2 ReLU -> p3 1x1 40->24 without bias (28 x 28),
+ * k3 clamp(-0.25, 0.125) -> gap, fc. Fused and unfused sessions give the same bits on every
+ * tier and 1 or 2 threads; the clamps' bounds are reached (checked on the unfused session's
+ * outputs), so a store that skipped them would differ. */
+TEST(gemm_epilogue_in_the_stores) {
+    enum { B = 2, C0 = 32, S = 56 };
+    gc_model *m = NULL;
+    gc_adaptive_pool2d_params ap = {1, 1};
+    gc_linear_params lp = {24, CLASSES, 1};
+    gc_status st = gc_model_create(&m);
+    if (st || (st = conv(m, "p1", NULL, C0, 96, 1, 1, 1, 1)) || (st = act(m, "k1", "p1", GC_ACT_CLAMP, 0.0f, 6.0f)) ||
+        (st = conv(m, "p2", "k1", 96, 40, 3, 2, 1, 1)) || (st = gc_model_add_relu(m, "r2", "p2")) ||
+        (st = conv(m, "p3", "r2", 40, 24, 1, 1, 1, 0)) || (st = act(m, "k3", "p3", GC_ACT_CLAMP, -0.25f, 0.125f)) ||
+        (st = gc_model_add_adaptive_avgpool2d(m, "gap", "k3", &ap)) || (st = gc_model_add_flatten(m, "flat", "gap")) ||
+        (st = gc_model_add_linear(m, "fc", "flat", &lp, NULL, NULL)) || (st = gc_model_init_random(m, 71))) {
+        fprintf(stderr, "gemm_epilogue_in_the_stores: %s\n", gc_last_error());
+        CHECK(0);
+        gc_model_free(m);
+        return;
+    }
+    const int64_t n_in = (int64_t)B * C0 * S * S;
+    float *x = malloc((size_t)n_in * sizeof(float)), r[B * CLASSES];
+    gc_rng rng;
+    gc_rng_seed(&rng, 72);
+    fill(x, n_in, &rng, 6.0f);
+    fill(r, B * CLASSES, &rng, 1.0f);
+    const char *keep[] = {"p1", "p3", NULL};
+    const gc_kernels tiers[] = {GC_KERNELS_AUTO, GC_KERNELS_PORTABLE, GC_KERNELS_AVX2};
+    for (int ti = 0; ti < 3; ti++) {
+        const int th = 1 + ti % 2;
+        gc_session_config cfg = {.batch = B, .channels = C0, .height = S, .width = S, .kernels = tiers[ti], .threads = th};
+        gc_session *fused = session(m, cfg);
+        cfg.no_fuse = 1;
+        cfg.keep = keep;
+        cfg.threads = 3 - th;
+        gc_session *plain = session(m, cfg);
+        if (fused && plain) {
+            char what[64];
+            snprintf(what, sizeof what, "GEMM epilogue, tier %d, %d threads", (int)tiers[ti], th);
+            const char *stops[] = {NULL, "k1"};
+            compare_sessions(fused, plain, x, r, stops, 2, 0, what);
+            CHECK(is_fused(fused, "p1") && is_fused(fused, "p2") && is_fused(fused, "p3"));
+            gc_tensor y1, y3;
+            CHECK_OK(gc_session_forward(plain, x));
+            CHECK_OK(gc_session_activation(plain, "p1", &y1));
+            CHECK_OK(gc_session_activation(plain, "p3", &y3));
+            int64_t lo1 = 0, hi1 = 0, lo3 = 0, hi3 = 0;
+            for (int64_t i = 0; y1.data && i < gc_tensor_numel(&y1); i++) lo1 += y1.data[i] < 0.0f, hi1 += y1.data[i] > 6.0f;
+            for (int64_t i = 0; y3.data && i < gc_tensor_numel(&y3); i++)
+                lo3 += y3.data[i] < -0.25f, hi3 += y3.data[i] > 0.125f;
+            if (!(lo1 > 100 && hi1 > 100 && lo3 > 100 && hi3 > 100))
+                FAILF("%s: the clamps' bounds are not reached often enough (%lld, %lld, %lld, %lld)", what, (long long)lo1,
+                      (long long)hi1, (long long)lo3, (long long)hi3);
+        } else {
+            CHECK(0);
+        }
+        gc_session_free(fused);
+        gc_session_free(plain);
+    }
+    free(x);
+    gc_model_free(m);
+}
+
 /* A non-finite output of a fused convolution is named as in an unfused session: the convolution
  * (the checking pass that finds it runs the activation after the check). */
 TEST(nonfinite_names_the_convolution) {
@@ -416,6 +482,7 @@ int main(void) {
     RUN(fused_explain_maps);
     RUN(what_does_not_fuse);
     RUN(winograd_schedules_write_their_own_bits);
+    RUN(gemm_epilogue_in_the_stores);
     RUN(nonfinite_names_the_convolution);
     return test_summary("fuse");
 }

@@ -1,5 +1,6 @@
 /* test_gemm.c - every available GEMM tier against the reference at awkward sizes,
  * all transposes, strided operands, alpha/beta cases, NaN-filled C with beta == 0,
+ * prepacked A with a row bias and an epilogue in the stores (the bits of a separate pass),
  * and bit-identical results for 1, 2 and 3 pool threads. */
 #include "test.h"
 #include "core/core.h"
@@ -261,6 +262,85 @@ TEST(prepacked_a_matches) {
     CHECK(gc_gemm_pack_a_size(GC_GEMM_AUTO, INT64_MAX, 2) == 0);
 }
 
+/* ---- an epilogue in the stores ---- */
+
+/* The separate pass the epilogue stands for (the activation layers' comparisons). */
+static void epi_pass(int epi, float lo, float hi, float *C, int64_t M, int64_t N, int64_t ldc) {
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            float *v = &C[i * ldc + j];
+            if (epi == 1) *v = *v > 0.0f ? *v : 0.0f; /* GC_EPI_RELU */
+            else if (epi == 2) {                       /* GC_EPI_CLAMP */
+                const float u = *v < lo ? lo : *v;
+                *v = u > hi ? hi : u;
+            }
+        }
+}
+
+/* gc_gemm_prepacked_epi against gc_gemm_prepacked followed by the separate pass, bit for bit:
+ * ReLU and two clamps, with and without a row bias, on every tier and path (K > KC, edges, the
+ * M == 1 row vector, K == 0, alpha == 0), with outputs that are NaN (a NaN column of B), +-inf
+ * and -0 (alpha < 0 times a zero row of A). */
+TEST(prepacked_epilogue_bits) {
+    /* M, N, K, trans_b, alpha */
+    static const float cases[][5] = {{37, 29, 300, 0, 1.1f}, {100, 70, 600, 0, -1.0f}, {13, 70, 7, 1, -0.8f},
+                                     {1, 100, 300, 0, 1.0f}, {1, 100, 300, 1, -1.0f}, {20, 30, 0, 0, 1.0f},
+                                     {20, 30, 50, 0, 0.0f},  {350, 40, 96, 0, 1.0f}};
+    static const float epis[][3] = {{1, 0, 0}, {2, 0.0f, 6.0f}, {2, -0.25f, 0.125f}, {0, 0, 0}};
+    gc_rng r;
+    gc_rng_seed(&r, 5);
+    int fails = 0;
+    for (int t = -1; t < ntiers; t++) {
+        gc_gemm_tier tier = t < 0 ? GC_GEMM_REFERENCE : tiers[t];
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            gemm_case g;
+            const int64_t M = (int64_t)cases[c][0], N = (int64_t)cases[c][1], K = (int64_t)cases[c][2];
+            case_make(&g, &r, 0, (int)cases[c][3], M, N, K > 0 ? K : 1, 3, cases[c][4], c & 1 ? 0.5f : 0.0f);
+            g.K = K;
+            for (int64_t p = 0; p < K; p++) {
+                if (M > 2) g.A[2 * g.lda + p] = 0.0f;                           /* row 2: +-0 */
+                for (int64_t i = 0; i < M; i++) g.A[i * g.lda + p] *= 8.0f; /* past the clamps */
+                g.B[g.tb ? 3 * g.ldb + p : p * g.ldb + 3] = NAN;                /* column 3 NaN */
+            }
+            if (K > 0) g.B[g.tb ? 5 * g.ldb : 5] = INFINITY; /* column 5 +-inf (NaN on row 2) */
+            const size_t np = gc_gemm_pack_a_size(tier, M, K > 0 ? K : 1), nc = (size_t)(M * g.ldc);
+            const size_t ws = gc_gemm_workspace(tier, M, N, K, 2);
+            float *pa = malloc(np * sizeof(float)), *w = ws ? malloc(ws * sizeof(float)) : NULL;
+            float *C = malloc(nc * sizeof(float)), *U = malloc(nc * sizeof(float));
+            float *bias = malloc((size_t)M * sizeof(float));
+            gc_gemm_pack_a(tier, 0, M, K > 0 ? K : 1, g.A, g.lda, pa);
+            for (int64_t i = 0; i < M; i++) bias[i] = 2.0f * gc_rng_uniform(&r) - 1.0f;
+            for (int e = 0; e < 4; e++)
+                for (int b = 0; b < 2; b++) {
+                    const int epi = (int)epis[e][0];
+                    const float lo = epis[e][1], hi = epis[e][2];
+                    memcpy(U, g.C0, nc * sizeof(float));
+                    gc_gemm_prepacked(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, U, g.ldc, w,
+                                      b ? bias : NULL);
+                    epi_pass(epi, lo, hi, U, M, N, g.ldc);
+                    memcpy(C, g.C0, nc * sizeof(float));
+                    gc_gemm_prepacked_epi(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w,
+                                          b ? bias : NULL, epi, lo, hi);
+                    if (memcmp(C, U, nc * sizeof(float)) != 0 && fails++ < 4)
+                        FAILF("%s: M=%lld N=%lld K=%lld epi %d [%g, %g] bias %d: the epilogue in the stores differs "
+                              "from the separate pass", gc_gemm_tier_name(tier), (long long)M, (long long)N,
+                              (long long)K, epi, lo, hi, b);
+                }
+            /* the case has the special values the comparisons treat differently */
+            if (M > 2 && K > 0 && g.alpha < 0 && !g.beta) {
+                memcpy(C, g.C0, nc * sizeof(float));
+                gc_gemm_prepacked(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL);
+                CHECK(C[2 * g.ldc] == 0.0f && signbit(C[2 * g.ldc]) && isnan(C[3]) && isinf(C[5]));
+                gc_gemm_prepacked_epi(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL,
+                                      1, 0.0f, 0.0f);
+                CHECK(C[2 * g.ldc] == 0.0f && !signbit(C[2 * g.ldc]) && C[3] == 0.0f);
+            }
+            free(pa); free(w); free(C); free(U); free(bias);
+            case_free(&g);
+        }
+    }
+}
+
 /* ---- threads ---- */
 
 TEST(one_two_three_threads_bit_identical) {
@@ -306,6 +386,7 @@ int main(void) {
     RUN(large_awkward_sizes);
     RUN(k_zero_and_alpha_zero_scale_c);
     RUN(prepacked_a_matches);
+    RUN(prepacked_epilogue_bits);
     RUN(one_two_three_threads_bit_identical);
     gc_pool_free(pool);
     return test_summary("gemm");

@@ -5,6 +5,7 @@
  * The pool's threads share the packed blocks and split packing and the (ic, jr, ir) tiles; K
  * is never split, so every C element is summed in the same order for any thread count. */
 #include "kernels/gemm.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 #include "core/core.h"
 #include <string.h>
 
@@ -14,16 +15,19 @@
 typedef struct gemm_impl {
     const char *name;
     gc_gemm_ukernel kernel; /* NULL: reference / auto */
+    gc_gemm_ukernel_epi ekernel; /* the same with an epilogue in its stores (the driver's) */
     int mr, nr;             /* register block */
     int mc, kc, nc;         /* cache blocks: A block MC x KC (L2), B panel KC x NR (L1) */
 } gemm_impl;
 
 static const gemm_impl gemm_impls[GC_GEMM_TIER_COUNT] = {
-    [GC_GEMM_AUTO]      = {"auto", NULL, 0, 0, 0, 0, 0},
-    [GC_GEMM_REFERENCE] = {"reference", NULL, 0, 0, 0, 0, 0},
-    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, 6, 8, 240, 256, 4096},
-    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, 6, 16, 192, 256, 4096},
-    [GC_GEMM_AVX512]    = {"avx512", gc_gemm_ukernel_avx512_14x32, 14, 32, 336, 256, 4096},
+    [GC_GEMM_AUTO]      = {"auto", NULL, NULL, 0, 0, 0, 0, 0},
+    [GC_GEMM_REFERENCE] = {"reference", NULL, NULL, 0, 0, 0, 0, 0},
+    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, gc_gemm_ukernel_portable_6x8_epi,
+                           6, 8, 240, 256, 4096},
+    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, gc_gemm_ukernel_avx2_6x16_epi, 6, 16, 192, 256, 4096},
+    [GC_GEMM_AVX512]    = {"avx512", gc_gemm_ukernel_avx512_14x32, gc_gemm_ukernel_avx512_14x32_epi,
+                           14, 32, 336, 256, 4096},
 };
 _Static_assert(sizeof gemm_impls / sizeof gemm_impls[0] == GC_GEMM_TIER_COUNT,
                "one table row per tier");
@@ -230,6 +234,7 @@ typedef struct gemm_step {
     int64_t jc, nb, npb, pc, kb, ia, ma;
     float   beta;         /* beta for the first K block, 1 after */
     const float *bias;    /* row bias on the last K block, else NULL */
+    int    epi;           /* the job's epilogue on the last K block, else GC_EPI_NONE */
     float  *bp, *ap;      /* the step's packing slot */
     const float *apc;     /* op(A) panels the tiles read: ap, or the prepacked chunk */
 } gemm_step;
@@ -239,6 +244,8 @@ typedef struct gemm_job {
     int ta, tb;
     int64_t M, N, K, lda, ldb, ldc, Mp;
     float alpha;
+    int epi;                /* GC_EPI_* in the last K block's stores, with lo, hi */
+    float lo, hi;
     const float *A, *pa, *B;
     float *C;
     gemm_dims d;
@@ -259,6 +266,7 @@ static void gemm_step_make(const gemm_job *g, float *const bslot[2], float *cons
     st->ma = g->M - ia < g->d.ma ? g->M - ia : g->d.ma;
     st->beta = pc == 0 ? beta : 1.0f;
     st->bias = pc + st->kb == g->K ? bias : NULL;
+    st->epi = pc + st->kb == g->K ? g->epi : GC_EPI_NONE;
     st->bp = bslot[s_idx & 1];
     st->ap = aslot[s_idx & 1];
     st->apc = g->pa ? g->pa + pc * g->Mp + ia * st->kb : st->ap;
@@ -277,8 +285,9 @@ static void gemm_tile(const gemm_job *g, const gemm_step *st, int64_t t) {
     const int64_t npa = (mb + mr - 1) / mr, jp = r / npa, ip = r % npa;
     const int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr, n = st->nb - jp * nr < nr ? st->nb - jp * nr : nr;
     float *c = g->C + (st->ia + ic + ip * mr) * g->ldc + st->jc + jp * nr;
-    g->im->kernel(st->kb, st->apc + ic * st->kb + ip * mr * st->kb, st->bp + jp * nr * st->kb, c, g->ldc, g->alpha,
-                  st->beta, (int)m, (int)n, st->bias ? st->bias + st->ia + ic + ip * mr : NULL);
+    g->im->ekernel(st->kb, st->apc + ic * st->kb + ip * mr * st->kb, st->bp + jp * nr * st->kb, c, g->ldc, g->alpha,
+                   st->beta, (int)m, (int)n, st->bias ? st->bias + st->ia + ic + ip * mr : NULL, st->epi, g->lo,
+                   g->hi);
 }
 
 static void gemm_pack(const gemm_job *g, const gemm_step *st, int64_t i) {
@@ -306,13 +315,14 @@ static void gemm_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
 }
 
 /* pa: op(A) prepacked by gc_gemm_pack_a (A unused), or NULL to pack per step. bias: row bias
- * added in the last K block's stores, or NULL. */
+ * added in the last K block's stores, or NULL; epi, lo, hi: the epilogue after it there. */
 static void gemm_packed(gc_pool *pool, const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *pa, const float *B,
-                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws, const float *bias) {
+                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws, const float *bias, int epi,
+                        float lo, float hi) {
     gemm_job g = {.im = im, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
-                  .Mp = round_up(M, im->mr), .alpha = alpha, .A = A, .pa = pa, .B = B, .C = C,
-                  .d = gemm_sizes(im, M, N, K)};
+                  .Mp = round_up(M, im->mr), .alpha = alpha, .epi = epi, .lo = lo, .hi = hi, .A = A, .pa = pa,
+                  .B = B, .C = C, .d = gemm_sizes(im, M, N, K)};
     float *const bslot[2] = {ws, ws + g.d.b_floats};         /* (NC/nr panels, KC, nr) packed op(B) */
     float *const aslot[2] = {ws + 2 * g.d.b_floats,           /* (MA/mr panels, KC, mr) packed op(A) */
                              ws + 2 * g.d.b_floats + g.d.a_floats};
@@ -444,7 +454,7 @@ void gc_gemm(gc_pool *pool, gc_gemm_tier tier, int trans_a, int trans_b, int64_t
     if (M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, A, trans_a ? lda : 1, B, ldb, beta, C))
         return;
     gemm_packed(pool, &gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
-                ldc, workspace, NULL);
+                ldc, workspace, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 /* ---- prepacked op(A): per K block of KC, round_up(M, MR) rows as MR-row panels ---- */
@@ -486,33 +496,54 @@ static void add_row_bias(int64_t M, int64_t N, const float *bias, float *C, int6
         for (int64_t j = 0; j < N; j++) C[i * ldc + j] += bias[i];
 }
 
+/* The epilogue over C (the unfused paths), with the activation loops' comparisons. */
+static void epi_rows(int64_t M, int64_t N, float *C, int64_t ldc, int epi, float lo, float hi) {
+    if (epi != GC_EPI_RELU && epi != GC_EPI_CLAMP) return;
+    for (int64_t i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (epi == GC_EPI_RELU)
+            for (int64_t j = 0; j < N; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+        else
+            for (int64_t j = 0; j < N; j++) {
+                const float u = c[j] < lo ? lo : c[j];
+                c[j] = u > hi ? hi : u;
+            }
+    }
+}
+
+void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                           const float *packed_a, int trans_b, const float *B, int64_t ldb, float beta,
+                           float *C, int64_t ldc, float *workspace, const float *row_bias, int epi,
+                           float lo, float hi) {
+    if (M <= 0 || N <= 0) return;
+    if (epi != GC_EPI_RELU && epi != GC_EPI_CLAMP) epi = GC_EPI_NONE;
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    if (K <= 0 || alpha == 0.0f) {
+        gemm_scale_c(M, N, beta, C, ldc);
+    } else if (t == GC_GEMM_REFERENCE) {
+        gc_gemm_ref(0, trans_b, M, N, K, alpha, packed_a, K, B, ldb, beta, C, ldc);
+    } else if (!(M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C))) {
+        gemm_packed(pool, &gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
+                    ldc, workspace, row_bias, epi, lo, hi);
+        return;
+    }
+    add_row_bias(M, N, row_bias, C, ldc);
+    epi_rows(M, N, C, ldc, epi, lo, hi);
+}
+
 void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, float *workspace, const float *row_bias) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) {
-        gemm_scale_c(M, N, beta, C, ldc);
-        add_row_bias(M, N, row_bias, C, ldc);
-        return;
-    }
-    const gc_gemm_tier t = gc_gemm_resolve(tier);
-    if (t == GC_GEMM_REFERENCE) {
-        gc_gemm_ref(0, trans_b, M, N, K, alpha, packed_a, K, B, ldb, beta, C, ldc);
-        add_row_bias(M, N, row_bias, C, ldc);
-        return;
-    }
-    if (M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C)) {
-        add_row_bias(M, N, row_bias, C, ldc);
-        return;
-    }
-    gemm_packed(pool, &gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
-                ldc, workspace, row_bias);
+    gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, trans_b, B, ldb, beta, C, ldc, workspace, row_bias,
+                          GC_EPI_NONE, 0.0f, 0.0f);
 }
 
-/* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ---- */
+/* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ----
+ * Inlined into the plain entry (epi GC_EPI_NONE, folded away) and the one with an epilogue,
+ * which stores the activation loops' comparisons element by element. */
 
-void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+GEMM_INLINE void kernel_6x8(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                            float beta, int m, int n, const float *bias, int epi, float lo, float hi) {
     enum { MR = 6, NR = 8 };
     gemm_v4 acc[MR][2]; /* (MR, NR) accumulator tile */
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (gemm_v4){0, 0, 0, 0};
@@ -536,5 +567,23 @@ void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, flo
             for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j] + beta * ci[j];
         if (bias)
             for (int j = 0; j < n; j++) ci[j] += bias[i];
+        if (epi == GC_EPI_RELU)
+            for (int j = 0; j < n; j++) ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+        else if (epi == GC_EPI_CLAMP)
+            for (int j = 0; j < n; j++) {
+                const float u = ci[j] < lo ? lo : ci[j];
+                ci[j] = u > hi ? hi : u;
+            }
     }
+}
+
+void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+    kernel_6x8(k, a, b, c, ldc, alpha, beta, m, n, bias, GC_EPI_NONE, 0.0f, 0.0f);
+}
+
+void gc_gemm_ukernel_portable_6x8_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, int n, const float *bias, int epi,
+                                      float lo, float hi) {
+    kernel_6x8(k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi);
 }

@@ -108,6 +108,17 @@ void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, i
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, float *workspace, const float *row_bias);
 
+/* gc_gemm_prepacked with an element-wise map applied in the same stores, after the bias (a
+ * fused activation: kernels/activation.h's GC_EPI_* ops): epi GC_EPI_RELU stores
+ * v > 0 ? v : 0, GC_EPI_CLAMP u = v < lo ? lo : v then u > hi ? hi : u, GC_EPI_NONE (or any
+ * other value) nothing more. Each element gets the bits a separate pass over C with those
+ * comparisons would give it (NaN: 0 for the ReLU, kept by the clamp; -0 becomes +0 in the
+ * ReLU). Applied once, on the last K block's stores, on every tier and path. */
+void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                           const float *packed_a, int trans_b, const float *B, int64_t ldb, float beta,
+                           float *C, int64_t ldc, float *workspace, const float *row_bias, int epi,
+                           float lo, float hi);
+
 /* The reference tier directly (gemm_ref.c); same contract, no workspace. */
 void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
@@ -123,6 +134,11 @@ void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
 typedef void (*gc_gemm_ukernel)(int64_t k, const float *a, const float *b, float *c,
                                 int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 
+/* The same with an epilogue in the stores (gc_gemm_prepacked_epi's epi, lo, hi), after the bias. */
+typedef void (*gc_gemm_ukernel_epi)(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                    float alpha, float beta, int m, int n, const float *bias, int epi,
+                                    float lo, float hi);
+
 /* Micro-kernel of `tier` after gc_gemm_resolve (MR x NR from gc_gemm_blocks); NULL for
  * REFERENCE. For callers that write packed panels themselves (Winograd). */
 gc_gemm_ukernel gc_gemm_kernel_of(gc_gemm_tier tier);
@@ -133,6 +149,15 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
                                int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
+void gc_gemm_ukernel_portable_6x8_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, int n, const float *bias, int epi,
+                                      float lo, float hi);
+void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                   float alpha, float beta, int m, int n, const float *bias, int epi,
+                                   float lo, float hi);
+void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, int n, const float *bias, int epi,
+                                      float lo, float hi);
 /* AVX-512 16x16, for products of few rows (Winograd with 16 tiles); same contract. */
 void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias);

@@ -1,14 +1,18 @@
 /* gemm_avx2.c - AVX2+FMA micro-kernel 6x16: 12 ymm accumulators, 2 B loads and
  * 6 broadcasts of A per k step. Compiled with -mavx2 -mfma; called only after dispatch. */
 #include "kernels/gemm.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
-                               int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+/* The kernel, inlined into the plain entry (epi GC_EPI_NONE, folded away) and the one with an
+ * epilogue (gemm_avx512.c's bits: MAXPS / MINPS return the second operand on NaN or zeros). */
+static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const float *a, const float *b, float *c,
+                                                               int64_t ldc, float alpha, float beta, int m, int n,
+                                                               const float *bias, int epi, float lo, float hi) {
     enum { MR = 6, NR = 16 };
     /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-7 and 8-15 */
 #define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
@@ -39,6 +43,7 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
     const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
     const int load_c = beta != 0.0f;
+    const __m256 zero = _mm256_setzero_ps(), lov = _mm256_set1_ps(lo), hiv = _mm256_set1_ps(hi);
 #define STORE(i)                                                                           \
     if (i < m) {                                                                           \
         float *ci = c + (int64_t)i * ldc;                                                  \
@@ -52,6 +57,13 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
             r0 = _mm256_add_ps(r0, bi);                                                    \
             r1 = _mm256_add_ps(r1, bi);                                                    \
         }                                                                                  \
+        if (epi == GC_EPI_RELU) {                                                          \
+            r0 = _mm256_max_ps(r0, zero);                                                  \
+            r1 = _mm256_max_ps(r1, zero);                                                  \
+        } else if (epi == GC_EPI_CLAMP) {                                                  \
+            r0 = _mm256_min_ps(hiv, _mm256_max_ps(lov, r0));                               \
+            r1 = _mm256_min_ps(hiv, _mm256_max_ps(lov, r1));                               \
+        }                                                                                  \
         _mm256_maskstore_ps(ci, k0, r0);                                                   \
         _mm256_maskstore_ps(ci + 8, k1, r1);                                               \
     }
@@ -59,9 +71,26 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
 #undef STORE
 }
 
+void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
+                               int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, GC_EPI_NONE, 0.0f, 0.0f);
+}
+
+void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                   float alpha, float beta, int m, int n, const float *bias, int epi,
+                                   float lo, float hi) {
+    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi);
+}
+
 #else /* built without AVX2: never dispatched (gc_gemm_tier_available) */
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
                                int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+}
+void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                   float alpha, float beta, int m, int n, const float *bias, int epi,
+                                   float lo, float hi) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+    (void)epi; (void)lo; (void)hi;
 }
 #endif

@@ -1,6 +1,7 @@
 /* gemm_avx512.c - AVX-512F micro-kernel 14x32: 28 zmm accumulators, 2 B loads and
  * 14 broadcasts of A per k step. Compiled with -mavx512*; called only after dispatch. */
 #include "kernels/gemm.h"
+#include "kernels/activation.h" /* GC_EPI_* */
 
 #if defined(__AVX512F__)
 /* gc_cpu_detect() reports AVX-512F only: keep the compiler to F (the Makefile also
@@ -12,8 +13,13 @@
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
 
-void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
-                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+/* The kernel, inlined into the plain entry (epi GC_EPI_NONE, folded away) and the one with an
+ * epilogue. The epilogue's bits are the activation loops': ReLU max(v, 0) is v > 0 ? v : 0 and
+ * clamp max(lo, v) then min(hi, u) are v < lo ? lo : v, u > hi ? hi : u (MAXPS / MINPS return
+ * the second operand when either is NaN or both are zeros). */
+static inline __attribute__((always_inline)) void kernel_14x32(int64_t k, const float *a, const float *b, float *c,
+                                                                int64_t ldc, float alpha, float beta, int m, int n,
+                                                                const float *bias, int epi, float lo, float hi) {
     enum { MR = 14, NR = 32 };
     /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-15 and 16-31 */
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
@@ -43,6 +49,7 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
     const __mmask16 k0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
     const __mmask16 k1 = n >= 32 ? (__mmask16)0xFFFF : n > 16 ? (__mmask16)((1u << (n - 16)) - 1u) : 0;
     const int load_c = beta != 0.0f;
+    const __m512 zero = _mm512_setzero_ps(), lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
 #define STORE(i)                                                                           \
     if (i < m) {                                                                           \
         float *ci = c + (int64_t)i * ldc;                                                  \
@@ -56,11 +63,29 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
             r0 = _mm512_add_ps(r0, bi);                                                    \
             r1 = _mm512_add_ps(r1, bi);                                                    \
         }                                                                                  \
+        if (epi == GC_EPI_RELU) {                                                          \
+            r0 = _mm512_max_ps(r0, zero);                                                  \
+            r1 = _mm512_max_ps(r1, zero);                                                  \
+        } else if (epi == GC_EPI_CLAMP) {                                                  \
+            r0 = _mm512_min_ps(hiv, _mm512_max_ps(lov, r0));                               \
+            r1 = _mm512_min_ps(hiv, _mm512_max_ps(lov, r1));                               \
+        }                                                                                  \
         _mm512_mask_storeu_ps(ci, k0, r0);                                                 \
         _mm512_mask_storeu_ps(ci + 16, k1, r1);                                            \
     }
     ROWS(STORE)
 #undef STORE
+}
+
+void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
+                                  int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
+    kernel_14x32(k, a, b, c, ldc, alpha, beta, m, n, bias, GC_EPI_NONE, 0.0f, 0.0f);
+}
+
+void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, int n, const float *bias, int epi,
+                                      float lo, float hi) {
+    kernel_14x32(k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi);
 }
 
 /* 16x16 for products with few rows (a Winograd convolution of 16 tiles: 16 rows fill one
@@ -102,6 +127,12 @@ void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, flo
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+}
+void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, int n, const float *bias, int epi,
+                                      float lo, float hi) {
+    (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+    (void)epi; (void)lo; (void)hi;
 }
 void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {

@@ -649,12 +649,14 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                 const int64_t np = q.pointwise ? q.P : q.P - p0 < q.NT ? q.P - p0 : q.NT;
                 const float *b = xg;   /* the input itself (1x1) or its im2col tile */
                 if (!q.pointwise) gc_im2col_tile(c->pool, &q.g, xg, p0, np, col, np), b = col;
-                if (pg) gc_gemm_prepacked(c->pool, tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg);
+                if (pg) gc_gemm_prepacked_epi(c->pool, tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg,
+                                              epi, c->epi.lo, c->epi.hi);
                 else gc_gemm(c->pool, tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
     if (px) return epi != GC_EPI_NONE; /* the few-pixels GEMM applied the bias and the activation's values */
-    if (!bias || per) return 0;        /* the prepacked GEMM added the bias */
+    if (per) return epi != GC_EPI_NONE; /* the prepacked GEMM added the bias and the activation's values */
+    if (!bias) return 0;
     gc_pool_for(c->pool, q.N * q.O, q.P >= 8192 ? 1 : 8192 / q.P, 0, add_bias_planes, (void *)c);
     return 0;
 }
