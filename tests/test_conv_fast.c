@@ -15,6 +15,7 @@
 #include "kernels/conv.h"
 #include "kernels/winograd_internal.h"
 #include "layers/layer.h"
+#include "common/layer_slots.h"
 
 static gc_rng rng;
 
@@ -43,19 +44,6 @@ typedef struct lt {
     float *ws;
     gc_slots slots;   /* the workers' slots, as a session gives them (gc_layer_ctx.slots) */
 } lt;
-
-/* The workers' slots a session would give the layer (GC_MAX_SLOTS of them, 64-byte
- * aligned): 1, or 0 when memory is short. */
-static int lt_slots(const gc_layer_ops *ops, const gc_layer *l, const gc_shape *in, const gc_shape *out,
-                    gc_slots *s) {
-    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out, GC_MAX_SLOTS) : 0;
-    *s = (gc_slots){0};
-    if (!f) return 1;
-    s->stride = (f + 15) & ~(size_t)15;
-    s->n = GC_MAX_SLOTS;
-    s->base = aligned_alloc(64, s->stride * GC_MAX_SLOTS * sizeof(float));
-    return s->base != NULL;
-}
 
 static void lt_free(lt *t) {
     free(t->x); free(t->dy); free(t->ws); free(t->slots.base);
@@ -97,7 +85,7 @@ static int lt_make(lt *t, gc_layer_kind kind, gc_layer_params p, gc_shape in) {
     }
     size_t ws = t->ops->workspace(&t->l, &t->in, &t->out);
     t->ws = gc_alloc_array(ws + 1, sizeof(float));
-    if (!lt_slots(t->ops, &t->l, &t->in, &t->out, &t->slots)) return 0;
+    if (!test_layer_slots(t->ops, &t->l, &t->in, &t->out, &t->slots)) return 0;
     return t->ws != NULL;
 }
 

@@ -5,6 +5,7 @@
  * hyper-parameters, shapes and numbers of inputs. */
 #include "test.h"
 #include "common/layer_ref.h"
+#include "common/layer_slots.h"
 #include "core/core.h"
 #include "layers/layer.h"
 #include "net/model.h"
@@ -41,19 +42,6 @@ typedef struct lt {
     float *dp[GC_MAX_PARAMS];        /* parameter gradients */
     gc_slots slots;                  /* the workers' slots, as a session gives them */
 } lt;
-
-/* The workers' slots a session would give the layer (GC_MAX_SLOTS of them, 64-byte
- * aligned): 1, or 0 when memory is short. */
-static int lt_slots(const gc_layer_ops *ops, const gc_layer *l, const gc_shape *in, const gc_shape *out,
-                    gc_slots *s) {
-    const size_t f = ops->slot_floats ? ops->slot_floats(l, in, out, GC_MAX_SLOTS) : 0;
-    *s = (gc_slots){0};
-    if (!f) return 1;
-    s->stride = (f + 15) & ~(size_t)15;
-    s->n = GC_MAX_SLOTS;
-    s->base = aligned_alloc(64, s->stride * GC_MAX_SLOTS * sizeof(float));
-    return s->base != NULL;
-}
 
 static void lt_free(lt *t) {
     free(t->y); free(t->dy); free(t->ws); free(t->state); free(t->slots.base);
@@ -103,7 +91,7 @@ static gc_status lt_make_n(lt *t, gc_layer_kind kind, gc_layer_params p, int n, 
     t->y = malloc((size_t)t->nout * sizeof(float));
     t->dy = malloc((size_t)t->nout * sizeof(float));
     t->ws = malloc(t->ops->workspace(&t->l, t->ins, &t->out) * sizeof(float) + 1);
-    if (!lt_slots(t->ops, &t->l, t->ins, &t->out, &t->slots)) return GC_ERR_OUT_OF_MEMORY;
+    if (!test_layer_slots(t->ops, &t->l, t->ins, &t->out, &t->slots)) return GC_ERR_OUT_OF_MEMORY;
     t->state = malloc(t->ops->state_bytes(&t->l, t->ins, &t->out) + 1);
     return GC_OK;
 }
