@@ -185,32 +185,38 @@ static void aw_panels(const aw_job *j, int64_t cb, const double *v, const double
 /* Output groups [lo, hi) over all the chunk's tiles (one call per thread): per block of input
  * channels, the groups' weights, then per xi every group's products, so each thread reads each
  * block of V once (with the vCPUs far apart, reading V's other half once per group made the
- * deep layers 1.5x slower); then the groups' outputs. Each group's U in its own part of the
- * region. */
-static void aw_groups(void *arg, int64_t lo, int64_t hi, int worker) {
-    const aw_job *j = arg;
+ * deep layers 1.5x slower); then the groups' outputs. V the chunk's, their U from u (one
+ * AW_SLOT each) and their M rows from m (36 blocks of mrows rows, group lo's first). */
+static void aw_groups_in(const aw_job *j, int64_t lo, int64_t hi, const double *V, double *u, double *m,
+                         int64_t mrows) {
     const aw_geom *g = j->g;
     const int64_t C = g->p->Ci, ld = g->ld;
-    (void)worker;
     for (int64_t c0 = 0; c0 < C; c0 += ACC_WROW) {
         const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
         for (int64_t gi = lo; gi < hi; gi++) {
             const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
-            j->tx->weights(g, j->w, o0, rows / g->mr, c0, cb, j->U + gi * AW_SLOT, 0, rows * ((cb + 7) / 8));
+            j->tx->weights(g, j->w, o0, rows / g->mr, c0, cb, u + (gi - lo) * AW_SLOT, 0, rows * ((cb + 7) / 8));
         }
         for (int xi = 0; xi < 36; xi++) {
-            const double *v = j->V + (xi * C + c0) * ld;
+            const double *v = V + (xi * C + c0) * ld;
             for (int64_t gi = lo; gi < hi; gi++) {
                 const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
-                aw_panels(j, cb, v, j->U + gi * AW_SLOT + xi * rows * ACC_WROW, rows / g->mr, 0, j->tc,
-                          j->M + (xi * g->Kp + o0) * ld, c0 > 0);
+                aw_panels(j, cb, v, u + (gi - lo) * AW_SLOT + xi * rows * ACC_WROW, rows / g->mr, 0, j->tc,
+                          m + (xi * mrows + o0 - lo * AW_GO) * ld, c0 > 0);
             }
         }
     }
     for (int64_t gi = lo; gi < hi; gi++) {
         const int64_t o0 = gi * AW_GO, og = g->p->Co - o0 < AW_GO ? g->p->Co - o0 : AW_GO;
-        j->tx->output(g, j->M + o0 * ld, g->Kp, o0, og, j->t0, j->tc, j->bias, j->y, 0, og * aw_seg_count(g, j->t0, j->tc));
+        j->tx->output(g, m + (o0 - lo * AW_GO) * ld, mrows, o0, og, j->t0, j->tc, j->bias, j->y, 0,
+                      og * aw_seg_count(g, j->t0, j->tc));
     }
+}
+
+static void aw_groups(void *arg, int64_t lo, int64_t hi, int worker) {
+    const aw_job *j = arg;
+    (void)worker;
+    aw_groups_in(j, lo, hi, j->V, j->U + lo * AW_SLOT, j->M + lo * AW_GO * j->g->ld, j->g->Kp);
 }
 
 /* aw_groups in worker w's slot (gc_dconv.slots): the chunk's whole V, transformed by the worker
@@ -219,34 +225,14 @@ static void aw_groups(void *arg, int64_t lo, int64_t hi, int worker) {
 static void aw_groups_own(void *arg, int64_t lo, int64_t hi, int worker) {
     const aw_job *j = arg;
     const aw_geom *g = j->g;
-    const int64_t C = g->p->Ci, ld = g->ld, rows_own = (hi - lo) * AW_GO;
     double *V = (double *)(void *)(((uintptr_t)(g->p->slots.base + (size_t)worker * g->p->slots.stride) + 63) &
                                    ~(uintptr_t)63);
-    double *M = V + j->nu, *U = M + 36 * j->grain * AW_GO * ld;
+    double *M = V + j->nu, *U = M + 36 * j->grain * AW_GO * g->ld;
     if (j->vready[worker] != j->t0 + 1) {
-        j->tx->input(g, j->x, j->t0, j->tc, V, 0, C * aw_seg_count(g, j->t0, j->tc));
+        j->tx->input(g, j->x, j->t0, j->tc, V, 0, g->p->Ci * aw_seg_count(g, j->t0, j->tc));
         j->vready[worker] = j->t0 + 1;
     }
-    for (int64_t c0 = 0; c0 < C; c0 += ACC_WROW) {
-        const int64_t cb = C - c0 < ACC_WROW ? C - c0 : ACC_WROW;
-        for (int64_t gi = lo; gi < hi; gi++) {
-            const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
-            j->tx->weights(g, j->w, o0, rows / g->mr, c0, cb, U + (gi - lo) * AW_SLOT, 0, rows * ((cb + 7) / 8));
-        }
-        for (int xi = 0; xi < 36; xi++) {
-            const double *v = V + (xi * C + c0) * ld;
-            for (int64_t gi = lo; gi < hi; gi++) {
-                const int64_t o0 = gi * AW_GO, rows = g->Kp - o0 < AW_GO ? g->Kp - o0 : AW_GO;
-                aw_panels(j, cb, v, U + (gi - lo) * AW_SLOT + xi * rows * ACC_WROW, rows / g->mr, 0, j->tc,
-                          M + (xi * rows_own + (o0 - lo * AW_GO)) * ld, c0 > 0);
-            }
-        }
-    }
-    for (int64_t gi = lo; gi < hi; gi++) {
-        const int64_t o0 = gi * AW_GO, og = g->p->Co - o0 < AW_GO ? g->p->Co - o0 : AW_GO;
-        j->tx->output(g, M + (o0 - lo * AW_GO) * ld, rows_own, o0, og, j->t0, j->tc, j->bias, j->y, 0,
-                      og * aw_seg_count(g, j->t0, j->tc));
-    }
+    aw_groups_in(j, lo, hi, V, U, M, (hi - lo) * AW_GO);
 }
 
 /* Items (group of AW_GO output channels, share of the tile blocks), when groups are too few
