@@ -301,19 +301,26 @@ TEST(winograd_session_slots) {
     const gc_winograd tiles_flip = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}};
     const gc_winograd replicated = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}};
     const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd kept = {4, 256, 40, 40, 72, 40, 40, 1, 1, 0, 0, 0, 0, NULL, {0}};     /* by tiles, U^T kept */
+    const gc_winograd chunks = {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}}; /* shared, U^T kept */
     wg_plan q;
-    CHECK(!wg_plan_make(&tiles, &q) && q.by_tiles);
+    CHECK(!wg_plan_make(&kept, &q) && q.by_tiles && q.uall);
+    CHECK(!wg_plan_make(&chunks, &q) && !q.by_tiles && q.uall && q.T > q.Tc);
+    CHECK(!wg_plan_make(&tiles, &q) && q.by_tiles && !q.uall);
     CHECK(!wg_plan_make(&replicated, &q) && !q.by_tiles && q.replicated);
     CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
     winograd_slots_case(&tiles, "by tiles");
     winograd_slots_case(&tiles_flip, "by tiles, flipped");
     winograd_slots_case(&replicated, "replicated");
     winograd_slots_case(&shared, "shared V^T");
+    winograd_slots_case(&kept, "by tiles, U^T kept");
+    winograd_slots_case(&chunks, "shared V^T, two chunks, U^T kept");
 }
 
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:
- * 12 MB of V^T at most plus four thread slots; at batch 1, four slots of replicated V^T),
- * and absurd sizes report overflow. */
+ * 12 MB of V^T at most, every U^T block once there are several tile chunks (36 x 512 x 512
+ * floats and their skew, 38 MB) and four thread slots; at batch 1, one chunk: four slots of
+ * replicated V^T and no kept U^T), and absurd sizes report overflow. */
 TEST(winograd_workspace_bounded) {
     gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
     const size_t w1 = gc_winograd_workspace(&p);
@@ -321,7 +328,7 @@ TEST(winograd_workspace_bounded) {
     const size_t w8 = gc_winograd_workspace(&p);
     p.N = 4096;
     CHECK(gc_winograd_workspace(&p) == w8);
-    CHECK(w1 < ((size_t)6 << 20) && w8 < ((size_t)5 << 20));
+    CHECK(w1 < ((size_t)6 << 20) && w8 < ((size_t)15 << 20) && w8 > ((size_t)9 << 20));
     p.flip = 1;
     CHECK(gc_winograd_workspace(&p) == w8);
     p.C = (int64_t)1 << 60;

@@ -9,13 +9,13 @@ static size_t slot_floats(const wg_plan *q) { return (q->by_tiles || q->replicat
 size_t gc_winograd_workspace(const gc_winograd *p) {
     wg_plan q;
     if (wg_plan_make(p, &q)) return SIZE_MAX;
-    return (q.by_tiles || q.replicated ? 0 : q.v) + slot_floats(&q) * WG_SLOTS;   /* q.v < SIZE_MAX / 2 */
+    return (q.by_tiles || q.replicated ? 0 : q.v) + q.uall + slot_floats(&q) * WG_SLOTS;   /* each < SIZE_MAX / 8 */
 }
 
 size_t gc_winograd_shared_floats(const gc_winograd *p) {
     wg_plan q;
     if (wg_plan_make(p, &q)) return SIZE_MAX;
-    return q.by_tiles || q.replicated ? 0 : q.v;
+    return (q.by_tiles || q.replicated ? 0 : q.v) + q.uall;
 }
 
 size_t gc_winograd_slot_floats(const gc_winograd *p) {
@@ -35,19 +35,31 @@ typedef struct wg_job {
     float *y, *ws, *A;
     int64_t t0, tc, no;
     int64_t *ready;   /* replicated: (WG_SLOTS) tile chunk + 1 whose V^T the slot holds, element w written by worker w only */
+    float *U;         /* q->uall: every U^T block, (output chunk, input block) of q->u floats each; or NULL */
 } wg_job;
 
 /* Worker w's slot: the session's (gc_winograd.slots), else carved from ws after the shared V^T. */
 static float *wg_slot(const wg_job *j, int w) {
     const wg_plan *q = j->q;
     if (j->p->slots.base) return j->p->slots.base + (size_t)w * j->p->slots.stride;
-    return j->ws + (q->by_tiles || q->replicated ? 0 : q->v) + (size_t)w * slot_floats(q);
+    return j->ws + (q->by_tiles || q->replicated ? 0 : q->v) + q->uall + (size_t)w * slot_floats(q);
 }
 
 static void wg_input(void *arg, int64_t lo, int64_t hi, int worker) {
     const wg_job *j = arg;
     (void)worker;
     j->tx->input(j->p, j->q, j->x, j->t0, j->tc, j->mr, j->A, lo, hi);
+}
+
+/* U^T blocks [lo, hi) of q->uall: (output chunk, block of WG_CB input channels). */
+static void wg_weights(void *arg, int64_t lo, int64_t hi, int worker) {
+    const wg_job *j = arg;
+    const int64_t nb = (j->p->C + WG_CB - 1) / WG_CB;
+    (void)worker;
+    for (int64_t i = lo; i < hi; i++) {
+        const int64_t c0 = i % nb * WG_CB, cb = j->p->C - c0 < WG_CB ? j->p->C - c0 : WG_CB;
+        j->tx->weights(j->p, j->w, i / nb * WG_OCH, c0, cb, j->nr, j->U + (size_t)i * j->q->u);
+    }
 }
 
 /* Output-channel chunks [lo, hi) of tile chunk [t0, t0 + tc) from its V^T A, with the U^T
@@ -62,7 +74,10 @@ static void wg_products(const wg_job *j, int64_t t0, int64_t tc, const float *A,
         const int64_t o0 = oi * WG_OCH, on = p->O - o0 < WG_OCH ? p->O - o0 : WG_OCH;
         for (int64_t c0 = 0; c0 < C; c0 += WG_CB) {
             const int64_t cb = C - c0 < WG_CB ? C - c0 : WG_CB;
-            j->tx->weights(p, j->w, o0, c0, cb, nr, B);
+            if (j->U) /* transformed before the first chunk */
+                B = j->U + (size_t)(oi * ((C + WG_CB - 1) / WG_CB) + c0 / WG_CB) * q->u;
+            else
+                j->tx->weights(p, j->w, o0, c0, cb, nr, B);
             for (int xi = 0; xi < 36; xi++)
                 for (int64_t jp = 0; jp * nr < on; jp++)
                     for (int64_t ip = 0; ip < np; ip++)
@@ -121,6 +136,10 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
     if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + j.mr - 1) / j.mr * j.mr)
         j.kern = gc_gemm_ukernel_avx512_16x16, j.mr = 16, j.nr = 16;
     const int slots = p->slots.base && p->slots.n >= 1 && p->slots.n < WG_SLOTS ? p->slots.n : WG_SLOTS;
+    if (q.uall) { /* every U^T block first, after the shared V^T in ws */
+        j.U = ws + (q.by_tiles || q.replicated ? 0 : q.v);
+        gc_pool_for(pool, (int64_t)(q.uall / q.u), 1, 0, wg_weights, &j);
+    }
     if (q.by_tiles) {
         gc_pool_for(pool, (q.T - 1) / q.Tc + 1, 1, slots, wg_tile_chunks, &j);
         return;

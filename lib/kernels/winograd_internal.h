@@ -15,8 +15,9 @@
 #define WG_SKEW 16                 /* floats between the 36 xi slices, so their rows (often 4 KB
                                       multiples apart) do not share cache sets */
 #define WG_AT ((int64_t)1 << 20)   /* floats of a thread's own V^T in the by-tiles schedule (4 MB) */
-#define WG_BY_TILES_C 128          /* by tiles only up to this many input channels: beyond, the */
-                                   /* weights' transforms repeated per chunk cost more than they save */
+#define WG_BY_TILES_C 128          /* by tiles beyond this many input channels with the weights */
+                                   /* transformed once per call (uall): repeated per chunk they */
+                                   /* cost more than they save */
 #define WG_BY_TILES_CHUNKS 4       /* ... and when the batch's tiles make at least this many chunks */
 #define WG_AR ((size_t)3 << 19)    /* floats of V^T up to which each thread transforms its own copy (6 MB) */
 
@@ -27,10 +28,13 @@
  * panels, C, MR) once, by all threads; then each thread takes chunks of WG_OCH output channels
  * and, per block of WG_CB input channels, transforms that block of weights into U^T (36,
  * WG_OCH/NR panels, cb, NR) in its L2 and accumulates M^T (36, Tc, WG_OCH); then the chunk's
- * output transform. U is never materialised whole; two pool loops per tile chunk.
+ * output transform; two pool loops per tile chunk. Where a call has several tile chunks, every
+ * U^T block is transformed once, before the first (uall), instead of once per chunk.
  *
- * By tiles (large images, few channels: VGG's first two blocks): each thread takes whole tile
- * chunks and runs all three stages on them with its own V^T, one pool loop per call. The
+ * By tiles (at least WG_BY_TILES_CHUNKS chunks: large images, and VGG's conv3 and conv4 at
+ * batch 8): each thread takes whole tile chunks and runs all three stages on them with its own
+ * V^T, one pool loop per call; beyond WG_BY_TILES_C input channels with the kept U^T (uall),
+ * else transforming each U^T block in its slot as it goes (cheap for few channels). The
  * threads' shares are then bands of image rows, which the next layer reads back from the same
  * core, instead of V^T written by all threads and read by all (a cache-line transfer per 16
  * floats when the two cores do not share a cache). The products are the same arithmetic, so
@@ -49,6 +53,9 @@ typedef struct wg_plan {
     int by_tiles;        /* the by-tiles schedule */
     int replicated;      /* else the replicated-V^T schedule */
     size_t v, u, m;      /* floats of V^T (per slot by tiles), one U^T block, one M^T (multiples of 16) */
+    size_t uall;         /* floats of every U^T block, transformed once per call instead of once per
+                            tile chunk (0: none): several chunks, by tiles with more than
+                            WG_BY_TILES_C input channels or not by tiles */
 } wg_plan;
 
 static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo : x > hi ? hi : x; }
@@ -67,13 +74,19 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     const int64_t at = p->C > WG_AT ? 0 : WG_AT / (36 * p->C);   /* tiles whose V^T fits WG_AT */
     const int64_t tt = clamp64(at < WG_TC ? at : WG_TC, 16, q->T);
     const int64_t nt = (q->T - 1) / tt + 1;   /* by tiles: nt chunks of equal size */
-    q->by_tiles = p->C <= WG_BY_TILES_C && nt >= WG_BY_TILES_CHUNKS;
+    q->by_tiles = nt >= WG_BY_TILES_CHUNKS; /* beyond WG_BY_TILES_C channels with the weights kept (uall) */
     if (q->by_tiles) q->Tc = (q->T - 1) / nt + 1;
     if (gc_mul_i64(36 * (q->Tc + 16), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;   /* rows padded to MR <= 16 */
     q->v = round16((size_t)v + 36 * WG_SKEW);
     q->u = round16((size_t)(36 * (WG_OCH * (p->C < WG_CB ? p->C : WG_CB) + WG_SKEW)));
     q->m = round16((size_t)(36 * (q->Tc * WG_OCH + WG_SKEW)));
     q->replicated = !q->by_tiles && q->v <= WG_AR;
+    q->uall = 0;
+    if (q->by_tiles ? p->C > WG_BY_TILES_C : q->T > q->Tc) {
+        const int64_t blocks = ((p->O + WG_OCH - 1) / WG_OCH) * ((p->C + WG_CB - 1) / WG_CB);
+        if (blocks > (int64_t)(SIZE_MAX / 8 / q->u)) return 1;
+        q->uall = (size_t)blocks * q->u;
+    }
     return 0;
 }
 
