@@ -520,11 +520,12 @@ done:
 }
 
 /* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
- * pixel counts around multiples of 7, channel counts around multiples of 64, K across blocks. */
+ * pixel counts around multiples of 7, channel counts around multiples of 64 (last panels of 1-16,
+ * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks. */
 TEST(few_pixels_gemm_vs_reference) {
     if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
     static const int64_t cases[][3] = {{49, 512, 2048}, {196, 256, 1024}, {1, 1, 1}, {6, 65, 513}, {8, 130, 1100},
-                                       {50, 64, 7}, {110, 127, 600}};
+                                       {50, 64, 7}, {110, 127, 600}, {196, 80, 480}, {23, 90, 70}, {49, 112, 300}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int64_t P = cases[i][0], O = cases[i][1], K = cases[i][2];
         float *w = malloc((size_t)(O * K) * sizeof(float)), *col = malloc((size_t)(K * P) * sizeof(float));

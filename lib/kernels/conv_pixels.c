@@ -67,10 +67,13 @@ static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
     (void)worker;
     for (int64_t t = lo; t < hi; t++) {
         const int64_t jo = t / j->np, ip = t % j->np;
-        float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major */
-        gc_px_ukernel_avx512_7x64(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile);
+        float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major; columns past nc rounded to 16 unset */
         const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
         const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
+        if (nc == GC_PX_NR)
+            gc_px_ukernel_avx512_7x64(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile);
+        else /* a last panel of fewer channels (80 = 64 + 16): only its 16-column groups */
+            gc_px_ukernel_avx512_7xn(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile, nc);
         float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
         if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
         gc_px_store_avx512(tile, bs, j->epi, j->lo, j->hi, j->y + jo * GC_PX_NR * j->P + p0, j->P, n, nc);

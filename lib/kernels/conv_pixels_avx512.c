@@ -12,31 +12,44 @@
 
 #define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6)
 
-void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t) {
+/* The kernel on the first 16 * W columns of the panel (b's rows stay 64 floats apart): each
+ * column's sum is the same chain of fused multiply-adds whatever W, so a narrower kernel on a
+ * last panel with fewer channels gives the same bits and skips the empty columns' work. */
+static inline __attribute__((always_inline)) void ukernel(int64_t k, const float *a, const float *b, float *t,
+                                                          const int W) {
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
     ROWS(DECL)
 #undef DECL
     for (int64_t p = 0; p < k; p++, a += GC_PX_MR, b += GC_PX_NR) {
-        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32),
-                     b3 = _mm512_loadu_ps(b + 48);
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = W > 1 ? _mm512_loadu_ps(b + 16) : b0,
+                     b2 = W > 2 ? _mm512_loadu_ps(b + 32) : b0, b3 = W > 3 ? _mm512_loadu_ps(b + 48) : b0;
 #define STEP(i)                                                                            \
     {                                                                                      \
         const __m512 ai = _mm512_set1_ps(a[i]);                                            \
         c##i##0 = _mm512_fmadd_ps(ai, b0, c##i##0);                                        \
-        c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                                        \
-        c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                                        \
-        c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);                                        \
+        if (W > 1) c##i##1 = _mm512_fmadd_ps(ai, b1, c##i##1);                             \
+        if (W > 2) c##i##2 = _mm512_fmadd_ps(ai, b2, c##i##2);                             \
+        if (W > 3) c##i##3 = _mm512_fmadd_ps(ai, b3, c##i##3);                             \
     }
         ROWS(STEP)
 #undef STEP
     }
 #define STORE(i)                                                                           \
     _mm512_storeu_ps(t + i * GC_PX_NR, c##i##0);                                           \
-    _mm512_storeu_ps(t + i * GC_PX_NR + 16, c##i##1);                                      \
-    _mm512_storeu_ps(t + i * GC_PX_NR + 32, c##i##2);                                      \
-    _mm512_storeu_ps(t + i * GC_PX_NR + 48, c##i##3);
+    if (W > 1) _mm512_storeu_ps(t + i * GC_PX_NR + 16, c##i##1);                           \
+    if (W > 2) _mm512_storeu_ps(t + i * GC_PX_NR + 32, c##i##2);                           \
+    if (W > 3) _mm512_storeu_ps(t + i * GC_PX_NR + 48, c##i##3);
     ROWS(STORE)
 #undef STORE
+}
+
+void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t) { ukernel(k, a, b, t, 4); }
+
+void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc) {
+    if (nc <= 16) ukernel(k, a, b, t, 1);
+    else if (nc <= 32) ukernel(k, a, b, t, 2);
+    else if (nc <= 48) ukernel(k, a, b, t, 3);
+    else ukernel(k, a, b, t, 4);
 }
 
 /* One tile's stores: y[(c) P + r] = epi(t[r * 64 + c] + bias[c]) for pixels r < n, channels
@@ -88,6 +101,9 @@ void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, fl
 #else /* built without AVX-512: never dispatched (gc_pxgemm_applies) */
 void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t) {
     (void)k; (void)a; (void)b; (void)t;
+}
+void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc) {
+    (void)k; (void)a; (void)b; (void)t; (void)nc;
 }
 void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, float hi, float *y, int64_t P,
                         int64_t n, int64_t nc) {
