@@ -348,11 +348,18 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
 }
 
 /* Floats of the space-to-depth input (one image) and of the cut kernel. */
-static size_t s2d_input_floats(const conv_plan *q) { return (size_t)((q->ds.Ci * q->ds.H * q->ds.W + 15) & ~(int64_t)15); }
+/* Floats of a product of sizes rounded up to 16; SIZE_MAX / 4 on overflow (absurd shapes from a
+ * file: the workspace is then refused, and two of them still add without wrapping). */
+static size_t floats16(int64_t a, int64_t b, int64_t c, int64_t d) {
+    int64_t n;
+    if (gc_mul_i64(a, b, &n) || gc_mul_i64(n, c, &n) || gc_mul_i64(n, d, &n) || n > (int64_t)(SIZE_MAX / 8)) return SIZE_MAX / 4;
+    return (size_t)((n + 15) & ~(int64_t)15);
+}
+static size_t s2d_input_floats(const conv_plan *q) { return floats16(q->ds.Ci, q->ds.H, q->ds.W, 1); }
 /* The kernels take the workers' scratch from the session's slots (gc_layer_ctx.slots). */
 static void plan_slots(conv_plan *q, gc_slots s) { q->wf.slots = q->wb.slots = q->df.slots = q->db.slots = q->dc.slots = q->ds.slots = s; }
 
-static size_t s2d_weight_floats(const conv_plan *q) { return (size_t)((q->O * q->ds.Ci * q->ds.KH * q->ds.KW + 15) & ~(int64_t)15); }
+static size_t s2d_weight_floats(const conv_plan *q) { return floats16(q->O, q->ds.Ci, q->ds.KH, q->ds.KW); }
 
 /* ws (O, C*pa*pb, KH', KW') from w (O, C, KH, KW). */
 static void s2d_weights(const gc_conv2d_params *p, const conv_plan *q, const float *w, float *ws) {
