@@ -252,18 +252,46 @@ TEST(winograd_several_chunks) {
 TEST(winograd_schedules) {
     wg_plan q;
     const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}};
-    CHECK(!wg_plan_make(&f, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4 && q.Tc == 169);
-    CHECK(!wg_plan_make(&b, &q) && q.by_tiles && (q.T + q.Tc - 1) / q.Tc == 4);
+    CHECK(!wg_plan_make(&f, 14, &q) && q.by_tiles && q.nt == 4 && q.np == 49 && q.Tc == 13 * 14);
+    CHECK(!wg_plan_make(&b, 14, &q) && q.by_tiles && q.nt == 4);
     const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0, NULL, {0}}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0, NULL, {0}};
     const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    CHECK(!wg_plan_make(&conv1_2, &q) && q.by_tiles);
-    CHECK(!wg_plan_make(&conv2_2, &q) && q.by_tiles);
-    CHECK(!wg_plan_make(&conv4_2, &q) && !q.by_tiles && q.replicated);
+    CHECK(!wg_plan_make(&conv1_2, 14, &q) && q.by_tiles);
+    CHECK(!wg_plan_make(&conv2_2, 14, &q) && q.by_tiles);
+    CHECK(!wg_plan_make(&conv4_2, 14, &q) && !q.by_tiles && q.replicated);
     const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0, NULL, {0}}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    CHECK(!wg_plan_make(&conv3_2, &q) && !q.by_tiles && !q.replicated);
-    CHECK(!wg_plan_make(&five, &q) && !q.by_tiles && q.replicated);
+    CHECK(!wg_plan_make(&conv3_2, 14, &q) && !q.by_tiles && !q.replicated);
+    CHECK(!wg_plan_make(&five, 14, &q) && !q.by_tiles && q.replicated);
     const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
+    CHECK(!wg_plan_make(&shared, 14, &q) && !q.by_tiles && !q.replicated);
+}
+
+/* By tiles, the chunks are whole panels of the micro-kernel's rows, as many as make the
+ * shortest rounds of the workers: VGG-16's conv4_2 at batch 8 (392 tiles, 56 a chunk at most:
+ * 7 chunks, one worker idle for an eighth of the call) runs 14 chunks of 2 panels of 14 on two
+ * workers, 8 of 3 or 4 panels on four; the chunks cover the tiles once, in order. */
+TEST(winograd_chunks_per_worker) {
+    float slot;
+    gc_winograd c = {8, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    wg_plan q;
+    CHECK(!wg_plan_make(&c, 14, &q) && q.by_tiles && q.nt == 7 && q.Tc == 56);
+    const size_t v1 = q.v;
+    c.slots = (gc_slots){&slot, 0, 2};
+    CHECK(!wg_plan_make(&c, 14, &q) && q.by_tiles && q.nt == 14 && q.np == 28 && q.Tc == 28 && q.v <= v1);
+    for (int nw = 2; nw <= 4; nw += 2) {
+        c.slots.n = nw;
+        CHECK(!wg_plan_make(&c, 14, &q) && q.nt == (nw == 2 ? 14 : 8));
+        int64_t next = 0;
+        for (int64_t ci = 0; ci < q.nt; ci++) {
+            int64_t t0, tc;
+            wg_chunk(&q, 14, ci, &t0, &tc);
+            CHECK(t0 == next && t0 % 14 == 0 && tc % 14 == 0 && tc <= q.Tc && tc > 0);
+            next = t0 + tc;
+        }
+        CHECK(next == q.T);
+    }
+    c.slots.n = 3; /* 66 panels of 6: 9 chunks of 7 or 8 panels, three rounds */
+    CHECK(!wg_plan_make(&c, 6, &q) && q.nt == 9 && q.Tc == 48);
 }
 
 /* The workers' slots a session gives (one block, the same addresses for every layer) hold
@@ -303,18 +331,21 @@ TEST(winograd_session_slots) {
     const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
     const gc_winograd kept = {4, 256, 40, 40, 72, 40, 40, 1, 1, 0, 0, 0, 0, NULL, {0}};     /* by tiles, U^T kept */
     const gc_winograd chunks = {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}}; /* shared, U^T kept */
+    const gc_winograd rounds = {6, 256, 36, 36, 40, 36, 36, 1, 1, 0, 0, 0, 0, NULL, {0}};  /* by tiles: 5 chunks, 6 or 8 with slots */
     wg_plan q;
-    CHECK(!wg_plan_make(&kept, &q) && q.by_tiles && q.uall);
-    CHECK(!wg_plan_make(&chunks, &q) && !q.by_tiles && q.uall && q.T > q.Tc);
-    CHECK(!wg_plan_make(&tiles, &q) && q.by_tiles && !q.uall);
-    CHECK(!wg_plan_make(&replicated, &q) && !q.by_tiles && q.replicated);
-    CHECK(!wg_plan_make(&shared, &q) && !q.by_tiles && !q.replicated);
+    CHECK(!wg_plan_make(&kept, 14, &q) && q.by_tiles && q.uall);
+    CHECK(!wg_plan_make(&chunks, 14, &q) && !q.by_tiles && q.uall && q.T > q.Tc);
+    CHECK(!wg_plan_make(&tiles, 14, &q) && q.by_tiles && !q.uall);
+    CHECK(!wg_plan_make(&replicated, 14, &q) && !q.by_tiles && q.replicated);
+    CHECK(!wg_plan_make(&shared, 14, &q) && !q.by_tiles && !q.replicated);
     winograd_slots_case(&tiles, "by tiles");
     winograd_slots_case(&tiles_flip, "by tiles, flipped");
     winograd_slots_case(&replicated, "replicated");
     winograd_slots_case(&shared, "shared V^T");
     winograd_slots_case(&kept, "by tiles, U^T kept");
     winograd_slots_case(&chunks, "shared V^T, two chunks, U^T kept");
+    CHECK(!wg_plan_make(&rounds, 14, &q) && q.by_tiles && q.nt == 5);
+    winograd_slots_case(&rounds, "by tiles, chunks rounded to the workers");
 }
 
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:

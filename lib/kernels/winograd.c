@@ -6,21 +6,34 @@
 /* Per slot: V^T, U^T block, M^T (by tiles, replicated), else U^T block, M^T (V^T shared). */
 static size_t slot_floats(const wg_plan *q) { return (q->by_tiles || q->replicated ? q->v : 0) + q->u + q->m; }
 
+/* The plan of the tier (or the few-tiles kernel) whose panels need the most scratch: the sizes
+ * hold for any tier's run. */
+static int wg_plan_largest(const gc_winograd *p, wg_plan *q) {
+    const gc_gemm_tier tiers[3] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
+    if (wg_plan_make(p, 16, q)) return 1;
+    for (int i = 0; i < 3; i++) {
+        wg_plan r;
+        if (wg_plan_make(p, gc_gemm_blocks(tiers[i]).mr, &r)) return 1;
+        if (r.v > q->v) *q = r;
+    }
+    return 0;
+}
+
 size_t gc_winograd_workspace(const gc_winograd *p) {
     wg_plan q;
-    if (wg_plan_make(p, &q)) return SIZE_MAX;
+    if (wg_plan_largest(p, &q)) return SIZE_MAX;
     return (q.by_tiles || q.replicated ? 0 : q.v) + q.uall + slot_floats(&q) * WG_SLOTS;   /* each < SIZE_MAX / 8 */
 }
 
 size_t gc_winograd_shared_floats(const gc_winograd *p) {
     wg_plan q;
-    if (wg_plan_make(p, &q)) return SIZE_MAX;
+    if (wg_plan_largest(p, &q)) return SIZE_MAX;
     return (q.by_tiles || q.replicated ? 0 : q.v) + q.uall;
 }
 
 size_t gc_winograd_slot_floats(const gc_winograd *p) {
     wg_plan q;
-    return wg_plan_make(p, &q) ? 0 : slot_floats(&q);
+    return wg_plan_largest(p, &q) ? 0 : slot_floats(&q);
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -114,7 +127,8 @@ static void wg_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
     const wg_plan *q = j->q;
     float *A = wg_slot(j, worker), *B = A + q->v;
     for (int64_t ci = lo; ci < hi; ci++) {
-        const int64_t t0 = ci * q->Tc, tc = q->T - t0 < q->Tc ? q->T - t0 : q->Tc;
+        int64_t t0, tc;
+        wg_chunk(q, j->mr, ci, &t0, &tc);
         j->tx->input(j->p, q, j->x, t0, tc, j->mr, A, 0, j->p->C * seg_count(q, t0, tc));
         wg_products(j, t0, tc, A, B, B + q->u, 0, j->no);
     }
@@ -124,7 +138,6 @@ static void wg_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
 void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
                      const float *bias, float *y, float *ws) {
     wg_plan q;
-    if (wg_plan_make(p, &q)) return;   /* cannot happen once the workspace was sized */
     gc_gemm_tier rt = gc_gemm_resolve(tier);
     if (rt == GC_GEMM_REFERENCE) rt = GC_GEMM_PORTABLE;
     const gc_gemm_blocking bl = gc_gemm_blocks(rt);
@@ -132,16 +145,19 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
                 .bias = bias, .y = y, .ws = ws, .A = ws /* V^T (36, np, C, mr) */,
                 .no = (p->O + WG_OCH - 1) / WG_OCH};
     j.tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
+    if (wg_plan_make(p, j.mr, &q)) return;   /* cannot happen once the workspace was sized */
     /* few tiles: 16-row panels where they waste fewer rows than the tier's (16 tiles: 16, not 28) */
-    if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + j.mr - 1) / j.mr * j.mr)
+    if (rt == GC_GEMM_AVX512 && (q.T + 15) / 16 * 16 < (q.T + j.mr - 1) / j.mr * j.mr) {
         j.kern = gc_gemm_ukernel_avx512_16x16, j.mr = 16, j.nr = 16;
+        wg_plan_make(p, j.mr, &q);
+    }
     const int slots = p->slots.base && p->slots.n >= 1 && p->slots.n < WG_SLOTS ? p->slots.n : WG_SLOTS;
     if (q.uall) { /* every U^T block first, after the shared V^T in ws */
         j.U = ws + (q.by_tiles || q.replicated ? 0 : q.v);
         gc_pool_for(pool, (int64_t)(q.uall / q.u), 1, 0, wg_weights, &j);
     }
     if (q.by_tiles) {
-        gc_pool_for(pool, (q.T - 1) / q.Tc + 1, 1, slots, wg_tile_chunks, &j);
+        gc_pool_for(pool, q.nt, 1, slots, wg_tile_chunks, &j);
         return;
     }
     int64_t ready[WG_SLOTS] = {0};

@@ -49,7 +49,8 @@
  * loop per tile chunk. */
 typedef struct wg_plan {
     int64_t TH, TW, T;   /* tile rows, tile columns per image, tiles in the batch */
-    int64_t Tc;          /* tiles per chunk */
+    int64_t Tc;          /* tiles per chunk (by tiles: of the largest chunk) */
+    int64_t np, nt;      /* by tiles: panels of the micro-kernel's mr tiles, chunks (wg_chunk) */
     int by_tiles;        /* the by-tiles schedule */
     int replicated;      /* else the replicated-V^T schedule */
     size_t v, u, m;      /* floats of V^T (per slot by tiles), one U^T block, one M^T (multiples of 16) */
@@ -62,10 +63,11 @@ static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo
 
 static inline size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
-/* 0 on success, 1 on overflow or an empty problem. */
-static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
+/* 0 on success, 1 on overflow or an empty problem. mr: the rows of the micro-kernel's panels
+ * (by tiles, a chunk is whole panels but for the batch's last tiles). */
+static inline int wg_plan_make(const gc_winograd *p, int mr, wg_plan *q) {
     int64_t t, v;
-    if (p->N <= 0 || p->C <= 0 || p->O <= 0 || p->OH <= 0 || p->OW <= 0) return 1;
+    if (p->N <= 0 || p->C <= 0 || p->O <= 0 || p->OH <= 0 || p->OW <= 0 || mr < 1 || mr > 16) return 1;
     q->TH = (p->OH + 3) / 4;
     q->TW = (p->OW + 3) / 4;
     if (gc_mul_i64(q->TH, q->TW, &t) || gc_mul_i64(t, p->N, &q->T)) return 1;
@@ -73,10 +75,26 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
     q->Tc = clamp64(ta < WG_TC ? ta : WG_TC, 16, q->T);
     const int64_t at = p->C > WG_AT ? 0 : WG_AT / (36 * p->C);   /* tiles whose V^T fits WG_AT */
     const int64_t tt = clamp64(at < WG_TC ? at : WG_TC, 16, q->T);
-    const int64_t nt = (q->T - 1) / tt + 1;   /* by tiles: nt chunks of equal size */
-    q->by_tiles = nt >= WG_BY_TILES_CHUNKS; /* beyond WG_BY_TILES_C channels with the weights kept (uall) */
-    if (q->by_tiles) q->Tc = (q->T - 1) / nt + 1;
-    if (gc_mul_i64(36 * (q->Tc + 16), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;   /* rows padded to MR <= 16 */
+    q->nt = (q->T - 1) / tt + 1;
+    q->np = (q->T + mr - 1) / mr;
+    q->by_tiles = q->nt >= WG_BY_TILES_CHUNKS; /* beyond WG_BY_TILES_C channels with the weights kept (uall) */
+    if (q->by_tiles) {
+        /* Chunks of whole panels, as many (up to twice the fewest) as make the shortest rounds
+         * of the workers: VGG-16's conv4 at batch 8 (28 panels of 14 tiles) ran 7 chunks of 4
+         * panels on 2 threads (one idle for an eighth of the call) or 8 of 49 tiles in 56-row
+         * panels, and runs 14 of 2 panels. More chunks only shrink them, so a plan made without
+         * the slots (the sizes) bounds the run's. */
+        const int64_t nw = p->slots.base && p->slots.n > 1 ? p->slots.n : 1, n0 = q->nt;
+        int64_t cost = 0;
+        q->nt = n0 < q->np ? n0 : q->np;
+        for (int64_t n = (n0 + nw - 1) / nw * nw; nw > 1 && n <= 2 * n0 && n <= q->np; n += nw) {
+            const int64_t c = n / nw * ((q->np + n - 1) / n);   /* rounds x panels a chunk */
+            if (!cost || c < cost) q->nt = n, cost = c;
+        }
+        q->Tc = (q->np + q->nt - 1) / q->nt * mr;
+    }
+    /* rows padded to whole panels (by tiles: Tc is), mr <= 16 */
+    if (gc_mul_i64(36 * (q->Tc + (q->by_tiles ? 0 : 16)), p->C, &v) || v > (int64_t)(SIZE_MAX / 8)) return 1;
     q->v = round16((size_t)v + 36 * WG_SKEW);
     q->u = round16((size_t)(36 * (WG_OCH * (p->C < WG_CB ? p->C : WG_CB) + WG_SKEW)));
     q->m = round16((size_t)(36 * (q->Tc * WG_OCH + WG_SKEW)));
@@ -88,6 +106,13 @@ static inline int wg_plan_make(const gc_winograd *p, wg_plan *q) {
         q->uall = (size_t)blocks * q->u;
     }
     return 0;
+}
+
+/* By tiles: chunk ci's first tile and tile count (panels ci * np / nt up to the next chunk's). */
+static inline void wg_chunk(const wg_plan *q, int mr, int64_t ci, int64_t *t0, int64_t *tc) {
+    const int64_t a = ci * q->np / q->nt * mr, b = (ci + 1) * q->np / q->nt * mr;
+    *t0 = a;
+    *tc = (b < q->T ? b : q->T) - a;
 }
 
 /* Segments: strips (n, ty) meeting tile chunk [t0, t0 + tc), cut into 16-tile pieces. */
