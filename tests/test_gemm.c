@@ -1,6 +1,7 @@
 /* test_gemm.c - every available GEMM tier against the reference at awkward sizes,
  * all transposes, strided operands, alpha/beta cases, NaN-filled C with beta == 0,
  * prepacked A with a row bias and an epilogue in the stores (the bits of a separate pass),
+ * the by-columns driver with per-worker packing (the bits of the shared one),
  * and bit-identical results for 1, 2 and 3 pool threads. */
 #include "test.h"
 #include "core/core.h"
@@ -341,6 +342,75 @@ TEST(prepacked_epilogue_bits) {
     }
 }
 
+/* ---- by columns, each worker packing its own B (gc_gemm_prepacked_cols) ---- */
+
+/* gc_gemm_prepacked_cols against gc_gemm_prepacked_epi bit for bit, on every tier, with 1, 2 and 3
+ * threads and 1 to 3 slots (allocated at exactly the asked size, so ASan sees an overrun), strided
+ * B and C, beta 0 (NaN C) and 0.5, with and without bias and epilogue; ResNet-50's 1x1 shapes
+ * (K 64..512, N 784 and 3136 pixels) and awkward ones (N < NR, one panel, K > KC, M < MR); without
+ * slots it takes the other path. Also against the reference within the rounding bound. */
+TEST(prepacked_cols_bits) {
+    /* M, N, K */
+    static const int64_t cases[][3] = {{64, 3136, 64}, {256, 784, 512}, {37, 100, 300}, {13, 29, 7},
+                                       {100, 33, 513}, {2, 1000, 40}, {130, 3136, 256}};
+    static const float epis[][3] = {{0, 0, 0}, {1, 0, 0}, {2, 0.0f, 6.0f}};
+    gc_pool *pool1 = NULL, *pool3 = NULL;
+    CHECK_OK(gc_pool_create(1, &pool1));
+    CHECK_OK(gc_pool_create(3, &pool3));
+    gc_pool *pools[3] = {pool1, pool, pool3};
+    gc_rng r;
+    gc_rng_seed(&r, 11);
+    int fails = 0;
+    for (int t = 0; t < ntiers; t++) {
+        const gc_gemm_tier tier = tiers[t];
+        const size_t sf = gc_gemm_cols_slot_floats(tier);
+        CHECK(sf >= (size_t)gc_gemm_blocks(tier).kc * (size_t)gc_gemm_blocks(tier).nr);
+        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+            const int64_t M = cases[c][0], N = cases[c][1], K = cases[c][2];
+            gemm_case g;
+            case_make(&g, &r, 0, 0, M, N, K, c & 1 ? 5 : 0, 1.0f, c % 3 == 2 ? 0.5f : 0.0f);
+            const size_t np = gc_gemm_pack_a_size(tier, M, K), nc = (size_t)(M * g.ldc);
+            const size_t ws = gc_gemm_workspace(tier, M, N, K, 2);
+            float *pa = malloc(np * sizeof(float)), *w = malloc((ws ? ws : 1) * sizeof(float));
+            float *C = malloc(nc * sizeof(float)), *U = malloc(nc * sizeof(float));
+            float *bias = malloc((size_t)M * sizeof(float)), *sl = malloc(3 * sf * sizeof(float));
+            gc_gemm_pack_a(tier, 0, M, K, g.A, g.lda, pa);
+            for (int64_t i = 0; i < M; i++) bias[i] = 2.0f * gc_rng_uniform(&r) - 1.0f;
+            for (int e = 0; e < 3; e++)
+                for (int b = 0; b < 2; b++) {
+                    const int epi = (int)epis[e][0];
+                    const float lo = epis[e][1], hi = epis[e][2];
+                    memcpy(U, g.C0, nc * sizeof(float));
+                    gc_gemm_prepacked_epi(pool, tier, M, N, K, g.alpha, pa, 0, g.B, g.ldb, g.beta, U, g.ldc, w,
+                                          b ? bias : NULL, epi, lo, hi);
+                    for (int th = 0; th < 3; th++)
+                        for (int ns = 0; ns <= 3; ns++) {
+                            /* slots n = ns at the end of the block (ns == 0: no slots) */
+                            gc_slots s = {ns ? sl + (3 - ns) * sf : NULL, sf, ns};
+                            memcpy(C, g.C0, nc * sizeof(float));
+                            gc_gemm_prepacked_cols(pools[th], tier, M, N, K, g.alpha, pa, g.B, g.ldb, g.beta, C,
+                                                   g.ldc, w, s, b ? bias : NULL, epi, lo, hi);
+                            if (memcmp(C, U, nc * sizeof(float)) != 0 && fails++ < 4)
+                                FAILF("%s: M=%lld N=%lld K=%lld epi %d bias %d, %d threads, %d slots: by columns "
+                                      "differs from gc_gemm_prepacked_epi", gc_gemm_tier_name(tier), (long long)M,
+                                      (long long)N, (long long)K, epi, b, th + 1, ns);
+                        }
+                }
+            /* and the values: against the reference within the rounding bound */
+            float *R = case_run(&g, GC_GEMM_REFERENCE);
+            gc_slots s = {sl, sf, 2};
+            memcpy(C, g.C0, nc * sizeof(float));
+            gc_gemm_prepacked_cols(pool, tier, M, N, K, g.alpha, pa, g.B, g.ldb, g.beta, C, g.ldc, w, s, NULL, 0,
+                                   0.0f, 0.0f);
+            CHECK(case_check(&g, tier, C, R));
+            free(R); free(pa); free(w); free(C); free(U); free(bias); free(sl);
+            case_free(&g);
+        }
+    }
+    gc_pool_free(pool1);
+    gc_pool_free(pool3);
+}
+
 /* ---- threads ---- */
 
 TEST(one_two_three_threads_bit_identical) {
@@ -387,6 +457,7 @@ int main(void) {
     RUN(k_zero_and_alpha_zero_scale_c);
     RUN(prepacked_a_matches);
     RUN(prepacked_epilogue_bits);
+    RUN(prepacked_cols_bits);
     RUN(one_two_three_threads_bit_identical);
     gc_pool_free(pool);
     return test_summary("gemm");

@@ -346,6 +346,55 @@ static void gemm_packed(gc_pool *pool, const gemm_impl *im, int ta, int tb, int6
     gc_pool_for(par ? pool : NULL, g.tiles, 4, 0, gemm_chunk, &g);
 }
 
+/* ---- by columns, each worker packing its own op(B) (gc_gemm_prepacked_cols) ----
+ * Chunk i of the loop is the i-th of nch equal runs of NR-column panels; per K block the
+ * worker running it packs the chunk's columns into its slot (KC x cols, as NR-wide panels) and
+ * multiplies every MR-row panel of the prepacked op(A) by them, B panel by B panel (the B
+ * micro-panel stays in L1 while the A panels stream, as in gemm_packed's tiles). The same
+ * micro-kernel on the same K blocks as gemm_packed: the same bits. */
+
+#define GEMM_COLS_SLOT ((int64_t)1 << 16) /* floats of a worker's slot: KC x (at most) 256 columns */
+
+typedef struct gemm_cols_job {
+    const gemm_impl *im;
+    int64_t M, N, K, kc, ldb, ldc, Mp, npanels, nch;
+    float alpha, beta, lo, hi;
+    int epi;
+    const float *pa, *B, *bias;
+    float *C;
+    gc_slots slots;
+} gemm_cols_job;
+
+static void gemm_cols_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const gemm_cols_job *g = arg;
+    const int mr = g->im->mr, nr = g->im->nr;
+    float *bp = g->slots.base + (size_t)worker * g->slots.stride; /* (panels, kb, nr) packed op(B) */
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const int64_t p0 = ch * g->npanels / g->nch, p1 = (ch + 1) * g->npanels / g->nch;
+        const int64_t j0 = p0 * nr, nb = (p1 * nr < g->N ? p1 * nr : g->N) - j0, np = p1 - p0;
+        for (int64_t pc = 0; pc < g->K; pc += g->kc) {
+            const int64_t kb = g->K - pc < g->kc ? g->K - pc : g->kc;
+            const int last = pc + kb == g->K;
+            for (int64_t p = 0; p < kb; p++) pack_b_row(g->B + (pc + p) * g->ldb + j0, nb, nr, bp + p * nr, nr * kb);
+            const float beta = pc == 0 ? g->beta : 1.0f;
+            const float *ap = g->pa + pc * g->Mp;       /* (Mp / mr panels, kb, mr) */
+            for (int64_t jp = 0; jp < np; jp++) {
+                const int n = (int)(nb - jp * nr < nr ? nb - jp * nr : nr);
+                for (int64_t i = 0; i < g->M; i += mr) {
+                    const int m = (int)(g->M - i < mr ? g->M - i : mr);
+                    g->im->ekernel(kb, ap + i * kb, bp + jp * nr * kb, g->C + i * g->ldc + j0 + jp * nr, g->ldc,
+                                   g->alpha, beta, m, n, last && g->bias ? g->bias + i : NULL,
+                                   last ? g->epi : GC_EPI_NONE, g->lo, g->hi);
+                }
+            }
+        }
+    }
+}
+
+size_t gc_gemm_cols_slot_floats(gc_gemm_tier tier) {
+    return gemm_impls[gc_gemm_resolve(tier)].kernel ? (size_t)GEMM_COLS_SLOT : 0;
+}
+
 /* ---- M == 1 (a row vector times a matrix): unpacked, memory-bound paths ---- */
 
 /* sum_p x[p] y[p] with 16 fixed partial sums (order independent of threads). */
@@ -529,6 +578,32 @@ void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t 
     }
     add_row_bias(M, N, row_bias, C, ldc);
     epi_rows(M, N, C, ldc, epi, lo, hi);
+}
+
+void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                            float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi) {
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    const gemm_impl *im = &gemm_impls[t];
+    const int T = gc_pool_threads(pool);
+    if (M <= 1 || N <= 0 || K <= 0 || alpha == 0.0f || !im->kernel || !slots.base || slots.n < 1 ||
+        slots.stride < (size_t)GEMM_COLS_SLOT) {
+        gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, 0, B, ldb, beta, C, ldc, workspace, row_bias, epi,
+                              lo, hi);
+        return;
+    }
+    if (epi != GC_EPI_RELU && epi != GC_EPI_CLAMP) epi = GC_EPI_NONE;
+    const int64_t kc = K >= im->kc ? im->kc : K, npanels = (N + im->nr - 1) / im->nr;
+    int64_t work, per = GEMM_COLS_SLOT / (kc * im->nr); /* panels a slot holds */
+    const int par = gc_mul_i64(M, N, &work) || gc_mul_i64(work, K, &work) || work >= GEMM_PAR_MIN;
+    const int64_t W = par ? (T < slots.n ? T : slots.n) : 1;
+    /* W equal shares of equal chunks: worker w's columns are the w-th W-th of the panels */
+    int64_t nch = W * ((npanels + W * per - 1) / (W * per));
+    if (nch > npanels) nch = npanels;
+    gemm_cols_job g = {.im = im, .M = M, .N = N, .K = K, .kc = kc, .ldb = ldb, .ldc = ldc, .Mp = round_up(M, im->mr),
+                       .npanels = npanels, .nch = nch, .alpha = alpha, .beta = beta, .lo = lo, .hi = hi, .epi = epi,
+                       .pa = packed_a, .B = B, .bias = row_bias, .C = C, .slots = slots};
+    gc_pool_for(par ? pool : NULL, nch, 1, (int)W, gemm_cols_chunk, &g);
 }
 
 void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,

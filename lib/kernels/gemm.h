@@ -119,6 +119,19 @@ void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t 
                            float *C, int64_t ldc, float *workspace, const float *row_bias, int epi,
                            float lo, float hi);
 
+/* gc_gemm_prepacked_epi with op(B) = B (trans_b 0) split over the workers by columns: worker w
+ * multiplies the w-th of equal runs of C's columns (rows of NR-column panels), packing those
+ * columns of B into its own slot (slots.base + w * slots.stride) itself, so no packed panel is
+ * written by one core and read by another, and a layer whose input was written by the same
+ * split (the previous layer's columns: pixels) reads it from its own core. Runs on at most
+ * slots.n workers. Same bits as gc_gemm_prepacked_epi (the same micro-kernel over the same K
+ * blocks). Needs slots.stride >= gc_gemm_cols_slot_floats(tier); without slots (base NULL),
+ * for M <= 1 or the reference tier it is gc_gemm_prepacked_epi with `workspace`. */
+size_t gc_gemm_cols_slot_floats(gc_gemm_tier tier);
+void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                            float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi);
+
 /* The reference tier directly (gemm_ref.c); same contract, no workspace. */
 void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                  const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,

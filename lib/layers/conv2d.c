@@ -444,6 +444,8 @@ static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_s
             if (q.chan_s) s = max_size(s, gc_dconv_slot_floats(&q.dc));
             if (q.s2d) s = max_size(s, gc_dconv_slot_floats(&q.ds));
             if (q.direct_bwd) s = max_size(s, gc_dconv_slot_floats(&q.db));
+            if (q.pointwise && !q.depthwise && !(t && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)))
+                s = max_size(s, gc_gemm_cols_slot_floats(t ? GC_GEMM_AVX512 : GC_GEMM_PORTABLE));
             if (q.acc_s2d) s = max_size(s, gc_aconv_slot_floats(&q.ds, workers));
             else if (!q.acc_ref) s = max_size(s, gc_aconv_slot_floats(&q.df, workers));
         }
@@ -656,8 +658,11 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                 const int64_t np = q.pointwise ? q.P : q.P - p0 < q.NT ? q.P - p0 : q.NT;
                 const float *b = xg;   /* the input itself (1x1) or its im2col tile */
                 if (!q.pointwise) gc_im2col_tile(c->pool, &q.g, xg, p0, np, col, np), b = col;
-                if (pg) gc_gemm_prepacked_epi(c->pool, tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg,
-                                              epi, c->epi.lo, c->epi.hi);
+                if (pg && q.pointwise) /* each worker packs the input columns (pixels) it multiplies */
+                    gc_gemm_prepacked_cols(c->pool, tier, q.OG, np, q.K, 1.0f, pg, b, np, 0.0f, yg + p0, q.P, gws,
+                                           c->slots, bg, epi, c->epi.lo, c->epi.hi);
+                else if (pg) gc_gemm_prepacked_epi(c->pool, tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg,
+                                                   epi, c->epi.lo, c->epi.hi);
                 else gc_gemm(c->pool, tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
