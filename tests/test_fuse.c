@@ -6,7 +6,7 @@
  * read by two layers, an output that is kept, the session input, the reference kernels,
  * keep_all) or cannot (hardswish reads x). The network covers every convolution path the
  * planner can fuse into: direct, Winograd, strided im2col, 1x1, depthwise, after a folded
- * batch-norm or not, ReLU and clamp; and the packed GEMM's epilogue at MobileNet-like sizes. */
+ * batch-norm or not, ReLU and clamp, and a residual add (a ResNet block's ReLU); and the packed GEMM's epilogue at MobileNet-like sizes. */
 #include "test.h"
 #include "core/core.h"
 #include "net/session.h" /* gc_session_set_accurate */
@@ -48,7 +48,7 @@ static gc_status act(gc_model *m, const char *name, const char *in, gc_activatio
  *   c2 conv 3x3 8->8 (Winograd), b2 batch-norm (folded), r2 relu
  *   c2b conv 3x3 8->8 (Winograd), k2b clamp(-0.03, 0.02)
  *   c3 conv 3x3 s2 8->8 (im2col), k3 clamp(0, 6)                      17x17
- *   c4 conv 1x1 8->8, r4 relu, s4 = c4 + r4 (c4 read twice: not fused)
+ *   c4 conv 1x1 8->8, r4 relu, s4 = c4 + r4 (c4 read twice: not fused), rs4 relu (fused into the add)
  *   c5 conv 3x3 depthwise, b5 batch-norm, k5 clamp(-0.25, 0.5)
  *   c5b conv 1x1 8->8 (GEMM on the input), r5b relu
  *   c5c conv 3x3 depthwise, r5c relu (in the depthwise kernel's stores)
@@ -70,7 +70,7 @@ static gc_model *fuse_net(uint64_t seed) {
         (st = act(m, "k2b", "c2b", GC_ACT_CLAMP, -0.03f, 0.02f)) || (st = conv(m, "c3", "k2b", 8, 8, 3, 2, 1, 1)) ||
         (st = act(m, "k3", "c3", GC_ACT_CLAMP, 0.0f, 6.0f)) || (st = conv(m, "c4", "k3", 8, 8, 1, 1, 1, 1)) ||
         (st = gc_model_add_relu(m, "r4", "c4")) || (st = gc_model_add_add(m, "s4", "c4", "r4")) ||
-        (st = conv(m, "c5", "s4", 8, 8, 3, 1, 8, 1)) || (st = bn(m, "b5", "c5", 8, &r)) ||
+        (st = gc_model_add_relu(m, "rs4", "s4")) || (st = conv(m, "c5", "rs4", 8, 8, 3, 1, 8, 1)) || (st = bn(m, "b5", "c5", 8, &r)) ||
         (st = act(m, "k5", "b5", GC_ACT_CLAMP, -0.25f, 0.5f)) || (st = conv(m, "c5b", "k5", 8, 8, 1, 1, 1, 0)) ||
         (st = gc_model_add_relu(m, "r5b", "c5b")) || (st = conv(m, "c5c", "r5b", 8, 8, 3, 1, 8, 1)) ||
         (st = gc_model_add_relu(m, "r5c", "c5c")) || (st = conv(m, "c6", "r5c", 8, 6, 3, 1, 1, 1)) ||
@@ -167,8 +167,9 @@ TEST(fused_equals_unfused) {
             CHECK_OK(gc_session_forward(plain, x));
             CHECK(is_fused(fused, "c1") && is_fused(fused, "b2") && is_fused(fused, "c2b") && is_fused(fused, "c3") &&
                   is_fused(fused, "b5") && is_fused(fused, "c5b") && is_fused(fused, "c5c") && is_fused(fused, "c6") &&
-                  is_fused(fused, "c8"));
-            CHECK(!is_fused(fused, "c4") && !is_fused(fused, "c7") && !is_fused(plain, "c1") && !is_fused(plain, "c3"));
+                  is_fused(fused, "c8") && is_fused(fused, "s4"));
+            CHECK(!is_fused(fused, "c4") && !is_fused(fused, "c7") && !is_fused(plain, "c1") && !is_fused(plain, "c3") &&
+                  !is_fused(plain, "s4"));
             compare_sessions(fused, plain, x, r, stops, 5, 0, what);
             gc_session_set_accurate(fused, 1);
             gc_session_set_accurate(plain, 1);

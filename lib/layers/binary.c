@@ -256,7 +256,61 @@ static gc_status add_infer(const gc_layer *l, const gc_shape *in, gc_shape *out)
 
 /* ---------------------------------------------------------------- add */
 
-static void add_forward(const gc_layer_ctx *c) { broadcast_forward(c, BIN_ADD); }
+/* ---------------------------------------------------------------- add with a fused activation
+ * The planner fuses the activation after a join into it (GC_TRAIT_EPILOGUE: a ResNet block's
+ * ReLU after its residual add), so the sum is not written and read again by a layer of its own
+ * (into a buffer last written, in ResNet-50, by a layer split over the threads differently).
+ * Same shapes: the activation's values as y is stored (the activation loops' comparisons, the
+ * bits the layer gives), then a ReLU's mask bits from y; broadcast: the activation after. */
+
+typedef struct add_epi_job {
+    const float *a, *b; /* (n) each */
+    float *y;           /* (n) */
+    int op;             /* GC_EPI_RELU or GC_EPI_CLAMP */
+    float lo, hi;
+} add_epi_job;
+
+typedef float add_v4 __attribute__((vector_size(16)));
+typedef int32_t add_i4 __attribute__((vector_size(16)));
+
+static void add_epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const add_epi_job *j = arg;
+    const float *a = j->a, *b = j->b;
+    float *y = j->y;
+    (void)worker;
+    if (j->op == GC_EPI_RELU) {
+        int64_t i = lo;
+        for (; i + 4 <= hi; i += 4) { /* s > 0 ? s : +0 without branches (NaN and -0: +0) */
+            add_v4 va, vb;
+            memcpy(&va, a + i, sizeof va);
+            memcpy(&vb, b + i, sizeof vb);
+            const add_v4 s = va + vb;
+            const add_i4 r = (add_i4)s & (s > (add_v4){0.0f, 0.0f, 0.0f, 0.0f});
+            memcpy(y + i, &r, sizeof r);
+        }
+        for (; i < hi; i++) {
+            const float s = a[i] + b[i];
+            y[i] = s > 0.0f ? s : 0.0f;
+        }
+    } else
+        for (int64_t i = lo; i < hi; i++) {
+            const float s = a[i] + b[i], u = s < j->lo ? j->lo : s;
+            y[i] = u > j->hi ? j->hi : u;
+        }
+}
+
+static void add_forward(const gc_layer_ctx *c) {
+    const int64_t n = gc_shape_numel(&c->out);
+    const int op = c->epi.op;
+    if ((op == GC_EPI_RELU || op == GC_EPI_CLAMP) && same_shape(&c->ins[0], &c->out) && same_shape(&c->ins[1], &c->out)) {
+        add_epi_job j = {c->xs[0], c->xs[1], c->y, op, c->epi.lo, c->epi.hi};
+        gc_pool_for(c->pool, n, gc_grain(n, 1, GC_SERIAL_UNITS), 0, add_epi_chunk, &j);
+        gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, n, 1);
+        return;
+    }
+    broadcast_forward(c, BIN_ADD);
+    gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, n, 0);
+}
 
 static void add_backward(const gc_layer_ctx *c) {
     reduce_grad(c, 0, G_DY);
@@ -266,6 +320,7 @@ static void add_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_add_ops = {
     .name = "add",
     .min_inputs = 2, .max_inputs = 2,
+    .traits = GC_TRAIT_EPILOGUE,
     .check_params = gc_layer_no_check,
     .param_shapes = gc_layer_no_params,
     .infer = add_infer,
