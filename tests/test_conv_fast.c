@@ -266,32 +266,39 @@ TEST(winograd_schedules) {
     CHECK(!wg_plan_make(&shared, 14, &q) && !q.by_tiles && !q.replicated);
 }
 
-/* By tiles, the chunks are whole panels of the micro-kernel's rows, as many as make the
- * shortest rounds of the workers: VGG-16's conv4_2 at batch 8 (392 tiles, 56 a chunk at most:
- * 7 chunks, one worker idle for an eighth of the call) runs 14 chunks of 2 panels of 14 on two
- * workers, 8 of 3 or 4 panels on four; the chunks cover the tiles once, in order. */
+/* By tiles, the chunks are whole panels of the micro-kernel's rows, at most the V^T budget's
+ * tiles, in equal shares of the workers: VGG-16's conv4_2 at batch 8 (392 tiles, 56 a chunk at
+ * most: 7 chunks left one of two workers idle for an eighth of the call) runs 8 chunks of 3 or
+ * 4 panels of 14, 14 panels a worker; the chunks cover the tiles once, in order. */
 TEST(winograd_chunks_per_worker) {
     float slot;
     gc_winograd c = {8, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
     wg_plan q;
     CHECK(!wg_plan_make(&c, 14, &q) && q.by_tiles && q.nt == 7 && q.Tc == 56);
     const size_t v1 = q.v;
-    c.slots = (gc_slots){&slot, 0, 2};
-    CHECK(!wg_plan_make(&c, 14, &q) && q.by_tiles && q.nt == 14 && q.np == 28 && q.Tc == 28 && q.v <= v1);
-    for (int nw = 2; nw <= 4; nw += 2) {
-        c.slots.n = nw;
-        CHECK(!wg_plan_make(&c, 14, &q) && q.nt == (nw == 2 ? 14 : 8));
+    const struct { int nw, mr; int64_t nt; } k[] = {{2, 14, 8}, {4, 14, 8}, {3, 6, 9}, {3, 16, 9}};
+    for (int i = 0; i < 4; i++) {
+        c.slots = (gc_slots){&slot, 0, k[i].nw};
+        if (wg_plan_make(&c, k[i].mr, &q) || !q.by_tiles || q.nt != k[i].nt || q.v > v1 || q.Tc > 56 + 15) {
+            FAILF("%d workers, mr %d: %lld chunks of %lld tiles", k[i].nw, k[i].mr, (long long)q.nt, (long long)q.Tc);
+            continue;
+        }
+        const int64_t per = q.nt / k[i].nw;
         int64_t next = 0;
         for (int64_t ci = 0; ci < q.nt; ci++) {
             int64_t t0, tc;
-            wg_chunk(&q, 14, ci, &t0, &tc);
-            CHECK(t0 == next && t0 % 14 == 0 && tc % 14 == 0 && tc <= q.Tc && tc > 0);
+            wg_chunk(&q, k[i].mr, ci, &t0, &tc);
+            CHECK(t0 == next && t0 % k[i].mr == 0 && tc > 0 && tc <= q.Tc && (t0 + tc == q.T || tc % k[i].mr == 0));
+            if (ci % per == 0) { /* a worker's share: the same panels within one */
+                int64_t e, ec;
+                wg_chunk(&q, k[i].mr, ci + per - 1, &e, &ec);
+                const int64_t panels = (e + ec - t0 + k[i].mr - 1) / k[i].mr;
+                CHECK(panels >= q.np / k[i].nw && panels <= (q.np + k[i].nw - 1) / k[i].nw);
+            }
             next = t0 + tc;
         }
         CHECK(next == q.T);
     }
-    c.slots.n = 3; /* 66 panels of 6: 9 chunks of 7 or 8 panels, three rounds */
-    CHECK(!wg_plan_make(&c, 6, &q) && q.nt == 9 && q.Tc == 48);
 }
 
 /* The workers' slots a session gives (one block, the same addresses for every layer) hold
@@ -345,7 +352,7 @@ TEST(winograd_session_slots) {
     winograd_slots_case(&kept, "by tiles, U^T kept");
     winograd_slots_case(&chunks, "shared V^T, two chunks, U^T kept");
     CHECK(!wg_plan_make(&rounds, 14, &q) && q.by_tiles && q.nt == 5);
-    winograd_slots_case(&rounds, "by tiles, chunks rounded to the workers");
+    winograd_slots_case(&rounds, "by tiles, the workers' shares of chunks");
 }
 
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:

@@ -157,7 +157,8 @@ void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, con
         gc_pool_for(pool, (int64_t)(q.uall / q.u), 1, 0, wg_weights, &j);
     }
     if (q.by_tiles) {
-        gc_pool_for(pool, q.nt, 1, slots, wg_tile_chunks, &j);
+        const int64_t nw = wg_workers(p);   /* each its share of the chunks; carved: any chunk to any thread */
+        gc_pool_for(pool, q.nt, nw > 1 ? (q.nt + nw - 1) / nw : 1, slots, wg_tile_chunks, &j);
         return;
     }
     int64_t ready[WG_SLOTS] = {0};

@@ -63,6 +63,9 @@ static inline int64_t clamp64(int64_t x, int64_t lo, int64_t hi) { return x < lo
 
 static inline size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
 
+/* Workers whose slots the session gave (1 without: the slots carved from ws). */
+static inline int64_t wg_workers(const gc_winograd *p) { return p->slots.base && p->slots.n > 1 ? p->slots.n : 1; }
+
 /* 0 on success, 1 on overflow or an empty problem. mr: the rows of the micro-kernel's panels
  * (by tiles, a chunk is whole panels but for the batch's last tiles). */
 static inline int wg_plan_make(const gc_winograd *p, int mr, wg_plan *q) {
@@ -79,18 +82,15 @@ static inline int wg_plan_make(const gc_winograd *p, int mr, wg_plan *q) {
     q->np = (q->T + mr - 1) / mr;
     q->by_tiles = q->nt >= WG_BY_TILES_CHUNKS; /* beyond WG_BY_TILES_C channels with the weights kept (uall) */
     if (q->by_tiles) {
-        /* Chunks of whole panels, as many (up to twice the fewest) as make the shortest rounds
-         * of the workers: VGG-16's conv4 at batch 8 (28 panels of 14 tiles) ran 7 chunks of 4
-         * panels on 2 threads (one idle for an eighth of the call) or 8 of 49 tiles in 56-row
-         * panels, and runs 14 of 2 panels. More chunks only shrink them, so a plan made without
-         * the slots (the sizes) bounds the run's. */
-        const int64_t nw = p->slots.base && p->slots.n > 1 ? p->slots.n : 1, n0 = q->nt;
-        int64_t cost = 0;
-        q->nt = n0 < q->np ? n0 : q->np;
-        for (int64_t n = (n0 + nw - 1) / nw * nw; nw > 1 && n <= 2 * n0 && n <= q->np; n += nw) {
-            const int64_t c = n / nw * ((q->np + n - 1) / n);   /* rounds x panels a chunk */
-            if (!cost || c < cost) q->nt = n, cost = c;
-        }
+        /* Chunks of whole panels, at most tt tiles, in equal shares of the workers (grain
+         * q->nt / nw, so each worker takes one run of chunks): VGG-16's conv4 at batch 8 (28
+         * panels of 14 tiles, 56 tiles a chunk at most) ran 7 chunks of 4 panels on 2 threads,
+         * one idle for an eighth of the call; now each worker runs 4 chunks, 14 panels. More
+         * workers only shrink the chunks, so a plan made without the slots (the sizes) bounds
+         * the run's. */
+        const int64_t nw = wg_workers(p), tp = tt / mr > 0 ? tt / mr : 1;
+        q->nt = nw * ((q->np + nw * tp - 1) / (nw * tp));
+        if (q->nt > q->np) q->nt = q->np;
         q->Tc = (q->np + q->nt - 1) / q->nt * mr;
     }
     /* rows padded to whole panels (by tiles: Tc is), mr <= 16 */
