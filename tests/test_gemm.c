@@ -1,7 +1,8 @@
 /* test_gemm.c - every available GEMM tier against the reference at awkward sizes,
  * all transposes, strided operands, alpha/beta cases, NaN-filled C with beta == 0,
  * prepacked A with a row bias and an epilogue in the stores (the bits of a separate pass),
- * the by-columns driver with per-worker packing (the bits of the shared one),
+ * the by-columns driver with per-worker packing (the bits of the shared one), the AVX-512
+ * kernel's short last panels (the bits of the full one),
  * and bit-identical results for 1, 2 and 3 pool threads. */
 #include "test.h"
 #include "core/core.h"
@@ -411,6 +412,53 @@ TEST(prepacked_cols_bits) {
     gc_pool_free(pool3);
 }
 
+/* ---- micro-kernel edge panels ---- */
+
+/* The AVX-512 driver kernel (_epi) computes only the rows of a last panel of m < 14 rows: the same
+ * bits as the full 14-row kernel on the zero-padded panel, for every m, partial widths, beta 0
+ * (C NaN: never read) and 0.5, with and without bias, K of 0, 1 and past a cache block, and with
+ * the ReLU epilogue as the separate pass. */
+TEST(avx512_edge_rows_bits) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) { printf("  (no AVX-512 on this CPU: skipped)\n"); return; }
+    enum { MR = 14, NR = 32, LDC = 40 };
+    static const int64_t ks[] = {0, 1, 37, 300};
+    gc_rng r;
+    gc_rng_seed(&r, 17);
+    int fails = 0;
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        const int64_t k = ks[ki];
+        float *a = malloc((size_t)(k + 1) * MR * sizeof(float)), *b = malloc((size_t)(k + 1) * NR * sizeof(float));
+        float C[MR * LDC], U[MR * LDC], C0[MR * LDC], bias[MR];
+        fill(&r, b, k * NR);
+        fill(&r, bias, MR);
+        for (int m = 1; m <= MR; m++)
+            for (int n = 1; n <= NR; n += n < 16 ? 15 : 8) /* 1, 16, 24, 32 */
+                for (int v = 0; v < 4; v++) {
+                    const float beta = v & 1 ? 0.5f : 0.0f;
+                    const float *bi = v & 2 ? bias : NULL;
+                    fill(&r, a, k * MR);
+                    for (int64_t p = 0; p < k; p++) /* the panel's padding rows are zero */
+                        for (int i = m; i < MR; i++) a[p * MR + i] = 0.0f;
+                    for (int i = 0; i < MR * LDC; i++) C0[i] = beta == 0.0f ? NAN : 2.0f * gc_rng_uniform(&r) - 1.0f;
+                    memcpy(U, C0, sizeof U);
+                    gc_gemm_ukernel_avx512_14x32(k, a, b, U, LDC, 1.0f, beta, m, n, bi);
+                    memcpy(C, C0, sizeof C);
+                    gc_gemm_ukernel_avx512_14x32_epi(k, a, b, C, LDC, 1.0f, beta, m, n, bi, 0, 0.0f, 0.0f);
+                    if (memcmp(C, U, sizeof C) != 0 && fails++ < 4)
+                        FAILF("k=%lld m=%d n=%d beta %g bias %d: the %d-row panel differs from the full kernel's",
+                              (long long)k, m, n, beta, bi != NULL, m);
+                    epi_pass(1, 0.0f, 0.0f, U, m, n, LDC);
+                    memcpy(C, C0, sizeof C);
+                    gc_gemm_ukernel_avx512_14x32_epi(k, a, b, C, LDC, 1.0f, beta, m, n, bi, 1, 0.0f, 0.0f);
+                    if (memcmp(C, U, sizeof C) != 0 && fails++ < 4)
+                        FAILF("k=%lld m=%d n=%d beta %g bias %d: the %d-row panel's ReLU differs from the pass",
+                              (long long)k, m, n, beta, bi != NULL, m);
+                }
+        free(a);
+        free(b);
+    }
+}
+
 /* ---- threads ---- */
 
 TEST(one_two_three_threads_bit_identical) {
@@ -458,6 +506,7 @@ int main(void) {
     RUN(prepacked_a_matches);
     RUN(prepacked_epilogue_bits);
     RUN(prepacked_cols_bits);
+    RUN(avx512_edge_rows_bits);
     RUN(one_two_three_threads_bit_identical);
     gc_pool_free(pool);
     return test_summary("gemm");
