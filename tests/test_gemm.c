@@ -1,12 +1,14 @@
 /* test_gemm.c - every available GEMM tier against the reference at awkward sizes,
  * all transposes, strided operands, alpha/beta cases, NaN-filled C with beta == 0,
  * prepacked A with a row bias and an epilogue in the stores (the bits of a separate pass),
- * the by-columns driver with per-worker packing (the bits of the shared one), the AVX-512
+ * the by-columns driver with per-worker packing (the bits of the shared one), its packing
+ * function form with the convolution's lowered matrix packed directly (gc_im2col_pack), the AVX-512
  * kernel's short last panels (the bits of the full one),
  * and bit-identical results for 1, 2 and 3 pool threads. */
 #include "test.h"
 #include "core/core.h"
 #include "kernels/gemm.h"
+#include "kernels/conv.h"
 #include <float.h>
 #include <stdint.h>
 
@@ -412,6 +414,85 @@ TEST(prepacked_cols_bits) {
     gc_pool_free(pool3);
 }
 
+/* ---- by columns with a packing function: the lowered convolution matrix ---- */
+
+typedef struct mat_src { const float *B; int64_t ldb; } mat_src;
+
+/* The packing function of a plain matrix (the layout gc_gemm_pack_b_fn promises). */
+static void pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst) {
+    const mat_src *m = ctx;
+    for (int64_t jp = 0; jp * nr < nb; jp++)
+        for (int64_t p = 0; p < kb; p++)
+            for (int jj = 0; jj < nr; jj++) {
+                const int64_t j = jp * nr + jj;
+                dst[(jp * kb + p) * nr + jj] = j < nb ? m->B[(p0 + p) * m->ldb + j0 + j] : 0.0f;
+            }
+}
+
+/* gc_im2col_pack writes exactly gc_im2col_tile's values in the panel layout (strided, padded,
+ * dilated, 1x1 stride 2, 7x7 stride 2; chunks that start and end inside output rows and panels,
+ * row blocks past the first); and gc_gemm_prepacked_cols_fn multiplies what its packing function
+ * writes with the bits of gc_gemm_prepacked_epi, or declines without slots. */
+TEST(prepacked_cols_packing_function) {
+    static const gc_conv_geom geoms[] = {
+        {128, 56, 56, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1}, {5, 13, 11, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1},
+        {3, 23, 21, 9, 8, 7, 7, 2, 2, 3, 3, 1, 1},     {6, 9, 10, 5, 5, 1, 1, 2, 2, 0, 0, 1, 1},
+        {4, 12, 12, 8, 10, 3, 2, 1, 1, 0, 1, 2, 2}};
+    static const int64_t chunks[][4] = {{0, 1, 0, 1}, {0, 9, 3, 29}, {1, 5, 30, 40}, {2, 256, 31, 64}};
+    gc_rng r;
+    gc_rng_seed(&r, 23);
+    int fails = 0;
+    for (size_t gi = 0; gi < sizeof geoms / sizeof geoms[0]; gi++) {
+        const gc_conv_geom *g = &geoms[gi];
+        const int64_t K = g->C * g->KH * g->KW, P = g->OH * g->OW, nx = g->C * g->H * g->W;
+        float *x = malloc((size_t)nx * sizeof(float)), *col = malloc((size_t)(K * P) * sizeof(float));
+        float *want = malloc((size_t)(K * (P + 32)) * sizeof(float)), *got = malloc((size_t)(K * (P + 32)) * sizeof(float));
+        fill(&r, x, nx);
+        gc_im2col_tile(pool, g, x, 0, P, col, P);
+        const gc_im2col_src src = {g, x};
+        const mat_src ms = {col, P};
+        for (size_t ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++)
+            for (int nr = 16; nr <= 32; nr += 16) {
+                const int64_t p0 = chunks[ci][0] % K, j0 = chunks[ci][2] % P;
+                int64_t kb = chunks[ci][1], nb = chunks[ci][3];
+                if (kb > K - p0) kb = K - p0;
+                if (nb > P - j0) nb = P - j0;
+                const size_t n = (size_t)(((nb + nr - 1) / nr) * nr * kb);
+                pack_matrix(&ms, p0, kb, j0, nb, nr, want);
+                for (size_t i = 0; i < n; i++) got[i] = NAN;
+                gc_im2col_pack(&src, p0, kb, j0, nb, nr, got);
+                if (memcmp(got, want, n * sizeof(float)) != 0 && fails++ < 4)
+                    FAILF("geometry %zu: gc_im2col_pack rows %lld+%lld pixels %lld+%lld nr %d differs from "
+                          "gc_im2col_tile", gi, (long long)p0, (long long)kb, (long long)j0, (long long)nb, nr);
+            }
+        /* the whole product through the packing function, against the materialised matrix */
+        for (int t = 0; t < ntiers; t++) {
+            const gc_gemm_tier tier = tiers[t];
+            const int64_t M = 19 + 7 * (int64_t)gi;
+            const size_t sf = gc_gemm_cols_slot_floats(tier), np = gc_gemm_pack_a_size(tier, M, K);
+            const size_t ws = gc_gemm_workspace(tier, M, P, K, 2);
+            float *A = malloc((size_t)(M * K) * sizeof(float)), *pa = malloc(np * sizeof(float));
+            float *w = malloc((ws ? ws : 1) * sizeof(float)), *sl = malloc(2 * sf * sizeof(float));
+            float *C = malloc((size_t)(M * P) * sizeof(float)), *U = malloc((size_t)(M * P) * sizeof(float));
+            float *bias = malloc((size_t)M * sizeof(float));
+            fill(&r, A, M * K);
+            fill(&r, bias, M);
+            gc_gemm_pack_a(tier, 0, M, K, A, K, pa);
+            for (int64_t i = 0; i < M * P; i++) C[i] = U[i] = NAN;
+            gc_gemm_prepacked_epi(pool, tier, M, P, K, 1.0f, pa, 0, col, P, 0.0f, U, P, w, bias, 1, 0.0f, 0.0f);
+            CHECK(gc_gemm_prepacked_cols_fn(pool, tier, M, P, K, 1.0f, pa, gc_im2col_pack, &src, 0.0f, C, P,
+                                            (gc_slots){sl, sf, 2}, bias, 1, 0.0f, 0.0f));
+            if (memcmp(C, U, (size_t)(M * P) * sizeof(float)) != 0 && fails++ < 4)
+                FAILF("%s, geometry %zu: the product through gc_im2col_pack differs from the one on the im2col matrix",
+                      gc_gemm_tier_name(tier), gi);
+            CHECK(!gc_gemm_prepacked_cols_fn(pool, tier, M, P, K, 1.0f, pa, gc_im2col_pack, &src, 0.0f, C, P,
+                                             (gc_slots){0}, bias, 1, 0.0f, 0.0f));
+            free(A); free(pa); free(w); free(sl); free(C); free(U); free(bias);
+        }
+        free(x); free(col); free(want); free(got);
+    }
+}
+
 /* ---- micro-kernel edge panels ---- */
 
 /* The AVX-512 driver kernel (_epi) computes only the rows of a last panel of m < 14 rows: the same
@@ -506,6 +587,7 @@ int main(void) {
     RUN(prepacked_a_matches);
     RUN(prepacked_epilogue_bits);
     RUN(prepacked_cols_bits);
+    RUN(prepacked_cols_packing_function);
     RUN(avx512_edge_rows_bits);
     RUN(one_two_three_threads_bit_identical);
     gc_pool_free(pool);

@@ -41,6 +41,12 @@ typedef struct gc_conv_geom {
 void gc_im2col_tile(gc_pool *pool, const gc_conv_geom *g, const float *x, int64_t p0, int64_t np, float *col,
                     int64_t ld);
 
+/* The same rows of the lowered matrix written straight into the packed GEMM's nr-column panels
+ * (a gc_gemm_pack_b_fn; ctx a gc_im2col_src): rows [p0, p0 + kb), output pixels [j0, j0 + nb),
+ * pixel j0 + jp * nr + jj of row p0 + p at dst[(jp * kb + p) * nr + jj], zero past nb. */
+typedef struct gc_im2col_src { const gc_conv_geom *g; const float *x; } gc_im2col_src;
+void gc_im2col_pack(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst);
+
 /* x (C, H, W) += col2im of col (K x np, ld) for output pixels [p0, p0 + np). */
 void gc_col2im_tile(gc_pool *pool, const gc_conv_geom *g, const float *col, int64_t p0, int64_t np, float *x,
                     int64_t ld);

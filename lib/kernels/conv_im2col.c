@@ -20,6 +20,8 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 /* ------------------------------------------------------------------ im2col */
 
+static const float *x_row(const float *x, const gc_conv_geom *g, int64_t c, int64_t ih) { return x + (c * g->H + ih) * g->W; }
+
 typedef struct col_job {
     const gc_conv_geom *g;
     const float *src;
@@ -62,6 +64,44 @@ static void im2col_rows(void *arg, int64_t k0, int64_t k1, int worker) {
             }
             p += j1 - j0;
         }
+    }
+}
+
+void gc_im2col_pack(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst) {
+    const gc_im2col_src *s = ctx;
+    const gc_conv_geom *g = s->g;
+    const int64_t KK = g->KH * g->KW, SW = g->SW;
+    for (int64_t k = p0; k < p0 + kb; k++) {
+        const int64_t c = k / KK, u = (k / g->KW) % g->KH, v = k % g->KW;
+        const int64_t off = v * g->DW - g->PW;
+        int64_t lo, hi;
+        valid_range(off, SW, g->W, g->OW, &lo, &hi);
+        float *r = dst + (k - p0) * nr;           /* panel 0's row k; panel jp's at + jp * kb * nr */
+        int64_t i = j0 / g->OW, j = j0 % g->OW;  /* output row and column of chunk column q */
+        int in = 0;                               /* q % nr */
+        for (int64_t q = 0; q < nb;) {            /* a run: to the panel's, the output row's or the chunk's end */
+            int64_t run = g->OW - j < nr - in ? g->OW - j : nr - in;
+            if (nb - q < run) run = nb - q;
+            float *d = r + in;
+            const int64_t ih = i * g->SH - g->PH + u * g->DH;
+            if (ih < 0 || ih >= g->H) {
+                for (int64_t t = 0; t < run; t++) d[t] = 0.0f;
+            } else { /* columns j + t in [lo, hi) read the input, the others are padding */
+                const float *xr = x_row(s->x, g, c, ih) + off;
+                const int64_t a = lo - j < 0 ? 0 : lo - j > run ? run : lo - j;
+                const int64_t b = hi - j < a ? a : hi - j > run ? run : hi - j;
+                for (int64_t t = 0; t < a; t++) d[t] = 0.0f;
+                if (SW == 1)
+                    for (int64_t t = a; t < b; t++) d[t] = xr[j + t];
+                else
+                    for (int64_t t = a; t < b; t++) d[t] = xr[(j + t) * SW];
+                for (int64_t t = b; t < run; t++) d[t] = 0.0f;
+            }
+            q += run, j += run, in += (int)run;
+            if (j == g->OW) j = 0, i++;
+            if (in == nr) in = 0, r += kb * nr;
+        }
+        for (int t = in; in && t < nr; t++) r[t] = 0.0f; /* the last panel's padding columns */
     }
 }
 

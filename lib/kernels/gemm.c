@@ -363,6 +363,8 @@ typedef struct gemm_cols_job {
     const float *pa, *B, *bias;
     float *C;
     gc_slots slots;
+    gc_gemm_pack_b_fn pack_b; /* or NULL: B's rows */
+    const void *ctx;
 } gemm_cols_job;
 
 static void gemm_cols_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
@@ -375,7 +377,9 @@ static void gemm_cols_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
         for (int64_t pc = 0; pc < g->K; pc += g->kc) {
             const int64_t kb = g->K - pc < g->kc ? g->K - pc : g->kc;
             const int last = pc + kb == g->K;
-            for (int64_t p = 0; p < kb; p++) pack_b_row(g->B + (pc + p) * g->ldb + j0, nb, nr, bp + p * nr, nr * kb);
+            if (g->pack_b) g->pack_b(g->ctx, pc, kb, j0, nb, nr, bp);
+            else
+                for (int64_t p = 0; p < kb; p++) pack_b_row(g->B + (pc + p) * g->ldb + j0, nb, nr, bp + p * nr, nr * kb);
             const float beta = pc == 0 ? g->beta : 1.0f;
             const float *ap = g->pa + pc * g->Mp;       /* (Mp / mr panels, kb, mr) */
             for (int64_t jp = 0; jp < np; jp++) {
@@ -580,18 +584,16 @@ void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t 
     epi_rows(M, N, C, ldc, epi, lo, hi);
 }
 
-void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
-                            const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                            float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi) {
-    const gc_gemm_tier t = gc_gemm_resolve(tier);
-    const gemm_impl *im = &gemm_impls[t];
+/* The by-columns run (pack_b NULL: op(B) = B); 0 where it does not apply. */
+static int gemm_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *packed_a, const float *B, int64_t ldb, gc_gemm_pack_b_fn pack_b, const void *ctx,
+                     float beta, float *C, int64_t ldc, gc_slots slots, const float *row_bias, int epi, float lo,
+                     float hi) {
+    const gemm_impl *im = &gemm_impls[gc_gemm_resolve(tier)];
     const int T = gc_pool_threads(pool);
     if (M <= 1 || N <= 0 || K <= 0 || alpha == 0.0f || !im->kernel || !slots.base || slots.n < 1 ||
-        slots.stride < (size_t)GEMM_COLS_SLOT) {
-        gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, 0, B, ldb, beta, C, ldc, workspace, row_bias, epi,
-                              lo, hi);
-        return;
-    }
+        slots.stride < (size_t)GEMM_COLS_SLOT)
+        return 0;
     if (epi != GC_EPI_RELU && epi != GC_EPI_CLAMP) epi = GC_EPI_NONE;
     const int64_t kc = K >= im->kc ? im->kc : K, npanels = (N + im->nr - 1) / im->nr;
     int64_t work, per = GEMM_COLS_SLOT / (kc * im->nr); /* panels a slot holds */
@@ -602,8 +604,25 @@ void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t
     if (nch > npanels) nch = npanels;
     gemm_cols_job g = {.im = im, .M = M, .N = N, .K = K, .kc = kc, .ldb = ldb, .ldc = ldc, .Mp = round_up(M, im->mr),
                        .npanels = npanels, .nch = nch, .alpha = alpha, .beta = beta, .lo = lo, .hi = hi, .epi = epi,
-                       .pa = packed_a, .B = B, .bias = row_bias, .C = C, .slots = slots};
+                       .pa = packed_a, .B = B, .bias = row_bias, .C = C, .slots = slots, .pack_b = pack_b, .ctx = ctx};
     gc_pool_for(par ? pool : NULL, nch, 1, (int)W, gemm_cols_chunk, &g);
+    return 1;
+}
+
+void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                            float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi) {
+    if (!gemm_cols(pool, tier, M, N, K, alpha, packed_a, B, ldb, NULL, NULL, beta, C, ldc, slots, row_bias, epi, lo,
+                   hi))
+        gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, 0, B, ldb, beta, C, ldc, workspace, row_bias, epi,
+                              lo, hi);
+}
+
+int gc_gemm_prepacked_cols_fn(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *packed_a, gc_gemm_pack_b_fn pack_b, const void *ctx, float beta, float *C,
+                              int64_t ldc, gc_slots slots, const float *row_bias, int epi, float lo, float hi) {
+    return pack_b && gemm_cols(pool, tier, M, N, K, alpha, packed_a, NULL, 0, pack_b, ctx, beta, C, ldc, slots,
+                               row_bias, epi, lo, hi);
 }
 
 void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,

@@ -128,6 +128,20 @@ void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t 
  * blocks). Needs slots.stride >= gc_gemm_cols_slot_floats(tier); without slots (base NULL),
  * for M <= 1 or the reference tier it is gc_gemm_prepacked_epi with `workspace`. */
 size_t gc_gemm_cols_slot_floats(gc_gemm_tier tier);
+
+/* Writes rows [p0, p0 + kb) and columns [j0, j0 + nb) of op(B) as nr-column panels: column
+ * j0 + jp * nr + jj of row p0 + p at dst[(jp * kb + p) * nr + jj], zero for jj past nb in the
+ * last panel (the layout the packed GEMM's own packing writes). For operands that are not
+ * stored as a matrix (a convolution's lowered input: gc_im2col_pack). */
+typedef void (*gc_gemm_pack_b_fn)(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr,
+                                  float *dst);
+
+/* gc_gemm_prepacked_cols with op(B) written by pack_b(ctx, ...) into each worker's slot. Returns
+ * 0 (nothing done) where gc_gemm_prepacked_cols would not run by columns (no slots, slots too
+ * small, M <= 1, K or N <= 0, alpha == 0, the reference tier): the caller then materialises op(B). */
+int gc_gemm_prepacked_cols_fn(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
+                              const float *packed_a, gc_gemm_pack_b_fn pack_b, const void *ctx, float beta, float *C,
+                              int64_t ldc, gc_slots slots, const float *row_bias, int epi, float lo, float hi);
 void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                             float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi);

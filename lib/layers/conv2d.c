@@ -444,7 +444,7 @@ static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_s
             if (q.chan_s) s = max_size(s, gc_dconv_slot_floats(&q.dc));
             if (q.s2d) s = max_size(s, gc_dconv_slot_floats(&q.ds));
             if (q.direct_bwd) s = max_size(s, gc_dconv_slot_floats(&q.db));
-            if (q.pointwise && !q.depthwise && !(t && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)))
+            if (!q.depthwise && !q.wino_fwd && !q.direct_fwd && !q.s2d && !(t && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)))
                 s = max_size(s, gc_gemm_cols_slot_floats(t ? GC_GEMM_AVX512 : GC_GEMM_PORTABLE));
             if (q.acc_s2d) s = max_size(s, gc_aconv_slot_floats(&q.ds, workers));
             else if (!q.acc_ref) s = max_size(s, gc_aconv_slot_floats(&q.df, workers));
@@ -653,6 +653,13 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                 }
                 gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, yg, pws, epi, c->epi.lo, c->epi.hi);
                 continue;
+            }
+            if (pg && q.g.KH * q.g.KW > 1) { /* each worker lowers and packs the pixels it multiplies, in its slot
+                                                (not 1x1/2: ResNet-50's 1.02 -> 1.10 ms near that way) */
+                const gc_im2col_src src = {&q.g, xg};
+                if (gc_gemm_prepacked_cols_fn(c->pool, tier, q.OG, q.P, q.K, 1.0f, pg, gc_im2col_pack, &src, 0.0f, yg,
+                                              q.P, c->slots, bg, epi, c->epi.lo, c->epi.hi))
+                    continue;
             }
             for (int64_t p0 = 0; p0 < q.P; p0 += q.pointwise ? q.P : q.NT) {
                 const int64_t np = q.pointwise ? q.P : q.P - p0 < q.NT ? q.P - p0 : q.NT;
