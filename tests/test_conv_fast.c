@@ -459,7 +459,9 @@ TEST(same_bits_for_any_thread_count) {
                      {2, 6, 15, 13, 10, 3, 3, 2, 2, 1, 1, 1, 1, 2, 1},
                      {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: 5 output chunks */
                      {3, 8, 60, 58, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* Winograd by tiles */
-                     {1, 256, 52, 52, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};   /* Winograd, shared V^T */
+                     {1, 256, 52, 52, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd, shared V^T */
+                     {2, 12, 37, 29, 12, 3, 3, 1, 1, 1, 1, 1, 1, 12, 1},    /* depthwise 3x3 s1 */
+                     {1, 8, 117, 114, 8, 3, 3, 2, 2, 1, 1, 1, 1, 8, 1}};    /* depthwise 3x3 s2 in strips */
     gc_pool *saved = lt_pool, *pools[3] = {NULL, NULL, NULL};
     for (int n = 0; n < 3; n++) CHECK_OK(gc_pool_create(n + 1, &pools[n]));
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
@@ -487,6 +489,48 @@ TEST(same_bits_for_any_thread_count) {
     }
     lt_pool = saved;
     for (int n = 0; n < 3; n++) gc_pool_free(pools[n]);
+}
+
+/* A depthwise plane whose padded copy exceeds 8 KB runs in strips of rows: the same bits as
+ * the plane kernel on the whole plane, for each tier, at both strides and kernel sizes, with
+ * padding past the kernel (strips starting in it) and a generic (dilated) kernel. */
+TEST(depthwise_strips_same_bits_as_whole_planes) {
+    /*                  N  C   H    W   M  OH OW KH KW SH SW PH PW DH DW */
+    const gc_dwconv ps[] = {{1, 3, 112, 112, 1, 112, 112, 3, 3, 1, 1, 1, 1, 1, 1, GC_EPI_NONE, 0, 0},
+                            {2, 2, 113, 111, 1, 57, 56, 3, 3, 2, 2, 1, 1, 1, 1, GC_EPI_CLAMP, 0.0f, 6.0f},
+                            {1, 2, 57, 61, 1, 29, 31, 5, 5, 2, 2, 2, 2, 1, 1, GC_EPI_RELU, 0, 0},
+                            {1, 2, 60, 63, 1, 60, 63, 5, 5, 1, 1, 2, 2, 1, 1, GC_EPI_NONE, 0, 0},
+                            {1, 2, 70, 50, 1, 76, 50, 3, 3, 1, 1, 4, 1, 1, 1, GC_EPI_NONE, 0, 0},
+                            {1, 2, 80, 47, 1, 38, 47, 3, 3, 2, 1, 0, 2, 2, 2, GC_EPI_NONE, 0, 0}};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++) {
+        const gc_dwconv *p = &ps[i];
+        const int64_t nx = p->N * p->C * p->H * p->W, ny = p->N * p->C * p->OH * p->OW, nw = p->C * p->KH * p->KW;
+        const size_t wsn = gc_dwconv_workspace(p);
+        float *x = gc_alloc_array((size_t)nx, sizeof(float)), *w = gc_alloc_array((size_t)nw, sizeof(float));
+        float *b = gc_alloc_array((size_t)p->C, sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
+        float *y1 = gc_alloc_array((size_t)ny, sizeof(float)), *ws = gc_alloc_array(wsn, sizeof(float));
+        if (!x || !w || !b || !y0 || !y1 || !ws) {
+            FAILF("case %zu: cannot set up", i);
+        } else {
+            int64_t hp, wp;
+            gc_dw_padded_size(p, &hp, &wp);
+            CHECK(hp * wp > 2048); /* a plane that runs in strips */
+            fill(x, nx), fill(w, nw), fill(b, p->C);
+            const gc_gemm_tier ts[] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
+            const gc_dw_plane_fn fs[] = {gc_dw_plane_portable, gc_dw_plane_avx2, gc_dw_plane_avx512};
+            for (int k = 0; k < 3; k++) {
+                if (!gc_gemm_tier_available(ts[k])) continue;
+                for (int64_t e = 0; e < ny; e++) y0[e] = y1[e] = NAN;
+                gc_dwconv_forward(lt_pool, ts[k], p, x, w, b, y0, ws);
+                for (int64_t t = 0; t < p->N * p->C; t++) /* whole planes, one at a time */
+                    fs[k](p, x + t * p->H * p->W, ws, w + t % p->C * p->KH * p->KW, b + t % p->C,
+                          y1 + t * p->OH * p->OW);
+                if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                    FAILF("case %zu, tier %d: strips differ from whole planes", i, k);
+            }
+        }
+        free(x), free(w), free(b), free(y0), free(y1), free(ws);
+    }
 }
 
 /* ------------------------------------------------------------------ whole network */
@@ -820,6 +864,7 @@ int main(void) {
     RUN(linear_all_tiers_vs_reference);
     RUN(linear_batch_rows_keep_batch1_bits);
     RUN(same_bits_for_any_thread_count);
+    RUN(depthwise_strips_same_bits_as_whole_planes);
     RUN(few_pixels_gemm_vs_reference);
     RUN(network_fast_vs_reference);
     RUN(prepared_weights_same_bits);

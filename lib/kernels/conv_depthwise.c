@@ -1,5 +1,6 @@
 /* conv_depthwise.c - depthwise convolution (contract in conv.h): one task per (image, input
- * channel) on a zero-padded copy of its plane; the plane kernels are in conv_depthwise_tx.h
+ * channel) on a zero-padded copy of its plane (a large plane's forward: of one strip of rows
+ * at a time, see dw_strip_rows); the plane kernels are in conv_depthwise_tx.h
  * (this file builds the portable one). */
 #define DW_TX_NAME gc_dw_plane_portable
 #include "kernels/conv_depthwise_tx.h"
@@ -13,7 +14,7 @@ typedef struct dw_job {
     gc_dw_plane_fn run;
     const float *x, *w, *bias, *dy;
     float *y, *dx, *dw, *db, *ws;
-    int64_t plane, hp, wp;
+    int64_t plane, hp, wp, rb; /* rb: output rows per strip (dw_strip_rows), 0: whole planes */
 } dw_job;
 
 /* Planes per pool item for n planes of `per` output floats each: items of about 32 K floats,
@@ -50,15 +51,46 @@ static void pad_plane(const gc_dwconv *p, const float *src, float *dst, int64_t 
     for (int64_t h = 0; h < p->H; h++) memcpy(dst + (h + p->PH) * wp + p->PW, src + h * p->W, (size_t)p->W * sizeof(float));
 }
 
+/* Output rows [i0, i1) of plane x (H, W) into yo (rows of OW), computed as a plane of its own:
+ * the input rows they reach, the top padding only where they start in it (M = 1). Every output
+ * gets the same taps in the same order as from the whole plane. */
+static void strip(const dw_job *j, const float *x, const float *wo, const float *bo, float *yo, float *xp, int64_t i0,
+                  int64_t i1) {
+    const gc_dwconv *p = j->p;
+    const int64_t r0 = i0 * p->SH - p->PH, a = r0 > 0 ? r0 : 0; /* first row reached, first real row */
+    const int64_t end = (i1 - 1) * p->SH - p->PH + (p->KH - 1) * p->DH + 1, b = end < p->H ? end : p->H;
+    gc_dwconv q = *p;
+    q.N = 1, q.C = 1, q.OH = i1 - i0, q.H = b > a ? b - a : 0, q.PH = a - r0;
+    j->run(&q, x + (a < p->H ? a : p->H) * p->W, xp, wo, bo, yo + i0 * p->OW);
+}
+
 static void forward_planes(void *arg, int64_t lo, int64_t hi, int worker) {
     const dw_job *j = arg;
     const gc_dwconv *p = j->p;
     const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW;
     for (int64_t t = lo; t < hi; t++) {
         const int64_t n = t / p->C, c = t % p->C;
-        j->run(p, j->x + t * p->H * p->W, j->ws + worker * j->plane, j->w + c * p->M * KK,
-               j->bias ? j->bias + c * p->M : NULL, j->y + (n * p->C + c) * p->M * OHW);
+        const float *x = j->x + t * p->H * p->W, *wo = j->w + c * p->M * KK, *bo = j->bias ? j->bias + c * p->M : NULL;
+        float *yo = j->y + (n * p->C + c) * p->M * OHW, *xp = j->ws + worker * j->plane;
+        if (!j->rb) {
+            j->run(p, x, xp, wo, bo, yo);
+            continue;
+        }
+        for (int64_t i0 = 0; i0 < p->OH; i0 += j->rb) strip(j, x, wo, bo, yo, xp, i0, i0 + j->rb < p->OH ? i0 + j->rb : p->OH);
     }
+}
+
+/* Output rows per strip when a plane runs in strips, else 0: one output per input plane
+ * (M = 1) whose padded copy exceeds 8 KB (MobileNetV2's 112x112 and 56x56 planes: 52 KB at
+ * 112x112, more than the 32 KB L1, so the copy went to L2 and the taps read it back from there):
+ * strips of a multiple of 4 rows (the kernels' row block) whose copies take at most 8 KB. */
+static int64_t dw_strip_rows(const gc_dwconv *p) {
+    const int64_t budget = 2048; /* floats */
+    int64_t hp, wp;
+    gc_dw_padded_size(p, &hp, &wp);
+    if (p->M != 1 || hp * wp <= budget) return 0;
+    const int64_t rows_in = budget / wp, rb = (rows_in - (p->KH - 1) * p->DH - 1) / p->SH + 1;
+    return rb >= 8 ? rb / 4 * 4 : 0;
 }
 
 void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, const float *x, const float *w,
@@ -68,6 +100,7 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     dw_job j = {.p = p, .run = run, .x = x, .w = w, .bias = bias, .y = y, .ws = ws, .plane = plane};
+    j.rb = dw_strip_rows(p);
     gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
 }
 

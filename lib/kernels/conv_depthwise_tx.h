@@ -150,7 +150,7 @@ static inline __attribute__((always_inline)) void dw_block(const float *xp, int6
         }
 }
 
-/* The whole plane for one (K, S): blocks of 4 rows, then single rows; 32 columns a step, the
+/* The whole plane for one (K, S): blocks of 4 rows, then one block of the 1-3 rows left; 32 columns a step, the
  * last 16 alone where only they remain, so a load starts inside its row and reads at most 15
  * floats past the row's end (the scratch has 64 floats to spare after the last row). */
 static inline __attribute__((always_inline)) void dw_plane_k(const gc_dwconv *p, const float *xp, int64_t wp,
@@ -165,7 +165,17 @@ static inline __attribute__((always_inline)) void dw_plane_k(const gc_dwconv *p,
             if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 2, K, S, E, lo, hi);
             else dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 1, K, S, E, lo, hi);
         }
-    for (; i < OH; i++)
+    if (OH - i == 3)
+        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
+            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 3, 2, K, S, E, lo, hi);
+            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 3, 1, K, S, E, lo, hi);
+        }
+    else if (OH - i == 2)
+        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
+            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 2, 2, K, S, E, lo, hi);
+            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 2, 1, K, S, E, lo, hi);
+        }
+    else if (OH - i == 1)
         for (int64_t j0 = 0; j0 < OW; j0 += 32) {
             if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 2, K, S, E, lo, hi);
             else dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 1, K, S, E, lo, hi);
