@@ -142,8 +142,8 @@ enum {
     GC_TRAIT_CHANNEL_LINEAR = 16, /* output channel o is linear in param[0] row o plus
                                      param[1][o] (conv2d): a channel-affine consumer
                                      can be folded into it */
-    GC_TRAIT_EPILOGUE       = 32  /* forward applies ctx->epi to its output (conv2d): an
-                                     activation with an epilogue can be fused into it */
+    GC_TRAIT_EPILOGUE       = 32  /* forward applies ctx->epi to its output (conv2d, add):
+                                     an activation with an epilogue can be fused into it */
 };
 
 /* Roles of a parameter slot. */
