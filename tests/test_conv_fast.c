@@ -859,6 +859,7 @@ int main(void) {
     RUN(winograd_several_chunks);
     RUN(winograd_workspace_bounded);
     RUN(winograd_schedules);
+    RUN(winograd_chunks_per_worker);
     RUN(winograd_session_slots);
     RUN(accurate_winograd_session_slots);
     RUN(linear_all_tiers_vs_reference);
