@@ -549,19 +549,20 @@ static void add_row_bias(int64_t M, int64_t N, const float *bias, float *C, int6
         for (int64_t j = 0; j < N; j++) C[i * ldc + j] += bias[i];
 }
 
-/* The epilogue over C (the unfused paths), with the activation loops' comparisons. */
+/* The epilogue over one row of C, with the activation loops' comparisons (the portable
+ * micro-kernel's stores and the unfused paths). */
+static inline void epi_row(float *c, int64_t n, int epi, float lo, float hi) {
+    if (epi == GC_EPI_RELU)
+        for (int64_t j = 0; j < n; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
+    else if (epi == GC_EPI_CLAMP)
+        for (int64_t j = 0; j < n; j++) {
+            const float u = c[j] < lo ? lo : c[j];
+            c[j] = u > hi ? hi : u;
+        }
+}
+
 static void epi_rows(int64_t M, int64_t N, float *C, int64_t ldc, int epi, float lo, float hi) {
-    if (epi != GC_EPI_RELU && epi != GC_EPI_CLAMP) return;
-    for (int64_t i = 0; i < M; i++) {
-        float *c = C + i * ldc;
-        if (epi == GC_EPI_RELU)
-            for (int64_t j = 0; j < N; j++) c[j] = c[j] > 0.0f ? c[j] : 0.0f;
-        else
-            for (int64_t j = 0; j < N; j++) {
-                const float u = c[j] < lo ? lo : c[j];
-                c[j] = u > hi ? hi : u;
-            }
-    }
+    for (int64_t i = 0; epi != GC_EPI_NONE && i < M; i++) epi_row(C + i * ldc, N, epi, lo, hi);
 }
 
 void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
@@ -661,13 +662,7 @@ GEMM_INLINE void kernel_6x8(int64_t k, const float *a, const float *b, float *c,
             for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j] + beta * ci[j];
         if (bias)
             for (int j = 0; j < n; j++) ci[j] += bias[i];
-        if (epi == GC_EPI_RELU)
-            for (int j = 0; j < n; j++) ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
-        else if (epi == GC_EPI_CLAMP)
-            for (int j = 0; j < n; j++) {
-                const float u = ci[j] < lo ? lo : ci[j];
-                ci[j] = u > hi ? hi : u;
-            }
+        epi_row(ci, n, epi, lo, hi);
     }
 }
 
