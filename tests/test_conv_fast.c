@@ -603,7 +603,8 @@ done:
 
 /* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
  * pixel counts around multiples of 7, channel counts around multiples of 64 (last panels of 1-16,
- * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks. */
+ * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks. With a residual and
+ * an epilogue: the bits of the product, the add and the activation as separate passes. */
 TEST(few_pixels_gemm_vs_reference) {
     if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
     static const int64_t cases[][3] = {{49, 512, 2048}, {196, 256, 1024}, {1, 1, 1}, {6, 65, 513}, {8, 130, 1100},
@@ -626,10 +627,24 @@ TEST(few_pixels_gemm_vs_reference) {
             }
         gc_pxgemm_pack(O, K, w, pk);
         for (int64_t e = 0; e < O * P; e++) y[e] = NAN;
-        gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, y, ws, 0, 0.0f, 0.0f);
+        gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, NULL, y, ws, 0, 0.0f, 0.0f);
         const double err = test_rel_err(y, ref, O * P, 1e-3);
         if (!(err <= 1e-5)) FAILF("few-pixels GEMM P %lld O %lld K %lld: relative error %g", (long long)P, (long long)O,
                                   (long long)K, err);
+        float *res = malloc((size_t)(O * P) * sizeof(float)), *y2 = malloc((size_t)(O * P) * sizeof(float));
+        fill(res, O * P);
+        for (int epi = GC_EPI_NONE; epi <= GC_EPI_CLAMP; epi++) {
+            for (int64_t e = 0; e < O * P; e++) { /* the separate passes over y, the product above */
+                const float s = y[e] + res[e], u = s < -0.5f ? -0.5f : s;
+                ref[e] = epi == GC_EPI_RELU ? (s > 0.0f ? s : 0.0f) : epi == GC_EPI_CLAMP ? (u > 0.5f ? 0.5f : u) : s;
+                y2[e] = NAN;
+            }
+            gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, res, y2, ws, epi, -0.5f, 0.5f);
+            if (memcmp(y2, ref, (size_t)(O * P) * sizeof(float)) != 0)
+                FAILF("few-pixels GEMM P %lld O %lld K %lld with a residual, epilogue %d: differs from the separate "
+                      "passes", (long long)P, (long long)O, (long long)K, epi);
+        }
+        free(res); free(y2);
         free(w); free(col); free(b); free(y); free(ref);
         gc_free(pk);
         gc_free(ws);

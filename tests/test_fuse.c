@@ -6,7 +6,10 @@
  * read by two layers, an output that is kept, the session input, the reference kernels,
  * keep_all) or cannot (hardswish reads x). The network covers every convolution path the
  * planner can fuse into: direct, Winograd, strided im2col, 1x1, depthwise, after a folded
- * batch-norm or not, ReLU and clamp, and a residual add (a ResNet block's ReLU); and the packed GEMM's epilogue at MobileNet-like sizes. */
+ * batch-norm or not, ReLU and clamp, and a residual add (a ResNet block's ReLU); residual adds
+ * fused into the convolution that computes one of their inputs (the 1x1 GEMM and the few-pixels
+ * GEMM add it as they store, Winograd after it stores; with and without a ReLU after the add,
+ * a batch-norm folded in); and the packed GEMM's epilogue at MobileNet-like sizes. */
 #include "test.h"
 #include "core/core.h"
 #include "net/session.h" /* gc_session_set_accurate */
@@ -49,12 +52,16 @@ static gc_status act(gc_model *m, const char *name, const char *in, gc_activatio
  *   c2b conv 3x3 8->8 (Winograd), k2b clamp(-0.03, 0.02)
  *   c3 conv 3x3 s2 8->8 (im2col), k3 clamp(0, 6)                      17x17
  *   c4 conv 1x1 8->8, r4 relu, s4 = c4 + r4 (c4 read twice: not fused), rs4 relu (fused into the add)
+ *   c4b conv 1x1 8->8, j4 = c4b + rs4 (fused into c4b's GEMM), rj4 relu (fused after it)
  *   c5 conv 3x3 depthwise, b5 batch-norm, k5 clamp(-0.25, 0.5)
  *   c5b conv 1x1 8->8 (GEMM on the input), r5b relu
  *   c5c conv 3x3 depthwise, r5c relu (in the depthwise kernel's stores)
+ *   c5d conv 3x3 8->8 (Winograd), b5d batch-norm (folded), j5 = r5c + b5d (fused into c5d after
+ *     it stores; no activation)
  *   c6 conv 3x3 8->6, r6 relu (c6 is kept in some sessions)
  *   c7 conv 5x5 s2 6->6, h7 hardswish (reads x: not fused)               9x9
  *   c8 conv 3x3 6->6 (the few-pixels GEMM with AVX-512), r8 relu
+ *   c8b conv 1x1 6->6 (the same), j8 = c8b + r8 (fused into its stores), rj8 relu
  *   gap, flatten, fc 6->5 */
 static gc_model *fuse_net(uint64_t seed) {
     gc_model *m = NULL;
@@ -70,13 +77,19 @@ static gc_model *fuse_net(uint64_t seed) {
         (st = act(m, "k2b", "c2b", GC_ACT_CLAMP, -0.03f, 0.02f)) || (st = conv(m, "c3", "k2b", 8, 8, 3, 2, 1, 1)) ||
         (st = act(m, "k3", "c3", GC_ACT_CLAMP, 0.0f, 6.0f)) || (st = conv(m, "c4", "k3", 8, 8, 1, 1, 1, 1)) ||
         (st = gc_model_add_relu(m, "r4", "c4")) || (st = gc_model_add_add(m, "s4", "c4", "r4")) ||
-        (st = gc_model_add_relu(m, "rs4", "s4")) || (st = conv(m, "c5", "rs4", 8, 8, 3, 1, 8, 1)) || (st = bn(m, "b5", "c5", 8, &r)) ||
+        (st = gc_model_add_relu(m, "rs4", "s4")) || (st = conv(m, "c4b", "rs4", 8, 8, 1, 1, 1, 1)) ||
+        (st = gc_model_add_add(m, "j4", "c4b", "rs4")) || (st = gc_model_add_relu(m, "rj4", "j4")) ||
+        (st = conv(m, "c5", "rj4", 8, 8, 3, 1, 8, 1)) || (st = bn(m, "b5", "c5", 8, &r)) ||
         (st = act(m, "k5", "b5", GC_ACT_CLAMP, -0.25f, 0.5f)) || (st = conv(m, "c5b", "k5", 8, 8, 1, 1, 1, 0)) ||
         (st = gc_model_add_relu(m, "r5b", "c5b")) || (st = conv(m, "c5c", "r5b", 8, 8, 3, 1, 8, 1)) ||
-        (st = gc_model_add_relu(m, "r5c", "c5c")) || (st = conv(m, "c6", "r5c", 8, 6, 3, 1, 1, 1)) ||
+        (st = gc_model_add_relu(m, "r5c", "c5c")) || (st = conv(m, "c5d", "r5c", 8, 8, 3, 1, 1, 0)) ||
+        (st = bn(m, "b5d", "c5d", 8, &r)) || (st = gc_model_add_add(m, "j5", "r5c", "b5d")) ||
+        (st = conv(m, "c6", "j5", 8, 6, 3, 1, 1, 1)) ||
         (st = gc_model_add_relu(m, "r6", "c6")) || (st = conv(m, "c7", "r6", 6, 6, 5, 2, 1, 1)) ||
         (st = act(m, "h7", "c7", GC_ACT_HARDSWISH, 0, 0)) || (st = conv(m, "c8", "h7", 6, 6, 3, 1, 1, 1)) ||
-        (st = gc_model_add_relu(m, "r8", "c8")) || (st = gc_model_add_adaptive_avgpool2d(m, "gap", "r8", &ap)) ||
+        (st = gc_model_add_relu(m, "r8", "c8")) || (st = conv(m, "c8b", "r8", 6, 6, 1, 1, 1, 1)) ||
+        (st = gc_model_add_add(m, "j8", "c8b", "r8")) || (st = gc_model_add_relu(m, "rj8", "j8")) ||
+        (st = gc_model_add_adaptive_avgpool2d(m, "gap", "rj8", &ap)) ||
         (st = gc_model_add_flatten(m, "flat", "gap")) || (st = gc_model_add_linear(m, "fc", "flat", &lp, NULL, NULL)) ||
         (st = gc_model_init_random(m, seed))) {
         fprintf(stderr, "fuse_net: %s\n", gc_last_error());
@@ -284,6 +297,8 @@ TEST(what_does_not_fuse) {
         const char *stops[] = {NULL, "c6"};
         compare_sessions(kept, plain, x, r, stops, 2, 0, "c6 kept");
         CHECK(!is_fused(kept, "c6") && is_fused(kept, "c1") && is_fused(kept, "c3"));
+        CHECK(is_fused(kept, "c4b") && is_fused(kept, "j4") && is_fused(kept, "b5d") && is_fused(kept, "c8b") &&
+              is_fused(kept, "j8") && !is_fused(plain, "c4b") && !is_fused(plain, "j4"));
         gc_tensor a, b;
         CHECK_OK(gc_session_activation(kept, "c6", &a));
         CHECK_OK(gc_session_activation(plain, "c6", &b));
@@ -477,6 +492,44 @@ TEST(nonfinite_names_the_convolution) {
     gc_model_free(m);
 }
 
+/* A residual add fused into the convolution before it ("computed with c2" says it was): a
+ * non-finite convolution output is named as the convolution's, a sum that overflows from finite
+ * inputs as the add's (as unfused). */
+TEST(nonfinite_names_the_fused_add) {
+    static float w1[2 * 3], x[3 * H * W];
+    for (int i = 0; i < 6; i++) w1[i] = 2e38f / 3.0f; /* r1 = 0.5 * 3 * w = 1e38 */
+    for (int64_t i = 0; i < 3 * H * W; i++) x[i] = 0.5f;
+    const float fw[4] = {1, 0, 0, 1};
+    const float w2[2][4] = {{3.0f, 0, 0, 3.0f},   /* c2 = 3e38, the sum 4e38 overflows: the add */
+                            {1e30f, 0, 0, 1e30f}}; /* c2 overflows: the convolution */
+    const char *names[2] = {"the output of layer j (add, computed with c2) is not finite",
+                            "the output of layer c2 (conv2d) is not finite"};
+    for (int k = 0; k < 2; k++) {
+        gc_model *m = NULL;
+        gc_conv2d_params c1 = gc_conv2d_defaults(3, 2, 1), c2 = gc_conv2d_defaults(2, 2, 1);
+        c1.bias = c2.bias = 0;
+        gc_adaptive_pool2d_params ap = {1, 1};
+        gc_linear_params lp = {2, 2, 0};
+        CHECK_OK(gc_model_create(&m));
+        CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &c1, w1, NULL));
+        CHECK_OK(gc_model_add_relu(m, "r1", "c1"));
+        CHECK_OK(gc_model_add_conv2d(m, "c2", "r1", &c2, w2[k], NULL));
+        CHECK_OK(gc_model_add_add(m, "j", "c2", "r1"));
+        CHECK_OK(gc_model_add_relu(m, "rj", "j"));
+        CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "gap", "rj", &ap));
+        CHECK_OK(gc_model_add_flatten(m, "flat", "gap"));
+        CHECK_OK(gc_model_add_linear(m, "fc", "flat", &lp, fw, NULL));
+        gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
+        gc_session *s = session(m, cfg);
+        if (s) {
+            CHECK_FAILS(gc_session_forward(s, x), GC_ERR_NUMERIC);
+            if (!strstr(gc_last_error(), names[k])) FAILF("case %d: %s", k, gc_last_error());
+        }
+        gc_session_free(s);
+        gc_model_free(m);
+    }
+}
+
 int main(void) {
     RUN(fused_equals_unfused);
     RUN(fused_parameter_gradients);
@@ -485,5 +538,6 @@ int main(void) {
     RUN(winograd_schedules_write_their_own_bits);
     RUN(gemm_epilogue_in_the_stores);
     RUN(nonfinite_names_the_convolution);
+    RUN(nonfinite_names_the_fused_add);
     return test_summary("fuse");
 }

@@ -311,24 +311,29 @@ TEST(prepacked_epilogue_bits) {
             const size_t ws = gc_gemm_workspace(tier, M, N, K, 2);
             float *pa = malloc(np * sizeof(float)), *w = ws ? malloc(ws * sizeof(float)) : NULL;
             float *C = malloc(nc * sizeof(float)), *U = malloc(nc * sizeof(float));
-            float *bias = malloc((size_t)M * sizeof(float));
+            float *bias = malloc((size_t)M * sizeof(float)), *res = malloc(nc * sizeof(float));
             gc_gemm_pack_a(tier, 0, M, K > 0 ? K : 1, g.A, g.lda, pa);
             for (int64_t i = 0; i < M; i++) bias[i] = 2.0f * gc_rng_uniform(&r) - 1.0f;
+            for (size_t i = 0; i < nc; i++) res[i] = 8.0f * gc_rng_uniform(&r) - 4.0f; /* moves values past 0 */
+            if (M > 1) res[g.ldc + 1] = NAN, res[g.ldc + 2] = -0.0f;
             for (int e = 0; e < 4; e++)
-                for (int b = 0; b < 2; b++) {
+                for (int b = 0; b < 4; b++) { /* bit 0: bias, bit 1: a residual (a fused residual add) */
                     const int epi = (int)epis[e][0];
                     const float lo = epis[e][1], hi = epis[e][2];
+                    const float *rs = b & 2 ? res : NULL;
                     memcpy(U, g.C0, nc * sizeof(float));
                     gc_gemm_prepacked(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, U, g.ldc, w,
-                                      b ? bias : NULL);
+                                      b & 1 ? bias : NULL);
+                    for (int64_t i = 0; rs && i < M; i++) /* the add layer's pass */
+                        for (int64_t j = 0; j < N; j++) U[i * g.ldc + j] = U[i * g.ldc + j] + rs[i * g.ldc + j];
                     epi_pass(epi, lo, hi, U, M, N, g.ldc);
                     memcpy(C, g.C0, nc * sizeof(float));
                     gc_gemm_prepacked_epi(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w,
-                                          b ? bias : NULL, epi, lo, hi);
+                                          b & 1 ? bias : NULL, rs, epi, lo, hi);
                     if (memcmp(C, U, nc * sizeof(float)) != 0 && fails++ < 4)
-                        FAILF("%s: M=%lld N=%lld K=%lld epi %d [%g, %g] bias %d: the epilogue in the stores differs "
-                              "from the separate pass", gc_gemm_tier_name(tier), (long long)M, (long long)N,
-                              (long long)K, epi, lo, hi, b);
+                        FAILF("%s: M=%lld N=%lld K=%lld epi %d [%g, %g] bias %d residual %d: the epilogue in the "
+                              "stores differs from the separate passes", gc_gemm_tier_name(tier), (long long)M,
+                              (long long)N, (long long)K, epi, lo, hi, b & 1, b >> 1);
                 }
             /* the case has the special values the comparisons treat differently */
             if (M > 2 && K > 0 && g.alpha < 0 && !g.beta) {
@@ -336,10 +341,10 @@ TEST(prepacked_epilogue_bits) {
                 gc_gemm_prepacked(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL);
                 CHECK(C[2 * g.ldc] == 0.0f && signbit(C[2 * g.ldc]) && isnan(C[3]) && isinf(C[5]));
                 gc_gemm_prepacked_epi(pool, tier, M, N, K, g.alpha, pa, g.tb, g.B, g.ldb, g.beta, C, g.ldc, w, NULL,
-                                      1, 0.0f, 0.0f);
+                                      NULL, 1, 0.0f, 0.0f);
                 CHECK(C[2 * g.ldc] == 0.0f && !signbit(C[2 * g.ldc]) && C[3] == 0.0f);
             }
-            free(pa); free(w); free(C); free(U); free(bias);
+            free(pa); free(w); free(C); free(U); free(bias); free(res);
             case_free(&g);
         }
     }
@@ -379,15 +384,18 @@ TEST(prepacked_cols_bits) {
             float *pa = malloc(np * sizeof(float)), *w = malloc((ws ? ws : 1) * sizeof(float));
             float *C = malloc(nc * sizeof(float)), *U = malloc(nc * sizeof(float));
             float *bias = malloc((size_t)M * sizeof(float)), *sl = malloc(3 * sf * sizeof(float));
+            float *res = malloc(nc * sizeof(float));
             gc_gemm_pack_a(tier, 0, M, K, g.A, g.lda, pa);
             for (int64_t i = 0; i < M; i++) bias[i] = 2.0f * gc_rng_uniform(&r) - 1.0f;
+            for (size_t i = 0; i < nc; i++) res[i] = 2.0f * gc_rng_uniform(&r) - 1.0f;
             for (int e = 0; e < 3; e++)
-                for (int b = 0; b < 2; b++) {
+                for (int b = 0; b < 3; b++) { /* 1: bias, 2: bias and a residual */
                     const int epi = (int)epis[e][0];
                     const float lo = epis[e][1], hi = epis[e][2];
+                    const float *rs = b == 2 ? res : NULL;
                     memcpy(U, g.C0, nc * sizeof(float));
                     gc_gemm_prepacked_epi(pool, tier, M, N, K, g.alpha, pa, 0, g.B, g.ldb, g.beta, U, g.ldc, w,
-                                          b ? bias : NULL, epi, lo, hi);
+                                          b ? bias : NULL, rs, epi, lo, hi);
                     for (int th = 0; th < 3; th++)
                         for (int ns = 0; ns <= 3; ns++) {
                             if ((e || b) && !(th == 1 && ns == 2)) continue; /* the options on 2 threads, 2 slots */
@@ -395,23 +403,23 @@ TEST(prepacked_cols_bits) {
                             gc_slots s = {ns ? sl + (3 - ns) * sf : NULL, sf, ns};
                             memcpy(C, g.C0, nc * sizeof(float));
                             gc_gemm_prepacked_cols(pools[th], tier, M, N, K, g.alpha, pa, g.B, g.ldb, g.beta, C,
-                                                   g.ldc, w, s, b ? bias : NULL, epi, lo, hi);
+                                                   g.ldc, w, s, b ? bias : NULL, rs, epi, lo, hi);
                             if (memcmp(C, U, nc * sizeof(float)) != 0 && fails++ < 4)
-                                FAILF("%s: M=%lld N=%lld K=%lld epi %d bias %d, %d threads, %d slots: by columns "
-                                      "differs from gc_gemm_prepacked_epi", gc_gemm_tier_name(tier), (long long)M,
-                                      (long long)N, (long long)K, epi, b, th + 1, ns);
+                                FAILF("%s: M=%lld N=%lld K=%lld epi %d bias/residual %d, %d threads, %d slots: by "
+                                      "columns differs from gc_gemm_prepacked_epi", gc_gemm_tier_name(tier),
+                                      (long long)M, (long long)N, (long long)K, epi, b, th + 1, ns);
                         }
                 }
             if (M * N * K <= 20000000) { /* and the values: against the reference within the rounding bound */
                 float *R = case_run(&g, GC_GEMM_REFERENCE);
                 gc_slots s = {sl, sf, 2};
                 memcpy(C, g.C0, nc * sizeof(float));
-                gc_gemm_prepacked_cols(pool, tier, M, N, K, g.alpha, pa, g.B, g.ldb, g.beta, C, g.ldc, w, s, NULL, 0,
-                                       0.0f, 0.0f);
+                gc_gemm_prepacked_cols(pool, tier, M, N, K, g.alpha, pa, g.B, g.ldb, g.beta, C, g.ldc, w, s, NULL,
+                                       NULL, 0, 0.0f, 0.0f);
                 CHECK(case_check(&g, tier, C, R));
                 free(R);
             }
-            free(pa); free(w); free(C); free(U); free(bias); free(sl);
+            free(pa); free(w); free(C); free(U); free(bias); free(sl); free(res);
             case_free(&g);
         }
     }
@@ -479,20 +487,24 @@ TEST(prepacked_cols_packing_function) {
             float *A = malloc((size_t)(M * K) * sizeof(float)), *pa = malloc(np * sizeof(float));
             float *w = malloc((ws ? ws : 1) * sizeof(float)), *sl = malloc(2 * sf * sizeof(float));
             float *C = malloc((size_t)(M * P) * sizeof(float)), *U = malloc((size_t)(M * P) * sizeof(float));
-            float *bias = malloc((size_t)M * sizeof(float));
+            float *bias = malloc((size_t)M * sizeof(float)), *res = malloc((size_t)(M * P) * sizeof(float));
             fill(&r, A, M * K);
             fill(&r, bias, M);
+            fill(&r, res, M * P);
             gc_gemm_pack_a(tier, 0, M, K, A, K, pa);
-            for (int64_t i = 0; i < M * P; i++) C[i] = U[i] = NAN;
-            gc_gemm_prepacked_epi(pool, tier, M, P, K, 1.0f, pa, 0, col, P, 0.0f, U, P, w, bias, 1, 0.0f, 0.0f);
-            CHECK(gc_gemm_prepacked_cols_fn(pool, tier, M, P, K, 1.0f, pa, gc_im2col_pack, &src, 0.0f, C, P,
-                                            (gc_slots){sl, sf, 2}, bias, 1, 0.0f, 0.0f));
-            if (memcmp(C, U, (size_t)(M * P) * sizeof(float)) != 0 && fails++ < 4)
-                FAILF("%s, geometry %zu: the product through gc_im2col_pack differs from the one on the im2col matrix",
-                      gc_gemm_tier_name(tier), gi);
+            for (int rs = 0; rs < 2; rs++) { /* without and with a residual */
+                for (int64_t i = 0; i < M * P; i++) C[i] = U[i] = NAN;
+                gc_gemm_prepacked_epi(pool, tier, M, P, K, 1.0f, pa, 0, col, P, 0.0f, U, P, w, bias, rs ? res : NULL,
+                                      1, 0.0f, 0.0f);
+                CHECK(gc_gemm_prepacked_cols_fn(pool, tier, M, P, K, 1.0f, pa, gc_im2col_pack, &src, 0.0f, C, P,
+                                                (gc_slots){sl, sf, 2}, bias, rs ? res : NULL, 1, 0.0f, 0.0f));
+                if (memcmp(C, U, (size_t)(M * P) * sizeof(float)) != 0 && fails++ < 4)
+                    FAILF("%s, geometry %zu, residual %d: the product through gc_im2col_pack differs from the one on "
+                          "the im2col matrix", gc_gemm_tier_name(tier), gi, rs);
+            }
             CHECK(!gc_gemm_prepacked_cols_fn(pool, tier, M, P, K, 1.0f, pa, gc_im2col_pack, &src, 0.0f, C, P,
-                                             (gc_slots){0}, bias, 1, 0.0f, 0.0f));
-            free(A); free(pa); free(w); free(sl); free(C); free(U); free(bias);
+                                             (gc_slots){0}, bias, NULL, 1, 0.0f, 0.0f));
+            free(A); free(pa); free(w); free(sl); free(C); free(U); free(bias); free(res);
         }
         free(x); free(col); free(want); free(got);
     }
@@ -529,13 +541,13 @@ TEST(avx512_edge_rows_bits) {
                     memcpy(U, C0, sizeof U);
                     gc_gemm_ukernel_avx512_14x32(k, a, b, U, LDC, 1.0f, beta, m, n, bi);
                     memcpy(C, C0, sizeof C);
-                    gc_gemm_ukernel_avx512_14x32_epi(k, a, b, C, LDC, 1.0f, beta, m, n, bi, 0, 0.0f, 0.0f);
+                    gc_gemm_ukernel_avx512_14x32_epi(k, a, b, C, LDC, 1.0f, beta, m, n, bi, NULL, 0, 0.0f, 0.0f);
                     if (memcmp(C, U, sizeof C) != 0 && fails++ < 4)
                         FAILF("k=%lld m=%d n=%d beta %g bias %d: the %d-row panel differs from the full kernel's",
                               (long long)k, m, n, beta, bi != NULL, m);
                     epi_pass(1, 0.0f, 0.0f, U, m, n, LDC);
                     memcpy(C, C0, sizeof C);
-                    gc_gemm_ukernel_avx512_14x32_epi(k, a, b, C, LDC, 1.0f, beta, m, n, bi, 1, 0.0f, 0.0f);
+                    gc_gemm_ukernel_avx512_14x32_epi(k, a, b, C, LDC, 1.0f, beta, m, n, bi, NULL, 1, 0.0f, 0.0f);
                     if (memcmp(C, U, sizeof C) != 0 && fails++ < 4)
                         FAILF("k=%lld m=%d n=%d beta %g bias %d: the %d-row panel's ReLU differs from the pass",
                               (long long)k, m, n, beta, bi != NULL, m);

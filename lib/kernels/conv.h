@@ -262,16 +262,18 @@ void gc_pxgemm_pack(int64_t O, int64_t K, const float *w, float *packed);
 /* Floats of scratch gc_pxgemm_run needs (SIZE_MAX on overflow). */
 size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K);
 
-/* epi: GC_EPI_NONE, GC_EPI_RELU (values only) or GC_EPI_CLAMP (lo, hi), applied as y is stored. */
+/* res: NULL, or an (O, P) residual added after the bias (a fused residual add); then epi:
+ * GC_EPI_NONE, GC_EPI_RELU (values only) or GC_EPI_CLAMP (lo, hi), applied as y is stored. */
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
-                   float *y, float *ws, int epi, float lo, float hi);
+                   const float *res, float *y, float *ws, int epi, float lo, float hi);
 
 /* t (7 x 64, row-major) = a (k x 7) b (k x 64), both packed. */
 void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t);
 /* The same on the first nc (<= 64) columns rounded up to 16 (the rest of t is not written). */
 void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc);
-/* y[c P + r] = epi(t[r * 64 + c] + bias[c]), r < n <= 7, c < nc <= 64 (bias: 64 floats). */
-void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, float hi, float *y, int64_t P,
-                        int64_t n, int64_t nc);
+/* y[c P + r] = epi(t[r * 64 + c] + bias[c] (+ res[c P + r] when res is not NULL)), r < n <= 7,
+ * c < nc <= 64 (bias: 64 floats). */
+void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
+                        int64_t P, int64_t n, int64_t nc);
 
 #endif

@@ -43,7 +43,7 @@ typedef struct px_job {
     int64_t O, P, K, np;
     int epi;
     float lo, hi;
-    const float *packed, *col, *bias;
+    const float *packed, *col, *bias, *res;
     float *y, *a;
 } px_job;
 
@@ -76,14 +76,15 @@ static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
             gc_px_ukernel_avx512_7xn(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile, nc);
         float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
         if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
-        gc_px_store_avx512(tile, bs, j->epi, j->lo, j->hi, j->y + jo * GC_PX_NR * j->P + p0, j->P, n, nc);
+        const int64_t at = jo * GC_PX_NR * j->P + p0;
+        gc_px_store_avx512(tile, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
     }
 }
 
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col,
-                   const float *bias, float *y, float *ws, int epi, float lo, float hi) {
+                   const float *bias, const float *res, float *y, float *ws, int epi, float lo, float hi) {
     const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
-    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, y, ws};
+    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, res, y, ws};
     gc_pool_for(pool, np, 1, 0, px_pack, &j);
     gc_pool_for(pool, no * np, 1, 0, px_tiles, &j);
 }

@@ -58,8 +58,17 @@ void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *
  * instead of 7 scalar ones. The epilogue's bits are the activation loop's: ReLU max(v, 0) is
  * v > 0 ? v : 0, clamp max(lo, v) then min(hi, u) are v < lo ? lo : v, u > hi ? hi : u (the
  * second operand is returned when either is NaN). */
-void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, float hi, float *y, int64_t P,
-                        int64_t n, int64_t nc) {
+/* A channel's n pixels as stored: the residual's, then the epilogue (with a residual it comes
+ * after the transpose, in the layout res has). */
+static inline __m512 px_res_epi(__m512 v, const float *r, __mmask16 m, int epi, __m512 zero, __m512 lov, __m512 hiv) {
+    v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, r));
+    if (epi == GC_EPI_RELU) v = _mm512_max_ps(v, zero);
+    else if (epi == GC_EPI_CLAMP) v = _mm512_min_ps(hiv, _mm512_max_ps(lov, v));
+    return v;
+}
+
+void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
+                        int64_t P, int64_t n, int64_t nc) {
     const __m512 zero = _mm512_setzero_ps(), lov = _mm512_set1_ps(lo), hiv = _mm512_set1_ps(hi);
     const __m512i ia = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
     const __m512i ib = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
@@ -69,8 +78,8 @@ void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, fl
         __m512 v[8];
         for (int r = 0; r < 7; r++) {
             __m512 x = _mm512_add_ps(_mm512_loadu_ps(t + r * GC_PX_NR + 16 * q), b);
-            if (epi == GC_EPI_RELU) x = _mm512_max_ps(x, zero);
-            else if (epi == GC_EPI_CLAMP) x = _mm512_min_ps(hiv, _mm512_max_ps(lov, x));
+            if (!res && epi == GC_EPI_RELU) x = _mm512_max_ps(x, zero); /* with res: after it, below */
+            else if (!res && epi == GC_EPI_CLAMP) x = _mm512_min_ps(hiv, _mm512_max_ps(lov, x));
             v[r] = x;
         }
         v[7] = zero;
@@ -90,10 +99,13 @@ void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, fl
             const __m512 za = _mm512_permutex2var_ps(s[k], ia, s[4 + k]); /* columns k, 4 + k */
             const __m512 zb = _mm512_permutex2var_ps(s[k], ib, s[4 + k]); /* columns 8 + k, 12 + k */
             const int64_t c0 = 16 * q + k;
-            if (c0 < nc) _mm512_mask_storeu_ps(y + c0 * P, m, za);
-            if (c0 + 4 < nc) _mm512_mask_storeu_ps(y + (c0 + 4) * P, m, _mm512_shuffle_f32x4(za, za, 0xEE));
-            if (c0 + 8 < nc) _mm512_mask_storeu_ps(y + (c0 + 8) * P, m, zb);
-            if (c0 + 12 < nc) _mm512_mask_storeu_ps(y + (c0 + 12) * P, m, _mm512_shuffle_f32x4(zb, zb, 0xEE));
+            __m512 w[4] = {za, _mm512_shuffle_f32x4(za, za, 0xEE), zb, _mm512_shuffle_f32x4(zb, zb, 0xEE)};
+            for (int e = 0; e < 4; e++) {
+                const int64_t ch = c0 + 4 * e;
+                if (ch >= nc) continue;
+                if (res) w[e] = px_res_epi(w[e], res + ch * P, m, epi, zero, lov, hiv);
+                _mm512_mask_storeu_ps(y + ch * P, m, w[e]);
+            }
         }
     }
 }
@@ -105,8 +117,8 @@ void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float 
 void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc) {
     (void)k; (void)a; (void)b; (void)t; (void)nc;
 }
-void gc_px_store_avx512(const float *t, const float *bias, int epi, float lo, float hi, float *y, int64_t P,
-                        int64_t n, int64_t nc) {
-    (void)t; (void)bias; (void)epi; (void)lo; (void)hi; (void)y; (void)P; (void)n; (void)nc;
+void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
+                        int64_t P, int64_t n, int64_t nc) {
+    (void)t; (void)bias; (void)res; (void)epi; (void)lo; (void)hi; (void)y; (void)P; (void)n; (void)nc;
 }
 #endif

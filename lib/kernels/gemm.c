@@ -234,6 +234,7 @@ typedef struct gemm_step {
     int64_t jc, nb, npb, pc, kb, ia, ma;
     float   beta;         /* beta for the first K block, 1 after */
     const float *bias;    /* row bias on the last K block, else NULL */
+    const float *res;     /* the job's residual on the last K block, else NULL */
     int    epi;           /* the job's epilogue on the last K block, else GC_EPI_NONE */
     float  *bp, *ap;      /* the step's packing slot */
     const float *apc;     /* op(A) panels the tiles read: ap, or the prepacked chunk */
@@ -246,6 +247,7 @@ typedef struct gemm_job {
     float alpha;
     int epi;                /* GC_EPI_* in the last K block's stores, with lo, hi */
     float lo, hi;
+    const float *res;       /* residual (M x N at ldc) in the last K block's stores, or NULL */
     const float *A, *pa, *B;
     float *C;
     gemm_dims d;
@@ -266,6 +268,7 @@ static void gemm_step_make(const gemm_job *g, float *const bslot[2], float *cons
     st->ma = g->M - ia < g->d.ma ? g->M - ia : g->d.ma;
     st->beta = pc == 0 ? beta : 1.0f;
     st->bias = pc + st->kb == g->K ? bias : NULL;
+    st->res = pc + st->kb == g->K ? g->res : NULL;
     st->epi = pc + st->kb == g->K ? g->epi : GC_EPI_NONE;
     st->bp = bslot[s_idx & 1];
     st->ap = aslot[s_idx & 1];
@@ -284,10 +287,10 @@ static void gemm_tile(const gemm_job *g, const gemm_step *st, int64_t t) {
     const int64_t ic = ib * g->d.mc, mb = st->ma - ic < g->d.mc ? st->ma - ic : g->d.mc;
     const int64_t npa = (mb + mr - 1) / mr, jp = r / npa, ip = r % npa;
     const int64_t m = mb - ip * mr < mr ? mb - ip * mr : mr, n = st->nb - jp * nr < nr ? st->nb - jp * nr : nr;
-    float *c = g->C + (st->ia + ic + ip * mr) * g->ldc + st->jc + jp * nr;
-    g->im->ekernel(st->kb, st->apc + ic * st->kb + ip * mr * st->kb, st->bp + jp * nr * st->kb, c, g->ldc, g->alpha,
-                   st->beta, (int)m, (int)n, st->bias ? st->bias + st->ia + ic + ip * mr : NULL, st->epi, g->lo,
-                   g->hi);
+    const int64_t at = (st->ia + ic + ip * mr) * g->ldc + st->jc + jp * nr;
+    g->im->ekernel(st->kb, st->apc + ic * st->kb + ip * mr * st->kb, st->bp + jp * nr * st->kb, g->C + at, g->ldc,
+                   g->alpha, st->beta, (int)m, (int)n, st->bias ? st->bias + st->ia + ic + ip * mr : NULL,
+                   st->res ? st->res + at : NULL, st->epi, g->lo, g->hi);
 }
 
 static void gemm_pack(const gemm_job *g, const gemm_step *st, int64_t i) {
@@ -318,10 +321,10 @@ static void gemm_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
  * added in the last K block's stores, or NULL; epi, lo, hi: the epilogue after it there. */
 static void gemm_packed(gc_pool *pool, const gemm_impl *im, int ta, int tb, int64_t M, int64_t N, int64_t K,
                         float alpha, const float *A, int64_t lda, const float *pa, const float *B,
-                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws, const float *bias, int epi,
-                        float lo, float hi) {
+                        int64_t ldb, float beta, float *C, int64_t ldc, float *ws, const float *bias,
+                        const float *res, int epi, float lo, float hi) {
     gemm_job g = {.im = im, .ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
-                  .Mp = round_up(M, im->mr), .alpha = alpha, .epi = epi, .lo = lo, .hi = hi, .A = A, .pa = pa,
+                  .Mp = round_up(M, im->mr), .alpha = alpha, .epi = epi, .lo = lo, .hi = hi, .res = res, .A = A, .pa = pa,
                   .B = B, .C = C, .d = gemm_sizes(im, M, N, K)};
     float *const bslot[2] = {ws, ws + g.d.b_floats};         /* (NC/nr panels, KC, nr) packed op(B) */
     float *const aslot[2] = {ws + 2 * g.d.b_floats,           /* (MA/mr panels, KC, mr) packed op(A) */
@@ -360,7 +363,7 @@ typedef struct gemm_cols_job {
     int64_t M, N, K, kc, ldb, ldc, Mp, npanels, nch;
     float alpha, beta, lo, hi;
     int epi;
-    const float *pa, *B, *bias;
+    const float *pa, *B, *bias, *res;
     float *C;
     gc_slots slots;
     gc_gemm_pack_b_fn pack_b; /* or NULL: B's rows */
@@ -386,8 +389,9 @@ static void gemm_cols_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
                 const int n = (int)(nb - jp * nr < nr ? nb - jp * nr : nr);
                 for (int64_t i = 0; i < g->M; i += mr) {
                     const int m = (int)(g->M - i < mr ? g->M - i : mr);
-                    g->im->ekernel(kb, ap + i * kb, bp + jp * nr * kb, g->C + i * g->ldc + j0 + jp * nr, g->ldc,
-                                   g->alpha, beta, m, n, last && g->bias ? g->bias + i : NULL,
+                    const int64_t at = i * g->ldc + j0 + jp * nr;
+                    g->im->ekernel(kb, ap + i * kb, bp + jp * nr * kb, g->C + at, g->ldc, g->alpha, beta, m, n,
+                                   last && g->bias ? g->bias + i : NULL, last && g->res ? g->res + at : NULL,
                                    last ? g->epi : GC_EPI_NONE, g->lo, g->hi);
                 }
             }
@@ -507,7 +511,7 @@ void gc_gemm(gc_pool *pool, gc_gemm_tier tier, int trans_a, int trans_b, int64_t
     if (M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, A, trans_a ? lda : 1, B, ldb, beta, C))
         return;
     gemm_packed(pool, &gemm_impls[t], trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C,
-                ldc, workspace, NULL, GC_EPI_NONE, 0.0f, 0.0f);
+                ldc, workspace, NULL, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 /* ---- prepacked op(A): per K block of KC, round_up(M, MR) rows as MR-row panels ---- */
@@ -561,14 +565,18 @@ static inline void epi_row(float *c, int64_t n, int epi, float lo, float hi) {
         }
 }
 
-static void epi_rows(int64_t M, int64_t N, float *C, int64_t ldc, int epi, float lo, float hi) {
-    for (int64_t i = 0; epi != GC_EPI_NONE && i < M; i++) epi_row(C + i * ldc, N, epi, lo, hi);
+/* The unfused paths' residual (res at ldc, or NULL) and epilogue. */
+static void epi_rows(int64_t M, int64_t N, float *C, int64_t ldc, const float *res, int epi, float lo, float hi) {
+    for (int64_t i = 0; i < M; i++) {
+        for (int64_t j = 0; res && j < N; j++) C[i * ldc + j] += res[i * ldc + j];
+        epi_row(C + i * ldc, N, epi, lo, hi);
+    }
 }
 
 void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                            const float *packed_a, int trans_b, const float *B, int64_t ldb, float beta,
-                           float *C, int64_t ldc, float *workspace, const float *row_bias, int epi,
-                           float lo, float hi) {
+                           float *C, int64_t ldc, float *workspace, const float *row_bias, const float *res,
+                           int epi, float lo, float hi) {
     if (M <= 0 || N <= 0) return;
     if (epi != GC_EPI_RELU && epi != GC_EPI_CLAMP) epi = GC_EPI_NONE;
     const gc_gemm_tier t = gc_gemm_resolve(tier);
@@ -578,18 +586,18 @@ void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t 
         gc_gemm_ref(0, trans_b, M, N, K, alpha, packed_a, K, B, ldb, beta, C, ldc);
     } else if (!(M == 1 && gemm_row_vector(pool, trans_b, N, K, alpha, packed_a, 1, B, ldb, beta, C))) {
         gemm_packed(pool, &gemm_impls[t], 0, trans_b, M, N, K, alpha, NULL, 0, packed_a, B, ldb, beta, C,
-                    ldc, workspace, row_bias, epi, lo, hi);
+                    ldc, workspace, row_bias, res, epi, lo, hi);
         return;
     }
     add_row_bias(M, N, row_bias, C, ldc);
-    epi_rows(M, N, C, ldc, epi, lo, hi);
+    epi_rows(M, N, C, ldc, res, epi, lo, hi);
 }
 
 /* The by-columns run (pack_b NULL: op(B) = B); 0 where it does not apply. */
 static int gemm_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                      const float *packed_a, const float *B, int64_t ldb, gc_gemm_pack_b_fn pack_b, const void *ctx,
-                     float beta, float *C, int64_t ldc, gc_slots slots, const float *row_bias, int epi, float lo,
-                     float hi) {
+                     float beta, float *C, int64_t ldc, gc_slots slots, const float *row_bias, const float *res,
+                     int epi, float lo, float hi) {
     const gemm_impl *im = &gemm_impls[gc_gemm_resolve(tier)];
     const int T = gc_pool_threads(pool);
     if (M <= 1 || N <= 0 || K <= 0 || alpha == 0.0f || !im->kernel || !slots.base || slots.n < 1 ||
@@ -605,32 +613,34 @@ static int gemm_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int
     if (nch > npanels) nch = npanels;
     gemm_cols_job g = {.im = im, .M = M, .N = N, .K = K, .kc = kc, .ldb = ldb, .ldc = ldc, .Mp = round_up(M, im->mr),
                        .npanels = npanels, .nch = nch, .alpha = alpha, .beta = beta, .lo = lo, .hi = hi, .epi = epi,
-                       .pa = packed_a, .B = B, .bias = row_bias, .C = C, .slots = slots, .pack_b = pack_b, .ctx = ctx};
+                       .pa = packed_a, .B = B, .bias = row_bias, .res = res, .C = C, .slots = slots, .pack_b = pack_b, .ctx = ctx};
     gc_pool_for(par ? pool : NULL, nch, 1, (int)W, gemm_cols_chunk, &g);
     return 1;
 }
 
 void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                            float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi) {
-    if (!gemm_cols(pool, tier, M, N, K, alpha, packed_a, B, ldb, NULL, NULL, beta, C, ldc, slots, row_bias, epi, lo,
-                   hi))
-        gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, 0, B, ldb, beta, C, ldc, workspace, row_bias, epi,
-                              lo, hi);
+                            float *workspace, gc_slots slots, const float *row_bias, const float *res, int epi,
+                            float lo, float hi) {
+    if (!gemm_cols(pool, tier, M, N, K, alpha, packed_a, B, ldb, NULL, NULL, beta, C, ldc, slots, row_bias, res, epi,
+                   lo, hi))
+        gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, 0, B, ldb, beta, C, ldc, workspace, row_bias, res,
+                              epi, lo, hi);
 }
 
 int gc_gemm_prepacked_cols_fn(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                               const float *packed_a, gc_gemm_pack_b_fn pack_b, const void *ctx, float beta, float *C,
-                              int64_t ldc, gc_slots slots, const float *row_bias, int epi, float lo, float hi) {
+                              int64_t ldc, gc_slots slots, const float *row_bias, const float *res, int epi, float lo,
+                              float hi) {
     return pack_b && gemm_cols(pool, tier, M, N, K, alpha, packed_a, NULL, 0, pack_b, ctx, beta, C, ldc, slots,
-                               row_bias, epi, lo, hi);
+                               row_bias, res, epi, lo, hi);
 }
 
 void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, float *workspace, const float *row_bias) {
     gc_gemm_prepacked_epi(pool, tier, M, N, K, alpha, packed_a, trans_b, B, ldb, beta, C, ldc, workspace, row_bias,
-                          GC_EPI_NONE, 0.0f, 0.0f);
+                          NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 /* ---- portable micro-kernel 6x8 (GNU vector extension; SSE2 on baseline x86-64) ----
@@ -638,7 +648,8 @@ void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, i
  * which stores the activation loops' comparisons element by element. */
 
 GEMM_INLINE void kernel_6x8(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                            float beta, int m, int n, const float *bias, int epi, float lo, float hi) {
+                            float beta, int m, int n, const float *bias, const float *res, int epi, float lo,
+                            float hi) {
     enum { MR = 6, NR = 8 };
     gemm_v4 acc[MR][2]; /* (MR, NR) accumulator tile */
     for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = (gemm_v4){0, 0, 0, 0};
@@ -662,17 +673,19 @@ GEMM_INLINE void kernel_6x8(int64_t k, const float *a, const float *b, float *c,
             for (int j = 0; j < n; j++) ci[j] = alpha * t[i][j] + beta * ci[j];
         if (bias)
             for (int j = 0; j < n; j++) ci[j] += bias[i];
+        if (res)
+            for (int j = 0; j < n; j++) ci[j] += res[i * ldc + j];
         epi_row(ci, n, epi, lo, hi);
     }
 }
 
 void gc_gemm_ukernel_portable_6x8(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
-    kernel_6x8(k, a, b, c, ldc, alpha, beta, m, n, bias, GC_EPI_NONE, 0.0f, 0.0f);
+    kernel_6x8(k, a, b, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 void gc_gemm_ukernel_portable_6x8_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                      float alpha, float beta, int m, int n, const float *bias, int epi,
-                                      float lo, float hi) {
-    kernel_6x8(k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi);
+                                      float alpha, float beta, int m, int n, const float *bias,
+                                      const float *res, int epi, float lo, float hi) {
+    kernel_6x8(k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi);
 }

@@ -108,16 +108,18 @@ void gc_gemm_prepacked(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, i
                        const float *packed_a, int trans_b, const float *B, int64_t ldb,
                        float beta, float *C, int64_t ldc, float *workspace, const float *row_bias);
 
-/* gc_gemm_prepacked with an element-wise map applied in the same stores, after the bias (a
- * fused activation: kernels/activation.h's GC_EPI_* ops): epi GC_EPI_RELU stores
- * v > 0 ? v : 0, GC_EPI_CLAMP u = v < lo ? lo : v then u > hi ? hi : u, GC_EPI_NONE (or any
- * other value) nothing more. Each element gets the bits a separate pass over C with those
- * comparisons would give it (NaN: 0 for the ReLU, kept by the clamp; -0 becomes +0 in the
- * ReLU). Applied once, on the last K block's stores, on every tier and path. */
+/* gc_gemm_prepacked with, in the same stores after the bias, a residual and then an
+ * element-wise map: res NULL, or an M x N matrix at C's ldc added to each element (a fused
+ * residual add: fl(v + res), v the biased value), then epi (a fused activation:
+ * kernels/activation.h's GC_EPI_* ops): GC_EPI_RELU stores v > 0 ? v : 0, GC_EPI_CLAMP
+ * u = v < lo ? lo : v then u > hi ? hi : u, GC_EPI_NONE (or any other value) nothing more.
+ * Each element gets the bits separate passes over C would give it (NaN: 0 for the ReLU, kept
+ * by the clamp; -0 becomes +0 in the ReLU). Applied once, on the last K block's stores, on
+ * every tier and path. res may not overlap C. */
 void gc_gemm_prepacked_epi(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                            const float *packed_a, int trans_b, const float *B, int64_t ldb, float beta,
-                           float *C, int64_t ldc, float *workspace, const float *row_bias, int epi,
-                           float lo, float hi);
+                           float *C, int64_t ldc, float *workspace, const float *row_bias, const float *res,
+                           int epi, float lo, float hi);
 
 /* gc_gemm_prepacked_epi with op(B) = B (trans_b 0) split over the workers by columns: worker w
  * multiplies the w-th of equal runs of C's columns (rows of NR-column panels), packing those
@@ -141,10 +143,12 @@ typedef void (*gc_gemm_pack_b_fn)(const void *ctx, int64_t p0, int64_t kb, int64
  * small, M <= 1, K or N <= 0, alpha == 0, the reference tier): the caller then materialises op(B). */
 int gc_gemm_prepacked_cols_fn(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                               const float *packed_a, gc_gemm_pack_b_fn pack_b, const void *ctx, float beta, float *C,
-                              int64_t ldc, gc_slots slots, const float *row_bias, int epi, float lo, float hi);
+                              int64_t ldc, gc_slots slots, const float *row_bias, const float *res, int epi, float lo,
+                              float hi);
 void gc_gemm_prepacked_cols(gc_pool *pool, gc_gemm_tier tier, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *packed_a, const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
-                            float *workspace, gc_slots slots, const float *row_bias, int epi, float lo, float hi);
+                            float *workspace, gc_slots slots, const float *row_bias, const float *res, int epi,
+                            float lo, float hi);
 
 /* The reference tier directly (gemm_ref.c); same contract, no workspace. */
 void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -161,10 +165,11 @@ void gc_gemm_ref(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, floa
 typedef void (*gc_gemm_ukernel)(int64_t k, const float *a, const float *b, float *c,
                                 int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 
-/* The same with an epilogue in the stores (gc_gemm_prepacked_epi's epi, lo, hi), after the bias. */
+/* The same with, in the stores after the bias, a residual (res: NULL, or the m x n corner's
+ * residual, at c's ldc) and then an epilogue (gc_gemm_prepacked_epi's res, epi, lo, hi). */
 typedef void (*gc_gemm_ukernel_epi)(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                    float alpha, float beta, int m, int n, const float *bias, int epi,
-                                    float lo, float hi);
+                                    float alpha, float beta, int m, int n, const float *bias,
+                                    const float *res, int epi, float lo, float hi);
 
 /* Micro-kernel of `tier` after gc_gemm_resolve (MR x NR from gc_gemm_blocks); NULL for
  * REFERENCE. For callers that write packed panels themselves (Winograd). */
@@ -177,14 +182,14 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias);
 void gc_gemm_ukernel_portable_6x8_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                      float alpha, float beta, int m, int n, const float *bias, int epi,
-                                      float lo, float hi);
+                                      float alpha, float beta, int m, int n, const float *bias,
+                                      const float *res, int epi, float lo, float hi);
 void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                   float alpha, float beta, int m, int n, const float *bias, int epi,
-                                   float lo, float hi);
+                                   float alpha, float beta, int m, int n, const float *bias,
+                                   const float *res, int epi, float lo, float hi);
 void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                      float alpha, float beta, int m, int n, const float *bias, int epi,
-                                      float lo, float hi);
+                                      float alpha, float beta, int m, int n, const float *bias,
+                                      const float *res, int epi, float lo, float hi);
 /* AVX-512 16x16, for products of few rows (Winograd with 16 tiles); same contract. */
 void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias);

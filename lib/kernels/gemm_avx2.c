@@ -12,7 +12,8 @@
  * epilogue (gemm_avx512.c's bits: MAXPS / MINPS return the second operand on NaN or zeros). */
 static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const float *a, const float *b, float *c,
                                                                int64_t ldc, float alpha, float beta, int m, int n,
-                                                               const float *bias, int epi, float lo, float hi) {
+                                                               const float *bias, const float *res, int epi, float lo,
+                                                               float hi) {
     enum { MR = 6, NR = 16 };
     /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-7 and 8-15 */
 #define DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();
@@ -57,6 +58,11 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
             r0 = _mm256_add_ps(r0, bi);                                                    \
             r1 = _mm256_add_ps(r1, bi);                                                    \
         }                                                                                  \
+        if (res) {                                                                         \
+            const float *ri = res + (int64_t)i * ldc;                                      \
+            r0 = _mm256_add_ps(r0, _mm256_maskload_ps(ri, k0));                            \
+            r1 = _mm256_add_ps(r1, _mm256_maskload_ps(ri + 8, k1));                        \
+        }                                                                                  \
         if (epi == GC_EPI_RELU) {                                                          \
             r0 = _mm256_max_ps(r0, zero);                                                  \
             r1 = _mm256_max_ps(r1, zero);                                                  \
@@ -73,13 +79,13 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
 
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
                                int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
-    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, GC_EPI_NONE, 0.0f, 0.0f);
+    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                   float alpha, float beta, int m, int n, const float *bias, int epi,
-                                   float lo, float hi) {
-    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi);
+                                   float alpha, float beta, int m, int n, const float *bias,
+                                   const float *res, int epi, float lo, float hi) {
+    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi);
 }
 
 #else /* built without AVX2: never dispatched (gc_gemm_tier_available) */
@@ -88,9 +94,9 @@ void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float 
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
 }
 void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                   float alpha, float beta, int m, int n, const float *bias, int epi,
-                                   float lo, float hi) {
+                                   float alpha, float beta, int m, int n, const float *bias,
+                                   const float *res, int epi, float lo, float hi) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
-    (void)epi; (void)lo; (void)hi;
+    (void)res; (void)epi; (void)lo; (void)hi;
 }
 #endif

@@ -20,17 +20,22 @@
  * rows computed; the A panel stays 14 wide. */
 static inline __attribute__((always_inline)) void kernel_14x32(const int R, int64_t k, const float *a, const float *b,
                                                                 float *c, int64_t ldc, float alpha, float beta, int m,
-                                                                int n, const float *bias, int epi, float lo, float hi) {
+                                                                int n, const float *bias, const float *res, int epi, float lo,
+                                                                float hi) {
     enum { MR = 14, NR = 32 };
     /* c<i>0, c<i>1: row i of the (MR, NR) accumulator tile, columns 0-15 and 16-31 */
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps();
     ROWS(DECL)
 #undef DECL
-    /* C tile is only touched after the k loop: fetch its lines meanwhile */
+    /* C tile and residual are only touched after the k loop: fetch their lines meanwhile */
 #define PREFETCH_C(i)                                                                      \
     if (i < m) {                                                                           \
         _mm_prefetch((const char *)(c + (int64_t)i * ldc), _MM_HINT_T0);                   \
         _mm_prefetch((const char *)(c + (int64_t)i * ldc + NR - 1), _MM_HINT_T0);          \
+        if (res) {                                                                         \
+            _mm_prefetch((const char *)(res + (int64_t)i * ldc), _MM_HINT_T0);             \
+            _mm_prefetch((const char *)(res + (int64_t)i * ldc + NR - 1), _MM_HINT_T0);    \
+        }                                                                                  \
     }
     ROWS(PREFETCH_C)
 #undef PREFETCH_C
@@ -64,6 +69,11 @@ static inline __attribute__((always_inline)) void kernel_14x32(const int R, int6
             r0 = _mm512_add_ps(r0, bi);                                                    \
             r1 = _mm512_add_ps(r1, bi);                                                    \
         }                                                                                  \
+        if (res) {                                                                         \
+            const float *ri = res + (int64_t)i * ldc;                                      \
+            r0 = _mm512_add_ps(r0, _mm512_maskz_loadu_ps(k0, ri));                         \
+            r1 = _mm512_add_ps(r1, _mm512_maskz_loadu_ps(k1, ri + 16));                    \
+        }                                                                                  \
         if (epi == GC_EPI_RELU) {                                                          \
             r0 = _mm512_max_ps(r0, zero);                                                  \
             r1 = _mm512_max_ps(r1, zero);                                                  \
@@ -80,23 +90,23 @@ static inline __attribute__((always_inline)) void kernel_14x32(const int R, int6
 
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
-    kernel_14x32(14, k, a, b, c, ldc, alpha, beta, m, n, bias, GC_EPI_NONE, 0.0f, 0.0f);
+    kernel_14x32(14, k, a, b, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 /* The packed driver's kernel. A last panel of m < 14 rows (M = 64: 8, M = 128: 2) computes the
  * even number of rows that covers m instead of 14 (each row's chain of multiply-adds unchanged:
  * the same bits); 9 % of the 1x1 work of ResNet-50's 64- and 128-channel layers was padding. */
 void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                      float alpha, float beta, int m, int n, const float *bias, int epi,
-                                      float lo, float hi) {
+                                      float alpha, float beta, int m, int n, const float *bias,
+                                      const float *res, int epi, float lo, float hi) {
     switch ((m + 1) / 2) {
-    case 1: kernel_14x32(2, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
-    case 2: kernel_14x32(4, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
-    case 3: kernel_14x32(6, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
-    case 4: kernel_14x32(8, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
-    case 5: kernel_14x32(10, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
-    case 6: kernel_14x32(12, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
-    default: kernel_14x32(14, k, a, b, c, ldc, alpha, beta, m, n, bias, epi, lo, hi); break;
+    case 1: kernel_14x32(2, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 2: kernel_14x32(4, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 3: kernel_14x32(6, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 4: kernel_14x32(8, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 5: kernel_14x32(10, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 6: kernel_14x32(12, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    default: kernel_14x32(14, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
     }
 }
 
@@ -141,10 +151,10 @@ void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, flo
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
 }
 void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
-                                      float alpha, float beta, int m, int n, const float *bias, int epi,
-                                      float lo, float hi) {
+                                      float alpha, float beta, int m, int n, const float *bias,
+                                      const float *res, int epi, float lo, float hi) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
-    (void)epi; (void)lo; (void)hi;
+    (void)res; (void)epi; (void)lo; (void)hi;
 }
 void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {

@@ -320,7 +320,7 @@ static void add_backward(const gc_layer_ctx *c) {
 const gc_layer_ops gc_add_ops = {
     .name = "add",
     .min_inputs = 2, .max_inputs = 2,
-    .traits = GC_TRAIT_EPILOGUE,
+    .traits = GC_TRAIT_EPILOGUE | GC_TRAIT_SUM,
     .check_params = gc_layer_no_check,
     .param_shapes = gc_layer_no_params,
     .infer = add_infer,

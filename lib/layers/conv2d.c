@@ -579,8 +579,11 @@ static void conv_forward_accurate(const gc_layer_ctx *c) {
                          bias ? bias + gr * q.OG : NULL, c->y + (n * q.G + gr) * q.OG * q.P, c->ws);
 }
 
-/* y = W * col (+ bias) per image and group; 1 if the path applied c->epi's values as it stored y,
- * 2 if its ReLU bits too. */
+/* What a path did as it stored y (conv_forward does the rest): c->epi's values, a ReLU's bits,
+ * c->res. A path that cannot add the residual applies no epilogue when there is one. */
+enum { STORED_VALUES = 1, STORED_BITS = 2, STORED_RES = 4 };
+
+/* y = W * col (+ bias) per image and group; returns its STORED_* flags. */
 static int conv_forward_paths(const gc_layer_ctx *c) {
     if (c->kernels == GC_KERNELS_REFERENCE) { conv_forward_ref(c); return 0; }
     if (c->accurate) { conv_forward_accurate(c); return 0; }
@@ -594,18 +597,18 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
     plan_slots(&q, c->slots);
     const int epi = c->epi.op == GC_EPI_RELU || c->epi.op == GC_EPI_CLAMP ? c->epi.op : GC_EPI_NONE;
     if (q.depthwise) { /* the activation's values in the stores (a ReLU's bits are left to conv_forward) */
-        q.dw.epi = epi, q.dw.epi_lo = c->epi.lo, q.dw.epi_hi = c->epi.hi;
+        q.dw.epi = c->res ? GC_EPI_NONE : epi, q.dw.epi_lo = c->epi.lo, q.dw.epi_hi = c->epi.hi;
         gc_dwconv_forward(c->pool, tier, &q.dw, x, wt, bias, y, c->ws);
-        return epi != GC_EPI_NONE;
+        return q.dw.epi != GC_EPI_NONE ? STORED_VALUES : 0;
     }
     if (q.wino_fwd) { /* the activation in the output transform, a ReLU's bits as tiles */
-        q.wf.epi = c->epi.op, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
-        if (c->epi.op == GC_EPI_RELU && c->epi.mask) {
+        q.wf.epi = c->res ? GC_EPI_NONE : c->epi.op, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
+        if (q.wf.epi == GC_EPI_RELU && c->epi.mask) {
             c->epi.mask[0] = GC_EPI_BITS_TILES;
             q.wf.epi_bits = (uint16_t *)(void *)(c->epi.mask + 1);
         }
         gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws);
-        return 2;
+        return c->res ? 0 : STORED_VALUES | STORED_BITS;
     }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.chan_s && c->prep) { /* the channel form at the layer's stride, the session's packed weights */
@@ -643,6 +646,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
             const float *xg = x + (n * q.G + gr) * CG * HW, *wg = wt + gr * q.OG * q.K;
             const float *pg = per ? c->prep + gr * per : NULL, *bg = bias ? bias + gr * q.OG : NULL;
             float *yg = y + (n * q.G + gr) * q.OG * q.P;
+            const float *rg = c->res ? c->res + (n * q.G + gr) * q.OG * q.P : NULL; /* the residual at yg */
             if (px) { /* few pixels: the whole im2col matrix (or the input), pixels on the tile rows */
                 const float *b = xg;
                 float *pws = c->ws;
@@ -651,14 +655,14 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                     b = c->ws;
                     pws = c->ws + ((q.K * q.P + 15) & ~(int64_t)15);
                 }
-                gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, yg, pws, epi, c->epi.lo, c->epi.hi);
+                gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, rg, yg, pws, epi, c->epi.lo, c->epi.hi);
                 continue;
             }
             if (pg && q.g.KH * q.g.KW > 1) { /* each worker lowers and packs the pixels it multiplies, in its slot
                                                 (not 1x1/2: ResNet-50's 1.02 -> 1.10 ms near that way) */
                 const gc_im2col_src src = {&q.g, xg};
                 if (gc_gemm_prepacked_cols_fn(c->pool, tier, q.OG, q.P, q.K, 1.0f, pg, gc_im2col_pack, &src, 0.0f, yg,
-                                              q.P, c->slots, bg, epi, c->epi.lo, c->epi.hi))
+                                              q.P, c->slots, bg, rg, epi, c->epi.lo, c->epi.hi))
                     continue;
             }
             for (int64_t p0 = 0; p0 < q.P; p0 += q.pointwise ? q.P : q.NT) {
@@ -667,23 +671,26 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                 if (!q.pointwise) gc_im2col_tile(c->pool, &q.g, xg, p0, np, col, np), b = col;
                 if (pg && q.pointwise) /* each worker packs the input columns (pixels) it multiplies */
                     gc_gemm_prepacked_cols(c->pool, tier, q.OG, np, q.K, 1.0f, pg, b, np, 0.0f, yg + p0, q.P, gws,
-                                           c->slots, bg, epi, c->epi.lo, c->epi.hi);
+                                           c->slots, bg, rg ? rg + p0 : NULL, epi, c->epi.lo, c->epi.hi);
                 else if (pg) gc_gemm_prepacked_epi(c->pool, tier, q.OG, np, q.K, 1.0f, pg, 0, b, np, 0.0f, yg + p0, q.P, gws, bg,
-                                                   epi, c->epi.lo, c->epi.hi);
+                                                   rg ? rg + p0 : NULL, epi, c->epi.lo, c->epi.hi);
                 else gc_gemm(c->pool, tier, 0, 0, q.OG, np, q.K, 1.0f, wg, q.K, b, np, 0.0f, yg + p0, q.P, gws);
             }
         }
-    if (px) return epi != GC_EPI_NONE; /* the few-pixels GEMM applied the bias and the activation's values */
-    if (per) return epi != GC_EPI_NONE; /* the prepacked GEMM added the bias and the activation's values */
+    /* the few-pixels and the prepacked GEMMs added the bias, the residual and the activation's values */
+    if (px || per) return (c->res ? STORED_RES : 0) | (epi != GC_EPI_NONE ? STORED_VALUES : 0);
     if (!bias) return 0;
     gc_pool_for(c->pool, q.N * q.O, q.P >= 8192 ? 1 : 8192 / q.P, 0, add_bias_planes, (void *)c);
     return 0;
 }
 
-/* The forward of whichever path, then the fused activation (c->epi) over the output. */
+/* The forward of whichever path, then what it left of the fused residual add (c->res) and
+ * activation (c->epi) over the output. */
 static void conv_forward(const gc_layer_ctx *c) {
     const int stored = conv_forward_paths(c);
-    if (stored < 2) gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, gc_shape_numel(&c->out), stored);
+    const int64_t n = gc_shape_numel(&c->out);
+    if (c->res && !(stored & STORED_RES)) gc_epilogue_run_res(c->pool, c->kernels, &c->epi, c->y, c->res, n);
+    else if (!(stored & STORED_BITS)) gc_epilogue_run(c->pool, c->kernels, &c->epi, c->y, n, stored & STORED_VALUES);
 }
 
 /* db[o] for channels [o0, o1): the sum of dy over the batch and pixels, in double. */
@@ -781,7 +788,7 @@ static const gc_hparam conv_hp[] = {
 const gc_layer_ops gc_conv2d_ops = {
     .name = "conv2d",
     .min_inputs = 1, .max_inputs = 1,
-    .traits = GC_TRAIT_CHANNEL_LINEAR | GC_TRAIT_EPILOGUE,
+    .traits = GC_TRAIT_CHANNEL_LINEAR | GC_TRAIT_EPILOGUE | GC_TRAIT_RESIDUAL,
     .backward_reads = GC_READS_X_PARAMS,
     .param_roles = {GC_PARAM_WEIGHT, GC_PARAM_BIAS},
     GC_HPARAMS(conv_hp),

@@ -95,6 +95,8 @@ typedef struct gc_layer_ctx {
                                    folded copy (GC_TRAIT_CHANNEL_LINEAR kinds) */
     gc_epilogue     epi;        /* forward: applied to y as it is stored (GC_TRAIT_EPILOGUE
                                    kinds; op GC_EPI_NONE: nothing) */
+    const float    *res;        /* forward: NULL, or a residual of y's shape added to y before
+                                   epi (GC_TRAIT_RESIDUAL kinds: the add after it, fused) */
     int             fused;      /* the layer's own forward was fused into its producer's
                                    store (it has an epilogue): backward reads y for x (a
                                    ReLU: its state as the epilogue wrote it, layout word first) */
@@ -142,8 +144,13 @@ enum {
     GC_TRAIT_CHANNEL_LINEAR = 16, /* output channel o is linear in param[0] row o plus
                                      param[1][o] (conv2d): a channel-affine consumer
                                      can be folded into it */
-    GC_TRAIT_EPILOGUE       = 32  /* forward applies ctx->epi to its output (conv2d, add):
+    GC_TRAIT_EPILOGUE       = 32, /* forward applies ctx->epi to its output (conv2d, add):
                                      an activation with an epilogue can be fused into it */
+    GC_TRAIT_RESIDUAL       = 64, /* forward adds ctx->res to its output before ctx->epi
+                                     (conv2d): the residual add after it can be fused into it */
+    GC_TRAIT_SUM            = 128 /* y = x0 + x1, and with same shapes the bits of adding them
+                                     in a store; backward reads neither (add): can be fused into
+                                     a GC_TRAIT_RESIDUAL producer of one input */
 };
 
 /* Roles of a parameter slot. */
@@ -226,6 +233,9 @@ typedef struct gc_layer_ops {
  * through e as they were stored, only a ReLU's mask is left to write. Nothing for
  * GC_EPI_NONE. */
 void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored);
+/* y[i] += res[i] over [0, n), then e (values and mask) in the same pass: the residual add of a
+ * GC_TRAIT_RESIDUAL path that could not add it as it stored. */
+void gc_epilogue_run_res(gc_pool *pool, int tier, const gc_epilogue *e, float *y, const float *res, int64_t n);
 
 /* The indices j in [*lo, *hi) of 0..n_out-1 whose input position
  * off + j * step lies inside 0..n_in-1: output columns whose tap stays in

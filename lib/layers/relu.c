@@ -170,13 +170,16 @@ static int relu_epilogue(const gc_layer *l, gc_epilogue *e) {
 typedef struct epi_job {
     gc_gemm_tier tier;
     gc_epilogue e;
-    float *y;       /* (n) */
-    int stored;     /* the values are final: a ReLU's bits only */
+    float *y;           /* (n) */
+    int stored;         /* the values are final: a ReLU's bits only */
+    const float *res;   /* (n) added to y first, or NULL */
 } epi_job;
 
 static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     const epi_job *job = arg;
     (void)worker;
+    for (int64_t i = lo; job->res && i < hi; i++) job->y[i] += job->res[i];
+    if (job->e.op == GC_EPI_NONE) return;
     if (job->e.op == GC_EPI_RELU && job->stored) {
         if (job->tier == GC_GEMM_AVX512) gc_relu_mask_avx512(job->y, job->e.mask, lo, hi);
         else if (job->tier == GC_GEMM_AVX2) gc_relu_mask_avx2(job->y, job->e.mask, lo, hi);
@@ -189,14 +192,22 @@ static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     else gc_epi_clamp_portable(job->e.lo, job->e.hi, job->y + lo, hi - lo);
 }
 
-void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored) {
-    if (!e || e->op == GC_EPI_NONE || n < 1 || (stored && e->op != GC_EPI_RELU)) return;
-    epi_job job = {gc_gemm_resolve((gc_gemm_tier)tier), *e, y, stored};
+static void epi_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, const float *res, int64_t n, int stored) {
+    epi_job job = {gc_gemm_resolve((gc_gemm_tier)tier), *e, y, stored, res};
     if (e->op == GC_EPI_RELU) { /* flat bits after the layout word */
         e->mask[0] = GC_EPI_BITS_FLAT;
         job.e.mask = e->mask + 1;
     }
     gc_pool_for(pool, n, relu_grain(n), 0, epi_chunk, &job); /* whole mask words */
+}
+
+void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored) {
+    if (!e || e->op == GC_EPI_NONE || n < 1 || (stored && e->op != GC_EPI_RELU)) return;
+    epi_run(pool, tier, e, y, NULL, n, stored);
+}
+
+void gc_epilogue_run_res(gc_pool *pool, int tier, const gc_epilogue *e, float *y, const float *res, int64_t n) {
+    if (n >= 1) epi_run(pool, tier, e, y, res, n, 0);
 }
 
 const gc_layer_ops gc_relu_ops = {

@@ -6,7 +6,8 @@
  * accumulation space for gradients of outputs read by several layers,
  * batch-norm parameters folded into convolutions, and one scratch workspace
  * sized to the largest need. Activations that read only a convolution's output
- * are fused into it (applied as it stores). Forward and backward then only
+ * are fused into it (applied as it stores), and so are residual adds (the
+ * convolution adds the other input as it stores). Forward and backward then only
  * index into it. */
 #include "model.h"
 #include "session.h"
@@ -40,9 +41,13 @@ struct gc_session {
     unsigned char    *reach;      /* (n + 1) scratch of a backward pass: downstream of its stop */
     int              *folded_into;/* (n) channel-affine layer whose parameters layer i carries, or -1 */
     int              *folded_from;/* (n) layer that computes layer i's output for it, or -1 */
-    int              *fused_into; /* (n) activation whose output layer i's forward writes (applying it), or -1 */
-    int              *fused_from; /* (n) layer whose forward writes layer i's output (i a fused activation), or -1 */
+    int              *fused_into; /* (n) activation or residual add whose output layer i's forward writes
+                                     (applying it), or -1 */
+    int              *fused_from; /* (n) layer whose output is layer i's input that i's writer computes (i a
+                                     fused activation or add), or -1 */
     gc_epilogue      *epi;        /* (n) what layer i's forward applies to its output as it stores */
+    int              *res_slot;   /* (n) slot layer i's forward adds to its output before epi (a fused add's
+                                     other input), or -1 */
     float           **fparam;     /* (n * GC_MAX_PARAMS) folded parameters (arena) */
     float           **prep;       /* (n) prepared parameters (gc_layer_ops.prepare; arena) or NULL */
     uint64_t          fold_gen;   /* model generation the folded and prepared parameters were made from */
@@ -76,17 +81,19 @@ static const gc_shape *slot_shape(const gc_session *s, int slot) {
 }
 
 /* The layer whose forward writes layer i's output: i, or the convolution a batch-norm is folded
- * into, or (for a fused activation) the one that writes its input. */
+ * into, or (for a fused activation or add) the one that writes its input, through a chain
+ * (convolution -> add -> ReLU). */
 static int writer(const gc_session *s, int i) {
-    if (s->fused_from[i] >= 0) i = s->fused_from[i];
+    while (s->fused_from[i] >= 0) i = s->fused_from[i];
     return s->folded_from[i] >= 0 ? s->folded_from[i] : i;
 }
 
-/* The layer whose output layer i's forward writes: i, its folded consumer, the activation fused
- * into either. */
+/* The layer whose output layer i's forward writes: i, its folded consumer, the adds and
+ * activations fused after either. */
 static int written(const gc_session *s, int i) {
     if (s->folded_into[i] >= 0) i = s->folded_into[i];
-    return s->fused_into[i] >= 0 ? s->fused_into[i] : i;
+    while (s->fused_into[i] >= 0) i = s->fused_into[i];
+    return i;
 }
 
 static float *slot_act(const gc_session *s, int slot) { return slot == s->n ? s->input : s->act[slot]; }
@@ -115,6 +122,7 @@ void gc_session_free(gc_session *s) {
     gc_free(s->fused_into);
     gc_free(s->fused_from);
     gc_free(s->epi);
+    gc_free(s->res_slot);
     gc_free(s->fparam);
     gc_free(s->prep);
     gc_free(s->cx_in);
@@ -293,6 +301,46 @@ static void plan_fuses(gc_session *s, const unsigned char *kept, const int *n_re
     }
 }
 
+static int same_dims(const gc_shape *a, const gc_shape *b) {
+    if (a->ndim != b->ndim) return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->d[d] != b->d[d]) return 0;
+    return 1;
+}
+
+/* Residual-add fusion (after plan_fuses): an add a of two same-shape tensors, one of them (p)
+ * read by nothing else and computed by a GC_TRAIT_RESIDUAL layer w (a convolution, maybe with a
+ * batch-norm folded in) that applies no activation of its own, and the other (r) ready before w
+ * runs, is computed by w: w adds r as it stores p, then the add's own fused activation. The add's
+ * forward is skipped and p's output never materialised (p's gradient is: the add's backward,
+ * which reads neither input, writes it). Same conditions as plan_fuses for p; the bits are the
+ * add's (fl(p + r), then the activation). */
+static void plan_joins(gc_session *s, const unsigned char *kept, const int *n_readers) {
+    for (int i = 0; i < s->n; i++) s->res_slot[i] = -1;
+    if (s->cfg.no_fuse || s->cfg.kernels == GC_KERNELS_REFERENCE || s->cfg.keep_all) return;
+    for (int a = 0; a < s->n; a++) {
+        const gc_layer *la = &s->m->layers[a];
+        if (!s->run[a] || !(ops_of(s, a)->traits & GC_TRAIT_SUM) || la->n_inputs != 2 || la->inputs[0] == la->inputs[1])
+            continue;
+        const int in0 = in_slot(s, a, 0), in1 = in_slot(s, a, 1);
+        if (!same_dims(slot_shape(s, in0), &s->shape[a]) || !same_dims(slot_shape(s, in1), &s->shape[a])) continue;
+        /* p: the input computed last (the other must be ready when p's writer runs) */
+        const int w0 = in0 == s->n ? -1 : writer(s, in0), w1 = in1 == s->n ? -1 : writer(s, in1);
+        const int p = w0 > w1 ? in0 : in1, r = w0 > w1 ? in1 : in0;
+        if (p == s->n || !s->run[p] || kept[p] || n_readers[p] != 1 || s->fused_into[p] >= 0) continue;
+        const int w = writer(s, p);
+        if (r != s->n && s->run[r] && writer(s, r) >= w) continue;
+        const gc_layer_ops *ow = ops_of(s, w);
+        if (!(ow->traits & GC_TRAIT_RESIDUAL) || (ow->backward_reads & GC_READS_Y) || s->epi[w].op != GC_EPI_NONE)
+            continue;
+        s->fused_into[p] = a;
+        s->fused_from[a] = p;
+        s->epi[w] = s->epi[a]; /* the activation fused into the add, if any */
+        s->epi[a] = (gc_epilogue){GC_EPI_NONE, 0.0f, 0.0f, NULL};
+        s->res_slot[w] = r;
+    }
+}
+
 static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c);
 
 /* Fills the folded parameters of every folded pair from the model's current values
@@ -405,6 +453,7 @@ static gc_status plan_arena(gc_session *s) {
     readers(s, n_readers, reader);
     plan_folds(s, want, n_readers, reader);
     plan_fuses(s, want, n_readers);
+    plan_joins(s, want, n_readers);
 
     /* who reads what, and when */
     s->act_kept[n] = 1; /* the input copy */
@@ -544,10 +593,11 @@ static gc_status plan_arena(gc_session *s) {
         default: s->ws = p; break;
         }
     }
-    for (int p = 0; p < n; p++) /* a fused producer writes its activation's output (and state) */
-        if (s->fused_into[p] >= 0) {
-            s->act[p] = s->act[s->fused_into[p]];
-            s->epi[writer(s, p)].mask = s->state[s->fused_into[p]];
+    for (int p = n - 1; p >= 0; p--) /* a fused producer writes the output of what is fused after it (and */
+        if (s->fused_into[p] >= 0) {  /* an activation's state); from the end of a chain (add -> ReLU) */
+            const int a = s->fused_into[p];
+            s->act[p] = s->act[a];
+            if (!(ops_of(s, a)->traits & GC_TRAIT_SUM)) s->epi[writer(s, p)].mask = s->state[a];
         }
     for (int c = 0; c < n; c++) /* a folded layer writes its consumer's output and gradient */
         if (s->folded_into[c] >= 0) {
@@ -627,11 +677,12 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->fused_into = gc_alloc_array(n, sizeof(int));
     s->fused_from = gc_alloc_array(n, sizeof(int));
     s->epi = gc_alloc_array(n, sizeof *s->epi);
+    s->res_slot = gc_alloc_array(n, sizeof *s->res_slot);
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
     if (!s->run || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->prep || !s->state || !s->grad_ok ||
         !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from ||
-        !s->fused_into || !s->fused_from || !s->epi)
+        !s->fused_into || !s->fused_from || !s->epi || !s->res_slot)
         goto fail;
     if (gc_shape_numel(&net_in) < 0) {
         st = gc_error(GC_ERR_SHAPE, "gc_session_create: input size overflows");
@@ -714,6 +765,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
                                       : (const float *const *)l->param;
     c->prep = s->prep[i];
     c->epi = s->epi[i];
+    c->res = s->res_slot[i] >= 0 ? slot_act(s, s->res_slot[i]) : NULL;
     c->fused = s->fused_from[i] >= 0;
     c->state = s->state[i];
     c->ws = s->ws;
@@ -725,11 +777,22 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->pool = s->pool;
 }
 
-/* Forward; after each layer i with dst[i] set (a head session's side input), each image's
- * slice of its output is copied `repeat` times into dst[i] (image-major). check: stop after
- * the first layer whose output holds a
- * NaN or infinity and return its index (the layer that owns the output: a folded pair's
- * consumer, a fused activation); -1 when every output is finite or check is 0. */
+/* dst[j] = `repeat` copies of each image's slice of layer j's output (image-major). */
+static void feed_copy(const gc_session *s, int j, float *const *dst, int repeat) {
+    const int64_t nb = s->cfg.batch;
+    const size_t bytes = (size_t)(gc_shape_numel(&s->shape[j]) / nb) * sizeof(float);
+    for (int64_t b = 0; b < nb; b++)
+        for (int r = 0; r < repeat; r++)
+            memcpy((char *)dst[j] + (b * repeat + r) * bytes, (const char *)s->act[j] + b * bytes, bytes);
+}
+
+/* Forward; after each layer j with dst[j] set (a head session's side input), its output is
+ * copied into dst[j] (feed_copy). check: stop after the first layer whose output holds a NaN or
+ * infinity and return its index (the layer that owns the output: a folded pair's consumer, a
+ * fused activation or add); -1 when every output is finite or check is 0.
+ * A layer whose output is to be checked or copied though the next layers are fused into its
+ * writer's stores (an unfused session's outputs) runs split: the writer stores it plain, then
+ * the fused add runs in place (its output is the same buffer), then the activation. */
 static int forward_run(gc_session *s, const float *input, float *const *dst, int repeat, int check) {
     if (s->fold_gen != s->m->generation) refresh_derived(s);
     memcpy(s->input, input, (size_t)gc_shape_numel(&s->in_shape) * sizeof(float));
@@ -739,24 +802,30 @@ static int forward_run(gc_session *s, const float *input, float *const *dst, int
         gc_layer_ctx c;
         layer_ctx(s, i, &c);
         const gc_epilogue epi = c.epi;
-        if (check) c.epi.op = GC_EPI_NONE; /* the activation after the check: an unfused session's names */
+        int p = s->folded_into[i] >= 0 ? s->folded_into[i] : i; /* the output i computes, before fusions */
+        const int a = s->res_slot[i] >= 0 ? s->fused_into[p] : -1; /* the fused add */
+        const int split = (check || (dst && (dst[p] || (a >= 0 && dst[a])))) && s->fused_into[p] >= 0;
+        if (split) c.epi.op = GC_EPI_NONE, c.res = NULL;
         double t0 = s->profile ? now() : 0;
         gc_layer_ops_of(c.layer->kind)->forward(&c);
         s->seconds[2 * i] = s->profile ? now() - t0 : 0;
-        int j = written(s, i);
-        if (check && epi.op != GC_EPI_NONE) {
-            const int p = s->folded_into[i] >= 0 ? s->folded_into[i] : i;
-            if (gc_first_nonfinite(s->act[p], gc_shape_numel(&s->shape[p])) >= 0) return p;
+        if (split) {
+            if (check && gc_first_nonfinite(s->act[p], gc_shape_numel(&s->shape[p])) >= 0) return p;
+            if (dst && dst[p]) feed_copy(s, p, dst, repeat);
+            if (a >= 0) { /* in place: its output is p's buffer */
+                gc_layer_ctx ca;
+                layer_ctx(s, a, &ca);
+                gc_layer_ops_of(ca.layer->kind)->forward(&ca);
+                p = a;
+                if (check && gc_first_nonfinite(s->act[p], gc_shape_numel(&s->shape[p])) >= 0) return p;
+                if (dst && dst[p]) feed_copy(s, p, dst, repeat);
+            }
             gc_epilogue_run(s->pool, s->cfg.kernels, &epi, s->act[p], gc_shape_numel(&s->shape[p]), 0);
         }
+        const int j = written(s, i);
+        if (j == p && split) continue; /* checked and copied */
         if (check && gc_first_nonfinite(s->act[j], gc_shape_numel(&s->shape[j])) >= 0) return j;
-        if (dst && dst[j]) {
-            const int64_t nb = s->cfg.batch;
-            const size_t bytes = (size_t)(gc_shape_numel(&s->shape[j]) / nb) * sizeof(float);
-            for (int64_t b = 0; b < nb; b++)
-                for (int r = 0; r < repeat; r++)
-                    memcpy((char *)dst[j] + (b * repeat + r) * bytes, (const char *)s->act[j] + b * bytes, bytes);
-        }
+        if (dst && dst[j]) feed_copy(s, j, dst, repeat);
     }
     s->forward_done = 1;
     memset(s->grad_ok, 0, (size_t)s->n + 1);
@@ -813,7 +882,7 @@ gc_status gc_session_forward_feeding(gc_session *s, const float *input, gc_sessi
         return gc_error(GC_ERR_INVALID_ARGUMENT, "gc_session_forward_feeding: not a whole-network session of the head's "
                         "model whose batch divides the head's");
     for (int i = 0; i < head->n; i++) /* the head's side inputs must be outputs this session computes */
-        if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0 || s->fused_into[i] >= 0))
+        if (head->side[i] && (!s->run[i] || s->folded_into[i] >= 0))
             return gc_error(GC_ERR_STATE, "gc_session_forward_feeding: %s is not computed by the session",
                             s->m->layers[i].name);
     return forward_checked(s, input, head->side, (int)(head->cfg.batch / s->cfg.batch), "gc_session_forward_feeding");
