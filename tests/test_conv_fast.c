@@ -651,6 +651,71 @@ TEST(few_pixels_gemm_vs_reference) {
     }
 }
 
+/* The few-pixels GEMM with each worker packing its pixel panels in its slot (by channels when
+ * O >= 4 P, else by pixels) writes gc_pxgemm_run's bits, for 1-3 threads and 1-3 slots
+ * (allocated at exactly the asked size, so ASan sees an overrun), from a matrix and from a
+ * strided, padded convolution's input (gc_im2col_pack), with bias, a residual and epilogues; it declines
+ * slots one float too small. */
+TEST(few_pixels_gemm_slots_same_bits) {
+    if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
+    gc_pool *pools[3] = {NULL, NULL, NULL};
+    for (int t = 0; t < 3; t++) CHECK_OK(gc_pool_create(t + 1, &pools[t]));
+    /* P, O, K (matrix source), or with C > 0 a 3x3 stride-2 pad-1 convolution of C x H x H */
+    static const int64_t cases[][4] = {{49, 512, 300, 0}, {196, 256, 200, 0}, {196, 1024, 64, 0}, {23, 90, 70, 0},
+                                       {6, 65, 513, 0}, {110, 127, 60, 0}, {8, 130, 50, 0}, {1, 1, 3, 0},
+                                       {64, 70, 45, 5}, {64, 300, 45, 5}, {49, 200, 63, 7}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !test_cur_failed; i++) {
+        int64_t P = cases[i][0], O = cases[i][1], K = cases[i][2];
+        const int64_t C = cases[i][3], H = C ? (cases[i][0] == 49 ? 13 : 15) : 0;
+        const gc_conv_geom g = {C, H, H, (H + 1) / 2, (H + 1) / 2, 3, 3, 2, 2, 1, 1, 1, 1};
+        if (C) P = g.OH * g.OW, K = C * 9;
+        float *w = malloc((size_t)(O * K) * sizeof(float)), *x = malloc((size_t)(K * P + C * H * H) * sizeof(float));
+        float *col = malloc((size_t)(K * P) * sizeof(float)), *b = malloc((size_t)O * sizeof(float));
+        float *y0 = malloc((size_t)(O * P) * sizeof(float)), *y1 = malloc((size_t)(O * P) * sizeof(float));
+        float *r = malloc((size_t)(O * P) * sizeof(float));
+        float *pk = gc_alloc_array(gc_pxgemm_packed_floats(O, K), sizeof(float));
+        float *ws = gc_alloc_array(gc_pxgemm_workspace(O, P, K), sizeof(float));
+        fill(w, O * K);
+        fill(r, O * P);
+        fill(x, K * P + C * H * H);
+        fill(b, O);
+        gc_pxgemm_pack(O, K, w, pk);
+        if (C) gc_im2col_tile(NULL, &g, x, 0, P, col, P);
+        else memcpy(col, x, (size_t)(K * P) * sizeof(float));
+        const gc_im2col_src src = {&g, x};
+        const gc_px_matrix mat = {x, P};
+        for (int e = 0; e < 3; e++) {
+            const float *bias = e == 1 ? NULL : b;
+            const int epi = e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP;
+            const float *res = e == 2 ? r : NULL; /* a residual on the clamp's runs */
+            gc_pxgemm_run(pools[1], O, P, K, pk, col, bias, res, y0, ws, epi, -0.1f, 0.2f);
+            for (int th = 1; th <= 3; th++)
+                for (int ns = 1; ns <= 3; ns++) {
+                    const int W = th < ns ? th : ns;
+                    const size_t sf = gc_pxgemm_slot_floats(O, P, K, W);
+                    float *sl = gc_alloc_array(sf * (size_t)ns, sizeof(float));
+                    for (int64_t q = 0; q < O * P; q++) y1[q] = NAN;
+                    const int ran = gc_pxgemm_run_slots(pools[th - 1], O, P, K, pk, C ? gc_im2col_pack : gc_px_pack_matrix,
+                                                        C ? (const void *)&src : (const void *)&mat, bias, res, y1,
+                                                        (gc_slots){sl, sf, ns}, epi, -0.1f, 0.2f);
+                    if (!ran || memcmp(y0, y1, (size_t)(O * P) * sizeof(float)))
+                        FAILF("few-pixels GEMM by slots P %lld O %lld K %lld conv %d epi %d, %d threads, %d slots: %s",
+                              (long long)P, (long long)O, (long long)K, C > 0, epi, th, ns,
+                              ran ? "not the bits of the shared packing" : "declined");
+                    gc_free(sl);
+                }
+        }
+        if (gc_pxgemm_run_slots(pools[1], O, P, K, pk, gc_px_pack_matrix, &mat, b, NULL, y1,
+                                (gc_slots){ws, gc_pxgemm_slot_floats(O, P, K, 2) - 1, 2}, 0, 0.0f, 0.0f))
+            FAILF("few-pixels GEMM by slots P %lld O %lld K %lld: ran with slots too small", (long long)P, (long long)O,
+                  (long long)K);
+        free(w); free(x); free(col); free(b); free(y0); free(y1); free(r);
+        gc_free(pk);
+        gc_free(ws);
+    }
+    for (int t = 0; t < 3; t++) gc_pool_free(pools[t]);
+}
+
 TEST(network_fast_vs_reference) {
     network_case(1);
     network_case(0);
@@ -882,6 +947,7 @@ int main(void) {
     RUN(same_bits_for_any_thread_count);
     RUN(depthwise_strips_same_bits_as_whole_planes);
     RUN(few_pixels_gemm_vs_reference);
+    RUN(few_pixels_gemm_slots_same_bits);
     RUN(network_fast_vs_reference);
     RUN(prepared_weights_same_bits);
     RUN(space_to_depth_in_sessions);

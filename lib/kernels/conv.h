@@ -267,6 +267,22 @@ size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K);
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
                    const float *res, float *y, float *ws, int epi, float lo, float hi);
 
+/* The same with each worker lowering and packing the pixel panels it multiplies into its own slot
+ * (slots.base + w * slots.stride): pack_b(ctx, 0, K, j0, nb, 7, dst) writes pixels [j0, j0 + nb)
+ * as 7-pixel panels (gc_im2col_pack for a convolution's input, gc_px_pack_matrix for a K x P
+ * matrix), so no packed panel is written by one core and read by the other (ResNet-50's 14x14
+ * layers: the two cores far apart). The workers split the channel panels when O >= 4 P (each then
+ * packs every pixel panel), else the pixel panels, in equal runs of tiles. Same bits as
+ * gc_pxgemm_run. Returns 0 (nothing done) when the slots are missing or smaller than
+ * gc_pxgemm_slot_floats(O, P, K, workers). */
+size_t gc_pxgemm_slot_floats(int64_t O, int64_t P, int64_t K, int workers);
+int gc_pxgemm_run_slots(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, gc_gemm_pack_b_fn pack_b,
+                        const void *ctx, const float *bias, const float *res, float *y, gc_slots slots, int epi, float lo,
+                        float hi);
+/* A K x P matrix b (row stride ld) as a gc_gemm_pack_b_fn source. */
+typedef struct gc_px_matrix { const float *b; int64_t ld; } gc_px_matrix;
+void gc_px_pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst);
+
 /* t (7 x 64, row-major) = a (k x 7) b (k x 64), both packed. */
 void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t);
 /* The same on the first nc (<= 64) columns rounded up to 16 (the rest of t is not written). */

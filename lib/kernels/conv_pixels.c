@@ -45,6 +45,10 @@ typedef struct px_job {
     float lo, hi;
     const float *packed, *col, *bias, *res;
     float *y, *a;
+    int64_t no, nch;           /* by pixels: channel panels, chunks (one per worker) */
+    gc_gemm_pack_b_fn pack_b;  /* writes the pixel panels (nr 7) */
+    const void *ctx;
+    gc_slots slots;
 } px_job;
 
 /* a[(ip * K + k) * 7 + r] = col[k, ip * 7 + r]: pixel panels [lo, hi). */
@@ -61,30 +65,115 @@ static void px_pack(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
+/* Tile (jo, ip) from its pixel panel a (K x 7), stored into y with the bias and the epilogue. */
+static void px_tile(const px_job *j, int64_t jo, int64_t ip, const float *a) {
+    float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major; columns past nc rounded to 16 unset */
+    const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
+    const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
+    if (nc == GC_PX_NR)
+        gc_px_ukernel_avx512_7x64(j->K, a, j->packed + jo * j->K * GC_PX_NR, tile);
+    else /* a last panel of fewer channels (80 = 64 + 16): only its 16-column groups */
+        gc_px_ukernel_avx512_7xn(j->K, a, j->packed + jo * j->K * GC_PX_NR, tile, nc);
+    float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
+    if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
+    const int64_t at = jo * GC_PX_NR * j->P + p0;
+    gc_px_store_avx512(tile, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
+}
+
 /* Tiles [lo, hi), channel panel outer: consecutive tiles share one weight panel. */
 static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
     const px_job *j = arg;
     (void)worker;
     for (int64_t t = lo; t < hi; t++) {
         const int64_t jo = t / j->np, ip = t % j->np;
-        float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major; columns past nc rounded to 16 unset */
-        const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
-        const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
-        if (nc == GC_PX_NR)
-            gc_px_ukernel_avx512_7x64(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile);
-        else /* a last panel of fewer channels (80 = 64 + 16): only its 16-column groups */
-            gc_px_ukernel_avx512_7xn(j->K, j->a + ip * j->K * GC_PX_MR, j->packed + jo * j->K * GC_PX_NR, tile, nc);
-        float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
-        if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
-        const int64_t at = jo * GC_PX_NR * j->P + p0;
-        gc_px_store_avx512(tile, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
+        px_tile(j, jo, ip, j->a + ip * j->K * GC_PX_MR);
     }
 }
 
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col,
                    const float *bias, const float *res, float *y, float *ws, int epi, float lo, float hi) {
     const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
-    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, res, y, ws};
+    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, res, y, ws, 0, 0, NULL, NULL, {NULL, 0, 0}};
     gc_pool_for(pool, np, 1, 0, px_pack, &j);
     gc_pool_for(pool, no * np, 1, 0, px_tiles, &j);
+}
+
+/* ---- by pixels: each worker lowers and packs the pixel panels it multiplies, in its slot ---- */
+
+/* At least 4 output channels per pixel (the weights outweigh the input: ResNet-50's 7x7 layers,
+ * the 14x14 1x1 expansions to 1024): the workers split the channel panels and each packs every
+ * pixel panel, so each streams half the weights; else they split the pixel panels, each packing
+ * its own (packing, an im2col, costs more per float than streaming weights: ResNet-50's 14x14
+ * layers of 256 and 512 channels were slower split by channels, far placement). Panels a
+ * worker's slot holds: all np, or those a run of ceil(no * np / W) tiles (pixel panel major)
+ * touches, at most ceil(np / W) + 1. */
+static int px_by_channels(int64_t O, int64_t P) { return O / 4 >= P; }
+
+static int64_t px_slot_panels(int64_t O, int64_t P, int workers) {
+    const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, per = (np + workers - 1) / workers + 1;
+    return px_by_channels(O, P) || per > np ? np : per;
+}
+
+size_t gc_pxgemm_slot_floats(int64_t O, int64_t P, int64_t K, int workers) {
+    int64_t n;
+    if (O < 1 || P < 1 || K < 1 || workers < 1 || P > INT64_MAX / 2 ||
+        gc_mul_i64(px_slot_panels(O, P, workers) * GC_PX_MR, K, &n) || n > INT64_MAX - 16)
+        return SIZE_MAX;
+    return (size_t)round_up(n, 16);
+}
+
+void gc_px_pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst) {
+    const gc_px_matrix *m = ctx;
+    for (int64_t jp = 0; jp * nr < nb; jp++) {
+        const int64_t n = nb - jp * nr < nr ? nb - jp * nr : nr;
+        float *d = dst + jp * kb * nr;
+        for (int64_t k = 0; k < kb; k++) {
+            const float *s = m->b + (p0 + k) * m->ld + j0 + jp * nr;
+            int64_t r = 0;
+            for (; r < n; r++) d[k * nr + r] = s[r];
+            for (; r < nr; r++) d[k * nr + r] = 0.0f;
+        }
+    }
+}
+
+/* Chunk ch: tiles [t0, t1). By channels: tiles numbered channel panel major (jo * np + ip), every
+ * pixel panel packed into the worker's slot. By pixels: numbered pixel panel major (ip * no + jo),
+ * the chunk's pixel panels packed, then its tiles run channel panel outer. Either way a weight
+ * panel stays over consecutive pixel panels. */
+static void px_by_slots(void *arg, int64_t lo, int64_t hi, int worker) {
+    const px_job *j = arg;
+    float *a = j->slots.base + (size_t)worker * j->slots.stride; /* (panels, K, 7) */
+    const int64_t ntiles = j->no * j->np, panel = j->K * GC_PX_MR;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const int64_t t0 = ch * ntiles / j->nch, t1 = (ch + 1) * ntiles / j->nch;
+        if (t0 >= t1) continue;
+        if (px_by_channels(j->O, j->P)) {
+            j->pack_b(j->ctx, 0, j->K, 0, j->P, GC_PX_MR, a);
+            for (int64_t t = t0; t < t1; t++) px_tile(j, t / j->np, t % j->np, a + t % j->np * panel);
+            continue;
+        }
+        const int64_t ip0 = t0 / j->no, ip1 = (t1 - 1) / j->no + 1;
+        const int64_t p1 = ip1 * GC_PX_MR < j->P ? ip1 * GC_PX_MR : j->P;
+        j->pack_b(j->ctx, 0, j->K, ip0 * GC_PX_MR, p1 - ip0 * GC_PX_MR, GC_PX_MR, a);
+        for (int64_t jo = 0; jo < j->no; jo++)
+            for (int64_t ip = ip0; ip < ip1; ip++) {
+                const int64_t t = ip * j->no + jo;
+                if (t >= t0 && t < t1) px_tile(j, jo, ip, a + (ip - ip0) * panel);
+            }
+    }
+}
+
+int gc_pxgemm_run_slots(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, gc_gemm_pack_b_fn pack_b,
+                        const void *ctx, const float *bias, const float *res, float *y, gc_slots slots, int epi, float lo,
+                        float hi) {
+    const int T = gc_pool_threads(pool);
+    const int W = T < slots.n ? T : slots.n;
+    if (!pack_b || !slots.base || W < 1 || O < 1 || P < 1 || K < 1) return 0;
+    const size_t need = gc_pxgemm_slot_floats(O, P, K, W);
+    if (need == SIZE_MAX || slots.stride < need) return 0;
+    const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
+    px_job j = {O, P, K, np, epi, lo, hi, packed, NULL, bias, res, y, NULL, no, 0, pack_b, ctx, slots};
+    j.nch = no * np < W ? no * np : W;
+    gc_pool_for(pool, j.nch, 1, (int)j.nch, px_by_slots, &j);
+    return 1;
 }

@@ -446,6 +446,8 @@ static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_s
             if (q.direct_bwd) s = max_size(s, gc_dconv_slot_floats(&q.db));
             if (!q.depthwise && !q.wino_fwd && !q.direct_fwd && !q.s2d && !(t && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)))
                 s = max_size(s, gc_gemm_cols_slot_floats(t ? GC_GEMM_AVX512 : GC_GEMM_PORTABLE));
+            if (t && !q.depthwise && !q.wino_fwd && !q.direct_fwd && gc_pxgemm_applies(GC_GEMM_AVX512, q.P))
+                s = max_size(s, gc_pxgemm_slot_floats(q.OG, q.P, q.K, workers)); /* the few-pixels GEMM's pixel panels */
             if (q.acc_s2d) s = max_size(s, gc_aconv_slot_floats(&q.ds, workers));
             else if (!q.acc_ref) s = max_size(s, gc_aconv_slot_floats(&q.df, workers));
         }
@@ -647,7 +649,14 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
             const float *pg = per ? c->prep + gr * per : NULL, *bg = bias ? bias + gr * q.OG : NULL;
             float *yg = y + (n * q.G + gr) * q.OG * q.P;
             const float *rg = c->res ? c->res + (n * q.G + gr) * q.OG * q.P : NULL; /* the residual at yg */
-            if (px) { /* few pixels: the whole im2col matrix (or the input), pixels on the tile rows */
+            if (px) { /* few pixels: each worker lowers and packs its pixels in its slot, or the whole im2col
+                         matrix (or the input) is packed for all, pixels on the tile rows */
+                const gc_im2col_src src = {&q.g, xg};
+                const gc_px_matrix mat = {xg, q.P};
+                if (gc_pxgemm_run_slots(c->pool, q.OG, q.P, q.K, pg, q.pointwise ? gc_px_pack_matrix : gc_im2col_pack,
+                                        q.pointwise ? (const void *)&mat : (const void *)&src, bg, rg, yg, c->slots, epi,
+                                        c->epi.lo, c->epi.hi))
+                    continue;
                 const float *b = xg;
                 float *pws = c->ws;
                 if (!q.pointwise) {
