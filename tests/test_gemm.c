@@ -443,14 +443,14 @@ static void pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int
 }
 
 /* gc_im2col_pack writes exactly gc_im2col_tile's values in the panel layout (strided, padded,
- * dilated, 1x1 stride 2, 7x7 stride 2; chunks that start and end inside output rows and panels,
- * row blocks past the first); and gc_gemm_prepacked_cols_fn multiplies what its packing function
+ * dilated, 1x1 stride 2, 7x7 stride 2, 17x17; chunks that start and end inside output rows and
+ * panels, row blocks past the first; panels of 7, 16 and 32 pixels); and gc_gemm_prepacked_cols_fn multiplies what its packing function
  * writes with the bits of gc_gemm_prepacked_epi, or declines without slots. */
 TEST(prepacked_cols_packing_function) {
     static const gc_conv_geom geoms[] = {
         {128, 56, 56, 28, 28, 3, 3, 2, 2, 1, 1, 1, 1}, {5, 13, 11, 7, 6, 3, 3, 2, 2, 1, 1, 1, 1},
         {3, 23, 21, 9, 8, 7, 7, 2, 2, 3, 3, 1, 1},     {6, 9, 10, 5, 5, 1, 1, 2, 2, 0, 0, 1, 1},
-        {4, 12, 12, 8, 10, 3, 2, 1, 1, 0, 1, 2, 2}};
+        {4, 12, 12, 8, 10, 3, 2, 1, 1, 0, 1, 2, 2},    {2, 20, 20, 4, 4, 17, 17, 1, 1, 0, 0, 1, 1}};
     static const int64_t chunks[][4] = {{0, 1, 0, 1}, {0, 9, 3, 29}, {1, 5, 30, 40}, {2, 256, 31, 64}};
     gc_rng r;
     gc_rng_seed(&r, 23);
@@ -465,7 +465,7 @@ TEST(prepacked_cols_packing_function) {
         const gc_im2col_src src = {g, x};
         const mat_src ms = {col, P};
         for (size_t ci = 0; ci < sizeof chunks / sizeof chunks[0]; ci++)
-            for (int nr = 16; nr <= 32; nr += 16) {
+            for (int nr = 7; nr <= 32; nr = nr == 7 ? 16 : nr + 16) { /* 7: the few-pixels GEMM's panels */
                 const int64_t p0 = chunks[ci][0] % K, j0 = chunks[ci][2] % P;
                 int64_t kb = chunks[ci][1], nb = chunks[ci][3];
                 if (kb > K - p0) kb = K - p0;
