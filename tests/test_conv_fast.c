@@ -601,6 +601,44 @@ done:
     gc_model_free(m);
 }
 
+/* The AVX-512 depthwise kernel reads 3x3 taps straight from the input plane (no padded copy,
+ * gc_dw_direct): the same bits as the portable tier's padded planes, for every plane size from
+ * 1x1 up, both strides, padding 0 to 3 (rows and columns wholly outside), two output planes per
+ * input plane and each epilogue; planes too large for it take the padded copy on both tiers. */
+TEST(depthwise_direct_same_bits_as_padded) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) return;
+    int64_t cases = 0, direct = 0;
+    for (int64_t s = 1; s <= 2; s++)
+        for (int64_t h = 1; h <= 36; h += h < 9 ? 1 : 9)
+            for (int64_t w = 1; w <= 70; w += w < 18 ? 1 : 13)
+                for (int64_t pad = 0; pad <= 3; pad++) {
+                    const int64_t oh = (h + 2 * pad - 3) / s + 1, ow = (w + 2 * pad - 3) / s + 1;
+                    if (h + 2 * pad < 3 || w + 2 * pad < 3) continue;
+                    const int m = (int)((h + w + pad) % 2) + 1, e = (int)((h * 7 + w + s) % 3);
+                    const gc_dwconv p = {1, 2, h, w, m, oh, ow, 3, 3, s, s, pad, pad, 1, 1,
+                                         e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
+                    const int64_t nx = 2 * h * w, ny = 2 * m * oh * ow, nw = 2 * m * 9;
+                    float *x = gc_alloc_array((size_t)nx, sizeof(float)), *wt = gc_alloc_array((size_t)nw, sizeof(float));
+                    float *b = gc_alloc_array((size_t)(2 * m), sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
+                    float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+                    float *ws = gc_alloc_array(gc_dwconv_workspace(&p), sizeof(float));
+                    if (!x || !wt || !b || !y0 || !y1 || !ws) {
+                        FAILF("cannot set up");
+                    } else {
+                        fill(x, nx), fill(wt, nw), fill(b, 2 * m);
+                        for (int64_t k = 0; k < ny; k++) y0[k] = y1[k] = NAN;
+                        gc_dwconv_forward(lt_pool, GC_GEMM_PORTABLE, &p, x, wt, b, y0, ws);
+                        gc_dwconv_forward(lt_pool, GC_GEMM_AVX512, &p, x, wt, b, y1, ws);
+                        cases++, direct += gc_dw_direct(&p);
+                        if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                            FAILF("%lldx%lld s%lld p%lld m%d e%d: direct differs from padded", (long long)h,
+                                  (long long)w, (long long)s, (long long)pad, m, e);
+                    }
+                    free(x), free(wt), free(b), free(y0), free(y1), free(ws);
+                }
+    CHECK(direct > 0 && direct < cases);
+}
+
 /* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
  * pixel counts around multiples of 7, channel counts around multiples of 64 (last panels of 1-16,
  * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks. With a residual and
@@ -946,6 +984,7 @@ int main(void) {
     RUN(linear_batch_rows_keep_batch1_bits);
     RUN(same_bits_for_any_thread_count);
     RUN(depthwise_strips_same_bits_as_whole_planes);
+    RUN(depthwise_direct_same_bits_as_padded);
     RUN(few_pixels_gemm_vs_reference);
     RUN(few_pixels_gemm_slots_same_bits);
     RUN(network_fast_vs_reference);

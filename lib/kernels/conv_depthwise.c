@@ -100,7 +100,7 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     dw_job j = {.p = p, .run = run, .x = x, .w = w, .bias = bias, .y = y, .ws = ws, .plane = plane};
-    j.rb = dw_strip_rows(p);
+    j.rb = t == GC_GEMM_AVX512 && gc_dw_direct(p) ? 0 : dw_strip_rows(p);
     gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
 }
 

@@ -4,7 +4,8 @@
  * two ymm with AVX2, four xmm in the portable build). 3x3 and 5x5 kernels at stride 1 or 2
  * (MobileNet's, EfficientNet's) have their own unrolled code with several rows and columns in
  * flight; at stride 2 the padded plane keeps even and odd columns apart, so every load is
- * contiguous. Included once per ISA with DW_TX_NAME set (conv_depthwise.c,
+ * contiguous. With AVX-512, 3x3 kernels on small planes read the taps straight from the plane
+ * instead (gc_dw_direct, dw_block_direct). Included once per ISA with DW_TX_NAME set (conv_depthwise.c,
  * conv_depthwise_avx2.c, conv_depthwise_avx512.c); taps are added in the same order in all
  * cases (and as the reference loops do), so every tier and path gives the same bits. */
 #include "kernels/conv.h"
@@ -205,6 +206,147 @@ static void dw_plane_any(const gc_dwconv *p, const float *xp, int64_t wp, const 
         }
 }
 
+#if defined(__AVX512F__)
+/* ---- AVX-512: the taps read straight from the input plane (gc_dw_direct) ----
+ * No padded copy: a tap row above or below the plane reads a row of zeros (dw_zero_row), and
+ * the columns a vector reaches left or right of its row are masked off in the load (zeros, as
+ * in the padded copy; masked-off lanes are not read). At stride 2 a tap's 16 columns (every
+ * other one) come from two loads and a two-source permute, even or odd lanes; taps v and v + 1
+ * share the loads. Each output gets the same products of the same values added in the same
+ * order as from the padded plane, so the same bits; what goes is the copy, which on a small
+ * plane costs about as much as the taps (and at stride 2 copies four inputs per output). */
+static const float dw_zero_row[GC_DW_DIRECT_PX + 128];
+
+/* Lanes l of a load at column c whose column c + l is inside a row of W. */
+static inline __mmask16 dw_mask(int64_t c, int64_t W) {
+    const int64_t lo = c < 0 ? -c : 0, hi = W - c < 16 ? W - c : 16;
+    return hi <= lo ? (__mmask16)0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+/* dw_block's rows [i, i + R), columns [j0, j0 + 16 NC) from the plane x (H, W) itself
+ * (dw_zero_row + 64 + c: zeros for columns c from -64 to W + 63). */
+static inline __attribute__((always_inline)) void dw_block_direct(const gc_dwconv *p, const float *x,
+                                                                  const float *wo, float b, float *yo, int64_t i,
+                                                                  int64_t j0, const int R, const int NC, const int K,
+                                                                  const int S, const int E, dw_v16 lo, dw_v16 hi) {
+    const int64_t H = p->H, W = p->W, OW = p->OW, c0 = S * j0 - p->PW; /* first column read */
+    const float *zr = dw_zero_row + 64;
+    const float *rows[4 * 2 + 5]; /* input rows (i S - PH) + q, q < (R - 1) S + K, from column c0 */
+    #pragma GCC unroll 16
+    for (int q = 0; q < (R - 1) * S + K; q++) {
+        const int64_t ir = i * S + q - p->PH;
+        rows[q] = (ir >= 0 && ir < H ? x + ir * W : zr) + c0;
+    }
+    __mmask16 m[2][5], mb[2][3]; /* S 1: tap v's load; S 2: load pair e (columns 2 e on) */
+    #pragma GCC unroll 2
+    for (int c = 0; c < NC; c++) {
+        if (S == 1) {
+            #pragma GCC unroll 5
+            for (int v = 0; v < K; v++) m[c][v] = dw_mask(c0 + 16 * c + v, W);
+        } else {
+            #pragma GCC unroll 3
+            for (int e = 0; e <= (K - 1) / 2; e++) {
+                m[c][e] = dw_mask(c0 + 32 * c + 2 * e, W);
+                mb[c][e] = dw_mask(c0 + 32 * c + 2 * e + 16, W);
+            }
+        }
+    }
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const dw_v16 bv = (dw_v16){0} + b;
+    dw_v16 acc[4][2];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 2
+        for (int c = 0; c < NC; c++) acc[r][c] = bv;
+    #pragma GCC unroll 5
+    for (int u = 0; u < K; u++)
+        #pragma GCC unroll 5
+        for (int v = 0; v < K; v++) {
+            const float wv = wo[u * K + v];
+            #pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const float *xr = rows[r * S + u];
+                #pragma GCC unroll 2
+                for (int c = 0; c < NC; c++) {
+                    dw_v16 xv;
+                    if (S == 1) {
+                        xv = (dw_v16)_mm512_maskz_loadu_ps(m[c][v], xr + 16 * c + v);
+                    } else {
+                        const float *xa = xr + 32 * c + (v & ~1);
+                        const __m512 a = _mm512_maskz_loadu_ps(m[c][v >> 1], xa);
+                        const __m512 bb = _mm512_maskz_loadu_ps(mb[c][v >> 1], xa + 16);
+                        xv = (dw_v16)_mm512_permutex2var_ps(a, v & 1 ? odd : even, bb);
+                    }
+                    acc[r][c] += wv * xv;
+                }
+            }
+        }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 2
+        for (int c = 0; c < NC; c++) {
+            const int64_t j = j0 + 16 * c, n = OW - j < 16 ? OW - j : 16;
+            DW_EPI(acc[r][c], E, lo, hi);
+            if (n > 0) DW_STORE(yo + (i + r) * OW + j, acc[r][c], n);
+        }
+}
+
+/* dw_plane_k's blocks from the plane itself, output rows [i0, i1): 4 rows x 32 columns at
+ * stride 1, 4 rows x 16 columns at stride 2 (with 32, GCC kept every load, permute and mask
+ * of the block live at once and spilled them). */
+static inline __attribute__((always_inline)) void dw_rows_direct_k(const gc_dwconv *p, const float *x,
+                                                                   const float *wo, float b, float *yo, int64_t i0,
+                                                                   int64_t i1, const int S, const int E) {
+    const int64_t OW = p->OW;
+    const int NC = S == 1 ? 2 : 1;
+    dw_v16 lo, hi;
+    for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4)
+        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
+            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 4, 2, 3, S, E, lo, hi);
+            else dw_block_direct(p, x, wo, b, yo, i, j0, 4, 1, 3, S, E, lo, hi);
+        }
+    if (i1 - i == 3)
+        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
+            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 3, 2, 3, S, E, lo, hi);
+            else dw_block_direct(p, x, wo, b, yo, i, j0, 3, 1, 3, S, E, lo, hi);
+        }
+    else if (i1 - i == 2)
+        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
+            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 2, 2, 3, S, E, lo, hi);
+            else dw_block_direct(p, x, wo, b, yo, i, j0, 2, 1, 3, S, E, lo, hi);
+        }
+    else if (i1 - i == 1)
+        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
+            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 1, 2, 3, S, E, lo, hi);
+            else dw_block_direct(p, x, wo, b, yo, i, j0, 1, 1, 3, S, E, lo, hi);
+        }
+}
+
+/* Output rows [i0, i1) of the M planes of input plane x, gc_dw_direct(p) true. */
+static void dw_rows_direct(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y,
+                           int64_t i0, int64_t i1) {
+    const int64_t OHW = p->OH * p->OW;
+    for (int64_t m = 0; m < p->M; m++) {
+        const float *wo = w + m * 9;
+        const float b = bias ? bias[m] : 0.0f;
+        float *yo = y + m * OHW;
+        if (p->SH == 1) {
+            if (p->epi == GC_EPI_CLAMP) dw_rows_direct_k(p, x, wo, b, yo, i0, i1, 1, GC_EPI_CLAMP);
+            else if (p->epi == GC_EPI_RELU) dw_rows_direct_k(p, x, wo, b, yo, i0, i1, 1, GC_EPI_RELU);
+            else dw_rows_direct_k(p, x, wo, b, yo, i0, i1, 1, GC_EPI_NONE);
+        } else {
+            if (p->epi == GC_EPI_CLAMP) dw_rows_direct_k(p, x, wo, b, yo, i0, i1, 2, GC_EPI_CLAMP);
+            else if (p->epi == GC_EPI_RELU) dw_rows_direct_k(p, x, wo, b, yo, i0, i1, 2, GC_EPI_RELU);
+            else dw_rows_direct_k(p, x, wo, b, yo, i0, i1, 2, GC_EPI_NONE);
+        }
+    }
+}
+
+#endif
+
 /* dw_plane_k for the plane's (K, S), with the epilogue E. */
 static inline __attribute__((always_inline)) void dw_plane_e(const gc_dwconv *p, const float *xp, int64_t wp,
                                                              const float *wo, float b, float *yo, const int E) {
@@ -217,6 +359,13 @@ void DW_TX_NAME(const gc_dwconv *p, const float *x, float *xp, const float *w, c
     gc_dw_padded_size(p, &hp, &wp);
     const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW, K = p->KH, S = p->SH;
     const int fast = p->DH == 1 && p->DW == 1 && p->KW == K && p->SW == S && (K == 3 || K == 5) && (S == 1 || S == 2);
+#if defined(__AVX512F__)
+    if (gc_dw_direct(p)) {
+        (void)xp, (void)hp, (void)fast, (void)KK, (void)OHW;
+        dw_rows_direct(p, x, w, bias, y, 0, p->OH);
+        return;
+    }
+#endif
     if (fast && S == 2) {
         wp = (wp + 1) / 2 * 2;
         dw_pad_split(p, x, xp, hp, wp / 2);
