@@ -4,6 +4,7 @@
 #include "test.h"
 #include "core/core.h"
 #include "kernels/gemm.h"
+#include "kernels/pool.h"
 #include "layers/layer.h"
 
 static const gc_kernels tiers[] = {GC_KERNELS_PORTABLE, GC_KERNELS_AVX2, GC_KERNELS_AVX512};
@@ -133,9 +134,36 @@ TEST(maxpool_fast_path_matches_the_reference) {
     CHECK(cases >= 100);
 }
 
+/* Global average pooling's four-plane sums (AVX-512) give gc_sum_f64's bits plane by plane:
+ * every length 0..70 and a few long ones, awkward values (NaN, signed zeros, infinities; a NaN
+ * sum is a NaN, its sign whatever the compiler's order of the operands gives). */
+TEST(sum4_matches_sum_bits) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) return;
+    gc_rng r;
+    gc_rng_seed(&r, 7);
+    const int64_t ld = 12555;
+    float *x = malloc((size_t)(4 * ld) * sizeof(float));
+    if (!x) { FAILF("out of memory"); return; }
+    for (int64_t k = 0; k < 4 * ld; k++) x[k] = gc_rng_normal(&r) * 100.0f;
+    for (int64_t n = 0; n <= 12544; n += n < 70 ? 1 : 3125) {
+        for (int awk = 0; awk < 2; awk++) {
+            if (awk) fill_awkward(x, 4 * ld, &r);
+            double s[4];
+            gc_sum4_f64_avx512(x, ld, n, s);
+            for (int q = 0; q < 4; q++) {
+                const double e = gc_sum_f64(x + q * ld, n);
+                if (memcmp(&e, &s[q], sizeof e) && !(isnan(e) && isnan(s[q])))
+                    FAILF("n %lld, plane %d: %.17g != %.17g", (long long)n, q, s[q], e);
+            }
+        }
+    }
+    free(x);
+}
+
 int main(void) {
     RUN(every_tier_matches_the_reference_bits);
     RUN(reference_follows_the_rules);
     RUN(maxpool_fast_path_matches_the_reference);
+    RUN(sum4_matches_sum_bits);
     return test_summary("relu_fast");
 }

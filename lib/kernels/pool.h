@@ -23,5 +23,9 @@ GC_MAXPOOL_ROW_KERNELS(avx512)
  * pairwise at the end. One fixed order, so every build gives the same bits; the compiler
  * keeps the eight sums in vector registers. */
 double gc_sum_f64(const float *x, int64_t n);
+/* gc_sum_f64 of the four rows x, x + ld, x + 2 ld, x + 3 ld into s[0..3], the same bits, their
+ * four chains of additions side by side (AVX-512F: one chain alone waits on each addition,
+ * ~3 cycles per 8 values). */
+void gc_sum4_f64_avx512(const float *x, int64_t ld, int64_t n, double s[4]);
 
 #endif

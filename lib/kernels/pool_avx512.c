@@ -61,3 +61,17 @@ void gc_maxpool3x3s2_row_avx512(const float *r0, int64_t W, int64_t n, float *y,
         _mm512_mask_cvtepi32_storeu_epi8(tap + j0, mo, t);
     }
 }
+
+void gc_sum4_f64_avx512(const float *x, int64_t ld, int64_t n, double s[4]) {
+    __m512d a[4]; /* lane k of row r: gc_sum_f64's sum k */
+    for (int r = 0; r < 4; r++) a[r] = _mm512_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int r = 0; r < 4; r++) a[r] = _mm512_add_pd(a[r], _mm512_cvtps_pd(_mm256_loadu_ps(x + r * ld + i)));
+    for (int r = 0; r < 4; r++) {
+        double t[8];
+        _mm512_storeu_pd(t, a[r]);
+        for (int64_t j = i, k = 0; j < n; j++, k++) t[k] += x[r * ld + j];
+        s[r] = ((t[0] + t[4]) + (t[2] + t[6])) + ((t[1] + t[5]) + (t[3] + t[7]));
+    }
+}
