@@ -16,17 +16,19 @@ typedef struct gemm_impl {
     const char *name;
     gc_gemm_ukernel kernel; /* NULL: reference / auto */
     gc_gemm_ukernel_epi ekernel; /* the same with an epilogue in its stores (the driver's) */
+    gc_gemm_ukernel_ldb dkernel; /* ekernel on B's rows in place, full NR panels, or NULL */
     int mr, nr;             /* register block */
     int mc, kc, nc;         /* cache blocks: A block MC x KC (L2), B panel KC x NR (L1) */
 } gemm_impl;
 
 static const gemm_impl gemm_impls[GC_GEMM_TIER_COUNT] = {
-    [GC_GEMM_AUTO]      = {"auto", NULL, NULL, 0, 0, 0, 0, 0},
-    [GC_GEMM_REFERENCE] = {"reference", NULL, NULL, 0, 0, 0, 0, 0},
-    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, gc_gemm_ukernel_portable_6x8_epi,
+    [GC_GEMM_AUTO]      = {"auto", NULL, NULL, NULL, 0, 0, 0, 0, 0},
+    [GC_GEMM_REFERENCE] = {"reference", NULL, NULL, NULL, 0, 0, 0, 0, 0},
+    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, gc_gemm_ukernel_portable_6x8_epi, NULL,
                            6, 8, 240, 256, 4096},
-    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, gc_gemm_ukernel_avx2_6x16_epi, 6, 16, 192, 256, 4096},
+    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, gc_gemm_ukernel_avx2_6x16_epi, NULL, 6, 16, 192, 256, 4096},
     [GC_GEMM_AVX512]    = {"avx512", gc_gemm_ukernel_avx512_14x32, gc_gemm_ukernel_avx512_14x32_epi,
+                           gc_gemm_ukernel_avx512_14x32_ldb,
                            14, 32, 336, 256, 4096},
 };
 _Static_assert(sizeof gemm_impls / sizeof gemm_impls[0] == GC_GEMM_TIER_COUNT,
@@ -356,6 +358,10 @@ static void gemm_packed(gc_pool *pool, const gemm_impl *im, int ta, int tb, int6
  * micro-panel stays in L1 while the A panels stream, as in gemm_packed's tiles). The same
  * micro-kernel on the same K blocks as gemm_packed: the same bits. */
 
+#ifndef GEMM_DIRECT_K
+#define GEMM_DIRECT_K 256 /* K up to which the by-columns run reads B's rows in place */
+#endif
+
 #define GEMM_COLS_SLOT ((int64_t)1 << 16) /* floats of a worker's slot: KC x (at most) 256 columns */
 
 typedef struct gemm_cols_job {
@@ -380,12 +386,27 @@ static void gemm_cols_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
         for (int64_t pc = 0; pc < g->K; pc += g->kc) {
             const int64_t kb = g->K - pc < g->kc ? g->K - pc : g->kc;
             const int last = pc + kb == g->K;
-            if (g->pack_b) g->pack_b(g->ctx, pc, kb, j0, nb, nr, bp);
-            else
-                for (int64_t p = 0; p < kb; p++) pack_b_row(g->B + (pc + p) * g->ldb + j0, nb, nr, bp + p * nr, nr * kb);
             const float beta = pc == 0 ? g->beta : 1.0f;
             const float *ap = g->pa + pc * g->Mp;       /* (Mp / mr panels, kb, mr) */
-            for (int64_t jp = 0; jp < np; jp++) {
+            /* small K: full panels straight from B's rows, only a last partial one packed */
+            const int direct = !g->pack_b && g->im->dkernel && g->K <= GEMM_DIRECT_K;
+            const int64_t jd = direct ? nb / nr : 0;  /* panels read in place */
+            if (g->pack_b) g->pack_b(g->ctx, pc, kb, j0, nb, nr, bp);
+            else if (jd < np)
+                for (int64_t p = 0; p < kb; p++)
+                    pack_b_row(g->B + (pc + p) * g->ldb + j0 + jd * nr, nb - jd * nr, nr, bp + jd * nr * kb + p * nr,
+                               nr * kb);
+            for (int64_t jp = 0; jp < jd; jp++) {
+                const float *bj = g->B + pc * g->ldb + j0 + jp * nr;
+                for (int64_t i = 0; i < g->M; i += mr) {
+                    const int m = (int)(g->M - i < mr ? g->M - i : mr);
+                    const int64_t at = i * g->ldc + j0 + jp * nr;
+                    g->im->dkernel(kb, ap + i * kb, bj, g->ldb, g->C + at, g->ldc, g->alpha, beta, m,
+                                   last && g->bias ? g->bias + i : NULL, last && g->res ? g->res + at : NULL,
+                                   last ? g->epi : GC_EPI_NONE, g->lo, g->hi);
+                }
+            }
+            for (int64_t jp = jd; jp < np; jp++) {
                 const int n = (int)(nb - jp * nr < nr ? nb - jp * nr : nr);
                 for (int64_t i = 0; i < g->M; i += mr) {
                     const int m = (int)(g->M - i < mr ? g->M - i : mr);

@@ -19,7 +19,7 @@
  * the second operand when either is NaN or both are zeros). R (a constant, m <= R <= 14): the
  * rows computed; the A panel stays 14 wide. */
 static inline __attribute__((always_inline)) void kernel_14x32(const int R, int64_t k, const float *a, const float *b,
-                                                                float *c, int64_t ldc, float alpha, float beta, int m,
+                                                                const int64_t ldb, float *c, int64_t ldc, float alpha, float beta, int m,
                                                                 int n, const float *bias, const float *res, int epi, float lo,
                                                                 float hi) {
     enum { MR = 14, NR = 32 };
@@ -39,7 +39,7 @@ static inline __attribute__((always_inline)) void kernel_14x32(const int R, int6
     }
     ROWS(PREFETCH_C)
 #undef PREFETCH_C
-    for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+    for (int64_t p = 0; p < k; p++, a += MR, b += ldb) {
         const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
 #define STEP(i)                                                                            \
     if (i < R) {                                                                           \
@@ -90,7 +90,7 @@ static inline __attribute__((always_inline)) void kernel_14x32(const int R, int6
 
 void gc_gemm_ukernel_avx512_14x32(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
-    kernel_14x32(14, k, a, b, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
+    kernel_14x32(14, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 /* The packed driver's kernel. A last panel of m < 14 rows (M = 64: 8, M = 128: 2) computes the
@@ -100,13 +100,30 @@ void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b,
                                       float alpha, float beta, int m, int n, const float *bias,
                                       const float *res, int epi, float lo, float hi) {
     switch ((m + 1) / 2) {
-    case 1: kernel_14x32(2, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
-    case 2: kernel_14x32(4, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
-    case 3: kernel_14x32(6, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
-    case 4: kernel_14x32(8, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
-    case 5: kernel_14x32(10, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
-    case 6: kernel_14x32(12, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
-    default: kernel_14x32(14, k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 1: kernel_14x32(2, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 2: kernel_14x32(4, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 3: kernel_14x32(6, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 4: kernel_14x32(8, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 5: kernel_14x32(10, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    case 6: kernel_14x32(12, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    default: kernel_14x32(14, k, a, b, 32, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi); break;
+    }
+}
+
+/* The same on B's rows in place (row p of the 32 columns at b + p * ldb, no packed panel): the
+ * by-columns driver's full panels when K is small, where packing cost as much as the multiply-adds.
+ * The same multiply-adds in the same order: the same bits. */
+void gc_gemm_ukernel_avx512_14x32_ldb(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, const float *bias, const float *res, int epi,
+                                      float lo, float hi) {
+    switch ((m + 1) / 2) {
+    case 1: kernel_14x32(2, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
+    case 2: kernel_14x32(4, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
+    case 3: kernel_14x32(6, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
+    case 4: kernel_14x32(8, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
+    case 5: kernel_14x32(10, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
+    case 6: kernel_14x32(12, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
+    default: kernel_14x32(14, k, a, b, ldb, c, ldc, alpha, beta, m, 32, bias, res, epi, lo, hi); break;
     }
 }
 
@@ -154,6 +171,12 @@ void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b,
                                       float alpha, float beta, int m, int n, const float *bias,
                                       const float *res, int epi, float lo, float hi) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+    (void)res; (void)epi; (void)lo; (void)hi;
+}
+void gc_gemm_ukernel_avx512_14x32_ldb(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                                      float alpha, float beta, int m, const float *bias, const float *res, int epi,
+                                      float lo, float hi) {
+    (void)k; (void)a; (void)b; (void)ldb; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)bias;
     (void)res; (void)epi; (void)lo; (void)hi;
 }
 void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
