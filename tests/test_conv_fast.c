@@ -692,7 +692,8 @@ TEST(few_pixels_gemm_vs_reference) {
 /* The few-pixels GEMM with each worker packing its pixel panels in its slot (by channels when
  * O >= 4 P, else by pixels) writes gc_pxgemm_run's bits, for 1-3 threads and 1-3 slots
  * (allocated at exactly the asked size, so ASan sees an overrun), from a matrix and from a
- * strided, padded convolution's input (gc_im2col_pack), with bias, a residual and epilogues; it declines
+ * strided, padded convolution's input (gc_im2col_pack), with bias, a residual and epilogues (a matrix whose
+ * pixels fill the 7-pixel panels is read in place, not packed: MobileNetV2's 14x14 and 7x7 1x1 shapes); it declines
  * slots one float too small. */
 TEST(few_pixels_gemm_slots_same_bits) {
     if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
@@ -701,7 +702,10 @@ TEST(few_pixels_gemm_slots_same_bits) {
     /* P, O, K (matrix source), or with C > 0 a 3x3 stride-2 pad-1 convolution of C x H x H */
     static const int64_t cases[][4] = {{49, 512, 300, 0}, {196, 256, 200, 0}, {196, 1024, 64, 0}, {23, 90, 70, 0},
                                        {6, 65, 513, 0}, {110, 127, 60, 0}, {8, 130, 50, 0}, {1, 1, 3, 0},
-                                       {64, 70, 45, 5}, {64, 300, 45, 5}, {49, 200, 63, 7}};
+                                       {64, 70, 45, 5}, {64, 300, 45, 5}, {49, 200, 63, 7},
+                                       /* MobileNetV2's 1x1 layers (P a multiple of 7: pixels read in place) */
+                                       {49, 160, 960, 0}, {49, 960, 160, 0}, {196, 64, 384, 0}, {196, 96, 576, 0},
+                                       {14, 40, 16, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !test_cur_failed; i++) {
         int64_t P = cases[i][0], O = cases[i][1], K = cases[i][2];
         const int64_t C = cases[i][3], H = C ? (cases[i][0] == 49 ? 13 : 15) : 0;

@@ -300,6 +300,8 @@ void gc_px_pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int6
 void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t);
 /* The same on the first nc (<= 64) columns rounded up to 16 (the rest of t is not written). */
 void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc);
+/* The same with pixel panel row k at a + k * as (the pixels read in place). */
+void gc_px_ukernel_avx512_7xn_as(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc);
 /* y[c P + r] = epi(t[r * 64 + c] + bias[c] (+ res[c P + r] when res is not NULL)), r < n <= 7,
  * c < nc <= 64 (bias: 64 floats). */
 void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,

@@ -39,6 +39,10 @@ size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K) {
     return (size_t)a;
 }
 
+#ifndef PX_DIRECT
+#define PX_DIRECT 1
+#endif
+
 typedef struct px_job {
     int64_t O, P, K, np;
     int epi;
@@ -66,11 +70,13 @@ static void px_pack(void *arg, int64_t lo, int64_t hi, int worker) {
 }
 
 /* Tile (jo, ip) from its pixel panel a (K x 7), stored into y with the bias and the epilogue. */
-static void px_tile(const px_job *j, int64_t jo, int64_t ip, const float *a) {
+static void px_tile(const px_job *j, int64_t jo, int64_t ip, const float *a, int64_t as) {
     float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major; columns past nc rounded to 16 unset */
     const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
     const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
-    if (nc == GC_PX_NR)
+    if (as != GC_PX_MR) /* the pixels read in place, row k at a + k * as */
+        gc_px_ukernel_avx512_7xn_as(j->K, a, as, j->packed + jo * j->K * GC_PX_NR, tile, nc);
+    else if (nc == GC_PX_NR)
         gc_px_ukernel_avx512_7x64(j->K, a, j->packed + jo * j->K * GC_PX_NR, tile);
     else /* a last panel of fewer channels (80 = 64 + 16): only its 16-column groups */
         gc_px_ukernel_avx512_7xn(j->K, a, j->packed + jo * j->K * GC_PX_NR, tile, nc);
@@ -86,7 +92,7 @@ static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
     (void)worker;
     for (int64_t t = lo; t < hi; t++) {
         const int64_t jo = t / j->np, ip = t % j->np;
-        px_tile(j, jo, ip, j->a + ip * j->K * GC_PX_MR);
+        px_tile(j, jo, ip, j->a + ip * j->K * GC_PX_MR, GC_PX_MR);
     }
 }
 
@@ -144,12 +150,23 @@ static void px_by_slots(void *arg, int64_t lo, int64_t hi, int worker) {
     const px_job *j = arg;
     float *a = j->slots.base + (size_t)worker * j->slots.stride; /* (panels, K, 7) */
     const int64_t ntiles = j->no * j->np, panel = j->K * GC_PX_MR;
+    /* a 1x1 layer's input whose pixels fill the panels: read in place (row k at b + k * P) */
+    const gc_px_matrix *mat = j->pack_b == gc_px_pack_matrix ? j->ctx : NULL;
+    const int direct = PX_DIRECT && mat && j->P % GC_PX_MR == 0;
     for (int64_t ch = lo; ch < hi; ch++) {
         const int64_t t0 = ch * ntiles / j->nch, t1 = (ch + 1) * ntiles / j->nch;
         if (t0 >= t1) continue;
+        if (direct) {
+            for (int64_t t = t0; t < t1; t++) {
+                const int64_t jo = px_by_channels(j->O, j->P) ? t / j->np : t % j->no;
+                const int64_t ip = px_by_channels(j->O, j->P) ? t % j->np : t / j->no;
+                px_tile(j, jo, ip, mat->b + ip * GC_PX_MR, mat->ld);
+            }
+            continue;
+        }
         if (px_by_channels(j->O, j->P)) {
             j->pack_b(j->ctx, 0, j->K, 0, j->P, GC_PX_MR, a);
-            for (int64_t t = t0; t < t1; t++) px_tile(j, t / j->np, t % j->np, a + t % j->np * panel);
+            for (int64_t t = t0; t < t1; t++) px_tile(j, t / j->np, t % j->np, a + t % j->np * panel, GC_PX_MR);
             continue;
         }
         const int64_t ip0 = t0 / j->no, ip1 = (t1 - 1) / j->no + 1;
@@ -158,7 +175,7 @@ static void px_by_slots(void *arg, int64_t lo, int64_t hi, int worker) {
         for (int64_t jo = 0; jo < j->no; jo++)
             for (int64_t ip = ip0; ip < ip1; ip++) {
                 const int64_t t = ip * j->no + jo;
-                if (t >= t0 && t < t1) px_tile(j, jo, ip, a + (ip - ip0) * panel);
+                if (t >= t0 && t < t1) px_tile(j, jo, ip, a + (ip - ip0) * panel, GC_PX_MR);
             }
     }
 }
