@@ -67,6 +67,19 @@ static void im2col_rows(void *arg, int64_t k0, int64_t k1, int worker) {
     }
 }
 
+/* d[t] for t < run: output columns j + t of one input row xr (at this tap's offset), those in
+ * [lo, hi) read at stride SW, the others padding. */
+static inline void copy_run(float *d, const float *xr, int64_t j, int64_t run, int64_t lo, int64_t hi, int64_t SW) {
+    const int64_t a = lo - j < 0 ? 0 : lo - j > run ? run : lo - j;
+    const int64_t b = hi - j < a ? a : hi - j > run ? run : hi - j;
+    for (int64_t t = 0; t < a; t++) d[t] = 0.0f;
+    if (SW == 1)
+        for (int64_t t = a; t < b; t++) d[t] = xr[j + t];
+    else
+        for (int64_t t = a; t < b; t++) d[t] = xr[(j + t) * SW];
+    for (int64_t t = b; t < run; t++) d[t] = 0.0f;
+}
+
 /* Row by row: each row's runs of pixels in order (a 1x1 kernel's row is one input plane read in
  * order; panels of 16 or more pixels have long runs). */
 static void im2col_pack_rows(const gc_im2col_src *s, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst) {
@@ -87,16 +100,8 @@ static void im2col_pack_rows(const gc_im2col_src *s, int64_t p0, int64_t kb, int
             const int64_t ih = i * g->SH - g->PH + u * g->DH;
             if (ih < 0 || ih >= g->H) {
                 for (int64_t t = 0; t < run; t++) d[t] = 0.0f;
-            } else { /* columns j + t in [lo, hi) read the input, the others are padding */
-                const float *xr = x_row(s->x, g, c, ih) + off;
-                const int64_t a = lo - j < 0 ? 0 : lo - j > run ? run : lo - j;
-                const int64_t b = hi - j < a ? a : hi - j > run ? run : hi - j;
-                for (int64_t t = 0; t < a; t++) d[t] = 0.0f;
-                if (SW == 1)
-                    for (int64_t t = a; t < b; t++) d[t] = xr[j + t];
-                else
-                    for (int64_t t = a; t < b; t++) d[t] = xr[(j + t) * SW];
-                for (int64_t t = b; t < run; t++) d[t] = 0.0f;
+            } else {
+                copy_run(d, x_row(s->x, g, c, ih) + off, j, run, lo, hi, SW);
             }
             q += run, j += run, in += (int)run;
             if (j == g->OW) j = 0, i++;
@@ -135,19 +140,11 @@ static void im2col_pack_runs(const gc_im2col_src *s, int64_t p0, int64_t kb, int
                 const int64_t ih = i * g->SH - g->PH + u * g->DH, off = v * g->DW - g->PW;
                 if (ih < 0 || ih >= g->H) {
                     for (int64_t t = 0; t < run; t++) d[t] = 0.0f;
-                } else { /* columns j + t in [lo, hi) read the input, the others are padding */
+                } else {
                     int64_t lo, hi;
                     if (v < TAPS) lo = vlo[v], hi = vhi[v];
                     else valid_range(off, SW, g->W, g->OW, &lo, &hi);
-                    const float *xr = x_row(s->x, g, c, ih) + off;
-                    const int64_t a = lo - j < 0 ? 0 : lo - j > run ? run : lo - j;
-                    const int64_t b = hi - j < a ? a : hi - j > run ? run : hi - j;
-                    for (int64_t t = 0; t < a; t++) d[t] = 0.0f;
-                    if (SW == 1)
-                        for (int64_t t = a; t < b; t++) d[t] = xr[j + t];
-                    else
-                        for (int64_t t = a; t < b; t++) d[t] = xr[(j + t) * SW];
-                    for (int64_t t = b; t < run; t++) d[t] = 0.0f;
+                    copy_run(d, x_row(s->x, g, c, ih) + off, j, run, lo, hi, SW);
                 }
                 if (++v == g->KW) {
                     v = 0;
