@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int test_passed, test_failed, test_cur_failed;
-static const char *test_cur_name = "";
+/* unused in helpers that include this header for test_read_file (tests/common/ref_image.c) */
+#define TEST_MAYBE_UNUSED __attribute__((unused))
+static int test_passed TEST_MAYBE_UNUSED, test_failed TEST_MAYBE_UNUSED, test_cur_failed TEST_MAYBE_UNUSED;
+static const char *test_cur_name TEST_MAYBE_UNUSED = "";
 
 #define TEST(name) static void name(void)
 #define RUN(name)                                                                          \

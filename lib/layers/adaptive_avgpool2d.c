@@ -138,7 +138,7 @@ static void apool_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) 
 static void apool_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t NC = c->in.d[0] * c->in.d[1];
-    apool_job job = {c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx};
+    apool_job job = {c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx, 0}; /* backward: no four-plane sums */
     if (job.OH == job.H && job.OW == job.W) {
         const int64_t n = gc_shape_numel(&c->in);
         gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, apool_copy, &job);
