@@ -462,6 +462,15 @@ TEST(gemm_epilogue_in_the_stores) {
     gc_model_free(m);
 }
 
+/* gap, flatten and a 2 -> 2 linear layer (weights fw, no bias) after layer `in`. */
+static void two_class_head(gc_model *m, const char *in, const float *fw) {
+    gc_adaptive_pool2d_params ap = {1, 1};
+    gc_linear_params lp = {2, 2, 0};
+    CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "gap", in, &ap));
+    CHECK_OK(gc_model_add_flatten(m, "flat", "gap"));
+    CHECK_OK(gc_model_add_linear(m, "fc", "flat", &lp, fw, NULL));
+}
+
 /* A non-finite output of a fused convolution is named as in an unfused session: the convolution
  * (the checking pass that finds it runs the activation after the check). */
 TEST(nonfinite_names_the_convolution) {
@@ -472,14 +481,10 @@ TEST(nonfinite_names_the_convolution) {
     gc_conv2d_params cp = gc_conv2d_defaults(3, 2, 3);
     cp.pad_h = cp.pad_w = 1;
     cp.bias = 0;
-    gc_adaptive_pool2d_params ap = {1, 1};
-    gc_linear_params lp = {2, 2, 0};
     CHECK_OK(gc_model_create(&m));
     CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &cp, w, NULL));
     CHECK_OK(gc_model_add_relu(m, "r1", "c1"));
-    CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "gap", "r1", &ap));
-    CHECK_OK(gc_model_add_flatten(m, "flat", "gap"));
-    CHECK_OK(gc_model_add_linear(m, "fc", "flat", &lp, fw, NULL));
+    two_class_head(m, "r1", fw);
     gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
     gc_session *s = session(m, cfg);
     if (s) {
@@ -508,17 +513,13 @@ TEST(nonfinite_names_the_fused_add) {
         gc_model *m = NULL;
         gc_conv2d_params c1 = gc_conv2d_defaults(3, 2, 1), c2 = gc_conv2d_defaults(2, 2, 1);
         c1.bias = c2.bias = 0;
-        gc_adaptive_pool2d_params ap = {1, 1};
-        gc_linear_params lp = {2, 2, 0};
         CHECK_OK(gc_model_create(&m));
         CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &c1, w1, NULL));
         CHECK_OK(gc_model_add_relu(m, "r1", "c1"));
         CHECK_OK(gc_model_add_conv2d(m, "c2", "r1", &c2, w2[k], NULL));
         CHECK_OK(gc_model_add_add(m, "j", "c2", "r1"));
         CHECK_OK(gc_model_add_relu(m, "rj", "j"));
-        CHECK_OK(gc_model_add_adaptive_avgpool2d(m, "gap", "rj", &ap));
-        CHECK_OK(gc_model_add_flatten(m, "flat", "gap"));
-        CHECK_OK(gc_model_add_linear(m, "fc", "flat", &lp, fw, NULL));
+        two_class_head(m, "rj", fw);
         gc_session_config cfg = {.batch = 1, .channels = 3, .height = H, .width = W};
         gc_session *s = session(m, cfg);
         if (s) {
