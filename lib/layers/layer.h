@@ -120,6 +120,10 @@ typedef struct gc_layer_ctx {
                                                following explanations: gc_session_set_accurate) */
     int             param_grads;            /* the session is planned for parameter gradients
                                                (training): linear layers take the GEMM at any batch */
+    int             forward_only;           /* the session never runs this layer's backward (it lies
+                                               below the session's backward floor): forward keeps no
+                                               state (ctx->state NULL, a fused ReLU's mask NULL) and
+                                               prepare() may keep what only forward needs */
     gc_pool        *pool;                   /* the session's threads (NULL: run on the caller's) */
 } gc_layer_ctx;
 
