@@ -498,6 +498,24 @@ typedef struct gc_session_config {
                             The convolution's own output is then not materialised
                             (list it in keep to have it). Never with keep_all or the
                             reference kernels. */
+    const char *backward_floor; /* NULL: backward passes may stop anywhere, down to the
+                            input (guided backprop, input gradients). A layer name:
+                            they stop at that layer's output or at a layer downstream
+                            of it (Grad-CAM, CAM and counterfactual maps at that layer,
+                            top-K heads after it), as PyTorch runs the layers below a
+                            Grad-CAM target under no_grad. The layers whose backward
+                            then never runs keep nothing for it: no ReLU masks, their
+                            inputs' buffers reused at once, activations that need their
+                            input for backward (sigmoid, SiLU, hard-swish, ...) applied
+                            by the producing convolution as it stores. The values are
+                            the same bits. A backward pass asked to stop below the
+                            floor is refused (GC_ERR_STATE). The layer's output stays
+                            readable, like the default layer's. A layer that does not
+                            run in the session (before input_layer) sets no floor.
+                            The name is copied. */
+    int forward_only;    /* nonzero: the session never runs backward (classification,
+                            inference): the floor above every layer. Every backward
+                            call is refused with GC_ERR_STATE. */
 } gc_session_config;
 
 #define GC_SESSION_DEFAULT_MAX_BYTES ((size_t)16 << 30) /* 16 GiB */

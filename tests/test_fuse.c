@@ -531,6 +531,157 @@ TEST(nonfinite_names_the_fused_add) {
     }
 }
 
+/* ------------------------------------------------------------------ backward floors */
+
+/* conv -> sigmoid-family activations on every fusable path (direct, Winograd after a folded
+ * batch-norm, a residual add fused into the 1x1 GEMM, depthwise, strided im2col):
+ *   c1 3x3 3->8, s1 silu; c2 3x3 8->8, b2 batch-norm, s2 silu; c3 1x1 8->8, j3 = c3 + s2,
+ *   g3 sigmoid; c4 3x3 depthwise, h4 hardswish; c5 3x3 s2 8->8, q5 hardsigmoid; gap, fc 8->5 */
+static gc_model *act_net(uint64_t seed) {
+    gc_model *m = NULL;
+    gc_rng r;
+    gc_rng_seed(&r, seed);
+    if (gc_model_create(&m)) return NULL;
+    gc_adaptive_pool2d_params ap = {1, 1};
+    gc_linear_params lp = {8, CLASSES, 1};
+    gc_status st;
+    if ((st = conv(m, "c1", NULL, 3, 8, 3, 1, 1, 1)) || (st = act(m, "s1", "c1", GC_ACT_SILU, 0, 0)) ||
+        (st = conv(m, "c2", "s1", 8, 8, 3, 1, 1, 0)) || (st = bn(m, "b2", "c2", 8, &r)) ||
+        (st = act(m, "s2", "b2", GC_ACT_SILU, 0, 0)) || (st = conv(m, "c3", "s2", 8, 8, 1, 1, 1, 1)) ||
+        (st = gc_model_add_add(m, "j3", "c3", "s2")) || (st = act(m, "g3", "j3", GC_ACT_SIGMOID, 0, 0)) ||
+        (st = conv(m, "c4", "g3", 8, 8, 3, 1, 8, 1)) || (st = act(m, "h4", "c4", GC_ACT_HARDSWISH, 0, 0)) ||
+        (st = conv(m, "c5", "h4", 8, 8, 3, 2, 1, 1)) || (st = act(m, "q5", "c5", GC_ACT_HARDSIGMOID, 0, 0)) ||
+        (st = gc_model_add_adaptive_avgpool2d(m, "gap", "q5", &ap)) || (st = gc_model_add_flatten(m, "flat", "gap")) ||
+        (st = gc_model_add_linear(m, "fc", "flat", &lp, NULL, NULL)) || (st = gc_model_init_random(m, seed))) {
+        fprintf(stderr, "act_net: %s\n", gc_last_error());
+        gc_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* A forward-only session computes the bits of a full one with less memory: no ReLU masks, the
+ * activations whose backward reads x fused into their producers (their values only), buffers
+ * reused; every backward call is refused. Both networks, every tier this CPU runs, 1 and 3
+ * threads. */
+TEST(forward_only_equals_full) {
+    gc_model *nets[2] = {fuse_net(41), act_net(42)};
+    const char *fused_only_here[2][5] = {{"c7"}, {"c1", "b2", "j3", "c4", "c5"}}; /* fused forward only */
+    gc_rng rng;
+    gc_rng_seed(&rng, 43);
+    static float x[N * 3 * H * W];
+    float r[N * CLASSES];
+    fill(x, N * 3 * H * W, &rng, 1.5f);
+    fill(r, N * CLASSES, &rng, 1.0f);
+    const gc_kernels tiers[] = {GC_KERNELS_AUTO, GC_KERNELS_PORTABLE, GC_KERNELS_AVX2};
+    for (int k = 0; k < 2; k++) {
+        if (!nets[k]) { CHECK(0); continue; }
+        for (int ti = 0; ti < 3; ti++)
+            for (int th = 1; th <= 3; th += 2) {
+                gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .kernels = tiers[ti],
+                                         .threads = th};
+                gc_session *full = session(nets[k], cfg);
+                cfg.forward_only = 1;
+                gc_session *fwd = session(nets[k], cfg);
+                if (!full || !fwd) { CHECK(0); gc_session_free(full); gc_session_free(fwd); continue; }
+                gc_tensor ya, yb;
+                CHECK_OK(gc_session_forward(full, x));
+                CHECK_OK(gc_session_forward(fwd, x));
+                CHECK_OK(gc_session_output(full, &ya));
+                CHECK_OK(gc_session_output(fwd, &yb));
+                if (!same(&ya, &yb)) FAILF("net %d, tier %d, %d threads: outputs differ", k, (int)tiers[ti], th);
+                for (int i = 0; i < 5 && fused_only_here[k][i]; i++)
+                    if (!is_fused(fwd, fused_only_here[k][i]) || is_fused(full, fused_only_here[k][i]))
+                        FAILF("net %d: %s is fused in the forward-only session only", k, fused_only_here[k][i]);
+                CHECK(gc_session_memory(fwd) < gc_session_memory(full));
+                gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 0};
+                CHECK_FAILS(gc_session_backward(fwd, r, &bo), GC_ERR_STATE);
+                CHECK(strstr(gc_last_error(), "forward only") != NULL);
+                bo.stop_layer = "flat";
+                CHECK_FAILS(gc_session_backward(fwd, r, &bo), GC_ERR_STATE);
+                gc_session_free(full);
+                gc_session_free(fwd);
+            }
+    }
+    gc_model_free(nets[0]);
+    gc_model_free(nets[1]);
+}
+
+/* A session with a backward floor: the same outputs, and the same gradients at the floor and at
+ * layers after it in every ReLU rule, as a full session; a stop below the floor refused, naming
+ * it; its Grad-CAM and counterfactual maps the full session's bits, guided backprop refused; an
+ * unknown floor refused; a floor before a head session's input sets none. */
+TEST(backward_floor) {
+    gc_model *m = fuse_net(51);
+    if (!m) { CHECK(0); return; }
+    gc_rng rng;
+    gc_rng_seed(&rng, 52);
+    static float x[N * 3 * H * W];
+    float r[N * CLASSES];
+    fill(x, N * 3 * H * W, &rng, 1.5f);
+    fill(r, N * CLASSES, &rng, 1.0f);
+    gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W};
+    gc_session *full = session(m, cfg);
+    cfg.backward_floor = "h7";
+    gc_session *floor = session(m, cfg);
+    if (full && floor) {
+        const char *stops[] = {"h7", "c8", "rj8"};
+        compare_sessions(floor, full, x, r, stops, 3, 0, "floor h7");
+        CHECK(is_fused(floor, "c7") && !is_fused(full, "c7")); /* the floor's hardswish: its backward never runs */
+        CHECK(gc_session_memory(floor) < gc_session_memory(full));
+        const char *below[] = {NULL, "r2", "r6"};
+        for (int k = 0; k < 3; k++) {
+            gc_backward_opts bo = {below[k], GC_RELU_NORMAL, 0};
+            CHECK_FAILS(gc_session_backward(floor, r, &bo), GC_ERR_STATE);
+            if (!strstr(gc_last_error(), "backward_floor h7")) FAILF("stop %s: %s", below[k] ? below[k] : "input", gc_last_error());
+        }
+    }
+    gc_session_free(full);
+    gc_session_free(floor);
+
+    /* the explainer's maps at the floor */
+    cfg.batch = 1;
+    cfg.backward_floor = NULL;
+    full = session(m, cfg);
+    cfg.backward_floor = gc_model_default_layer(m);
+    floor = session(m, cfg);
+    if (full && floor) {
+        gc_explain_request req = {.target = GC_TARGET_TOPK, .top_k = 2,
+                                  .methods = GC_METHOD_GRADCAM | GC_METHOD_COUNTERFACTUAL};
+        gc_explain_result ra, rb;
+        CHECK_OK(gc_explain(floor, x, &req, &ra));
+        CHECK_OK(gc_explain(full, x, &req, &rb));
+        CHECK(ra.count == 2 && rb.count == 2);
+        for (int t = 0; t < ra.count && t < rb.count; t++) {
+            const gc_explanation *a = &ra.items[t], *b = &rb.items[t];
+            CHECK(a->class_index == b->class_index && a->n_maps == b->n_maps && a->n_maps >= 2);
+            for (int k = 0; k < a->n_maps && k < b->n_maps; k++)
+                if (strcmp(a->maps[k].name, b->maps[k].name) != 0 || !same(&a->maps[k].t, &b->maps[k].t))
+                    FAILF("target %d: map %s differs", t, a->maps[k].name);
+        }
+        req.methods = GC_METHOD_GUIDED_BACKPROP;
+        CHECK_FAILS(gc_explain(floor, x, &req, &ra), GC_ERR_STATE);
+    }
+    gc_session_free(full);
+    gc_session_free(floor);
+
+    gc_session *s = NULL;
+    cfg.backward_floor = "no_such_layer";
+    CHECK_FAILS(gc_session_create(m, &cfg, &s), GC_ERR_NOT_FOUND);
+    CHECK(s == NULL && strstr(gc_last_error(), "backward_floor") != NULL);
+    cfg.backward_floor = "r2"; /* before the head session's input: no floor */
+    cfg.input_layer = "r6";
+    gc_session *head = session(m, cfg);
+    if (head) {
+        float g[CLASSES] = {1, -1, 0.5f, 0, 2};
+        gc_backward_opts bo = {NULL, GC_RELU_GUIDED, 0};
+        CHECK_OK(gc_session_forward(head, x));
+        CHECK_OK(gc_session_backward(head, g, &bo));
+    }
+    gc_session_free(head);
+    gc_model_free(m);
+}
+
 int main(void) {
     RUN(fused_equals_unfused);
     RUN(fused_parameter_gradients);
@@ -540,5 +691,7 @@ int main(void) {
     RUN(gemm_epilogue_in_the_stores);
     RUN(nonfinite_names_the_convolution);
     RUN(nonfinite_names_the_fused_add);
+    RUN(forward_only_equals_full);
+    RUN(backward_floor);
     return test_summary("fuse");
 }

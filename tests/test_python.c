@@ -33,7 +33,8 @@ static int write_layout(const char *path) {
       F(gc_session_config, width); F(gc_session_config, param_grads); F(gc_session_config, input_layer);
       F(gc_session_config, max_bytes); F(gc_session_config, kernels); F(gc_session_config, keep);
       F(gc_session_config, keep_all); F(gc_session_config, no_fold); F(gc_session_config, no_winograd);
-      F(gc_session_config, threads); F(gc_session_config, no_fuse));
+      F(gc_session_config, threads); F(gc_session_config, no_fuse); F(gc_session_config, backward_floor);
+      F(gc_session_config, forward_only));
     S(gc_method_params, F(gc_method_params, batch); F(gc_method_params, ig_steps); F(gc_method_params, ig_baseline);
       F(gc_method_params, noise_samples); F(gc_method_params, noise_sigma); F(gc_method_params, noise_seed);
       F(gc_method_params, noise_base); F(gc_method_params, occlusion_patch); F(gc_method_params, occlusion_stride);

@@ -31,6 +31,9 @@ static void usage(FILE *f) {
         "  --json       one JSON object per line instead of tables\n"
         "  --no-layers  skip the per-conv-layer table\n"
         "  --no-fuse    activations run as layers of their own (gc_session_config.no_fuse)\n"
+        "  --full-sessions  every task on sessions planned for backward to the input; by\n"
+        "               default forward runs on a forward_only session and gradcam and top5\n"
+        "               on one with backward_floor at the Grad-CAM layer (what each needs)\n"
         "  --no-winograd  3x3 convolutions run direct (gc_session_config.no_winograd):\n"
         "               measures the direct-convolution path\n"
         "  --kernels K  auto (default), avx512, avx2, portable or reference\n"
@@ -334,26 +337,53 @@ static flops count_flops(const gc_model *m, const gc_session *s, const char *lay
 enum { T_FORWARD, T_GRADCAM, T_GUIDED, T_GUIDED_GRADCAM, T_TOP5, T_COUNT };
 static const char *task_names[T_COUNT] = {"forward", "gradcam", "guided", "guided_gradcam", "top5"};
 
+/* What a task's session is planned for: backward anywhere (guided backprop), backward only
+ * down to the Grad-CAM layer (gc_session_config.backward_floor), or none (forward_only). */
+enum { SCOPE_FULL, SCOPE_FLOOR, SCOPE_FORWARD, SCOPES };
+
 typedef struct {
     const gc_model *m;
-    gc_session *batch_s, *one_s; /* batch-N session (forward, gc_explain_batch), batch-1 (--singles) */
+    gc_session_config cfg[2];    /* batch N, batch 1 (--singles) */
+    gc_session *s[2][SCOPES];    /* made on first use */
+    int full_sessions;           /* every task on the SCOPE_FULL sessions */
     const float *x;              /* (N, 3, S, S) */
     int64_t n, size;
     int singles;                 /* explain tasks: N gc_explain calls, not one gc_explain_batch */
     gc_explain_result *res;      /* (n) */
 } bench_ctx;
 
+/* The session of batch N (one 0) or 1 for a task's scope; NULL on failure (gc_last_error). */
+static gc_session *session_for(bench_ctx *b, int one, int task) {
+    const int scope = b->full_sessions ? SCOPE_FULL
+                    : task == T_FORWARD ? SCOPE_FORWARD
+                    : task == T_GRADCAM || task == T_TOP5 ? SCOPE_FLOOR : SCOPE_FULL;
+    if (!b->s[one][scope]) {
+        gc_session_config c = b->cfg[one];
+        if (scope == SCOPE_FLOOR) c.backward_floor = gc_model_default_layer(b->m);
+        c.forward_only = scope == SCOPE_FORWARD;
+        if (gc_session_create(b->m, &c, &b->s[one][scope])) return NULL;
+    }
+    return b->s[one][scope];
+}
+
+static void free_sessions(bench_ctx *b) {
+    for (int one = 0; one < 2; one++)
+        for (int k = 0; k < SCOPES; k++) gc_session_free(b->s[one][k]), b->s[one][k] = NULL;
+}
+
 static int run_task(bench_ctx *b, int task) {
-    if (task == T_FORWARD) return gc_session_forward(b->batch_s, b->x) == GC_OK;
+    gc_session *s = session_for(b, task != T_FORWARD && b->singles, task);
+    if (!s) return 0;
+    if (task == T_FORWARD) return gc_session_forward(s, b->x) == GC_OK;
     static const unsigned methods[T_COUNT] = {0, GC_METHOD_GRADCAM, GC_METHOD_GUIDED_BACKPROP,
                                               GC_METHOD_GUIDED_GRADCAM, GC_METHOD_GRADCAM};
     gc_explain_request req = {.target = task == T_TOP5 ? GC_TARGET_TOPK : GC_TARGET_TOP1, .top_k = 5,
                               .methods = methods[task]};
     gc_explain_result r;
     int64_t per = 3 * b->size * b->size;
-    if (!b->singles) return gc_explain_batch(b->batch_s, b->x, (int)b->n, &req, b->res) == GC_OK;
+    if (!b->singles) return gc_explain_batch(s, b->x, (int)b->n, &req, b->res) == GC_OK;
     for (int64_t i = 0; i < b->n; i++)
-        if (gc_explain(b->one_s, b->x + i * per, &req, &r) != GC_OK) return 0;
+        if (gc_explain(s, b->x + i * per, &req, &r) != GC_OK) return 0;
     return 1;
 }
 
@@ -365,7 +395,7 @@ static long peak_rss_kb(void) {
 
 int main(int argc, char **argv) {
     const char *models[8];
-    int no_wino = 0, singles = 0, no_fuse = 0;
+    int no_wino = 0, singles = 0, no_fuse = 0, full_sessions = 0;
     gc_kernels kernels = GC_KERNELS_AUTO;
     static const char *kernel_names[] = {"auto", "reference", "portable", "avx2", "avx512"};
     int n_models = 0, batches[8], n_batches = 0, tasks[T_COUNT], n_tasks = 0, threads = 0, reps = 5, json = 0,
@@ -379,6 +409,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--no-winograd")) no_wino = 1;
         else if (!strcmp(a, "--no-fuse")) no_fuse = 1;
         else if (!strcmp(a, "--singles")) singles = 1;
+        else if (!strcmp(a, "--full-sessions")) full_sessions = 1;
         else if (!strcmp(a, "--kernels") && val) {
             const char *k = argv[++i];
             int t = 0;
@@ -440,9 +471,12 @@ int main(int argc, char **argv) {
                                     .kernels = kernels, .threads = threads, .no_fuse = no_fuse};
             gc_session_config c1 = {.batch = 1, .channels = 3, .height = size, .width = size, .no_winograd = no_wino,
                                     .kernels = kernels, .threads = threads, .no_fuse = no_fuse};
-            bench_ctx b = {m, NULL, NULL, NULL, n, size, singles, calloc((size_t)n, sizeof(gc_explain_result))};
+            bench_ctx b = {m, {cb, c1}, {{NULL}}, full_sessions, NULL, n, size, singles,
+                           calloc((size_t)n, sizeof(gc_explain_result))};
             float *x = gc_alloc_array((size_t)(n * 3 * size * size), sizeof(float));
-            if (!x || !b.res || gc_session_create(m, &cb, &b.batch_s) || gc_session_create(m, &c1, &b.one_s)) {
+            gc_session *one_s = x && b.res ? session_for(&b, 1, T_GUIDED) : NULL; /* the shapes, the FLOP counts */
+            gc_session *fwd_s = one_s ? session_for(&b, 0, T_FORWARD) : NULL;  /* the per-layer table */
+            if (!fwd_s) {
                 fprintf(stderr, "gcbench: %s\n", gc_last_error());
                 return 1;
             }
@@ -450,14 +484,14 @@ int main(int argc, char **argv) {
             gc_rng_seed(&r, 3);
             for (int64_t i = 0; i < n * 3 * size * size; i++) x[i] = gc_rng_normal(&r);
             b.x = x;
-            gc_session_forward(b.one_s, x);
-            flops f = count_flops(m, b.one_s, layer ? layer : "");
+            gc_session_forward(one_s, x);
+            flops f = count_flops(m, one_s, layer ? layer : "");
             double task_flops[T_COUNT] = {f.forward, f.forward + f.head, 2 * f.forward, 2 * f.forward + f.head,
                                           f.forward + 10 * f.head};
             if (!json) printf("  batch %lld%s (session arena %.1f MB)\n  %-16s %10s %10s %10s %9s %8s\n", (long long)n,
                               n > 1 ? singles ? " (explain tasks: per batch of single-image explanations)"
                                               : " (explain tasks: per gc_explain_batch of the batch)" : "",
-                              gc_session_memory(b.batch_s) / 1048576.0, "task",
+                              gc_session_memory(fwd_s) / 1048576.0, "task",
                               "median s", "min s", "max s", "GFLOP/s", "peak %");
             for (int ti = 0; ti < n_tasks; ti++) {
                 int t = tasks[ti];
@@ -493,13 +527,13 @@ int main(int argc, char **argv) {
             }
             if (layers && bi == 0) {
                 /* per conv layer, from a profiled forward of the batch session */
-                gc_session_set_profiling(b.batch_s, 1);
+                gc_session_set_profiling(fwd_s, 1);
                 double total = 0, conv_flops = 0, conv_t = 0;
                 double *best = calloc((size_t)gc_model_layer_count(m), sizeof *best);
                 for (int k = 0; best && k < reps; k++) {
-                    gc_session_forward(b.batch_s, x);
+                    gc_session_forward(fwd_s, x);
                     for (int i = 0; i < gc_model_layer_count(m); i++) {
-                        double s = gc_session_layer_seconds(b.batch_s, i, 0);
+                        double s = gc_session_layer_seconds(fwd_s, i, 0);
                         if (k == 0 || s < best[i]) best[i] = s;
                     }
                 }
@@ -508,7 +542,7 @@ int main(int argc, char **argv) {
                 for (int i = 0; best && i < gc_model_layer_count(m); i++) {
                     total += best[i];
                     if (gc_model_layer_kind(m, i) != GC_LAYER_CONV2D) continue;
-                    double lf = 2 * layer_macs(m, b.one_s, i) * (double)n, gf = lf / best[i] * 1e-9;
+                    double lf = 2 * layer_macs(m, one_s, i) * (double)n, gf = lf / best[i] * 1e-9;
                     conv_flops += lf;
                     conv_t += best[i];
                     if (json)
@@ -531,10 +565,9 @@ int main(int argc, char **argv) {
                            conv_flops * 1e-9, conv_t * 1e3, conv_flops / conv_t * 1e-9,
                            peak > 0 ? 100 * conv_flops / conv_t * 1e-9 / peak : 0, total * 1e3);
                 free(best);
-                gc_session_set_profiling(b.batch_s, 0);
+                gc_session_set_profiling(fwd_s, 0);
             }
-            gc_session_free(b.batch_s);
-            gc_session_free(b.one_s);
+            free_sessions(&b);
             free(b.res);
             gc_free(x);
         }

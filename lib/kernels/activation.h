@@ -5,7 +5,8 @@
  * fused multiply-adds, so every build gives the same bits. NaN propagates (PyTorch's rule).
  * op is a gc_activation_op; a, b its alpha and beta; lo, hi the hardsigmoid/hardswish kinks
  * on x (activation.c's breakpoints).
- * gc_epi_forward: a fused clamp (gc_epilogue GC_EPI_CLAMP) in place.
+ * gc_epi_clamp: a fused clamp (gc_epilogue GC_EPI_CLAMP) in place; gc_epi_act: any op in place
+ * (GC_EPI_ACT), the bits of gc_act_forward.
  * gc_act_backward_y: clamp's backward from y instead of x (the same bits: y lies strictly
  * inside (a, b) exactly where x does). */
 #ifndef GC_KERNELS_ACTIVATION_H
@@ -22,13 +23,17 @@
  *                 stores): the uint16_t at (plane * TH + ty) * TW + tx from mask + 1, plane = image
  *                 * channels + channel, TH, TW the 4x4 tiles down and across, has in bit 4 i + j
  *                 output (4 ty + i, 4 tx + j)
- *   GC_EPI_CLAMP  u = v < lo ? lo : v; y = u > hi ? hi : u  (activation clamp; NaN stays) */
-enum { GC_EPI_NONE, GC_EPI_RELU, GC_EPI_CLAMP };
+ *   GC_EPI_CLAMP  u = v < lo ? lo : v; y = u > hi ? hi : u  (activation clamp; NaN stays)
+ *   GC_EPI_ACT    the activation layer's op act with alpha lo and beta hi (gc_act_forward's
+ *                 bits); no kernel applies it as it stores: gc_epilogue_run's pass after them
+ * A GC_EPI_RELU with mask NULL writes no bits (a session that never runs the ReLU's backward). */
+enum { GC_EPI_NONE, GC_EPI_RELU, GC_EPI_CLAMP, GC_EPI_ACT };
 enum { GC_EPI_BITS_FLAT, GC_EPI_BITS_TILES };
 typedef struct gc_epilogue {
     int       op;     /* GC_EPI_* */
-    float     lo, hi; /* GC_EPI_CLAMP's bounds */
-    uint64_t *mask;   /* GC_EPI_RELU: the layout word, then the mask bits */
+    float     lo, hi; /* GC_EPI_CLAMP's bounds; GC_EPI_ACT's alpha and beta */
+    uint64_t *mask;   /* GC_EPI_RELU: the layout word, then the mask bits; or NULL */
+    int       act;    /* GC_EPI_ACT: the gc_activation_op */
 } gc_epilogue;
 
 #define GC_ACT_KERNELS(sfx)                                                                        \
@@ -36,6 +41,7 @@ typedef struct gc_epilogue {
     void gc_act_backward_##sfx(int op, float a, float b, float lo, float hi, const float *x,     \
                                const float *dy, float *dx, int64_t n);                         \
     void gc_epi_clamp_##sfx(float lo, float hi, float *y, int64_t n);                            \
+    void gc_epi_act_##sfx(int op, float a, float b, float *y, int64_t n);                        \
     void gc_act_backward_y_##sfx(float a, float b, const float *y, const float *dy, float *dx,    \
                                  int64_t n);
 GC_ACT_KERNELS(portable)

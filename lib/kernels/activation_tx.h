@@ -42,8 +42,8 @@ static inline float sigm(float x) {
     return x < 0.0f ? e * s : s; /* NaN: s is NaN */
 }
 
-void ACT_CAT(gc_act_forward_, ACT_SFX)(int op, float a, float b, const float *restrict x, float *restrict y,
-                                        int64_t n) {
+/* y = op(x), element by element: x and y are the same array or do not overlap. */
+static inline void act_loop(int op, float a, float b, const float *x, float *y, int64_t n) {
     switch (op) {
     case GC_ACT_SIGMOID:
         for (int64_t i = 0; i < n; i++) y[i] = sigm(x[i]);
@@ -76,6 +76,15 @@ void ACT_CAT(gc_act_forward_, ACT_SFX)(int op, float a, float b, const float *re
         for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
         break;
     }
+}
+
+void ACT_CAT(gc_act_forward_, ACT_SFX)(int op, float a, float b, const float *restrict x, float *restrict y,
+                                        int64_t n) {
+    act_loop(op, a, b, x, y, n);
+}
+
+void ACT_CAT(gc_epi_act_, ACT_SFX)(int op, float a, float b, float *restrict y, int64_t n) {
+    act_loop(op, a, b, y, y, n);
 }
 
 void ACT_CAT(gc_epi_clamp_, ACT_SFX)(float lo, float hi, float *restrict y, int64_t n) {

@@ -26,7 +26,7 @@ void gc_relu_forward_avx2(const float *x, float *y, uint64_t *mask, int64_t lo, 
             y[i] = pos ? x[i] : 0.0f;
             bits |= (uint64_t)pos << (i - w);
         }
-        mask[w / 64] = bits;
+        if (mask) mask[w / 64] = bits;
     }
 }
 

@@ -16,7 +16,7 @@ void gc_relu_forward_avx512(const float *x, float *y, uint64_t *mask, int64_t lo
             _mm512_mask_storeu_ps(y + i, valid, _mm512_maskz_mov_ps(pos, v));
             bits |= (uint64_t)pos << (i - w);
         }
-        mask[w / 64] = bits;
+        if (mask) mask[w / 64] = bits;
     }
 }
 

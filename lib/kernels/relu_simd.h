@@ -4,7 +4,7 @@
  * elements [lo, hi) with lo a multiple of 64 and writes whole mask words, so
  * callers split work on 64-element boundaries (threads never share a word).
  * Results are bit-identical to the scalar loops in lib/layers/relu.c:
- *   forward   y = x > 0 ? x : 0 (NaN -> 0), bit = [x > 0]
+ *   forward   y = x > 0 ? x : 0 (NaN -> 0), bit = [x > 0] (mask NULL: the values only)
  *   backward  normal dy*[bit], guided dy*[bit]*[dy > 0], deconvnet dy*[dy > 0],
  *             a "pass" copies dy's bits (NaN passes), a block gives +0. */
 #ifndef GC_KERNELS_RELU_SIMD_H

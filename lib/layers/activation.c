@@ -8,7 +8,9 @@
  *   leaky_relu   y = x > 0 ? x : a x               1 or a
  * Backward is the true derivative in every relu_mode (guided rules act at ReLUs only).
  * clamp can be fused into the convolution before it (gc_epilogue GC_EPI_CLAMP): its backward
- * then reads y, which lies strictly inside (a, b) exactly where x does.
+ * then reads y, which lies strictly inside (a, b) exactly where x does. The other ops are fused
+ * (GC_EPI_ACT, applied in place after the convolution's stores) only where the session never
+ * runs their backward, which needs x.
  * NaN propagates (as in PyTorch). The loops are kernels/activation_tx.h. */
 #include "layer.h"
 #include "kernels/activation.h"
@@ -128,11 +130,14 @@ static void act_backward(const gc_layer_ctx *c) {
     gc_pool_for(c->pool, n, act_grain(n, job.p.op), 0, act_backward_chunk, &job);
 }
 
-/* clamp as its producer's store (the other ops' backward needs x). */
+/* clamp as its producer's store; the other ops' values only (their backward needs x). */
 static int act_epilogue(const gc_layer *l, gc_epilogue *e) {
-    if (l->p.act.op != GC_ACT_CLAMP) return 0;
-    *e = (gc_epilogue){GC_EPI_CLAMP, l->p.act.alpha, l->p.act.beta, NULL};
-    return 1;
+    if (l->p.act.op == GC_ACT_CLAMP) {
+        *e = (gc_epilogue){GC_EPI_CLAMP, l->p.act.alpha, l->p.act.beta, NULL, 0};
+        return GC_FUSE_ANY;
+    }
+    *e = (gc_epilogue){GC_EPI_ACT, l->p.act.alpha, l->p.act.beta, NULL, (int)l->p.act.op};
+    return GC_FUSE_FORWARD;
 }
 
 static const gc_hparam act_hp[] = {GC_HPE(act.op, "op", op_names), GC_HPF(act.alpha, "alpha"), GC_HPF(act.beta, "beta")};

@@ -604,13 +604,13 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
         return q.dw.epi != GC_EPI_NONE ? STORED_VALUES : 0;
     }
     if (q.wino_fwd) { /* the activation in the output transform, a ReLU's bits as tiles */
-        q.wf.epi = c->res ? GC_EPI_NONE : c->epi.op, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
+        q.wf.epi = c->res ? GC_EPI_NONE : epi, q.wf.epi_lo = c->epi.lo, q.wf.epi_hi = c->epi.hi;
         if (q.wf.epi == GC_EPI_RELU && c->epi.mask) {
             c->epi.mask[0] = GC_EPI_BITS_TILES;
             q.wf.epi_bits = (uint16_t *)(void *)(c->epi.mask + 1);
         }
         gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws);
-        return c->res ? 0 : STORED_VALUES | STORED_BITS;
+        return c->res || epi != c->epi.op ? 0 : STORED_VALUES | STORED_BITS;
     }
     const int64_t HW = q.g.H * q.g.W, CG = q.g.C;
     if (q.chan_s && c->prep) { /* the channel form at the layer's stride, the session's packed weights */

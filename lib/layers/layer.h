@@ -152,10 +152,15 @@ enum {
                                      an activation with an epilogue can be fused into it */
     GC_TRAIT_RESIDUAL       = 64, /* forward adds ctx->res to its output before ctx->epi
                                      (conv2d): the residual add after it can be fused into it */
-    GC_TRAIT_SUM            = 128 /* y = x0 + x1, and with same shapes the bits of adding them
+    GC_TRAIT_SUM            = 128, /* y = x0 + x1, and with same shapes the bits of adding them
                                      in a store; backward reads neither (add): can be fused into
                                      a GC_TRAIT_RESIDUAL producer of one input */
+    GC_TRAIT_STATE_OPTIONAL = 256 /* forward runs without its state (ctx->state NULL): a session
+                                     that never runs the layer's backward allocates none (relu) */
 };
+
+/* What gc_layer_ops.epilogue allows. */
+enum { GC_FUSE_ANY = 1, GC_FUSE_FORWARD = 2 };
 
 /* Roles of a parameter slot. */
 enum {
@@ -226,9 +231,10 @@ typedef struct gc_layer_ops {
     void (*channel_affine)(const gc_layer *l, double *scale, double *shift);
     /* Optional. The layer is an element-wise map of its one input that a GC_TRAIT_EPILOGUE
      * producer can apply as it stores, with the same bits and the same state as forward
-     * (the planner points a GC_EPI_RELU mask at the layer's state): fills *e and returns 1
-     * when l's parameters allow it. Its backward must then work with y where it reads x
-     * (ctx->fused): the planner keeps y instead. */
+     * (the planner points a GC_EPI_RELU mask at the layer's state): fills *e and returns
+     * GC_FUSE_ANY when its backward works with y where it reads x (ctx->fused: the planner
+     * keeps y instead), GC_FUSE_FORWARD when only the values can be fused (the backward
+     * needs x: fused only where the session never runs it), 0 when l cannot be fused. */
     int (*epilogue)(const gc_layer *l, gc_epilogue *e);
 } gc_layer_ops;
 

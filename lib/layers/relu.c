@@ -3,7 +3,8 @@
  *   guided     dx = dy * [x > 0] * [dy > 0]   (Springenberg et al.)
  *   deconvnet  dx = dy * [dy > 0]             (Zeiler & Fergus)
  * Forward keeps [x > 0] as one bit per element in the state, so backward
- * needs neither x nor y (they can be freed after the forward pass). Fused
+ * needs neither x nor y (they can be freed after the forward pass); none
+ * where the session never runs its backward (state NULL). Fused
  * into the convolution before it (gc_epilogue GC_EPI_RELU), it runs no
  * forward: the convolution writes y and the bits (Winograd as 4x4 tiles,
  * kernels/activation.h's GC_EPI_BITS_TILES; the state's first word then says
@@ -45,7 +46,7 @@ static void forward_scalar(const float *x, float *y, uint64_t *mask, int64_t lo,
             y[i] = pos ? x[i] : 0.0f;
             bits |= (uint64_t)pos << (i - w);
         }
-        mask[w / 64] = bits;
+        if (mask) mask[w / 64] = bits;
     }
 }
 
@@ -161,8 +162,8 @@ static void relu_backward(const gc_layer_ctx *c) {
 
 static int relu_epilogue(const gc_layer *l, gc_epilogue *e) {
     (void)l;
-    *e = (gc_epilogue){GC_EPI_RELU, 0.0f, 0.0f, NULL};
-    return 1;
+    *e = (gc_epilogue){GC_EPI_RELU, 0.0f, 0.0f, NULL, 0};
+    return GC_FUSE_ANY;
 }
 
 /* ---------------------------------------------------------------- epilogues */
@@ -181,12 +182,17 @@ static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     for (int64_t i = lo; job->res && i < hi; i++) job->y[i] += job->res[i];
     if (job->e.op == GC_EPI_NONE) return;
     if (job->e.op == GC_EPI_RELU && job->stored) {
+        if (!job->e.mask) return; /* no bits kept */
         if (job->tier == GC_GEMM_AVX512) gc_relu_mask_avx512(job->y, job->e.mask, lo, hi);
         else if (job->tier == GC_GEMM_AVX2) gc_relu_mask_avx2(job->y, job->e.mask, lo, hi);
         else mask_scalar(job->y, job->e.mask, lo, hi);
     } else if (job->e.op == GC_EPI_RELU) {
         relu_fwd_job r = {job->tier, job->y, job->y, job->e.mask};
         relu_forward_chunk(&r, lo, hi, worker);
+    } else if (job->e.op == GC_EPI_ACT) {
+        if (job->tier == GC_GEMM_AVX512) gc_epi_act_avx512(job->e.act, job->e.lo, job->e.hi, job->y + lo, hi - lo);
+        else if (job->tier == GC_GEMM_AVX2) gc_epi_act_avx2(job->e.act, job->e.lo, job->e.hi, job->y + lo, hi - lo);
+        else gc_epi_act_portable(job->e.act, job->e.lo, job->e.hi, job->y + lo, hi - lo);
     } else if (job->tier == GC_GEMM_AVX512) gc_epi_clamp_avx512(job->e.lo, job->e.hi, job->y + lo, hi - lo);
     else if (job->tier == GC_GEMM_AVX2) gc_epi_clamp_avx2(job->e.lo, job->e.hi, job->y + lo, hi - lo);
     else gc_epi_clamp_portable(job->e.lo, job->e.hi, job->y + lo, hi - lo);
@@ -194,7 +200,7 @@ static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
 
 static void epi_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, const float *res, int64_t n, int stored) {
     epi_job job = {gc_gemm_resolve((gc_gemm_tier)tier), *e, y, stored, res};
-    if (e->op == GC_EPI_RELU) { /* flat bits after the layout word */
+    if (e->op == GC_EPI_RELU && e->mask) { /* flat bits after the layout word */
         e->mask[0] = GC_EPI_BITS_FLAT;
         job.e.mask = e->mask + 1;
     }
@@ -202,7 +208,7 @@ static void epi_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, con
 }
 
 void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored) {
-    if (!e || e->op == GC_EPI_NONE || n < 1 || (stored && e->op != GC_EPI_RELU)) return;
+    if (!e || e->op == GC_EPI_NONE || n < 1 || (stored && (e->op != GC_EPI_RELU || !e->mask))) return;
     epi_run(pool, tier, e, y, NULL, n, stored);
 }
 
@@ -213,7 +219,7 @@ void gc_epilogue_run_res(gc_pool *pool, int tier, const gc_epilogue *e, float *y
 const gc_layer_ops gc_relu_ops = {
     .name = "relu",
     .min_inputs = 1, .max_inputs = 1,
-    .traits = GC_TRAIT_ACTIVATION | GC_TRAIT_SAME_SHAPE,
+    .traits = GC_TRAIT_ACTIVATION | GC_TRAIT_SAME_SHAPE | GC_TRAIT_STATE_OPTIONAL,
     .check_params = gc_layer_no_check,
     .param_shapes = gc_layer_no_params,
     .infer = relu_infer,

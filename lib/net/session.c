@@ -22,6 +22,9 @@ struct gc_session {
     int               n;          /* layers of the model */
     int               root;       /* input_layer, or -1: the session starts at the network input */
     unsigned char    *run;        /* (n) the layer runs in this session (all, or those downstream of root) */
+    unsigned char    *bwd;        /* (n) the layer's backward may run: downstream of the floor (all without) */
+    int               floor;      /* backward_floor's layer, -1: none, n: forward only */
+    char              floor_name[GC_NAME_MAX]; /* cfg.backward_floor points here */
     int               head;       /* created by gc_session_create_head: side inputs allowed */
     gc_shape          in_shape;   /* session input: network input or root's output */
     gc_shape         *shape;      /* (n) output shape of each layer */
@@ -107,6 +110,7 @@ void gc_session_free(gc_session *s) {
     gc_pool_free(s->pool);
     gc_free(s->arena);
     gc_free(s->run);
+    gc_free(s->bwd);
     gc_free(s->shape);
     gc_free(s->act);
     gc_free(s->side);
@@ -250,6 +254,43 @@ static void readers(const gc_session *s, int *n_readers, int *reader) {
         }
 }
 
+/* The backward floor (gc_session_config.backward_floor, forward_only): bwd[i] for the layers
+ * downstream of the floor layer, whose backward a pass stopping at or after the floor may run;
+ * every layer without a floor, none forward only. A floor that does not run in the session
+ * (upstream of input_layer) or is its input sets none. */
+static gc_status plan_floor(gc_session *s, const gc_session_config *cfg) {
+    s->floor = -1;
+    s->cfg.backward_floor = NULL;
+    if (cfg->forward_only) s->floor = s->n;
+    else if (cfg->backward_floor) {
+        const int f = gc_model_find_layer(s->m, cfg->backward_floor);
+        if (f < 0) {
+            char q[128];
+            return gc_error(GC_ERR_NOT_FOUND, "gc_session_create: no layer named \"%s\" for backward_floor",
+                            gc_quote(q, sizeof q, cfg->backward_floor, strlen(cfg->backward_floor)));
+        }
+        if (s->run[f] && f != s->root) {
+            s->floor = f;
+            gc_strlcpy(s->floor_name, s->m->layers[f].name, sizeof s->floor_name);
+            s->cfg.backward_floor = s->floor_name;
+        }
+    }
+    for (int i = 0; i < s->n; i++) {
+        s->bwd[i] = s->floor < 0 && s->run[i];
+        for (int k = 0; s->floor >= 0 && s->floor < s->n && s->run[i] && k < s->m->layers[i].n_inputs && !s->bwd[i]; k++) {
+            const int j = s->m->layers[i].inputs[k];
+            s->bwd[i] = j >= 0 && (j == s->floor || s->bwd[j]);
+        }
+    }
+    return GC_OK;
+}
+
+/* A gradient of layer i's output is computed by some backward pass (i == n: the session input). */
+static int grad_needed(const gc_session *s, int i) {
+    if (s->floor < 0) return 1;
+    return i < s->n && (i == s->floor || s->bwd[i]);
+}
+
 /* Batch-norm folding: a channel-affine layer b (inference batch-norm) whose only input is a
  * GC_TRAIT_CHANNEL_LINEAR layer c (a convolution) read by nothing else is computed by c with
  * folded parameters (w' = w scale, b' = b scale + shift): one pass over the activation less.
@@ -271,7 +312,8 @@ static void plan_folds(gc_session *s, const unsigned char *kept, const int *n_re
     }
 }
 
-/* Activation fusion: an element-wise activation a with an epilogue (relu, clamp) whose only
+/* Activation fusion: an element-wise activation a with an epilogue (relu, clamp; any where its
+ * backward never runs: GC_FUSE_FORWARD) whose only
  * input p is read by nothing else is applied by the layer that computes p's output (p itself,
  * or the convolution p is folded into) as that layer stores: a's forward is skipped and p's
  * output is never materialised (p's gradient is: a's backward writes it, reading y where it
@@ -282,14 +324,15 @@ static void plan_folds(gc_session *s, const unsigned char *kept, const int *n_re
 static void plan_fuses(gc_session *s, const unsigned char *kept, const int *n_readers) {
     for (int i = 0; i < s->n; i++) {
         s->fused_into[i] = s->fused_from[i] = -1;
-        s->epi[i] = (gc_epilogue){GC_EPI_NONE, 0.0f, 0.0f, NULL};
+        s->epi[i] = (gc_epilogue){GC_EPI_NONE, 0.0f, 0.0f, NULL, 0};
     }
     if (s->cfg.no_fuse || s->cfg.kernels == GC_KERNELS_REFERENCE || s->cfg.keep_all) return;
     for (int a = 0; a < s->n; a++) {
         const gc_layer *la = &s->m->layers[a];
         const gc_layer_ops *oa = ops_of(s, a);
         gc_epilogue e;
-        if (!s->run[a] || la->n_inputs != 1 || !oa->epilogue || !oa->epilogue(la, &e)) continue;
+        const int fuse = s->run[a] && la->n_inputs == 1 && oa->epilogue ? oa->epilogue(la, &e) : 0;
+        if (!fuse || (fuse == GC_FUSE_FORWARD && s->bwd[a])) continue;
         const int p = in_slot(s, a, 0);
         if (p == s->n || !s->run[p] || kept[p] || n_readers[p] != 1 || (ops_of(s, p)->backward_reads & GC_READS_Y))
             continue;
@@ -336,7 +379,7 @@ static void plan_joins(gc_session *s, const unsigned char *kept, const int *n_re
         s->fused_into[p] = a;
         s->fused_from[a] = p;
         s->epi[w] = s->epi[a]; /* the activation fused into the add, if any */
-        s->epi[a] = (gc_epilogue){GC_EPI_NONE, 0.0f, 0.0f, NULL};
+        s->epi[a] = (gc_epilogue){GC_EPI_NONE, 0.0f, 0.0f, NULL, 0};
         s->res_slot[w] = r;
     }
 }
@@ -450,6 +493,7 @@ static gc_status plan_arena(gc_session *s) {
     if ((st = mark_keep_list(s, want))) goto done;
     st = GC_ERR_OUT_OF_MEMORY;
     if (dflt >= 0) want[dflt] = 1;
+    if (s->floor >= 0 && s->floor < n) want[s->floor] = 1;
     readers(s, n_readers, reader);
     plan_folds(s, want, n_readers, reader);
     plan_fuses(s, want, n_readers);
@@ -462,7 +506,7 @@ static gc_status plan_arena(gc_session *s) {
     for (int i = 0; i < n; i++) {
         if (!s->run[i]) continue;
         const gc_layer *l = &m->layers[i];
-        unsigned r = ops_of(s, i)->backward_reads;
+        unsigned r = s->bwd[i] ? ops_of(s, i)->backward_reads : 0; /* nothing kept for a backward never run */
         if (s->fused_from[i] >= 0 && (r & GC_READS_X)) r = (r & ~(unsigned)GC_READS_X) | GC_READS_Y; /* y for x */
         const int t_fwd = writer(s, i) + 1;
         const int t_bwd = s->folded_from[i] >= 0 ? 2 * n - s->folded_from[i] : 2 * n - i;
@@ -497,7 +541,7 @@ static gc_status plan_arena(gc_session *s) {
     } while (0)
     int64_t in_numel = gc_shape_numel(&s->in_shape);
     ADD(B_INPUT, -1, 0, in_numel, sizeof(float), 0, END);
-    ADD(B_GRAD_IN, -1, 0, in_numel, sizeof(float), all ? 0 : first_bwd[n], END);
+    if (s->floor < 0) ADD(B_GRAD_IN, -1, 0, in_numel, sizeof(float), all ? 0 : first_bwd[n], END);
     for (int i = 0; i < n; i++) {
         const gc_layer *l = &m->layers[i];
         const gc_layer_ops *ops = ops_of(s, i);
@@ -513,9 +557,10 @@ static gc_status plan_arena(gc_session *s) {
             int act_end = s->act_kept[i] ? END : (last_fwd[i] > t0 ? last_fwd[i] : t0);
             int g0 = i == n - 1 ? 2 * n - i : first_bwd[i];
             if (s->fused_into[i] < 0) ADD(B_ACT, i, 0, numel, sizeof(float), all ? 0 : t0, act_end);
-            if (g0 <= g1 || all) ADD(B_GRAD, i, 0, numel, sizeof(float), all ? 0 : g0, all ? END : g1);
+            if ((g0 <= g1 || all) && grad_needed(s, i)) ADD(B_GRAD, i, 0, numel, sizeof(float), all ? 0 : g0, all ? END : g1);
         }
-        if (from < 0) ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, ins, &s->shape[i]), 1, 0, END);
+        if (from < 0 && (s->bwd[i] || !(ops->traits & GC_TRAIT_STATE_OPTIONAL)))
+            ADD(B_STATE, i, 0, (int64_t)ops->state_bytes(l, ins, &s->shape[i]), 1, 0, END);
         size_t w = ops->workspace(l, ins, &s->shape[i]);
         if (w > ws_floats) ws_floats = w;
         w = ops->slot_floats ? ops->slot_floats(l, ins, &s->shape[i], workers) : 0;
@@ -525,7 +570,7 @@ static gc_status plan_arena(gc_session *s) {
                 ADD(B_PGRAD, i, k, gc_shape_numel(&l->param_shape[k]), sizeof(float), 0, END);
         if (ops->prepare && cfg->kernels != GC_KERNELS_REFERENCE && !cfg->param_grads) { /* training: read live */
             gc_layer_ctx pc = {.layer = l, .in = ins[0], .out = s->shape[i], .n_in = l->n_inputs, .ins = ins,
-                               .kernels = cfg->kernels, .no_winograd = cfg->no_winograd};
+                               .kernels = cfg->kernels, .no_winograd = cfg->no_winograd, .forward_only = !s->bwd[i]};
             const size_t pf = ops->prepared_floats(&pc);
             if (pf == SIZE_MAX || pf > (size_t)INT64_MAX) {
                 st = gc_error(GC_ERR_LIMIT, "gc_session_create: %s: prepared parameters overflow", l->name);
@@ -660,6 +705,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     }
     size_t n = (size_t)s->n;
     s->run = gc_calloc(n, 1);
+    s->bwd = gc_calloc(n, 1);
     s->shape = gc_calloc(n, sizeof *s->shape);
     s->act = gc_calloc(n, sizeof *s->act);
     s->side = gc_calloc(n, sizeof *s->side);
@@ -680,7 +726,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->res_slot = gc_alloc_array(n, sizeof *s->res_slot);
     s->seconds = gc_calloc(2 * n, sizeof *s->seconds);
     gc_status st = GC_ERR_OUT_OF_MEMORY;
-    if (!s->run || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->prep || !s->state || !s->grad_ok ||
+    if (!s->run || !s->bwd || !s->shape || !s->act || !s->side || !s->grad || !s->pgrad || !s->fparam || !s->prep || !s->state || !s->grad_ok ||
         !s->pgrad_ok || !s->seconds || !s->act_kept || !s->reach || !s->folded_into || !s->folded_from ||
         !s->fused_into || !s->fused_from || !s->epi || !s->res_slot)
         goto fail;
@@ -695,7 +741,7 @@ static gc_status session_create(const gc_model *m, const gc_session_config *cfg,
     s->cx_x = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_x);
     s->cx_dx = gc_alloc_array((size_t)s->max_in, sizeof *s->cx_dx);
     if (!s->cx_in || !s->cx_x || !s->cx_dx) goto fail;
-    if ((st = plan_shapes(s, &net_in))) goto fail;
+    if ((st = plan_shapes(s, &net_in)) || (st = plan_floor(s, cfg))) goto fail;
     if ((st = check_params_finite(s))) goto fail;
     if ((st = gc_pool_create(cfg->threads ? cfg->threads : gc_pool_default_threads(), &s->pool))) goto fail;
 
@@ -774,6 +820,7 @@ static void layer_ctx(gc_session *s, int i, gc_layer_ctx *c) {
     c->no_winograd = s->cfg.no_winograd;
     c->accurate = s->accurate;
     c->param_grads = s->cfg.param_grads;
+    c->forward_only = !s->bwd[i];
     c->pool = s->pool;
 }
 
@@ -951,6 +998,11 @@ static gc_status backward_check(const gc_session *s, const char *what, gc_relu_m
         return gc_error(GC_ERR_STATE, "%s: parameter gradients asked for, but the session "
                                       "was created without param_grads", what);
     if (stop_layer && (*stop = lookup(s, stop_layer, what)) == -2) return GC_ERR_NOT_FOUND;
+    if (s->floor == s->n)
+        return gc_error(GC_ERR_STATE, "%s: the session was planned forward only (gc_session_config.forward_only)", what);
+    if (s->floor >= 0 && *stop != s->floor && (*stop < 0 || !s->bwd[*stop]))
+        return gc_error(GC_ERR_STATE, "%s: the session was planned with backward_floor %s: a backward pass cannot stop "
+                        "at %s, below it", what, s->floor_name, *stop < 0 ? "the input" : s->m->layers[*stop].name);
     return check_not_folded(s, *stop, what);
 }
 

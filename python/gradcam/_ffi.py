@@ -89,7 +89,8 @@ class SessionConfig(Structure):
     _fields_ = [("batch", c_int64), ("channels", c_int64), ("height", c_int64), ("width", c_int64),
                 ("param_grads", c_int), ("input_layer", c_char_p), ("max_bytes", c_size_t),
                 ("kernels", c_int), ("keep", POINTER(c_char_p)), ("keep_all", c_int), ("no_fold", c_int),
-                ("no_winograd", c_int), ("threads", c_int), ("no_fuse", c_int)]
+                ("no_winograd", c_int), ("threads", c_int), ("no_fuse", c_int), ("backward_floor", c_char_p),
+                ("forward_only", c_int)]
 
 
 class MethodParams(Structure):
