@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
         if (!s || h != sh || w != sw) { /* planned from the shapes, before an image is preprocessed */
             gc_session_free(s);
             s = NULL;
-            gc_session_config cfg = {.batch = 1, .channels = 3, .height = h, .width = w};
+            gc_session_config cfg = {.batch = 1, .channels = 3, .height = h, .width = w, .forward_only = 1};
             if ((st = gc_session_create(m, &cfg, &s))) { die(1, inputs[n], st); goto done; }
             sh = h, sw = w;
         }

@@ -1078,6 +1078,12 @@ int main(int argc, char **argv) {
         cli_error("gradcam", "%s", gc_last_error());
         goto done;
     }
+    if (o.layer && strcmp(o.layer, "input") != 0 && gc_model_find_layer(m, o.layer) < 0) {
+        char q2[256];
+        cli_error("gradcam", "%s has no layer named %s (gcw_inspect lists them)", cli_q(q, sizeof q, o.model),
+                  cli_q(q2, sizeof q2, o.layer));
+        goto done;
+    }
     gc_preprocess pre = cli_preprocess_apply(&o.pre, gc_model_preprocess(m));
     gc_explain_request req = {.target = GC_TARGET_TOP1, .layer = o.layer,
                               .methods = GC_METHOD_GUIDED_GRADCAM | (o.counterfactual ? GC_METHOD_COUNTERFACTUAL : 0)};
@@ -1085,6 +1091,13 @@ int main(int argc, char **argv) {
     if (o.top_k) req.target = GC_TARGET_TOPK, req.top_k = o.top_k;
     if (o.n_classes) req.target = GC_TARGET_CLASSES, req.classes = o.classes, req.n_classes = o.n_classes;
     const int top_k = o.top_k ? o.top_k : o.n_classes ? o.n_classes : 1;
+    /* methods whose gradients stop at the target layer: the sessions keep nothing for a backward
+       pass below it (gc_session_config.backward_floor), as PyTorch's no_grad below the target */
+    const unsigned to_input = GC_METHOD_GUIDED_BACKPROP | GC_METHOD_GUIDED_GRADCAM | GC_METHOD_DECONVNET |
+                              GC_METHOD_SALIENCY | GC_METHOD_INPUT_X_GRADIENT | GC_METHOD_INTEGRATED_GRADIENTS |
+                              GC_METHOD_SMOOTHGRAD;
+    const char *floor_layer = req.methods & to_input || (o.layer && !strcmp(o.layer, "input")) ? NULL
+                            : o.layer ? o.layer : gc_model_default_layer(m);
 
     /* the manifest: a new one, or with --resume the same run's, cut after its last complete input */
     char mname[96], gname[96], mpath[4200];
@@ -1154,11 +1167,12 @@ int main(int argc, char **argv) {
             free(xb);
             xb = NULL;
             const char *keep[] = {o.layer, NULL}; /* the target layer's output must stay readable */
-            gc_session_config cfg = {.batch = batch, .channels = 3, .height = h, .width = w, .keep = keep};
+            gc_session_config cfg = {.batch = batch, .channels = 3, .height = h, .width = w, .keep = keep,
+                                     .backward_floor = floor_layer};
             const char *fkeep[MAX_FUSE + 1] = {0};
             for (int l = 0; l < o.n_fuse; l++) fkeep[l] = o.fuse[l];
             gc_session_config fcfg = cfg;
-            fcfg.batch = 1, fcfg.keep = fkeep;
+            fcfg.batch = 1, fcfg.keep = fkeep, fcfg.backward_floor = NULL;
             if (gc_session_create(m, &cfg, &s) || (o.n_fuse && gc_session_create(m, &fcfg, &sf))) {
                 cli_error("gradcam", "%s: %s", cli_q(q, sizeof q, items.v[order[sl[first].n]].path), gc_last_error());
                 goto done; /* the model's, not the input's fault */
