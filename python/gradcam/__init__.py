@@ -404,10 +404,13 @@ class Model:
         return t, info
 
     def session(self, batch=1, height=None, width=None, channels=3, keep=None, kernels="auto",
-                max_bytes=0):
-        """A new Session of this model (gc_session_create); size defaults to the model's input."""
+                max_bytes=0, backward_floor=None, forward_only=False):
+        """A new Session of this model (gc_session_create); size defaults to the model's input.
+        backward_floor: a layer name below which backward never runs (Grad-CAM at that layer);
+        forward_only: no backward at all (gc_session_config's fields of those names)."""
         h, w = self.input_size
-        s = Session(self, batch, channels, height or h, width or w, keep, kernels, max_bytes)
+        s = Session(self, batch, channels, height or h, width or w, keep, kernels, max_bytes, backward_floor,
+                    forward_only)
         self._sessions.add(s)
         return s
 
@@ -494,7 +497,8 @@ class Session:
     """Per-thread state for one model and one input shape (gc_session). Inputs are preprocessed
     arrays of batch x channels x height x width values."""
 
-    def __init__(self, model, batch, channels, height, width, keep=None, kernels="auto", max_bytes=0):
+    def __init__(self, model, batch, channels, height, width, keep=None, kernels="auto", max_bytes=0,
+                 backward_floor=None, forward_only=False):
         self.model = model
         self.shape = (int(batch), int(channels), int(height), int(width))
         self._keep = None
@@ -504,7 +508,8 @@ class Session:
             raise _arg_error("kernels: one of %s, got %r" % (", ".join(_KERNELS), kernels))
         cfg = _ffi.SessionConfig(batch=self.shape[0], channels=self.shape[1], height=self.shape[2],
                                  width=self.shape[3], max_bytes=max_bytes, kernels=_KERNELS[kernels],
-                                 keep=self._keep)
+                                 keep=self._keep, backward_floor=_b(backward_floor) if backward_floor else None,
+                                 forward_only=1 if forward_only else 0)
         self._c = c_void_p()
         if not model._c:
             raise GradcamError(9, "the model was closed")  # GC_ERR_STATE

@@ -243,6 +243,29 @@ class Models(unittest.TestCase):
             four.explain_batch(xs, n=2)
         self.assertIn("values expected", cm.exception.message)
 
+    def test_floored_and_forward_only_sessions(self):
+        """A session floored at the Grad-CAM layer gives the full session's Grad-CAM maps and
+        refuses guided backprop; a forward-only session classifies alike and explains nothing."""
+        x, _ = self.m.preprocess(os.path.join(DATA, SHAPES[0] + ".png"))
+        xs = flat(x)
+        full = self.m.session()
+        floor = self.m.session(backward_floor=self.m.default_layer)
+        fwd = self.m.session(forward_only=True)
+        a, b = full.explain(xs, methods="gradcam", top_k=2), floor.explain(xs, methods="gradcam", top_k=2)
+        for t, r in zip(a, b):
+            self.assertEqual(t.class_index, r.class_index)
+            for k in r.maps:
+                self.assertEqual(flat(t.maps[k]), flat(r.maps[k]), k)
+        self.assertEqual(flat(fwd.forward(xs)), flat(full.forward(xs)))
+        with self.assertRaises(gradcam.GradcamError) as cm:
+            floor.explain(xs, methods="guided_backprop")
+        self.assertIn("backward_floor", cm.exception.message)
+        with self.assertRaises(gradcam.GradcamError) as cm:
+            fwd.explain(xs, methods="gradcam")
+        self.assertIn("forward only", cm.exception.message)
+        with self.assertRaises(gradcam.GradcamError):
+            self.m.session(backward_floor="no_such_layer")
+
 
 class Errors(unittest.TestCase):
     """Deliberate bad calls raise GradcamError naming the problem."""
