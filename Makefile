@@ -68,6 +68,9 @@ $(B)/lib/kernels/%.o: KFLAGS := -O3
 # The activations' selects become vector blends only when comparisons may not trap (the
 # values are the same IEEE operations either way).
 $(B)/lib/kernels/activation.o $(B)/lib/kernels/activation_%.o: KFLAGS := -O3 -fno-trapping-math
+# The element-wise joins' loops (add, sub, mul, div, broadcasting) too: at -O2 GCC keeps loops
+# with a run-time trip count and possibly aliased pointers scalar (EfficientNet's gates ran mulss).
+$(B)/lib/layers/binary.o: KFLAGS := -O3
 
 # Per-ISA kernels: only these files get ISA flags; dispatch is at run time.
 $(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma
