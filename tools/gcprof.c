@@ -25,7 +25,9 @@ static void usage(FILE *f) {
             "  --batch N     images per pass (default 1)\n"
             "  --channels N  input channels (default 3)\n"
             "  --backward R  also time a backward pass from the first output unit with ReLU\n"
-            "                rule R (default none: forward only)\n"
+            "                rule R (default none: forward only, on a session planned forward\n"
+            "                only, gc_session_config.forward_only)\n"
+            "  --full-session  forward only, but on a session planned for backward too\n"
             "  --layers      also print every layer: name, kind, forward and backward ms\n"
             "  --no-winograd 3x3 convolutions run direct\n"
             "  --no-fuse     activations run as layers of their own (gc_session_config.no_fuse)\n"
@@ -38,7 +40,7 @@ int main(int argc, char **argv) {
     const char *path = NULL;
     int threads = 0, reps = 15, size = 224, batch = 1, C = 3, layers = 0, no_wino = 0, bwd = -1;
     gc_kernels kernels = GC_KERNELS_AUTO;
-    int accurate = 0, no_fuse = 0;
+    int accurate = 0, no_fuse = 0, full_session = 0;
     char q[128];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -53,6 +55,8 @@ int main(int argc, char **argv) {
             accurate = 1;
         } else if (!strcmp(a, "--no-fuse")) {
             no_fuse = 1;
+        } else if (!strcmp(a, "--full-session")) {
+            full_session = 1;
         } else if (!strcmp(a, "--threads") || !strcmp(a, "--reps") || !strcmp(a, "--size") || !strcmp(a, "--batch") ||
                    !strcmp(a, "--channels")) {
             int *dst = a[2] == 't' ? &threads : a[2] == 'r' ? &reps : a[2] == 's' ? &size : a[2] == 'b' ? &batch : &C;
@@ -104,7 +108,7 @@ int main(int argc, char **argv) {
     if (gc_model_open(path, &m)) goto fail;
     gc_session_config c = {.batch = batch, .channels = C, .height = size, .width = size, .kernels = kernels,
                            .no_winograd = no_wino, .threads = threads,
-                           .no_fuse = no_fuse};
+                           .no_fuse = no_fuse, .forward_only = bwd < 0 && !full_session};
     if (gc_session_create(m, &c, &s)) goto fail;
     gc_tensor out;
     if (gc_session_shape(s, gc_model_layer_name(m, gc_model_layer_count(m) - 1), &out)) goto fail;
