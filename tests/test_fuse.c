@@ -114,6 +114,14 @@ static void fill(float *x, int64_t n, gc_rng *r, float scale) {
     for (int64_t i = 0; i < n; i++) x[i] = (2.0f * gc_rng_uniform(r) - 1.0f) * scale;
 }
 
+/* A batch of inputs (scale: their range) and an output gradient, from seed. */
+static void random_inputs(uint64_t seed, float scale, float *x, float *r) {
+    gc_rng rng;
+    gc_rng_seed(&rng, seed);
+    fill(x, N * 3 * H * W, &rng, scale);
+    fill(r, N * CLASSES, &rng, 1.0f);
+}
+
 static int same(const gc_tensor *a, const gc_tensor *b) {
     const int64_t n = gc_tensor_numel(a);
     return a->data && b->data && n == gc_tensor_numel(b) && memcmp(a->data, b->data, (size_t)n * sizeof(float)) == 0;
@@ -157,12 +165,9 @@ static void compare_sessions(gc_session *a, gc_session *b, const float *x, const
 TEST(fused_equals_unfused) {
     gc_model *m = fuse_net(11);
     if (!m) { CHECK(0); return; }
-    gc_rng rng;
-    gc_rng_seed(&rng, 12);
     static float x[N * 3 * H * W];
     float r[N * CLASSES];
-    fill(x, N * 3 * H * W, &rng, 1.5f);
-    fill(r, N * CLASSES, &rng, 1.0f);
+    random_inputs(12, 1.5f, x, r);
     const char *stops[] = {NULL, "r2", "c3", "s4", "c6"}; /* c3 and c6 are fused producers */
     const gc_kernels tiers[] = {GC_KERNELS_AUTO, GC_KERNELS_PORTABLE, GC_KERNELS_AVX2};
     for (int ti = 0; ti < 3; ti++)
@@ -198,12 +203,9 @@ TEST(fused_equals_unfused) {
 TEST(fused_parameter_gradients) {
     gc_model *m = fuse_net(21);
     if (!m) { CHECK(0); return; }
-    gc_rng rng;
-    gc_rng_seed(&rng, 22);
     static float x[N * 3 * H * W];
     float r[N * CLASSES];
-    fill(x, N * 3 * H * W, &rng, 1.0f);
-    fill(r, N * CLASSES, &rng, 1.0f);
+    random_inputs(22, 1.0f, x, r);
     gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = 1};
     gc_session *fused = session(m, cfg);
     cfg.no_fuse = 1;
@@ -275,12 +277,9 @@ TEST(fused_explain_maps) {
 TEST(what_does_not_fuse) {
     gc_model *m = fuse_net(41);
     if (!m) { CHECK(0); return; }
-    gc_rng rng;
-    gc_rng_seed(&rng, 42);
     static float x[N * 3 * H * W];
     float r[N * CLASSES];
-    fill(x, N * 3 * H * W, &rng, 1.0f);
-    fill(r, N * CLASSES, &rng, 1.0f);
+    random_inputs(42, 1.0f, x, r);
     const char *keep[] = {"c6", NULL};
     gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .keep = keep};
     gc_session *kept = session(m, cfg);
@@ -567,12 +566,9 @@ static gc_model *act_net(uint64_t seed) {
 TEST(forward_only_equals_full) {
     gc_model *nets[2] = {fuse_net(41), act_net(42)};
     const char *fused_only_here[2][5] = {{"c7"}, {"c1", "b2", "j3", "c4", "c5"}}; /* fused forward only */
-    gc_rng rng;
-    gc_rng_seed(&rng, 43);
     static float x[N * 3 * H * W];
     float r[N * CLASSES];
-    fill(x, N * 3 * H * W, &rng, 1.5f);
-    fill(r, N * CLASSES, &rng, 1.0f);
+    random_inputs(43, 1.5f, x, r);
     const gc_kernels tiers[] = {GC_KERNELS_AUTO, GC_KERNELS_PORTABLE, GC_KERNELS_AVX2};
     for (int k = 0; k < 2; k++) {
         if (!nets[k]) { CHECK(0); continue; }
@@ -614,12 +610,9 @@ TEST(forward_only_equals_full) {
 TEST(backward_floor) {
     gc_model *m = fuse_net(51);
     if (!m) { CHECK(0); return; }
-    gc_rng rng;
-    gc_rng_seed(&rng, 52);
     static float x[N * 3 * H * W];
     float r[N * CLASSES];
-    fill(x, N * 3 * H * W, &rng, 1.5f);
-    fill(r, N * CLASSES, &rng, 1.0f);
+    random_inputs(52, 1.5f, x, r);
     gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W};
     gc_session *full = session(m, cfg);
     cfg.backward_floor = "h7";
