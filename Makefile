@@ -253,14 +253,16 @@ build/fuzz/obj/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw 
 # clang -O1 with ASan + UBSan spends over 10 minutes on the AVX-512 depthwise kernel's unrolled
 # cases (5 December 2026; its AVX2 and portable builds 19 and 24 s): that file without UBSan
 # (ASan still checks every access; 2 minutes. -O0 compiled in 6 s but ran fuzz_conv 500 times
-# slower. fuzz_conv then ran 160-294 inputs in 20 s here against 4614 in the run before: to check)
+# slower. fuzz_conv then ran 160-294 inputs in 20 s on a loaded host; 3665 on 6 December, like
+# the 4614 before)
 build/fuzz/obj/lib/kernels/conv_depthwise_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma \
                                                     -fno-sanitize=undefined
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(XFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(XFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 build/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJ) -lm
+-include $(FUZZ_OBJ:.o=.d)
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/%)
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
