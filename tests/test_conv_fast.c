@@ -251,18 +251,18 @@ TEST(winograd_several_chunks) {
  * conv3_2 shares it; the thread-count test covers all three. */
 TEST(winograd_schedules) {
     wg_plan q;
-    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}};
+    const gc_winograd f = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL}, b = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL};
     CHECK(!wg_plan_make(&f, 14, &q) && q.by_tiles && q.nt == 4 && q.np == 49 && q.Tc == 13 * 14);
     CHECK(!wg_plan_make(&b, 14, &q) && q.by_tiles && q.nt == 4);
-    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0, NULL, {0}}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd conv1_2 = {1, 64, 224, 224, 64, 224, 224, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL}, conv2_2 = {1, 128, 112, 112, 128, 112, 112, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
+    const gc_winograd conv4_2 = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
     CHECK(!wg_plan_make(&conv1_2, 14, &q) && q.by_tiles);
     CHECK(!wg_plan_make(&conv2_2, 14, &q) && q.by_tiles);
     CHECK(!wg_plan_make(&conv4_2, 14, &q) && !q.by_tiles && q.replicated);
-    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0, NULL, {0}}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd conv3_2 = {1, 256, 56, 56, 256, 56, 56, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL}, five = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
     CHECK(!wg_plan_make(&conv3_2, 14, &q) && !q.by_tiles && !q.replicated);
     CHECK(!wg_plan_make(&five, 14, &q) && !q.by_tiles && q.replicated);
-    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
     CHECK(!wg_plan_make(&shared, 14, &q) && !q.by_tiles && !q.replicated);
 }
 
@@ -272,7 +272,7 @@ TEST(winograd_schedules) {
  * 4 panels of 14, 14 panels a worker; the chunks cover the tiles once, in order. */
 TEST(winograd_chunks_per_worker) {
     float slot;
-    gc_winograd c = {8, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    gc_winograd c = {8, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
     wg_plan q;
     CHECK(!wg_plan_make(&c, 14, &q) && q.by_tiles && q.nt == 7 && q.Tc == 56);
     const size_t v1 = q.v;
@@ -332,13 +332,13 @@ static void winograd_slots_case(const gc_winograd *p0, const char *what) {
 }
 
 TEST(winograd_session_slots) {
-    const gc_winograd tiles = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    const gc_winograd tiles_flip = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}};
-    const gc_winograd replicated = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}};
-    const gc_winograd kept = {4, 256, 40, 40, 72, 40, 40, 1, 1, 0, 0, 0, 0, NULL, {0}};     /* by tiles, U^T kept */
-    const gc_winograd chunks = {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}}; /* shared, U^T kept */
-    const gc_winograd rounds = {6, 256, 36, 36, 40, 36, 36, 1, 1, 0, 0, 0, 0, NULL, {0}};  /* by tiles: 5 chunks, 6 or 8 with slots */
+    const gc_winograd tiles = {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
+    const gc_winograd tiles_flip = {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL};
+    const gc_winograd replicated = {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
+    const gc_winograd shared = {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
+    const gc_winograd kept = {4, 256, 40, 40, 72, 40, 40, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};     /* by tiles, U^T kept */
+    const gc_winograd chunks = {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL}; /* shared, U^T kept */
+    const gc_winograd rounds = {6, 256, 36, 36, 40, 36, 36, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};  /* by tiles: 5 chunks, 6 or 8 with slots */
     wg_plan q;
     CHECK(!wg_plan_make(&kept, 14, &q) && q.by_tiles && q.uall);
     CHECK(!wg_plan_make(&chunks, 14, &q) && !q.by_tiles && q.uall && q.T > q.Tc);
@@ -355,12 +355,143 @@ TEST(winograd_session_slots) {
     winograd_slots_case(&rounds, "by tiles, the workers' shares of chunks");
 }
 
+/* Weights transformed once (gc_winograd_weights, a session's prepare) give the bits of the
+ * weights transformed in the call, for every tier this CPU runs and each schedule: C not a
+ * multiple of WG_CB, O not a multiple of WG_OCH, few tiles (AVX-512: the 16x16 kernel), by
+ * tiles with and without U^T kept, replicated and shared V^T, several tile chunks, flipped;
+ * with the smaller scratch the call then needs (allocated to the float, so the sanitizers see
+ * an overrun) and the session's slots. */
+static void winograd_prepared_case(const gc_winograd *p0, const char *what) {
+    const gc_gemm_tier tiers[3] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
+    gc_winograd p = *p0;
+    const int64_t nx = p.N * p.C * p.H * p.W, ny = p.N * p.O * p.OH * p.OW, nw = p.O * p.C * 9;
+    float *x = gc_alloc_array((size_t)nx, sizeof(float)), *w = gc_alloc_array((size_t)nw, sizeof(float));
+    float *b = gc_alloc_array((size_t)p.O, sizeof(float));
+    float *y0 = gc_alloc_array((size_t)ny, sizeof(float)), *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+    const size_t wc = gc_winograd_workspace(&p), stride = (gc_winograd_slot_floats(&p) + 15) & ~(size_t)15;
+    float *ws = gc_alloc_array(wc, sizeof(float)), *slots = gc_alloc_array(stride * 2, sizeof(float));
+    if (!x || !w || !b || !y0 || !y1 || !ws || !slots || wc == SIZE_MAX) {
+        FAILF("%s: cannot set up", what);
+        goto done;
+    }
+    fill(x, nx), fill(w, nw), fill(b, p.O);
+    for (int t = 0; t < 3; t++) {
+        if (!gc_gemm_tier_available(tiers[t])) continue;
+        const size_t nu = gc_winograd_weights_floats(tiers[t], &p);
+        float *U = gc_alloc_array(nu, sizeof(float));
+        gc_winograd pu = p;
+        pu.U = U;
+        const size_t wu = gc_winograd_workspace(&pu);
+        float *wsu = gc_alloc_array(wu, sizeof(float));
+        if (!nu || !U || !wsu || wu > wc) {
+            FAILF("%s, tier %d: %zu floats of U^T, scratch %zu of %zu", what, t, nu, wu, wc);
+        } else {
+            for (size_t i = 0; i < nu; i++) U[i] = NAN;          /* every float read is written */
+            gc_winograd_weights(lt_pool, tiers[t], &pu, w, U);
+            for (int s = 0; s < 2; s++) {
+                pu.slots = p.slots = s ? (gc_slots){slots, stride, 2} : (gc_slots){0};
+                for (int64_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
+                gc_winograd_run(lt_pool, tiers[t], &p, x, w, b, y0, ws);
+                gc_winograd_run(lt_pool, tiers[t], &pu, x, NULL, b, y1, wsu);
+                if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                    FAILF("%s, tier %d%s: outputs differ with the weights transformed once", what, t, s ? ", slots" : "");
+            }
+            p.slots = (gc_slots){0};
+        }
+        free(U), free(wsu);
+    }
+done:
+    free(x), free(w), free(b), free(y0), free(y1), free(ws), free(slots);
+}
+
+TEST(winograd_prepared_weights) {
+    const gc_winograd cases[] = {
+        {1, 200, 20, 20, 40, 20, 20, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* C, O not whole blocks */
+        {1, 64, 16, 16, 72, 16, 16, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},       /* few tiles: 16 */
+        {1, 256, 14, 14, 256, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},     /* ResNet-50's layer3 */
+        {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},        /* by tiles */
+        {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL},        /* by tiles, flipped */
+        {4, 256, 40, 40, 72, 40, 40, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* by tiles, U^T kept */
+        {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* replicated */
+        {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* shared V^T */
+        {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},     /* shared, two chunks, U^T kept */
+    };
+    wg_plan q;
+    CHECK(!wg_plan_make(&cases[3], 14, &q) && q.by_tiles && !q.uall);
+    CHECK(!wg_plan_make(&cases[5], 14, &q) && q.by_tiles && q.uall);
+    CHECK(!wg_plan_make(&cases[6], 14, &q) && !q.by_tiles && q.replicated);
+    CHECK(!wg_plan_make(&cases[7], 14, &q) && !q.by_tiles && !q.replicated);
+    CHECK(!wg_plan_make(&cases[8], 14, &q) && q.uall && q.T > q.Tc);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char what[32];
+        snprintf(what, sizeof what, "case %zu", i);
+        winograd_prepared_case(&cases[i], what);
+    }
+}
+
+/* The layer: a Winograd forward in a layer whose backward never runs (forward_only) reads the
+ * weights its prepare() transformed, with the same bits as a forward that transforms them (and
+ * with a fused ReLU and its bits); a layer whose backward runs keeps no transformed weights
+ * (their memory; conv2d.c). ResNet-50's layer3 and layer1 shapes, every tier. */
+TEST(winograd_prepared_layer) {
+    const cc ks[] = {{1, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}, {1, 128, 28, 28, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},
+                     {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}, {2, 64, 56, 56, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        const cc *k = &ks[i];
+        gc_layer_params p;
+        memset(&p, 0, sizeof p);
+        p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+        lt t;
+        if (!is_wino(k) || !lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
+            FAILF("case %zu: cannot make the layer", i);
+            lt_free(&t);
+            continue;
+        }
+        uint64_t *bits[2];
+        const int64_t tiles = k->n * k->o * ((t.out.d[2] + 3) / 4) * ((t.out.d[3] + 3) / 4);
+        const size_t nbits = (size_t)(1 + (tiles + 3) / 4);   /* the layout word, a uint16 per tile */
+        bits[0] = calloc(nbits, sizeof(uint64_t)), bits[1] = calloc(nbits, sizeof(uint64_t));
+        for (size_t ti = 0; ti < sizeof tiers / sizeof tiers[0] && bits[0] && bits[1]; ti++) {
+            if (!gc_gemm_tier_available((gc_gemm_tier)tiers[ti])) continue;
+            gc_layer_ctx c;
+            memset(&c, 0, sizeof c);
+            c.layer = &t.l, c.in = t.in, c.out = t.out, c.x = t.x, c.param = (const float *const *)t.l.param;
+            c.ws = t.ws, c.slots = t.slots, c.kernels = tiers[ti], c.pool = lt_pool;
+            CHECK(t.ops->prepared_floats(&c) == 0);                  /* backward runs: nothing kept */
+            c.forward_only = 1;
+            const size_t nu = t.ops->prepared_floats(&c);
+            float *prep = gc_alloc_array(nu ? nu : 1, sizeof(float));
+            if (!nu || !prep) {
+                FAILF("case %zu, %s: %zu prepared floats", i, gc_gemm_tier_name((gc_gemm_tier)tiers[ti]), nu);
+                free(prep);
+                continue;
+            }
+            t.ops->prepare(&c, prep);
+            for (int relu = 0; relu < 2; relu++)
+                for (int j = 0; j < 2; j++) {
+                    for (int64_t e = 0; e < t.nout; e++) t.y[j][e] = NAN;
+                    memset(bits[j], 0, nbits * sizeof(uint64_t));
+                    c.prep = j ? prep : NULL;
+                    c.y = t.y[j];
+                    c.epi = (gc_epilogue){0};
+                    if (relu) c.epi.op = GC_EPI_RELU, c.epi.mask = bits[j];
+                    t.ops->forward(&c);
+                }
+            if (memcmp(t.y[0], t.y[1], (size_t)t.nout * sizeof(float)) || memcmp(bits[0], bits[1], nbits * sizeof(uint64_t)))
+                FAILF("case %zu, %s: the prepared weights change the forward", i, gc_gemm_tier_name((gc_gemm_tier)tiers[ti]));
+            free(prep);
+        }
+        free(bits[0]), free(bits[1]);
+        lt_free(&t);
+    }
+}
+
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:
  * 12 MB of V^T at most, every U^T block once there are several tile chunks (36 x 512 x 512
  * floats and their skew, 38 MB) and four thread slots; at batch 1, one chunk: four slots of
  * replicated V^T and no kept U^T), and absurd sizes report overflow. */
 TEST(winograd_workspace_bounded) {
-    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}};
+    gc_winograd p = {1, 512, 28, 28, 512, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL};
     const size_t w1 = gc_winograd_workspace(&p);
     p.N = 8;
     const size_t w8 = gc_winograd_workspace(&p);
@@ -764,7 +895,8 @@ TEST(network_fast_vs_reference) {
 }
 
 /* Weights packed once per session (convolutions whose forward is a GEMM: 1x1, strided,
- * grouped, a 5x5 stride-2 stem, with and without bias) match packing them every call (a
+ * grouped, a 5x5 stride-2 stem, with and without bias; a Winograd 3x3's transformed weights)
+ * match packing them every call (a
  * session planned with param_grads reads the weights live): the same bits where both run the
  * same GEMM (as at 111x123, no layer with few pixels), within 1e-6 where the few-pixels GEMM
  * (AVX-512) sums in another order; within 1e-5 of the reference kernels. */
@@ -774,9 +906,10 @@ TEST(prepared_weights_same_bits) {
     if (!m) return;
     gc_conv2d_params stem = {3, 16, 5, 5, 2, 2, 2, 2, 1, 1, 1, 0}, pw = {16, 40, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1},
                      s2 = {40, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, gr = {24, 24, 3, 3, 1, 1, 2, 2, 2, 2, 4, 1},
-                     ds = {24, 32, 1, 1, 2, 2, 0, 0, 1, 1, 2, 0};
+                     ds = {24, 32, 1, 1, 2, 2, 0, 0, 1, 1, 2, 0}, wg = {40, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1};
     CHECK_OK(gc_model_add_conv2d(m, "stem", NULL, &stem, NULL, NULL));
     CHECK_OK(gc_model_add_conv2d(m, "pw", NULL, &pw, NULL, NULL));
+    CHECK_OK(gc_model_add_conv2d(m, "wg", NULL, &wg, NULL, NULL));   /* Winograd at 111x123 (224 tiles) */
     CHECK_OK(gc_model_add_conv2d(m, "s2", NULL, &s2, NULL, NULL));
     CHECK_OK(gc_model_add_conv2d(m, "gr", NULL, &gr, NULL, NULL));
     CHECK_OK(gc_model_add_conv2d(m, "ds", NULL, &ds, NULL, NULL));
@@ -983,6 +1116,8 @@ int main(void) {
     RUN(winograd_schedules);
     RUN(winograd_chunks_per_worker);
     RUN(winograd_session_slots);
+    RUN(winograd_prepared_weights);
+    RUN(winograd_prepared_layer);
     RUN(accurate_winograd_session_slots);
     RUN(linear_all_tiers_vs_reference);
     RUN(linear_batch_rows_keep_batch1_bits);

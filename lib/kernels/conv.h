@@ -62,10 +62,13 @@ typedef struct gc_winograd {
     uint16_t *epi_bits;     /* GC_EPI_RELU: its bits as GC_EPI_BITS_TILES, or NULL */
     gc_slots slots;         /* the workers' scratch (gc_winograd_slot_floats each), or base NULL:
                                carved from ws */
+    const float *U;         /* the weights transformed once by gc_winograd_weights for this problem
+                               and tier (then w is not read and the scratch is smaller), or NULL:
+                               transformed on each call */
 } gc_winograd;
 
 /* Floats of scratch gc_winograd_run needs for this problem and any tier (its workers' slots
- * included, whether p->slots is set or not); SIZE_MAX on overflow. */
+ * included, whether p->slots is set or not; less with p->U set); SIZE_MAX on overflow. */
 size_t gc_winograd_workspace(const gc_winograd *p);
 
 /* Floats of one worker's slot (0 on overflow); gc_winograd_run uses at most WG_SLOTS (4)
@@ -75,7 +78,17 @@ size_t gc_winograd_slot_floats(const gc_winograd *p);
 /* Floats of ws when p->slots.base is set: the part all workers share; SIZE_MAX on overflow. */
 size_t gc_winograd_shared_floats(const gc_winograd *p);
 
-/* y (N, O, OH, OW) = Winograd convolution of x (N, C, H, W) with w (see flip) + bias
+/* Floats of the transformed weights gc_winograd_weights writes for this problem and tier
+ * (its U^T blocks in the micro-kernel's panels: 4x the weights and their padding to 32
+ * output channels); 0 on overflow or an empty problem. */
+size_t gc_winograd_weights_floats(gc_gemm_tier tier, const gc_winograd *p);
+
+/* U (gc_winograd_weights_floats floats) = the transformed weights of w (see flip) that
+ * gc_winograd_run with the same problem (p->slots and p->U aside) and tier reads from p->U:
+ * the same values it computes from w, so the outputs are the same bits. */
+void gc_winograd_weights(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, const float *w, float *U);
+
+/* y (N, O, OH, OW) = Winograd convolution of x (N, C, H, W) with w (see flip; or p->U) + bias
  * (O or NULL). tier: a packed gc_gemm tier. ws: gc_winograd_workspace floats. */
 void gc_winograd_run(gc_pool *pool, gc_gemm_tier tier, const gc_winograd *p, const float *x, const float *w,
                      const float *bias, float *y, float *ws);

@@ -313,9 +313,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     if (q->NT > q->P) q->NT = q->P;
     q->wino_fwd = wino && wino_ok(p, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
     q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
-    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0, NULL, {0}};
+    q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0, NULL, {0}, NULL};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1, 0, 0, 0,
-                          NULL, {0}};
+                          NULL, {0}, NULL};
     /* Direct: stride 1 (1x1 without padding is a plain GEMM already) unless the output is small
      * enough for the few-pixels GEMM, whose 7-pixel rows waste fewer lanes than the direct
      * kernel's rows of the padded width (7x7: 63 of 96 lanes); the input gradient as a
@@ -493,7 +493,12 @@ static gc_gemm_tier conv_tier(const gc_layer_ctx *c) { return gc_gemm_resolve((g
  * A forward that is a GEMM on im2col tiles (or, 1x1, on the input) multiplies by the same
  * weights every call: the session packs them once, per group, for the tier's micro-kernel
  * (gc_gemm_pack_a; the GEMM adds the bias in its stores), or for the few-pixels GEMM when the
- * output is small (gc_pxgemm_pack). */
+ * output is small (gc_pxgemm_pack). A Winograd forward reads its U^T blocks transformed once
+ * (gc_winograd_weights) in layers whose backward never runs (gc_layer_ctx.forward_only): they
+ * take 4x the weights (ResNet-50: 56 MB, VGG-16: 236 MB), which a session that runs backward
+ * through the layer would keep beside the weights its backward reads (ResNet-50's Guided
+ * Grad-CAM: 363 -> 416 MB), and whose forward is then mostly the accurate one, which does not
+ * read them. */
 
 /* The forward is the few-pixels GEMM. */
 static int pixels_path(const gc_layer_ctx *c, const conv_plan *q) {
@@ -512,6 +517,11 @@ static size_t conv_prepared_floats(const gc_layer_ctx *c) {
     conv_plan_make(c->layer, &c->in, &c->out, !c->no_winograd, c->param_grads, conv_tier(c), &q);
     if (c->kernels != GC_KERNELS_REFERENCE && q.chan_s) return gc_dconv_chan_floats(conv_tier(c), &q.dc);
     if (c->kernels != GC_KERNELS_REFERENCE && q.s2d) return s2d_weight_floats(&q);
+    if (c->kernels != GC_KERNELS_REFERENCE && q.wino_fwd) { /* not direct_fwd's form: the forward never takes it */
+        if (!c->forward_only) return 0;
+        const size_t u = gc_winograd_weights_floats(conv_tier(c), &q.wf);
+        return u ? u : SIZE_MAX;
+    }
     size_t n;
     if (c->kernels != GC_KERNELS_REFERENCE && q.direct_fwd) /* the direct convolution's channel form */
         return gc_mul_size(gc_dconv_chan_floats(conv_tier(c), &q.df), (size_t)q.G, &n) ? SIZE_MAX : n;
@@ -527,6 +537,10 @@ static void conv_prepare(const gc_layer_ctx *c, float *prep) {
     }
     if (c->kernels != GC_KERNELS_REFERENCE && q.s2d) {
         s2d_weights(&c->layer->p.conv, &q, c->param[0], prep);
+        return;
+    }
+    if (c->kernels != GC_KERNELS_REFERENCE && q.wino_fwd) {
+        if (c->forward_only) gc_winograd_weights(c->pool, conv_tier(c), &q.wf, c->param[0], prep);
         return;
     }
     if (c->kernels != GC_KERNELS_REFERENCE && q.direct_fwd) {
@@ -609,6 +623,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
             c->epi.mask[0] = GC_EPI_BITS_TILES;
             q.wf.epi_bits = (uint16_t *)(void *)(c->epi.mask + 1);
         }
+        q.wf.U = c->prep; /* the weights the session transformed, or NULL */
         gc_winograd_run(c->pool, tier, &q.wf, x, wt, bias, y, c->ws);
         return c->res || epi != c->epi.op ? 0 : STORED_VALUES | STORED_BITS;
     }
