@@ -703,7 +703,7 @@ static void network_case(int kinks) {
     gc_session *s[2] = {NULL, NULL};
     gc_tensor out[2], gin[2], pg[2][6];
     for (int i = 0; i < 2; i++) {
-        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0, 0, 0, 0};
+        gc_session_config cfg = {N, 3, 19, 19, 1, NULL, 0, i ? GC_KERNELS_AUTO : GC_KERNELS_REFERENCE, NULL, 1, 0, 0, 0, 0, NULL, 0};
         gc_backward_opts bo = {NULL, GC_RELU_NORMAL, 1};
         CHECK_OK(gc_session_create(m, &cfg, &s[i]));
         if (!s[i]) goto done;
@@ -895,8 +895,8 @@ TEST(network_fast_vs_reference) {
 }
 
 /* Weights packed once per session (convolutions whose forward is a GEMM: 1x1, strided,
- * grouped, a 5x5 stride-2 stem, with and without bias; a Winograd 3x3's transformed weights)
- * match packing them every call (a
+ * grouped, a 5x5 stride-2 stem, with and without bias; a Winograd 3x3's transformed weights in
+ * a forward-only session, same bits as the default session's) match packing them every call (a
  * session planned with param_grads reads the weights live): the same bits where both run the
  * same GEMM (as at 111x123, no layer with few pixels), within 1e-6 where the few-pixels GEMM
  * (AVX-512) sums in another order; within 1e-5 of the reference kernels. */
@@ -919,11 +919,11 @@ TEST(prepared_weights_same_bits) {
         const int64_t N = 2, H = sizes[z][0], W = sizes[z][1], numel = N * 3 * H * W;
         float *in = malloc((size_t)numel * sizeof(float));
         fill(in, numel);
-        gc_session *s[3] = {NULL, NULL, NULL};
-        gc_tensor out[3];
-        for (int i = 0; i < 3; i++) {
+        gc_session *s[4] = {NULL, NULL, NULL, NULL};
+        gc_tensor out[4];
+        for (int i = 0; i < 4; i++) {
             gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = i == 1,
-                                     .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO};
+                                     .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO, .forward_only = i == 3};
             CHECK_OK(gc_session_create(m, &cfg, &s[i]));
             if (!s[i]) goto next;
             CHECK_OK(gc_session_forward(s[i], in));
@@ -933,8 +933,9 @@ TEST(prepared_weights_same_bits) {
         if (z == 1) CHECK(n > 0 && memcmp(out[0].data, out[1].data, (size_t)n * sizeof(float)) == 0);
         CHECK(test_rel_err(out[0].data, out[1].data, n, 1e-6) <= 1e-6);
         CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
+        CHECK(n > 0 && memcmp(out[0].data, out[3].data, (size_t)n * sizeof(float)) == 0);   /* wg's U^T kept */
     next:
-        for (int i = 0; i < 3; i++) gc_session_free(s[i]);
+        for (int i = 0; i < 4; i++) gc_session_free(s[i]);
         free(in);
     }
     gc_model_free(m);
