@@ -507,7 +507,10 @@ typedef struct gc_session_config {
                             then never runs keep nothing for it: no ReLU masks, their
                             inputs' buffers reused at once, activations that need their
                             input for backward (sigmoid, SiLU, hard-swish, ...) applied
-                            by the producing convolution as it stores. The values are
+                            by the producing convolution as it stores, and Winograd
+                            layers keep their transformed weights (4x their 3x3
+                            weights: ResNet-50 56 MB, VGG-16 236 MB) instead of
+                            transforming them on every forward. The values are
                             the same bits. A backward pass asked to stop below the
                             floor is refused (GC_ERR_STATE). The layer's output stays
                             readable, like the default layer's. A layer that does not
