@@ -734,14 +734,15 @@ done:
 
 /* The AVX-512 depthwise kernel reads 3x3 taps straight from the input plane (no padded copy,
  * gc_dw_direct): the same bits as the portable tier's padded planes, for every plane size from
- * 1x1 up, both strides, padding 0 to 3 (rows and columns wholly outside), two output planes per
- * input plane and each epilogue; planes too large for it take the padded copy on both tiers. */
+ * 1x1 up to 113x113 (the planes of over 1024 pixels prefetch rows ahead), both strides, padding
+ * 0 to 3 (rows and columns wholly outside), two output planes per input plane and each
+ * epilogue; rows too long for it (1100 > GC_DW_DIRECT_W) take the padded copy on both tiers. */
 TEST(depthwise_direct_same_bits_as_padded) {
     if (!gc_gemm_tier_available(GC_GEMM_AVX512)) return;
     int64_t cases = 0, direct = 0;
     for (int64_t s = 1; s <= 2; s++)
-        for (int64_t h = 1; h <= 36; h += h < 9 ? 1 : 9)
-            for (int64_t w = 1; w <= 70; w += w < 18 ? 1 : 13)
+        for (int64_t h = 1; h <= 113; h += h < 9 ? 1 : h < 36 ? 9 : 77)
+            for (int64_t w = 1; w <= 1100; w += w < 18 ? 1 : w < 70 ? 13 : w < 113 ? 43 : 987)
                 for (int64_t pad = 0; pad <= 3; pad++) {
                     const int64_t oh = (h + 2 * pad - 3) / s + 1, ow = (w + 2 * pad - 3) / s + 1;
                     if (h + 2 * pad < 3 || w + 2 * pad < 3) continue;

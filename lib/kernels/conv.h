@@ -236,15 +236,17 @@ static inline void gc_dw_padded_size(const gc_dwconv *p, int64_t *hp, int64_t *w
 
 /* Whether the AVX-512 plane kernel reads the taps straight from the input plane, with no padded
  * copy (conv_depthwise_tx.h, dw_block_direct): 3x3 kernels at stride 1 or 2, no dilation,
- * planes of at most GC_DW_DIRECT_PX pixels, left padding of at most 64. Zen 5, MobileNetV2 in
- * the network: its 28x28 to 7x7 planes 20-40 % faster; 56x56 and 112x112 planes 20-100 %
- * slower (the copy reads a plane as one stream, which the hardware prefetcher follows from
- * L3, where the direct blocks read nine short rows at a time), and 5x5 kernels 10-100 % slower
- * in a loop on cached data (their masks and loads no longer fit the registers). */
-#define GC_DW_DIRECT_PX 1024
+ * rows of at most GC_DW_DIRECT_W pixels (the row of zeros it reads above and below the plane),
+ * left padding of at most 64. Zen 5, MobileNetV2 in the network: its 28x28 to 7x7 planes
+ * 20-40 % faster than with the copy; its 112x112 and 56x56 planes (features.1-4) were 20-100 %
+ * slower until the kernel prefetched the rows ahead (the copy reads a plane as one stream, which
+ * the hardware prefetcher follows from L3; the direct blocks read six to nine short rows at a
+ * time), and 24 % faster since (dw_prefetch). 5x5 kernels keep the copy: 10-100 % slower in a
+ * loop on cached data (their masks and loads no longer fit the registers). */
+#define GC_DW_DIRECT_W 1024
 static inline int gc_dw_direct(const gc_dwconv *p) {
     return p->DH == 1 && p->DW == 1 && p->KH == 3 && p->KW == 3 && p->SH == p->SW && (p->SH == 1 || p->SH == 2) &&
-           p->H * p->W <= GC_DW_DIRECT_PX && p->PW <= 64;
+           p->W <= GC_DW_DIRECT_W && p->PW <= 64;
 }
 
 /* The output planes (M, OH, OW) of one input plane x (H, W), weights w (M, KH, KW), bias (M or

@@ -83,7 +83,8 @@ static void forward_planes(void *arg, int64_t lo, int64_t hi, int worker) {
 /* Output rows per strip when a plane runs in strips, else 0: one output per input plane
  * (M = 1) whose padded copy exceeds 8 KB (MobileNetV2's 112x112 and 56x56 planes: 52 KB at
  * 112x112, more than the 32 KB L1, so the copy went to L2 and the taps read it back from there):
- * strips of a multiple of 4 rows (the kernels' row block) whose copies take at most 8 KB. */
+ * strips of a multiple of 4 rows (the kernels' row block) whose copies take at most 8 KB. With
+ * AVX-512 such 3x3 planes take no copy (gc_dw_direct); 5x5 ones and the other tiers still do. */
 static int64_t dw_strip_rows(const gc_dwconv *p) {
     const int64_t budget = 2048; /* floats */
     int64_t hp, wp;
