@@ -156,10 +156,16 @@ static int is_wino(const cc *k) {
 }
 
 /* all_tiers: every available tier, else the best only; do_dw: also weight gradients. */
-static void conv_case(const cc *k, int all_tiers, int do_dw) {
+/* The layer parameters of case k. */
+static gc_layer_params conv_params(const cc *k) {
     gc_layer_params p;
     memset(&p, 0, sizeof p);
     p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+    return p;
+}
+
+static void conv_case(const cc *k, int all_tiers, int do_dw) {
+    const gc_layer_params p = conv_params(k);
     lt t;
     char what[96];
     snprintf(what, sizeof what, "%lldx%lldx%lldx%lld o%lld k%lldx%lld s%lld p%lld d%lld g%lld",
@@ -438,9 +444,7 @@ TEST(winograd_prepared_layer) {
                      {1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0}, {2, 64, 56, 56, 72, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1}};
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
         const cc *k = &ks[i];
-        gc_layer_params p;
-        memset(&p, 0, sizeof p);
-        p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+        const gc_layer_params p = conv_params(k);
         lt t;
         if (!is_wino(k) || !lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
             FAILF("case %zu: cannot make the layer", i);
@@ -596,10 +600,8 @@ TEST(same_bits_for_any_thread_count) {
     gc_pool *saved = lt_pool, *pools[3] = {NULL, NULL, NULL};
     for (int n = 0; n < 3; n++) CHECK_OK(gc_pool_create(n + 1, &pools[n]));
     for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
-        gc_layer_params p;
-        memset(&p, 0, sizeof p);
         const cc *k = &ks[i];
-        p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+        const gc_layer_params p = conv_params(k);
         lt t;
         if (!lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
             FAILF("cannot make the layer");
@@ -1055,9 +1057,7 @@ TEST(accurate_forward_rounds_once) {
     };
     for (size_t i = 0; i < sizeof acc / sizeof acc[0]; i++) {
         const cc *k = &acc[i];
-        gc_layer_params p;
-        memset(&p, 0, sizeof p);
-        p.conv = (gc_conv2d_params){k->c, k->o, k->kh, k->kw, k->sh, k->sw, k->ph, k->pw, k->dh, k->dw, k->g, k->bias};
+        const gc_layer_params p = conv_params(k);
         lt t;
         if (!lt_make(&t, GC_LAYER_CONV2D, p, (gc_shape){4, {k->n, k->c, k->h, k->w}})) {
             FAILF("accurate case %zu: cannot make the layer", i);
