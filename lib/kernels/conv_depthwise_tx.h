@@ -313,39 +313,34 @@ static inline __attribute__((always_inline)) void dw_prefetch(const gc_dwconv *p
     }
 }
 
+/* One row of blocks (output rows i to i + R) across the plane, NC 16-column vectors a block,
+ * the last block of a row narrower where the row ends; pf: input rows prefetched ahead. */
+static inline __attribute__((always_inline)) void dw_block_row(const gc_dwconv *p, const float *x, const float *wo,
+                                                               float b, float *yo, int64_t i, const int R,
+                                                               const int S, const int E, dw_v16 lo, dw_v16 hi,
+                                                               int pf) {
+    const int NC = S == 1 ? 2 : 1;
+    for (int64_t j0 = 0; j0 < p->OW; j0 += 16 * NC) {
+        if (pf) dw_prefetch(p, x, i + DW_PF_ROWS, j0, S, NC);
+        if (NC == 2 && j0 + 16 < p->OW) dw_block_direct(p, x, wo, b, yo, i, j0, R, 2, 3, S, E, lo, hi);
+        else dw_block_direct(p, x, wo, b, yo, i, j0, R, 1, 3, S, E, lo, hi);
+    }
+}
+
 /* dw_plane_k's blocks from the plane itself, output rows [i0, i1): 4 rows x 32 columns at
  * stride 1, 4 rows x 16 columns at stride 2 (with 32, GCC kept every load, permute and mask
  * of the block live at once and spilled them). */
 static inline __attribute__((always_inline)) void dw_rows_direct_k(const gc_dwconv *p, const float *x,
                                                                    const float *wo, float b, float *yo, int64_t i0,
                                                                    int64_t i1, const int S, const int E) {
-    const int64_t OW = p->OW;
-    const int NC = S == 1 ? 2 : 1;
     dw_v16 lo, hi;
     for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     int64_t i = i0;
     const int pf = p->H * p->W > DW_PF_PX;
-    for (; i + 4 <= i1; i += 4)
-        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
-            if (pf) dw_prefetch(p, x, i + DW_PF_ROWS, j0, S, NC);
-            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 4, 2, 3, S, E, lo, hi);
-            else dw_block_direct(p, x, wo, b, yo, i, j0, 4, 1, 3, S, E, lo, hi);
-        }
-    if (i1 - i == 3)
-        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
-            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 3, 2, 3, S, E, lo, hi);
-            else dw_block_direct(p, x, wo, b, yo, i, j0, 3, 1, 3, S, E, lo, hi);
-        }
-    else if (i1 - i == 2)
-        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
-            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 2, 2, 3, S, E, lo, hi);
-            else dw_block_direct(p, x, wo, b, yo, i, j0, 2, 1, 3, S, E, lo, hi);
-        }
-    else if (i1 - i == 1)
-        for (int64_t j0 = 0; j0 < OW; j0 += 16 * NC) {
-            if (NC == 2 && j0 + 16 < OW) dw_block_direct(p, x, wo, b, yo, i, j0, 1, 2, 3, S, E, lo, hi);
-            else dw_block_direct(p, x, wo, b, yo, i, j0, 1, 1, 3, S, E, lo, hi);
-        }
+    for (; i + 4 <= i1; i += 4) dw_block_row(p, x, wo, b, yo, i, 4, S, E, lo, hi, pf);
+    if (i1 - i == 3) dw_block_row(p, x, wo, b, yo, i, 3, S, E, lo, hi, 0);
+    else if (i1 - i == 2) dw_block_row(p, x, wo, b, yo, i, 2, S, E, lo, hi, 0);
+    else if (i1 - i == 1) dw_block_row(p, x, wo, b, yo, i, 1, S, E, lo, hi, 0);
 }
 
 /* Output rows [i0, i1) of the M planes of input plane x, gc_dw_direct(p) true. */
