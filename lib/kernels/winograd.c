@@ -66,6 +66,9 @@ static float *wg_slot(const wg_job *j, int w) {
     return j->ws + (q->by_tiles || q->replicated ? 0 : q->v) + kept_floats(j->p, q) + (size_t)w * slot_floats(j->p, q);
 }
 
+/* M^T in a slot whose U^T block starts at b: after it, or at b when the caller gives U (p->U). */
+static float *wg_mt(const wg_job *j, float *b) { return b + (j->p->U ? 0 : j->q->u); }
+
 static void wg_input(void *arg, int64_t lo, int64_t hi, int worker) {
     const wg_job *j = arg;
     (void)worker;
@@ -123,11 +126,11 @@ static void wg_outputs(void *arg, int64_t lo, int64_t hi, int worker) {
             j->tx->input(j->p, q, j->x, j->t0, j->tc, j->mr, A, 0, j->p->C * seg_count(q, j->t0, j->tc));
             j->ready[worker] = j->t0 + 1;
         }
-        wg_products(j, j->t0, j->tc, A, B, B + (j->p->U ? 0 : q->u), lo, hi);
+        wg_products(j, j->t0, j->tc, A, B, wg_mt(j, B), lo, hi);
         return;
     }
     float *B = wg_slot(j, worker);   /* U^T block (36, WG_OCH/nr, cb, nr) unless p->U, M^T */
-    wg_products(j, j->t0, j->tc, j->A, B, B + (j->p->U ? 0 : q->u), lo, hi);
+    wg_products(j, j->t0, j->tc, j->A, B, wg_mt(j, B), lo, hi);
 }
 
 /* By tiles: whole tile chunks [lo, hi), each through all three stages in worker's slot. */
@@ -139,7 +142,7 @@ static void wg_tile_chunks(void *arg, int64_t lo, int64_t hi, int worker) {
         int64_t t0, tc;
         wg_chunk(q, j->mr, ci, &t0, &tc);
         j->tx->input(j->p, q, j->x, t0, tc, j->mr, A, 0, j->p->C * seg_count(q, t0, tc));
-        wg_products(j, t0, tc, A, B, B + (j->p->U ? 0 : q->u), 0, j->no);
+        wg_products(j, t0, tc, A, B, wg_mt(j, B), 0, j->no);
     }
 }
 
