@@ -775,12 +775,14 @@ TEST(depthwise_direct_same_bits_as_padded) {
 
 /* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
  * pixel counts around multiples of 7, channel counts around multiples of 64 (last panels of 1-16,
- * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks. With a residual and
+ * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks and summed in chunks
+ * (over 1152 rows: more than 8 pixel panels a chunk, fewer pixel panels than tiles' prefetch lines). With a residual and
  * an epilogue: the bits of the product, the add and the activation as separate passes. */
 TEST(few_pixels_gemm_vs_reference) {
     if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
     static const int64_t cases[][3] = {{49, 512, 2048}, {196, 256, 1024}, {1, 1, 1}, {6, 65, 513}, {8, 130, 1100},
-                                       {50, 64, 7}, {110, 127, 600}, {196, 80, 480}, {23, 90, 70}, {49, 112, 300}};
+                                       {50, 64, 7}, {110, 127, 600}, {196, 80, 480}, {23, 90, 70}, {49, 112, 300},
+                                       {120, 70, 1153}, {13, 17, 4700}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const int64_t P = cases[i][0], O = cases[i][1], K = cases[i][2];
         float *w = malloc((size_t)(O * K) * sizeof(float)), *col = malloc((size_t)(K * P) * sizeof(float));
@@ -839,7 +841,9 @@ TEST(few_pixels_gemm_slots_same_bits) {
                                        {64, 70, 45, 5}, {64, 300, 45, 5}, {49, 200, 63, 7},
                                        /* MobileNetV2's 1x1 layers (P a multiple of 7: pixels read in place) */
                                        {49, 160, 960, 0}, {49, 960, 160, 0}, {196, 64, 384, 0}, {196, 96, 576, 0},
-                                       {14, 40, 16, 0}};
+                                       {14, 40, 16, 0},
+                                       /* K summed in chunks (over 1152 rows), by channels and by pixels */
+                                       {49, 200, 2400, 0}, {196, 130, 1500, 0}, {49, 300, 150, 7}, {64, 70, 150, 5}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !test_cur_failed; i++) {
         int64_t P = cases[i][0], O = cases[i][1], K = cases[i][2];
         const int64_t C = cases[i][3], H = C ? (cases[i][0] == 49 ? 13 : 15) : 0;

@@ -311,12 +311,12 @@ int gc_pxgemm_run_slots(gc_pool *pool, int64_t O, int64_t P, int64_t K, const fl
 typedef struct gc_px_matrix { const float *b; int64_t ld; } gc_px_matrix;
 void gc_px_pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst);
 
-/* t (7 x 64, row-major) = a (k x 7) b (k x 64), both packed. */
-void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t);
-/* The same on the first nc (<= 64) columns rounded up to 16 (the rest of t is not written). */
-void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc);
-/* The same with pixel panel row k at a + k * as (the pixels read in place). */
-void gc_px_ukernel_avx512_7xn_as(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc);
+/* t (7 x 64, row-major) = a (k x 7) b (k x 64) on the first nc (<= 64) columns rounded up to 16
+ * (the rest of t is not written), pixel panel row k at a + k * as, b packed; acc: t += instead
+ * (the same bits as one call over both chunks of k). Step p < npf (<= k) also prefetches the
+ * cache line at pf + 64 p into L2. */
+void gc_px_ukernel_avx512(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc, int acc,
+                          const char *pf, int64_t npf);
 /* y[c P + r] = epi(t[r * 64 + c] + bias[c] (+ res[c P + r] when res is not NULL)), r < n <= 7,
  * c < nc <= 64 (bias: 64 floats). */
 void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,

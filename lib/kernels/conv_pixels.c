@@ -69,31 +69,80 @@ static void px_pack(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
-/* Tile (jo, ip) from its pixel panel a (K x 7), stored into y with the bias and the epilogue. */
-static void px_tile(const px_job *j, int64_t jo, int64_t ip, const float *a, int64_t as) {
-    float tile[GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major; columns past nc rounded to 16 unset */
+/* Where pixel panel ip's rows are: row k at base + (ip - ip0) * stride + k * as. */
+typedef struct px_src { const float *base; int64_t ip0, stride, as; } px_src;
+
+static const float *px_panel_rows(const px_src *s, int64_t ip) { return s->base + (ip - s->ip0) * s->stride; }
+
+/* K deeper than PX_KC_MAX is summed in equal chunks of at most PX_KC rows, PX_GROUP pixel panels
+ * at a time: a chunk of a weight panel (at most 192 KB) stays in L2 over the group's tiles, where a
+ * whole panel (ResNet-50's layer4 3x3: 4608 rows, 1.2 MB) would be read from L3 again for every
+ * 7 pixels. The tiles' sums continue across chunks in the same order: the same bits. */
+#define PX_KC_MAX 1152
+#define PX_KC 768
+#define PX_GROUP 8
+
+static int64_t px_kc(int64_t K) {
+    if (K <= PX_KC_MAX) return K;
+    const int64_t n = (K + PX_KC - 1) / PX_KC;
+    return (K + n - 1) / n;
+}
+
+/* Tile (jo, ip) from t (7 x 64, pixel-major): stored into y with the bias and the epilogue. */
+static void px_store(const px_job *j, int64_t jo, int64_t ip, const float *t) {
     const int64_t p0 = ip * GC_PX_MR, n = j->P - p0 < GC_PX_MR ? j->P - p0 : GC_PX_MR;
     const int64_t nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
-    if (as != GC_PX_MR) /* the pixels read in place, row k at a + k * as */
-        gc_px_ukernel_avx512_7xn_as(j->K, a, as, j->packed + jo * j->K * GC_PX_NR, tile, nc);
-    else if (nc == GC_PX_NR)
-        gc_px_ukernel_avx512_7x64(j->K, a, j->packed + jo * j->K * GC_PX_NR, tile);
-    else /* a last panel of fewer channels (80 = 64 + 16): only its 16-column groups */
-        gc_px_ukernel_avx512_7xn(j->K, a, j->packed + jo * j->K * GC_PX_NR, tile, nc);
     float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
     if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
     const int64_t at = jo * GC_PX_NR * j->P + p0;
-    gc_px_store_avx512(tile, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
+    gc_px_store_avx512(t, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
 }
 
-/* Tiles [lo, hi), channel panel outer: consecutive tiles share one weight panel. */
+/* The tiles of channel panel jo over pixel panels [ip0, ip1). Along the way the weights this
+ * worker multiplies next (next_jo's panel, or the next chunk of this one; next_jo -1: none) are
+ * prefetched into L2, spread over the tiles: the weights of a deep layer come from memory, and a
+ * panel's first tile would otherwise wait for all of them at once (ResNet-50's 7x7 layers: 7
+ * tiles per panel). */
+static void px_panel(const px_job *j, int64_t jo, int64_t ip0, int64_t ip1, const px_src *src, int64_t next_jo) {
+    float tiles[PX_GROUP][GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major each; columns past nc rounded to 16 unset */
+    const int64_t K = j->K, kc = px_kc(K), nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
+    const int64_t group = kc == K ? ip1 - ip0 : PX_GROUP; /* one chunk: each tile stored as it is done */
+    const float *w = j->packed + jo * K * GC_PX_NR;
+    for (int64_t g0 = ip0; g0 < ip1; g0 += group) {
+        const int64_t g1 = ip1 - g0 < group ? ip1 : g0 + group;
+        for (int64_t pc = 0; pc < K; pc += kc) {
+            const int64_t kb = K - pc < kc ? K - pc : kc;
+            /* the next weights: this panel's next chunk, its first again for the next group, the next panel's first */
+            const float *nx = pc + kb < K ? w + (pc + kb) * GC_PX_NR : g1 < ip1 ? w
+                              : next_jo >= 0 ? j->packed + next_jo * K * GC_PX_NR : NULL;
+            const int64_t nrows = pc + kb < K ? (K - pc - kb < kc ? K - pc - kb : kc) : kc;
+            const int64_t lines = nx ? nrows * (GC_PX_NR * (int64_t)sizeof(float) / 64) : 0;
+            const int64_t per = (lines + (g1 - g0) - 1) / (g1 - g0); /* lines each tile prefetches */
+            for (int64_t ip = g0; ip < g1; ip++) {
+                float *t = tiles[kc == K ? 0 : ip - g0];
+                const int64_t first = (ip - g0) * per, npf = lines - first < per ? lines - first : per;
+                gc_px_ukernel_avx512(kb, px_panel_rows(src, ip) + pc * src->as, src->as, w + pc * GC_PX_NR, t, nc, pc > 0,
+                                     nx ? (const char *)nx + 64 * first : NULL, npf < 0 ? 0 : npf < kb ? npf : kb);
+                if (pc + kb == K) px_store(j, jo, ip, t);
+            }
+        }
+    }
+}
+
+/* Tiles [t0, t1) numbered channel panel major (jo * np + ip), panel by panel. */
+static void px_run_by_channels(const px_job *j, int64_t t0, int64_t t1, const px_src *src) {
+    for (int64_t jo = t0 / j->np; jo * j->np < t1; jo++) {
+        const int64_t lo = t0 - jo * j->np > 0 ? t0 - jo * j->np : 0, hi = t1 - jo * j->np < j->np ? t1 - jo * j->np : j->np;
+        px_panel(j, jo, lo, hi, src, (jo + 1) * j->np < t1 ? jo + 1 : -1);
+    }
+}
+
+/* Tiles [lo, hi) of the shared packing, channel panel major. */
 static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
     const px_job *j = arg;
+    const px_src src = {j->a, 0, j->K * GC_PX_MR, GC_PX_MR};
     (void)worker;
-    for (int64_t t = lo; t < hi; t++) {
-        const int64_t jo = t / j->np, ip = t % j->np;
-        px_tile(j, jo, ip, j->a + ip * j->K * GC_PX_MR, GC_PX_MR);
-    }
+    px_run_by_channels(j, lo, hi, &src);
 }
 
 void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col,
@@ -156,27 +205,24 @@ static void px_by_slots(void *arg, int64_t lo, int64_t hi, int worker) {
     for (int64_t ch = lo; ch < hi; ch++) {
         const int64_t t0 = ch * ntiles / j->nch, t1 = (ch + 1) * ntiles / j->nch;
         if (t0 >= t1) continue;
-        if (direct) {
-            for (int64_t t = t0; t < t1; t++) {
-                const int64_t jo = px_by_channels(j->O, j->P) ? t / j->np : t % j->no;
-                const int64_t ip = px_by_channels(j->O, j->P) ? t % j->np : t / j->no;
-                px_tile(j, jo, ip, mat->b + ip * GC_PX_MR, mat->ld);
-            }
-            continue;
-        }
         if (px_by_channels(j->O, j->P)) {
-            j->pack_b(j->ctx, 0, j->K, 0, j->P, GC_PX_MR, a);
-            for (int64_t t = t0; t < t1; t++) px_tile(j, t / j->np, t % j->np, a + t % j->np * panel, GC_PX_MR);
+            const px_src src = direct ? (px_src){mat->b, 0, GC_PX_MR, mat->ld} : (px_src){a, 0, panel, GC_PX_MR};
+            if (!direct) j->pack_b(j->ctx, 0, j->K, 0, j->P, GC_PX_MR, a);
+            px_run_by_channels(j, t0, t1, &src);
             continue;
         }
+        /* by pixels: tiles ip * no + jo, so each channel panel runs over a contiguous range of the
+           chunk's pixel panels [ip0, ip1) (the first and last perhaps for only some panels) */
         const int64_t ip0 = t0 / j->no, ip1 = (t1 - 1) / j->no + 1;
-        const int64_t p1 = ip1 * GC_PX_MR < j->P ? ip1 * GC_PX_MR : j->P;
-        j->pack_b(j->ctx, 0, j->K, ip0 * GC_PX_MR, p1 - ip0 * GC_PX_MR, GC_PX_MR, a);
-        for (int64_t jo = 0; jo < j->no; jo++)
-            for (int64_t ip = ip0; ip < ip1; ip++) {
-                const int64_t t = ip * j->no + jo;
-                if (t >= t0 && t < t1) px_tile(j, jo, ip, a + (ip - ip0) * panel, GC_PX_MR);
-            }
+        const px_src src = direct ? (px_src){mat->b, 0, GC_PX_MR, mat->ld} : (px_src){a, ip0, panel, GC_PX_MR};
+        if (!direct) {
+            const int64_t p1 = ip1 * GC_PX_MR < j->P ? ip1 * GC_PX_MR : j->P;
+            j->pack_b(j->ctx, 0, j->K, ip0 * GC_PX_MR, p1 - ip0 * GC_PX_MR, GC_PX_MR, a);
+        }
+        for (int64_t jo = 0; jo < j->no; jo++) {
+            const int64_t lo_ip = ip0 + (ip0 * j->no + jo < t0), hi_ip = ip1 - ((ip1 - 1) * j->no + jo >= t1);
+            if (lo_ip < hi_ip) px_panel(j, jo, lo_ip, hi_ip, &src, jo + 1 < j->no ? jo + 1 : -1);
+        }
     }
 }
 

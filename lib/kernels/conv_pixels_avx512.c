@@ -14,17 +14,30 @@
 
 /* The kernel on the first 16 * W columns of the panel (b's rows stay 64 floats apart): each
  * column's sum is the same chain of fused multiply-adds whatever W, so a narrower kernel on a
- * last panel with fewer channels gives the same bits and skips the empty columns' work. */
+ * last panel with fewer channels gives the same bits and skips the empty columns' work. With acc
+ * the chain goes on from the sums in t (K summed in chunks: the same bits as in one go). Step p < npf
+ * also prefetches the line at pf + 64 p into L2 (the weights multiplied next, so they stream from
+ * memory while this tile computes instead of stalling the next tile). */
 static inline __attribute__((always_inline)) void ukernel(int64_t k, const float *a, int64_t as, const float *b,
-                                                          float *t, const int W) {
+                                                          float *t, const int W, int acc, const char *pf, int64_t npf) {
 #define DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0, c##i##3 = c##i##0;
     ROWS(DECL)
 #undef DECL
+    if (acc) {
+#define LOAD(i)                                                                            \
+    c##i##0 = _mm512_loadu_ps(t + i * GC_PX_NR);                                           \
+    if (W > 1) c##i##1 = _mm512_loadu_ps(t + i * GC_PX_NR + 16);                           \
+    if (W > 2) c##i##2 = _mm512_loadu_ps(t + i * GC_PX_NR + 32);                           \
+    if (W > 3) c##i##3 = _mm512_loadu_ps(t + i * GC_PX_NR + 48);
+        ROWS(LOAD)
+#undef LOAD
+    }
     /* 28 accumulators, 3 columns of B and the broadcast fill the 32 registers: the fourth column
      * is a memory operand of each row's multiply-add (its address hidden from the compiler per
      * row, which would otherwise keep it in a register and spill an accumulator: a store and
      * reload on every k step, ResNet-50's 14x14 and 7x7 layers 54-77 % of the peak). */
     for (int64_t p = 0; p < k; p++, a += as, b += GC_PX_NR) {
+        if (p < npf) _mm_prefetch(pf + 64 * p, _MM_HINT_T1);
         const __m512 b0 = _mm512_loadu_ps(b), b1 = W > 1 ? _mm512_loadu_ps(b + 16) : b0,
                      b2 = W > 2 ? _mm512_loadu_ps(b + 32) : b0;
 #define STEP(i)                                                                            \
@@ -51,20 +64,12 @@ static inline __attribute__((always_inline)) void ukernel(int64_t k, const float
 #undef STORE
 }
 
-void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t) { ukernel(k, a, GC_PX_MR, b, t, 4); }
-
-void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc) {
-    if (nc <= 16) ukernel(k, a, GC_PX_MR, b, t, 1);
-    else if (nc <= 32) ukernel(k, a, GC_PX_MR, b, t, 2);
-    else if (nc <= 48) ukernel(k, a, GC_PX_MR, b, t, 3);
-    else ukernel(k, a, GC_PX_MR, b, t, 4);
-}
-
-void gc_px_ukernel_avx512_7xn_as(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc) {
-    if (nc <= 16) ukernel(k, a, as, b, t, 1);
-    else if (nc <= 32) ukernel(k, a, as, b, t, 2);
-    else if (nc <= 48) ukernel(k, a, as, b, t, 3);
-    else ukernel(k, a, as, b, t, 4);
+void gc_px_ukernel_avx512(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc, int acc,
+                          const char *pf, int64_t npf) {
+    if (nc > 48) ukernel(k, a, as, b, t, 4, acc, pf, npf);
+    else if (nc > 32) ukernel(k, a, as, b, t, 3, acc, pf, npf);
+    else if (nc > 16) ukernel(k, a, as, b, t, 2, acc, pf, npf);
+    else ukernel(k, a, as, b, t, 1, acc, pf, npf);
 }
 
 /* One tile's stores: y[(c) P + r] = epi(t[r * 64 + c] + bias[c]) for pixels r < n, channels
@@ -126,14 +131,9 @@ void gc_px_store_avx512(const float *t, const float *bias, const float *res, int
 }
 
 #else /* built without AVX-512: never dispatched (gc_pxgemm_applies) */
-void gc_px_ukernel_avx512_7x64(int64_t k, const float *a, const float *b, float *t) {
-    (void)k; (void)a; (void)b; (void)t;
-}
-void gc_px_ukernel_avx512_7xn(int64_t k, const float *a, const float *b, float *t, int64_t nc) {
-    (void)k; (void)a; (void)b; (void)t; (void)nc;
-}
-void gc_px_ukernel_avx512_7xn_as(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc) {
-    (void)k; (void)a; (void)as; (void)b; (void)t; (void)nc;
+void gc_px_ukernel_avx512(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc, int acc,
+                          const char *pf, int64_t npf) {
+    (void)k; (void)a; (void)as; (void)b; (void)t; (void)nc; (void)acc; (void)pf; (void)npf;
 }
 void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
                         int64_t P, int64_t n, int64_t nc) {
