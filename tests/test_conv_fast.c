@@ -418,6 +418,8 @@ TEST(winograd_prepared_weights) {
         {3, 8, 60, 58, 40, 60, 58, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},        /* by tiles */
         {3, 40, 60, 58, 8, 60, 58, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL},        /* by tiles, flipped */
         {4, 256, 40, 40, 72, 40, 40, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* by tiles, U^T kept */
+        {1, 64, 56, 56, 64, 56, 56, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},       /* one chunk, by tiles with U and slots */
+        {1, 128, 28, 28, 128, 28, 28, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},     /* the same, 49 tiles (ResNet-50's layer2) */
         {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* replicated */
         {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* shared V^T */
         {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},     /* shared, two chunks, U^T kept */
@@ -425,9 +427,17 @@ TEST(winograd_prepared_weights) {
     wg_plan q;
     CHECK(!wg_plan_make(&cases[3], 14, &q) && q.by_tiles && !q.uall);
     CHECK(!wg_plan_make(&cases[5], 14, &q) && q.by_tiles && q.uall);
-    CHECK(!wg_plan_make(&cases[6], 14, &q) && !q.by_tiles && q.replicated);
-    CHECK(!wg_plan_make(&cases[7], 14, &q) && !q.by_tiles && !q.replicated);
-    CHECK(!wg_plan_make(&cases[8], 14, &q) && q.uall && q.T > q.Tc);
+    CHECK(!wg_plan_make(&cases[8], 14, &q) && !q.by_tiles && q.replicated);
+    CHECK(!wg_plan_make(&cases[9], 14, &q) && !q.by_tiles && !q.replicated);
+    CHECK(!wg_plan_make(&cases[10], 14, &q) && q.uall && q.T > q.Tc);
+    for (int i = 6; i <= 9; i++) { /* one chunk: replicated, by tiles with U and two workers' slots where the replicated V^T holds */
+        float dummy = 0.0f;
+        gc_winograd pu = cases[i];
+        CHECK(!wg_plan_make(&pu, 14, &q) && !q.by_tiles);
+        pu.U = &dummy;
+        pu.slots = (gc_slots){&dummy, 1, 2};
+        CHECK(!wg_plan_make(&pu, 14, &q) && q.by_tiles == (i <= 8) && (i > 8 || q.nt == 2));
+    }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char what[32];
         snprintf(what, sizeof what, "case %zu", i);
