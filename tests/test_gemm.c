@@ -355,8 +355,9 @@ TEST(prepacked_epilogue_bits) {
 /* gc_gemm_prepacked_cols against gc_gemm_prepacked_epi bit for bit, on every tier, with 1, 2 and 3
  * threads and 1 to 3 slots (allocated at exactly the asked size, so ASan sees an overrun), strided
  * B and C, beta 0 (NaN C) and 0.5, with and without bias and epilogue; ResNet-50's 1x1 shapes
- * (K 64..512, N 784 and 3136 pixels), MobileNetV2's (K 16..256: full panels read from B in place, a
- * last partial one packed) and awkward ones (N < NR, one panel, K > KC, M < MR); every
+ * (K 64..512, N 784 and 3136 pixels), MobileNetV2's (K 16..256; up to GEMM_DIRECT_K, 1024, full panels
+ * are read from B in place, a last partial one packed) and awkward ones (N < NR, one panel, K > KC, K
+ * past the in-place limit, M < MR); every
  * thread and slot count without bias or epilogue, the options with 2 threads and 2 slots; without
  * slots it takes the other path. Also against the reference within the rounding bound (the
  * smaller cases). */
@@ -366,7 +367,7 @@ TEST(prepacked_cols_bits) {
                                        {100, 33, 513}, {2, 1000, 40}, {130, 1000, 300},
                                        /* K <= KC: full panels read from B in place (MobileNetV2's 1x1) */
                                        {144, 3136, 24}, {24, 3136, 144}, {32, 784, 192}, {96, 200, 16},
-                                       {20, 1024, 256}};
+                                       {20, 1024, 256}, {48, 300, 1030}};
     static const float epis[][3] = {{0, 0, 0}, {1, 0, 0}, {2, 0.0f, 6.0f}};
     gc_pool *pool1 = NULL, *pool3 = NULL;
     CHECK_OK(gc_pool_create(1, &pool1));
