@@ -783,6 +783,42 @@ TEST(depthwise_direct_same_bits_as_padded) {
     CHECK(direct > 0 && direct < cases);
 }
 
+/* The AVX-512 depthwise kernel runs small "same" planes at stride 1 as flat arrays (gc_dw_flat):
+ * the same bits as the portable tier's padded planes, 3x3 and 5x5, every plane from 1x1 to
+ * 16x16 and long thin ones up to GC_DW_FLAT_PX pixels (and just past it: the row kernels), two
+ * images, one or two output planes per input plane, each epilogue. */
+TEST(depthwise_flat_same_bits_as_padded) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) return;
+    static const int64_t extra[][2] = {{1, 256}, {256, 1}, {3, 85}, {85, 3}, {2, 128}, {17, 15}, {16, 17}, {1, 257}};
+    int64_t cases = 0, flat = 0;
+    for (int64_t k = 3; k <= 5; k += 2)
+        for (int64_t e = 0; e < 16 * 16 + 8; e++) {
+            const int64_t h = e < 256 ? e / 16 + 1 : extra[e - 256][0], w = e < 256 ? e % 16 + 1 : extra[e - 256][1];
+            const int m = (int)((h + w + k) % 2) + 1, ep = (int)((h * 7 + w + k) % 3);
+            const gc_dwconv p = {2, 3, h, w, m, h, w, k, k, 1, 1, (k - 1) / 2, (k - 1) / 2, 1, 1,
+                                 ep == 0 ? GC_EPI_NONE : ep == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
+            const int64_t nx = 6 * h * w, ny = 6 * m * h * w, nw = 3 * m * k * k;
+            float *x = gc_alloc_array((size_t)nx, sizeof(float)), *wt = gc_alloc_array((size_t)nw, sizeof(float));
+            float *b = gc_alloc_array((size_t)(3 * m), sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
+            float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+            float *ws = gc_alloc_array(gc_dwconv_workspace(&p), sizeof(float));
+            if (!x || !wt || !b || !y0 || !y1 || !ws) {
+                FAILF("cannot set up");
+            } else {
+                fill(x, nx), fill(wt, nw), fill(b, 3 * m);
+                for (int64_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
+                gc_dwconv_forward(lt_pool, GC_GEMM_PORTABLE, &p, x, wt, b, y0, ws);
+                gc_dwconv_forward(lt_pool, GC_GEMM_AVX512, &p, x, wt, b, y1, ws);
+                cases++, flat += gc_dw_flat(&p);
+                if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                    FAILF("%lldx%lld k%lld m%d e%d: flat differs from padded", (long long)h, (long long)w, (long long)k,
+                          m, ep);
+            }
+            free(x), free(wt), free(b), free(y0), free(y1), free(ws);
+        }
+    CHECK(flat > 0 && flat < cases);
+}
+
 /* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
  * pixel counts around multiples of 7, channel counts around multiples of 64 (last panels of 1-16,
  * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks and summed in chunks

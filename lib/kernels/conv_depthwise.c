@@ -15,6 +15,7 @@ typedef struct dw_job {
     const float *x, *w, *bias, *dy;
     float *y, *dx, *dw, *db, *ws;
     int64_t plane, hp, wp, rb; /* rb: output rows per strip (dw_strip_rows), 0: whole planes */
+    int flat;                  /* gc_dw_flat_avx512 runs the planes */
 } dw_job;
 
 /* Planes per pool item for n planes of `per` output floats each: items of about 32 K floats,
@@ -68,6 +69,10 @@ static void forward_planes(void *arg, int64_t lo, int64_t hi, int worker) {
     const dw_job *j = arg;
     const gc_dwconv *p = j->p;
     const int64_t KK = p->KH * p->KW, OHW = p->OH * p->OW;
+    if (j->flat) {
+        gc_dw_flat_avx512(p, j->x, j->w, j->bias, j->y, lo, hi);
+        return;
+    }
     for (int64_t t = lo; t < hi; t++) {
         const int64_t n = t / p->C, c = t % p->C;
         const float *x = j->x + t * p->H * p->W, *wo = j->w + c * p->M * KK, *bo = j->bias ? j->bias + c * p->M : NULL;
@@ -102,6 +107,7 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
                                                                                              : gc_dw_plane_portable;
     dw_job j = {.p = p, .run = run, .x = x, .w = w, .bias = bias, .y = y, .ws = ws, .plane = plane};
     j.rb = t == GC_GEMM_AVX512 && gc_dw_direct(p) ? 0 : dw_strip_rows(p);
+    j.flat = t == GC_GEMM_AVX512 && gc_dw_flat(p);
     gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
 }
 

@@ -5,7 +5,8 @@
  * (MobileNet's, EfficientNet's) have their own unrolled code with several rows and columns in
  * flight; at stride 2 the padded plane keeps even and odd columns apart, so every load is
  * contiguous. With AVX-512, 3x3 kernels (rows of up to GC_DW_DIRECT_W) read the taps straight
- * from the plane instead (gc_dw_direct, dw_block_direct). Included once per ISA with DW_TX_NAME set (conv_depthwise.c,
+ * from the plane instead (gc_dw_direct, dw_block_direct), and small "same" planes at stride 1
+ * run as flat arrays, 16 outputs a vector across rows (gc_dw_flat, dw_flat_block). Included once per ISA with DW_TX_NAME set (conv_depthwise.c,
  * conv_depthwise_avx2.c, conv_depthwise_avx512.c); taps are added in the same order in all
  * cases (and as the reference loops do), so every tier and path gives the same bits. */
 #include "kernels/conv.h"
@@ -363,6 +364,118 @@ static void dw_rows_direct(const gc_dwconv *p, const float *x, const float *w, c
     }
 }
 
+/* ---- AVX-512: small planes at stride 1 as flat arrays (gc_dw_flat) ----
+ * With "same" padding at stride 1 (OW = W) the input of output o = i W + j under tap (u, v) is
+ * x[o + (u - P) W + (v - P)], P = (K - 1) / 2: a constant offset, so 16 consecutive outputs of the
+ * plane, across its rows, take each tap from one load at that offset, the lanes whose input lies
+ * outside the plane (above, below, or across a left or right edge) masked off (zeros, as in the
+ * padded copy; masked-off lanes are not read). A 7x7 plane is 4 vectors instead of 7 rows of 7
+ * lanes, a 14x14 one 13 instead of 14. The masks depend only on the plane's shape: built once
+ * per call (dw_flat_masks), for all its planes. The same products of the same values added in
+ * the same order as from the padded plane, so the same bits. */
+#define DW_FLAT_Q (GC_DW_FLAT_PX / 16) /* vectors of a plane, at most */
+
+/* mk[q K K + u K + v]: the lanes of vector q whose tap (u, v) lies inside the plane, and of
+ * those whose output o < H W (zero lanes past it load nothing). */
+static void dw_flat_masks(const gc_dwconv *p, uint16_t *mk) {
+    const int64_t H = p->H, W = p->W, HW = H * W, K = p->KH, P = (K - 1) / 2, nq = (HW + 15) / 16;
+    for (int64_t q = 0; q < nq; q++) {
+        unsigned rm[5] = {0}, cm[5] = {0}; /* lanes whose row i + u - P, column j + v - P is inside */
+        for (int l = 0; l < 16; l++) {
+            const int64_t o = 16 * q + l, i = o / W, j = o % W;
+            if (o >= HW) break;
+            for (int64_t u = 0; u < K; u++) {
+                if (i + u - P >= 0 && i + u - P < H) rm[u] |= 1u << l;
+                if (j + u - P >= 0 && j + u - P < W) cm[u] |= 1u << l;
+            }
+        }
+        for (int64_t u = 0; u < K; u++)
+            for (int64_t v = 0; v < K; v++) mk[(q * K + u) * K + v] = (uint16_t)(rm[u] & cm[v]);
+    }
+}
+
+/* Vectors [q, q + R) of one output plane yo from input plane x (H W = HW floats), K and E
+ * constant: R accumulators, taps in dw_block's order. */
+static inline __attribute__((always_inline)) void dw_flat_block(const float *x, int64_t W, int64_t HW,
+                                                                const uint16_t *mk, const float *wo, float b,
+                                                                float *yo, int64_t q, const int R, const int K,
+                                                                const int E, dw_v16 lo, dw_v16 hi) {
+    const int P = (K - 1) / 2;
+    const dw_v16 bv = (dw_v16){0} + b;
+    dw_v16 acc[4];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++) acc[r] = bv;
+    /* tap rows not unrolled: with all K K taps unrolled GCC issued the block's loads first and
+       kept most of them on the stack (5x5: 100 vectors), 1.5x slower than the padded copy */
+    #pragma GCC unroll 1
+    for (int u = 0; u < K; u++)
+        #pragma GCC unroll 5
+        for (int v = 0; v < K; v++) {
+            const float wv = wo[u * K + v];
+            const float *xr = x + 16 * q + (u - P) * W + (v - P);
+            #pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                const dw_v16 xv = (dw_v16)_mm512_maskz_loadu_ps((__mmask16)mk[((q + r) * K + u) * K + v], xr + 16 * r);
+                acc[r] += wv * xv;
+            }
+        }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++) {
+        const int64_t o = 16 * (q + r), n = HW - o < 16 ? HW - o : 16;
+        DW_EPI(acc[r], E, lo, hi);
+        DW_STORE(yo + o, acc[r], n);
+    }
+}
+
+/* Planes t in [t0, t1) (t = image C + channel) of a call with gc_dw_flat(p), K and E constant. */
+static inline __attribute__((always_inline)) void dw_flat_k(const gc_dwconv *p, const float *x, const float *w,
+                                                            const float *bias, float *y, int64_t t0, int64_t t1,
+                                                            const uint16_t *mk, const int K, const int E) {
+    const int64_t W = p->W, HW = p->H * W, nq = (HW + 15) / 16, KK = K * K;
+    dw_v16 lo, hi;
+    for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
+    for (int64_t t = t0; t < t1; t++) {
+        const int64_t c = t % p->C;
+        const float *xt = x + t * HW;
+        for (int64_t m = 0; m < p->M; m++) {
+            const int64_t o = c * p->M + m;
+            const float *wo = w + o * KK;
+            const float b = bias ? bias[o] : 0.0f;
+            float *yo = y + (t * p->M + m) * HW;
+            int64_t q = 0;
+            for (; q + 4 <= nq; q += 4) dw_flat_block(xt, W, HW, mk, wo, b, yo, q, 4, K, E, lo, hi);
+            if (nq - q == 3) dw_flat_block(xt, W, HW, mk, wo, b, yo, q, 3, K, E, lo, hi);
+            else if (nq - q == 2) dw_flat_block(xt, W, HW, mk, wo, b, yo, q, 2, K, E, lo, hi);
+            else if (nq - q == 1) dw_flat_block(xt, W, HW, mk, wo, b, yo, q, 1, K, E, lo, hi);
+        }
+    }
+}
+
+#endif
+
+#if defined(DW_TX_FLAT_NAME)
+#if defined(__AVX512F__)
+void DW_TX_FLAT_NAME(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
+                     int64_t t1) {
+    uint16_t mk[DW_FLAT_Q * 25];
+    dw_flat_masks(p, mk);
+    if (p->KH == 3) {
+        if (p->epi == GC_EPI_CLAMP) dw_flat_k(p, x, w, bias, y, t0, t1, mk, 3, GC_EPI_CLAMP);
+        else if (p->epi == GC_EPI_RELU) dw_flat_k(p, x, w, bias, y, t0, t1, mk, 3, GC_EPI_RELU);
+        else dw_flat_k(p, x, w, bias, y, t0, t1, mk, 3, GC_EPI_NONE);
+    } else {
+        if (p->epi == GC_EPI_CLAMP) dw_flat_k(p, x, w, bias, y, t0, t1, mk, 5, GC_EPI_CLAMP);
+        else if (p->epi == GC_EPI_RELU) dw_flat_k(p, x, w, bias, y, t0, t1, mk, 5, GC_EPI_RELU);
+        else dw_flat_k(p, x, w, bias, y, t0, t1, mk, 5, GC_EPI_NONE);
+    }
+}
+#else
+/* Built without AVX-512 (never called: gc_dwconv_forward takes this path only on that tier). */
+void DW_TX_FLAT_NAME(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
+                     int64_t t1) {
+    (void)p, (void)x, (void)w, (void)bias, (void)y, (void)t0, (void)t1;
+}
+#endif
 #endif
 
 /* dw_plane_k for the plane's (K, S), with the epilogue E. */
