@@ -389,6 +389,66 @@ TEST(maxpool2d_nan_propagates) {
     lt_free(&t);
 }
 
+/* Without its state (a session that never runs the layer's backward), max-pool finds the same
+ * bits on every tier as the reference tier's scan with taps: inputs from a few values with
+ * ties of +0 and -0, NaNs of other signs and payloads, and infinities, so a kernel that folds
+ * the taps in another order, keeps the last of equal zeros or the first NaN shows. Shapes:
+ * ResNet's 3x3/2 pad 1 on widths around the 16-window blocks, VGG's 2x2/2, and others. */
+static void maxpool_values_case(gc_pool2d_params pp, int64_t N, int64_t C, int64_t H, int64_t W) {
+    lt t;
+    gc_layer_params p = {.pool = pp};
+    gc_status st = lt_make(&t, GC_LAYER_MAXPOOL2D, p, SH4(N, C, H, W));
+    if (st) { FAILF("maxpool2d: %s", gc_last_error()); lt_free(&t); return; }
+    float *ref = malloc((size_t)t.nout * sizeof(float));
+    for (int fill = 0; fill < 3; fill++) {
+        if (fill < 2) { /* few values, many ties of zeros; or random values with a few zeros and NaNs */
+            const uint32_t nan_bits[4] = {0x7fc00000u, 0xffc00000u, 0x7fc00123u, 0xff800001u};
+            for (int64_t k = 0; k < t.nin; k++) {
+                const uint32_t r = (uint32_t)(gc_rng_uniform(&rng) * 1000.0);
+                float v = r < 300 ? 0.0f : r < 600 ? -0.0f : r < 750 ? -1.0f : r < 850 ? 1.0f : r < 900 ? -INFINITY : 0.5f;
+                if (fill == 1) v = r < 10 ? 0.0f : r < 20 ? -0.0f : urand(-1, 1);
+                if (r >= 985) memcpy(&v, &nan_bits[r % 4], sizeof v); /* 1.5% NaNs: some windows, not most */
+                t.x[k] = v;
+            }
+        } else /* rising values: every window's maximum is its last tap inside, the bottom right */
+            distinct_fill(t.x, t.nin, -0.05f * (float)t.nin + 1.0f, 0.05f);
+        gc_layer_ctx c = lt_ctx(&t, GC_RELU_NORMAL);
+        c.kernels = GC_KERNELS_REFERENCE;
+        t.ops->forward(&c);
+        memcpy(ref, t.y, (size_t)t.nout * sizeof(float));
+        static const gc_kernels tiers[] = {GC_KERNELS_REFERENCE, GC_KERNELS_PORTABLE, GC_KERNELS_AVX2, GC_KERNELS_AVX512};
+        for (int k = 0; k < 4; k++)
+            for (int stated = 0; stated < 2; stated++) {
+                for (int64_t e = 0; e < t.nout; e++) t.y[e] = 42.0f;
+                c = lt_ctx(&t, GC_RELU_NORMAL);
+                c.kernels = tiers[k];
+                if (!stated) c.state = NULL;
+                t.ops->forward(&c);
+                if (memcmp(ref, t.y, (size_t)t.nout * sizeof(float)) != 0)
+                    FAILF("maxpool2d %lldx%lld/%lld pad %lld on %lldx%lld, tier %d %s: other bits than the reference",
+                          (long long)pp.kernel_h, (long long)pp.kernel_w, (long long)pp.stride_w, (long long)pp.pad_w,
+                          (long long)H, (long long)W, (int)tiers[k], stated ? "with taps" : "without state");
+            }
+    }
+    free(ref);
+    lt_free(&t);
+}
+
+TEST(maxpool2d_values_only_same_bits) {
+    for (int64_t w = 1; w <= 40; w++) {
+        maxpool_values_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0), 1, 2, 5 + w % 4, w);      /* ResNet's */
+        maxpool_values_case(pool_p(3, 3, 2, 2, 0, 0, 1, w % 2, 0), 1, 2, 4 + w % 3, w + 2); /* AlexNet's */
+        maxpool_values_case(pool_p(2, 2, 2, 2, w % 2, w % 2, 1, 0, 0), 1, 2, 2 + w % 5, w + 1); /* VGG's */
+    }
+    maxpool_values_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0), 2, 5, 112, 112);   /* ResNet-50's plane */
+    maxpool_values_case(pool_p(3, 2, 2, 1, 1, 0, 1, 1, 0), 2, 7, 8, 5);       /* non-square, ceil */
+    maxpool_values_case(pool_p(3, 3, 1, 2, 1, 1, 1, 0, 0), 1, 3, 9, 37);      /* stride 1x2 */
+    maxpool_values_case(pool_p(3, 3, 3, 2, 1, 1, 1, 1, 0), 1, 3, 10, 35);     /* stride 3x2, ceil */
+    maxpool_values_case(pool_p(3, 3, 3, 3, 1, 1, 2, 1, 0), 1, 2, 10, 9);      /* dilation + ceil + pad */
+    maxpool_values_case(pool_p(17, 3, 2, 2, 8, 1, 1, 0, 0), 1, 2, 40, 41);    /* 17 window rows: two calls */
+    maxpool_values_case(pool_p(16, 16, 3, 3, 8, 8, 1, 1, 0), 1, 3, 20, 21);   /* 256 taps */
+}
+
 static void avgpool_case(gc_pool2d_params pp, int64_t N, int64_t C, int64_t H, int64_t W) {
     lt t;
     gc_layer_params p = {.pool = pp};
@@ -1846,6 +1906,7 @@ int main(void) {
     RUN(maxpool2d_forward_and_gradients);
     RUN(maxpool2d_ties_first_wins);
     RUN(maxpool2d_nan_propagates);
+    RUN(maxpool2d_values_only_same_bits);
     RUN(avgpool2d_forward_and_gradients);
     RUN(avgpool2d_divisor_by_hand);
     RUN(pool_one_cell_windows);

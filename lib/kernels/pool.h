@@ -19,6 +19,19 @@ GC_MAXPOOL_ROW_KERNELS(avx2)
 GC_MAXPOOL_ROW_KERNELS(avx512)
 #undef GC_MAXPOOL_ROW_KERNELS
 
+/* Max-pool values only (a session that never runs the layer's backward keeps no taps): the
+ * same maxima, the same bits, as the row kernels above and the reference scan. Window j of
+ * an output row reads columns c0 + 2j + v (v < kw; kw 2 or 3, c0 -1 or 0: padding at most 1,
+ * column stride 2) of each of the nr input rows rows[0..nr) in that order; columns outside
+ * [0, W) are padding and count as -inf (as good as skipped: the reference's first tap
+ * inside takes over from them). The order of the taps matters only between equal values of
+ * other bits (+0 and -0) and between NaNs; where neither is loaded the kernel takes the
+ * maxima in any order, elsewhere in scan order. acc 0 writes y[0..n); acc 1 folds the rows
+ * into y (the maxima of the window's earlier rows; "a larger value or a NaN takes over"
+ * picks one winner by a total order on the taps, so the two parts' winners give it). */
+void gc_maxpool_s2_values_avx512(const float *const *rows, int64_t nr, int64_t kw, int64_t W, int64_t c0, int64_t n,
+                                 float *y, int acc);
+
 /* The sum of x[0..n) in double: eight running sums (element i goes to sum i mod 8), added
  * pairwise at the end. One fixed order, so every build gives the same bits; the compiler
  * keeps the eight sums in vector registers. */

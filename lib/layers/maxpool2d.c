@@ -1,7 +1,9 @@
 /* maxpool2d.c - torch.nn.MaxPool2d, the reference kernel:
  *   y[n,c,i,j] = max over the window x[n, c, i*s_h - p_h + u*d_h, j*s_w - p_w + v*d_w]
  *   (padding counts as -inf; ties keep the first maximum in scan order, NaN wins).
- *   state: the winning tap per output, for backward (a byte for windows of <= 255 taps). */
+ *   state: the winning tap per output, for backward (a byte for windows of <= 255 taps); none
+ *   in a session that never runs the layer's backward (GC_TRAIT_STATE_OPTIONAL): forward then
+ *   finds the same maxima without the taps (maxpool_values_chunk). */
 #include "layer.h"
 #include "kernels/gemm.h"
 #include "kernels/pool.h"
@@ -74,7 +76,7 @@ typedef struct maxpool_job {
     int64_t H, W, OH, OW;
     const float *x;  /* (N, C, H, W) */
     float *y;        /* (N, C, OH, OW) */
-    void *state;     /* (N, C, OH, OW) winners (wide_taps) */
+    void *state;     /* (N, C, OH, OW) winners (wide_taps), NULL: none kept */
     int wide, fast;  /* wide_taps; dilation 1 */
     row_kernel row;  /* the 2x2/2 or 3x3/2 row kernel of the tier, or NULL */
     int64_t j_lo, j_hi; /* windows [j_lo, j_hi) lie inside the row: the row kernel takes them */
@@ -98,8 +100,14 @@ static void maxpool_forward_chunk(void *job_, int64_t lo, int64_t hi, int worker
             if (h0 < 0 || h0 + (kh - 1) * dh >= H) gc_valid_range(h0, dh, H, kh, &ua, &ub);
             const int row_inside = ua == 0 && ub == kh;
             const int rowk = job->row && row_inside && j_hi > j_lo;
-            if (rowk) /* the windows inside the image (VGG, AlexNet: the whole row) */
+            if (rowk && tap8) /* the windows inside the image (VGG, AlexNet: the whole row) */
                 job->row(xp + h0 * W + 2 * j_lo - p->pad_w, W, j_hi - j_lo, job->y + o + j_lo, tap8 + o + j_lo);
+            else if (rowk) /* no state: the taps to a scratch row */
+                for (int64_t j0 = j_lo; j0 < j_hi; j0 += 256) {
+                    uint8_t scratch[256];
+                    const int64_t n = j_hi - j0 < 256 ? j_hi - j0 : 256;
+                    job->row(xp + h0 * W + 2 * j0 - p->pad_w, W, n, job->y + o + j0, scratch);
+                }
             for (int64_t j = 0; j < OW; j++) {
                 if (rowk && j == j_lo) { /* done above */
                     j = j_hi - 1;
@@ -140,8 +148,49 @@ static void maxpool_forward_chunk(void *job_, int64_t lo, int64_t hi, int worker
                     }
                 }
                 job->y[o + j] = best;
+                if (!job->state) continue; /* forward only, a tier or shape without the values kernel */
                 if (wide) tap64[o + j] = bu < 0 ? -1 : (h0 + bu * dh) * W + w0 + bv * dw;
                 else tap8[o + j] = bu < 0 ? GC_NO_TAP : (uint8_t)(bu * kw + bv);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------- forward, values only */
+
+typedef struct maxpool_values_job {
+    const gc_pool2d_params *p;
+    int64_t H, W, OH, OW;
+    const float *x;  /* (N, C, H, W) */
+    float *y;        /* (N, C, OH, OW) */
+} maxpool_values_job;
+
+/* Planes [lo, hi) of the N * C without the taps (ctx->state NULL), AVX-512, stride_w 2,
+ * kernel_w 2 or 3, dilation_w 1: each output row by gc_maxpool_s2_values_avx512 from its
+ * window rows inside the image (the reference's clipped scan skips the others). */
+static void maxpool_values_chunk(void *job_, int64_t lo, int64_t hi, int worker) {
+    const maxpool_values_job *job = job_;
+    const gc_pool2d_params *p = job->p;
+    const int64_t H = job->H, W = job->W, OH = job->OH, OW = job->OW;
+    const int64_t kh = p->kernel_h, dh = p->dilation_h;
+    enum { R = 16 }; /* window rows per kernel call */
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const float *xp = job->x + t * H * W;
+        for (int64_t i = 0; i < OH; i++) {
+            const int64_t h0 = i * p->stride_h - p->pad_h;
+            float *yr = job->y + (t * OH + i) * OW;
+            int64_t ua = 0, ub = kh;
+            if (h0 < 0 || h0 + (kh - 1) * dh >= H) gc_valid_range(h0, dh, H, kh, &ua, &ub);
+            if (ua == ub) { /* no window row inside (the reference's empty window) */
+                for (int64_t j = 0; j < OW; j++) yr[j] = -INFINITY;
+                continue;
+            }
+            const float *rows[R];
+            for (int64_t u0 = ua; u0 < ub; u0 += R) {
+                const int64_t nr = ub - u0 < R ? ub - u0 : R;
+                for (int64_t u = 0; u < nr; u++) rows[u] = xp + (h0 + (u0 + u) * dh) * W;
+                gc_maxpool_s2_values_avx512(rows, nr, p->kernel_w, W, -p->pad_w, OW, yr, u0 > ua);
             }
         }
     }
@@ -152,6 +201,13 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const int64_t NC = c->in.d[0] * c->in.d[1], W = c->in.d[3], OW = c->out.d[3];
     const int fast = p->dilation_h == 1 && p->dilation_w == 1;
     const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
+    const double cost = (double)c->out.d[2] * OW * p->kernel_h * p->kernel_w; /* window reads per plane */
+    if (!c->state && tier == GC_GEMM_AVX512 && p->stride_w == 2 && p->dilation_w == 1 &&
+        (p->kernel_w == 2 || p->kernel_w == 3)) { /* a forward-only session's: no taps to keep */
+        maxpool_values_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y};
+        gc_pool_for(c->pool, NC, gc_grain(NC, cost, 0), 0, maxpool_values_chunk, &job);
+        return;
+    }
     row_kernel row = NULL;
     if (fast && p->stride_w == 2 && tier != GC_GEMM_REFERENCE) {
         if (p->kernel_h == 2 && p->kernel_w == 2)
@@ -164,7 +220,6 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const int64_t room = W + p->pad_w - p->kernel_w, j_lo = (p->pad_w + 1) / 2;
     const int64_t j_hi = room < 0 ? 0 : room / 2 + 1 < OW ? room / 2 + 1 : OW;
     maxpool_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y, c->state, wide_taps(p), fast, row, j_lo, j_hi};
-    const double cost = (double)c->out.d[2] * OW * p->kernel_h * p->kernel_w; /* window reads per plane */
     gc_pool_for(c->pool, NC, gc_grain(NC, cost, 0), 0, maxpool_forward_chunk, &job);
 }
 
@@ -225,7 +280,7 @@ static const gc_hparam maxpool_hp[] = {
 const gc_layer_ops gc_maxpool2d_ops = {
     .name = "maxpool2d",
     .min_inputs = 1, .max_inputs = 1,
-    .traits = GC_TRAIT_POOL,
+    .traits = GC_TRAIT_POOL | GC_TRAIT_STATE_OPTIONAL,
     GC_HPARAMS(maxpool_hp),
     .check_params = maxpool_check,
     .param_shapes = gc_layer_no_params,
