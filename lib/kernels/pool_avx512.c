@@ -169,7 +169,7 @@ static inline __attribute__((always_inline)) void values_rows(const float *const
     if (!acc) {
         odd_values v = {_mm512_setzero_si512(), _mm512_set1_epi32(-1)};
         __m512 ne = ninf, no = ninf; /* the neighbour block's column maxima: column -1 is padding */
-        if (c0 >= 0) column_max(rows, nr, W, 16 * nblk, &ne, &no, &v); /* the last window's column 2n may lie inside */
+        if (c0 >= 0 && kw == 3) column_max(rows, nr, W, 16 * nblk, &ne, &no, &v); /* the last window's column 2n may lie inside */
         for (int64_t q = 0; q < nblk; q++) {
             const int64_t j0 = 16 * (c0 < 0 ? q : nblk - 1 - q);
             __m512 e, o, r;

@@ -202,8 +202,11 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const int fast = p->dilation_h == 1 && p->dilation_w == 1;
     const gc_gemm_tier tier = gc_gemm_resolve((gc_gemm_tier)c->kernels);
     const double cost = (double)c->out.d[2] * OW * p->kernel_h * p->kernel_w; /* window reads per plane */
+    /* a forward-only session's, no taps to keep: 3-wide windows, and 2-wide ones on rows of 32
+       outputs or more (VGG's first two pools; on its 28 and 14 wide rows the row kernel, whose
+       2x2 windows share no columns, was as fast or 10-15 % faster) */
     if (!c->state && tier == GC_GEMM_AVX512 && p->stride_w == 2 && p->dilation_w == 1 &&
-        (p->kernel_w == 2 || p->kernel_w == 3)) { /* a forward-only session's: no taps to keep */
+        (p->kernel_w == 3 || (p->kernel_w == 2 && OW >= 32))) {
         maxpool_values_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y};
         gc_pool_for(c->pool, NC, gc_grain(NC, cost, 0), 0, maxpool_values_chunk, &job);
         return;
