@@ -290,7 +290,9 @@ size_t gc_dwconv_workspace_bwd(const gc_dwconv *p);
  * on the micro-kernel's rows and pixels on its 32 columns, so 49 pixels fill 64 lanes; here
  * pixels are the rows, 7 to a tile (49 = 7 x 7, 196 = 28 x 7), and output channels the 64
  * columns, with the weights packed once (gc_pxgemm_pack) into 64-channel panels of all K.
- * Each tile sums all of K in registers and is stored transposed into y with the bias. AVX-512
+ * Each tile sums K in registers (a deep K in chunks, the sums carried between them: the same
+ * chain of multiply-adds) and is stored transposed into y with the bias; a worker fetches the
+ * weights it multiplies next while a panel computes (conv_pixels.c, px_panel). AVX-512
  * only (gc_pxgemm_applies). Threads split the (channel panel, pixel panel) tiles; each y
  * element is summed in the same order for any thread count. */
 #define GC_PX_MR 7
