@@ -1043,9 +1043,10 @@ done:
 /* Strided layers whose kernel space to depth would cut into too many zero taps (3x3/2, 5x5/2,
  * 3x2 at stride 2x1) run, with AVX-512 in sessions without parameter gradients, the direct
  * convolution's channel form at their stride (chan_strided_ok; outputs of more than 256 pixels,
- * so not the few-pixels GEMM; a last channel block of 8, bias and none, a fused ReLU): within
- * 1e-5 of the reference kernels and of the GEMM a training session runs, the same bits on 1, 2
- * and 3 threads. */
+ * so not the few-pixels GEMM; a last channel block of 8, bias and none, a ReLU and a clamp fused
+ * into the layers before them): within 1e-5 of the reference kernels and of the GEMM a training
+ * session runs, the same bits on 1, 2 and 3 threads and as the activations run as layers of
+ * their own (no_fuse). */
 TEST(strided_channel_form_in_sessions) {
     gc_model *m = NULL;
     CHECK_OK(gc_model_create(&m));
@@ -1055,17 +1056,19 @@ TEST(strided_channel_form_in_sessions) {
     CHECK_OK(gc_model_add_conv2d(m, "c1", NULL, &c1, NULL, NULL));
     CHECK_OK(gc_model_add_relu(m, "r1", NULL));
     CHECK_OK(gc_model_add_conv2d(m, "c2", NULL, &c2, NULL, NULL));
+    const gc_activation_params r6 = {GC_ACT_CLAMP, 0.0f, 0.5f};
+    CHECK_OK(gc_model_add_activation(m, "r2", NULL, &r6));
     CHECK_OK(gc_model_add_conv2d(m, "c3", NULL, &c3, NULL, NULL));
     CHECK_OK(gc_model_init_random(m, 7));
     const int64_t N = 2, H = 90, W = 91, numel = N * 5 * H * W;
     float *in = malloc((size_t)numel * sizeof(float));
     fill(in, numel);
-    gc_session *s[5] = {NULL, NULL, NULL, NULL, NULL};
-    gc_tensor out[5];
-    for (int i = 0; i < 5; i++) {
+    gc_session *s[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
+    gc_tensor out[6];
+    for (int i = 0; i < 6; i++) {
         gc_session_config cfg = {.batch = N, .channels = 5, .height = H, .width = W, .param_grads = i == 1,
                                  .kernels = i == 2 ? GC_KERNELS_REFERENCE : GC_KERNELS_AUTO,
-                                 .threads = i >= 3 ? i - 2 : 3};
+                                 .threads = i == 3 || i == 4 ? i - 2 : 3, .no_fuse = i == 5};
         CHECK_OK(gc_session_create(m, &cfg, &s[i]));
         if (!s[i]) goto done;
         CHECK_OK(gc_session_forward(s[i], in));
@@ -1077,8 +1080,9 @@ TEST(strided_channel_form_in_sessions) {
     CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
     CHECK(memcmp(out[0].data, out[3].data, (size_t)n * sizeof(float)) == 0);
     CHECK(memcmp(out[0].data, out[4].data, (size_t)n * sizeof(float)) == 0);
+    CHECK(memcmp(out[0].data, out[5].data, (size_t)n * sizeof(float)) == 0);
 done:
-    for (int i = 0; i < 5; i++) gc_session_free(s[i]);
+    for (int i = 0; i < 6; i++) gc_session_free(s[i]);
     free(in);
     gc_model_free(m);
 }
