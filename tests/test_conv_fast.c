@@ -1229,6 +1229,7 @@ int main(void) {
     RUN(same_bits_for_any_thread_count);
     RUN(depthwise_strips_same_bits_as_whole_planes);
     RUN(depthwise_direct_same_bits_as_padded);
+    RUN(depthwise_flat_same_bits_as_padded);
     RUN(few_pixels_gemm_vs_reference);
     RUN(few_pixels_gemm_slots_same_bits);
     RUN(network_fast_vs_reference);
