@@ -744,6 +744,27 @@ done:
     gc_model_free(m);
 }
 
+/* Runs depthwise problem p (random input, weights and bias) on the portable tier and on AVX-512:
+ * 1 when the outputs have the same bits, 0 when they differ, -1 when it cannot be set up. */
+static int dw_avx512_same_bits_as_portable(const gc_dwconv *p) {
+    const int64_t nx = p->N * p->C * p->H * p->W, ny = p->N * p->C * p->M * p->OH * p->OW;
+    const int64_t nw = p->C * p->M * p->KH * p->KW, nb = p->C * p->M;
+    float *x = gc_alloc_array((size_t)nx, sizeof(float)), *wt = gc_alloc_array((size_t)nw, sizeof(float));
+    float *b = gc_alloc_array((size_t)nb, sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
+    float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+    float *ws = gc_alloc_array(gc_dwconv_workspace(p), sizeof(float));
+    int same = -1;
+    if (x && wt && b && y0 && y1 && ws) {
+        fill(x, nx), fill(wt, nw), fill(b, nb);
+        for (int64_t k = 0; k < ny; k++) y0[k] = y1[k] = NAN;
+        gc_dwconv_forward(lt_pool, GC_GEMM_PORTABLE, p, x, wt, b, y0, ws);
+        gc_dwconv_forward(lt_pool, GC_GEMM_AVX512, p, x, wt, b, y1, ws);
+        same = !memcmp(y0, y1, (size_t)ny * sizeof(float));
+    }
+    free(x), free(wt), free(b), free(y0), free(y1), free(ws);
+    return same;
+}
+
 /* The AVX-512 depthwise kernel reads 3x3 taps straight from the input plane (no padded copy,
  * gc_dw_direct): the same bits as the portable tier's padded planes, for every plane size from
  * 1x1 up to 113x113 (the planes of over 1024 pixels prefetch rows ahead), both strides, padding
@@ -761,24 +782,15 @@ TEST(depthwise_direct_same_bits_as_padded) {
                     const int m = (int)((h + w + pad) % 2) + 1, e = (int)((h * 7 + w + s) % 3);
                     const gc_dwconv p = {1, 2, h, w, m, oh, ow, 3, 3, s, s, pad, pad, 1, 1,
                                          e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
-                    const int64_t nx = 2 * h * w, ny = 2 * m * oh * ow, nw = 2 * m * 9;
-                    float *x = gc_alloc_array((size_t)nx, sizeof(float)), *wt = gc_alloc_array((size_t)nw, sizeof(float));
-                    float *b = gc_alloc_array((size_t)(2 * m), sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
-                    float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
-                    float *ws = gc_alloc_array(gc_dwconv_workspace(&p), sizeof(float));
-                    if (!x || !wt || !b || !y0 || !y1 || !ws) {
+                    const int same = dw_avx512_same_bits_as_portable(&p);
+                    if (same < 0) {
                         FAILF("cannot set up");
                     } else {
-                        fill(x, nx), fill(wt, nw), fill(b, 2 * m);
-                        for (int64_t k = 0; k < ny; k++) y0[k] = y1[k] = NAN;
-                        gc_dwconv_forward(lt_pool, GC_GEMM_PORTABLE, &p, x, wt, b, y0, ws);
-                        gc_dwconv_forward(lt_pool, GC_GEMM_AVX512, &p, x, wt, b, y1, ws);
                         cases++, direct += gc_dw_direct(&p);
-                        if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                        if (!same)
                             FAILF("%lldx%lld s%lld p%lld m%d e%d: direct differs from padded", (long long)h,
                                   (long long)w, (long long)s, (long long)pad, m, e);
                     }
-                    free(x), free(wt), free(b), free(y0), free(y1), free(ws);
                 }
     CHECK(direct > 0 && direct < cases);
 }
@@ -797,24 +809,15 @@ TEST(depthwise_flat_same_bits_as_padded) {
             const int m = (int)((h + w + k) % 2) + 1, ep = (int)((h * 7 + w + k) % 3);
             const gc_dwconv p = {2, 3, h, w, m, h, w, k, k, 1, 1, (k - 1) / 2, (k - 1) / 2, 1, 1,
                                  ep == 0 ? GC_EPI_NONE : ep == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
-            const int64_t nx = 6 * h * w, ny = 6 * m * h * w, nw = 3 * m * k * k;
-            float *x = gc_alloc_array((size_t)nx, sizeof(float)), *wt = gc_alloc_array((size_t)nw, sizeof(float));
-            float *b = gc_alloc_array((size_t)(3 * m), sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
-            float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
-            float *ws = gc_alloc_array(gc_dwconv_workspace(&p), sizeof(float));
-            if (!x || !wt || !b || !y0 || !y1 || !ws) {
+            const int same = dw_avx512_same_bits_as_portable(&p);
+            if (same < 0) {
                 FAILF("cannot set up");
             } else {
-                fill(x, nx), fill(wt, nw), fill(b, 3 * m);
-                for (int64_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
-                gc_dwconv_forward(lt_pool, GC_GEMM_PORTABLE, &p, x, wt, b, y0, ws);
-                gc_dwconv_forward(lt_pool, GC_GEMM_AVX512, &p, x, wt, b, y1, ws);
                 cases++, flat += gc_dw_flat(&p);
-                if (memcmp(y0, y1, (size_t)ny * sizeof(float)))
+                if (!same)
                     FAILF("%lldx%lld k%lld m%d e%d: flat differs from padded", (long long)h, (long long)w, (long long)k,
                           m, ep);
             }
-            free(x), free(wt), free(b), free(y0), free(y1), free(ws);
         }
     CHECK(flat > 0 && flat < cases);
 }
