@@ -108,6 +108,7 @@ static void acc_tiles(void *arg, int64_t t0, int64_t t1, int worker) {
 
 void gc_aconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws) {
+    tier = gc_gemm_resolve(tier); /* a tier this CPU lacks runs as the best it has */
     if (gc_awino_applies(p)) {
         gc_awino_run(pool, tier, p, x, w, bias, y, ws);
         return;
