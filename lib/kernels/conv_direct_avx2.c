@@ -40,15 +40,16 @@ void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t k
     if (load) /* segments are disjoint: masked loads (zero elsewhere) add up */
         for (int s = 0; s < map->nseg; s++) {
             const uint64_t mk = map->mask[s];
+            const int full = (mk & 0xFFFFFFu) == 0xFFFFFFu; /* masked moves are slow on AMD */
             const __m256i k0 = lane_mask((unsigned)(mk & 255)), k1 = lane_mask((unsigned)((mk >> 8) & 255)),
                           k2 = lane_mask((unsigned)((mk >> 16) & 255));
             const float *ys = y + map->dst[s];
 #define LOAD(i)                                                                            \
     if (i < m) {                                                                           \
         const float *yi = ys + (int64_t)i * ldy;                                           \
-        c##i##0 = _mm256_add_ps(c##i##0, _mm256_maskload_ps(yi, k0));                      \
-        c##i##1 = _mm256_add_ps(c##i##1, _mm256_maskload_ps(yi + 8, k1));                  \
-        c##i##2 = _mm256_add_ps(c##i##2, _mm256_maskload_ps(yi + 16, k2));                 \
+        c##i##0 = _mm256_add_ps(c##i##0, full ? _mm256_loadu_ps(yi) : _mm256_maskload_ps(yi, k0)); \
+        c##i##1 = _mm256_add_ps(c##i##1, full ? _mm256_loadu_ps(yi + 8) : _mm256_maskload_ps(yi + 8, k1)); \
+        c##i##2 = _mm256_add_ps(c##i##2, full ? _mm256_loadu_ps(yi + 16) : _mm256_maskload_ps(yi + 16, k2)); \
     }
             ROWS(LOAD)
 #undef LOAD
@@ -66,15 +67,22 @@ void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t k
     }
     for (int s = 0; s < map->nseg; s++) {
         const uint64_t mk = map->mask[s];
+        const int full = (mk & 0xFFFFFFu) == 0xFFFFFFu;
         const __m256i k0 = lane_mask((unsigned)(mk & 255)), k1 = lane_mask((unsigned)((mk >> 8) & 255)),
                       k2 = lane_mask((unsigned)((mk >> 16) & 255));
         float *ys = y + map->dst[s];
 #define STORE(i)                                                                           \
     if (i < m) {                                                                           \
         float *yi = ys + (int64_t)i * ldy;                                                 \
-        _mm256_maskstore_ps(yi, k0, c##i##0);                                              \
-        _mm256_maskstore_ps(yi + 8, k1, c##i##1);                                          \
-        _mm256_maskstore_ps(yi + 16, k2, c##i##2);                                         \
+        if (full) {                                                                        \
+            _mm256_storeu_ps(yi, c##i##0);                                                 \
+            _mm256_storeu_ps(yi + 8, c##i##1);                                             \
+            _mm256_storeu_ps(yi + 16, c##i##2);                                            \
+        } else {                                                                           \
+            _mm256_maskstore_ps(yi, k0, c##i##0);                                          \
+            _mm256_maskstore_ps(yi + 8, k1, c##i##1);                                      \
+            _mm256_maskstore_ps(yi + 16, k2, c##i##2);                                     \
+        }                                                                                  \
     }
         ROWS(STORE)
 #undef STORE

@@ -43,15 +43,15 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota);
     const __m256i k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
-    const int load_c = beta != 0.0f;
+    const int load_c = beta != 0.0f, full = n == NR; /* masked moves only at a ragged edge: they are slow on AMD */
     const __m256 zero = _mm256_setzero_ps(), lov = _mm256_set1_ps(lo), hiv = _mm256_set1_ps(hi);
 #define STORE(i)                                                                           \
     if (i < m) {                                                                           \
         float *ci = c + (int64_t)i * ldc;                                                  \
         __m256 r0 = _mm256_mul_ps(va, c##i##0), r1 = _mm256_mul_ps(va, c##i##1);           \
         if (load_c) {                                                                      \
-            r0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci, k0), r0);                      \
-            r1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(ci + 8, k1), r1);                  \
+            r0 = _mm256_fmadd_ps(vb, full ? _mm256_loadu_ps(ci) : _mm256_maskload_ps(ci, k0), r0); \
+            r1 = _mm256_fmadd_ps(vb, full ? _mm256_loadu_ps(ci + 8) : _mm256_maskload_ps(ci + 8, k1), r1); \
         }                                                                                  \
         if (bias) {                                                                        \
             const __m256 bi = _mm256_set1_ps(bias[i]);                                     \
@@ -60,8 +60,8 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
         }                                                                                  \
         if (res) {                                                                         \
             const float *ri = res + (int64_t)i * ldc;                                      \
-            r0 = _mm256_add_ps(r0, _mm256_maskload_ps(ri, k0));                            \
-            r1 = _mm256_add_ps(r1, _mm256_maskload_ps(ri + 8, k1));                        \
+            r0 = _mm256_add_ps(r0, full ? _mm256_loadu_ps(ri) : _mm256_maskload_ps(ri, k0)); \
+            r1 = _mm256_add_ps(r1, full ? _mm256_loadu_ps(ri + 8) : _mm256_maskload_ps(ri + 8, k1)); \
         }                                                                                  \
         if (epi == GC_EPI_RELU) {                                                          \
             r0 = _mm256_max_ps(r0, zero);                                                  \
@@ -70,8 +70,13 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
             r0 = _mm256_min_ps(hiv, _mm256_max_ps(lov, r0));                               \
             r1 = _mm256_min_ps(hiv, _mm256_max_ps(lov, r1));                               \
         }                                                                                  \
-        _mm256_maskstore_ps(ci, k0, r0);                                                   \
-        _mm256_maskstore_ps(ci + 8, k1, r1);                                               \
+        if (full) {                                                                        \
+            _mm256_storeu_ps(ci, r0);                                                      \
+            _mm256_storeu_ps(ci + 8, r1);                                                  \
+        } else {                                                                           \
+            _mm256_maskstore_ps(ci, k0, r0);                                               \
+            _mm256_maskstore_ps(ci + 8, k1, r1);                                           \
+        }                                                                                  \
     }
     ROWS(STORE)
 #undef STORE
