@@ -443,6 +443,8 @@ TEST(maxpool2d_values_only_same_bits) {
     for (int64_t w = 62; w <= 98; w += 3) /* 2x2 on rows of 32 outputs or more (the values kernel) */
         maxpool_values_case(pool_p(2, 2, 2, 2, w % 2, w % 2, 1, w % 3 == 0, 0), 1, 2, 3 + w % 4, w);
     maxpool_values_case(pool_p(3, 3, 2, 2, 1, 1, 1, 0, 0), 2, 5, 112, 112);   /* ResNet-50's plane */
+    maxpool_values_case(pool_p(3, 3, 2, 2, 1, 1, 1, 1, 0), 1, 2, 5, 531);     /* long rows, ceil */
+    maxpool_values_case(pool_p(3, 3, 2, 2, 0, 0, 1, 0, 0), 1, 2, 5, 530);
     maxpool_values_case(pool_p(3, 2, 2, 1, 1, 0, 1, 1, 0), 2, 7, 8, 5);       /* non-square, ceil */
     maxpool_values_case(pool_p(3, 3, 1, 2, 1, 1, 1, 0, 0), 1, 3, 9, 37);      /* stride 1x2 */
     maxpool_values_case(pool_p(3, 3, 3, 2, 1, 1, 1, 1, 0), 1, 3, 10, 35);     /* stride 3x2, ceil */

@@ -134,11 +134,12 @@ TEST(maxpool_fast_path_matches_the_reference) {
     CHECK(cases >= 100);
 }
 
-/* Global average pooling's four-plane sums (AVX-512) give gc_sum_f64's bits plane by plane:
- * every length 0..70 and a few long ones, awkward values (NaN, signed zeros, infinities; a NaN
- * sum is a NaN, its sign whatever the compiler's order of the operands gives). */
-TEST(sum4_matches_sum_bits) {
-    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) return;
+/* Global average pooling's four-plane sums (AVX-512, AVX2) give gc_sum_f64's bits plane by
+ * plane: every length 0..70 and a few long ones, awkward values (NaN, signed zeros,
+ * infinities; a NaN sum is a NaN, its sign whatever the compiler's order of the operands
+ * gives), values of far apart magnitudes (sums in another order round otherwise). */
+static void sum4_case(gc_gemm_tier tier) {
+    if (!gc_gemm_tier_available(tier)) return;
     gc_rng r;
     gc_rng_seed(&r, 7);
     const int64_t ld = 12555;
@@ -146,18 +147,26 @@ TEST(sum4_matches_sum_bits) {
     if (!x) { FAILF("out of memory"); return; }
     for (int64_t k = 0; k < 4 * ld; k++) x[k] = gc_rng_normal(&r) * 100.0f;
     for (int64_t n = 0; n <= 12544; n += n < 70 ? 1 : 3125) {
-        for (int awk = 0; awk < 2; awk++) {
-            if (awk) fill_awkward(x, 4 * ld, &r);
+        for (int awk = 0; awk < 3; awk++) {
+            if (awk == 1) fill_awkward(x, 4 * ld, &r);
+            if (awk == 2) /* magnitudes 2^-60 .. 2^60: the double sums round, so their order shows */
+                for (int64_t k = 0; k < 4 * ld; k++) x[k] = ldexpf(gc_rng_normal(&r), (int)(gc_rng_next(&r) % 121) - 60);
             double s[4];
-            gc_sum4_f64_avx512(x, ld, n, s);
+            if (tier == GC_GEMM_AVX512) gc_sum4_f64_avx512(x, ld, n, s);
+            else gc_sum4_f64_avx2(x, ld, n, s);
             for (int q = 0; q < 4; q++) {
                 const double e = gc_sum_f64(x + q * ld, n);
                 if (memcmp(&e, &s[q], sizeof e) && !(isnan(e) && isnan(s[q])))
-                    FAILF("n %lld, plane %d: %.17g != %.17g", (long long)n, q, s[q], e);
+                    FAILF("%s, n %lld, plane %d: %.17g != %.17g", gc_gemm_tier_name(tier), (long long)n, q, s[q], e);
             }
         }
     }
     free(x);
+}
+
+TEST(sum4_matches_sum_bits) {
+    sum4_case(GC_GEMM_AVX512);
+    sum4_case(GC_GEMM_AVX2);
 }
 
 int main(void) {

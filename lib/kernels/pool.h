@@ -31,6 +31,8 @@ GC_MAXPOOL_ROW_KERNELS(avx512)
  * picks one winner by a total order on the taps, so the two parts' winners give it). */
 void gc_maxpool_s2_values_avx512(const float *const *rows, int64_t nr, int64_t kw, int64_t W, int64_t c0, int64_t n,
                                  float *y, int acc);
+void gc_maxpool_s2_values_avx2(const float *const *rows, int64_t nr, int64_t kw, int64_t W, int64_t c0, int64_t n,
+                               float *y, int acc);
 
 /* The sum of x[0..n) in double: eight running sums (element i goes to sum i mod 8), added
  * pairwise at the end. One fixed order, so every build gives the same bits; the compiler
@@ -40,5 +42,7 @@ double gc_sum_f64(const float *x, int64_t n);
  * four chains of additions side by side (AVX-512F: one chain alone waits on each addition,
  * ~3 cycles per 8 values). */
 void gc_sum4_f64_avx512(const float *x, int64_t ld, int64_t n, double s[4]);
+/* The same with two AVX2 vectors of four sums a row (eight chains side by side). */
+void gc_sum4_f64_avx2(const float *x, int64_t ld, int64_t n, double s[4]);
 
 #endif

@@ -46,7 +46,7 @@ typedef struct apool_job {
     int64_t H, W, OH, OW;
     const float *src; /* (N, C, H, W) x forward, (N, C, OH, OW) dy backward */
     float *dst;       /* (N, C, OH, OW) y forward, (N, C, H, W) dx backward */
-    int avx512;       /* global pooling sums four planes at a time (gc_sum4_f64_avx512) */
+    gc_gemm_tier tier; /* AVX-512, AVX2: global pooling sums four planes at a time (gc_sum4_f64_*) */
 } apool_job;
 
 /* Work per (n, channel) plane: windows of about H / OH + 1 by W / OW + 1 cells. */
@@ -60,9 +60,10 @@ static void apool_global_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     const int64_t HW = job->H * job->W;
     (void)worker;
     int64_t t = lo;
-    for (; job->avx512 && t + 4 <= hi; t += 4) {
+    for (; (job->tier == GC_GEMM_AVX512 || job->tier == GC_GEMM_AVX2) && t + 4 <= hi; t += 4) {
         double s[4];
-        gc_sum4_f64_avx512(job->src + t * HW, HW, HW, s);
+        if (job->tier == GC_GEMM_AVX512) gc_sum4_f64_avx512(job->src + t * HW, HW, HW, s);
+        else gc_sum4_f64_avx2(job->src + t * HW, HW, HW, s);
         for (int r = 0; r < 4; r++) job->dst[t + r] = (float)(s[r] / ((double)job->H * job->W));
     }
     for (; t < hi; t++) job->dst[t] = (float)(gc_sum_f64(job->src + t * HW, HW) / ((double)job->H * job->W));
@@ -101,7 +102,7 @@ static void apool_copy(void *arg, int64_t lo, int64_t hi, int worker) {
 static void apool_forward(const gc_layer_ctx *c) {
     const int64_t NC = c->in.d[0] * c->in.d[1], H = c->in.d[2], W = c->in.d[3];
     apool_job job = {H, W, c->out.d[2], c->out.d[3], c->x, c->y,
-                     gc_gemm_resolve((gc_gemm_tier)c->kernels) == GC_GEMM_AVX512};
+                     gc_gemm_resolve((gc_gemm_tier)c->kernels)};
     if (job.OH == H && job.OW == W) {
         const int64_t n = gc_shape_numel(&c->out);
         gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, apool_copy, &job);

@@ -158,15 +158,19 @@ static void maxpool_forward_chunk(void *job_, int64_t lo, int64_t hi, int worker
 
 /* ---------------------------------------------------- forward, values only */
 
+typedef void (*values_kernel)(const float *const *rows, int64_t nr, int64_t kw, int64_t W, int64_t c0, int64_t n,
+                              float *y, int acc);
+
 typedef struct maxpool_values_job {
     const gc_pool2d_params *p;
+    values_kernel values; /* gc_maxpool_s2_values_avx512 or _avx2 */
     int64_t H, W, OH, OW;
     const float *x;  /* (N, C, H, W) */
     float *y;        /* (N, C, OH, OW) */
 } maxpool_values_job;
 
-/* Planes [lo, hi) of the N * C without the taps (ctx->state NULL), AVX-512, stride_w 2,
- * kernel_w 2 or 3, dilation_w 1: each output row by gc_maxpool_s2_values_avx512 from its
+/* Planes [lo, hi) of the N * C without the taps (ctx->state NULL), AVX-512 or AVX2, stride_w 2,
+ * kernel_w 2 or 3, dilation_w 1: each output row by gc_maxpool_s2_values_* from its
  * window rows inside the image (the reference's clipped scan skips the others). */
 static void maxpool_values_chunk(void *job_, int64_t lo, int64_t hi, int worker) {
     const maxpool_values_job *job = job_;
@@ -190,7 +194,7 @@ static void maxpool_values_chunk(void *job_, int64_t lo, int64_t hi, int worker)
             for (int64_t u0 = ua; u0 < ub; u0 += R) {
                 const int64_t nr = ub - u0 < R ? ub - u0 : R;
                 for (int64_t u = 0; u < nr; u++) rows[u] = xp + (h0 + (u0 + u) * dh) * W;
-                gc_maxpool_s2_values_avx512(rows, nr, p->kernel_w, W, -p->pad_w, OW, yr, u0 > ua);
+                job->values(rows, nr, p->kernel_w, W, -p->pad_w, OW, yr, u0 > ua);
             }
         }
     }
@@ -204,10 +208,13 @@ static void maxpool_forward(const gc_layer_ctx *c) {
     const double cost = (double)c->out.d[2] * OW * p->kernel_h * p->kernel_w; /* window reads per plane */
     /* a forward-only session's, no taps to keep: 3-wide windows, and 2-wide ones on rows of 32
        outputs or more (VGG's first two pools; on its 28 and 14 wide rows the row kernel, whose
-       2x2 windows share no columns, was as fast or 10-15 % faster) */
-    if (!c->state && tier == GC_GEMM_AVX512 && p->stride_w == 2 && p->dilation_w == 1 &&
-        (p->kernel_w == 3 || (p->kernel_w == 2 && OW >= 32))) {
-        maxpool_values_job job = {p, c->in.d[2], W, c->out.d[2], OW, c->x, c->y};
+       2x2 windows share no columns, was as fast or 10-15 % faster). AVX2: 3-wide windows only
+       (on Zen 3 its 2x2 row kernel was 5 to 50 % faster than the values kernel on VGG's planes) */
+    if (!c->state && p->stride_w == 2 && p->dilation_w == 1 &&
+        ((tier == GC_GEMM_AVX512 && (p->kernel_w == 3 || (p->kernel_w == 2 && OW >= 32))) ||
+         (tier == GC_GEMM_AVX2 && p->kernel_w == 3))) {
+        maxpool_values_job job = {p, tier == GC_GEMM_AVX512 ? gc_maxpool_s2_values_avx512 : gc_maxpool_s2_values_avx2,
+                                  c->in.d[2], W, c->out.d[2], OW, c->x, c->y};
         gc_pool_for(c->pool, NC, gc_grain(NC, cost, 0), 0, maxpool_values_chunk, &job);
         return;
     }
