@@ -1899,6 +1899,37 @@ TEST(activation_sigmoid_silu_accuracy) {
     CHECK(differ == 0 && checked > 1000000);
 }
 
+/* Every op's AVX2 forward (sigmoid and SiLU written by hand, 64 elements a step, then 8, then
+ * one by one) and in-place epilogue give the portable loops' bits at every length 0..200 and
+ * misaligned starts, on awkward values (signed zeros, infinities, NaNs, the exponential's clamp
+ * bounds, huge and tiny magnitudes). */
+TEST(activation_avx2_same_bits_every_length) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX2)) return;
+    enum { N = 203 };
+    static float x[N + 3], y[2][N + 3];
+    const float special[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 87.3f, -87.3f, 88.3f, -88.3f,
+                             88.30001f, -88.30001f, 1e-40f, -1e-40f, 1e30f, -1e30f};
+    for (int i = 0; i < N + 3; i++) {
+        const uint32_t r = (uint32_t)(gc_rng_uniform(&rng) * 64.0);
+        x[i] = r < 16 ? special[r] : r < 24 ? urand(-100, 100) : urand(-8, 8);
+    }
+    int differ = 0, cases = 0;
+    for (int op = 0; op < GC_ACT_COUNT; op++) {
+        const gc_activation_params p = gc_activation_defaults((gc_activation_op)op);
+        for (int off = 0; off < 3; off++)
+            for (int n = 0; n <= 200; n++) {
+                gc_act_forward_portable(op, p.alpha, p.beta, x + off, y[0], n);
+                gc_act_forward_avx2(op, p.alpha, p.beta, x + off, y[1] + off, n);
+                differ += memcmp(y[0], y[1] + off, (size_t)n * sizeof(float)) != 0;
+                memcpy(y[1] + off, x + off, (size_t)n * sizeof(float));
+                gc_epi_act_avx2(op, p.alpha, p.beta, y[1] + off, n);
+                differ += memcmp(y[0], y[1] + off, (size_t)n * sizeof(float)) != 0;
+                cases += 2;
+            }
+    }
+    if (differ) FAILF("%d of %d AVX2 activation runs differ from the portable bits", differ, cases);
+}
+
 int main(void) {
     gc_rng_seed(&rng, 20260521);
     if (gc_pool_create(3, &lt_pool) != GC_OK) {
@@ -1911,6 +1942,7 @@ int main(void) {
     RUN(maxpool2d_ties_first_wins);
     RUN(maxpool2d_nan_propagates);
     RUN(maxpool2d_values_only_same_bits);
+    RUN(activation_avx2_same_bits_every_length);
     RUN(avgpool2d_forward_and_gradients);
     RUN(avgpool2d_divisor_by_hand);
     RUN(pool_one_cell_windows);

@@ -1,6 +1,7 @@
 /* activation_tx.h - the activation kernels of activation.h, included once per instruction set
  * with ACT_SFX naming the build (portable, avx2, avx512). Each op is its own branch-free loop,
- * so the compiler vectorises it at the file's ISA; the C is the same, and so are the bits. */
+ * so the compiler vectorises it at the file's ISA; the C is the same, and so are the bits
+ * (the AVX2 build's sigmoid and SiLU forward by hand, operation for operation: ACT_SIGM_VEC). */
 #include "gradcam.h"
 #include "kernels/activation.h"
 #include <math.h>
@@ -40,14 +41,20 @@ static inline float exp_any(float t) {
 /* 1 / (1 + e^-x): 0 at -inf (e^-x = +inf), 1 at +inf, NaN for NaN. */
 static inline float sigm(float x) { return 1.0f / (1.0f + exp_any(-x)); }
 
+/* A build may do a prefix of the sigmoid (0) and SiLU (1) loops by hand, with the same bits:
+ * ACT_SIGM_VEC(silu, x, y, n) returns how many elements it did (activation_avx2.c). */
+#ifndef ACT_SIGM_VEC
+#define ACT_SIGM_VEC(silu, x, y, n) ((void)(x), (void)(y), (void)(n), (int64_t)0)
+#endif
+
 /* y = op(x), element by element: x and y are the same array or do not overlap. */
 static inline void act_loop(int op, float a, float b, const float *x, float *y, int64_t n) {
     switch (op) {
     case GC_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++) y[i] = sigm(x[i]);
+        for (int64_t i = ACT_SIGM_VEC(0, x, y, n); i < n; i++) y[i] = sigm(x[i]);
         break;
     case GC_ACT_SILU: /* x / (1 + e^-x): one rounding less than x sigm(x); -inf gives NaN, as x sigm(x) */
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + exp_any(-x[i]));
+        for (int64_t i = ACT_SIGM_VEC(1, x, y, n); i < n; i++) y[i] = x[i] / (1.0f + exp_any(-x[i]));
         break;
     case GC_ACT_HARDSIGMOID:
         for (int64_t i = 0; i < n; i++) {
