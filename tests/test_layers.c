@@ -854,6 +854,86 @@ TEST(binary_broadcast_forward_and_gradients) {
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) binary_case(kinds[k], pairs[i][0], pairs[i][1]);
 }
 
+/* The joins' input gradients against sums in long double over the broadcast index space, in
+ * index order: an input of the output's shape gets its one term with the bits of the double
+ * formula rounded to float (the float operation: double's rounding is innocuous); a broadcast
+ * one, the sum of its terms, within 1e-12 of the sum of their magnitudes plus half an ulp of
+ * float (double sums in another order, then rounded once). */
+static void binary_grad_case(gc_layer_kind kind, gc_shape a, gc_shape b) {
+    lt t;
+    gc_layer_params p;
+    memset(&p, 0, sizeof p);
+    gc_shape ins[2] = {a, b};
+    if (lt_make_n(&t, kind, p, 2, ins)) { FAILF("%s: %s", gc_layer_kind_name(kind), gc_last_error()); lt_free(&t); return; }
+    if (kind == GC_LAYER_DIV)
+        for (int64_t e = 0; e < t.nins[1]; e++) t.xs[1][e] = (e % 2 ? -1.0f : 1.0f) * urand(0.5f, 1.5f);
+    for (int64_t e = 0; e < t.nout; e++) t.dy[e] = e % 13 == 5 ? -0.0f : urand(-1, 1);
+    lt_forward(&t);
+    lt_backward(&t);
+    int64_t o[4], d[2][4], st[2][4];
+    for (int q = 0; q < 4; q++) o[q] = q < 4 - t.out.ndim ? 1 : t.out.d[q - (4 - t.out.ndim)];
+    for (int k = 0; k < 2; k++) {
+        int64_t s1 = 1;
+        for (int q = 3; q >= 0; q--) {
+            d[k][q] = q < 4 - ins[k].ndim ? 1 : ins[k].d[q - (4 - ins[k].ndim)];
+            st[k][q] = d[k][q] == 1 ? 0 : s1;
+            s1 *= d[k][q];
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        long double *sum = calloc((size_t)t.nins[k], sizeof *sum), *mag = calloc((size_t)t.nins[k], sizeof *mag);
+        int64_t *cnt = calloc((size_t)t.nins[k], sizeof *cnt);
+        double *one = calloc((size_t)t.nins[k], sizeof *one);
+        int64_t e = 0;
+        for (int64_t i0 = 0; i0 < o[0]; i0++)
+            for (int64_t i1 = 0; i1 < o[1]; i1++)
+                for (int64_t i2 = 0; i2 < o[2]; i2++)
+                    for (int64_t i3 = 0; i3 < o[3]; i3++, e++) {
+                        const int64_t ia = i0 * st[0][0] + i1 * st[0][1] + i2 * st[0][2] + i3 * st[0][3];
+                        const int64_t ib = i0 * st[1][0] + i1 * st[1][1] + i2 * st[1][2] + i3 * st[1][3];
+                        const double g = t.dy[e], av = t.xs[0][ia], bv = t.xs[1][ib];
+                        double term = g; /* add; sub's first input */
+                        if (kind == GC_LAYER_SUB && k == 1) term = -g;
+                        if (kind == GC_LAYER_MUL) term = k ? g * av : g * bv;
+                        if (kind == GC_LAYER_DIV) term = k ? -g * av / (bv * bv) : g / bv;
+                        const int64_t ik = k ? ib : ia;
+                        sum[ik] += term, mag[ik] += fabs(term), cnt[ik]++, one[ik] = term;
+                    }
+        for (int64_t i = 0; i < t.nins[k]; i++) {
+            const float got = t.dxs[k][i];
+            if (cnt[i] == 1) {
+                const float want = (float)one[i];
+                if (memcmp(&got, &want, sizeof got))
+                    FAILF("%s input %d element %lld: %.9g, not the formula's %.9g", gc_layer_kind_name(kind), k,
+                          (long long)i, got, want);
+                continue;
+            }
+            const float w = (float)sum[i];
+            const double tol = 1e-12 * (double)mag[i] + 0.5 * ((double)nextafterf(fabsf(w), INFINITY) - fabsf(w));
+            if (!(fabs((double)got - (double)sum[i]) <= tol))
+                FAILF("%s input %d element %lld (%lld terms): %.9g, sum %.12Lg", gc_layer_kind_name(kind), k,
+                      (long long)i, (long long)cnt[i], got, sum[i]);
+        }
+        free(sum); free(mag); free(cnt); free(one);
+    }
+    lt_free(&t);
+}
+
+TEST(binary_gradients_exact) {
+    const gc_layer_kind kinds[4] = {GC_LAYER_ADD, GC_LAYER_MUL, GC_LAYER_SUB, GC_LAYER_DIV};
+    const gc_shape pairs[][2] = {
+        {SH4(2, 3, 5, 7), SH4(2, 3, 5, 7)},   {SH4(2, 3, 5, 7), SH4(2, 3, 1, 1)}, {SH4(2, 3, 1, 1), SH4(2, 3, 5, 7)},
+        {SH4(2, 3, 5, 7), SH3(3, 1, 1)},      {SH4(1, 3, 1, 7), SH4(2, 1, 5, 1)}, {SH4(2, 3, 5, 7), SH4(1, 1, 1, 1)},
+        {SH4(2, 3, 5, 7), SH4(2, 3, 5, 1)},   {SH4(2, 3, 5, 7), SH4(1, 3, 5, 7)}, {SH4(2, 5, 3, 3), SH4(2, 5, 1, 3)},
+        {SH4(1, 4, 67, 67), SH4(1, 4, 1, 1)}, {SH2(4, 6), SH2(1, 6)},             {SH2(4, 1), SH2(1, 6)},
+        {SH4(2, 16, 48, 48), SH4(2, 16, 1, 1)}};
+    for (int k = 0; k < 4; k++)
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+            binary_grad_case(kinds[k], pairs[i][0], pairs[i][1]);
+            binary_grad_case(kinds[k], pairs[i][1], pairs[i][0]);
+        }
+}
+
 /* A hand-worked broadcast: a (2, 1) = [[1], [2]], b (3) = [10, 20, 30]. */
 TEST(add_mul_by_hand) {
     for (int k = 0; k < 2; k++) {
@@ -1958,6 +2038,7 @@ int main(void) {
     RUN(relu_rules_by_hand);
     RUN(relu_gradient);
     RUN(binary_broadcast_forward_and_gradients);
+    RUN(binary_gradients_exact);
     RUN(add_mul_by_hand);
     RUN(sub_div_by_hand);
     RUN(div_by_zero_gives_inf_and_nan);
