@@ -1979,8 +1979,9 @@ TEST(activation_sigmoid_silu_accuracy) {
     CHECK(differ == 0 && checked > 1000000);
 }
 
-/* Every op's AVX2 forward (sigmoid and SiLU written by hand, 64 elements a step, then 8, then
- * one by one) and in-place epilogue give the portable loops' bits at every length 0..200 and
+/* Every op's AVX2 forward and backward (sigmoid and SiLU written by hand, 64 elements a step,
+ * then 8, then one by one) and in-place epilogue give the portable loops' bits at every length
+ * 0..200 and
  * misaligned starts, on awkward values (signed zeros, infinities, NaNs, the exponential's clamp
  * bounds, huge and tiny magnitudes). */
 TEST(activation_avx2_same_bits_every_length) {
@@ -2004,7 +2005,16 @@ TEST(activation_avx2_same_bits_every_length) {
                 memcpy(y[1] + off, x + off, (size_t)n * sizeof(float));
                 gc_epi_act_avx2(op, p.alpha, p.beta, y[1] + off, n);
                 differ += memcmp(y[0], y[1] + off, (size_t)n * sizeof(float)) != 0;
-                cases += 2;
+                /* backward, dy the values from the other end; a NaN's sign is not kept (the portable
+                   build's own vector body and scalar tail give NaNs of either sign) */
+                gc_act_backward_portable(op, p.alpha, p.beta, -3.0f, 3.0f, x + off, x + N - n, y[0], n);
+                gc_act_backward_avx2(op, p.alpha, p.beta, -3.0f, 3.0f, x + off, x + N - n, y[1] + off, n);
+                for (int i = 0; i < n; i++)
+                    if (memcmp(&y[0][i], &y[1][off + i], sizeof(float)) && !(isnan(y[0][i]) && isnan(y[1][off + i]))) {
+                        differ++;
+                        break;
+                    }
+                cases += 3;
             }
     }
     if (differ) FAILF("%d of %d AVX2 activation runs differ from the portable bits", differ, cases);

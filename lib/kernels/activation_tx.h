@@ -1,7 +1,8 @@
 /* activation_tx.h - the activation kernels of activation.h, included once per instruction set
  * with ACT_SFX naming the build (portable, avx2, avx512). Each op is its own branch-free loop,
  * so the compiler vectorises it at the file's ISA; the C is the same, and so are the bits
- * (the AVX2 build's sigmoid and SiLU forward by hand, operation for operation: ACT_SIGM_VEC). */
+ * (the AVX2 build's sigmoid and SiLU by hand, operation for operation: ACT_SIGM_VEC and
+ * ACT_SIGM_BWD_VEC). */
 #include "gradcam.h"
 #include "kernels/activation.h"
 #include <math.h>
@@ -42,9 +43,13 @@ static inline float exp_any(float t) {
 static inline float sigm(float x) { return 1.0f / (1.0f + exp_any(-x)); }
 
 /* A build may do a prefix of the sigmoid (0) and SiLU (1) loops by hand, with the same bits:
- * ACT_SIGM_VEC(silu, x, y, n) returns how many elements it did (activation_avx2.c). */
+ * ACT_SIGM_VEC(silu, x, y, n) and ACT_SIGM_BWD_VEC(silu, x, dy, dx, n) return how many
+ * elements they did (activation_avx2.c). */
 #ifndef ACT_SIGM_VEC
 #define ACT_SIGM_VEC(silu, x, y, n) ((void)(x), (void)(y), (void)(n), (int64_t)0)
+#endif
+#ifndef ACT_SIGM_BWD_VEC
+#define ACT_SIGM_BWD_VEC(silu, x, dy, dx, n) ((void)(x), (void)(dy), (void)(dx), (void)(n), (int64_t)0)
 #endif
 
 /* y = op(x), element by element: x and y are the same array or do not overlap. */
@@ -108,13 +113,13 @@ void ACT_CAT(gc_act_backward_, ACT_SFX)(int op, float a, float b, float lo, floa
                                          const float *restrict dy, float *restrict dx, int64_t n) {
     switch (op) {
     case GC_ACT_SIGMOID:
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = ACT_SIGM_BWD_VEC(0, x, dy, dx, n); i < n; i++) {
             const float s = sigm(x[i]);
             dx[i] = dy[i] * (s * (1.0f - s));
         }
         break;
     case GC_ACT_SILU:
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = ACT_SIGM_BWD_VEC(1, x, dy, dx, n); i < n; i++) {
             const float s = sigm(x[i]);
             dx[i] = dy[i] * (s * (1.0f + x[i] * (1.0f - s)));
         }
