@@ -561,6 +561,27 @@ TEST(adaptive_avgpool2d_forward_and_gradients) {
     apool_case(2, 16, 33, 33, 7, 7);
 }
 
+/* Global pooling's backward: every dx element is 0 + dy / (H W) rounded to float, the bits of
+ * the windowed loop (-0 gives +0), on planes of odd sizes and over the threads. */
+TEST(adaptive_avgpool2d_global_backward_bits) {
+    const int64_t hw[][2] = {{1, 1}, {7, 7}, {13, 10}, {3, 17}, {56, 56}};
+    for (size_t s = 0; s < sizeof hw / sizeof *hw; s++) {
+        lt t;
+        gc_layer_params p = {.apool = {1, 1}};
+        CHECK_OK(lt_make(&t, GC_LAYER_ADAPTIVE_AVGPOOL2D, p, SH4(2, 5, hw[s][0], hw[s][1])));
+        for (int64_t k = 0; k < t.nout; k++) t.dy[k] = k % 4 == 1 ? -0.0f : urand(-3, 3);
+        lt_forward(&t);
+        lt_backward(&t);
+        int bad = 0;
+        for (int64_t k = 0; k < t.nin; k++) {
+            const float want = 0.0f + (float)(t.dy[k / (hw[s][0] * hw[s][1])] / ((double)hw[s][0] * hw[s][1]));
+            bad += memcmp(&want, &t.dx[k], sizeof want) != 0;
+        }
+        if (bad) FAILF("global pooling backward on %lldx%lld: %d elements differ", (long long)hw[s][0], (long long)hw[s][1], bad);
+        lt_free(&t);
+    }
+}
+
 /* 7 -> 3: windows [0,3) [2,5) [4,7), overlapping at 2 and 4. */
 TEST(adaptive_avgpool2d_windows_by_hand) {
     lt t;
@@ -2037,6 +2058,7 @@ int main(void) {
     RUN(avgpool2d_divisor_by_hand);
     RUN(pool_one_cell_windows);
     RUN(adaptive_avgpool2d_forward_and_gradients);
+    RUN(adaptive_avgpool2d_global_backward_bits);
     RUN(adaptive_avgpool2d_windows_by_hand);
     RUN(linear_forward_and_gradients);
     RUN(dropout_and_flatten_are_copies);

@@ -136,16 +136,37 @@ static void apool_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) 
     }
 }
 
+/* Global pooling's backward, planes [lo, hi): each dx plane dy / (H W), written once (the value
+ * of the loop above, 0 + g: -0 becomes +0), four at a store (this file is built at -O2, where
+ * GCC 12 kept the plain loop scalar). */
+typedef float apool_v4 __attribute__((vector_size(16)));
+static void apool_global_backward_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
+    const apool_job *job = arg;
+    const int64_t HW = job->H * job->W;
+    (void)worker;
+    for (int64_t t = lo; t < hi; t++) {
+        const float g = 0.0f + (float)(job->src[t] / ((double)job->H * job->W));
+        float *dxp = job->dst + t * HW;
+        const apool_v4 gv = {g, g, g, g};
+        int64_t k = 0;
+        for (; k + 8 <= HW; k += 8) memcpy(dxp + k, &gv, sizeof gv), memcpy(dxp + k + 4, &gv, sizeof gv);
+        for (; k < HW; k++) dxp[k] = g;
+    }
+}
+
 static void apool_backward(const gc_layer_ctx *c) {
     if (!c->dx) return;
     const int64_t NC = c->in.d[0] * c->in.d[1];
-    apool_job job = {c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx, 0}; /* backward: no four-plane sums */
+    apool_job job = {c->in.d[2], c->in.d[3], c->out.d[2], c->out.d[3], c->dy, c->dx, GC_GEMM_REFERENCE}; /* backward: no four-plane sums */
     if (job.OH == job.H && job.OW == job.W) {
         const int64_t n = gc_shape_numel(&c->in);
         gc_pool_for(c->pool, n, gc_grain(n, 2.0, GC_SERIAL_UNITS), 0, apool_copy, &job);
         return;
     }
-    gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), GC_SERIAL_UNITS), 0, apool_backward_chunk, &job);
+    if (job.OH == 1 && job.OW == 1) /* squeeze-excitation, the classifier head */
+        gc_pool_for(c->pool, NC, gc_grain(NC, (double)job.H * job.W, GC_SERIAL_UNITS), 0, apool_global_backward_chunk, &job);
+    else
+        gc_pool_for(c->pool, NC, gc_grain(NC, apool_cost(&job), GC_SERIAL_UNITS), 0, apool_backward_chunk, &job);
 }
 
 static const gc_hparam apool_hp[] = {GC_HPI(apool.out_h, "out_h"), GC_HPI(apool.out_w, "out_w")};
