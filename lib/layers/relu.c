@@ -198,13 +198,25 @@ static void epi_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
     else gc_epi_clamp_portable(job->e.lo, job->e.hi, job->y + lo, hi - lo);
 }
 
+/* Chunks of whole mask words. A fused sigmoid or SiLU costs about 8 copies an element (e^x and
+ * a division): split as the activation layer does (act_grain, from 8 K elements on, in blocks of
+ * 2 K), so EfficientNet's 7x7 and 14x14 epilogues (56 K, 131 K elements) do not run on one
+ * thread. */
+static int64_t epi_grain(const gc_epilogue *e, int64_t n) {
+    if (e->op == GC_EPI_ACT && (e->act == GC_ACT_SIGMOID || e->act == GC_ACT_SILU)) {
+        const int64_t blk = RELU_BLOCK / 8;
+        return gc_grain((n + blk - 1) / blk, (double)blk * 8.0, GC_SERIAL_UNITS) * blk;
+    }
+    return relu_grain(n);
+}
+
 static void epi_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, const float *res, int64_t n, int stored) {
     epi_job job = {gc_gemm_resolve((gc_gemm_tier)tier), *e, y, stored, res};
     if (e->op == GC_EPI_RELU && e->mask) { /* flat bits after the layout word */
         e->mask[0] = GC_EPI_BITS_FLAT;
         job.e.mask = e->mask + 1;
     }
-    gc_pool_for(pool, n, relu_grain(n), 0, epi_chunk, &job); /* whole mask words */
+    gc_pool_for(pool, n, epi_grain(e, n), 0, epi_chunk, &job);
 }
 
 void gc_epilogue_run(gc_pool *pool, int tier, const gc_epilogue *e, float *y, int64_t n, int stored) {
