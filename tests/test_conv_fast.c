@@ -500,6 +500,96 @@ TEST(winograd_prepared_layer) {
     }
 }
 
+
+/* The AVX2 build's own transforms (winograd_avx2.c: 8 lanes of __m256, not winograd_tx.h's
+ * 16-lane GNU vectors) write the bits of the portable ones: V^T for tile chunks starting
+ * mid-row and ending mid-panel, for the AVX2 kernel's 6-row panels and 16-row ones, at borders
+ * (padding 0, 1, 2; widths with 1 to 17 tile columns, whole 68-float windows inside the row);
+ * U^T, plain and flipped; the outputs with each fused activation (and a ReLU's bits), O not a
+ * multiple of 8. Every float the portable ones leave is left (NaN both). */
+static void wg_tx_avx2_case(const gc_winograd *p0, int mr, const char *what) {
+    gc_winograd p = *p0;
+    wg_plan q;
+    if (wg_plan_make(&p, mr, &q)) {
+        FAILF("%s: no plan", what);
+        return;
+    }
+    const int64_t nx = p.N * p.C * p.H * p.W, ny = p.N * p.O * p.OH * p.OW, nw = p.O * p.C * 9;
+    const int64_t TT = q.TH * q.TW, nbits = p.N * p.O * TT;
+    const int64_t chunks[3][2] = {{0, q.T}, {q.T / 3, q.T - q.T / 3 - (q.T > 4 ? 1 : 0)}, {q.T - 1, 1}};
+    const int64_t cb = p.C < WG_CB ? p.C : WG_CB;
+    const size_t na = (size_t)(36 * wg_xsa(q.T, mr, p.C)), nm = (size_t)(36 * wg_xsm(q.T)), nu = (size_t)(36 * wg_xsb(cb));
+    float *x = malloc((size_t)nx * sizeof(float)), *w = malloc((size_t)nw * sizeof(float)), *b = malloc((size_t)p.O * sizeof(float));
+    float *a0 = malloc(na * sizeof(float)), *a1 = malloc(na * sizeof(float)), *m = malloc(nm * sizeof(float));
+    float *u0 = malloc(nu * sizeof(float)), *u1 = malloc(nu * sizeof(float));
+    float *y0 = malloc((size_t)ny * sizeof(float)), *y1 = malloc((size_t)ny * sizeof(float));
+    uint16_t *bits0 = calloc((size_t)nbits, sizeof(uint16_t)), *bits1 = calloc((size_t)nbits, sizeof(uint16_t));
+    if (!x || !w || !b || !a0 || !a1 || !m || !u0 || !u1 || !y0 || !y1 || !bits0 || !bits1) {
+        FAILF("%s: out of memory", what);
+        goto done;
+    }
+    fill(x, nx), fill(w, nw), fill(b, p.O);
+    for (int k = 0; k < 3; k++) {
+        const int64_t t0 = chunks[k][0], tc = chunks[k][1], items = p.C * seg_count(&q, t0, tc);
+        for (size_t i = 0; i < na; i++) a0[i] = a1[i] = NAN;
+        gc_wg_tx_portable.input(&p, &q, x, t0, tc, mr, a0, 0, items);
+        gc_wg_tx_avx2.input(&p, &q, x, t0, tc, mr, a1, 0, items / 2);   /* two item ranges */
+        gc_wg_tx_avx2.input(&p, &q, x, t0, tc, mr, a1, items / 2, items);
+        if (memcmp(a0, a1, na * sizeof(float))) FAILF("%s, tiles [%lld, +%lld): V^T differs", what, (long long)t0, (long long)tc);
+        fill(m, (int64_t)nm);
+        for (int epi = 0; epi < 3; epi++) {
+            p.epi = epi == 0 ? 0 : epi == 1 ? GC_EPI_RELU : GC_EPI_CLAMP;
+            p.epi_lo = -0.5f, p.epi_hi = 0.75f;
+            p.epi_bits = NULL;
+            for (int s = 0; s < 2; s++) {
+                for (int64_t i = 0; i < ny; i++) y0[i] = y1[i] = NAN;
+                memset(bits0, 0xA5, (size_t)nbits * sizeof(uint16_t)), memset(bits1, 0xA5, (size_t)nbits * sizeof(uint16_t));
+                for (int64_t o0 = 0; o0 < p.O; o0 += WG_OCH) {
+                    p.epi_bits = epi == 1 ? bits0 : NULL;
+                    gc_wg_tx_portable.output(&p, &q, m, o0, t0, tc, s ? NULL : b, y0);
+                    p.epi_bits = epi == 1 ? bits1 : NULL;
+                    gc_wg_tx_avx2.output(&p, &q, m, o0, t0, tc, s ? NULL : b, y1);
+                }
+                if (memcmp(y0, y1, (size_t)ny * sizeof(float)) || memcmp(bits0, bits1, (size_t)nbits * sizeof(uint16_t)))
+                    FAILF("%s, tiles [%lld, +%lld), epi %d%s: outputs differ", what, (long long)t0, (long long)tc, p.epi, s ? ", no bias" : "");
+            }
+        }
+        p.epi = 0, p.epi_bits = NULL;
+    }
+    for (int nr = 8; nr <= 16; nr += 8)
+        for (int64_t o0 = 0; o0 < p.O; o0 += WG_OCH)
+            for (int64_t c0 = 0; c0 < p.C; c0 += WG_CB) {
+                const int64_t cn = p.C - c0 < WG_CB ? p.C - c0 : WG_CB;
+                for (size_t i = 0; i < nu; i++) u0[i] = u1[i] = NAN;
+                gc_wg_tx_portable.weights(&p, w, o0, c0, cn, nr, u0);
+                gc_wg_tx_avx2.weights(&p, w, o0, c0, cn, nr, u1);
+                if (memcmp(u0, u1, nu * sizeof(float))) FAILF("%s, nr %d, o0 %lld, c0 %lld: U^T differs", what, nr, (long long)o0, (long long)c0);
+            }
+done:
+    free(x), free(w), free(b), free(a0), free(a1), free(m), free(u0), free(u1), free(y0), free(y1), free(bits0), free(bits1);
+}
+
+TEST(winograd_avx2_transforms) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX2)) return;   /* its transforms need the instructions */
+    const gc_winograd ps[] = {
+        {1, 5, 56, 56, 40, 56, 56, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},    /* 14 tile columns: halves of 8 and 6 */
+        {2, 3, 11, 9, 33, 11, 9, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* partial tiles, batch 2 */
+        {1, 4, 70, 70, 12, 68, 68, 0, 0, 0, 0, 0, 0, NULL, {0}, NULL},    /* 17 columns: windows inside the row */
+        {1, 3, 13, 7, 19, 15, 9, 2, 2, 0, 0, 0, 0, NULL, {0}, NULL},      /* padding 2 */
+        {1, 20, 7, 7, 24, 7, 7, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},       /* 2 x 2 tiles */
+        {1, 136, 14, 14, 9, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},   /* C = 128 + 8: two input blocks */
+        {2, 9, 30, 33, 17, 30, 33, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL},    /* flipped */
+        {1, 40, 9, 9, 33, 9, 9, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL},       /* flipped, 16 channels at a time */
+    };
+    const int mrs[3] = {6, 16, 5};
+    for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
+        for (int k = 0; k < 3; k++) {
+            char what[48];
+            snprintf(what, sizeof what, "case %zu, mr %d", i, mrs[k]);
+            wg_tx_avx2_case(&ps[i], mrs[k], what);
+        }
+}
+
 /* The scratch does not grow with the batch once a tile chunk is full (VGG conv4_2 shape:
  * 12 MB of V^T at most, every U^T block once there are several tile chunks (36 x 512 x 512
  * floats and their skew, 38 MB) and four thread slots; at batch 1, one chunk: four slots of
@@ -1227,6 +1317,7 @@ int main(void) {
     RUN(winograd_session_slots);
     RUN(winograd_prepared_weights);
     RUN(winograd_prepared_layer);
+    RUN(winograd_avx2_transforms);
     RUN(accurate_winograd_session_slots);
     RUN(linear_all_tiers_vs_reference);
     RUN(linear_batch_rows_keep_batch1_bits);

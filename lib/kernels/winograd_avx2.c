@@ -1,3 +1,180 @@
-/* winograd_avx2.c - the Winograd transforms built with AVX2 flags (see winograd_tx.h). */
-#define WG_TX_NAME gc_wg_tx_avx2
+/* winograd_avx2.c - the Winograd transforms built with AVX2 flags: the weights' from
+ * winograd_tx.h (its 16x16 transposes by 8x8 blocks), the input's and the output's here, 8 lanes
+ * of __m256 wide. winograd_tx.h's 16-lane GNU vectors are lowered by GCC without AVX-512 to
+ * scalar lane moves and stack copies (the stride-4 shuffles, the 16x16 transposes, the zero-padded
+ * row copies): on Zen 3 its input and output transforms took as long as the products. The same
+ * arithmetic (WG_F43 on 8 lanes, no contraction in ISO C), so the same bits as the portable
+ * transforms (test_conv_fast: winograd_avx2_transforms). */
+#define WG_TX_STATIC static __attribute__((unused))
 #include "kernels/winograd_tx.h"
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+
+typedef float v8 __attribute__((vector_size(32)));
+
+/* wg8_bt6, wg8_g6, wg8_at4: F(4x4, 3x3)'s B^T, G and A^T on columns of 8-lane vectors. */
+WG_F43(v8, float, wg8)
+
+/* Floats [4j, 4j + 4) of the window from column w0 of a row, zero outside its valid offsets
+ * [lo, hi): a plain load inside, a masked one (lanes before the row never read) across an edge. */
+static inline __m128 quad(const float *row, int64_t w0, int64_t lo, int64_t hi, int j) {
+    const int64_t a = 4 * j;
+    const float *src = (const float *)((uintptr_t)row + (uintptr_t)((w0 + a) * 4));
+    if (a >= lo && a + 4 <= hi) return _mm_loadu_ps(src);
+    if (a + 4 <= lo || a >= hi) return _mm_setzero_ps();
+    const __m128i iota = _mm_setr_epi32(0, 1, 2, 3);
+    const __m128i m = _mm_and_si128(_mm_cmpgt_epi32(_mm_set1_epi32((int)(hi - a)), iota),
+                                    _mm_cmpgt_epi32(iota, _mm_set1_epi32((int)(lo - a) - 1)));
+    return _mm_maskload_ps(src, m);
+}
+
+/* d[k] lane l = float 32h + 4l + k of the 68-float window from column w0 of row (NULL: outside
+ * the image), zero outside the valid offsets [lo, hi): the 16-lane deinterleave4's half h, by
+ * 4x4 transposes of the tiles' quads. */
+static inline void load_row8(const float *row, int64_t w0, int64_t lo, int64_t hi, int h, v8 d[6]) {
+    if (!row || hi <= lo) {
+        for (int k = 0; k < 6; k++) d[k] = (v8){0};
+        return;
+    }
+    __m128 qd[9];
+    __m256 r[5];                                              /* r[j]: quads j and j + 4 of the half */
+    for (int j = 0; j < 9; j++) qd[j] = quad(row, w0, lo, hi, 8 * h + j);
+    for (int j = 0; j < 5; j++) r[j] = _mm256_insertf128_ps(_mm256_castps128_ps256(qd[j]), qd[j + 4], 1);
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 u0 = _mm256_unpacklo_ps(r[1], r[2]), u2 = _mm256_unpacklo_ps(r[3], r[4]);   /* shifted one tile */
+    d[0] = (v8)_mm256_shuffle_ps(t0, t2, 0x44), d[1] = (v8)_mm256_shuffle_ps(t0, t2, 0xEE);
+    d[2] = (v8)_mm256_shuffle_ps(t1, t3, 0x44), d[3] = (v8)_mm256_shuffle_ps(t1, t3, 0xEE);
+    d[4] = (v8)_mm256_shuffle_ps(u0, u2, 0x44), d[5] = (v8)_mm256_shuffle_ps(u0, u2, 0xEE);
+}
+
+/* The 36 transformed values (xi) of tiles [8h, 8h + 8) (lanes) of segment s, channel c. */
+static inline void input_tile8(const gc_winograd *p, const float *x, int64_t c, const wg_seg *s, int h, v8 o[36]) {
+    const float *xp = x + (s->n * p->C + c) * p->H * p->W;     /* (H, W) */
+    v8 d[6][6], t[6][6], col[6], o6[6];
+    const int64_t w0 = 4 * s->tx - p->PW, lo = w0 < 0 ? -w0 : 0, hi = p->W - w0 < 68 ? p->W - w0 : 68;
+    const int64_t pa = w0 < 0 ? 0 : w0, pb = p->W < w0 + 68 ? p->W : w0 + 68;
+    for (int r = 0; r < 6; r++) {
+        const int64_t ih = 4 * s->ty - p->PH + r;
+        load_row8(ih >= 0 && ih < p->H ? xp + ih * p->W : NULL, w0, lo, hi, h, d[r]);
+        if (!h && ih >= 0 && ih < p->H && c + WG_PF < p->C)   /* the same rows WG_PF channels on */
+            for (int64_t cl = pa; cl < pb; cl += 16) __builtin_prefetch(xp + WG_PF * p->H * p->W + ih * p->W + cl);
+    }
+    for (int r = 0; r < 6; r++) wg8_bt6(d[r], t[r]);          /* rows: t = d B */
+    for (int j = 0; j < 6; j++) {                             /* columns: B^T t */
+        for (int r = 0; r < 6; r++) col[r] = t[r][j];
+        wg8_bt6(col, o6);
+        for (int i = 0; i < 6; i++) o[i * 6 + j] = o6[i];
+    }
+}
+
+/* d + xi * xs <- ls[xi][l0 .. l0 + n) for the 36 xi, 1 <= n <= 8: two fixed-size copies that
+ * overlap inside the run (nothing outside it is written: the rows around are other channels'). */
+static inline void store_run(float *d, int64_t xs, float ls[36][8], int l0, int n) {
+    if (n >= 4)
+        for (int xi = 0; xi < 36; xi++) {
+            memcpy(d + xi * xs, &ls[xi][l0], 4 * sizeof(float));
+            memcpy(d + xi * xs + n - 4, &ls[xi][l0 + n - 4], 4 * sizeof(float));
+        }
+    else if (n >= 2)
+        for (int xi = 0; xi < 36; xi++) {
+            memcpy(d + xi * xs, &ls[xi][l0], 2 * sizeof(float));
+            memcpy(d + xi * xs + n - 2, &ls[xi][l0 + n - 2], 2 * sizeof(float));
+        }
+    else
+        for (int xi = 0; xi < 36; xi++) d[xi * xs] = ls[xi][l0];
+}
+
+/* input_packed (winograd_tx.h) 8 tiles at a time: the same layout, items and zero rows; a
+ * segment's second half only where it has more than 8 tiles. */
+static void input_avx2(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
+                       float *A, int64_t lo, int64_t hi) {
+    const int64_t C = p->C, np = (tc + mr - 1) / mr, xs = wg_xsa(tc, mr, C);
+    for (int64_t it = lo; it < hi; it++) {
+        const int64_t c = it % C;
+        wg_seg s;
+        if (!seg_of(q, t0, tc, it / C, &s)) continue;
+        for (int h = 0; 8 * h < s.cnt; h++) {
+            v8 o[36];
+            float ls[36][8] __attribute__((aligned(32)));    /* (xi, tile of the half) */
+            input_tile8(p, x, c, &s, h, o);
+            memcpy(ls, o, sizeof ls);
+            const int cnt = s.cnt - 8 * h < 8 ? s.cnt - 8 * h : 8;
+            for (int l0 = 0, n; l0 < cnt; l0 += n) {          /* runs of lanes within one panel */
+                const int64_t t = s.tl + 8 * h + l0, r = t % mr;
+                n = (int)(mr - r < cnt - l0 ? mr - r : cnt - l0);
+                store_run(A + (t / mr) * C * mr + c * mr + r, xs, ls, l0, n);
+            }
+        }
+        if (s.tl + s.cnt == tc)                               /* pad rows of the last panel */
+            for (int64_t t = tc; t < np * mr; t++)
+                for (int xi = 0; xi < 36; xi++) A[xi * xs + (t / mr) * C * mr + t % mr + c * mr] = 0.0f;
+    }
+}
+
+/* output_packed (winograd_tx.h) 8 output channels at a time: the 16 outputs of a tile in
+ * lanes of channels, then two 8x8 transposes give each channel its rows 0-1 and 2-3. */
+static void output_avx2(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0, int64_t tc,
+                        const float *bias, float *y) {
+    const int64_t TT = q->TH * q->TW, O = p->O, xm = wg_xsm(tc), OW = p->OW, plane = p->OH * p->OW;
+    const __m256 zero = _mm256_setzero_ps(), lov = _mm256_set1_ps(p->epi_lo), hiv = _mm256_set1_ps(p->epi_hi);
+    for (int g = 0; g < WG_OCH / 8 && o0 + 8 * g < O; g++) {
+        const int64_t ob = o0 + 8 * g, nl = O - ob < 8 ? O - ob : 8;
+        float bs[8] = {0};                                    /* bias of the 8 output channels */
+        v8 bv;
+        if (bias) memcpy(bs, bias + ob, (size_t)nl * sizeof(float));
+        memcpy(&bv, bs, sizeof bv);
+        for (int64_t tl = 0; tl < tc; tl++) {
+            const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
+            const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = OW - 4 * tx < 4 ? OW - 4 * tx : 4;
+            v8 m[6][6], tt[4][6], col[6], r4[4];
+            __m256 r[16];                                     /* r[4i + j]: output (i, j), lanes o */
+            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = (v8)_mm256_loadu_ps(Mt + i * xm + tl * WG_OCH + 8 * g);
+            for (int j = 0; j < 6; j++) {                     /* columns: A^T m */
+                for (int k = 0; k < 6; k++) col[k] = m[k][j];
+                wg8_at4(col, r4);
+                for (int i = 0; i < 4; i++) tt[i][j] = r4[i];
+            }
+            for (int i = 0; i < 4; i++) {                     /* rows: t A */
+                wg8_at4(tt[i], r4);
+                for (int j = 0; j < 4; j++) r[4 * i + j] = (__m256)(r4[j] + bv);
+            }
+            if (p->epi == GC_EPI_RELU)                         /* v > 0 ? v : 0 */
+                for (int k = 0; k < 16; k++) r[k] = _mm256_and_ps(r[k], _mm256_cmp_ps(r[k], zero, _CMP_GT_OQ));
+            else if (p->epi == GC_EPI_CLAMP)                   /* u = v < lo ? lo : v; u > hi ? hi : u */
+                for (int k = 0; k < 16; k++) {
+                    const __m256 u = _mm256_blendv_ps(r[k], lov, _mm256_cmp_ps(r[k], lov, _CMP_LT_OQ));
+                    r[k] = _mm256_blendv_ps(u, hiv, _mm256_cmp_ps(u, hiv, _CMP_GT_OQ));
+                }
+            transpose8(r);                                    /* r[l]: outputs 0-7 of channel ob + l */
+            transpose8(r + 8);                                /* r[8 + l]: outputs 8-15 */
+            for (int64_t l = 0; p->epi_bits && l < nl; l++)   /* a fused ReLU's bits, one tile per uint16 */
+                p->epi_bits[(n * O + ob + l) * TT + ty * q->TW + tx] =
+                    (uint16_t)(_mm256_movemask_ps(_mm256_cmp_ps(r[l], zero, _CMP_GT_OQ)) |
+                               _mm256_movemask_ps(_mm256_cmp_ps(r[8 + l], zero, _CMP_GT_OQ)) << 8);
+            float *yt = y + ((n * O + ob) * p->OH + 4 * ty) * OW + 4 * tx;   /* (OH, OW) of channel ob */
+            if (nh == 4 && nw == 4)
+                for (int64_t l = 0; l < nl; l++) {
+                    float *yl = yt + l * plane;
+                    _mm_storeu_ps(yl, _mm256_castps256_ps128(r[l]));
+                    _mm_storeu_ps(yl + OW, _mm256_extractf128_ps(r[l], 1));
+                    _mm_storeu_ps(yl + 2 * OW, _mm256_castps256_ps128(r[8 + l]));
+                    _mm_storeu_ps(yl + 3 * OW, _mm256_extractf128_ps(r[8 + l], 1));
+                }
+            else
+                for (int64_t l = 0; l < nl; l++) {
+                    float v[16];
+                    _mm256_storeu_ps(v, r[l]);
+                    _mm256_storeu_ps(v + 8, r[8 + l]);
+                    for (int64_t i = 0; i < nh; i++)
+                        for (int64_t j = 0; j < nw; j++) yt[l * plane + i * OW + j] = v[4 * i + j];
+                }
+        }
+    }
+}
+
+const gc_wg_tx gc_wg_tx_avx2 = {input_avx2, weights_packed, output_avx2};
+
+#else /* built without AVX2 (or with AVX-512): winograd_tx.h's */
+const gc_wg_tx gc_wg_tx_avx2 = {input_packed, weights_packed, output_packed};
+#endif

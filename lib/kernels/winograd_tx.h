@@ -7,8 +7,14 @@
 #include "kernels/activation.h" /* GC_EPI_* */
 #include "kernels/winograd_f43.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
+#endif
+
+/* The three transforms' storage class: winograd_avx2.c replaces the input and output ones with
+ * its own 8-lane versions (and leaves these unused) and sets WG_TX_NAME only there. */
+#ifndef WG_TX_STATIC
+#define WG_TX_STATIC static
 #endif
 
 typedef float v16 __attribute__((vector_size(64)));
@@ -95,7 +101,7 @@ static inline void input_tile16(const gc_winograd *p, const float *x, int64_t c,
 /* A = V^T (36, np, C, mr), np = ceil(tc / mr): tile t's row of xi at ((xi*np + t/mr)*C + c)*mr + t%mr;
  * rows past tc zero. Items [lo, hi) of the C * seg_count items (segment-major: neighbouring
  * items write neighbouring rows). */
-static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
+WG_TX_STATIC void input_packed(const gc_winograd *p, const wg_plan *q, const float *x, int64_t t0, int64_t tc, int mr,
                          float *A, int64_t lo, int64_t hi) {
     const int64_t C = p->C, np = (tc + mr - 1) / mr, xs = wg_xsa(tc, mr, C);
     for (int64_t it = lo; it < hi; it++) {
@@ -134,9 +140,23 @@ static void input_packed(const gc_winograd *p, const wg_plan *q, const float *x,
     }
 }
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* a[i][l] <-> a[l][i] (8 x 8): unpacks, in-lane shuffles, then 128-bit halves swapped. */
+static inline void transpose8(__m256 a[8]) {
+    __m256 t[8], s[8];
+    for (int i = 0; i < 8; i += 2) t[i] = _mm256_unpacklo_ps(a[i], a[i + 1]), t[i + 1] = _mm256_unpackhi_ps(a[i], a[i + 1]);
+    for (int i = 0; i < 8; i += 4) {
+        s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44), s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44), s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 4; i++) a[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20), a[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+}
+#endif
+
 /* r[i][l] <-> r[l][i] (16 x 16). AVX-512 (GCC): four butterfly stages of two-vector shuffles,
- * stage s swapping bit s of the row and the lane index; else scalar (GCC lowers these 16-lane
- * shuffles badly without AVX-512: the AVX2 tier ran 1.5x slower with them). */
+ * stage s swapping bit s of the row and the lane index; AVX2: four 8x8 blocks by intrinsics
+ * (GCC lowers 16-lane GNU shuffles badly without AVX-512: the AVX2 tier ran 1.5x slower with
+ * them); else scalar. */
 static inline void transpose16(v16 r[16]) {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__AVX512F__)
     typedef int v16i __attribute__((vector_size(64)));
@@ -157,6 +177,17 @@ static inline void transpose16(v16 r[16]) {
             r[i + s] = __builtin_shuffle(a, c, hi[b]);
         }
     }
+#elif defined(__AVX2__) && !defined(__AVX512F__)
+    __m256 h[16][2], t[16][2];                                /* h[i][k]: lanes 8k..8k+8 of row i */
+    memcpy(h, r, sizeof h);
+    for (int bi = 0; bi < 2; bi++)                            /* 8x8 block (bi, bk) to (bk, bi) */
+        for (int bk = 0; bk < 2; bk++) {
+            __m256 a[8];
+            for (int i = 0; i < 8; i++) a[i] = h[8 * bi + i][bk];
+            transpose8(a);
+            for (int i = 0; i < 8; i++) t[8 * bk + i][bi] = a[i];
+        }
+    memcpy(r, t, sizeof t);
 #else
     float t[16][16], u[16][16];
     memcpy(t, r, sizeof t);
@@ -193,7 +224,7 @@ static inline void weights16_store(v16 g[3][3], float *d, int64_t xs, int64_t hs
 
 /* B = U^T (36, WG_OCH/nr, cb, nr): output channel o0 + j, input channel c0 + k of xi at
  * ((xi*(WG_OCH/nr) + j/nr)*cb + k)*nr + j%nr; zero for o >= O. nr is 8 or a multiple of 16. */
-static void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
+WG_TX_STATIC void weights_packed(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr,
                            float *B) {
     const int64_t C = p->C, O = p->O, xs = wg_xsb(cb);
 #if defined(__AVX512F__)
@@ -279,7 +310,7 @@ static inline uint16_t relu_bits(v16 v) {
 
 /* y[:, o0 : min(o0 + WG_OCH, O)] of tiles [t0, t0 + tc) from M^T (36, tc, WG_OCH), plus bias, through
  * the fused activation p->epi (the bits of the activation's own loop; a ReLU's mask bits too). */
-static void output_packed(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0,
+WG_TX_STATIC void output_packed(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0,
                           int64_t tc, const float *bias, float *y) {
     const int64_t TT = q->TH * q->TW, O = p->O, xm = wg_xsm(tc), OW = p->OW;
     for (int h = 0; h < WG_OCH / 16 && o0 + 16 * h < O; h++) {
@@ -330,4 +361,6 @@ static void output_packed(const gc_winograd *p, const wg_plan *q, const float *M
     }
 }
 
+#ifdef WG_TX_NAME
 const gc_wg_tx WG_TX_NAME = {input_packed, weights_packed, output_packed};
+#endif
