@@ -1,8 +1,7 @@
-/* winograd_avx2.c - the Winograd transforms built with AVX2 flags: the weights' from
- * winograd_tx.h (its 16x16 transposes by 8x8 blocks), the input's and the output's here, 8 lanes
- * of __m256 wide. winograd_tx.h's 16-lane GNU vectors are lowered by GCC without AVX-512 to
+/* winograd_avx2.c - the Winograd transforms built with AVX2 flags, 8 lanes of __m256 wide. winograd_tx.h's 16-lane GNU vectors are lowered by GCC without AVX-512 to
  * scalar lane moves and stack copies (the stride-4 shuffles, the 16x16 transposes, the zero-padded
- * row copies): on Zen 3 its input and output transforms took as long as the products. The same
+ * row copies): on Zen 3 its input and output transforms took as long as the products, its weights'
+ * transform (each call where the weights are not kept) twice as long. The same
  * arithmetic (WG_F43 on 8 lanes, no contraction in ISO C), so the same bits as the portable
  * transforms (test_conv_fast: winograd_avx2_transforms). */
 #define WG_TX_STATIC static __attribute__((unused))
@@ -83,6 +82,73 @@ static inline void store_run(float *d, int64_t xs, float ls[36][8], int l0, int 
         }
     else
         for (int xi = 0; xi < 36; xi++) d[xi * xs] = ls[xi][l0];
+}
+
+/* U^T of 8 output channels (lanes) for one input channel from the taps g[u][v]: xi's vector to
+ * d + xi * xs (weights16_store's arithmetic, in its order). */
+static inline void weights8_store(v8 g[3][3], float *d, int64_t xs) {
+    v8 t[6][3], r[6];
+    for (int j = 0; j < 3; j++) {                             /* columns: t[.][j] = G g[.][j] */
+        v8 col[3] = {g[0][j], g[1][j], g[2][j]}, o6[6];
+        wg8_g6(col, o6);
+        for (int i = 0; i < 6; i++) t[i][j] = o6[i];
+    }
+    for (int i = 0; i < 6; i++) {                             /* rows: U[i][.] = t[i][.] G^T */
+        wg8_g6(t[i], r);
+        for (int j = 0; j < 6; j++) _mm256_storeu_ps(d + (i * 6 + j) * xs, (__m256)r[j]);
+    }
+}
+
+/* weights_packed (winograd_tx.h) 8 output channels at a time (nr a multiple of 8): unflipped,
+ * 8 input channels' 72 taps per output channel as 9 vectors, transposed by 8x8 blocks; flipped
+ * (the input gradient's), the 8 channels' taps gathered. */
+static void weights_avx2(const gc_winograd *p, const float *w, int64_t o0, int64_t c0, int64_t cb, int nr, float *B) {
+    const int64_t C = p->C, O = p->O, xs = wg_xsb(cb);
+    const __m256i flip_idx = _mm256_setr_epi32(8, 17, 26, 35, 44, 53, 62, 71);   /* tap 0 of lane l: 9l + 8 */
+    for (int g = 0; g < WG_OCH / 8; g++) {
+        const int64_t ob = o0 + 8 * g, n = O - ob < 8 ? (O - ob > 0 ? O - ob : 0) : 8;
+        float *Bg = B + 8 * g / nr * cb * nr + 8 * g % nr;    /* lane 0, k = 0 */
+        int64_t k = 0;
+        if (!p->flip)   /* 8 channels at a time: 8 rows of 72 taps (o, c, u), transposed by 8x8 blocks */
+            for (; k + 8 <= cb; k += 8) {
+                __m256 rows[9][8];                            /* (block of 8 columns, lane = column, row = o) */
+                for (int l = 0; l < 8; l++) {
+                    if (l >= n) {
+                        for (int b = 0; b < 9; b++) rows[b][l] = _mm256_setzero_ps();
+                        continue;
+                    }
+                    const float *wr = w + ((ob + l) * C + c0 + k) * 9;   /* (8 channels, 9 taps) */
+                    for (int b = 0; b < 9; b++) rows[b][l] = _mm256_loadu_ps(wr + 8 * b);
+                    if (k + 8 * WG_WPF < cb)                  /* WG_WPF blocks ahead */
+                        for (int b = 0; b < 9; b += 2) __builtin_prefetch(wr + 72 * WG_WPF + 8 * b);
+                }
+                for (int b = 0; b < 9; b++) transpose8(rows[b]);   /* rows[b][i]: tap 8b + i, lanes o */
+                for (int cl = 0; cl < 8; cl++) {
+                    v8 gv[3][3];
+                    for (int u = 0; u < 9; u++) gv[u / 3][u % 3] = (v8)rows[(cl * 9 + u) / 8][(cl * 9 + u) % 8];
+                    weights8_store(gv, Bg + (k + cl) * nr, xs);
+                }
+            }
+        for (; k < cb; k++) {                                 /* one channel: taps gathered */
+            const int64_t c = c0 + k;
+            v8 gv[3][3];
+            if (p->flip && n == 8) {   /* the 8 channels' taps are 72 consecutive floats */
+                const float *src = w + (c * O + ob) * 9;
+                for (int u = 0; u < 9; u++)
+                    gv[u / 3][u % 3] = (v8)_mm256_i32gather_ps(src, _mm256_sub_epi32(flip_idx, _mm256_set1_epi32(u)), 4);
+            } else {
+                float gs[9][8] = {{0}};                       /* taps, output-channel-minor */
+                if (!p->flip)
+                    for (int64_t l = 0; l < n; l++)
+                        for (int u = 0; u < 9; u++) gs[u][l] = w[((ob + l) * C + c) * 9 + u];
+                else
+                    for (int64_t l = 0; l < n; l++)
+                        for (int u = 0; u < 9; u++) gs[u][l] = w[(c * O + ob + l) * 9 + 8 - u];
+                memcpy(gv, gs, sizeof gv);
+            }
+            weights8_store(gv, Bg + k * nr, xs);
+        }
+    }
 }
 
 /* input_packed (winograd_tx.h) 8 tiles at a time: the same layout, items and zero rows; a
@@ -173,7 +239,7 @@ static void output_avx2(const gc_winograd *p, const wg_plan *q, const float *Mt,
     }
 }
 
-const gc_wg_tx gc_wg_tx_avx2 = {input_avx2, weights_packed, output_avx2};
+const gc_wg_tx gc_wg_tx_avx2 = {input_avx2, weights_avx2, output_avx2};
 
 #else /* built without AVX2 (or with AVX-512): winograd_tx.h's */
 const gc_wg_tx gc_wg_tx_avx2 = {input_packed, weights_packed, output_packed};
