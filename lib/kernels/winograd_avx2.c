@@ -67,21 +67,23 @@ static inline void input_tile8(const gc_winograd *p, const float *x, int64_t c, 
     }
 }
 
-/* d + xi * xs <- ls[xi][l0 .. l0 + n) for the 36 xi, 1 <= n <= 8: two fixed-size copies that
- * overlap inside the run (nothing outside it is written: the rows around are other channels'). */
-static inline void store_run(float *d, int64_t xs, float ls[36][8], int l0, int n) {
+/* d + xi * xs <- lanes [l0, l0 + n) of o[xi] for the 36 xi, 1 <= n <= 8: two fixed-size copies
+ * that overlap inside the run (nothing outside it is written: the rows around are other
+ * channels'). */
+static inline void store_run(float *d, int64_t xs, const v8 o[36], int l0, int n) {
+    const char *s = (const char *)o + 4 * l0;                /* lane l0 of o[0]; o[xi] 32 bytes on */
     if (n >= 4)
         for (int xi = 0; xi < 36; xi++) {
-            memcpy(d + xi * xs, &ls[xi][l0], 4 * sizeof(float));
-            memcpy(d + xi * xs + n - 4, &ls[xi][l0 + n - 4], 4 * sizeof(float));
+            memcpy(d + xi * xs, s + 32 * xi, 4 * sizeof(float));
+            memcpy(d + xi * xs + n - 4, s + 32 * xi + 4 * (n - 4), 4 * sizeof(float));
         }
     else if (n >= 2)
         for (int xi = 0; xi < 36; xi++) {
-            memcpy(d + xi * xs, &ls[xi][l0], 2 * sizeof(float));
-            memcpy(d + xi * xs + n - 2, &ls[xi][l0 + n - 2], 2 * sizeof(float));
+            memcpy(d + xi * xs, s + 32 * xi, 2 * sizeof(float));
+            memcpy(d + xi * xs + n - 2, s + 32 * xi + 4 * (n - 2), 2 * sizeof(float));
         }
     else
-        for (int xi = 0; xi < 36; xi++) d[xi * xs] = ls[xi][l0];
+        for (int xi = 0; xi < 36; xi++) memcpy(d + xi * xs, s + 32 * xi, sizeof(float));
 }
 
 /* U^T of 8 output channels (lanes) for one input channel from the taps g[u][v]: xi's vector to
@@ -161,15 +163,13 @@ static void input_avx2(const gc_winograd *p, const wg_plan *q, const float *x, i
         wg_seg s;
         if (!seg_of(q, t0, tc, it / C, &s)) continue;
         for (int h = 0; 8 * h < s.cnt; h++) {
-            v8 o[36];
-            float ls[36][8] __attribute__((aligned(32)));    /* (xi, tile of the half) */
+            v8 o[36];                                         /* (xi, tile of the half) */
             input_tile8(p, x, c, &s, h, o);
-            memcpy(ls, o, sizeof ls);
             const int cnt = s.cnt - 8 * h < 8 ? s.cnt - 8 * h : 8;
             for (int l0 = 0, n; l0 < cnt; l0 += n) {          /* runs of lanes within one panel */
                 const int64_t t = s.tl + 8 * h + l0, r = t % mr;
                 n = (int)(mr - r < cnt - l0 ? mr - r : cnt - l0);
-                store_run(A + (t / mr) * C * mr + c * mr + r, xs, ls, l0, n);
+                store_run(A + (t / mr) * C * mr + c * mr + r, xs, o, l0, n);
             }
         }
         if (s.tl + s.cnt == tc)                               /* pad rows of the last panel */
@@ -180,30 +180,41 @@ static void input_avx2(const gc_winograd *p, const wg_plan *q, const float *x, i
 
 /* output_packed (winograd_tx.h) 8 output channels at a time: the 16 outputs of a tile in
  * lanes of channels, then two 8x8 transposes give each channel its rows 0-1 and 2-3. */
+#define WG_OPF 2   /* tiles ahead to prefetch in the output transform */
+
 static void output_avx2(const gc_winograd *p, const wg_plan *q, const float *Mt, int64_t o0, int64_t t0, int64_t tc,
                         const float *bias, float *y) {
     const int64_t TT = q->TH * q->TW, O = p->O, xm = wg_xsm(tc), OW = p->OW, plane = p->OH * p->OW;
     const __m256 zero = _mm256_setzero_ps(), lov = _mm256_set1_ps(p->epi_lo), hiv = _mm256_set1_ps(p->epi_hi);
-    for (int g = 0; g < WG_OCH / 8 && o0 + 8 * g < O; g++) {
+    const int ng = (int)((O - o0 + 7) / 8 < WG_OCH / 8 ? (O - o0 + 7) / 8 : WG_OCH / 8);   /* groups of 8 channels */
+    v8 bv[WG_OCH / 8];                                        /* their biases */
+    for (int g = 0; g < ng; g++) {
         const int64_t ob = o0 + 8 * g, nl = O - ob < 8 ? O - ob : 8;
-        float bs[8] = {0};                                    /* bias of the 8 output channels */
-        v8 bv;
+        float bs[8] = {0};
         if (bias) memcpy(bs, bias + ob, (size_t)nl * sizeof(float));
-        memcpy(&bv, bs, sizeof bv);
-        for (int64_t tl = 0; tl < tc; tl++) {
-            const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
-            const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = OW - 4 * tx < 4 ? OW - 4 * tx : 4;
-            v8 m[6][6], tt[4][6], col[6], r4[4];
+        memcpy(&bv[g], bs, sizeof bs);
+    }
+    /* tile by tile, all groups of its M^T rows (lines read once, the next tiles' fetched meanwhile:
+     * the 36 xi rows of a tile are 36 streams the hardware prefetcher does not follow) */
+    for (int64_t tl = 0; tl < tc; tl++) {
+        const int64_t t = t0 + tl, n = t / TT, ty = t % TT / q->TW, tx = t % q->TW;
+        const int64_t nh = p->OH - 4 * ty < 4 ? p->OH - 4 * ty : 4, nw = OW - 4 * tx < 4 ? OW - 4 * tx : 4;
+        if (tl + WG_OPF < tc)
+            for (int i = 0; i < 36; i++)
+                for (int k = 0; k < ng; k += 2) __builtin_prefetch(Mt + i * xm + (tl + WG_OPF) * WG_OCH + 8 * k);
+        for (int g = 0; g < ng; g++) {
+            const int64_t ob = o0 + 8 * g, nl = O - ob < 8 ? O - ob : 8;
+            v8 m[36], tt[4][6], col[6], r4[4];
             __m256 r[16];                                     /* r[4i + j]: output (i, j), lanes o */
-            for (int i = 0; i < 36; i++) m[i / 6][i % 6] = (v8)_mm256_loadu_ps(Mt + i * xm + tl * WG_OCH + 8 * g);
+            for (int i = 0; i < 36; i++) m[i] = (v8)_mm256_loadu_ps(Mt + i * xm + tl * WG_OCH + 8 * g);
             for (int j = 0; j < 6; j++) {                     /* columns: A^T m */
-                for (int k = 0; k < 6; k++) col[k] = m[k][j];
+                for (int k = 0; k < 6; k++) col[k] = m[6 * k + j];
                 wg8_at4(col, r4);
                 for (int i = 0; i < 4; i++) tt[i][j] = r4[i];
             }
             for (int i = 0; i < 4; i++) {                     /* rows: t A */
                 wg8_at4(tt[i], r4);
-                for (int j = 0; j < 4; j++) r[4 * i + j] = (__m256)(r4[j] + bv);
+                for (int j = 0; j < 4; j++) r[4 * i + j] = (__m256)(r4[j] + bv[g]);
             }
             if (p->epi == GC_EPI_RELU)                         /* v > 0 ? v : 0 */
                 for (int k = 0; k < 16; k++) r[k] = _mm256_and_ps(r[k], _mm256_cmp_ps(r[k], zero, _CMP_GT_OQ));
