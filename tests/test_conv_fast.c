@@ -150,9 +150,11 @@ static int64_t wino_tiles(const cc *k) {
     return k->n * ((k->h + 2 * k->ph - 2 + 3) / 4) * ((k->w + 2 * k->pw - 2 + 3) / 4);
 }
 
+/* Winograd on some tier (4 to 8 tiles with 512 x 512 filters and more: AVX2 only). */
 static int is_wino(const cc *k) {
     return k->kh == 3 && k->kw == 3 && k->sh == 1 && k->sw == 1 && k->dh == 1 && k->dw == 1 && k->g == 1 &&
-           k->c >= 8 && k->o >= 8 && wino_tiles(k) >= 9 && (wino_tiles(k) >= 64 || k->c * k->o >= 16384);
+           k->c >= 8 && k->o >= 8 && (wino_tiles(k) >= 9 || (wino_tiles(k) >= 4 && k->c * k->o >= 262144)) &&
+           (wino_tiles(k) >= 64 || k->c * k->o >= 16384);
 }
 
 /* all_tiers: every available tier, else the best only; do_dw: also weight gradients. */
@@ -224,6 +226,7 @@ static const cc cases[] = {
     {2, 3, 9, 10, 4, 2, 3, 2, 1, 0, 1, 1, 2, 1, 1},       /* 2x3 kernel, mixed stride/dilation */
     {1, 4, 5, 5, 3, 3, 3, 1, 1, 4, 4, 1, 1, 1, 1},        /* padding larger than the kernel */
     {1, 130, 6, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* 3x3 s1, few tiles, big filters: im2col */
+    {1, 512, 6, 5, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* 4 partial tiles, 512 x 512: Winograd on AVX2 */
     {1, 130, 23, 22, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},  /* Winograd: 36 tiles, C = 128 + 2, O = 4 * 32 + 2 */
     {2, 64, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: 50 tiles over two images, O = 2 * 32 */
     {3, 24, 11, 9, 200, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd, batch 3: 27 tiles, C = 16 + 8, O = 6 * 32 + 8 */
