@@ -150,7 +150,7 @@ static int64_t wino_tiles(const cc *k) {
     return k->n * ((k->h + 2 * k->ph - 2 + 3) / 4) * ((k->w + 2 * k->pw - 2 + 3) / 4);
 }
 
-/* Winograd on some tier (4 to 8 tiles with 512 x 512 filters and more: AVX2 only). */
+/* Winograd on some tier (4 to 8 tiles with 512 x 512 filters and more: the AVX2 forward only). */
 static int is_wino(const cc *k) {
     return k->kh == 3 && k->kw == 3 && k->sh == 1 && k->sw == 1 && k->dh == 1 && k->dw == 1 && k->g == 1 &&
            k->c >= 8 && k->o >= 8 && (wino_tiles(k) >= 9 || (wino_tiles(k) >= 4 && k->c * k->o >= 262144)) &&
@@ -181,8 +181,8 @@ static void conv_case(const cc *k, int all_tiers, int do_dw) {
     lt_run(&t, 0, GC_KERNELS_REFERENCE, do_dw);
     const int64_t cg = k->c / k->g, og = k->o / k->g;
     const int64_t kf = cg * k->kh * k->kw, kx = og * k->kh * k->kw, kw = k->n * t.out.d[2] * t.out.d[3];
-    const int wino = is_wino(k);
-    const double ty = wino ? 5e-6 : 1e-6, tx = wino && k->ph <= 2 && k->pw <= 2 ? 5e-6 : 1e-6;
+    const int wino = is_wino(k), few = wino_tiles(k) < 9;   /* few tiles: the forward only */
+    const double ty = wino ? 5e-6 : 1e-6, tx = wino && !few && k->ph <= 2 && k->pw <= 2 ? 5e-6 : 1e-6;
     for (size_t i = 0; i < sizeof tiers / sizeof tiers[0]; i++) {
         if (!gc_gemm_tier_available((gc_gemm_tier)tiers[i])) continue;
         if (!all_tiers && tiers[i] != (gc_kernels)gc_gemm_best_tier()) continue;

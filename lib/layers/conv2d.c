@@ -298,16 +298,15 @@ static int chan_strided_ok(const gc_conv2d_params *p, int training) {
  * instead: their batches of small images (Fashion-MNIST's 28 x 28: 49 tiles each) are where
  * Winograd pays most, nobody compares their rows with single images, and the shipped models were
  * trained, and reproduce bit for bit, with that choice. The input gradient form needs
- * pad <= 2. On AVX2 (tier: resolved; no few-pixels GEMM there) also from 4 tiles for filters of
- * 512 x 512 and more, where the direct kernel fills 63 of its 96 lanes at 7x7: ResNet-50's
- * layer4 3x3 4.5 -> 2.9 ms on one Zen 3 core (their U^T, 37.7 MB a layer, kept), 3.4 ms with
- * the weights transformed in the call. */
-static int wino_ok(const gc_conv2d_params *p, gc_gemm_tier tier, int64_t images, int64_t C, int64_t O, int64_t OH,
-                   int64_t OW) {
+ * pad <= 2. few: also from 4 tiles for filters of 512 x 512 and more, the AVX2 forward's choice
+ * (no few-pixels GEMM there; the direct kernel fills 63 of its 96 lanes at 7x7): ResNet-50's
+ * layer4 3x3 4.5 -> 2.5-2.7 ms on one Zen 3 core with their U^T kept (37.7 MB a layer), 3.6
+ * with the weights transformed in the call; not its input gradient (6.6 -> 8.0 ms). */
+static int wino_ok(const gc_conv2d_params *p, int few, int64_t images, int64_t C, int64_t O, int64_t OH, int64_t OW) {
     const int64_t tiles = images * ((OH + 3) / 4) * ((OW + 3) / 4);
     return p->kernel_h == 3 && p->kernel_w == 3 && p->stride_h == 1 && p->stride_w == 1 &&
            p->dilation_h == 1 && p->dilation_w == 1 && p->groups == 1 && C >= 8 && O >= 8 &&
-           (tiles >= 9 || (tiles >= 4 && C * O >= 262144 && tier == GC_GEMM_AVX2)) && (tiles >= 64 || C * O >= 16384);
+           (tiles >= 9 || (few && tiles >= 4 && C * O >= 262144)) && (tiles >= 64 || C * O >= 16384);
 }
 
 /* wino: 0 never chooses Winograd (gc_session_config.no_winograd); training: nonzero for a
@@ -329,8 +328,9 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
     q->NT = COL_FLOATS / q->K;
     if (q->NT < 16) q->NT = 16;
     if (q->NT > q->P) q->NT = q->P;
-    q->wino_fwd = wino && wino_ok(p, tier, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
-    q->wino_bwd = q->wino_fwd && p->pad_h <= 2 && p->pad_w <= 2;
+    q->wino_fwd = wino && wino_ok(p, tier == GC_GEMM_AVX2, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]);
+    q->wino_bwd = wino && wino_ok(p, 0, training ? q->N : 1, in->d[1], q->O, out->d[2], out->d[3]) && p->pad_h <= 2 &&
+                  p->pad_w <= 2;
     q->wf = (gc_winograd){q->N, in->d[1], in->d[2], in->d[3], q->O, out->d[2], out->d[3], p->pad_h, p->pad_w, 0, 0, 0, 0, NULL, {0}, NULL};
     q->wb = (gc_winograd){q->N, q->O, out->d[2], out->d[3], in->d[1], in->d[2], in->d[3], 2 - p->pad_h, 2 - p->pad_w, 1, 0, 0, 0,
                           NULL, {0}, NULL};
