@@ -426,6 +426,8 @@ TEST(winograd_prepared_weights) {
         {1, 40, 30, 30, 136, 30, 30, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* replicated */
         {1, 256, 52, 52, 40, 52, 52, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},      /* shared V^T */
         {3, 2048, 14, 14, 40, 14, 14, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},     /* shared, two chunks, U^T kept */
+        {1, 136, 7, 7, 40, 7, 7, 1, 1, 0, 0, 0, 0, NULL, {0}, NULL},         /* 4 tiles (AVX2: the 4x16 kernel) */
+        {1, 24, 10, 9, 40, 10, 9, 1, 1, 1, 0, 0, 0, NULL, {0}, NULL},        /* 9 tiles, flipped */
     };
     wg_plan q;
     CHECK(!wg_plan_make(&cases[3], 14, &q) && q.by_tiles && !q.uall);
@@ -503,6 +505,29 @@ TEST(winograd_prepared_layer) {
     }
 }
 
+
+
+/* The AVX2 4x16 kernel of few-tile Winograd products (winograd_avx2.c) gives the bits of the
+ * tier's 6x16 kernel on the same rows: every row count, full and ragged columns, beta 0 and 1,
+ * with and without bias, k not a multiple of anything. */
+TEST(winograd_avx2_4x16_same_bits_as_6x16) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX2)) return;
+    enum { K = 37, LDC = 40 };
+    float a4[K * 4], a6[K * 6], b[K * 16], bias[6], c0[4 * LDC], c1[4 * LDC], cinit[4 * LDC];
+    fill(a4, K * 4), fill(b, K * 16), fill(bias, 6), fill(cinit, 4 * LDC);
+    for (int p = 0; p < K; p++)
+        for (int i = 0; i < 6; i++) a6[p * 6 + i] = i < 4 ? a4[p * 4 + i] : 0.0f;
+    for (int m = 1; m <= 4; m++)
+        for (int n = 1; n <= 16; n += (n == 1 ? 6 : n == 7 ? 9 : 1))   /* 1, 7, 16 */
+            for (int v = 0; v < 4; v++) {
+                const float beta = v & 1 ? 1.0f : 0.0f;
+                const float *bi = v & 2 ? bias : NULL;
+                memcpy(c0, cinit, sizeof c0), memcpy(c1, cinit, sizeof c1);
+                gc_gemm_ukernel_avx2_6x16(K, a6, b, c0, LDC, 1.0f, beta, m, n, bi);
+                gc_wg_ukernel_avx2_4x16(K, a4, b, c1, LDC, 1.0f, beta, m, n, bi);
+                if (memcmp(c0, c1, sizeof c0)) FAILF("m %d, n %d, beta %g%s: outputs differ", m, n, beta, bi ? ", bias" : "");
+            }
+}
 
 /* The AVX2 build's own transforms (winograd_avx2.c: 8 lanes of __m256, not winograd_tx.h's
  * 16-lane GNU vectors) write the bits of the portable ones: V^T for tile chunks starting
@@ -698,6 +723,7 @@ TEST(same_bits_for_any_thread_count) {
                      {1, 40, 30, 30, 136, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd: 5 output chunks */
                      {3, 8, 60, 58, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},      /* Winograd by tiles */
                      {1, 256, 52, 52, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1},    /* Winograd, shared V^T */
+                     {1, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0},     /* AVX2: Winograd, 4 tiles, 4x16 kernel */
                      {2, 12, 37, 29, 12, 3, 3, 1, 1, 1, 1, 1, 1, 12, 1},    /* depthwise 3x3 s1 */
                      {1, 8, 117, 114, 8, 3, 3, 2, 2, 1, 1, 1, 1, 8, 1}};    /* depthwise 3x3 s2 in strips */
     gc_pool *saved = lt_pool, *pools[3] = {NULL, NULL, NULL};
@@ -1321,6 +1347,7 @@ int main(void) {
     RUN(winograd_prepared_weights);
     RUN(winograd_prepared_layer);
     RUN(winograd_avx2_transforms);
+    RUN(winograd_avx2_4x16_same_bits_as_6x16);
     RUN(accurate_winograd_session_slots);
     RUN(linear_all_tiers_vs_reference);
     RUN(linear_batch_rows_keep_batch1_bits);

@@ -3,6 +3,8 @@
 #define WG_TX_NAME gc_wg_tx_portable
 #include "kernels/winograd_tx.h"
 
+#define WG_FEW4 8   /* tiles up to which the AVX2 tier takes its 4x16 kernel (at 16 tiles it ran 1 % slower than 6x16 with 2 wasted rows) */
+
 /* Floats of the U^T blocks kept for the call in ws: none when the caller gives them (p->U). */
 static size_t kept_floats(const gc_winograd *p, const wg_plan *q) { return p->U ? 0 : q->uall; }
 
@@ -12,14 +14,14 @@ static size_t slot_floats(const gc_winograd *p, const wg_plan *q) {
     return (q->by_tiles || q->replicated ? q->v : 0) + (p->U ? 0 : q->u) + q->m;
 }
 
-/* The plan of the tier (or the few-tiles kernel) whose panels need the most scratch: the sizes
+/* The plan of the tier (or a few-tiles kernel) whose panels need the most scratch: the sizes
  * hold for any tier's run. */
 static int wg_plan_largest(const gc_winograd *p, wg_plan *q) {
     const gc_gemm_tier tiers[3] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
     if (wg_plan_make(p, 16, q)) return 1;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         wg_plan r;
-        if (wg_plan_make(p, gc_gemm_blocks(tiers[i]).mr, &r)) return 1;
+        if (wg_plan_make(p, i < 3 ? gc_gemm_blocks(tiers[i]).mr : 4, &r)) return 1;   /* 4: the AVX2 few-tiles kernel */
         if (r.v > q->v) *q = r;
     }
     return 0;
@@ -159,6 +161,11 @@ static int wg_setup(gc_gemm_tier tier, const gc_winograd *p, wg_job *j, wg_plan 
     /* few tiles: 16-row panels where they waste fewer rows than the tier's (16 tiles: 16, not 28) */
     if (rt == GC_GEMM_AVX512 && (q->T + 15) / 16 * 16 < (q->T + j->mr - 1) / j->mr * j->mr) {
         j->kern = gc_gemm_ukernel_avx512_16x16, j->mr = 16, j->nr = 16;
+        return wg_plan_make(p, j->mr, q);
+    }
+    /* AVX2, up to WG_FEW4 tiles: 4-row panels where they waste fewer rows (4, 7 or 8 tiles) */
+    if (rt == GC_GEMM_AVX2 && q->T <= WG_FEW4 && (q->T + 3) / 4 * 4 < (q->T + j->mr - 1) / j->mr * j->mr) {
+        j->kern = gc_wg_ukernel_avx2_4x16, j->mr = 4, j->nr = 16;
         return wg_plan_make(p, j->mr, q);
     }
     return 0;

@@ -250,8 +250,62 @@ static void output_avx2(const gc_winograd *p, const wg_plan *q, const float *Mt,
     }
 }
 
+/* ---------------------------------------------------------------- 4x16 micro-kernel */
+
+/* gc_gemm_ukernel_avx2_6x16's contract and per-element arithmetic (an FMA chain over k, then
+ * alpha * acc, + beta * C by FMA, + bias) on 4-row panels, for the products of few tiles
+ * (ResNet-50's layer4 at batch 1: 4 tiles, a third of 6-row panels wasted; 512 ch 7x7 on Zen 3,
+ * 1 thread: 2.6 -> 2.2-2.5 ms with U^T kept, 3.2 -> 2.9 without). 8 accumulators, what 2 FMA
+ * pipes of latency 4 just keep busy: at 16 tiles it ran 1 % slower than 6x16's 18 rows. */
+void gc_wg_ukernel_avx2_4x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta,
+                             int m, int n, const float *bias) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    for (int i = 0; i < 4 && i < m; i++) {                    /* C is only touched after the k loop */
+        _mm_prefetch((const char *)(c + i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + i * ldc + 15), _MM_HINT_T0);
+    }
+    for (int64_t p = 0; p < k; p++, a += 4, b += 16) {
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 ai = _mm256_broadcast_ss(a);
+        c00 = _mm256_fmadd_ps(ai, b0, c00), c01 = _mm256_fmadd_ps(ai, b1, c01);
+        ai = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(ai, b0, c10), c11 = _mm256_fmadd_ps(ai, b1, c11);
+        ai = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(ai, b0, c20), c21 = _mm256_fmadd_ps(ai, b1, c21);
+        ai = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(ai, b0, c30), c31 = _mm256_fmadd_ps(ai, b1, c31);
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i k0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), iota), k1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), iota);
+    const int full = n == 16;                                 /* masked moves only at a ragged edge */
+    const __m256 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
+    for (int i = 0; i < 4 && i < m; i++) {
+        float *ci = c + i * ldc;
+        __m256 r0 = _mm256_mul_ps(va, acc[i][0]), r1 = _mm256_mul_ps(va, acc[i][1]);
+        if (beta != 0.0f) {
+            r0 = _mm256_fmadd_ps(vb, full ? _mm256_loadu_ps(ci) : _mm256_maskload_ps(ci, k0), r0);
+            r1 = _mm256_fmadd_ps(vb, full ? _mm256_loadu_ps(ci + 8) : _mm256_maskload_ps(ci + 8, k1), r1);
+        }
+        if (bias) {
+            const __m256 bi = _mm256_set1_ps(bias[i]);
+            r0 = _mm256_add_ps(r0, bi), r1 = _mm256_add_ps(r1, bi);
+        }
+        if (full) {
+            _mm256_storeu_ps(ci, r0), _mm256_storeu_ps(ci + 8, r1);
+        } else {
+            _mm256_maskstore_ps(ci, k0, r0), _mm256_maskstore_ps(ci + 8, k1, r1);
+        }
+    }
+}
+
 const gc_wg_tx gc_wg_tx_avx2 = {input_avx2, weights_avx2, output_avx2};
 
-#else /* built without AVX2 (or with AVX-512): winograd_tx.h's */
+#else /* built without AVX2 (or with AVX-512): winograd_tx.h's; the kernel never dispatched */
 const gc_wg_tx gc_wg_tx_avx2 = {input_packed, weights_packed, output_packed};
+
+void gc_wg_ukernel_avx2_4x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta,
+                             int m, int n, const float *bias) {
+    (void)k, (void)a, (void)b, (void)c, (void)ldc, (void)alpha, (void)beta, (void)m, (void)n, (void)bias;
+}
 #endif

@@ -169,4 +169,9 @@ static inline int64_t wg_xsm(int64_t tc) { return tc * WG_OCH + WG_SKEW; }
 
 extern const gc_wg_tx gc_wg_tx_portable, gc_wg_tx_avx2, gc_wg_tx_avx512;
 
+/* AVX2 4x16 micro-kernel for the products of few tiles (winograd_avx2.c; gc_gemm_ukernel's
+ * contract, the bits of gc_gemm_ukernel_avx2_6x16). */
+void gc_wg_ukernel_avx2_4x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta,
+                             int m, int n, const float *bias);
+
 #endif
