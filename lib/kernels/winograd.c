@@ -157,6 +157,7 @@ static int wg_setup(gc_gemm_tier tier, const gc_winograd *p, wg_job *j, wg_plan 
     j->p = p, j->q = q, j->kern = gc_gemm_kernel_of(rt), j->mr = bl.mr, j->nr = bl.nr;
     j->no = (p->O + WG_OCH - 1) / WG_OCH;
     j->tx = rt == GC_GEMM_AVX512 ? &gc_wg_tx_avx512 : rt == GC_GEMM_AVX2 ? &gc_wg_tx_avx2 : &gc_wg_tx_portable;
+    if (rt == GC_GEMM_AVX2) j->kern = gc_wg_ukernel_avx2_6x16;   /* the tier's 6x16, fetching U^T ahead */
     if (wg_plan_make(p, j->mr, q)) return 1;
     /* few tiles: 16-row panels where they waste fewer rows than the tier's (16 tiles: 16, not 28) */
     if (rt == GC_GEMM_AVX512 && (q->T + 15) / 16 * 16 < (q->T + j->mr - 1) / j->mr * j->mr) {

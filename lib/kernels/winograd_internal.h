@@ -173,5 +173,8 @@ extern const gc_wg_tx gc_wg_tx_portable, gc_wg_tx_avx2, gc_wg_tx_avx512;
  * contract, the bits of gc_gemm_ukernel_avx2_6x16). */
 void gc_wg_ukernel_avx2_4x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta,
                              int m, int n, const float *bias);
+/* ... and its 6x16 (gemm_avx2.c's, fetching B ahead). */
+void gc_wg_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta,
+                             int m, int n, const float *bias);
 
 #endif
