@@ -17,18 +17,21 @@ typedef struct gemm_impl {
     gc_gemm_ukernel kernel; /* NULL: reference / auto */
     gc_gemm_ukernel_epi ekernel; /* the same with an epilogue in its stores (the driver's) */
     gc_gemm_ukernel_ldb dkernel; /* ekernel on B's rows in place, full NR panels, or NULL */
+    int dmin_n;             /* N from which the by-columns run uses dkernel (AVX2, Zen 3: 2-12 % slower
+                               than packed at ResNet-50's N = 196 and 49, 4-19 % faster at 784, 3136) */
     int mr, nr;             /* register block */
     int mc, kc, nc;         /* cache blocks: A block MC x KC (L2), B panel KC x NR (L1) */
 } gemm_impl;
 
 static const gemm_impl gemm_impls[GC_GEMM_TIER_COUNT] = {
-    [GC_GEMM_AUTO]      = {"auto", NULL, NULL, NULL, 0, 0, 0, 0, 0},
-    [GC_GEMM_REFERENCE] = {"reference", NULL, NULL, NULL, 0, 0, 0, 0, 0},
-    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, gc_gemm_ukernel_portable_6x8_epi, NULL,
+    [GC_GEMM_AUTO]      = {"auto", NULL, NULL, NULL, 0, 0, 0, 0, 0, 0},
+    [GC_GEMM_REFERENCE] = {"reference", NULL, NULL, NULL, 0, 0, 0, 0, 0, 0},
+    [GC_GEMM_PORTABLE]  = {"portable", gc_gemm_ukernel_portable_6x8, gc_gemm_ukernel_portable_6x8_epi, NULL, 0,
                            6, 8, 240, 256, 4096},
-    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, gc_gemm_ukernel_avx2_6x16_epi, NULL, 6, 16, 192, 256, 4096},
+    [GC_GEMM_AVX2]      = {"avx2", gc_gemm_ukernel_avx2_6x16, gc_gemm_ukernel_avx2_6x16_epi, gc_gemm_ukernel_avx2_6x16_ldb,
+                           512, 6, 16, 192, 256, 4096},
     [GC_GEMM_AVX512]    = {"avx512", gc_gemm_ukernel_avx512_14x32, gc_gemm_ukernel_avx512_14x32_epi,
-                           gc_gemm_ukernel_avx512_14x32_ldb,
+                           gc_gemm_ukernel_avx512_14x32_ldb, 0,
                            14, 32, 336, 256, 4096},
 };
 _Static_assert(sizeof gemm_impls / sizeof gemm_impls[0] == GC_GEMM_TIER_COUNT,
@@ -391,7 +394,7 @@ static void gemm_cols_chunk(void *arg, int64_t lo, int64_t hi, int worker) {
             const float beta = pc == 0 ? g->beta : 1.0f;
             const float *ap = g->pa + pc * g->Mp;       /* (Mp / mr panels, kb, mr) */
             /* K up to GEMM_DIRECT_K: full panels straight from B's rows, only a last partial one packed */
-            const int direct = !g->pack_b && g->im->dkernel && g->K <= GEMM_DIRECT_K;
+            const int direct = !g->pack_b && g->im->dkernel && g->K <= GEMM_DIRECT_K && g->N >= g->im->dmin_n;
             const int64_t jd = direct ? nb / nr : 0;  /* panels read in place */
             if (g->pack_b) g->pack_b(g->ctx, pc, kb, j0, nb, nr, bp);
             else if (jd < np)

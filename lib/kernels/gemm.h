@@ -171,7 +171,7 @@ typedef void (*gc_gemm_ukernel_epi)(int64_t k, const float *a, const float *b, f
                                     float alpha, float beta, int m, int n, const float *bias,
                                     const float *res, int epi, float lo, float hi);
 
-/* An epilogue kernel on NR = 32 full columns read in place: row p of B at b + p * ldb. */
+/* An epilogue kernel on NR full columns read in place: row p of B at b + p * ldb. */
 typedef void (*gc_gemm_ukernel_ldb)(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
                                     float alpha, float beta, int m, const float *bias, const float *res, int epi,
                                     float lo, float hi);
@@ -199,6 +199,10 @@ void gc_gemm_ukernel_avx512_14x32_epi(int64_t k, const float *a, const float *b,
 void gc_gemm_ukernel_avx512_14x32_ldb(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
                                       float alpha, float beta, int m, const float *bias, const float *res, int epi,
                                       float lo, float hi);
+/* The AVX2 6x16 kernel (n = 16 columns) on B's rows in place: row p at b + p * ldb. */
+void gc_gemm_ukernel_avx2_6x16_ldb(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                                   float alpha, float beta, int m, const float *bias, const float *res, int epi,
+                                   float lo, float hi);
 /* AVX-512 16x16, for products of few rows (Winograd with 16 tiles); same contract. */
 void gc_gemm_ukernel_avx512_16x16(int64_t k, const float *a, const float *b, float *c,
                                   int64_t ldc, float alpha, float beta, int m, int n, const float *bias);

@@ -10,8 +10,9 @@
 
 /* The kernel, inlined into the plain entry (epi GC_EPI_NONE, folded away) and the one with an
  * epilogue (gemm_avx512.c's bits: MAXPS / MINPS return the second operand on NaN or zeros). */
-static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const float *a, const float *b, float *c,
-                                                               int64_t ldc, float alpha, float beta, int m, int n,
+static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const float *a, const float *b,
+                                                               const int64_t ldb, float *c, int64_t ldc, float alpha,
+                                                               float beta, int m, int n,
                                                                const float *bias, const float *res, int epi, float lo,
                                                                float hi) {
     enum { MR = 6, NR = 16 };
@@ -27,7 +28,7 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
     }
     ROWS(PREFETCH_C)
 #undef PREFETCH_C
-    for (int64_t p = 0; p < k; p++, a += MR, b += NR) {
+    for (int64_t p = 0; p < k; p++, a += MR, b += ldb) {
         const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
 #define STEP(i)                                                                            \
     {                                                                                      \
@@ -84,13 +85,22 @@ static inline __attribute__((always_inline)) void kernel_6x16(int64_t k, const f
 
 void gc_gemm_ukernel_avx2_6x16(int64_t k, const float *a, const float *b, float *c,
                                int64_t ldc, float alpha, float beta, int m, int n, const float *bias) {
-    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
+    kernel_6x16(k, a, b, 16, c, ldc, alpha, beta, m, n, bias, NULL, GC_EPI_NONE, 0.0f, 0.0f);
 }
 
 void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, float *c, int64_t ldc,
                                    float alpha, float beta, int m, int n, const float *bias,
                                    const float *res, int epi, float lo, float hi) {
-    kernel_6x16(k, a, b, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi);
+    kernel_6x16(k, a, b, 16, c, ldc, alpha, beta, m, n, bias, res, epi, lo, hi);
+}
+
+/* The same on B's rows in place (row p of the 16 columns at b + p * ldb, no packed panel): the
+ * by-columns driver's full panels when K is small enough, where packing B cost a quarter of a
+ * 1x1 layer's time. The same multiply-adds in the same order: the same bits. */
+void gc_gemm_ukernel_avx2_6x16_ldb(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                                   float alpha, float beta, int m, const float *bias, const float *res, int epi,
+                                   float lo, float hi) {
+    kernel_6x16(k, a, b, ldb, c, ldc, alpha, beta, m, 16, bias, res, epi, lo, hi);
 }
 
 #else /* built without AVX2: never dispatched (gc_gemm_tier_available) */
@@ -102,6 +112,12 @@ void gc_gemm_ukernel_avx2_6x16_epi(int64_t k, const float *a, const float *b, fl
                                    float alpha, float beta, int m, int n, const float *bias,
                                    const float *res, int epi, float lo, float hi) {
     (void)k; (void)a; (void)b; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)n; (void)bias;
+    (void)res; (void)epi; (void)lo; (void)hi;
+}
+void gc_gemm_ukernel_avx2_6x16_ldb(int64_t k, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                                   float alpha, float beta, int m, const float *bias, const float *res, int epi,
+                                   float lo, float hi) {
+    (void)k; (void)a; (void)b; (void)ldb; (void)c; (void)ldc; (void)alpha; (void)beta; (void)m; (void)bias;
     (void)res; (void)epi; (void)lo; (void)hi;
 }
 #endif
