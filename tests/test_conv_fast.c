@@ -944,13 +944,16 @@ TEST(depthwise_flat_same_bits_as_padded) {
     CHECK(flat > 0 && flat < cases);
 }
 
-/* The few-pixels GEMM (AVX-512 only) against a double-precision product, at awkward sizes:
+/* The few-pixels GEMM (AVX2 and AVX-512, where the CPU has them) against a double-precision product, at awkward sizes:
  * pixel counts around multiples of 7, channel counts around multiples of 64 (last panels of 1-16,
  * 17-32, 33-48 and 49-63 channels: each width of kernel), K across blocks and summed in chunks
  * (over 1152 rows: more than 8 pixel panels a chunk, fewer pixel panels than tiles' prefetch lines). With a residual and
  * an epilogue: the bits of the product, the add and the activation as separate passes. */
 TEST(few_pixels_gemm_vs_reference) {
-    if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
+    static const gc_gemm_tier px_tiers[] = {GC_GEMM_AVX2, GC_GEMM_AVX512};
+    for (size_t ti = 0; ti < 2; ti++) {
+    const gc_gemm_tier tier = px_tiers[ti];
+    if (!gc_gemm_tier_available(tier) || !gc_pxgemm_applies(tier, 49)) continue; /* not on this CPU */
     static const int64_t cases[][3] = {{49, 512, 2048}, {196, 256, 1024}, {1, 1, 1}, {6, 65, 513}, {8, 130, 1100},
                                        {50, 64, 7}, {110, 127, 600}, {196, 80, 480}, {23, 90, 70}, {49, 112, 300},
                                        {120, 70, 1153}, {13, 17, 4700}};
@@ -972,10 +975,18 @@ TEST(few_pixels_gemm_vs_reference) {
             }
         gc_pxgemm_pack(O, K, w, pk);
         for (int64_t e = 0; e < O * P; e++) y[e] = NAN;
-        gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, NULL, y, ws, 0, 0.0f, 0.0f);
+        gc_pxgemm_run(lt_pool, tier, O, P, K, pk, col, b, NULL, y, ws, 0, 0.0f, 0.0f);
         const double err = test_rel_err(y, ref, O * P, 1e-3);
-        if (!(err <= 1e-5)) FAILF("few-pixels GEMM P %lld O %lld K %lld: relative error %g", (long long)P, (long long)O,
-                                  (long long)K, err);
+        if (!(err <= 1e-5)) FAILF("few-pixels GEMM %s P %lld O %lld K %lld: relative error %g", gc_gemm_tier_name(tier),
+                                  (long long)P, (long long)O, (long long)K, err);
+        if (tier == GC_GEMM_AVX512 && gc_gemm_tier_available(GC_GEMM_AVX2)) { /* the same chains on both tiers */
+            float *y3 = malloc((size_t)(O * P) * sizeof(float));
+            gc_pxgemm_run(lt_pool, GC_GEMM_AVX2, O, P, K, pk, col, b, NULL, y3, ws, 0, 0.0f, 0.0f);
+            if (memcmp(y, y3, (size_t)(O * P) * sizeof(float)))
+                FAILF("few-pixels GEMM P %lld O %lld K %lld: AVX2 and AVX-512 bits differ", (long long)P, (long long)O,
+                      (long long)K);
+            free(y3);
+        }
         float *res = malloc((size_t)(O * P) * sizeof(float)), *y2 = malloc((size_t)(O * P) * sizeof(float));
         fill(res, O * P);
         for (int epi = GC_EPI_NONE; epi <= GC_EPI_CLAMP; epi++) {
@@ -984,15 +995,16 @@ TEST(few_pixels_gemm_vs_reference) {
                 ref[e] = epi == GC_EPI_RELU ? (s > 0.0f ? s : 0.0f) : epi == GC_EPI_CLAMP ? (u > 0.5f ? 0.5f : u) : s;
                 y2[e] = NAN;
             }
-            gc_pxgemm_run(lt_pool, O, P, K, pk, col, b, res, y2, ws, epi, -0.5f, 0.5f);
+            gc_pxgemm_run(lt_pool, tier, O, P, K, pk, col, b, res, y2, ws, epi, -0.5f, 0.5f);
             if (memcmp(y2, ref, (size_t)(O * P) * sizeof(float)) != 0)
-                FAILF("few-pixels GEMM P %lld O %lld K %lld with a residual, epilogue %d: differs from the separate "
-                      "passes", (long long)P, (long long)O, (long long)K, epi);
+                FAILF("few-pixels GEMM %s P %lld O %lld K %lld with a residual, epilogue %d: differs from the separate "
+                      "passes", gc_gemm_tier_name(tier), (long long)P, (long long)O, (long long)K, epi);
         }
         free(res); free(y2);
         free(w); free(col); free(b); free(y); free(ref);
         gc_free(pk);
         gc_free(ws);
+    }
     }
 }
 
@@ -1003,7 +1015,10 @@ TEST(few_pixels_gemm_vs_reference) {
  * pixels fill the 7-pixel panels is read in place, not packed: MobileNetV2's 14x14 and 7x7 1x1 shapes); it declines
  * slots one float too small. */
 TEST(few_pixels_gemm_slots_same_bits) {
-    if (!gc_pxgemm_applies(GC_GEMM_AVX512, 49)) return; /* no AVX-512 here */
+    static const gc_gemm_tier px_tiers[] = {GC_GEMM_AVX2, GC_GEMM_AVX512};
+    for (size_t ti = 0; ti < 2; ti++) {
+    const gc_gemm_tier tier = px_tiers[ti];
+    if (!gc_gemm_tier_available(tier) || !gc_pxgemm_applies(tier, 49)) continue; /* not on this CPU */
     gc_pool *pools[3] = {NULL, NULL, NULL};
     for (int t = 0; t < 3; t++) CHECK_OK(gc_pool_create(t + 1, &pools[t]));
     /* P, O, K (matrix source), or with C > 0 a 3x3 stride-2 pad-1 convolution of C x H x H */
@@ -1039,14 +1054,14 @@ TEST(few_pixels_gemm_slots_same_bits) {
             const float *bias = e == 1 ? NULL : b;
             const int epi = e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP;
             const float *res = e == 2 ? r : NULL; /* a residual on the clamp's runs */
-            gc_pxgemm_run(pools[1], O, P, K, pk, col, bias, res, y0, ws, epi, -0.1f, 0.2f);
+            gc_pxgemm_run(pools[1], tier, O, P, K, pk, col, bias, res, y0, ws, epi, -0.1f, 0.2f);
             for (int th = 1; th <= 3; th++)
                 for (int ns = 1; ns <= 3; ns++) {
                     const int W = th < ns ? th : ns;
                     const size_t sf = gc_pxgemm_slot_floats(O, P, K, W);
                     float *sl = gc_alloc_array(sf * (size_t)ns, sizeof(float));
                     for (int64_t q = 0; q < O * P; q++) y1[q] = NAN;
-                    const int ran = gc_pxgemm_run_slots(pools[th - 1], O, P, K, pk, C ? gc_im2col_pack : gc_px_pack_matrix,
+                    const int ran = gc_pxgemm_run_slots(pools[th - 1], tier, O, P, K, pk, C ? gc_im2col_pack : gc_px_pack_matrix,
                                                         C ? (const void *)&src : (const void *)&mat, bias, res, y1,
                                                         (gc_slots){sl, sf, ns}, epi, -0.1f, 0.2f);
                     if (!ran || memcmp(y0, y1, (size_t)(O * P) * sizeof(float)))
@@ -1056,7 +1071,7 @@ TEST(few_pixels_gemm_slots_same_bits) {
                     gc_free(sl);
                 }
         }
-        if (gc_pxgemm_run_slots(pools[1], O, P, K, pk, gc_px_pack_matrix, &mat, b, NULL, y1,
+        if (gc_pxgemm_run_slots(pools[1], tier, O, P, K, pk, gc_px_pack_matrix, &mat, b, NULL, y1,
                                 (gc_slots){ws, gc_pxgemm_slot_floats(O, P, K, 2) - 1, 2}, 0, 0.0f, 0.0f))
             FAILF("few-pixels GEMM by slots P %lld O %lld K %lld: ran with slots too small", (long long)P, (long long)O,
                   (long long)K);
@@ -1065,6 +1080,7 @@ TEST(few_pixels_gemm_slots_same_bits) {
         gc_free(ws);
     }
     for (int t = 0; t < 3; t++) gc_pool_free(pools[t]);
+    }
 }
 
 TEST(network_fast_vs_reference) {

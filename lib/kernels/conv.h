@@ -292,14 +292,15 @@ size_t gc_dwconv_workspace_bwd(const gc_dwconv *p);
  * columns, with the weights packed once (gc_pxgemm_pack) into 64-channel panels of all K.
  * Each tile sums K in registers (a deep K in chunks, the sums carried between them: the same
  * chain of multiply-adds) and is stored transposed into y with the bias; a worker fetches the
- * weights it multiplies next while a panel computes (conv_pixels.c, px_panel). AVX-512
- * only (gc_pxgemm_applies). Threads split the (channel panel, pixel panel) tiles; each y
+ * weights it multiplies next while a panel computes (conv_pixels.c, px_panel). AVX-512 and
+ * AVX2 (gc_pxgemm_applies), the same bits on both. Threads split the (channel panel, pixel panel) tiles; each y
  * element is summed in the same order for any thread count. */
 #define GC_PX_MR 7
 #define GC_PX_NR 64
 
-/* 1 when this path runs for the tier and is worth it for P pixels: AVX-512, P <= 256, and
- * 7-pixel rows waste fewer lanes than 32-pixel columns. */
+/* 1 when this path runs for the tier and is worth it for P pixels: AVX-512 or AVX2, P <= 256,
+ * and 7-pixel rows waste fewer lanes than the usual GEMM's 32-pixel columns (AVX-512) or more
+ * than 1/8 fewer than its 16-pixel ones (AVX2). */
 int gc_pxgemm_applies(gc_gemm_tier tier, int64_t P);
 
 /* Floats of w packed for gc_pxgemm_run (0 on overflow), and the packing. */
@@ -311,8 +312,9 @@ size_t gc_pxgemm_workspace(int64_t O, int64_t P, int64_t K);
 
 /* res: NULL, or an (O, P) residual added after the bias (a fused residual add); then epi:
  * GC_EPI_NONE, GC_EPI_RELU (values only) or GC_EPI_CLAMP (lo, hi), applied as y is stored. */
-void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col, const float *bias,
-                   const float *res, float *y, float *ws, int epi, float lo, float hi);
+void gc_pxgemm_run(gc_pool *pool, gc_gemm_tier tier, int64_t O, int64_t P, int64_t K, const float *packed,
+                   const float *col, const float *bias, const float *res, float *y, float *ws, int epi, float lo,
+                   float hi);
 
 /* The same with each worker lowering and packing the pixel panels it multiplies into its own slot
  * (slots.base + w * slots.stride): pack_b(ctx, 0, K, j0, nb, 7, dst) writes pixels [j0, j0 + nb)
@@ -323,9 +325,9 @@ void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *
  * gc_pxgemm_run. Returns 0 (nothing done) when the slots are missing or smaller than
  * gc_pxgemm_slot_floats(O, P, K, workers). */
 size_t gc_pxgemm_slot_floats(int64_t O, int64_t P, int64_t K, int workers);
-int gc_pxgemm_run_slots(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, gc_gemm_pack_b_fn pack_b,
-                        const void *ctx, const float *bias, const float *res, float *y, gc_slots slots, int epi, float lo,
-                        float hi);
+int gc_pxgemm_run_slots(gc_pool *pool, gc_gemm_tier tier, int64_t O, int64_t P, int64_t K, const float *packed,
+                        gc_gemm_pack_b_fn pack_b, const void *ctx, const float *bias, const float *res, float *y,
+                        gc_slots slots, int epi, float lo, float hi);
 /* A K x P matrix b (row stride ld) as a gc_gemm_pack_b_fn source. */
 typedef struct gc_px_matrix { const float *b; int64_t ld; } gc_px_matrix;
 void gc_px_pack_matrix(const void *ctx, int64_t p0, int64_t kb, int64_t j0, int64_t nb, int nr, float *dst);
@@ -340,5 +342,10 @@ void gc_px_ukernel_avx512(int64_t k, const float *a, int64_t as, const float *b,
  * c < nc <= 64 (bias: 64 floats). */
 void gc_px_store_avx512(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
                         int64_t P, int64_t n, int64_t nc);
+/* The same two for AVX2 (t's columns past nc rounded up to 8 unwritten). */
+void gc_px_ukernel_avx2(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc, int acc,
+                        const char *pf, int64_t npf);
+void gc_px_store_avx2(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
+                      int64_t P, int64_t n, int64_t nc);
 
 #endif

@@ -1,6 +1,6 @@
 /* conv_pixels.c - the GEMM for convolutions with few output pixels (contract in conv.h):
- * weight packing into 64-channel panels, the threaded driver and the transposed stores. The
- * micro-kernel is in conv_pixels_avx512.c. */
+ * weight packing into 64-channel panels and the threaded driver. The micro-kernels and the
+ * transposed stores are in conv_pixels_avx512.c and conv_pixels_avx2.c. */
 #include "kernels/conv.h"
 #include "kernels/activation.h" /* GC_EPI_* */
 #include "core/core.h"
@@ -9,9 +9,28 @@
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+/* AVX-512: where 7-pixel rows waste fewer lanes than the usual GEMM's 32-pixel columns. AVX2:
+ * where they save more than 1/8 of its 16-pixel columns' lanes, the AVX2 kernel (7 x 16 a pass,
+ * one column of B a memory operand) being slower per lane than the usual 6 x 16 (Zen 3, one
+ * core: ResNet-50's 7x7 layers 0.70-0.95x the time, its 14x14 ones, 196 of 208 lanes used
+ * either way, 1.04-1.09x). */
 int gc_pxgemm_applies(gc_gemm_tier tier, int64_t P) {
-    return gc_gemm_resolve(tier) == GC_GEMM_AVX512 && P <= 256 &&
-           round_up(P, GC_PX_MR) < round_up(P, 32);
+    const gc_gemm_tier t = gc_gemm_resolve(tier);
+    if (P > 256) return 0;
+    if (t == GC_GEMM_AVX512) return round_up(P, GC_PX_MR) < round_up(P, 32);
+    return t == GC_GEMM_AVX2 && 8 * round_up(P, 16) > 9 * round_up(P, GC_PX_MR);
+}
+
+/* The tier's micro-kernel and stores (a tier gc_pxgemm_applies accepts). */
+typedef void (*px_kernel_fn)(int64_t k, const float *a, int64_t as, const float *b, float *t, int64_t nc, int acc,
+                             const char *pf, int64_t npf);
+typedef void (*px_store_fn)(const float *t, const float *bias, const float *res, int epi, float lo, float hi, float *y,
+                            int64_t P, int64_t n, int64_t nc);
+static px_kernel_fn px_kernel_of(gc_gemm_tier t) {
+    return gc_gemm_resolve(t) == GC_GEMM_AVX512 ? gc_px_ukernel_avx512 : gc_px_ukernel_avx2;
+}
+static px_store_fn px_store_of(gc_gemm_tier t) {
+    return gc_gemm_resolve(t) == GC_GEMM_AVX512 ? gc_px_store_avx512 : gc_px_store_avx2;
 }
 
 size_t gc_pxgemm_packed_floats(int64_t O, int64_t K) {
@@ -53,6 +72,8 @@ typedef struct px_job {
     gc_gemm_pack_b_fn pack_b;  /* writes the pixel panels (nr 7) */
     const void *ctx;
     gc_slots slots;
+    px_kernel_fn kernel;
+    px_store_fn store;
 } px_job;
 
 /* a[(ip * K + k) * 7 + r] = col[k, ip * 7 + r]: pixel panels [lo, hi). */
@@ -95,7 +116,7 @@ static void px_store(const px_job *j, int64_t jo, int64_t ip, const float *t) {
     float bs[GC_PX_NR] = {0}; /* the panel's bias, zero past O */
     if (j->bias) memcpy(bs, j->bias + jo * GC_PX_NR, (size_t)nc * sizeof(float));
     const int64_t at = jo * GC_PX_NR * j->P + p0;
-    gc_px_store_avx512(t, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
+    j->store(t, bs, j->res ? j->res + at : NULL, j->epi, j->lo, j->hi, j->y + at, j->P, n, nc);
 }
 
 /* The tiles of channel panel jo over pixel panels [ip0, ip1). Along the way the weights this
@@ -104,7 +125,7 @@ static void px_store(const px_job *j, int64_t jo, int64_t ip, const float *t) {
  * panel's first tile would otherwise wait for all of them at once (ResNet-50's 7x7 layers: 7
  * tiles per panel). */
 static void px_panel(const px_job *j, int64_t jo, int64_t ip0, int64_t ip1, const px_src *src, int64_t next_jo) {
-    float tiles[PX_GROUP][GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major each; columns past nc rounded to 16 unset */
+    float tiles[PX_GROUP][GC_PX_MR * GC_PX_NR]; /* (7, 64) pixel-major each; columns past nc rounded to 16 (8) unset */
     const int64_t K = j->K, kc = px_kc(K), nc = j->O - jo * GC_PX_NR < GC_PX_NR ? j->O - jo * GC_PX_NR : GC_PX_NR;
     const int64_t group = kc == K ? ip1 - ip0 : PX_GROUP; /* one chunk: each tile stored as it is done */
     const float *w = j->packed + jo * K * GC_PX_NR;
@@ -121,7 +142,7 @@ static void px_panel(const px_job *j, int64_t jo, int64_t ip0, int64_t ip1, cons
             for (int64_t ip = g0; ip < g1; ip++) {
                 float *t = tiles[kc == K ? 0 : ip - g0];
                 const int64_t first = (ip - g0) * per, npf = lines - first < per ? lines - first : per;
-                gc_px_ukernel_avx512(kb, px_panel_rows(src, ip) + pc * src->as, src->as, w + pc * GC_PX_NR, t, nc, pc > 0,
+                j->kernel(kb, px_panel_rows(src, ip) + pc * src->as, src->as, w + pc * GC_PX_NR, t, nc, pc > 0,
                                      nx ? (const char *)nx + 64 * first : NULL, npf < 0 ? 0 : npf < kb ? npf : kb);
                 if (pc + kb == K) px_store(j, jo, ip, t);
             }
@@ -145,10 +166,12 @@ static void px_tiles(void *arg, int64_t lo, int64_t hi, int worker) {
     px_run_by_channels(j, lo, hi, &src);
 }
 
-void gc_pxgemm_run(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, const float *col,
-                   const float *bias, const float *res, float *y, float *ws, int epi, float lo, float hi) {
+void gc_pxgemm_run(gc_pool *pool, gc_gemm_tier tier, int64_t O, int64_t P, int64_t K, const float *packed,
+                   const float *col, const float *bias, const float *res, float *y, float *ws, int epi, float lo,
+                   float hi) {
     const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
-    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, res, y, ws, 0, 0, NULL, NULL, {NULL, 0, 0}};
+    px_job j = {O, P, K, np, epi, lo, hi, packed, col, bias, res, y, ws, 0, 0, NULL, NULL, {NULL, 0, 0},
+                px_kernel_of(tier), px_store_of(tier)};
     gc_pool_for(pool, np, 1, 0, px_pack, &j);
     gc_pool_for(pool, no * np, 1, 0, px_tiles, &j);
 }
@@ -201,7 +224,10 @@ static void px_by_slots(void *arg, int64_t lo, int64_t hi, int worker) {
     const int64_t ntiles = j->no * j->np, panel = j->K * GC_PX_MR;
     /* a 1x1 layer's input whose pixels fill the panels: read in place (row k at b + k * P) */
     const gc_px_matrix *mat = j->pack_b == gc_px_pack_matrix ? j->ctx : NULL;
-    const int direct = PX_DIRECT && mat && j->P % GC_PX_MR == 0;
+    /* not with AVX2: its kernel reads a pixel panel once per 16 channels, and from the input's
+       rows (K lines apart) the panel no longer stays in L1 (ResNet-50's 7x7 1x1 layers on one
+       core, Zen 3: 68-69 GFLOP/s in place, 80-84 packed) */
+    const int direct = PX_DIRECT && mat && j->P % GC_PX_MR == 0 && j->kernel == gc_px_ukernel_avx512;
     for (int64_t ch = lo; ch < hi; ch++) {
         const int64_t t0 = ch * ntiles / j->nch, t1 = (ch + 1) * ntiles / j->nch;
         if (t0 >= t1) continue;
@@ -226,16 +252,17 @@ static void px_by_slots(void *arg, int64_t lo, int64_t hi, int worker) {
     }
 }
 
-int gc_pxgemm_run_slots(gc_pool *pool, int64_t O, int64_t P, int64_t K, const float *packed, gc_gemm_pack_b_fn pack_b,
-                        const void *ctx, const float *bias, const float *res, float *y, gc_slots slots, int epi, float lo,
-                        float hi) {
+int gc_pxgemm_run_slots(gc_pool *pool, gc_gemm_tier tier, int64_t O, int64_t P, int64_t K, const float *packed,
+                        gc_gemm_pack_b_fn pack_b, const void *ctx, const float *bias, const float *res, float *y,
+                        gc_slots slots, int epi, float lo, float hi) {
     const int T = gc_pool_threads(pool);
     const int W = T < slots.n ? T : slots.n;
     if (!pack_b || !slots.base || W < 1 || O < 1 || P < 1 || K < 1) return 0;
     const size_t need = gc_pxgemm_slot_floats(O, P, K, W);
     if (need == SIZE_MAX || slots.stride < need) return 0;
     const int64_t np = round_up(P, GC_PX_MR) / GC_PX_MR, no = round_up(O, GC_PX_NR) / GC_PX_NR;
-    px_job j = {O, P, K, np, epi, lo, hi, packed, NULL, bias, res, y, NULL, no, 0, pack_b, ctx, slots};
+    px_job j = {O, P, K, np, epi, lo, hi, packed, NULL, bias, res, y, NULL, no, 0, pack_b, ctx, slots,
+                px_kernel_of(tier), px_store_of(tier)};
     j.nch = no * np < W ? no * np : W;
     gc_pool_for(pool, j.nch, 1, (int)j.nch, px_by_slots, &j);
     return 1;

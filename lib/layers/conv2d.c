@@ -691,7 +691,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                          matrix (or the input) is packed for all, pixels on the tile rows */
                 const gc_im2col_src src = {&q.g, xg};
                 const gc_px_matrix mat = {xg, q.P};
-                if (gc_pxgemm_run_slots(c->pool, q.OG, q.P, q.K, pg, q.pointwise ? gc_px_pack_matrix : gc_im2col_pack,
+                if (gc_pxgemm_run_slots(c->pool, tier, q.OG, q.P, q.K, pg, q.pointwise ? gc_px_pack_matrix : gc_im2col_pack,
                                         q.pointwise ? (const void *)&mat : (const void *)&src, bg, rg, yg, c->slots, epi,
                                         c->epi.lo, c->epi.hi))
                     continue;
@@ -702,7 +702,7 @@ static int conv_forward_paths(const gc_layer_ctx *c) {
                     b = c->ws;
                     pws = c->ws + ((q.K * q.P + 15) & ~(int64_t)15);
                 }
-                gc_pxgemm_run(c->pool, q.OG, q.P, q.K, pg, b, bg, rg, yg, pws, epi, c->epi.lo, c->epi.hi);
+                gc_pxgemm_run(c->pool, tier, q.OG, q.P, q.K, pg, b, bg, rg, yg, pws, epi, c->epi.lo, c->epi.hi);
                 continue;
             }
             if (pg && q.g.KH * q.g.KW > 1) { /* each worker lowers and packs the pixels it multiplies, in its slot
