@@ -224,9 +224,12 @@ TEST(channel_form_same_bits) {
 }
 
 /* The channel form at strides above 1 (AlexNet's 11x11/4 conv1, a 7x7/2 stem, 2x3 strides with
- * dilation) against naive loops, and the same bits on 1-3 threads. */
+ * dilation) against naive loops, and the same bits on 1-3 threads; AVX2's and AVX-512's. */
 TEST(channel_form_strided) {
-    if (!gc_gemm_tier_available(GC_GEMM_AVX512)) { printf("  (no AVX-512 on this CPU: skipped)\n"); return; }
+    static const gc_gemm_tier tiers[] = {GC_GEMM_AVX2, GC_GEMM_AVX512}; /* the tiers with the form */
+    for (size_t ti = 0; ti < 2; ti++) {
+    const gc_gemm_tier tier = tiers[ti];
+    if (!gc_gemm_tier_available(tier)) { printf("  (no %s on this CPU: skipped)\n", gc_gemm_tier_name(tier)); continue; }
     typedef struct { int64_t ci, h, w, co, kh, kw, ph, pw, dh, dw, sh, sw; int bias; } scase;
     const scase cs[] = {
         {3, 39, 41, 40, 11, 11, 2, 2, 1, 1, 4, 4, 1},
@@ -238,8 +241,8 @@ TEST(channel_form_strided) {
         gc_dconv p = {k->ci, k->h, k->w, k->co, 0, 0, k->kh, k->kw, k->ph, k->pw, k->dh, k->dw, 0, k->sh, k->sw, {0}};
         p.OH = (k->h + 2 * k->ph - k->dh * (k->kh - 1) - 1) / k->sh + 1;
         p.OW = (k->w + 2 * k->pw - k->dw * (k->kw - 1) - 1) / k->sw + 1;
-        const size_t np = gc_dconv_chan_floats(GC_GEMM_AVX512, &p);
-        if (!np) { FAILF("strided case %zu: the channel form does not apply", ci); continue; }
+        const size_t np = gc_dconv_chan_floats(tier, &p);
+        if (!np) { FAILF("%s strided case %zu: the channel form does not apply", gc_gemm_tier_name(tier), ci); continue; }
         const int64_t nx = k->ci * k->h * k->w, nw = k->ci * k->co * k->kh * k->kw, ny = k->co * p.OH * p.OW;
         float *x = malloc((size_t)nx * 4), *w = malloc((size_t)nw * 4), *b = malloc((size_t)k->co * 4);
         float *y0 = malloc((size_t)ny * 4), *y1 = malloc((size_t)ny * 4), *yr = malloc((size_t)ny * 4);
@@ -264,13 +267,13 @@ TEST(channel_form_strided) {
             gc_pool *pl = NULL;
             if (gc_pool_create(nt, &pl)) { FAILF("no thread pool"); break; }
             for (int64_t i = 0; i < ny; i++) y1[i] = NAN;
-            gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
+            gc_dconv_run_packed(pl, tier, &p, x, w, pk, k->bias ? b : NULL, y1, ws);
             if (nt > 1) { /* the same bits with each worker's own padded input */
                 const size_t st = (gc_dconv_slot_floats(&p) + 15) & ~(size_t)15;
                 float *sl = gc_alloc_array(st * (size_t)nt + 1, sizeof(float)), *y2 = malloc((size_t)ny * 4);
                 p.slots = (gc_slots){sl, st, nt};
                 for (int64_t i = 0; i < ny; i++) y2[i] = NAN;
-                gc_dconv_run_packed(pl, GC_GEMM_AVX512, &p, x, w, pk, k->bias ? b : NULL, y2, ws);
+                gc_dconv_run_packed(pl, tier, &p, x, w, pk, k->bias ? b : NULL, y2, ws);
                 if (memcmp(y1, y2, (size_t)ny * 4)) FAILF("strided case %zu, %d threads: slots change the bits", ci, nt);
                 p.slots = (gc_slots){0};
                 gc_free(sl);
@@ -284,10 +287,11 @@ TEST(channel_form_strided) {
                     const double d = fabs((double)y1[i] - yr[i]);
                     if (!(d <= e)) e = d;
                 }
-                if (!(e <= 1e-6 * terms)) FAILF("strided case %zu: max error %g > %g", ci, e, 1e-6 * terms);
+                if (!(e <= 1e-6 * terms)) FAILF("%s strided case %zu: max error %g > %g", gc_gemm_tier_name(tier), ci, e, 1e-6 * terms);
             } else if (memcmp(y0, y1, (size_t)ny * 4)) FAILF("strided case %zu: %d threads differ from 1", ci, nt);
         }
         free(x); free(w); free(b); free(y0); free(y1); free(yr); gc_free(ws); gc_free(pk);
+    }
     }
 }
 

@@ -132,11 +132,12 @@ size_t gc_dconv_shared_floats(const gc_dconv *p);
 void gc_dconv_run(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                   const float *bias, float *y, float *ws);
 
-/* The channel-vectorised form (AVX-512): output channels in vectors (32 a tile, the weights
- * packed per tap), the pixels of one row broadcast (up to 14 a tile), so no computed column is
- * wasted; each output the same operations in the same order as gc_dconv_run, so the same bits.
- * It pays where the flat pixel panels waste lanes (narrow images: AlexNet's 27 x 27 conv2, 13 x
- * 13 and 14 x 14 layers). gc_dconv_chan_floats: 0 where it does not apply (tier, flip, shapes),
+/* The channel-vectorised form (AVX-512; AVX2 at strides above 1): output channels in vectors (32
+ * a tile, the weights packed per tap), the pixels of one row broadcast (up to 14 a tile), so no
+ * computed column is wasted; each output the same operations in the same order as gc_dconv_run,
+ * so the same bits. It pays where the flat pixel panels waste lanes (narrow images: AlexNet's 27
+ * x 27 conv2, 13 x 13 and 14 x 14 layers) and for strided layers, whose flat form needs their
+ * input rearranged. gc_dconv_chan_floats: 0 where it does not apply (tier, flip, shapes),
  * else the floats of the weights gc_dconv_chan_pack packs from w (Co, Ci, KH, KW).
  * gc_dconv_run_packed: gc_dconv_run with those packed weights as well (NULL: gc_dconv_run);
  * the same ws. */
@@ -190,6 +191,9 @@ void gc_dconv_ukernel_avx512_8x48(int64_t k, const float *a, int64_t rs, int64_t
  * b + k * cstride + off[t]), + bias (32 or NULL), stored to y[o * ldy + p]. */
 void gc_dconv_chan_avx512(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
                           int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw);
+/* The same with AVX2: 6 pixels by 16 channels at a time. */
+void gc_dconv_chan_avx2(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
+                        int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw);
 /* The 8x48 kernel's forms on 32 and 16 lanes (a band's last pixels; the same bits). */
 void gc_dconv_ukernel_avx512_8x32(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
                                   float *y, int64_t ldy, const gc_dc_map *map, int m, int load,

@@ -347,10 +347,21 @@ static size_t ch_workspace(const gc_dconv *p, int what) {
     return what == 0 ? c.off + c.src : what == 1 ? c.src : c.off;
 }
 
+/* The tiers with a channel form: AVX-512; AVX2 for strided layers (its stride-1 flat panels of 24
+ * lanes waste fewer than chan_better counts for 48; not measured there) of up to 1280 taps. Its
+ * tiles of 6 pixels read a block's weights 2-3 times as often as AVX-512's 14, from L2 (Zen 3,
+ * one core, against space to depth or im2col + GEMM: ResNet-50's 7x7/2 stem, K 147, 3.99 ->
+ * 3.02 ms, layer2.0.conv2, K 1152, 3.31 -> 3.15; layer3.0.conv2, K 2304, 3.12 -> 4.09). */
+static int chan_tier(gc_gemm_tier tier, const gc_dconv *p) {
+    if (tier == GC_GEMM_REFERENCE) return 0;
+    const dc_impl *im = dc_impl_of(tier);
+    return im == &dc_impls[2] || (im == &dc_impls[1] && (p->SH > 1 || p->SW > 1) && p->Ci * p->KH * p->KW <= 1280);
+}
+
 size_t gc_dconv_chan_floats(gc_gemm_tier tier, const gc_dconv *p) {
     ch_plan c;
     int64_t n;
-    if (tier == GC_GEMM_REFERENCE || dc_impl_of(tier) != &dc_impls[2] || !chan_better(p) || ch_plan_make(p, &c) ||
+    if (!chan_tier(tier, p) || !chan_better(p) || ch_plan_make(p, &c) ||
         gc_mul_i64(c.nob * 32, c.K, &n) || n > (int64_t)(SIZE_MAX / 8))
         return 0;
     return r16((size_t)n);
@@ -378,6 +389,8 @@ typedef struct ch_job {
     const int64_t *off;
     int *padded;   /* with slots: (slots) 1 once worker w padded the input into its slot, element w
                       written by worker w only */
+    void (*tile)(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC, int64_t cstride,
+                 const float *bias, float *y, int64_t ldy, int m, int64_t sw); /* the tier's */
 } ch_job;
 
 /* Input channels [lo, hi) padded into the shared buffer (the last one also zeroes the slack). */
@@ -418,7 +431,7 @@ static void ch_rows(void *arg, int64_t lo, int64_t hi, int worker) {
         }
         for (int64_t t = 0; t < nt; t++) {
             const int64_t j0 = p->OW * t / nt, j1 = p->OW * (t + 1) / nt;
-            gc_dconv_chan_avx512((int)(j1 - j0), j->packed + ob * 32 * c->K, src + i * sh * c->Wp + j0 * sw, j->off,
+            j->tile((int)(j1 - j0), j->packed + ob * 32 * c->K, src + i * sh * c->Wp + j0 * sw, j->off,
                                  c->K, c->KC, c->KC / c->KK * c->cs, bias, j->y + ob * 32 * P + i * p->OW + j0, P, m, sw);
         }
     }
@@ -427,7 +440,7 @@ static void ch_rows(void *arg, int64_t lo, int64_t hi, int worker) {
 void gc_dconv_run_packed(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, const float *x, const float *w,
                          const float *packed, const float *bias, float *y, float *ws) {
     ch_plan c;
-    if (!packed || tier == GC_GEMM_REFERENCE || dc_impl_of(tier) != &dc_impls[2] || !chan_better(p) || ch_plan_make(p, &c)) {
+    if (!packed || !chan_tier(tier, p) || !chan_better(p) || ch_plan_make(p, &c)) {
         gc_dconv_run(pool, tier, p, x, w, bias, y, ws);
         return;
     }
@@ -436,7 +449,8 @@ void gc_dconv_run_packed(gc_pool *pool, gc_gemm_tier tier, const gc_dconv *p, co
         const int64_t ci = k / c.KK, u = k % c.KK / p->KW, v = k % p->KW;
         off[k] = ci * c.cs + u * p->DH * c.Wp + v * p->DW;
     }
-    ch_job j = {p, &c, x, packed, bias, y, ws + c.off, off, NULL};
+    ch_job j = {p, &c, x, packed, bias, y, ws + c.off, off, NULL,
+                dc_impl_of(tier) == &dc_impls[2] ? gc_dconv_chan_avx512 : gc_dconv_chan_avx2};
     if (p->slots.base && p->slots.n >= 1) { /* each worker reads a padded input it wrote itself */
         int padded[GC_POOL_MAX] = {0};
         j.padded = padded;

@@ -89,7 +89,79 @@ void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t k
     }
 }
 
+/* ---- the channel-vectorised form (gc_dconv_run_packed; AVX-512's chan_tile, narrower) ----
+ * NP (<= 6) pixels of one row (broadcast) by 16 output channels (two vectors of one 32-channel
+ * block's packed weights per tap): 12 accumulators. Per K block summed from zero and added to
+ * the earlier blocks' sum (the first block: + bias): each output the direct kernels'
+ * operations in their order, so their bits. */
+static inline __attribute__((always_inline)) void chan_part(const int NP, const float *a, const float *b,
+                                                            const int64_t *off, int64_t K, int64_t KC,
+                                                            int64_t cstride, const float *bias, float *t,
+                                                            const int64_t sw) {
+    for (int64_t k0 = 0; k0 < K; k0 += KC) {
+        const int64_t kc = K - k0 < KC ? K - k0 : KC;
+        const float *bb = b + k0 / KC * cstride, *aa = a + k0 * 32;
+        __m256 acc[6][2];
+        #pragma GCC unroll 6
+        for (int p = 0; p < NP; p++) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+        for (int64_t q = 0; q < kc; q++) {
+            const __m256 w0 = _mm256_loadu_ps(aa + q * 32), w1 = _mm256_loadu_ps(aa + q * 32 + 8);
+            const float *bp = bb + off[q];
+            #pragma GCC unroll 6
+            for (int p = 0; p < NP; p++) {
+                const __m256 xv = _mm256_broadcast_ss(bp + p * sw);
+                acc[p][0] = _mm256_fmadd_ps(w0, xv, acc[p][0]);
+                acc[p][1] = _mm256_fmadd_ps(w1, xv, acc[p][1]);
+            }
+        }
+        #pragma GCC unroll 6
+        for (int p = 0; p < NP; p++) { /* t (pixel, 16 channels): the running sums */
+            __m256 s0 = acc[p][0], s1 = acc[p][1];
+            if (k0 > 0) {
+                s0 = _mm256_add_ps(s0, _mm256_loadu_ps(t + p * 16));
+                s1 = _mm256_add_ps(s1, _mm256_loadu_ps(t + p * 16 + 8));
+            } else if (bias) {
+                s0 = _mm256_add_ps(s0, _mm256_loadu_ps(bias));
+                s1 = _mm256_add_ps(s1, _mm256_loadu_ps(bias + 8));
+            }
+            _mm256_storeu_ps(t + p * 16, s0);
+            _mm256_storeu_ps(t + p * 16 + 8, s1);
+        }
+    }
+}
+
+void gc_dconv_chan_avx2(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
+                        int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw) {
+    const int ng = (np + 5) / 6; /* pixel groups of at most 6, as even as they come */
+    for (int g = 0, p0 = 0; g < ng; g++) {
+        const int p1 = np * (g + 1) / ng, n = p1 - p0;
+        for (int h = 0; h * 16 < m; h++) {
+            float t[6 * 16];
+            const float *ah = a + 16 * h, *bh = bias ? bias + 16 * h : NULL, *bg = b + p0 * sw;
+#define NP_CASE(c)                                                                                 \
+    case c:                                                                                        \
+        if (sw == 1) chan_part(c, ah, bg, off, K, KC, cstride, bh, t, 1);                          \
+        else chan_part(c, ah, bg, off, K, KC, cstride, bh, t, sw);                                 \
+        break;
+            switch (n) {
+            NP_CASE(1) NP_CASE(2) NP_CASE(3) NP_CASE(4) NP_CASE(5) NP_CASE(6)
+            default: break;
+            }
+#undef NP_CASE
+            const int mh = m - 16 * h < 16 ? m - 16 * h : 16;
+            for (int o = 0; o < mh; o++)
+                for (int p = 0; p < n; p++) y[(16 * h + o) * ldy + p0 + p] = t[p * 16 + o];
+        }
+        p0 = p1;
+    }
+}
+
 #else /* built without AVX2: never dispatched */
+void gc_dconv_chan_avx2(int np, const float *a, const float *b, const int64_t *off, int64_t K, int64_t KC,
+                        int64_t cstride, const float *bias, float *y, int64_t ldy, int m, int64_t sw) {
+    (void)np; (void)a; (void)b; (void)off; (void)K; (void)KC; (void)cstride; (void)bias; (void)y; (void)ldy; (void)m;
+    (void)sw;
+}
 void gc_dconv_ukernel_avx2_4x24(int64_t k, const float *a, int64_t rs, int64_t ks, const float *b, const int64_t *off,
                                 float *y, int64_t ldy, const gc_dc_map *map, int m, int load,
                                 const float *bias) {
