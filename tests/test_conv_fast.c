@@ -1092,10 +1092,10 @@ TEST(network_fast_vs_reference) {
  * grouped, a 5x5 stride-2 stem, with and without bias; a Winograd 3x3's transformed weights in
  * a forward-only session, same bits as the default session's) match packing them every call (a
  * session planned with param_grads reads the weights live): the same bits where both run the
- * same GEMM (as at 111x123, no layer with few pixels, on the AVX2 tier: with AVX-512 the
- * ungrouped strided layers run the direct convolution's channel form instead, chan_strided_ok),
- * within 1e-6 where the few-pixels GEMM or the channel form (AVX-512) sums in another order;
- * within 1e-5 of the reference kernels. */
+ * same GEMM (as at 111x123, no layer with few pixels, on the portable tier: with AVX2 and
+ * AVX-512 the ungrouped strided layers run the direct convolution's channel form instead,
+ * chan_strided_ok), within 1e-6 where the few-pixels GEMM or the channel form sums in another
+ * order; within 1e-5 of the reference kernels. */
 TEST(prepared_weights_same_bits) {
     gc_model *m = NULL;
     CHECK_OK(gc_model_create(&m));
@@ -1115,12 +1115,14 @@ TEST(prepared_weights_same_bits) {
         const int64_t N = 2, H = sizes[z][0], W = sizes[z][1], numel = N * 3 * H * W;
         float *in = malloc((size_t)numel * sizeof(float));
         fill(in, numel);
-        gc_session *s[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-        gc_tensor out[6];
-        const int avx2 = gc_gemm_tier_available(GC_GEMM_AVX2), ns = avx2 ? 6 : 4;
-        for (int i = 0; i < ns; i++) {
-            gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = i == 1 || i == 5,
-                                     .kernels = i == 2 ? GC_KERNELS_REFERENCE : i >= 4 ? GC_KERNELS_AVX2 : GC_KERNELS_AUTO,
+        gc_session *s[8] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+        gc_tensor out[8];
+        const int avx2 = gc_gemm_tier_available(GC_GEMM_AVX2);
+        for (int i = 0; i < 8; i++) { /* 4, 5: AVX2, 6, 7: portable, each default and with param_grads */
+            if ((i == 4 || i == 5) && !avx2) continue;
+            gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = i % 2 && i != 3,
+                                     .kernels = i == 2 ? GC_KERNELS_REFERENCE : i >= 6 ? GC_KERNELS_PORTABLE
+                                              : i >= 4 ? GC_KERNELS_AVX2 : GC_KERNELS_AUTO,
                                      .forward_only = i == 3};
             CHECK_OK(gc_session_create(m, &cfg, &s[i]));
             if (!s[i]) goto next;
@@ -1128,23 +1130,22 @@ TEST(prepared_weights_same_bits) {
             CHECK_OK(gc_session_output(s[i], &out[i]));
         }
         const int64_t n = gc_tensor_numel(&out[0]);
-        if (z == 1 && !gc_gemm_tier_available(GC_GEMM_AVX512))
-            CHECK(n > 0 && memcmp(out[0].data, out[1].data, (size_t)n * sizeof(float)) == 0);
-        if (z == 1 && avx2) CHECK(n > 0 && memcmp(out[4].data, out[5].data, (size_t)n * sizeof(float)) == 0);
+        if (z == 1) CHECK(n > 0 && memcmp(out[6].data, out[7].data, (size_t)n * sizeof(float)) == 0);
+        if (avx2) CHECK(test_rel_err(out[4].data, out[5].data, n, 1e-6) <= 1e-6);
         CHECK(test_rel_err(out[0].data, out[1].data, n, 1e-6) <= 1e-6);
         CHECK(test_rel_err(out[0].data, out[2].data, n, 1e-6) <= 1e-5);
         CHECK(n > 0 && memcmp(out[0].data, out[3].data, (size_t)n * sizeof(float)) == 0);   /* wg's U^T kept */
     next:
-        for (int i = 0; i < 6; i++) gc_session_free(s[i]);
+        for (int i = 0; i < 8; i++) gc_session_free(s[i]);
         free(in);
     }
     gc_model_free(m);
 }
 
 /* Strided layers whose forward runs space to depth (AlexNet's 11x11/4 conv1, a 7x7/2 stem) in a
- * session, which cuts their kernels once (prepared weights; with AVX-512, the direct
- * convolution's channel form at the layer's stride instead, weights packed once; the AVX2 tier
- * keeps space to depth): within 1e-5 of the reference kernels and of the GEMM a training
+ * session, which cuts their kernels once (prepared weights; with AVX-512 and AVX2, the direct
+ * convolution's channel form at the layer's stride instead, weights packed once; the portable
+ * tier keeps space to depth): within 1e-5 of the reference kernels and of the GEMM a training
  * session runs, the same bits on 1, 2 and 3 threads. */
 TEST(space_to_depth_in_sessions) {
     gc_model *m = NULL;
@@ -1157,12 +1158,14 @@ TEST(space_to_depth_in_sessions) {
     const int64_t N = 2, H = 99, W = 103, numel = N * 3 * H * W;
     float *in = malloc((size_t)numel * sizeof(float));
     fill(in, numel);
-    gc_session *s[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-    gc_tensor out[6];
+    gc_session *s[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    gc_tensor out[7];
     const int avx2 = gc_gemm_tier_available(GC_GEMM_AVX2);
-    for (int i = 0; i < 5 + avx2; i++) {
+    for (int i = 0; i < 7; i++) {
+        if (i == 5 && !avx2) continue;
         gc_session_config cfg = {.batch = N, .channels = 3, .height = H, .width = W, .param_grads = i == 1,
-                                 .kernels = i == 2 ? GC_KERNELS_REFERENCE : i == 5 ? GC_KERNELS_AVX2 : GC_KERNELS_AUTO,
+                                 .kernels = i == 2 ? GC_KERNELS_REFERENCE : i == 5 ? GC_KERNELS_AVX2
+                                          : i == 6 ? GC_KERNELS_PORTABLE : GC_KERNELS_AUTO,
                                  .threads = i >= 3 && i < 5 ? i - 2 : 0};
         CHECK_OK(gc_session_create(m, &cfg, &s[i]));
         if (!s[i]) goto done;
@@ -1175,8 +1178,9 @@ TEST(space_to_depth_in_sessions) {
     CHECK(memcmp(out[0].data, out[3].data, (size_t)n * sizeof(float)) == 0);
     CHECK(memcmp(out[0].data, out[4].data, (size_t)n * sizeof(float)) == 0);
     if (avx2) CHECK(test_rel_err(out[5].data, out[2].data, n, 1e-6) <= 1e-5);
+    CHECK(test_rel_err(out[6].data, out[2].data, n, 1e-6) <= 1e-5); /* space to depth */
 done:
-    for (int i = 0; i < 6; i++) gc_session_free(s[i]);
+    for (int i = 0; i < 7; i++) gc_session_free(s[i]);
     free(in);
     gc_model_free(m);
 }
