@@ -236,6 +236,7 @@ static void conv_backward_ref(const gc_layer_ctx *c) {
 
 /* One layer call's geometry and the algorithm chosen from the shapes. */
 typedef struct conv_plan {
+    gc_gemm_tier tier;          /* the tier it was made for */
     gc_conv_geom g;             /* per group */
     int64_t N, G, O, OG, K, P;  /* batch, groups, out channels (total, per group), K = CG*KH*KW, P = OH*OW */
     int64_t NT;                 /* columns per im2col tile */
@@ -316,6 +317,7 @@ static void conv_plan_make(const gc_layer *l, const gc_shape *in, const gc_shape
                            gc_gemm_tier tier, conv_plan *q) {
     const gc_conv2d_params *p = &l->p.conv;
     memset(q, 0, sizeof *q);
+    q->tier = tier;
     q->G = p->groups;
     q->g = (gc_conv_geom){in->d[1] / p->groups, in->d[2], in->d[3], out->d[2], out->d[3], p->kernel_h, p->kernel_w,
                           p->stride_h, p->stride_w, p->pad_h, p->pad_w, p->dilation_h, p->dilation_w};
@@ -436,8 +438,8 @@ static size_t gemm_ws(int64_t M, int64_t N, int64_t K) {
  * convolution's scratch, whichever is largest. */
 static size_t conv_workspace_of(const conv_plan *pq);
 
-/* The tiers whose plans differ (the few-pixels GEMM runs only with AVX-512, Winograd at 4 tiles
- * only with AVX2: wino_ok). */
+/* The tiers whose plans differ (the few-pixels GEMM runs with AVX-512 and, for fewer pixel
+ * counts, AVX2; Winograd at 4 tiles only with AVX2: wino_ok). */
 static const gc_gemm_tier plan_tiers[3] = {GC_GEMM_PORTABLE, GC_GEMM_AVX2, GC_GEMM_AVX512};
 
 /* The most any tier's plan needs, training or not. */
@@ -459,17 +461,17 @@ static size_t conv_slot_floats(const gc_layer *l, const gc_shape *in, const gc_s
     size_t s = 0;
     for (int training = 0; training < 2; training++)
         for (int t = 0; t < 3; t++) {
-            const int x = plan_tiers[t] == GC_GEMM_AVX512;
             conv_plan_make(l, in, out, 1, training, plan_tiers[t], &q);
+            const int px = gc_pxgemm_applies(q.tier, q.P);
             if (q.wino_fwd) s = max_size(s, gc_winograd_slot_floats(&q.wf));
             if (q.wino_bwd) s = max_size(s, gc_winograd_slot_floats(&q.wb));
             if (q.direct_fwd) s = max_size(s, gc_dconv_slot_floats(&q.df));
             if (q.chan_s) s = max_size(s, gc_dconv_slot_floats(&q.dc));
             if (q.s2d) s = max_size(s, gc_dconv_slot_floats(&q.ds));
             if (q.direct_bwd) s = max_size(s, gc_dconv_slot_floats(&q.db));
-            if (!q.depthwise && !q.wino_fwd && !q.direct_fwd && !q.s2d && !(x && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)))
+            if (!q.depthwise && !q.wino_fwd && !q.direct_fwd && !q.s2d && !px)
                 s = max_size(s, gc_gemm_cols_slot_floats(plan_tiers[t]));
-            if (x && !q.depthwise && !q.wino_fwd && !q.direct_fwd && gc_pxgemm_applies(GC_GEMM_AVX512, q.P))
+            if (px && !q.depthwise && !q.wino_fwd && !q.direct_fwd)
                 s = max_size(s, gc_pxgemm_slot_floats(q.OG, q.P, q.K, workers)); /* the few-pixels GEMM's pixel panels */
             if (q.acc_s2d) s = max_size(s, gc_aconv_slot_floats(&q.ds, workers));
             else if (!q.acc_ref) s = max_size(s, gc_aconv_slot_floats(&q.df, workers));
@@ -488,7 +490,7 @@ static size_t conv_workspace_of(const conv_plan *pq) {
     g = max_size(gemm_ws(q.OG, q.NT, q.K), max_size(gemm_ws(q.K, q.NT, q.OG), gemm_ws(q.OG, q.K, q.NT)));
     if (q.pointwise) g = max_size(g, max_size(gemm_ws(q.OG, q.P, q.K), max_size(gemm_ws(q.K, q.P, q.OG), gemm_ws(q.OG, q.K, q.P))));
     s = col + g;
-    if (!q.wino_fwd && !q.direct_fwd && !q.depthwise && gc_pxgemm_applies(GC_GEMM_AVX512, q.P)) { /* the few-pixels GEMM */
+    if (!q.wino_fwd && !q.direct_fwd && !q.depthwise && gc_pxgemm_applies(q.tier, q.P)) { /* the few-pixels GEMM */
         size_t pw = gc_pxgemm_workspace(q.OG, q.P, q.K), cl = q.pointwise ? 0 : (size_t)((q.K * q.P + 15) & ~(int64_t)15);
         s = max_size(s, pw == SIZE_MAX || pw > SIZE_MAX - cl ? SIZE_MAX : pw + cl);
     }
