@@ -866,25 +866,92 @@ done:
     gc_model_free(m);
 }
 
-/* Runs depthwise problem p (random input, weights and bias) on the portable tier and on AVX-512:
- * 1 when the outputs have the same bits, 0 when they differ, -1 when it cannot be set up. */
-static int dw_avx512_same_bits_as_portable(const gc_dwconv *p) {
+/* y of depthwise problem p the plain way: per output, b + w[u,v] x (x = 0 in the padding) for
+ * u, then v, in order, a product then a sum each (the library's kernels promise these bits),
+ * then the epilogue's formula. */
+static void dw_oracle(const gc_dwconv *p, const float *x, const float *wt, const float *b, float *y) {
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t o = 0; o < p->C * p->M; o++) {
+            const float *xc = x + (n * p->C + o / p->M) * p->H * p->W, *wo = wt + o * p->KH * p->KW;
+            float *yo = y + (n * p->C * p->M + o) * p->OH * p->OW;
+            for (int64_t i = 0; i < p->OH; i++)
+                for (int64_t j = 0; j < p->OW; j++) {
+                    float a = b[o];
+                    for (int64_t u = 0; u < p->KH; u++)
+                        for (int64_t v = 0; v < p->KW; v++) {
+                            const int64_t h = i * p->SH - p->PH + u * p->DH, c = j * p->SW - p->PW + v * p->DW;
+                            const float xv = h >= 0 && h < p->H && c >= 0 && c < p->W ? xc[h * p->W + c] : 0.0f;
+                            const float t = wo[u * p->KW + v] * xv;
+                            a = a + t;
+                        }
+                    if (p->epi == GC_EPI_RELU) a = a > 0 ? a : 0;
+                    if (p->epi == GC_EPI_CLAMP) a = a < p->epi_lo ? p->epi_lo : a, a = a > p->epi_hi ? p->epi_hi : a;
+                    yo[i * p->OW + j] = a;
+                }
+        }
+}
+
+/* Runs depthwise problem p (random input, weights and bias) on the portable tier and on tier t
+ * (and, oracle set, the plain loops of dw_oracle): 1 when the outputs have the same bits, 0
+ * when they differ, -1 when it cannot be set up. */
+static int dw_same_bits_as_portable(const gc_dwconv *p, gc_gemm_tier t, int oracle) {
     const int64_t nx = p->N * p->C * p->H * p->W, ny = p->N * p->C * p->M * p->OH * p->OW;
     const int64_t nw = p->C * p->M * p->KH * p->KW, nb = p->C * p->M;
     float *x = gc_alloc_array((size_t)nx, sizeof(float)), *wt = gc_alloc_array((size_t)nw, sizeof(float));
     float *b = gc_alloc_array((size_t)nb, sizeof(float)), *y0 = gc_alloc_array((size_t)ny, sizeof(float));
-    float *y1 = gc_alloc_array((size_t)ny, sizeof(float));
+    float *y1 = gc_alloc_array((size_t)ny, sizeof(float)), *y2 = gc_alloc_array((size_t)ny, sizeof(float));
     float *ws = gc_alloc_array(gc_dwconv_workspace(p), sizeof(float));
     int same = -1;
-    if (x && wt && b && y0 && y1 && ws) {
+    if (x && wt && b && y0 && y1 && y2 && ws) {
         fill(x, nx), fill(wt, nw), fill(b, nb);
-        for (int64_t k = 0; k < ny; k++) y0[k] = y1[k] = NAN;
+        for (int64_t k = 0; k < ny; k++) y0[k] = y1[k] = y2[k] = NAN;
         gc_dwconv_forward(lt_pool, GC_GEMM_PORTABLE, p, x, wt, b, y0, ws);
-        gc_dwconv_forward(lt_pool, GC_GEMM_AVX512, p, x, wt, b, y1, ws);
+        gc_dwconv_forward(lt_pool, t, p, x, wt, b, y1, ws);
         same = !memcmp(y0, y1, (size_t)ny * sizeof(float));
+        if (oracle) {
+            dw_oracle(p, x, wt, b, y2);
+            same = same && !memcmp(y0, y2, (size_t)ny * sizeof(float));
+        }
     }
-    free(x), free(wt), free(b), free(y0), free(y1), free(ws);
+    free(x), free(wt), free(b), free(y0), free(y1), free(y2), free(ws);
     return same;
+}
+
+static int dw_avx512_same_bits_as_portable(const gc_dwconv *p) {
+    return dw_same_bits_as_portable(p, GC_GEMM_AVX512, 0);
+}
+
+/* The AVX2 depthwise kernel (8-lane vectors; the portable one: 4 lanes) against the portable
+ * tier and the plain loops, same bits: 3x3 and 5x5 at strides 1 and 2 (MobileNetV2's and
+ * EfficientNet-B0's layers), widths around multiples of 8 and 24 (a block row: 3 vectors) and
+ * MobileNet's 7, 14, 28, 56, 112, heights 1 to 4 rows past a multiple of 4, padding 0 to K - 1
+ * (columns and rows wholly outside), one to three output planes per input plane, each epilogue,
+ * planes small and large (those over 8 KB padded run in strips). */
+TEST(depthwise_avx2_same_bits_as_portable) {
+    if (!gc_gemm_tier_available(GC_GEMM_AVX2)) return;
+    static const int64_t ws_[] = {1, 2, 5, 7, 8, 9, 14, 15, 16, 17, 23, 24, 25, 28, 31, 33, 47, 49, 56, 112, 113};
+    static const int64_t hs[] = {1, 3, 4, 5, 7, 14, 17, 56, 112};
+    int64_t cases = 0;
+    for (int64_t k = 3; k <= 5; k += 2)
+        for (int64_t s = 1; s <= 2; s++)
+            for (size_t a = 0; a < sizeof hs / sizeof hs[0]; a++)
+                for (size_t c = 0; c < sizeof ws_ / sizeof ws_[0]; c++) {
+                    const int64_t h = hs[a], w = ws_[c], pad = (h + w + s) % k; /* 0 to K - 1 */
+                    if (h + 2 * pad < k || w + 2 * pad < k) continue;
+                    if (h * w > 3000 && (w + h + k) % 3) continue; /* big planes: a third of them */
+                    const int64_t oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
+                    const int m = (int)((h * 3 + w + k) % 5 == 0 ? 3 : (h + w) % 4 == 0 ? 2 : 1);
+                    const int e = (int)((h * 7 + w + s + k) % 3);
+                    const gc_dwconv p = {1 + (h < 8), 3, h, w, m, oh, ow, k, k, s, s, pad, pad, 1, 1,
+                                         e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
+                    const int same = dw_same_bits_as_portable(&p, GC_GEMM_AVX2, 1);
+                    cases++;
+                    if (same < 0) FAILF("cannot set up");
+                    else if (!same)
+                        FAILF("%lldx%lld k%lld s%lld p%lld m%d e%d: AVX2 differs from portable or plain loops",
+                              (long long)h, (long long)w, (long long)k, (long long)s, (long long)pad, m, e);
+                }
+    CHECK(cases > 500);
 }
 
 /* The AVX-512 depthwise kernel reads 3x3 taps straight from the input plane (no padded copy,
@@ -1378,6 +1445,7 @@ int main(void) {
     RUN(depthwise_strips_same_bits_as_whole_planes);
     RUN(depthwise_direct_same_bits_as_padded);
     RUN(depthwise_flat_same_bits_as_padded);
+    RUN(depthwise_avx2_same_bits_as_portable);
     RUN(few_pixels_gemm_vs_reference);
     RUN(few_pixels_gemm_slots_same_bits);
     RUN(network_fast_vs_reference);

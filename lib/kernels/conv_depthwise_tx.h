@@ -1,70 +1,115 @@
 /* conv_depthwise_tx.h - the output planes of one input plane of a depthwise convolution
- * (gc_dw_plane_fn): the plane zero-padded into scratch, then 16 output columns at a time held
- * in a vector register while every tap is added (GNU vector extension: one zmm with AVX-512,
- * two ymm with AVX2, four xmm in the portable build). 3x3 and 5x5 kernels at stride 1 or 2
- * (MobileNet's, EfficientNet's) have their own unrolled code with several rows and columns in
- * flight; at stride 2 the padded plane keeps even and odd columns apart, so every load is
- * contiguous. With AVX-512, 3x3 kernels (rows of up to GC_DW_DIRECT_W) read the taps straight
- * from the plane instead (gc_dw_direct, dw_block_direct), and small "same" planes at stride 1
- * run as flat arrays, 16 outputs a vector across rows (gc_dw_flat, dw_flat_block). Included once per ISA with DW_TX_NAME set (conv_depthwise.c,
- * conv_depthwise_avx2.c, conv_depthwise_avx512.c); taps are added in the same order in all
- * cases (and as the reference loops do), so every tier and path gives the same bits. */
+ * (gc_dw_plane_fn): the plane zero-padded into scratch, then DW_L output columns at a time held
+ * in a vector register while every tap is added (GNU vector extension, one register wide: 16
+ * lanes (zmm) with AVX-512, 8 (ymm) with AVX2, 4 (xmm) in the portable build; with 16 lanes
+ * under AVX2, GCC split every vector into two ymm and kept the 4x2 blocks on the stack, 12x
+ * slower). 3x3 and 5x5 kernels at stride 1 or 2 (MobileNet's, EfficientNet's) have their own
+ * unrolled code with several rows and columns in flight; at stride 2 the padded plane keeps
+ * even and odd columns apart, so every load is contiguous. With AVX-512, 3x3 kernels (rows of
+ * up to GC_DW_DIRECT_W) read the taps straight from the plane instead (gc_dw_direct,
+ * dw_block_direct), and small "same" planes at stride 1 run as flat arrays, 16 outputs a vector
+ * across rows (gc_dw_flat, dw_flat_block). Included once per ISA with DW_TX_NAME set
+ * (conv_depthwise.c, conv_depthwise_avx2.c, conv_depthwise_avx512.c); taps are added in the
+ * same order in all cases (and as the reference loops do), each output lane on its own, so
+ * every tier, width and path gives the same bits. */
 #include "kernels/conv.h"
 #include "kernels/activation.h" /* GC_EPI_* */
 #include <string.h>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
-typedef float dw_v16 __attribute__((vector_size(64)));
-typedef int dw_i16 __attribute__((vector_size(64)));
+/* DW_L: lanes of a vector; DW_NC: most vectors a block row holds (dw_block: R x DW_NC
+ * accumulators, R <= 4, with a weight and a loaded tap in the registers). */
+#if defined(__AVX512F__)
+#define DW_L 16
+#define DW_NC 2
+#elif defined(__AVX2__)
+#define DW_L 8
+#define DW_NC 3
+#else
+#define DW_L 4
+#define DW_NC 3
+#endif
+typedef float dw_vf __attribute__((vector_size(4 * DW_L)));
+typedef int dw_vi __attribute__((vector_size(4 * DW_L)));
 
-/* The epilogue on the 16 sums in vector a, E (GC_EPI_*) a constant at every use, with the
+/* The epilogue on the DW_L sums in vector a, E (GC_EPI_*) a constant at every use, with the
  * bits of the activation's own loop: ReLU v > 0 ? v : 0; clamp u = v < lo ? lo : v, then
  * u > hi ? hi : u (NaN stays). A macro and a store of a value, not functions taking the
  * accumulator's address: that put the accumulators in memory (2x slower). */
 #define DW_EPI(a, E, lo, hi)                                                                       \
     do {                                                                                           \
         if ((E) == GC_EPI_RELU) {                                                                  \
-            (a) = (dw_v16)((dw_i16)(a) & ((a) > 0.0f));                                            \
+            (a) = (dw_vf)((dw_vi)(a) & ((a) > 0.0f));                                              \
         } else if ((E) == GC_EPI_CLAMP) {                                                          \
-            const dw_i16 below_ = (a) < (lo), u_ = ((dw_i16)(lo) & below_) | ((dw_i16)(a) & ~below_); \
-            const dw_i16 above_ = (dw_v16)u_ > (hi);                                               \
-            (a) = (dw_v16)(((dw_i16)(hi) & above_) | (u_ & ~above_));                              \
+            const dw_vi below_ = (a) < (lo), u_ = ((dw_vi)(lo) & below_) | ((dw_vi)(a) & ~below_); \
+            const dw_vi above_ = (dw_vf)u_ > (hi);                                                 \
+            (a) = (dw_vf)(((dw_vi)(hi) & above_) | (u_ & ~above_));                                \
         }                                                                                          \
     } while (0)
 
-/* y[0, n) = the first n lanes of vector v, 0 < n <= 16: one masked store with AVX-512 (a
- * short memcpy of variable length is a call), memcpy otherwise. */
+/* y[0, n) = the first n lanes of vector v, 0 < n <= DW_L: one store when n = DW_L; otherwise
+ * one masked store with AVX-512 and AVX2 (AVX2's vmaskmovps is slow on AMD, but only the last
+ * vector of a row takes it), lane by lane in the portable build (a memcpy of variable length
+ * is a call, and went through the stack). */
 #if defined(__AVX512F__)
 #define DW_STORE(y, v, n)                                                                          \
     do {                                                                                           \
         if ((n) == 16) _mm512_storeu_ps((y), (__m512)(v));                                        \
         else _mm512_mask_storeu_ps((y), (__mmask16)((1u << (n)) - 1), (__m512)(v));               \
     } while (0)
+#elif defined(__AVX2__)
+static const int32_t dw_tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+#define DW_STORE(y, v, n)                                                                          \
+    do {                                                                                           \
+        if ((n) == 8) _mm256_storeu_ps((y), (__m256)(v));                                         \
+        else _mm256_maskstore_ps((y), _mm256_loadu_si256((const __m256i *)(dw_tail_mask + 8 - (n))), (__m256)(v)); \
+    } while (0)
 #else
-#define DW_STORE(y, v, n) memcpy((y), &(v), (size_t)(n) * sizeof(float))
+#define DW_STORE(y, v, n)                                                                          \
+    do {                                                                                           \
+        if ((n) == DW_L) memcpy((y), &(v), sizeof(dw_vf));                                         \
+        else                                                                                       \
+            for (int l_ = 0; l_ < (n); l_++) (y)[l_] = (v)[l_];                                    \
+    } while (0)
 #endif
 
-/* *v = x[0], x[s], ..., x[15 s]: one load for s = 1, two loads and a shuffle for s = 2 (GCC),
- * lane by lane otherwise. (Out parameters: returning a 64-byte vector from a function changes
- * the ABI in the builds without AVX-512.) */
-static inline void dw_load(const float *x, int64_t s, dw_v16 *v) {
+/* Even and odd lanes of two vectors, for __builtin_shuffle. */
+#if DW_L == 16
+#define DW_EVEN {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#elif DW_L == 8
+#define DW_EVEN {0, 2, 4, 6, 8, 10, 12, 14}
+#else
+#define DW_EVEN {0, 2, 4, 6}
+#endif
+#if DW_L == 16
+#define DW_SPLAT(b) ((dw_vf){b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b})
+#elif DW_L == 8
+#define DW_SPLAT(b) ((dw_vf){b, b, b, b, b, b, b, b})
+#else
+#define DW_SPLAT(b) ((dw_vf){b, b, b, b})
+#endif
+
+/* *v = x[0], x[s], ..., x[(DW_L - 1) s]: one load for s = 1, two loads and a shuffle for s = 2
+ * (GCC), lane by lane otherwise. (Out parameters: returning a 64-byte vector from a function
+ * changes the ABI in the builds without AVX-512.) */
+static inline void dw_load(const float *x, int64_t s, dw_vf *v) {
     if (s == 1) {
         memcpy(v, x, sizeof *v);
         return;
     }
 #if defined(__GNUC__) && !defined(__clang__)
     if (s == 2) {
-        const dw_i16 even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-        dw_v16 a, b;
+        const dw_vi even = DW_EVEN;
+        dw_vf a, b;
         memcpy(&a, x, sizeof a);
-        memcpy(&b, x + 16, sizeof b);
+        memcpy(&b, x + DW_L, sizeof b);
         *v = __builtin_shuffle(a, b, even);
         return;
     }
 #endif
-    for (int l = 0; l < 16; l++) (*v)[l] = x[l * s];
+    for (int l = 0; l < DW_L; l++) (*v)[l] = x[l * s];
 }
 
 /* dst (hp, wp) = src (H, W) at offset (PH, PW), zeros elsewhere. */
@@ -84,13 +129,13 @@ static __attribute__((noinline)) void dw_pad_split(const gc_dwconv *p, const flo
         float *restrict d = dst + (h + p->PH) * 2 * wq;
         int64_t k = 0;
 #if defined(__GNUC__) && !defined(__clang__)
-        /* 32 columns a step: two loads, two shuffles; the rest one at a time (no read past the row) */
-        const dw_i16 even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-        const dw_i16 odd = even + 1;
-        for (; w0 + 2 * k + 32 <= W; k += 16) {
-            dw_v16 a, b, e, o;
+        /* 2 DW_L columns a step: two loads, two shuffles; the rest one at a time (no read past the row) */
+        const dw_vi even = DW_EVEN;
+        const dw_vi odd = even + 1;
+        for (; w0 + 2 * k + 2 * DW_L <= W; k += DW_L) {
+            dw_vf a, b, e, o;
             memcpy(&a, s + w0 + 2 * k, sizeof a);
-            memcpy(&b, s + w0 + 2 * k + 16, sizeof b);
+            memcpy(&b, s + w0 + 2 * k + DW_L, sizeof b);
             e = __builtin_shuffle(a, b, even);
             o = __builtin_shuffle(a, b, odd);
             memcpy(d + e0 + k, &e, sizeof e);
@@ -101,9 +146,9 @@ static __attribute__((noinline)) void dw_pad_split(const gc_dwconv *p, const flo
             const int64_t rem = W - w0 - 2 * k, ne = (rem + 1) / 2, no = rem / 2;
             const __mmask16 ma = (__mmask16)(rem >= 16 ? 0xFFFFu : (1u << rem) - 1);
             const __mmask16 mb = (__mmask16)(rem <= 16 ? 0u : (1u << (rem - 16)) - 1);
-            dw_v16 a, b, e, o;
-            a = (dw_v16)_mm512_maskz_loadu_ps(ma, s + w0 + 2 * k);
-            b = (dw_v16)_mm512_maskz_loadu_ps(mb, s + w0 + 2 * k + 16);
+            dw_vf a, b, e, o;
+            a = (dw_vf)_mm512_maskz_loadu_ps(ma, s + w0 + 2 * k);
+            b = (dw_vf)_mm512_maskz_loadu_ps(mb, s + w0 + 2 * k + 16);
             e = __builtin_shuffle(a, b, even);
             o = __builtin_shuffle(a, b, odd);
             _mm512_mask_storeu_ps(d + e0 + k, (__mmask16)((1u << ne) - 1), (__m512)e);
@@ -118,7 +163,7 @@ static __attribute__((noinline)) void dw_pad_split(const gc_dwconv *p, const flo
     }
 }
 
-/* Rows [i, i + R) of the output, columns [j0, j0 + 16 NC), for a K x K kernel at stride S,
+/* Rows [i, i + R) of the output, columns [j0, j0 + DW_L NC), for a K x K kernel at stride S,
  * no dilation, from rows of wp floats (at stride 2 split ones: output column j, tap v reads
  * (v & 1) wp/2 + j + v/2): R x NC accumulators in registers (independent chains, so the adds overlap
  * instead of waiting on each other), taps added in the same order as below. Called with
@@ -126,10 +171,10 @@ static __attribute__((noinline)) void dw_pad_split(const gc_dwconv *p, const flo
 static inline __attribute__((always_inline)) void dw_block(const float *xp, int64_t wp, const float *wo, float b,
                                                            float *yo, int64_t OW, int64_t i, int64_t j0, const int R,
                                                            const int NC, const int K, const int S, const int E,
-                                                           dw_v16 lo, dw_v16 hi) {
+                                                           dw_vf lo, dw_vf hi) {
     const int64_t wq = wp / 2; /* stride 2: the odd columns' offset in a split row */
-    const dw_v16 bv = (dw_v16){0} + b;
-    dw_v16 acc[4][2];
+    const dw_vf bv = (dw_vf){0} + b;
+    dw_vf acc[4][DW_NC];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < NC; c++) acc[r][c] = bv;
     for (int u = 0; u < K; u++)
@@ -138,74 +183,75 @@ static inline __attribute__((always_inline)) void dw_block(const float *xp, int6
             for (int r = 0; r < R; r++) {
                 const float *xr = xp + ((i + r) * S + u) * wp + j0 + (S == 1 ? v : (v & 1) * wq + (v >> 1));
                 for (int c = 0; c < NC; c++) {
-                    dw_v16 xv;
-                    memcpy(&xv, xr + c * 16, sizeof xv);
+                    dw_vf xv;
+                    memcpy(&xv, xr + c * DW_L, sizeof xv);
                     acc[r][c] += wv * xv;
                 }
             }
         }
     for (int r = 0; r < R; r++)
         for (int c = 0; c < NC; c++) {
-            const int64_t j = j0 + 16 * c, n = OW - j < 16 ? OW - j : 16;
+            const int64_t j = j0 + DW_L * c, n = OW - j < DW_L ? OW - j : DW_L;
             DW_EPI(acc[r][c], E, lo, hi);
             if (n > 0) DW_STORE(yo + (i + r) * OW + j, acc[r][c], n);
         }
 }
 
-/* The whole plane for one (K, S): blocks of 4 rows, then one block of the 1-3 rows left; 32 columns a step, the
- * last 16 alone where only they remain, so a load starts inside its row and reads at most 15
- * floats past the row's end (the scratch has 64 floats to spare after the last row). */
+/* The whole plane for one (K, S): blocks of 4 rows, then one block of the 1-3 rows left; DW_NC
+ * vectors a step, the last step as many as the row has left, so a load starts inside its row
+ * and reads at most DW_L - 1 floats past the row's end (the scratch has 64 floats to spare
+ * after the last row). (DW_ROW a macro: as an inline function of its own, the AVX-512 build's
+ * code changed.) */
+#if DW_NC == 3
+#define DW_ROW(R)                                                                                  \
+    for (int64_t j0 = 0; j0 < OW; j0 += 3 * DW_L) {                                                \
+        if (j0 + 2 * DW_L < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, R, 3, K, S, E, lo, hi);      \
+        else if (j0 + DW_L < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, R, 2, K, S, E, lo, hi);    \
+        else dw_block(xp, wp, wo, b, yo, OW, i, j0, R, 1, K, S, E, lo, hi);                         \
+    }
+#else
+#define DW_ROW(R)                                                                                  \
+    for (int64_t j0 = 0; j0 < OW; j0 += 2 * DW_L) {                                                \
+        if (j0 + DW_L < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, R, 2, K, S, E, lo, hi);          \
+        else dw_block(xp, wp, wo, b, yo, OW, i, j0, R, 1, K, S, E, lo, hi);                         \
+    }
+#endif
 static inline __attribute__((always_inline)) void dw_plane_k(const gc_dwconv *p, const float *xp, int64_t wp,
                                                              const float *wo, float b, float *yo, const int K,
                                                              const int S, const int E) {
     const int64_t OH = p->OH, OW = p->OW;
-    dw_v16 lo, hi; /* the clamp's bounds, every lane */
-    for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
+    dw_vf lo, hi; /* the clamp's bounds, every lane */
+    for (int l = 0; l < DW_L; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     int64_t i = 0;
-    for (; i + 4 <= OH; i += 4)
-        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
-            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 2, K, S, E, lo, hi);
-            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 4, 1, K, S, E, lo, hi);
-        }
-    if (OH - i == 3)
-        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
-            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 3, 2, K, S, E, lo, hi);
-            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 3, 1, K, S, E, lo, hi);
-        }
-    else if (OH - i == 2)
-        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
-            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 2, 2, K, S, E, lo, hi);
-            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 2, 1, K, S, E, lo, hi);
-        }
-    else if (OH - i == 1)
-        for (int64_t j0 = 0; j0 < OW; j0 += 32) {
-            if (j0 + 16 < OW) dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 2, K, S, E, lo, hi);
-            else dw_block(xp, wp, wo, b, yo, OW, i, j0, 1, 1, K, S, E, lo, hi);
-        }
+    for (; i + 4 <= OH; i += 4) DW_ROW(4)
+    if (OH - i == 3) DW_ROW(3)
+    else if (OH - i == 2) DW_ROW(2)
+    else if (OH - i == 1) DW_ROW(1)
 }
 
 /* yo (OH, OW) = b + sum_{u,v} wo[u,v] xp[(i SH + u DH) * wp + j SW + v DW], xp readable up to
  * 32 floats past its last row (lanes past OW are computed and dropped). */
 static void dw_plane_any(const gc_dwconv *p, const float *xp, int64_t wp, const float *wo, float b, float *yo) {
-    dw_v16 lo, hi;
-    for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
+    dw_vf lo, hi;
+    for (int l = 0; l < DW_L; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     for (int64_t i = 0; i < p->OH; i++)
-        for (int64_t j0 = 0; j0 < p->OW; j0 += 16) {
-            dw_v16 acc = {b, b, b, b, b, b, b, b, b, b, b, b, b, b, b, b};
+        for (int64_t j0 = 0; j0 < p->OW; j0 += DW_L) {
+            dw_vf acc = DW_SPLAT(b);
             for (int64_t u = 0; u < p->KH; u++) {
                 const float *xr = xp + (i * p->SH + u * p->DH) * wp + j0 * p->SW;
                 for (int64_t v = 0; v < p->KW; v++) {
                     const float wv = wo[u * p->KW + v];
-                    dw_v16 xv;
+                    dw_vf xv;
                     dw_load(xr + v * p->DW, p->SW, &xv);
                     acc += wv * xv;
                 }
             }
-            const int64_t n = p->OW - j0 < 16 ? p->OW - j0 : 16;
+            const int64_t n = p->OW - j0 < DW_L ? p->OW - j0 : DW_L;
             DW_EPI(acc, p->epi, lo, hi);
             DW_STORE(yo + i * p->OW + j0, acc, n);
         }
 }
+
 
 #if defined(__AVX512F__)
 /* ---- AVX-512: the taps read straight from the input plane (gc_dw_direct) ----
@@ -229,7 +275,7 @@ static inline __mmask16 dw_mask(int64_t c, int64_t W) {
 static inline __attribute__((always_inline)) void dw_block_direct(const gc_dwconv *p, const float *x,
                                                                   const float *wo, float b, float *yo, int64_t i,
                                                                   int64_t j0, const int R, const int NC, const int K,
-                                                                  const int S, const int E, dw_v16 lo, dw_v16 hi) {
+                                                                  const int S, const int E, dw_vf lo, dw_vf hi) {
     const int64_t H = p->H, W = p->W, OW = p->OW, c0 = S * j0 - p->PW; /* first column read */
     const float *zr = dw_zero_row + 64;
     const float *rows[4 * 2 + 5]; /* input rows (i S - PH) + q, q < (R - 1) S + K, from column c0 */
@@ -254,8 +300,8 @@ static inline __attribute__((always_inline)) void dw_block_direct(const gc_dwcon
     }
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    const dw_v16 bv = (dw_v16){0} + b;
-    dw_v16 acc[4][2];
+    const dw_vf bv = (dw_vf){0} + b;
+    dw_vf acc[4][2];
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
         #pragma GCC unroll 2
@@ -270,14 +316,14 @@ static inline __attribute__((always_inline)) void dw_block_direct(const gc_dwcon
                 const float *xr = rows[r * S + u];
                 #pragma GCC unroll 2
                 for (int c = 0; c < NC; c++) {
-                    dw_v16 xv;
+                    dw_vf xv;
                     if (S == 1) {
-                        xv = (dw_v16)_mm512_maskz_loadu_ps(m[c][v], xr + 16 * c + v);
+                        xv = (dw_vf)_mm512_maskz_loadu_ps(m[c][v], xr + 16 * c + v);
                     } else {
                         const float *xa = xr + 32 * c + (v & ~1);
                         const __m512 a = _mm512_maskz_loadu_ps(m[c][v >> 1], xa);
                         const __m512 bb = _mm512_maskz_loadu_ps(mb[c][v >> 1], xa + 16);
-                        xv = (dw_v16)_mm512_permutex2var_ps(a, v & 1 ? odd : even, bb);
+                        xv = (dw_vf)_mm512_permutex2var_ps(a, v & 1 ? odd : even, bb);
                     }
                     acc[r][c] += wv * xv;
                 }
@@ -318,7 +364,7 @@ static inline __attribute__((always_inline)) void dw_prefetch(const gc_dwconv *p
  * the last block of a row narrower where the row ends; pf: input rows prefetched ahead. */
 static inline __attribute__((always_inline)) void dw_block_row(const gc_dwconv *p, const float *x, const float *wo,
                                                                float b, float *yo, int64_t i, const int R,
-                                                               const int S, const int E, dw_v16 lo, dw_v16 hi,
+                                                               const int S, const int E, dw_vf lo, dw_vf hi,
                                                                int pf) {
     const int NC = S == 1 ? 2 : 1;
     for (int64_t j0 = 0; j0 < p->OW; j0 += 16 * NC) {
@@ -334,7 +380,7 @@ static inline __attribute__((always_inline)) void dw_block_row(const gc_dwconv *
 static inline __attribute__((always_inline)) void dw_rows_direct_k(const gc_dwconv *p, const float *x,
                                                                    const float *wo, float b, float *yo, int64_t i0,
                                                                    int64_t i1, const int S, const int E) {
-    dw_v16 lo, hi;
+    dw_vf lo, hi;
     for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     int64_t i = i0;
     const int pf = p->H * p->W > DW_PF_PX;
@@ -399,10 +445,10 @@ static void dw_flat_masks(const gc_dwconv *p, uint16_t *mk) {
 static inline __attribute__((always_inline)) void dw_flat_block(const float *x, int64_t W, int64_t HW,
                                                                 const uint16_t *mk, const float *wo, float b,
                                                                 float *yo, int64_t q, const int R, const int K,
-                                                                const int E, dw_v16 lo, dw_v16 hi) {
+                                                                const int E, dw_vf lo, dw_vf hi) {
     const int P = (K - 1) / 2;
-    const dw_v16 bv = (dw_v16){0} + b;
-    dw_v16 acc[4];
+    const dw_vf bv = (dw_vf){0} + b;
+    dw_vf acc[4];
     #pragma GCC unroll 4
     for (int r = 0; r < R; r++) acc[r] = bv;
     /* tap rows not unrolled: with all K K taps unrolled GCC issued the block's loads first and
@@ -415,7 +461,7 @@ static inline __attribute__((always_inline)) void dw_flat_block(const float *x, 
             const float *xr = x + 16 * q + (u - P) * W + (v - P);
             #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
-                const dw_v16 xv = (dw_v16)_mm512_maskz_loadu_ps((__mmask16)mk[((q + r) * K + u) * K + v], xr + 16 * r);
+                const dw_vf xv = (dw_vf)_mm512_maskz_loadu_ps((__mmask16)mk[((q + r) * K + u) * K + v], xr + 16 * r);
                 acc[r] += wv * xv;
             }
         }
@@ -432,7 +478,7 @@ static inline __attribute__((always_inline)) void dw_flat_k(const gc_dwconv *p, 
                                                             const float *bias, float *y, int64_t t0, int64_t t1,
                                                             const uint16_t *mk, const int K, const int E) {
     const int64_t W = p->W, HW = p->H * W, nq = (HW + 15) / 16, KK = K * K;
-    dw_v16 lo, hi;
+    dw_vf lo, hi;
     for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     for (int64_t t = t0; t < t1; t++) {
         const int64_t c = t % p->C;
