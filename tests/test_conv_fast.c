@@ -921,12 +921,14 @@ static int dw_avx512_same_bits_as_portable(const gc_dwconv *p) {
     return dw_same_bits_as_portable(p, GC_GEMM_AVX512, 0);
 }
 
-/* The AVX2 depthwise kernel (8-lane vectors; the portable one: 4 lanes) against the portable
- * tier and the plain loops, same bits: 3x3 and 5x5 at strides 1 and 2 (MobileNetV2's and
- * EfficientNet-B0's layers), widths around multiples of 8 and 24 (a block row: 3 vectors) and
- * MobileNet's 7, 14, 28, 56, 112, heights 1 to 4 rows past a multiple of 4, padding 0 to K - 1
- * (columns and rows wholly outside), one to three output planes per input plane, each epilogue,
- * planes small and large (those over 8 KB padded run in strips). */
+/* The AVX2 depthwise kernel against the portable tier (4-lane vectors, padded planes) and the
+ * plain loops, same bits: 3x3 and 5x5 at strides 1 and 2 (MobileNetV2's and EfficientNet-B0's
+ * layers), widths around multiples of 8 and 24 (a block row: 3 vectors) and MobileNet's 7, 14,
+ * 28, 56, 112, heights 1 to 4 rows past a multiple of 4, padding 0 to K - 1 (columns and rows
+ * wholly outside), one to three output planes per input plane, each epilogue. The taps come
+ * straight from the plane (dw_direct8: plain loads inside, masked ones at the edges); small
+ * planes with one output plane each run 8 channels at a time (dw_chan8), here 22 planes: two
+ * groups of 8 (the second across the two images) and 6 left to the row kernels. */
 TEST(depthwise_avx2_same_bits_as_portable) {
     if (!gc_gemm_tier_available(GC_GEMM_AVX2)) return;
     static const int64_t ws_[] = {1, 2, 5, 7, 8, 9, 14, 15, 16, 17, 23, 24, 25, 28, 31, 33, 47, 49, 56, 112, 113};
@@ -942,7 +944,8 @@ TEST(depthwise_avx2_same_bits_as_portable) {
                     const int64_t oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
                     const int m = (int)((h * 3 + w + k) % 5 == 0 ? 3 : (h + w) % 4 == 0 ? 2 : 1);
                     const int e = (int)((h * 7 + w + s + k) % 3);
-                    const gc_dwconv p = {1 + (h < 8), 3, h, w, m, oh, ow, k, k, s, s, pad, pad, 1, 1,
+                    const int64_t n = h * w <= 1100 ? 2 : 1, ch = h * w <= 1100 ? 11 : 3; /* small: 22 planes */
+                    const gc_dwconv p = {n, ch, h, w, m, oh, ow, k, k, s, s, pad, pad, 1, 1,
                                          e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
                     const int same = dw_same_bits_as_portable(&p, GC_GEMM_AVX2, 1);
                     cases++;

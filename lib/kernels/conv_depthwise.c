@@ -16,6 +16,7 @@ typedef struct dw_job {
     float *y, *dx, *dw, *db, *ws;
     int64_t plane, hp, wp, rb; /* rb: output rows per strip (dw_strip_rows), 0: whole planes */
     int flat;                  /* gc_dw_flat_avx512 runs the planes */
+    int chan8;                 /* gc_dw_chan8_avx2 runs the planes */
 } dw_job;
 
 /* Planes per pool item for n planes of `per` output floats each: items of about 32 K floats,
@@ -37,6 +38,7 @@ static int64_t plane_floats(const gc_dwconv *p) {
     int64_t hp, wp, n;
     gc_dw_padded_size(p, &hp, &wp);
     if (gc_mul_i64(hp, wp + 1, &n) || n > INT64_MAX - 128) return -1;
+    if (dw_chan8(p) && n < dw_chan8_floats(p)) n = dw_chan8_floats(p); /* an AVX2 8-channel plane */
     return (n + 64 + 15) / 16 * 16;
 }
 
@@ -73,6 +75,10 @@ static void forward_planes(void *arg, int64_t lo, int64_t hi, int worker) {
         gc_dw_flat_avx512(p, j->x, j->w, j->bias, j->y, lo, hi);
         return;
     }
+    if (j->chan8) {
+        gc_dw_chan8_avx2(p, j->x, j->w, j->bias, j->y, lo, hi, j->ws + worker * j->plane);
+        return;
+    }
     for (int64_t t = lo; t < hi; t++) {
         const int64_t n = t / p->C, c = t % p->C;
         const float *x = j->x + t * p->H * p->W, *wo = j->w + c * p->M * KK, *bo = j->bias ? j->bias + c * p->M : NULL;
@@ -106,8 +112,9 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
     const gc_dw_plane_fn run = t == GC_GEMM_AVX512 ? gc_dw_plane_avx512 : t == GC_GEMM_AVX2 ? gc_dw_plane_avx2
                                                                                              : gc_dw_plane_portable;
     dw_job j = {.p = p, .run = run, .x = x, .w = w, .bias = bias, .y = y, .ws = ws, .plane = plane};
-    j.rb = t == GC_GEMM_AVX512 && gc_dw_direct(p) ? 0 : dw_strip_rows(p);
+    j.rb = (t == GC_GEMM_AVX512 && gc_dw_direct(p)) || (t == GC_GEMM_AVX2 && dw_direct8(p)) ? 0 : dw_strip_rows(p);
     j.flat = t == GC_GEMM_AVX512 && gc_dw_flat(p);
+    j.chan8 = t == GC_GEMM_AVX2 && dw_chan8(p);
     gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
 }
 

@@ -91,6 +91,35 @@ static const int32_t dw_tail_mask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0
 #define DW_SPLAT(b) ((dw_vf){b, b, b, b})
 #endif
 
+/* Whether the AVX2 plane kernel reads the taps straight from the input plane (dw_planes_direct8,
+ * no padded copy, no strips): 3x3 and 5x5 kernels at stride 1 or 2, no dilation, rows of at
+ * most GC_DW_DIRECT_W pixels (the row of zeros), padding of at most 64. */
+static inline int dw_direct8(const gc_dwconv *p) {
+    return p->DH == 1 && p->DW == 1 && p->KH == p->KW && (p->KH == 3 || p->KH == 5) && p->SH == p->SW &&
+           (p->SH == 1 || p->SH == 2) && p->W <= GC_DW_DIRECT_W && p->PW <= 64 && p->PH <= 64;
+}
+
+/* Whether the AVX2 kernel runs a call's planes 8 channels at a time (gc_dw_chan8_avx2): those
+ * of dw_direct8 with one output plane per input plane whose padded plane has at most
+ * DW_CHAN8_PX pixels (its 8-channel copy: 32 KB). gc_dw_chan8_avx2 runs planes [t0, t1)
+ * (image C + channel) of the call, with buf of dw_chan8_floats(p) floats. */
+#define DW_CHAN8_PX 1024
+static inline int dw_chan8(const gc_dwconv *p) {
+    int64_t hp, wp;
+    gc_dw_padded_size(p, &hp, &wp);
+    return dw_direct8(p) && p->M == 1 && hp * wp <= DW_CHAN8_PX;
+}
+/* Floats of gc_dw_chan8_avx2's buffer: the padded plane of 8-channel pixels and what the last
+ * block of 8 output pixels reads past it. */
+static inline int64_t dw_chan8_floats(const gc_dwconv *p) {
+    int64_t hp, wp;
+    gc_dw_padded_size(p, &hp, &wp);
+    return (hp * wp + 8 * p->SW + p->KW) * 8;
+}
+
+void gc_dw_chan8_avx2(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
+                      int64_t t1, float *buf);
+
 /* *v = x[0], x[s], ..., x[(DW_L - 1) s]: one load for s = 1, two loads and a shuffle for s = 2
  * (GCC), lane by lane otherwise. (Out parameters: returning a 64-byte vector from a function
  * changes the ABI in the builds without AVX-512.) */
@@ -499,6 +528,316 @@ static inline __attribute__((always_inline)) void dw_flat_k(const gc_dwconv *p, 
 
 #endif
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+/* ---- AVX2: the taps read straight from the input plane (dw_direct8) ----
+ * As gc_dw_direct does with AVX-512, with 8-lane vectors: no padded copy; a tap row above or
+ * below the plane reads a row of zeros (dw_zero_row), and a vector whose columns reach past
+ * the left or right edge of its row loads with a mask (vmaskmovps: masked-off lanes are zeros
+ * and are not read; slow-ish on AMD, so only such edge vectors take it, the others plain
+ * loads). At stride 2 a tap's 8 columns (every other one) come from two loads and one
+ * in-lane shuffle (vshufps: even or odd lanes), which leaves the outputs in the lane order
+ * 0 1 4 5 2 3 6 7; every tap of a vector comes in that order, and one vpermpd puts the sums
+ * back before the store. Each output gets the same products of the same values added in the
+ * same order as from the padded plane, so the same bits. On a small plane the copy cost as much
+ * as the taps (7x7: a memset and 7 memcpy calls for 63 vector taps), at stride 2 it copies four
+ * inputs per output. */
+static const float dw_zero_row[GC_DW_DIRECT_W + 128];
+
+/* Lanes l of a load at column c whose column c + l is inside a row of W. */
+static inline __m256i dw_mask8(int64_t c, int64_t W) {
+    const int64_t lo = c < 0 ? (c < -8 ? 8 : -c) : 0, hi = W - c < 8 ? (W - c < 0 ? 0 : W - c) : 8;
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), idx),
+                            _mm256_cmpgt_epi32(idx, _mm256_set1_epi32((int)lo - 1)));
+}
+
+/* y[0, n) = the first n lanes of v, 0 < n < 8, without vmaskmovps (a masked store is slow on
+ * AMD: the last vector of every row of a 7x7 plane is one). */
+static inline void dw_store_part8(float *y, __m256 v, int64_t n) {
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+        _mm_storeu_ps(y, h);
+        h = _mm256_extractf128_ps(v, 1);
+        y += 4, n -= 4;
+    }
+    if (n >= 2) {
+        _mm_storel_pi((__m64 *)(void *)y, h);
+        h = _mm_movehl_ps(h, h);
+        y += 2, n -= 2;
+    }
+    if (n) _mm_store_ss(y, h);
+}
+
+/* Output rows [i, i + R), columns [j0, j0 + 8 NC) from the plane x (H, W) itself, K x K taps
+ * at stride S; EDGE: some column a load reaches lies outside the row (masked loads), else
+ * plain ones. */
+static inline __attribute__((always_inline)) void dw_block8(const gc_dwconv *p, const float *x, const float *wo,
+                                                            float b, float *yo, int64_t i, int64_t j0, const int R,
+                                                            const int NC, const int K, const int S, const int E,
+                                                            const int EDGE, dw_vf lo, dw_vf hi) {
+    const int64_t H = p->H, W = p->W, OW = p->OW, c0 = S * j0 - p->PW; /* first column read */
+    const float *zr = dw_zero_row + 64;
+    const float *rows[4 * 2 + 5]; /* input rows (i S - PH) + q, q < (R - 1) S + K, from column c0 */
+    #pragma GCC unroll 16
+    for (int q = 0; q < (R - 1) * S + K; q++) {
+        const int64_t ir = i * S + q - p->PH;
+        rows[q] = (ir >= 0 && ir < H ? x + ir * W : zr) + c0;
+    }
+    const dw_vf bv = (dw_vf){0} + b;
+    dw_vf acc[4][3];
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 3
+        for (int c = 0; c < NC; c++) acc[r][c] = bv;
+    #pragma GCC unroll 5
+    for (int u = 0; u < K; u++)
+        #pragma GCC unroll 5
+        for (int v = 0; v < K; v++) {
+            const float wv = wo[u * K + v];
+            #pragma GCC unroll 3
+            for (int c = 0; c < NC; c++) {
+                /* S 1: columns c0 + 8 c + v on; S 2: the pair of loads at c0 + 16 c + (v & ~1) */
+                const int64_t off = S == 1 ? 8 * c + v : 16 * c + (v & ~1);
+                __m256i ma, mb;
+                if (EDGE) {
+                    ma = dw_mask8(c0 + off, W);
+                    if (S == 2) mb = dw_mask8(c0 + off + 8, W);
+                }
+                #pragma GCC unroll 4
+                for (int r = 0; r < R; r++) {
+                    const float *xa = rows[r * S + u] + off;
+                    dw_vf xv;
+                    if (S == 1) {
+                        xv = EDGE ? (dw_vf)_mm256_maskload_ps(xa, ma) : (dw_vf)_mm256_loadu_ps(xa);
+                    } else {
+                        const __m256 a = EDGE ? _mm256_maskload_ps(xa, ma) : _mm256_loadu_ps(xa);
+                        const __m256 bb = EDGE ? _mm256_maskload_ps(xa + 8, mb) : _mm256_loadu_ps(xa + 8);
+                        xv = (dw_vf)(v & 1 ? _mm256_shuffle_ps(a, bb, 0xDD) : _mm256_shuffle_ps(a, bb, 0x88));
+                    }
+                    acc[r][c] += wv * xv;
+                }
+            }
+        }
+    #pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+        #pragma GCC unroll 3
+        for (int c = 0; c < NC; c++) {
+            const int64_t j = j0 + 8 * c, n = OW - j < 8 ? OW - j : 8;
+            dw_vf a = acc[r][c];
+            if (S == 2) a = (dw_vf)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd((__m256)a), 0xD8));
+            DW_EPI(a, E, lo, hi);
+            if (n == 8) _mm256_storeu_ps(yo + (i + r) * OW + j, (__m256)a);
+            else if (n > 0) dw_store_part8(yo + (i + r) * OW + j, (__m256)a, n);
+        }
+}
+
+/* Whether the vector of output columns [j, j + 8) reads only columns inside the row. */
+static inline int dw_inside8(const gc_dwconv *p, int64_t j, const int K, const int S) {
+    const int64_t c = S * j - p->PW;
+    return c >= 0 && c + (S == 1 ? 7 + K - 1 : 15 + K - 1) < p->W;
+}
+
+/* One row of blocks (output rows i to i + R): blocks of 3 vectors (S 1) or 1 (S 2) where
+ * every load is inside the row, single vectors with masked loads where not. */
+static inline __attribute__((always_inline)) void dw_row8(const gc_dwconv *p, const float *x, const float *wo,
+                                                          float b, float *yo, int64_t i, const int R, const int K,
+                                                          const int S, const int E, dw_vf lo, dw_vf hi) {
+    const int64_t OW = p->OW;
+    for (int64_t j0 = 0; j0 < OW;) {
+        if (S == 1 && j0 + 16 < OW && dw_inside8(p, j0 + 16, K, S) && dw_inside8(p, j0, K, S)) {
+            dw_block8(p, x, wo, b, yo, i, j0, R, 3, K, S, E, 0, lo, hi);
+            j0 += 24;
+        } else {
+            if (dw_inside8(p, j0, K, S)) dw_block8(p, x, wo, b, yo, i, j0, R, 1, K, S, E, 0, lo, hi);
+            else dw_block8(p, x, wo, b, yo, i, j0, R, 1, K, S, E, 1, lo, hi);
+            j0 += 8;
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void dw_plane8_k(const gc_dwconv *p, const float *x, const float *wo,
+                                                              float b, float *yo, const int K, const int S,
+                                                              const int E) {
+    dw_vf lo, hi;
+    for (int l = 0; l < 8; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
+    int64_t i = 0;
+    for (; i + 4 <= p->OH; i += 4) dw_row8(p, x, wo, b, yo, i, 4, K, S, E, lo, hi);
+    if (p->OH - i == 3) dw_row8(p, x, wo, b, yo, i, 3, K, S, E, lo, hi);
+    else if (p->OH - i == 2) dw_row8(p, x, wo, b, yo, i, 2, K, S, E, lo, hi);
+    else if (p->OH - i == 1) dw_row8(p, x, wo, b, yo, i, 1, K, S, E, lo, hi);
+}
+
+static inline __attribute__((always_inline)) void dw_plane8_e(const gc_dwconv *p, const float *x, const float *wo,
+                                                              float b, float *yo, const int E) {
+    if (p->KH == 3) p->SH == 1 ? dw_plane8_k(p, x, wo, b, yo, 3, 1, E) : dw_plane8_k(p, x, wo, b, yo, 3, 2, E);
+    else p->SH == 1 ? dw_plane8_k(p, x, wo, b, yo, 5, 1, E) : dw_plane8_k(p, x, wo, b, yo, 5, 2, E);
+}
+
+/* The M output planes of input plane x, dw_direct8(p) true. */
+static void dw_planes_direct8(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y) {
+    const int64_t OHW = p->OH * p->OW, KK = p->KH * p->KW;
+    for (int64_t m = 0; m < p->M; m++) {
+        const float *wo = w + m * KK;
+        const float b = bias ? bias[m] : 0.0f;
+        float *yo = y + m * OHW;
+        if (p->epi == GC_EPI_CLAMP) dw_plane8_e(p, x, wo, b, yo, GC_EPI_CLAMP);
+        else if (p->epi == GC_EPI_RELU) dw_plane8_e(p, x, wo, b, yo, GC_EPI_RELU);
+        else dw_plane8_e(p, x, wo, b, yo, GC_EPI_NONE);
+    }
+}
+#endif
+
+#if defined(__AVX2__) && !defined(__AVX512F__) && defined(DW_TX_CHAN8_NAME)
+/* ---- AVX2: small planes 8 channels at a time (gc_dw_chan8_avx2) ----
+ * On planes of up to 28x28 the row kernels spend most of their time on the edges (a 7x7 row
+ * is one vector of 8 lanes with 7 used, every load masked) and on each plane's own setup. Here
+ * 8 input planes are turned into one padded plane of 8-channel pixels (8x8 transposes; the
+ * border zeros written once per call), each output pixel's 8 channels summed in one vector
+ * (8 pixels of a row at a time: 8 accumulators, one weight vector per tap), and the 8 sums of
+ * each channel transposed back into its plane. Each lane is one channel and adds its taps in
+ * the same order, zeros of the padding included, so the same bits as the row kernels. */
+
+/* The 8 vectors r[0..8) (8 floats each) transposed in place: r[k][l] = old r[l][k]. */
+static inline __attribute__((always_inline)) void dw_tr8(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20), r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20), r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31), r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* Output row i, pixels [j0, j0 + 8) of the 8 planes yo[l] = y + l OHW from the 8-channel
+ * padded plane xt (rows of wp pixels), weights wt (K K vectors), bias bv. */
+static inline __attribute__((always_inline)) void dw_chan8_block(const gc_dwconv *p, const float *xt, int64_t wp,
+                                                                 const dw_vf *wt, dw_vf bv, float *y, int64_t OHW,
+                                                                 int64_t i, int64_t j0, const int K, const int S,
+                                                                 const int E, dw_vf lo, dw_vf hi) {
+    dw_vf acc[8];
+    #pragma GCC unroll 8
+    for (int q = 0; q < 8; q++) acc[q] = bv;
+    #pragma GCC unroll 1
+    for (int u = 0; u < K; u++) {
+        const float *xr = xt + ((i * S + u) * wp + j0 * S) * 8;
+        #pragma GCC unroll 5
+        for (int v = 0; v < K; v++) {
+            const dw_vf wv = wt[u * K + v];
+            #pragma GCC unroll 8
+            for (int q = 0; q < 8; q++) {
+                dw_vf xv;
+                memcpy(&xv, xr + (q * S + v) * 8, sizeof xv);
+                acc[q] += wv * xv;
+            }
+        }
+    }
+    __m256 r[8];
+    #pragma GCC unroll 8
+    for (int q = 0; q < 8; q++) {
+        DW_EPI(acc[q], E, lo, hi);
+        r[q] = (__m256)acc[q];
+    }
+    dw_tr8(r);
+    const int64_t OW = p->OW, n = OW - j0 < 8 ? OW - j0 : 8;
+    float *yr = y + i * OW + j0;
+    #pragma GCC unroll 8
+    for (int l = 0; l < 8; l++) {
+        if (n == 8) _mm256_storeu_ps(yr + l * OHW, r[l]);
+        else dw_store_part8(yr + l * OHW, r[l], n);
+    }
+}
+
+static inline __attribute__((always_inline)) void dw_chan8_k(const gc_dwconv *p, const float *xt, int64_t wp,
+                                                             const dw_vf *wt, dw_vf bv, float *y, const int K,
+                                                             const int S, const int E) {
+    dw_vf lo, hi;
+    for (int l = 0; l < 8; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
+    const int64_t OHW = p->OH * p->OW;
+    for (int64_t i = 0; i < p->OH; i++)
+        for (int64_t j0 = 0; j0 < p->OW; j0 += 8) dw_chan8_block(p, xt, wp, wt, bv, y, OHW, i, j0, K, S, E, lo, hi);
+}
+
+/* The 8 planes x + l H W into xt's interior (its border stays zero). A row of a plane is read
+ * 8 columns at a time, the last 1-7 with a masked load only where a plain one would read past
+ * the plane (elsewhere it reads on into the next row and zeros those lanes). */
+static void dw_chan8_in(const gc_dwconv *p, const float *x, float *xt, int64_t wp) {
+    const int64_t H = p->H, W = p->W, HW = H * W;
+    for (int64_t h = 0; h < H; h++)
+        for (int64_t w0 = 0; w0 < W; w0 += 8) {
+            const int64_t n = W - w0 < 8 ? W - w0 : 8;
+            const float *xs = x + h * W + w0;
+            __m256 r[8];
+            if (n == 8) {
+                #pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(xs + l * HW);
+            } else if (h * W + w0 + 8 <= HW) { /* reads on into the next row, inside the plane */
+                const __m256 m = _mm256_castsi256_ps(dw_mask8(0, n));
+                #pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) r[l] = _mm256_and_ps(_mm256_loadu_ps(xs + l * HW), m);
+            } else {
+                const __m256i m = dw_mask8(0, n);
+                #pragma GCC unroll 8
+                for (int l = 0; l < 8; l++) r[l] = _mm256_maskload_ps(xs + l * HW, m);
+            }
+            dw_tr8(r);
+            /* all 8 pixels: those past the row are zeros, landing in its right padding, the next
+               row's left padding or columns of the next row (written after), or the slack */
+            float *d = xt + ((h + p->PH) * wp + w0 + p->PW) * 8;
+            #pragma GCC unroll 8
+            for (int k = 0; k < 8; k++) _mm256_storeu_ps(d + k * 8, r[k]);
+        }
+}
+
+void DW_TX_CHAN8_NAME(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
+                      int64_t t1, float *buf) {
+    int64_t hp, wp;
+    gc_dw_padded_size(p, &hp, &wp);
+    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, KK = p->KH * p->KW, C = p->C;
+    int64_t t = t0;
+    if (t1 - t0 >= 8) memset(buf, 0, (size_t)dw_chan8_floats(p) * sizeof(float));
+    for (; t + 8 <= t1; t += 8) {
+        dw_vf wt[25], bv;
+        for (int64_t l = 0, c = t % C; l < 8; l++, c = c + 1 == C ? 0 : c + 1) {
+            for (int64_t k = 0; k < KK; k++) wt[k][l] = w[c * KK + k];
+            bv[l] = bias ? bias[c] : 0.0f;
+        }
+        dw_chan8_in(p, x + t * HW, buf, wp);
+        float *yt = y + t * OHW;
+        const int E = p->epi;
+        if (p->KH == 3) {
+            if (p->SH == 1) {
+                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 1, GC_EPI_CLAMP);
+                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 1, GC_EPI_RELU);
+                else dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 1, GC_EPI_NONE);
+            } else {
+                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 2, GC_EPI_CLAMP);
+                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 2, GC_EPI_RELU);
+                else dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 2, GC_EPI_NONE);
+            }
+        } else {
+            if (p->SH == 1) {
+                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 1, GC_EPI_CLAMP);
+                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 1, GC_EPI_RELU);
+                else dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 1, GC_EPI_NONE);
+            } else {
+                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 2, GC_EPI_CLAMP);
+                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 2, GC_EPI_RELU);
+                else dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 2, GC_EPI_NONE);
+            }
+        }
+    }
+    for (; t < t1; t++) { /* the 1-7 planes left: the row kernels */
+        const int64_t c = t % C;
+        dw_planes_direct8(p, x + t * HW, w + c * KK, bias ? bias + c : NULL, y + t * OHW);
+    }
+}
+#endif
+
 #if defined(DW_TX_FLAT_NAME)
 #if defined(__AVX512F__)
 void DW_TX_FLAT_NAME(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
@@ -540,6 +879,13 @@ void DW_TX_NAME(const gc_dwconv *p, const float *x, float *xp, const float *w, c
     if (gc_dw_direct(p)) {
         (void)xp, (void)hp, (void)fast, (void)KK, (void)OHW;
         dw_rows_direct(p, x, w, bias, y, 0, p->OH);
+        return;
+    }
+#endif
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    if (dw_direct8(p)) {
+        (void)xp, (void)hp, (void)fast, (void)KK, (void)OHW;
+        dw_planes_direct8(p, x, w, bias, y);
         return;
     }
 #endif
