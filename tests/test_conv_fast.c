@@ -926,9 +926,10 @@ static int dw_avx512_same_bits_as_portable(const gc_dwconv *p) {
  * layers), widths around multiples of 8 and 24 (a block row: 3 vectors) and MobileNet's 7, 14,
  * 28, 56, 112, heights 1 to 4 rows past a multiple of 4, padding 0 to K - 1 (columns and rows
  * wholly outside), one to three output planes per input plane, each epilogue. The taps come
- * straight from the plane (dw_direct8: plain loads inside, masked ones at the edges); small
- * planes with one output plane each run 8 channels at a time (dw_chan8), here 22 planes: two
- * groups of 8 (the second across the two images) and 6 left to the row kernels. */
+ * straight from the plane (dw_direct8: plain loads inside, masked ones at the edges); planes
+ * with one output plane each run 8 channels at a time (dw_chan8; those of more than 1024 padded
+ * pixels in strips of rows), here 22 small planes (two groups of 8, the second across the two
+ * images, and 6 left to the row kernels) or 9 large ones (a group and one left). */
 TEST(depthwise_avx2_same_bits_as_portable) {
     if (!gc_gemm_tier_available(GC_GEMM_AVX2)) return;
     static const int64_t ws_[] = {1, 2, 5, 7, 8, 9, 14, 15, 16, 17, 23, 24, 25, 28, 31, 33, 47, 49, 56, 112, 113};
@@ -944,7 +945,7 @@ TEST(depthwise_avx2_same_bits_as_portable) {
                     const int64_t oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
                     const int m = (int)((h * 3 + w + k) % 5 == 0 ? 3 : (h + w) % 4 == 0 ? 2 : 1);
                     const int e = (int)((h * 7 + w + s + k) % 3);
-                    const int64_t n = h * w <= 1100 ? 2 : 1, ch = h * w <= 1100 ? 11 : 3; /* small: 22 planes */
+                    const int64_t n = h * w <= 1100 ? 2 : 1, ch = h * w <= 1100 ? 11 : 9; /* 22 or 9 planes */
                     const gc_dwconv p = {n, ch, h, w, m, oh, ow, k, k, s, s, pad, pad, 1, 1,
                                          e == 0 ? GC_EPI_NONE : e == 1 ? GC_EPI_RELU : GC_EPI_CLAMP, -0.25f, 0.5f};
                     const int same = dw_same_bits_as_portable(&p, GC_GEMM_AVX2, 1);

@@ -100,21 +100,26 @@ static inline int dw_direct8(const gc_dwconv *p) {
 }
 
 /* Whether the AVX2 kernel runs a call's planes 8 channels at a time (gc_dw_chan8_avx2): those
- * of dw_direct8 with one output plane per input plane whose padded plane has at most
- * DW_CHAN8_PX pixels (its 8-channel copy: 32 KB). gc_dw_chan8_avx2 runs planes [t0, t1)
- * (image C + channel) of the call, with buf of dw_chan8_floats(p) floats. */
+ * of dw_direct8 with one output plane per input plane, in strips of output rows whose padded
+ * input rows take at most DW_CHAN8_PX pixels (their 8-channel copy: 32 KB), at least 2 output
+ * rows a strip (a whole plane of up to 28x28 is one strip). gc_dw_chan8_avx2 runs planes
+ * [t0, t1) (image C + channel) of the call, with buf of dw_chan8_floats(p) floats. */
 #define DW_CHAN8_PX 1024
-static inline int dw_chan8(const gc_dwconv *p) {
+static inline int64_t dw_chan8_rows(const gc_dwconv *p) { /* output rows a strip */
     int64_t hp, wp;
     gc_dw_padded_size(p, &hp, &wp);
-    return dw_direct8(p) && p->M == 1 && hp * wp <= DW_CHAN8_PX;
+    const int64_t nb = DW_CHAN8_PX / wp, r = nb < p->KH ? 0 : (nb - p->KH) / p->SH + 1;
+    return r < p->OH ? r : p->OH;
 }
-/* Floats of gc_dw_chan8_avx2's buffer: the padded plane of 8-channel pixels and what the last
- * block of 8 output pixels reads past it. */
+static inline int dw_chan8(const gc_dwconv *p) {
+    return dw_direct8(p) && p->M == 1 && (dw_chan8_rows(p) >= 2 || dw_chan8_rows(p) == p->OH);
+}
+/* Floats of gc_dw_chan8_avx2's buffer: the padded rows of a strip in 8-channel pixels and what
+ * the last block of 8 output pixels reads past them. */
 static inline int64_t dw_chan8_floats(const gc_dwconv *p) {
     int64_t hp, wp;
     gc_dw_padded_size(p, &hp, &wp);
-    return (hp * wp + 8 * p->SW + p->KW) * 8;
+    return (((dw_chan8_rows(p) - 1) * p->SH + p->KH) * wp + 8 * p->SW + p->KW) * 8;
 }
 
 void gc_dw_chan8_avx2(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
@@ -714,17 +719,18 @@ static inline __attribute__((always_inline)) void dw_tr8(__m256 r[8]) {
 }
 
 /* Output row i, pixels [j0, j0 + 8) of the 8 planes yo[l] = y + l OHW from the 8-channel
- * padded plane xt (rows of wp pixels), weights wt (K K vectors), bias bv. */
+ * padded rows xt (rows of wp pixels; output row i reads rows ib S on), weights wt (K K
+ * vectors), bias bv. */
 static inline __attribute__((always_inline)) void dw_chan8_block(const gc_dwconv *p, const float *xt, int64_t wp,
                                                                  const dw_vf *wt, dw_vf bv, float *y, int64_t OHW,
-                                                                 int64_t i, int64_t j0, const int K, const int S,
-                                                                 const int E, dw_vf lo, dw_vf hi) {
+                                                                 int64_t i, int64_t ib, int64_t j0, const int K,
+                                                                 const int S, const int E, dw_vf lo, dw_vf hi) {
     dw_vf acc[8];
     #pragma GCC unroll 8
     for (int q = 0; q < 8; q++) acc[q] = bv;
     #pragma GCC unroll 1
     for (int u = 0; u < K; u++) {
-        const float *xr = xt + ((i * S + u) * wp + j0 * S) * 8;
+        const float *xr = xt + ((ib * S + u) * wp + j0 * S) * 8;
         #pragma GCC unroll 5
         for (int v = 0; v < K; v++) {
             const dw_vf wv = wt[u * K + v];
@@ -752,22 +758,30 @@ static inline __attribute__((always_inline)) void dw_chan8_block(const gc_dwconv
     }
 }
 
+/* Output rows [i0, i1) from xt holding padded rows i0 S on. */
 static inline __attribute__((always_inline)) void dw_chan8_k(const gc_dwconv *p, const float *xt, int64_t wp,
-                                                             const dw_vf *wt, dw_vf bv, float *y, const int K,
-                                                             const int S, const int E) {
+                                                             const dw_vf *wt, dw_vf bv, float *y, int64_t i0,
+                                                             int64_t i1, const int K, const int S, const int E) {
     dw_vf lo, hi;
     for (int l = 0; l < 8; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     const int64_t OHW = p->OH * p->OW;
-    for (int64_t i = 0; i < p->OH; i++)
-        for (int64_t j0 = 0; j0 < p->OW; j0 += 8) dw_chan8_block(p, xt, wp, wt, bv, y, OHW, i, j0, K, S, E, lo, hi);
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t j0 = 0; j0 < p->OW; j0 += 8)
+            dw_chan8_block(p, xt, wp, wt, bv, y, OHW, i, i - i0, j0, K, S, E, lo, hi);
 }
 
-/* The 8 planes x + l H W into xt's interior (its border stays zero). A row of a plane is read
+/* Padded rows [r0, r1) of the 8 planes x + l H W into xt's rows 0 on (their left and right
+ * padding stays zero; rows of the top or bottom padding are zeroed). A row of a plane is read
  * 8 columns at a time, the last 1-7 with a masked load only where a plain one would read past
  * the plane (elsewhere it reads on into the next row and zeros those lanes). */
-static void dw_chan8_in(const gc_dwconv *p, const float *x, float *xt, int64_t wp) {
+static void dw_chan8_in(const gc_dwconv *p, const float *x, float *xt, int64_t wp, int64_t r0, int64_t r1) {
     const int64_t H = p->H, W = p->W, HW = H * W;
-    for (int64_t h = 0; h < H; h++)
+    for (int64_t pr = r0; pr < r1; pr++) {
+        const int64_t h = pr - p->PH;
+        if (h < 0 || h >= H) {
+            memset(xt + (pr - r0) * wp * 8, 0, (size_t)wp * 8 * sizeof(float));
+            continue;
+        }
         for (int64_t w0 = 0; w0 < W; w0 += 8) {
             const int64_t n = W - w0 < 8 ? W - w0 : 8;
             const float *xs = x + h * W + w0;
@@ -787,17 +801,18 @@ static void dw_chan8_in(const gc_dwconv *p, const float *x, float *xt, int64_t w
             dw_tr8(r);
             /* all 8 pixels: those past the row are zeros, landing in its right padding, the next
                row's left padding or columns of the next row (written after), or the slack */
-            float *d = xt + ((h + p->PH) * wp + w0 + p->PW) * 8;
+            float *d = xt + ((pr - r0) * wp + w0 + p->PW) * 8;
             #pragma GCC unroll 8
             for (int k = 0; k < 8; k++) _mm256_storeu_ps(d + k * 8, r[k]);
         }
+    }
 }
 
 void DW_TX_CHAN8_NAME(const gc_dwconv *p, const float *x, const float *w, const float *bias, float *y, int64_t t0,
                       int64_t t1, float *buf) {
     int64_t hp, wp;
     gc_dw_padded_size(p, &hp, &wp);
-    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, KK = p->KH * p->KW, C = p->C;
+    const int64_t HW = p->H * p->W, OHW = p->OH * p->OW, KK = p->KH * p->KW, C = p->C, rows = dw_chan8_rows(p);
     int64_t t = t0;
     if (t1 - t0 >= 8) memset(buf, 0, (size_t)dw_chan8_floats(p) * sizeof(float));
     for (; t + 8 <= t1; t += 8) {
@@ -806,28 +821,32 @@ void DW_TX_CHAN8_NAME(const gc_dwconv *p, const float *x, const float *w, const 
             for (int64_t k = 0; k < KK; k++) wt[k][l] = w[c * KK + k];
             bv[l] = bias ? bias[c] : 0.0f;
         }
-        dw_chan8_in(p, x + t * HW, buf, wp);
         float *yt = y + t * OHW;
         const int E = p->epi;
-        if (p->KH == 3) {
-            if (p->SH == 1) {
-                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 1, GC_EPI_CLAMP);
-                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 1, GC_EPI_RELU);
-                else dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 1, GC_EPI_NONE);
+        for (int64_t i0 = 0; i0 < p->OH; i0 += rows) {
+            const int64_t i1 = i0 + rows < p->OH ? i0 + rows : p->OH;
+            const int64_t r1 = (i1 - 1) * p->SH + p->KH;
+            dw_chan8_in(p, x + t * HW, buf, wp, i0 * p->SH, r1 < hp ? r1 : hp);
+            if (p->KH == 3) {
+                if (p->SH == 1) {
+                    if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 3, 1, GC_EPI_CLAMP);
+                    else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 3, 1, GC_EPI_RELU);
+                    else dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 3, 1, GC_EPI_NONE);
+                } else {
+                    if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 3, 2, GC_EPI_CLAMP);
+                    else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 3, 2, GC_EPI_RELU);
+                    else dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 3, 2, GC_EPI_NONE);
+                }
             } else {
-                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 2, GC_EPI_CLAMP);
-                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 2, GC_EPI_RELU);
-                else dw_chan8_k(p, buf, wp, wt, bv, yt, 3, 2, GC_EPI_NONE);
-            }
-        } else {
-            if (p->SH == 1) {
-                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 1, GC_EPI_CLAMP);
-                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 1, GC_EPI_RELU);
-                else dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 1, GC_EPI_NONE);
-            } else {
-                if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 2, GC_EPI_CLAMP);
-                else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 2, GC_EPI_RELU);
-                else dw_chan8_k(p, buf, wp, wt, bv, yt, 5, 2, GC_EPI_NONE);
+                if (p->SH == 1) {
+                    if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 5, 1, GC_EPI_CLAMP);
+                    else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 5, 1, GC_EPI_RELU);
+                    else dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 5, 1, GC_EPI_NONE);
+                } else {
+                    if (E == GC_EPI_CLAMP) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 5, 2, GC_EPI_CLAMP);
+                    else if (E == GC_EPI_RELU) dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 5, 2, GC_EPI_RELU);
+                    else dw_chan8_k(p, buf, wp, wt, bv, yt, i0, i1, 5, 2, GC_EPI_NONE);
+                }
             }
         }
     }
