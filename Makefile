@@ -257,6 +257,10 @@ build/fuzz/obj/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw 
 # the 4614 before; such counts, and CI's 834 and 72, came from its reference loops: below)
 build/fuzz/obj/lib/kernels/conv_depthwise_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma \
                                                     -fno-sanitize=undefined
+# Its AVX2 build since the direct and 8-channel paths (6 December 2026, session 31, Zen 3, a busy
+# host): over 9 minutes at -O1 with UBSan, 4 without; at -O0 18 s with both. Fuzzing runs that
+# build only on CPUs without AVX-512, fewer inputs per second there.
+build/fuzz/obj/lib/kernels/conv_depthwise_avx2.o: XFLAGS := -mavx2 -mfma -O0
 # fuzz_conv's oracle, the reference convolution loops, without coverage hooks (the list and why:
 # tests/fuzz/coverage_ignore.txt): 6 December 2026, Zen 5, fuzz_conv from the seeds, 10 s runs,
 # near placement: 364-382 -> 4745-5423 inputs (6194-6291 with its reference session on one
