@@ -12,6 +12,9 @@ For each model: convert the checkpoint with tools/gcw_convert.py; examples/class
 and -l layer3.1 for both oracle classes with --counterfactual, on input 0: Grad-CAM (layer and
 input resolution), counterfactual, guided backprop and Guided Grad-CAM, each within
 max(2 x PyTorch float32's error, 1e-4) of PyTorch float64 (error = max|ours - f64| / max|f64|).
+A Grad-CAM map may instead match, within the same limit, PyTorch float64 with one ReLU
+decision inverted whose float64 input lies closer to zero than float32 can resolve (the
+oracle files list them; make_resnet_fixtures.py); the line then names that decision.
 Prints one line per comparison and exits non-zero if a limit is missed. Only the standard
 library and NumPy are used here; PyTorch's numbers come from the oracle files.
 """
@@ -37,11 +40,19 @@ def err(ours, ref):
     return np.abs(ours - ref).max() / scale if scale > 0 else np.abs(ours).max()
 
 
-def report(name, ours, ref, e32):
+def report(name, ours, ref, e32, alts=()):
+    """alts: (label, oracle) pairs, float64 with one undecided ReLU decision
+    inverted (make_resnet_fixtures.py); a map within the limit of one of them
+    passes, and the line says which."""
     limit = max(2 * e32, 1e-4)
     e = err(ours, ref)
-    ok = e <= limit
-    print('  %-46s %.2e  (PyTorch float32 %.2e, limit %.2e)  %s' % (name, e, e32, limit, 'ok' if ok else 'FAIL'))
+    ok, how = e <= limit, ''
+    if not ok and alts:
+        ea, label = min((err(ours, a), label) for label, a in alts)
+        if ea <= limit:
+            ok, how = True, ' with %s inverted: %.2e' % (label, ea)
+    print('  %-46s %.2e  (PyTorch float32 %.2e, limit %.2e)  %s%s'
+          % (name, e, e32, limit, 'ok' if ok else 'FAIL', how))
     if not ok:
         failures.append(name)
 
@@ -64,6 +75,7 @@ def check(d, model, work, env):
     lo = os.path.join(work, model + '_logits.npy')
     subprocess.run(['examples/classify', gcw, *ins, '-k', '1', '--logits-out', lo], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, env=env)
+    flips = [f for f in o.get('undecided_relus', []) if 'file' in f]
     ref = np.array(o['logits_f64'])
     print(model)
     report(model + ' logits', np.load(lo), ref, e32.get('logits', 0))
@@ -78,20 +90,25 @@ def check(d, model, work, env):
         for c in o['classes']:
             def oracle(key):
                 return np.load(os.path.join(d, '%s_%s.npy' % (model, key)))
+
+            def alts(key):
+                return [('%s[%d] (float64 input %.1e of its max)' % (f['relu'], f['index'], f['input_f64_rel']),
+                         oracle('%s_%s' % (f['file'], key))) for f in flips]
             base = '%s_c%d' % (layer, c)
             report('%s %s gradcam' % (model, base), np.load('%s_c%d_gradcam.npy' % (stem, c)), oracle(base + '_cam'),
-                   e32[base + '_cam'])
+                   e32[base + '_cam'], alts(base + '_cam'))
             up = oracle(base + '_cam_up')
             report('%s %s gradcam_up' % (model, base), np.load('%s_c%d_gradcam_up.npy' % (stem, c)), up,
-                   e32[base + '_cam_up'])
+                   e32[base + '_cam_up'], alts(base + '_cam_up'))
             report('%s %s counterfactual' % (model, base), np.load('%s_c%d_counterfactual.npy' % (stem, c)),
-                   oracle(base + '_counterfactual'), e32[base + '_counterfactual'])
+                   oracle(base + '_counterfactual'), e32[base + '_counterfactual'], alts(base + '_counterfactual'))
             guided = oracle('c%d_guided' % c)
             if layer == 'layer4':
                 report('%s c%d guided' % (model, c), np.load('%s_c%d_guided.npy' % (stem, c)), guided,
                        e32['c%d_guided' % c])
             report('%s %s guided_gradcam' % (model, base), np.load('%s_c%d_guided_gradcam.npy' % (stem, c)),
-                   guided * up[None], e32[base + '_guided_gradcam'])
+                   guided * up[None], e32[base + '_guided_gradcam'],
+                   [(label, guided * a[None]) for label, a in alts(base + '_cam_up')])
 
 
 def main():

@@ -58,7 +58,11 @@ the error figures.
 torchvision resnet18 (legacy .pth), resnet50 (zip .pth) and resnext50_32x4d
 (zip .pth and .safetensors) with the same initialisation and batch-norm
 statistics, 224x224 inputs, logits and the same oracles at layer4 and
-layer3.1 (not committed; about 350 MB, 40 s).
+layer3.1 (not committed; about 350 MB, 40 s), and for the ReLU decisions
+float32 cannot settle (undecided(): a float64 input closer to zero than half
+of PyTorch float32's largest error on that tensor) the float64 Grad-CAM maps
+with one such decision inverted, <m>_flip<j>_<T>_c<C>_<map>.npy, listed under
+'undecided_relus' in <m>_oracle.json (a few minutes more).
 """
 import collections
 import copy
@@ -91,7 +95,10 @@ SMALL = {
     # layer3.0) that does not depend on the target
     'resnext50_small': (Bottleneck, [3, 4, 6, 3], [2, 2, 2, 2], 4, 64, 32, 'layer3.1.relu_1', ('zip',), False),
 }
-NOT_STORED = ('_guided_gradcam',)   # = guided * cam_up of stored maps (see above)
+NOT_STORED = ('_guided_gradcam',)
+UNDECIDED_RATIO = 0.5     # undecided(): |x64| below half of PyTorch float32's largest error there
+FLIP_MIN = 1e-6           # flipped_oracles(): store a flip's maps only if they move this much
+FLIP_MAPS = ('cam', 'cam_up', 'counterfactual')   # = guided * cam_up of stored maps (see above)
 FULL = {  # name: (formats, inner target)
     'resnet18': (('legacy',), 'layer3.1'),
     'resnet50': (('zip',), 'layer3.1'),
@@ -160,41 +167,53 @@ def save(model, out, name, formats, nbt=True):
 
 class RuleReLU(torch.autograd.Function):
     """ReLU forward; backward by rule: 'guided' g * [x > 0] * [g > 0],
-    'deconvnet' g * [g > 0], None the ordinary g * [x > 0]."""
+    'deconvnet' g * [g > 0], None the ordinary g * [x > 0]. flip: flat indices
+    whose decision [x > 0] is inverted, forward and backward (undecided())."""
 
     @staticmethod
-    def forward(ctx, x, rule):
-        ctx.save_for_backward(x)
+    def forward(ctx, x, rule, flip=None):
+        mask = x > 0
+        if flip is not None:
+            mask = mask.flatten().clone()
+            mask[flip] = ~mask[flip]
+            mask = mask.view_as(x)
+        ctx.save_for_backward(mask)
         ctx.rule = rule
-        return x.clamp(min=0)
+        return x.clamp(min=0) if flip is None else torch.where(mask, x, torch.zeros_like(x))
 
     @staticmethod
     def backward(ctx, g):
-        (x,) = ctx.saved_tensors
+        (mask,) = ctx.saved_tensors
         if ctx.rule == 'guided':
-            return g * (x > 0) * (g > 0), None
+            return g * mask * (g > 0), None, None
         if ctx.rule == 'deconvnet':
-            return g * (g > 0), None
-        return g * (x > 0), None
+            return g * (g > 0), None, None
+        return g * mask, None, None
 
 
 class CallReLU(nn.Module):
     """Stands in for one nn.ReLU module, which a torchvision block calls
     several times: every call applies the rule, and its output is recorded in
-    acts as <module name> for the first call, <module name>_n for call n."""
+    acts as <module name> for the first call, <module name>_n for call n (its
+    input too, as 'pre:<call name>', when record_inputs); flips maps call
+    names to the indices RuleReLU inverts."""
 
-    def __init__(self, name, acts, rule):
+    def __init__(self, name, acts, rule, flips=None, record_inputs=False):
         super().__init__()
         self.name, self.acts, self.rule, self.calls = name, acts, rule, 0
+        self.flips, self.record_inputs = flips or {}, record_inputs
 
     def forward(self, x):
-        y = RuleReLU.apply(x, self.rule)
-        self.acts[self.name + ('_%d' % self.calls if self.calls else '')] = y
+        key = self.name + ('_%d' % self.calls if self.calls else '')
+        if self.record_inputs:
+            self.acts['pre:' + key] = x.detach()
+        y = RuleReLU.apply(x, self.rule, self.flips.get(key))
+        self.acts[key] = y
         self.calls += 1
         return y
 
 
-def instrumented(model, rule=None, hook=None):
+def instrumented(model, rule=None, hook=None, flips=None, record_inputs=False):
     """A copy of model whose every ReLU call follows rule and is recorded;
     hook: a module name whose output is recorded too (a block or a stage).
     Returns (model, acts); acts is refilled by every forward."""
@@ -203,7 +222,7 @@ def instrumented(model, rule=None, hook=None):
     relus = [n for n, mod in m.named_modules() if isinstance(mod, nn.ReLU)]
     for n in relus:
         parent, _, attr = n.rpartition('.')
-        setattr(m.get_submodule(parent), attr, CallReLU(n, acts, rule))
+        setattr(m.get_submodule(parent), attr, CallReLU(n, acts, rule, flips, record_inputs))
 
     def restart(mod, inp):
         acts.clear()
@@ -216,10 +235,10 @@ def instrumented(model, rule=None, hook=None):
     return m, acts
 
 
-def activation(model, x, target):
+def activation(model, x, target, flips=None):
     """(logits, A): the network's output and the target layer's, in one forward."""
     hook = target if target in dict(model.named_modules()) else None
-    m, acts = instrumented(model, hook=hook)
+    m, acts = instrumented(model, hook=hook, flips=flips)
     logits = m(x)
     if target not in acts:
         raise SystemExit('no layer or ReLU call named %s' % target)
@@ -233,8 +252,8 @@ def input_grad(model, x, c, rule):
     return x.grad[0]
 
 
-def gradcam(model, x, target, c):
-    logits, A = activation(model, x, target)
+def gradcam(model, x, target, c, flips=None):
+    logits, A = activation(model, x, target, flips)
     (g,) = torch.autograd.grad(logits[0, c], A)
     alpha = g.mean(dim=(2, 3))[0]
     raw = (alpha[:, None, None] * A[0]).sum(0)
@@ -265,7 +284,53 @@ def f32_error(f32, f64):
     return d / s if s > 0 else d
 
 
-def oracles(model, x, targets, out, name):
+def undecided(m64, m32, x, ratio=UNDECIDED_RATIO):
+    """ReLU decisions float32 cannot settle: elements whose float64 input lies
+    within ratio x PyTorch float32's largest error on that ReLU call's input
+    (max over the tensor) of zero. Returns [(|x64| / that error, call, flat
+    index, x64 / max|x64|)], the closest first."""
+    ins = []
+    for m, t in ((m64, torch.float64), (m32, torch.float32)):
+        mi, acts = instrumented(m, record_inputs=True)
+        with torch.no_grad():
+            mi(x.to(t))
+        ins.append({k[4:]: v.flatten().double() for k, v in acts.items() if k.startswith('pre:')})
+    found = []
+    for k, p64 in ins[0].items():
+        e = (ins[1][k] - p64).abs().max().item()
+        scale = p64.abs().max().item()
+        for i in torch.nonzero(p64.abs() < ratio * e).flatten().tolist():
+            found.append((abs(p64[i].item()) / e, k, i, p64[i].item() / scale))
+    return sorted(found)
+
+
+def flipped_oracles(m64, m32, x, targets, classes, maps64, out, name):
+    """For every undecided ReLU decision (undecided()) whose inversion moves a
+    Grad-CAM map by more than FLIP_MIN of its largest value: the float64 maps
+    with that one decision inverted, <name>_flip<j>_<T>_c<C>_<map>.npy. An
+    engine computing in float32 may land on either side of such a decision
+    (as PyTorch float32 might with another summation order); the acceptance
+    check takes either oracle (check_resnet_full.py). Returns the list for
+    the oracle file."""
+    flips = []
+    for ratio, call, i, rel in undecided(m64, m32, x):
+        maps = {}
+        for c in classes:
+            for t in targets:
+                cm = gradcam(m64, x.double(), t, c, flips={call: [i]})
+                for k in FLIP_MAPS:
+                    maps['%s_c%d_%s' % (t, c, k)] = cm[k].detach()
+        moved = max(f32_error(v, maps64[k]) for k, v in maps.items())
+        entry = {'relu': call, 'index': i, 'input_f64_rel': rel, 'ratio_to_f32_error': ratio, 'moves': moved}
+        if moved > FLIP_MIN:
+            entry['file'] = 'flip%d' % len([f for f in flips if 'file' in f])
+            for k, v in maps.items():
+                save_npy(os.path.join(out, '%s_%s_%s.npy' % (name, entry['file'], k)), v.numpy())
+        flips.append(entry)
+    return flips
+
+
+def oracles(model, x, targets, out, name, with_flips=False):
     """Logits of both inputs, every map of input 0 in float64 (written as
     float32) and float32's error against them (<name>_oracle.json)."""
     m64, m32 = copy.deepcopy(model).double(), copy.deepcopy(model).float()
@@ -282,6 +347,7 @@ def oracles(model, x, targets, out, name):
             save_npy(os.path.join(out, '%s_%s.npy' % (name, k)), v.numpy())
         errors[k] = f32_error(maps32[k], v)
         shapes[k] = list(v.shape)
+    flips = flipped_oracles(m64, m32, x[:1], targets, [top, bottom], maps64, out, name) if with_flips else []
     info = {
         'model': name, 'input': list(x[:1].shape), 'classes': [top, bottom], 'targets': targets,
         'logits_f64': logits64.tolist(),
@@ -289,6 +355,10 @@ def oracles(model, x, targets, out, name):
         'f32_error': errors, 'shapes': shapes,
         'not_stored': {'guided_gradcam': 'guided * cam_up (per channel) of the stored maps'},
     }
+    if with_flips:
+        info['undecided_relus'] = flips
+        print('%s: %d undecided ReLU decisions, %d move a Grad-CAM map by more than %g'
+              % (name, len(flips), len([f for f in flips if 'file' in f]), FLIP_MIN))
     with open(os.path.join(out, name + '_oracle.json'), 'w') as f:
         json.dump(info, f, indent=1, sort_keys=True)
         f.write('\n')
@@ -333,7 +403,7 @@ def full(out):
         save(model, out, name, formats)
         x = inputs(224, 200 + seed)
         write_inputs(x, out, name)
-        oracles(model, x, ['layer4', inner], out, name)
+        oracles(model, x, ['layer4', inner], out, name, with_flips=True)
         print('wrote', name, 'to', out)
 
 
