@@ -31,6 +31,17 @@
 #define DW_L 4
 #define DW_NC 3
 #endif
+/* DW_CASE: the helpers that every 3x3/5x5, stride-1/2 case is built from, called with constant
+ * shapes and forced inline so that each case becomes its own unrolled straight code. Sanitized
+ * builds (GC_SANITIZED_BUILD: the Makefile's SANITIZE=1, SANITIZE=thread and fuzz builds) keep
+ * them as calls instead: the same arithmetic and the same accesses, checked, at a fraction of the
+ * compile time; instrumenting the unrolled cases took gcc 1.5-2 minutes per ISA with ASan + UBSan
+ * and clang over 9 (AVX2) and 10 (AVX-512) minutes; as calls 28 s, 17 s and 59 s (Zen 3). */
+#ifdef GC_SANITIZED_BUILD
+#define DW_CASE static __attribute__((noinline))
+#else
+#define DW_CASE static inline __attribute__((always_inline))
+#endif
 typedef float dw_vf __attribute__((vector_size(4 * DW_L)));
 typedef int dw_vi __attribute__((vector_size(4 * DW_L)));
 
@@ -202,10 +213,10 @@ static __attribute__((noinline)) void dw_pad_split(const gc_dwconv *p, const flo
  * (v & 1) wp/2 + j + v/2): R x NC accumulators in registers (independent chains, so the adds overlap
  * instead of waiting on each other), taps added in the same order as below. Called with
  * constant R, NC, K and S, so the loops unroll and every case is its own straight code. */
-static inline __attribute__((always_inline)) void dw_block(const float *xp, int64_t wp, const float *wo, float b,
-                                                           float *yo, int64_t OW, int64_t i, int64_t j0, const int R,
-                                                           const int NC, const int K, const int S, const int E,
-                                                           dw_vf lo, dw_vf hi) {
+DW_CASE void dw_block(const float *xp, int64_t wp, const float *wo, float b,
+                      float *yo, int64_t OW, int64_t i, int64_t j0, const int R,
+                      const int NC, const int K, const int S, const int E,
+                      dw_vf lo, dw_vf hi) {
     const int64_t wq = wp / 2; /* stride 2: the odd columns' offset in a split row */
     const dw_vf bv = (dw_vf){0} + b;
     dw_vf acc[4][DW_NC];
@@ -250,9 +261,9 @@ static inline __attribute__((always_inline)) void dw_block(const float *xp, int6
         else dw_block(xp, wp, wo, b, yo, OW, i, j0, R, 1, K, S, E, lo, hi);                         \
     }
 #endif
-static inline __attribute__((always_inline)) void dw_plane_k(const gc_dwconv *p, const float *xp, int64_t wp,
-                                                             const float *wo, float b, float *yo, const int K,
-                                                             const int S, const int E) {
+DW_CASE void dw_plane_k(const gc_dwconv *p, const float *xp, int64_t wp,
+                        const float *wo, float b, float *yo, const int K,
+                        const int S, const int E) {
     const int64_t OH = p->OH, OW = p->OW;
     dw_vf lo, hi; /* the clamp's bounds, every lane */
     for (int l = 0; l < DW_L; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
@@ -306,10 +317,10 @@ static inline __mmask16 dw_mask(int64_t c, int64_t W) {
 
 /* dw_block's rows [i, i + R), columns [j0, j0 + 16 NC) from the plane x (H, W) itself
  * (dw_zero_row + 64 + c: zeros for columns c from -64 to W + 63). */
-static inline __attribute__((always_inline)) void dw_block_direct(const gc_dwconv *p, const float *x,
-                                                                  const float *wo, float b, float *yo, int64_t i,
-                                                                  int64_t j0, const int R, const int NC, const int K,
-                                                                  const int S, const int E, dw_vf lo, dw_vf hi) {
+DW_CASE void dw_block_direct(const gc_dwconv *p, const float *x,
+                             const float *wo, float b, float *yo, int64_t i,
+                             int64_t j0, const int R, const int NC, const int K,
+                             const int S, const int E, dw_vf lo, dw_vf hi) {
     const int64_t H = p->H, W = p->W, OW = p->OW, c0 = S * j0 - p->PW; /* first column read */
     const float *zr = dw_zero_row + 64;
     const float *rows[4 * 2 + 5]; /* input rows (i S - PH) + q, q < (R - 1) S + K, from column c0 */
@@ -380,8 +391,8 @@ static inline __attribute__((always_inline)) void dw_block_direct(const gc_dwcon
  * at a time, were 20-100 % slower than a padded copy, which reads the plane as one stream. */
 #define DW_PF_PX 1024
 #define DW_PF_ROWS 8
-static inline __attribute__((always_inline)) void dw_prefetch(const gc_dwconv *p, const float *x, int64_t i,
-                                                              int64_t j0, const int S, const int NC) {
+DW_CASE void dw_prefetch(const gc_dwconv *p, const float *x, int64_t i,
+                         int64_t j0, const int S, const int NC) {
     const int64_t c0 = S * j0 - p->PW > 0 ? S * j0 - p->PW : 0;
     #pragma GCC unroll 8
     for (int k = 0; k < 4 * S; k++) {
@@ -396,10 +407,10 @@ static inline __attribute__((always_inline)) void dw_prefetch(const gc_dwconv *p
 
 /* One row of blocks (output rows i to i + R) across the plane, NC 16-column vectors a block,
  * the last block of a row narrower where the row ends; pf: input rows prefetched ahead. */
-static inline __attribute__((always_inline)) void dw_block_row(const gc_dwconv *p, const float *x, const float *wo,
-                                                               float b, float *yo, int64_t i, const int R,
-                                                               const int S, const int E, dw_vf lo, dw_vf hi,
-                                                               int pf) {
+DW_CASE void dw_block_row(const gc_dwconv *p, const float *x, const float *wo,
+                          float b, float *yo, int64_t i, const int R,
+                          const int S, const int E, dw_vf lo, dw_vf hi,
+                          int pf) {
     const int NC = S == 1 ? 2 : 1;
     for (int64_t j0 = 0; j0 < p->OW; j0 += 16 * NC) {
         if (pf) dw_prefetch(p, x, i + DW_PF_ROWS, j0, S, NC);
@@ -411,9 +422,9 @@ static inline __attribute__((always_inline)) void dw_block_row(const gc_dwconv *
 /* dw_plane_k's blocks from the plane itself, output rows [i0, i1): 4 rows x 32 columns at
  * stride 1, 4 rows x 16 columns at stride 2 (with 32, GCC kept every load, permute and mask
  * of the block live at once and spilled them). */
-static inline __attribute__((always_inline)) void dw_rows_direct_k(const gc_dwconv *p, const float *x,
-                                                                   const float *wo, float b, float *yo, int64_t i0,
-                                                                   int64_t i1, const int S, const int E) {
+DW_CASE void dw_rows_direct_k(const gc_dwconv *p, const float *x,
+                              const float *wo, float b, float *yo, int64_t i0,
+                              int64_t i1, const int S, const int E) {
     dw_vf lo, hi;
     for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     int64_t i = i0;
@@ -476,10 +487,10 @@ static void dw_flat_masks(const gc_dwconv *p, uint16_t *mk) {
 
 /* Vectors [q, q + R) of one output plane yo from input plane x (H W = HW floats), K and E
  * constant: R accumulators, taps in dw_block's order. */
-static inline __attribute__((always_inline)) void dw_flat_block(const float *x, int64_t W, int64_t HW,
-                                                                const uint16_t *mk, const float *wo, float b,
-                                                                float *yo, int64_t q, const int R, const int K,
-                                                                const int E, dw_vf lo, dw_vf hi) {
+DW_CASE void dw_flat_block(const float *x, int64_t W, int64_t HW,
+                           const uint16_t *mk, const float *wo, float b,
+                           float *yo, int64_t q, const int R, const int K,
+                           const int E, dw_vf lo, dw_vf hi) {
     const int P = (K - 1) / 2;
     const dw_vf bv = (dw_vf){0} + b;
     dw_vf acc[4];
@@ -508,9 +519,9 @@ static inline __attribute__((always_inline)) void dw_flat_block(const float *x, 
 }
 
 /* Planes t in [t0, t1) (t = image C + channel) of a call with gc_dw_flat(p), K and E constant. */
-static inline __attribute__((always_inline)) void dw_flat_k(const gc_dwconv *p, const float *x, const float *w,
-                                                            const float *bias, float *y, int64_t t0, int64_t t1,
-                                                            const uint16_t *mk, const int K, const int E) {
+DW_CASE void dw_flat_k(const gc_dwconv *p, const float *x, const float *w,
+                       const float *bias, float *y, int64_t t0, int64_t t1,
+                       const uint16_t *mk, const int K, const int E) {
     const int64_t W = p->W, HW = p->H * W, nq = (HW + 15) / 16, KK = K * K;
     dw_vf lo, hi;
     for (int l = 0; l < 16; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
@@ -576,10 +587,10 @@ static inline void dw_store_part8(float *y, __m256 v, int64_t n) {
 /* Output rows [i, i + R), columns [j0, j0 + 8 NC) from the plane x (H, W) itself, K x K taps
  * at stride S; EDGE: some column a load reaches lies outside the row (masked loads), else
  * plain ones. */
-static inline __attribute__((always_inline)) void dw_block8(const gc_dwconv *p, const float *x, const float *wo,
-                                                            float b, float *yo, int64_t i, int64_t j0, const int R,
-                                                            const int NC, const int K, const int S, const int E,
-                                                            const int EDGE, dw_vf lo, dw_vf hi) {
+DW_CASE void dw_block8(const gc_dwconv *p, const float *x, const float *wo,
+                       float b, float *yo, int64_t i, int64_t j0, const int R,
+                       const int NC, const int K, const int S, const int E,
+                       const int EDGE, dw_vf lo, dw_vf hi) {
     const int64_t H = p->H, W = p->W, OW = p->OW, c0 = S * j0 - p->PW; /* first column read */
     const float *zr = dw_zero_row + 64;
     const float *rows[4 * 2 + 5]; /* input rows (i S - PH) + q, q < (R - 1) S + K, from column c0 */
@@ -644,9 +655,9 @@ static inline int dw_inside8(const gc_dwconv *p, int64_t j, const int K, const i
 
 /* One row of blocks (output rows i to i + R): blocks of 3 vectors (S 1) or 1 (S 2) where
  * every load is inside the row, single vectors with masked loads where not. */
-static inline __attribute__((always_inline)) void dw_row8(const gc_dwconv *p, const float *x, const float *wo,
-                                                          float b, float *yo, int64_t i, const int R, const int K,
-                                                          const int S, const int E, dw_vf lo, dw_vf hi) {
+DW_CASE void dw_row8(const gc_dwconv *p, const float *x, const float *wo,
+                     float b, float *yo, int64_t i, const int R, const int K,
+                     const int S, const int E, dw_vf lo, dw_vf hi) {
     const int64_t OW = p->OW;
     for (int64_t j0 = 0; j0 < OW;) {
         if (S == 1 && j0 + 16 < OW && dw_inside8(p, j0 + 16, K, S) && dw_inside8(p, j0, K, S)) {
@@ -660,9 +671,9 @@ static inline __attribute__((always_inline)) void dw_row8(const gc_dwconv *p, co
     }
 }
 
-static inline __attribute__((always_inline)) void dw_plane8_k(const gc_dwconv *p, const float *x, const float *wo,
-                                                              float b, float *yo, const int K, const int S,
-                                                              const int E) {
+DW_CASE void dw_plane8_k(const gc_dwconv *p, const float *x, const float *wo,
+                         float b, float *yo, const int K, const int S,
+                         const int E) {
     dw_vf lo, hi;
     for (int l = 0; l < 8; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     int64_t i = 0;
@@ -672,8 +683,8 @@ static inline __attribute__((always_inline)) void dw_plane8_k(const gc_dwconv *p
     else if (p->OH - i == 1) dw_row8(p, x, wo, b, yo, i, 1, K, S, E, lo, hi);
 }
 
-static inline __attribute__((always_inline)) void dw_plane8_e(const gc_dwconv *p, const float *x, const float *wo,
-                                                              float b, float *yo, const int E) {
+DW_CASE void dw_plane8_e(const gc_dwconv *p, const float *x, const float *wo,
+                         float b, float *yo, const int E) {
     if (p->KH == 3) p->SH == 1 ? dw_plane8_k(p, x, wo, b, yo, 3, 1, E) : dw_plane8_k(p, x, wo, b, yo, 3, 2, E);
     else p->SH == 1 ? dw_plane8_k(p, x, wo, b, yo, 5, 1, E) : dw_plane8_k(p, x, wo, b, yo, 5, 2, E);
 }
@@ -703,7 +714,7 @@ static void dw_planes_direct8(const gc_dwconv *p, const float *x, const float *w
  * the same order, zeros of the padding included, so the same bits as the row kernels. */
 
 /* The 8 vectors r[0..8) (8 floats each) transposed in place: r[k][l] = old r[l][k]. */
-static inline __attribute__((always_inline)) void dw_tr8(__m256 r[8]) {
+DW_CASE void dw_tr8(__m256 r[8]) {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
     const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -721,10 +732,10 @@ static inline __attribute__((always_inline)) void dw_tr8(__m256 r[8]) {
 /* Output row i, pixels [j0, j0 + 8) of the 8 planes yo[l] = y + l OHW from the 8-channel
  * padded rows xt (rows of wp pixels; output row i reads rows ib S on), weights wt (K K
  * vectors), bias bv. */
-static inline __attribute__((always_inline)) void dw_chan8_block(const gc_dwconv *p, const float *xt, int64_t wp,
-                                                                 const dw_vf *wt, dw_vf bv, float *y, int64_t OHW,
-                                                                 int64_t i, int64_t ib, int64_t j0, const int K,
-                                                                 const int S, const int E, dw_vf lo, dw_vf hi) {
+DW_CASE void dw_chan8_block(const gc_dwconv *p, const float *xt, int64_t wp,
+                            const dw_vf *wt, dw_vf bv, float *y, int64_t OHW,
+                            int64_t i, int64_t ib, int64_t j0, const int K,
+                            const int S, const int E, dw_vf lo, dw_vf hi) {
     dw_vf acc[8];
     #pragma GCC unroll 8
     for (int q = 0; q < 8; q++) acc[q] = bv;
@@ -759,9 +770,9 @@ static inline __attribute__((always_inline)) void dw_chan8_block(const gc_dwconv
 }
 
 /* Output rows [i0, i1) from xt holding padded rows i0 S on. */
-static inline __attribute__((always_inline)) void dw_chan8_k(const gc_dwconv *p, const float *xt, int64_t wp,
-                                                             const dw_vf *wt, dw_vf bv, float *y, int64_t i0,
-                                                             int64_t i1, const int K, const int S, const int E) {
+DW_CASE void dw_chan8_k(const gc_dwconv *p, const float *xt, int64_t wp,
+                        const dw_vf *wt, dw_vf bv, float *y, int64_t i0,
+                        int64_t i1, const int K, const int S, const int E) {
     dw_vf lo, hi;
     for (int l = 0; l < 8; l++) lo[l] = p->epi_lo, hi[l] = p->epi_hi;
     const int64_t OHW = p->OH * p->OW;
@@ -883,8 +894,8 @@ void DW_TX_FLAT_NAME(const gc_dwconv *p, const float *x, const float *w, const f
 #endif
 
 /* dw_plane_k for the plane's (K, S), with the epilogue E. */
-static inline __attribute__((always_inline)) void dw_plane_e(const gc_dwconv *p, const float *xp, int64_t wp,
-                                                             const float *wo, float b, float *yo, const int E) {
+DW_CASE void dw_plane_e(const gc_dwconv *p, const float *xp, int64_t wp,
+                        const float *wo, float b, float *yo, const int E) {
     if (p->KH == 3) p->SH == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 3, 1, E) : dw_plane_k(p, xp, wp, wo, b, yo, 3, 2, E);
     else p->SH == 1 ? dw_plane_k(p, xp, wp, wo, b, yo, 5, 1, E) : dw_plane_k(p, xp, wp, wo, b, yo, 5, 2, E);
 }
