@@ -16,12 +16,14 @@ OPT      ?= -O2
 PYTHON   ?= python3
 
 CFLAGS_BASE := -std=c11 -Wall -Wextra -g $(OPT) -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L
+# GC_SANITIZED_BUILD: kernels keep their per-shape helpers as calls rather than forcing them
+# inline (lib/kernels/conv_depthwise_tx.h, DW_CASE): instrumenting the unrolled cases cost minutes
 SANFLAGS :=
 ifeq ($(SANITIZE),1)
-SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -DGC_SANITIZED_BUILD
 endif
 ifeq ($(SANITIZE),thread)
-SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer -DGC_SANITIZED_BUILD
 endif
 
 ALL_CFLAGS = $(CFLAGS_BASE) $(SANFLAGS) $(CFLAGS)
@@ -73,8 +75,17 @@ $(B)/lib/kernels/activation.o $(B)/lib/kernels/activation_%.o: KFLAGS := -O3 -fn
 $(B)/lib/layers/binary.o: KFLAGS := -O3
 
 # Per-ISA kernels: only these files get ISA flags; dispatch is at run time.
-$(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma
-$(B)/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma
+$(B)/%_avx2.o:   XFLAGS := -mavx2 -mfma $(LEAF_TSAN)
+$(B)/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma $(LEAF_TSAN)
+# Under ThreadSanitizer the leaf code that only reads and writes the buffers handed to it (the
+# per-ISA kernels and the deflate compressor) is not instrumented (LEAF_TSAN): TSan checks each
+# 32- or 64-byte vector access on its slow range path and every byte of deflate's match search,
+# 75 % of a TSan training run and most of a TSan batch of figures, 18 of CI's 40 minutes (Zen 3,
+# session 32). What TSan is there for, the thread pool and what sessions, models and the example
+# programs' threads share, stays instrumented; which tile each thread's kernel writes is decided
+# there too, and the tests compare 1- and 2-thread results bit for bit.
+LEAF_TSAN := $(if $(filter thread,$(SANITIZE)),-fno-sanitize=thread)
+$(B)/lib/image/deflate.o: XFLAGS := $(LEAF_TSAN)
 
 # Library objects serve the archive and the shared library alike (on x86-64 -fPIC costs
 # nothing over the default PIE code for hidden symbols; -fno-semantic-interposition lets
@@ -246,21 +257,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_CFLAGS  := -std=c11 -g -O1 -Iinclude -Ilib -D_POSIX_C_SOURCE=200809L -Wno-unknown-pragmas \
-                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+                -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+                -DGC_SANITIZED_BUILD
 FUZZ_OBJ     := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/obj/%_avx2.o:   XFLAGS := -mavx2 -mfma
 build/fuzz/obj/%_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma
-# clang -O1 with ASan + UBSan spends over 10 minutes on the AVX-512 depthwise kernel's unrolled
-# cases (5 December 2026; its AVX2 and portable builds 19 and 24 s): that file without UBSan
-# (ASan still checks every access; 2 minutes. -O0 compiled in 6 s but ran fuzz_conv 500 times
-# slower. fuzz_conv then ran 160-294 inputs in 20 s on a loaded host; 3665 on 6 December, like
-# the 4614 before; such counts, and CI's 834 and 72, came from its reference loops: below)
-build/fuzz/obj/lib/kernels/conv_depthwise_avx512.o: XFLAGS := -mavx512f -mavx512vl -mavx512dq -mavx512bw -mavx2 -mfma \
-                                                    -fno-sanitize=undefined
-# Its AVX2 build since the direct and 8-channel paths (6 December 2026, session 31, Zen 3, a busy
-# host): over 9 minutes at -O1 with UBSan, 4 without; at -O0 18 s with both. Fuzzing runs that
-# build only on CPUs without AVX-512, fewer inputs per second there.
-build/fuzz/obj/lib/kernels/conv_depthwise_avx2.o: XFLAGS := -mavx2 -mfma -O0
 # fuzz_conv's oracle, the reference convolution loops, without coverage hooks (the list and why:
 # tests/fuzz/coverage_ignore.txt): 6 December 2026, Zen 5, fuzz_conv from the seeds, 10 s runs,
 # near placement: 364-382 -> 4745-5423 inputs (6194-6291 with its reference session on one
