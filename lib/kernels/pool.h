@@ -31,6 +31,10 @@ GC_MAXPOOL_ROW_KERNELS(avx512)
  * picks one winner by a total order on the taps, so the two parts' winners give it). */
 void gc_maxpool_s2_values_avx512(const float *const *rows, int64_t nr, int64_t kw, int64_t W, int64_t c0, int64_t n,
                                  float *y, int acc);
+/* The window shapes both values kernels build as their own unrolled code, X(NR, KW, C0) each:
+ * ResNet's 3x3/2 pad 1 (3 rows, and 2 at the plane's first and last output rows), AlexNet's
+ * 3x3/2 and VGG's 2x2/2; other shapes take the general loop. */
+#define GC_MAXPOOL_S2_SHAPES(X) X(3, 3, -1) X(2, 3, -1) X(3, 3, 0) X(2, 2, 0)
 void gc_maxpool_s2_values_avx2(const float *const *rows, int64_t nr, int64_t kw, int64_t W, int64_t c0, int64_t n,
                                float *y, int acc);
 

@@ -203,17 +203,12 @@ void gc_maxpool_s2_values_avx2(const float *const *rows, int64_t nr, int64_t kw,
         scan_windows(rows, nr, kw, W, c0, 0, n, y, 1);
         return;
     }
-#define VALUES_ROWS(NR, KW, C0)                                              \
-    do {                                                                    \
-        if (nr == (NR) && kw == (KW) && c0 == (C0)) {                       \
-            values_rows(rows, NR, KW, C0, W, n, y);                         \
-            return;                                                         \
-        }                                                                   \
-    } while (0)
-    VALUES_ROWS(3, 3, -1); /* ResNet's 3x3/2 pad 1 */
-    VALUES_ROWS(2, 3, -1); /* its first and last rows */
-    VALUES_ROWS(3, 3, 0);  /* AlexNet's 3x3/2 */
-    VALUES_ROWS(2, 2, 0);  /* VGG's 2x2/2 */
+#define VALUES_ROWS(NR, KW, C0)                   \
+    if (nr == (NR) && kw == (KW) && c0 == (C0)) { \
+        values_rows(rows, NR, KW, C0, W, n, y);   \
+        return;                                   \
+    }
+    GC_MAXPOOL_S2_SHAPES(VALUES_ROWS)
 #undef VALUES_ROWS
     values_rows(rows, nr, kw, c0, W, n, y);
 }
