@@ -357,7 +357,7 @@ TEST(prepacked_epilogue_bits) {
  * B and C, beta 0 (NaN C) and 0.5, with and without bias and epilogue; ResNet-50's 1x1 shapes
  * (K 64..512, N 784 and 3136 pixels), MobileNetV2's (K 16..256; up to GEMM_DIRECT_K, 1024, full panels
  * are read from B in place, a last partial one packed) and awkward ones (N < NR, one panel, K > KC, K
- * past the in-place limit, M < MR); every
+ * past the in-place limit, M < MR; chunks that end inside a panel's row blocks); every
  * thread and slot count without bias or epilogue, the options with 2 threads and 2 slots; without
  * slots it takes the other path. Also against the reference within the rounding bound (the
  * smaller cases). */
@@ -367,7 +367,9 @@ TEST(prepacked_cols_bits) {
                                        {100, 33, 513}, {2, 1000, 40}, {130, 1000, 300},
                                        /* K <= KC: full panels read from B in place (MobileNetV2's 1x1) */
                                        {144, 3136, 24}, {24, 3136, 144}, {32, 784, 192}, {96, 200, 16},
-                                       {20, 1024, 256}, {48, 300, 1030}};
+                                       {20, 1024, 256}, {48, 300, 1030},
+                                       /* chunks split inside a panel's row blocks (ResNet-50's 14x14 1x1: 13 panels) */
+                                       {256, 196, 1024}, {50, 196, 64}};
     static const float epis[][3] = {{0, 0, 0}, {1, 0, 0}, {2, 0.0f, 6.0f}};
     gc_pool *pool1 = NULL, *pool3 = NULL;
     CHECK_OK(gc_pool_create(1, &pool1));
