@@ -6,9 +6,10 @@
  * claimed by a compare-and-swap of the whole word, so a worker that wakes late, still holding
  * an older generation or word, can never claim (or skip) a chunk of a newer loop. A
  * worker claims from its own share, then from the others', reads the job only after a
- * successful claim (the job cannot change until that chunk is done) and counts each chunk
- * done in `remaining`. The caller waits for `remaining` to reach zero, never for a worker
- * that took no chunk: a worker preempted or asleep when the loop starts costs nothing.
+ * successful claim (the job cannot change until that chunk is done) and counts the chunks it
+ * ran from a share in `remaining` when that share runs out. The caller waits for `remaining`
+ * to reach zero, never for a worker that took no chunk: a worker preempted or asleep when the
+ * loop starts costs nothing.
  * Waiting (a worker for the next loop, the caller for the last chunks) spins for a few
  * microseconds, which covers the gap between two layers, then sleeps on a condition
  * variable. Sleep and wake-up use the store-then-load pattern on both sides (sleepers / gen,
@@ -112,19 +113,22 @@ static void run_chunks(gc_pool *p, int w, unsigned g) {
     if (w >= T) return;
     for (int k = 0; k < T; k++) {
         pool_share *sh = &p->share[(w + k) % T];
-        long long c;
+        long long c, done = 0;
         while ((c = claim(sh, g)) >= 0) {
             const int64_t n = atomic_load_explicit(&p->n, memory_order_relaxed);
             const int64_t grain = atomic_load_explicit(&p->grain, memory_order_relaxed);
             const int64_t lo = c * grain, hi = lo + grain < n ? lo + grain : n;
             atomic_load_explicit(&p->fn, memory_order_relaxed)(atomic_load_explicit(&p->arg, memory_order_relaxed),
                                                                lo, hi, w);
-            if (atomic_fetch_sub(&p->remaining, 1) == 1 && w &&
-                atomic_load(&p->caller_sleeps)) {
-                pthread_mutex_lock(&p->mu);
-                pthread_cond_signal(&p->done);
-                pthread_mutex_unlock(&p->mu);
-            }
+            done++;
+        }
+        /* counted once per share, not per chunk: every count moves `remaining`'s line from the
+           core that wrote it last (ResNet-50's forward ran ~3300 chunks in 65 loops, each count a
+           cache-line transfer of 0.1-1.4 us between this host's two vCPUs) */
+        if (done && atomic_fetch_sub(&p->remaining, done) == done && w && atomic_load(&p->caller_sleeps)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
         }
     }
 }
