@@ -23,9 +23,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sched.h>
-#endif
+#include <sched.h> /* sched_yield (POSIX); sched_getaffinity on Linux */
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define POOL_PAUSE() _mm_pause()
@@ -33,9 +31,26 @@
 #define POOL_PAUSE() ((void)0)
 #endif
 
-/* Spins before sleeping: a pause is ~10-65 ns (Intel, AMD), so 2000 is ~20-130 us, longer than
- * the serial work between two loops of a pass and far shorter than a scheduler time slice. */
+/* Spins before sleeping: a pause is ~10-65 ns (Intel, AMD; 25 ns on Zen 3), so 2000 is ~20-130 us,
+ * longer than the serial work between two loops of a pass and far shorter than a scheduler time
+ * slice. Then POOL_YIELDS rounds of sched_yield and a few pauses (~0.5-1 ms) before sleeping: a
+ * yield hands the core to another runnable thread if there is one (what sleeping is for) and
+ * returns at once if not, where a sleeper's core goes idle and in a virtual machine its wake-up
+ * waits for the hypervisor to run that vCPU again (tens of us). A host's stall of more than the
+ * spins otherwise cost a pair of sleeps and wake-ups (Zen 3 VM: 6-18 worker and 2-18 caller sleeps
+ * per MobileNetV2 / ResNet-50 forward on 2 threads). */
 #define POOL_SPINS 2000
+#define POOL_YIELDS 400
+#define POOL_YIELD_PAUSES 16
+
+/* One round of waiting past the spins: 1 while within the yield budget, else 0 (sleep). */
+static int pool_linger(int *round) {
+    if (*round >= POOL_YIELDS) return 0;
+    ++*round;
+    sched_yield();
+    for (int i = 0; i < POOL_YIELD_PAUSES; i++) POOL_PAUSE();
+    return 1;
+}
 
 typedef struct pool_share {   /* one worker's chunks (share_word), alone in its cache line */
     _Alignas(64) _Atomic uint64_t word;
@@ -143,6 +158,8 @@ static void *worker_main(void *a) {
             POOL_PAUSE();
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
         }
+        for (int r = 0; g == seen && !atomic_load_explicit(&p->stop, memory_order_relaxed) && pool_linger(&r);)
+            g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
@@ -234,6 +251,7 @@ void gc_pool_for(gc_pool *p, int64_t n, int64_t grain, int max_workers, gc_pool_
     }
     run_chunks(p, 0, g);
     for (int i = 0; atomic_load_explicit(&p->remaining, memory_order_acquire) && i < POOL_SPINS; i++) POOL_PAUSE();
+    for (int r = 0; atomic_load_explicit(&p->remaining, memory_order_acquire) && pool_linger(&r);) {}
     if (atomic_load_explicit(&p->remaining, memory_order_acquire)) {
         atomic_store(&p->caller_sleeps, 1);
         pthread_mutex_lock(&p->mu);
