@@ -115,7 +115,11 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
     j.rb = (t == GC_GEMM_AVX512 && gc_dw_direct(p)) || (t == GC_GEMM_AVX2 && dw_direct8(p)) ? 0 : dw_strip_rows(p);
     j.flat = t == GC_GEMM_AVX512 && gc_dw_flat(p);
     j.chan8 = t == GC_GEMM_AVX2 && dw_chan8(p);
-    gc_pool_for(pool, p->N * p->C, dw_grain(pool, p->N * p->C, p->M * OHW), GC_DW_SLOTS, forward_planes, &j);
+    int64_t grain = dw_grain(pool, p->N * p->C, p->M * OHW);
+    /* gc_dw_chan8_avx2 takes 8 planes at a time and leaves the 1-7 left over to the row kernels:
+       items of 3 planes (32 channels of 112x112, about 32 K floats each) ran all of them there */
+    if (j.chan8) grain = (grain + 7) / 8 * 8;
+    gc_pool_for(pool, p->N * p->C, grain, GC_DW_SLOTS, forward_planes, &j);
 }
 
 /* dx as the forward of dy with the kernel flipped (stride 1, one output channel per input
