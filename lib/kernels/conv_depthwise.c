@@ -116,9 +116,16 @@ void gc_dwconv_forward(gc_pool *pool, gc_gemm_tier tier, const gc_dwconv *p, con
     j.flat = t == GC_GEMM_AVX512 && gc_dw_flat(p);
     j.chan8 = t == GC_GEMM_AVX2 && dw_chan8(p);
     int64_t grain = dw_grain(pool, p->N * p->C, p->M * OHW);
-    /* gc_dw_chan8_avx2 takes 8 planes at a time and leaves the 1-7 left over to the row kernels:
-       items of 3 planes (32 channels of 112x112, about 32 K floats each) ran all of them there */
-    if (j.chan8) grain = (grain + 7) / 8 * 8;
+    if (j.chan8) { /* items of whole groups of 8 planes, their count a multiple of the threads */
+        /* gc_dw_chan8_avx2 takes 8 planes at a time and leaves the 1-7 left over to the row
+           kernels: items of 3 planes (32 channels of 112x112, about 32 K floats each) ran all of
+           them there. 18 groups (144 channels) in items of 2 were 9 items, 5 and 4 on 2 threads */
+        const int64_t th = gc_pool_threads(pool) < GC_DW_SLOTS ? gc_pool_threads(pool) : GC_DW_SLOTS;
+        const int64_t groups = (p->N * p->C + 7) / 8;
+        int64_t g = dw_grain(pool, groups, 8 * p->M * OHW);
+        while (g < groups && (groups + g - 1) / g % th) g++;
+        grain = 8 * g;
+    }
     gc_pool_for(pool, p->N * p->C, grain, GC_DW_SLOTS, forward_planes, &j);
 }
 
