@@ -11,6 +11,16 @@
 
 #define GC_ALIGN 64
 
+/* GC_TSAN_LEAF: a loop body that reads and writes only the buffers handed to it, left out of
+ * ThreadSanitizer's instrumentation (the Makefile does the same for whole leaf files, LEAF_TSAN):
+ * TSan checks every element access of such loops at ~20x their cost, while what it is there for,
+ * how the pool hands the ranges out and what threads share, stays instrumented around them. */
+#if defined(__GNUC__) && defined(__SANITIZE_THREAD__)
+#define GC_TSAN_LEAF __attribute__((no_sanitize("thread")))
+#else
+#define GC_TSAN_LEAF
+#endif
+
 /* Records a printf-style detail message for gc_last_error() and returns
  * status, so failures read: return gc_error(GC_ERR_SHAPE, "...", ...); */
 #if defined(__GNUC__)

@@ -88,7 +88,7 @@ static size_t conv_none(const gc_layer *l, const gc_shape *in, const gc_shape *o
 /* ---------------------------------------------------------------- forward */
 
 /* Outputs planes [lo, hi) of the N * O (image, channel) planes. */
-static void conv_forward_ref_planes(void *arg, int64_t lo, int64_t hi, int worker) {
+GC_TSAN_LEAF static void conv_forward_ref_planes(void *arg, int64_t lo, int64_t hi, int worker) {
     const gc_layer_ctx *c = arg;
     const gc_conv2d_params *p = &c->layer->p.conv;
     (void)worker;
@@ -135,7 +135,7 @@ static void conv_forward_ref(const gc_layer_ctx *c) {
 /* dx[n,c] = sum_{o in group(c), u, v} w[o,c,u,v] * dy[n,o] scattered back through the window;
  * dw[o,c,u,v] = sum_{n,i,j} dy[n,o,i,j] * x[n,c,ih,iw];  db[o] = sum_{n,i,j} dy[n,o,i,j]. */
 /* dx planes [t0, t1) of the N * C (image, channel) planes. */
-static void conv_backward_ref_dx(void *arg, int64_t t0, int64_t t1, int worker) {
+GC_TSAN_LEAF static void conv_backward_ref_dx(void *arg, int64_t t0, int64_t t1, int worker) {
     const gc_layer_ctx *c = arg;
     const gc_conv2d_params *p = &c->layer->p.conv;
     const int64_t C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
@@ -176,7 +176,7 @@ static void conv_backward_ref_dx(void *arg, int64_t t0, int64_t t1, int worker) 
 }
 
 /* dw and db of output channels [o0, o1). */
-static void conv_backward_ref_params(void *arg, int64_t o0, int64_t o1, int worker) {
+GC_TSAN_LEAF static void conv_backward_ref_params(void *arg, int64_t o0, int64_t o1, int worker) {
     const gc_layer_ctx *c = arg;
     const gc_conv2d_params *p = &c->layer->p.conv;
     const int64_t N = c->in.d[0], C = c->in.d[1], H = c->in.d[2], W = c->in.d[3];
