@@ -158,9 +158,19 @@ TEST(clutter) {
     }
 }
 
+/* Under ThreadSanitizer one epoch: what TSan checks is the 2-thread run's sharing, the same in
+ * every epoch; the accuracy after 3 is the other suites' check (the three 3-epoch runs took 5
+ * of the TSan suite's minutes on Zen 3). */
+#ifdef __SANITIZE_THREAD__
+#define TRAIN_EPOCHS 1
+#else
+#define TRAIN_EPOCHS 3
+#endif
+
 TEST(trainer_small) {
     if (!write_synth_set()) { FAILF("cannot write the synthetic set in %s", dir); return; }
-    const char *args = "--width 8 --shift 1 --batch 16 --epochs 3 --lr 0.02 --eval-every 0";
+    char args[128];
+    snprintf(args, sizeof args, "--width 8 --shift 1 --batch 16 --epochs %d --lr 0.02 --eval-every 0", TRAIN_EPOCHS);
     for (int run = 0; run < 3; run++) {
         int rc = test_run("OMP_NUM_THREADS=%d examples/train_fashion --data %s %s --out %s/m%d.gcw > %s/log%d.txt 2>&1",
                           run == 2 ? 2 : 1, dir, args, dir, run, dir, run);
@@ -173,8 +183,8 @@ TEST(trainer_small) {
     char *log = read_text(p);
     const char *a = log ? strstr(log, "test accuracy ") : NULL;
     double acc = a ? atof(a + 14) : 0;
-    printf("  synthetic stripes: test accuracy %.1f%% after 3 epochs of 1280 images\n", acc);
-    CHECK(acc >= 60.0); /* 10% is chance; seeds 1-4 of these options give 100, 100, 65 and 97% */
+    printf("  synthetic stripes: test accuracy %.1f%% after %d epoch(s) of 1280 images\n", acc, TRAIN_EPOCHS);
+    if (TRAIN_EPOCHS == 3) CHECK(acc >= 60.0); /* 10% is chance; seeds 1-4 of these options give 100, 100, 65 and 97% */
     free(log);
     gc_model *m;
     snprintf(p, sizeof p, "%s/m0.gcw", dir);
