@@ -33,7 +33,7 @@
 
 /* Spins before sleeping: a pause is ~10-65 ns (Intel, AMD; 25 ns on Zen 3), so 2000 is ~20-130 us,
  * longer than the serial work between two loops of a pass and far shorter than a scheduler time
- * slice. Then POOL_YIELDS rounds of sched_yield and a few pauses (~0.5-1 ms) before sleeping: a
+ * slice. Then POOL_YIELDS rounds of sched_yield and a few pauses (~0.4 ms alone on Zen 3) before sleeping: a
  * yield hands the core to another runnable thread if there is one (what sleeping is for) and
  * returns at once if not, where a sleeper's core goes idle and in a virtual machine its wake-up
  * waits for the hypervisor to run that vCPU again (tens of us). A host's stall of more than the
